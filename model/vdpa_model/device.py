@@ -1,0 +1,589 @@
+# SPDX-License-Identifier: MIT
+"""The reference vDPA net device: the golden implementation of :class:`vdpa_model.ops.VdpaOps`.
+
+It behaves as a parent driver plus its hardware would, seen from drivers/vhost/vdpa.c: the
+checks that vhost-vdpa itself makes live in :mod:`vdpa_model.vhost`, not here, so that a device
+under test is scored on exactly what a parent is responsible for. Where the two in-tree parents
+differ, :class:`vdpa_model.options.DeviceOptions` chooses (mlx5_vnet.c by default).
+
+Work happens when :meth:`ReferenceDevice.process` runs, never inside an op, the way a hardware
+engine runs beside its command interface: ``kick_vq`` only rings a doorbell.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import errno
+from collections.abc import Sequence
+
+from .datapath import Chain, RingError, SplitRing
+from .dma import AccessKind, AccessLog, DmaPort
+from .errors import fail
+from .iotlb import AddressSpace, Iotlb, check_perm
+from .memory import GuestMemory
+from .ops import (
+    DeviceFault,
+    DeviceHarness,
+    IotlbRange,
+    IovaRange,
+    TxPacket,
+    VdpaOps,
+    VqObjectState,
+    VqState,
+)
+from .options import DeviceOptions, Parent
+from .spec import (
+    U16_MASK,
+    VDPA_RESET_F_CLEAN_MAP,
+    VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK,
+    VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK,
+    VIRTIO_CONFIG_S_DRIVER_OK,
+    VIRTIO_CONFIG_S_NEEDS_RESET,
+    VIRTIO_F_ACCESS_PLATFORM,
+    VIRTIO_ID_NET,
+    VIRTIO_NET_CONFIG_STRUCT,
+    VIRTIO_NET_CTRL_MAC,
+    VIRTIO_NET_CTRL_MAC_ADDR_SET,
+    VIRTIO_NET_CTRL_MQ,
+    VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN,
+    VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+    VIRTIO_NET_ERR,
+    VIRTIO_NET_F_CTRL_VQ,
+    VIRTIO_NET_F_MQ,
+    VIRTIO_NET_HDR_NUM_BUFFERS_STRUCT,
+    VIRTIO_NET_HDR_V1_LEN,
+    VIRTIO_NET_MAX_FRAME,
+    VIRTIO_NET_OK,
+    VIRTIO_NET_S_LINK_UP,
+    VIRTIO_RING_F_EVENT_IDX,
+    bit,
+    net_hdr_len,
+)
+
+# Group numbers of mlx5_vnet.c (MLX5_VDPA_DATAVQ_GROUP, _CVQ_GROUP, _DATAVQ_DESC_GROUP); vdpa_sim
+# uses the first two the same way (vdpasim_get_vq_group: data 0, CVQ 1).
+DATAVQ_GROUP = 0
+CVQ_GROUP = 1
+DATAVQ_DESC_GROUP = 2
+
+
+@dataclasses.dataclass(slots=True)
+class Virtqueue:
+    """One VQ: what the driver configured, and the hardware object built from it."""
+
+    index: int
+    num: int
+    desc_area: int = 0
+    driver_area: int = 0
+    device_area: int = 0
+    ready: bool = False
+    state: VqObjectState = VqObjectState.INIT
+    last_avail: int = 0
+    used_idx: int = 0
+    doorbell: bool = False
+    #: ring geometry applied when the object last started (mlx5 applies modified fields at the
+    #: INIT/SUSPEND → RDY modify; vdpa_sim rebuilds vringh on ready false → true).
+    ring: SplitRing | None = None
+    notifications: int = 0
+    completed: int = 0
+    rx_dropped: int = 0
+    tx_dropped: int = 0
+    rx_frames: collections.deque[bytes] = dataclasses.field(default_factory=collections.deque)
+
+
+class ReferenceDevice(VdpaOps, DeviceHarness):
+    """A vDPA virtio-net device in pure Python, over a shared :class:`GuestMemory`."""
+
+    def __init__(self, mem: GuestMemory, options: DeviceOptions | None = None,
+                 log: AccessLog | None = None) -> None:
+        self.options = opts = options or DeviceOptions()
+        self.mem = mem
+        self.log = log if log is not None else AccessLog()
+        self.nvqs = 2 * opts.queue_pairs + 1
+        self.ngroups = opts.ngroups
+        self.nas = opts.nas
+        self.spaces = [AddressSpace(a, identity=a in opts.identity_asids) for a in range(opts.nas)]
+        self.group2asid = [0] * self.ngroups
+        self.vqs = [Virtqueue(i, opts.max_queue_size) for i in range(self.nvqs)]
+        self.status = 0
+        self.features = 0
+        self.generation = 0
+        self.suspended = False
+        self.config_notifications = 0
+        self.mac = opts.mac
+        self.cur_queue_pairs = 1
+        self._tx: list[TxPacket] = []
+        self._faults: list[DeviceFault] = []
+
+    # ======================================================================================
+    # helpers
+    # ======================================================================================
+    def _vq(self, idx: int, op: str) -> Virtqueue:
+        if not 0 <= idx < self.nvqs:
+            raise fail(errno.EINVAL, op, f"vq index {idx} out of range 0..{self.nvqs - 1}")
+        return self.vqs[idx]
+
+    def _asid(self, asid: int, op: str) -> AddressSpace:
+        if not 0 <= asid < self.nas:
+            raise fail(errno.EINVAL, op, f"asid {asid} out of range 0..{self.nas - 1}")
+        return self.spaces[asid]
+
+    @property
+    def driver_ok(self) -> bool:
+        return bool(self.status & VIRTIO_CONFIG_S_DRIVER_OK)
+
+    def cvq_index(self) -> int:
+        """mlx5_vnet.c: ctrl_vq_idx: 2 without MQ, ``2 * max_qps`` with MQ negotiated."""
+        if self.features & bit(VIRTIO_NET_F_MQ):
+            return 2 * self.options.queue_pairs
+        return 2
+
+    def is_cvq(self, idx: int) -> bool:
+        return bool(self.features & bit(VIRTIO_NET_F_CTRL_VQ)) and idx == self.cvq_index()
+
+    def group_of(self, idx: int) -> int:
+        return CVQ_GROUP if self.is_cvq(idx) else DATAVQ_GROUP
+
+    def desc_group_of(self, idx: int) -> int:
+        if not self.options.desc_group or self.is_cvq(idx):
+            return self.group_of(idx)
+        return DATAVQ_DESC_GROUP
+
+    def _start(self, vq: Virtqueue) -> None:
+        """INIT/SUSPEND → RDY: apply the configured ring (mlx5 modify_virtqueue; sim queue_ready)."""
+        if vq.state is VqObjectState.ERR:
+            return
+        if vq.state is VqObjectState.INIT and self.options.parent is Parent.SIM:
+            vq.used_idx = vq.last_avail  # vdpasim_queue_ready: last_used_idx = last_avail_idx
+        vq.ring = self._make_ring(vq)
+        vq.state = VqObjectState.RDY
+
+    def _make_ring(self, vq: Virtqueue) -> SplitRing:
+        ring_port = DmaPort(self.mem, self.spaces[self.group2asid[self.desc_group_of(vq.index)]],
+                            vq.index, self.log)
+        data_port = DmaPort(self.mem, self.spaces[self.group2asid[self.group_of(vq.index)]],
+                            vq.index, self.log)
+        return SplitRing(ring_port, data_port, vq.desc_area, vq.driver_area, vq.device_area,
+                         vq.num, bool(self.features & bit(VIRTIO_RING_F_EVENT_IDX)))
+
+    def _rebind_rings(self) -> None:
+        """Group→ASID or map changes reach running VQs (sim immediately; mlx5 via modify)."""
+        for vq in self.vqs:
+            if vq.ring is not None:
+                vq.ring = self._make_ring(vq)
+
+    # ======================================================================================
+    # VdpaOps: virtqueue configuration
+    # ======================================================================================
+    async def set_vq_address(self, idx: int, desc_area: int, driver_area: int,
+                             device_area: int) -> None:
+        """Stored; applied when the VQ next starts (mlx5_vdpa_set_vq_address sets
+        MLX5_VIRTQ_MODIFY_MASK_VIRTIO_Q_ADDRS; vdpasim_set_vq_address). Never starts DMA."""
+        vq = self._vq(idx, "set_vq_address")
+        vq.desc_area, vq.driver_area, vq.device_area = desc_area, driver_area, device_area
+
+    async def set_vq_num(self, idx: int, num: int) -> None:
+        """Stored; applied at the next start (mlx5_vdpa_set_vq_num: HW size is fixed at create)."""
+        vq = self._vq(idx, "set_vq_num")
+        if num <= 0 or num & (num - 1) or num > self.options.max_queue_size:
+            raise fail(errno.EINVAL, "set_vq_num",
+                       f"queue size {num} is not a power of two in 1..{self.options.max_queue_size}")
+        vq.num = num
+
+    async def kick_vq(self, idx: int) -> None:
+        """Doorbell. Out-of-range or not-ready VQs ignore it (mlx5_vdpa_kick_vq); while suspended
+        it is latched for resume when the option says so (vdpasim_kick_vq pending_kick)."""
+        if not 0 <= idx < self.nvqs:
+            return
+        vq = self.vqs[idx]
+        if not vq.ready:
+            return
+        if self.suspended and self.driver_ok and not self.options.latch_kicks_while_suspended:
+            return
+        vq.doorbell = True
+
+    async def set_vq_ready(self, idx: int, ready: bool) -> None:
+        """mlx5_vdpa_set_vq_ready: ignored before features are set (mlx5); !ready suspends a RDY
+        object; ready after DRIVER_OK starts it; before DRIVER_OK only the flag changes."""
+        vq = self._vq(idx, "set_vq_ready")
+        if self.options.ready_ignored_before_features and not self.features:
+            return
+        if not ready:
+            vq.ready = False
+            if vq.state is VqObjectState.RDY:
+                vq.state = VqObjectState.SUSPEND
+            return
+        if self.options.parent is Parent.SIM and not vq.ready:
+            vq.state = VqObjectState.INIT  # vdpasim_queue_ready rebuilds the vring
+        vq.ready = True
+        if self.driver_ok and not self.suspended:
+            self._start(vq)
+
+    async def get_vq_ready(self, idx: int) -> bool:
+        return self._vq(idx, "get_vq_ready").ready
+
+    async def set_vq_state(self, idx: int, state: VqState) -> None:
+        """mlx5_vdpa_set_vq_state: refused while RDY; sets hw avail and used index alike.
+        vdpasim_set_vq_state: sets last_avail_idx only. Never touches ring memory."""
+        vq = self._vq(idx, "set_vq_state")
+        if not 0 <= state.avail_index <= U16_MASK:
+            raise fail(errno.EINVAL, "set_vq_state", f"avail_index {state.avail_index} is not u16")
+        if self.options.set_state_refused_when_ready and vq.state is VqObjectState.RDY:
+            raise fail(errno.EINVAL, "set_vq_state", f"vq {idx} object is RDY; suspend it first")
+        vq.last_avail = state.avail_index
+        if self.options.state_reports_used_idx:
+            vq.used_idx = state.avail_index
+
+    async def get_vq_state(self, idx: int) -> VqState:
+        """mlx5 reports the hardware used index; vdpa_sim reports last_avail_idx. The two agree
+        once the VQ is suspended, since nothing is in flight then (vdpa-semantics.md §3.4)."""
+        vq = self._vq(idx, "get_vq_state")
+        return VqState(vq.used_idx if self.options.state_reports_used_idx else vq.last_avail)
+
+    async def get_vq_num_max(self) -> int:
+        return self.options.max_queue_size
+
+    async def get_vq_size(self, idx: int) -> int:
+        return self._vq(idx, "get_vq_size").num
+
+    # ======================================================================================
+    # VdpaOps: groups and address spaces
+    # ======================================================================================
+    async def get_vq_group(self, idx: int) -> int:
+        """mlx5_vdpa_get_vq_group / vdpasim_get_vq_group: CVQ → 1, data → 0."""
+        return self.group_of(self._vq(idx, "get_vq_group").index)
+
+    async def get_vq_desc_group(self, idx: int) -> int:
+        """mlx5_vdpa_get_vq_desc_group: data VQs → 2, CVQ → 1. vdpa_sim has no such op."""
+        if not self.options.desc_group:
+            await super().get_vq_desc_group(idx)
+        return self.desc_group_of(self._vq(idx, "get_vq_desc_group").index)
+
+    async def set_group_asid(self, group: int, asid: int) -> None:
+        """mlx5_set_group_asid / vdpasim_set_group_asid: rebinding takes effect at once for the
+        running VQs of that group; no mapping changes. Bounds are re-checked here although
+        vhost-vdpa checks them since "vhost: move vdpa group bound check to vhost_vdpa"."""
+        if not 0 <= group < self.ngroups:
+            raise fail(errno.EINVAL, "set_group_asid", f"group {group} out of range 0..{self.ngroups - 1}")
+        self._asid(asid, "set_group_asid")
+        self.group2asid[group] = asid
+        self._rebind_rings()
+
+    # ======================================================================================
+    # VdpaOps: features, status, config
+    # ======================================================================================
+    async def get_device_features(self) -> int:
+        return self.options.device_features
+
+    async def get_backend_features(self) -> int:
+        """What the parent itself offers on top of vhost-vdpa's own bits."""
+        out = 0
+        if self.options.enable_after_driver_ok:
+            out |= bit(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK)
+        if self.options.group_asid_after_driver_ok:
+            out |= bit(VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK)
+        return out
+
+    async def set_driver_features(self, features: int) -> None:
+        """mlx5_vdpa_set_driver_features: ACCESS_PLATFORM required (-EOPNOTSUPP; vdpa_sim says
+        -EINVAL), MQ needs CTRL_VQ (-EINVAL); stores features & offered."""
+        if not features & bit(VIRTIO_F_ACCESS_PLATFORM):
+            err = errno.EINVAL if self.options.parent is Parent.SIM else errno.EOPNOTSUPP
+            raise fail(err, "set_driver_features", "VIRTIO_F_ACCESS_PLATFORM (33) not acked")
+        if features & bit(VIRTIO_NET_F_MQ) and not features & bit(VIRTIO_NET_F_CTRL_VQ):
+            raise fail(errno.EINVAL, "set_driver_features", "VIRTIO_NET_F_MQ without CTRL_VQ")
+        self.features = features & self.options.device_features
+
+    async def get_driver_features(self) -> int:
+        return self.features
+
+    async def get_status(self) -> int:
+        return self.status
+
+    async def set_status(self, status: int) -> None:
+        """mlx5_vdpa_set_status: DRIVER_OK 0→1 starts every ready VQ; clearing DRIVER_OK without
+        a reset is ignored (mlx5 warns). 0 resets. NEEDS_RESET is the device's own bit."""
+        if status == 0:
+            await self.reset()
+            return
+        rising = bool(status & VIRTIO_CONFIG_S_DRIVER_OK) and not self.driver_ok
+        kept = self.status & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_DRIVER_OK)
+        self.status = (status & ~VIRTIO_CONFIG_S_NEEDS_RESET) | kept
+        if rising and not self.suspended:
+            for vq in self.vqs:
+                if vq.ready:
+                    self._start(vq)
+
+    async def get_generation(self) -> int:
+        return self.generation
+
+    async def get_device_id(self) -> int:
+        return VIRTIO_ID_NET
+
+    def _config_bytes(self) -> bytes:
+        return VIRTIO_NET_CONFIG_STRUCT.pack(self.mac, VIRTIO_NET_S_LINK_UP,
+                                             self.options.queue_pairs, self.options.mtu)
+
+    async def get_config(self, offset: int, length: int) -> bytes:
+        """struct virtio_net_config; bytes past the end read as zero (vdpasim_get_config clips)."""
+        cfg = self._config_bytes()
+        return (cfg[offset:offset + length] + bytes(length))[:length] if offset >= 0 else bytes(length)
+
+    async def set_config(self, offset: int, data: bytes) -> None:
+        """Writable only through the CVQ on a modern device; mlx5_vdpa_set_config is a no-op."""
+
+    async def get_config_size(self) -> int:
+        return VIRTIO_NET_CONFIG_STRUCT.size
+
+    async def get_iova_range(self) -> IovaRange:
+        return IovaRange(0, (1 << 64) - 1)
+
+    # ======================================================================================
+    # VdpaOps: reset, suspend, resume
+    # ======================================================================================
+    async def reset(self) -> None:
+        """vdpasim_do_reset / mlx5_vdpa_compat_reset without CLEAN_MAP: status, features, VQs,
+        indices and group→ASID bindings go back to their initial values; mappings stay."""
+        self.status = 0
+        self.features = 0
+        self.suspended = False
+        self.generation += 1
+        self.group2asid = [0] * self.ngroups
+        self.cur_queue_pairs = 1
+        for vq in self.vqs:
+            num = self.options.max_queue_size if self.options.reset_restores_num else vq.num
+            fresh = Virtqueue(vq.index, num)
+            self.vqs[vq.index] = fresh
+
+    async def compat_reset(self, flags: int) -> None:
+        """Reset; with VDPA_RESET_F_CLEAN_MAP also every ASID back to its default mapping
+        (vdpasim_compat_reset, mlx5_vdpa_compat_reset)."""
+        await self.reset()
+        if flags & VDPA_RESET_F_CLEAN_MAP:
+            for space in self.spaces:
+                space.restore_default()
+
+    async def suspend(self) -> None:
+        """mlx5_vdpa_suspend: every RDY object → SUSPEND. Work in flight has completed when this
+        returns (process() runs whole chains), so nothing is processed afterwards."""
+        if not self.options.has_suspend:
+            await super().suspend()
+        self.suspended = True
+        for vq in self.vqs:
+            if vq.state is VqObjectState.RDY:
+                vq.state = VqObjectState.SUSPEND
+
+    async def resume(self) -> None:
+        """mlx5_vdpa_resume / resume_vqs: SUSPEND → RDY, INIT → RDY for ready VQs; latched kicks
+        then run (vdpasim_resume)."""
+        if not self.options.has_resume:
+            await super().resume()
+        self.suspended = False
+        if not self.driver_ok:
+            return
+        for vq in self.vqs:
+            if vq.ready and vq.state in (VqObjectState.INIT, VqObjectState.SUSPEND):
+                self._start(vq)
+
+    # ======================================================================================
+    # VdpaOps: DMA mapping
+    # ======================================================================================
+    async def set_map(self, asid: int, iotlb: Sequence[IotlbRange]) -> None:
+        """vdpasim_set_map / mlx5 set_map_data: replace the whole table of ``asid``. On a bad
+        range the table is left empty (vdpasim_set_map's error path)."""
+        space = self._asid(asid, "set_map")
+        space.passthrough = False
+        space.table = Iotlb()
+        try:
+            for r in iotlb:
+                space.table.add_range(r, "set_map")
+        except Exception:
+            space.table = Iotlb()
+            raise
+        self._rebind_rings()
+
+    async def dma_map(self, asid: int, iova: int, size: int, pa: int, perm: int) -> None:
+        """vdpasim_dma_map (batch_mapping=0): the first map on an identity AS drops identity."""
+        if not self.options.incremental_map:
+            await super().dma_map(asid, iova, size, pa, perm)
+        space = self._asid(asid, "dma_map")
+        check_perm(perm, "dma_map")
+        space.leave_passthrough()
+        space.table.add_range(IotlbRange(iova, size, pa, perm), "dma_map")
+
+    async def dma_unmap(self, asid: int, iova: int, size: int) -> None:
+        """vdpasim_dma_unmap: drop identity on first use, then remove overlapping entries."""
+        if not self.options.incremental_map:
+            await super().dma_unmap(asid, iova, size)
+        space = self._asid(asid, "dma_unmap")
+        space.leave_passthrough()
+        space.table.del_range(iova, size)
+
+    async def reset_map(self, asid: int) -> None:
+        """vdpasim_reset_map / mlx5_vdpa_reset_map: back to the default mapping of ``asid``."""
+        self._asid(asid, "reset_map").restore_default()
+        self._rebind_rings()
+
+    def has_op(self, name: str) -> bool:
+        opts = self.options
+        optional = {"suspend": opts.has_suspend, "resume": opts.has_resume,
+                    "dma_map": opts.incremental_map, "dma_unmap": opts.incremental_map,
+                    "get_vq_desc_group": opts.desc_group}
+        return optional.get(name, super().has_op(name))
+
+    # ======================================================================================
+    # The engine
+    # ======================================================================================
+    def _runnable(self, vq: Virtqueue) -> bool:
+        return (vq.state is VqObjectState.RDY and vq.ready and not self.suspended
+                and self.driver_ok and vq.ring is not None)
+
+    def process(self, budget: int | None = None) -> int:
+        """Run the engine: complete at most ``budget`` chains (all available work if None).
+
+        VQs are served round-robin one chain at a time, so a budget splits work the way a
+        hardware scheduler would. Returns the number of chains completed (or frames dropped).
+        """
+        done = 0
+        progress = True
+        while progress and (budget is None or done < budget):
+            progress = False
+            for vq in self.vqs:
+                if budget is not None and done >= budget:
+                    break
+                if self._runnable(vq) and self._service(vq):
+                    done += 1
+                    progress = True
+        return done
+
+    def _service(self, vq: Virtqueue) -> bool:
+        """Handle one chain of ``vq``; False when there is nothing to do."""
+        ring = vq.ring
+        assert ring is not None
+        try:
+            is_rx = vq.index % 2 == 0 and not self.is_cvq(vq.index)
+            if is_rx:
+                vq.doorbell = False  # RX runs on frames; a kick only says buffers were added
+                if not vq.rx_frames:
+                    return False
+            elif not vq.doorbell:
+                return False
+            avail = ring.avail_idx()
+            pending = (avail - vq.last_avail) & U16_MASK
+            if pending == 0:
+                vq.doorbell = False
+                ring.publish_avail_event(vq.last_avail)
+                return False
+            if pending > ring.num:
+                # drivers/vhost/vhost.c: vhost_get_vq_desc "Guest moved avail index from %u to %u"
+                raise RingError(errno.EFAULT, f"avail.idx {avail} is {pending} ahead of "
+                                              f"last_avail {vq.last_avail}, more than queue size {ring.num}")
+            head = ring.head_at(vq.last_avail)
+            if is_rx:
+                chain = ring.walk(head, allow_read=False, allow_write=True)
+                written = self._receive(vq, ring, chain)
+                if written < 0:
+                    return True  # frame dropped, buffer kept for the next frame
+            elif self.is_cvq(vq.index):
+                chain = ring.walk(head, allow_read=True, allow_write=True)
+                written = self._control(ring, chain)
+            else:
+                chain = ring.walk(head, allow_read=True, allow_write=False)
+                written = self._transmit(vq, ring, chain)
+            vq.last_avail = (vq.last_avail + 1) & U16_MASK
+            old = vq.used_idx
+            vq.used_idx = ring.complete(old, head, written)
+            vq.completed += 1
+            if ring.need_notify(old, vq.used_idx):
+                vq.notifications += 1
+            return True
+        except RingError as e:
+            self._ring_error(vq, e)
+            return False
+
+    def _ring_error(self, vq: Virtqueue, e: RingError) -> None:
+        """The VQ goes to ERR and the device asks for a reset (virtio 1.2 §2.1.2: NEEDS_RESET,
+        with a configuration-change notification once DRIVER_OK is set)."""
+        vq.state = VqObjectState.ERR
+        self.status |= VIRTIO_CONFIG_S_NEEDS_RESET
+        if self.driver_ok:
+            self.config_notifications += 1
+        f = e.fault
+        self._faults.append(DeviceFault(vq.index, e.errno, e.reason, e.asid,
+                                        f.iova if f else None, f.write if f else None))
+
+    def _transmit(self, vq: Virtqueue, ring: SplitRing, chain: Chain) -> int:
+        """TX: the readable bytes are header + frame; the frame leaves on the wire. A chain too
+        short for the header or too long for a frame is dropped and still completed."""
+        hdr_len = net_hdr_len(self.features)
+        if chain.read_len < hdr_len or chain.read_len - hdr_len > VIRTIO_NET_MAX_FRAME:
+            vq.tx_dropped += 1
+            return 0
+        data = ring.pull(chain)
+        self._tx.append(TxPacket(vq.index, data[:hdr_len], data[hdr_len:]))
+        return 0
+
+    def _receive(self, vq: Virtqueue, ring: SplitRing, chain: Chain) -> int:
+        """RX: write a header (num_buffers = 1 where present) and the frame. A frame larger than
+        the buffer is dropped and the buffer left for the next one (-1)."""
+        frame = vq.rx_frames[0]
+        hdr_len = net_hdr_len(self.features)
+        total = hdr_len + len(frame)
+        if total > chain.write_len:
+            vq.rx_frames.popleft()
+            vq.rx_dropped += 1
+            return -1
+        header = bytearray(hdr_len)
+        if hdr_len == VIRTIO_NET_HDR_V1_LEN:
+            VIRTIO_NET_HDR_NUM_BUFFERS_STRUCT.pack_into(header, hdr_len - 2, 1)
+        ring.push(chain, bytes(header) + frame)
+        vq.rx_frames.popleft()
+        return total
+
+    def _control(self, ring: SplitRing, chain: Chain) -> int:
+        """CVQ, emulated in software as mlx5_vnet.c does (mlx5_cvq_kick_handler): MAC_ADDR_SET
+        and MQ_VQ_PAIRS_SET are honoured, anything else is acked VIRTIO_NET_ERR."""
+        if chain.write_len < 1:
+            raise RingError(errno.EPROTO, f"control command at head {chain.head} has no ack byte")
+        cmd = ring.pull(chain)
+        status = VIRTIO_NET_ERR
+        if len(cmd) >= 2:
+            cls, code, body = cmd[0], cmd[1], cmd[2:]
+            if cls == VIRTIO_NET_CTRL_MAC and code == VIRTIO_NET_CTRL_MAC_ADDR_SET and len(body) == 6:
+                self.mac = bytes(body)
+                status = VIRTIO_NET_OK
+            elif cls == VIRTIO_NET_CTRL_MQ and code == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET and len(body) == 2:
+                pairs = int.from_bytes(body, "little")
+                if VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN <= pairs <= self.options.queue_pairs:
+                    self.cur_queue_pairs = pairs
+                    status = VIRTIO_NET_OK
+        ring.push(chain, bytes([status]))
+        return 1
+
+    # ======================================================================================
+    # DeviceHarness
+    # ======================================================================================
+    async def settle(self) -> None:
+        self.process()
+
+    async def inject_rx(self, vq: int, frame: bytes) -> None:
+        if not 0 <= vq < self.nvqs or vq % 2 or vq == self.cvq_index():
+            raise ValueError(f"vq {vq} is not a receive queue")
+        self.vqs[vq].rx_frames.append(bytes(frame))
+
+    def take_tx(self) -> list[TxPacket]:
+        out, self._tx = self._tx, []
+        return out
+
+    def take_faults(self) -> list[DeviceFault]:
+        out, self._faults = self._faults, []
+        return out
+
+    # ======================================================================================
+    # introspection for checkers
+    # ======================================================================================
+    def asid_of(self, vq: int, kind: AccessKind) -> int:
+        """The ASID a ``kind`` access of ``vq`` must use under the current bindings."""
+        group = self.desc_group_of(vq) if kind.is_ring else self.group_of(vq)
+        return self.group2asid[group]

@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: MIT
+"""Device DMA through an address space, with a log of every access for isolation checks.
+
+Every byte the reference device reads or writes goes through a :class:`DmaPort`: it translates
+through the ASID bound to the VQ's group (or descriptor group) and records a :class:`DmaAccess`.
+:func:`check_access` re-validates one access against a table the *test* keeps independently
+(for example vhost-vdpa's own per-AS table), so the check does not trust the device's IOTLB.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import struct
+from collections.abc import Callable
+
+from .iotlb import AddressSpace, TranslationFault, perm_allows
+from .memory import GuestMemory
+from .ops import IotlbRange
+
+
+class AccessKind(enum.IntEnum):
+    """What a DMA touched; rings go through the descriptor group, buffers through the data group."""
+
+    DESC = 0
+    AVAIL = 1
+    USED = 2
+    INDIRECT = 3
+    BUFFER = 4
+
+    @property
+    def is_ring(self) -> bool:
+        """Goes through the descriptor group. Indirect tables live in guest buffer memory and
+        go through the data group, like the buffers they describe (docs/model.md)."""
+        return self in (AccessKind.DESC, AccessKind.AVAIL, AccessKind.USED)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DmaAccess:
+    """One device memory access after translation: ``length`` bytes at ``pa``."""
+
+    vq: int
+    asid: int
+    iova: int
+    pa: int
+    length: int
+    write: bool
+    kind: AccessKind
+
+
+class AccessLog:
+    """Append-only record of device DMA. Stored as tuples; :meth:`entries` builds records."""
+
+    def __init__(self) -> None:
+        self._raw: list[tuple[int, int, int, int, int, bool, int]] = []
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def append(self, vq: int, asid: int, iova: int, pa: int, length: int, write: bool,
+               kind: AccessKind) -> None:
+        self._raw.append((vq, asid, iova, pa, length, write, kind))
+
+    def entries(self, start: int = 0) -> list[DmaAccess]:
+        """Accesses from position ``start`` on (use ``len(log)`` as a bookmark)."""
+        return [DmaAccess(vq, asid, iova, pa, n, w, AccessKind(k))
+                for vq, asid, iova, pa, n, w, k in self._raw[start:]]
+
+    def clear(self) -> None:
+        self._raw.clear()
+
+
+class DmaPort:
+    """The device's view of memory for one (VQ, ASID): translate, check, log, then access."""
+
+    __slots__ = ("asid", "log", "mem", "space", "vq")
+
+    def __init__(self, mem: GuestMemory, space: AddressSpace, vq: int, log: AccessLog) -> None:
+        self.mem = mem
+        self.space = space
+        self.asid = space.asid
+        self.vq = vq
+        self.log = log
+
+    def translate(self, iova: int, length: int, write: bool) -> list[tuple[int, int]]:
+        """Translate without accessing (raises :class:`TranslationFault`)."""
+        return self.space.translate(iova, length, write)
+
+    def read(self, iova: int, length: int, kind: AccessKind) -> bytes:
+        pieces = self.space.translate(iova, length, False)
+        out = []
+        pos = iova
+        for pa, n in pieces:
+            self.log.append(self.vq, self.asid, pos, pa, n, False, kind)
+            out.append(self.mem.read(pa, n))
+            pos += n
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def write(self, iova: int, data: bytes, kind: AccessKind) -> None:
+        pieces = self.space.translate(iova, len(data), True)
+        self.write_translated(iova, pieces, data, kind)
+
+    def write_translated(self, iova: int, pieces: list[tuple[int, int]], data: bytes,
+                         kind: AccessKind) -> None:
+        """Write ``data`` to already-translated ``pieces`` (a chain validated up front)."""
+        pos = 0
+        for pa, n in pieces:
+            self.log.append(self.vq, self.asid, iova + pos, pa, n, True, kind)
+            self.mem.write(pa, data[pos:pos + n])
+            pos += n
+
+    def unpack(self, fmt: struct.Struct, iova: int, kind: AccessKind) -> tuple[int, ...]:
+        pieces = self.space.translate(iova, fmt.size, False)
+        if len(pieces) == 1:
+            pa = pieces[0][0]
+            self.log.append(self.vq, self.asid, iova, pa, fmt.size, False, kind)
+            return self.mem.unpack(fmt, pa)
+        return fmt.unpack(self.read(iova, fmt.size, kind))
+
+    def pack(self, fmt: struct.Struct, iova: int, kind: AccessKind, *values: int) -> None:
+        pieces = self.space.translate(iova, fmt.size, True)
+        if len(pieces) == 1:
+            pa = pieces[0][0]
+            self.log.append(self.vq, self.asid, iova, pa, fmt.size, True, kind)
+            self.mem.pack(fmt, pa, *values)
+            return
+        self.write_translated(iova, pieces, fmt.pack(*values), kind)
+
+
+def check_access(access: DmaAccess, expected_asid: int,
+                 ranges_of: Callable[[int], list[IotlbRange]]) -> str | None:
+    """Why ``access`` breaks isolation, or None if it is allowed.
+
+    ``expected_asid`` is the ASID the VQ's group (rings: descriptor group) was bound to;
+    ``ranges_of(asid)`` returns the translations the test believes are in force. The access must
+    use that ASID and lie wholly inside one range with the right permission, at the PA that
+    range translates its IOVA to.
+    """
+    if access.asid != expected_asid:
+        return (f"vq {access.vq} {access.kind.name} access used asid {access.asid}, "
+                f"its group is bound to asid {expected_asid}")
+    for r in ranges_of(access.asid):
+        if r.iova <= access.iova and access.iova + access.length - 1 <= r.last:
+            if not perm_allows(r.perm, access.write):
+                return f"{'write' if access.write else 'read'} to perm {r.perm:#x} at {access.iova:#x}"
+            if r.pa + (access.iova - r.iova) != access.pa:
+                return (f"iova {access.iova:#x} went to pa {access.pa:#x}, mapping says "
+                        f"{r.pa + (access.iova - r.iova):#x}")
+            return None
+    return (f"vq {access.vq} {access.kind.name} {'write' if access.write else 'read'} of "
+            f"{access.length} bytes at iova {access.iova:#x} is outside every mapping of asid "
+            f"{access.asid}")
+
+
+__all__ = ["AccessKind", "AccessLog", "DmaAccess", "DmaPort", "TranslationFault", "check_access"]

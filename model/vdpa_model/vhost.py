@@ -1,0 +1,388 @@
+# SPDX-License-Identifier: MIT
+"""vhost-vdpa, the character device between QEMU and a parent: drivers/vhost/vdpa.c in Python.
+
+:class:`VhostVdpa` takes the ioctls and IOTLB messages userspace sends and turns them into
+:class:`vdpa_model.ops.VdpaOps` calls on any implementation, with the checks vhost-vdpa and the
+vhost core make first. Keeping these checks here, once, means the reference device and a device
+under test are both called exactly as the kernel would call them, and a parent is scored only
+on what a parent decides.
+
+Method names follow the ioctls (``VHOST_VDPA_SUSPEND`` → :meth:`suspend`) so flows read like
+QEMU's hw/virtio/vhost-vdpa.c. Errors are :class:`vdpa_model.errors.VdpaError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+
+from .errors import VdpaError, fail
+from .iotlb import Iotlb
+from .ops import IotlbRange, VdpaOps, VqState
+from .spec import (
+    U16_MASK,
+    VDPA_RESET_F_CLEAN_MAP,
+    VHOST_BACKEND_F_DESC_ASID,
+    VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK,
+    VHOST_BACKEND_F_IOTLB_ASID,
+    VHOST_BACKEND_F_IOTLB_BATCH,
+    VHOST_BACKEND_F_IOTLB_MSG_V2,
+    VHOST_BACKEND_F_IOTLB_PERSIST,
+    VHOST_BACKEND_F_RESUME,
+    VHOST_BACKEND_F_SUSPEND,
+    VHOST_IOTLB_BATCH_BEGIN,
+    VHOST_IOTLB_BATCH_END,
+    VHOST_IOTLB_INVALIDATE,
+    VHOST_IOTLB_MSG_V2,
+    VHOST_IOTLB_UPDATE,
+    VHOST_MSG_V2_STRUCT,
+    VHOST_VRING_NUM_LIMIT,
+    VIRTIO_CONFIG_S_DRIVER_OK,
+    VIRTIO_CONFIG_S_FEATURES_OK,
+    bit,
+)
+
+#: VHOST_VRING_F_LOG, the only flag SET_VRING_ADDR accepts (drivers/vhost/vhost.c).
+VHOST_VRING_F_LOG = 0
+
+#: Backend features vhost-vdpa always offers (vhost_vdpa_unlocked_ioctl GET_BACKEND_FEATURES).
+ALWAYS_OFFERED = (bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BACKEND_F_IOTLB_BATCH)
+                  | bit(VHOST_BACKEND_F_IOTLB_ASID))
+
+
+@dataclasses.dataclass(slots=True)
+class VhostVq:
+    """The vhost core's own copy of a VQ (struct vhost_virtqueue), which can disagree with the
+    device after a refused SET_VRING_ADDR/BASE (vdpa-semantics.md §6 item 3)."""
+
+    num: int = 0
+    desc: int = 0
+    avail: int = 0
+    used: int = 0
+    last_avail_idx: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class VhostOptions:
+    """Behaviour of the kernel version being modelled."""
+
+    #: SET_VRING_NUM also refused above the get_vq_num_max cached at reset (2026 tree).
+    check_vq_num_max: bool = True
+    #: SET_GROUP_ASID refused with -EBUSY after DRIVER_OK unless
+    #: VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK was acked (2026 tree).
+    group_asid_busy_after_driver_ok: bool = True
+
+
+class VhostVdpa:
+    """One open vhost-vdpa file descriptor on ``ops``."""
+
+    def __init__(self, ops: VdpaOps, options: VhostOptions | None = None) -> None:
+        self.ops = ops
+        self.options = options or VhostOptions()
+        self.vqs = [VhostVq() for _ in range(ops.nvqs)]
+        self.acked_backend = 0
+        self.suspended = False
+        #: vhost-vdpa's own table per allocated AS (struct vhost_vdpa_as), keyed by ASID.
+        self.as_tables: dict[int, Iotlb] = {}
+        self.in_batch = False
+        self.batch_asid = 0
+        self.vq_num_max = 0
+        #: Parent calls made on behalf of userspace, for tests and for the timing model.
+        self.set_map_calls = 0
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _vq_index(self, idx: int, op: str) -> VhostVq:
+        """vhost_vdpa_vring_ioctl prologue: an index >= nvqs is -ENOBUFS before anything else."""
+        if not 0 <= idx < self.ops.nvqs:
+            raise fail(errno.ENOBUFS, op, f"vq index {idx} >= nvqs {self.ops.nvqs}")
+        return self.vqs[idx]
+
+    def acked(self, feature_bit: int) -> bool:
+        return bool(self.acked_backend & bit(feature_bit))
+
+    async def _driver_ok(self) -> bool:
+        return bool(await self.ops.get_status() & VIRTIO_CONFIG_S_DRIVER_OK)
+
+    def _uses_set_map(self) -> bool:
+        return not self.ops.has_op("dma_map") and self.ops.has_op("set_map")
+
+    # -- open / release ---------------------------------------------------------------------
+    async def open(self) -> None:
+        """vhost_vdpa_open: reset with flags 0, cache the VQ size limit."""
+        await self._reset(0)
+
+    async def release(self) -> None:
+        """vhost_vdpa_release → vhost_vdpa_cleanup → vhost_vdpa_remove_as for every AS: reset,
+        unmap each entry, then reset_map (vdpa-semantics.md §3.5 'close(fd)')."""
+        await self._reset(self._reset_flags())
+        for asid in sorted(self.as_tables):
+            table = self.as_tables.pop(asid)
+            if self.ops.has_op("dma_map"):
+                for r in table.ranges():
+                    await self.ops.dma_unmap(asid, r.iova, r.size)
+            if self.ops.has_op("reset_map"):
+                await self.ops.reset_map(asid)
+
+    # -- features ---------------------------------------------------------------------------
+    async def get_features(self) -> int:
+        return await self.ops.get_device_features()
+
+    async def set_features(self, features: int) -> None:
+        """vhost_vdpa_set_features: -EBUSY once FEATURES_OK is set; parent failure is -EINVAL."""
+        if await self.ops.get_status() & VIRTIO_CONFIG_S_FEATURES_OK:
+            raise fail(errno.EBUSY, "VHOST_SET_FEATURES", "FEATURES_OK is already set")
+        try:
+            await self.ops.set_driver_features(features)
+        except VdpaError as e:
+            raise fail(errno.EINVAL, "VHOST_SET_FEATURES", e.reason) from e
+
+    async def get_backend_features(self) -> int:
+        """VHOST_GET_BACKEND_FEATURES: MSG_V2|BATCH|ASID always, the rest by parent ability."""
+        out = ALWAYS_OFFERED
+        if self.ops.has_op("suspend"):
+            out |= bit(VHOST_BACKEND_F_SUSPEND)
+        if self.ops.has_op("resume"):
+            out |= bit(VHOST_BACKEND_F_RESUME)
+        if self.ops.has_op("get_vq_desc_group"):
+            out |= bit(VHOST_BACKEND_F_DESC_ASID)
+        if self._has_persistent_map():
+            out |= bit(VHOST_BACKEND_F_IOTLB_PERSIST)
+        return out | await self.ops.get_backend_features()
+
+    def _has_persistent_map(self) -> bool:
+        """vhost_vdpa_has_persistent_map: no DMA ops at all, or a reset_map op."""
+        has_dma = self.ops.has_op("set_map") or self.ops.has_op("dma_map")
+        return not has_dma or self.ops.has_op("reset_map")
+
+    async def set_backend_features(self, features: int) -> None:
+        """VHOST_SET_BACKEND_FEATURES: unknown or unoffered bits -EOPNOTSUPP; DESC_ASID and
+        GROUP_ASID_AFTER_DRIVER_OK need IOTLB_ASID (-EINVAL)."""
+        offered = await self.get_backend_features()
+        if features & ~offered:
+            raise fail(errno.EOPNOTSUPP, "VHOST_SET_BACKEND_FEATURES",
+                       f"bits {features & ~offered:#x} are not offered ({offered:#x})")
+        needs_asid = bit(VHOST_BACKEND_F_DESC_ASID) | bit(VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK)
+        if features & needs_asid and not features & bit(VHOST_BACKEND_F_IOTLB_ASID):
+            raise fail(errno.EINVAL, "VHOST_SET_BACKEND_FEATURES",
+                       "DESC_ASID / GROUP_ASID_AFTER_DRIVER_OK require IOTLB_ASID")
+        self.acked_backend = features
+
+    # -- status and reset -------------------------------------------------------------------
+    async def get_status(self) -> int:
+        return await self.ops.get_status()
+
+    def _reset_flags(self) -> int:
+        """_compat_vdpa_reset: CLEAN_MAP unless userspace acked IOTLB_PERSIST."""
+        return 0 if self.acked(VHOST_BACKEND_F_IOTLB_PERSIST) else VDPA_RESET_F_CLEAN_MAP
+
+    async def _reset(self, flags: int) -> None:
+        """include/linux/vdpa.h: vdpa_reset: compat_reset(flags) if the parent has it and flags
+        are non-zero, else reset() (§6 item 14)."""
+        if flags and self.ops.has_op("compat_reset"):
+            await self.ops.compat_reset(flags)
+        else:
+            await self.ops.reset()
+        self.suspended = False
+        self.vq_num_max = await self.ops.get_vq_num_max()
+
+    async def set_status(self, status: int) -> None:
+        """vhost_vdpa_set_status: 0 resets; a non-zero value that clears a set bit is -EINVAL."""
+        old = await self.ops.get_status()
+        if status == 0:
+            await self._reset(self._reset_flags())
+            return
+        if old & ~status:
+            raise fail(errno.EINVAL, "VHOST_VDPA_SET_STATUS",
+                       f"status {status:#x} clears bits {old & ~status:#x} of {old:#x}")
+        await self.ops.set_status(status)
+
+    # -- virtqueues -------------------------------------------------------------------------
+    async def set_vring_num(self, idx: int, num: int) -> None:
+        """vhost_vring_set_num: nonzero power of two <= 0xffff; (2026) <= get_vq_num_max."""
+        vq = self._vq_index(idx, "VHOST_SET_VRING_NUM")
+        if not num or num > VHOST_VRING_NUM_LIMIT or num & (num - 1):
+            raise fail(errno.EINVAL, "VHOST_SET_VRING_NUM", f"size {num} is not a power of two in 1..65535")
+        if self.options.check_vq_num_max and self.vq_num_max and num > self.vq_num_max:
+            raise fail(errno.EINVAL, "VHOST_SET_VRING_NUM", f"size {num} > vq_num_max {self.vq_num_max}")
+        vq.num = num
+        await self.ops.set_vq_num(idx, num)
+
+    async def set_vring_addr(self, idx: int, desc: int, avail: int, used: int,
+                             flags: int = 0) -> None:
+        """vhost_vring_set_addr then vhost_vdpa_vring_ioctl: flags, alignment (avail 2, used 4;
+        desc unchecked), then -EINVAL in DRIVER_OK unless suspended. The core's copy is already
+        updated when vhost-vdpa refuses (vdpa-semantics.md §6 item 3)."""
+        vq = self._vq_index(idx, "VHOST_SET_VRING_ADDR")
+        if flags & ~(1 << VHOST_VRING_F_LOG):
+            raise fail(errno.EOPNOTSUPP, "VHOST_SET_VRING_ADDR", f"flags {flags:#x}")
+        if avail & 1 or used & 3:
+            raise fail(errno.EINVAL, "VHOST_SET_VRING_ADDR",
+                       f"avail {avail:#x} must be 2-aligned and used {used:#x} 4-aligned")
+        vq.desc, vq.avail, vq.used = desc, avail, used
+        if await self._driver_ok() and not self.suspended:
+            raise fail(errno.EINVAL, "VHOST_SET_VRING_ADDR", "DRIVER_OK is set and the device is not suspended")
+        await self.ops.set_vq_address(idx, desc, avail, used)
+
+    async def set_vring_base(self, idx: int, num: int) -> None:
+        """VHOST_SET_VRING_BASE: split values > 0xffff -EINVAL (vhost core), then -EINVAL in
+        DRIVER_OK unless suspended, then set_vq_state."""
+        vq = self._vq_index(idx, "VHOST_SET_VRING_BASE")
+        if not 0 <= num <= U16_MASK:
+            raise fail(errno.EINVAL, "VHOST_SET_VRING_BASE", f"base {num} exceeds u16")
+        vq.last_avail_idx = num
+        if await self._driver_ok() and not self.suspended:
+            raise fail(errno.EINVAL, "VHOST_SET_VRING_BASE", "DRIVER_OK is set and the device is not suspended")
+        await self.ops.set_vq_state(idx, VqState(num))
+
+    async def get_vring_base(self, idx: int) -> int:
+        """VHOST_GET_VRING_BASE: get_vq_state into the core's last_avail_idx, returned."""
+        vq = self._vq_index(idx, "VHOST_GET_VRING_BASE")
+        vq.last_avail_idx = (await self.ops.get_vq_state(idx)).avail_index
+        return vq.last_avail_idx
+
+    async def set_vring_enable(self, idx: int, enable: bool) -> None:
+        """VHOST_VDPA_SET_VRING_ENABLE: set_vq_ready, with no DRIVER_OK check (T8 not merged)."""
+        self._vq_index(idx, "VHOST_VDPA_SET_VRING_ENABLE")
+        await self.ops.set_vq_ready(idx, enable)
+
+    async def kick(self, idx: int) -> None:
+        """The kick eventfd / doorbell page."""
+        await self.ops.kick_vq(idx)
+
+    async def get_vring_group(self, idx: int) -> int:
+        self._vq_index(idx, "VHOST_VDPA_GET_VRING_GROUP")
+        group = await self.ops.get_vq_group(idx)
+        if group >= self.ops.ngroups:
+            raise fail(errno.EIO, "VHOST_VDPA_GET_VRING_GROUP", f"parent answered group {group}")
+        return group
+
+    async def get_vring_desc_group(self, idx: int) -> int:
+        """Needs DESC_ASID acked and the op (vhost_vdpa_has_desc_group)."""
+        self._vq_index(idx, "VHOST_VDPA_GET_VRING_DESC_GROUP")
+        if not (self.acked(VHOST_BACKEND_F_DESC_ASID) and self.ops.has_op("get_vq_desc_group")):
+            raise fail(errno.EOPNOTSUPP, "VHOST_VDPA_GET_VRING_DESC_GROUP", "DESC_ASID not acked or no op")
+        group = await self.ops.get_vq_desc_group(idx)
+        if group >= self.ops.ngroups:
+            raise fail(errno.EIO, "VHOST_VDPA_GET_VRING_DESC_GROUP", f"parent answered group {group}")
+        return group
+
+    async def set_group_asid(self, group: int, asid: int) -> None:
+        """VHOST_VDPA_SET_GROUP_ASID: the index is a group but goes through the per-vq prologue
+        (-ENOBUFS at >= nvqs, §6 item 2); then group/asid bounds -EINVAL (T2); then -EBUSY after
+        DRIVER_OK without GROUP_ASID_AFTER_DRIVER_OK (2026 tree)."""
+        self._vq_index(group, "VHOST_VDPA_SET_GROUP_ASID")
+        if group >= self.ops.ngroups:
+            raise fail(errno.EINVAL, "VHOST_VDPA_SET_GROUP_ASID", f"group {group} >= ngroups {self.ops.ngroups}")
+        if not 0 <= asid < self.ops.nas:
+            raise fail(errno.EINVAL, "VHOST_VDPA_SET_GROUP_ASID", f"asid {asid} >= nas {self.ops.nas}")
+        if (self.options.group_asid_busy_after_driver_ok and await self._driver_ok()
+                and not self.acked(VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK)):
+            raise fail(errno.EBUSY, "VHOST_VDPA_SET_GROUP_ASID", "DRIVER_OK is set")
+        await self.ops.set_group_asid(group, asid)
+
+    # -- suspend / resume -------------------------------------------------------------------
+    async def suspend(self) -> None:
+        """vhost_vdpa_suspend: 0 without calling the parent when DRIVER_OK is clear (§6 item 4)."""
+        if not await self._driver_ok():
+            return
+        if not self.ops.has_op("suspend"):
+            raise fail(errno.EOPNOTSUPP, "VHOST_VDPA_SUSPEND", "parent has no suspend")
+        await self.ops.suspend()
+        self.suspended = True
+
+    async def resume(self) -> None:
+        """vhost_vdpa_resume: same shortcut; clears ``suspended`` on success."""
+        if not await self._driver_ok():
+            return
+        if not self.ops.has_op("resume"):
+            raise fail(errno.EOPNOTSUPP, "VHOST_VDPA_RESUME", "parent has no resume")
+        await self.ops.resume()
+        self.suspended = False
+
+    # -- IOTLB messages ---------------------------------------------------------------------
+    async def process_iotlb_msg(self, asid: int, msg_type: int, iova: int = 0, size: int = 0,
+                                uaddr: int = 0, perm: int = 0) -> None:
+        """vhost_vdpa_process_iotlb_msg with the kernel's internal errno (write() turns every one
+        into -EFAULT; see :meth:`write_iotlb`). ``uaddr`` is taken as the guest-physical address
+        the pages pin to, one contiguous chunk."""
+        op = "vhost_vdpa_process_iotlb_msg"
+        if not self.acked(VHOST_BACKEND_F_IOTLB_ASID):
+            asid = 0  # vhost_chr_write_iter ignores the field without IOTLB_ASID
+        if msg_type in (VHOST_IOTLB_UPDATE, VHOST_IOTLB_BATCH_BEGIN):
+            if not 0 <= asid < self.ops.nas:
+                raise fail(errno.EINVAL, op, f"asid {asid} >= nas {self.ops.nas}")
+            table = self.as_tables.setdefault(asid, Iotlb())  # vhost_vdpa_find_alloc_as
+        else:
+            found = self.as_tables.get(asid)
+            if found is None:
+                raise fail(errno.EINVAL, op, f"asid {asid} was never allocated by an UPDATE or BATCH_BEGIN")
+            table = found
+        if self.in_batch and asid != self.batch_asid:
+            raise fail(errno.EINVAL, op, f"asid {asid} differs from open batch asid {self.batch_asid}")
+        if msg_type == VHOST_IOTLB_UPDATE:
+            await self._update(asid, table, iova, size, uaddr, perm)
+        elif msg_type == VHOST_IOTLB_INVALIDATE:
+            if size == 0:
+                raise fail(errno.EINVAL, op, "INVALIDATE with size 0")
+            removed = table.del_range(iova, size)
+            if self.ops.has_op("dma_map"):
+                for r in removed:  # vhost_vdpa_general_unmap: one call per whole entry
+                    await self.ops.dma_unmap(asid, r.iova, r.size)
+            elif not self.in_batch:
+                await self._set_map(asid, table)
+        elif msg_type == VHOST_IOTLB_BATCH_BEGIN:
+            self.batch_asid = asid
+            self.in_batch = True
+        elif msg_type == VHOST_IOTLB_BATCH_END:
+            if self.in_batch and self._uses_set_map():
+                await self._set_map(asid, table)
+            self.in_batch = False
+        else:
+            raise fail(errno.EINVAL, op, f"message type {msg_type}")
+
+    async def _update(self, asid: int, table: Iotlb, iova: int, size: int, uaddr: int,
+                      perm: int) -> None:
+        op = "VHOST_IOTLB_UPDATE"
+        if size == 0:
+            raise fail(errno.EINVAL, op, "UPDATE with size 0")
+        rng = await self.ops.get_iova_range()
+        if iova < rng.first or iova + size - 1 > rng.last or iova + size - 1 < iova:
+            raise fail(errno.EINVAL, op, f"[{iova:#x}, +{size:#x}) outside iova range "
+                                         f"[{rng.first:#x}, {rng.last:#x}]")
+        entry = IotlbRange(iova, size, uaddr, perm)
+        table.add_range(entry, op)
+        try:
+            if self.ops.has_op("dma_map"):
+                await self.ops.dma_map(asid, iova, size, uaddr, perm)
+            elif not self.in_batch:
+                await self._set_map(asid, table)
+        except VdpaError:
+            table.del_range(iova, size)  # vhost_vdpa_map unwinds its own entry on failure
+            raise
+
+    async def _set_map(self, asid: int, table: Iotlb) -> None:
+        self.set_map_calls += 1
+        await self.ops.set_map(asid, table.ranges())
+
+    async def write_iotlb(self, raw: bytes) -> None:
+        """write() on the fd with one ``struct vhost_msg_v2``: every handler error is -EFAULT
+        (drivers/vhost/vhost.c: vhost_chr_write_iter; vdpa-semantics.md §6 item 8)."""
+        if len(raw) != VHOST_MSG_V2_STRUCT.size:
+            raise fail(errno.EINVAL, "write", f"message is {len(raw)} bytes, expected {VHOST_MSG_V2_STRUCT.size}")
+        mtype, asid, iova, size, uaddr, perm, itype = VHOST_MSG_V2_STRUCT.unpack(raw)
+        if mtype != VHOST_IOTLB_MSG_V2:
+            raise fail(errno.EINVAL, "write", f"message type {mtype} is not VHOST_IOTLB_MSG_V2")
+        try:
+            await self.process_iotlb_msg(asid, itype, iova, size, uaddr, perm)
+        except VdpaError as e:
+            raise fail(errno.EFAULT, "write", str(e)) from e
+
+    # -- convenience used by flows ------------------------------------------------------------
+    async def map(self, asid: int, ranges: list[IotlbRange], batch: bool = True) -> None:
+        """Map ``ranges`` into ``asid`` as QEMU does: one batch (BATCH_BEGIN ... END) if asked."""
+        if batch:
+            await self.process_iotlb_msg(asid, VHOST_IOTLB_BATCH_BEGIN)
+        for r in ranges:
+            await self.process_iotlb_msg(asid, VHOST_IOTLB_UPDATE, r.iova, r.size, r.pa, r.perm)
+        if batch:
+            await self.process_iotlb_msg(asid, VHOST_IOTLB_BATCH_END)
