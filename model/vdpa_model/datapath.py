@@ -159,7 +159,8 @@ class SplitRing:
                 if writable:
                     raise RingError(errno.EINVAL, f"readable descriptor {i} after a writable one")
                 if not allow_read:
-                    raise RingError(errno.EPROTO, f"unexpected readable descriptor {i} on a device-write queue")
+                    raise RingError(errno.EPROTO,
+                                    f"unexpected readable descriptor {i} on a device-write queue")
             try:
                 pieces = self.data.translate(addr, length, write)
             except TranslationFault as f:

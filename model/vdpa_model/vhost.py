@@ -50,6 +50,9 @@ ALWAYS_OFFERED = (bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BACKEND_F_IOTLB_
                   | bit(VHOST_BACKEND_F_IOTLB_ASID))
 
 
+_RUNNING = "DRIVER_OK is set and the device is not suspended"
+
+
 @dataclasses.dataclass(slots=True)
 class VhostVq:
     """The vhost core's own copy of a VQ (struct vhost_virtqueue), which can disagree with the
@@ -220,7 +223,7 @@ class VhostVdpa:
                        f"avail {avail:#x} must be 2-aligned and used {used:#x} 4-aligned")
         vq.desc, vq.avail, vq.used = desc, avail, used
         if await self._driver_ok() and not self.suspended:
-            raise fail(errno.EINVAL, "VHOST_SET_VRING_ADDR", "DRIVER_OK is set and the device is not suspended")
+            raise fail(errno.EINVAL, "VHOST_SET_VRING_ADDR", _RUNNING)
         await self.ops.set_vq_address(idx, desc, avail, used)
 
     async def set_vring_base(self, idx: int, num: int) -> None:
@@ -231,7 +234,7 @@ class VhostVdpa:
             raise fail(errno.EINVAL, "VHOST_SET_VRING_BASE", f"base {num} exceeds u16")
         vq.last_avail_idx = num
         if await self._driver_ok() and not self.suspended:
-            raise fail(errno.EINVAL, "VHOST_SET_VRING_BASE", "DRIVER_OK is set and the device is not suspended")
+            raise fail(errno.EINVAL, "VHOST_SET_VRING_BASE", _RUNNING)
         await self.ops.set_vq_state(idx, VqState(num))
 
     async def get_vring_base(self, idx: int) -> int:
@@ -272,7 +275,8 @@ class VhostVdpa:
         DRIVER_OK without GROUP_ASID_AFTER_DRIVER_OK (2026 tree)."""
         self._vq_index(group, "VHOST_VDPA_SET_GROUP_ASID")
         if group >= self.ops.ngroups:
-            raise fail(errno.EINVAL, "VHOST_VDPA_SET_GROUP_ASID", f"group {group} >= ngroups {self.ops.ngroups}")
+            raise fail(errno.EINVAL, "VHOST_VDPA_SET_GROUP_ASID",
+                       f"group {group} >= ngroups {self.ops.ngroups}")
         if not 0 <= asid < self.ops.nas:
             raise fail(errno.EINVAL, "VHOST_VDPA_SET_GROUP_ASID", f"asid {asid} >= nas {self.ops.nas}")
         if (self.options.group_asid_busy_after_driver_ok and await self._driver_ok()
@@ -368,7 +372,8 @@ class VhostVdpa:
         """write() on the fd with one ``struct vhost_msg_v2``: every handler error is -EFAULT
         (drivers/vhost/vhost.c: vhost_chr_write_iter; vdpa-semantics.md §6 item 8)."""
         if len(raw) != VHOST_MSG_V2_STRUCT.size:
-            raise fail(errno.EINVAL, "write", f"message is {len(raw)} bytes, expected {VHOST_MSG_V2_STRUCT.size}")
+            raise fail(errno.EINVAL, "write",
+                       f"message is {len(raw)} bytes, expected {VHOST_MSG_V2_STRUCT.size}")
         mtype, asid, iova, size, uaddr, perm, itype = VHOST_MSG_V2_STRUCT.unpack(raw)
         if mtype != VHOST_IOTLB_MSG_V2:
             raise fail(errno.EINVAL, "write", f"message type {mtype} is not VHOST_IOTLB_MSG_V2")

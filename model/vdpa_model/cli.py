@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: MIT
+"""Command line: ``python -m vdpa_model.cli run`` runs the conformance scenario on the model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .conformance import DeviceUnderTest, ScenarioConfig, run_scenario
+from .device import ReferenceDevice
+from .dma import AccessLog
+from .memory import GuestMemory
+from .options import DeviceOptions, Parent
+from .sync import run
+
+
+def _model_factory(options: DeviceOptions):  # type: ignore[no-untyped-def]
+    async def make(mem: GuestMemory, log: AccessLog) -> DeviceUnderTest:
+        return ReferenceDevice(mem, options, log)  # type: ignore[return-value]
+    return make
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    parent = Parent(args.parent)
+    options = DeviceOptions.for_parent(parent)
+    cfg = ScenarioConfig(queue_pairs=options.queue_pairs, seed=args.seed)
+    print(f"vdpa-dv: conformance scenario on the reference model (parent={parent.value}, "
+          f"seed={args.seed})")
+    t0 = time.perf_counter()
+    report = run(run_scenario(_model_factory(options), cfg, options.identity_asids,
+                              progress=lambda name: print(f"  .. {name}", flush=True)))
+    print(report.render())
+    print(f"model scenario: {'PASS' if report.ok else 'FAIL'} in {time.perf_counter() - t0:.2f} s"
+          f"  (rerun: python -m vdpa_model.cli run --parent {parent.value} --seed {args.seed})")
+    return 0 if report.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="vdpa-dv", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("run", help="run the conformance scenario on the reference model")
+    p.add_argument("--parent", choices=[x.value for x in Parent], default=Parent.MLX5.value)
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=cmd_run)
+    args = ap.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,335 @@
+# SPDX-License-Identifier: MIT
+"""The live-migration conformance scenario: one sequence, any device, a verdict per promise.
+
+:func:`run_scenario` drives a device through what QEMU does to it around a live migration and
+checks each promise of the contract on the way: traffic integrity, suspend stopping all work,
+the state read after suspend, resume and migration losing and duplicating nothing, reset keeping
+maps only with IOTLB_PERSIST, reset returning groups to ASID 0, rings in their own ASID, faults
+on malformed rings, and no DMA outside the allowed mappings of the right ASID at any point.
+
+The device comes from a factory, so the same scenario scores the reference device and, through
+its parent driver, an RTL device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from .dma import AccessKind, AccessLog
+from .flows import (
+    MemoryRegion,
+    kick_if_needed,
+    map_guest_memory,
+    open_device,
+    receive,
+    start_device,
+    stop_device,
+    transmit,
+)
+from .guest import GuestNetDriver, RawDesc
+from .memory import Allocator, GiB, GuestMemory, MiB
+from .ops import DeviceHarness, IotlbRange, VdpaOps, VqObjectState
+from .shadow import ContractShadow
+from .spec import (
+    VHOST_ACCESS_RW,
+    VIRTIO_CONFIG_S_NEEDS_RESET,
+    VIRTIO_NET_F_CTRL_VQ,
+    VIRTIO_NET_F_MQ,
+    VRING_DESC_F_NEXT,
+    bit,
+)
+from .vhost import VhostVdpa
+
+
+class DeviceUnderTest(VdpaOps, DeviceHarness):
+    """A device the scenario can drive: the kernel ops plus the harness hooks."""
+
+
+class DeviceFactory(Protocol):
+    def __call__(self, mem: GuestMemory, log: AccessLog) -> Awaitable[DeviceUnderTest]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclasses.dataclass
+class Report:
+    """Named checks in the order they ran."""
+
+    checks: list[Check] = dataclasses.field(default_factory=list)
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.checks.append(Check(name, bool(ok), detail))
+        return bool(ok)
+
+    def equal(self, name: str, got: object, want: object) -> bool:
+        return self.check(name, got == want, "" if got == want else f"got {got!r}, want {want!r}")
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def render(self) -> str:
+        width = max((len(c.name) for c in self.checks), default=10)
+        lines = [f"  {'PASS' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}".rstrip()
+                 for c in self.checks]
+        passed = sum(c.ok for c in self.checks)
+        lines.append(f"{passed} passed, {len(self.checks) - passed} failed")
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScenarioConfig:
+    queue_pairs: int = 4
+    queue_size: int = 256
+    frames_per_queue: int = 32
+    seed: int = 1
+    #: guest RAM as QEMU reports it on a PC: below and above the 4 GiB PCI hole.
+    regions: tuple[MemoryRegion, ...] = (MemoryRegion(0, 2 * GiB), MemoryRegion(4 * GiB, 2 * GiB))
+
+
+#: Guest allocations start here; [UNMAPPED_PROBE, +1 MiB) lies outside every region above.
+RING_BASE = 16 * MiB
+UNMAPPED_PROBE = 3 * GiB
+
+
+class Scenario:
+    """State shared by the phases of one run."""
+
+    def __init__(self, cfg: ScenarioConfig, factory: DeviceFactory, report: Report) -> None:
+        self.cfg = cfg
+        self.factory = factory
+        self.report = report
+        self.rng = random.Random(cfg.seed)
+        self.mem = GuestMemory(size=8 * GiB)
+        self.alloc = Allocator(RING_BASE, 2 * GiB)
+
+    def frames(self, count: int) -> list[bytes]:
+        sizes = [64, 128, 512, 1500]
+        return [self.rng.randbytes(self.rng.choice(sizes)) for _ in range(count)]
+
+    async def new_device(self, identity_asids: frozenset[int]) -> tuple[DeviceUnderTest, ContractShadow,
+                                                                        VhostVdpa, AccessLog]:
+        log = AccessLog()
+        dev = await self.factory(self.mem, log)
+        shadow = ContractShadow(dev, identity_asids)
+        return dev, shadow, VhostVdpa(shadow), log
+
+    def isolation(self, name: str, shadow: ContractShadow, log: AccessLog, start: int) -> int:
+        """Check every access since ``start`` against the shadow; return the new bookmark."""
+        bad = shadow.violations(log.entries(start))
+        self.report.check(f"isolation: {name}", not bad,
+                          f"{len(log) - start} accesses" if not bad else f"{len(bad)} bad, first: {bad[0]}")
+        return len(log)
+
+
+async def run_scenario(factory: DeviceFactory, cfg: ScenarioConfig | None = None,
+                       identity_asids: frozenset[int] = frozenset({0}),
+                       progress: Callable[[str], None] | None = None) -> Report:
+    """Run every phase; a phase that raises is recorded as a failed check and ends the run."""
+    cfg = cfg or ScenarioConfig()
+    report = Report()
+    sc = Scenario(cfg, factory, report)
+    phases: Sequence[Callable[[Scenario, frozenset[int]], Awaitable[None]]] = (
+        _phase_traffic_suspend_migrate, _phase_reset_persist, _phase_desc_asid, _phase_bad_ring)
+    for phase in phases:
+        name = phase.__name__.removeprefix("_phase_")
+        if progress:
+            progress(name)
+        try:
+            await phase(sc, identity_asids)
+        except Exception as e:
+            report.check(f"{name}: completed", False, f"{type(e).__name__}: {e}")
+            break
+    return report
+
+
+def _net_features(device_features: int) -> int:
+    return device_features  # ack all offered features, as a modern guest with a full driver
+
+
+async def _phase_traffic_suspend_migrate(sc: Scenario, ids: frozenset[int]) -> None:
+    r, cfg = sc.report, sc.cfg
+    dev, shadow, v, log = await sc.new_device(ids)
+    await open_device(v, persist=True)
+    await map_guest_memory(v, cfg.regions)
+    features = _net_features(await v.get_features())
+    driver = GuestNetDriver(sc.mem, sc.alloc, queue_pairs=cfg.queue_pairs,
+                            queue_size=cfg.queue_size, features=features)
+    await start_device(v, driver.vqs, features=features)
+    r.equal("bring-up: status after DRIVER_OK", await v.get_status(), 0x0F)
+    mark = 0
+
+    # TX and RX on every queue pair, with the layouts a Linux guest uses.
+    for qp in range(cfg.queue_pairs):
+        layout = {"split_header": qp % 2 == 1, "indirect": qp >= 2}
+        sent = sc.frames(cfg.frames_per_queue)
+        out = await transmit(v, dev, driver, qp, sent, **layout)
+        r.equal(f"tx qp{qp} {_layout(layout)}: frames out in order", [p.data for p in out], sent)
+        r.check(f"tx qp{qp}: from transmitq {driver.tx_index(qp)}",
+                all(p.vq == driver.tx_index(qp) for p in out))
+        wire = sc.frames(cfg.frames_per_queue)
+        got = await receive(v, dev, driver, qp, wire, **layout)
+        r.equal(f"rx qp{qp} {_layout(layout)}: frames delivered in order", got, wire)
+    mark = sc.isolation("traffic", shadow, log, mark)
+
+    # Suspend with work posted and kicked but not yet processed.
+    pending = {qp: sc.frames(8) for qp in range(cfg.queue_pairs)}
+    used_before = {vq.index: vq.used_idx for vq in driver.vqs}
+    for qp, frames in pending.items():
+        for f in frames:
+            driver.send(qp, f, kick=False)
+        await kick_if_needed(v, driver.tx_vq(qp))
+    bases = await stop_device(v, [vq.index for vq in driver.vqs])
+    at_suspend = len(log)
+    await dev.settle()
+    r.equal("suspend: no DMA after suspend returned", len(log) - at_suspend, 0)
+    r.equal("suspend: nothing transmitted", len(dev.take_tx()), 0)
+    r.equal("suspend: used.idx unchanged", {vq.index: vq.used_idx for vq in driver.vqs}, used_before)
+    r.equal("get_vring_base after suspend == used.idx in guest memory",
+            bases, {vq.index: vq.used_idx for vq in driver.vqs})
+
+    # Resume here first: the latched kicks must replay and send each frame once.
+    await v.resume()
+    await dev.settle()
+    out = dev.take_tx()
+    want = [(driver.tx_index(qp), f) for qp, fs in pending.items() for f in fs]
+    r.equal("resume: pending frames sent exactly once", sorted((p.vq, p.data) for p in out), sorted(want))
+    for qp in range(cfg.queue_pairs):
+        driver.reap_tx(qp)
+    mark = sc.isolation("suspend/resume", shadow, log, mark)
+
+    # Migrate: work in flight at the source when it stops must be done once at the destination.
+    inflight = {qp: sc.frames(4) for qp in range(cfg.queue_pairs)}
+    for qp, frames in inflight.items():
+        for f in frames:
+            driver.send(qp, f, kick=False)
+        await kick_if_needed(v, driver.tx_vq(qp))
+    bases = await stop_device(v, [vq.index for vq in driver.vqs])
+    src_quiet = len(log)
+    src_tx = dev.take_tx()
+    dst, dshadow, dv, dlog = await sc.new_device(ids)
+    await open_device(dv, persist=True)
+    await map_guest_memory(dv, cfg.regions)
+    await start_device(dv, driver.vqs, features=features, bases=bases)
+    for qp in range(cfg.queue_pairs):
+        await dv.kick(driver.tx_index(qp))  # QEMU kicks every queue once the device is running
+    await dst.settle()
+    await dev.settle()
+    r.equal("migration: source silent after stop", len(log) - src_quiet, 0)
+    moved = sorted((p.vq, p.data) for p in src_tx + dst.take_tx())
+    want = sorted((driver.tx_index(qp), f) for qp, fs in inflight.items() for f in fs)
+    r.equal("migration: in-flight frames sent exactly once", moved, want)
+    for qp in range(cfg.queue_pairs):
+        driver.reap_tx(qp)
+        wire = sc.frames(4)
+        got = await receive(dv, dst, driver, qp, wire)
+        r.equal(f"migration: destination rx qp{qp}", got, wire)
+    sc.isolation("destination", dshadow, dlog, 0)
+
+
+async def _phase_reset_persist(sc: Scenario, ids: frozenset[int]) -> None:
+    """Reset with IOTLB_PERSIST acked keeps the maps; without it, the parent default returns."""
+    r, cfg = sc.report, sc.cfg
+    for persist in (True, False):
+        dev, shadow, v, log = await sc.new_device(ids)
+        await open_device(v, persist=persist)
+        await map_guest_memory(v, cfg.regions)
+        await v.set_group_asid(2 if dev.ngroups > 2 else 0, 0)
+        await v.set_status(0)  # reset: vdpa_reset with or without CLEAN_MAP
+        features = _net_features(await v.get_features())
+        # A TX queue whose buffer sits outside every mapped region: a persistent map must fault,
+        # a cleaned (identity) map must let it through.
+        alloc = Allocator(UNMAPPED_PROBE, UNMAPPED_PROBE + MiB)
+        driver = GuestNetDriver(sc.mem, sc.alloc, queue_pairs=1, queue_size=16, features=features)
+        probe = alloc.alloc(64 + 12, 64)
+        sc.mem.write(probe, bytes(12) + b"P" * 64)
+        await start_device(v, driver.vqs, features=features)
+        driver.tx_vq(0).post_iova_chain([(probe, 76, False)])
+        await kick_if_needed(v, driver.tx_vq(0))
+        await dev.settle()
+        faults = dev.take_faults()
+        out = dev.take_tx()
+        what = "IOTLB_PERSIST acked" if persist else "no IOTLB_PERSIST (CLEAN_MAP)"
+        if persist:
+            r.check(f"reset, {what}: maps kept (unmapped buffer faults)",
+                    len(faults) == 1 and faults[0].errno == errno.EFAULT and not out,
+                    f"faults={faults} tx={len(out)}")
+        else:
+            r.check(f"reset, {what}: default identity map back (buffer reaches the wire)",
+                    not faults and [p.data for p in out] == [b"P" * 64], f"faults={faults} tx={len(out)}")
+        sc.isolation(f"reset {'persist' if persist else 'clean'}", shadow, log, 0)
+
+
+async def _phase_desc_asid(sc: Scenario, ids: frozenset[int]) -> None:
+    """Rings in their own ASID (descriptor group → ASID 1), buffers in ASID 0: as QEMU's SVQ
+    with VHOST_BACKEND_F_DESC_ASID. Then reset must bring every group back to ASID 0."""
+    r, cfg = sc.report, sc.cfg
+    dev, shadow, v, log = await sc.new_device(ids)
+    await open_device(v, persist=True)
+    if not v.ops.has_op("get_vq_desc_group"):
+        r.check("desc asid: parent has no descriptor group (skipped)", True)
+        return
+    await map_guest_memory(v, cfg.regions)
+    features = _net_features(await v.get_features())
+    ring_window = Allocator(64 * MiB, 80 * MiB)
+    ring_iova = 1 << 40  # the rings appear at a different IOVA in ASID 1, as SVQ maps them
+    driver = GuestNetDriver(sc.mem, ring_window, queue_pairs=1, queue_size=64, features=features,
+                            ring_iova_of=lambda gpa: gpa - 64 * MiB + ring_iova)
+    await v.map(1, [IotlbRange(ring_iova, 16 * MiB, 64 * MiB, VHOST_ACCESS_RW)])
+    await v.set_group_asid(await v.get_vring_desc_group(1), 1)
+    await start_device(v, driver.vqs, features=features)
+    sent = sc.frames(16)
+    out = await transmit(v, dev, driver, 0, sent)
+    r.equal("desc asid: tx with rings in ASID 1", [p.data for p in out], sent)
+    got = await receive(v, dev, driver, 0, sent)
+    r.equal("desc asid: rx with rings in ASID 1", got, sent)
+    ring_asids = {a.asid for a in log.entries() if a.kind.is_ring}
+    buf_asids = {a.asid for a in log.entries() if a.kind is AccessKind.BUFFER}
+    r.equal("desc asid: ring accesses used ASID 1 only", ring_asids, {1})
+    r.equal("desc asid: buffer accesses used ASID 0 only", buf_asids, {0})
+    sc.isolation("desc asid", shadow, log, 0)
+    await v.set_status(0)
+    r.equal("reset: every group back to ASID 0", shadow.group2asid, [0] * dev.ngroups)
+
+
+async def _phase_bad_ring(sc: Scenario, ids: frozenset[int]) -> None:
+    """A descriptor loop on one TX queue: that VQ goes to ERR, the device sets NEEDS_RESET,
+    the other queue pair keeps working and nothing is written outside the mappings."""
+    r, cfg = sc.report, sc.cfg
+    dev, shadow, v, log = await sc.new_device(ids)
+    await open_device(v, persist=True)
+    await map_guest_memory(v, cfg.regions)
+    features = _net_features(await v.get_features()) & ~(bit(VIRTIO_NET_F_MQ) | bit(VIRTIO_NET_F_CTRL_VQ))
+    driver = GuestNetDriver(sc.mem, sc.alloc, queue_pairs=1, queue_size=16, features=features)
+    await start_device(v, driver.vqs, features=features)
+    buf = sc.alloc.alloc(128, 64)
+    tx = driver.tx_vq(0)
+    tx.post_raw_chain([RawDesc(buf, 64, VRING_DESC_F_NEXT, 1), RawDesc(buf, 64, VRING_DESC_F_NEXT, 0)],
+                      slots=[0, 1])
+    await kick_if_needed(v, tx)
+    await dev.settle()
+    faults = dev.take_faults()
+    r.check("bad ring: descriptor loop faults with ELOOP",
+            len(faults) == 1 and faults[0].errno == errno.ELOOP and faults[0].vq == 1, f"{faults}")
+    r.check("bad ring: NEEDS_RESET set", bool(await v.get_status() & VIRTIO_CONFIG_S_NEEDS_RESET))
+    got = await receive(v, dev, driver, 0, sc.frames(4))
+    r.equal("bad ring: receiveq of the same device still works", len(got), 4)
+    if hasattr(dev, "vqs"):
+        r.equal("bad ring: faulting VQ object in ERR", dev.vqs[1].state, VqObjectState.ERR)
+    sc.isolation("bad ring", shadow, log, 0)
+
+
+def _layout(layout: dict[str, bool]) -> str:
+    return "+".join(k for k, on in layout.items() if on) or "simple"
