@@ -351,6 +351,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self.generation += 1
         self.group2asid = [0] * self.ngroups
         self.cur_queue_pairs = 1
+        self.mac = self.options.mac
         for vq in self.vqs:
             num = self.options.max_queue_size if self.options.reset_restores_num else vq.num
             fresh = Virtqueue(vq.index, num)
