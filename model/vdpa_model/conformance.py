@@ -107,12 +107,13 @@ UNMAPPED_PROBE = 3 * GiB
 class Scenario:
     """State shared by the phases of one run."""
 
-    def __init__(self, cfg: ScenarioConfig, factory: DeviceFactory, report: Report) -> None:
+    def __init__(self, cfg: ScenarioConfig, factory: DeviceFactory, report: Report,
+                 mem: GuestMemory | None = None) -> None:
         self.cfg = cfg
         self.factory = factory
         self.report = report
         self.rng = random.Random(cfg.seed)
-        self.mem = GuestMemory(size=8 * GiB)
+        self.mem = mem if mem is not None else GuestMemory(size=8 * GiB)
         self.alloc = Allocator(RING_BASE, 2 * GiB)
 
     def frames(self, count: int) -> list[bytes]:
@@ -136,11 +137,16 @@ class Scenario:
 
 async def run_scenario(factory: DeviceFactory, cfg: ScenarioConfig | None = None,
                        identity_asids: frozenset[int] = frozenset({0}),
-                       progress: Callable[[str], None] | None = None) -> Report:
-    """Run every phase; a phase that raises is recorded as a failed check and ends the run."""
+                       progress: Callable[[str], None] | None = None,
+                       mem: GuestMemory | None = None) -> Report:
+    """Run every phase; a phase that raises is recorded as a failed check and ends the run.
+
+    ``mem`` is the guest memory the guest driver writes and ``factory`` receives (8 GiB sparse by
+    default; a :class:`vdpa_model.lockstep.MirroredMemory` for lockstep runs).
+    """
     cfg = cfg or ScenarioConfig()
     report = Report()
-    sc = Scenario(cfg, factory, report)
+    sc = Scenario(cfg, factory, report, mem)
     phases: Sequence[Callable[[Scenario, frozenset[int]], Awaitable[None]]] = (
         _phase_traffic_suspend_migrate, _phase_reset_persist, _phase_desc_asid, _phase_bad_ring)
     for phase in phases:
