@@ -143,6 +143,9 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         return bool(self.features & bit(VIRTIO_NET_F_CTRL_VQ)) and idx == self.cvq_index()
 
     def group_of(self, idx: int) -> int:
+        if self.options.parent is Parent.SIM:
+            # vdpasim_get_vq_group: "if (idx == 2) return 1", the last VQ, whatever the features.
+            return CVQ_GROUP if idx == 2 * self.options.queue_pairs else DATAVQ_GROUP
         return CVQ_GROUP if self.is_cvq(idx) else DATAVQ_GROUP
 
     def desc_group_of(self, idx: int) -> int:
@@ -291,7 +294,9 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         if not features & bit(VIRTIO_F_ACCESS_PLATFORM):
             err = errno.EINVAL if self.options.parent is Parent.SIM else errno.EOPNOTSUPP
             raise fail(err, "set_driver_features", "VIRTIO_F_ACCESS_PLATFORM (33) not acked")
-        if features & bit(VIRTIO_NET_F_MQ) and not features & bit(VIRTIO_NET_F_CTRL_VQ):
+        # verify_driver_features is mlx5's; vdpasim_set_driver_features checks ACCESS_PLATFORM only.
+        if (self.options.parent is Parent.MLX5 and features & bit(VIRTIO_NET_F_MQ)
+                and not features & bit(VIRTIO_NET_F_CTRL_VQ)):
             raise fail(errno.EINVAL, "set_driver_features", "VIRTIO_NET_F_MQ without CTRL_VQ")
         self.features = features & self.options.device_features
 
