@@ -37,11 +37,15 @@ class AccessKind(enum.IntEnum):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class DmaAccess:
-    """One device memory access after translation: ``length`` bytes at ``pa``."""
+    """One device memory access after translation: ``length`` bytes at ``pa``.
+
+    ``iova`` is None when only the bus side is visible (an RTL device's AXI master reports the
+    VQ, ASID and kind as sideband but not the IOVA it translated).
+    """
 
     vq: int
     asid: int
-    iova: int
+    iova: int | None
     pa: int
     length: int
     write: bool
@@ -52,12 +56,12 @@ class AccessLog:
     """Append-only record of device DMA. Stored as tuples; :meth:`entries` builds records."""
 
     def __init__(self) -> None:
-        self._raw: list[tuple[int, int, int, int, int, bool, int]] = []
+        self._raw: list[tuple[int, int, int | None, int, int, bool, int]] = []
 
     def __len__(self) -> int:
         return len(self._raw)
 
-    def append(self, vq: int, asid: int, iova: int, pa: int, length: int, write: bool,
+    def append(self, vq: int, asid: int, iova: int | None, pa: int, length: int, write: bool,
                kind: AccessKind) -> None:
         self._raw.append((vq, asid, iova, pa, length, write, kind))
 
@@ -134,22 +138,28 @@ def check_access(access: DmaAccess, expected_asid: int,
     ``expected_asid`` is the ASID the VQ's group (rings: descriptor group) was bound to;
     ``ranges_of(asid)`` returns the translations the test believes are in force. The access must
     use that ASID and lie wholly inside one range with the right permission, at the PA that
-    range translates its IOVA to.
+    range translates its IOVA to. Without an IOVA, the PA must lie inside the image of one such
+    range.
     """
+    what = f"vq {access.vq} {access.kind.name} {'write' if access.write else 'read'} of {access.length} bytes"
     if access.asid != expected_asid:
-        return (f"vq {access.vq} {access.kind.name} access used asid {access.asid}, "
-                f"its group is bound to asid {expected_asid}")
+        return f"{what} used asid {access.asid}, its group is bound to asid {expected_asid}"
+    last_pa = access.pa + access.length - 1
     for r in ranges_of(access.asid):
-        if r.iova <= access.iova and access.iova + access.length - 1 <= r.last:
-            if not perm_allows(r.perm, access.write):
-                return f"{'write' if access.write else 'read'} to perm {r.perm:#x} at {access.iova:#x}"
-            if r.pa + (access.iova - r.iova) != access.pa:
-                return (f"iova {access.iova:#x} went to pa {access.pa:#x}, mapping says "
-                        f"{r.pa + (access.iova - r.iova):#x}")
-            return None
-    return (f"vq {access.vq} {access.kind.name} {'write' if access.write else 'read'} of "
-            f"{access.length} bytes at iova {access.iova:#x} is outside every mapping of asid "
-            f"{access.asid}")
+        if access.iova is None:
+            inside = r.pa <= access.pa and last_pa <= r.pa + r.size - 1
+        else:
+            inside = r.iova <= access.iova and access.iova + access.length - 1 <= r.last
+        if not inside:
+            continue
+        if not perm_allows(r.perm, access.write):
+            return f"{what} at pa {access.pa:#x} needs a permission mapping perm {r.perm:#x} lacks"
+        if access.iova is not None and r.pa + (access.iova - r.iova) != access.pa:
+            return (f"{what}: iova {access.iova:#x} went to pa {access.pa:#x}, mapping says "
+                    f"{r.pa + (access.iova - r.iova):#x}")
+        return None
+    where = f"pa {access.pa:#x}" if access.iova is None else f"iova {access.iova:#x}"
+    return f"{what} at {where} is outside every mapping of asid {access.asid}"
 
 
 __all__ = ["AccessKind", "AccessLog", "DmaAccess", "DmaPort", "TranslationFault", "check_access"]
