@@ -1,0 +1,625 @@
+# SPDX-License-Identifier: MIT
+"""Unit tests of the reference device's data path (vdpa-semantics.md §5, §6 items 19 and 24).
+
+Rings are filled by the guest driver model, or byte by byte with its raw builders for malformed
+chains; the device runs behind :class:`VhostVdpa` after :func:`open_device`/:func:`start_device`.
+Every malformed-ring test checks the errno (drivers/vhost/vringh.c), the VQ going to ERR, the
+device asking for a reset, the fault record, that the other queues keep working and that no byte
+of guest memory changes outside the used ring of the healthy queue. Ring offsets and the
+notification formula are restated here from virtio 1.2 §2.7 and virtio_ring.h.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from vdpa_model.device import ReferenceDevice
+from vdpa_model.dma import AccessKind, AccessLog
+from vdpa_model.flows import open_device, receive, start_device
+from vdpa_model.guest import GuestNetDriver, GuestVirtqueue, RawDesc
+from vdpa_model.memory import Allocator, GiB, GuestMemory, MiB
+from vdpa_model.ops import IotlbRange, VqObjectState
+from vdpa_model.options import DeviceOptions, Parent
+from vdpa_model.sync import run
+from vdpa_model.vhost import VhostVdpa
+
+# --- restated from virtio 1.2 / virtio_ring.h / virtio_net.h ---------------------------------
+F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
+AVAIL_F_NO_INTERRUPT = 1
+F_MRG_RXBUF, F_CTRL_VQ, F_MQ, F_EVENT_IDX, F_VERSION_1 = 15, 17, 22, 29, 32
+S_ACK, S_DRIVER, S_DRIVER_OK, S_FEATURES_OK, S_NEEDS_RESET = 0x1, 0x2, 0x4, 0x8, 0x40
+ACCESS_RO, ACCESS_RW = 0x1, 0x3
+CTRL_MAC, CTRL_MAC_ADDR_SET, CTRL_MQ, CTRL_MQ_VQ_PAIRS_SET = 1, 1, 4, 0
+NET_OK, NET_ERR = 0, 1
+
+MAPPED = 128 * MiB          # ASID 0: [0, MAPPED) RW ...
+RO_BASE = MAPPED            # ... and [RO_BASE, RO_BASE + MiB) read-only
+UNMAPPED = 512 * MiB        # outside every mapping
+QSIZE = 16
+GUARD = 0xA5
+
+
+def bit(n: int) -> int:
+    return 1 << n
+
+
+def u16(mem: GuestMemory, addr: int) -> int:
+    return int.from_bytes(mem.read(addr, 2), "little")
+
+
+def used_ring_bytes(num: int) -> int:
+    return 4 + 8 * num + 2          # flags, idx, ring[num], avail_event
+
+
+def used_elem(mem: GuestMemory, vq: GuestVirtqueue, slot: int) -> tuple[int, int]:
+    raw = mem.read(vq.used_gpa + 4 + 8 * slot, 8)
+    return int.from_bytes(raw[:4], "little"), int.from_bytes(raw[4:], "little")
+
+
+def need_event(event: int, new: int, old: int) -> bool:
+    """virtio_ring.h vring_need_event, written out again."""
+    return ((new - event - 1) & 0xFFFF) < ((new - old) & 0xFFFF)
+
+
+class Bench:
+    """A device behind vhost-vdpa with a guest net driver; CVQ at 2*max_qps (MQ) or 2."""
+
+    def __init__(self, parent: Parent = Parent.MLX5, *, drop: int = 0, mapped: bool = True,
+                 start_idx: int = 0, **opts: object) -> None:
+        self.mem = GuestMemory(size=GiB)
+        self.alloc = Allocator(MiB, 64 * MiB)
+        self.log = AccessLog()
+        self.dev = ReferenceDevice(self.mem, DeviceOptions.for_parent(parent, **opts), self.log)
+        self.v = VhostVdpa(self.dev)
+        run(open_device(self.v))
+        if mapped:
+            run(self.v.map(0, [IotlbRange(0, MAPPED, 0, ACCESS_RW),
+                               IotlbRange(RO_BASE, MiB, RO_BASE, ACCESS_RO)]))
+        self.features = run(self.v.get_features()) & ~drop
+        max_qps = self.dev.options.queue_pairs
+        mq = bool(self.features & bit(F_MQ))
+        self.driver = GuestNetDriver(self.mem, self.alloc, queue_pairs=max_qps if mq else 1,
+                                     queue_size=QSIZE, features=self.features, start_idx=start_idx)
+        self.hdr = self.driver.hdr_len
+        self.vqs: list[GuestVirtqueue] = list(self.driver.vqs)
+        self.cvq: GuestVirtqueue | None = None
+        if self.features & bit(F_CTRL_VQ):
+            self.cvq = GuestVirtqueue(self.mem, self.alloc, 2 * max_qps if mq else 2, QSIZE,
+                                      event_idx=bool(self.features & bit(F_EVENT_IDX)))
+            self.vqs.append(self.cvq)
+        run(start_device(self.v, self.vqs, features=self.features))
+
+    def guarded(self, size: int) -> int:
+        addr = self.alloc.alloc(size + 128, 64) + 64
+        self.mem.fill(addr - 64, size + 128, GUARD)
+        return addr
+
+    def tx_buffer(self, payload: bytes) -> int:
+        addr = self.alloc.alloc(self.hdr + len(payload), 64)
+        self.mem.write(addr, bytes(self.hdr) + payload)
+        return addr
+
+    def kick_process(self, *idx: int) -> None:
+        for i in idx:
+            run(self.v.kick(i))
+        self.dev.process()
+
+    def notifications(self, idx: int) -> int:
+        return self.dev.vqs[idx].notifications
+
+
+def changed_addresses(before: dict[int, bytes], after: dict[int, bytes]) -> list[int]:
+    out: list[int] = []
+    for base, data in after.items():
+        old = before.get(base, bytes(len(data)))
+        diff = np.nonzero(np.frombuffer(data, np.uint8) != np.frombuffer(old, np.uint8))[0]
+        out.extend(base + int(i) for i in diff)
+    return out
+
+
+# ============================================================================================
+# malformed rings and faults
+# ============================================================================================
+@dataclasses.dataclass(frozen=True)
+class Expect:
+    iova: int | None = None
+    write: bool | None = None
+    max_indirect_reads: int | None = None
+
+
+Builder = Callable[[Bench, GuestVirtqueue], Expect]
+
+
+def _head_ge_num(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_raw_head(q.num)
+    return Expect()
+
+
+def _chained_index(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_raw_chain([RawDesc(b.tx_buffer(b"x" * 60), b.hdr + 60, F_NEXT, q.num)])
+    return Expect()
+
+
+def _main_loop(b: Bench, q: GuestVirtqueue) -> Expect:
+    buf = b.tx_buffer(b"x" * 60)
+    s = q.peek_free(2)
+    q.post_raw_chain([RawDesc(buf, 16, F_NEXT, s[1]), RawDesc(buf, 16, F_NEXT, s[0])], slots=s)
+    return Expect()
+
+
+def _indirect_loop(b: Bench, q: GuestVirtqueue) -> Expect:
+    buf = b.tx_buffer(b"x" * 60)
+    table = [RawDesc(buf, 16, F_NEXT, 1), RawDesc(buf, 16, F_NEXT, 0),
+             RawDesc(buf, 16), RawDesc(buf, 16)]
+    iova, length = q.write_raw_indirect(table)
+    q.post_raw_chain([RawDesc(iova, length, F_INDIRECT)])
+    return Expect(max_indirect_reads=len(table))   # bounded by the table (4), not N (16)
+
+
+def _indirect_len(length: int) -> Builder:
+    def build(b: Bench, q: GuestVirtqueue) -> Expect:
+        iova, _ = q.write_raw_indirect([RawDesc(b.tx_buffer(b"x" * 60), b.hdr + 60)] * 2)
+        q.post_raw_chain([RawDesc(iova, length, F_INDIRECT)])
+        return Expect()
+    return build
+
+
+def _indirect_in_indirect(b: Bench, q: GuestVirtqueue) -> Expect:
+    inner = q.write_raw_indirect([RawDesc(b.tx_buffer(b"x" * 60), b.hdr + 60)])
+    outer = q.write_raw_indirect([RawDesc(inner[0], inner[1], F_INDIRECT)])
+    q.post_raw_chain([RawDesc(outer[0], outer[1], F_INDIRECT)])
+    return Expect()
+
+
+def _indirect_with_next(b: Bench, q: GuestVirtqueue) -> Expect:
+    buf = b.tx_buffer(b"x" * 60)
+    iova, length = q.write_raw_indirect([RawDesc(buf, b.hdr + 60)])
+    s = q.peek_free(2)
+    q.post_raw_chain([RawDesc(iova, length, F_INDIRECT | F_NEXT, s[1]), RawDesc(buf, 16)], slots=s)
+    return Expect()
+
+
+def _readable_after_writable(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_iova_chain([(b.guarded(256), 256, True), (b.guarded(64), 64, False)])
+    return Expect()
+
+
+def _writable_on_tx(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_iova_chain([(b.tx_buffer(b"x" * 60), b.hdr + 60, False), (b.guarded(64), 64, True)])
+    return Expect()
+
+
+def _readable_on_rx(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_iova_chain([(b.guarded(2048), 2048, False)])
+    return Expect()
+
+
+def _unmapped_buffer(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_iova_chain([(UNMAPPED, 64, False)])
+    return Expect(UNMAPPED, False)
+
+
+def _unmapped_second_segment(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_iova_chain([(b.tx_buffer(b"x" * 60), b.hdr + 60, False), (UNMAPPED + 64, 64, False)])
+    return Expect(UNMAPPED + 64, False)
+
+
+def _straddles_mapping(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_iova_chain([(RO_BASE + MiB - 32, 64, False)])
+    return Expect(RO_BASE + MiB - 32, False)
+
+
+def _read_only_rx(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_iova_chain([(RO_BASE, 2048, True)])
+    return Expect(RO_BASE, True)
+
+
+def _read_only_rx_second(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_iova_chain([(b.guarded(64), 64, True), (RO_BASE + 256, 2048, True)])
+    return Expect(RO_BASE + 256, True)
+
+
+def _unmapped_avail_ring(b: Bench, q: GuestVirtqueue) -> Expect:
+    b.driver.send(0, b"x" * 60, kick=False)
+    run(b.v.suspend())
+    run(b.v.set_vring_addr(q.index, UNMAPPED, UNMAPPED + 0x1000, UNMAPPED + 0x2000))
+    run(b.v.resume())
+    return Expect(UNMAPPED + 0x1000 + 2, False)        # avail.idx is read first (§5 step 1)
+
+
+def _unmapped_desc_table(b: Bench, q: GuestVirtqueue) -> Expect:
+    head = b.driver.send(0, b"x" * 60, kick=False)
+    run(b.v.suspend())
+    run(b.v.set_vring_addr(q.index, UNMAPPED, q.driver_area, q.device_area))
+    run(b.v.resume())
+    return Expect(UNMAPPED + 16 * head, False)
+
+
+def _avail_idx_ahead(b: Bench, q: GuestVirtqueue) -> Expect:
+    b.mem.write(q.avail_gpa + 2, (q.num + 1).to_bytes(2, "little"))
+    return Expect()
+
+
+# (name, queue, builder, errno), each with the vringh/vhost function it follows.
+CASES: list[tuple[str, str, Builder, int]] = [
+    ("head>=num (__vringh_get_head)", "tx", _head_ge_num, errno.EINVAL),
+    ("chained index>=table (__vringh_iov)", "tx", _chained_index, errno.EINVAL),
+    ("main-chain loop (__vringh_iov)", "tx", _main_loop, errno.ELOOP),
+    ("loop in indirect table (T9)", "tx", _indirect_loop, errno.ELOOP),
+    ("indirect len % 16 (move_to_indirect)", "tx", _indirect_len(24), errno.EINVAL),
+    ("indirect len 0", "tx", _indirect_len(0), errno.EINVAL),
+    ("indirect in indirect (__vringh_iov)", "tx", _indirect_in_indirect, errno.EINVAL),
+    ("INDIRECT|NEXT (virtio 1.2 §2.7.5.3.1)", "tx", _indirect_with_next, errno.EINVAL),
+    ("readable after writable (__vringh_iov)", "rx", _readable_after_writable, errno.EINVAL),
+    ("writable on TX (__vringh_iov)", "tx", _writable_on_tx, errno.EPROTO),
+    ("readable on RX (__vringh_iov)", "rx", _readable_on_rx, errno.EPROTO),
+    ("unmapped buffer (iotlb_translate)", "tx", _unmapped_buffer, errno.EFAULT),
+    ("unmapped 2nd segment", "tx", _unmapped_second_segment, errno.EFAULT),
+    ("buffer straddles end of mapping", "tx", _straddles_mapping, errno.EFAULT),
+    ("read-only buffer for RX write", "rx", _read_only_rx, errno.EFAULT),
+    ("read-only 2nd RX segment", "rx", _read_only_rx_second, errno.EFAULT),
+    ("unmapped avail ring", "tx", _unmapped_avail_ring, errno.EFAULT),
+    ("unmapped descriptor table", "tx", _unmapped_desc_table, errno.EFAULT),
+    ("avail.idx > num ahead (vhost_get_vq_desc)", "tx", _avail_idx_ahead, errno.EFAULT),
+]
+
+
+@pytest.mark.parametrize("parent", [Parent.MLX5, Parent.SIM])
+@pytest.mark.parametrize("name,queue,build,err", CASES, ids=[c[0] for c in CASES])
+def test_ring_error(parent: Parent, name: str, queue: str, build: Builder, err: int) -> None:
+    """drivers/vhost/vringh.c error classes (§5 step 2, §6 item 19): the errno of the case; the
+    VQ object goes to ERR, status gets NEEDS_RESET with one config-change notification
+    (virtio 1.2 §2.1.2, DRIVER_OK is set); the fault names vq/asid/iova/direction for a failed
+    translation; the faulting chain makes no buffer access; no byte of guest memory changes
+    except the used ring of the healthy queue, which keeps working, as does the rest."""
+    b = Bench(parent, queue_pairs=2)
+    bad = 1 if queue == "tx" else 0
+    q = b.vqs[bad]
+    healthy = b.vqs[3]                           # transmitq of queue pair 1
+    expect = build(b, q)
+    q.publish()
+    if queue == "rx":
+        run(b.dev.inject_rx(0, b"r" * 100))
+    b.driver.send(1, b"good-1" * 10, kick=False)
+    notes = b.dev.config_notifications
+    mark, before = len(b.log), b.mem.snapshot()
+    b.kick_process(bad, 3)
+    after = b.mem.snapshot()
+
+    (fault,) = b.dev.take_faults()
+    assert (fault.vq, fault.errno) == (bad, err), fault.reason
+    if expect.iova is not None:
+        assert (fault.asid, fault.iova, fault.write) == (0, expect.iova, expect.write)
+    assert b.dev.vqs[bad].state is VqObjectState.ERR
+    assert run(b.v.get_status()) & S_NEEDS_RESET
+    assert b.dev.config_notifications == notes + 1
+    accesses = b.log.entries(mark)
+    assert not [a for a in accesses if a.vq == bad and a.kind is AccessKind.BUFFER]
+    if expect.max_indirect_reads is not None:
+        reads = [a for a in accesses if a.vq == bad and a.kind is AccessKind.INDIRECT]
+        assert 0 < len(reads) <= expect.max_indirect_reads
+    lo, hi = healthy.used_gpa, healthy.used_gpa + used_ring_bytes(healthy.num)
+    stray = [a for a in changed_addresses(before, after) if not lo <= a < hi]
+    assert not stray, f"{len(stray)} bytes changed outside the healthy used ring, first {stray[0]:#x}"
+    assert [(p.vq, p.data) for p in b.dev.take_tx()] == [(3, b"good-1" * 10)]
+
+    # The rest of the device keeps working; the faulting VQ stays silent.
+    b.driver.send(1, b"good-2" * 10, kick=False)
+    b.kick_process(3)
+    assert [p.data for p in b.dev.take_tx()] == [b"good-2" * 10]
+    assert run(receive(b.v, b.dev, b.driver, 1, [b"in" * 40])) == [b"in" * 40]
+    used_bad = u16(b.mem, q.used_gpa + 2)
+    mark = len(b.log)
+    if queue == "tx":
+        b.driver.send(0, b"late" * 20, kick=False)
+    else:
+        b.driver.post_rx(0, 1, 2048, kick=False)
+        run(b.dev.inject_rx(0, b"late" * 20))
+    b.kick_process(bad)
+    assert not [a for a in b.log.entries(mark) if a.vq == bad]
+    assert u16(b.mem, q.used_gpa + 2) == used_bad
+    assert b.dev.take_tx() == [] and b.dev.take_faults() == []
+
+
+def test_ring_error_waits_for_driver_ok() -> None:
+    """virtio 1.2 §2.1.2/§3.1: the device consumes no buffer before DRIVER_OK, so a malformed
+    ring on an enabled VQ faults nothing until DRIVER_OK; then it faults once, with NEEDS_RESET
+    and one configuration-change notification (DRIVER_OK now set)."""
+    b = Bench(Parent.MLX5)
+    run(b.v.set_status(0))
+    q = GuestVirtqueue(b.mem, b.alloc, 1, QSIZE)
+    run(b.v.set_status(S_ACK | S_DRIVER))
+    run(b.v.set_features(b.features))
+    run(b.v.set_status(S_ACK | S_DRIVER | S_FEATURES_OK))
+    run(b.v.set_vring_num(1, QSIZE))
+    run(b.v.set_vring_addr(1, q.desc_area, q.driver_area, q.device_area))
+    run(b.v.set_vring_base(1, 0))
+    run(b.v.set_vring_enable(1, True))
+    q.post_raw_head(QSIZE)
+    q.publish()
+    run(b.v.kick(1))
+    assert b.dev.process() == 0
+    assert b.dev.take_faults() == [] and b.dev.config_notifications == 0
+    assert not run(b.v.get_status()) & S_NEEDS_RESET
+    run(b.v.set_status(S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK))
+    run(b.v.kick(1))
+    b.dev.process()
+    assert [(f.vq, f.errno) for f in b.dev.take_faults()] == [(1, errno.EINVAL)]
+    assert b.dev.config_notifications == 1
+    assert run(b.v.get_status()) & S_NEEDS_RESET
+
+
+def test_ring_fault_through_desc_group_asid() -> None:
+    """§4: ring accesses go through the descriptor group's ASID (mlx5 desc_group_mkey). With
+    group 2 bound to ASID 1, which has no MR on mlx5, the first ring read faults in ASID 1."""
+    b = Bench(Parent.MLX5)
+    run(b.v.set_status(0))
+    run(b.v.set_group_asid(2, 1))
+    run(start_device(b.v, b.vqs, features=b.features))
+    b.driver.send(0, b"x" * 60, kick=False)
+    b.kick_process(1)
+    faults = b.dev.take_faults()
+    assert [(f.vq, f.errno, f.asid, f.iova, f.write) for f in faults] == [
+        (1, errno.EFAULT, 1, b.vqs[1].driver_area + 2, False)]
+
+
+# ============================================================================================
+# TX
+# ============================================================================================
+@pytest.mark.parametrize("layout", [{}, {"split_header": True}, {"indirect": True},
+                                    {"split_header": True, "indirect": True}])
+def test_tx_header_stripped(layout: dict[str, bool]) -> None:
+    """virtio 1.2 §5.1.6: each TX buffer is a virtio_net_hdr (12 bytes with VERSION_1) then the
+    frame; the frame alone leaves, from its transmitq; used len is 0 (nothing written)."""
+    b = Bench()
+    frames = [bytes([i]) * (64 + 7 * i) for i in range(5)]
+    for f in frames:
+        b.driver.send(1, f, kick=False, **layout)
+    b.kick_process(3)
+    out = b.dev.take_tx()
+    assert [(p.vq, p.header, p.data) for p in out] == [(3, bytes(12), f) for f in frames]
+    assert [(c.token, c.len) for c in b.driver.reap_tx(1)] == [(f, 0) for f in frames]
+
+
+def test_tx_chain_shorter_than_header_dropped() -> None:
+    """vdpasim_net_work / receive_filter: a TX buffer shorter than the header is dropped and still
+    completed with len 0; no fault, the queue keeps going."""
+    b = Bench()
+    q = b.vqs[1]
+    head = q.post_iova_chain([(b.guarded(6), 6, False)])
+    q.publish()
+    b.driver.send(0, b"next" * 20, kick=False)
+    b.kick_process(1)
+    assert [p.data for p in b.dev.take_tx()] == [b"next" * 20]
+    assert b.dev.take_faults() == []
+    assert u16(b.mem, q.used_gpa + 2) == 2
+    assert used_elem(b.mem, q, 0) == (head, 0)
+
+
+# ============================================================================================
+# RX
+# ============================================================================================
+@pytest.mark.parametrize("legacy", [False, True])
+def test_rx_header_and_used_len(legacy: bool) -> None:
+    """virtio 1.2 §5.1.6.4: the device writes the header, with num_buffers = 1 in the 12-byte
+    VERSION_1 layout (10 bytes for a legacy driver without VERSION_1/MRG_RXBUF), then the frame;
+    used len = header + frame (§2.7.8.2); bytes past it are untouched."""
+    b = Bench(drop=bit(F_VERSION_1) | bit(F_MRG_RXBUF) if legacy else 0)
+    hdr = 10 if legacy else 12
+    q = b.vqs[0]
+    buf = b.guarded(2048)
+    head = q.post_iova_chain([(buf, 2048, True)])
+    q.publish()
+    frame = bytes(range(200))
+    run(b.dev.inject_rx(0, frame))
+    b.dev.process()
+    assert used_elem(b.mem, q, 0) == (head, hdr + len(frame))
+    want_hdr = bytes(10) + (b"\x01\x00" if not legacy else b"")
+    assert b.mem.read(buf, hdr + len(frame)) == want_hdr + frame
+    assert b.mem.read(buf + hdr + len(frame), 64) == bytes([GUARD]) * 64
+
+
+def test_rx_frame_too_large_dropped_buffer_kept() -> None:
+    """virtio 1.2 §5.1.6.3/§5.1.6.4: without MRG_RXBUF a packet must fit one buffer; a larger
+    frame is dropped without writing, and the buffer serves the next frame."""
+    b = Bench(drop=bit(F_MRG_RXBUF))
+    q = b.vqs[0]
+    buf = b.guarded(256)
+    head = q.post_iova_chain([(buf, 256, True)])
+    q.publish()
+    run(b.dev.inject_rx(0, b"L" * 1000))
+    run(b.dev.inject_rx(0, b"s" * 100))
+    snap_mark = len(b.log)
+    b.dev.process()
+    assert u16(b.mem, q.used_gpa + 2) == 1
+    assert used_elem(b.mem, q, 0) == (head, 12 + 100)
+    assert b.mem.read(buf + 12, 100) == b"s" * 100
+    assert b.mem.read(buf + 112, 144) == bytes([GUARD]) * 144
+    assert b.dev.take_faults() == []
+    assert sum(a.length for a in b.log.entries(snap_mark) if a.kind is AccessKind.BUFFER) == 112
+
+
+@pytest.mark.parametrize("indirect", [False, True])
+def test_rx_split_across_segments(indirect: bool) -> None:
+    """virtio 1.2 §2.7.4: the device writes writable segments in chain order (vringh push over
+    the iov), through a chain or an indirect table; each segment gets its slice only."""
+    b = Bench()
+    q = b.vqs[0]
+    sizes = [5, 20, 2048]
+    bufs = [b.guarded(n) for n in sizes]
+    head = q.post_iova_chain([(a, n, True) for a, n in zip(bufs, sizes, strict=True)],
+                             indirect=indirect)
+    q.publish()
+    frame = bytes((7 * i) & 0xFF for i in range(100))
+    run(b.dev.inject_rx(0, frame))
+    b.dev.process()
+    payload = bytes(10) + b"\x01\x00" + frame
+    assert used_elem(b.mem, q, 0) == (head, len(payload))
+    assert b.mem.read(bufs[0], 5) == payload[:5]
+    assert b.mem.read(bufs[1], 20) == payload[5:25]
+    assert b.mem.read(bufs[2], len(payload) - 25) == payload[25:]
+    for a, n in zip(bufs[:2], sizes[:2], strict=True):
+        assert b.mem.read(a + n, 64) == bytes([GUARD]) * 64
+    assert b.mem.read(bufs[2] + len(payload) - 25, 64) == bytes([GUARD]) * 64
+
+
+@pytest.mark.parametrize("layout", [{"split_header": True}, {"indirect": True}])
+def test_rx_driver_layouts(layout: dict[str, bool]) -> None:
+    """virtio_net.c add_recvbuf_* layouts (header apart, or indirect): frames arrive intact."""
+    b = Bench()
+    frames = [bytes([i]) * (60 + 30 * i) for i in range(6)]
+    assert run(receive(b.v, b.dev, b.driver, 0, frames, **layout)) == frames
+
+
+# ============================================================================================
+# u16 wrap and notifications
+# ============================================================================================
+def test_tx_u16_wrap() -> None:
+    """virtio 1.2 §2.7.6/§2.7.8: avail.idx and used.idx are free-running u16; started at 0xfffe
+    (SET_VRING_BASE), five buffers go out in order and used.idx wraps to 3."""
+    b = Bench(start_idx=0xFFFE)
+    frames = [bytes([i]) * 70 for i in range(5)]
+    for f in frames:
+        b.driver.send(0, f, kick=False)
+    b.kick_process(1)
+    assert [p.data for p in b.dev.take_tx()] == frames
+    assert u16(b.mem, b.vqs[1].used_gpa + 2) == 3
+    assert [c.token for c in b.driver.reap_tx(0)] == frames
+
+
+def test_rx_u16_wrap() -> None:
+    """As above for a receiveq: slots (0xfffe + k) % N, used.idx wraps."""
+    b = Bench(start_idx=0xFFFE)
+    frames = [bytes([i]) * 90 for i in range(5)]
+    assert run(receive(b.v, b.dev, b.driver, 0, frames)) == frames
+    assert u16(b.mem, b.vqs[0].used_gpa + 2) == 3
+
+
+@pytest.mark.parametrize("start,used_event", [(0, 0), (0xFFFD, 0), (0xFFFD, 0xFFFF), (0xFFFE, 0xFFFE),
+                                              (5, 7)])
+def test_event_idx_notification_per_completion(start: int, used_event: int) -> None:
+    """__vringh_need_notify with EVENT_IDX: notify iff vring_need_event(used_event, new, old)
+    per completion (§5 step 4, §6 item 24): used_event = 0 notifies after the first completion
+    only; the window wraps at u16."""
+    b = Bench(start_idx=start)
+    q = b.vqs[1]
+    q.set_used_event(used_event)
+    for i in range(5):
+        b.driver.send(0, bytes([i]) * 64, kick=False)
+    run(b.v.kick(1))
+    got, want = [], []
+    for k in range(5):
+        before = b.notifications(1)
+        assert b.dev.process(budget=1) == 1
+        got.append(b.notifications(1) - before)
+        want.append(int(need_event(used_event, (start + k + 1) & 0xFFFF, (start + k) & 0xFFFF)))
+    assert got == want
+    assert sum(want) == 1
+
+
+def test_event_idx_ignores_no_interrupt_flag() -> None:
+    """virtio 1.2 §2.7.7.2: with EVENT_IDX the device ignores avail.flags; only used_event
+    decides (here: notify on the first completion)."""
+    b = Bench()
+    q = b.vqs[1]
+    b.mem.write(q.avail_gpa, AVAIL_F_NO_INTERRUPT.to_bytes(2, "little"))
+    q.set_used_event(0)
+    b.driver.send(0, b"x" * 64, kick=False)
+    b.kick_process(1)
+    assert b.notifications(1) == 1
+
+
+def test_avail_event_written_when_ring_drains() -> None:
+    """__vringh_notify_enable with EVENT_IDX: once the ring is empty the device writes
+    avail_event = last_avail at used ring offset 4 + 8N (§5 step 5), here across the wrap."""
+    b = Bench(start_idx=0xFFFE)
+    q = b.vqs[1]
+    for i in range(3):
+        b.driver.send(0, bytes([i]) * 64, kick=False)
+    b.kick_process(1)
+    assert u16(b.mem, q.used_gpa + 4 + 8 * q.num) == 1
+
+
+def test_no_interrupt_without_event_idx() -> None:
+    """__vringh_need_notify without EVENT_IDX: notify iff !(avail.flags & NO_INTERRUPT), per
+    completion."""
+    b = Bench(drop=bit(F_EVENT_IDX))
+    q = b.vqs[1]
+    q.disable_interrupts()
+    assert u16(b.mem, q.avail_gpa) & AVAIL_F_NO_INTERRUPT
+    for i in range(3):
+        b.driver.send(0, bytes([i]) * 64, kick=False)
+    b.kick_process(1)
+    assert b.notifications(1) == 0
+    b.driver.reap_tx(0)
+    q.enable_interrupts()
+    for i in range(2):
+        b.driver.send(0, bytes([i]) * 64, kick=False)
+    b.kick_process(1)
+    assert b.notifications(1) == 2
+
+
+# ============================================================================================
+# control virtqueue
+# ============================================================================================
+def cvq_command(b: Bench, cls: int, cmd: int, body: bytes, ack: bool = True) -> None:
+    assert b.cvq is not None
+    b.cvq.add_buffer([bytes([cls, cmd]), body] if body else [bytes([cls, cmd])],
+                     [1] if ack else [])
+    b.cvq.publish()
+    b.kick_process(b.cvq.index)
+
+
+def cvq_ack(b: Bench) -> tuple[int, int]:
+    assert b.cvq is not None
+    (c,) = b.cvq.reap()
+    return c.len, c.data[0]
+
+
+@pytest.mark.parametrize("mq", [True, False])
+def test_cvq_mac_addr_set(mq: bool) -> None:
+    """mlx5_vnet.c handle_ctrl_mac (virtio 1.2 §5.1.6.5.2): MAC_ADDR_SET is acked VIRTIO_NET_OK
+    and the config mac (offset 0) changes; the CVQ is vq 2*max_qps with MQ, 2 without."""
+    b = Bench(drop=0 if mq else bit(F_MQ))
+    mac = b"\x02\xaa\xbb\xcc\xdd\xee"
+    cvq_command(b, CTRL_MAC, CTRL_MAC_ADDR_SET, mac)
+    assert cvq_ack(b) == (1, NET_OK)
+    assert run(b.dev.get_config(0, 6)) == mac
+
+
+@pytest.mark.parametrize("pairs,ok", [(2, True), (1, True), (0, False), (5, False)])
+def test_cvq_mq_vq_pairs_set(pairs: int, ok: bool) -> None:
+    """handle_ctrl_mq (virtio 1.2 §5.1.6.5.5): VQ_PAIRS_SET in 1..max_virtqueue_pairs (4) is
+    acked OK and applied; outside it is acked VIRTIO_NET_ERR and nothing changes."""
+    b = Bench()
+    cvq_command(b, CTRL_MQ, CTRL_MQ_VQ_PAIRS_SET, pairs.to_bytes(2, "little"))
+    assert cvq_ack(b) == (1, NET_OK if ok else NET_ERR)
+    assert b.dev.cur_queue_pairs == (pairs if ok else 1)
+
+
+def test_cvq_unknown_command_acked_err() -> None:
+    """mlx5_cvq_kick_handler: an unknown class is acked VIRTIO_NET_ERR, no fault."""
+    b = Bench()
+    cvq_command(b, 0x7F, 0, b"\x00")
+    assert cvq_ack(b) == (1, NET_ERR)
+    assert b.dev.take_faults() == []
+
+
+def test_cvq_command_without_ack_byte() -> None:
+    """vringh: a CVQ chain with no writable descriptor has nowhere to put the ack; the device
+    reports a protocol error (-EPROTO) on the CVQ, which goes to ERR; data queues keep going."""
+    b = Bench()
+    assert b.cvq is not None
+    cvq_command(b, CTRL_MAC, CTRL_MAC_ADDR_SET, b"\x02\x00\x00\x00\x00\x01", ack=False)
+    (fault,) = b.dev.take_faults()
+    assert (fault.vq, fault.errno) == (b.cvq.index, errno.EPROTO)
+    assert b.dev.vqs[b.cvq.index].state is VqObjectState.ERR
+    assert run(b.dev.get_config(0, 6)) == b.dev.options.mac
+    b.driver.send(0, b"x" * 64, kick=False)
+    b.kick_process(1)
+    assert [p.data for p in b.dev.take_tx()] == [b"x" * 64]
