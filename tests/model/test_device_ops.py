@@ -580,3 +580,23 @@ def test_sim_cvq_group_independent_of_features() -> None:
     answer is the same before features are negotiated (unlike mlx5, §6 item 17)."""
     b = Bench(Parent.SIM, start=False)
     assert [run(b.dev.get_vq_group(i)) for i in range(3)] == [0, 0, 1]
+
+
+@pytest.mark.parametrize("parent", PARENTS)
+def test_disable_then_enable_continues(parent: Parent) -> None:
+    """mlx5_vdpa_set_vq_ready: !ready → suspend_vq, ready with DRIVER_OK → resume_vq from the
+    cached indices; vdpasim_queue_ready rebuilds the vring keeping last_avail (used := avail).
+    Either way, with nothing in flight, the queue continues at the same index."""
+    b = Bench(parent)
+    b.send(0, FRAMES[:2])
+    b.dev.process()
+    run(b.v.set_vring_enable(1, False))
+    b.send(0, FRAMES[2:4])
+    b.dev.process()
+    assert b.used_idx_mem(1) == 2
+    run(b.v.set_vring_enable(1, True))
+    run(b.v.kick(1))
+    b.dev.process()
+    assert b.tx_data() == FRAMES[:4]
+    assert b.used_idx_mem(1) == 4
+    assert b.state(1) is VqObjectState.RDY
