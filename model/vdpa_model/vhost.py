@@ -23,6 +23,7 @@ from .spec import (
     U16_MASK,
     VDPA_RESET_F_CLEAN_MAP,
     VHOST_BACKEND_F_DESC_ASID,
+    VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK,
     VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK,
     VHOST_BACKEND_F_IOTLB_ASID,
     VHOST_BACKEND_F_IOTLB_BATCH,
@@ -148,26 +149,50 @@ class VhostVdpa:
             out |= bit(VHOST_BACKEND_F_RESUME)
         if self.ops.has_op("get_vq_desc_group"):
             out |= bit(VHOST_BACKEND_F_DESC_ASID)
-        if self._has_persistent_map():
+        parent = await self.ops.get_backend_features()
+        if self._has_persistent_map(parent):
             out |= bit(VHOST_BACKEND_F_IOTLB_PERSIST)
-        return out | await self.ops.get_backend_features()
+        return out | parent
 
-    def _has_persistent_map(self) -> bool:
-        """vhost_vdpa_has_persistent_map: no DMA ops at all, or a reset_map op."""
+    def _has_persistent_map(self, parent_features: int) -> bool:
+        """vhost_vdpa_has_persistent_map: no DMA ops at all, a reset_map op, or the parent offers
+        IOTLB_PERSIST itself."""
         has_dma = self.ops.has_op("set_map") or self.ops.has_op("dma_map")
-        return not has_dma or self.ops.has_op("reset_map")
+        return (not has_dma or self.ops.has_op("reset_map")
+                or bool(parent_features & bit(VHOST_BACKEND_F_IOTLB_PERSIST)))
 
     async def set_backend_features(self, features: int) -> None:
-        """VHOST_SET_BACKEND_FEATURES: unknown or unoffered bits -EOPNOTSUPP; DESC_ASID and
-        GROUP_ASID_AFTER_DRIVER_OK need IOTLB_ASID (-EINVAL)."""
-        offered = await self.get_backend_features()
-        if features & ~offered:
-            raise fail(errno.EOPNOTSUPP, "VHOST_SET_BACKEND_FEATURES",
-                       f"bits {features & ~offered:#x} are not offered ({offered:#x})")
-        needs_asid = bit(VHOST_BACKEND_F_DESC_ASID) | bit(VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK)
-        if features & needs_asid and not features & bit(VHOST_BACKEND_F_IOTLB_ASID):
-            raise fail(errno.EINVAL, "VHOST_SET_BACKEND_FEATURES",
-                       "DESC_ASID / GROUP_ASID_AFTER_DRIVER_OK require IOTLB_ASID")
+        """VHOST_SET_BACKEND_FEATURES with drivers/vhost/vdpa.c's checks in its order: a bit outside
+        the known set -EOPNOTSUPP; SUSPEND/RESUME without the op -EOPNOTSUPP; DESC_ASID without
+        IOTLB_ASID -EINVAL *before* its -EOPNOTSUPP for a parent without get_vq_desc_group;
+        GROUP_ASID_AFTER_DRIVER_OK likewise -EINVAL then -EOPNOTSUPP if the parent does not offer
+        it; IOTLB_PERSIST without a persistent map -EOPNOTSUPP. ENABLE_AFTER_DRIVER_OK is known
+        but never checked against the parent (advisory; vdpa-semantics.md §2 bit 6, §6 item 21)."""
+        op = "VHOST_SET_BACKEND_FEATURES"
+        known = (ALWAYS_OFFERED | bit(VHOST_BACKEND_F_DESC_ASID) | bit(VHOST_BACKEND_F_IOTLB_PERSIST)
+                 | bit(VHOST_BACKEND_F_SUSPEND) | bit(VHOST_BACKEND_F_RESUME)
+                 | bit(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK)
+                 | bit(VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK))
+        if features & ~known:
+            raise fail(errno.EOPNOTSUPP, op, f"unknown bits {features & ~known:#x}")
+
+        def acks(n: int) -> bool:
+            return bool(features & bit(n))
+
+        for n, name in ((VHOST_BACKEND_F_SUSPEND, "suspend"), (VHOST_BACKEND_F_RESUME, "resume")):
+            if acks(n) and not self.ops.has_op(name):
+                raise fail(errno.EOPNOTSUPP, op, f"parent has no {name}")
+        parent = await self.ops.get_backend_features()
+        for n, name, offered in (
+                (VHOST_BACKEND_F_DESC_ASID, "DESC_ASID", self.ops.has_op("get_vq_desc_group")),
+                (VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK, "GROUP_ASID_AFTER_DRIVER_OK",
+                 bool(parent & bit(VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK)))):
+            if acks(n) and not acks(VHOST_BACKEND_F_IOTLB_ASID):
+                raise fail(errno.EINVAL, op, f"{name} requires IOTLB_ASID")
+            if acks(n) and not offered:
+                raise fail(errno.EOPNOTSUPP, op, f"{name} is not offered by the parent")
+        if acks(VHOST_BACKEND_F_IOTLB_PERSIST) and not self._has_persistent_map(parent):
+            raise fail(errno.EOPNOTSUPP, op, "parent cannot keep maps across reset")
         self.acked_backend = features
 
     # -- status and reset -------------------------------------------------------------------
