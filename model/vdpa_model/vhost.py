@@ -17,7 +17,7 @@ import dataclasses
 import errno
 
 from .errors import VdpaError, fail
-from .iotlb import Iotlb
+from .iotlb import U64_MAX, Iotlb
 from .ops import IotlbRange, VdpaOps, VqState
 from .spec import (
     U16_MASK,
@@ -351,9 +351,17 @@ class VhostVdpa:
         if msg_type == VHOST_IOTLB_UPDATE:
             await self._update(asid, table, iova, size, uaddr, perm)
         elif msg_type == VHOST_IOTLB_INVALIDATE:
-            if size == 0:
-                raise fail(errno.EINVAL, op, "INVALIDATE with size 0")
-            removed = table.del_range(iova, size)
+            if size and iova + size - 1 <= U64_MAX:
+                removed = table.del_range(iova, size)
+            else:
+                # vhost_vdpa_unmap works on [iova, iova + size - 1] in u64 arithmetic, and since
+                # "vhost: Allow null msg.size on VHOST_IOTLB_INVALIDATE" (v6.6, Cc stable) size 0
+                # reaches it: iova 0 size 0 is [0, U64_MAX], every entry. vhost_iotlb_itree_first
+                # takes each entry with start <= last and last >= iova.
+                last = (iova + size - 1) & U64_MAX
+                removed = [r for r in table.ranges() if r.iova <= last and r.last >= iova]
+                for r in removed:
+                    table.del_range(r.iova, r.size)
             if self.ops.has_op("dma_map"):
                 for r in removed:  # vhost_vdpa_general_unmap: one call per whole entry
                     await self.ops.dma_unmap(asid, r.iova, r.size)
@@ -395,13 +403,17 @@ class VhostVdpa:
 
     async def write_iotlb(self, raw: bytes) -> None:
         """write() on the fd with one ``struct vhost_msg_v2``: every handler error is -EFAULT
-        (drivers/vhost/vhost.c: vhost_chr_write_iter; vdpa-semantics.md §6 item 8)."""
+        (drivers/vhost/vhost.c: vhost_chr_write_iter; vdpa-semantics.md §6 item 8); the core's own
+        checks (length, header type, UPDATE of size 0) are -EINVAL."""
         if len(raw) != VHOST_MSG_V2_STRUCT.size:
             raise fail(errno.EINVAL, "write",
                        f"message is {len(raw)} bytes, expected {VHOST_MSG_V2_STRUCT.size}")
         mtype, asid, iova, size, uaddr, perm, itype = VHOST_MSG_V2_STRUCT.unpack(raw)
         if mtype != VHOST_IOTLB_MSG_V2:
             raise fail(errno.EINVAL, "write", f"message type {mtype} is not VHOST_IOTLB_MSG_V2")
+        if itype == VHOST_IOTLB_UPDATE and size == 0:
+            # vhost_chr_write_iter refuses this itself, before the handler: -EINVAL, not -EFAULT.
+            raise fail(errno.EINVAL, "write", "UPDATE with size 0")
         try:
             await self.process_iotlb_msg(asid, itype, iova, size, uaddr, perm)
         except VdpaError as e:
