@@ -177,6 +177,9 @@ VHOST_ACCESS_RO: Final = 0x1
 VHOST_ACCESS_WO: Final = 0x2
 VHOST_ACCESS_RW: Final = 0x3
 
+#: struct vhost_msg { int type; union { struct vhost_iotlb_msg iotlb; u8 padding[64]; } }: the
+#: iotlb message at offset 8 after a 4-byte hole, no asid; also 72 bytes on 64-bit.
+VHOST_IOTLB_MSG: Final = 0x1
 VHOST_IOTLB_MSG_V2: Final = 0x2
 # struct vhost_msg_v2 { u32 type; u32 asid; struct vhost_iotlb_msg iotlb; u8 padding[..] } = 72 bytes
 # struct vhost_iotlb_msg { u64 iova, size, uaddr; u8 perm, type; }

@@ -34,6 +34,7 @@ from .spec import (
     VHOST_IOTLB_BATCH_BEGIN,
     VHOST_IOTLB_BATCH_END,
     VHOST_IOTLB_INVALIDATE,
+    VHOST_IOTLB_MSG,
     VHOST_IOTLB_MSG_V2,
     VHOST_IOTLB_UPDATE,
     VHOST_MSG_V2_STRUCT,
@@ -402,15 +403,18 @@ class VhostVdpa:
         await self.ops.set_map(asid, table.ranges())
 
     async def write_iotlb(self, raw: bytes) -> None:
-        """write() on the fd with one ``struct vhost_msg_v2``: every handler error is -EFAULT
-        (drivers/vhost/vhost.c: vhost_chr_write_iter; vdpa-semantics.md §6 item 8); the core's own
-        checks (length, header type, UPDATE of size 0) are -EINVAL."""
+        """write() on the fd with one ``struct vhost_msg_v2`` (or v1 ``struct vhost_msg``): every
+        handler error is -EFAULT (drivers/vhost/vhost.c: vhost_chr_write_iter; vdpa-semantics.md
+        §6 item 8); the core's own checks (length, header type, UPDATE of size 0) are -EINVAL."""
         if len(raw) != VHOST_MSG_V2_STRUCT.size:
             raise fail(errno.EINVAL, "write",
                        f"message is {len(raw)} bytes, expected {VHOST_MSG_V2_STRUCT.size}")
         mtype, asid, iova, size, uaddr, perm, itype = VHOST_MSG_V2_STRUCT.unpack(raw)
-        if mtype != VHOST_IOTLB_MSG_V2:
-            raise fail(errno.EINVAL, "write", f"message type {mtype} is not VHOST_IOTLB_MSG_V2")
+        if mtype == VHOST_IOTLB_MSG:
+            asid = 0  # struct vhost_msg: bytes 4..7 are a hole, not an asid (vhost_chr_write_iter)
+        elif mtype != VHOST_IOTLB_MSG_V2:
+            raise fail(errno.EINVAL, "write",
+                       f"message type {mtype} is neither VHOST_IOTLB_MSG nor VHOST_IOTLB_MSG_V2")
         if itype == VHOST_IOTLB_UPDATE and size == 0:
             # vhost_chr_write_iter refuses this itself, before the handler: -EINVAL, not -EFAULT.
             raise fail(errno.EINVAL, "write", "UPDATE with size 0")
