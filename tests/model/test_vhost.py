@@ -294,6 +294,32 @@ def test_write_decodes_every_field_from_its_offset() -> None:
     assert device_ranges(dev, 0) == IDENTITY
 
 
+def test_write_of_v1_message_applies_to_asid_zero() -> None:
+    """vhost_chr_write_iter also takes a VHOST_IOTLB_MSG (type 1) ``struct vhost_msg``: the
+    iotlb message sits at the same offset 8 after a 4-byte hole and there is no asid, so the
+    message applies to ASID 0 even with IOTLB_ASID acked."""
+    dev = make()
+    v = opened(dev)
+    run(v.write_iotlb(msg_v2(UPDATE, 1, 0x4000, 0x1000, 0x9000, RO, header=1)))
+    assert device_ranges(dev, 0) == [(0x4000, 0x1000, 0x9000, RO)]
+    assert device_ranges(dev, 1) == []
+
+
+def test_set_status_zero_does_not_end_an_open_batch() -> None:
+    """vhost_vdpa_set_status → _compat_vdpa_reset leaves v->in_batch alone (only
+    vhost_vdpa_reset, on open and release, clears it): after SET_STATUS(0) a set_map parent
+    still sees nothing until BATCH_END."""
+    dev = make()
+    v = opened(dev)
+    run(v.process_iotlb_msg(0, BATCH_BEGIN))
+    run(v.set_status(0))
+    dev.calls.clear()
+    update(v, 0, 0x1000, 0x1000, 0x9000)
+    assert dev.calls == []
+    run(v.process_iotlb_msg(0, BATCH_END))
+    assert dev.named("set_map") == [("set_map", 0, ((0x1000, 0x1000, 0x9000, RW),))]
+
+
 def test_write_of_wrong_length_is_einval() -> None:
     """vhost_chr_write_iter: a short message (copy_from_iter short) is -EINVAL."""
     v = opened(make())
@@ -707,6 +733,38 @@ def test_set_group_asid_after_driver_ok_allowed_on_older_kernels() -> None:
     assert dev.group2asid == [0, 1]
 
 
+def test_get_vring_group_out_of_range_answer_is_eio() -> None:
+    """VHOST_VDPA_GET_VRING_GROUP: a parent answering a group >= ngroups → -EIO."""
+
+    class BadGroup(Recorder):
+        async def get_vq_group(self, idx: int) -> int:
+            return self.ngroups
+
+    v = opened(make(BadGroup))
+    expect(errno.EIO, v.get_vring_group(0))
+
+
+def test_get_vring_group_answers_parent_group() -> None:
+    """VHOST_VDPA_GET_VRING_GROUP passes the parent's answer through: mlx5 data vq → group 0,
+    and with CTRL_VQ negotiated (no MQ) the CVQ at index 2 → group 1 (§4)."""
+    dev = make()
+    v = opened(dev)
+    run(v.set_status(ACK | DRIVER))
+    run(v.set_features(FEATURES | b(17)))    # VIRTIO_NET_F_CTRL_VQ
+    assert run(v.get_vring_group(0)) == 0
+    assert run(v.get_vring_group(2)) == 1
+
+
+def test_set_vring_enable_after_driver_ok_is_not_refused() -> None:
+    """VHOST_VDPA_SET_VRING_ENABLE has no DRIVER_OK check (T8 not merged; §6 item 5): a late
+    enable reaches set_vq_ready."""
+    dev = make()
+    v = opened(dev)
+    to_driver_ok(v)
+    run(v.set_vring_enable(1, True))
+    assert run(dev.get_vq_ready(1))
+
+
 def test_get_vring_desc_group_needs_the_op() -> None:
     """VHOST_VDPA_GET_VRING_DESC_GROUP: -EOPNOTSUPP without get_vq_desc_group (vdpa_sim); mlx5
     answers DATAVQ_DESC group 2 for a data vq."""
@@ -725,6 +783,7 @@ def test_set_vring_num_invalid_is_einval(num: int) -> None:
     dev = make()
     v = opened(dev)
     expect(errno.EINVAL, v.set_vring_num(0, num))
+    assert v.vqs[0].num == 0
     assert run(dev.get_vq_size(0)) == 256
 
 
