@@ -16,6 +16,8 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vdpa_model.device import ReferenceDevice
 from vdpa_model.errors import VdpaError
@@ -547,6 +549,43 @@ def test_failed_parent_map_is_unwound_from_vhost_table() -> None:
     assert len(v.as_tables[0]) == 0
     update(v, 0, 0x1000, 0x1000, 0x5000)
     assert device_ranges(dev, 0) == [(0x1000, 0x1000, 0x5000, RW)]
+
+
+MESSAGES = st.lists(st.tuples(st.sampled_from([UPDATE, UPDATE, INVALIDATE]), st.integers(0, 31),
+                              st.integers(1, 6), st.sampled_from([RO, WO, RW])), max_size=25)
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["set_map", "dma_map"])
+@given(msgs=MESSAGES)
+def test_parent_table_follows_vhost_table(incremental: bool,
+                                          msgs: list[tuple[int, int, int, int]]) -> None:
+    """Outside a batch, after every accepted UPDATE or INVALIDATE the parent's translations equal
+    vhost-vdpa's own table, whether it is told by set_map (whole table) or dma_map/dma_unmap
+    (per entry); a refused overlap (-EEXIST) changes neither (vhost_vdpa_map/unmap)."""
+    dev = make(incremental_map=incremental)
+    v = opened(dev)
+    entries: dict[int, tuple[int, int, int]] = {}    # page -> (pages, pa, perm): a reference table
+    page = 0x1000
+    for step, (mtype, first, pages, perm) in enumerate(msgs):
+        iova, size = first * page, pages * page
+        overlapping = {p for p, (n, _, _) in entries.items() if p < first + pages and first < p + n}
+        if mtype == UPDATE:
+            if overlapping:
+                expect(errno.EEXIST, v.process_iotlb_msg(0, UPDATE, iova, size, 0x100_0000 + iova, perm))
+            else:
+                update(v, 0, iova, size, 0x100_0000 + iova, perm)
+                entries[first] = (pages, 0x100_0000 + iova, perm)
+        elif not any(m[0] == UPDATE for m in msgs[:step]):    # no UPDATE yet: AS 0 not allocated
+            expect(errno.EINVAL, v.process_iotlb_msg(0, INVALIDATE, iova, size))
+            continue
+        else:
+            run(v.process_iotlb_msg(0, INVALIDATE, iova, size))
+            for p in overlapping:
+                del entries[p]
+        want = sorted((p * page, n * page, pa, pm) for p, (n, pa, pm) in entries.items())
+        assert [(r.iova, r.size, r.pa, r.perm) for r in v.as_tables[0].ranges()] == want
+        if want or dev.calls:
+            assert device_ranges(dev, 0) == want
 
 
 # =============================================================================================
