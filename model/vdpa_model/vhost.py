@@ -250,7 +250,10 @@ class VhostVdpa:
         vq.desc, vq.avail, vq.used = desc, avail, used
         if await self._driver_ok() and not self.suspended:
             raise fail(errno.EINVAL, "VHOST_SET_VRING_ADDR", _RUNNING)
-        await self.ops.set_vq_address(idx, desc, avail, used)
+        try:
+            await self.ops.set_vq_address(idx, desc, avail, used)
+        except VdpaError as e:  # vhost_vdpa_vring_ioctl: any set_vq_address failure is -EINVAL
+            raise fail(errno.EINVAL, "VHOST_SET_VRING_ADDR", str(e)) from e
 
     async def set_vring_base(self, idx: int, num: int) -> None:
         """VHOST_SET_VRING_BASE: split values > 0xffff -EINVAL (vhost core), then -EINVAL in
