@@ -896,6 +896,19 @@ def test_set_vring_addr_allowed_when_suspended() -> None:
     assert (dev.vqs[0].desc_area, dev.vqs[0].driver_area, dev.vqs[0].device_area) == (0x5000, 0x6000, 0x7000)
 
 
+def test_set_vring_addr_parent_failure_is_einval() -> None:
+    """vhost_vdpa_vring_ioctl: if ops->set_vq_address fails, SET_VRING_ADDR returns -EINVAL
+    whatever the parent's error was (§1 set_vq_address: '-EINVAL ... op fails')."""
+
+    class RefusesAddress(Recorder):
+        async def set_vq_address(self, idx: int, desc_area: int, driver_area: int,
+                                 device_area: int) -> None:
+            raise VdpaError(errno.ENOMEM, "set_vq_address", "injected")
+
+    v = opened(make(RefusesAddress))
+    expect(errno.EINVAL, v.set_vring_addr(0, 0x1000, 0x2000, 0x3000))
+
+
 @pytest.mark.parametrize("base", [0x10000, 0x1_0000_0000])
 def test_set_vring_base_beyond_u16_is_einval(base: int) -> None:
     """vhost_vring_ioctl VHOST_SET_VRING_BASE (split): s.num > 0xffff → -EINVAL before storing."""
