@@ -15,8 +15,9 @@ kernel's own device-side ring walker (vdpa-semantics.md §5):
 
 Two deliberate choices where the kernel is silent or lax (docs/model.md lists them):
 
-* The whole chain, including every buffer translation, is validated before any byte of data moves,
-  so a faulting chain makes no data access at all (the RTL does the same).
+* The whole chain, including every buffer translation and the used-ring slot it will complete
+  into, is validated before any byte of data moves, so a faulting chain makes no data access at
+  all (the RTL does the same).
 * INDIRECT together with NEXT (forbidden to drivers by virtio 1.2 §2.7.5.3.1) and an empty
   indirect table are refused with -EINVAL instead of being followed as vringh does.
 """
@@ -201,6 +202,17 @@ class SplitRing:
                 data.write_translated(iova, [(pa, take)], payload[pos:pos + take], AccessKind.BUFFER)
                 pos += take
                 iova += n
+
+    def check_completion(self, used_idx: int) -> None:
+        """Fail now if the used element or used.idx could not be written, so that a chain whose
+        completion would fault moves no data either (see the module docstring)."""
+        slot = used_idx & (self.num - 1)
+        try:
+            self.ring.translate(self.device_area + VRING_USED_RING_OFF + VRING_USED_ELEM_SIZE * slot,
+                                VRING_USED_ELEM_SIZE, True)
+            self.ring.translate(self.device_area + VRING_USED_IDX_OFF, 2, True)
+        except TranslationFault as f:
+            raise RingError(errno.EFAULT, str(f), f, self.ring.asid) from None
 
     def complete(self, used_idx: int, head: int, length: int) -> int:
         """Write ``used.ring[used_idx % num] = {head, length}``, then ``used.idx``; return new idx."""

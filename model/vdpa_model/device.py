@@ -486,16 +486,16 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
                 raise RingError(errno.EFAULT, f"avail.idx {avail} is {pending} ahead of "
                                               f"last_avail {vq.last_avail}, more than queue size {ring.num}")
             head = ring.head_at(vq.last_avail)
+            cvq = self.is_cvq(vq.index)
+            chain = ring.walk(head, allow_read=not is_rx, allow_write=is_rx or cvq)
+            ring.check_completion(vq.used_idx)
             if is_rx:
-                chain = ring.walk(head, allow_read=False, allow_write=True)
                 written = self._receive(vq, ring, chain)
                 if written < 0:
                     return True  # frame dropped, buffer kept for the next frame
-            elif self.is_cvq(vq.index):
-                chain = ring.walk(head, allow_read=True, allow_write=True)
+            elif cvq:
                 written = self._control(ring, chain)
             else:
-                chain = ring.walk(head, allow_read=True, allow_write=False)
                 written = self._transmit(vq, ring, chain)
             vq.last_avail = (vq.last_avail + 1) & U16_MASK
             old = vq.used_idx
