@@ -398,6 +398,8 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
     async def set_map(self, asid: int, iotlb: Sequence[IotlbRange]) -> None:
         """vdpasim_set_map / mlx5 set_map_data: replace the whole table of ``asid``. On a bad
         range the table is left empty (vdpasim_set_map's error path)."""
+        if self.options.incremental_map:
+            await super().set_map(asid, iotlb)  # vdpa_sim with batch_mapping=0 has no .set_map
         space = self._asid(asid, "set_map")
         space.passthrough = False
         space.table = Iotlb()
@@ -435,6 +437,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         opts = self.options
         optional = {"suspend": opts.has_suspend, "resume": opts.has_resume,
                     "dma_map": opts.incremental_map, "dma_unmap": opts.incremental_map,
+                    "set_map": not opts.incremental_map,
                     "get_vq_desc_group": opts.desc_group}
         return optional.get(name, super().has_op(name))
 

@@ -108,9 +108,6 @@ class VhostVdpa:
     async def _driver_ok(self) -> bool:
         return bool(await self.ops.get_status() & VIRTIO_CONFIG_S_DRIVER_OK)
 
-    def _uses_set_map(self) -> bool:
-        return not self.ops.has_op("dma_map") and self.ops.has_op("set_map")
-
     # -- open / release ---------------------------------------------------------------------
     async def open(self) -> None:
         """vhost_vdpa_open: reset with flags 0, cache the VQ size limit."""
@@ -366,16 +363,18 @@ class VhostVdpa:
                 removed = [r for r in table.ranges() if r.iova <= last and r.last >= iova]
                 for r in removed:
                     table.del_range(r.iova, r.size)
+            # vhost_vdpa_unmap: dma_unmap per whole entry (vhost_vdpa_general_unmap), and then,
+            # independently, set_map outside a batch for a parent that has it.
             if self.ops.has_op("dma_map"):
-                for r in removed:  # vhost_vdpa_general_unmap: one call per whole entry
+                for r in removed:
                     await self.ops.dma_unmap(asid, r.iova, r.size)
-            elif not self.in_batch:
+            if self.ops.has_op("set_map") and not self.in_batch:
                 await self._set_map(asid, table)
         elif msg_type == VHOST_IOTLB_BATCH_BEGIN:
             self.batch_asid = asid
             self.in_batch = True
         elif msg_type == VHOST_IOTLB_BATCH_END:
-            if self.in_batch and self._uses_set_map():
+            if self.in_batch and self.ops.has_op("set_map"):  # whatever else the parent has
                 await self._set_map(asid, table)
             self.in_batch = False
         else:

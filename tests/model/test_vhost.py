@@ -1170,3 +1170,48 @@ def test_release_unmaps_each_entry_of_dma_map_parent() -> None:
                                               ("dma_unmap", 0, 0x5000, 0x2000)]
     assert dev.calls[-1] == ("reset_map", 0)
     assert device_ranges(dev, 0) == IDENTITY
+
+
+class BothMapOps(Recorder):
+    """A parent with both .dma_map and .set_map (the kernel allows it; neither in-tree parent
+    does): the incremental ops plus a whole-table set_map."""
+
+    def has_op(self, name: str) -> bool:
+        return True if name == "set_map" else super().has_op(name)
+
+    async def set_map(self, asid: int, iotlb: Sequence[IotlbRange]) -> None:
+        self.calls.append(("set_map", asid, tuple((r.iova, r.size, r.pa, r.perm) for r in iotlb)))
+
+
+def test_parent_with_dma_map_and_set_map_gets_both_where_the_kernel_calls_both() -> None:
+    """drivers/vhost/vdpa.c: vhost_vdpa_map uses dma_map when present (never set_map);
+    vhost_vdpa_unmap calls dma_unmap per whole entry and then, outside a batch, set_map when
+    present; BATCH_END calls set_map whenever the parent has it."""
+    dev = make(BothMapOps, incremental_map=True)
+    v = opened(dev)
+    update(v, 0, 0x1000, 0x1000, 0x10_0000)
+    assert [c[0] for c in dev.calls] == ["dma_map"]
+    dev.calls.clear()
+    run(v.process_iotlb_msg(0, INVALIDATE, 0x1000, 0x1000))
+    assert [c[0] for c in dev.calls] == ["dma_unmap", "set_map"]
+    assert dev.calls[-1] == ("set_map", 0, ())
+    dev.calls.clear()
+    run(v.process_iotlb_msg(0, BATCH_BEGIN))
+    update(v, 0, 0x2000, 0x1000, 0x20_0000)
+    run(v.process_iotlb_msg(0, BATCH_END))
+    assert [c[0] for c in dev.calls] == ["dma_map", "set_map"]
+    assert dev.calls[-1] == ("set_map", 0, ((0x2000, 0x1000, 0x20_0000, 3),))
+
+
+def test_incremental_parent_has_no_set_map() -> None:
+    """vdpa_sim with batch_mapping=0 registers .dma_map/.dma_unmap and no .set_map
+    (vdpasim_batch_config_ops): calling it is -EOPNOTSUPP, and BATCH_END calls nothing."""
+    dev = make(incremental_map=True)
+    assert not dev.has_op("set_map") and dev.has_op("dma_map")
+    with pytest.raises(VdpaError) as e:
+        run(dev.set_map(0, []))
+    assert e.value.errno == errno.EOPNOTSUPP
+    v = opened(dev)
+    run(v.process_iotlb_msg(0, BATCH_BEGIN))
+    run(v.process_iotlb_msg(0, BATCH_END))
+    assert dev.named("set_map") == []
