@@ -1,0 +1,1243 @@
+// SPDX-License-Identifier: MIT
+// Language: SystemVerilog 2012 (subset accepted by Verilator 5 and Icarus 11)
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+/*
+ * Virtqueue engine: per-VQ object contexts (INIT/RDY/SUSPEND/ERR/NONE), the VQ command unit,
+ * and the split-ring data path (virtio 1.2 §2.7) for TX (odd VQs) and RX (even VQs).
+ *
+ * One chain is processed at a time. For each chain the engine reads the avail index and head,
+ * walks and validates the whole descriptor chain and translates every buffer page through
+ * the IOTLB before it moves any data, so a malformed ring or a translation fault makes no data
+ * access. Rings and descriptor tables are reached through the VQ's descriptor group, buffers
+ * and indirect tables through its data group (mlx5: virtio_q_mkey / desc_group_mkey).
+ * Errors follow drivers/vhost/vringh.c (__vringh_iov, __vringh_get_head): the VQ goes to ERR,
+ * a fault is reported, NEEDS_RESET is raised; other VQs keep running.
+ */
+module vdpa_vq_engine
+    import vdpa_regs_pkg::*;
+#(
+    // Number of hardware VQs (even = RX, odd = TX)
+    parameter int NVQ = 8,
+    // Largest queue size accepted by CREATE_VQ (power of two, <= 32768)
+    parameter int MAX_QSIZE = 256,
+    // Number of VQ groups (for argument checks)
+    parameter int NGROUPS = 3,
+    // AXI data width in bits (32, 64 or 128)
+    parameter int DATA_W = 64,
+    // AXI address width in bits
+    parameter int ADDR_W = 64,
+    // AXI ID width
+    parameter int ID_W = 4,
+    // Translated segments one chain may use (device limit, E2BIG beyond)
+    parameter int MAX_SEGS = 32,
+    // Largest received frame kept in the receive buffer (bytes)
+    parameter int MAX_FRAME = 2048,
+    // Command argument words
+    parameter int NARGS = 12
+) (
+    input  wire logic                 clk,
+    input  wire logic                 rst,
+
+    /* Device state from the command processor */
+    input  wire logic                 driver_ok,
+    input  wire logic [63:0]          drv_features,
+    output wire logic                 needs_reset,
+    output wire logic [31:0]          rx_drops,
+    output wire logic                 dp_idle,
+
+    /* Command unit: CREATE/MODIFY/QUERY/DESTROY_VQ, SUSPEND_ALL, RESUME_ALL, RESET */
+    input  wire logic                 cmd_valid,
+    input  wire logic [7:0]           cmd_op,
+    input  wire logic [NARGS*32-1:0]  cmd_args,
+    output wire logic                 cmd_busy,
+    output wire logic                 done_valid,
+    output wire logic [7:0]           done_status,
+    output wire logic [127:0]         done_data,
+
+    /* Doorbells */
+    input  wire logic                 db_valid,
+    input  wire logic [15:0]          db_vq,
+
+    /* IOTLB translation */
+    output wire logic                 tr_req_valid,
+    input  wire logic                 tr_req_ready,
+    output wire logic [7:0]           tr_req_group,
+    output wire logic [63:0]          tr_req_iova,
+    output wire logic [31:0]          tr_req_len,
+    output wire logic                 tr_req_write,
+    input  wire logic                 tr_resp_valid,
+    input  wire logic                 tr_resp_ok,
+    input  wire logic [63:0]          tr_resp_pa,
+    input  wire logic [31:0]          tr_resp_len,
+    input  wire logic [7:0]           tr_resp_asid,
+
+    /* Faults */
+    output wire logic                 fault_valid,
+    output wire logic [127:0]         fault_data,
+
+    /* Used-buffer notifications */
+    output wire logic                 irq_valid,
+    output wire logic [7:0]           irq_vq,
+
+    /* AXI4 master: DMA to host memory */
+    output wire logic [ID_W-1:0]      m_axi_awid,
+    output wire logic [ADDR_W-1:0]    m_axi_awaddr,
+    output wire logic [7:0]           m_axi_awlen,
+    output wire logic [2:0]           m_axi_awsize,
+    output wire logic [1:0]           m_axi_awburst,
+    output wire logic [2:0]           m_axi_awprot,
+    output wire logic                 m_axi_awvalid,
+    input  wire logic                 m_axi_awready,
+    output wire logic [DATA_W-1:0]    m_axi_wdata,
+    output wire logic [DATA_W/8-1:0]  m_axi_wstrb,
+    output wire logic                 m_axi_wlast,
+    output wire logic                 m_axi_wvalid,
+    input  wire logic                 m_axi_wready,
+    input  wire logic [ID_W-1:0]      m_axi_bid,
+    input  wire logic [1:0]           m_axi_bresp,
+    input  wire logic                 m_axi_bvalid,
+    output wire logic                 m_axi_bready,
+    output wire logic [ID_W-1:0]      m_axi_arid,
+    output wire logic [ADDR_W-1:0]    m_axi_araddr,
+    output wire logic [7:0]           m_axi_arlen,
+    output wire logic [2:0]           m_axi_arsize,
+    output wire logic [1:0]           m_axi_arburst,
+    output wire logic [2:0]           m_axi_arprot,
+    output wire logic                 m_axi_arvalid,
+    input  wire logic                 m_axi_arready,
+    input  wire logic [ID_W-1:0]      m_axi_rid,
+    input  wire logic [DATA_W-1:0]    m_axi_rdata,
+    input  wire logic [1:0]           m_axi_rresp,
+    input  wire logic                 m_axi_rlast,
+    input  wire logic                 m_axi_rvalid,
+    output wire logic                 m_axi_rready,
+
+    /* AXI-Stream out: transmitted frames, one byte per beat; tuser=1 marks virtio-net header bytes */
+    output wire logic [7:0]           m_axis_tx_tdata,
+    output wire logic                 m_axis_tx_tvalid,
+    input  wire logic                 m_axis_tx_tready,
+    output wire logic                 m_axis_tx_tlast,
+    output wire logic                 m_axis_tx_tuser,
+    output wire logic [7:0]           m_axis_tx_tdest,
+
+    /* AXI-Stream in: received frames, one byte per beat; tdest = receive VQ index */
+    input  wire logic [7:0]           s_axis_rx_tdata,
+    input  wire logic                 s_axis_rx_tvalid,
+    output wire logic                 s_axis_rx_tready,
+    input  wire logic                 s_axis_rx_tlast,
+    input  wire logic [7:0]           s_axis_rx_tdest
+);
+
+localparam int BYTES = DATA_W / 8;
+localparam int BW = $clog2(BYTES);
+localparam int QW = $clog2(NVQ);
+localparam int IFT_WORDS = (MAX_QSIZE + 63) / 64;
+localparam int IFT_DEPTH = NVQ * IFT_WORDS;
+localparam int IW = $clog2(IFT_DEPTH);
+localparam int SW = $clog2(MAX_SEGS);
+localparam int FW = $clog2(MAX_FRAME);
+localparam logic [63:0] BLOCK = 64'(16 * BYTES);
+
+initial begin
+    if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128) begin
+        $error("Error: DATA_W must be 32, 64 or 128 (instance %m)");
+        $finish;
+    end
+    if (NVQ < 2 || NVQ > 64 || (1 << QW) != NVQ) begin
+        $error("Error: NVQ must be a power of two in 2..64 (instance %m)");
+        $finish;
+    end
+    if (MAX_QSIZE < 2 || MAX_QSIZE > 32768 || (MAX_QSIZE & (MAX_QSIZE - 1)) != 0) begin
+        $error("Error: MAX_QSIZE must be a power of two in 2..32768 (instance %m)");
+        $finish;
+    end
+end
+
+// virtio constants (virtio 1.2 §2.7.5, §2.7.6; virtio_ring.h)
+localparam logic [15:0] DESC_F_NEXT = 16'd1;
+localparam logic [15:0] DESC_F_WRITE = 16'd2;
+localparam logic [15:0] DESC_F_INDIRECT = 16'd4;
+// largest frame a TX chain may carry after its header (VIRTIO_NET_MAX_FRAME)
+localparam logic [31:0] TX_MAX_FRAME = 32'd65550;
+
+wire logic feat_event_idx = drv_features[29];
+// the data path honours EVENT_IDX and the header length; other features need no hardware
+/* verilator lint_off UNUSEDSIGNAL */
+wire logic unused_features = ^{drv_features[63:33], drv_features[31:30], drv_features[28:16], drv_features[14:0]};
+/* verilator lint_on UNUSEDSIGNAL */
+// virtio_net_hdr_v1 (12 bytes, with num_buffers) with VERSION_1 or MRG_RXBUF, else 10 (§5.1.6)
+wire logic [4:0] hdr_len = (drv_features[32] || drv_features[15]) ? 5'd12 : 5'd10;
+
+// ---------------------------------------------------------------------------------------
+// VQ contexts
+// ---------------------------------------------------------------------------------------
+logic [2:0]   q_state[NVQ];
+logic [16:0]  q_size[NVQ];
+logic [63:0]  q_desc[NVQ];
+logic [63:0]  q_drv[NVQ];
+logic [63:0]  q_dev[NVQ];
+logic [15:0]  q_avail[NVQ];
+logic [15:0]  q_used[NVQ];
+logic [7:0]   q_dgroup[NVQ];   // buffers and indirect tables
+logic [7:0]   q_rgroup[NVQ];   // descriptor table, driver and device areas
+logic [7:0]   q_errno[NVQ];
+logic         q_pending[NVQ];
+// in-flight table: one bit per descriptor head between fetch and used write
+logic [63:0]  ift[IFT_DEPTH];
+
+logic         needs_reset_reg;
+logic [31:0]  rx_drops_reg;
+assign needs_reset = needs_reset_reg;
+assign rx_drops = rx_drops_reg;
+
+wire logic [31:0] a0 = cmd_args[0*32 +: 32];
+wire logic [31:0] a1 = cmd_args[1*32 +: 32];
+wire logic [31:0] a2 = cmd_args[2*32 +: 32];
+wire logic [31:0] a3 = cmd_args[3*32 +: 32];
+wire logic [31:0] a4 = cmd_args[4*32 +: 32];
+wire logic [31:0] a5 = cmd_args[5*32 +: 32];
+wire logic [31:0] a6 = cmd_args[6*32 +: 32];
+wire logic [31:0] a7 = cmd_args[7*32 +: 32];
+wire logic [31:0] a8 = cmd_args[8*32 +: 32];
+wire logic [31:0] a9 = cmd_args[9*32 +: 32];
+wire logic [31:0] a10 = cmd_args[10*32 +: 32];
+// the last argument word is not used by any VQ command
+/* verilator lint_off UNUSEDSIGNAL */
+wire logic unused_args = ^{cmd_args[NARGS*32-1:11*32], a10[31:16]};
+/* verilator lint_on UNUSEDSIGNAL */
+wire logic [QW-1:0] a_vq = a0[QW-1:0];
+
+// ---------------------------------------------------------------------------------------
+// Receive buffer: a whole frame is taken in before the engine looks for a buffer
+// ---------------------------------------------------------------------------------------
+logic [7:0]   rxb[MAX_FRAME];
+logic [FW:0]  rxb_wptr_reg;
+logic         rxb_over_reg;
+logic         rxb_full_reg;
+logic [FW:0]  rxb_len_reg;
+logic [7:0]   rxb_vq_reg;
+logic         rxb_take;      // engine is done with the buffered frame
+logic         rxb_drop_now;  // frame completed but too long: drop at once
+logic         rxb_new_reg;   // frame not yet offered to its queue
+logic         rxb_tried;     // engine found no buffer: wait for a kick on that queue
+
+assign s_axis_rx_tready = !rxb_full_reg;
+
+always_ff @(posedge clk) begin
+    rxb_drop_now <= 1'b0;
+    if (s_axis_rx_tvalid && !rxb_full_reg) begin
+        if (32'(rxb_wptr_reg) < MAX_FRAME) begin
+            rxb[rxb_wptr_reg[FW-1:0]] <= s_axis_rx_tdata;
+            rxb_wptr_reg <= rxb_wptr_reg + 1'b1;
+        end else begin
+            rxb_over_reg <= 1'b1;
+        end
+        if (s_axis_rx_tlast) begin
+            rxb_wptr_reg <= '0;
+            rxb_over_reg <= 1'b0;
+            if (rxb_over_reg || 32'(rxb_wptr_reg) >= MAX_FRAME) begin
+                rxb_drop_now <= 1'b1;
+            end else begin
+                rxb_full_reg <= 1'b1;
+                rxb_new_reg <= 1'b1;
+                rxb_len_reg <= rxb_wptr_reg + 1'b1;
+                rxb_vq_reg <= s_axis_rx_tdest;
+            end
+        end
+    end
+    if (rxb_tried) begin
+        rxb_new_reg <= 1'b0;
+    end
+    if (rxb_take) begin
+        rxb_full_reg <= 1'b0;
+    end
+    if (rst) begin
+        rxb_new_reg <= 1'b0;
+        rxb_wptr_reg <= '0;
+        rxb_over_reg <= 1'b0;
+        rxb_full_reg <= 1'b0;
+        rxb_drop_now <= 1'b0;
+    end
+end
+
+// ---------------------------------------------------------------------------------------
+// Engine state
+// ---------------------------------------------------------------------------------------
+typedef enum logic [5:0] {
+    E_IDLE, E_START, E_AVAIL_IDX, E_AVAIL_CHK, E_AVAIL_EVENT, E_HEAD, E_HEAD_CHK,
+    E_DESC_RD, E_DESC_CHK, E_BUF_XL, E_BUF_XLW, E_NEXT,
+    E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BYTE,
+    E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W, E_RX_B,
+    E_USED_ID, E_USED_LEN, E_USED_IDX, E_NOTE_RD, E_NOTE_CHK,
+    E_DONE, E_FAULT, E_RX_DROP,
+    // memory micro-ops shared by ring accesses: translate, then read or write one item
+    M_XL, M_XLW, M_AR, M_R, M_AW, M_B
+} estate_t;
+
+estate_t      e_state_reg, e_ret_reg;
+logic [QW-1:0] e_vq_reg;
+logic         e_rx_reg;          // serving a received frame (RX) rather than a kick (TX)
+logic         e_rechecked_reg;
+logic [15:0]  e_head_reg;
+logic [15:0]  e_i_reg;            // descriptor index in the current table
+logic         e_ind_reg;          // walking an indirect table
+logic [63:0]  e_ind_base_reg;
+logic [16:0]  e_ind_max_reg;
+logic [16:0]  e_count_reg;        // descriptors seen in the current table
+logic         e_seen_write_reg;
+logic [63:0]  d_addr_reg;
+logic [15:0]  d_flags_reg;
+logic [15:0]  d_next_reg;
+// segments of the chain, translated before any data moves
+logic [63:0]  seg_pa[MAX_SEGS];
+logic [31:0]  seg_len[MAX_SEGS];
+logic [SW:0]  seg_cnt_reg;
+logic [SW:0]  seg_idx_reg;
+logic         seg_over_reg;
+logic [63:0]  x_iova_reg;
+logic [31:0]  x_left_reg;
+logic [31:0]  total_reg;           // bytes of the chain (TX) / capacity (RX)
+logic [31:0]  moved_reg;           // bytes moved so far
+logic [31:0]  xfer_total_reg;      // bytes to move (RX: min(capacity, header + frame))
+logic [63:0]  cur_pa_reg;
+logic [31:0]  seg_left_reg;
+logic [31:0]  burst_left_reg;
+logic [DATA_W-1:0] beat_reg;
+logic [BW:0]  lane_reg;
+logic [DATA_W-1:0] wdata_reg;
+logic [BYTES-1:0]  wstrb_reg;
+logic [15:0]  new_used_reg;
+// micro-op request
+logic [7:0]   m_group_reg;
+logic [63:0]  m_iova_reg;
+logic [4:0]   m_len_reg;           // 2, 4 or 16 bytes
+logic         m_write_reg;
+logic [31:0]  m_wval_reg;
+logic [BW-1:0] m_off_reg;
+logic [127:0] m_rbuf_reg;
+logic [DATA_W-1:0] m_rlast_reg;
+// fault record
+logic [7:0]   f_errno_reg;
+logic         f_xlate_reg;
+logic [7:0]   f_asid_reg;
+logic [63:0]  f_iova_reg;
+logic         f_write_reg;
+logic         fault_valid_reg;
+logic         irq_valid_reg;
+logic [7:0]   irq_vq_reg;
+
+// AXI registers
+logic [ADDR_W-1:0] awaddr_reg, araddr_reg;
+logic [7:0]   awlen_reg, arlen_reg;
+logic         awvalid_reg, wvalid_reg, wlast_reg, arvalid_reg, rready_reg, bready_reg;
+logic         tr_valid_reg;
+logic [7:0]   tr_group_reg;
+logic [63:0]  tr_iova_reg;
+logic [31:0]  tr_len_reg;
+logic         tr_write_reg;
+logic [7:0]   tx_tdata_reg;
+logic         tx_tvalid_reg, tx_tlast_reg, tx_tuser_reg;
+
+assign m_axi_awid = '0;
+assign m_axi_awaddr = awaddr_reg;
+assign m_axi_awlen = awlen_reg;
+assign m_axi_awsize = 3'(BW);
+assign m_axi_awburst = 2'b01;
+assign m_axi_awprot = 3'b010;
+assign m_axi_awvalid = awvalid_reg;
+assign m_axi_wdata = wdata_reg;
+assign m_axi_wstrb = wstrb_reg;
+assign m_axi_wlast = wlast_reg;
+assign m_axi_wvalid = wvalid_reg;
+assign m_axi_bready = bready_reg;
+assign m_axi_arid = '0;
+assign m_axi_araddr = araddr_reg;
+assign m_axi_arlen = arlen_reg;
+assign m_axi_arsize = 3'(BW);
+assign m_axi_arburst = 2'b01;
+assign m_axi_arprot = 3'b010;
+assign m_axi_arvalid = arvalid_reg;
+assign m_axi_rready = rready_reg;
+
+assign tr_req_valid = tr_valid_reg;
+assign tr_req_group = tr_group_reg;
+assign tr_req_iova = tr_iova_reg;
+assign tr_req_len = tr_len_reg;
+assign tr_req_write = tr_write_reg;
+
+assign m_axis_tx_tdata = tx_tdata_reg;
+assign m_axis_tx_tvalid = tx_tvalid_reg;
+assign m_axis_tx_tlast = tx_tlast_reg;
+assign m_axis_tx_tuser = tx_tuser_reg;
+assign m_axis_tx_tdest = 8'(e_vq_reg);
+
+assign fault_valid = fault_valid_reg;
+assign fault_data = {f_iova_reg, 38'd0, f_xlate_reg, f_write_reg, f_asid_reg, f_errno_reg, 8'(e_vq_reg)};
+assign irq_valid = irq_valid_reg;
+assign irq_vq = irq_vq_reg;
+
+// IDs and responses are not checked beyond OKAY: one transaction is outstanding at a time
+/* verilator lint_off UNUSEDSIGNAL */
+wire logic unused_ids = ^{m_axi_bid, m_axi_rid};
+/* verilator lint_on UNUSEDSIGNAL */
+
+// ---------------------------------------------------------------------------------------
+// VQ command unit state
+// ---------------------------------------------------------------------------------------
+typedef enum logic [2:0] {V_IDLE, V_CLEAR, V_DRAIN_ONE, V_DRAIN_ALL, V_DONE} vstate_t;
+vstate_t      v_state_reg;
+logic [7:0]   v_op_reg;
+logic [QW-1:0] v_vq_reg;
+logic [2:0]   v_target_reg;       // state to enter after draining one VQ
+logic [IW:0]  v_clr_reg, v_clr_end_reg;
+logic [7:0]   v_status_reg;
+logic [127:0] v_data_reg;
+logic         v_done_reg;
+// the engine must not start a chain on a VQ a command is about to take out of RDY
+wire logic blk_all = v_state_reg == V_DRAIN_ALL;
+wire logic blk_one = v_state_reg == V_DRAIN_ONE;
+
+assign cmd_busy = v_state_reg != V_IDLE;
+assign done_valid = v_done_reg;
+assign done_status = v_status_reg;
+assign done_data = v_data_reg;
+
+function automatic logic is_pow2(input logic [31:0] v);
+    return v != 0 && (v & (v - 1)) == 0;
+endfunction
+
+// ---------------------------------------------------------------------------------------
+// TX scheduling: round robin over odd VQs with a pending kick that are RDY
+// ---------------------------------------------------------------------------------------
+logic         pick_found;
+logic [QW-1:0] pick_vq;
+logic [QW-1:0] rr_reg;
+always_comb begin
+    pick_found = 1'b0;
+    pick_vq = '0;
+    for (int k = NVQ; k >= 1; k--) begin
+        // scan from rr_reg + 1 upward, last assignment wins, so iterate downward
+        if (q_pending[QW'(32'(rr_reg) + k)] && q_state[QW'(32'(rr_reg) + k)] == VQS_RDY &&
+                (QW'(32'(rr_reg) + k) & 1) == 1 && !blk_all &&
+                !(blk_one && v_vq_reg == QW'(32'(rr_reg) + k))) begin
+            pick_found = 1'b1;
+            pick_vq = QW'(32'(rr_reg) + k);
+        end
+    end
+end
+
+// quiescent: nothing in flight, no frame held, no kick the scheduler would act on
+assign dp_idle = e_state_reg == E_IDLE && !(rxb_full_reg && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
+                 !(driver_ok && pick_found) && rxb_wptr_reg == 0;
+
+// a received frame waits in the buffer (backpressuring the wire) until its queue is RDY and
+// has a buffer; it is offered once on arrival and again after each kick of that queue
+wire logic rx_vq_bad = 32'(rxb_vq_reg) >= NVQ || rxb_vq_reg[0] == 1'b1;
+wire logic rx_vq_ok = !rx_vq_bad && q_state[rxb_vq_reg[QW-1:0]] == VQS_RDY && !blk_all &&
+                      !(blk_one && v_vq_reg == rxb_vq_reg[QW-1:0]) &&
+                      (rxb_new_reg || q_pending[rxb_vq_reg[QW-1:0]]);
+
+wire logic [16:0] e_size = q_size[e_vq_reg];
+wire logic [15:0] e_mask = 16'(e_size - 17'd1);
+wire logic [IW-1:0] ift_idx = IW'(32'(e_vq_reg) * IFT_WORDS + 32'(e_head_reg >> 6));
+
+// RX byte stream: virtio-net header (zeros, num_buffers = 1 when 12 bytes) then the frame
+function automatic logic [7:0] rx_byte(input logic [31:0] p, input logic [4:0] hl, input logic [7:0] fb);
+    if (p < 32'(hl)) begin
+        return (hl == 5'd12 && p == 32'd10) ? 8'd1 : 8'd0;
+    end
+    return fb;
+endfunction
+wire logic [FW-1:0] rx_fidx = FW'(moved_reg - 32'(hdr_len));
+wire logic [7:0] rx_cur_byte = rx_byte(moved_reg, hdr_len, rxb[rx_fidx]);
+
+// burst sizing: stay inside a 16-beat aligned block (which never crosses 4 KiB)
+function automatic logic [31:0] burst_bytes(input logic [63:0] pa, input logic [31:0] left);
+    logic [63:0] room;
+    room = BLOCK - (pa & (BLOCK - 64'd1));
+    return (64'(left) < room) ? left : room[31:0];
+endfunction
+function automatic logic [7:0] burst_beats(input logic [63:0] pa, input logic [31:0] nbytes);
+    logic [63:0] span;
+    span = (pa & 64'(BYTES - 1)) + 64'(nbytes) + 64'(BYTES - 1);
+    return 8'(span >> BW);
+endfunction
+
+wire logic [15:0] m_rshift = 16'(m_rlast_reg >> (8 * m_off_reg));
+// buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
+wire logic [15:0] avail_delta = m_rshift - q_avail[e_vq_reg];
+
+always_ff @(posedge clk) begin
+    fault_valid_reg <= 1'b0;
+    irq_valid_reg <= 1'b0;
+    v_done_reg <= 1'b0;
+    rxb_take <= 1'b0;
+    rxb_tried <= 1'b0;
+    tr_valid_reg <= 1'b0;
+
+    if (rxb_drop_now) begin
+        rx_drops_reg <= rx_drops_reg + 1;
+    end
+    if (db_valid && 32'(db_vq) < NVQ) begin
+        q_pending[db_vq[QW-1:0]] <= 1'b1;
+    end
+
+    // ===================================================================================
+    // VQ command unit
+    // ===================================================================================
+    case (v_state_reg)
+        V_IDLE: begin
+            if (cmd_valid) begin
+                v_op_reg <= cmd_op;
+                v_vq_reg <= a_vq;
+                v_status_reg <= ST_OK;
+                v_data_reg <= '0;
+                v_state_reg <= V_DONE;
+                case (cmd_op)
+                    OP_CREATE_VQ: begin
+                        if (a0 >= NVQ || !is_pow2(a1) || a1 > MAX_QSIZE ||
+                                32'(a9[7:0]) >= NGROUPS || 32'(a9[15:8]) >= NGROUPS) begin
+                            v_status_reg <= ST_BAD_PARAM;
+                        end else if (q_state[a_vq] != VQS_NONE) begin
+                            v_status_reg <= ST_EXISTS;
+                        end else begin
+                            q_state[a_vq] <= VQS_INIT;
+                            q_size[a_vq] <= a1[16:0];
+                            q_desc[a_vq] <= {a3, a2};
+                            q_drv[a_vq] <= {a5, a4};
+                            q_dev[a_vq] <= {a7, a6};
+                            q_avail[a_vq] <= a8[15:0];
+                            q_used[a_vq] <= a8[31:16];
+                            q_dgroup[a_vq] <= a9[7:0];
+                            q_rgroup[a_vq] <= a9[15:8];
+                            q_errno[a_vq] <= '0;
+                            q_pending[a_vq] <= 1'b0;
+                            // creation cost: clear the VQ's in-flight table, 64 heads a cycle
+                            v_clr_reg <= (IW+1)'(32'(a_vq) * IFT_WORDS);
+                            v_clr_end_reg <= (IW+1)'(32'(a_vq) * IFT_WORDS + (a1 + 63) / 64);
+                            v_state_reg <= V_CLEAR;
+                        end
+                    end
+                    OP_MODIFY_VQ: begin
+                        if (a0 >= NVQ || (a1[MOD_GROUPS] && (32'(a10[7:0]) >= NGROUPS || 32'(a10[15:8]) >= NGROUPS))) begin
+                            v_status_reg <= ST_BAD_PARAM;
+                        end else if (q_state[a_vq] == VQS_NONE || q_state[a_vq] == VQS_ERR) begin
+                            v_status_reg <= ST_BAD_STATE;
+                        end else if ((a1[MOD_ADDRS] || a1[MOD_AVAIL_IDX] || a1[MOD_USED_IDX] || a1[MOD_GROUPS]) &&
+                                q_state[a_vq] != VQS_INIT && q_state[a_vq] != VQS_SUSPEND) begin
+                            // mlx5_vnet.c: modifiable_virtqueue_fields
+                            v_status_reg <= ST_BAD_STATE;
+                        end else if (a1[MOD_STATE] &&
+                                !((q_state[a_vq] == VQS_INIT && a2[2:0] == VQS_RDY) ||
+                                  (q_state[a_vq] == VQS_RDY && a2[2:0] == VQS_SUSPEND) ||
+                                  (q_state[a_vq] == VQS_SUSPEND && a2[2:0] == VQS_RDY))) begin
+                            // mlx5_vnet.c: is_valid_state_change
+                            v_status_reg <= ST_BAD_STATE;
+                        end else begin
+                            if (a1[MOD_ADDRS]) begin
+                                q_desc[a_vq] <= {a4, a3};
+                                q_drv[a_vq] <= {a6, a5};
+                                q_dev[a_vq] <= {a8, a7};
+                            end
+                            if (a1[MOD_AVAIL_IDX]) begin
+                                q_avail[a_vq] <= a9[15:0];
+                            end
+                            if (a1[MOD_USED_IDX]) begin
+                                q_used[a_vq] <= a9[31:16];
+                            end
+                            if (a1[MOD_GROUPS]) begin
+                                q_dgroup[a_vq] <= a10[7:0];
+                                q_rgroup[a_vq] <= a10[15:8];
+                            end
+                            if (a1[MOD_STATE]) begin
+                                if (a2[2:0] == VQS_RDY) begin
+                                    // look at the ring on entering RDY: kicks may have been missed
+                                    q_state[a_vq] <= VQS_RDY;
+                                    q_pending[a_vq] <= 1'b1;
+                                end else begin
+                                    v_target_reg <= VQS_SUSPEND;
+                                    v_state_reg <= V_DRAIN_ONE;
+                                end
+                            end
+                        end
+                    end
+                    OP_QUERY_VQ: begin
+                        if (a0 >= NVQ) begin
+                            v_status_reg <= ST_BAD_PARAM;
+                        end else begin
+                            v_data_reg[31:0] <= {q_size[a_vq][15:0], 13'd0, q_state[a_vq]};
+                            v_data_reg[63:32] <= {q_used[a_vq], q_avail[a_vq]};
+                            v_data_reg[95:64] <= {24'd0, q_errno[a_vq]};
+                            v_data_reg[127:96] <= {16'd0, q_rgroup[a_vq], q_dgroup[a_vq]};
+                        end
+                    end
+                    OP_DESTROY_VQ: begin
+                        if (a0 >= NVQ) begin
+                            v_status_reg <= ST_BAD_PARAM;
+                        end else if (q_state[a_vq] == VQS_NONE) begin
+                            v_status_reg <= ST_BAD_STATE;
+                        end else begin
+                            v_target_reg <= VQS_NONE;
+                            v_state_reg <= V_DRAIN_ONE;
+                        end
+                    end
+                    OP_SUSPEND_ALL, OP_RESET: begin
+                        v_state_reg <= V_DRAIN_ALL;
+                    end
+                    OP_RESUME_ALL: begin
+                        for (int q = 0; q < NVQ; q++) begin
+                            if (q_state[q] == VQS_SUSPEND) begin
+                                q_state[q] <= VQS_RDY;
+                                q_pending[q] <= 1'b1;
+                            end
+                        end
+                        v_data_reg[31:0] <= count_state(VQS_SUSPEND);
+                    end
+                    default: begin
+                        v_status_reg <= ST_BAD_OPCODE;
+                    end
+                endcase
+            end
+        end
+        V_CLEAR: begin
+            ift[v_clr_reg[IW-1:0]] <= '0;
+            v_clr_reg <= v_clr_reg + 1'b1;
+            if (v_clr_reg + 1'b1 >= v_clr_end_reg) begin
+                v_state_reg <= V_DONE;
+            end
+        end
+        V_DRAIN_ONE: begin
+            // suspend/destroy wait for the chain in flight on this VQ (mlx5_vdpa_suspend)
+            if (q_state[v_vq_reg] == VQS_ERR && v_target_reg != VQS_NONE) begin
+                // it faulted while draining: nothing leaves ERR but destroy
+                v_status_reg <= ST_BAD_STATE;
+                v_state_reg <= V_DONE;
+            end else if (e_state_reg == E_IDLE || e_vq_reg != v_vq_reg) begin
+                q_state[v_vq_reg] <= v_target_reg;
+                if (v_target_reg == VQS_NONE) begin
+                    q_pending[v_vq_reg] <= 1'b0;
+                end
+                v_state_reg <= V_DONE;
+            end
+        end
+        V_DRAIN_ALL: begin
+            if (e_state_reg == E_IDLE) begin
+                if (v_op_reg == OP_RESET) begin
+                    // a held received frame belongs to the old device instance
+                    rxb_take <= rxb_full_reg;
+                    needs_reset_reg <= 1'b0;
+                    rx_drops_reg <= '0;
+                    for (int q = 0; q < NVQ; q++) begin
+                        q_state[q] <= VQS_NONE;
+                        q_pending[q] <= 1'b0;
+                    end
+                end else begin
+                    for (int q = 0; q < NVQ; q++) begin
+                        if (q_state[q] == VQS_RDY) begin
+                            q_state[q] <= VQS_SUSPEND;
+                        end
+                    end
+                    v_data_reg[31:0] <= count_state(VQS_RDY);
+                end
+                v_state_reg <= V_DONE;
+            end
+        end
+        default: begin
+            v_done_reg <= 1'b1;
+            v_state_reg <= V_IDLE;
+        end
+    endcase
+
+    // ===================================================================================
+    // Data engine
+    // ===================================================================================
+    case (e_state_reg)
+        E_IDLE: begin
+            if (rxb_full_reg && !rxb_take && rx_vq_bad) begin
+                // not a receive queue of this device
+                rxb_take <= 1'b1;
+                rx_drops_reg <= rx_drops_reg + 1;
+            end else if (!driver_ok) begin
+                // no buffers are consumed before DRIVER_OK (virtio 1.2 §2.1)
+            end else if (rxb_full_reg && !rxb_take && rx_vq_ok) begin
+                e_vq_reg <= rxb_vq_reg[QW-1:0];
+                e_rx_reg <= 1'b1;
+                e_state_reg <= E_START;
+            end else if (pick_found) begin
+                e_vq_reg <= pick_vq;
+                rr_reg <= pick_vq;
+                e_rx_reg <= 1'b0;
+                e_state_reg <= E_START;
+            end
+        end
+        E_START: begin
+            // consume the kick now; one arriving from here on is kept and served again
+            if (!(db_valid && db_vq == 16'(e_vq_reg))) begin
+                q_pending[e_vq_reg] <= 1'b0;
+            end
+            e_rechecked_reg <= 1'b0;
+            f_errno_reg <= '0;
+            seg_cnt_reg <= '0;
+            seg_over_reg <= 1'b0;
+            e_ind_reg <= 1'b0;
+            e_count_reg <= '0;
+            e_seen_write_reg <= 1'b0;
+            total_reg <= '0;
+            moved_reg <= '0;
+            f_xlate_reg <= 1'b0;
+            // avail.idx (virtio 1.2 §2.7.6)
+            m_group_reg <= q_rgroup[e_vq_reg];
+            m_iova_reg <= q_drv[e_vq_reg] + 64'd2;
+            m_len_reg <= 5'd2;
+            m_write_reg <= 1'b0;
+            e_ret_reg <= E_AVAIL_CHK;
+            e_state_reg <= M_XL;
+        end
+        E_AVAIL_CHK: begin
+            if (m_rshift[15:0] == q_avail[e_vq_reg]) begin
+                if (feat_event_idx && !e_rechecked_reg) begin
+                    // publish avail_event = last_avail, then look once more (virtio 1.2 §2.7.10)
+                    e_rechecked_reg <= 1'b1;
+                    m_group_reg <= q_rgroup[e_vq_reg];
+                    m_iova_reg <= q_dev[e_vq_reg] + 64'd4 + 64'(e_size) * 8;
+                    m_len_reg <= 5'd2;
+                    m_write_reg <= 1'b1;
+                    m_wval_reg <= {16'd0, q_avail[e_vq_reg]};
+                    e_ret_reg <= E_AVAIL_EVENT;
+                    e_state_reg <= M_XL;
+                end else begin
+                    // nothing to do; a received frame keeps waiting for a kick
+                    rxb_tried <= e_rx_reg;
+                    e_state_reg <= E_DONE;
+                end
+            end else if (17'(avail_delta) > e_size) begin
+                // vhost_get_vq_desc: "Guest moved avail index from %u to %u"
+                f_errno_reg <= FAULT_EFAULT;
+                f_iova_reg <= 64'(m_rshift[15:0]);
+                e_state_reg <= E_FAULT;
+            end else begin
+                if (!e_rx_reg) begin
+                    q_pending[e_vq_reg] <= 1'b1;
+                end
+                // avail.ring[last_avail % size]
+                m_group_reg <= q_rgroup[e_vq_reg];
+                m_iova_reg <= q_drv[e_vq_reg] + 64'd4 + 64'(q_avail[e_vq_reg] & e_mask) * 2;
+                m_len_reg <= 5'd2;
+                m_write_reg <= 1'b0;
+                e_ret_reg <= E_HEAD_CHK;
+                e_state_reg <= M_XL;
+            end
+        end
+        E_AVAIL_EVENT: begin
+            m_group_reg <= q_rgroup[e_vq_reg];
+            m_iova_reg <= q_drv[e_vq_reg] + 64'd2;
+            m_len_reg <= 5'd2;
+            m_write_reg <= 1'b0;
+            e_ret_reg <= E_AVAIL_CHK;
+            e_state_reg <= M_XL;
+        end
+        E_HEAD_CHK: begin
+            e_head_reg <= m_rshift[15:0];
+            e_i_reg <= m_rshift[15:0];
+            if (17'(m_rshift[15:0]) >= e_size) begin
+                // __vringh_get_head: "Guest says index %u > %u is available"
+                f_errno_reg <= FAULT_EINVAL;
+                f_iova_reg <= 64'(m_rshift[15:0]);
+                e_state_reg <= E_FAULT;
+            end else begin
+                e_state_reg <= E_HEAD;
+            end
+        end
+        E_HEAD: begin
+            if (ift[ift_idx][e_head_reg[5:0]]) begin
+                // the driver exposed a head that is still in flight
+                f_errno_reg <= FAULT_EINVAL;
+                f_iova_reg <= 64'(e_head_reg);
+                e_state_reg <= E_FAULT;
+            end else begin
+                ift[ift_idx][e_head_reg[5:0]] <= 1'b1;
+                e_state_reg <= E_DESC_RD;
+            end
+        end
+        E_DESC_RD: begin
+            if (e_count_reg == (e_ind_reg ? e_ind_max_reg : e_size)) begin
+                // vringh: "Descriptor loop" (bounded by the table it walks, T9)
+                f_errno_reg <= FAULT_ELOOP;
+                f_iova_reg <= 64'(e_i_reg);
+                e_state_reg <= E_FAULT;
+            end
+            // descriptor tables: the main one through the ring group, indirect ones through
+            // the data group (they are buffers the driver points to)
+            m_group_reg <= e_ind_reg ? q_dgroup[e_vq_reg] : q_rgroup[e_vq_reg];
+            m_iova_reg <= (e_ind_reg ? e_ind_base_reg : q_desc[e_vq_reg]) + 64'(e_i_reg) * 16;
+            m_len_reg <= 5'd16;
+            m_write_reg <= 1'b0;
+            e_count_reg <= e_count_reg + 1'b1;
+            e_ret_reg <= E_DESC_CHK;
+            if (e_count_reg != (e_ind_reg ? e_ind_max_reg : e_size)) begin
+                e_state_reg <= M_XL;
+            end
+        end
+        E_DESC_CHK: begin
+            d_addr_reg <= m_rbuf_reg[63:0];
+            d_flags_reg <= m_rbuf_reg[111:96];
+            d_next_reg <= m_rbuf_reg[127:112];
+            f_iova_reg <= 64'(e_i_reg);
+            x_iova_reg <= m_rbuf_reg[63:0];
+            x_left_reg <= m_rbuf_reg[95:64];
+            if ((m_rbuf_reg[111:96] & DESC_F_INDIRECT) != 0) begin
+                if (e_ind_reg || (m_rbuf_reg[111:96] & DESC_F_NEXT) != 0 || m_rbuf_reg[67:64] != 4'd0 ||
+                        m_rbuf_reg[95:64] == 32'd0 || m_rbuf_reg[95:68] > 28'd65535) begin
+                    // indirect in indirect, INDIRECT with NEXT (virtio 1.2 §2.7.5.3.1), length
+                    // zero or not a multiple of 16 (move_to_indirect)
+                    f_errno_reg <= FAULT_EINVAL;
+                    e_state_reg <= E_FAULT;
+                end else begin
+                    e_ind_reg <= 1'b1;
+                    e_ind_base_reg <= m_rbuf_reg[63:0];
+                    e_ind_max_reg <= 17'(m_rbuf_reg[95:68]);
+                    e_i_reg <= '0;
+                    e_count_reg <= '0;
+                    e_state_reg <= E_DESC_RD;
+                end
+            end else if ((m_rbuf_reg[111:96] & DESC_F_WRITE) != 0 && !e_rx_reg) begin
+                // __vringh_iov: writable descriptor with no write iov (TX)
+                f_errno_reg <= FAULT_EPROTO;
+                e_state_reg <= E_FAULT;
+            end else if ((m_rbuf_reg[111:96] & DESC_F_WRITE) == 0 && e_rx_reg) begin
+                // readable after writable is EINVAL, readable on a receive queue EPROTO
+                f_errno_reg <= e_seen_write_reg ? FAULT_EINVAL : FAULT_EPROTO;
+                e_state_reg <= E_FAULT;
+            end else if (m_rbuf_reg[63:0] + 64'(m_rbuf_reg[95:64]) < m_rbuf_reg[63:0] &&
+                    m_rbuf_reg[63:0] + 64'(m_rbuf_reg[95:64]) != 64'd0) begin
+                // buffer wraps the address space
+                f_errno_reg <= FAULT_EINVAL;
+                e_state_reg <= E_FAULT;
+            end else begin
+                if ((m_rbuf_reg[111:96] & DESC_F_WRITE) != 0) begin
+                    e_seen_write_reg <= 1'b1;
+                end
+                total_reg <= total_reg + m_rbuf_reg[95:64];
+                e_state_reg <= (m_rbuf_reg[95:64] == 0) ? E_NEXT : E_BUF_XL;
+            end
+        end
+        E_BUF_XL: begin
+            if (tr_req_ready && !tr_valid_reg) begin
+                tr_valid_reg <= 1'b1;
+                tr_group_reg <= q_dgroup[e_vq_reg];
+                tr_iova_reg <= x_iova_reg;
+                tr_len_reg <= x_left_reg;
+                tr_write_reg <= e_rx_reg;
+                e_state_reg <= E_BUF_XLW;
+            end
+        end
+        E_BUF_XLW: begin
+            if (tr_resp_valid) begin
+                if (!tr_resp_ok) begin
+                    f_errno_reg <= FAULT_EFAULT;
+                    f_xlate_reg <= 1'b1;
+                    f_asid_reg <= tr_resp_asid;
+                    // the fault names the whole buffer, as the model's TranslationFault does
+                    f_iova_reg <= d_addr_reg;
+                    f_write_reg <= e_rx_reg;
+                    e_state_reg <= E_FAULT;
+                end else begin
+                    // past MAX_SEGS the walk goes on validating; E2BIG is reported only
+                    // for a chain that is otherwise well formed
+                    if (32'(seg_cnt_reg) == MAX_SEGS) begin
+                        seg_over_reg <= 1'b1;
+                    end else begin
+                        seg_pa[seg_cnt_reg[SW-1:0]] <= tr_resp_pa;
+                        seg_len[seg_cnt_reg[SW-1:0]] <= tr_resp_len;
+                        seg_cnt_reg <= seg_cnt_reg + 1'b1;
+                    end
+                    x_iova_reg <= x_iova_reg + 64'(tr_resp_len);
+                    x_left_reg <= x_left_reg - tr_resp_len;
+                    e_state_reg <= (x_left_reg == tr_resp_len) ? E_NEXT : E_BUF_XL;
+                end
+            end
+        end
+        E_NEXT: begin
+            if ((d_flags_reg & DESC_F_NEXT) != 0) begin
+                if (17'(d_next_reg) >= (e_ind_reg ? e_ind_max_reg : e_size)) begin
+                    // vringh: "Chained index %u > %u"
+                    f_errno_reg <= FAULT_EINVAL;
+                    f_iova_reg <= 64'(d_next_reg);
+                    e_state_reg <= E_FAULT;
+                end else begin
+                    e_i_reg <= d_next_reg;
+                    e_state_reg <= E_DESC_RD;
+                end
+            end else if (seg_over_reg) begin
+                f_errno_reg <= FAULT_E2BIG;
+                f_iova_reg <= 64'(e_head_reg);
+                e_state_reg <= E_FAULT;
+            end else begin
+                // chain validated and translated: move the data
+                seg_idx_reg <= '0;
+                moved_reg <= '0;
+                if (e_rx_reg) begin
+                    xfer_total_reg <= 32'(hdr_len) + 32'(rxb_len_reg);
+                    if (32'(hdr_len) + 32'(rxb_len_reg) > total_reg) begin
+                        // frame larger than the buffer: drop the frame, keep the buffer
+                        e_state_reg <= E_RX_DROP;
+                    end else begin
+                        e_state_reg <= E_RX_BURST;
+                    end
+                end else begin
+                    // a chain shorter than the header, or longer than a frame, completes
+                    // without transmitting (dropped)
+                    if (total_reg < 32'(hdr_len) || total_reg - 32'(hdr_len) > TX_MAX_FRAME) begin
+                        xfer_total_reg <= '0;
+                    end else begin
+                        xfer_total_reg <= total_reg;
+                    end
+                    e_state_reg <= E_TX_BURST;
+                end
+                cur_pa_reg <= seg_pa[0];
+                seg_left_reg <= seg_len[0];
+            end
+        end
+
+        // ---- TX: read bursts, one byte per cycle onto the stream --------------------
+        E_TX_BURST: begin
+            if (moved_reg == xfer_total_reg) begin
+                e_state_reg <= E_USED_ID;
+                new_used_reg <= q_used[e_vq_reg] + 1'b1;
+            end else if (seg_left_reg == 0) begin
+                seg_idx_reg <= seg_idx_reg + 1'b1;
+                cur_pa_reg <= seg_pa[seg_idx_reg[SW-1:0] + 1'b1];
+                seg_left_reg <= seg_len[seg_idx_reg[SW-1:0] + 1'b1];
+            end else begin
+                burst_left_reg <= burst_bytes(cur_pa_reg, seg_left_reg);
+                araddr_reg <= ADDR_W'(cur_pa_reg & ~64'(BYTES - 1));
+                arlen_reg <= burst_beats(cur_pa_reg, burst_bytes(cur_pa_reg, seg_left_reg)) - 8'd1;
+                arvalid_reg <= 1'b1;
+                e_state_reg <= E_TX_AR;
+            end
+        end
+        E_TX_AR: begin
+            if (m_axi_arready) begin
+                arvalid_reg <= 1'b0;
+                rready_reg <= 1'b1;
+                e_state_reg <= E_TX_R;
+            end
+        end
+        E_TX_R: begin
+            if (m_axi_rvalid) begin
+                rready_reg <= 1'b0;
+                beat_reg <= m_axi_rdata;
+                lane_reg <= (BW+1)'(cur_pa_reg[BW-1:0]);
+                if (m_axi_rresp != 2'b00 || f_errno_reg == FAULT_EIO) begin
+                    // an error response: take the rest of the burst, then report
+                    f_errno_reg <= FAULT_EIO;
+                    if (!m_axi_rlast) begin
+                        rready_reg <= 1'b1;
+                    end else begin
+                        e_state_reg <= E_FAULT;
+                    end
+                end else begin
+                    e_state_reg <= E_TX_BYTE;
+                end
+            end
+        end
+        E_TX_BYTE: begin
+            if (!tx_tvalid_reg || m_axis_tx_tready) begin
+                if (burst_left_reg == 0 || 32'(lane_reg) == BYTES) begin
+                    tx_tvalid_reg <= tx_tvalid_reg && !m_axis_tx_tready;
+                    if (burst_left_reg == 0) begin
+                        e_state_reg <= E_TX_BURST;
+                    end else begin
+                        rready_reg <= 1'b1;
+                        e_state_reg <= E_TX_R;
+                    end
+                end else begin
+                    tx_tvalid_reg <= 1'b1;
+                    tx_tdata_reg <= beat_reg[8*lane_reg[BW-1:0] +: 8];
+                    tx_tuser_reg <= moved_reg < 32'(hdr_len);
+                    tx_tlast_reg <= moved_reg + 1 == xfer_total_reg;
+                    moved_reg <= moved_reg + 1;
+                    burst_left_reg <= burst_left_reg - 1;
+                    seg_left_reg <= seg_left_reg - 1;
+                    cur_pa_reg <= cur_pa_reg + 1;
+                    lane_reg <= lane_reg + 1'b1;
+                end
+            end
+        end
+
+        // ---- RX: header + frame into the writable segments, write bursts -----------
+        E_RX_BURST: begin
+            if (moved_reg == xfer_total_reg) begin
+                rxb_take <= 1'b1;
+                e_state_reg <= E_USED_ID;
+                new_used_reg <= q_used[e_vq_reg] + 1'b1;
+            end else if (seg_left_reg == 0) begin
+                seg_idx_reg <= seg_idx_reg + 1'b1;
+                cur_pa_reg <= seg_pa[seg_idx_reg[SW-1:0] + 1'b1];
+                seg_left_reg <= seg_len[seg_idx_reg[SW-1:0] + 1'b1];
+            end else begin
+                burst_left_reg <= burst_bytes(cur_pa_reg,
+                    (seg_left_reg < xfer_total_reg - moved_reg) ? seg_left_reg : xfer_total_reg - moved_reg);
+                awaddr_reg <= ADDR_W'(cur_pa_reg & ~64'(BYTES - 1));
+                awlen_reg <= burst_beats(cur_pa_reg, burst_bytes(cur_pa_reg,
+                    (seg_left_reg < xfer_total_reg - moved_reg) ? seg_left_reg : xfer_total_reg - moved_reg)) - 8'd1;
+                awvalid_reg <= 1'b1;
+                e_state_reg <= E_RX_AW;
+            end
+        end
+        E_RX_AW: begin
+            if (m_axi_awready) begin
+                awvalid_reg <= 1'b0;
+                wstrb_reg <= '0;
+                wdata_reg <= '0;
+                e_state_reg <= E_RX_FILL;
+            end
+        end
+        E_RX_FILL: begin
+            wdata_reg[8*cur_pa_reg[BW-1:0] +: 8] <= rx_cur_byte;
+            wstrb_reg[cur_pa_reg[BW-1:0]] <= 1'b1;
+            moved_reg <= moved_reg + 1;
+            burst_left_reg <= burst_left_reg - 1;
+            seg_left_reg <= seg_left_reg - 1;
+            cur_pa_reg <= cur_pa_reg + 1;
+            if (cur_pa_reg[BW-1:0] == BW'(BYTES - 1) || burst_left_reg == 1) begin
+                wvalid_reg <= 1'b1;
+                wlast_reg <= burst_left_reg == 1;
+                e_state_reg <= E_RX_W;
+            end
+        end
+        E_RX_W: begin
+            if (m_axi_wready) begin
+                wvalid_reg <= 1'b0;
+                wstrb_reg <= '0;
+                wdata_reg <= '0;
+                if (wlast_reg) begin
+                    bready_reg <= 1'b1;
+                    e_state_reg <= E_RX_B;
+                end else begin
+                    e_state_reg <= E_RX_FILL;
+                end
+            end
+        end
+        E_RX_B: begin
+            if (m_axi_bvalid) begin
+                bready_reg <= 1'b0;
+                if (m_axi_bresp != 2'b00) begin
+                    f_errno_reg <= FAULT_EIO;
+                    e_state_reg <= E_FAULT;
+                end else begin
+                    e_state_reg <= E_RX_BURST;
+                end
+            end
+        end
+
+        // ---- completion: used element, then used.idx (virtio 1.2 §2.7.8) ----------
+        E_USED_ID: begin
+            m_group_reg <= q_rgroup[e_vq_reg];
+            m_iova_reg <= q_dev[e_vq_reg] + 64'd4 + 64'(q_used[e_vq_reg] & e_mask) * 8;
+            m_len_reg <= 5'd4;
+            m_write_reg <= 1'b1;
+            m_wval_reg <= 32'(e_head_reg);
+            e_ret_reg <= E_USED_LEN;
+            e_state_reg <= M_XL;
+        end
+        E_USED_LEN: begin
+            m_iova_reg <= q_dev[e_vq_reg] + 64'd8 + 64'(q_used[e_vq_reg] & e_mask) * 8;
+            // TX reports 0 written bytes (vdpasim_net_work), RX the bytes written
+            m_wval_reg <= e_rx_reg ? moved_reg : 32'd0;
+            e_ret_reg <= E_USED_IDX;
+            e_state_reg <= M_XL;
+        end
+        E_USED_IDX: begin
+            // the element's write response came back before this write is issued
+            m_iova_reg <= q_dev[e_vq_reg] + 64'd2;
+            m_len_reg <= 5'd2;
+            m_wval_reg <= {16'd0, new_used_reg};
+            e_ret_reg <= E_NOTE_RD;
+            e_state_reg <= M_XL;
+        end
+        E_NOTE_RD: begin
+            q_used[e_vq_reg] <= new_used_reg;
+            q_avail[e_vq_reg] <= q_avail[e_vq_reg] + 1'b1;
+            ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
+            // used_event with EVENT_IDX, else avail.flags (virtio 1.2 §2.7.10)
+            m_iova_reg <= feat_event_idx ? q_drv[e_vq_reg] + 64'd4 + 64'(e_size) * 2 : q_drv[e_vq_reg];
+            m_len_reg <= 5'd2;
+            m_write_reg <= 1'b0;
+            e_ret_reg <= E_NOTE_CHK;
+            e_state_reg <= M_XL;
+        end
+        E_NOTE_CHK: begin
+            // vring_need_event(used_event, new, old) with old = new - 1, or !NO_INTERRUPT
+            if (feat_event_idx ? (m_rshift[15:0] == new_used_reg - 1'b1) : (m_rshift[0] == 1'b0)) begin
+                irq_valid_reg <= 1'b1;
+                irq_vq_reg <= 8'(e_vq_reg);
+            end
+            e_state_reg <= E_DONE;
+        end
+        E_RX_DROP: begin
+            rxb_take <= 1'b1;
+            rx_drops_reg <= rx_drops_reg + 1;
+            ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
+            e_state_reg <= E_DONE;
+        end
+        E_FAULT: begin
+            // the VQ stops in ERR; others continue. An RX frame in hand is dropped.
+            q_state[e_vq_reg] <= VQS_ERR;
+            q_errno[e_vq_reg] <= f_errno_reg;
+            q_pending[e_vq_reg] <= 1'b0;
+            needs_reset_reg <= 1'b1;
+            fault_valid_reg <= 1'b1;
+            if (!f_xlate_reg) begin
+                f_asid_reg <= 8'hff;
+                f_write_reg <= 1'b0;
+            end
+            if (e_rx_reg) begin
+                rxb_take <= 1'b1;
+                rx_drops_reg <= rx_drops_reg + 1;
+            end
+            e_state_reg <= E_DONE;
+        end
+        E_DONE: begin
+            e_state_reg <= E_IDLE;
+        end
+
+        // ---- micro-ops: one ring item (2, 4 or 16 bytes, naturally aligned) -------------
+        M_XL: begin
+            if (tr_req_ready && !tr_valid_reg) begin
+                tr_valid_reg <= 1'b1;
+                tr_group_reg <= m_group_reg;
+                tr_iova_reg <= m_iova_reg;
+                tr_len_reg <= 32'(m_len_reg);
+                tr_write_reg <= m_write_reg;
+                e_state_reg <= M_XLW;
+            end
+        end
+        M_XLW: begin
+            if (tr_resp_valid) begin
+                if (!tr_resp_ok || tr_resp_len != 32'(m_len_reg)) begin
+                    f_errno_reg <= FAULT_EFAULT;
+                    f_xlate_reg <= 1'b1;
+                    f_asid_reg <= tr_resp_asid;
+                    f_iova_reg <= m_iova_reg;
+                    f_write_reg <= m_write_reg;
+                    e_state_reg <= E_FAULT;
+                end else begin
+                    m_off_reg <= tr_resp_pa[BW-1:0];
+                    if (m_write_reg) begin
+                        awaddr_reg <= ADDR_W'(tr_resp_pa & ~64'(BYTES - 1));
+                        awlen_reg <= 8'd0;
+                        awvalid_reg <= 1'b1;
+                        wdata_reg <= DATA_W'(m_wval_reg) << (8 * tr_resp_pa[BW-1:0]);
+                        wstrb_reg <= BYTES'((m_len_reg == 5'd2) ? 4'b0011 : 4'b1111) << tr_resp_pa[BW-1:0];
+                        wlast_reg <= 1'b1;
+                        wvalid_reg <= 1'b1;
+                        e_state_reg <= M_AW;
+                    end else begin
+                        araddr_reg <= ADDR_W'(tr_resp_pa & ~64'(BYTES - 1));
+                        arlen_reg <= ((m_len_reg == 5'd16 && BYTES < 16) ? 8'(16 / BYTES) : 8'd1) - 8'd1;
+                        arvalid_reg <= 1'b1;
+                        e_state_reg <= M_AR;
+                    end
+                end
+            end
+        end
+        M_AR: begin
+            if (m_axi_arready) begin
+                arvalid_reg <= 1'b0;
+                rready_reg <= 1'b1;
+                e_state_reg <= M_R;
+            end
+        end
+        M_R: begin
+            if (m_axi_rvalid) begin
+                m_rlast_reg <= m_axi_rdata;
+                // beats shift in from the top, so after 16 bytes the first beat is lowest; a
+                // 128-bit bus brings a 16-aligned descriptor in one beat
+                m_rbuf_reg <= (m_rbuf_reg >> DATA_W) | (128'(m_axi_rdata) << (128 - DATA_W));
+                if (m_axi_rresp != 2'b00) begin
+                    f_errno_reg <= FAULT_EIO;
+                end
+                if (m_axi_rlast) begin
+                    rready_reg <= 1'b0;
+                    e_state_reg <= (m_axi_rresp != 2'b00 || f_errno_reg == FAULT_EIO) ? E_FAULT : e_ret_reg;
+                end
+            end
+        end
+        M_AW: begin
+            if (m_axi_awready) begin
+                awvalid_reg <= 1'b0;
+            end
+            if (m_axi_wready) begin
+                wvalid_reg <= 1'b0;
+            end
+            if ((m_axi_awready || !awvalid_reg) && (m_axi_wready || !wvalid_reg)) begin
+                bready_reg <= 1'b1;
+                e_state_reg <= M_B;
+            end
+        end
+        M_B: begin
+            if (m_axi_bvalid) begin
+                bready_reg <= 1'b0;
+                if (m_axi_bresp != 2'b00) begin
+                    f_errno_reg <= FAULT_EIO;
+                    e_state_reg <= E_FAULT;
+                end else begin
+                    e_state_reg <= e_ret_reg;
+                end
+            end
+        end
+        default: begin
+            e_state_reg <= E_IDLE;
+        end
+    endcase
+
+    if (e_state_reg != E_TX_BYTE && tx_tvalid_reg && m_axis_tx_tready) begin
+        tx_tvalid_reg <= 1'b0;
+    end
+
+    if (rst) begin
+        v_state_reg <= V_IDLE;
+        v_done_reg <= 1'b0;
+        e_state_reg <= E_IDLE;
+        e_vq_reg <= '0;
+        rr_reg <= '0;
+        needs_reset_reg <= 1'b0;
+        rx_drops_reg <= '0;
+        fault_valid_reg <= 1'b0;
+        irq_valid_reg <= 1'b0;
+        irq_vq_reg <= '0;
+        awvalid_reg <= 1'b0;
+        wvalid_reg <= 1'b0;
+        arvalid_reg <= 1'b0;
+        rready_reg <= 1'b0;
+        bready_reg <= 1'b0;
+        tr_valid_reg <= 1'b0;
+        tx_tvalid_reg <= 1'b0;
+        f_errno_reg <= '0;
+        for (int q = 0; q < NVQ; q++) begin
+            q_state[q] <= VQS_NONE;
+            q_pending[q] <= 1'b0;
+        end
+    end
+end
+
+// number of VQs currently in state s (SUSPEND_ALL / RESUME_ALL results)
+function automatic logic [31:0] count_state(input logic [2:0] s);
+    logic [31:0] n;
+    n = '0;
+    for (int q = 0; q < NVQ; q++) begin
+        if (q_state[q] == s) begin
+            n = n + 1;
+        end
+    end
+    return n;
+endfunction
+
+endmodule
+
+`resetall

@@ -1,0 +1,660 @@
+# SPDX-License-Identifier: MIT
+"""Parent driver for the RTL device: ``VdpaOps`` over the AXI-Lite command interface.
+
+It plays the role drivers/vdpa/mlx5/net/mlx5_vnet.c plays over mlx5 firmware: it keeps the
+virtqueue configuration in software until DRIVER_OK, then creates the hardware VQ objects and
+moves them to RDY; suspend/resume become SUSPEND_ALL/RESUME_ALL; address and index changes made
+while suspended are pushed with MODIFY_VQ when the VQ is resumed. The control virtqueue is not
+implemented by this slice (the device offers no CTRL_VQ feature, see docs/rtl-interface.md).
+
+Every operation's hardware commands, their status and cycle counts are recorded in
+``RtlCommandPort.history`` so benchmarks and timing fits can read what the device did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+from collections.abc import Sequence
+from typing import Any
+
+import cocotb
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotbext.axi import AxiStreamFrame
+
+from vdpa_model import spec
+from vdpa_model.errors import fail
+from vdpa_model.ops import DeviceFault, DeviceHarness, IotlbRange, IovaRange, TxPacket, VdpaOps, VqState
+
+from .regmap import REGMAP
+
+RM = REGMAP
+U64 = (1 << 64) - 1
+CMD_DEPTH = 8
+
+# mlx5 group layout (drivers/vdpa/mlx5/net/mlx5_vnet.c: MLX5_VDPA_DATAVQ_GROUP, ..._CVQ_GROUP,
+# ..._DATAVQ_DESC_GROUP)
+DATAVQ_GROUP = 0
+CVQ_GROUP = 1
+DATAVQ_DESC_GROUP = 2
+
+FAULT_NAMES = {v: k for k, v in RM.fault.items()}
+# config space defaults (the reference device's defaults, so both answer alike)
+MAC = b"\x52\x54\x00\x12\x34\x56"
+MTU = 1500
+
+
+@dataclasses.dataclass
+class Completion:
+    """One command completion as the device reported it."""
+
+    tag: int
+    op: str
+    status: int
+    cycles: int
+    data: tuple[int, int, int, int]
+
+    @property
+    def ok(self) -> bool:
+        return self.status == RM.status["OK"].code
+
+
+class RtlCommandPort:
+    """The command mailbox: argument registers, submit, completion FIFO; doorbells."""
+
+    def __init__(self, axil: Any, irq_cpl: Any, clk: Any) -> None:
+        self.axil = axil
+        self.irq_cpl = irq_cpl
+        self.clk = clk
+        self._next_tag = 0
+        self._outstanding: set[int] = set()
+        self._done: dict[int, Completion] = {}
+        self._lock = cocotb.triggers.Lock()
+        self.history: list[Completion] = []
+        self._op_names = {c.opcode: c.name for c in RM.cmd.values()}
+
+    async def read(self, reg: str, index: int = 0) -> int:
+        addr = RM.reg[reg] + index * RM.reg_stride[reg]
+        return int.from_bytes(await self.axil.read(addr, 4), "little")
+
+    async def write(self, reg: str, value: int, index: int = 0) -> None:
+        addr = RM.reg[reg] + index * RM.reg_stride[reg]
+        await self.axil.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    async def submit(self, op: str, **args: int) -> int:
+        """Queue command ``op`` with named arguments (missing ones are 0); return its tag."""
+        cmd = RM.cmd[op]
+        unknown = set(args) - set(cmd.args)
+        if unknown:
+            raise ValueError(f"{op} has no argument(s) {sorted(unknown)}; it takes {cmd.args}")
+        while len(self._outstanding) >= CMD_DEPTH:
+            await self._collect()
+        async with self._lock:
+            tag = self._next_tag
+            self._next_tag = (self._next_tag + 1) & 0xFF
+            for i, name in enumerate(cmd.args):
+                await self.write("CMD_ARG0", args.get(name, 0), index=i)
+            await self.write("CMD_SUBMIT", (tag << 8) | cmd.opcode)
+            self._outstanding.add(tag)
+        return tag
+
+    async def _collect(self, timeout_cycles: int = 2_000_000) -> None:
+        """Move every waiting completion into ``_done``; wait for one if none is waiting."""
+        if not int(self.irq_cpl.value):
+            await with_timeout(RisingEdge(self.irq_cpl), timeout_cycles * 10, "ns")
+        while True:
+            head = await self.read("CPL_HEAD")
+            if not head >> 31:
+                return
+            cycles = await self.read("CPL_CYCLES")
+            data = tuple([await self.read("CPL_DATA0", i) for i in range(4)])
+            await self.write("CPL_POP", 1)
+            tag, opc, status = head & 0xFF, (head >> 8) & 0xFF, (head >> 16) & 0xFF
+            c = Completion(tag, self._op_names.get(opc, f"op{opc:#x}"), status, cycles,
+                           data)  # type: ignore[arg-type]
+            self._outstanding.discard(tag)
+            self._done[tag] = c
+            self.history.append(c)
+
+    async def wait(self, tag: int) -> Completion:
+        while tag not in self._done:
+            await self._collect()
+        return self._done.pop(tag)
+
+    async def execute(self, op: str, **args: int) -> Completion:
+        return await self.wait(await self.submit(op, **args))
+
+    async def execute_many(self, cmds: Sequence[tuple[str, dict[str, int]]]) -> list[Completion]:
+        """Submit all, then collect all: independent commands overlap in the device."""
+        tags = [await self.submit(op, **a) for op, a in cmds]
+        return [await self.wait(t) for t in tags]
+
+    async def doorbell(self, vq: int) -> None:
+        await self.write("DOORBELL", vq)
+
+
+def _lo(v: int) -> int:
+    return v & 0xFFFFFFFF
+
+
+def _hi(v: int) -> int:
+    return (v >> 32) & 0xFFFFFFFF
+
+
+@dataclasses.dataclass
+class _SwVq:
+    """Software copy of one VQ's configuration (mlx5_vdpa_virtqueue's driver-side fields)."""
+
+    desc: int = 0
+    driver: int = 0
+    device: int = 0
+    num: int = 256
+    ready: bool = False
+    avail_index: int = 0
+    modified: bool = False
+
+
+@dataclasses.dataclass
+class _AddressSpace:
+    """Shadow of one ASID, for checking every DMA against the mappings in force."""
+
+    identity: bool = True
+    ranges: list[IotlbRange] = dataclasses.field(default_factory=list)
+
+
+class RtlParentDriver(VdpaOps, DeviceHarness):
+    """``VdpaOps`` + ``DeviceHarness`` implemented over the RTL device in a cocotb simulation.
+
+    VQ indices 0..NVQ-1 are hardware data VQs; index NVQ is the control VQ slot, which the
+    device does not run in hardware (no CTRL_VQ feature is offered by this slice), so it is
+    configured and reported in software only.
+    """
+
+    def __init__(self, port: RtlCommandPort, caps: dict[str, int], tx_sink: Any = None,
+                 rx_source: Any = None) -> None:
+        self.port = port
+        self.hw_vqs = caps["nvq"]
+        self.nvqs = caps["nvq"] + 1
+        self.ngroups = caps["ngroups"]
+        self.nas = caps["nas"]
+        self.max_qsize = caps["max_qsize"]
+        self.device_features = caps["features"]
+        self.tx_sink = tx_sink
+        self.rx_source = rx_source
+        self.vqs = [_SwVq(num=self.max_qsize) for _ in range(self.nvqs)]
+        self.hw_num = [0] * self.nvqs
+        self.hw_created = [False] * self.nvqs
+        self.status = 0
+        self.features = 0
+        self.suspended = False
+        self.generation = 0
+        self.group2asid = [0] * self.ngroups
+        self.spaces = [_AddressSpace() for _ in range(self.nas)]
+        # struct virtio_net_config, kept by the parent as mlx5_vnet.c does (ndev->config)
+        self.config = spec.VIRTIO_NET_CONFIG_STRUCT.pack(
+            MAC, spec.VIRTIO_NET_S_LINK_UP, self.hw_vqs // 2, MTU)
+        self.last_error: Completion | None = None
+        self._faults: list[DeviceFault] = []
+        self._irq_fault: Any = None
+
+    @classmethod
+    async def probe(cls, port: RtlCommandPort, tx_sink: Any = None,
+                    rx_source: Any = None) -> RtlParentDriver:
+        """Read identification and capabilities, as a parent's probe does."""
+        ident = await port.read("ID")
+        if ident != RM.device_id:
+            raise RuntimeError(f"ID register reads {ident:#x}, expected {RM.device_id:#x}")
+        c0 = await port.read("CAPS0")
+        caps = {
+            "nvq": c0 & 0xFF, "ngroups": (c0 >> 8) & 0xFF, "nas": (c0 >> 16) & 0xFF,
+            "page_shift": (c0 >> 24) & 0xFF, "max_qsize": await port.read("CAPS1"),
+            "features": (await port.read("DEV_FEATURES_HI") << 32)
+            | await port.read("DEV_FEATURES_LO"),
+        }
+        return cls(port, caps, tx_sink, rx_source)
+
+    # -- helpers ----------------------------------------------------------------------------
+    async def _cmd(self, op: str, name: str, **args: int) -> Completion:
+        c = await self.port.execute(op, **args)
+        if not c.ok:
+            self.last_error = c
+            raise fail(RM.errno_of(c.status), name,
+                       f"device answered {op} with {RM.status_name(c.status)}")
+        return c
+
+    def _check_idx(self, idx: int, op: str) -> None:
+        if not 0 <= idx < self.nvqs:
+            raise fail(errno.EINVAL, op, f"vq {idx} out of range (nvqs {self.nvqs})")
+
+    def _driver_ok(self) -> bool:
+        return bool(self.status & spec.VIRTIO_CONFIG_S_DRIVER_OK)
+
+    def _create_args(self, idx: int) -> dict[str, int]:
+        v = self.vqs[idx]
+        return {
+            "VQ": idx, "SIZE": v.num, "DESC_LO": _lo(v.desc), "DESC_HI": _hi(v.desc),
+            "DRIVER_LO": _lo(v.driver), "DRIVER_HI": _hi(v.driver),
+            "DEVICE_LO": _lo(v.device), "DEVICE_HI": _hi(v.device),
+            "IDX": (v.avail_index << 16) | v.avail_index,
+            "GROUPS": (DATAVQ_DESC_GROUP << 8) | DATAVQ_GROUP,
+        }
+
+    def _modify_args(self, idx: int, state: int | None) -> dict[str, int]:
+        v = self.vqs[idx]
+        mask = 0
+        a: dict[str, int] = {"VQ": idx}
+        if state is not None:
+            mask |= 1 << RM.modify_bit["STATE"]
+            a["STATE"] = state
+        if v.modified:
+            # indices are pushed by set_vq_state itself; only addresses wait for the start
+            mask |= 1 << RM.modify_bit["ADDRS"]
+            a.update(DESC_LO=_lo(v.desc), DESC_HI=_hi(v.desc), DRIVER_LO=_lo(v.driver),
+                     DRIVER_HI=_hi(v.driver), DEVICE_LO=_lo(v.device), DEVICE_HI=_hi(v.device))
+        a["MASK"] = mask
+        return a
+
+    async def query_vq(self, idx: int) -> dict[str, int]:
+        c = await self._cmd("QUERY_VQ", "query_vq", VQ=idx)
+        st, ix, en, gr = c.data
+        return {"state": st & 0xFF, "size": st >> 16, "avail": ix & 0xFFFF, "used": ix >> 16,
+                "errno": en, "data_group": gr & 0xFF, "desc_group": (gr >> 8) & 0xFF}
+
+    # -- virtqueue configuration --------------------------------------------------------
+    async def set_vq_address(self, idx: int, desc_area: int, driver_area: int,
+                             device_area: int) -> None:
+        # stored; applied when the VQ next starts (mlx5_vdpa_set_vq_address). The DRIVER_OK
+        # check is vhost-vdpa's, not the parent's.
+        self._check_idx(idx, "set_vq_address")
+        v = self.vqs[idx]
+        v.desc, v.driver, v.device = desc_area, driver_area, device_area
+        v.modified = True
+
+    async def set_vq_num(self, idx: int, num: int) -> None:
+        self._check_idx(idx, "set_vq_num")
+        if num <= 0 or num & (num - 1) or num > self.max_qsize:
+            raise fail(errno.EINVAL, "set_vq_num", f"size {num} not a power of two <= "
+                       f"{self.max_qsize}")
+        self.vqs[idx].num = num
+
+    async def kick_vq(self, idx: int) -> None:
+        # mlx5_vdpa_kick_vq: invalid index or not-ready VQ ignored; the doorbell is a 16-bit
+        # write of idx. The hardware keeps a kick that arrives while suspended.
+        if 0 <= idx < self.hw_vqs and self.vqs[idx].ready:
+            await self.port.doorbell(idx)
+
+    async def set_vq_ready(self, idx: int, ready: bool) -> None:
+        """mlx5_vdpa_set_vq_ready: ignored before features are set; !ready suspends a RDY
+        object; ready after DRIVER_OK (and not suspended) starts it."""
+        self._check_idx(idx, "set_vq_ready")
+        if not self.features:
+            return
+        v = self.vqs[idx]
+        if not ready:
+            v.ready = False
+            if self.hw_created[idx] and (await self.query_vq(idx))["state"] == RM.vq_state["RDY"]:
+                await self._cmd("MODIFY_VQ", "set_vq_ready", VQ=idx,
+                                MASK=1 << RM.modify_bit["STATE"], STATE=RM.vq_state["SUSPEND"])
+            return
+        v.ready = True
+        if self._driver_ok() and not self.suspended:
+            await self._start(idx)
+
+    async def _start(self, idx: int) -> None:
+        """INIT/SUSPEND -> RDY with the configured ring; create (or re-create after a size
+        change, mlx5 needs_teardown) the hardware object first when needed."""
+        if idx >= self.hw_vqs:
+            return
+        v = self.vqs[idx]
+        if self.hw_created[idx] and self.hw_num[idx] != v.num:
+            q = await self.query_vq(idx)
+            if q["state"] == RM.vq_state["ERR"]:
+                return
+            await self._cmd("DESTROY_VQ", "set_vq_ready", VQ=idx)
+            self.hw_created[idx] = False
+        if not self.hw_created[idx]:
+            await self._cmd("CREATE_VQ", "set_vq_ready", **self._create_args(idx))
+            self.hw_created[idx] = True
+            self.hw_num[idx] = v.num
+            v.modified = False
+        q = await self.query_vq(idx)
+        if q["state"] in (RM.vq_state["INIT"], RM.vq_state["SUSPEND"]):
+            await self._cmd("MODIFY_VQ", "set_vq_ready", **self._modify_args(idx,
+                                                                         RM.vq_state["RDY"]))
+            v.modified = False
+
+    async def get_vq_ready(self, idx: int) -> bool:
+        self._check_idx(idx, "get_vq_ready")
+        return self.vqs[idx].ready
+
+    async def set_vq_state(self, idx: int, state: VqState) -> None:
+        """mlx5_vdpa_set_vq_state: refused while the object is RDY; sets the hardware avail
+        and used index alike. Never touches ring memory."""
+        self._check_idx(idx, "set_vq_state")
+        if not 0 <= state.avail_index <= spec.U16_MASK:
+            raise fail(errno.EINVAL, "set_vq_state", f"avail_index {state.avail_index} is not u16")
+        v = self.vqs[idx]
+        if self.hw_created[idx]:
+            q = await self.query_vq(idx)
+            if q["state"] == RM.vq_state["RDY"]:
+                raise fail(errno.EINVAL, "set_vq_state", f"vq {idx} object is RDY")
+            v.avail_index = state.avail_index
+            if q["state"] in (RM.vq_state["INIT"], RM.vq_state["SUSPEND"]):
+                m = (1 << RM.modify_bit["AVAIL_IDX"]) | (1 << RM.modify_bit["USED_IDX"])
+                await self._cmd("MODIFY_VQ", "set_vq_state", VQ=idx, MASK=m,
+                                IDX=(state.avail_index << 16) | state.avail_index)
+            return
+        v.avail_index = state.avail_index
+
+    async def get_vq_state(self, idx: int) -> VqState:
+        self._check_idx(idx, "get_vq_state")
+        if self.hw_created[idx] and idx < self.hw_vqs:
+            # mlx5_vdpa_get_vq_state reports the hardware used index; after suspend the two
+            # indices are equal
+            q = await self.query_vq(idx)
+            return VqState(q["used"])
+        return VqState(self.vqs[idx].avail_index)
+
+    async def get_vq_num_max(self) -> int:
+        return self.max_qsize
+
+    async def get_vq_size(self, idx: int) -> int:
+        self._check_idx(idx, "get_vq_size")
+        return self.vqs[idx].num
+
+    # -- groups and address spaces ------------------------------------------------------
+    async def get_vq_group(self, idx: int) -> int:
+        self._check_idx(idx, "get_vq_group")
+        return DATAVQ_GROUP
+
+    async def get_vq_desc_group(self, idx: int) -> int:
+        self._check_idx(idx, "get_vq_desc_group")
+        return DATAVQ_DESC_GROUP
+
+    async def set_group_asid(self, group: int, asid: int) -> None:
+        if not 0 <= group < self.ngroups or not 0 <= asid < self.nas:
+            raise fail(errno.EINVAL, "set_group_asid", f"group {group} / asid {asid} out of "
+                       f"range ({self.ngroups} groups, {self.nas} ASIDs)")
+        await self._cmd("SET_GROUP_ASID", "set_group_asid", GROUP=group, ASID=asid)
+        self.group2asid[group] = asid
+
+    # -- features and status ------------------------------------------------------------
+    async def get_device_features(self) -> int:
+        return self.device_features
+
+    async def get_backend_features(self) -> int:
+        # mlx5_vdpa_get_backend_features
+        return 1 << spec.VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK
+
+    async def set_driver_features(self, features: int) -> None:
+        """mlx5_vdpa_set_driver_features: ACCESS_PLATFORM required (-EOPNOTSUPP), MQ needs
+        CTRL_VQ (-EINVAL); the device keeps what it offered."""
+        if not features & spec.bit(spec.VIRTIO_F_ACCESS_PLATFORM):
+            raise fail(errno.EOPNOTSUPP, "set_driver_features", "ACCESS_PLATFORM not acked")
+        if features & spec.bit(spec.VIRTIO_NET_F_MQ) and not features & spec.bit(
+                spec.VIRTIO_NET_F_CTRL_VQ):
+            raise fail(errno.EINVAL, "set_driver_features", "MQ without CTRL_VQ")
+        self.features = features & self.device_features
+        await self._cmd("SET_FEATURES", "set_driver_features", FEATURES_LO=_lo(self.features),
+                        FEATURES_HI=_hi(self.features))
+
+    async def get_driver_features(self) -> int:
+        return self.features
+
+    async def get_status(self) -> int:
+        hw = await self.port.read("DEV_STATUS")
+        return self.status | (hw & spec.VIRTIO_CONFIG_S_NEEDS_RESET)
+
+    async def set_status(self, status: int) -> None:
+        """mlx5_vdpa_set_status: DRIVER_OK 0->1 starts every ready VQ (hardware objects are
+        created then, their commands issued together); clearing DRIVER_OK without a reset is
+        ignored; 0 resets. NEEDS_RESET is the device's own bit."""
+        if status == 0:
+            await self.reset()
+            return
+        ok = spec.VIRTIO_CONFIG_S_DRIVER_OK
+        rising = bool(status & ok) and not self._driver_ok()
+        kept = self.status & ok
+        self.status = (status & ~spec.VIRTIO_CONFIG_S_NEEDS_RESET) | kept
+        if rising and not self.suspended:
+            await self._setup_driver_ok()
+        await self._cmd("SET_STATUS", "set_status", STATUS=self.status)
+
+    async def _setup_driver_ok(self) -> None:
+        """Create the ready VQs and move them to RDY, all commands in flight together."""
+        cmds: list[tuple[str, dict[str, int]]] = []
+        order = []
+        for i, v in enumerate(self.vqs[:self.hw_vqs]):
+            if v.ready and not self.hw_created[i]:
+                cmds.append(("CREATE_VQ", self._create_args(i)))
+                order.append(i)
+        for c in await self.port.execute_many(cmds):
+            if not c.ok:
+                raise fail(RM.errno_of(c.status), "set_status",
+                           f"{c.op} failed at DRIVER_OK: {RM.status_name(c.status)}")
+        for i in order:
+            self.hw_created[i] = True
+            self.hw_num[i] = self.vqs[i].num
+            self.vqs[i].modified = False
+        starts = [("MODIFY_VQ", {"VQ": i, "MASK": 1 << RM.modify_bit["STATE"],
+                                 "STATE": RM.vq_state["RDY"]}) for i in order]
+        for c in await self.port.execute_many(starts):
+            if not c.ok:
+                raise fail(RM.errno_of(c.status), "set_status",
+                           f"{c.op} failed at DRIVER_OK: {RM.status_name(c.status)}")
+        for i, v in enumerate(self.vqs[:self.hw_vqs]):
+            if v.ready and i not in order:
+                await self._start(i)
+
+    async def get_generation(self) -> int:
+        return self.generation
+
+    async def get_device_id(self) -> int:
+        return spec.VIRTIO_ID_NET
+
+    async def get_config(self, offset: int, length: int) -> bytes:
+        """struct virtio_net_config; bytes past the end read as zero."""
+        if offset < 0:
+            return bytes(length)
+        return (self.config[offset:offset + length] + bytes(length))[:length]
+
+    async def set_config(self, offset: int, data: bytes) -> None:
+        """Config is written through the CVQ on a modern device (mlx5_vdpa_set_config: no-op)."""
+
+    async def get_config_size(self) -> int:
+        return len(self.config)
+
+    async def get_iova_range(self) -> IovaRange:
+        return IovaRange(0, U64)
+
+    # -- reset, suspend, resume ---------------------------------------------------------
+    async def reset(self) -> None:
+        await self._reset(clean_map=False)
+
+    async def compat_reset(self, flags: int) -> None:
+        await self._reset(clean_map=bool(flags & spec.VDPA_RESET_F_CLEAN_MAP))
+
+    async def _reset(self, clean_map: bool) -> None:
+        await self._cmd("RESET", "reset", FLAGS=1 if clean_map else 0)
+        self.status = 0
+        self.features = 0
+        self.suspended = False
+        self.generation += 1
+        self.hw_created = [False] * self.nvqs
+        # mlx5 re-creates blank VQs of the default size at reset
+        self.vqs = [_SwVq(num=self.max_qsize) for _ in range(self.nvqs)]
+        self.group2asid = [0] * self.ngroups
+        if clean_map:
+            self.spaces = [_AddressSpace() for _ in range(self.nas)]
+
+    async def suspend(self) -> None:
+        """mlx5_vdpa_suspend: every RDY object -> SUSPEND once its chain in flight is done."""
+        await self._cmd("SUSPEND_ALL", "suspend")
+        self.suspended = True
+
+    async def resume(self) -> None:
+        """mlx5_vdpa_resume: ready VQs in INIT/SUSPEND go back to RDY with any fields changed
+        meanwhile (one MODIFY each, all in flight together)."""
+        self.suspended = False
+        if not self._driver_ok():
+            return
+        plain, changed = [], []
+        for i, v in enumerate(self.vqs[:self.hw_vqs]):
+            if not v.ready:
+                continue
+            if not self.hw_created[i] or self.hw_num[i] != v.num:
+                changed.append(i)
+            elif v.modified:
+                plain.append(("MODIFY_VQ", self._modify_args(i, RM.vq_state["RDY"])))
+        for c in await self.port.execute_many(plain):
+            if not c.ok and c.status != RM.status["BAD_STATE"].code:
+                raise fail(RM.errno_of(c.status), "resume", RM.status_name(c.status))
+        for v in self.vqs:
+            v.modified = False
+        await self._cmd("RESUME_ALL", "resume")
+        for i in changed:
+            await self._start(i)
+
+    # -- DMA mapping --------------------------------------------------------------------
+    def _check_asid(self, asid: int, op: str) -> None:
+        if not 0 <= asid < self.nas:
+            raise fail(errno.EINVAL, op, f"asid {asid} out of range ({self.nas})")
+
+    async def dma_map(self, asid: int, iova: int, size: int, pa: int, perm: int) -> None:
+        self._check_asid(asid, "dma_map")
+        if size <= 0 or iova + size - 1 > U64:
+            raise fail(errno.EINVAL, "dma_map", "empty or wrapping range")
+        last = iova + size - 1
+        await self._cmd("MAP", "dma_map", ASID=asid, IOVA_LO=_lo(iova), IOVA_HI=_hi(iova),
+                        LAST_LO=_lo(last), LAST_HI=_hi(last), PA_LO=_lo(pa), PA_HI=_hi(pa),
+                        PERM=perm)
+        sp = self.spaces[asid]
+        sp.identity = False
+        sp.ranges.append(IotlbRange(iova, size, pa, perm))
+
+    async def dma_unmap(self, asid: int, iova: int, size: int) -> None:
+        self._check_asid(asid, "dma_unmap")
+        last = iova + size - 1
+        await self._cmd("UNMAP", "dma_unmap", ASID=asid, IOVA_LO=_lo(iova), IOVA_HI=_hi(iova),
+                        LAST_LO=_lo(last), LAST_HI=_hi(last))
+        sp = self.spaces[asid]
+        sp.identity = False
+        sp.ranges = [r for r in sp.ranges if r.last < iova or r.iova > last]
+
+    async def set_map(self, asid: int, iotlb: Sequence[IotlbRange]) -> None:
+        self._check_asid(asid, "set_map")
+        cmds: list[tuple[str, dict[str, int]]] = [
+            ("UNMAP", {"ASID": asid, "LAST_LO": 0xFFFFFFFF, "LAST_HI": 0xFFFFFFFF})]
+        for r in iotlb:
+            cmds.append(("MAP", {"ASID": asid, "IOVA_LO": _lo(r.iova), "IOVA_HI": _hi(r.iova),
+                                 "LAST_LO": _lo(r.last), "LAST_HI": _hi(r.last),
+                                 "PA_LO": _lo(r.pa), "PA_HI": _hi(r.pa), "PERM": r.perm}))
+        done = await self.port.execute_many(cmds)
+        self.spaces[asid] = _AddressSpace(False, [])
+        bad = [c for c in done if not c.ok]
+        if bad:
+            # vdpasim_set_map leaves the table empty on error; do the same
+            await self._cmd("UNMAP", "set_map", ASID=asid, LAST_LO=0xFFFFFFFF, LAST_HI=0xFFFFFFFF)
+            raise fail(RM.errno_of(bad[0].status), "set_map", RM.status_name(bad[0].status))
+        self.spaces[asid].ranges = list(iotlb)
+
+    async def reset_map(self, asid: int) -> None:
+        self._check_asid(asid, "reset_map")
+        await self._cmd("RESET_MAP", "reset_map", ASID=asid)
+        self.spaces[asid] = _AddressSpace()
+
+    # -- what the bench checks DMA against ------------------------------------------------
+    def dma_allowed(self, pa: int, length: int, write: bool, word: int) -> bool:
+        """True if every byte of ``[pa, pa+length)`` is reachable through a mapping in force
+        of an ASID some group is bound to, with the needed permission. Reads are checked at
+        bus-word granularity (the bus reads whole words)."""
+        need = spec.VHOST_ACCESS_WO if write else spec.VHOST_ACCESS_RO
+        spaces = [self.spaces[a] for a in sorted(set(self.group2asid))]
+        if any(s.identity for s in spaces):
+            return True
+        for b in range(pa, pa + length):
+            ok = False
+            for s in spaces:
+                for r in s.ranges:
+                    if not r.perm & need:
+                        continue
+                    lo, hi = r.pa, r.pa + r.size
+                    if not write:
+                        lo, hi = lo & ~(word - 1), (hi + word - 1) & ~(word - 1)
+                    if lo <= b < hi:
+                        ok = True
+                        break
+                if ok:
+                    break
+            if not ok:
+                return False
+        return True
+
+    # -- DeviceHarness ------------------------------------------------------------------
+    async def settle(self, timeout_cycles: int = 1_000_000) -> None:
+        """Wait until the data path is quiescent twice in a row, 16 cycles apart."""
+        if self.rx_source is not None:
+            await with_timeout(self.rx_source.wait(), timeout_cycles * 10, "ns")
+        quiet = 0
+        waited = 0
+        while quiet < 2:
+            st = await self.port.read("CMD_STATUS")
+            quiet = quiet + 1 if st >> 18 & 1 else 0
+            await ClockCycles(self.port.clk, 16)
+            waited += 20
+            if waited > timeout_cycles:
+                raise TimeoutError("data path did not go quiet: the device may be hung")
+        while self._irq_fault is not None and int(self._irq_fault.value):
+            await ClockCycles(self.port.clk, 16)
+            waited += 16
+            if waited > timeout_cycles:
+                raise TimeoutError("fault records were not collected")
+
+    async def inject_rx(self, vq: int, frame: bytes) -> None:
+        assert self.rx_source is not None, "no receive stream source"
+        await self.rx_source.send(AxiStreamFrame(frame, tdest=vq))
+
+    def take_tx(self) -> list[TxPacket]:
+        out = []
+        while self.tx_sink is not None and not self.tx_sink.empty():
+            f = self.tx_sink.recv_nowait()
+            data = bytes(f.tdata)
+            user = f.tuser if isinstance(f.tuser, list) else [f.tuser] * len(data)
+            nh = sum(1 for u in user if u)
+            tdest = f.tdest[0] if isinstance(f.tdest, list) else f.tdest
+            out.append(TxPacket(int(tdest), data[:nh], data[nh:]))
+        return out
+
+    def take_faults(self) -> list[DeviceFault]:
+        out, self._faults = self._faults, []
+        return out
+
+    def start_fault_monitor(self, irq_fault: Any) -> None:
+        """Collect fault records whenever the fault FIFO is non-empty (event driven)."""
+        self._irq_fault = irq_fault
+        cocotb.start_soon(self._run_fault_monitor())
+
+    async def _run_fault_monitor(self) -> None:
+        while True:
+            if not int(self._irq_fault.value):
+                await RisingEdge(self._irq_fault)
+            await self._read_faults()
+
+    async def _read_faults(self) -> None:
+        while True:
+            head = await self.port.read("FAULT_HEAD")
+            if not head >> 31:
+                return
+            lo = await self.port.read("FAULT_IOVA_LO")
+            hi = await self.port.read("FAULT_IOVA_HI")
+            await self.port.write("FAULT_POP", 1)
+            vq, err, asid = head & 0xFF, (head >> 8) & 0xFF, (head >> 16) & 0xFF
+            write, xlate = bool(head >> 24 & 1), bool(head >> 25 & 1)
+            iova = (hi << 32) | lo
+            name = FAULT_NAMES.get(err, str(err))
+            if xlate:
+                self._faults.append(DeviceFault(vq, err, f"{name}: translation fault", asid,
+                                                iova, write))
+            else:
+                self._faults.append(DeviceFault(vq, err,
+                                                f"{name}: ring error at descriptor {iova}"))

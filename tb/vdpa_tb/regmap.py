@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: MIT
+"""Register map of the RTL device, loaded from the one machine-readable description.
+
+``rtl/regmap/vdpa_regmap.toml`` is the source of truth. This module reads it for Python users
+(the parent driver, the tests) and generates ``rtl/vdpa_regs_pkg.sv`` from it::
+
+    python -m vdpa_tb.regmap --write-sv     # regenerate the SystemVerilog package
+    python -m vdpa_tb.regmap --check-sv     # exit 1 if the committed package is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import errno as _errno
+import itertools
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TOML_PATH = ROOT / "rtl" / "regmap" / "vdpa_regmap.toml"
+SV_PATH = ROOT / "rtl" / "vdpa_regs_pkg.sv"
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One command: opcode, execution unit, argument and result word names."""
+
+    name: str
+    opcode: int
+    unit: str
+    args: tuple[str, ...]
+    results: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Status:
+    """One completion status code and the kernel errno a parent driver reports for it."""
+
+    name: str
+    code: int
+    errno: int
+
+
+class RegMap:
+    """Everything in the TOML, as dicts keyed by name."""
+
+    def __init__(self, path: Path = TOML_PATH) -> None:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+        self.path = path
+        self.device_id: int = raw["device"]["id"]
+        self.version: int = raw["device"]["version"]
+        self.reg: dict[str, int] = {}
+        self.reg_count: dict[str, int] = {}
+        self.reg_stride: dict[str, int] = {}
+        for r in raw["reg"]:
+            self.reg[r["name"]] = r["offset"]
+            self.reg_count[r["name"]] = r.get("count", 1)
+            self.reg_stride[r["name"]] = r.get("stride", 4)
+        self.cmd: dict[str, Command] = {
+            c["name"]: Command(c["name"], c["opcode"], c["unit"], tuple(c["args"]),
+                               tuple(c["results"]))
+            for c in raw["cmd"]
+        }
+        self.status: dict[str, Status] = {}
+        for s in raw["status"]:
+            err = 0 if s["errno"] == "0" else getattr(_errno, s["errno"])
+            self.status[s["name"]] = Status(s["name"], s["code"], err)
+        self.vq_state: dict[str, int] = {s["name"]: s["value"] for s in raw["vq_state"]}
+        self.modify_bit: dict[str, int] = {m["name"]: m["bit"] for m in raw["modify_bit"]}
+        self.fault: dict[str, int] = {f["name"]: f["code"] for f in raw["fault"]}
+        self._check()
+
+    def _check(self) -> None:
+        """Refuse a description with clashing numbers: it would silently alias on hardware."""
+        spans: list[tuple[int, int, str]] = []
+        for name, off in self.reg.items():
+            if off % 4:
+                raise ValueError(f"{self.path}: register {name} offset {off:#x} not 4-aligned")
+            end = off + self.reg_count[name] * self.reg_stride[name]
+            spans.append((off, end, name))
+        spans.sort()
+        for (_a0, a1, an), (b0, _b1, bn) in itertools.pairwise(spans):
+            if b0 < a1:
+                raise ValueError(f"{self.path}: registers {an} and {bn} overlap at {b0:#x}")
+        for table, what in ((self.cmd, "opcode"),):
+            seen: dict[int, str] = {}
+            for c in table.values():
+                if c.opcode in seen:
+                    raise ValueError(f"{self.path}: {what} {c.opcode:#x} used by {seen[c.opcode]} "
+                                     f"and {c.name}")
+                seen[c.opcode] = c.name
+        codes = [s.code for s in self.status.values()]
+        if len(codes) != len(set(codes)):
+            raise ValueError(f"{self.path}: duplicate status code")
+        nargs = self.reg_count["CMD_ARG0"]
+        nres = self.reg_count["CPL_DATA0"]
+        for c in self.cmd.values():
+            if len(c.args) > nargs or len(c.results) > nres:
+                raise ValueError(f"{self.path}: command {c.name} has too many args/results")
+
+    def errno_of(self, code: int) -> int:
+        """Kernel errno for completion status ``code`` (EIO for an unknown code)."""
+        for s in self.status.values():
+            if s.code == code:
+                return s.errno
+        return _errno.EIO
+
+    def status_name(self, code: int) -> str:
+        for s in self.status.values():
+            if s.code == code:
+                return s.name
+        return f"UNKNOWN({code})"
+
+    def arg_index(self, cmd: str, arg: str) -> int:
+        return self.cmd[cmd].args.index(arg)
+
+    def result_index(self, cmd: str, res: str) -> int:
+        return self.cmd[cmd].results.index(res)
+
+    def sv_localparams(self) -> dict[str, tuple[int, int]]:
+        """Every constant the package defines: name -> (bit width, value)."""
+        out: dict[str, tuple[int, int]] = {
+            "VDPA_ID": (32, self.device_id),
+            "VDPA_VERSION": (32, self.version),
+        }
+        for name, off in self.reg.items():
+            out[f"REG_{name}"] = (16, off)
+        for c in self.cmd.values():
+            out[f"OP_{c.name}"] = (8, c.opcode)
+        for s in self.status.values():
+            out[f"ST_{s.name}"] = (8, s.code)
+        for name, v in self.vq_state.items():
+            out[f"VQS_{name}"] = (3, v)
+        for name, b in self.modify_bit.items():
+            out[f"MOD_{name}"] = (32, b)
+        for name, v in self.fault.items():
+            out[f"FAULT_{name}"] = (8, v)
+        return out
+
+    def render_sv(self) -> str:
+        """The SystemVerilog package text, deterministic so it can be compared byte for byte."""
+        lines = [
+            "// SPDX-License-Identifier: MIT",
+            "// GENERATED from rtl/regmap/vdpa_regmap.toml by tb/vdpa_tb/regmap.py. Do not edit.",
+            "// Regenerate: PYTHONPATH=tb python -m vdpa_tb.regmap --write-sv",
+            "",
+            "`resetall",
+            "`timescale 1ns / 1ps",
+            "`default_nettype none",
+            "",
+            "/* Register offsets, command opcodes, status codes and VQ states of the vdpa NIC */",
+            "package vdpa_regs_pkg;",
+            "",
+            "// Lint waiver, reviewed: the package is the whole interface and every module uses a",
+            "// subset of it, so unused constants are expected here and only here.",
+            "/* verilator lint_off UNUSEDPARAM */",
+            "",
+        ]
+        for name, (width, value) in self.sv_localparams().items():
+            lines.append(f"    localparam logic [{width - 1}:0] {name} = {width}'h{value:x};")
+        lines += [
+            "",
+            f"    // Command argument words (CMD_ARG{0}..{self.reg_count['CMD_ARG0'] - 1})",
+        ]
+        for c in self.cmd.values():
+            for i, a in enumerate(c.args):
+                lines.append(f"    localparam int ARG_{c.name}_{a} = {i};")
+            for i, r in enumerate(c.results):
+                lines.append(f"    localparam int RES_{c.name}_{r} = {i};")
+        lines += ["", "/* verilator lint_on UNUSEDPARAM */", "", "endpackage", "", "`resetall", ""]
+        return "\n".join(lines)
+
+
+REGMAP = RegMap()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write-sv", action="store_true", help=f"write {SV_PATH.relative_to(ROOT)}")
+    ap.add_argument("--check-sv", action="store_true", help="exit 1 if the package is stale")
+    ns = ap.parse_args(argv)
+    text = REGMAP.render_sv()
+    if ns.write_sv:
+        SV_PATH.write_text(text)
+        return 0
+    if ns.check_sv:
+        if not SV_PATH.exists() or SV_PATH.read_text() != text:
+            print(f"{SV_PATH} is stale: regenerate with --write-sv", file=sys.stderr)
+            return 1
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: MIT
+"""The register map has one source: rtl/regmap/vdpa_regmap.toml. The SystemVerilog package is
+generated from it and must be current; the Python constants must say the same numbers."""
+
+from __future__ import annotations
+
+import errno
+import re
+
+from vdpa_tb import regmap
+from vdpa_tb.regmap import REGMAP, SV_PATH
+
+
+def test_sv_package_is_generated_from_toml() -> None:
+    assert SV_PATH.read_text() == REGMAP.render_sv(), (
+        f"{SV_PATH} is stale: run PYTHONPATH=tb python -m vdpa_tb.regmap --write-sv")
+    assert regmap.main(["--check-sv"]) == 0
+
+
+def test_sv_constants_match_python() -> None:
+    """Parse the committed package independently of the generator and compare every value."""
+    text = SV_PATH.read_text()
+    found = {m.group(1): int(m.group(2), 16) for m in re.finditer(
+        r"localparam logic \[\d+:0\] (\w+) = \d+'h([0-9a-f]+);", text)}
+    assert found["VDPA_ID"] == REGMAP.device_id
+    for name, off in REGMAP.reg.items():
+        assert found[f"REG_{name}"] == off, name
+    for c in REGMAP.cmd.values():
+        assert found[f"OP_{c.name}"] == c.opcode, c.name
+    for s in REGMAP.status.values():
+        assert found[f"ST_{s.name}"] == s.code, s.name
+    for name, v in REGMAP.vq_state.items():
+        assert found[f"VQS_{name}"] == v, name
+    for name, v in REGMAP.fault.items():
+        assert found[f"FAULT_{name}"] == v, name
+
+
+def test_numbers_follow_the_kernel() -> None:
+    """VQ states are mlx5_ifc_vdpa.h's, fault codes are Linux errnos, statuses map to errnos."""
+    assert REGMAP.vq_state == {"INIT": 0, "RDY": 1, "SUSPEND": 2, "ERR": 3, "NONE": 4}
+    assert REGMAP.modify_bit["STATE"] == 0 and REGMAP.modify_bit["ADDRS"] == 6
+    assert REGMAP.modify_bit["AVAIL_IDX"] == 7 and REGMAP.modify_bit["USED_IDX"] == 8
+    for name, code in REGMAP.fault.items():
+        assert getattr(errno, name) == code, name
+    assert REGMAP.errno_of(REGMAP.status["BAD_STATE"].code) == errno.EINVAL
+    assert REGMAP.errno_of(REGMAP.status["EXISTS"].code) == errno.EEXIST
+
+
+def test_overlapping_registers_are_refused(tmp_path) -> None:
+    src = regmap.TOML_PATH.read_text().replace("offset = 0x0004", "offset = 0x0000", 1)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(src)
+    try:
+        regmap.RegMap(bad)
+    except ValueError as e:
+        assert "overlap" in str(e)
+    else:
+        raise AssertionError("a register map with two registers at 0x0 was accepted")
