@@ -6,6 +6,7 @@
 
     python -m vdpa_tb.regmap --write-sv     # regenerate the SystemVerilog package
     python -m vdpa_tb.regmap --check-sv     # exit 1 if the committed package is stale
+    python -m vdpa_tb.regmap --write-doc    # regenerate the tables in docs/rtl-interface.md
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 TOML_PATH = ROOT / "rtl" / "regmap" / "vdpa_regmap.toml"
 SV_PATH = ROOT / "rtl" / "vdpa_regs_pkg.sv"
+DOC_PATH = ROOT / "docs" / "rtl-interface.md"
+DOC_BEGIN = "<!-- BEGIN GENERATED from rtl/regmap/vdpa_regmap.toml -->"
+DOC_END = "<!-- END GENERATED -->"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +75,7 @@ class RegMap:
         self.vq_state: dict[str, int] = {s["name"]: s["value"] for s in raw["vq_state"]}
         self.modify_bit: dict[str, int] = {m["name"]: m["bit"] for m in raw["modify_bit"]}
         self.fault: dict[str, int] = {f["name"]: f["code"] for f in raw["fault"]}
+        self._raw = raw
         self._check()
 
     def _check(self) -> None:
@@ -174,6 +179,51 @@ class RegMap:
         return "\n".join(lines)
 
 
+    def render_md(self) -> str:
+        """Markdown tables of the whole interface, for docs/rtl-interface.md."""
+        raw = self._raw
+        out = [DOC_BEGIN, "",
+               "Regenerate with `PYTHONPATH=tb python -m vdpa_tb.regmap --write-doc`.", "",
+               f"Device ID `{self.device_id:#010x}`, interface version `{self.version:#010x}`.",
+               "", "### Registers", "",
+               "| Offset | Name | Access | Meaning |", "|---|---|---|---|"]
+        for r in raw["reg"]:
+            off = f"`{r['offset']:#06x}`"
+            if r.get("count", 1) > 1:
+                last = r["offset"] + (r["count"] - 1) * r.get("stride", 4)
+                off = f"`{r['offset']:#06x}`..`{last:#06x}`"
+            out.append(f"| {off} | {r['name']} | {r['access']} | {r['desc']} |")
+        out += ["", "### Commands", "",
+                "| Opcode | Command | Unit | Arguments (CMD_ARGn) | Results (CPL_DATAn) | "
+                "Meaning |", "|---|---|---|---|---|---|"]
+        for c in raw["cmd"]:
+            args = ", ".join(f"{i}:{a}" for i, a in enumerate(c["args"])) or "-"
+            res = ", ".join(f"{i}:{a}" for i, a in enumerate(c["results"])) or "-"
+            out.append(f"| `{c['opcode']:#04x}` | {c['name']} | {c['unit']} | {args} | {res} | "
+                       f"{c['desc']} |")
+        out += ["", "### Completion status codes", "",
+                "| Code | Name | errno | Meaning |", "|---|---|---|---|"]
+        for st in raw["status"]:
+            out.append(f"| {st['code']} | {st['name']} | {st['errno']} | {st['desc']} |")
+        out += ["", "### VQ object states", "", "| Value | State |", "|---|---|"]
+        out += [f"| {v['value']} | {v['name']} |" for v in raw["vq_state"]]
+        out += ["", "### MODIFY_VQ field-select bits (MASK)", "", "| Bit | Field |", "|---|---|"]
+        out += [f"| {m['bit']} | {m['name']} |" for m in raw["modify_bit"]]
+        out += ["", "### Fault codes (FAULT_HEAD errno)", "", "| errno | Name | Meaning |",
+                "|---|---|---|"]
+        out += [f"| {f['code']} | {f['name']} | {f['desc']} |" for f in raw["fault"]]
+        out += ["", DOC_END]
+        return "\n".join(out)
+
+    def splice_doc(self, text: str) -> str:
+        """``text`` with the generated block replaced by the current tables."""
+        if DOC_BEGIN not in text or DOC_END not in text:
+            raise ValueError(f"{DOC_PATH} lacks the generated-section markers")
+        head, rest = text.split(DOC_BEGIN, 1)
+        _, tail = rest.split(DOC_END, 1)
+        return head + self.render_md() + tail
+
+
 REGMAP = RegMap()
 
 
@@ -181,7 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-sv", action="store_true", help=f"write {SV_PATH.relative_to(ROOT)}")
     ap.add_argument("--check-sv", action="store_true", help="exit 1 if the package is stale")
+    ap.add_argument("--write-doc", action="store_true",
+                    help=f"regenerate the tables in {DOC_PATH.relative_to(ROOT)}")
     ns = ap.parse_args(argv)
+    if ns.write_doc:
+        DOC_PATH.write_text(REGMAP.splice_doc(DOC_PATH.read_text()))
+        return 0
     text = REGMAP.render_sv()
     if ns.write_sv:
         SV_PATH.write_text(text)

@@ -56,3 +56,12 @@ def test_overlapping_registers_are_refused(tmp_path) -> None:
         assert "overlap" in str(e)
     else:
         raise AssertionError("a register map with two registers at 0x0 was accepted")
+
+
+def test_doc_tables_are_generated_from_toml() -> None:
+    text = regmap.DOC_PATH.read_text()
+    assert REGMAP.splice_doc(text) == text, (
+        f"{regmap.DOC_PATH} tables are stale: run PYTHONPATH=tb python -m vdpa_tb.regmap "
+        "--write-doc")
+    for name in REGMAP.cmd:
+        assert f"| {name} |" in text, name
