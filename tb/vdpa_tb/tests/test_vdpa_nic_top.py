@@ -106,7 +106,10 @@ async def test_regs_and_commands(dut):
 
     tb.log.info("Test NOP and an unknown opcode")
     c = await port.execute("NOP")
-    assert c.ok and c.cycles >= 1
+    fw = param("FW_LATENCY_CYCLES", 0)
+    # the firmware latency is part of every command's reported cycles, and only a few cycles
+    # of hardware come on top of it for a NOP
+    assert c.ok and fw + 1 <= c.cycles <= fw + 4, (c.cycles, fw)
     tag = port._next_tag
     await port.write("CMD_SUBMIT", (tag << 8) | 0x7F)
     port._outstanding.add(tag)
@@ -408,6 +411,7 @@ async def test_command_costs_and_parallelism(dut):
         assert c.ok
         cyc[n] = c.cycles
     tb.log.info("MAP cycles by pages: %s", cyc)
+    # one MTT write per page: 48 more pages cost 48 more cycles, whatever the firmware latency
     assert cyc[64] - cyc[16] == 48 and cyc[16] - cyc[4] == 12, cyc
     sizes = [s for s in (16, 64, 256, 1024) if s <= param("MAX_QSIZE", 256)]
     ccyc = {}
