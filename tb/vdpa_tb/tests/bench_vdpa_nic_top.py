@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: MIT
+"""Benchmarks of vdpa_nic_top: cycles per descriptor, IOTLB latency, cycles per command kind
+and their scaling, simulator throughput. Figures go to the log and to $BENCH_OUT (JSON); the
+pytest entry tests/rtl/test_bench_vdpa_nic_top.py prints them. Each figure is also checked
+against what the hardware's structure implies, so a regression in cost is a failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+
+import cocotb
+from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.utils import get_sim_time
+
+from vdpa_model import flows
+from vdpa_model.guest import GuestNetDriver
+from vdpa_model.memory import Allocator
+from vdpa_model.ops import IotlbRange
+from vdpa_model.spec import VHOST_ACCESS_RW
+from vdpa_model.vhost import VhostVdpa
+from vdpa_tb.nic_tb import Tb, param
+
+RAM_BASE = 0x10_0000
+RAM_SIZE = 0x20_0000
+CLK_NS = 10
+
+
+def cycles_now() -> int:
+    return int(get_sim_time("ns")) // CLK_NS
+
+
+async def measure_tx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, n: int) -> float:
+    rng = random.Random(size)
+    fr = [rng.randbytes(size) for _ in range(n)]
+    for f in fr:
+        net.send(0, f, kick=False)
+    net.tx_vq(0).publish()
+    t0 = cycles_now()
+    await v.kick(1)
+    await tb.drv.settle()
+    dt = cycles_now() - t0
+    got = tb.drv.take_tx()
+    assert [p.data for p in got] == fr
+    net.reap_tx(0)
+    return dt / n
+
+
+async def measure_rx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, n: int) -> float:
+    rng = random.Random(size + 1)
+    fr = [rng.randbytes(size) for _ in range(n)]
+    net.post_rx(0, n, 2048, kick=False)
+    await flows.kick_if_needed(v, net.rx_vq(0))
+    await tb.drv.settle()
+    t0 = cycles_now()
+    for f in fr:
+        await tb.drv.inject_rx(0, f)
+    await tb.drv.settle()
+    dt = cycles_now() - t0
+    assert net.reap_rx(0) == fr
+    return dt / n
+
+
+async def translation_latency(dut: object, count: int) -> list[int]:
+    """Cycles from an accepted translation request to its response (first ``count``)."""
+    out = []
+    clk = dut.clk
+    while len(out) < count:
+        await RisingEdge(dut.vq_inst.tr_req_valid)
+        n = 0
+        while True:
+            await RisingEdge(clk)
+            n += 1
+            if int(dut.vq_inst.tr_resp_valid.value):
+                break
+        out.append(n)
+    return out
+
+
+@cocotb.test(timeout_time=100, timeout_unit="ms")
+async def bench_vdpa_nic_top(dut):
+    """Goal: the figures a timing model is fitted on. Stimulus: TX/RX bursts of 64..1500-byte
+    frames, every command kind, MAP/CREATE sweeps, SUSPEND idle and with work in flight.
+    Check: per-page and per-size slopes, drain cost > idle cost, traffic byte-exact."""
+    tb = Tb(dut)
+    drv = await tb.start()
+    port = tb.port
+    res: dict[str, object] = {}
+    wall0 = time.perf_counter()
+    sim0 = cycles_now()
+
+    tb.log.info("Bench: command cycles by kind")
+    kinds: dict[str, int] = {}
+    for op, args in [("NOP", {}), ("SET_FEATURES", {}), ("SET_STATUS", {}), ("QUERY_DEV", {}),
+                     ("SET_GROUP_ASID", {"GROUP": 2, "ASID": 0}), ("QUERY_GROUP", {}),
+                     ("CREATE_VQ", {"VQ": 1, "SIZE": 256, "GROUPS": 0x0200}),
+                     ("MODIFY_VQ", {"VQ": 1, "MASK": 1, "STATE": 1}), ("QUERY_VQ", {"VQ": 1}),
+                     ("SUSPEND_ALL", {}), ("RESUME_ALL", {}), ("DESTROY_VQ", {"VQ": 1}),
+                     ("MAP", {"ASID": 1, "LAST_LO": 0xFFF, "PERM": 3}),
+                     ("UNMAP", {"ASID": 1, "LAST_LO": 0xFFF}), ("RESET_MAP", {"ASID": 1}),
+                     ("RESET", {})]:
+        c = await port.execute(op, **args)
+        assert c.ok, op
+        kinds[op] = c.cycles
+    res["cycles_per_command"] = kinds
+
+    tb.log.info("Bench: MAP scaling with pages")
+    maps = {}
+    for pages in (1, 16, 256, 1024):
+        c = await port.execute("MAP", ASID=1, IOVA_LO=0x4000_0000, LAST_LO=0x4000_0000 + pages * 4096 - 1,
+                               PA_LO=RAM_BASE, PERM=3)
+        assert c.ok
+        maps[pages] = c.cycles
+        assert (await port.execute("UNMAP", ASID=1, LAST_LO=0xFFFF_FFFF, LAST_HI=0xFFFF_FFFF)).ok
+    slope = (maps[1024] - maps[16]) / (1024 - 16)
+    assert slope == 1.0, maps
+    res["map_cycles_by_pages"] = maps
+    res["map_cycles_per_page"] = slope
+    await port.execute("RESET_MAP", ASID=1)
+
+    tb.log.info("Bench: CREATE_VQ scaling with queue size")
+    creates = {}
+    for size in [s for s in (64, 256, 1024, 4096, 32768) if s <= param("MAX_QSIZE", 256)]:
+        c = await port.execute("CREATE_VQ", VQ=1, SIZE=size, GROUPS=0x0200)
+        assert c.ok
+        creates[size] = c.cycles
+        await port.execute("DESTROY_VQ", VQ=1)
+    res["create_vq_cycles_by_size"] = creates
+
+    tb.log.info("Bench: data path")
+    v = VhostVdpa(drv)
+    await flows.open_device(v)
+    await v.map(0, [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, VHOST_ACCESS_RW)], batch=True)
+    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
+                         queue_size=256, features=drv.device_features)
+    await flows.start_device(v, net.vqs, features=net.features)
+    lat_task = cocotb.start_soon(translation_latency(dut, 8))
+    tx = {}
+    for size in (64, 256, 1500):
+        tx[size] = await measure_tx(tb, v, net, size, 32)
+    lat = await lat_task
+    rx = {}
+    for size in (64, 256, 1500):
+        rx[size] = await measure_rx(tb, v, net, size, 16)
+    res["tx_cycles_per_descriptor_by_frame_size"] = tx
+    res["rx_cycles_per_descriptor_by_frame_size"] = rx
+    res["iotlb_hit_latency_cycles"] = sorted(set(lat))
+    # one byte per cycle on the stream, so a 1500-byte frame needs at least 1500 cycles
+    assert 1500 < tx[1500] < 1500 * 1.5, tx
+    assert min(lat) >= 2, lat
+
+    tb.log.info("Bench: SUSPEND with work in flight")
+    big = [bytes(1500)] * 4
+    for f in big:
+        net.send(0, f, kick=False)
+    net.tx_vq(0).publish()
+    await v.kick(1)
+    await ClockCycles(dut.clk, 200)
+    c = await port.execute("SUSPEND_ALL")
+    busy = c.cycles
+    await port.execute("RESUME_ALL")
+    await drv.settle()
+    drv.take_tx()
+    c = await port.execute("SUSPEND_ALL")
+    idle = c.cycles
+    await port.execute("RESUME_ALL")
+    res["suspend_cycles"] = {"idle": idle, "draining_one_1500B_chain": busy}
+    assert busy > idle + 500, (busy, idle)
+
+    wall = time.perf_counter() - wall0
+    res["sim_cycles_per_wall_second"] = round((cycles_now() - sim0) / wall)
+    res["params"] = {k[6:]: v for k, v in os.environ.items() if k.startswith("PARAM_")}
+    for k, val in res.items():
+        tb.log.info("%s: %s", k, val)
+    out = os.environ.get("BENCH_OUT")
+    if out:
+        with open(out, "w") as f:
+            json.dump(res, f, indent=2)
