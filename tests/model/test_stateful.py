@@ -619,7 +619,10 @@ class VdpaMachine(RuleBasedStateMachine):
         run(self.v.resume())
         self.suspended = False
         drv = self.driver
-        for _ in range(4):
+        # a ring of QUEUE_SIZE takes that many frames per round; stop when a round moves nothing
+        last = None
+        while last != (len(self.tx_out), len(self.rx_wire)):
+            last = (len(self.tx_out), len(self.rx_wire))
             # enough receive buffers for every frame still on the wire
             missing = len(self.rx_wire) - self.rx_posted
             while missing > 0 and drv.rx_vq(0).num_free:
