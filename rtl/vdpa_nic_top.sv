@@ -75,6 +75,7 @@ module vdpa_nic_top
     output wire logic [2:0]              m_axi_awsize,
     output wire logic [1:0]              m_axi_awburst,
     output wire logic [2:0]              m_axi_awprot,
+    output wire logic [23:0]             m_axi_awuser,    // {kind, asid, vq} of the access
     output wire logic                    m_axi_awvalid,
     input  wire logic                    m_axi_awready,
     output wire logic [DATA_W-1:0]       m_axi_wdata,
@@ -92,6 +93,7 @@ module vdpa_nic_top
     output wire logic [2:0]              m_axi_arsize,
     output wire logic [1:0]              m_axi_arburst,
     output wire logic [2:0]              m_axi_arprot,
+    output wire logic [23:0]             m_axi_aruser,    // {kind, asid, vq} of the access
     output wire logic                    m_axi_arvalid,
     input  wire logic                    m_axi_arready,
     input  wire logic [ID_W-1:0]         m_axi_rid,
@@ -229,6 +231,7 @@ vdpa_vq_engine #(
     .irq_valid(irq_vq_valid), .irq_vq(irq_vq),
     .m_axi_awid(m_axi_awid), .m_axi_awaddr(m_axi_awaddr), .m_axi_awlen(m_axi_awlen),
     .m_axi_awsize(m_axi_awsize), .m_axi_awburst(m_axi_awburst), .m_axi_awprot(m_axi_awprot),
+    .m_axi_awuser(m_axi_awuser),
     .m_axi_awvalid(m_axi_awvalid), .m_axi_awready(m_axi_awready),
     .m_axi_wdata(m_axi_wdata), .m_axi_wstrb(m_axi_wstrb), .m_axi_wlast(m_axi_wlast),
     .m_axi_wvalid(m_axi_wvalid), .m_axi_wready(m_axi_wready),
@@ -236,6 +239,7 @@ vdpa_vq_engine #(
     .m_axi_bready(m_axi_bready),
     .m_axi_arid(m_axi_arid), .m_axi_araddr(m_axi_araddr), .m_axi_arlen(m_axi_arlen),
     .m_axi_arsize(m_axi_arsize), .m_axi_arburst(m_axi_arburst), .m_axi_arprot(m_axi_arprot),
+    .m_axi_aruser(m_axi_aruser),
     .m_axi_arvalid(m_axi_arvalid), .m_axi_arready(m_axi_arready),
     .m_axi_rid(m_axi_rid), .m_axi_rdata(m_axi_rdata), .m_axi_rresp(m_axi_rresp),
     .m_axi_rlast(m_axi_rlast), .m_axi_rvalid(m_axi_rvalid), .m_axi_rready(m_axi_rready),

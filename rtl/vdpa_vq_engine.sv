@@ -90,6 +90,7 @@ module vdpa_vq_engine
     output wire logic [2:0]           m_axi_awsize,
     output wire logic [1:0]           m_axi_awburst,
     output wire logic [2:0]           m_axi_awprot,
+    output wire logic [23:0]          m_axi_awuser,
     output wire logic                 m_axi_awvalid,
     input  wire logic                 m_axi_awready,
     output wire logic [DATA_W-1:0]    m_axi_wdata,
@@ -107,6 +108,7 @@ module vdpa_vq_engine
     output wire logic [2:0]           m_axi_arsize,
     output wire logic [1:0]           m_axi_arburst,
     output wire logic [2:0]           m_axi_arprot,
+    output wire logic [23:0]          m_axi_aruser,
     output wire logic                 m_axi_arvalid,
     input  wire logic                 m_axi_arready,
     input  wire logic [ID_W-1:0]      m_axi_rid,
@@ -341,6 +343,34 @@ logic [31:0]  tr_len_reg;
 logic         tr_write_reg;
 logic [7:0]   tx_tdata_reg;
 logic         tx_tvalid_reg, tx_tlast_reg, tx_tuser_reg;
+
+// AXI user sideband {kind[2:0], asid[7:0], vq[7:0]}: which VQ, through which ASID and for
+// which ring area or buffer each access is (kind as vdpa_model.dma.AccessKind: DESC 0, AVAIL 1,
+// USED 2, INDIRECT 3, BUFFER 4). Not needed by memory; it lets a checker verify every access
+// against the ASID its group is bound to.
+logic [7:0]   m_asid_reg;
+logic [7:0]   data_asid_reg;
+logic [2:0]   acc_kind;
+logic         acc_is_data;
+always_comb begin
+    acc_is_data = 1'b0;
+    case (e_state_reg)
+        E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BYTE, E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W, E_RX_B:
+            acc_is_data = 1'b1;
+        default: acc_is_data = 1'b0;
+    endcase
+    case (e_ret_reg)
+        E_AVAIL_EVENT, E_USED_LEN, E_USED_IDX, E_NOTE_RD: acc_kind = 3'd2;
+        E_DESC_CHK: acc_kind = e_ind_reg ? 3'd3 : 3'd0;
+        default: acc_kind = 3'd1;
+    endcase
+    if (acc_is_data) begin
+        acc_kind = 3'd4;
+    end
+end
+wire logic [23:0] axi_user = {5'd0, acc_kind, acc_is_data ? data_asid_reg : m_asid_reg, 8'(e_vq_reg)};
+assign m_axi_awuser = axi_user;
+assign m_axi_aruser = axi_user;
 
 assign m_axi_awid = '0;
 assign m_axi_awaddr = awaddr_reg;
@@ -851,7 +881,8 @@ always_ff @(posedge clk) begin
                     if (32'(seg_cnt_reg) == MAX_SEGS) begin
                         seg_over_reg <= 1'b1;
                     end else begin
-                        seg_pa[seg_cnt_reg[SW-1:0]] <= tr_resp_pa;
+                        data_asid_reg <= tr_resp_asid;
+                    seg_pa[seg_cnt_reg[SW-1:0]] <= tr_resp_pa;
                         seg_len[seg_cnt_reg[SW-1:0]] <= tr_resp_len;
                         seg_cnt_reg <= seg_cnt_reg + 1'b1;
                     end
@@ -1128,6 +1159,7 @@ always_ff @(posedge clk) begin
                     e_state_reg <= E_FAULT;
                 end else begin
                     m_off_reg <= tr_resp_pa[BW-1:0];
+                    m_asid_reg <= tr_resp_asid;
                     if (m_write_reg) begin
                         awaddr_reg <= ADDR_W'(tr_resp_pa & ~64'(BYTES - 1));
                         awlen_reg <= 8'd0;

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from vdpa_model.dma import AccessKind, AccessLog
 from vdpa_model.memory import GuestMemory
 
 
@@ -29,22 +30,34 @@ class DmaRecord:
 class HostMemoryTarget:
     """AXI slave target over guest memory that logs and checks every access.
 
+    The device keeps one AXI transaction outstanding and holds its user sideband
+    ({kind, asid, vq}) until the transaction's last beat or write response, so sampling the
+    sideband while the slave model performs the access names the right VQ, ASID and kind.
+
     Reads arrive a whole bus word at a time (the AXI slave model reads full words), so a read is
     checked after rounding the allowed ranges out to ``word_bytes``; writes are checked exactly,
     byte strobes already applied.
     """
 
     def __init__(self, mem: GuestMemory, word_bytes: int,
-                 allowed: Callable[[int, int, bool, int], bool] | None = None) -> None:
+                 allowed: Callable[[int, int, bool, int], bool] | None = None,
+                 sideband: Callable[[bool], tuple[int, int, int]] | None = None) -> None:
         self.mem = mem
         self.word_bytes = word_bytes
         self.allowed = allowed
+        # (vq, asid, kind) of the access in progress, from the AXI user sideband
+        self.sideband = sideband
+        # the model's access log, for checkers that need VQ, ASID and kind per access
+        self.access_log: AccessLog | None = None
         self.log: list[DmaRecord] = []
         self.violations: list[DmaRecord] = []
         self.bytes_read = 0
         self.bytes_written = 0
 
     def _record(self, pa: int, length: int, write: bool) -> None:
+        if self.access_log is not None and self.sideband is not None:
+            vq, asid, kind = self.sideband(write)
+            self.access_log.append(vq, asid, None, pa, length, write, AccessKind(kind))
         ok = True if self.allowed is None else self.allowed(pa, length, write, self.word_bytes)
         rec = DmaRecord(pa, length, write, ok)
         self.log.append(rec)

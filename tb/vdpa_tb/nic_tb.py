@@ -40,29 +40,43 @@ def cycle_pause() -> itertools.cycle[int]:
 
 
 class Tb:
-    """Owns the clock, reset, AXI/AXI-Stream models, guest memory and the parent driver."""
+    """Owns the clock, reset, AXI/AXI-Stream models, guest memory and the parent driver of one
+    device; ``prefix`` selects a device of a multi-device top (``d0_``, ``d1_``)."""
 
-    def __init__(self, dut: Any) -> None:
+    def __init__(self, dut: Any, prefix: str = "", start_clock: bool = True) -> None:
         self.dut = dut
+        self.prefix = prefix
         self.log = logging.getLogger("cocotb.tb")
         self.log.setLevel(logging.INFO)
         self.data_w = param("DATA_W", 64)
         self.mem = GuestMemory(GUEST_SIZE)
         self.alloc = Allocator(0x10000, GUEST_SIZE)
-        Clock(dut.clk, 10, unit="ns").start()
-        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
-        self.target = HostMemoryTarget(self.mem, self.data_w // 8)
-        self.axi = AxiSlave(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst,
+        self.rst = self.sig("rst")
+        if start_clock:
+            Clock(dut.clk, 10, unit="ns").start()
+        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, f"{prefix}s_axil"), dut.clk, self.rst)
+        self.target = HostMemoryTarget(self.mem, self.data_w // 8, sideband=self._sideband)
+        self.axi = AxiSlave(AxiBus.from_prefix(dut, f"{prefix}m_axi"), dut.clk, self.rst,
                             target=self.target)
-        self.tx_sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_tx"), dut.clk, dut.rst)
-        self.rx_source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_rx"), dut.clk,
-                                         dut.rst)
-        for name in ("cocotb.vdpa_nic_top.m_axi", "cocotb.vdpa_nic_top.s_axil",
-                     "cocotb.vdpa_nic_top.m_axis_tx", "cocotb.vdpa_nic_top.s_axis_rx"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        self.port = RtlCommandPort(self.axil, dut.irq_cpl, dut.clk)
+        self.tx_sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, f"{prefix}m_axis_tx"), dut.clk,
+                                     self.rst)
+        self.rx_source = AxiStreamSource(AxiStreamBus.from_prefix(dut, f"{prefix}s_axis_rx"),
+                                         dut.clk, self.rst)
+        for bus in ("m_axi", "s_axil", "m_axis_tx", "s_axis_rx"):
+            logging.getLogger(f"cocotb.{dut._name}.{prefix}{bus}").setLevel(logging.WARNING)
+        self.port = RtlCommandPort(self.axil, self.sig("irq_cpl"), dut.clk)
         self.drv: RtlParentDriver | None = None
         self.irq_count: dict[int, int] = {}
+        self._monitors = False
+        self._aruser = self.sig("m_axi_aruser")
+        self._awuser = self.sig("m_axi_awuser")
+
+    def sig(self, name: str) -> Any:
+        return getattr(self.dut, f"{self.prefix}{name}")
+
+    def _sideband(self, write: bool) -> tuple[int, int, int]:
+        u = int((self._awuser if write else self._aruser).value)
+        return u & 0xFF, (u >> 8) & 0xFF, (u >> 16) & 0x7
 
     def set_idle_generator(self, gen: Any = None) -> None:
         if gen:
@@ -78,28 +92,43 @@ class Tb:
             self.axi.read_if.ar_channel.set_pause_generator(gen())
 
     async def cycle_reset(self) -> None:
-        self.dut.rst.value = 1
-        self.dut.s_axis_rx_tdest.value = 0
+        self.rst.value = 1
+        self.sig("s_axis_rx_tdest").value = 0
         await ClockCycles(self.dut.clk, 5)
-        self.dut.rst.value = 0
+        self.rst.value = 0
         await ClockCycles(self.dut.clk, 5)
 
     async def start(self) -> RtlParentDriver:
-        """Reset, probe the device and hook the DMA checker to the driver's mappings."""
+        """Reset, probe the device and hook the DMA checker to the driver's mappings. Calling
+        it again gives a fresh device (power-on state) with a fresh parent driver."""
         await self.cycle_reset()
+        self.port = RtlCommandPort(self.axil, self.sig("irq_cpl"), self.dut.clk)
         self.drv = await RtlParentDriver.probe(self.port, self.tx_sink, self.rx_source)
         self.target.allowed = self.drv.dma_allowed
-        self.drv.start_fault_monitor(self.dut.irq_fault)
-        cocotb.start_soon(self._run_irq_monitor())
+        self.drv.watch_faults(self.sig("irq_fault"))
+        if not self._monitors:
+            self._monitors = True
+            cocotb.start_soon(self._run_fault_monitor())
+            cocotb.start_soon(self._run_irq_monitor())
         return self.drv
+
+    async def _run_fault_monitor(self) -> None:
+        """Hand fault records to the current parent driver whenever the FIFO is non-empty."""
+        irq = self.sig("irq_fault")
+        while True:
+            if not int(irq.value):
+                await RisingEdge(irq)
+            assert self.drv is not None
+            await self.drv.read_faults()
 
     async def _run_irq_monitor(self) -> None:
         """Count notification pulses (the NOTIFY_COUNT registers count the same)."""
+        valid, vq_sig = self.sig("irq_vq_valid"), self.sig("irq_vq")
         while True:
-            await RisingEdge(self.dut.irq_vq_valid)
-            if not self.dut.irq_vq.value.is_resolvable:
+            await RisingEdge(valid)
+            if not vq_sig.value.is_resolvable:
                 raise AssertionError("irq_vq_valid rose with an unknown irq_vq")
-            vq = int(self.dut.irq_vq.value)
+            vq = int(vq_sig.value)
             self.irq_count[vq] = self.irq_count.get(vq, 0) + 1
 
     def assert_dma_clean(self) -> None:

