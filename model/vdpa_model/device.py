@@ -67,6 +67,9 @@ DATAVQ_GROUP = 0
 CVQ_GROUP = 1
 DATAVQ_DESC_GROUP = 2
 
+# Bound once for the engine's per-descriptor check (Enum class-attribute lookups are slow).
+_RDY = VqObjectState.RDY
+
 
 @dataclasses.dataclass(slots=True)
 class Virtqueue:
@@ -445,7 +448,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
     # The engine
     # ======================================================================================
     def _runnable(self, vq: Virtqueue) -> bool:
-        return (vq.state is VqObjectState.RDY and vq.ready and not self.suspended
+        return (vq.state is _RDY and vq.ready and not self.suspended
                 and self.driver_ok and vq.ring is not None)
 
     def process(self, budget: int | None = None) -> int:
@@ -455,13 +458,18 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         hardware scheduler would. Returns the number of chains completed (or frames dropped).
         """
         done = 0
-        progress = True
+        runnable = self._runnable
+        service = self._service
+        # Only VQs runnable now can do work this call: servicing one VQ never makes another
+        # runnable. Each is re-checked before every chain (an error stops that VQ at once).
+        active = [vq for vq in self.vqs if runnable(vq)]
+        progress = bool(active)
         while progress and (budget is None or done < budget):
             progress = False
-            for vq in self.vqs:
+            for vq in active:
                 if budget is not None and done >= budget:
                     break
-                if self._runnable(vq) and self._service(vq):
+                if runnable(vq) and service(vq):
                     done += 1
                     progress = True
         return done
@@ -471,7 +479,8 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         ring = vq.ring
         assert ring is not None
         try:
-            is_rx = vq.index % 2 == 0 and not self.is_cvq(vq.index)
+            cvq = self.is_cvq(vq.index)
+            is_rx = vq.index % 2 == 0 and not cvq
             if is_rx:
                 vq.doorbell = False  # RX runs on frames; a kick only says buffers were added
                 if not vq.rx_frames:
@@ -489,7 +498,6 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
                 raise RingError(errno.EFAULT, f"avail.idx {avail} is {pending} ahead of "
                                               f"last_avail {vq.last_avail}, more than queue size {ring.num}")
             head = ring.head_at(vq.last_avail)
-            cvq = self.is_cvq(vq.index)
             chain = ring.walk(head, allow_read=not is_rx, allow_write=is_rx or cvq)
             ring.check_completion(vq.used_idx)
             if is_rx:

@@ -114,6 +114,10 @@ class DmaPort:
             pos += n
 
     def unpack(self, fmt: struct.Struct, iova: int, kind: AccessKind) -> tuple[int, ...]:
+        pa = self.space.contiguous(iova, fmt.size, False)
+        if pa is not None:  # the common case: one mapping holds the whole field
+            self.log.append(self.vq, self.asid, iova, pa, fmt.size, False, kind)
+            return self.mem.unpack(fmt, pa)
         pieces = self.space.translate(iova, fmt.size, False)
         if len(pieces) == 1:
             pa = pieces[0][0]
@@ -122,6 +126,11 @@ class DmaPort:
         return fmt.unpack(self.read(iova, fmt.size, kind))
 
     def pack(self, fmt: struct.Struct, iova: int, kind: AccessKind, *values: int) -> None:
+        pa = self.space.contiguous(iova, fmt.size, True)
+        if pa is not None:
+            self.log.append(self.vq, self.asid, iova, pa, fmt.size, True, kind)
+            self.mem.pack(fmt, pa, *values)
+            return
         pieces = self.space.translate(iova, fmt.size, True)
         if len(pieces) == 1:
             pa = pieces[0][0]

@@ -122,6 +122,17 @@ class Iotlb:
                 return e
         return None
 
+    def contiguous(self, iova: int, length: int, write: bool) -> int | None:
+        """The PA of ``[iova, iova + length)`` when one entry holds all of it with the needed
+        permission, else None (then :meth:`translate` splits it or says why it faults)."""
+        i = bisect.bisect_right(self._starts, iova) - 1
+        if i >= 0 and length > 0:
+            e = self._entries[i]
+            off = iova - e.iova
+            if off + length <= e.size and e.perm & (VHOST_ACCESS_WO if write else VHOST_ACCESS_RO):
+                return e.pa + off
+        return None
+
     def translate(self, iova: int, length: int, write: bool) -> list[tuple[int, int]]:
         """Split ``[iova, iova + length)`` at entry boundaries into (pa, length) pieces.
 
@@ -131,6 +142,11 @@ class Iotlb:
         """
         if length < 0 or iova < 0 or iova + length - 1 > U64_MAX:
             raise TranslationFault(iova, length, write, "address range wraps 64 bits")
+        # Fast path (same result as the loop below): the whole range inside one entry that has
+        # the permission. Anything else, faults included, takes the general loop.
+        pa = self.contiguous(iova, length, write)
+        if pa is not None:
+            return [(pa, length)]
         out: list[tuple[int, int]] = []
         pos, remaining = iova, length
         while remaining:
@@ -176,6 +192,12 @@ class AddressSpace:
         """reset_map / compat_reset(CLEAN_MAP): back to the parent's default mapping."""
         self.table.clear()
         self.passthrough = self.default_identity
+
+    def contiguous(self, iova: int, length: int, write: bool) -> int | None:
+        """PA of the whole range in one piece, or None (see :meth:`Iotlb.contiguous`)."""
+        if self.passthrough:
+            return iova if length > 0 and iova >= 0 and iova + length - 1 <= U64_MAX else None
+        return self.table.contiguous(iova, length, write)
 
     def translate(self, iova: int, length: int, write: bool) -> list[tuple[int, int]]:
         if self.passthrough:
