@@ -127,7 +127,8 @@ class GuestMemory:
         """Write ``fmt.pack(*values)`` at ``addr``."""
         off = addr & self._mask
         if addr >= 0 and addr + fmt.size <= self.size and off + fmt.size <= self._chunk:
-            fmt.pack_into(self._view(addr >> self._shift), off, *values)
+            view = self._views.get(addr >> self._shift)  # _view() only to allocate a chunk
+            fmt.pack_into(self._view(addr >> self._shift) if view is None else view, off, *values)
             return
         self.write(addr, fmt.pack(*values))
 
