@@ -69,6 +69,7 @@ DATAVQ_DESC_GROUP = 2
 
 # Bound once for the engine's per-descriptor check (Enum class-attribute lookups are slow).
 _RDY = VqObjectState.RDY
+_F_CTRL_VQ = bit(VIRTIO_NET_F_CTRL_VQ)
 
 
 @dataclasses.dataclass(slots=True)
@@ -143,7 +144,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         return 2
 
     def is_cvq(self, idx: int) -> bool:
-        return bool(self.features & bit(VIRTIO_NET_F_CTRL_VQ)) and idx == self.cvq_index()
+        return bool(self.features & _F_CTRL_VQ) and idx == self.cvq_index()
 
     def group_of(self, idx: int) -> int:
         if self.options.parent is Parent.SIM:

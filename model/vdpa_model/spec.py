@@ -137,12 +137,15 @@ VIRTIO_NET_HDR_LEGACY_LEN: Final = 10
 VIRTIO_NET_HDR_V1_LEN: Final = 12
 
 
+_HDR_V1_FEATURES: Final = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_NET_F_MRG_RXBUF)
+
+
 def net_hdr_len(features: int) -> int:
     """virtio-net header length for the negotiated ``features`` (virtio 1.2 §5.1.6.1).
 
     With VERSION_1 or MRG_RXBUF the header carries ``num_buffers`` and is 12 bytes; otherwise 10.
     """
-    if features & (bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_NET_F_MRG_RXBUF)):
+    if features & _HDR_V1_FEATURES:
         return VIRTIO_NET_HDR_V1_LEN
     return VIRTIO_NET_HDR_LEGACY_LEN
 
