@@ -25,6 +25,8 @@ module vdpa_axil_regs
     parameter int MAX_QSIZE = 256,
     parameter int IOTLB_ENTRIES = 16,
     parameter int MTT_DEPTH = 4096,
+    // ASIDs in identity mode by default (reported to the parent driver)
+    parameter logic [255:0] IDENTITY_MASK = 256'd1,
     // virtio device features offered
     parameter logic [63:0] DEV_FEATURES = 64'h0,
     // Command argument words
@@ -159,7 +161,8 @@ assign db_vq = db_vq_reg;
 
 // protection bits and byte strobes are not used: every register is written whole
 /* verilator lint_off UNUSEDSIGNAL */
-wire logic unused_axil = ^{s_axil_awprot, s_axil_arprot, s_axil_wstrb, fault_head[63:26], fault_count};
+wire logic unused_axil = ^{s_axil_awprot, s_axil_arprot, s_axil_wstrb, fault_head[63:26], fault_count,
+                           IDENTITY_MASK[255:16]};
 /* verilator lint_on UNUSEDSIGNAL */
 
 wire logic [15:0] waddr = 16'(s_axil_awaddr);
@@ -180,7 +183,7 @@ function automatic logic [31:0] read_reg(input logic [15:0] a);
             REG_VERSION: v = VDPA_VERSION;
             REG_CAPS0: v = {8'(PAGE_SHIFT), 8'(NAS), 8'(NGROUPS), 8'(NVQ)};
             REG_CAPS1: v = 32'(MAX_QSIZE);
-            REG_CAPS2: v = 32'(IOTLB_ENTRIES);
+            REG_CAPS2: v = {IDENTITY_MASK[15:0], 16'(IOTLB_ENTRIES)};
             REG_CAPS3: v = 32'(MTT_DEPTH);
             REG_DEV_FEATURES_LO: v = DEV_FEATURES[31:0];
             REG_DEV_FEATURES_HI: v = DEV_FEATURES[63:32];

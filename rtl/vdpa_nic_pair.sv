@@ -26,7 +26,7 @@ module vdpa_nic_pair #(
     parameter int MAX_SEGS = 32,
     parameter int MAX_FRAME = 2048,
     parameter int FW_LATENCY_CYCLES = 0,
-    parameter logic [63:0] DEV_FEATURES = 64'h0000_0003_3001_8028
+    parameter logic [63:0] DEV_FEATURES = 64'h0000_0003_3043_8028
 ) (
     input  wire logic clk,
     input  wire logic d0_rst,

@@ -40,9 +40,10 @@ module vdpa_nic_top
     parameter int MAX_FRAME = 2048,
     // Firmware latency added to every command, in cycles (vendor-set; 0 = pure hardware)
     parameter int FW_LATENCY_CYCLES = 0,
-    // Device features: VERSION_1 | ACCESS_PLATFORM | EVENT_IDX | INDIRECT_DESC | STATUS |
-    // MRG_RXBUF | MAC | MTU (config-space features are served by the parent driver)
-    parameter logic [63:0] DEV_FEATURES = 64'h0000_0003_3001_8028
+    // Device features: VERSION_1 | ACCESS_PLATFORM | EVENT_IDX | INDIRECT_DESC | MQ | CTRL_VQ |
+    // STATUS | MRG_RXBUF | MAC | MTU. The config space and the control VQ are served by the
+    // parent driver in software, as mlx5_vnet.c does.
+    parameter logic [63:0] DEV_FEATURES = 64'h0000_0003_3043_8028
 ) (
     input  wire logic                    clk,
     input  wire logic                    rst,
@@ -166,7 +167,8 @@ assign irq_config = needs_reset && !needs_reset_d;
 vdpa_axil_regs #(
     .AXIL_ADDR_W(AXIL_ADDR_W), .NVQ(NVQ), .NGROUPS(NGROUPS), .NAS(NAS),
     .PAGE_SHIFT(PAGE_SHIFT), .MAX_QSIZE(MAX_QSIZE), .IOTLB_ENTRIES(IOTLB_ENTRIES),
-    .MTT_DEPTH(MTT_DEPTH), .DEV_FEATURES(DEV_FEATURES), .NARGS(NARGS)
+    .MTT_DEPTH(MTT_DEPTH), .IDENTITY_MASK(IDENTITY_MASK), .DEV_FEATURES(DEV_FEATURES),
+    .NARGS(NARGS)
 ) regs_inst (
     .clk(clk), .rst(rst),
     .s_axil_awaddr(s_axil_awaddr), .s_axil_awprot(s_axil_awprot), .s_axil_awvalid(s_axil_awvalid),

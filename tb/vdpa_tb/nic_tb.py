@@ -105,6 +105,9 @@ class Tb:
         self.port = RtlCommandPort(self.axil, self.sig("irq_cpl"), self.dut.clk)
         self.drv = await RtlParentDriver.probe(self.port, self.tx_sink, self.rx_source)
         self.target.allowed = self.drv.dma_allowed
+        # the control VQ runs in the parent, over the same guest memory
+        self.drv.mem = self.target.mem
+        self.drv.access_log = self.target.access_log
         self.drv.watch_faults(self.sig("irq_fault"))
         if not self._monitors:
             self._monitors = True

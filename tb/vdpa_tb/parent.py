@@ -5,7 +5,9 @@ It plays the role drivers/vdpa/mlx5/net/mlx5_vnet.c plays over mlx5 firmware: it
 virtqueue configuration in software until DRIVER_OK, then creates the hardware VQ objects and
 moves them to RDY; suspend/resume become SUSPEND_ALL/RESUME_ALL; address and index changes made
 while suspended are pushed with MODIFY_VQ when the VQ is resumed. The control virtqueue is not
-implemented by this slice (the device offers no CTRL_VQ feature, see docs/rtl-interface.md).
+emulated here in software, as mlx5_vnet.c does (mlx5_cvq_kick_handler over vringh and a
+software copy of the IOTLB): the parent keeps its own copy of every mapping and walks the
+control ring itself.
 
 Every operation's hardware commands, their status and cycle counts are recorded in
 ``RtlCommandPort.history`` so benchmarks and timing fits can read what the device did.
@@ -23,8 +25,20 @@ from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamFrame
 
 from vdpa_model import spec
+from vdpa_model.datapath import Chain, RingError, SplitRing
+from vdpa_model.dma import AccessLog, DmaPort
 from vdpa_model.errors import fail
-from vdpa_model.ops import DeviceFault, DeviceHarness, IotlbRange, IovaRange, TxPacket, VdpaOps, VqState
+from vdpa_model.iotlb import AddressSpace, Iotlb, check_perm
+from vdpa_model.memory import GuestMemory
+from vdpa_model.ops import (
+    DeviceFault,
+    DeviceHarness,
+    IotlbRange,
+    IovaRange,
+    TxPacket,
+    VdpaOps,
+    VqState,
+)
 
 from .regmap import REGMAP
 
@@ -154,20 +168,12 @@ class _SwVq:
     modified: bool = False
 
 
-@dataclasses.dataclass
-class _AddressSpace:
-    """Shadow of one ASID, for checking every DMA against the mappings in force."""
-
-    identity: bool = True
-    ranges: list[IotlbRange] = dataclasses.field(default_factory=list)
-
-
 class RtlParentDriver(VdpaOps, DeviceHarness):
     """``VdpaOps`` + ``DeviceHarness`` implemented over the RTL device in a cocotb simulation.
 
-    VQ indices 0..NVQ-1 are hardware data VQs; index NVQ is the control VQ slot, which the
-    device does not run in hardware (no CTRL_VQ feature is offered by this slice), so it is
-    configured and reported in software only.
+    VQ indices 0..NVQ-1 are hardware data VQs; the control VQ (index 2, or NVQ with MQ, as
+    mlx5_vnet.c's ctrl_vq_idx) is run by this driver in software over guest memory, through
+    its own copy of the IOTLB of group 1's ASID.
     """
 
     def __init__(self, port: RtlCommandPort, caps: dict[str, int], tx_sink: Any = None,
@@ -189,10 +195,20 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         self.suspended = False
         self.generation = 0
         self.group2asid = [0] * self.ngroups
-        self.spaces = [_AddressSpace() for _ in range(self.nas)]
-        # struct virtio_net_config, kept by the parent as mlx5_vnet.c does (ndev->config)
-        self.config = spec.VIRTIO_NET_CONFIG_STRUCT.pack(
-            MAC, spec.VIRTIO_NET_S_LINK_UP, self.hw_vqs // 2, MTU)
+        self.identity_mask = caps["identity_mask"]
+        # software copy of every ASID's mappings: for the control VQ and the DMA checker
+        self.spaces = [AddressSpace(a, identity=bool(self.identity_mask >> a & 1))
+                       for a in range(self.nas)]
+        self.mem: GuestMemory | None = None
+        self.access_log: AccessLog | None = None
+        self.mac = MAC
+        self.cur_queue_pairs = 1
+        self.cvq_broken = False
+        self.cvq_notifications = 0
+        self.cvq_last_avail = 0
+        self.cvq_used = 0
+        self.sw_needs_reset = False
+
         self.last_error: Completion | None = None
         self._faults: list[DeviceFault] = []
         self._irq_fault: Any = None
@@ -208,6 +224,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         caps = {
             "nvq": c0 & 0xFF, "ngroups": (c0 >> 8) & 0xFF, "nas": (c0 >> 16) & 0xFF,
             "page_shift": (c0 >> 24) & 0xFF, "max_qsize": await port.read("CAPS1"),
+            "identity_mask": await port.read("CAPS2") >> 16,
             "features": (await port.read("DEV_FEATURES_HI") << 32)
             | await port.read("DEV_FEATURES_LO"),
         }
@@ -280,7 +297,11 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
     async def kick_vq(self, idx: int) -> None:
         # mlx5_vdpa_kick_vq: invalid index or not-ready VQ ignored; the doorbell is a 16-bit
         # write of idx. The hardware keeps a kick that arrives while suspended.
-        if 0 <= idx < self.hw_vqs and self.vq_cfg[idx].ready:
+        if not 0 <= idx < self.nvqs or not self.vq_cfg[idx].ready:
+            return
+        if self.is_cvq(idx):
+            await self._run_cvq()
+        elif idx < self.hw_vqs:
             await self.port.doorbell(idx)
 
     async def set_vq_ready(self, idx: int, ready: bool) -> None:
@@ -303,7 +324,9 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
     async def _start(self, idx: int) -> None:
         """INIT/SUSPEND -> RDY with the configured ring; create (or re-create after a size
         change, mlx5 needs_teardown) the hardware object first when needed."""
-        if idx >= self.hw_vqs:
+        if not self._is_hw(idx):
+            if self.is_cvq(idx):
+                await self._run_cvq()
             return
         v = self.vq_cfg[idx]
         if self.hw_created[idx] and self.hw_num[idx] != v.num:
@@ -345,9 +368,13 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
                                 IDX=(state.avail_index << 16) | state.avail_index)
             return
         v.avail_index = state.avail_index
+        if self.is_cvq(idx):
+            self.cvq_last_avail = self.cvq_used = state.avail_index
 
     async def get_vq_state(self, idx: int) -> VqState:
         self._check_idx(idx, "get_vq_state")
+        if self.is_cvq(idx):
+            return VqState(self.cvq_used)
         if self.hw_created[idx] and idx < self.hw_vqs:
             # mlx5_vdpa_get_vq_state reports the hardware used index; after suspend the two
             # indices are equal
@@ -365,11 +392,23 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
     # -- groups and address spaces ------------------------------------------------------
     async def get_vq_group(self, idx: int) -> int:
         self._check_idx(idx, "get_vq_group")
-        return DATAVQ_GROUP
+        return CVQ_GROUP if self.is_cvq(idx) else DATAVQ_GROUP
 
     async def get_vq_desc_group(self, idx: int) -> int:
         self._check_idx(idx, "get_vq_desc_group")
-        return DATAVQ_DESC_GROUP
+        return CVQ_GROUP if self.is_cvq(idx) else DATAVQ_DESC_GROUP
+
+    def cvq_index(self) -> int:
+        """mlx5_vnet.c: ctrl_vq_idx: 2 without MQ, ``2 * max_qps`` with MQ negotiated."""
+        if self.features & spec.bit(spec.VIRTIO_NET_F_MQ):
+            return self.hw_vqs
+        return 2
+
+    def is_cvq(self, idx: int) -> bool:
+        return bool(self.features & spec.bit(spec.VIRTIO_NET_F_CTRL_VQ)) and idx == self.cvq_index()
+
+    def _is_hw(self, idx: int) -> bool:
+        return idx < self.hw_vqs and not self.is_cvq(idx)
 
     async def set_group_asid(self, group: int, asid: int) -> None:
         if not 0 <= group < self.ngroups or not 0 <= asid < self.nas:
@@ -403,7 +442,8 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
 
     async def get_status(self) -> int:
         hw = await self.port.read("DEV_STATUS")
-        return self.status | (hw & spec.VIRTIO_CONFIG_S_NEEDS_RESET)
+        nr = spec.VIRTIO_CONFIG_S_NEEDS_RESET
+        return self.status | (hw & nr) | (nr if self.sw_needs_reset else 0)
 
     async def set_status(self, status: int) -> None:
         """mlx5_vdpa_set_status: DRIVER_OK 0->1 starts every ready VQ (hardware objects are
@@ -425,7 +465,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         cmds: list[tuple[str, dict[str, int]]] = []
         order = []
         for i, v in enumerate(self.vq_cfg[:self.hw_vqs]):
-            if v.ready and not self.hw_created[i]:
+            if v.ready and not self.hw_created[i] and self._is_hw(i):
                 cmds.append(("CREATE_VQ", self._create_args(i)))
                 order.append(i)
         for c in await self.port.execute_many(cmds):
@@ -442,7 +482,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
             if not c.ok:
                 raise fail(RM.errno_of(c.status), "set_status",
                            f"{c.op} failed at DRIVER_OK: {RM.status_name(c.status)}")
-        for i, v in enumerate(self.vq_cfg[:self.hw_vqs]):
+        for i, v in enumerate(self.vq_cfg):
             if v.ready and i not in order:
                 await self._start(i)
 
@@ -451,6 +491,12 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
 
     async def get_device_id(self) -> int:
         return spec.VIRTIO_ID_NET
+
+    @property
+    def config(self) -> bytes:
+        """struct virtio_net_config, kept by the parent as mlx5_vnet.c does (ndev->config)."""
+        return spec.VIRTIO_NET_CONFIG_STRUCT.pack(self.mac, spec.VIRTIO_NET_S_LINK_UP,
+                                                  self.hw_vqs // 2, MTU)
 
     async def get_config(self, offset: int, length: int) -> bytes:
         """struct virtio_net_config; bytes past the end read as zero."""
@@ -484,8 +530,14 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         # mlx5 re-creates blank VQs of the default size at reset
         self.vq_cfg = [_SwVq(num=self.max_qsize) for _ in range(self.nvqs)]
         self.group2asid = [0] * self.ngroups
+        self.mac = MAC
+        self.cur_queue_pairs = 1
+        self.cvq_broken = False
+        self.sw_needs_reset = False
+        self.cvq_last_avail = self.cvq_used = 0
         if clean_map:
-            self.spaces = [_AddressSpace() for _ in range(self.nas)]
+            for sp in self.spaces:
+                sp.restore_default()
 
     async def suspend(self) -> None:
         """mlx5_vdpa_suspend: every RDY object -> SUSPEND once its chain in flight is done."""
@@ -500,7 +552,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
             return
         plain, changed = [], []
         for i, v in enumerate(self.vq_cfg[:self.hw_vqs]):
-            if not v.ready:
+            if not v.ready or not self._is_hw(i):
                 continue
             if not self.hw_created[i] or self.hw_num[i] != v.num:
                 changed.append(i)
@@ -514,6 +566,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         await self._cmd("RESUME_ALL", "resume")
         for i in changed:
             await self._start(i)
+        await self._run_cvq()
 
     # -- DMA mapping --------------------------------------------------------------------
     def _check_asid(self, asid: int, op: str) -> None:
@@ -522,24 +575,27 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
 
     async def dma_map(self, asid: int, iova: int, size: int, pa: int, perm: int) -> None:
         self._check_asid(asid, "dma_map")
+        check_perm(perm, "dma_map")
         if size <= 0 or iova + size - 1 > U64:
+            self.spaces[asid].leave_passthrough()
             raise fail(errno.EINVAL, "dma_map", "empty or wrapping range")
         last = iova + size - 1
-        await self._cmd("MAP", "dma_map", ASID=asid, IOVA_LO=_lo(iova), IOVA_HI=_hi(iova),
-                        LAST_LO=_lo(last), LAST_HI=_hi(last), PA_LO=_lo(pa), PA_HI=_hi(pa),
-                        PERM=perm)
-        sp = self.spaces[asid]
-        sp.identity = False
-        sp.ranges.append(IotlbRange(iova, size, pa, perm))
+        try:
+            await self._cmd("MAP", "dma_map", ASID=asid, IOVA_LO=_lo(iova), IOVA_HI=_hi(iova),
+                            LAST_LO=_lo(last), LAST_HI=_hi(last), PA_LO=_lo(pa), PA_HI=_hi(pa),
+                            PERM=perm)
+        finally:
+            # the device leaves identity on the first map even when it fails (vdpasim_dma_map)
+            self.spaces[asid].leave_passthrough()
+        self.spaces[asid].table.add_range(IotlbRange(iova, size, pa, perm), "dma_map")
 
     async def dma_unmap(self, asid: int, iova: int, size: int) -> None:
         self._check_asid(asid, "dma_unmap")
         last = iova + size - 1
         await self._cmd("UNMAP", "dma_unmap", ASID=asid, IOVA_LO=_lo(iova), IOVA_HI=_hi(iova),
                         LAST_LO=_lo(last), LAST_HI=_hi(last))
-        sp = self.spaces[asid]
-        sp.identity = False
-        sp.ranges = [r for r in sp.ranges if r.last < iova or r.iova > last]
+        self.spaces[asid].leave_passthrough()
+        self.spaces[asid].table.del_range(iova, size)
 
     async def set_map(self, asid: int, iotlb: Sequence[IotlbRange]) -> None:
         self._check_asid(asid, "set_map")
@@ -550,18 +606,80 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
                                  "LAST_LO": _lo(r.last), "LAST_HI": _hi(r.last),
                                  "PA_LO": _lo(r.pa), "PA_HI": _hi(r.pa), "PERM": r.perm}))
         done = await self.port.execute_many(cmds)
-        self.spaces[asid] = _AddressSpace(False, [])
+        sp = self.spaces[asid]
+        sp.passthrough = False
+        sp.table = Iotlb()
         bad = [c for c in done if not c.ok]
         if bad:
             # vdpasim_set_map leaves the table empty on error; do the same
             await self._cmd("UNMAP", "set_map", ASID=asid, LAST_LO=0xFFFFFFFF, LAST_HI=0xFFFFFFFF)
             raise fail(RM.errno_of(bad[0].status), "set_map", RM.status_name(bad[0].status))
-        self.spaces[asid].ranges = list(iotlb)
+        sp.table = Iotlb(iotlb)
 
     async def reset_map(self, asid: int) -> None:
         self._check_asid(asid, "reset_map")
         await self._cmd("RESET_MAP", "reset_map", ASID=asid)
-        self.spaces[asid] = _AddressSpace()
+        self.spaces[asid].restore_default()
+
+    # -- the control VQ, in software (mlx5_vnet.c: mlx5_cvq_kick_handler) ------------------
+    async def _run_cvq(self) -> None:
+        """Handle every available control command, as the parent's CVQ work item does."""
+        idx = self.cvq_index()
+        if (not self.features & spec.bit(spec.VIRTIO_NET_F_CTRL_VQ) or self.mem is None
+                or not self._driver_ok() or self.suspended or self.cvq_broken
+                or not self.vq_cfg[idx].ready):
+            return
+        v = self.vq_cfg[idx]
+        space = self.spaces[self.group2asid[CVQ_GROUP]]
+        log = self.access_log if self.access_log is not None else AccessLog()
+        port = DmaPort(self.mem, space, idx, log)
+        ring = SplitRing(port, port, v.desc, v.driver, v.device, v.num,
+                         bool(self.features & spec.bit(spec.VIRTIO_RING_F_EVENT_IDX)))
+        try:
+            while True:
+                avail = ring.avail_idx()
+                pending = (avail - self.cvq_last_avail) & spec.U16_MASK
+                if pending == 0:
+                    ring.publish_avail_event(self.cvq_last_avail)
+                    return
+                if pending > ring.num:
+                    raise RingError(errno.EFAULT, f"control avail.idx {avail} is {pending} "
+                                                  f"ahead of {self.cvq_last_avail}")
+                head = ring.head_at(self.cvq_last_avail)
+                chain = ring.walk(head, allow_read=True, allow_write=True)
+                written = self._control(ring, chain)
+                self.cvq_last_avail = (self.cvq_last_avail + 1) & spec.U16_MASK
+                old = self.cvq_used
+                self.cvq_used = ring.complete(old, head, written)
+                if ring.need_notify(old, self.cvq_used):
+                    self.cvq_notifications += 1
+        except RingError as e:
+            self.cvq_broken = True
+            self.sw_needs_reset = True
+            f = e.fault
+            self._faults.append(DeviceFault(idx, e.errno, e.reason, e.asid,
+                                            f.iova if f else None, f.write if f else None))
+
+    def _control(self, ring: SplitRing, chain: Chain) -> int:
+        """MAC_ADDR_SET and MQ_VQ_PAIRS_SET are honoured, anything else is acked ERR."""
+        if chain.write_len < 1:
+            raise RingError(errno.EPROTO, f"control command at head {chain.head} has no ack byte")
+        cmd = ring.pull(chain)
+        status = spec.VIRTIO_NET_ERR
+        if len(cmd) >= 2:
+            cls, code, body = cmd[0], cmd[1], cmd[2:]
+            if (cls == spec.VIRTIO_NET_CTRL_MAC and code == spec.VIRTIO_NET_CTRL_MAC_ADDR_SET
+                    and len(body) == 6):
+                self.mac = bytes(body)
+                status = spec.VIRTIO_NET_OK
+            elif (cls == spec.VIRTIO_NET_CTRL_MQ and code == spec.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET
+                  and len(body) == 2):
+                pairs = int.from_bytes(body, "little")
+                if spec.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN <= pairs <= self.hw_vqs // 2:
+                    self.cur_queue_pairs = pairs
+                    status = spec.VIRTIO_NET_OK
+        ring.push(chain, bytes([status]))
+        return 1
 
     # -- what the bench checks DMA against ------------------------------------------------
     def dma_allowed(self, pa: int, length: int, write: bool, word: int) -> bool:
@@ -569,24 +687,18 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         of an ASID some group is bound to, with the needed permission. Reads are checked at
         bus-word granularity (the bus reads whole words)."""
         need = spec.VHOST_ACCESS_WO if write else spec.VHOST_ACCESS_RO
-        spaces = [self.spaces[a] for a in sorted(set(self.group2asid))]
-        if any(s.identity for s in spaces):
-            return True
-        for b in range(pa, pa + length):
-            ok = False
-            for s in spaces:
-                for r in s.ranges:
-                    if not r.perm & need:
-                        continue
-                    lo, hi = r.pa, r.pa + r.size
-                    if not write:
-                        lo, hi = lo & ~(word - 1), (hi + word - 1) & ~(word - 1)
-                    if lo <= b < hi:
-                        ok = True
-                        break
-                if ok:
+        ranges = [r for a in sorted(set(self.group2asid)) for r in self.spaces[a].ranges()
+                  if r.perm & need]
+        b = pa
+        while b < pa + length:
+            for r in ranges:
+                lo, hi = r.pa, r.pa + r.size
+                if not write:
+                    lo, hi = lo & ~(word - 1), (hi + word - 1) & ~(word - 1)
+                if lo <= b < hi:
+                    b = hi
                     break
-            if not ok:
+            else:
                 return False
         return True
 

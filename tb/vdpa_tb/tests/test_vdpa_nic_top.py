@@ -14,7 +14,7 @@ import cocotb
 
 from vdpa_model import flows, spec
 from vdpa_model.device import ReferenceDevice
-from vdpa_model.guest import GuestNetDriver, RawDesc
+from vdpa_model.guest import GuestNetDriver, GuestVirtqueue, RawDesc
 from vdpa_model.lockstep import Lockstep, MirroredMemory
 from vdpa_model.memory import Allocator, GuestMemory
 from vdpa_model.ops import IotlbRange, VqObjectState
@@ -524,3 +524,51 @@ async def test_set_map_parent(dut):
     f = env.lock.take_faults()
     assert [(x.vq, x.errno) for x in f] == [(1, errno.EFAULT)], f
     env.tb.assert_dma_clean()
+
+
+@cocotb.test(timeout_time=40000, timeout_unit=US)
+async def test_control_vq_in_parent(dut):
+    """Goal: the control VQ the parent emulates answers like the reference device's.
+    Stimulus: MQ and CTRL_VQ negotiated; MAC_ADDR_SET, MQ_VQ_PAIRS_SET (valid and out of
+    range), an unknown class, then a command without an ack byte.
+    Check: lockstep (ack bytes, used ring, config space, the EPROTO fault and NEEDS_RESET)."""
+    env = await make_env(dut)
+    rng = random.Random(31)
+    await flows.open_device(env.v)
+    await flows.map_guest_memory(env.v, [flows.MemoryRegion(RAM_BASE, RAM_SIZE)])
+    feats = env.features
+    assert feats & spec.bit(spec.VIRTIO_NET_F_CTRL_VQ) and feats & spec.bit(spec.VIRTIO_NET_F_MQ)
+    qps = param("NVQ", 8) // 2
+    net = env.net(qps, 32)
+    cvq_idx = 2 * qps
+    cvq = GuestVirtqueue(env.mem, env.alloc, cvq_idx, 16, event_idx=net.event_idx)
+    await flows.start_device(env.v, [*net.vqs, cvq], features=feats)
+    # the control VQ's index and group follow the negotiated MQ (mlx5_vnet.c: ctrl_vq_idx)
+    assert await env.lock.get_vq_group(cvq_idx) == 1
+    mac = bytes([0x02, 0, 0, 0, 0x42, 0x43])
+    cmds = [
+        bytes([spec.VIRTIO_NET_CTRL_MAC, spec.VIRTIO_NET_CTRL_MAC_ADDR_SET]) + mac,
+        bytes([spec.VIRTIO_NET_CTRL_MQ, spec.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET])
+        + qps.to_bytes(2, "little"),
+        bytes([spec.VIRTIO_NET_CTRL_MQ, spec.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET])
+        + (qps + 1).to_bytes(2, "little"),
+        bytes([0x55, 0x01]),
+    ]
+    for c in cmds:
+        cvq.add_buffer([c], [1])
+    await flows.kick_if_needed(env.v, cvq)
+    await env.lock.settle()
+    acks = [comp.data[0] for comp in cvq.reap()]
+    ok, err = spec.VIRTIO_NET_OK, spec.VIRTIO_NET_ERR
+    assert acks == [ok, ok, err, err], acks
+    assert (await env.lock.get_config(0, 6)) == mac
+    await transmit(env, net, qps - 1, frames(2, rng))
+    env.tb.log.info("Test a control command with no ack byte")
+    cvq.add_buffer([bytes([spec.VIRTIO_NET_CTRL_MAC, spec.VIRTIO_NET_CTRL_MAC_ADDR_SET]) + mac], [])
+    await flows.kick_if_needed(env.v, cvq)
+    await env.lock.settle()
+    f = env.lock.take_faults()
+    assert [(x.vq, x.errno) for x in f] == [(cvq_idx, errno.EPROTO)], f
+    assert await env.lock.get_status() & spec.VIRTIO_CONFIG_S_NEEDS_RESET
+    await env.lock.reset()
+    assert (await env.lock.get_config(0, 6)) != mac, "reset must restore the configured MAC"
