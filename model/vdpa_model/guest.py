@@ -15,9 +15,11 @@ virtio_ring.c's ``BAD_RING`` does. On the other side, the ``post_raw_*``/``write
 write exactly the malformed bytes a negative test asks for and check nothing.
 
 Addresses: buffers and rings are allocated guest-physical (GPA). The device is given IOVAs:
-``iova_of(gpa)`` for data buffers, ``ring_iova_of(gpa)`` for the areas and indirect tables
-(which a device with a separate descriptor group reads through that group's ASID). Both default
-to the identity, which is what a device without any map sees.
+``iova_of(gpa)`` for data buffers and indirect tables, ``ring_iova_of(gpa)`` for the three ring
+areas (which a device with a separate descriptor group reads through that group's ASID; the
+descriptor group covers the descriptor table and the driver and device areas only, so indirect
+tables, which live in buffer memory, go through the data group: docs/model.md). Both default to
+the identity, which is what a device without any map sees.
 
 Speed matters (benchmarks push >100k descriptors/s through the reference device): descriptors
 are packed with one precompiled :class:`struct.Struct` each, buffers come from per-size free
@@ -412,7 +414,7 @@ class GuestVirtqueue:
             mem.write(tgpa, table)
             bufs.append((cls, tgpa))
             mem.pack(VRING_DESC_STRUCT, base + VRING_DESC_SIZE * head,
-                     self._ring_iova_of(tgpa), len(table), VRING_DESC_F_INDIRECT, nxt[head])
+                     self._iova_of(tgpa), len(table), VRING_DESC_F_INDIRECT, nxt[head])
             last = head
         else:
             i = head
@@ -610,7 +612,7 @@ class GuestVirtqueue:
         table = b"".join(d.pack() for d in descs)
         gpa = self.alloc.alloc(max(len(table), VRING_DESC_SIZE), VRING_DESC_ALIGN)
         self.mem.write(gpa, table)
-        return self._ring_iova_of(gpa), len(table) if length is None else length
+        return self._iova_of(gpa), len(table) if length is None else length
 
     def post_raw_head(self, head: int, *, token: object = None) -> None:
         """Put ``head`` (any u16, e.g. >= num) in the next avail.ring slot; not published.
