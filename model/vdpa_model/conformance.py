@@ -301,6 +301,8 @@ async def _phase_desc_asid(sc: Scenario, ids: frozenset[int]) -> None:
     r.equal("desc asid: tx with rings in ASID 1", [p.data for p in out], sent)
     got = await receive(v, dev, driver, 0, sent)
     r.equal("desc asid: rx with rings in ASID 1", got, sent)
+    out = await transmit(v, dev, driver, 0, sent, indirect=True)
+    r.equal("desc asid: indirect tables through the data ASID", [p.data for p in out], sent)
     ring_asids = {a.asid for a in log.entries() if a.kind.is_ring}
     buf_asids = {a.asid for a in log.entries() if a.kind is AccessKind.BUFFER}
     r.equal("desc asid: ring accesses used ASID 1 only", ring_asids, {1})
