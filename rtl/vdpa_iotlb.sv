@@ -41,6 +41,10 @@ module vdpa_iotlb
     input  wire logic                 clk,
     input  wire logic                 rst,
 
+    /* Data path handshake: a mapping is removed or rebound only between chains */
+    input  wire logic                 eng_busy,
+    output wire logic                 eng_hold,
+
     /* Command unit: MAP, UNMAP, RESET_MAP, SET_GROUP_ASID, QUERY_GROUP, RESET */
     input  wire logic                 cmd_valid,
     input  wire logic [7:0]           cmd_op,
@@ -117,8 +121,9 @@ wire logic unused_args = ^cmd_args[NARGS*32-1:8*32];
 // ---------------------------------------------------------------------------------------
 // Command unit
 // ---------------------------------------------------------------------------------------
-typedef enum logic [2:0] {C_IDLE, C_MAP_CHECK, C_MAP_FILL, C_DONE} cstate_t;
+typedef enum logic [2:0] {C_IDLE, C_MAP_CHECK, C_MAP_FILL, C_DRAIN, C_DONE} cstate_t;
 cstate_t        c_state_reg;
+logic [7:0]     c_op_reg;
 logic [7:0]     c_asid_reg;
 logic [63:0]    c_iova_reg, c_last_reg, c_pa_reg;
 logic [1:0]     c_perm_reg;
@@ -129,6 +134,25 @@ logic [127:0]   c_data_reg;
 logic           c_done_reg;
 
 assign cmd_busy = c_state_reg != C_IDLE;
+// UNMAP, RESET_MAP and SET_GROUP_ASID wait for the chain in flight (translated before the
+// change) to finish and keep new chains from starting, so no DMA uses a translation after the
+// command that removed it has completed (vhost-vdpa expects unmap to be synchronous)
+assign eng_hold = c_state_reg == C_DRAIN;
+
+// entries an UNMAP removes: every entry of the ASID overlapping the range, whole
+// (vhost_iotlb_del_range)
+logic [ENTRIES-1:0] unmap_hit;
+logic [31:0]        unmap_count;
+always_comb begin
+    unmap_count = '0;
+    for (int i = 0; i < ENTRIES; i++) begin
+        unmap_hit[i] = e_alloc[i] && e_asid[i] == a0[7:0] && e_iova[i] <= a_last &&
+                       a_iova <= e_last[i];
+        if (unmap_hit[i]) begin
+            unmap_count = unmap_count + 1;
+        end
+    end
+end
 assign done_valid = c_done_reg;
 assign done_status = c_status_reg;
 assign done_data = c_data_reg;
@@ -197,39 +221,27 @@ always_ff @(posedge clk) begin
                         end
                     end
                     OP_UNMAP: begin
+                        c_op_reg <= cmd_op;
                         if (a0 >= NAS || a_last < a_iova) begin
                             c_status_reg <= ST_BAD_PARAM;
                         end else begin
-                            // removes whole entries, not the overlapping part (vhost_iotlb_del_range)
-                            for (int i = 0; i < ENTRIES; i++) begin
-                                if (e_alloc[i] && e_asid[i] == a0[7:0] &&
-                                        e_iova[i] <= a_last && a_iova <= e_last[i]) begin
-                                    e_alloc[i] <= 1'b0;
-                                    e_valid[i] <= 1'b0;
-                                    c_data_reg[31:0] <= c_data_reg[31:0] + 1;
-                                end
-                            end
-                            identity[a0[AIW-1:0]] <= 1'b0;
+                            c_state_reg <= C_DRAIN;
                         end
                     end
                     OP_RESET_MAP: begin
+                        c_op_reg <= cmd_op;
                         if (a0 >= NAS) begin
                             c_status_reg <= ST_BAD_PARAM;
                         end else begin
-                            for (int i = 0; i < ENTRIES; i++) begin
-                                if (e_asid[i] == a0[7:0]) begin
-                                    e_alloc[i] <= 1'b0;
-                                    e_valid[i] <= 1'b0;
-                                end
-                            end
-                            identity[a0[AIW-1:0]] <= IDENTITY_MASK[a0[7:0]];
+                            c_state_reg <= C_DRAIN;
                         end
                     end
                     OP_SET_GROUP_ASID: begin
+                        c_op_reg <= cmd_op;
                         if (a0 >= NGROUPS || a1 >= NAS) begin
                             c_status_reg <= ST_BAD_PARAM;
                         end else begin
-                            g2a[a0[GIW-1:0]] <= a1[7:0];
+                            c_state_reg <= C_DRAIN;
                         end
                     end
                     OP_QUERY_GROUP: begin
@@ -294,6 +306,37 @@ always_ff @(posedge clk) begin
                 e_valid[c_entry_reg] <= 1'b1;
                 identity[c_asid_reg[AIW-1:0]] <= 1'b0;
                 c_state_reg <= C_DONE;
+            end
+        end
+        C_DRAIN: begin
+            // the arguments stay on cmd_args until this command completes
+            if (!eng_busy) begin
+                c_state_reg <= C_DONE;
+                case (c_op_reg)
+                    OP_UNMAP: begin
+                        for (int i = 0; i < ENTRIES; i++) begin
+                            if (unmap_hit[i]) begin
+                                e_alloc[i] <= 1'b0;
+                                e_valid[i] <= 1'b0;
+                            end
+                        end
+                        c_data_reg[31:0] <= unmap_count;
+                        identity[a0[AIW-1:0]] <= 1'b0;
+                    end
+                    OP_RESET_MAP: begin
+                        for (int i = 0; i < ENTRIES; i++) begin
+                            if (e_asid[i] == a0[7:0]) begin
+                                e_alloc[i] <= 1'b0;
+                                e_valid[i] <= 1'b0;
+                            end
+                        end
+                        identity[a0[AIW-1:0]] <= IDENTITY_MASK[a0[7:0]];
+                    end
+                    default: begin
+                        // OP_SET_GROUP_ASID
+                        g2a[a0[GIW-1:0]] <= a1[7:0];
+                    end
+                endcase
             end
         end
         default: begin

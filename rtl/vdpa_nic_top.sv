@@ -140,6 +140,7 @@ wire logic [63:0]          drv_features;
 wire logic [31:0]          rx_drops;
 wire logic                 needs_reset;
 wire logic                 dp_idle;
+wire logic                 eng_busy, eng_hold;
 wire logic                 db_valid;
 wire logic [15:0]          db_vq;
 
@@ -206,6 +207,7 @@ vdpa_iotlb #(
     .PAGE_SHIFT(PAGE_SHIFT), .IDENTITY_MASK(IDENTITY_MASK), .NARGS(NARGS)
 ) iotlb_inst (
     .clk(clk), .rst(rst),
+    .eng_busy(eng_busy), .eng_hold(eng_hold),
     .cmd_valid(iotlb_cmd_valid), .cmd_op(iotlb_cmd_op), .cmd_args(iotlb_cmd_args),
     .cmd_busy(iotlb_busy), .done_valid(iotlb_done_valid), .done_status(iotlb_done_status),
     .done_data(iotlb_done_data),
@@ -222,6 +224,7 @@ vdpa_vq_engine #(
     .clk(clk), .rst(rst),
     .driver_ok(dev_status[2]), .drv_features(drv_features),
     .needs_reset(needs_reset), .rx_drops(rx_drops), .dp_idle(dp_idle),
+    .iotlb_hold(eng_hold), .eng_busy(eng_busy),
     .cmd_valid(vq_cmd_valid), .cmd_op(vq_cmd_op), .cmd_args(vq_cmd_args), .cmd_busy(vq_busy),
     .done_valid(vq_done_valid), .done_status(vq_done_status), .done_data(vq_done_data),
     .db_valid(db_valid), .db_vq(db_vq),

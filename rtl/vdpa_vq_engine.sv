@@ -49,6 +49,10 @@ module vdpa_vq_engine
     output wire logic [31:0]          rx_drops,
     output wire logic                 dp_idle,
 
+    /* IOTLB handshake: hold new chains while a mapping change waits; busy while in a chain */
+    input  wire logic                 iotlb_hold,
+    output wire logic                 eng_busy,
+
     /* Command unit: CREATE/MODIFY/QUERY/DESTROY_VQ, SUSPEND_ALL, RESUME_ALL, RESET */
     input  wire logic                 cmd_valid,
     input  wire logic [7:0]           cmd_op,
@@ -460,6 +464,8 @@ always_comb begin
     end
 end
 
+assign eng_busy = e_state_reg != E_IDLE;
+
 // quiescent: nothing in flight, no frame held, no kick the scheduler would act on
 assign dp_idle = e_state_reg == E_IDLE && !(rxb_full_reg && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
                  !(driver_ok && pick_found) && rxb_wptr_reg == 0;
@@ -691,8 +697,9 @@ always_ff @(posedge clk) begin
                 // not a receive queue of this device
                 rxb_take <= 1'b1;
                 rx_drops_reg <= rx_drops_reg + 1;
-            end else if (!driver_ok) begin
-                // no buffers are consumed before DRIVER_OK (virtio 1.2 §2.1)
+            end else if (!driver_ok || iotlb_hold) begin
+                // no buffers are consumed before DRIVER_OK (virtio 1.2 §2.1), nor while a
+                // mapping change waits for the data path to be between chains
             end else if (rxb_full_reg && !rxb_take && rx_vq_ok) begin
                 e_vq_reg <= rxb_vq_reg[QW-1:0];
                 e_rx_reg <= 1'b1;
