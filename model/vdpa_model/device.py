@@ -84,6 +84,9 @@ class Virtqueue:
     ready: bool = False
     state: VqObjectState = VqObjectState.INIT
     last_avail: int = 0
+    #: avail.idx as last read: chains up to it are fetched without re-reading it, as
+    #: drivers/vhost/vhost.c: vhost_get_vq_desc does with vq->avail_idx.
+    avail_seen: int = 0
     used_idx: int = 0
     doorbell: bool = False
     #: ring geometry applied when the object last started (mlx5 applies modified fields at the
@@ -164,6 +167,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         if vq.state is VqObjectState.INIT and self.options.parent is Parent.SIM:
             vq.used_idx = vq.last_avail  # vdpasim_queue_ready: last_used_idx = last_avail_idx
         vq.ring = self._make_ring(vq)
+        vq.avail_seen = vq.last_avail  # a (re)started queue reads avail.idx afresh
         vq.state = VqObjectState.RDY
 
     def _make_ring(self, vq: Virtqueue) -> SplitRing:
@@ -238,7 +242,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
             raise fail(errno.EINVAL, "set_vq_state", f"avail_index {state.avail_index} is not u16")
         if self.options.set_state_refused_when_ready and vq.state is VqObjectState.RDY:
             raise fail(errno.EINVAL, "set_vq_state", f"vq {idx} object is RDY; suspend it first")
-        vq.last_avail = state.avail_index
+        vq.last_avail = vq.avail_seen = state.avail_index
         if self.options.state_reports_used_idx:
             vq.used_idx = state.avail_index
 
@@ -488,16 +492,18 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
                     return False
             elif not vq.doorbell:
                 return False
-            avail = ring.avail_idx()
-            pending = (avail - vq.last_avail) & U16_MASK
-            if pending == 0:
-                vq.doorbell = False
-                ring.publish_avail_event(vq.last_avail)
-                return False
-            if pending > ring.num:
-                # drivers/vhost/vhost.c: vhost_get_vq_desc "Guest moved avail index from %u to %u"
-                raise RingError(errno.EFAULT, f"avail.idx {avail} is {pending} ahead of "
-                                              f"last_avail {vq.last_avail}, more than queue size {ring.num}")
+            if vq.avail_seen == vq.last_avail:
+                avail = ring.avail_idx()
+                pending = (avail - vq.last_avail) & U16_MASK
+                if pending == 0:
+                    vq.doorbell = False
+                    ring.publish_avail_event(vq.last_avail)
+                    return False
+                if pending > ring.num:
+                    # drivers/vhost/vhost.c: vhost_get_vq_desc "Guest moved avail index from %u to %u"
+                    raise RingError(errno.EFAULT, f"avail.idx {avail} is {pending} ahead of last_avail "
+                                                  f"{vq.last_avail}, more than queue size {ring.num}")
+                vq.avail_seen = avail
             head = ring.head_at(vq.last_avail)
             chain = ring.walk(head, allow_read=not is_rx, allow_write=is_rx or cvq)
             ring.check_completion(vq.used_idx)
