@@ -472,7 +472,12 @@ assign dp_idle = e_state_reg == E_IDLE && !(rxb_full_reg && (rx_vq_bad || (drive
 
 // a received frame waits in the buffer (backpressuring the wire) until its queue is RDY and
 // has a buffer; it is offered once on arrival and again after each kick of that queue
-wire logic rx_vq_bad = 32'(rxb_vq_reg) >= NVQ || rxb_vq_reg[0] == 1'b1;
+// a frame for a queue that cannot take it without a reset (not a receive queue, in ERR, or
+// still without an object once DRIVER_OK is set) is dropped at once, so it cannot hold the
+// receive buffer for the other queues
+wire logic rx_vq_bad = 32'(rxb_vq_reg) >= NVQ || rxb_vq_reg[0] == 1'b1 ||
+                       q_state[rxb_vq_reg[QW-1:0]] == VQS_ERR ||
+                       (driver_ok && q_state[rxb_vq_reg[QW-1:0]] == VQS_NONE);
 wire logic rx_vq_ok = !rx_vq_bad && q_state[rxb_vq_reg[QW-1:0]] == VQS_RDY && !blk_all &&
                       !(blk_one && v_vq_reg == rxb_vq_reg[QW-1:0]) &&
                       (rxb_new_reg || q_pending[rxb_vq_reg[QW-1:0]]);
@@ -694,7 +699,7 @@ always_ff @(posedge clk) begin
     case (e_state_reg)
         E_IDLE: begin
             if (rxb_full_reg && !rxb_take && rx_vq_bad) begin
-                // not a receive queue of this device
+                // no receive queue that could ever take it
                 rxb_take <= 1'b1;
                 rx_drops_reg <= rx_drops_reg + 1;
             end else if (!driver_ok || iotlb_hold) begin
