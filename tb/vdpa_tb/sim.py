@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,11 @@ def _param_id(params: Mapping[str, object]) -> str:
     return "-".join(f"{k}{v}" for k, v in sorted(params.items()))
 
 
+def waves_requested() -> bool:
+    """WAVES=1 in the environment asks for a waveform build (a separate build directory)."""
+    return os.environ.get("WAVES", "0") not in ("", "0")
+
+
 def build(top: str, params: Mapping[str, object] | None = None, simulator: str = "verilator",
           build_args: Sequence[str] = ()) -> Path:
     """Build ``top`` for ``params`` unless an up-to-date build exists; return its directory."""
@@ -81,7 +87,8 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
         use_pinned_verilator()
         if verilator_version() < MIN_VERILATOR:
             raise RuntimeError(f"Verilator {verilator_version()} < {MIN_VERILATOR} on PATH")
-    build_dir = SIM_BUILD / top / f"{simulator}-{_param_id(params)}"
+    waves = waves_requested()
+    build_dir = SIM_BUILD / top / f"{simulator}-{_param_id(params)}{'-waves' if waves else ''}"
     build_dir.mkdir(parents=True, exist_ok=True)
     sources = filelist(top)
     h = hashlib.sha256()
@@ -110,7 +117,8 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
             try:
                 runner.build(sources=sources, hdl_toplevel=top, parameters=params,
                              build_dir=build_dir, build_args=args, timescale=("1ns", "1ps"),
-                             always=simulator != "verilator", log_file=build_dir / "build.log")
+                             always=simulator != "verilator", waves=waves,
+                             log_file=build_dir / "build.log")
                 break
             except (RuntimeError, SystemExit):
                 # Verilator's make -j can race on its precompiled header; a clean rebuild is
@@ -130,11 +138,15 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
         extra_env: Mapping[str, str] | None = None) -> Path:
     """Run the cocotb tests of ``test_module`` (a module in tb/) against ``top``.
 
-    Returns the JUnit XML path; raises AssertionError naming the failures if any test failed.
+    Returns the JUnit XML path; raises AssertionError naming the failures if any test failed,
+    with the command that reruns them with the same seed (and WAVES=1 for a waveform).
+    ``seed`` defaults to $COCOTB_RANDOM_SEED, else cocotb picks one and the log records it.
     """
     from cocotb_tools.runner import get_results, get_runner
 
     params = dict(params or {})
+    if seed is None and os.environ.get("COCOTB_RANDOM_SEED"):
+        seed = int(os.environ["COCOTB_RANDOM_SEED"])
     build_dir = build(top, params, simulator)
     runner = get_runner(simulator)
     env = {f"PARAM_{k}": str(v) for k, v in params.items()}
@@ -151,11 +163,18 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
                           hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=test_dir,
                           test_filter=test_filter, seed=seed, extra_env=env,
                           results_xml=str(test_dir / "results.xml"), timescale=("1ns", "1ps"),
-                          log_file=test_dir / "sim.log")
+                          log_file=test_dir / "sim.log", waves=waves_requested())
     finally:
         sys.path[:] = saved
     total, failed = get_results(xml)
     if failed or total == 0:
-        raise AssertionError(f"{failed} of {total} cocotb tests failed in {test_module} "
-                             f"({simulator}, {params}); log: {test_dir / 'sim.log'}")
+        used = seed
+        log = test_dir / "sim.log"
+        if used is None and log.exists():
+            m = re.search(r"Seeding Python random module with (\d+)", log.read_text())
+            used = int(m.group(1)) if m else None
+        node = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+        raise AssertionError(
+            f"{failed} of {total} cocotb tests failed in {test_module} ({simulator}, {params}); "
+            f"log: {log}\nrerun: COCOTB_RANDOM_SEED={used} WAVES=1 python -m pytest '{node}'")
     return Path(xml)
