@@ -10,6 +10,9 @@ import pytest
 
 from vdpa_tb import sim
 
+# where the figures are kept for the timing model and for trend tracking
+OUT = sim.ROOT / "build" / "bench" / "vdpa_nic_top.json"
+
 TOP = "vdpa_nic_top"
 
 
@@ -18,7 +21,10 @@ def test_bench_vdpa_nic_top(tmp_path) -> None:
     out = tmp_path / "bench.json"
     sim.run(TOP, "vdpa_tb.tests.bench_vdpa_nic_top", {}, extra_env={"BENCH_OUT": str(out)})
     res = json.loads(out.read_text())
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(res, indent=2))
     print("\nvdpa_nic_top benchmark (default parameters, 10 ns clock)")
     for k, v in res.items():
         print(f"  {k}: {v}")
     assert res["map_cycles_per_page"] == 1.0
+    print(f"  (written to {OUT})")

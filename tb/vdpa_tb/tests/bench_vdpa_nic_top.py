@@ -129,6 +129,29 @@ async def bench_vdpa_nic_top(dut):
         await port.execute("DESTROY_VQ", VQ=1)
     res["create_vq_cycles_by_size"] = creates
 
+    tb.log.info("Bench: DRIVER_OK bring-up by number of queues (CREATE + RDY per VQ)")
+    bring = {}
+    for qps in [q for q in (1, 2, 4) if 2 * q <= param("NVQ", 8)]:
+        v0 = VhostVdpa(drv)
+        await flows.open_device(v0)
+        net0 = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=qps,
+                              queue_size=256, features=drv.device_features)
+        for st in (1, 3):
+            await v0.set_status(st)
+        await v0.set_features(net0.features)
+        await v0.set_status(0x0B)
+        for q in net0.vqs:
+            await v0.set_vring_num(q.index, q.num)
+            await v0.set_vring_addr(q.index, q.desc_area, q.driver_area, q.device_area)
+            await v0.set_vring_enable(q.index, True)
+        n0 = len(port.history)
+        t0 = cycles_now()
+        await v0.set_status(0x0F)
+        dev_cycles = sum(c.cycles for c in port.history[n0:])
+        bring[2 * qps] = {"wall_cycles": cycles_now() - t0, "device_cycles": dev_cycles}
+    res["driver_ok_cycles_by_vqs"] = bring
+    await port.execute("RESET", FLAGS=1)
+
     tb.log.info("Bench: data path")
     v = VhostVdpa(drv)
     await flows.open_device(v)
