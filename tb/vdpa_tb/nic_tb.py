@@ -27,6 +27,8 @@ from .hostmem import HostMemoryTarget
 from .parent import RtlCommandPort, RtlParentDriver
 
 GUEST_SIZE = 1 << 30
+# a chain moves at least a byte every few cycles; 200k cycles of standstill is a hang
+WATCHDOG_CYCLES = 200_000
 
 
 def param(name: str, default: int) -> int:
@@ -113,7 +115,32 @@ class Tb:
             self._monitors = True
             cocotb.start_soon(self._run_fault_monitor())
             cocotb.start_soon(self._run_irq_monitor())
+            cocotb.start_soon(self._run_watchdog())
         return self.drv
+
+    def _engine(self) -> Any:
+        inst = {"": None, "d0_": "dev0_inst", "d1_": "dev1_inst"}[self.prefix]
+        return (getattr(self.dut, inst) if inst else self.dut).vq_inst
+
+    async def _run_watchdog(self, period: int = WATCHDOG_CYCLES) -> None:
+        """Fail the test if the data path stays busy without progress for ``period`` cycles.
+
+        Sampled every ``period`` cycles (no per-cycle work): the engine state, the bytes moved
+        in the current chain and the AXI handshake counters of the bus models must not all
+        stand still while the engine is busy. A device that hangs on bad input trips this
+        even when the test itself would only time out.
+        """
+        eng = self._engine()
+        last = None
+        while True:
+            await ClockCycles(self.dut.clk, period)
+            busy = int(eng.eng_busy.value)
+            snap = (int(eng.e_state_reg.value), int(eng.moved_reg.value),
+                    self.target.bytes_read, self.target.bytes_written)
+            if busy and snap == last:
+                raise AssertionError(f"watchdog: {self.prefix or 'device'} data path busy "
+                                     f"without progress for {period} cycles (state {snap[0]})")
+            last = snap if busy else None
 
     async def _run_fault_monitor(self) -> None:
         """Hand fault records to the current parent driver whenever the FIFO is non-empty."""

@@ -436,14 +436,16 @@ async def test_command_costs_and_parallelism(dut):
                 {c.op: c.cycles for c in port.history})
 
 
-@cocotb.test(timeout_time=100000, timeout_unit=US)
-async def test_random_traffic_lockstep(dut):
+@cocotb.test(timeout_time=200000, timeout_unit=US)
+@cocotb.parametrize(stall=[False, True])
+async def test_random_traffic_lockstep(dut, stall):
     """Goal: long mixed traffic stays identical to the reference device.
     Stimulus: seeded random rounds of TX (1..1514 bytes, plain/split/indirect), RX (including
     frames larger than the posted buffers, which are dropped with the buffer kept), and
-    suspend/resume between rounds; 64-entry rings so indices go round several times.
+    suspend/resume between rounds; 64-entry rings so indices go round several times; clean and
+    with AXI/AXI-Stream idle and backpressure.
     Check: lockstep at every settle point, DMA inside the mappings, the device ends quiescent."""
-    env = await make_env(dut)
+    env = await make_env(dut, stall)
     seed = random.getrandbits(32)  # cocotb seeds random per test; rerun with COCOTB_RANDOM_SEED
     env.tb.log.info("random traffic seed %d", seed)
     rng = random.Random(seed)
