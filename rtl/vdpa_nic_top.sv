@@ -109,7 +109,7 @@ module vdpa_nic_top
     output wire logic                    m_axis_tx_tvalid,
     input  wire logic                    m_axis_tx_tready,
     output wire logic                    m_axis_tx_tlast,
-    output wire logic                    m_axis_tx_tuser,
+    output wire logic [1:0]              m_axis_tx_tuser,
     output wire logic [7:0]              m_axis_tx_tdest,
 
     /* AXI-Stream in: received frames (tdest = receive VQ) */

@@ -122,12 +122,13 @@ module vdpa_vq_engine
     input  wire logic                 m_axi_rvalid,
     output wire logic                 m_axi_rready,
 
-    /* AXI-Stream out: transmitted frames, one byte per beat; tuser=1 marks virtio-net header bytes */
+    /* AXI-Stream out: transmitted frames, one byte per beat; tuser[0] marks virtio-net header
+       bytes, tuser[1] on the tlast beat marks an aborted frame (discard it) */
     output wire logic [7:0]           m_axis_tx_tdata,
     output wire logic                 m_axis_tx_tvalid,
     input  wire logic                 m_axis_tx_tready,
     output wire logic                 m_axis_tx_tlast,
-    output wire logic                 m_axis_tx_tuser,
+    output wire logic [1:0]           m_axis_tx_tuser,
     output wire logic [7:0]           m_axis_tx_tdest,
 
     /* AXI-Stream in: received frames, one byte per beat; tdest = receive VQ index */
@@ -276,7 +277,7 @@ end
 typedef enum logic [5:0] {
     E_IDLE, E_START, E_AVAIL_IDX, E_AVAIL_CHK, E_AVAIL_EVENT, E_HEAD, E_HEAD_CHK,
     E_DESC_RD, E_DESC_CHK, E_BUF_XL, E_BUF_XLW, E_NEXT,
-    E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BYTE,
+    E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BYTE, E_TX_ABORT,
     E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W, E_RX_B,
     E_USED_ID, E_USED_LEN, E_USED_IDX, E_NOTE_RD, E_NOTE_CHK,
     E_DONE, E_FAULT, E_RX_DROP,
@@ -346,7 +347,8 @@ logic [63:0]  tr_iova_reg;
 logic [31:0]  tr_len_reg;
 logic         tr_write_reg;
 logic [7:0]   tx_tdata_reg;
-logic         tx_tvalid_reg, tx_tlast_reg, tx_tuser_reg;
+logic         tx_tvalid_reg, tx_tlast_reg;
+logic [1:0]   tx_tuser_reg;
 
 // AXI user sideband {kind[2:0], asid[7:0], vq[7:0]}: which VQ, through which ASID and for
 // which ring area or buffer each access is (kind as vdpa_model.dma.AccessKind: DESC 0, AVAIL 1,
@@ -359,7 +361,8 @@ logic         acc_is_data;
 always_comb begin
     acc_is_data = 1'b0;
     case (e_state_reg)
-        E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BYTE, E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W, E_RX_B:
+        E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BYTE, E_TX_ABORT, E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W,
+        E_RX_B:
             acc_is_data = 1'b1;
         default: acc_is_data = 1'b0;
     endcase
@@ -981,7 +984,8 @@ always_ff @(posedge clk) begin
                     if (!m_axi_rlast) begin
                         rready_reg <= 1'b1;
                     end else begin
-                        e_state_reg <= E_FAULT;
+                        // a frame already under way is closed with the abort flag
+                        e_state_reg <= (moved_reg != 0) ? E_TX_ABORT : E_FAULT;
                     end
                 end else begin
                     e_state_reg <= E_TX_BYTE;
@@ -1001,13 +1005,29 @@ always_ff @(posedge clk) begin
                 end else begin
                     tx_tvalid_reg <= 1'b1;
                     tx_tdata_reg <= beat_reg[8*lane_reg[BW-1:0] +: 8];
-                    tx_tuser_reg <= moved_reg < 32'(hdr_len);
+                    tx_tuser_reg <= {1'b0, moved_reg < 32'(hdr_len)};
                     tx_tlast_reg <= moved_reg + 1 == xfer_total_reg;
                     moved_reg <= moved_reg + 1;
                     burst_left_reg <= burst_left_reg - 1;
                     seg_left_reg <= seg_left_reg - 1;
                     cur_pa_reg <= cur_pa_reg + 1;
                     lane_reg <= lane_reg + 1'b1;
+                end
+            end
+        end
+
+        E_TX_ABORT: begin
+            // bus error mid-frame: one last byte with tlast and tuser[1] (bad frame), as
+            // Ethernet MACs mark a frame to drop
+            if (!tx_tvalid_reg || m_axis_tx_tready) begin
+                if (tx_tvalid_reg && tx_tlast_reg) begin
+                    tx_tvalid_reg <= 1'b0;
+                    e_state_reg <= E_FAULT;
+                end else begin
+                    tx_tvalid_reg <= 1'b1;
+                    tx_tdata_reg <= 8'd0;
+                    tx_tuser_reg <= 2'b10;
+                    tx_tlast_reg <= 1'b1;
                 end
             end
         end
@@ -1240,7 +1260,7 @@ always_ff @(posedge clk) begin
         end
     endcase
 
-    if (e_state_reg != E_TX_BYTE && tx_tvalid_reg && m_axis_tx_tready) begin
+    if (e_state_reg != E_TX_BYTE && e_state_reg != E_TX_ABORT && tx_tvalid_reg && m_axis_tx_tready) begin
         tx_tvalid_reg <= 1'b0;
     end
 

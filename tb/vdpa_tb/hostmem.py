@@ -53,6 +53,13 @@ class HostMemoryTarget:
         self.violations: list[DmaRecord] = []
         self.bytes_read = 0
         self.bytes_written = 0
+        # [lo, hi) guest-physical ranges that answer with a bus error (SLVERR)
+        self.poison: list[tuple[int, int]] = []
+
+    def _check_poison(self, pa: int, length: int) -> None:
+        for lo, hi in self.poison:
+            if pa < hi and lo < pa + length:
+                raise OSError(f"bus error at {pa:#x}")
 
     def _record(self, pa: int, length: int, write: bool) -> None:
         if self.access_log is not None and self.sideband is not None:
@@ -66,11 +73,13 @@ class HostMemoryTarget:
 
     async def read(self, address: int, length: int) -> bytes:
         self._record(address, length, False)
+        self._check_poison(address, length)
         self.bytes_read += length
         return self.mem.read(address, length)
 
     async def write(self, address: int, data: bytes) -> None:
         self._record(address, len(data), True)
+        self._check_poison(address, len(data))
         self.bytes_written += len(data)
         self.mem.write(address, data)
 

@@ -212,6 +212,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         self.last_error: Completion | None = None
         self._faults: list[DeviceFault] = []
         self._irq_fault: Any = None
+        self.tx_aborted = 0
 
     @classmethod
     async def probe(cls, port: RtlCommandPort, tx_sink: Any = None,
@@ -727,12 +728,18 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         await self.rx_source.send(AxiStreamFrame(frame, tdest=vq))
 
     def take_tx(self) -> list[TxPacket]:
+        """Frames from the TX stream: tuser bit 0 marks header bytes; a frame whose last beat
+        has tuser bit 1 was aborted by the device (bus error) and is discarded, as a MAC
+        drops a frame marked bad."""
         out = []
         while self.tx_sink is not None and not self.tx_sink.empty():
             f = self.tx_sink.recv_nowait()
             data = bytes(f.tdata)
             user = f.tuser if isinstance(f.tuser, list) else [f.tuser] * len(data)
-            nh = sum(1 for u in user if u)
+            if user and int(user[-1]) & 2:
+                self.tx_aborted += 1
+                continue
+            nh = sum(1 for u in user if int(u) & 1)
             tdest = f.tdest[0] if isinstance(f.tdest, list) else f.tdest
             out.append(TxPacket(int(tdest), data[:nh], data[nh:]))
         return out

@@ -713,3 +713,39 @@ async def test_segment_limit(dut):
     assert drv.take_tx() == []
     got = await flows.transmit(v, drv, net, 1, [bytes(range(200))])
     assert [p.data for p in got] == [bytes(range(200))]
+
+
+@cocotb.test(timeout_time=20000, timeout_unit=US)
+async def test_bus_errors(dut):
+    """Goal: a bus error response is a reported fault that hangs nothing.
+    Stimulus: (RTL only: the reference has no bus) a TX chain whose second buffer answers
+    SLVERR after the first has streamed, then an RX queue whose used ring answers SLVERR.
+    Check: EIO faults on those VQs, the started frame is closed with the abort flag and not
+    delivered, both VQs in ERR, the other transmit queue still works."""
+    tb = Tb(dut)
+    drv = await tb.start()
+    v = VhostVdpa(drv)
+    await flows.open_device(v)
+    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=2,
+                         queue_size=16, features=drv.device_features)
+    await flows.start_device(v, net.vqs, features=net.features)
+    bad = RAM_BASE + RAM_SIZE
+    tb.target.poison.append((bad, bad + 0x1000))
+    good = RAM_BASE + 0x18_0000
+    tx = net.tx_vq(0)
+    tx.post_iova_chain([(good, 1000, False), (bad, 500, False)])
+    await flows.kick_if_needed(v, tx)
+    await drv.settle()
+    f = drv.take_faults()
+    assert [(x.vq, x.errno) for x in f] == [(1, errno.EIO)], f
+    assert drv.take_tx() == [] and drv.tx_aborted == 1
+    assert (await drv.query_vq(1))["state"] == VqObjectState.ERR
+    tb.target.poison.append((net.rx_vq(0).used_gpa, net.rx_vq(0).used_gpa + 0x100))
+    net.post_rx(0, 1, 2048, kick=False)
+    await flows.kick_if_needed(v, net.rx_vq(0))
+    await drv.inject_rx(0, bytes(100))
+    await drv.settle()
+    f = drv.take_faults()
+    assert [(x.vq, x.errno) for x in f] == [(0, errno.EIO)], f
+    got = await flows.transmit(v, drv, net, 1, [bytes(range(100))])
+    assert [p.data for p in got] == [bytes(range(100))]
