@@ -6,6 +6,8 @@ device: the source device is suspended and read, the destination set up from tha
 from __future__ import annotations
 
 import itertools
+import os
+from pathlib import Path
 
 import cocotb
 
@@ -13,19 +15,6 @@ from vdpa_model.conformance import ScenarioConfig, run_scenario
 from vdpa_model.dma import AccessLog
 from vdpa_model.memory import GuestMemory
 from vdpa_tb.nic_tb import Tb
-
-# Checks that assume kicked work waits for the next settle point. The scenario kicks a TX queue
-# and suspends right after; the reference device does no work until it is settled, while the RTL
-# starts on the kick at once and SUSPEND drains the chain already in flight, so one frame leaves
-# (and used.idx moves) before suspend returns. That is allowed by the contract (nothing is
-# processed after suspend returns, which "suspend: no DMA after suspend returned" checks and
-# passes); the scenario's stricter checks, and the resume count that follows from them, fail.
-TIMING_ASSUMPTIONS = {
-    "suspend: nothing transmitted",
-    "suspend: used.idx unchanged",
-    "resume: pending frames sent exactly once",
-}
-
 
 @cocotb.test(timeout_time=200, timeout_unit="ms")
 async def test_conformance_scenario(dut):
@@ -51,10 +40,8 @@ async def test_conformance_scenario(dut):
                                                         frames_per_queue=8),
                                 progress=lambda p: halves[0].log.info("Phase %s", p))
     halves[0].log.info("Conformance report:\n%s", report.render())
-    failed = {c.name for c in report.failures()}
-    unexpected = failed - TIMING_ASSUMPTIONS
-    assert not unexpected, "\n".join(f"{c.name}: {c.detail}" for c in report.failures()
-                                      if c.name in unexpected)
+    out = os.environ.get("VDPA_DV_REPORT")
+    if out:  # the main job (python -m vdpa_tb.mainjob) prints this file
+        Path(out).write_text(report.render() + "\n")
+    assert report.ok, "\n".join(f"{c.name}: {c.detail}" for c in report.failures())
     assert len(report.checks) >= 40, f"the scenario stopped early: {len(report.checks)} checks"
-    for name in sorted(failed):
-        halves[0].log.warning("waived (scenario timing assumption): %s", name)
