@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	PATH="$(VL_BIN):$$PATH" $(VPY) -m vdpa_model.cli run
+	PATH="$(VL_BIN):$$PATH" $(VPY) -m vdpa_tb.mainjob
 
 test: $(STAMP)
 	PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -n $(JOBS) --junitxml=build/junit.xml

@@ -21,19 +21,23 @@ def _model_factory(options: DeviceOptions):  # type: ignore[no-untyped-def]
     return make
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    parent = Parent(args.parent)
+def run_model_scenario(parent: Parent, seed: int) -> bool:
+    """Run the conformance scenario on the reference model with ``parent``'s options; print it."""
     options = DeviceOptions.for_parent(parent)
-    cfg = ScenarioConfig(queue_pairs=options.queue_pairs, seed=args.seed)
+    cfg = ScenarioConfig(queue_pairs=options.queue_pairs, seed=seed)
     print(f"vdpa-dv: conformance scenario on the reference model (parent={parent.value}, "
-          f"seed={args.seed})")
+          f"seed={seed})")
     t0 = time.perf_counter()
     report = run(run_scenario(_model_factory(options), cfg, options.identity_asids,
                               progress=lambda name: print(f"  .. {name}", flush=True)))
     print(report.render())
     print(f"model scenario: {'PASS' if report.ok else 'FAIL'} in {time.perf_counter() - t0:.2f} s"
-          f"  (rerun: python -m vdpa_model.cli run --parent {parent.value} --seed {args.seed})")
-    return 0 if report.ok else 1
+          f"  (rerun: python -m vdpa_model.cli run --parent {parent.value} --seed {seed})")
+    return report.ok
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return 0 if run_model_scenario(Parent(args.parent), args.seed) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

