@@ -104,16 +104,19 @@ module vdpa_nic_top
     input  wire logic                    m_axi_rvalid,
     output wire logic                    m_axi_rready,
 
-    /* AXI-Stream out: transmitted frames (tuser = virtio-net header byte, tdest = VQ) */
-    output wire logic [7:0]              m_axis_tx_tdata,
+    /* AXI-Stream out: transmitted frames, header then frame (tdest = VQ; tuser on the last beat
+       = frame aborted by a bus error, drop it) */
+    output wire logic [DATA_W-1:0]       m_axis_tx_tdata,
+    output wire logic [DATA_W/8-1:0]     m_axis_tx_tkeep,
     output wire logic                    m_axis_tx_tvalid,
     input  wire logic                    m_axis_tx_tready,
     output wire logic                    m_axis_tx_tlast,
-    output wire logic [1:0]              m_axis_tx_tuser,
+    output wire logic                    m_axis_tx_tuser,
     output wire logic [7:0]              m_axis_tx_tdest,
 
     /* AXI-Stream in: received frames (tdest = receive VQ) */
-    input  wire logic [7:0]              s_axis_rx_tdata,
+    input  wire logic [DATA_W-1:0]       s_axis_rx_tdata,
+    input  wire logic [DATA_W/8-1:0]     s_axis_rx_tkeep,
     input  wire logic                    s_axis_rx_tvalid,
     output wire logic                    s_axis_rx_tready,
     input  wire logic                    s_axis_rx_tlast,
@@ -248,10 +251,12 @@ vdpa_vq_engine #(
     .m_axi_arvalid(m_axi_arvalid), .m_axi_arready(m_axi_arready),
     .m_axi_rid(m_axi_rid), .m_axi_rdata(m_axi_rdata), .m_axi_rresp(m_axi_rresp),
     .m_axi_rlast(m_axi_rlast), .m_axi_rvalid(m_axi_rvalid), .m_axi_rready(m_axi_rready),
-    .m_axis_tx_tdata(m_axis_tx_tdata), .m_axis_tx_tvalid(m_axis_tx_tvalid),
+    .m_axis_tx_tdata(m_axis_tx_tdata), .m_axis_tx_tkeep(m_axis_tx_tkeep),
+    .m_axis_tx_tvalid(m_axis_tx_tvalid),
     .m_axis_tx_tready(m_axis_tx_tready), .m_axis_tx_tlast(m_axis_tx_tlast),
     .m_axis_tx_tuser(m_axis_tx_tuser), .m_axis_tx_tdest(m_axis_tx_tdest),
-    .s_axis_rx_tdata(s_axis_rx_tdata), .s_axis_rx_tvalid(s_axis_rx_tvalid),
+    .s_axis_rx_tdata(s_axis_rx_tdata), .s_axis_rx_tkeep(s_axis_rx_tkeep),
+    .s_axis_rx_tvalid(s_axis_rx_tvalid),
     .s_axis_rx_tready(s_axis_rx_tready), .s_axis_rx_tlast(s_axis_rx_tlast),
     .s_axis_rx_tdest(s_axis_rx_tdest)
 );

@@ -122,17 +122,19 @@ module vdpa_vq_engine
     input  wire logic                 m_axi_rvalid,
     output wire logic                 m_axi_rready,
 
-    /* AXI-Stream out: transmitted frames, one byte per beat; tuser[0] marks virtio-net header
-       bytes, tuser[1] on the tlast beat marks an aborted frame (discard it) */
-    output wire logic [7:0]           m_axis_tx_tdata,
+    /* AXI-Stream out: transmitted frames (header + frame), DATA_W wide with tkeep; tuser on
+       the tlast beat marks a frame the device aborted (discard it) */
+    output wire logic [DATA_W-1:0]    m_axis_tx_tdata,
+    output wire logic [DATA_W/8-1:0]  m_axis_tx_tkeep,
     output wire logic                 m_axis_tx_tvalid,
     input  wire logic                 m_axis_tx_tready,
     output wire logic                 m_axis_tx_tlast,
-    output wire logic [1:0]           m_axis_tx_tuser,
+    output wire logic                 m_axis_tx_tuser,
     output wire logic [7:0]           m_axis_tx_tdest,
 
-    /* AXI-Stream in: received frames, one byte per beat; tdest = receive VQ index */
-    input  wire logic [7:0]           s_axis_rx_tdata,
+    /* AXI-Stream in: received frames, DATA_W wide with tkeep; tdest = receive VQ index */
+    input  wire logic [DATA_W-1:0]    s_axis_rx_tdata,
+    input  wire logic [DATA_W/8-1:0]  s_axis_rx_tkeep,
     input  wire logic                 s_axis_rx_tvalid,
     output wire logic                 s_axis_rx_tready,
     input  wire logic                 s_axis_rx_tlast,
@@ -234,24 +236,42 @@ logic         rxb_tried;     // engine found no buffer: wait for a kick on that 
 
 assign s_axis_rx_tready = !rxb_full_reg;
 
+// position of each kept byte of the input beat in the frame (tkeep may have null bytes)
+logic [BW:0] rx_pos[BYTES];
+logic [BW:0] rx_cnt;
+always_comb begin
+    rx_cnt = '0;
+    for (int k = 0; k < BYTES; k++) begin
+        rx_pos[k] = rx_cnt;
+        if (s_axis_rx_tkeep[k]) begin
+            rx_cnt = rx_cnt + 1'b1;
+        end
+    end
+end
+wire logic [FW+1:0] rxb_wend = (FW+2)'(rxb_wptr_reg) + (FW+2)'(rx_cnt);
+
 always_ff @(posedge clk) begin
     rxb_drop_now <= 1'b0;
     if (s_axis_rx_tvalid && !rxb_full_reg) begin
-        if (32'(rxb_wptr_reg) < MAX_FRAME) begin
-            rxb[rxb_wptr_reg[FW-1:0]] <= s_axis_rx_tdata;
-            rxb_wptr_reg <= rxb_wptr_reg + 1'b1;
+        if (32'(rxb_wend) <= MAX_FRAME) begin
+            for (int k = 0; k < BYTES; k++) begin
+                if (s_axis_rx_tkeep[k]) begin
+                    rxb[FW'(rxb_wptr_reg + (FW+1)'(rx_pos[k]))] <= s_axis_rx_tdata[8*k +: 8];
+                end
+            end
+            rxb_wptr_reg <= rxb_wend[FW:0];
         end else begin
             rxb_over_reg <= 1'b1;
         end
         if (s_axis_rx_tlast) begin
             rxb_wptr_reg <= '0;
             rxb_over_reg <= 1'b0;
-            if (rxb_over_reg || 32'(rxb_wptr_reg) >= MAX_FRAME) begin
+            if (rxb_over_reg || 32'(rxb_wend) > MAX_FRAME || rxb_wend == 0) begin
                 rxb_drop_now <= 1'b1;
             end else begin
                 rxb_full_reg <= 1'b1;
                 rxb_new_reg <= 1'b1;
-                rxb_len_reg <= rxb_wptr_reg + 1'b1;
+                rxb_len_reg <= rxb_wend[FW:0];
                 rxb_vq_reg <= s_axis_rx_tdest;
             end
         end
@@ -277,7 +297,7 @@ end
 typedef enum logic [5:0] {
     E_IDLE, E_START, E_AVAIL_IDX, E_AVAIL_CHK, E_AVAIL_EVENT, E_HEAD, E_HEAD_CHK,
     E_DESC_RD, E_DESC_CHK, E_BUF_XL, E_BUF_XLW, E_NEXT,
-    E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BYTE, E_TX_ABORT,
+    E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BEAT, E_TX_ABORT,
     E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W, E_RX_B,
     E_USED_ID, E_USED_LEN, E_USED_IDX, E_NOTE_RD, E_NOTE_CHK,
     E_DONE, E_FAULT, E_RX_DROP,
@@ -314,7 +334,6 @@ logic [63:0]  cur_pa_reg;
 logic [31:0]  seg_left_reg;
 logic [31:0]  burst_left_reg;
 logic [DATA_W-1:0] beat_reg;
-logic [BW:0]  lane_reg;
 logic [DATA_W-1:0] wdata_reg;
 logic [BYTES-1:0]  wstrb_reg;
 logic [15:0]  new_used_reg;
@@ -346,9 +365,9 @@ logic [7:0]   tr_group_reg;
 logic [63:0]  tr_iova_reg;
 logic [31:0]  tr_len_reg;
 logic         tr_write_reg;
-logic [7:0]   tx_tdata_reg;
-logic         tx_tvalid_reg, tx_tlast_reg;
-logic [1:0]   tx_tuser_reg;
+logic [DATA_W-1:0] tx_tdata_reg;
+logic [BYTES-1:0]  tx_tkeep_reg;
+logic         tx_tvalid_reg, tx_tlast_reg, tx_tuser_reg;
 
 // AXI user sideband {kind[2:0], asid[7:0], vq[7:0]}: which VQ, through which ASID and for
 // which ring area or buffer each access is (kind as vdpa_model.dma.AccessKind: DESC 0, AVAIL 1,
@@ -361,7 +380,7 @@ logic         acc_is_data;
 always_comb begin
     acc_is_data = 1'b0;
     case (e_state_reg)
-        E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BYTE, E_TX_ABORT, E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W,
+        E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BEAT, E_TX_ABORT, E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W,
         E_RX_B:
             acc_is_data = 1'b1;
         default: acc_is_data = 1'b0;
@@ -407,6 +426,7 @@ assign tr_req_len = tr_len_reg;
 assign tr_req_write = tr_write_reg;
 
 assign m_axis_tx_tdata = tx_tdata_reg;
+assign m_axis_tx_tkeep = tx_tkeep_reg;
 assign m_axis_tx_tvalid = tx_tvalid_reg;
 assign m_axis_tx_tlast = tx_tlast_reg;
 assign m_axis_tx_tuser = tx_tuser_reg;
@@ -496,8 +516,22 @@ function automatic logic [7:0] rx_byte(input logic [31:0] p, input logic [4:0] h
     end
     return fb;
 endfunction
-wire logic [FW-1:0] rx_fidx = FW'(moved_reg - 32'(hdr_len));
-wire logic [7:0] rx_cur_byte = rx_byte(moved_reg, hdr_len, rxb[rx_fidx]);
+// bytes of the current beat: from lane cur_pa % BYTES up to the end of the beat or burst
+wire logic [BW:0]  beat_lo = (BW+1)'(cur_pa_reg[BW-1:0]);
+wire logic [BW:0]  beat_room = (BW+1)'(BYTES) - beat_lo;
+wire logic [BW:0]  beat_n = (32'(beat_room) < burst_left_reg) ? beat_room : (BW+1)'(burst_left_reg);
+logic [BYTES-1:0]  beat_keep;
+logic [DATA_W-1:0] rx_beat;
+always_comb begin
+    for (int j = 0; j < BYTES; j++) begin
+        beat_keep[j] = 32'(j) >= 32'(beat_lo) && 32'(j) < 32'(beat_lo) + 32'(beat_n);
+        // frame position of lane j: header bytes first, then the received frame
+        // lanes outside the strobe carry zeros, not whatever the buffer holds there
+        rx_beat[8*j +: 8] = !beat_keep[j] ? 8'd0 :
+            rx_byte(moved_reg + 32'(j) - 32'(beat_lo), hdr_len,
+                    rxb[FW'(moved_reg + 32'(j) - 32'(beat_lo) - 32'(hdr_len))]);
+    end
+end
 
 // burst sizing: stay inside a 16-beat aligned block (which never crosses 4 KiB)
 function automatic logic [31:0] burst_bytes(input logic [63:0] pa, input logic [31:0] left);
@@ -952,8 +986,11 @@ always_ff @(posedge clk) begin
         // ---- TX: read bursts, one byte per cycle onto the stream --------------------
         E_TX_BURST: begin
             if (moved_reg == xfer_total_reg) begin
-                e_state_reg <= E_USED_ID;
-                new_used_reg <= q_used[e_vq_reg] + 1'b1;
+                // the frame has left once its last beat is accepted
+                if (!tx_tvalid_reg || m_axis_tx_tready) begin
+                    e_state_reg <= E_USED_ID;
+                    new_used_reg <= q_used[e_vq_reg] + 1'b1;
+                end
             end else if (seg_left_reg == 0) begin
                 seg_idx_reg <= seg_idx_reg + 1'b1;
                 cur_pa_reg <= seg_pa[seg_idx_reg[SW-1:0] + 1'b1];
@@ -977,7 +1014,6 @@ always_ff @(posedge clk) begin
             if (m_axi_rvalid) begin
                 rready_reg <= 1'b0;
                 beat_reg <= m_axi_rdata;
-                lane_reg <= (BW+1)'(cur_pa_reg[BW-1:0]);
                 if (m_axi_rresp != 2'b00 || f_errno_reg == FAULT_EIO) begin
                     // an error response: take the rest of the burst, then report
                     f_errno_reg <= FAULT_EIO;
@@ -988,34 +1024,30 @@ always_ff @(posedge clk) begin
                         e_state_reg <= (moved_reg != 0) ? E_TX_ABORT : E_FAULT;
                     end
                 end else begin
-                    e_state_reg <= E_TX_BYTE;
+                    e_state_reg <= E_TX_BEAT;
                 end
             end
         end
-        E_TX_BYTE: begin
+        E_TX_BEAT: begin
+            // one stream beat per bus beat: the beat's bytes of this segment, in place
             if (!tx_tvalid_reg || m_axis_tx_tready) begin
-                if (burst_left_reg == 0 || 32'(lane_reg) == BYTES) begin
-                    tx_tvalid_reg <= tx_tvalid_reg && !m_axis_tx_tready;
-                    if (burst_left_reg == 0) begin
-                        e_state_reg <= E_TX_BURST;
-                    end else begin
-                        rready_reg <= 1'b1;
-                        e_state_reg <= E_TX_R;
-                    end
+                tx_tvalid_reg <= 1'b1;
+                tx_tdata_reg <= beat_reg;
+                tx_tkeep_reg <= beat_keep;
+                tx_tuser_reg <= 1'b0;
+                tx_tlast_reg <= moved_reg + 32'(beat_n) == xfer_total_reg;
+                moved_reg <= moved_reg + 32'(beat_n);
+                burst_left_reg <= burst_left_reg - 32'(beat_n);
+                seg_left_reg <= seg_left_reg - 32'(beat_n);
+                cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+                if (burst_left_reg == 32'(beat_n)) begin
+                    e_state_reg <= E_TX_BURST;
                 end else begin
-                    tx_tvalid_reg <= 1'b1;
-                    tx_tdata_reg <= beat_reg[8*lane_reg[BW-1:0] +: 8];
-                    tx_tuser_reg <= {1'b0, moved_reg < 32'(hdr_len)};
-                    tx_tlast_reg <= moved_reg + 1 == xfer_total_reg;
-                    moved_reg <= moved_reg + 1;
-                    burst_left_reg <= burst_left_reg - 1;
-                    seg_left_reg <= seg_left_reg - 1;
-                    cur_pa_reg <= cur_pa_reg + 1;
-                    lane_reg <= lane_reg + 1'b1;
+                    rready_reg <= 1'b1;
+                    e_state_reg <= E_TX_R;
                 end
             end
         end
-
         E_TX_ABORT: begin
             // bus error mid-frame: one last byte with tlast and tuser[1] (bad frame), as
             // Ethernet MACs mark a frame to drop
@@ -1025,8 +1057,9 @@ always_ff @(posedge clk) begin
                     e_state_reg <= E_FAULT;
                 end else begin
                     tx_tvalid_reg <= 1'b1;
-                    tx_tdata_reg <= 8'd0;
-                    tx_tuser_reg <= 2'b10;
+                    tx_tdata_reg <= '0;
+                    tx_tkeep_reg <= BYTES'(1);
+                    tx_tuser_reg <= 1'b1;
                     tx_tlast_reg <= 1'b1;
                 end
             end
@@ -1061,17 +1094,16 @@ always_ff @(posedge clk) begin
             end
         end
         E_RX_FILL: begin
-            wdata_reg[8*cur_pa_reg[BW-1:0] +: 8] <= rx_cur_byte;
-            wstrb_reg[cur_pa_reg[BW-1:0]] <= 1'b1;
-            moved_reg <= moved_reg + 1;
-            burst_left_reg <= burst_left_reg - 1;
-            seg_left_reg <= seg_left_reg - 1;
-            cur_pa_reg <= cur_pa_reg + 1;
-            if (cur_pa_reg[BW-1:0] == BW'(BYTES - 1) || burst_left_reg == 1) begin
-                wvalid_reg <= 1'b1;
-                wlast_reg <= burst_left_reg == 1;
-                e_state_reg <= E_RX_W;
-            end
+            // one bus beat: header and frame bytes for this beat's lanes of the segment
+            wdata_reg <= rx_beat;
+            wstrb_reg <= beat_keep;
+            moved_reg <= moved_reg + 32'(beat_n);
+            burst_left_reg <= burst_left_reg - 32'(beat_n);
+            seg_left_reg <= seg_left_reg - 32'(beat_n);
+            cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+            wvalid_reg <= 1'b1;
+            wlast_reg <= burst_left_reg == 32'(beat_n);
+            e_state_reg <= E_RX_W;
         end
         E_RX_W: begin
             if (m_axi_wready) begin
@@ -1260,7 +1292,7 @@ always_ff @(posedge clk) begin
         end
     endcase
 
-    if (e_state_reg != E_TX_BYTE && e_state_reg != E_TX_ABORT && tx_tvalid_reg && m_axis_tx_tready) begin
+    if (e_state_reg != E_TX_BEAT && e_state_reg != E_TX_ABORT && tx_tvalid_reg && m_axis_tx_tready) begin
         tx_tvalid_reg <= 1'b0;
     end
 

@@ -728,20 +728,20 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         await self.rx_source.send(AxiStreamFrame(frame, tdest=vq))
 
     def take_tx(self) -> list[TxPacket]:
-        """Frames from the TX stream: tuser bit 0 marks header bytes; a frame whose last beat
-        has tuser bit 1 was aborted by the device (bus error) and is discarded, as a MAC
-        drops a frame marked bad."""
+        """Frames from the TX stream: the virtio-net header (its length set by the negotiated
+        features) then the frame. A frame whose last beat has tuser set was aborted by the
+        device (bus error) and is discarded, as a MAC drops a frame marked bad."""
         out = []
+        hdr = spec.net_hdr_len(self.features)
         while self.tx_sink is not None and not self.tx_sink.empty():
             f = self.tx_sink.recv_nowait()
             data = bytes(f.tdata)
-            user = f.tuser if isinstance(f.tuser, list) else [f.tuser] * len(data)
-            if user and int(user[-1]) & 2:
+            user = f.tuser if isinstance(f.tuser, list) else [f.tuser]
+            if user and user[-1]:
                 self.tx_aborted += 1
                 continue
-            nh = sum(1 for u in user if int(u) & 1)
             tdest = f.tdest[0] if isinstance(f.tdest, list) else f.tdest
-            out.append(TxPacket(int(tdest), data[:nh], data[nh:]))
+            out.append(TxPacket(int(tdest), data[:hdr], data[hdr:]))
         return out
 
     def take_faults(self) -> list[DeviceFault]:
