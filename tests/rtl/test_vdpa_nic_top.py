@@ -10,13 +10,19 @@ from vdpa_tb import sim
 
 TOP = "vdpa_nic_top"
 
-PARAM_SETS = {
-    "default": {},
-    "w32-q1024-fw50": {"DATA_W": 32, "MAX_QSIZE": 1024, "NVQ": 4, "FW_LATENCY_CYCLES": 50},
+# (parameters, cocotb test filter): the largest configuration runs the register, command and
+# cost tests only, to keep the suite short
+PARAM_SETS: dict[str, tuple[dict[str, int], str | None]] = {
+    "default": ({}, None),
+    "w32-q1024-fw50": ({"DATA_W": 32, "MAX_QSIZE": 1024, "NVQ": 4, "FW_LATENCY_CYCLES": 50},
+                       None),
+    "nvq64-q32768": ({"NVQ": 64, "MAX_QSIZE": 32768, "IOTLB_ENTRIES": 64},
+                     "test_regs_and_commands|test_command_costs_and_parallelism|test_bad_rings"),
 }
 
 
 @pytest.mark.sim
 @pytest.mark.parametrize("pset", list(PARAM_SETS))
 def test_vdpa_nic_top(pset: str) -> None:
-    sim.run(TOP, "vdpa_tb.tests.test_vdpa_nic_top", PARAM_SETS[pset])
+    params, test_filter = PARAM_SETS[pset]
+    sim.run(TOP, "vdpa_tb.tests.test_vdpa_nic_top", params, test_filter=test_filter)

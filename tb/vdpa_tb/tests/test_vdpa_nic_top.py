@@ -415,7 +415,7 @@ async def test_command_costs_and_parallelism(dut):
     tb.log.info("MAP cycles by pages: %s", cyc)
     # one MTT write per page: 48 more pages cost 48 more cycles, whatever the firmware latency
     assert cyc[64] - cyc[16] == 48 and cyc[16] - cyc[4] == 12, cyc
-    sizes = [s for s in (16, 64, 256, 1024) if s <= param("MAX_QSIZE", 256)]
+    sizes = [s for s in (16, 64, 256, 1024, 32768) if s <= param("MAX_QSIZE", 256)]
     ccyc = {}
     for i, s in enumerate(sizes):
         c = await port.execute("CREATE_VQ", VQ=i, SIZE=s, GROUPS=0x0200)
