@@ -16,6 +16,7 @@ from vdpa_model.dma import AccessLog
 from vdpa_model.memory import GuestMemory
 from vdpa_tb.nic_tb import Tb
 
+
 @cocotb.test(timeout_time=200, timeout_unit="ms")
 async def test_conformance_scenario(dut):
     """Goal: the RTL keeps every promise of the contract the reference device keeps.
