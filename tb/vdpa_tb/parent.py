@@ -44,6 +44,7 @@ from .regmap import REGMAP
 
 RM = REGMAP
 U64 = (1 << 64) - 1
+# command slots assumed until probe reads the real number from CMD_STATUS
 CMD_DEPTH = 8
 
 # mlx5 group layout (drivers/vdpa/mlx5/net/mlx5_vnet.c: MLX5_VDPA_DATAVQ_GROUP, ..._CVQ_GROUP,
@@ -86,6 +87,7 @@ class RtlCommandPort:
         self._lock = cocotb.triggers.Lock()
         self.history: list[Completion] = []
         self._op_names = {c.opcode: c.name for c in RM.cmd.values()}
+        self.depth = CMD_DEPTH
 
     async def read(self, reg: str, index: int = 0) -> int:
         addr = RM.reg[reg] + index * RM.reg_stride[reg]
@@ -101,7 +103,7 @@ class RtlCommandPort:
         unknown = set(args) - set(cmd.args)
         if unknown:
             raise ValueError(f"{op} has no argument(s) {sorted(unknown)}; it takes {cmd.args}")
-        while len(self._outstanding) >= CMD_DEPTH:
+        while len(self._outstanding) >= self.depth:
             await self._collect()
         async with self._lock:
             tag = self._next_tag
@@ -221,6 +223,8 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         ident = await port.read("ID")
         if ident != RM.device_id:
             raise RuntimeError(f"ID register reads {ident:#x}, expected {RM.device_id:#x}")
+        # with nothing outstanding, the free slots are the command FIFO depth
+        port.depth = max(1, await port.read("CMD_STATUS") & 0xFF)
         c0 = await port.read("CAPS0")
         caps = {
             "nvq": c0 & 0xFF, "ngroups": (c0 >> 8) & 0xFF, "nas": (c0 >> 16) & 0xFF,
