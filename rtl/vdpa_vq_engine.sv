@@ -1011,6 +1011,9 @@ always_ff @(posedge clk) begin
             end
         end
         E_TX_R: begin
+            if (tx_tvalid_reg && m_axis_tx_tready) begin
+                tx_tvalid_reg <= 1'b0;
+            end
             if (m_axi_rvalid) begin
                 rready_reg <= 1'b0;
                 beat_reg <= m_axi_rdata;
@@ -1023,7 +1026,25 @@ always_ff @(posedge clk) begin
                         // a frame already under way is closed with the abort flag
                         e_state_reg <= (moved_reg != 0) ? E_TX_ABORT : E_FAULT;
                     end
+                end else if (!tx_tvalid_reg || m_axis_tx_tready) begin
+                    // the stream is free: pass the beat straight on and keep reading, one
+                    // beat per cycle
+                    tx_tvalid_reg <= 1'b1;
+                    tx_tdata_reg <= m_axi_rdata;
+                    tx_tkeep_reg <= beat_keep;
+                    tx_tuser_reg <= 1'b0;
+                    tx_tlast_reg <= moved_reg + 32'(beat_n) == xfer_total_reg;
+                    moved_reg <= moved_reg + 32'(beat_n);
+                    burst_left_reg <= burst_left_reg - 32'(beat_n);
+                    seg_left_reg <= seg_left_reg - 32'(beat_n);
+                    cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+                    if (burst_left_reg == 32'(beat_n)) begin
+                        e_state_reg <= E_TX_BURST;
+                    end else begin
+                        rready_reg <= 1'b1;
+                    end
                 end else begin
+                    // the stream is busy: hold the beat until it is free
                     e_state_reg <= E_TX_BEAT;
                 end
             end
@@ -1107,14 +1128,21 @@ always_ff @(posedge clk) begin
         end
         E_RX_W: begin
             if (m_axi_wready) begin
-                wvalid_reg <= 1'b0;
-                wstrb_reg <= '0;
-                wdata_reg <= '0;
                 if (wlast_reg) begin
+                    wvalid_reg <= 1'b0;
+                    wstrb_reg <= '0;
+                    wdata_reg <= '0;
                     bready_reg <= 1'b1;
                     e_state_reg <= E_RX_B;
                 end else begin
-                    e_state_reg <= E_RX_FILL;
+                    // next beat of the burst at once: one beat per cycle while accepted
+                    wdata_reg <= rx_beat;
+                    wstrb_reg <= beat_keep;
+                    moved_reg <= moved_reg + 32'(beat_n);
+                    burst_left_reg <= burst_left_reg - 32'(beat_n);
+                    seg_left_reg <= seg_left_reg - 32'(beat_n);
+                    cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+                    wlast_reg <= burst_left_reg == 32'(beat_n);
                 end
             end
         end
@@ -1292,7 +1320,8 @@ always_ff @(posedge clk) begin
         end
     endcase
 
-    if (e_state_reg != E_TX_BEAT && e_state_reg != E_TX_ABORT && tx_tvalid_reg && m_axis_tx_tready) begin
+    if (e_state_reg != E_TX_BEAT && e_state_reg != E_TX_ABORT && e_state_reg != E_TX_R &&
+            tx_tvalid_reg && m_axis_tx_tready) begin
         tx_tvalid_reg <= 1'b0;
     end
 
