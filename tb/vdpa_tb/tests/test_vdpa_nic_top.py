@@ -440,7 +440,8 @@ async def test_command_costs_and_parallelism(dut):
 @cocotb.parametrize(stall=[False, True])
 async def test_random_traffic_lockstep(dut, stall):
     """Goal: long mixed traffic stays identical to the reference device.
-    Stimulus: seeded random rounds of TX (1..1514 bytes, plain/split/indirect), RX (including
+    Stimulus: seeded random rounds on every queue pair (MQ negotiated) of TX (1..1514 bytes,
+    plain/split/indirect), all transmitqs at once, RX (including
     frames larger than the posted buffers, which are dropped with the buffer kept), and
     suspend/resume between rounds; 64-entry rings so indices go round several times; clean and
     with AXI/AXI-Stream idle and backpressure.
@@ -449,29 +450,48 @@ async def test_random_traffic_lockstep(dut, stall):
     seed = random.getrandbits(32)  # cocotb seeds random per test; rerun with COCOTB_RANDOM_SEED
     env.tb.log.info("random traffic seed %d", seed)
     rng = random.Random(seed)
-    net = await bring_up(env, 1)
+    qps = param("NVQ", 8) // 2
+    net = await bring_up(env, qps)
     for rnd in range(40):
-        action = rng.choice(["tx", "tx", "rx", "rx", "suspend"])
+        action = rng.choice(["tx", "tx", "rx", "rx", "all", "suspend"])
         layout = {"split_header": rng.random() < 0.3, "indirect": rng.random() < 0.3}
+        qp = rng.randrange(qps)
         if action == "tx":
             fr = [rng.randbytes(rng.randint(1, 1514)) for _ in range(rng.randint(1, 6))]
-            await transmit(env, net, 0, fr, **layout)
+            await transmit(env, net, qp, fr, **layout)
+        elif action == "all":
+            # every transmitq at once: the scheduler interleaves them, each keeps its order
+            sent = {q: [rng.randbytes(rng.randint(1, 1514)) for _ in range(rng.randint(1, 4))]
+                    for q in range(qps)}
+            for q, fr in sent.items():
+                for f in fr:
+                    net.send(q, f, kick=False, **layout)
+            for q in range(qps):
+                await flows.kick_if_needed(env.v, net.tx_vq(q))
+            await env.lock.settle()
+            got: dict[int, list[bytes]] = {}
+            for p in env.lock.take_tx():
+                got.setdefault((p.vq - 1) // 2, []).append(p.data)
+            assert got == sent, rnd
+            for q in range(qps):
+                net.reap_tx(q)
         elif action == "rx":
             if rng.random() < 0.2:
                 # small frames, then one too big for its 1024-byte buffer: dropped, and the
                 # buffer it would have used stays posted for the next frame
                 fr = [rng.randbytes(rng.randint(1, 1000)) for _ in range(rng.randint(0, 3))]
                 fr.append(rng.randbytes(rng.randint(1100, 1400)))
-                got = await flows.receive(env.v, env.lock, net, 0, fr, buf_size=1024, **layout)
-                assert got == fr[:-1], rnd
+                got_rx = await flows.receive(env.v, env.lock, net, qp, fr, buf_size=1024,
+                                             **layout)
+                assert got_rx == fr[:-1], rnd
                 filler = rng.randbytes(rng.randint(1, 1000))
-                await env.lock.inject_rx(0, filler)
+                await env.lock.inject_rx(net.rx_index(qp), filler)
                 await env.lock.settle()
-                assert net.reap_rx(0) == [filler], rnd
+                assert net.reap_rx(qp) == [filler], rnd
             else:
                 fr = [rng.randbytes(rng.randint(1, 1514)) for _ in range(rng.randint(1, 4))]
-                got = await flows.receive(env.v, env.lock, net, 0, fr, **layout)
-                assert got == fr, rnd
+                got_rx = await flows.receive(env.v, env.lock, net, qp, fr, **layout)
+                assert got_rx == fr, rnd
         else:
             await env.v.suspend()
             await env.lock.settle()
