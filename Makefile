@@ -19,7 +19,7 @@ help:
 	@echo "make run        simulate the default device, check it, report (the main job)"
 	@echo "make test       the whole test suite (model + RTL simulations)"
 	@echo "make test-model the pure-Python model tests only"
-	@echo "make lint       ruff + mypy (strict on model/) + verilator lint"
+	@echo "make lint       ruff + mypy (strict on model/) + verilator -Wall + Icarus compile"
 	@echo "make bench      benchmarks; figures go to bench/results/"
 
 venv: $(STAMP)
@@ -42,6 +42,7 @@ test-model: $(STAMP)
 lint: $(STAMP)
 	$(VPY) -m ruff check model tb tests bench
 	$(VPY) -m mypy
+	PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q tests/rtl/test_lint.py -k "lint or icarus_compiles"
 
 bench: $(STAMP)
 	$(VPY) bench/bench_model.py
