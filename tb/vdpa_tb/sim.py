@@ -72,6 +72,12 @@ def _param_id(params: Mapping[str, object]) -> str:
     return "-".join(f"{k}{v}" for k, v in sorted(params.items()))
 
 
+def coverage_requested() -> bool:
+    """HDL_COVERAGE=1 asks for a Verilator coverage build (line, toggle, ...): each run then writes
+    coverage.dat in its run directory, ready for verilator_coverage --write / --write-info."""
+    return os.environ.get("HDL_COVERAGE", "0") not in ("", "0")
+
+
 def waves_requested() -> bool:
     """WAVES=1 in the environment asks for a waveform build (a separate build directory)."""
     return os.environ.get("WAVES", "0") not in ("", "0")
@@ -88,14 +94,16 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
         if verilator_version() < MIN_VERILATOR:
             raise RuntimeError(f"Verilator {verilator_version()} < {MIN_VERILATOR} on PATH")
     waves = waves_requested()
-    build_dir = SIM_BUILD / top / f"{simulator}-{_param_id(params)}{'-waves' if waves else ''}"
+    cov = coverage_requested() and simulator == "verilator"
+    suffix = ("-waves" if waves else "") + ("-cov" if cov else "")
+    build_dir = SIM_BUILD / top / f"{simulator}-{_param_id(params)}{suffix}"
     build_dir.mkdir(parents=True, exist_ok=True)
     sources = filelist(top)
     h = hashlib.sha256()
     for s in sources:
         h.update(s.read_bytes())
     h.update(repr(sorted(params.items())).encode())
-    h.update(repr(list(build_args)).encode())
+    h.update(repr((list(build_args), waves, cov)).encode())
     stamp = h.hexdigest()
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -113,6 +121,9 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
         args = list(build_args)
         if simulator == "verilator":
             args += ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
+            if cov:
+                # line + toggle; expression coverage trips a Verilator 5.048 internal error
+                args += ["--coverage-line", "--coverage-toggle"]
         for attempt in (1, 2):
             try:
                 runner.build(sources=sources, hdl_toplevel=top, parameters=params,
@@ -163,7 +174,9 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
                           hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=test_dir,
                           test_filter=test_filter, seed=seed, extra_env=env,
                           results_xml=str(test_dir / "results.xml"), timescale=("1ns", "1ps"),
-                          log_file=test_dir / "sim.log", waves=waves_requested())
+                          log_file=test_dir / "sim.log", waves=waves_requested(),
+                          plusargs=[f"+verilator+coverage+file+{test_dir / 'coverage.dat'}"]
+                          if coverage_requested() and simulator == "verilator" else [])
     finally:
         sys.path[:] = saved
     total, failed = get_results(xml)
