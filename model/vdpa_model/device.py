@@ -17,6 +17,7 @@ import dataclasses
 import errno
 from collections.abc import Sequence
 
+from .ctrl import serve_control
 from .datapath import Chain, RingError, SplitRing
 from .dma import AccessKind, AccessLog, DmaPort
 from .errors import fail
@@ -43,18 +44,11 @@ from .spec import (
     VIRTIO_F_ACCESS_PLATFORM,
     VIRTIO_ID_NET,
     VIRTIO_NET_CONFIG_STRUCT,
-    VIRTIO_NET_CTRL_MAC,
-    VIRTIO_NET_CTRL_MAC_ADDR_SET,
-    VIRTIO_NET_CTRL_MQ,
-    VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN,
-    VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-    VIRTIO_NET_ERR,
     VIRTIO_NET_F_CTRL_VQ,
     VIRTIO_NET_F_MQ,
     VIRTIO_NET_HDR_NUM_BUFFERS_STRUCT,
     VIRTIO_NET_HDR_V1_LEN,
     VIRTIO_NET_MAX_FRAME,
-    VIRTIO_NET_OK,
     VIRTIO_NET_S_LINK_UP,
     VIRTIO_RING_F_EVENT_IDX,
     bit,
@@ -566,24 +560,8 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         return total
 
     def _control(self, ring: SplitRing, chain: Chain) -> int:
-        """CVQ, emulated in software as mlx5_vnet.c does (mlx5_cvq_kick_handler): MAC_ADDR_SET
-        and MQ_VQ_PAIRS_SET are honoured, anything else is acked VIRTIO_NET_ERR."""
-        if chain.write_len < 1:
-            raise RingError(errno.EPROTO, f"control command at head {chain.head} has no ack byte")
-        cmd = ring.pull(chain)
-        status = VIRTIO_NET_ERR
-        if len(cmd) >= 2:
-            cls, code, body = cmd[0], cmd[1], cmd[2:]
-            if cls == VIRTIO_NET_CTRL_MAC and code == VIRTIO_NET_CTRL_MAC_ADDR_SET and len(body) == 6:
-                self.mac = bytes(body)
-                status = VIRTIO_NET_OK
-            elif cls == VIRTIO_NET_CTRL_MQ and code == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET and len(body) == 2:
-                pairs = int.from_bytes(body, "little")
-                if VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN <= pairs <= self.options.queue_pairs:
-                    self.cur_queue_pairs = pairs
-                    status = VIRTIO_NET_OK
-        ring.push(chain, bytes([status]))
-        return 1
+        """CVQ, emulated in software as mlx5_vnet.c does (mlx5_cvq_kick_handler)."""
+        return serve_control(ring, chain, self, self.options.queue_pairs)
 
     # ======================================================================================
     # DeviceHarness

@@ -4,10 +4,10 @@
 It plays the role drivers/vdpa/mlx5/net/mlx5_vnet.c plays over mlx5 firmware: it keeps the
 virtqueue configuration in software until DRIVER_OK, then creates the hardware VQ objects and
 moves them to RDY; suspend/resume become SUSPEND_ALL/RESUME_ALL; address and index changes made
-while suspended are pushed with MODIFY_VQ when the VQ is resumed. The control virtqueue is not
-emulated here in software, as mlx5_vnet.c does (mlx5_cvq_kick_handler over vringh and a
-software copy of the IOTLB): the parent keeps its own copy of every mapping and walks the
-control ring itself.
+while suspended are pushed with MODIFY_VQ when the VQ is resumed. The control virtqueue is
+emulated here in software, as mlx5_vnet.c does (mlx5_cvq_kick_handler over vringh and a software
+copy of the IOTLB): the parent keeps its own copy of every mapping, walks the control ring itself
+and executes commands with the model's :func:`vdpa_model.ctrl.serve_control`.
 
 Every operation's hardware commands, their status and cycle counts are recorded in
 ``RtlCommandPort.history`` so benchmarks and timing fits can read what the device did.
@@ -25,6 +25,7 @@ from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamFrame
 
 from vdpa_model import spec
+from vdpa_model.ctrl import serve_control
 from vdpa_model.datapath import Chain, RingError, SplitRing
 from vdpa_model.dma import AccessLog, DmaPort
 from vdpa_model.errors import fail
@@ -666,25 +667,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
                                             f.iova if f else None, f.write if f else None))
 
     def _control(self, ring: SplitRing, chain: Chain) -> int:
-        """MAC_ADDR_SET and MQ_VQ_PAIRS_SET are honoured, anything else is acked ERR."""
-        if chain.write_len < 1:
-            raise RingError(errno.EPROTO, f"control command at head {chain.head} has no ack byte")
-        cmd = ring.pull(chain)
-        status = spec.VIRTIO_NET_ERR
-        if len(cmd) >= 2:
-            cls, code, body = cmd[0], cmd[1], cmd[2:]
-            if (cls == spec.VIRTIO_NET_CTRL_MAC and code == spec.VIRTIO_NET_CTRL_MAC_ADDR_SET
-                    and len(body) == 6):
-                self.mac = bytes(body)
-                status = spec.VIRTIO_NET_OK
-            elif (cls == spec.VIRTIO_NET_CTRL_MQ and code == spec.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET
-                  and len(body) == 2):
-                pairs = int.from_bytes(body, "little")
-                if spec.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN <= pairs <= self.hw_vqs // 2:
-                    self.cur_queue_pairs = pairs
-                    status = spec.VIRTIO_NET_OK
-        ring.push(chain, bytes([status]))
-        return 1
+        return serve_control(ring, chain, self, self.hw_vqs // 2)
 
     # -- what the bench checks DMA against ------------------------------------------------
     def dma_allowed(self, pa: int, length: int, write: bool, word: int) -> bool:
