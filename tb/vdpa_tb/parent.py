@@ -27,6 +27,9 @@ from cocotbext.axi import AxiStreamFrame
 from vdpa_model import spec
 from vdpa_model.ctrl import serve_control
 from vdpa_model.datapath import Chain, RingError, SplitRing
+
+# mlx5 group layout, defined once in the model (mlx5_vnet.c: MLX5_VDPA_*_GROUP)
+from vdpa_model.device import CVQ_GROUP, DATAVQ_DESC_GROUP, DATAVQ_GROUP
 from vdpa_model.dma import AccessLog, DmaPort
 from vdpa_model.errors import fail
 from vdpa_model.iotlb import AddressSpace, Iotlb, check_perm
@@ -40,6 +43,7 @@ from vdpa_model.ops import (
     VdpaOps,
     VqState,
 )
+from vdpa_model.options import DeviceOptions
 
 from .regmap import REGMAP
 
@@ -48,16 +52,11 @@ U64 = (1 << 64) - 1
 # command slots assumed until probe reads the real number from CMD_STATUS
 CMD_DEPTH = 8
 
-# mlx5 group layout (drivers/vdpa/mlx5/net/mlx5_vnet.c: MLX5_VDPA_DATAVQ_GROUP, ..._CVQ_GROUP,
-# ..._DATAVQ_DESC_GROUP)
-DATAVQ_GROUP = 0
-CVQ_GROUP = 1
-DATAVQ_DESC_GROUP = 2
 
 FAULT_NAMES = {v: k for k, v in RM.fault.items()}
 # config space defaults (the reference device's defaults, so both answer alike)
-MAC = b"\x52\x54\x00\x12\x34\x56"
-MTU = 1500
+MAC = DeviceOptions().mac
+MTU = DeviceOptions().mtu
 
 
 @dataclasses.dataclass
