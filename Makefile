@@ -20,7 +20,7 @@ help:
 	@echo "make test       the whole test suite (model + RTL simulations)"
 	@echo "make test-model the pure-Python model tests only"
 	@echo "make lint       ruff + mypy (strict on model/) + verilator -Wall + Icarus compile"
-	@echo "make bench      benchmarks; figures go to bench/results/"
+	@echo "make bench      model and RTL benchmarks; figures go to bench/results/"
 
 venv: $(STAMP)
 
@@ -46,6 +46,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) bench/bench_model.py
+	PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py
 
 clean:
 	rm -rf build sim_build .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ import pytest
 from vdpa_tb import sim
 
 # where the figures are kept for the timing model and for trend tracking
-OUT = sim.ROOT / "build" / "bench" / "vdpa_nic_top.json"
+OUT = sim.ROOT / "bench" / "results" / "rtl_vdpa_nic_top.json"
 
 TOP = "vdpa_nic_top"
 
