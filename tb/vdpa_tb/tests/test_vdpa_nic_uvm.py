@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: MIT
+"""pyuvm tests of vdpa_nic_top: each test is a fresh uvm world (env, agent, scoreboard,
+coverage) over a fresh device context, runs one feature sequence, and is judged by the
+scoreboard (lockstep with the reference device, expected outcomes, isolation) and by its
+required coverage bins. The pytest entry is tests/rtl/test_vdpa_nic_uvm.py."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, ClassVar
+
+import cocotb
+import pyuvm
+from pyuvm import ConfigDB, uvm_test
+
+from vdpa_tb.nic_tb import param
+from vdpa_tb.uvm import config as K
+from vdpa_tb.uvm import sequences as S
+from vdpa_tb.uvm.components import VdpaEnv
+from vdpa_tb.uvm.context import RtlNicContext
+from vdpa_tb.uvm.coverage import (
+    LAYOUTS,
+    OP_ERRORS,
+    RING_ERRORS,
+    SIZE_BUCKETS,
+    VQ_TRANSITIONS,
+    CoverageModel,
+)
+
+TIMEOUT = {"timeout_time": 200, "timeout_unit": "ms"}
+
+
+def bins(cg: str, names: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(cg, b) for b in names]
+
+
+class VdpaBaseTest(uvm_test):
+    """Builds the env and the device context; runs ``seq_cls`` under one objection."""
+
+    seq_cls: type = S.BringUpSeq
+    seq_kw: ClassVar[dict[str, Any]] = {}
+    required: ClassVar[list[tuple[str, str]]] = []
+
+    def build_phase(self) -> None:
+        # the seed comes from cocotb's seeded random, so COCOTB_RANDOM_SEED reproduces a run
+        seed = random.getrandbits(32)
+        self.ctx = RtlNicContext(cocotb.top)
+        self.ctx.tb.log.info("%s: sequence seed %d", type(self).__name__, seed)
+        ConfigDB().set(None, "*", K.DEVICE_CTX, self.ctx)
+        ConfigDB().set(None, "*", K.SEQ_SEED, seed)
+        ConfigDB().set(None, "*", K.RANDOM_ROUNDS, 24)
+        ConfigDB().set(None, "*", K.COVERAGE_NAME, type(self).__name__)
+        ConfigDB().set(None, "*", K.REQUIRED_BINS, list(self.required))
+        self.env = VdpaEnv("env", self)
+
+    def end_of_elaboration_phase(self) -> None:
+        self.seq = self.seq_cls(**self.seq_kw)
+
+    async def run_phase(self) -> None:
+        self.raise_objection()
+        await self.ctx.start(param("NVQ", 8) // 2, param("MAX_QSIZE", 256))
+        seqr = ConfigDB().get(None, "", K.SEQR)
+        await self.seq.start(seqr)
+        self.drop_objection()
+
+
+@pyuvm.test(**TIMEOUT)
+class BringUpTest(VdpaBaseTest):
+    """Goal: QEMU's open/map/start order brings the device up; both directions carry frames.
+    Stimulus: open, backend features, one batched map, status handshake, per-VQ num/addr/
+    base/enable on two queue pairs, DRIVER_OK; one TX and one RX frame per pair.
+    Check: scoreboard (lockstep on every op and settle, expected "ok" outcomes, frames as
+    sent, no isolation violation); INIT->RDY seen for the started VQs."""
+
+    seq_cls = S.BringUpSeq
+    required = bins("vq_state_cg", ["INIT->RDY"]) + bins("op_outcome_cg", [
+        "set_vq_num:ok", "set_vq_address:ok", "set_vq_state:ok", "set_vq_ready:ok",
+        "set_status:ok", "kick_vq:ok", "dma_map:ok"])
+
+
+@pyuvm.test(**TIMEOUT)
+class TrafficTest(VdpaBaseTest):
+    """Goal: every descriptor layout carries every frame size, both directions.
+    Stimulus: bring-up, then simple / split-header / indirect chains with one small, one
+    medium and one near-MTU frame per queue pair and direction.
+    Check: scoreboard; traffic_cg fully covered."""
+
+    class Seq(S.VdpaBaseSeq):
+        async def body(self) -> None:
+            await S.BringUpSeq().start(self.sequencer)
+            await S.TrafficSeq().start(self.sequencer)
+
+    seq_cls = Seq
+    required = bins("traffic_cg", [f"{lay}:{b}:{d}" for lay in LAYOUTS for b in SIZE_BUCKETS
+                                   for d in ("tx", "rx")])
+
+
+@pyuvm.test(**TIMEOUT)
+class SuspendResumeTest(VdpaBaseTest):
+    """Goal: suspend stops all work, the state read is exact, resume continues.
+    Stimulus: traffic, suspend, vring bases of every VQ, a TX burst kicked while suspended,
+    resume; suspend/get_vq_state/resume twice more.
+    Check: bases equal the guest's used index; nothing moves while suspended (no frame, no
+    used-index change, no DMA); held frames leave in order after resume; RDY<->SUSPEND."""
+
+    seq_cls = S.SuspendResumeSeq
+    required = bins("vq_state_cg", ["RDY->SUSPEND", "SUSPEND->RDY"]) + bins(
+        "op_outcome_cg", ["suspend:ok", "resume:ok", "get_vq_state:ok"])
+
+
+@pyuvm.test(**TIMEOUT)
+class ResetTest(VdpaBaseTest):
+    """Goal: reset keeps the IOTLB with IOTLB_PERSIST and cleans it with CLEAN_MAP.
+    Stimulus: resets of both kinds with the data rings' group bound to ASID 0 and ASID 1;
+    traffic after each reset without remapping.
+    Check: scoreboard (lockstep memory, isolation against the shadow's maps after each reset);
+    reset_kind_cg fully covered."""
+
+    seq_cls = S.ResetSeq
+    required = bins("reset_kind_cg", [f"{k}:rings_asid{a}" for k in ("persist", "clean_map")
+                                      for a in (0, 1)]) + bins("op_outcome_cg", [
+        "compat_reset:ok", "reset:ok", "reset_map:ok", "set_group_asid:ok"])
+
+
+@pyuvm.test(**TIMEOUT)
+class DescAsidTest(VdpaBaseTest):
+    """Goal: a VQ's rings go through their descriptor group's ASID, buffers through the data
+    group's.
+    Stimulus: guest RAM in ASID 0 and ASID 1, data-ring group 2 bound to ASID 1, traffic with
+    indirect tables (which belong to the data group) on two pairs.
+    Check: scoreboard isolation: each DMA's ASID (AXI user sideband) is the one its group is
+    bound to in the shadow's independent record."""
+
+    seq_cls = S.DescAsidSeq
+    required = bins("op_outcome_cg", ["get_vq_group:ok", "get_vq_desc_group:ok",
+                                      "set_group_asid:ok"])
+
+
+@pyuvm.test(**TIMEOUT)
+class FeatureTest(VdpaBaseTest):
+    """Goal: the data path works under every EVENT_IDX x INDIRECT_DESC x MQ negotiation.
+    Stimulus: eight resets and bring-ups, one per combination, TX and RX on each pair.
+    Check: scoreboard; feature_combo_cg fully covered."""
+
+    seq_cls = S.FeatureSeq
+    required = bins("feature_combo_cg", list(CoverageModel()["feature_combo_cg"].bins))
+
+
+@pyuvm.test(**TIMEOUT)
+class BadRingTest(VdpaBaseTest):
+    """Goal: each malformed ring and translation fault gets its defined response.
+    Stimulus: one ring error class per device life (head/next out of range, loop, indirect
+    length, indirect in indirect, readable after writable, wrong direction, unmapped and
+    read-only buffers).
+    Check: exactly one fault on that VQ with vringh's errno, NEEDS_RESET, the VQ in ERR in
+    both devices, the other transmit queue still works; ring_error_cg fully covered."""
+
+    seq_cls = S.BadRingSeq
+    required = bins("ring_error_cg", list(RING_ERRORS)) + bins("vq_state_cg", ["RDY->ERR"])
+
+
+@pyuvm.test(**TIMEOUT)
+class OpsSweepTest(VdpaBaseTest):
+    """Goal: every VdpaOps op answers as the contract says for good and bad arguments.
+    Stimulus: queries, out-of-range indices and sizes, bad group/ASID, dma_map/unmap, ready
+    toggling on a running queue, reset.
+    Check: the contract's errno where it fixes one, the lockstep everywhere."""
+
+    seq_cls = S.OpsSweepSeq
+    required = bins("op_outcome_cg", [f"{op}:{e}" for op, errs in OP_ERRORS.items()
+                                      for e in errs])
+
+
+@pyuvm.test(**TIMEOUT)
+class RandomMixTest(VdpaBaseTest):
+    """Goal: long seeded random traffic stays identical to the reference.
+    Stimulus: 24 random rounds over four queue pairs of TX/RX (random layout and size) and
+    suspend / read base / resume. Check: scoreboard."""
+
+    seq_cls = S.RandomMixSeq
+    required = bins("op_outcome_cg", ["kick_vq:ok", "suspend:ok"])
+
+
+@pyuvm.test(**TIMEOUT)
+class FullCoverageTest(VdpaBaseTest):
+    """Goal: one device life runs every feature sequence back to back.
+    Stimulus: sweep, bring-up, traffic, suspend/resume, desc ASID, features, bad rings,
+    resets, each starting from whatever state the previous one left.
+    Check: scoreboard; every VQ state transition and ring error class is hit in this one
+    run (bad rings are followed by resets, so ERR->INIT is reachable)."""
+
+    seq_cls = S.FullSeq
+    required = bins("vq_state_cg", list(VQ_TRANSITIONS)) + bins(
+        "ring_error_cg", list(RING_ERRORS))
+
+
+@pyuvm.test(expect_fail=True, **TIMEOUT)
+class CoverageHoleTest(VdpaBaseTest):
+    """Goal: prove the coverage check can fail (pyuvm SimpleMem's negative test).
+    Stimulus: bring-up, while requiring a bin no stimulus reaches (suspend answering EBUSY).
+    Check: report_phase raises; the test is expected to fail."""
+
+    seq_cls = S.BringUpSeq
+    required: ClassVar[list[tuple[str, str]]] = [("op_outcome_cg", "suspend:EBUSY")]
