@@ -46,7 +46,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) bench/bench_model.py
-	PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py
+	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py
 
 clean:
 	rm -rf build sim_build .pytest_cache .mypy_cache .ruff_cache
