@@ -23,8 +23,15 @@ NEGATIVE = "CoverageHoleTest"
 def test_vdpa_nic_uvm() -> None:
     for old in FUNC_DIR.glob("*.json"):
         old.unlink()
-    sim.run(TOP, "vdpa_tb.tests.test_vdpa_nic_uvm", {},
-            extra_env={"VDPA_FUNC_COV_DIR": str(FUNC_DIR)})
+    xml = sim.run(TOP, "vdpa_tb.tests.test_vdpa_nic_uvm", {},
+                  extra_env={"VDPA_FUNC_COV_DIR": str(FUNC_DIR)})
+    # the negative test must have failed for the coverage reason, not for any other error
+    log = (xml.parent / "sim.log").read_text()
+    assert "required bin(s) not hit: op_outcome_cg.suspend:EBUSY" in log
+    assert f"{NEGATIVE} passed: failed as expected" in log
+    neg = json.loads((FUNC_DIR / f"{NEGATIVE}.json").read_text())
+    assert neg["covergroups"]["op_outcome_cg"]["bins"]["set_status:ok"] > 0, \
+        "the negative test should have run its stimulus"
     files = sorted(p for p in FUNC_DIR.glob("*.json") if p.stem != NEGATIVE)
     assert len(files) >= 10, f"missing per-test coverage files: {[p.name for p in files]}"
     merged = cov.write_report(files, FUNC_DIR / "report")
