@@ -163,6 +163,8 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         vq.ring = self._make_ring(vq)
         vq.avail_seen = vq.last_avail  # a (re)started queue reads avail.idx afresh
         vq.state = VqObjectState.RDY
+        if self.options.kick_on_start:
+            vq.doorbell = True
 
     def _make_ring(self, vq: Virtqueue) -> SplitRing:
         ring_port = DmaPort(self.mem, self.spaces[self.group2asid[self.desc_group_of(vq.index)]],

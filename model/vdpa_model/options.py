@@ -64,6 +64,11 @@ class DeviceOptions:
     #: (vdpa_sim.c: vdpasim_kick_vq pending_kick / vdpasim_resume). mlx5_vnet.c has no latch; a
     #: hardware doorbell register keeps its value, so the reference device latches in both modes.
     latch_kicks_while_suspended: bool = True
+    #: A VQ object entering RDY (DRIVER_OK, enable, resume) looks at its ring as if kicked, so
+    #: buffers made available while it was stopped are served without a new doorbell. Hardware
+    #: queue objects do this (the reference RTL does, on every MODIFY to RDY); vdpa_sim only
+    #: replays a kick that was latched (vdpasim_resume), so SIM turns it off.
+    kick_on_start: bool = True
     #: VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK offered by the parent (both parents offer it).
     enable_after_driver_ok: bool = True
     #: VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK offered (2026 tree; vdpa_sim offers it).
@@ -106,6 +111,7 @@ class DeviceOptions:
                 identity_asids=frozenset({0, 1}), state_reports_used_idx=False,
                 set_state_refused_when_ready=False, reset_restores_num=False,
                 ready_ignored_before_features=False, group_asid_after_driver_ok=True,
+                kick_on_start=False,
             )
         else:
             base = {}
