@@ -5,6 +5,8 @@
 2. The default RTL device is built with the pinned Verilator and the same scenario runs on it:
    two devices in one simulation (``vdpa_nic_pair``), so migration goes from a real source to a
    real destination; every DMA is checked against the mappings of the right ASID.
+3. The pyuvm regression runs on the default ``vdpa_nic_top`` in lockstep with the model, and its
+   functional coverage is merged and summarised (report in build/coverage/func/report/).
 
 Exit status 0 only if every check passed. Each failure prints the command that reruns it.
 """
@@ -21,6 +23,7 @@ from vdpa_model.cli import run_model_scenario
 from vdpa_model.options import Parent
 
 from . import sim
+from .uvm import coverage as cov
 
 #: The default device of the main job, as tests/rtl/test_vdpa_nic_pair.py builds it.
 DEFAULT_TOP = "vdpa_nic_pair"
@@ -41,6 +44,28 @@ def run_rtl(seed: int) -> tuple[bool, str]:
         ok, err = False, str(e)
     text = report.read_text() if report.exists() else ""
     return ok, text if ok or text else err
+
+
+def run_uvm(seed: int) -> tuple[bool, str, float]:
+    """The pyuvm regression and its merged functional coverage: (passed, summary, percent)."""
+    func_dir = sim.ROOT / "build" / "coverage" / "func"
+    func_dir.mkdir(parents=True, exist_ok=True)
+    for old in func_dir.glob("*.json"):
+        old.unlink()
+    try:
+        sim.run("vdpa_nic_top", "vdpa_tb.tests.test_vdpa_nic_uvm", {}, seed=seed,
+                extra_env={"VDPA_FUNC_COV_DIR": str(func_dir)})
+    except (AssertionError, RuntimeError) as e:
+        return False, str(e), 0.0
+    # the negative test (a deliberately unreachable bin) says nothing about the design
+    files = sorted(p for p in func_dir.glob("*.json") if p.stem != "CoverageHoleTest")
+    merged = cov.write_report(files, func_dir / "report")
+    lines = [f"  {name:<20} {hit:>3}/{total:<3} {pct:5.1f} %"
+             for name, (hit, total, pct) in cov.summary(merged).items()]
+    pct = cov.total_percent(merged)
+    lines.append(f"  merged over {len(files)} tests: {pct:.1f} % "
+                 f"(report: {(func_dir / 'report' / 'index.html').relative_to(sim.ROOT)})")
+    return pct == 100.0, "\n".join(lines), pct
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +90,15 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             print(f"rerun: COCOTB_RANDOM_SEED={args.seed} WAVES=1 python -m pytest "
                   f"tests/rtl/test_vdpa_nic_pair.py")
+
+        print("\nvdpa-dv: pyuvm regression on vdpa_nic_top, functional coverage", flush=True)
+        t0 = time.perf_counter()
+        ok, text, pct = run_uvm(args.seed)
+        print(text)
+        verdicts.append((f"pyuvm regression, functional coverage {pct:.1f} %", ok,
+                         time.perf_counter() - t0))
+        if not ok:
+            print(f"rerun: COCOTB_RANDOM_SEED={args.seed} python -m pytest tests/rtl/test_vdpa_nic_uvm.py")
 
     print("\nverdict")
     for name, ok, secs in verdicts:
