@@ -295,7 +295,7 @@ end
 // Engine state
 // ---------------------------------------------------------------------------------------
 typedef enum logic [5:0] {
-    E_IDLE, E_START, E_AVAIL_IDX, E_AVAIL_CHK, E_AVAIL_EVENT, E_HEAD, E_HEAD_CHK,
+    E_IDLE, E_START, E_AVAIL_CHK, E_AVAIL_EVENT, E_HEAD, E_HEAD_CHK,
     E_DESC_RD, E_DESC_CHK, E_BUF_XL, E_BUF_XLW, E_NEXT,
     E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BEAT, E_TX_ABORT,
     E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W, E_RX_B,
