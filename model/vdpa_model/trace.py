@@ -1,0 +1,237 @@
+# SPDX-License-Identifier: MIT
+"""The op trace: one record of everything a migration did, the input of every cost computed later.
+
+A migration flow runs over :class:`~vdpa_model.vhost.VhostVdpa` on some device; each thing that
+costs time becomes one :class:`TraceRecord`, on one of four layers that nest the way the kernel
+stack does:
+
+``host``
+    QEMU or kernel work with no device op behind it: pinning and unpinning guest pages
+    (drivers/vhost/vdpa.c: vhost_vdpa_pa_map, vhost_vdpa_pa_unmap), notifier and doorbell set-up,
+    a CVQ command round trip in QEMU (net/vhost-vdpa.c: vhost_vdpa_net_cvq_load).
+``ioctl``
+    One vhost-vdpa ioctl or IOTLB message (drivers/vhost/vdpa.c: vhost_vdpa_unlocked_ioctl,
+    vhost_vdpa_process_iotlb_msg), as :class:`VhostVdpa` receives it.
+``op``
+    One call of ``struct vdpa_config_ops`` on the parent (``VdpaOps``), nested in its ioctl.
+``fw``
+    One unit of work the parent hands its device: a firmware command of mlx5_vnet.c
+    (create a hardware VQ, a parallel MODIFY round, a memory-key build, ...), or on the RTL
+    device one mailbox command with the cycles its completion reported. Nested in its op.
+
+What a record carries is what its cost depends on (:data:`ARG_KEYS`), never the payload: a
+4 TiB guest's map is one record with ``bytes`` and ``entries``, not a list of pages. Records
+submitted to the device together (one parallel round) share a ``group`` so a scheduler can
+overlap them up to the device's concurrency; records without a group ran one after another.
+
+``phase`` is the step id of ``../shared/reference/migration-sequence.md`` the record belongs to
+("A1", "B2", "C4.2.6"; "" outside any flow step) and ``device`` names the vhost-vdpa device.
+Timestamps are simulation time in picoseconds and device cycles where a simulation measured
+them, ``None`` on the reference device, whose trace a cost profile prices instead.
+
+The trace is written as JSON lines, one record per line, so a 256-device run streams to disk
+and a vendor's tool reads it without this package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import json
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+#: Version of the JSON-lines format; a reader refuses other versions rather than guess.
+TRACE_FORMAT = 1
+
+
+class Layer(enum.StrEnum):
+    """Where in the stack a record's work happens (outermost first)."""
+
+    HOST = "host"
+    IOCTL = "ioctl"
+    OP = "op"
+    FW = "fw"
+
+
+#: The cost drivers a record may carry, and what each counts. One place, so a profile, the flows
+#: and the RTL parent driver use the same words.
+ARG_KEYS: dict[str, str] = {
+    "vqs": "virtqueues the work touches",
+    "qsize": "ring size (entries) of the VQs touched",
+    "entries": "translation entries written (MTT entries of a memory-region build)",
+    "keys": "direct memory keys (one per contiguous run of at most 1 GiB)",
+    "ranges": "IOTLB ranges (one per IOTLB message or set_map table entry)",
+    "bytes": "bytes of guest memory mapped, unmapped, pinned or moved",
+    "pages": "pages pinned or unpinned, of size page_size",
+    "page_size": "backing page size in bytes of the pages counted",
+    "cmds": "control-VQ commands",
+    "vlans": "VLAN ids",
+    "asid": "address space the work applies to",
+    "group": "virtqueue group the work applies to",
+    "vq": "virtqueue index",
+    "status": "device status written",
+    "flags": "flags of the op (compat_reset flags, IOTLB message type)",
+    "beats": "bus beats a DMA moved",
+}
+
+
+@dataclasses.dataclass(slots=True)
+class TraceRecord:
+    """One unit of timed work. ``args`` holds only :data:`ARG_KEYS`, all integers; ``errno`` is
+    0 on success, the positive kernel errno on failure, -1 for a failure that carried none."""
+
+    seq: int
+    layer: Layer
+    name: str
+    device: str = ""
+    phase: str = ""
+    parent: int | None = None
+    args: dict[str, int] = dataclasses.field(default_factory=dict)
+    errno: int = 0
+    group: int | None = None
+    t_start_ps: int | None = None
+    t_end_ps: int | None = None
+    cycles: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["layer"] = str(self.layer)
+        return {k: v for k, v in d.items() if v is not None and v != {}}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], where: str = "trace") -> TraceRecord:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise TraceFormatError(f"{where}: unknown field(s) {sorted(unknown)}")
+        try:
+            rec = cls(**{**d, "layer": Layer(d["layer"])})
+        except (KeyError, TypeError, ValueError) as e:
+            raise TraceFormatError(f"{where}: {e}") from None
+        check_args(rec.args, where)
+        return rec
+
+
+class TraceFormatError(ValueError):
+    """A trace file or record is malformed; the message names where."""
+
+
+def check_args(args: dict[str, int], where: str) -> None:
+    """Refuse a cost-driver key that is not in :data:`ARG_KEYS` or a value that is not an int."""
+    for k, v in args.items():
+        if k not in ARG_KEYS:
+            raise TraceFormatError(f"{where}: unknown argument {k!r} (known: {sorted(ARG_KEYS)})")
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise TraceFormatError(f"{where}: argument {k!r} must be an integer, not {v!r}")
+
+
+class Trace:
+    """An append-only list of records with the current device, phase and nesting.
+
+    ``clock`` returns the current simulation time in picoseconds; leave it ``None`` on the
+    reference device. Work is opened with :meth:`begin` and closed with :meth:`end` (or used as
+    :meth:`span`), and a record opened while another is open becomes its child. Flows run one
+    device at a time, so one stack is enough; a caller that interleaves devices passes
+    ``parent`` explicitly.
+    """
+
+    def __init__(self, clock: Callable[[], int] | None = None) -> None:
+        self.records: list[TraceRecord] = []
+        self.clock = clock
+        self.device = ""
+        self.phase = ""
+        self._open: list[TraceRecord] = []
+        self._next_group = 0
+
+    def _now(self) -> int | None:
+        return self.clock() if self.clock is not None else None
+
+    def begin(self, layer: Layer, name: str, *, parent: int | None = None,
+              group: int | None = None, **args: int) -> TraceRecord:
+        check_args(args, f"{layer}:{name}")
+        if parent is None and self._open:
+            parent = self._open[-1].seq
+        rec = TraceRecord(len(self.records), Layer(layer), name, self.device, self.phase, parent,
+                          dict(args), group=group, t_start_ps=self._now())
+        self.records.append(rec)
+        self._open.append(rec)
+        return rec
+
+    def end(self, rec: TraceRecord, errno: int = 0, cycles: int | None = None) -> None:
+        rec.errno = errno
+        rec.t_end_ps = self._now()
+        if cycles is not None:
+            rec.cycles = cycles
+        with contextlib.suppress(ValueError):
+            self._open.remove(rec)
+
+    def add(self, layer: Layer, name: str, *, group: int | None = None, errno: int = 0,
+            cycles: int | None = None, **args: int) -> TraceRecord:
+        """A record of work that is complete when it is recorded (no children)."""
+        rec = self.begin(layer, name, group=group, **args)
+        self.end(rec, errno, cycles)
+        return rec
+
+    @contextlib.contextmanager
+    def span(self, layer: Layer, name: str, **args: int) -> Iterator[TraceRecord]:
+        """Open a record for the body; an exception carrying ``errno`` is recorded as it."""
+        rec = self.begin(layer, name, **args)
+        try:
+            yield rec
+        except BaseException as e:
+            self.end(rec, int(getattr(e, "errno", 0) or 0) or -1)
+            raise
+        self.end(rec, rec.errno)
+
+    @contextlib.contextmanager
+    def in_phase(self, phase: str, device: str | None = None) -> Iterator[None]:
+        """Label every record opened in the body with ``phase`` (and ``device``)."""
+        saved = self.phase, self.device
+        self.phase = phase
+        if device is not None:
+            self.device = device
+        try:
+            yield
+        finally:
+            self.phase, self.device = saved
+
+    def new_group(self) -> int:
+        """A fresh id for work submitted together (one parallel round)."""
+        self._next_group += 1
+        return self._next_group
+
+    # -- files --------------------------------------------------------------------------------
+    def write_jsonl(self, path: Path | str) -> None:
+        write_jsonl(self.records, path)
+
+
+def write_jsonl(records: Iterable[TraceRecord], path: Path | str) -> None:
+    """Write ``records`` as JSON lines, a header line first."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with p.open("w") as f:
+        f.write(json.dumps({"vdpa_dv_trace": TRACE_FORMAT}) + "\n")
+        for r in records:
+            f.write(json.dumps(r.to_json(), separators=(",", ":")) + "\n")
+
+
+def read_jsonl(path: Path | str) -> list[TraceRecord]:
+    """Read a trace written by :func:`write_jsonl`; errors name the file and line."""
+    p = Path(path)
+    out: list[TraceRecord] = []
+    with p.open() as f:
+        for n, line in enumerate(f, 1):
+            where = f"{p}:{n}"
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise TraceFormatError(f"{where}: not JSON ({e.msg})") from None
+            if n == 1:
+                if d != {"vdpa_dv_trace": TRACE_FORMAT}:
+                    raise TraceFormatError(f"{where}: not a vdpa-dv trace of format {TRACE_FORMAT}")
+                continue
+            out.append(TraceRecord.from_json(d, where))
+    return out
