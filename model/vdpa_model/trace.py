@@ -78,6 +78,31 @@ ARG_KEYS: dict[str, str] = {
 }
 
 
+#: The ``fw`` layer's vocabulary: the units of work an mlx5-like parent hands its device, named
+#: once so the reference device's parent model, the RTL parent driver (which maps each mailbox
+#: command onto one of these) and every cost profile speak of the same things. The source is the
+#: mlx5_vnet.c / mr.c function that issues the work.
+FW_KINDS: dict[str, str] = {
+    "vq_create": "create one hardware VQ with its CQ, QPs, umems, counter (mlx5_vnet.c: setup_vq)",
+    "vq_destroy": "destroy one hardware VQ and its resources (mlx5_vnet.c: teardown_vq)",
+    "vq_modify": "MODIFY one VQ object: state and/or fields (mlx5_vnet.c: modify_virtqueues)",
+    "vq_query": "QUERY one VQ object's state and indices (mlx5_vnet.c: query_virtqueues)",
+    "dev_resources_create": "RQT, TIR, flow table and MAC rules of a device (setup_vq_resources)",
+    "dev_resources_destroy": "the same, torn down (teardown_vq_resources)",
+    "rqt_update": "rewrite the RQT for a new queue-pair count (mlx5_vnet.c: change_num_qps)",
+    "flow_rule_add": "one steering rule, two per VLAN (mlx5_vnet.c: mac_vlan_add)",
+    "mkey_create": "one direct memory key over at most 1 GiB, `entries` MTT entries (mr.c: create_direct_keys)",
+    "mkey_destroy": "one direct memory key destroyed (mr.c: destroy_direct_keys)",
+    "mr_indirect_create": "the indirect key over all direct keys of a region (mr.c: create_indirect_key)",
+    "mr_table_switch": "the engine switched to a newly built region atomically (mlx5_vnet.c: mlx5_vdpa_change_map)",
+    "cvq_iotlb_update": "the software CVQ's copy of its ASID's table rebuilt (mlx5_vnet.c: mlx5_vdpa_update_cvq_iotlb)",
+    "link_notifier": "link event notifier registered or unregistered (mlx5_vnet.c: register_link_notifier)",
+    "cvq_command": "one control-VQ command served by the parent (mlx5_vnet.c: mlx5_cvq_kick_handler)",
+    "dev_reset": "the device-wide reset command itself (RTL: RESET)",
+    "dev_command": "any other device-wide command without per-VQ work (status, features, group binding)",
+}
+
+
 @dataclasses.dataclass(slots=True)
 class TraceRecord:
     """One unit of timed work. ``args`` holds only :data:`ARG_KEYS`, all integers; ``errno`` is
@@ -111,12 +136,19 @@ class TraceRecord:
             rec = cls(**{**d, "layer": Layer(d["layer"])})
         except (KeyError, TypeError, ValueError) as e:
             raise TraceFormatError(f"{where}: {e}") from None
+        check_name(rec.layer, rec.name, where)
         check_args(rec.args, where)
         return rec
 
 
 class TraceFormatError(ValueError):
     """A trace file or record is malformed; the message names where."""
+
+
+def check_name(layer: Layer, name: str, where: str) -> None:
+    """A ``fw`` record must name one of :data:`FW_KINDS`, or no profile could price it."""
+    if layer is Layer.FW and name not in FW_KINDS:
+        raise TraceFormatError(f"{where}: unknown fw work {name!r} (known: {sorted(FW_KINDS)})")
 
 
 def check_args(args: dict[str, int], where: str) -> None:
@@ -151,6 +183,7 @@ class Trace:
 
     def begin(self, layer: Layer, name: str, *, parent: int | None = None,
               group: int | None = None, **args: int) -> TraceRecord:
+        check_name(Layer(layer), name, f"{layer}:{name}")
         check_args(args, f"{layer}:{name}")
         if parent is None and self._open:
             parent = self._open[-1].seq

@@ -43,7 +43,7 @@ def test_failed_span_records_errno() -> None:
 def test_jsonl_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
     t = Trace(clock=lambda: 5)
     with t.in_phase("C4.2.6", "dst1"), t.span(Layer.OP, "set_map", asid=1, ranges=2, bytes=8192):
-        t.add(Layer.FW, "MAP", cycles=9, entries=2)
+        t.add(Layer.FW, "mkey_create", cycles=9, entries=2)
     t.write_jsonl(tmp_path / "t.jsonl")
     assert read_jsonl(tmp_path / "t.jsonl") == t.records
 
@@ -53,6 +53,7 @@ def test_jsonl_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
     ('{"seq":0,"layer":"op","name":"x","args":{"vqs":"8"}}', "'vqs' must be an integer"),
     ('{"seq":0,"layer":"nowhere","name":"x"}', "nowhere"),
     ('{"seq":0,"layer":"op","name":"x","colour":1}', "unknown field(s) ['colour']"),
+    ('{"seq":0,"layer":"fw","name":"MAGIC"}', "unknown fw work 'MAGIC'"),
     ("not json", "not JSON"),
 ])
 def test_bad_records_name_file_and_line(tmp_path, line: str, message: str) -> None:  # type: ignore[no-untyped-def]
