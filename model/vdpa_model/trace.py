@@ -91,11 +91,14 @@ FW_KINDS: dict[str, str] = {
     "dev_resources_destroy": "the same, torn down (teardown_vq_resources)",
     "rqt_update": "rewrite the RQT for a new queue-pair count (mlx5_vnet.c: change_num_qps)",
     "flow_rule_add": "one steering rule, two per VLAN (mlx5_vnet.c: mac_vlan_add)",
-    "mkey_create": "one direct memory key over at most 1 GiB, `entries` MTT entries (mr.c: create_direct_keys)",
+    "mkey_create": "one direct memory key over at most 1 GiB, `entries` MTT entries "
+                   "(mr.c: create_direct_keys)",
     "mkey_destroy": "one direct memory key destroyed (mr.c: destroy_direct_keys)",
     "mr_indirect_create": "the indirect key over all direct keys of a region (mr.c: create_indirect_key)",
-    "mr_table_switch": "the engine switched to a newly built region atomically (mlx5_vnet.c: mlx5_vdpa_change_map)",
-    "cvq_iotlb_update": "the software CVQ's copy of its ASID's table rebuilt (mlx5_vnet.c: mlx5_vdpa_update_cvq_iotlb)",
+    "mr_table_switch": "the engine switched to a newly built region atomically "
+                       "(mlx5_vnet.c: mlx5_vdpa_change_map)",
+    "cvq_iotlb_update": "the software CVQ's copy of its ASID's table rebuilt "
+                        "(mlx5_vnet.c: mlx5_vdpa_update_cvq_iotlb)",
     "link_notifier": "link event notifier registered or unregistered (mlx5_vnet.c: register_link_notifier)",
     "cvq_command": "one control-VQ command served by the parent (mlx5_vnet.c: mlx5_cvq_kick_handler)",
     "dev_reset": "the device-wide reset command itself (RTL: RESET)",
