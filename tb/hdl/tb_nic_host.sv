@@ -263,7 +263,10 @@ logic [23:0]     wr_user;
 logic            wr_err;
 
 assign m_axi_awready = !rst && wr_state == WR_IDLE && !stall[CH_AW];
-assign m_axi_wready = wr_state == WR_DATA && !stall[CH_W];
+// the first beat may come with its address, as cocotbext's AxiSlave (which queues W apart
+// from AW) takes it; later beats follow in WR_DATA
+assign m_axi_wready = !stall[CH_W] && (wr_state == WR_DATA ||
+                                       (wr_state == WR_IDLE && m_axi_awvalid && m_axi_awready));
 
 // burst checks shared by both directions (cocotbext-axi asserts the same)
 function automatic string burst_problem(input logic [ADDR_W-1:0] addr, input logic [7:0] len,
@@ -280,40 +283,40 @@ endfunction
 
 always @(posedge clk) begin : axi_write
     string problem;
-    bit err;
+    logic [ADDR_W-1:0] addr;
+    logic [7:0]      left;
+    logic [2:0]      size;
+    logic [1:0]      burst;
+    logic [23:0]     user;
+    logic            err;
     if (rst) begin
         wr_state <= WR_IDLE;
         m_axi_bvalid <= 1'b0;
     end else begin
+        // the burst in progress, or the one whose address is taken this cycle
+        {addr, left, size, burst, user, err} = {wr_addr, wr_left, wr_size, wr_burst, wr_user, wr_err};
+        if (wr_state == WR_IDLE && m_axi_awvalid && m_axi_awready) begin
+            problem = burst_problem(m_axi_awaddr, m_axi_awlen, m_axi_awsize, m_axi_awburst);
+            if (problem != "") vtb_protocol_error(DEV, {"AXI4 write: ", problem});
+            addr = (m_axi_awaddr >> m_axi_awsize) << m_axi_awsize;
+            {left, size, burst, user, err} = {m_axi_awlen, m_axi_awsize, m_axi_awburst, m_axi_awuser, 1'b0};
+            m_axi_bid <= m_axi_awid;
+            wr_state <= WR_DATA;
+        end
+        if (m_axi_wvalid && m_axi_wready) begin
+            err = vtb_mem_write(DEV, longint'(addr >> LANE_BITS << LANE_BITS), BYTES,
+                                128'(m_axi_wdata), 32'(m_axi_wstrb), 32'(user)) || err;
+            if (m_axi_wlast != (left == 0)) begin
+                vtb_protocol_error(DEV, $sformatf("AXI4 write: wlast %0d with %0d beats left",
+                                                  m_axi_wlast, left));
+            end
+            if (burst == BURST_INCR) addr = addr + (ADDR_W'(1) << size);
+            if (left == 0) wr_state <= WR_RESP;
+            left = left - 8'd1;
+        end
+        {wr_addr, wr_left, wr_size, wr_burst, wr_user, wr_err} <= {addr, left, size, burst, user, err};
         case (wr_state)
-            WR_IDLE: begin
-                if (m_axi_awvalid && m_axi_awready) begin
-                    problem = burst_problem(m_axi_awaddr, m_axi_awlen, m_axi_awsize, m_axi_awburst);
-                    if (problem != "") vtb_protocol_error(DEV, {"AXI4 write: ", problem});
-                    wr_addr <= (m_axi_awaddr >> m_axi_awsize) << m_axi_awsize;
-                    wr_left <= m_axi_awlen;
-                    wr_size <= m_axi_awsize;
-                    wr_burst <= m_axi_awburst;
-                    wr_user <= m_axi_awuser;
-                    m_axi_bid <= m_axi_awid;
-                    wr_err <= 1'b0;
-                    wr_state <= WR_DATA;
-                end
-            end
-            WR_DATA: begin
-                if (m_axi_wvalid && m_axi_wready) begin
-                    err = vtb_mem_write(DEV, longint'(wr_addr >> LANE_BITS << LANE_BITS), BYTES,
-                                        128'(m_axi_wdata), 32'(m_axi_wstrb), 32'(wr_user));
-                    if (m_axi_wlast != (wr_left == 0)) begin
-                        vtb_protocol_error(DEV, $sformatf("AXI4 write: wlast %0d with %0d beats left",
-                                                          m_axi_wlast, wr_left));
-                    end
-                    wr_err <= wr_err || err;
-                    if (wr_burst == BURST_INCR) wr_addr <= wr_addr + (ADDR_W'(1) << wr_size);
-                    wr_left <= wr_left - 8'd1;
-                    if (wr_left == 0) wr_state <= WR_RESP;
-                end
-            end
+            WR_IDLE, WR_DATA: ;
             WR_RESP: begin
                 if (!m_axi_bvalid) begin
                     if (!stall[CH_B]) begin
