@@ -148,15 +148,20 @@ class HdlBus(BusModels):
         rst.value = 0
         await Timer(cycles * CLK_NS, "ns")
 
-    async def settle(self, timeout_cycles: int) -> None:
+    async def run_until_settled(self, timeout_cycles: int) -> None:
         """Wait for ``settled`` to rise after this call: the device idle, no frame or access
-        queued or moving, no fault record unread, for tb_nic_host's QUIET_CYCLES in a row."""
+        queued or moving, no fault record unread, for tb_nic_host's QUIET_CYCLES in a row.
+        The simulation runs without Python until then."""
         self.dev.settle_arm()
         try:
             await with_timeout(self._settled.rising_edge, timeout_cycles * CLK_NS, "ns")
         except SimTimeoutError:
             raise TimeoutError(f"device {self.dev.index}: data path did not go quiet in "
                                f"{timeout_cycles} cycles: the device may be hung") from None
+
+    async def settle(self, timeout_cycles: int) -> None:
+        """:meth:`run_until_settled`, then judge every access made so far."""
+        await self.run_until_settled(timeout_cycles)
         self.verify()
 
     def verify(self) -> None:
