@@ -300,6 +300,56 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
     return build_dir
 
 
+#: where a pytest session collects what each simulation simulated (tests/conftest.py sets it)
+LEDGER_ENV = "VDPA_SIM_LEDGER"
+#: the testbench tops' clock period, ns
+CLK_NS = 10
+
+
+def record_run(xml: Path, kind: str, top: str, test_module: str) -> None:
+    """Append the simulated time of a run's cocotb tests to the session's ledger, if any."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    ledger = os.environ.get(LEDGER_ENV)
+    if not ledger or not xml.exists():
+        return
+    sim_ns = wall = 0.0
+    tests = 0
+    for case in ET.parse(xml).iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        sim_ns += float(props.get("sim_time_duration") or 0)
+        wall += float(case.get("time") or 0)
+        tests += 1
+    entry = {"kind": kind, "top": top, "module": test_module, "tests": tests,
+             "cycles": round(sim_ns / CLK_NS), "wall": round(wall, 3)}
+    with open(Path(ledger) / f"{os.getpid()}.jsonl", "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def ledger_summary(ledger: Path) -> list[str]:
+    """Lines saying how much the runs in ``ledger`` simulated, in total and per kind."""
+    import json
+
+    entries = [json.loads(line) for f in sorted(ledger.glob("*.jsonl"))
+               for line in f.read_text().splitlines() if line]
+    if not entries:
+        return []
+    kinds: dict[str, list[float]] = {}
+    for e in entries:
+        k = kinds.setdefault(e["kind"], [0, 0, 0.0])
+        k[0] += e["tests"]
+        k[1] += e["cycles"]
+        k[2] += e["wall"]
+    total = sum(e["cycles"] for e in entries)
+    lines = [f"RTL simulations: {len(entries)} runs, {total / 1e6:.2f} M clock cycles simulated"]
+    for kind, (tests, cyc, wall) in sorted(kinds.items()):
+        rate = f", {cyc / wall / 1e6:.2f} M cycles/s" if wall else ""
+        lines.append(f"  {kind}: {int(tests)} cocotb tests, {cyc / 1e6:.2f} M cycles in "
+                     f"{wall:.1f} s{rate}")
+    return lines
+
+
 def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
         simulator: str = "verilator", test_filter: str | None = None, seed: int | None = None,
         extra_env: Mapping[str, str] | None = None, bus: str | None = None) -> Path:
@@ -341,6 +391,7 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
                           if coverage_requested() and simulator == "verilator" else [])
     finally:
         sys.path[:] = saved
+    record_run(Path(xml), f"{simulator}-{bus}", top, test_module)
     total, failed = get_results(xml)
     if failed or total == 0:
         used = seed
