@@ -8,6 +8,7 @@ DMA against the mappings in force. The pytest entry is tests/rtl/test_vdpa_nic_t
 from __future__ import annotations
 
 import errno
+import os
 import random
 
 import cocotb
@@ -27,6 +28,8 @@ from vdpa_tb.nic_tb import GUEST_SIZE, STALL_PATTERN, Tb, param
 from vdpa_tb.regmap import REGMAP as RM
 
 US = "us"
+#: rounds of test_random_traffic_lockstep (VDPA_RANDOM_ROUNDS for longer soaks)
+RANDOM_ROUNDS = int(os.environ.get("VDPA_RANDOM_ROUNDS", "400"))
 # guest RAM the tests map: 2 MiB at GPA 1 MiB (512 MTT pages per mapping)
 RAM_BASE = 0x10_0000
 RAM_SIZE = 0x20_0000
@@ -453,7 +456,7 @@ async def test_random_traffic_lockstep(dut, stall):
     rng = random.Random(seed)
     qps = param("NVQ", 8) // 2
     net = await bring_up(env, qps)
-    for rnd in range(40):
+    for rnd in range(RANDOM_ROUNDS):
         action = rng.choice(["tx", "tx", "rx", "rx", "all", "suspend"])
         layout = {"split_header": rng.random() < 0.3, "indirect": rng.random() < 0.3}
         qp = rng.randrange(qps)
