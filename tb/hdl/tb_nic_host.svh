@@ -1,12 +1,48 @@
 // SPDX-License-Identifier: MIT
-// Wiring of one vdpa_nic_top-style device and its tb_nic_host, written once for every
-// testbench top: NIC_WIRES(P) declares the nets of the device ports with prefix P (empty for
-// a single device, d0_ / d1_ for vdpa_nic_pair); NIC_HOST(P, INDEX, IDLE) instantiates the host
-// models on them, IDLE being the device's quiescence signal. Expects the top to declare clk,
-// P``rst and the parameters DATA_W, ADDR_W, ID_W and AXIL_ADDR_W.
+// What every fast-path testbench top of a vdpa_nic_top-style device writes alike, once:
+//  - NIC_PARAMETERS / NIC_PARAMETER_MAP: vdpa_nic_top's parameters (same names and defaults),
+//    declared by the top and passed on to the device;
+//  - TB_CLOCK(PERIOD): the clock, an HDL process (Verilator --timing), so no Python wakes on
+//    its edges;
+//  - NIC_WIRES(P): the nets of one device's ports with prefix P (empty for a single device,
+//    d0_ / d1_ for vdpa_nic_pair), named as the ports so the Python testbench finds them;
+//  - NIC_HOST(P, INDEX, IDLE): tb_nic_host on those nets, host library device INDEX, IDLE being
+//    the device's own quiescence signal. Expects clk and P``rst.
 
 `ifndef TB_NIC_HOST_SVH
 `define TB_NIC_HOST_SVH
+
+`define NIC_PARAMETERS \
+    parameter int NVQ = 8, \
+    parameter int MAX_QSIZE = 256, \
+    parameter int IOTLB_ENTRIES = 16, \
+    parameter int MTT_DEPTH = 4096, \
+    parameter int PAGE_SHIFT = 12, \
+    parameter int NAS = 2, \
+    parameter logic [255:0] IDENTITY_MASK = 256'd1, \
+    parameter int NGROUPS = 3, \
+    parameter int DATA_W = 64, \
+    parameter int ADDR_W = 64, \
+    parameter int ID_W = 4, \
+    parameter int AXIL_ADDR_W = 16, \
+    parameter int MAX_SEGS = 32, \
+    parameter int MAX_FRAME = 2048, \
+    parameter int FW_LATENCY_CYCLES = 0, \
+    parameter logic [63:0] DEV_FEATURES = 64'h0000_0003_3043_8028
+
+`define NIC_PARAMETER_MAP \
+    .NVQ(NVQ), .MAX_QSIZE(MAX_QSIZE), .IOTLB_ENTRIES(IOTLB_ENTRIES), .MTT_DEPTH(MTT_DEPTH), \
+    .PAGE_SHIFT(PAGE_SHIFT), .NAS(NAS), .IDENTITY_MASK(IDENTITY_MASK), .NGROUPS(NGROUPS), \
+    .DATA_W(DATA_W), .ADDR_W(ADDR_W), .ID_W(ID_W), .AXIL_ADDR_W(AXIL_ADDR_W), \
+    .MAX_SEGS(MAX_SEGS), .MAX_FRAME(MAX_FRAME), .FW_LATENCY_CYCLES(FW_LATENCY_CYCLES), \
+    .DEV_FEATURES(DEV_FEATURES)
+
+`define TB_CLOCK(PERIOD) \
+logic clk; \
+initial begin \
+    clk = 1'b0; \
+    forever #(PERIOD / 2) clk = !clk; \
+end
 
 `define NIC_WIRES(P) \
 wire logic [AXIL_ADDR_W-1:0] P``s_axil_awaddr, P``s_axil_araddr; \
