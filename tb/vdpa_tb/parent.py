@@ -107,12 +107,16 @@ class RtlCommandPort:
     async def write(self, reg: str, value: int, index: int = 0) -> None:
         await self.bus.access_many([(True, self._addr(reg, index), value & 0xFFFFFFFF)])
 
-    def _submit_ops(self, op: str, args: dict[str, int]) -> tuple[int, list[tuple[bool, int, int]]]:
-        """Allocate a tag; the argument and submit writes of command ``op``."""
+    @staticmethod
+    def _check_args(op: str, args: dict[str, int]) -> None:
         cmd = RM.cmd[op]
         unknown = set(args) - set(cmd.args)
         if unknown:
             raise ValueError(f"{op} has no argument(s) {sorted(unknown)}; it takes {cmd.args}")
+
+    def _submit_ops(self, op: str, args: dict[str, int]) -> tuple[int, list[tuple[bool, int, int]]]:
+        """Allocate a tag; the argument and submit writes of command ``op``."""
+        cmd = RM.cmd[op]
         tag = self._next_tag
         self._next_tag = (self._next_tag + 1) & 0xFF
         ops = [(True, self._addr("CMD_ARG0", i), args.get(name, 0) & 0xFFFFFFFF)
@@ -126,6 +130,8 @@ class RtlCommandPort:
 
     async def _submit_many(self, cmds: Sequence[tuple[str, dict[str, int]]]) -> list[int]:
         """Submit in order, as many per batch as the device has free command slots."""
+        for op, args in cmds:
+            self._check_args(op, args)
         tags: list[int] = []
         pending = list(cmds)
         while pending:
