@@ -215,11 +215,6 @@ class DmaTarget:
         self.drain()
         return self._log
 
-    def take_log(self) -> list[DmaRecord]:
-        out = list(self.log)
-        self._log = DmaLog()
-        return out
-
     @property
     def bytes_read(self) -> int:
         raise NotImplementedError
@@ -250,14 +245,6 @@ class HostMemoryTarget(DmaTarget):
         self._bytes_read = 0
         self._bytes_written = 0
         self._poison: list[tuple[int, int]] = []
-
-    @property
-    def mem(self) -> GuestMemory:
-        return self._mem
-
-    @mem.setter
-    def mem(self, mem: GuestMemory) -> None:
-        self._mem = mem
 
     def poison(self, lo: int, hi: int) -> None:
         self._poison.append((lo, hi))
