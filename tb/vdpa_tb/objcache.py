@@ -13,6 +13,7 @@ testbench's own C++) is compiled as usual. Standard library only: make runs it a
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -41,20 +42,21 @@ def main(argv: list[str]) -> int:
         h.update(part.encode() + b"\0")
     h.update(Path(source).read_bytes())
     entry = Path(cache) / h.hexdigest()
-    if not (entry / "obj").exists():
-        rc = subprocess.call(argv)
-        if rc != 0:
-            return rc
-        tmp = Path(cache) / f".{h.hexdigest()}.{os.getpid()}"
-        tmp.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out, tmp / "obj")
-        if Path(dep).exists():
-            shutil.copyfile(dep, tmp / "dep")
-        try:
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    # two builds starting together wait for one compile instead of both compiling
+    with open(f"{entry}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (entry / "obj").exists():
+            rc = subprocess.call(argv)
+            if rc != 0:
+                return rc
+            tmp = Path(cache) / f".{h.hexdigest()}.{os.getpid()}"
+            tmp.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out, tmp / "obj")
+            if Path(dep).exists():
+                shutil.copyfile(dep, tmp / "dep")
             tmp.rename(entry)
-        except OSError:  # another build stored the same entry first
-            shutil.rmtree(tmp, ignore_errors=True)
-        return 0
+            return 0
     shutil.copyfile(entry / "obj", out)
     if (entry / "dep").exists():
         shutil.copyfile(entry / "dep", dep)

@@ -221,25 +221,25 @@ def _verilator_args(bus: str, cov: bool) -> tuple[list[str], list[str], dict[str
     if cov:
         # line + toggle; expression coverage trips a Verilator 5.048 internal error
         args += ["--coverage-line", "--coverage-toggle"]
+    # cocotb's runner passes --public-flat-rw before our arguments, which makes every signal
+    # reachable from VPI and keeps Verilator from optimising any of them; switch it off again
+    # and make public only what Python touches (tb/hdl/*.vlt, chosen in build)
+    args += ["--no-public-flat-rw"]
     if bus == "hdl":
         lib = host_lib()
-        args += [
-            # the testbench top's clock is an HDL process (forever #5), so no Python wakes per edge
-            "--timing",
-            # cocotb's runner passes --public-flat-rw before our arguments, which makes every
-            # signal reachable from VPI and keeps Verilator from optimising any of them; switch
-            # it off again and make public only what Python touches (tb/hdl/tb_public.vlt)
-            "--no-public-flat-rw",
-            # the DPI-C side of tb_nic_host: link the host library (the same file Python loads),
-            # and compile the prototype check against it
-            "-LDFLAGS", f"-Wl,-rpath,{lib.parent} -L{lib.parent} -l:{lib.name}",
-            "-CFLAGS", f"-I{TB_CSRC} -I{verilator_include_dir()}/vltstd",
-            str(TB_CSRC / "dpi_abi_check.cpp"),
-            f"-I{TB_HDL}",
-        ]
         # --timing needs C++20 coroutines; the wheel's verilated.mk was configured without them
         # for this g++ (12), which wants -fcoroutines spelled out
         make += ["CFG_CXXFLAGS_COROUTINES=-fcoroutines", "CFG_CXXFLAGS_STD=-std=gnu++20"]
+        args += [
+            # the testbench top's clock is an HDL process (forever #5): no Python wakes per edge
+            "--timing",
+            # the DPI-C side of tb_nic_host: link the host library (the same file Python loads),
+            # and compile the prototype check against it (it finds vdpa_tb_host.h beside it; no
+            # -CFLAGS, which would enter every compile and part the runtime objects' cache)
+            "-LDFLAGS", f"-Wl,-rpath,{lib.parent} -L{lib.parent} -l:{lib.name}",
+            str(TB_CSRC / "dpi_abi_check.cpp"),
+            f"-I{TB_HDL}",
+        ]
     return args, make, env
 
 
@@ -260,8 +260,9 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
     suffix = ("-waves" if waves else "") + ("-cov" if cov else "")
     build_dir = SIM_BUILD / top / f"{simulator}-{bus}-{_param_id(params)}{suffix}"
     sources = tb_filelist(top) if bus == "hdl" else filelist(top)
-    if bus == "hdl":
-        sources = [TB_HDL / "tb_public.vlt", *sources]
+    if simulator == "verilator":
+        publics = ["tb_public.vlt"] if bus == "hdl" else ["tb_public.vlt", "rtl_top_public.vlt"]
+        sources = [*(TB_HDL / f for f in publics), *sources]
     args, make, env = _verilator_args(bus, cov) if simulator == "verilator" else ([], [], {})
     args = [*build_args, *args]
     # the host library is linked dynamically and rebuilt on its own (host_lib): only its
