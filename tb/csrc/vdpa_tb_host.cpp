@@ -305,6 +305,8 @@ uint64_t vtb_axil_result(int dev, uint64_t ticket) {
     return dev_of(dev).axil_results[ticket % kAxilResults];
 }
 
+void vtb_axil_restart(int dev) { dev_of(dev).axil_issued = false; }
+
 svBit vtb_axil_next(int dev, svBit* write, int* addr, int* data) {
     Device& d = dev_of(dev);
     if (d.axil.empty() || d.axil_issued) return 0;

@@ -111,6 +111,8 @@ uint64_t vtb_axil_post(int dev, int write, uint32_t addr, uint32_t data);
 uint64_t vtb_axil_completed(int dev);
 // Read data (and in bits 33:32 the response code) of a completed ticket.
 uint64_t vtb_axil_result(int dev, uint64_t ticket);
+// The HDL master was reset: an access it had in flight is issued again.
+void vtb_axil_restart(int dev);
 
 void vtb_irq_counts(int dev, uint32_t* out256);
 // Stall `chan` on cycle k of every `len` cycles when bit k of `pattern` is set; len 0 = never.

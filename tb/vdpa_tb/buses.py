@@ -145,6 +145,9 @@ class HdlBus(BusModels):
     async def reset(self, rst: Any, cycles: int) -> None:
         rst.value = 1
         await Timer(cycles * CLK_NS, "ns")
+        # the reset dropped any access the AXI-Lite master had in flight (a fault monitor's
+        # read, say): it goes out again, so nobody waits for it forever
+        self.dev.restart()
         rst.value = 0
         await Timer(cycles * CLK_NS, "ns")
 

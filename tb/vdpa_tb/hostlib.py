@@ -58,6 +58,7 @@ _SIG: dict[str, tuple[Any, list[Any]]] = {
                                         ctypes.c_uint32]),
     "vtb_axil_completed": (ctypes.c_uint64, [ctypes.c_int]),
     "vtb_axil_result": (ctypes.c_uint64, [ctypes.c_int, ctypes.c_uint64]),
+    "vtb_axil_restart": (None, [ctypes.c_int]),
     "vtb_irq_counts": (None, [ctypes.c_int, ctypes.c_void_p]),
     "vtb_set_stall": (None, [ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.c_int]),
     "vtb_settle_arm": (None, [ctypes.c_int]),
@@ -189,6 +190,10 @@ class HostDevice:
     @property
     def completed(self) -> int:
         return int(self.c.vtb_axil_completed(self.index))
+
+    def restart(self) -> None:
+        """After a reset of the HDL master: an access it had in flight goes out again."""
+        self.c.vtb_axil_restart(self.index)
 
     def result(self, ticket: int) -> tuple[int, int]:
         """(read data, AXI response code) of a completed access."""

@@ -127,6 +127,14 @@ def test_axil_accesses_complete_in_order_and_report_the_drain(lib: HostLib) -> N
     assert lib.c.vtb_axil_complete(DEV, 0x1234, 2) == 1
     assert dev.completed == t2 == t1 + 1
     assert dev.result(t2) == (0x1234, 2)
+    t3 = dev.post(False, 0x108)
+    assert lib.c.vtb_axil_next(DEV, ctypes.byref(w), ctypes.byref(a), ctypes.byref(d))
+    dev.restart()  # the HDL master was reset with the read in flight: it is issued again
+    assert lib.c.vtb_axil_next(DEV, ctypes.byref(w), ctypes.byref(a), ctypes.byref(d))
+    assert (w.value, a.value) == (0, 0x108)
+    assert lib.c.vtb_axil_complete(DEV, 7, 0) == 1 and dev.result(t3) == (7, 0)
+    dev.post(True, 0x10C, 1)
+    lib.c.vtb_axil_next(DEV, ctypes.byref(w), ctypes.byref(a), ctypes.byref(d))
     dev.reset()
     assert lib.c.vtb_axil_complete(DEV, 0, 0) == 0, "a completion across a reset is ignored"
 
