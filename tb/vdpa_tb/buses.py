@@ -19,6 +19,7 @@ every bus are quiet, then judge what was logged).
 
 from __future__ import annotations
 
+import abc
 import itertools
 import logging
 from collections.abc import Sequence
@@ -56,8 +57,9 @@ class BusError(AssertionError):
     """A bus model saw the device break the protocol, or DMA outside the mappings in force."""
 
 
-class BusModels:
-    """What both bus-model sets share: the DMA target and the checks made at each settle."""
+class BusModels(abc.ABC):
+    """The face both bus-model sets show the testbench (module docstring), with what they
+    share: the DMA target and the checks made at each settle."""
 
     name = ""
 
@@ -77,14 +79,41 @@ class BusModels:
             raise BusError(f"{n} DMA access(es) outside the mappings in force, first: "
                            f"{describe(first)}")
 
-    async def access_many(self, ops: Sequence[tuple[bool, int, int]]) -> list[int]:
-        raise NotImplementedError
-
     async def read(self, addr: int) -> int:
         return (await self.access_many([(False, addr, 0)]))[0]
 
-    async def write(self, addr: int, value: int) -> None:
-        await self.access_many([(True, addr, value)])
+    @abc.abstractmethod
+    async def access_many(self, ops: Sequence[tuple[bool, int, int]]) -> list[int]:
+        """AXI-Lite accesses ``(write, addr, value)`` in order; the read data of each."""
+
+    @abc.abstractmethod
+    async def inject_rx(self, vq: int, frame: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def take_tx(self) -> list[tuple[int, bool, bytes]]:
+        """Transmitted frames so far: (tdest, aborted, bytes) each."""
+
+    @property
+    @abc.abstractmethod
+    def irq_count(self) -> dict[int, int]: ...
+
+    @abc.abstractmethod
+    def set_idle(self, pattern: Sequence[int] | None) -> None: ...
+
+    @abc.abstractmethod
+    def set_backpressure(self, pattern: Sequence[int] | None) -> None: ...
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start whatever must run in the background (once per Tb)."""
+
+    @abc.abstractmethod
+    async def reset(self, rst: Any, cycles: int) -> None:
+        """Hold ``rst`` for ``cycles`` cycles, then wait as long again."""
+
+    @abc.abstractmethod
+    async def settle(self, timeout_cycles: int) -> None:
+        """Wait until the device and the buses are quiet, then :meth:`verify`."""
 
 
 class HdlBus(BusModels):
