@@ -169,10 +169,10 @@ class HostDevice:
         buf = (ctypes.c_char * len(data)).from_buffer(data) if data else None
         self.c.vtb_tx_take(self.index, frames.ctypes.data, buf)
         raw = bytes(data)
-        return [(d, bool(a), raw[o:o + n])
-                for o, n, d, a in zip(frames["offset"].tolist(), frames["len"].tolist(),
-                                      frames["dest"].tolist(), frames["aborted"].tolist(),
-                                      strict=True)]
+        return [(dest, bool(aborted), raw[off:off + length])
+                for off, length, dest, aborted in zip(
+                    frames["offset"].tolist(), frames["len"].tolist(), frames["dest"].tolist(),
+                    frames["aborted"].tolist(), strict=True)]
 
     def push_rx(self, dest: int, frame: bytes) -> None:
         if self.c.vtb_rx_push(self.index, dest, frame, len(frame)) != 0:
