@@ -125,7 +125,7 @@ class Scenario:
         log = AccessLog()
         dev = await self.factory(self.mem, log)
         shadow = ContractShadow(dev, identity_asids)
-        return dev, shadow, VhostVdpa(shadow), log
+        return dev, shadow, VhostVdpa(shadow, user_memory=self.mem.size), log
 
     def isolation(self, name: str, shadow: ContractShadow, log: AccessLog, start: int) -> int:
         """Check every access since ``start`` against the shadow; return the new bookmark."""

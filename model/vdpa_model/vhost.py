@@ -20,6 +20,7 @@ from .errors import VdpaError, fail
 from .iotlb import U64_MAX, Iotlb
 from .ops import IotlbRange, VdpaOps, VqState
 from .spec import (
+    HOST_PAGE_SIZE,
     U16_MASK,
     VDPA_RESET_F_CLEAN_MAP,
     VHOST_BACKEND_F_DESC_ASID,
@@ -38,6 +39,7 @@ from .spec import (
     VHOST_IOTLB_MSG_V2,
     VHOST_IOTLB_UPDATE,
     VHOST_MSG_V2_STRUCT,
+    VHOST_PIN_BATCH_PAGES,
     VHOST_VRING_NUM_LIMIT,
     VIRTIO_CONFIG_S_DRIVER_OK,
     VIRTIO_CONFIG_S_FEATURES_OK,
@@ -81,9 +83,14 @@ class VhostOptions:
 class VhostVdpa:
     """One open vhost-vdpa file descriptor on ``ops``."""
 
-    def __init__(self, ops: VdpaOps, options: VhostOptions | None = None) -> None:
+    def __init__(self, ops: VdpaOps, options: VhostOptions | None = None, *,
+                 user_memory: int | None = None) -> None:
         self.ops = ops
         self.options = options or VhostOptions()
+        #: Bytes of the owner's address space that pin_user_pages can pin, from userspace
+        #: address 0 (the model takes an UPDATE's uaddr as the guest-physical address, so this
+        #: is the guest RAM size). None: every uaddr pins.
+        self.user_memory = user_memory
         self.vqs = [VhostVq() for _ in range(ops.nvqs)]
         self.acked_backend = 0
         self.suspended = False
@@ -391,6 +398,11 @@ class VhostVdpa:
                                          f"[{rng.first:#x}, {rng.last:#x}]")
         entry = IotlbRange(iova, size, uaddr, perm)
         table.add_range(entry, op)
+        pin_err = self._pin_error(iova, size, uaddr)
+        if pin_err:
+            table.del_range(iova, size)
+            raise fail(pin_err, op, f"uaddr [{uaddr:#x}, +{size:#x}) is not all pinnable memory "
+                                    f"(owner has {self.user_memory:#x} bytes)")
         try:
             if self.ops.has_op("dma_map"):
                 await self.ops.dma_map(asid, iova, size, uaddr, perm)
@@ -399,6 +411,27 @@ class VhostVdpa:
         except VdpaError:
             table.del_range(iova, size)  # vhost_vdpa_map unwinds its own entry on failure
             raise
+
+    def _pin_error(self, iova: int, size: int, uaddr: int) -> int:
+        """The errno vhost_vdpa_pa_map's pinning would fail with, or 0.
+
+        It pins ``npages`` 4 KiB pages from ``uaddr & PAGE_MASK`` in calls of
+        :data:`VHOST_PIN_BATCH_PAGES` (one page of page pointers). pin_user_pages returns an error when
+        the first page of a call cannot be pinned (-EFAULT: no VMA there) and a short count when a
+        later one cannot, which the caller turns into -ENOMEM after unpinning the partial batch.
+        Everything pinned before is unwound, and with one contiguous chunk no parent op was
+        called yet. Computed per batch boundary, not per page, so a 4 TiB UPDATE costs nothing.
+        """
+        if self.user_memory is None:
+            return 0
+        first = uaddr // HOST_PAGE_SIZE
+        npages = (size + (iova & (HOST_PAGE_SIZE - 1)) + HOST_PAGE_SIZE - 1) // HOST_PAGE_SIZE
+        limit = self.user_memory // HOST_PAGE_SIZE           # pages [0, limit) can be pinned
+        if first + npages <= limit:
+            return 0
+        if first >= limit or (limit - first) % VHOST_PIN_BATCH_PAGES == 0:
+            return errno.EFAULT
+        return errno.ENOMEM
 
     async def _set_map(self, asid: int, table: Iotlb) -> None:
         self.set_map_calls += 1

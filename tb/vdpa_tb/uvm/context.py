@@ -128,7 +128,7 @@ class DeviceContext:
         ids = frozenset(a for a in range(self.lock.nas) if identity_mask >> a & 1)
         self.shadow = ContractShadow(self.lock, ids)
         self.ops = OpRecorder(self.shadow, self.op_sink)
-        self.v = VhostVdpa(self.ops)
+        self.v = VhostVdpa(self.ops, user_memory=dut_mem.size)
         self.mem = MirroredMemory(dut_mem, ref_mem)
         self.alloc = Allocator(RAM_BASE, RAM_BASE + RAM_SIZE)
         self.device_features = dut.device_features
