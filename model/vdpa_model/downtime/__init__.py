@@ -2,6 +2,8 @@
 """The downtime model: migration op traces priced into downtimes, checked against budgets."""
 
 from .profile import Profile, load_profile
+from .scheduler import PriceOptions, PricingError, Schedule, price, window_of
 from .tomlfile import InputError
 
-__all__ = ["InputError", "Profile", "load_profile"]
+__all__ = ["InputError", "PriceOptions", "PricingError", "Profile", "Schedule", "load_profile", "price",
+           "window_of"]
