@@ -13,7 +13,10 @@ work overlaps. This module turns the two into time:
   ``wait`` (once per group, or after each serial item). A group's members are scheduled at the
   place of its first member.
 * Pools are per device and shared by everything running on it, so nested work contends for
-  them (a CVQ command's firmware rounds wait for the one CVQ handler).
+  them (a CVQ command's firmware rounds wait for the one CVQ handler). A group of at least
+  :data:`LEAF_GROUP_MIN` leaf records that finds its pool idle is scheduled in one loop and holds
+  the whole pool until it ends: exact unless other work wants that pool meanwhile, which then
+  waits for the group instead of for its first free slot.
 * A trace is cut into sections, one per device and window (:func:`window_of`: Flow A, the
   destination's preparation C 4.1, the source stop B, the destination start C 4.2). Sections
   are priced alone: devices share nothing (migration-sequence.md §1 item 11, §7 item 10), and
@@ -42,6 +45,10 @@ from typing import Any
 from ..trace import TraceRecord
 from .profile import WILDCARD, Pool, Profile
 from .tomlfile import InputError
+
+#: Groups at least this large of leaf work on one idle pool (the direct keys of a region build,
+#: one per GiB) are scheduled by a direct loop instead of one process per member.
+LEAF_GROUP_MIN = 32
 
 #: Windows of a migration, in the order they happen (migration-sequence.md §1 item 11).
 WINDOWS = ("A", "C4.1", "B", "C4.2", "other")
@@ -210,18 +217,18 @@ class _Sim:
 class _Section:
     """The records of one (device, window), with local indices and the priced costs."""
 
-    def __init__(self, device: str, window: str, records: list[TraceRecord]) -> None:
+    def __init__(self, device: str, window: str, records: list[TraceRecord], parent: list[int]) -> None:
         self.device = device
         self.window = window
         self.records = records
-        local = {r.seq: i for i, r in enumerate(records)}
-        self.parent = [local[r.parent] if r.parent is not None and r.parent in local else -1 for r in records]
-        self.blocks: list[list[int | list[int]]] = [[] for _ in records]
+        self.parent = parent
+        # children of the records that have any, in blocks: a serial child or a group's members
+        self.blocks: dict[int, list[int | list[int]]] = {}
         self.top: list[int | list[int]] = []
         open_groups: dict[tuple[int, int], list[int]] = {}
         for i, r in enumerate(records):
             p = self.parent[i]
-            dest = self.top if p < 0 else self.blocks[p]
+            dest = self.top if p < 0 else self.blocks.setdefault(p, [])
             if r.group is None:
                 dest.append(i)
             elif (p, r.group) in open_groups:
@@ -230,6 +237,10 @@ class _Section:
                 members = [i]
                 open_groups[(p, r.group)] = members
                 dest.append(members)
+
+    def shape(self) -> tuple[str, int, int]:
+        """A cheap key that identical sections share: only those are compared in full."""
+        return (self.window, len(self.records), len(self.top))
 
     def signature(self) -> tuple[Any, ...]:
         """Everything pricing depends on, except the device's name."""
@@ -252,6 +263,8 @@ class _Pricer:
         self.clock_hz = (opts.measured_clock_mhz or profile.clock_mhz or 0.0) * 1e6
         self.missing: dict[tuple[str, str], int] = {}
         self.no_driver: dict[tuple[str, str, str], int] = {}
+        # records of one kind with the same drivers cost the same: (own, issue, pool, lacking)
+        self._cache: dict[tuple[Any, ...], tuple[float, float, Pool | None, tuple[str, ...]]] = {}
 
     def price(self, sec: _Section) -> tuple[list[float], list[float], list[Pool | None],
                                             list[float | None], list[float | None]]:
@@ -263,7 +276,6 @@ class _Pricer:
         total: list[float | None] = [None] * n
         run: list[float | None] = [None] * n
         covered = [False] * n
-        prof = self.profile
         for i, r in enumerate(recs):
             p = sec.parent[i]
             if p >= 0 and (covered[p] or total[p] is not None):
@@ -277,29 +289,40 @@ class _Pricer:
                         raise PricingError(f"record {r.seq} ({r.layer} {r.name}) has measured cycles but "
                                            f"no clock: give the measured clock frequency")
                     run[i] = r.cycles / self.clock_hz
-            item = prof.item(r.layer, r.name)
-            if item is None:
-                if total[i] is None:
-                    key = (str(r.layer), r.name)
-                    self.missing[key] = self.missing.get(key, 0) + 1
-                continue
-            rule = item.rule(r.phase, r.args.get("page_size"),
-                             self._ancestors(sec, i) if item.uses_ancestors else ())
-            # a cost driver the profile expects but the record lacks is worth a warning, except
-            # on a layer's "*" entry, whose terms apply only to the records that have them
-            for driver, _, _ in () if item.name == WILDCARD else rule.run.terms + rule.issue.terms:
-                if driver not in r.args:
-                    k3 = (str(r.layer), r.name, driver)
-                    self.no_driver[k3] = self.no_driver.get(k3, 0) + 1
-            own[i] = rule.run.seconds(r.args)
-            extra = rule.issue.seconds(r.args) if rule.issue.terms or rule.issue.fixed_s else 0.0
-            pool = prof.pools[item.pool] if item.pool is not None else None
-            if pool is None:
-                own[i] += extra
-            else:
-                pools[i] = pool
-                issue[i] = pool.issue_s + extra
+            key = (r.layer, r.name, r.phase, *r.args.items())
+            cached = self._cache.get(key)
+            if cached is None:
+                cached = self._price_one(sec, i, r, key)
+                if cached is None:
+                    if total[i] is None:
+                        k2 = (str(r.layer), r.name)
+                        self.missing[k2] = self.missing.get(k2, 0) + 1
+                    continue
+            own[i], issue[i], pools[i], lacking = cached
+            for driver in lacking:
+                k3 = (str(r.layer), r.name, driver)
+                self.no_driver[k3] = self.no_driver.get(k3, 0) + 1
         return own, issue, pools, total, run
+
+    def _price_one(self, sec: _Section, i: int, r: TraceRecord,
+                   key: tuple[Any, ...]) -> tuple[float, float, Pool | None, tuple[str, ...]] | None:
+        item = self.profile.item(r.layer, r.name)
+        if item is None:
+            return None
+        rule = item.rule(r.phase, r.args.get("page_size"),
+                         self._ancestors(sec, i) if item.uses_ancestors else ())
+        # a cost driver the profile expects but the record lacks is worth a warning, except on a
+        # layer's "*" entry, whose terms apply only to the records that have them
+        terms = () if item.name == WILDCARD else rule.run.terms + rule.issue.terms
+        lacking = tuple(d for d, _, _ in terms if d not in r.args)
+        own = rule.run.seconds(r.args)
+        extra = rule.issue.seconds(r.args)
+        pool = self.profile.pools[item.pool] if item.pool is not None else None
+        out = ((own + extra, 0.0, None, lacking) if pool is None
+               else (own, pool.issue_s + extra, pool, lacking))
+        if not item.uses_ancestors:  # the price depends on nothing but the key
+            self._cache[key] = out
+        return out
 
     @staticmethod
     def _ancestors(sec: _Section, i: int) -> set[str]:
@@ -340,7 +363,7 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
         t = own[i]
         if t > 0.0:
             yield t
-        for b in blocks[i]:
+        for b in blocks.get(i, ()):
             if isinstance(b, int):
                 yield from serial(b)
             else:
@@ -372,7 +395,51 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
         sim.release(workers)
         sim.release(slots)
 
+    def leaf_group(members: list[int], pool: Pool) -> Generator[Any, None, None]:
+        """A large group of leaf work on an idle pool, scheduled by a direct list-scheduling loop
+        (the same order the engine follows) with the whole pool held until its last member ends."""
+        slots, workers = res[pool.name]
+        slots.free = workers.free = 0
+        t = sim.now
+        slot_free = [t] * pool.slots
+        worker_free = [t] * pool.workers
+        last = t
+        replace = heapq.heapreplace
+        for c in members:
+            f = slot_free[0]
+            if f > t:
+                t = f
+            start[c] = t
+            t += issue[c]
+            m = run[c]
+            d = own[c] if m is None else m
+            if pool.workers < pool.slots:
+                w = worker_free[0]
+                e = (w if w > t else t) + d
+                replace(worker_free, e)
+            else:  # a member holding a slot always finds a worker
+                e = t + d
+            end[c] = e
+            replace(slot_free, e)
+            if e > last:
+                last = e
+        if last > sim.now:
+            yield last - sim.now
+        for _ in range(pool.workers):
+            sim.release(workers)
+        for _ in range(pool.slots):
+            sim.release(slots)
+        if pool.wait_s > 0.0:
+            yield pool.wait_s
+
     def group(members: list[int]) -> Generator[Any, None, None]:
+        pool = pools[members[0]]
+        if pool is not None and len(members) >= LEAF_GROUP_MIN:
+            slots, workers = res[pool.name]
+            if (slots.free == pool.slots and workers.free == pool.workers
+                    and all(pools[c] is pool and c not in blocks and total[c] is None for c in members)):
+                yield from leaf_group(members, pool)
+                return
         procs = []
         wait = 0.0
         for c in members:
@@ -425,20 +492,14 @@ def _summarise(sec: _Section, start: list[float], end: list[float], duration: fl
             pend[ph] = max(pend.get(ph, 0.0), end[i])
             top.append((d, i))
     top.sort(key=lambda x: -x[0])
-    intervals: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    kinds: dict[tuple[str, str], KindStat] = {}
+    by_kind: dict[tuple[str, str], list[int]] = {}
     for i, r in enumerate(recs):
-        key = (str(r.layer), r.name)
-        st = kinds.get(key)
-        if st is None:
-            st = kinds[key] = KindStat()
-            intervals[key] = []
-        st.count += 1
-        d = end[i] - start[i]
-        st.busy += d
-        if d > 0:
-            intervals[key].append((start[i], end[i]))
-    for key, ivs in intervals.items():
+        by_kind.setdefault((r.layer, r.name), []).append(i)
+    kinds: dict[tuple[str, str], KindStat] = {}
+    for (layer, name), idx in by_kind.items():
+        st = kinds[(str(layer), name)] = KindStat(len(idx))
+        ivs = [(start[i], end[i]) for i in idx if end[i] > start[i]]
+        st.busy = sum(e - s for s, e in ivs)
         ivs.sort()
         span = 0.0
         cur_s = cur_e = -1.0
@@ -448,28 +509,34 @@ def _summarise(sec: _Section, start: list[float], end: list[float], duration: fl
                 cur_s, cur_e = s, e
             elif e > cur_e:
                 cur_e = e
-        kinds[key].span = span + (cur_e - cur_s)
+        st.span = span + (cur_e - cur_s)
     return SectionTiming(sec.device, sec.window, copies, recs, duration, phases, pstart, pend, kinds,
                          top[:20])
 
 
 def split_sections(records: Sequence[TraceRecord]) -> list[_Section]:
     """Cut a trace into (device, window) sections; each record goes with its top-level ancestor."""
-    seen: dict[int, tuple[str, str]] = {}
-    parts: dict[tuple[str, str], list[TraceRecord]] = {}
+    seen: dict[int, tuple[tuple[str, str], int]] = {}  # seq -> (section, index in it)
+    parts: dict[tuple[str, str], tuple[list[TraceRecord], list[int]]] = {}
     for r in records:
         if r.parent is None:
             key = (r.device, window_of(r.phase))
+            parent = -1
         else:
-            if r.parent not in seen:
+            up = seen.get(r.parent)
+            if up is None:
                 raise PricingError(f"record {r.seq} ({r.layer} {r.name}): parent {r.parent} is not an "
                                    f"earlier record of the trace")
-            key = seen[r.parent]
+            key, parent = up
         if r.seq in seen:
             raise PricingError(f"record {r.seq} ({r.layer} {r.name}): sequence number used twice")
-        seen[r.seq] = key
-        parts.setdefault(key, []).append(r)
-    return [_Section(dev, win, recs) for (dev, win), recs in parts.items()]
+        part = parts.get(key)
+        if part is None:
+            part = parts[key] = ([], [])
+        seen[r.seq] = (key, len(part[0]))
+        part[0].append(r)
+        part[1].append(parent)
+    return [_Section(dev, win, recs, parent) for (dev, win), (recs, parent) in parts.items()]
 
 
 def price(records: Sequence[TraceRecord], profile: Profile,
@@ -487,9 +554,12 @@ def price(records: Sequence[TraceRecord], profile: Profile,
     done: dict[tuple[Any, ...], SectionTiming] = {}
     out: list[SectionTiming] = []
     priced = 0
+    shapes: dict[tuple[str, int, int], int] = {}
+    for sec in sections:
+        shapes[sec.shape()] = shapes.get(sec.shape(), 0) + 1
     for sec in sections:
         copies = opts.copies.get(sec.device, 1)
-        sig = sec.signature() if opts.dedup else None
+        sig = sec.signature() if opts.dedup and shapes[sec.shape()] > 1 else None
         prior = done.get(sig) if sig is not None else None
         if prior is not None:
             out.append(dataclasses.replace(prior, device=sec.device, copies=copies, records=sec.records,
