@@ -76,6 +76,8 @@ class Param:
     assumed: str | None
     line: int
     overridden: bool = False
+    #: the case it belongs to ("within suspend", "phase C4.1, page_size 4096"), or ""
+    context: str = ""
 
     @property
     def sourced(self) -> bool:
@@ -222,6 +224,7 @@ class _Loader:
         self.overrides = dict(overrides)
         self.params: dict[str, Param] = {}
         self.scale = 1.0
+        self.context = ""
 
     def param(self, key: KeyPath, raw: Any, *, integer: bool = False, positive: bool = False,
               step: bool = False, scale: bool = True) -> tuple[Param, float, int]:
@@ -241,7 +244,8 @@ class _Loader:
             value = f.number((*key, "value"), self.overrides.pop(name), integer=integer, positive=positive)
         n_step = int(f.number((*key, "step"), tbl.get("step", 1), integer=True, positive=True))
         p = Param(name, value, text if text_key == "source" else None,
-                  text if text_key == "assumed" else None, f.line((*key, "value")), overridden)
+                  text if text_key == "assumed" else None, f.line((*key, "value")), overridden,
+                  self.context)
         self.params[name] = p
         return p, value * self.scale if scale else value, n_step
 
@@ -263,6 +267,13 @@ class _Loader:
     def rule(self, key: KeyPath, tbl: dict[str, Any], conditions: bool) -> Rule:
         f = self.f
         f.check_keys(key, tbl, (*_COST_KEYS, *(_CONDITION_KEYS if conditions else ("pool", "case"))))
+        within = f.string((*key, "within"), tbl["within"]) if "within" in tbl else None
+        phase = f.string((*key, "phase"), tbl["phase"]) if "phase" in tbl else None
+        page_size = (int(f.number((*key, "page_size"), tbl["page_size"], integer=True, positive=True))
+                     if "page_size" in tbl else None)
+        if conditions and within is None and phase is None and page_size is None:
+            raise f.error(key, "a case needs a condition: within, phase or page_size")
+        self.context = Rule(within, phase, page_size, NO_COST, NO_COST, "").describe() if conditions else ""
         run = self.cost(key, tbl)
         if run is None:
             raise f.error(key, "missing cost: give 'fixed' and/or 'per.<driver>' (a free item is "
@@ -272,12 +283,7 @@ class _Loader:
             itbl = f.table((*key, "issue"), tbl["issue"])
             f.check_keys((*key, "issue"), itbl, ("fixed", "per"))
             issue = self.cost((*key, "issue"), itbl) or NO_COST
-        within = f.string((*key, "within"), tbl["within"]) if "within" in tbl else None
-        phase = f.string((*key, "phase"), tbl["phase"]) if "phase" in tbl else None
-        page_size = (int(f.number((*key, "page_size"), tbl["page_size"], integer=True, positive=True))
-                     if "page_size" in tbl else None)
-        if conditions and within is None and phase is None and page_size is None:
-            raise f.error(key, "a case needs a condition: within, phase or page_size")
+        self.context = ""
         return Rule(within, phase, page_size, run, issue, dotted(key))
 
 
@@ -372,10 +378,11 @@ def _case_list(f: TomlFile, key: KeyPath, raw: Any) -> list[Any]:
 
 def assumed_table(profile: Profile) -> str:
     """The profile's named parameters (values no source gives) as a Markdown table."""
-    rows = ["| parameter | default | reasoning |", "|---|---|---|"]
+    rows = ["| parameter | applies | default | reasoning |", "|---|---|---|---|"]
     for p in profile.assumed:
         text = " ".join((p.assumed or "").split()).replace("|", "\\|")
-        rows.append(f"| `{p.key}` | {p.value:g} {_unit_of(profile, p.key)} | {text} |")
+        unit = _unit_of(profile, p.key)
+        rows.append(f"| `{p.key}` | {p.context or 'always'} | {p.value:g} {unit} | {text} |")
     return "\n".join(rows)
 
 
@@ -384,4 +391,11 @@ def _unit_of(profile: Profile, key: str) -> str:
         return ""
     if key == "profile.clock_mhz":
         return "MHz"
-    return profile.unit_label() if profile.time_unit != "cycles" else "cycles"
+    unit = "cycles" if profile.time_unit == "cycles" else profile.time_unit
+    head, _, driver = key.rpartition(".per.")
+    return f"{unit} per {_ONE.get(driver, driver)}" if head else unit
+
+
+#: A cost driver's unit, for tables.
+_ONE = {"pages": "page", "entries": "entry", "vqs": "VQ", "keys": "key", "ranges": "range",
+        "cmds": "command", "vlans": "VLAN", "bytes": "byte", "beats": "beat", "qsize": "ring entry"}
