@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
-import os
 import platform
 import statistics
 import sys
@@ -34,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "model"))
 
+from results_file import machine, write_results  # noqa: E402
 from vdpa_model.downtime.analysis import evaluate  # noqa: E402
 from vdpa_model.downtime.profile import load_profile  # noqa: E402
 from vdpa_model.downtime.scheduler import PriceOptions  # noqa: E402
@@ -180,15 +179,12 @@ def main(argv: list[str] | None = None) -> int:
                    "limit_s": LIMIT_S, "best_s": target["best_s"], "median_s": target["median_s"],
                    "met": met},
         "trace_file": io,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpu_count": os.cpu_count()},
+        "machine": machine(),
         "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "python bench/bench_downtime.py" + (" --quick" if args.quick else ""),
         "method": {"repeats": repeats, "statistic": "best and median of repeats, wall clock, one process"},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    write_results(results, args.out)
     return 0
 
 

@@ -112,3 +112,16 @@ def test_measured_trace_compared_with_its_pricing(tmp_path: Path, capsys: pytest
     row = next(r for r in text.splitlines() if r.strip().startswith("src0") and "B1" in r)
     measured, priced = (float(x) for x in row.split()[2:4])
     assert measured > priced  # 1000 measured cycles against a 5-cycle MODIFY
+
+
+def test_pricing_runs_without_matplotlib() -> None:
+    """Only the charts import matplotlib, and only when they are drawn."""
+    import subprocess
+    import sys
+
+    code = ("import sys, vdpa_model, vdpa_model.cli, vdpa_model.downtime; "
+            "from vdpa_model.downtime import charts; "
+            "assert 'matplotlib' not in sys.modules, sorted(m for m in sys.modules if 'matplotlib' in m)")
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root,
+                   env={"PYTHONPATH": str(root / "model"), "PATH": ""})

@@ -50,6 +50,10 @@ def staircase(results: Sequence[Result], path: Path | str, title: str = "",
     ax.set_title(title or "downtime per step")
     ax.grid(True, which="both", axis="y", alpha=0.3)
     ax.legend(fontsize=8)
+    return _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: Path | str) -> Path:
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -102,9 +106,4 @@ def phase_bars(results: Sequence[Result], path: Path | str, title: str = "", kee
         if names:
             ax.legend(fontsize=7, ncols=2)
     fig.suptitle(title or "what each step costs")
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path)

@@ -348,14 +348,8 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
     blocks = sec.blocks
 
     def body(i: int) -> Generator[Any, None, None]:
-        m = total[i]
-        if m is not None:
-            if m > 0.0:
-                yield m
-            end[i] = sim.now
-            return
-        m = run[i]
-        if m is not None:
+        m = total[i] if total[i] is not None else run[i]
+        if m is not None:  # measured: the time replaces the record's own cost and its children's
             if m > 0.0:
                 yield m
             end[i] = sim.now
@@ -363,12 +357,31 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
         t = own[i]
         if t > 0.0:
             yield t
-        for b in blocks.get(i, ()):
+        yield from children(blocks.get(i, ()))
+        end[i] = sim.now
+
+    def children(bs: Iterable[int | list[int]]) -> Generator[Any, None, None]:
+        for b in bs:
             if isinstance(b, int):
                 yield from serial(b)
             else:
                 yield from group(b)
-        end[i] = sim.now
+
+    def submit(c: int, pool: Pool) -> Generator[Any, None, None]:
+        """The submitter takes a slot of the pool and spends its issue time on ``c``."""
+        yield res[pool.name][0]
+        start[c] = sim.now
+        t = issue[c]
+        if t > 0.0:
+            yield t
+
+    def member(c: int, pool: Pool) -> Generator[Any, None, None]:
+        """``c`` once submitted: a worker runs it, then its worker and slot are free."""
+        slots, workers = res[pool.name]
+        yield workers
+        yield from body(c)
+        sim.release(workers)
+        sim.release(slots)
 
     def serial(c: int) -> Generator[Any, None, None]:
         pool = pools[c]
@@ -376,24 +389,10 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
             start[c] = sim.now
             yield from body(c)
             return
-        slots, workers = res[pool.name]
-        yield slots
-        start[c] = sim.now
-        t = issue[c]
-        if t > 0.0:
-            yield t
-        yield workers
-        yield from body(c)
-        sim.release(workers)
-        sim.release(slots)
+        yield from submit(c, pool)
+        yield from member(c, pool)
         if pool.wait_s > 0.0:
             yield pool.wait_s
-
-    def member(c: int, slots: _Res, workers: _Res) -> Generator[Any, None, None]:
-        yield workers
-        yield from body(c)
-        sim.release(workers)
-        sim.release(slots)
 
     def leaf_group(members: list[int], pool: Pool) -> Generator[Any, None, None]:
         """A large group of leaf work on an idle pool, scheduled by a direct list-scheduling loop
@@ -449,25 +448,13 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
                 procs.append(sim.spawn(body(c)))
                 continue
             wait = max(wait, pool.wait_s)
-            slots, workers = res[pool.name]
-            yield slots
-            start[c] = sim.now
-            t = issue[c]
-            if t > 0.0:
-                yield t
-            procs.append(sim.spawn(member(c, slots, workers)))
+            yield from submit(c, pool)
+            procs.append(sim.spawn(member(c, pool)))
         yield _Join(procs)
         if wait > 0.0:
             yield wait
 
-    def root() -> Generator[Any, None, None]:
-        for b in sec.top:
-            if isinstance(b, int):
-                yield from serial(b)
-            else:
-                yield from group(b)
-
-    proc = sim.spawn(root())
+    proc = sim.spawn(children(sec.top))
     sim.run()
     if not proc.done:
         raise PricingError(f"device {sec.device!r}, window {sec.window}: the schedule deadlocked "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,8 @@ def _split_key(text: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def _find_outside_quotes(text: str, targets: str) -> int:
+def _unquoted(text: str) -> Iterator[tuple[int, str]]:
+    """(index, character) of ``text`` outside quoted strings (quotes excluded)."""
     quote = ""
     for i, ch in enumerate(text):
         if quote:
@@ -56,24 +57,21 @@ def _find_outside_quotes(text: str, targets: str) -> int:
                 quote = ""
         elif ch in "\"'":
             quote = ch
-        elif ch in targets:
-            return i
-    return -1
+        else:
+            yield i, ch
+
+
+def _find_outside_quotes(text: str, targets: str) -> int:
+    return next((i for i, ch in _unquoted(text) if ch in targets), -1)
 
 
 def _inline_keys(body: str) -> Iterable[tuple[str, ...]]:
     """Keys at the first level of a one-line inline table ``{ a = 1, b.c = "x" }``."""
     depth = 0
-    quote = ""
     seg_start = 0
     seen_eq = False
-    for i, ch in enumerate(body):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "{[":
+    for i, ch in _unquoted(body):
+        if ch in "{[":
             depth += 1
             if depth == 1:
                 seg_start, seen_eq = i + 1, False
