@@ -336,3 +336,19 @@ def test_large_leaf_groups_take_the_direct_loop_with_the_engines_result(
     # vq_query: 2 slots, 1 + 10 us each -> 100 in 50 waves of two, the second a submission later
     if kind == "vq_query":
         assert us(slow.duration) == 1 + 11 * 50 + 1 + 11
+
+
+def test_copies_of_an_absent_device_are_warned_about(prof: Profile) -> None:
+    s = price(migration(1), prof, PriceOptions(copies={"src7": 4}))
+    assert "copies given for device(s) src7, which have no records" in s.warnings
+
+
+def test_the_text_table_lists_the_costliest_devices_and_the_json_all(prof: Profile) -> None:
+    from vdpa_model.downtime.report import LISTED, render
+
+    r = compose(price(migration(LISTED + 2), prof), "many")
+    text = render(r)
+    assert "... 2 more devices in the JSON" in text and "... 2 more device pairs in the JSON" in text
+    doc = r.to_json()
+    assert len(doc["downtime_ms"]["downtime1_per_device"]) == LISTED + 2
+    assert len(doc["device_pairs"]) == LISTED + 2

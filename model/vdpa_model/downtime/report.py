@@ -39,6 +39,8 @@ from typing import Any
 from .scheduler import WINDOWS, Schedule, SectionTiming, lane_schedule
 
 MS = 1e3
+#: devices and device pairs the text table lists (the costliest); the JSON has them all
+LISTED = 8
 
 
 def _ms(x: float) -> float:
@@ -266,18 +268,24 @@ def render(result: Result, *, kinds: int = 15, top: int = 8) -> str:
     copies = {d.device: d.copies for d in r.devices}
     w = 44
     out.append("  figure" + " " * (w - 6) + "        ms")
-    for dev, v in r.downtime1.items():
+    worst = sorted(r.downtime1.items(), key=lambda x: -x[1])
+    for dev, v in worst[:LISTED]:
         n = copies.get(dev, 1)
         out.append(f"  {'downtime #1, ' + dev + (f' (x{n})' if n > 1 else ''):<{w}}{fmt_ms(v):>12}")
+    if len(worst) > LISTED:
+        out.append(f"  ... {len(worst) - LISTED} more devices in the JSON")
     if r.downtime1:
         out.append(f"  {'downtime #1, largest':<{w}}{fmt_ms(r.downtime1_max):>12}")
     out.append(f"  {'downtime #2 (B + C4.2, all devices)':<{w}}{fmt_ms(r.downtime2):>12}"
                f"   = source stop {fmt_ms(r.source_stop)} + destination start {fmt_ms(r.destination_start)}")
-    for pair in r.pairs:
+    pairs = sorted(r.pairs, key=lambda p: -p.total)
+    for pair in pairs[:LISTED]:
         label = (f"  per device {pair.source} -> {pair.destination}"
                  + (f" (x{pair.count})" if pair.count > 1 else ""))
         out.append(f"{label:<{w + 2}}{fmt_ms(pair.total):>12}   = {fmt_ms(pair.teardown)} + "
                    f"{fmt_ms(pair.startup)}")
+    if len(pairs) > LISTED:
+        out.append(f"  ... {len(pairs) - LISTED} more device pairs in the JSON")
     out.append(f"  {'guest-visible (last suspend -> last enable)':<{w}}{fmt_ms(r.guest_visible):>12}"
                f"   incl. final RAM copy {fmt_ms(r.ram_copy)}")
     if r.probe_view is not None:
@@ -288,7 +296,9 @@ def render(result: Result, *, kinds: int = 15, top: int = 8) -> str:
 
     out.append("  per phase (all devices)                    ms   per device (one copy)")
     for p in r.phases:
-        per = ", ".join(f"{d} {fmt_ms(v)}" for d, v in p.per_device.items())
+        per = ", ".join(f"{d} {fmt_ms(v)}" for d, v in list(p.per_device.items())[:4])
+        if len(p.per_device) > 4:
+            per += f", ... (largest {fmt_ms(max(p.per_device.values()))})"
         out.append(f"    {p.window:<5} {p.phase or '(none)':<10} {fmt_ms(p.seconds):>24}   {per}")
     out.append("  per op / fw kind (busy = summed time of its records; span = time one was running)")
     out.append(f"    {'layer':<6}{'name':<28}{'count':>10}{'busy ms':>14}{'span ms':>14}")

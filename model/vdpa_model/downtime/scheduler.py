@@ -568,6 +568,9 @@ def price(records: Sequence[TraceRecord], profile: Profile,
                            f"[layer.\"*\"] for host, ioctl and op work) to the profile")
     warnings = [f"{layer} {name}: {n} record(s) carry no {driver!r}, priced per {driver} as 0"
                 for (layer, name, driver), n in sorted(pricer.no_driver.items())]
+    absent = sorted(set(opts.copies) - {s.device for s in out})
+    if absent:
+        warnings.append(f"copies given for device(s) {', '.join(absent)}, which have no records")
     unknown = [s for s in out if s.window == "other"]
     if unknown:
         warnings.append(f"{sum(len(s.records) for s in unknown)} record(s) of device(s) "
