@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Command line: ``python -m vdpa_model.cli run`` runs the conformance scenario on the model."""
+"""Command line of the model (``vdpa-dv``): ``run`` runs the conformance scenario on the model,
+``downtime`` prices migration op traces against a cost profile and budgets, ``fit-rtl`` fits the
+reference RTL's cost profile from its benchmark figures."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import time
 from .conformance import DeviceUnderTest, ScenarioConfig, run_scenario
 from .device import ReferenceDevice
 from .dma import AccessLog
+from .downtime import command as downtime_command
+from .downtime import fit_rtl
 from .memory import GuestMemory
 from .options import DeviceOptions, Parent
 from .sync import run
@@ -47,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parent", choices=[x.value for x in Parent], default=Parent.MLX5.value)
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(func=cmd_run)
+    downtime_command.add_parser(sub)
+    fit_rtl.add_parser(sub)
     args = ap.parse_args(argv)
     return int(args.func(args))
 
