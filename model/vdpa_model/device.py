@@ -83,6 +83,8 @@ class Virtqueue:
     avail_seen: int = 0
     used_idx: int = 0
     doorbell: bool = False
+    #: a call eventfd is bound (set_vq_cb); the model counts notifications instead of raising them
+    callback: bool = False
     #: ring geometry applied when the object last started (mlx5 applies modified fields at the
     #: INIT/SUSPEND → RDY modify; vdpa_sim rebuilds vringh on ready false → true).
     ring: SplitRing | None = None
@@ -209,6 +211,10 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         if self.suspended and self.driver_ok and not self.options.latch_kicks_while_suspended:
             return
         vq.doorbell = True
+
+    async def set_vq_cb(self, idx: int, enabled: bool) -> None:
+        """mlx5_vdpa_set_vq_cb / vdpasim_set_vq_cb: the callback is stored; cleared by reset."""
+        self._vq(idx, "set_vq_cb").callback = enabled
 
     async def set_vq_ready(self, idx: int, ready: bool) -> None:
         """mlx5_vdpa_set_vq_ready: ignored before features are set (mlx5); !ready suspends a RDY
