@@ -656,7 +656,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self.process()
 
     async def inject_rx(self, vq: int, frame: bytes) -> None:
-        if not 0 <= vq < self.nvqs or vq % 2 or vq == self.cvq_index():
+        if not 0 <= vq < self.nvqs or vq % 2 or self.is_cvq(vq):
             raise ValueError(f"vq {vq} is not a receive queue")
         self.vqs[vq].rx_frames.append(bytes(frame))
 

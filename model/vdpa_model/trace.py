@@ -136,7 +136,7 @@ HOST_KINDS: dict[str, str] = {
     "svq_stop": "one shadow VQ stopped: used buffers handed to the guest, `vqs`=1, `cmds` in-flight "
                 "requests rewound (hw/virtio/vhost-shadow-virtqueue.c: vhost_svq_stop)",
     "svq_start": "one shadow VQ set up over a fresh shadow ring (vhost_svq_start)",
-    "cvq_command": "QEMU builds and submits one control command on the shadow CVQ "
+    "cvq_send": "QEMU builds and submits one control command on the shadow CVQ "
                    "(net/vhost-vdpa.c: vhost_vdpa_net_load_cmd); a parallel load gives them one group",
     "cvq_poll": "QEMU waits for `cmds` control answers (vhost_vdpa_net_svq_flush, vhost_svq_poll): "
                 "once per command serially, once per load with parallel_cvq_load (H4)",
