@@ -146,6 +146,32 @@ class Endpoint:
         self.violations += bad
 
 
+#: Every step id the flows label records with, in the order a migration runs them
+#: (migration-sequence.md §§2-4; "add" is device creation, "GC" mlx5's deferred MR collector).
+STEP_IDS: tuple[str, ...] = (
+    "add", *(f"A{n}" for n in range(1, 22)), "A.resume",
+    *(f"C4.1.{n}" for n in range(1, 6)), *(f"B{n}" for n in range(1, 9)),
+    *(f"C4.2.{n}" for n in range(1, 12)), "GC",
+)
+_STEP_RANK = {p: i for i, p in enumerate(STEP_IDS)}
+
+#: The columns of the per-step table: (heading, what it counts).
+TABLE_COLUMNS: tuple[tuple[str, Callable[[TraceRecord], int]], ...] = (
+    ("ioctl", lambda r: r.layer is Layer.IOCTL),
+    ("op", lambda r: r.layer is Layer.OP),
+    ("fw", lambda r: (r.layer is Layer.FW) * r.args.get("count", 1)),
+    ("host", lambda r: r.layer is Layer.HOST),
+    ("set_map", lambda r: r.name == "set_map"),
+    ("mkeys", lambda r: r.args.get("count", 1) if r.name == "mkey_create" else 0),
+    ("MTT", lambda r: r.args["entries"] * r.args.get("count", 1) if r.name == "mkey_create" else 0),
+    ("pin MiB", lambda r: r.args["bytes"] // MiB if r.name == "pin" else 0),
+    ("vq_create", lambda r: r.name == "vq_create"),
+    ("vq_destroy", lambda r: r.name == "vq_destroy"),
+    ("modify", lambda r: r.name == "vq_modify"),
+    ("query", lambda r: r.name == "vq_query"),
+)
+
+
 @dataclasses.dataclass
 class MigrationResult:
     setup: MigrationSetup
@@ -164,11 +190,28 @@ class MigrationResult:
         return [r for r in self.trace.records if device is None or r.device == device]
 
     def phase_counts(self, device: str | None = None) -> dict[str, Counter[str]]:
-        """Per step id, how many records of each ``layer:name`` (what the CLI prints)."""
+        """Per step id, how many records of each ``layer:name``."""
         out: dict[str, Counter[str]] = {}
         for r in self.records(device):
             out.setdefault(r.phase or "-", Counter())[f"{r.layer}:{r.name}"] += 1
         return out
+
+    def step_table(self, device: str) -> list[tuple[str, list[int]]]:
+        """Per step of ``device`` in flow order, the :data:`TABLE_COLUMNS` totals."""
+        rows: dict[str, list[int]] = {}
+        for r in self.records(device):
+            row = rows.setdefault(r.phase or "-", [0] * len(TABLE_COLUMNS))
+            for i, (_, f) in enumerate(TABLE_COLUMNS):
+                row[i] += int(f(r))
+        return sorted(rows.items(), key=lambda kv: _STEP_RANK.get(kv[0], len(STEP_IDS)))
+
+    def render_table(self, device: str) -> str:
+        heads = ["step"] + [h for h, _ in TABLE_COLUMNS]
+        body = [[step] + [f"{v:,}" if v else "." for v in vals] for step, vals in self.step_table(device)]
+        widths = [max(len(row[i]) for row in [heads, *body]) for i in range(len(heads))]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                           enumerate(zip(row, widths, strict=True))) for row in [heads, *body]]
+        return "\n".join(lines)
 
 
 class Migration:

@@ -56,6 +56,7 @@ class DirectKeys:
 class RegionShape:
     """What building one region costs the firmware, and what the CVQ's table copy holds."""
 
+    #: the direct keys, one entry per distinct (length, entries), in order of first appearance
     keys: tuple[DirectKeys, ...]
     #: KLMs of the indirect key: one per direct key plus the null keys over holes.
     klms: int
@@ -92,14 +93,15 @@ def _unit(gcd: int) -> int:
     return 1 << (gcd.bit_length() - 1)
 
 
-def _key(ws: int, we: int, chain: Sequence[IotlbRange], first: int, backing: BackingOf) -> int:
-    """MTT entries of the direct key over ``[ws, we)``; ``chain[first]`` is its first entry."""
+def _key(ws: int, we: int, chain: Sequence[IotlbRange], pages: Sequence[int], first: int) -> int:
+    """MTT entries of the direct key over ``[ws, we)``; ``chain[first]`` is its first entry and
+    ``pages[i]`` the backing page size of ``chain[i]``."""
     g = 0
     i = first
     while i < len(chain) and chain[i].iova < we:
         r = chain[i]
         cs, ce = max(ws, r.iova), min(we, r.iova + r.size)
-        for p in _pieces(r.pa + (cs - r.iova), ce - cs, backing(r.pa)):
+        for p in _pieces(r.pa + (cs - r.iova), ce - cs, pages[i]):
             g = math.gcd(g, p)
         i += 1
     unit = _unit(g)
@@ -117,18 +119,21 @@ def region_shape(iotlb: Sequence[IotlbRange], backing: BackingOf | None = None) 
             chains[-1].append(r)
         else:
             chains.append([r])
-    keys: list[DirectKeys] = []
+    # keys of one shape are counted together whatever their place: the firmware builds every
+    # key of a region (in one round, or one after another) before the indirect key, so their
+    # order does not change what the build costs
+    shapes: dict[tuple[int, int], int] = {}
 
     def add(count: int, length: int, entries: int) -> None:
-        if keys and keys[-1].length == length and keys[-1].entries == entries:
-            keys[-1] = DirectKeys(keys[-1].count + count, length, entries)
-        else:
-            keys.append(DirectKeys(count, length, entries))
+        shapes[(length, entries)] = shapes.get((length, entries), 0) + count
 
     nulls = 0
     prev_end: int | None = None
+    all_pages: list[list[int]] = []
     for chain in chains:
         start, end = chain[0].iova, chain[-1].iova + chain[-1].size
+        pages = [backing(r.pa) for r in chain]
+        all_pages.append(pages)
         if prev_end is not None:
             nulls += -(-(start - prev_end) // MAX_KEY)
         ws, i = start, 0
@@ -136,18 +141,20 @@ def region_shape(iotlb: Sequence[IotlbRange], backing: BackingOf | None = None) 
             while chain[i].iova + chain[i].size <= ws:
                 i += 1
             r = chain[i]
-            page = backing(r.pa)
             inside = (r.iova + r.size - ws) // MAX_KEY
-            if inside and MAX_KEY % page == 0:
+            if inside and MAX_KEY % pages[i] == 0:
                 # every whole key inside this entry starts at the same phase of its pages
-                add(inside, MAX_KEY, _key(ws, ws + MAX_KEY, chain, i, backing))
+                add(inside, MAX_KEY, _key(ws, ws + MAX_KEY, chain, pages, i))
                 ws += inside * MAX_KEY
                 continue
             we = min(ws + MAX_KEY, end)
-            add(1, we - ws, _key(ws, we, chain, i, backing))
+            add(1, we - ws, _key(ws, we, chain, pages, i))
             ws = we
         prev_end = end
+    keys = tuple(DirectKeys(n, length, entries) for (length, entries), n in shapes.items())
     direct = sum(k.count for k in keys)
-    return RegionShape(tuple(keys), direct + nulls, len(ranges),
-                       sum(pinned_runs(r.pa, r.size, backing(r.pa)) for r in ranges),
+    return RegionShape(keys, direct + nulls, len(ranges),
+                       sum(pinned_runs(r.pa, r.size, p) for chain, pages in zip(chains, all_pages,
+                                                                                 strict=True)
+                           for r, p in zip(chain, pages, strict=True)),
                        sum(r.size for r in ranges))

@@ -31,6 +31,7 @@ Nothing here walks pages: a 4 TiB guest is five sections.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
 from .memory import GiB, KiB, MiB
@@ -110,6 +111,10 @@ class RamLayout:
 
     def sections(self) -> tuple[RamSection, ...]:
         """The sections in guest-physical order."""
+        return self._sections
+
+    @functools.cached_property
+    def _sections(self) -> tuple[RamSection, ...]:
         p = self.page_size
         out = [RamSection("ram-below-4g@0", 0, VGA_START, False, p),
                RamSection("pam (read-only shadow)", ROM_START, HIGH_START - ROM_START, True, p),
