@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import statistics
@@ -30,7 +29,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "model"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_model import machine, write_results  # noqa: E402
 from vdpa_model.memory import GiB, KiB  # noqa: E402
 from vdpa_model.migration import Migration, MigrationSetup  # noqa: E402
 from vdpa_model.ramlayout import RamLayout  # noqa: E402
@@ -83,14 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         "method": {"repeats": repeats, "statistic": "median", "timed": "Flows A, C 4.1, B, C 4.2 of "
                    "one NIC (source + destination device), no guest traffic",
                    "page_sizes_bytes": [4 * KiB, GiB]},
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpu_count": os.cpu_count()},
+        "machine": machine(),
         "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "python bench/bench_migration.py" + (" --quick" if args.quick else ""),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    write_results(result, args.out)
     return 0
 
 

@@ -297,10 +297,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  TX 64 B device-only target >= {TARGET_TX64:,}/s: "
           f"median {'met' if datapath['tx64_target_met_median'] else 'MISSED'}, "
           f"best {'met' if datapath['tx64_target_met_best'] else 'MISSED'}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    write_results(results, args.out)
     return 0
+
+
+def write_results(results: dict[str, Any], out: Path) -> None:
+    """Keep ``results`` as JSON at ``out`` and say where."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self._faults: list[DeviceFault] = []
         #: the parent's firmware-work model; ``backing`` is the backing page size of host
         #: memory by address (region geometry), 4 KiB everywhere if None
-        self.fw = firmware_for(opts.parent.value, opts.firmware, 2 * opts.queue_pairs,
+        self.fw = firmware_for(opts.parent.value, opts, 2 * opts.queue_pairs,
                                opts.device_features, trace, backing)
         self.fw.device_add()
 

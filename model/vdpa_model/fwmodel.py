@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Sequence
+from typing import Protocol
 
 from .mr import BackingOf, RegionShape, region_shape
 from .ops import IotlbRange
@@ -83,15 +84,24 @@ class FwState(enum.Enum):
     SUSPEND = "suspend"
 
 
-@dataclasses.dataclass(frozen=True)
-class FirmwareOptions:
-    """The parent options the firmware model's decisions depend on (see the module table)."""
+class FirmwareOptions(Protocol):
+    """The parent options the decisions depend on (the module table), by the names the
+    reference device's DeviceOptions and the RTL parent driver's options both use."""
 
-    fw_resumable: bool = True
-    precreated_vqs: bool = False
-    parallel_fw_cmds: bool = False
-    parallel_mkey: bool = False
-    deferred_mr_free: bool = False
+    @property
+    def fw_resumable(self) -> bool: ...
+
+    @property
+    def precreated_vqs(self) -> bool: ...
+
+    @property
+    def parallel_fw_cmds(self) -> bool: ...
+
+    @property
+    def parallel_mkey(self) -> bool: ...
+
+    @property
+    def deferred_mr_free(self) -> bool: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from .fwmodel import FirmwareOptions
 from .spec import (
     VIRTIO_F_ACCESS_PLATFORM,
     VIRTIO_F_VERSION_1,
@@ -149,9 +148,8 @@ class DeviceOptions:
         if len(self.mac) != 6:
             raise ValueError(f"mac must be 6 bytes, got {len(self.mac)}")
         if self.parent is Parent.SIM:
-            default = FirmwareOptions()
             for name in FIRMWARE_FIELDS:
-                if getattr(self, name) != getattr(default, name):
+                if getattr(self, name) != DeviceOptions.__dataclass_fields__[name].default:
                     raise ValueError(f"{name}={getattr(self, name)} models mlx5 firmware; the sim "
                                      f"parent (vdpa_sim) has none")
 
@@ -174,11 +172,6 @@ class DeviceOptions:
     @property
     def ngroups(self) -> int:
         return 3 if self.desc_group else 2
-
-    @property
-    def firmware(self) -> FirmwareOptions:
-        """The options the parent's firmware-work model decides by."""
-        return FirmwareOptions(**{name: getattr(self, name) for name in FIRMWARE_FIELDS})
 
     @property
     def offers_resume(self) -> bool:

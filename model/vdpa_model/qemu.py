@@ -583,9 +583,10 @@ class QemuVdpaNet:
     # ======================================================================================
     # stopping: Flow A's stop half (passthrough) and Flow B (shadowed)
     # ======================================================================================
-    async def stop_passthrough(self) -> None:
-        """A1-A10: suspend, per queue pair doorbells and ring positions, the CVQ's shadow ring,
-        the map-cleaning reset with the listener, status back, CVQ buffers, notifiers."""
+    async def _suspend_passthrough(self) -> None:
+        """A1-A4: suspend (QP0's vhost_dev), then per queue pair the doorbell pages and one
+        GET_VRING_BASE per data VQ, whose answer (the device's used index) is where QEMU's
+        VirtQueue restarts: in-flight buffers go back to the guest ring."""
         with self.step("A1"):
             await self.v.suspend()
         self._suspended()
@@ -597,6 +598,11 @@ class QemuVdpaNet:
                 for idx in dev:
                     self._sync_guest(idx, await self.v.get_vring_base(idx))
         self.mode = "stopped"
+
+    async def stop_passthrough(self) -> None:
+        """A1-A10: suspend, per queue pair doorbells and ring positions, the CVQ's shadow ring,
+        the map-cleaning reset with the listener, status back, CVQ buffers, notifiers."""
+        await self._suspend_passthrough()
         if self.has_cvq:
             with self.step("A5"):
                 await self._cvq_stop_ring()
@@ -799,17 +805,7 @@ class QemuVdpaNet:
         positions, the descriptor group moved to the SVQ ASID, shadow rings mapped there and
         the device pointed at them while suspended, then one resume. No reset: the device keeps
         its regions, its control state and its queue pairs."""
-        with self.step("A1"):
-            await self.v.suspend()
-        self._suspended()
-        for dev in self.vhost_devs[:self.max_qps]:
-            with self.step("A2"):
-                for idx in dev:
-                    self.host("doorbell_unmap", vq=idx)
-            with self.step("A3"):
-                for idx in dev:
-                    self._sync_guest(idx, await self.v.get_vring_base(idx))
-        self.mode = "stopped"
+        await self._suspend_passthrough()
         with self.step("A10"):
             for idx in self.data_vqs:
                 self.host("notifiers_teardown", vq=idx)

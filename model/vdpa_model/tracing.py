@@ -14,13 +14,15 @@ how the flows keep guest traffic between migration steps out of the trace.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from .errors import VdpaError
 from .forward import ForwardingOps, OpCall
 from .ops import IotlbRange
 from .trace import Layer, Trace, TraceRecord, check_args
+
+T = TypeVar("T")
 
 
 def _vq(idx: int, *_: Any) -> dict[str, int]:
@@ -70,6 +72,23 @@ def begin_with_args(trace: Trace, layer: Layer, name: str, args: dict[str, int])
     return rec
 
 
+async def recorded(trace: Trace, layer: Layer, name: str, args: dict[str, int],
+                   call: Callable[[], Awaitable[T]]) -> T:
+    """Run ``call`` inside one record of ``trace``: opened before, closed after with the
+    errno of a :class:`VdpaError` it raised (-1 for any other exception)."""
+    rec = begin_with_args(trace, layer, name, args)
+    try:
+        out = await call()
+    except VdpaError as e:
+        trace.end(rec, e.errno)
+        raise
+    except BaseException:
+        trace.end(rec, -1)
+        raise
+    trace.end(rec)
+    return out
+
+
 class TracingOps(ForwardingOps):
     """Records every op into ``trace`` (when set) as an ``op`` record, then forwards it."""
 
@@ -82,14 +101,5 @@ class TracingOps(ForwardingOps):
         if trace is None:
             return await call(self.inner)
         summary = OP_SUMMARY.get(name)
-        rec = begin_with_args(trace, Layer.OP, name, summary(*args) if summary else {})
-        try:
-            out = await call(self.inner)
-        except VdpaError as e:
-            trace.end(rec, e.errno)
-            raise
-        except BaseException:
-            trace.end(rec, -1)
-            raise
-        trace.end(rec)
-        return out
+        return await recorded(trace, Layer.OP, name, summary(*args) if summary else {},
+                              lambda: call(self.inner))

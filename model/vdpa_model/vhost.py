@@ -47,7 +47,7 @@ from .spec import (
     bit,
 )
 from .trace import Layer, Trace
-from .tracing import begin_with_args
+from .tracing import recorded
 
 #: VHOST_VRING_F_LOG, the only flag SET_VRING_ADDR accepts (drivers/vhost/vhost.c).
 VHOST_VRING_F_LOG = 0
@@ -86,18 +86,9 @@ def ioctl(name: str | Callable[..., str],
             if trace is None:
                 return await fn(self, *args, **kwargs)
             label = name if isinstance(name, str) else name(*args, **kwargs)
-            rec = begin_with_args(trace, Layer.IOCTL, label,
-                                  summary(*args, **kwargs) if summary else {})
-            try:
-                out = await fn(self, *args, **kwargs)
-            except VdpaError as e:
-                trace.end(rec, e.errno)
-                raise
-            except BaseException:
-                trace.end(rec, -1)
-                raise
-            trace.end(rec)
-            return out
+            return await recorded(trace, Layer.IOCTL, label,
+                                  summary(*args, **kwargs) if summary else {},
+                                  lambda: fn(self, *args, **kwargs))
         return cast(_Method[_P, _R], functools.wraps(fn)(traced))
     return deco
 

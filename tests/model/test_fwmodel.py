@@ -16,7 +16,7 @@ import pytest
 
 from vdpa_model.device import ReferenceDevice
 from vdpa_model.errors import VdpaError
-from vdpa_model.fwmodel import FirmwareOptions, FwWork, Mlx5Firmware
+from vdpa_model.fwmodel import FwWork, Mlx5Firmware
 from vdpa_model.memory import GiB, GuestMemory, KiB, MiB
 from vdpa_model.mr import MAX_KEY, region_shape
 from vdpa_model.ops import IotlbRange, VqState
@@ -132,7 +132,7 @@ def test_a_4_tib_region_is_counted_not_walked() -> None:
 # the firmware model's decisions (mlx5_vnet.c)
 # ------------------------------------------------------------------------------------------
 def fw(**opts: bool) -> Mlx5Firmware:
-    return Mlx5Firmware(FirmwareOptions(**opts), MAX_VQS, MLX5_NET_FEATURES)
+    return Mlx5Firmware(DeviceOptions(**opts), MAX_VQS, MLX5_NET_FEATURES)
 
 
 def kinds(work: list[FwWork]) -> Counter[str]:
