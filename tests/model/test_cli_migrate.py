@@ -35,3 +35,9 @@ def test_migrate_refuses_bad_input_by_name(tmp_path, capsys, argv: list[str], me
     rc = main(["migrate", "--out", str(tmp_path), "--ram", "4G", *argv])
     assert rc == 2 and message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_the_sim_parent_runs_with_its_defaults(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["migrate", "--parent", "sim", "--ram", "4G", "--devices", "1",
+                 "--out", str(tmp_path)]) == 0
+    assert "1 queue pairs" in capsys.readouterr().out

@@ -386,3 +386,15 @@ def test_switches_are_any_combination() -> None:
     sw = parse_switches("all-on,-parallel_mkey,fw_resumable=on")
     assert not sw.parallel_mkey and sw.deferred_mr_free and sw.resumable_vqs
     assert Switches().with_(batch_ring_maps=True).enabled() == ("batch_ring_maps",)
+
+
+def test_qemu_configures_every_provisioned_pair_while_the_guest_uses_fewer() -> None:
+    """Ground rule 1: vhost_devs over the maximum queue pairs; the MQ replay carries the
+    guest's count, and mlx5 readies only that many (change_num_qps)."""
+    setup = MigrationSetup(queue_pairs=QP, active_pairs=2, layout=RamLayout(8 * GiB), vlans=())
+    res = run(Migration(setup).run())
+    assert res.report.ok, res.report.render()
+    assert count(res, "A13", "set_vq_num") == DATA_VQS and count(res, "A20", "set_vq_ready") == DATA_VQS
+    # A19's MQ readies the second pair only: two MODIFY rounds over VQs 2 and 3
+    assert sorted(r.args["vq"] for r in recs(res, "A19", name="vq_modify")) == [2, 2, 3, 3]
+    assert count(res, "C4.2.10", "cvq_command", "dst0") == 2  # MAC and MQ, no VLANs
