@@ -558,9 +558,11 @@ class Mlx5Firmware(ParentFirmware):
 
     def control(self, cls: int, cmd: int, ok: bool, changed: bool, value: int = 0) -> list[FwWork]:
         """One command of mlx5_cvq_kick_handler, after the device applied it: ``changed`` says
-        whether it changed the state, ``value`` carries the new queue-pair count (MQ)."""
+        whether it changed the state, ``value`` carries the new queue-pair count (MQ). The
+        ``cvq_command`` record holds the firmware work the command caused."""
+        trace = self.trace
+        command = trace.begin(Layer.FW, "cvq_command", cmds=1) if trace is not None else None
         p = _Plan()
-        p.one("cvq_command", cmds=1)
         if ok and changed:
             if cls == VIRTIO_NET_CTRL_MAC and cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET:
                 # mlx5_vdpa_change_mac: MPFS entry swapped, the untagged rules re-created
@@ -574,7 +576,10 @@ class Mlx5Firmware(ParentFirmware):
                 p.one("flow_rule_add", count=2, vlans=1)  # mac_vlan_add: unicast + multicast
             elif cls == VIRTIO_NET_CTRL_VLAN and cmd == VIRTIO_NET_CTRL_VLAN_DEL:
                 p.one("flow_rule_del", count=2, vlans=1)
-        return self._emit(p)
+        work = self._emit(p)  # nested in the command's record: the work it caused
+        if trace is not None and command is not None:
+            trace.end(command)
+        return [FwWork("cvq_command", {"cmds": 1}), *work]
 
     def _change_num_qps(self, p: _Plan, newqps: int) -> None:
         """change_num_qps: more pairs are set up (if not pre-created) and readied, then the RQT

@@ -30,7 +30,8 @@ import math
 from collections.abc import Callable, Sequence
 
 from .ops import IotlbRange
-from .vhost import HOST_PAGE, pinned_runs
+from .spec import HOST_PAGE_SIZE
+from .vhost import pinned_runs
 
 #: MAX_KLM_SIZE (mr.c, 1 << LOG_MAX_KLM_SIZE): the largest direct key.
 MAX_KEY = 1 << 30
@@ -40,7 +41,7 @@ BackingOf = Callable[[int], int]
 
 
 def _default_backing(pa: int) -> int:
-    return HOST_PAGE
+    return HOST_PAGE_SIZE
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -244,6 +244,11 @@ class QemuVdpaNet:
         finally:
             self.trace.end(rec)
 
+    def _notifiers(self, devs: Sequence[Sequence[int]], on: bool) -> None:
+        """Guest and host notifiers, one vhost_dev at a time (vhost_dev_enable_notifiers)."""
+        for dev in devs:
+            self.host("notifiers", vqs=len(dev), flags=int(on))
+
     async def settle(self) -> None:
         await self.harness.settle()
         if self.on_settle is not None:
@@ -441,21 +446,24 @@ class QemuVdpaNet:
         """Send ``cmds`` on the shadow CVQ and return the device's answers. Serially, each
         command is added, kicked and waited for; in parallel (QEMU >= 8.2) commands are queued
         until the ring or a buffer page is full and then waited for once (vhost_vdpa_net_load_cmd,
-        vhost_vdpa_net_svq_flush)."""
+        vhost_vdpa_net_svq_flush). Each command is one ``host`` record ``cvq_command``: serially
+        it holds the wait (and so the device's work), in parallel the commands of one wait share
+        a group and the wait follows them."""
         ring = self.cvq.ring
         if ring is None or self.mode == "stopped":
             raise FlowError(f"{self.name}: control command with the control VQ stopped")
         answers: list[int] = []
         pending: list[tuple[int, int]] = []
         out_at = in_at = 0
-        group = self.trace.new_group() if parallel and self.trace is not None else None
+        group: int | None = None
         for cmd in cmds:
             wire = cmd.wire()
             if pending and (out_at + len(wire) > PAGE or in_at + 1 > PAGE or ring.num_free < 2):
                 answers += await self._cvq_poll(pending)
-                pending, out_at, in_at = [], 0, 0
-                group = self.trace.new_group() if parallel and self.trace is not None else None
-            with self.host_span("cvq_send", group=group, cmds=1):
+                pending, out_at, in_at, group = [], 0, 0, None
+            if parallel and group is None and self.trace is not None:
+                group = self.trace.new_group()
+            with self.host_span("cvq_command", group=group, cmds=1):
                 self.mem.write(self.cvq.out_pa + out_at, wire)
                 self.mem.write(self.cvq.in_pa + in_at, b"\xff")
                 head = ring.add([(self.cvq.out_iova + out_at, len(wire), False),
@@ -464,12 +472,12 @@ class QemuVdpaNet:
                 ring.publish()
                 if ring.kick_needed():
                     await self.v.kick(self.cvq_index)
-            pending.append((head, in_at))
-            out_at += len(wire)
-            in_at += 1
-            if not parallel:
-                answers += await self._cvq_poll(pending)
-                pending, out_at, in_at = [], 0, 0
+                pending.append((head, in_at))
+                out_at += len(wire)
+                in_at += 1
+                if not parallel:
+                    answers += await self._cvq_poll(pending)
+                    pending, out_at, in_at = [], 0, 0
         if pending:
             answers += await self._cvq_poll(pending)
         return answers
@@ -478,9 +486,8 @@ class QemuVdpaNet:
         """vhost_svq_poll: wait until the device used every pending command; read the answers."""
         ring = self.cvq.ring
         assert ring is not None
-        with self.host_span("cvq_poll", cmds=len(pending)):
-            await self.settle()
-            used = dict(ring.take_used())
+        await self.settle()
+        used = dict(ring.take_used())
         missing = [head for head, _ in pending if head not in used]
         if missing:
             raise FlowError(f"{self.name}: the device never answered {len(missing)} control "
@@ -592,8 +599,7 @@ class QemuVdpaNet:
         self._suspended()
         for dev in self.vhost_devs[:self.max_qps]:
             with self.step("A2"):
-                for idx in dev:
-                    self.host("doorbell_unmap", vq=idx)
+                self.host("doorbell", vqs=len(dev), flags=0)
             with self.step("A3"):
                 for idx in dev:
                     self._sync_guest(idx, await self.v.get_vring_base(idx))
@@ -617,8 +623,7 @@ class QemuVdpaNet:
             with self.step("A9"):
                 await self._cvq_unmap_buffers()
         with self.step("A10"):
-            for idx in self.all_vqs:
-                self.host("notifiers_teardown", vq=idx)
+            self._notifiers(self.vhost_devs, on=False)
 
     async def stop_shadowed(self) -> NetState:
         """Flow B: suspend, every Shadow VirtQueue stopped (used buffers handed back, the rest
@@ -659,8 +664,7 @@ class QemuVdpaNet:
             with self.step("B7"):
                 await self._cvq_unmap_buffers()
         with self.step("B8"):
-            for idx in self.all_vqs:
-                self.host("notifiers_teardown", vq=idx)
+            self._notifiers(self.vhost_devs, on=False)
         return self.snapshot()
 
     # ======================================================================================
@@ -677,8 +681,7 @@ class QemuVdpaNet:
             for idx, base in state.last_avail.items():
                 self._sync_guest(idx, base)
         with self.step("C4.2.1"):
-            for idx in self.all_vqs:
-                self.host("notifiers_setup", vq=idx)
+            self._notifiers(self.vhost_devs, on=True)
         # C4.2.2: data queue start sees no migration: no SVQ, no translation
         with self.step("C4.2.3"):
             await self.v.set_features(self.features)
@@ -693,8 +696,8 @@ class QemuVdpaNet:
                     await self.v.set_vring_kick(idx)
                     await self.v.set_vring_call(idx)
         with self.step("C4.2.5"):
-            for idx in self.data_vqs:
-                self.host("doorbell_map", vq=idx)
+            for dev in self.vhost_devs[:self.max_qps]:
+                self.host("doorbell", vqs=len(dev), flags=1)
         if self.has_cvq:
             if not self.cvq_isolated:
                 raise FlowError(f"{self.name}: the control VQ shares its group with the data "
@@ -759,8 +762,7 @@ class QemuVdpaNet:
         self._need_guest_rings()
         ring_asid = CVQ_ASID if self.sw.desc_group_asid else 0
         with self.step("A11"):
-            for idx in self.all_vqs:
-                self.host("notifiers_setup", vq=idx)
+            self._notifiers(self.vhost_devs, on=True)
         with self.step("A12"):
             await self.v.set_features(self.features)
             await self.add_status(VIRTIO_CONFIG_S_FEATURES_OK)
@@ -807,11 +809,9 @@ class QemuVdpaNet:
         its regions, its control state and its queue pairs."""
         await self._suspend_passthrough()
         with self.step("A10"):
-            for idx in self.data_vqs:
-                self.host("notifiers_teardown", vq=idx)
+            self._notifiers(self.vhost_devs[:self.max_qps], on=False)
         with self.step("A11"):
-            for idx in self.data_vqs:
-                self.host("notifiers_setup", vq=idx)
+            self._notifiers(self.vhost_devs[:self.max_qps], on=True)
         with self.step("A14"):
             desc_group = await self.v.get_vring_desc_group(0)
             await self.v.set_group_asid(desc_group, CVQ_ASID)

@@ -191,6 +191,11 @@ VHOST_IOTLB_MSG_V2: Final = 0x2
 # struct vhost_iotlb_msg { u64 iova, size, uaddr; u8 perm, type; }
 VHOST_MSG_V2_STRUCT: Final = struct.Struct("<IIQQQBB38x")
 
+# Host pinning of IOTLB UPDATEs (drivers/vhost/vdpa.c: vhost_vdpa_pa_map): pages of the host's
+# PAGE_SIZE (x86-64), pinned in calls of one page of page pointers (PAGE_SIZE / sizeof(void *)).
+HOST_PAGE_SIZE: Final = 4096
+VHOST_PIN_BATCH_PAGES: Final = HOST_PAGE_SIZE // 8
+
 # --------------------------------------------------------------------------------------------
 # include/linux/vdpa.h
 # --------------------------------------------------------------------------------------------

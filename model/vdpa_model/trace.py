@@ -123,23 +123,22 @@ HOST_KINDS: dict[str, str] = {
     "pin": "guest pages pinned for one IOTLB UPDATE; `pages` of the backing `page_size`, `calls` "
            "pin_user_pages calls, `runs` IOTLB entries (drivers/vhost/vdpa.c: vhost_vdpa_pa_map)",
     "unpin": "pages unpinned for one INVALIDATE, always 4 KiB at a time (vhost_vdpa_pa_unmap)",
-    "irq_bypass_setup": "per-VQ interrupt bypass registered at DRIVER_OK, `vqs` of them "
-                        "(vhost_vdpa_set_status: vhost_vdpa_setup_vq_irq)",
-    "irq_bypass_teardown": "per-VQ interrupt bypass dropped when DRIVER_OK is cleared "
-                           "(vhost_vdpa_unsetup_vq_irq)",
-    "doorbell_map": "QEMU maps one data VQ's doorbell page into the guest "
-                    "(hw/virtio/vhost-vdpa.c: vhost_vdpa_host_notifiers_init)",
-    "doorbell_unmap": "QEMU unmaps one data VQ's doorbell page (vhost_vdpa_host_notifiers_uninit)",
-    "notifiers_setup": "guest and host notifiers (ioeventfd, irqfd) of one VQ wired "
-                       "(hw/virtio/vhost.c: vhost_dev_enable_notifiers, virtio-pci set_guest_notifiers)",
-    "notifiers_teardown": "guest and host notifiers of one VQ torn down (vhost_dev_disable_notifiers)",
-    "svq_stop": "one shadow VQ stopped: used buffers handed to the guest, `vqs`=1, `cmds` in-flight "
-                "requests rewound (hw/virtio/vhost-shadow-virtqueue.c: vhost_svq_stop)",
-    "svq_start": "one shadow VQ set up over a fresh shadow ring (vhost_svq_start)",
-    "cvq_send": "QEMU builds and submits one control command on the shadow CVQ "
-                   "(net/vhost-vdpa.c: vhost_vdpa_net_load_cmd); a parallel load gives them one group",
-    "cvq_poll": "QEMU waits for `cmds` control answers (vhost_vdpa_net_svq_flush, vhost_svq_poll): "
-                "once per command serially, once per load with parallel_cvq_load (H4)",
+    "irq_bypass": "the interrupt bypass of `vqs` VQs registered at DRIVER_OK (`flags` 1, "
+                  "vhost_vdpa_setup_vq_irq) or dropped when DRIVER_OK is cleared (`flags` 0, "
+                  "vhost_vdpa_unsetup_vq_irq)",
+    "doorbell": "QEMU maps (`flags` 1) or unmaps (`flags` 0) the doorbell pages of one vhost_dev's "
+                "`vqs` data VQs (hw/virtio/vhost-vdpa.c: vhost_vdpa_host_notifiers_init / _uninit)",
+    "notifiers": "guest and host notifiers (ioeventfd, irqfd) of one vhost_dev's `vqs` VQs wired "
+                 "(`flags` 1) or torn down (`flags` 0) (hw/virtio/vhost.c: vhost_dev_enable_notifiers, "
+                 "virtio-pci set_guest_notifiers)",
+    "svq_start": "one shadow VQ set up over a fresh shadow ring (hw/virtio/vhost-shadow-virtqueue.c: "
+                 "vhost_svq_start)",
+    "svq_stop": "one shadow VQ stopped: used buffers handed to the guest, `cmds` in-flight requests "
+                "rewound (vhost_svq_stop)",
+    "cvq_command": "one control command QEMU sends on the shadow CVQ (net/vhost-vdpa.c: "
+                   "vhost_vdpa_net_load_cmd): serially it holds the kick and the wait for the answer "
+                   "(and the device's work); sent in parallel (parallel_cvq_load, QEMU >= 8.2) the "
+                   "commands share a group and QEMU waits once after them (H4)",
 }
 
 #: The ``ioctl`` layer's names: the uapi ioctl or IOTLB message, ``open``/``release`` of the fd,

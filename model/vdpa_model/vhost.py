@@ -23,6 +23,7 @@ from .errors import VdpaError, fail
 from .iotlb import U64_MAX, Iotlb
 from .ops import IotlbRange, IovaRange, VdpaOps, VqState
 from .spec import (
+    HOST_PAGE_SIZE,
     U16_MASK,
     VDPA_RESET_F_CLEAN_MAP,
     VHOST_BACKEND_F_DESC_ASID,
@@ -41,6 +42,7 @@ from .spec import (
     VHOST_IOTLB_MSG_V2,
     VHOST_IOTLB_UPDATE,
     VHOST_MSG_V2_STRUCT,
+    VHOST_PIN_BATCH_PAGES,
     VHOST_VRING_NUM_LIMIT,
     VIRTIO_CONFIG_S_DRIVER_OK,
     VIRTIO_CONFIG_S_FEATURES_OK,
@@ -58,12 +60,6 @@ ALWAYS_OFFERED = (bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BACKEND_F_IOTLB_
 
 
 _RUNNING = "DRIVER_OK is set and the device is not suspended"
-
-#: PAGE_SIZE of the host: vhost_vdpa_pa_map pins and vhost_vdpa_pa_unmap unpins in these units.
-HOST_PAGE = 4096
-#: Page pointers pin_user_pages() fills per call in vhost_vdpa_pa_map: one page of pointers
-#: (PAGE_SIZE / sizeof(struct page *)), calibration-figures.md H3.
-PIN_BATCH = HOST_PAGE // 8
 
 #: The backing page size of host memory at a physical (here: guest-physical) address.
 Backing = Callable[[int], int]
@@ -335,13 +331,13 @@ class VhostVdpa:
             raise fail(errno.EINVAL, "VHOST_VDPA_SET_STATUS",
                        f"status {status:#x} clears bits {old & ~status:#x} of {old:#x}")
         if old & VIRTIO_CONFIG_S_DRIVER_OK and not status & VIRTIO_CONFIG_S_DRIVER_OK:
-            self._host("irq_bypass_teardown", vqs=self.ops.nvqs)
+            self._host("irq_bypass", vqs=self.ops.nvqs, flags=0)
         if status == 0:
             await self._reset(self._reset_flags())
             return
         await self.ops.set_status(status)
         if status & VIRTIO_CONFIG_S_DRIVER_OK and not old & VIRTIO_CONFIG_S_DRIVER_OK:
-            self._host("irq_bypass_setup", vqs=self.ops.nvqs)
+            self._host("irq_bypass", vqs=self.ops.nvqs, flags=1)
 
     def _host(self, name: str, **args: int) -> None:
         """A ``host`` record of kernel work with no parent op behind it (only with a trace)."""
@@ -519,8 +515,8 @@ class VhostVdpa:
             # vhost_vdpa_pa_unmap unpins every removed entry 4 KiB page by 4 KiB page.
             if removed:
                 unpinned = sum(r.size for r in removed)
-                self._host("unpin", bytes=unpinned, pages=-(-unpinned // HOST_PAGE),
-                           page_size=HOST_PAGE, ranges=len(removed))
+                self._host("unpin", bytes=unpinned, pages=-(-unpinned // HOST_PAGE_SIZE),
+                           page_size=HOST_PAGE_SIZE, ranges=len(removed))
             # vhost_vdpa_unmap: dma_unmap per whole entry (vhost_vdpa_general_unmap), and then,
             # independently, set_map outside a batch for a parent that has it.
             if self.ops.has_op("dma_map"):
@@ -552,9 +548,9 @@ class VhostVdpa:
         if self.trace is not None:
             # vhost_vdpa_pa_map: pin_user_pages 512 pages per call, one IOTLB entry per
             # physically contiguous run; the cost depends on the backing page size (H2).
-            page = self.backing(uaddr) if self.backing is not None else HOST_PAGE
+            page = self.backing(uaddr) if self.backing is not None else HOST_PAGE_SIZE
             self._host("pin", bytes=size, pages=pinned_runs(uaddr, size, page), page_size=page,
-                       calls=-(-size // (HOST_PAGE * PIN_BATCH)),
+                       calls=-(-size // (HOST_PAGE_SIZE * VHOST_PIN_BATCH_PAGES)),
                        runs=pinned_runs(uaddr, size, page))
         try:
             if self.ops.has_op("dma_map"):

@@ -47,9 +47,10 @@ def recs(res: MigrationResult, phase: str, device: str = "src0", name: str | Non
             and (name is None or r.name == name) and (layer is None or r.layer is layer)]
 
 
-def count(res: MigrationResult, phase: str, name: str, device: str = "src0") -> int:
+def count(res: MigrationResult, phase: str, name: str, device: str = "src0",
+          layer: Layer | None = None) -> int:
     """Units of work: a record with ``count`` stands for that many."""
-    return sum(r.args.get("count", 1) for r in recs(res, phase, device, name))
+    return sum(r.args.get("count", 1) for r in recs(res, phase, device, name, layer))
 
 
 def phases(res: MigrationResult, flow: str, device: str = "src0") -> set[str]:
@@ -135,7 +136,8 @@ def test_baseline_flow_a_steps_and_counts() -> None:
     assert count(res, "A15", "set_map") == 4             # two CVQ buffers, two CVQ ring areas
     assert count(res, "A17", "vq_create") == DATA_VQS    # DRIVER_OK pays full creation (C1 before)
     # A19: MAC (CTRL_MAC_ADDR), MQ, one VLAN add each; mlx5 offers no CTRL_RX
-    assert count(res, "A19", "cvq_command") == 2 + len(VLANS)
+    assert count(res, "A19", "cvq_command", layer=Layer.FW) == 2 + len(VLANS)
+    assert count(res, "A19", "cvq_command", layer=Layer.HOST) == 2 + len(VLANS)
     assert count(res, "A19", "rqt_update") == 1 and count(res, "A19", "flow_rule_add") == 2 * len(VLANS)
     assert count(res, "A20", "set_vq_ready") == DATA_VQS
 
@@ -165,7 +167,7 @@ def test_baseline_flow_c_steps_and_counts() -> None:
     assert count(res, "C4.2.8", "pin", "dst0") == SECTIONS
     assert entries(res, "C4.2.8", "dst0") >= RAM_ENTRIES_4K
     assert count(res, "C4.2.9", "vq_create", "dst0") == DATA_VQS
-    assert count(res, "C4.2.10", "cvq_command", "dst0") == 2 + len(VLANS)
+    assert count(res, "C4.2.10", "cvq_command", "dst0", Layer.FW) == 2 + len(VLANS)
     assert count(res, "C4.2.11", "set_vq_ready", "dst0") == DATA_VQS
 
 
@@ -292,12 +294,30 @@ def test_parallel_mkey_and_deferred_free() -> None:
 
 
 def test_parallel_cvq_load_waits_once() -> None:
+    """Serially each QEMU round trip holds its wait, so the device's work nests in it; in
+    parallel the commands of one load share a group and the device works after them."""
     base, par = migrate("upstream"), migrate("parallel_cvq_load")
     n = 2 + len(VLANS)
     for phase, dev in (("A19", "src0"), ("C4.2.10", "dst0")):
-        assert count(base, phase, "cvq_command", dev) == count(par, phase, "cvq_command", dev)
-        assert count(base, phase, "cvq_poll", dev) == n and count(par, phase, "cvq_poll", dev) == 1
-        assert len({r.group for r in recs(par, phase, dev, "cvq_send")}) == 1
+        for res in (base, par):
+            assert count(res, phase, "cvq_command", dev, Layer.HOST) == n
+            assert count(res, phase, "cvq_command", dev, Layer.FW) == n
+        host_b = recs(base, phase, dev, "cvq_command", Layer.HOST)
+        host_p = recs(par, phase, dev, "cvq_command", Layer.HOST)
+        assert all(r.group is None for r in host_b) and len({r.group for r in host_p}) == 1
+        assert host_p[0].group is not None
+        nested = {r.seq for r in host_b}
+        assert all(r.parent in nested for r in recs(base, phase, dev, "cvq_command", Layer.FW))
+        assert not [r for r in recs(par, phase, dev, "cvq_command", Layer.FW)
+                    if r.parent in {h.seq for h in host_p}]
+
+
+def test_the_multiqueue_command_s_modifies_nest_in_its_cvq_command() -> None:
+    res = migrate("precreated_vqs")
+    (mq,) = [r for r in recs(res, "A19", name="cvq_command", layer=Layer.FW)
+             if any(c.parent == r.seq and c.name == "rqt_update" for c in res.trace.records)]
+    assert sum(1 for c in res.trace.records if c.parent == mq.seq and c.name == "vq_modify") == \
+        2 * (DATA_VQS - 2)
 
 
 def test_trap_11_firmware_that_cannot_resume_throws_pre_created_vqs_away() -> None:
@@ -397,4 +417,4 @@ def test_qemu_configures_every_provisioned_pair_while_the_guest_uses_fewer() -> 
     assert count(res, "A13", "set_vq_num") == DATA_VQS and count(res, "A20", "set_vq_ready") == DATA_VQS
     # A19's MQ readies the second pair only: two MODIFY rounds over VQs 2 and 3
     assert sorted(r.args["vq"] for r in recs(res, "A19", name="vq_modify")) == [2, 2, 3, 3]
-    assert count(res, "C4.2.10", "cvq_command", "dst0") == 2  # MAC and MQ, no VLANs
+    assert count(res, "C4.2.10", "cvq_command", "dst0", Layer.FW) == 2  # MAC and MQ, no VLANs

@@ -119,13 +119,13 @@ def test_driver_ok_and_reset_record_the_interrupt_bypass() -> None:
     run(v.set_status(0))
     host = [(r.name, r.args) for r in trace.records if r.layer is Layer.HOST]
     nvqs = v.ops.nvqs
-    assert host == [("irq_bypass_setup", {"vqs": nvqs}), ("irq_bypass_teardown", {"vqs": nvqs})]
+    assert host == [("irq_bypass", {"vqs": nvqs, "flags": 1}), ("irq_bypass", {"vqs": nvqs, "flags": 0})]
     statuses = [r for r in trace.records if r.name == "VHOST_VDPA_SET_STATUS"]
     assert [r.args["status"] for r in statuses] == [ok | VIRTIO_CONFIG_S_DRIVER_OK, 0]
     # vhost_vdpa_set_status reads the old status, drops the bypass, then resets (IOTLB_PERSIST
     # is acked here, so vdpa_reset calls plain reset, not compat_reset(CLEAN_MAP))
-    assert [r.name for r in children(trace, statuses[1])] == ["get_status", "irq_bypass_teardown",
-                                                              "reset", "get_vq_num_max"]
+    assert [r.name for r in children(trace, statuses[1])] == ["get_status", "irq_bypass", "reset",
+                                                              "get_vq_num_max"]
 
 
 def test_a_refused_ioctl_records_its_errno() -> None:
