@@ -149,7 +149,7 @@ class Endpoint:
 #: Every step id the flows label records with, in the order a migration runs them
 #: (migration-sequence.md §§2-4; "add" is device creation, "GC" mlx5's deferred MR collector).
 STEP_IDS: tuple[str, ...] = (
-    "add", *(f"A{n}" for n in range(1, 22)), "A.resume",
+    "add", *(f"A{n}" for n in range(1, 23)),
     *(f"C4.1.{n}" for n in range(1, 6)), *(f"B{n}" for n in range(1, 9)),
     *(f"C4.2.{n}" for n in range(1, 12)), "GC",
 )

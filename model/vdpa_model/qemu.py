@@ -822,7 +822,7 @@ class QemuVdpaNet:
                 await self.v.set_vring_base(idx, 0)
                 await self.v.set_vring_kick(idx)
                 await self.v.set_vring_call(idx)
-        with self.step("A.resume"):
+        with self.step("A22"):
             await self.v.resume()
         self.mode = "svq"
 

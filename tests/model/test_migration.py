@@ -244,8 +244,8 @@ def test_batch_ring_maps_turns_each_steps_ring_maps_into_one_set_map() -> None:
 
 def test_resumable_vqs_replaces_the_reset_by_suspend_and_resume() -> None:
     res = migrate("desc_group_asid,persistent_iotlb,resumable_vqs")
-    assert phases(res, "A") == {"A1", "A2", "A3", "A10", "A11", "A14", "A.resume"}
-    assert count(res, "A.resume", "resume") == 1 and count(res, "A.resume", "VHOST_VDPA_RESUME") == 1
+    assert phases(res, "A") == {"A1", "A2", "A3", "A10", "A11", "A14", "A22"}
+    assert count(res, "A22", "resume") == 1 and count(res, "A22", "VHOST_VDPA_RESUME") == 1
     a14 = recs(res, "A14", layer=Layer.OP)
     assert [r.args for r in a14 if r.name == "set_group_asid"] == [{"group": 2, "asid": 1}]
     assert count(res, "A14", "set_vq_address") == DATA_VQS and count(res, "A14", "set_vq_state") == DATA_VQS
