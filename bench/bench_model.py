@@ -295,12 +295,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def write_results(results: dict[str, Any], out: Path) -> None:
-    """Keep ``results`` as JSON at ``out`` and say where."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-
-
 if __name__ == "__main__":
     sys.exit(main())
