@@ -54,7 +54,7 @@ from .shadow import ContractShadow
 from .spec import VIRTIO_NET_F_CTRL_VLAN, VIRTIO_NET_F_MQ, bit
 from .svq import GuestRing
 from .switches import Switches
-from .trace import Layer, Trace, TraceRecord
+from .trace import STEP_IDS, Layer, Trace, TraceRecord
 from .tracing import TracingOps
 from .traffic import Nic, Traffic
 from .vhost import VhostOptions, VhostVdpa
@@ -146,13 +146,6 @@ class Endpoint:
         self.violations += bad
 
 
-#: Every step id the flows label records with, in the order a migration runs them
-#: (migration-sequence.md §§2-4; "add" is device creation, "GC" mlx5's deferred MR collector).
-STEP_IDS: tuple[str, ...] = (
-    "add", *(f"A{n}" for n in range(1, 23)),
-    *(f"C4.1.{n}" for n in range(1, 6)), *(f"B{n}" for n in range(1, 9)),
-    *(f"C4.2.{n}" for n in range(1, 12)), "GC",
-)
 _STEP_RANK = {p: i for i, p in enumerate(STEP_IDS)}
 
 #: The columns of the per-step table: (heading, what it counts).

@@ -73,7 +73,9 @@ ARG_KEYS: dict[str, str] = {
     "group": "virtqueue group the work applies to",
     "vq": "virtqueue index",
     "status": "device status written",
-    "flags": "flags of the op (compat_reset flags, IOTLB message type)",
+    "flags": "flags of the work: compat_reset flags, IOTLB message type; on the fw layer 1 for a "
+             "link_notifier registered (0 unregistered) and for a vq_modify that configures an "
+             "INIT object (0 for one that changes a running object's state or keys)",
     "beats": "bus beats a DMA moved",
     "calls": "pin_user_pages() calls, each pinning up to 512 4 KiB pages (drivers/vhost/vdpa.c: "
              "vhost_vdpa_pa_map)",
@@ -114,6 +116,20 @@ FW_KINDS: dict[str, str] = {
     "dev_reset": "the device-wide reset command itself (RTL: RESET)",
     "dev_command": "any other device-wide command without per-VQ work (status, features, group binding)",
 }
+
+
+#: Every step id the flows label records with (``phase``), in the order a migration runs them:
+#: migration-sequence.md §§2-4, plus "A22" (the resume of the resumable Flow A, after the
+#: document's last step), "add" (device creation, before any migration) and "GC" (mlx5's
+#: deferred MR collector, MLX5_VDPA_MR_GC_TRIGGER_MS after a flow). The last two are in no
+#: downtime window.
+STEP_IDS: tuple[str, ...] = (
+    "add", *(f"A{n}" for n in range(1, 23)),
+    *(f"C4.1.{n}" for n in range(1, 6)), *(f"B{n}" for n in range(1, 9)),
+    *(f"C4.2.{n}" for n in range(1, 12)), "GC",
+)
+#: Step ids of work outside every downtime window.
+OUTSIDE_WINDOWS: tuple[str, ...] = ("add", "GC")
 
 
 #: The ``host`` layer's names: QEMU or kernel work with no parent op behind it, as the flows and
