@@ -10,7 +10,7 @@ the parent receives, decides the firmware work that op costs. The work comes bac
 shared by commands submitted together) and, when a trace is attached, is recorded as ``fw``
 records nested in the op.
 
-The decisions depend only on the op stream and on five parent options (one
+The decisions depend only on the op stream and on six parent options (one
 :class:`FirmwareOptions`), so the reference device and the RTL parent driver can take the same
 decisions from this one class: the reference device records the plan, the RTL driver would
 issue it as mailbox commands.
@@ -23,8 +23,9 @@ option                 effect                                                   
                        device runs) and the parent offers no ``resume``
 ``precreated_vqs``     VQs are created blank at device add and re-created at every   ~v6.11
                        reset after DRIVER_OK; DRIVER_OK only configures and readies
-``parallel_fw_cmds``   MODIFY and QUERY rounds go out together; the link notifier    ~v6.12
-                       stays registered across suspend/resume
+``parallel_fw_cmds``   MODIFY and QUERY rounds go out together                       ~v6.12
+``keep_link_notifier`` the link notifier stays registered across suspend/resume;    ~v6.12
+                       None: as ``parallel_fw_cmds`` (the series shipped both)
 ``parallel_mkey``      a region's direct keys are created (and destroyed) together   ~v6.12
 ``deferred_mr_free``   an old region is destroyed by a collector 2 s later (C9)      ~v6.12
 =====================  ============================================================  =========
@@ -32,6 +33,12 @@ option                 effect                                                   
 VQ creation and destruction are serial whatever the options (§1 item 7). The ``vq_create``
 record stands for the ~15 commands of mlx5_vnet.c: setup_vq (CQ, two QPs and their state
 changes, counter set, umems, IRQ, the object) and ``vq_destroy`` for teardown_vq's.
+
+A ``vq_modify`` of an object in INIT state carries ``flags`` 1: it writes every field of a
+blank or freshly created object (addresses, indices, memory keys, features) or takes it from
+INIT to RDY (resume_vqs' two MODIFYs, a firmware quirk), where any other MODIFY changes the
+state or the memory keys of a running object (flags 0); C1 and C3 price the two differently.
+A ``link_notifier`` carries ``flags`` 1 when it registers and 0 when it unregisters.
 """
 
 from __future__ import annotations
@@ -96,6 +103,9 @@ class FirmwareOptions(Protocol):
 
     @property
     def parallel_fw_cmds(self) -> bool: ...
+
+    @property
+    def keep_link_notifier(self) -> bool | None: ...
 
     @property
     def parallel_mkey(self) -> bool: ...
@@ -243,6 +253,13 @@ class Mlx5Firmware(ParentFirmware):
         self.deferred: list[RegionShape | str] = []
 
     @property
+    def keeps_link_notifier(self) -> bool:
+        """The link notifier survives suspend/resume ("vdpa/mlx5: Keep notifiers during
+        suspend/resume"); unless the option says otherwise, with parallel_fw_cmds."""
+        keep = self.options.keep_link_notifier
+        return self.options.parallel_fw_cmds if keep is None else keep
+
+    @property
     def driver_ok(self) -> bool:
         return bool(self.status & VIRTIO_CONFIG_S_DRIVER_OK)
 
@@ -251,8 +268,9 @@ class Mlx5Firmware(ParentFirmware):
 
     # -- building blocks, named after mlx5_vnet.c / mr.c -------------------------------------
     def _modify_round(self, p: _Plan, vqs: Sequence[int], state: FwState | None) -> None:
-        """modify_virtqueues: one MODIFY per VQ (state and/or fields), one round."""
-        each = [{"vq": i} for i in vqs]
+        """modify_virtqueues: one MODIFY per VQ (state and/or fields), one round; ``flags`` 1
+        on the MODIFYs that configure an INIT object (see the module docstring)."""
+        each = [{"vq": i, "flags": int(self.vqs[i].fw_state is FwState.INIT)} for i in vqs]
         p.together("vq_modify", each, self.options.parallel_fw_cmds)
         if state is not None:
             for i in vqs:
@@ -272,7 +290,7 @@ class Mlx5Firmware(ParentFirmware):
             p.together("vq_query", [{"vq": i} for i in vqs], True)
         else:
             for i in vqs:  # the serial predecessor: suspend_vq, then query_virtqueue, per VQ
-                p.one("vq_modify", vq=i)
+                p.one("vq_modify", vq=i, flags=0)
                 p.one("vq_query", vq=i)
                 self.vqs[i].fw_state = FwState.SUSPEND
 
@@ -366,8 +384,8 @@ class Mlx5Firmware(ParentFirmware):
             return
         assert isinstance(mr, RegionShape)
         p.one("mr_indirect_destroy", keys=mr.klms)
-        p.together("mkey_destroy", [{"count": k.count, "bytes": k.length} for k in mr.keys],
-                   self.options.parallel_mkey)
+        p.together("mkey_destroy", [{"count": k.count, "entries": k.entries, "bytes": k.length}
+                                    for k in mr.keys], self.options.parallel_mkey)
 
     def _put_mr(self, p: _Plan, mr: RegionShape | str | None) -> None:
         """The last reference to an old region is dropped: destroyed now, or by the collector
@@ -505,10 +523,10 @@ class Mlx5Firmware(ParentFirmware):
         return self._emit(p)
 
     def suspend(self) -> list[FwWork]:
-        """mlx5_vdpa_suspend. Before "keep notifiers registered" (with the serial firmware
-        path here) suspend also dropped the link notifier (C4)."""
+        """mlx5_vdpa_suspend. Before "keep notifiers registered" suspend also dropped the
+        link notifier (C2, C4), and resume registered it again."""
         p = _Plan()
-        if not self.options.parallel_fw_cmds:
+        if not self.keeps_link_notifier:
             self._link(p, register=False)
         self._suspend_vqs(p, 0, self.cur_num_vqs)
         self.suspended = True
@@ -518,7 +536,7 @@ class Mlx5Firmware(ParentFirmware):
         p = _Plan()
         self.suspended = False
         self._resume_vqs(p, 0, self.cur_num_vqs)
-        if self.options.parallel_fw_cmds:
+        if self.keeps_link_notifier:
             p.one("dev_command")  # queue_link_work: one vport state query
         else:
             self._link(p, register=True)

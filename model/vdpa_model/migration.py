@@ -117,10 +117,11 @@ class MigrationSetup:
         return self.switches.device_options(self.parent, device_features=SIM_NET_FEATURES)
 
 
-def reference_factory(setup: MigrationSetup) -> DeviceFactory:
+def reference_factory(setup: MigrationSetup, **overrides: Any) -> DeviceFactory:
     """Reference devices for ``setup``; the firmware-work model prices the region geometry with
-    the layout's backing pages."""
-    options = setup.device_options()
+    the layout's backing pages. ``overrides`` replace DeviceOptions fields that no switch sets
+    (e.g. ``keep_link_notifier`` for a firmware generation between two switches)."""
+    options = dataclasses.replace(setup.device_options(), **overrides)
 
     async def make(name: str, mem: GuestMemory, log: AccessLog, trace: Trace | None) -> Any:
         return ReferenceDevice(mem, options, log, trace=trace, backing=setup.layout.page_size_at)
@@ -273,24 +274,9 @@ class Migration:
         nics: list[Nic] = []
         # -- 1. boot -----------------------------------------------------------------------
         for i in range(s.devices):
-            probe = await self._endpoint(f"src{i}", i, None)
-            with probe.qemu.untraced():
-                await probe.qemu.probe()
-            features = probe.qemu.features
-            driver = GuestNetDriver(self.mem, self.guest_alloc, queue_pairs=probe.qemu.max_qps,
-                                    queue_size=s.queue_size, features=features)
-            probe.qemu.guest = [GuestRing(self.mem, q.index, q.desc_gpa, q.avail_gpa, q.used_gpa,
-                                          q.num) for q in driver.vqs]
-            q = probe.qemu
-            with q.untraced():
-                await q.probe_cvq_isolation()
-                await q.listener_register(shadow_data=False)
-                await q.start_passthrough()
-                if q.has_cvq:
-                    await self._guest_commands(q)
-                self._collect_garbage(probe)  # what boot freed is not the migration's work
-            sources.append(probe)
-            nics.append(Nic(probe.name, driver, min(s.pairs_in_use, q.max_qps), q, probe.device))
+            ep, nic = await self.boot_source(i)
+            sources.append(ep)
+            nics.append(nic)
         traffic = Traffic(nics, s.frames, s.seed)
         for ep, nic in zip(sources, nics, strict=True):
             self._wire_on_stop(ep, traffic, nic)
@@ -345,6 +331,30 @@ class Migration:
         self._check(sources, destinations, states, before, silent, traffic)
         traced = [ep.name for ep in sources + destinations if self._traced(int(ep.name[3:]))]
         return MigrationResult(s, self.report, self.trace, self.timings, traced)
+
+    async def boot_source(self, i: int) -> tuple[Endpoint, Nic]:
+        """Source NIC ``i`` as a running guest has it, untraced: QEMU opens and probes its
+        device, maps guest RAM, starts the data queues in passthrough with the control VQ
+        shadowed, and the guest sends its control commands. Its records from here on are
+        traced (when NIC ``i`` is)."""
+        s = self.setup
+        probe = await self._endpoint(f"src{i}", i, None)
+        with probe.qemu.untraced():
+            await probe.qemu.probe()
+        features = probe.qemu.features
+        driver = GuestNetDriver(self.mem, self.guest_alloc, queue_pairs=probe.qemu.max_qps,
+                                queue_size=s.queue_size, features=features)
+        probe.qemu.guest = [GuestRing(self.mem, q.index, q.desc_gpa, q.avail_gpa, q.used_gpa,
+                                      q.num) for q in driver.vqs]
+        q = probe.qemu
+        with q.untraced():
+            await q.probe_cvq_isolation()
+            await q.listener_register(shadow_data=False)
+            await q.start_passthrough()
+            if q.has_cvq:
+                await self._guest_commands(q)
+            self._collect_garbage(probe)  # what boot freed is not the migration's work
+        return probe, Nic(probe.name, driver, min(s.pairs_in_use, q.max_qps), q, probe.device)
 
     async def _guest_commands(self, q: QemuVdpaNet) -> None:
         """The guest's control commands at boot: queue pairs in use, MAC, VLANs."""

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .options import FIRMWARE_FIELDS, DeviceOptions, Parent
+from .options import DeviceOptions, Parent
 from .spec import (
     VHOST_BACKEND_F_DESC_ASID,
     VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK,
@@ -122,7 +122,7 @@ class Switches:
         """The reference device's options for these switches on ``parent``: the parent
         switches and fw_resumable become the DeviceOptions fields of the same names."""
         self.check()
-        fields = {name: getattr(self, name) for name in FIRMWARE_FIELDS}
+        fields = {name: getattr(self, name) for name in (*PARENT_SWITCHES, "fw_resumable")}
         if parent is Parent.SIM:
             for name in PARENT_SWITCHES:
                 if fields[name]:

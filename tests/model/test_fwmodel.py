@@ -240,6 +240,42 @@ def test_suspend_rounds_and_the_link_notifier(parallel: bool) -> None:
     assert len(rounds(work, "vq_modify")) == (1 if parallel else MAX_VQS)
 
 
+@pytest.mark.parametrize("parallel, keep, notifier", [
+    (False, None, True), (True, None, False), (True, False, True), (False, True, False)])
+def test_the_link_notifier_across_suspend_and_resume(parallel: bool, keep: bool | None,
+                                                     notifier: bool) -> None:
+    """"Keep notifiers during suspend/resume" came last in the parallel series: by default with
+    parallel_fw_cmds; kept apart, it gives the series' intermediate state (C2's 13 ms, C3)."""
+    f = Mlx5Firmware(DeviceOptions(precreated_vqs=True, parallel_fw_cmds=parallel,
+                                   keep_link_notifier=keep), MAX_VQS, MLX5_NET_FEATURES)
+    f.device_add()
+    bring_up(f)
+    suspended, resumed = kinds(f.suspend()), f.resume()
+    assert suspended["link_notifier"] == int(notifier)
+    links = [w.args["flags"] for w in resumed if w.kind == "link_notifier"]
+    assert links == ([1] if notifier else [])
+    assert kinds(resumed)["dev_command"] == int(not notifier)  # the kept notifier's link query
+
+
+def test_modifies_of_init_objects_are_flagged_as_configuring() -> None:
+    """flags 1 on the two MODIFYs that configure an INIT VQ, 0 on a running VQ's state change."""
+    f = fw(precreated_vqs=True, parallel_fw_cmds=True)
+    f.device_add()
+    up = [w.args["flags"] for w in bring_up(f) if w.kind == "vq_modify"]
+    assert up == [1] * 4
+    down = [w.args["flags"] for w in f.suspend() if w.kind == "vq_modify"]
+    assert down == [0] * 2
+
+
+def test_a_destroyed_region_carries_its_translation_entries() -> None:
+    f = fw()
+    f.device_add()
+    f.set_map(0, region(3))
+    work = f.reset_map(0)
+    (destroyed,) = [w for w in work if w.kind == "mkey_destroy"]
+    assert destroyed.args == {"count": 3, "entries": 262_144, "bytes": GiB}
+
+
 def region(gib: int) -> list[IotlbRange]:
     return [IotlbRange(4 * GiB, gib * GiB, 4 * GiB, RW)]
 
