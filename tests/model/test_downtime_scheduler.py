@@ -419,3 +419,31 @@ def test_steps_outside_the_windows_are_priced_without_a_warning(prof: Profile) -
     assert [sec.window for sec in s.sections] == ["other"]
     assert s.warnings == ["1 top-level record(s) of device(s) d have no flow step id (A*, B*, C4.1*, "
                           "C4.2*, or add, GC): priced, but in no downtime"]
+
+
+@pytest.mark.parametrize("qsize", [64, 640, 6400])
+def test_many_identical_units_after_other_work_schedule_as_if_written_out(
+        prof: Profile, qsize: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shortcut for thousands of identical keys starts from whatever the round's earlier
+    members left in the pool (here VQ creations of growing length in the same pool)."""
+    from vdpa_model.downtime import scheduler
+
+    taken: list[bool] = []
+    real = scheduler._issue_bound
+    monkeypatch.setattr(scheduler, "_issue_bound", lambda *a: taken.append(real(*a)) or taken[-1])
+    def records(spelled: bool) -> list[TraceRecord]:
+        t = Trace()
+        with t.in_phase("B2", "d"), t.span(Layer.OP, "set_map"):
+            g = t.new_group()
+            for _ in range(5):
+                t.add(Layer.FW, "vq_create", group=g, qsize=qsize)
+            for _ in range(300 if spelled else 1):
+                t.add(Layer.FW, "mkey_create", group=g, entries=4, **({} if spelled else {"count": 300}))
+        return t.records
+
+    compact = price(records(False), prof).sections[0]
+    assert any(taken)
+    spelled = price(records(True), prof).sections[0]
+    assert compact.duration == pytest.approx(spelled.duration)
+    kind = ("fw", "mkey_create")
+    assert compact.kinds[kind].busy == pytest.approx(spelled.kinds[kind].busy)

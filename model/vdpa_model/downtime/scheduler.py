@@ -26,9 +26,10 @@ work overlaps. This module turns the two into time:
   identical but for the device name share one schedule.
 * A record with ``count`` stands for that many identical units of work, each with the record's
   other arguments (the direct keys of one size of a region build): serially they run one
-  after another, in a group each unit is a member of the round. The firmware model writes a
-  4 TiB region build as a few such records instead of one per key. A record with children
-  cannot have a count (whose children would they be?).
+  after another (holding one slot and worker of their pool from the first to the last: exact
+  unless other work wants that pool meanwhile), in a group each unit is a member of the
+  round. The firmware model writes a 4 TiB region build as a few such records instead of one
+  per key. A record with children cannot have a count (whose children would they be?).
 * ``mode="measured"`` replays what a simulation measured: a record with start and end times
   takes exactly that long (its children are inside it), a record with device ``cycles`` only
   runs that long after its priced issue. Records without measurements are priced as usual, so
@@ -368,6 +369,19 @@ class _Costs:
     units: list[int]
 
 
+def _issue_bound(slot_free: list[float], t: float, issue: float, run: float) -> bool:
+    """Whether identical units (``issue`` on the submitter, then ``run``, a worker per slot)
+    submitted from ``t`` never wait for a slot: the j-th earliest slot is free by the j-th
+    submission (``t + j * issue``) and a unit's own slot frees before the submitter comes round
+    to it again (``run <= (slots - 1) * issue``). Then unit k starts at ``t + k * issue``, and
+    since every slot freed is at most every slot taken later, the slots left are the latest
+    ends of all. Large region builds (thousands of identical keys) take this shortcut."""
+    n = len(slot_free)
+    if run > (n - 1) * issue:
+        return False
+    return all(f <= t + j * issue for j, f in enumerate(sorted(slot_free)))
+
+
 def _schedule(sec: _Section, costs: _Costs) -> tuple[list[float], list[float], list[float], float]:
     """Run the section's records through the event engine: local start and end times, summed
     unit times (busy) and the section's duration."""
@@ -434,11 +448,23 @@ def _schedule(sec: _Section, costs: _Costs) -> tuple[list[float], list[float], l
             yield from body(c, units[c])
             busy[c] = end[c] - start[c]
             return
-        for k in range(units[c]):
-            t0 = yield from submit(c, pool, k == 0)
+        if units[c] == 1:
+            t0 = yield from submit(c, pool, True)
             yield from member(c, pool, t0)
-            if pool.wait_s > 0.0:
-                yield pool.wait_s
+        else:  # identical units back to back: one slot and worker held from first to last
+            yield from submit(c, pool, True)
+            slots, workers = res[pool.name]
+            yield workers
+            u = units[c]
+            span = u * own[c] + (u - 1) * (issue[c] + pool.wait_s)
+            if span > 0.0:
+                yield span
+            end[c] = sim.now
+            busy[c] += u * (issue[c] + own[c])
+            sim.release(workers)
+            sim.release(slots)
+        if pool.wait_s > 0.0:
+            yield pool.wait_s
 
     def leaf_group(members: list[int], pool: Pool) -> Generator[Any, None, None]:
         """A large group of leaf work on an idle pool, scheduled by a direct list-scheduling loop
@@ -450,12 +476,31 @@ def _schedule(sec: _Section, costs: _Costs) -> tuple[list[float], list[float], l
         worker_free = [t] * pool.workers
         last = t
         replace = heapq.heapreplace
+        n_slots = pool.slots
         for c in members:
             m = run[c]
             d = own[c] if m is None else m
             iss = issue[c]
             first = True
-            for _ in range(units[c]):
+            left = units[c]
+            while left:
+                if (left >= n_slots and pool.workers == n_slots
+                        and _issue_bound(slot_free, t, iss, d)):
+                    # the rest go out back to back, one issue apart (see _issue_bound)
+                    if first:
+                        start[c] = t
+                        first = False
+                    e = t + left * iss + d
+                    busy[c] += left * (iss + d)
+                    end[c] = e
+                    ends = [t + k * iss + d for k in range(left - n_slots + 1, left + 1)]
+                    slot_free[:] = heapq.nlargest(n_slots, slot_free + ends)
+                    heapq.heapify(slot_free)
+                    t += left * iss
+                    if e > last:
+                        last = e
+                    break
+                left -= 1
                 f = slot_free[0]
                 if f > t:
                     t = f
