@@ -62,6 +62,10 @@ SIM_NET_FEATURES = (
     | bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_ACCESS_PLATFORM)
 )
 
+#: The most data queue pairs the reference device models (DeviceOptions.queue_pairs; 64 data
+#: VQs, the largest device the downtime issue asks for).
+MAX_QUEUE_PAIRS = 32
+
 #: The DeviceOptions fields that model mlx5 firmware and driver generations
 #: (vdpa_model.fwmodel): the reference device's mlx5 parent honours them; vdpa_sim has no
 #: firmware, so the sim parent refuses all but the default.
@@ -142,8 +146,8 @@ class DeviceOptions:
     deferred_mr_free: bool = False
 
     def __post_init__(self) -> None:
-        if not 1 <= self.queue_pairs <= 32:
-            raise ValueError(f"queue_pairs must be 1..32, got {self.queue_pairs}")
+        if not 1 <= self.queue_pairs <= MAX_QUEUE_PAIRS:
+            raise ValueError(f"queue_pairs must be 1..{MAX_QUEUE_PAIRS}, got {self.queue_pairs}")
         if self.max_queue_size & (self.max_queue_size - 1) or not 2 <= self.max_queue_size <= 32768:
             raise ValueError(f"max_queue_size must be a power of two in 2..32768, got "
                              f"{self.max_queue_size}")

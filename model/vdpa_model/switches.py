@@ -189,6 +189,8 @@ def _presets() -> dict[str, Switches]:
 #: the previous. Real upstream QEMU 10.1 already maps the destination early (P5) and loads the
 #: CVQ in parallel (since 8.2); the presets follow the issue's order, not release history.
 PRESETS: dict[str, Switches] = _presets()
+#: The cumulative steps of the staircase, upstream first, in order.
+STAIRCASE: tuple[str, ...] = tuple(PRESETS)
 PRESETS["all-on"] = PRESETS["+parallel_cvq_load"]
 
 

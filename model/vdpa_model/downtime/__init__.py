@@ -26,13 +26,11 @@ from .analysis import compare, evaluate, sensitivity
 from .budget import Budget, check_all, load_budgets
 from .profile import Profile, load_profile
 from .report import Result, compose
-from .scenario import PRESETS, SWITCHES, Scenario, load_scenario
+from .scenario import Scenario, load_scenario
 from .scheduler import PriceOptions, PricingError, Schedule, price, window_of
 from .tomlfile import InputError
 
 __all__ = [
-    "PRESETS",
-    "SWITCHES",
     "Budget",
     "InputError",
     "PriceOptions",
