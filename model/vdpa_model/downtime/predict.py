@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..migration import Migration, MigrationSetup
 from ..options import Parent
@@ -98,7 +98,7 @@ def predict(sc: Scenario, profile: Profile, label: str | None = None) -> Predict
 
 
 def staircase(sc: Scenario, profile: Profile, steps: Sequence[str] = STAIRCASE,
-              **overrides: bool) -> list[Prediction]:
+              overrides: Mapping[str, bool] | None = None) -> list[Prediction]:
     """Every cumulative preset of ``steps`` for ``sc``'s VM, its file's switch settings and then
     ``overrides`` on top of each (raises SwitchError for a step they make impossible)."""
-    return [predict(sc.with_preset(step, **overrides), profile, step) for step in steps]
+    return [predict(sc.with_preset(step, **(overrides or {})), profile, step) for step in steps]
