@@ -61,13 +61,13 @@ class ScenarioVerdict:
         if not self.steps:
             return []
         w = max(len(p.label) for p in self.steps)
-        out = [f"  {'step':<{w}}  {'#1 max ms':>11}{'#2 ms':>14}{'guest ms':>14}  budgets"]
+        out = [f"  {'step':<{w}}  {'#1 max ms':>13}{'#2 ms':>16}{'guest ms':>16}  budgets"]
         for p, cs in zip(self.steps, self.step_checks, strict=True):
             r = p.result
             broken = [c.budget.name for c in cs if not c.ok]
             verdict = "pass" if not broken else "FAIL (" + ", ".join(broken) + ")"
-            out.append(f"  {p.label:<{w}}  {fmt_ms(r.downtime1_max):>11}{fmt_ms(r.downtime2):>14}"
-                       f"{fmt_ms(r.guest_visible):>14}  {verdict}")
+            out.append(f"  {p.label:<{w}}  {fmt_ms(r.downtime1_max):>13}{fmt_ms(r.downtime2):>16}"
+                       f"{fmt_ms(r.guest_visible):>16}  {verdict}")
         return out
 
 
