@@ -1,30 +1,28 @@
 # SPDX-License-Identifier: MIT
-"""Benchmark of the downtime model's pricing: how its time grows with records, VQs, devices and
-guest RAM, and the 256 devices x 64 VQs at 4 TiB point against its one-second limit.
+"""Benchmark of a downtime prediction end to end: a scenario through the migration flows on the
+reference device, then priced. How the time grows with guest RAM, devices and VQs, for upstream
+QEMU and everything on, and the 4 TiB / 256 devices x 64 VQs point against its one-second limit.
 
 Run from the repository root::
 
     python bench/bench_downtime.py            # writes bench/results/downtime.json
-    python bench/bench_downtime.py --quick    # fewer repeats
+    python bench/bench_downtime.py --quick    # one repeat
 
-The traces are a synthetic load, not a migration: per device and window they hold what makes
-pricing work (per-VQ ioctls and firmware rounds, serial VQ creation, region builds of one
-direct key per GiB with their MTT entries, pins, CVQ commands) in the amounts the flows of
-migration-sequence.md produce for that many VQs and that much RAM, so the figures show how the
-scheduler scales. The downtimes they give mean nothing. Identical devices are either written
-out (``devices``) or stood for by one device with ``copies``, as the flows will do.
-
-This is a script, not a test: nothing here asserts a speed.
+Each point is one scenario in one configuration: the flows run one NIC of the scenario's shape
+(``flows``: boot, Flow A, C 4.1, Flow B, C 4.2 with guest traffic and every check), and the
+trace is priced with the mlx5-cx6dx profile, the NIC standing for every device (``pricing``).
+The process is pinned to one CPU where the OS allows it. This is a script, not a test: nothing
+here asserts a speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
-import platform
+import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,153 +31,101 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "model"))
 
 from results_file import machine, write_results  # noqa: E402
-from vdpa_model.downtime.analysis import evaluate  # noqa: E402
+from vdpa_model.downtime.predict import Prediction, predict  # noqa: E402
 from vdpa_model.downtime.profile import load_profile  # noqa: E402
-from vdpa_model.downtime.scheduler import PriceOptions  # noqa: E402
-from vdpa_model.trace import Layer, Trace, read_jsonl  # noqa: E402
+from vdpa_model.downtime.scenario import Scenario, load_scenario  # noqa: E402
+from vdpa_model.switches import PRESETS, STAIRCASE  # noqa: E402
 
 GiB = 1 << 30
 TiB = 1 << 40
 LIMIT_S = 1.0
+CONFIGS = ("upstream", "all-on")
 
 
-def _region(t: Trace, gib: int) -> None:
-    with t.span(Layer.IOCTL, "VHOST_IOTLB_BATCH_END"), t.span(Layer.OP, "set_map", asid=0):
-        g = t.new_group()
-        for _ in range(gib):
-            t.add(Layer.FW, "mkey_create", group=g, entries=GiB // 4096, keys=1)
-        t.add(Layer.FW, "mr_indirect_create", keys=gib)
+def pin_one_cpu() -> str:
+    """Run on one CPU (the limit is "on one core"); say which, or why not."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity)"
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return f"pinned to CPU {cpu}"
 
 
-def _round(t: Trace, op: str, kind: str, vqs: int) -> None:
-    with t.span(Layer.IOCTL, f"LOAD_{op.upper()}"), t.span(Layer.OP, op, vqs=vqs):
-        g = t.new_group()
-        for _ in range(vqs):
-            t.add(Layer.FW, kind, group=g, vqs=1)
+def shape(base: Scenario, ram: int, devices: int, vqs: int, preset: str) -> Scenario:
+    sc = dataclasses.replace(base, name=f"{ram // GiB}GiB-{devices}x{vqs}", ram=ram, devices=devices,
+                             queue_pairs=vqs // 2, max_queue_pairs=vqs // 2)
+    return sc.with_preset(preset)
 
 
-def load_trace(devices: int, vqs: int, ram: int, region_builds: int = 2) -> Trace:
-    """The synthetic load of ``devices`` source/destination pairs (see the module docstring)."""
-    t = Trace()
-    gib = max(1, ram // GiB)
-    for d in range(devices):
-        src, dst = f"src{d}", f"dst{d}"
-        for phase in ("A", "B"):
-            with t.in_phase(f"{phase}1", src):
-                _round(t, "suspend", "vq_modify", vqs)
-                _round(t, "suspend", "vq_query", vqs)
-            with t.in_phase(f"{phase}3", src):
-                for _ in range(vqs):
-                    with t.span(Layer.IOCTL, "VHOST_GET_VRING_BASE"), t.span(Layer.OP, "get_vq_state"):
-                        t.add(Layer.FW, "vq_query", vqs=1)
-            with t.in_phase(f"{phase}5", src), t.span(Layer.IOCTL, "VHOST_VDPA_SET_STATUS"), \
-                    t.span(Layer.OP, "compat_reset"):
-                for _ in range(vqs):
-                    t.add(Layer.FW, "vq_destroy", vqs=1)
-                for _ in range(vqs):
-                    t.add(Layer.FW, "vq_create", vqs=1, qsize=256)
-            with t.in_phase(f"{phase}6", src), t.span(Layer.IOCTL, "VHOST_IOTLB_BATCH_END"):
-                t.add(Layer.HOST, "unpin", pages=ram // 4096, page_size=4096)
-            for _ in range(region_builds):
-                with t.in_phase(f"{phase}2", src):
-                    _region(t, gib)
-        with t.in_phase("C4.1.4", dst):
-            t.add(Layer.HOST, "pin", pages=ram // 4096, page_size=4096)
-            _region(t, gib)
-        with t.in_phase("C4.2.4", dst):
-            for _ in range(vqs):
-                for name in ("VHOST_SET_VRING_NUM", "VHOST_SET_VRING_BASE", "VHOST_SET_VRING_ADDR"):
-                    with t.span(Layer.IOCTL, name):
-                        t.add(Layer.OP, name.lower())
-        with t.in_phase("C4.2.9", dst):
-            _round(t, "set_status", "vq_modify", 2)
-        with t.in_phase("C4.2.10", dst):
-            g = t.new_group()
-            for _ in range(3):
-                with t.span(Layer.HOST, "cvq_command", group=g, cmds=1), t.span(Layer.OP, "kick_vq"), \
-                        t.span(Layer.FW, "cvq_command"):
-                    g2 = t.new_group()
-                    for _ in range(vqs - 2):
-                        t.add(Layer.FW, "vq_modify", group=g2, vqs=1)
-        with t.in_phase("C4.2.11", dst):
-            for _ in range(vqs):
-                t.add(Layer.IOCTL, "VHOST_VDPA_SET_VRING_ENABLE")
-    return t
-
-
-def best_of(fn: Any, repeats: int) -> tuple[float, float, Any]:
-    times = []
-    out = None
+def best_of(sc: Scenario, repeats: int) -> tuple[float, float, Prediction]:
+    prof = load_profile("mlx5-cx6dx")
+    runs = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times), out
+        p = predict(sc, prof)
+        runs.append((time.perf_counter() - t0, p))
+    best = min(runs, key=lambda r: r[0])
+    return best[0], statistics.median(t for t, _ in runs), best[1]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats and points")
+    ap.add_argument("--quick", action="store_true", help="one repeat per point")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "downtime.json")
     args = ap.parse_args(argv)
-    repeats = 2 if args.quick else 5
-    prof = load_profile("mlx5-cx6dx")
+    repeats = 1 if args.quick else 3
+    cpu = pin_one_cpu()
+    base = load_scenario("talk-128g")
     rows: list[dict[str, Any]] = []
 
-    def point(series: str, devices: int, vqs: int, ram: int, copies: int = 1, dedup: bool = True,
-              builds: int = 2) -> None:
-        tr = load_trace(devices, vqs, ram, builds)
-        opts = PriceOptions(copies={"src0": copies, "dst0": copies} if copies > 1 else {}, dedup=dedup)
-        best, med, res = best_of(lambda: evaluate(tr.records, prof, options=opts, ram_copy=0.3), repeats)
-        rows.append({"series": series, "devices": devices * copies, "devices_in_trace": devices,
-                     "vqs": vqs, "ram_gib": ram // GiB, "region_builds": builds, "records": len(tr.records),
-                     "dedup": dedup, "sections_scheduled": res.priced_sections, "best_s": best,
-                     "median_s": med, "us_per_record": 1e6 * best / max(1, len(tr.records))})
-        print(f"  {series:<10} {devices * copies:>4} dev ({devices:>3} in trace) {vqs:>4} VQs "
-              f"{ram // GiB:>5} GiB {builds:>4} builds {len(tr.records):>9,} records  "
-              f"{res.priced_sections:>4} sections  "
-              f"best {best:8.4f} s  median {med:8.4f} s")
+    def point(series: str, ram: int, devices: int, vqs: int, preset: str) -> dict[str, Any]:
+        best, med, p = best_of(shape(base, ram, devices, vqs, preset), repeats)
+        row = {"series": series, "preset": preset, "ram_gib": ram // GiB, "devices": devices, "vqs": vqs,
+               "records": len(p.records), "flows_s": p.flows_s, "pricing_s": p.pricing_s,
+               "best_s": best, "median_s": med,
+               "downtime2_ms": p.result.downtime2 * 1e3}
+        rows.append(row)
+        print(f"  {series:<8} {preset:<9} {ram // GiB:>5} GiB {devices:>4} dev x {vqs:>3} VQs "
+              f"{len(p.records):>7,} records  flows {p.flows_s:7.3f} s  pricing {p.pricing_s:7.3f} s  "
+              f"best {best:7.3f} s  median {med:7.3f} s")
+        return row
 
-    print(f"vdpa-dv downtime pricing benchmark ({platform.platform()}, Python {platform.python_version()})")
-    for vqs in ((4, 64, 256) if args.quick else (4, 16, 64, 256)):
-        point("vqs", 1, vqs, 128 * GiB)
-    for ram in ((128 * GiB, 4 * TiB) if args.quick else (16 * GiB, 128 * GiB, 1 * TiB, 4 * TiB)):
-        point("ram", 1, 64, ram)
-    for devices in ((1, 16) if args.quick else (1, 4, 16, 64)):
-        point("devices", devices, 64, 128 * GiB, dedup=True)
-        point("nodedup", devices, 64, 128 * GiB, dedup=False)
-    point("copies", 1, 64, 4 * TiB, copies=256)
-    target = rows[-1]
-    # upstream QEMU's stop-and-copy rebuilds the whole region at each of 2 x VQs ring unmaps (B2,
-    # B4; migration-sequence.md §7 item 2): one record per direct key, so records grow with both
-    for vqs in ((4,) if args.quick else (4, 16, 64)):
-        point("rebuilds", 1, vqs, 4 * TiB, copies=256, builds=2 * vqs + 2)
+    print(f"vdpa-dv downtime benchmark: scenario -> flows -> priced ({machine()['platform']}, "
+          f"Python {machine()['python']}, {cpu})")
+    for preset in CONFIGS:
+        for ram in ((16 * GiB, 4 * TiB) if args.quick else (16 * GiB, 128 * GiB, 1 * TiB, 4 * TiB)):
+            point("ram", ram, 1, 64, preset)
+        for devices in ((1, 256) if args.quick else (1, 16, 256)):
+            point("devices", 128 * GiB, devices, 64, preset)
+        for vqs in ((4, 64) if args.quick else (4, 16, 64)):
+            point("vqs", 128 * GiB, 1, vqs, preset)
+    targets = [point("target", 4 * TiB, 256, 64, preset) for preset in CONFIGS]
 
-    # reading a trace file is part of a run from the command line
-    tr = load_trace(1, 64, 4 * TiB)
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "t.jsonl"
+    staircases = []
+    prof = load_profile("mlx5-cx6dx")
+    for name in ("talk-128g", "talk-256g"):
+        sc = load_scenario(name)
         t0 = time.perf_counter()
-        tr.write_jsonl(path)
-        write_s = time.perf_counter() - t0
-        read_s, _, _ = best_of(lambda: read_jsonl(path), repeats)
-        size = path.stat().st_size
-    io = {"records": len(tr.records), "bytes": size, "write_s": write_s, "read_best_s": read_s}
-    print(f"  trace file of 1 device pair x 64 VQs at 4 TiB: {len(tr.records):,} records, "
-          f"{size / 1e6:.1f} MB, write {write_s:.3f} s, read {read_s:.3f} s")
-    met = target["best_s"] < LIMIT_S
-    print(f"  256 devices x 64 VQs at 4 TiB (one pair, copies=256): best {target['best_s']:.4f} s, "
-          f"median {target['median_s']:.4f} s, limit {LIMIT_S:.1f} s on one core: "
-          f"{'met' if met else 'MISSED'}")
+        preds = [predict(sc.with_preset(step), prof) for step in STAIRCASE]
+        wall = time.perf_counter() - t0
+        staircases.append({"scenario": name, "configurations": len(preds), "wall_s": wall,
+                           "slowest_s": max(p.flows_s + p.pricing_s for p in preds)})
+        print(f"  staircase {name}: {len(preds)} configurations in {wall:.3f} s "
+              f"(slowest {staircases[-1]['slowest_s']:.3f} s)")
+    for t in targets:
+        print(f"  4 TiB, 256 devices x 64 VQs, {t['preset']}: best {t['best_s']:.3f} s, median "
+              f"{t['median_s']:.3f} s, limit {LIMIT_S:.1f} s on one core: "
+              f"{'met' if t['best_s'] < LIMIT_S else 'MISSED'}")
 
     results = {
         "points": rows,
-        "target": {"what": "256 devices x 64 VQs at 4 TiB, one device pair priced, copies=256, "
-                           "two region builds per window",
-                   "limit_s": LIMIT_S, "best_s": target["best_s"], "median_s": target["median_s"],
-                   "met": met},
-        "trace_file": io,
-        "machine": machine(),
+        "target": {"what": "a 4 TiB guest with 256 devices x 64 VQs, 4 KiB pages, through the flows "
+                           "and priced, per configuration", "limit_s": LIMIT_S,
+                   "configurations": {t["preset"]: {"best_s": t["best_s"], "median_s": t["median_s"],
+                                                    "met": t["best_s"] < LIMIT_S} for t in targets}},
+        "staircases": staircases,
+        "presets": {name: list(PRESETS[name].enabled()) for name in CONFIGS},
+        "machine": {**machine(), "cpu": cpu},
         "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "python bench/bench_downtime.py" + (" --quick" if args.quick else ""),
         "method": {"repeats": repeats, "statistic": "best and median of repeats, wall clock, one process"},

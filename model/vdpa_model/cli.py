@@ -1,7 +1,12 @@
 # SPDX-License-Identifier: MIT
-"""Command line of the model (``vdpa-dv``): ``run`` runs the conformance scenario on the model,
-``downtime`` prices migration op traces against a cost profile and budgets, ``fit-rtl`` fits the
-reference RTL's cost profile from its benchmark figures."""
+"""Command line of the model (``vdpa-dv``).
+
+``run`` runs the conformance scenario on the reference model; ``migrate`` runs Flows A, B and C
+(vdpa_model.migration) for a preset or any switches and a guest RAM layout, prints what every
+step did and writes the trace as JSON lines under build/; ``downtime`` prices migration op traces
+against a cost profile and budgets; ``fit-rtl`` fits the reference RTL's cost profile from its
+benchmark figures.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +49,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if run_model_scenario(Parent(args.parent), args.seed) else 1
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Run the flows for one configuration; print the checks and a per-step table; write the
+    trace (JSON lines) and a summary (JSON) under ``args.out``."""
+    from .migrate_report import migrate_command
+    return migrate_command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vdpa-dv", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -51,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parent", choices=[x.value for x in Parent], default=Parent.MLX5.value)
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(func=cmd_run)
+    from .migrate_report import add_migrate_arguments
+    m = sub.add_parser("migrate", help="run Flows A, B and C on the reference model, write the trace")
+    add_migrate_arguments(m)
+    m.set_defaults(func=cmd_migrate)
     downtime_command.add_parser(sub)
     fit_rtl.add_parser(sub)
     args = ap.parse_args(argv)

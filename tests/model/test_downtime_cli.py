@@ -125,3 +125,100 @@ def test_pricing_runs_without_matplotlib() -> None:
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root,
                    env={"PYTHONPATH": str(root / "model"), "PATH": ""})
+
+
+# -- from scenarios: the flows run, the trace priced, budgets checked --------------------------
+def test_a_shipped_scenario_with_its_staircase(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    rc = main(["downtime", "--scenario", "talk-128g", "--staircase", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    doc = json.loads((out / "downtime.json").read_text())
+    (sc,) = doc["scenarios"]
+    assert sc["name"] == "talk-128g" and sc["devices"] == 2 and sc["ok"]
+    assert sc["staircase"][0] == "upstream" and len(sc["staircase"]) == 10
+    assert sc["judged"] == sc["staircase"][-1]  # its own configuration: every switch on
+    steps = [r for r in doc["results"] if r["scenario"] == "talk-128g"]
+    assert [r["label"] for r in steps] == sc["staircase"]
+    assert [r["judged"] for r in steps].count(True) == 1
+    # the two devices are one NIC's records standing for both
+    assert {d["device"]: d["copies"] for d in steps[0]["devices"]} == {"src0": 2, "dst0": 2}
+    lines = text.split("staircase (cumulative presets; budgets per step):")[1].splitlines()
+    assert lines[2].split()[0] == "upstream" and "FAIL" in lines[2]
+    assert "budgets hold from step" in text and "verdict: all budgets hold" in text
+    for png in ("talk-128g-staircase.png", "talk-128g-phases.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+UPSTREAM_SCENARIO = """format = 1
+name = "today"
+[guest]
+ram = "64GiB"
+page_size = "4KiB"
+[devices]
+count = 2
+queue_pairs = 4
+[migration]
+preset = "upstream"
+"""
+
+
+def test_a_scenario_that_breaks_a_budget_names_its_costliest_steps(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Upstream QEMU: every unbatched ring unmap of the stop-and-copy (B2) rebuilds the region
+    over all guest RAM (migration-sequence.md §7 item 2), so B2 is where the time goes."""
+    sc = tmp_path / "today.toml"
+    sc.write_text(UPSTREAM_SCENARIO)
+    rc = main(["downtime", "--scenario", str(sc), "--out", str(tmp_path / "o"), "--no-charts"])
+    text = capsys.readouterr().out
+    assert rc == 1
+    assert "BROKEN per-device teardown + startup" in text and "BROKEN per-VM blackout" in text
+    breakdown = text.split("BROKEN per-device teardown + startup")[1]
+    steps = breakdown.split("costliest steps (src0 -> dst0):")[1].splitlines()
+    assert steps[1].split()[0] == "B2"
+    shares = [float(line.split()[-2]) for line in steps[1:7]]
+    assert shares == sorted(shares, reverse=True) and sum(shares) <= 100.0
+    assert "costliest records in them:" in breakdown
+    assert "verdict: BUDGET BROKEN" in text
+
+
+def test_preset_and_switch_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["downtime", "--scenario", "talk-128g", "--no-charts"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert main([*base, "--out", str(tmp_path / "b"), "--switch", "parallel_fw_cmds=off"]) == 0
+    capsys.readouterr()
+
+    def judged(d: str) -> dict[str, float]:
+        doc = json.loads((tmp_path / d / "downtime.json").read_text())
+        (r,) = [r for r in doc["results"] if r["judged"]]
+        return r["downtime_ms"]
+
+    # C2: without the parallel rounds the suspends of A1 and B1 take longer
+    assert judged("b")["downtime1_max"] > judged("a")["downtime1_max"]
+    assert judged("b")["downtime2"] > judged("a")["downtime2"]
+    doc = json.loads((tmp_path / "b" / "downtime.json").read_text())
+    assert "parallel_fw_cmds" not in doc["scenarios"][0]["switches"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--switch", "warp=on"], "--switch: unknown switch(es) ['warp']"),
+    (["--switch", "parallel_mkey=maybe"], "expected NAME=on or NAME=off"),
+    (["--preset", "upstream", "--switch", "resumable_vqs=on"],
+     "scenario talk-128g: resumable_vqs refused: it needs desc_group_asid and persistent_iotlb"),
+    (["--preset", "sideways"], "unknown preset 'sideways'"),
+    (["--copies", "src0=3"], "--copies is for traces"),
+    (["--scenario", "talk-1t"], "no scenario 'talk-1t'"),
+])
+def test_bad_scenario_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                       message: str) -> None:
+    try:
+        rc = main(["downtime", "--scenario", "talk-128g", "--out", str(tmp_path / "o"), *args])
+    except SystemExit as e:  # argparse refuses a malformed value itself, with status 2
+        rc = int(e.code or 0)
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_staircase_flags_need_a_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tr = write_trace(tmp_path / "t.jsonl", 1)
+    assert main(["downtime", "--trace", str(tr), "--staircase", "--out", str(tmp_path / "o")]) == 2
+    assert "go with --scenario, not with --trace" in capsys.readouterr().err

@@ -352,3 +352,98 @@ def test_the_text_table_lists_the_costliest_devices_and_the_json_all(prof: Profi
     doc = r.to_json()
     assert len(doc["downtime_ms"]["downtime1_per_device"]) == LISTED + 2
     assert len(doc["device_pairs"]) == LISTED + 2
+
+
+# -- count: a record standing for identical units ------------------------------------------------
+def _records_of(units: list[tuple[int, int]], grouped: bool, kind: str) -> list[TraceRecord]:
+    """One set_map whose fw work is ``units`` as (count, entries); with count 0 the same work is
+    written out as one record per unit, for comparison."""
+    t = Trace()
+    with t.in_phase("B2", "d"), t.span(Layer.OP, "set_map"):
+        g = t.new_group() if grouped else None
+        for count, entries in units:
+            if count > 0:
+                t.add(Layer.FW, kind, group=g, count=count, entries=entries)
+            else:
+                t.add(Layer.FW, kind, group=g, entries=entries)
+    return t.records
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("kind", ["vq_query", "vq_destroy", "mkey_create", "vq_modify"])
+@pytest.mark.parametrize("n", [3, 40])  # below and above LEAF_GROUP_MIN
+def test_a_count_prices_as_that_many_records(prof: Profile, grouped: bool, kind: str, n: int) -> None:
+    compact = price(_records_of([(n, 5), (2, 9)], grouped, kind), prof).sections[0]
+    spelled = price(_records_of([(0, 5)] * n + [(0, 9)] * 2, grouped, kind), prof).sections[0]
+    assert compact.duration == pytest.approx(spelled.duration)
+    for k in spelled.kinds:
+        assert compact.kinds[k].count == spelled.kinds[k].count
+        assert compact.kinds[k].busy == pytest.approx(spelled.kinds[k].busy)
+    assert compact.kinds[("fw", kind)].count == n + 2
+
+
+def test_a_serial_count_repeats_issue_run_and_wait(prof: Profile) -> None:
+    t = Trace()
+    with t.in_phase("C4.2.9", "d"), t.span(Layer.OP, "set_status"):
+        t.add(Layer.FW, "vq_create", count=3, qsize=64)
+    # op 1 + 3 x (issue 3 + run 2 + ceil(64/64) + wait 2)
+    assert one_section_us(t.records, prof) == 1 + 3 * 8
+
+
+def test_a_count_on_a_record_with_children_is_refused(prof: Profile) -> None:
+    t = Trace()
+    with t.in_phase("B1", "d"), t.span(Layer.OP, "suspend", count=2):
+        t.add(Layer.FW, "vq_modify")
+    with pytest.raises(PricingError, match="count 2 on a record with children"):
+        price(t.records, prof)
+
+
+def test_cases_on_a_records_flags(tmp_path: Path) -> None:
+    prof = make_profile(tmp_path, BODY + '\n[fw.link_notifier]\nfixed = { value = 3, source = "t" }\n'
+                                         '[[fw.link_notifier.case]]\nflags = 0\n'
+                                         'fixed = { value = 11, source = "t" }\n')
+    t = Trace()
+    with t.in_phase("B1", "d"):
+        t.add(Layer.FW, "link_notifier", flags=1)   # registered: default 3
+        t.add(Layer.FW, "link_notifier", flags=0)   # unregistered: the case, 11
+        t.add(Layer.FW, "link_notifier")            # no flags: the default
+    assert one_section_us(t.records, prof) == 3 + 11 + 3
+
+
+def test_steps_outside_the_windows_are_priced_without_a_warning(prof: Profile) -> None:
+    t = Trace()
+    for phase in ("add", "GC", "Z9"):
+        with t.in_phase(phase, "d"), t.span(Layer.OP, "reset"):
+            pass
+    s = price(t.records, prof)
+    assert [sec.window for sec in s.sections] == ["other"]
+    assert s.warnings == ["1 top-level record(s) of device(s) d have no flow step id (A*, B*, C4.1*, "
+                          "C4.2*, or add, GC): priced, but in no downtime"]
+
+
+@pytest.mark.parametrize("qsize", [64, 640, 6400])
+def test_many_identical_units_after_other_work_schedule_as_if_written_out(
+        prof: Profile, qsize: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shortcut for thousands of identical keys starts from whatever the round's earlier
+    members left in the pool (here VQ creations of growing length in the same pool)."""
+    from vdpa_model.downtime import scheduler
+
+    taken: list[bool] = []
+    real = scheduler._issue_bound
+    monkeypatch.setattr(scheduler, "_issue_bound", lambda *a: taken.append(real(*a)) or taken[-1])
+    def records(spelled: bool) -> list[TraceRecord]:
+        t = Trace()
+        with t.in_phase("B2", "d"), t.span(Layer.OP, "set_map"):
+            g = t.new_group()
+            for _ in range(5):
+                t.add(Layer.FW, "vq_create", group=g, qsize=qsize)
+            for _ in range(300 if spelled else 1):
+                t.add(Layer.FW, "mkey_create", group=g, entries=4, **({} if spelled else {"count": 300}))
+        return t.records
+
+    compact = price(records(False), prof).sections[0]
+    assert any(taken)
+    spelled = price(records(True), prof).sections[0]
+    assert compact.duration == pytest.approx(spelled.duration)
+    kind = ("fw", "mkey_create")
+    assert compact.kinds[kind].busy == pytest.approx(spelled.kinds[kind].busy)

@@ -160,11 +160,16 @@ def explain(c: Check, result: Result, *, steps: int = 6) -> str:
         phases = [r for r in result.phases_in(["A", "B", "C4.1", "C4.2", "other"], dev)
                   if _in_phase(r[0], b.phase)]
         devices = {where} if dev else {d.device for d in result.devices}
+    elif b.what == "guest_visible":
+        # from the last source device's suspend: its teardown, the RAM copy, every start
+        last = result.pairs[-1].source if result.pairs else None
+        teardown = result.phases_in(["B"], last) if last else []
+        phases = sorted([*teardown, ("final RAM copy", result.ram_copy), *result.phases_in(["C4.2"])],
+                        key=lambda r: -r[1])
+        devices = {d.device for d in result.devices}
     else:
         phases = result.phases_in(["B", "C4.2"])
         devices = {d.device for d in result.devices}
-        if b.what == "guest_visible":
-            phases = sorted([*phases, ("final RAM copy", result.ram_copy)], key=lambda r: -r[1])
     total = c.value or 0.0
     if len(c.broken_at) > 1:
         lines.append(f"    broken at {len(c.broken_at)} places: "

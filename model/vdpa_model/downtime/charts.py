@@ -5,7 +5,8 @@ pricing run without it.
 * :func:`staircase`: downtime #1 (largest device) and downtime #2 per result, in the order
   given: the optimisation staircase when the results are cumulative presets.
 * :func:`phase_bars`: per result a stacked bar of what each step costs, downtime #1's steps
-  (Flow A, one device) beside downtime #2's (B and C 4.2, all devices).
+  (Flow A, one device) beside downtime #2's (B and C 4.2, all devices), as shares of the bar
+  with its total on top when there are several results.
 """
 
 from __future__ import annotations
@@ -85,25 +86,40 @@ def _stack(results: Sequence[Result], windows: set[str], per_device: bool,
     return names, rows
 
 
+def _short_ms(ms: float) -> str:
+    """A total for a bar label: 3 significant digits, in ms below a second, else in s."""
+    return f"{ms:.3g} ms" if ms < 1000 else f"{ms / 1000:,.3g} s" if ms < 1e6 else f"{ms / 1000:,.0f} s"
+
+
 def phase_bars(results: Sequence[Result], path: Path | str, title: str = "", keep: int = 12) -> Path:
-    """Stacked bars per result: downtime #1's steps (left) and downtime #2's (right)."""
+    """Stacked bars per result: downtime #1's steps (left) and downtime #2's (right). Along a
+    staircase the totals span orders of magnitude, so with more than one result each bar shows
+    its steps' shares and carries its total in ms on top; one result is drawn in ms."""
     plt = _pyplot()
     labels = [r.label or f"trace {i + 1}" for i, r in enumerate(results)]
-    fig, axes = plt.subplots(1, 2, figsize=(max(9.0, 2.0 + 1.6 * len(results)), 5.2))
+    shares = len(results) > 1
+    fig, axes = plt.subplots(1, 2, figsize=(max(9.0, 2.0 + 1.6 * len(results)), 5.6))
     for ax, windows, per_device, sub in (
             (axes[0], {"A"}, True, "downtime #1: Flow A steps (largest device)"),
             (axes[1], {"B", "C4.2"}, False, "downtime #2: B and C4.2 steps (all devices)")):
         names, rows = _stack(results, windows, per_device, keep)
+        totals = [sum(row) for row in rows]
         colours = plt.get_cmap("tab20")
         bottom = [0.0] * len(results)
         for j, name in enumerate(names):
-            vals = [row[j] for row in rows]
+            vals = [(100.0 * row[j] / tot if tot else 0.0) if shares else row[j]
+                    for row, tot in zip(rows, totals, strict=True)]
             ax.bar(range(len(results)), vals, bottom=bottom, label=name, color=colours(j % 20))
             bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+        if shares:
+            for x, (top, tot) in enumerate(zip(bottom, totals, strict=True)):
+                ax.annotate(_short_ms(tot), (x, top), ha="center", va="bottom", fontsize=7,
+                            xytext=(0, 2), textcoords="offset points")
+            ax.set_ylim(0, 112)
         ax.set_xticks(range(len(results)), labels, rotation=30, ha="right", fontsize=8)
-        ax.set_ylabel("ms")
+        ax.set_ylabel("% of the bar (its total on top)" if shares else "ms")
         ax.set_title(sub, fontsize=9)
         if names:
-            ax.legend(fontsize=7, ncols=2)
+            ax.legend(fontsize=7, ncols=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(title or "what each step costs")
     return _save(plt, fig, path)

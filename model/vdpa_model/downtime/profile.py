@@ -30,11 +30,13 @@ File format (TOML; docs/downtime.md has the full description and the shipped pro
     per.vqs = { value = 0, step = 1, assumed = "..." }        # value x ceil(vqs / step)
 
     [[fw.vq_modify.case]]            # first matching case wins, else the table's own cost
-    within = "set_status"            # conditions: within (an enclosing record's name),
-    fixed = { value = 910.5, source = "C1" }                 #   phase (prefix), page_size
+    flags = 1                        # conditions: within (an enclosing record's name),
+    fixed = { value = 910.5, source = "C1" }    #   phase (prefix), page_size, flags (arguments)
 
 Every value is a table ``{ value = <number>, source = "..." }`` naming where it comes from, or
 ``{ value = <number>, assumed = "..." }`` giving the reasoning for a default no source gives.
+A record's ``count`` is the number of identical units it stands for (the scheduler repeats the
+cost), never a cost driver.
 Assumed values are the profile's named parameters: their key (``fw.vq_destroy.fixed``) is the
 name under which :func:`load_profile` overrides them, and :func:`assumed_table` lists them.
 Every fw kind of :data:`~vdpa_model.trace.FW_KINDS` must be priced; unknown keys, unknown kinds
@@ -63,7 +65,9 @@ PROFILE_DIR = Path(__file__).resolve().parent / "data" / "profiles"
 WILDCARD = "*"
 _VALUE_KEYS = ("value", "source", "assumed")
 _COST_KEYS = ("fixed", "per", "issue")
-_CONDITION_KEYS = ("within", "phase", "page_size")
+_CONDITION_KEYS = ("within", "phase", "page_size", "flags")
+#: Conditions on a record's own arguments: the case applies when the argument has this value.
+_ARG_CONDITIONS = ("page_size", "flags")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -110,26 +114,32 @@ NO_COST = Cost(0.0, ())
 @dataclasses.dataclass(frozen=True, slots=True)
 class Rule:
     """The price of an item in one context: run time (in a pool's worker) and issue time (on the
-    submitter, serial). Conditions that are ``None`` always hold."""
+    submitter, serial). Conditions that are ``None`` (or absent from ``args``) always hold."""
 
     within: str | None
     phase: str | None
-    page_size: int | None
+    #: (argument, value) pairs the record's arguments must have (page_size, flags)
+    args: tuple[tuple[str, int], ...]
     run: Cost
     issue: Cost
     key: str
 
-    def matches(self, phase: str, page_size: int | None, ancestors: Iterable[str]) -> bool:
+    def matches(self, phase: str, args: Mapping[str, int], ancestors: Iterable[str]) -> bool:
         if self.phase is not None and not (phase == self.phase or phase.startswith(self.phase + ".")):
             return False
-        if self.page_size is not None and page_size != self.page_size:
-            return False
+        for name, value in self.args:
+            if args.get(name) != value:
+                return False
         return self.within is None or self.within in ancestors
+
+    @property
+    def conditional(self) -> bool:
+        return self.within is not None or self.phase is not None or bool(self.args)
 
     def describe(self) -> str:
         parts = [f"within {self.within}" if self.within else "",
                  f"phase {self.phase}" if self.phase else "",
-                 f"page_size {self.page_size}" if self.page_size else ""]
+                 *(f"{name} {value}" for name, value in self.args)]
         return ", ".join(p for p in parts if p) or "default"
 
 
@@ -151,10 +161,10 @@ class Item:
     def uses_ancestors(self) -> bool:
         return any(r.within is not None for r in self.rules)
 
-    def rule(self, phase: str, page_size: int | None, ancestors: Iterable[str]) -> Rule:
+    def rule(self, phase: str, args: Mapping[str, int], ancestors: Iterable[str]) -> Rule:
         names = ancestors if isinstance(ancestors, set | frozenset) else set(ancestors)
         for r in self.rules:
-            if r.matches(phase, page_size, names):
+            if r.matches(phase, args, names):
                 return r
         return self.rules[-1]
 
@@ -260,6 +270,10 @@ class _Loader:
             if driver not in ARG_KEYS:
                 raise self.f.error((*key, "per", driver),
                                    f"unknown cost driver {driver!r} (known: {', '.join(sorted(ARG_KEYS))})")
+            if driver == "count":
+                raise self.f.error((*key, "per", driver),
+                                   "'count' is not a cost driver: a record's count is how many "
+                                   "identical units it stands for, and each unit is priced alone")
             _, rate, step = self.param((*key, "per", driver), raw, step=True)
             terms.append((driver, rate, step))
         return Cost(fixed, tuple(terms))
@@ -269,11 +283,11 @@ class _Loader:
         f.check_keys(key, tbl, (*_COST_KEYS, *(_CONDITION_KEYS if conditions else ("pool", "case"))))
         within = f.string((*key, "within"), tbl["within"]) if "within" in tbl else None
         phase = f.string((*key, "phase"), tbl["phase"]) if "phase" in tbl else None
-        page_size = (int(f.number((*key, "page_size"), tbl["page_size"], integer=True, positive=True))
-                     if "page_size" in tbl else None)
-        if conditions and within is None and phase is None and page_size is None:
-            raise f.error(key, "a case needs a condition: within, phase or page_size")
-        self.context = Rule(within, phase, page_size, NO_COST, NO_COST, "").describe() if conditions else ""
+        args = tuple((name, int(f.number((*key, name), tbl[name], integer=True)))
+                     for name in _ARG_CONDITIONS if name in tbl)
+        if conditions and within is None and phase is None and not args:
+            raise f.error(key, f"a case needs a condition: {', '.join(_CONDITION_KEYS)}")
+        self.context = Rule(within, phase, args, NO_COST, NO_COST, "").describe() if conditions else ""
         run = self.cost(key, tbl)
         if run is None:
             raise f.error(key, "missing cost: give 'fixed' and/or 'per.<driver>' (a free item is "
@@ -284,7 +298,7 @@ class _Loader:
             f.check_keys((*key, "issue"), itbl, ("fixed", "per"))
             issue = self.cost((*key, "issue"), itbl) or NO_COST
         self.context = ""
-        return Rule(within, phase, page_size, run, issue, dotted(key))
+        return Rule(within, phase, args, run, issue, dotted(key))
 
 
 def load_profile(name_or_path: str | Path, overrides: Mapping[str, float] | None = None) -> Profile:

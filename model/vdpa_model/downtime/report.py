@@ -306,7 +306,7 @@ def render(result: Result, *, kinds: int = 15, top: int = 8) -> str:
         out.append(f"    {k.layer:<6}{k.name:<28}{k.count:>10,}{fmt_ms(k.busy):>14}{fmt_ms(k.span):>14}")
     if len(r.kinds) > kinds:
         out.append(f"    ... {len(r.kinds) - kinds} more in the JSON")
-    out.append("  costliest records")
+    out.append("  costliest records (every step, before the window and device creation included)")
     for t in r.top[:top]:
         args = " ".join(f"{k}={v}" for k, v in t.args.items())
         out.append(f"    {fmt_ms(t.seconds):>12} ms  {t.device} {t.phase} {t.layer} {t.name} {args}")

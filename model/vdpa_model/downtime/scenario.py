@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Migration scenarios: the VM, its vDPA devices, their control-queue state and the switches.
 
-A scenario file says what is migrated; the migration flows (issue 6) run it on the reference
-device and the trace they record is what :mod:`.scheduler` prices. File format (TOML)::
+A scenario file says what is migrated; :mod:`.predict` runs it through the migration flows on
+the reference device (one NIC, standing for all of the same shape) and prices the trace. File
+format (TOML)::
 
     format = 1
     name = "talk-128g"
@@ -25,13 +26,19 @@ device and the trace they record is what :mod:`.scheduler` prices. File format (
     rx_mode = {}                # promisc, allmulti, alluni, nomulti, nouni, nobcast: true/false
 
     [migration]
-    preset = "upstream"         # a name of PRESETS; switches below override it
-    switches = { precreated_vqs = true }
+    preset = "all-on"           # a name of vdpa_model.switches.PRESETS; switches below override it
+    switches = { precreated_vqs = false }
 
-The switch and preset names are those of the migration flows (issue 6;
-migration-sequence.md §5). When the flows land, their configuration object is the one
-catalogue of switches and presets, and :data:`SWITCHES` and :data:`PRESETS` below are to be
-taken from it instead of being kept here.
+Switches and presets are the migration flows' own (:mod:`vdpa_model.switches`, the one
+catalogue): the ten optimisations of migration-sequence.md §5 and the firmware capability
+``fw_resumable``; a combination the switches refuse (``resumable_vqs`` without its
+prerequisites or without ``fw_resumable``) is refused here, naming file, line and key.
+
+The flows run on the reference device's mlx5 parent (options.MLX5_NET_FEATURES), so what that
+parent cannot take is refused at load too: more queue pairs than the device models, a ring
+larger than get_vq_num_max, and receive-filter state (a MAC table, RX modes other than the
+virtio defaults) that needs VIRTIO_NET_F_CTRL_RX, which mlx5 does not offer: QEMU would replay
+none of it.
 """
 
 from __future__ import annotations
@@ -41,62 +48,28 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .tomlfile import KeyPath, TomlFile, load
+from ..options import MAX_QUEUE_PAIRS, DeviceOptions
+from ..switches import PRESETS, SWITCHES, SwitchError, Switches
+from .tomlfile import InputError, KeyPath, TomlFile, load
 
 SCENARIO_FORMAT = 1
 SCENARIO_DIR = Path(__file__).resolve().parent / "data" / "scenarios"
 
-#: Every optimisation of migration-sequence.md §5, and the firmware capability the VQ handling
-#: depends on (§1 item 5).
-SWITCHES: dict[str, str] = {
-    "early_map_dest": "destination maps guest RAM before the window (QEMU >= 10.1): C 4.2.8 moves to C 4.1.4",
-    "desc_group_asid": "rings in the descriptor group's ASID with the CVQ; SVQ stops translating guest RAM",
-    "persistent_iotlb": "reset keeps the device's maps and QEMU its listener (IOTLB_PERSIST)",
-    "batch_ring_maps": "ring and CVQ-buffer maps batched, one set_map per ASID per batch",
-    "resumable_vqs": "Flow A suspends and resumes instead of reset and re-create (VHOST_BACKEND_F_RESUME)",
-    "precreated_vqs": "mlx5 creates VQs at device add and every reset, not at DRIVER_OK (~v6.11)",
-    "parallel_fw_cmds": "suspend/resume/MODIFY rounds as parallel async firmware commands (~v6.12)",
-    "parallel_mkey": "direct memory keys created in parallel (~v6.12)",
-    "deferred_mr_free": "old memory regions freed by a collector 2 s later (~v6.12)",
-    "parallel_cvq_load": "CVQ state commands sent together, one wait (QEMU >= 8.2)",
-    "fw_resumable": "firmware can resume a suspended VQ (else a map change destroys every VQ)",
-}
-
-#: The optimisation staircase: each preset adds its switches to the one before. ``fw_resumable``
-#: is a property of the firmware, not a step: it stays as the scenario gives it (default on).
-PRESETS: dict[str, tuple[str, ...]] = {
-    "upstream": (),
-    "early_map_dest": ("early_map_dest",),
-    "desc_group_asid": ("desc_group_asid",),
-    "persistent_iotlb": ("persistent_iotlb",),
-    "batch_ring_maps": ("batch_ring_maps",),
-    "resumable_vqs": ("resumable_vqs",),
-    "precreated_vqs": ("precreated_vqs",),
-    "parallel_fw_cmds": ("parallel_fw_cmds",),
-    "parallel_mkey": ("parallel_mkey", "deferred_mr_free"),
-    "parallel_cvq_load": ("parallel_cvq_load",),
-}
-
-RX_MODES = ("promisc", "allmulti", "alluni", "nomulti", "nouni", "nobcast")
+#: Receive modes of the RX class and the value virtio-net starts with (QEMU replays only a mode
+#: that differs: net/vhost-vdpa.c: vhost_vdpa_net_load_rx; hw/net/virtio-net.c: promisc on).
+RX_DEFAULTS = {"promisc": True, "allmulti": False, "alluni": False, "nomulti": False, "nouni": False,
+               "nobcast": False}
 PAGE_SIZES = {4 << 10: "4KiB", 2 << 20: "2MiB", 1 << 30: "1GiB"}
 _UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
-
-
-def preset_switches(name: str) -> dict[str, bool]:
-    """Every optimisation switch as the cumulative preset ``name`` sets it."""
-    out = {s: False for s in SWITCHES if s != "fw_resumable"}
-    for step, adds in PRESETS.items():
-        for s in adds:
-            out[s] = True
-        if step == name:
-            return out
-    raise KeyError(name)
+_NO_CTRL_RX = ("needs VIRTIO_NET_F_CTRL_RX, which the reference device's mlx5 parent does not offer "
+               "(mlx5_vnet.c: get_supported_features), so QEMU would replay none of it")
 
 
 @dataclasses.dataclass(frozen=True)
 class Scenario:
-    """A checked scenario. ``switches`` holds every name of :data:`SWITCHES`."""
+    """A checked scenario. ``switches`` is what it runs; ``overrides`` are the file's own
+    switch settings, which :meth:`with_preset` applies on top of another preset."""
 
     name: str
     description: str
@@ -109,22 +82,33 @@ class Scenario:
     max_queue_pairs: int
     queue_size: int
     mac: str
-    mac_table: tuple[str, ...]
     vlans: tuple[int, ...]
-    rx_mode: dict[str, bool]
     preset: str | None
-    switches: dict[str, bool]
+    overrides: dict[str, bool]
+    switches: Switches
 
     @property
     def data_vqs(self) -> int:
         return 2 * self.queue_pairs
 
-    def with_preset(self, preset: str) -> Scenario:
-        """The same VM under another preset (for the staircase); fw_resumable is kept."""
-        sw = preset_switches(preset)
-        sw["fw_resumable"] = self.switches["fw_resumable"]
-        _check_switches(sw, None, None)
+    @property
+    def mac_bytes(self) -> bytes:
+        return bytes(int(x, 16) for x in self.mac.split(":"))
+
+    def with_preset(self, preset: str, **overrides: bool) -> Scenario:
+        """The same VM under another preset, with the file's switch settings and then
+        ``overrides`` on top (the staircase). Raises SwitchError for a refused combination."""
+        if preset not in PRESETS:
+            raise SwitchError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+        sw = PRESETS[preset].with_(**{**self.overrides, **overrides})
+        sw.check()
         return dataclasses.replace(self, preset=preset, switches=sw)
+
+    def with_switches(self, **overrides: bool) -> Scenario:
+        """The scenario's own configuration with some switches set."""
+        sw = self.switches.with_(**overrides)
+        sw.check()
+        return dataclasses.replace(self, switches=sw)
 
 
 def _size(f: TomlFile, key: KeyPath, raw: Any) -> int:
@@ -142,27 +126,22 @@ def _size(f: TomlFile, key: KeyPath, raw: Any) -> int:
     return value
 
 
-def _int(f: TomlFile, key: KeyPath, raw: Any, lo: int, hi: int) -> int:
+def _int(f: TomlFile, key: KeyPath, raw: Any, lo: int, hi: int, why: str = "") -> int:
     v = int(f.number(key, raw, integer=True))
     if not lo <= v <= hi:
-        raise f.error(key, f"must be between {lo} and {hi}, got {v}")
+        raise f.error(key, f"must be between {lo} and {hi}, got {v}{why}")
     return v
-
-
-def _check_switches(sw: dict[str, bool], f: TomlFile | None, key: KeyPath | None) -> None:
-    if sw["resumable_vqs"] and not sw["fw_resumable"]:
-        msg = ("switch 'resumable_vqs' needs the firmware capability 'fw_resumable' (the parent "
-               "offers no resume op without it)")
-        if f is not None and key is not None:
-            raise f.error(key, msg)
-        raise ValueError(msg)
 
 
 def load_scenario(path: Path | str) -> Scenario:
     """Read and check a scenario file (a path, or the name of a shipped scenario)."""
     p = Path(path)
-    if not p.exists() and (SCENARIO_DIR / f"{path}.toml").exists():
-        p = SCENARIO_DIR / f"{path}.toml"
+    if not p.exists():
+        if (SCENARIO_DIR / f"{path}.toml").exists():
+            p = SCENARIO_DIR / f"{path}.toml"
+        elif p.suffix != ".toml":
+            names = ", ".join(sorted(x.stem for x in SCENARIO_DIR.glob("*.toml")))
+            raise InputError(f"no scenario {str(path)!r}: not a file, and not a shipped scenario ({names})")
     f = load(p)
     d = f.data
     f.check_keys((), d, ("format", "name", "description", "guest", "devices", "cvq", "migration"),
@@ -186,12 +165,18 @@ def load_scenario(path: Path | str) -> Scenario:
                  required=("count", "queue_pairs"))
     count = _int(f, ("devices", "count"), dv["count"], 1, 4096)
     qps = _int(f, ("devices", "queue_pairs"), dv["queue_pairs"], 1, 0x8000)
-    max_qps = _int(f, ("devices", "max_queue_pairs"), dv.get("max_queue_pairs", qps), 1, 0x8000)
+    max_qps = _int(f, ("devices", "max_queue_pairs"), dv.get("max_queue_pairs", qps), 1, MAX_QUEUE_PAIRS,
+                   f" (the reference device models at most {MAX_QUEUE_PAIRS} queue pairs, "
+                   f"{2 * MAX_QUEUE_PAIRS} data VQs)")
     if qps > max_qps:
         raise f.error(("devices", "queue_pairs"), f"{qps} queue pairs exceed max_queue_pairs {max_qps}")
     qsize = _int(f, ("devices", "queue_size"), dv.get("queue_size", 256), 1, 32768)
     if qsize & (qsize - 1):
         raise f.error(("devices", "queue_size"), f"must be a power of two (virtio 1.2 §2.7), got {qsize}")
+    most = DeviceOptions().max_queue_size
+    if qsize > most:
+        raise f.error(("devices", "queue_size"), f"{qsize} exceeds the {most} entries the mlx5 parent "
+                                                 f"offers (get_vq_num_max)")
 
     cv = f.table(("cvq",), d.get("cvq", {}))
     f.check_keys(("cvq",), cv, ("mac", "mac_table", "vlans", "rx_mode"))
@@ -204,6 +189,8 @@ def load_scenario(path: Path | str) -> Scenario:
     for i, m in enumerate(table):
         if not isinstance(m, str) or not _MAC_RE.match(m):
             raise f.error(("cvq", "mac_table"), f"entry {i} is not a MAC address: {m!r}")
+    if table:
+        raise f.error(("cvq", "mac_table"), f"a MAC table {_NO_CTRL_RX}")
     vlans = cv.get("vlans", [])
     if not isinstance(vlans, list):
         raise f.error(("cvq", "vlans"), "must be a list of VLAN ids")
@@ -213,10 +200,13 @@ def load_scenario(path: Path | str) -> Scenario:
     if len(set(vlans)) != len(vlans):
         raise f.error(("cvq", "vlans"), "a VLAN id is listed twice")
     rx = f.table(("cvq", "rx_mode"), cv.get("rx_mode", {}))
-    f.check_keys(("cvq", "rx_mode"), rx, RX_MODES)
+    f.check_keys(("cvq", "rx_mode"), rx, RX_DEFAULTS)
     for k, v in rx.items():
         if not isinstance(v, bool):
             raise f.error(("cvq", "rx_mode", k), f"must be true or false, not {v!r}")
+        if v != RX_DEFAULTS[k]:
+            raise f.error(("cvq", "rx_mode", k), f"{k} = {str(v).lower()} (virtio-net starts with "
+                                                 f"{str(RX_DEFAULTS[k]).lower()}) {_NO_CTRL_RX}")
 
     mg = f.table(("migration",), d["migration"])
     f.check_keys(("migration",), mg, ("preset", "switches"))
@@ -225,16 +215,17 @@ def load_scenario(path: Path | str) -> Scenario:
         raise f.error(("migration", "preset"), f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     if preset is None and "switches" not in mg:
         raise f.error(("migration",), "give a preset, switches, or both")
-    sw = preset_switches(preset or "upstream")
-    sw["fw_resumable"] = True
     given = f.table(("migration", "switches"), mg.get("switches", {}))
-    f.check_keys(("migration", "switches"), given, SWITCHES)
+    f.check_keys(("migration", "switches"), given, (*SWITCHES, "fw_resumable"))
     for k, v in given.items():
         if not isinstance(v, bool):
             raise f.error(("migration", "switches", k), f"must be true or false, not {v!r}")
-        sw[k] = v
-    _check_switches(sw, f, ("migration", "switches"))
+    try:
+        sw = PRESETS[preset or "upstream"].with_(**given)
+        sw.check()
+    except SwitchError as e:
+        raise f.error(("migration", "switches"), str(e)) from None
 
     return Scenario(f.string(("name",), d["name"]), str(d.get("description", "")), p, ram, page,
-                    copy_ms / 1e3, count, qps, max_qps, qsize, mac, tuple(table), tuple(vlans),
-                    dict(rx), preset, sw)
+                    copy_ms / 1e3, count, qps, max_qps, qsize, mac, tuple(vlans), preset,
+                    dict(given), sw)

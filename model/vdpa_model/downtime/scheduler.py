@@ -24,6 +24,12 @@ work overlaps. This module turns the two into time:
 * Identical devices are priced once: ``copies`` says how many devices a device's records stand
   for (the flows need only run one of 256 identical devices), and sections whose records are
   identical but for the device name share one schedule.
+* A record with ``count`` stands for that many identical units of work, each with the record's
+  other arguments (the direct keys of one size of a region build): serially they run one
+  after another (holding one slot and worker of their pool from the first to the last: exact
+  unless other work wants that pool meanwhile), in a group each unit is a member of the
+  round. The firmware model writes a 4 TiB region build as a few such records instead of one
+  per key. A record with children cannot have a count (whose children would they be?).
 * ``mode="measured"`` replays what a simulation measured: a record with start and end times
   takes exactly that long (its children are inside it), a record with device ``cycles`` only
   runs that long after its priced issue. Records without measurements are priced as usual, so
@@ -31,6 +37,10 @@ work overlaps. This module turns the two into time:
 
 A failed record (``errno``) costs what it would have cost to succeed: the parent did the work
 before refusing it or the flows would not have gone on.
+
+Records of the steps outside every window (:data:`~vdpa_model.trace.OUTSIDE_WINDOWS`: device
+creation, the deferred collector) are priced in window "other", in no downtime; records with a
+phase that is no step id at all are too, with a warning.
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ from collections import deque
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..trace import TraceRecord
+from ..trace import OUTSIDE_WINDOWS, TraceRecord
 from .profile import WILDCARD, Pool, Profile
 from .tomlfile import InputError
 
@@ -83,8 +93,9 @@ class PriceOptions:
 
 @dataclasses.dataclass
 class KindStat:
-    """Work of one (layer, name) in a section: how many records, their summed time (overlapping
-    work counts once per record) and the time at least one of them was running."""
+    """Work of one (layer, name) in a section: how many units (a record's ``count`` of them),
+    their summed time (overlapping work counts once per unit) and the time at least one of them
+    was running."""
 
     count: int = 0
     busy: float = 0.0
@@ -266,8 +277,7 @@ class _Pricer:
         # records of one kind with the same drivers cost the same: (own, issue, pool, lacking)
         self._cache: dict[tuple[Any, ...], tuple[float, float, Pool | None, tuple[str, ...]]] = {}
 
-    def price(self, sec: _Section) -> tuple[list[float], list[float], list[Pool | None],
-                                            list[float | None], list[float | None]]:
+    def price(self, sec: _Section) -> _Costs:
         recs = sec.records
         n = len(recs)
         own = [0.0] * n
@@ -275,12 +285,22 @@ class _Pricer:
         pools: list[Pool | None] = [None] * n
         total: list[float | None] = [None] * n
         run: list[float | None] = [None] * n
+        units = [1] * n
         covered = [False] * n
         for i, r in enumerate(recs):
             p = sec.parent[i]
             if p >= 0 and (covered[p] or total[p] is not None):
                 covered[i] = True
                 continue
+            count = r.args.get("count", 1)
+            if count != 1:
+                if count < 1:
+                    raise PricingError(f"record {r.seq} ({r.layer} {r.name}): count {count} is not a "
+                                       f"number of units")
+                if i in sec.blocks:
+                    raise PricingError(f"record {r.seq} ({r.layer} {r.name}): count {count} on a "
+                                       f"record with children; a count stands for identical leaf work")
+                units[i] = count
             if self.measured:
                 if r.t_start_ps is not None and r.t_end_ps is not None:
                     total[i] = max(0, r.t_end_ps - r.t_start_ps) * 1e-12
@@ -289,6 +309,8 @@ class _Pricer:
                         raise PricingError(f"record {r.seq} ({r.layer} {r.name}) has measured cycles but "
                                            f"no clock: give the measured clock frequency")
                     run[i] = r.cycles / self.clock_hz
+            if total[i] is not None or run[i] is not None:
+                units[i] = 1  # a measurement covers the whole record, all its units
             key = (r.layer, r.name, r.phase, *r.args.items())
             cached = self._cache.get(key)
             if cached is None:
@@ -302,14 +324,14 @@ class _Pricer:
             for driver in lacking:
                 k3 = (str(r.layer), r.name, driver)
                 self.no_driver[k3] = self.no_driver.get(k3, 0) + 1
-        return own, issue, pools, total, run
+        return _Costs(own, issue, pools, total, run, units)
 
     def _price_one(self, sec: _Section, i: int, r: TraceRecord,
                    key: tuple[Any, ...]) -> tuple[float, float, Pool | None, tuple[str, ...]] | None:
         item = self.profile.item(r.layer, r.name)
         if item is None:
             return None
-        rule = item.rule(r.phase, r.args.get("page_size"),
+        rule = item.rule(r.phase, r.args,
                          self._ancestors(sec, i) if item.uses_ancestors else ())
         # a cost driver the profile expects but the record lacks is worth a warning, except on a
         # layer's "*" entry, whose terms apply only to the records that have them
@@ -334,12 +356,42 @@ class _Pricer:
         return names
 
 
-def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[Pool | None],
-              total: list[float | None], run: list[float | None]) -> tuple[list[float], list[float], float]:
-    """Run the section's records through the event engine; local start/end times and duration."""
+@dataclasses.dataclass
+class _Costs:
+    """Per record of a section: its own run time and issue time per unit, its pool, a measured
+    total or run time, and its number of units (``count``)."""
+
+    own: list[float]
+    issue: list[float]
+    pools: list[Pool | None]
+    total: list[float | None]
+    run: list[float | None]
+    units: list[int]
+
+
+def _issue_bound(slot_free: list[float], t: float, issue: float, run: float) -> bool:
+    """Whether identical units (``issue`` on the submitter, then ``run``, a worker per slot)
+    submitted from ``t`` never wait for a slot: the j-th earliest slot is free by the j-th
+    submission (``t + j * issue``) and a unit's own slot frees before the submitter comes round
+    to it again (``run <= (slots - 1) * issue``). Then unit k starts at ``t + k * issue``, and
+    since every slot freed is at most every slot taken later, the slots left are the latest
+    ends of all. Large region builds (thousands of identical keys) take this shortcut."""
+    n = len(slot_free)
+    if run > (n - 1) * issue:
+        return False
+    return all(f <= t + j * issue for j, f in enumerate(sorted(slot_free)))
+
+
+def _schedule(sec: _Section, costs: _Costs) -> tuple[list[float], list[float], list[float], float]:
+    """Run the section's records through the event engine: local start and end times, summed
+    unit times (busy) and the section's duration."""
+    own, issue, pools, total, run, units = (costs.own, costs.issue, costs.pools, costs.total,
+                                            costs.run, costs.units)
     n = len(sec.records)
     start = [0.0] * n
     end = [0.0] * n
+    busy = [0.0] * n
+    overlapped: list[int] = []  # pool-less group members, whose units all ran at once
     sim = _Sim()
     res: dict[str, tuple[_Res, _Res]] = {}
     for p in pools:
@@ -347,14 +399,15 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
             res[p.name] = (_Res(p.slots), _Res(p.workers))
     blocks = sec.blocks
 
-    def body(i: int) -> Generator[Any, None, None]:
+    def body(i: int, n_units: int = 1) -> Generator[Any, None, None]:
+        """``n_units`` of record ``i`` back to back (a leaf's units, or the record itself)."""
         m = total[i] if total[i] is not None else run[i]
         if m is not None:  # measured: the time replaces the record's own cost and its children's
             if m > 0.0:
                 yield m
             end[i] = sim.now
             return
-        t = own[i]
+        t = own[i] * n_units
         if t > 0.0:
             yield t
         yield from children(blocks.get(i, ()))
@@ -367,19 +420,24 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
             else:
                 yield from group(b)
 
-    def submit(c: int, pool: Pool) -> Generator[Any, None, None]:
-        """The submitter takes a slot of the pool and spends its issue time on ``c``."""
+    def submit(c: int, pool: Pool, first: bool) -> Generator[Any, None, float]:
+        """The submitter takes a slot of the pool and spends its issue time on a unit of ``c``;
+        returns when the unit got its slot (where its time starts)."""
         yield res[pool.name][0]
-        start[c] = sim.now
+        got = sim.now
+        if first:
+            start[c] = got
         t = issue[c]
         if t > 0.0:
             yield t
+        return got
 
-    def member(c: int, pool: Pool) -> Generator[Any, None, None]:
-        """``c`` once submitted: a worker runs it, then its worker and slot are free."""
+    def member(c: int, pool: Pool, submitted: float) -> Generator[Any, None, None]:
+        """A unit of ``c`` once submitted: a worker runs it, then its worker and slot are free."""
         slots, workers = res[pool.name]
         yield workers
         yield from body(c)
+        busy[c] += sim.now - submitted
         sim.release(workers)
         sim.release(slots)
 
@@ -387,10 +445,24 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
         pool = pools[c]
         if pool is None or total[c] is not None:
             start[c] = sim.now
-            yield from body(c)
+            yield from body(c, units[c])
+            busy[c] = end[c] - start[c]
             return
-        yield from submit(c, pool)
-        yield from member(c, pool)
+        if units[c] == 1:
+            t0 = yield from submit(c, pool, True)
+            yield from member(c, pool, t0)
+        else:  # identical units back to back: one slot and worker held from first to last
+            yield from submit(c, pool, True)
+            slots, workers = res[pool.name]
+            yield workers
+            u = units[c]
+            span = u * own[c] + (u - 1) * (issue[c] + pool.wait_s)
+            if span > 0.0:
+                yield span
+            end[c] = sim.now
+            busy[c] += u * (issue[c] + own[c])
+            sim.release(workers)
+            sim.release(slots)
         if pool.wait_s > 0.0:
             yield pool.wait_s
 
@@ -404,24 +476,50 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
         worker_free = [t] * pool.workers
         last = t
         replace = heapq.heapreplace
+        n_slots = pool.slots
         for c in members:
-            f = slot_free[0]
-            if f > t:
-                t = f
-            start[c] = t
-            t += issue[c]
             m = run[c]
             d = own[c] if m is None else m
-            if pool.workers < pool.slots:
-                w = worker_free[0]
-                e = (w if w > t else t) + d
-                replace(worker_free, e)
-            else:  # a member holding a slot always finds a worker
-                e = t + d
-            end[c] = e
-            replace(slot_free, e)
-            if e > last:
-                last = e
+            iss = issue[c]
+            first = True
+            left = units[c]
+            while left:
+                if (left >= n_slots and pool.workers == n_slots
+                        and _issue_bound(slot_free, t, iss, d)):
+                    # the rest go out back to back, one issue apart (see _issue_bound)
+                    if first:
+                        start[c] = t
+                        first = False
+                    e = t + left * iss + d
+                    busy[c] += left * (iss + d)
+                    end[c] = e
+                    ends = [t + k * iss + d for k in range(left - n_slots + 1, left + 1)]
+                    slot_free[:] = heapq.nlargest(n_slots, slot_free + ends)
+                    heapq.heapify(slot_free)
+                    t += left * iss
+                    if e > last:
+                        last = e
+                    break
+                left -= 1
+                f = slot_free[0]
+                if f > t:
+                    t = f
+                if first:
+                    start[c] = t
+                    first = False
+                t0 = t
+                t += iss
+                if pool.workers < pool.slots:
+                    w = worker_free[0]
+                    e = (w if w > t else t) + d
+                    replace(worker_free, e)
+                else:  # a member holding a slot always finds a worker
+                    e = t + d
+                busy[c] += e - t0
+                end[c] = e
+                replace(slot_free, e)
+                if e > last:
+                    last = e
         if last > sim.now:
             yield last - sim.now
         for _ in range(pool.workers):
@@ -433,7 +531,7 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
 
     def group(members: list[int]) -> Generator[Any, None, None]:
         pool = pools[members[0]]
-        if pool is not None and len(members) >= LEAF_GROUP_MIN:
+        if pool is not None and sum(units[c] for c in members) >= LEAF_GROUP_MIN:
             slots, workers = res[pool.name]
             if (slots.free == pool.slots and workers.free == pool.workers
                     and all(pools[c] is pool and c not in blocks and total[c] is None for c in members)):
@@ -444,12 +542,15 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
         for c in members:
             pool = pools[c]
             if pool is None or total[c] is not None:
+                # no pool: members overlap without limit, and so do a record's units
                 start[c] = sim.now
                 procs.append(sim.spawn(body(c)))
+                overlapped.append(c)
                 continue
             wait = max(wait, pool.wait_s)
-            yield from submit(c, pool)
-            procs.append(sim.spawn(member(c, pool)))
+            for k in range(units[c]):
+                t0 = yield from submit(c, pool, k == 0)
+                procs.append(sim.spawn(member(c, pool, t0)))
         yield _Join(procs)
         if wait > 0.0:
             yield wait
@@ -460,11 +561,16 @@ def _schedule(sec: _Section, own: list[float], issue: list[float], pools: list[P
         raise PricingError(f"device {sec.device!r}, window {sec.window}: the schedule deadlocked "
                            f"(nested work waits for a pool its ancestors hold); give the inner work "
                            f"its own pool")
-    return start, end, sim.now
+    for i in overlapped:
+        busy[i] = (end[i] - start[i]) * units[i]
+    for i in range(n):  # work without a pool that ran as a child
+        if busy[i] == 0.0:
+            busy[i] = end[i] - start[i]
+    return start, end, busy, sim.now
 
 
-def _summarise(sec: _Section, start: list[float], end: list[float], duration: float,
-               copies: int) -> SectionTiming:
+def _summarise(sec: _Section, start: list[float], end: list[float], busy: list[float],
+               units: list[int], duration: float, copies: int) -> SectionTiming:
     recs = sec.records
     phases: dict[str, float] = {}
     pstart: dict[str, float] = {}
@@ -484,9 +590,9 @@ def _summarise(sec: _Section, start: list[float], end: list[float], duration: fl
         by_kind.setdefault((r.layer, r.name), []).append(i)
     kinds: dict[tuple[str, str], KindStat] = {}
     for (layer, name), idx in by_kind.items():
-        st = kinds[(str(layer), name)] = KindStat(len(idx))
+        st = kinds[(str(layer), name)] = KindStat(sum(units[i] for i in idx))
         ivs = [(start[i], end[i]) for i in idx if end[i] > start[i]]
-        st.busy = sum(e - s for s, e in ivs)
+        st.busy = sum(busy[i] for i in idx)
         ivs.sort()
         span = 0.0
         cur_s = cur_e = -1.0
@@ -555,8 +661,8 @@ def price(records: Sequence[TraceRecord], profile: Profile,
         costs = pricer.price(sec)
         if pricer.missing:
             break
-        start, end, duration = _schedule(sec, *costs)
-        timing = _summarise(sec, start, end, duration, copies)
+        start, end, busy, duration = _schedule(sec, costs)
+        timing = _summarise(sec, start, end, busy, costs.units, duration, copies)
         priced += 1
         out.append(timing)
         if sig is not None:
@@ -571,11 +677,13 @@ def price(records: Sequence[TraceRecord], profile: Profile,
     absent = sorted(set(opts.copies) - {s.device for s in out})
     if absent:
         warnings.append(f"copies given for device(s) {', '.join(absent)}, which have no records")
-    unknown = [s for s in out if s.window == "other"]
+    unknown = [r for s in out if s.window == "other" for r in s.records
+               if r.parent is None and r.phase not in OUTSIDE_WINDOWS]
     if unknown:
-        warnings.append(f"{sum(len(s.records) for s in unknown)} record(s) of device(s) "
-                        f"{', '.join(sorted({s.device for s in unknown}))} have no flow step id "
-                        f"(A*, B*, C4.1*, C4.2*): priced, but in no downtime")
+        warnings.append(f"{len(unknown)} top-level record(s) of device(s) "
+                        f"{', '.join(sorted({r.device for r in unknown}))} have no flow step id "
+                        f"(A*, B*, C4.1*, C4.2*, or {', '.join(OUTSIDE_WINDOWS)}): priced, but in no "
+                        f"downtime")
     return Schedule(profile, opts.mode, out, warnings, len(records), priced)
 
 
