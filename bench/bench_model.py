@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import random
@@ -40,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "model"))
 
+from results_file import machine, write_results  # noqa: E402
 from vdpa_model.device import ReferenceDevice  # noqa: E402
 from vdpa_model.dma import AccessKind, AccessLog  # noqa: E402
 from vdpa_model.flows import MemoryRegion, kick_if_needed, map_guest_memory, open_device, start_device  # noqa: E402
@@ -233,12 +233,6 @@ def bench_map(chunk: int | None, repeats: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------
-def machine() -> dict[str, Any]:
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "implementation": platform.python_implementation(), "cpu_count": os.cpu_count(),
-            "processor": platform.processor() or platform.machine()}
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds and repeats")
@@ -297,9 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  TX 64 B device-only target >= {TARGET_TX64:,}/s: "
           f"median {'met' if datapath['tx64_target_met_median'] else 'MISSED'}, "
           f"best {'met' if datapath['tx64_target_met_best'] else 'MISSED'}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    write_results(results, args.out)
     return 0
 
 

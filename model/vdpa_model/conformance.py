@@ -33,6 +33,9 @@ from .flows import (
 from .guest import GuestNetDriver, RawDesc
 from .memory import Allocator, GiB, GuestMemory, MiB
 from .ops import DeviceHarness, IotlbRange, TxPacket, VdpaOps
+from .qemu import QemuVdpaNet, mq_set
+from .ramlayout import RamLayout
+from .report import Report
 from .shadow import ContractShadow
 from .spec import (
     VHOST_ACCESS_RW,
@@ -42,6 +45,8 @@ from .spec import (
     VRING_DESC_F_NEXT,
     bit,
 )
+from .svq import GuestRing
+from .switches import Switches
 from .vhost import VhostVdpa
 
 
@@ -54,42 +59,6 @@ class DeviceFactory(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclasses.dataclass
-class Report:
-    """Named checks in the order they ran."""
-
-    checks: list[Check] = dataclasses.field(default_factory=list)
-
-    def check(self, name: str, ok: bool, detail: str = "") -> bool:
-        self.checks.append(Check(name, bool(ok), detail))
-        return bool(ok)
-
-    def equal(self, name: str, got: object, want: object) -> bool:
-        return self.check(name, got == want, "" if got == want else f"got {got!r}, want {want!r}")
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok]
-
-    def render(self) -> str:
-        width = max((len(c.name) for c in self.checks), default=10)
-        lines = [f"  {'PASS' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}".rstrip()
-                 for c in self.checks]
-        passed = sum(c.ok for c in self.checks)
-        lines.append(f"{passed} passed, {len(self.checks) - passed} failed")
-        return "\n".join(lines)
-
-
-@dataclasses.dataclass(frozen=True)
 class ScenarioConfig:
     queue_pairs: int = 4
     queue_size: int = 256
@@ -97,11 +66,14 @@ class ScenarioConfig:
     seed: int = 1
     #: guest RAM as QEMU reports it on a PC: below and above the 4 GiB PCI hole.
     regions: tuple[MemoryRegion, ...] = (MemoryRegion(0, 2 * GiB), MemoryRegion(4 * GiB, 2 * GiB))
+    #: the same 4 GiB guest as QEMU's memory listener sees it, for the migration phase
+    layout: RamLayout = dataclasses.field(default_factory=lambda: RamLayout(4 * GiB))
 
 
 #: Guest allocations start here; [UNMAPPED_PROBE, +1 MiB) lies outside every region above.
 RING_BASE = 16 * MiB
 UNMAPPED_PROBE = 3 * GiB
+HOST_BASE = 7 * GiB
 
 
 class Scenario:
@@ -115,6 +87,8 @@ class Scenario:
         self.rng = random.Random(cfg.seed)
         self.mem = mem if mem is not None else GuestMemory(size=8 * GiB)
         self.alloc = Allocator(RING_BASE, 2 * GiB)
+        #: QEMU's own memory (shadow rings, control buffers), above every guest section
+        self.host = Allocator(HOST_BASE, HOST_BASE + 256 * MiB)
 
     def frames(self, count: int) -> list[bytes]:
         sizes = [64, 128, 512, 1500]
@@ -125,7 +99,7 @@ class Scenario:
         log = AccessLog()
         dev = await self.factory(self.mem, log)
         shadow = ContractShadow(dev, identity_asids)
-        return dev, shadow, VhostVdpa(shadow), log
+        return dev, shadow, VhostVdpa(shadow, user_memory=self.mem.size), log
 
     def isolation(self, name: str, shadow: ContractShadow, log: AccessLog, start: int) -> int:
         """Check every access since ``start`` against the shadow; return the new bookmark."""
@@ -161,16 +135,40 @@ async def run_scenario(factory: DeviceFactory, cfg: ScenarioConfig | None = None
     return report
 
 
-async def _phase_traffic_suspend_migrate(sc: Scenario, ids: frozenset[int]) -> None:
-    r, cfg = sc.report, sc.cfg
+async def _qemu(sc: Scenario, name: str, ids: frozenset[int]
+                ) -> tuple[DeviceUnderTest, ContractShadow, QemuVdpaNet, AccessLog]:
+    """A device with QEMU's side over it (vdpa_model.qemu), opened and probed as QEMU opens it
+    (C 4.1.1-3); the caller gives it the guest's rings."""
     dev, shadow, v, log = await sc.new_device(ids)
-    await open_device(v, persist=True)
-    await map_guest_memory(v, cfg.regions)
-    features = await v.get_features()
+    q = QemuVdpaNet(name, v, dev, sc.mem, sc.cfg.layout, Switches(), [],
+                    lambda size: sc.host.alloc(size, 4096))
+    await q.probe()
+    await q.probe_cvq_isolation()
+    return dev, shadow, q, log
+
+
+def _rings(sc: Scenario, driver: GuestNetDriver) -> list[GuestRing]:
+    return [GuestRing(sc.mem, vq.index, vq.desc_gpa, vq.avail_gpa, vq.used_gpa, vq.num)
+            for vq in driver.vqs]
+
+
+async def _phase_traffic_suspend_migrate(sc: Scenario, ids: frozenset[int]) -> None:
+    """Bring-up, traffic, suspend/resume, then a migration as QEMU runs it for a passthrough
+    device (vdpa_model.qemu: the stop half of Flow A at the source, C 4.1-4.2 at the
+    destination), with work in flight when the source stops."""
+    r, cfg = sc.report, sc.cfg
+    dev, shadow, q, log = await _qemu(sc, "src", ids)
+    v = q.v
+    features = q.features
     driver = GuestNetDriver(sc.mem, sc.alloc, queue_pairs=cfg.queue_pairs,
                             queue_size=cfg.queue_size, features=features)
-    await start_device(v, driver.vqs, features=features)
+    q.guest = _rings(sc, driver)
+    await q.listener_register(shadow_data=False)
+    await q.start_passthrough()
     r.equal("bring-up: status after DRIVER_OK", await v.get_status(), 0x0F)
+    if features & bit(VIRTIO_NET_F_MQ):
+        r.check("bring-up: queue pairs set through the shadowed control VQ",
+                await q.guest_control(mq_set(cfg.queue_pairs)))
     mark = 0
 
     # TX and RX on every queue pair, with the layouts a Linux guest uses.
@@ -213,15 +211,22 @@ async def _phase_traffic_suspend_migrate(sc: Scenario, ids: frozenset[int]) -> N
     # Migrate: work in flight at the source when it stops must be done once at the destination.
     inflight = {qp: sc.frames(4) for qp in range(cfg.queue_pairs)}
     await _post_and_kick(v, driver, inflight)
-    bases = await stop_device(v, [vq.index for vq in driver.vqs])
+    src_tx: list[TxPacket] = []
+    q.on_suspended = lambda: src_tx.extend(dev.take_tx())  # what left before the stop
+    await q.stop_passthrough()
+    state = q.snapshot()
     src_quiet = len(log)
-    src_tx = dev.take_tx()
-    dst, dshadow, dv, dlog = await sc.new_device(ids)
-    await open_device(dv, persist=True)
-    await map_guest_memory(dv, cfg.regions)
-    await start_device(dv, driver.vqs, features=features, bases=bases)
+    src_tx += dev.take_tx()
+    r.equal("migration: ring positions read at suspend == used.idx in guest memory",
+            state.last_avail, {vq.index: vq.used_idx for vq in driver.vqs})
+    dst, dshadow, dq, dlog = await _qemu(sc, "dst", ids)
+    dq.guest = _rings(sc, driver)
+    await dq.start_passthrough(state)
+    if hasattr(dst, "cur_queue_pairs"):
+        r.equal("migration: queue pairs replayed through the destination's control VQ",
+                dst.cur_queue_pairs, cfg.queue_pairs if features & bit(VIRTIO_NET_F_MQ) else 1)
     for qp in range(cfg.queue_pairs):
-        await dv.kick(driver.tx_index(qp))  # QEMU kicks every queue once the device is running
+        await dq.v.kick(driver.tx_index(qp))  # the guest's next notification of every queue
     await dst.settle()
     await dev.settle()
     r.equal("migration: source silent after stop", len(log) - src_quiet, 0)
@@ -230,7 +235,7 @@ async def _phase_traffic_suspend_migrate(sc: Scenario, ids: frozenset[int]) -> N
     for qp in range(cfg.queue_pairs):
         driver.reap_tx(qp)
         wire = sc.frames(4)
-        got = await receive(dv, dst, driver, qp, wire)
+        got = await receive(dq.v, dst, driver, qp, wire)
         r.equal(f"migration: destination rx qp{qp}", got, wire)
     sc.isolation("destination", dshadow, dlog, 0)
 

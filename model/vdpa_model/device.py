@@ -8,6 +8,12 @@ differ, :class:`vdpa_model.options.DeviceOptions` chooses (mlx5_vnet.c by defaul
 
 Work happens when :meth:`ReferenceDevice.process` runs, never inside an op, the way a hardware
 engine runs beside its command interface: ``kick_vq`` only rings a doorbell.
+
+What the parent would ask its firmware to do for each op is decided by the parent's
+firmware-work model (:mod:`vdpa_model.fwmodel`, mlx5_vnet.c for the mlx5 parent) and recorded as
+``fw`` records when a trace is attached (:attr:`ReferenceDevice.trace`); it never changes what
+the device does, except where mlx5 itself behaves differently (no resume op without resumable
+firmware; DRIVER_OK starting the first queue pair only, with ``driver_ok_first_qp_only``).
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from .ctrl import serve_control
 from .datapath import Chain, RingError, SplitRing
 from .dma import AccessKind, AccessLog, DmaPort
 from .errors import fail
+from .fwmodel import CVQ_GROUP, DATAVQ_DESC_GROUP, DATAVQ_GROUP, firmware_for
 from .iotlb import AddressSpace, Iotlb, check_perm
 from .memory import GuestMemory
+from .mr import BackingOf
 from .ops import (
     DeviceFault,
     DeviceHarness,
@@ -44,6 +52,7 @@ from .spec import (
     VIRTIO_F_ACCESS_PLATFORM,
     VIRTIO_ID_NET,
     VIRTIO_NET_CONFIG_STRUCT,
+    VIRTIO_NET_F_CTRL_VLAN,
     VIRTIO_NET_F_CTRL_VQ,
     VIRTIO_NET_F_MQ,
     VIRTIO_NET_HDR_NUM_BUFFERS_STRUCT,
@@ -54,12 +63,11 @@ from .spec import (
     bit,
     net_hdr_len,
 )
+from .trace import Trace
 
-# Group numbers of mlx5_vnet.c (MLX5_VDPA_DATAVQ_GROUP, _CVQ_GROUP, _DATAVQ_DESC_GROUP); vdpa_sim
-# uses the first two the same way (vdpasim_get_vq_group: data 0, CVQ 1).
-DATAVQ_GROUP = 0
-CVQ_GROUP = 1
-DATAVQ_DESC_GROUP = 2
+# Group numbers (defined with the mlx5 parent model; vdpa_sim uses the first two the same way:
+# vdpasim_get_vq_group: data 0, CVQ 1). Re-exported here, where parent drivers import them.
+__all__ = ["CVQ_GROUP", "DATAVQ_DESC_GROUP", "DATAVQ_GROUP", "ReferenceDevice", "Virtqueue"]
 
 # Bound once for the engine's per-descriptor check (Enum class-attribute lookups are slow).
 _RDY = VqObjectState.RDY
@@ -83,6 +91,8 @@ class Virtqueue:
     avail_seen: int = 0
     used_idx: int = 0
     doorbell: bool = False
+    #: a call eventfd is bound (set_vq_cb); the model counts notifications instead of raising them
+    callback: bool = False
     #: ring geometry applied when the object last started (mlx5 applies modified fields at the
     #: INIT/SUSPEND → RDY modify; vdpa_sim rebuilds vringh on ready false → true).
     ring: SplitRing | None = None
@@ -97,7 +107,8 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
     """A vDPA virtio-net device in pure Python, over a shared :class:`GuestMemory`."""
 
     def __init__(self, mem: GuestMemory, options: DeviceOptions | None = None,
-                 log: AccessLog | None = None) -> None:
+                 log: AccessLog | None = None, *, trace: Trace | None = None,
+                 backing: BackingOf | None = None) -> None:
         self.options = opts = options or DeviceOptions()
         self.mem = mem
         self.log = log if log is not None else AccessLog()
@@ -113,10 +124,51 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self.suspended = False
         self.config_notifications = 0
         self.mac = opts.mac
-        self.cur_queue_pairs = 1
+        self._cur_qps = 1
+        #: VLAN filter the control VQ keeps (mlx5: one steering rule pair per id)
+        self.vlans: set[int] = set()
         self._tx: list[TxPacket] = []
         self._faults: list[DeviceFault] = []
+        #: the parent's firmware-work model; ``backing`` is the backing page size of host
+        #: memory by address (region geometry), 4 KiB everywhere if None
+        self.fw = firmware_for(opts.parent.value, opts, 2 * opts.queue_pairs,
+                               opts.device_features, trace, backing)
+        self.fw.device_add()
 
+    @property
+    def trace(self) -> Trace | None:
+        """Where the parent's ``fw`` records go (None: not recorded)."""
+        return self.fw.trace
+
+    @trace.setter
+    def trace(self, trace: Trace | None) -> None:
+        self.fw.trace = trace
+
+    def collect_garbage(self) -> None:
+        """Run the parent's deferred region destruction now (mlx5's MR collector)."""
+        self.fw.collect_garbage()
+
+    @property
+    def cur_queue_pairs(self) -> int:
+        """Queue pairs in use, as the control VQ's MQ_VQ_PAIRS_SET last set them."""
+        return self._cur_qps
+
+    @cur_queue_pairs.setter
+    def cur_queue_pairs(self, pairs: int) -> None:
+        self._cur_qps = pairs
+        if self.options.driver_ok_first_qp_only and self.driver_ok and not self.suspended:
+            for vq in self.vqs[:2 * self.options.queue_pairs]:
+                if vq.index < 2 * pairs:
+                    if vq.ready and vq.state in (VqObjectState.INIT, VqObjectState.SUSPEND):
+                        self._start(vq)
+                elif vq.state is VqObjectState.RDY:
+                    vq.state = VqObjectState.SUSPEND  # change_num_qps: suspend_vqs of the rest
+
+    def _active(self, vq: Virtqueue) -> bool:
+        """Whether ``vq`` may run: every VQ, or with driver_ok_first_qp_only only the queue pairs
+        in use (and the CVQ)."""
+        return (not self.options.driver_ok_first_qp_only or self.is_cvq(vq.index)
+                or vq.index < 2 * self._cur_qps)
     # ======================================================================================
     # helpers
     # ======================================================================================
@@ -189,6 +241,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         MLX5_VIRTQ_MODIFY_MASK_VIRTIO_Q_ADDRS; vdpasim_set_vq_address). Never starts DMA."""
         vq = self._vq(idx, "set_vq_address")
         vq.desc_area, vq.driver_area, vq.device_area = desc_area, driver_area, device_area
+        self.fw.set_vq_address(idx)
 
     async def set_vq_num(self, idx: int, num: int) -> None:
         """Stored; applied at the next start (mlx5_vdpa_set_vq_num: HW size is fixed at create)."""
@@ -197,6 +250,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
             raise fail(errno.EINVAL, "set_vq_num",
                        f"queue size {num} is not a power of two in 1..{self.options.max_queue_size}")
         vq.num = num
+        self.fw.set_vq_num(idx, num)
 
     async def kick_vq(self, idx: int) -> None:
         """Doorbell. Out-of-range or not-ready VQs ignore it (mlx5_vdpa_kick_vq); while suspended
@@ -210,10 +264,15 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
             return
         vq.doorbell = True
 
+    async def set_vq_cb(self, idx: int, enabled: bool) -> None:
+        """mlx5_vdpa_set_vq_cb / vdpasim_set_vq_cb: the callback is stored; cleared by reset."""
+        self._vq(idx, "set_vq_cb").callback = enabled
+
     async def set_vq_ready(self, idx: int, ready: bool) -> None:
         """mlx5_vdpa_set_vq_ready: ignored before features are set (mlx5); !ready suspends a RDY
         object; ready after DRIVER_OK starts it; before DRIVER_OK only the flag changes."""
         vq = self._vq(idx, "set_vq_ready")
+        self.fw.set_vq_ready(idx, ready)
         if self.options.ready_ignored_before_features and not self.features:
             return
         if not ready:
@@ -223,8 +282,11 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
             return
         if self.options.parent is Parent.SIM and not vq.ready:
             vq.state = VqObjectState.INIT  # vdpasim_queue_ready rebuilds the vring
+        if (self.driver_ok and vq.state is VqObjectState.SUSPEND and not self.options.offers_resume
+                and not self.is_cvq(idx)):
+            return  # mlx5_vdpa_set_vq_ready: resume_vq fails without resumable firmware
         vq.ready = True
-        if self.driver_ok and not self.suspended:
+        if self.driver_ok and not self.suspended and self._active(vq):
             self._start(vq)
 
     async def get_vq_ready(self, idx: int) -> bool:
@@ -241,11 +303,13 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         vq.last_avail = vq.avail_seen = state.avail_index
         if self.options.state_reports_used_idx:
             vq.used_idx = state.avail_index
+        self.fw.set_vq_state(idx)
 
     async def get_vq_state(self, idx: int) -> VqState:
         """mlx5 reports the hardware used index; vdpa_sim reports last_avail_idx. The two agree
         once the VQ is suspended, since nothing is in flight then (vdpa-semantics.md §3.4)."""
         vq = self._vq(idx, "get_vq_state")
+        self.fw.get_vq_state(idx)
         return VqState(vq.used_idx if self.options.state_reports_used_idx else vq.last_avail)
 
     async def get_vq_num_max(self) -> int:
@@ -276,6 +340,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self._asid(asid, "set_group_asid")
         self.group2asid[group] = asid
         self._rebind_rings()
+        self.fw.set_group_asid(group, asid)
 
     # ======================================================================================
     # VdpaOps: features, status, config
@@ -303,6 +368,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
                 and not features & bit(VIRTIO_NET_F_CTRL_VQ)):
             raise fail(errno.EINVAL, "set_driver_features", "VIRTIO_NET_F_MQ without CTRL_VQ")
         self.features = features & self.options.device_features
+        self.fw.set_driver_features(features)
 
     async def get_driver_features(self) -> int:
         return self.features
@@ -321,8 +387,9 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self.status = (status & ~VIRTIO_CONFIG_S_NEEDS_RESET) | kept
         if rising and not self.suspended:
             for vq in self.vqs:
-                if vq.ready:
+                if vq.ready and self._active(vq):
                     self._start(vq)
+        self.fw.set_status(self.status)
 
     async def get_generation(self) -> int:
         return self.generation
@@ -354,13 +421,18 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
     async def reset(self) -> None:
         """vdpasim_do_reset / mlx5_vdpa_compat_reset without CLEAN_MAP: status, features, VQs,
         indices and group→ASID bindings go back to their initial values; mappings stay."""
+        self._reset_state()
+        self.fw.reset(clean_map=False)
+
+    def _reset_state(self) -> None:
         self.status = 0
         self.features = 0
         self.suspended = False
         self.generation += 1
         self.group2asid = [0] * self.ngroups
-        self.cur_queue_pairs = 1
+        self._cur_qps = 1
         self.mac = self.options.mac
+        self.vlans = set()
         for vq in self.vqs:
             num = self.options.max_queue_size if self.options.reset_restores_num else vq.num
             fresh = Virtqueue(vq.index, num)
@@ -369,10 +441,11 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
     async def compat_reset(self, flags: int) -> None:
         """Reset; with VDPA_RESET_F_CLEAN_MAP also every ASID back to its default mapping
         (vdpasim_compat_reset, mlx5_vdpa_compat_reset)."""
-        await self.reset()
+        self._reset_state()
         if flags & VDPA_RESET_F_CLEAN_MAP:
             for space in self.spaces:
                 space.restore_default()
+        self.fw.reset(clean_map=bool(flags & VDPA_RESET_F_CLEAN_MAP))
 
     async def suspend(self) -> None:
         """mlx5_vdpa_suspend: every RDY object → SUSPEND. Work in flight has completed when this
@@ -383,17 +456,20 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         for vq in self.vqs:
             if vq.state is VqObjectState.RDY:
                 vq.state = VqObjectState.SUSPEND
+        self.fw.suspend()
 
     async def resume(self) -> None:
         """mlx5_vdpa_resume / resume_vqs: SUSPEND → RDY, INIT → RDY for ready VQs; latched kicks
         then run (vdpasim_resume)."""
-        if not self.options.has_resume:
+        if not self.options.offers_resume:
             await super().resume()
         self.suspended = False
+        self.fw.resume()
         if not self.driver_ok:
             return
         for vq in self.vqs:
-            if vq.ready and vq.state in (VqObjectState.INIT, VqObjectState.SUSPEND):
+            if (vq.ready and vq.state in (VqObjectState.INIT, VqObjectState.SUSPEND)
+                    and self._active(vq)):
                 self._start(vq)
 
     # ======================================================================================
@@ -414,6 +490,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
             space.table = Iotlb()
             raise
         self._rebind_rings()
+        self.fw.set_map(asid, iotlb)
 
     async def dma_map(self, asid: int, iova: int, size: int, pa: int, perm: int) -> None:
         """vdpasim_dma_map (batch_mapping=0): the first map on an identity AS drops identity."""
@@ -436,10 +513,11 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         """vdpasim_reset_map / mlx5_vdpa_reset_map: back to the default mapping of ``asid``."""
         self._asid(asid, "reset_map").restore_default()
         self._rebind_rings()
+        self.fw.reset_map(asid)
 
     def has_op(self, name: str) -> bool:
         opts = self.options
-        optional = {"suspend": opts.has_suspend, "resume": opts.has_resume,
+        optional = {"suspend": opts.has_suspend, "resume": opts.offers_resume,
                     "dma_map": opts.incremental_map, "dma_unmap": opts.incremental_map,
                     "set_map": not opts.incremental_map,
                     "get_vq_desc_group": opts.desc_group}
@@ -562,8 +640,14 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         return total
 
     def _control(self, ring: SplitRing, chain: Chain) -> int:
-        """CVQ, emulated in software as mlx5_vnet.c does (mlx5_cvq_kick_handler)."""
-        return serve_control(ring, chain, self, self.options.queue_pairs)
+        """CVQ, emulated in software as mlx5_vnet.c does (mlx5_cvq_kick_handler). VLAN commands
+        are mlx5's and need CTRL_VLAN negotiated (handle_ctrl_vlan); vdpa_sim has none."""
+        vlans = (self.vlans if self.options.parent is Parent.MLX5
+                 and self.features & bit(VIRTIO_NET_F_CTRL_VLAN) else None)
+        return serve_control(ring, chain, self, self.options.queue_pairs, vlans, self._controlled)
+
+    def _controlled(self, cls: int, cmd: int, ok: bool, changed: bool) -> None:
+        self.fw.control(cls, cmd, ok, changed, self._cur_qps)
 
     # ======================================================================================
     # DeviceHarness
@@ -572,7 +656,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self.process()
 
     async def inject_rx(self, vq: int, frame: bytes) -> None:
-        if not 0 <= vq < self.nvqs or vq % 2 or vq == self.cvq_index():
+        if not 0 <= vq < self.nvqs or vq % 2 or self.is_cvq(vq):
             raise ValueError(f"vq {vq} is not a receive queue")
         self.vqs[vq].rx_frames.append(bytes(frame))
 

@@ -112,11 +112,25 @@ class DmaPort:
         self.log = log
 
     def translate(self, iova: int, length: int, write: bool) -> list[tuple[int, int]]:
-        """Translate without accessing (raises :class:`TranslationFault`)."""
-        return self.space.translate(iova, length, write)
+        """Translate without accessing (raises :class:`TranslationFault`).
+
+        A translation that lands outside guest RAM is a fault too: on an identity-mapped ASID
+        nothing else stops the device from addressing past the end of RAM, and on real hardware
+        such a DMA is refused by the host bridge/IOMMU, never served. Checking it here, where
+        chains are translated whole before any byte moves (:meth:`SplitRing.walk`), keeps the
+        "fault before any access" promise for it as for any other translation fault.
+        """
+        pieces = self.space.translate(iova, length, write)
+        size = self.mem.size
+        for pa, n in pieces:
+            if pa + n > size:
+                raise TranslationFault(iova, length, write,
+                                       f"pa [{pa:#x}, {pa + n - 1:#x}] is outside guest RAM "
+                                       f"({size:#x} bytes)")
+        return pieces
 
     def read(self, iova: int, length: int, kind: AccessKind) -> bytes:
-        pieces = self.space.translate(iova, length, False)
+        pieces = self.translate(iova, length, False)
         out = []
         pos = iova
         for pa, n in pieces:
@@ -126,7 +140,7 @@ class DmaPort:
         return out[0] if len(out) == 1 else b"".join(out)
 
     def write(self, iova: int, data: bytes, kind: AccessKind) -> None:
-        pieces = self.space.translate(iova, len(data), True)
+        pieces = self.translate(iova, len(data), True)
         self.write_translated(iova, pieces, data, kind)
 
     def write_translated(self, iova: int, pieces: list[tuple[int, int]], data: bytes,
@@ -142,10 +156,10 @@ class DmaPort:
         space = self.space  # AddressSpace.contiguous inlined: one call less per access
         pa = (space.contiguous(iova, fmt.size, False) if space.passthrough
               else space.table.contiguous(iova, fmt.size, False))
-        if pa is not None:  # the common case: one mapping holds the whole field
+        if pa is not None and pa + fmt.size <= self.mem.size:  # the common case: one mapping
             self.log.append(self.vq, self.asid, iova, pa, fmt.size, False, kind)
             return self.mem.unpack(fmt, pa)
-        pieces = self.space.translate(iova, fmt.size, False)
+        pieces = self.translate(iova, fmt.size, False)
         if len(pieces) == 1:
             pa = pieces[0][0]
             self.log.append(self.vq, self.asid, iova, pa, fmt.size, False, kind)
@@ -156,11 +170,11 @@ class DmaPort:
         space = self.space
         pa = (space.contiguous(iova, fmt.size, True) if space.passthrough
               else space.table.contiguous(iova, fmt.size, True))
-        if pa is not None:
+        if pa is not None and pa + fmt.size <= self.mem.size:
             self.log.append(self.vq, self.asid, iova, pa, fmt.size, True, kind)
             self.mem.pack(fmt, pa, *values)
             return
-        pieces = self.space.translate(iova, fmt.size, True)
+        pieces = self.translate(iova, fmt.size, True)
         if len(pieces) == 1:
             pa = pieces[0][0]
             self.log.append(self.vq, self.asid, iova, pa, fmt.size, True, kind)

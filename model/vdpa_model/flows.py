@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""QEMU-side procedures over vhost-vdpa, written once for every device.
+"""Short QEMU-side procedures over vhost-vdpa for contract tests, written once for every device.
 
-Each function is the sequence of ioctls hw/virtio/vhost-vdpa.c and net/vhost-vdpa.c issue for
-one step of a device's life: open and negotiate backend features, map guest memory, start the
-device, stop it for migration and read its state, start it on the destination. They take a
-:class:`VhostVdpa` (over any :class:`VdpaOps`) and a :class:`DeviceHarness`, so the same code
-runs instantly on the reference device and cycle-accurately on an RTL parent driver.
+Each function is a sequence of ioctls hw/virtio/vhost-vdpa.c issues for one step of a bare
+device's life: open and negotiate backend features, map guest memory, start the device, suspend
+it and read its ring positions, move traffic. They take a :class:`VhostVdpa` (over any
+:class:`VdpaOps`) and a :class:`DeviceHarness`, so the same code runs instantly on the reference
+device and cycle-accurately on an RTL parent driver. A migration as QEMU really runs it (one
+vhost_dev per queue pair, the shadowed control VQ, the Shadow VirtQueue, every step of
+migration-sequence.md) is :mod:`vdpa_model.qemu` and :mod:`vdpa_model.migration`.
 """
 
 from __future__ import annotations

@@ -133,13 +133,14 @@ class Completion:
     """One reaped used entry: ``head`` (used id), caller's ``token``, device ``len`` and data.
 
     ``data`` is the first ``len`` bytes of the writable buffers, concatenated in chain order
-    (empty for raw posts, whose buffer layout the driver does not know).
+    (empty for raw posts, whose buffer layout the driver does not know: ``raw`` says so).
     """
 
     head: int
     token: object
     len: int
     data: bytes
+    raw: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -578,7 +579,7 @@ class GuestVirtqueue:
                 nxt[rec.last] = self._free_head
                 self._free_head = rec.first
                 self._num_free += rec.count
-            out.append(Completion(head, rec.token, length, data))
+            out.append(Completion(head, rec.token, length, data, wsegs is None))
         self._last_used = (last + n) & U16_MASK
         if self.event_idx and not self._flags_shadow & VRING_AVAIL_F_NO_INTERRUPT:
             mem.write_u16(self._used_event_addr, self._last_used)
@@ -744,6 +745,8 @@ class GuestNetDriver:
                                    start_idx=start_idx, poison=poison)
                     for i in range(2 * queue_pairs)]
         self.counters = [QueueCounters() for _ in self.vqs]
+        #: Per VQ index: completions of raw-posted chains reaped by :meth:`reap_rx`.
+        self.raw_completions: list[list[Completion]] = [[] for _ in self.vqs]
         self._tx_hdr = bytes(self.hdr_len)
         self._has_num_buffers = self.hdr_len > VIRTIO_NET_HDR_STRUCT.size
         self._mrg_rxbuf = bool(features & bit(VIRTIO_NET_F_MRG_RXBUF))
@@ -844,6 +847,10 @@ class GuestNetDriver:
         receive_buf: a used ``len`` shorter than the header is an error, and where the header
         has ``num_buffers`` it must be 1 (no mergeable buffers spanning several; virtio 1.2
         §5.1.6.4). Buffers are not re-posted; call :meth:`post_rx` again.
+
+        Chains posted raw (:meth:`GuestVirtqueue.post_iova_chain`, ``post_raw_chain``) have no
+        buffer the driver knows to parse a header from: their completions are kept, unparsed,
+        in :attr:`raw_completions` and yield no frame.
         """
         index = self._qp(qp)
         done = self.vqs[index].reap()
@@ -852,6 +859,9 @@ class GuestNetDriver:
         frames = []
         hdr_len = self.hdr_len
         for comp in done:
+            if comp.raw:
+                self.raw_completions[index].append(comp)
+                continue
             if comp.len < hdr_len:
                 raise RxFrameError(f"vq {index} head {comp.head}: used len {comp.len} is shorter "
                                    f"than the {hdr_len}-byte virtio-net header")

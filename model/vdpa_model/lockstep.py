@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Run a device under test in lockstep with the reference device and compare every effect.
 
-:class:`Lockstep` is itself a device (``VdpaOps`` + ``DeviceHarness``): every op goes to the
-reference and to the DUT, and the return values or errnos must match. Guest memory is mirrored
+:class:`Lockstep` is itself a device (a :class:`~vdpa_model.forward.ForwardingOps`): every op
+goes to the reference and to the DUT, and the return values or errnos must match. Guest memory is mirrored
 (:class:`MirroredMemory`): the guest driver writes both copies, each device DMAs into its own,
 and after every :meth:`Lockstep.settle` the two memories, the transmitted frames and the
 faults must be identical. A mismatch raises :class:`Divergence` naming the op and both answers,
@@ -14,14 +14,12 @@ effects, same errors"), kept simulator-free so a cocotb test bench and a plain p
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import VdpaError
+from .forward import ForwardingOps, OpCall
 from .memory import GuestMemory
-from .ops import DeviceFault, DeviceHarness, IotlbRange, IovaRange, TxPacket, VdpaOps, VqState
-
-T = TypeVar("T")
+from .ops import DeviceFault, TxPacket
 
 
 class Divergence(AssertionError):
@@ -87,15 +85,19 @@ def memory_differences(a: GuestMemory, b: GuestMemory, limit: int = 4) -> list[s
     return out
 
 
-class Lockstep(VdpaOps, DeviceHarness):
-    """The device under test and the reference device, driven together and compared."""
+class Lockstep(ForwardingOps):
+    """The device under test and the reference device, driven together and compared.
+
+    Every op reaches :meth:`_through` (the forwarding base's hook) and runs on both devices;
+    ``has_op`` and the device constants are the reference's.
+    """
 
     def __init__(self, dut: Any, ref: Any, dut_mem: GuestMemory, ref_mem: GuestMemory) -> None:
+        super().__init__(ref)
         self.dut = dut
         self.ref = ref
         self.dut_mem = dut_mem
         self.ref_mem = ref_mem
-        self.nvqs, self.ngroups, self.nas = ref.nvqs, ref.ngroups, ref.nas
         for name in ("nvqs", "ngroups", "nas"):
             if getattr(dut, name) != getattr(ref, name):
                 raise Divergence(f"{name}: dut {getattr(dut, name)}, ref {getattr(ref, name)}")
@@ -104,11 +106,8 @@ class Lockstep(VdpaOps, DeviceHarness):
         self._tx: list[TxPacket] = []
         self._faults: list[DeviceFault] = []
 
-    def has_op(self, name: str) -> bool:
-        return bool(self.ref.has_op(name))
-
-    async def _both(self, op: str, call: Callable[[Any], Awaitable[T]]) -> T:
-        """Call ``op`` on both devices; same result or same errno, else :class:`Divergence`."""
+    async def _through(self, name: str, args: tuple[Any, ...], call: OpCall) -> Any:
+        """Call ``name`` on both devices; same result or same errno, else :class:`Divergence`."""
         results: list[tuple[str, Any]] = []
         for dev in (self.ref, self.dut):
             try:
@@ -119,110 +118,11 @@ class Lockstep(VdpaOps, DeviceHarness):
         self.ops_compared += 1
         if rk == "err" and dk == "err":
             if rv.errno != dv.errno:
-                raise Divergence(f"{op}: ref failed with {rv}, dut with {dv}")
+                raise Divergence(f"{name}: ref failed with {rv}, dut with {dv}")
             raise rv
         if rk != dk or (rk == "ok" and rv != dv):
-            raise Divergence(f"{op}: ref {_outcome(rk, rv)}, dut {_outcome(dk, dv)}")
-        return rv  # type: ignore[no-any-return]
-
-    # -- VdpaOps ------------------------------------------------------------------------------
-    async def set_vq_address(self, idx: int, desc_area: int, driver_area: int,
-                             device_area: int) -> None:
-        await self._both("set_vq_address",
-                         lambda d: d.set_vq_address(idx, desc_area, driver_area, device_area))
-
-    async def set_vq_num(self, idx: int, num: int) -> None:
-        await self._both("set_vq_num", lambda d: d.set_vq_num(idx, num))
-
-    async def kick_vq(self, idx: int) -> None:
-        await self._both("kick_vq", lambda d: d.kick_vq(idx))
-
-    async def set_vq_ready(self, idx: int, ready: bool) -> None:
-        await self._both("set_vq_ready", lambda d: d.set_vq_ready(idx, ready))
-
-    async def get_vq_ready(self, idx: int) -> bool:
-        return await self._both("get_vq_ready", lambda d: d.get_vq_ready(idx))
-
-    async def set_vq_state(self, idx: int, state: VqState) -> None:
-        await self._both("set_vq_state", lambda d: d.set_vq_state(idx, state))
-
-    async def get_vq_state(self, idx: int) -> VqState:
-        return await self._both("get_vq_state", lambda d: d.get_vq_state(idx))
-
-    async def get_vq_num_max(self) -> int:
-        return await self._both("get_vq_num_max", lambda d: d.get_vq_num_max())
-
-    async def get_vq_size(self, idx: int) -> int:
-        return await self._both("get_vq_size", lambda d: d.get_vq_size(idx))
-
-    async def get_vq_group(self, idx: int) -> int:
-        return await self._both("get_vq_group", lambda d: d.get_vq_group(idx))
-
-    async def get_vq_desc_group(self, idx: int) -> int:
-        return await self._both("get_vq_desc_group", lambda d: d.get_vq_desc_group(idx))
-
-    async def set_group_asid(self, group: int, asid: int) -> None:
-        await self._both("set_group_asid", lambda d: d.set_group_asid(group, asid))
-
-    async def get_device_features(self) -> int:
-        return await self._both("get_device_features", lambda d: d.get_device_features())
-
-    async def get_backend_features(self) -> int:
-        return await self._both("get_backend_features", lambda d: d.get_backend_features())
-
-    async def set_driver_features(self, features: int) -> None:
-        await self._both("set_driver_features", lambda d: d.set_driver_features(features))
-
-    async def get_driver_features(self) -> int:
-        return await self._both("get_driver_features", lambda d: d.get_driver_features())
-
-    async def get_status(self) -> int:
-        return await self._both("get_status", lambda d: d.get_status())
-
-    async def set_status(self, status: int) -> None:
-        await self._both("set_status", lambda d: d.set_status(status))
-
-    async def get_generation(self) -> int:
-        return await self._both("get_generation", lambda d: d.get_generation())
-
-    async def get_device_id(self) -> int:
-        return await self._both("get_device_id", lambda d: d.get_device_id())
-
-    async def get_config(self, offset: int, length: int) -> bytes:
-        return await self._both("get_config", lambda d: d.get_config(offset, length))
-
-    async def set_config(self, offset: int, data: bytes) -> None:
-        await self._both("set_config", lambda d: d.set_config(offset, data))
-
-    async def get_config_size(self) -> int:
-        return await self._both("get_config_size", lambda d: d.get_config_size())
-
-    async def get_iova_range(self) -> IovaRange:
-        return await self._both("get_iova_range", lambda d: d.get_iova_range())
-
-    async def reset(self) -> None:
-        await self._both("reset", lambda d: d.reset())
-
-    async def compat_reset(self, flags: int) -> None:
-        await self._both("compat_reset", lambda d: d.compat_reset(flags))
-
-    async def suspend(self) -> None:
-        await self._both("suspend", lambda d: d.suspend())
-
-    async def resume(self) -> None:
-        await self._both("resume", lambda d: d.resume())
-
-    async def set_map(self, asid: int, iotlb: Sequence[IotlbRange]) -> None:
-        await self._both("set_map", lambda d: d.set_map(asid, iotlb))
-
-    async def dma_map(self, asid: int, iova: int, size: int, pa: int, perm: int) -> None:
-        await self._both("dma_map", lambda d: d.dma_map(asid, iova, size, pa, perm))
-
-    async def dma_unmap(self, asid: int, iova: int, size: int) -> None:
-        await self._both("dma_unmap", lambda d: d.dma_unmap(asid, iova, size))
-
-    async def reset_map(self, asid: int) -> None:
-        await self._both("reset_map", lambda d: d.reset_map(asid))
+            raise Divergence(f"{name}: ref {_outcome(rk, rv)}, dut {_outcome(dk, dv)}")
+        return rv
 
     # -- DeviceHarness ------------------------------------------------------------------------
     async def settle(self) -> None:

@@ -105,6 +105,13 @@ class VdpaOps(abc.ABC):
     @abc.abstractmethod
     async def kick_vq(self, idx: int) -> None: ...
 
+    async def set_vq_cb(self, idx: int, enabled: bool) -> None:
+        """Optional here, mandatory in the kernel: the VQ's interrupt callback, installed by
+        VHOST_SET_VRING_CALL (drivers/vhost/vdpa.c: vhost_vdpa_vring_ioctl), ``enabled`` when a
+        call eventfd is bound. A parent that models no interrupts leaves it out and vhost-vdpa
+        then skips the call."""
+        raise _absent("set_vq_cb")
+
     @abc.abstractmethod
     async def set_vq_ready(self, idx: int, ready: bool) -> None: ...
 

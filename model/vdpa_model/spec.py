@@ -108,7 +108,10 @@ VIRTIO_NET_F_MAC: Final = 5
 VIRTIO_NET_F_MRG_RXBUF: Final = 15
 VIRTIO_NET_F_STATUS: Final = 16
 VIRTIO_NET_F_CTRL_VQ: Final = 17
+VIRTIO_NET_F_CTRL_RX: Final = 18
+VIRTIO_NET_F_CTRL_VLAN: Final = 19
 VIRTIO_NET_F_MQ: Final = 22
+VIRTIO_NET_F_CTRL_MAC_ADDR: Final = 23
 VIRTIO_RING_F_INDIRECT_DESC: Final = 28
 VIRTIO_RING_F_EVENT_IDX: Final = 29
 VIRTIO_F_VERSION_1: Final = 32
@@ -188,6 +191,11 @@ VHOST_IOTLB_MSG_V2: Final = 0x2
 # struct vhost_iotlb_msg { u64 iova, size, uaddr; u8 perm, type; }
 VHOST_MSG_V2_STRUCT: Final = struct.Struct("<IIQQQBB38x")
 
+# Host pinning of IOTLB UPDATEs (drivers/vhost/vdpa.c: vhost_vdpa_pa_map): pages of the host's
+# PAGE_SIZE (x86-64), pinned in calls of one page of page pointers (PAGE_SIZE / sizeof(void *)).
+HOST_PAGE_SIZE: Final = 4096
+VHOST_PIN_BATCH_PAGES: Final = HOST_PAGE_SIZE // 8
+
 # --------------------------------------------------------------------------------------------
 # include/linux/vdpa.h
 # --------------------------------------------------------------------------------------------
@@ -204,12 +212,21 @@ VIRTIO_ID_NET: Final = 1
 
 VIRTIO_NET_OK: Final = 0
 VIRTIO_NET_ERR: Final = 1
+VIRTIO_NET_CTRL_RX: Final = 0
+VIRTIO_NET_CTRL_RX_PROMISC: Final = 0
+VIRTIO_NET_CTRL_RX_ALLMULTI: Final = 1
 VIRTIO_NET_CTRL_MAC: Final = 1
+VIRTIO_NET_CTRL_MAC_TABLE_SET: Final = 0
 VIRTIO_NET_CTRL_MAC_ADDR_SET: Final = 1
 VIRTIO_NET_CTRL_MQ: Final = 4
 VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: Final = 0
 VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN: Final = 1
 VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX: Final = 0x8000
+VIRTIO_NET_CTRL_VLAN: Final = 2
+VIRTIO_NET_CTRL_VLAN_ADD: Final = 0
+VIRTIO_NET_CTRL_VLAN_DEL: Final = 1
+#: VLAN ids are 12 bits (IEEE 802.1Q); virtio-net keeps a 4096-bit filter.
+VIRTIO_NET_MAX_VLAN: Final = 4095
 
 # struct virtio_net_config { u8 mac[6]; le16 status; le16 max_virtqueue_pairs; le16 mtu; }
 VIRTIO_NET_CONFIG_STRUCT: Final = struct.Struct("<6sHHH")

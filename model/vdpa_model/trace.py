@@ -73,8 +73,16 @@ ARG_KEYS: dict[str, str] = {
     "group": "virtqueue group the work applies to",
     "vq": "virtqueue index",
     "status": "device status written",
-    "flags": "flags of the op (compat_reset flags, IOTLB message type)",
+    "flags": "flags of the work: compat_reset flags, IOTLB message type; on the fw layer 1 for a "
+             "link_notifier registered (0 unregistered) and for a vq_modify that configures an "
+             "INIT object (0 for one that changes a running object's state or keys)",
     "beats": "bus beats a DMA moved",
+    "calls": "pin_user_pages() calls, each pinning up to 512 4 KiB pages (drivers/vhost/vdpa.c: "
+             "vhost_vdpa_pa_map)",
+    "runs": "physically contiguous runs, one vhost IOTLB entry each (vhost_vdpa_pa_map); the "
+            "software CVQ's table copy has one entry per run (mr.c: mlx5_vdpa_update_cvq_iotlb)",
+    "count": "identical units of work the record stands for, each with the record's other "
+             "arguments (e.g. a region's direct keys of one size); absent means one",
 }
 
 
@@ -91,10 +99,14 @@ FW_KINDS: dict[str, str] = {
     "dev_resources_destroy": "the same, torn down (teardown_vq_resources)",
     "rqt_update": "rewrite the RQT for a new queue-pair count (mlx5_vnet.c: change_num_qps)",
     "flow_rule_add": "one steering rule, two per VLAN (mlx5_vnet.c: mac_vlan_add)",
+    "flow_rule_del": "one steering rule removed, two per VLAN or MAC (mlx5_vnet.c: mac_vlan_del)",
     "mkey_create": "one direct memory key over at most 1 GiB, `entries` MTT entries "
                    "(mr.c: create_direct_keys)",
     "mkey_destroy": "one direct memory key destroyed (mr.c: destroy_direct_keys)",
     "mr_indirect_create": "the indirect key over all direct keys of a region (mr.c: create_indirect_key)",
+    "mr_indirect_destroy": "the indirect key of a region destroyed (mr.c: destroy_indirect_key)",
+    "mr_dma_create": "the 1:1 physical-address key of ASID 0, no translation entries (mr.c: create_dma_mr)",
+    "mr_dma_destroy": "the 1:1 physical-address key destroyed (mr.c: destroy_dma_mr)",
     "mr_table_switch": "the engine switched to a newly built region atomically "
                        "(mlx5_vnet.c: mlx5_vdpa_change_map)",
     "cvq_iotlb_update": "the software CVQ's copy of its ASID's table rebuilt "
@@ -104,6 +116,60 @@ FW_KINDS: dict[str, str] = {
     "dev_reset": "the device-wide reset command itself (RTL: RESET)",
     "dev_command": "any other device-wide command without per-VQ work (status, features, group binding)",
 }
+
+
+#: Every step id the flows label records with (``phase``), in the order a migration runs them:
+#: migration-sequence.md §§2-4, plus "A22" (the resume of the resumable Flow A, after the
+#: document's last step), "add" (device creation, before any migration) and "GC" (mlx5's
+#: deferred MR collector, MLX5_VDPA_MR_GC_TRIGGER_MS after a flow). The last two are in no
+#: downtime window.
+STEP_IDS: tuple[str, ...] = (
+    "add", *(f"A{n}" for n in range(1, 23)),
+    *(f"C4.1.{n}" for n in range(1, 6)), *(f"B{n}" for n in range(1, 9)),
+    *(f"C4.2.{n}" for n in range(1, 12)), "GC",
+)
+#: Step ids of work outside every downtime window.
+OUTSIDE_WINDOWS: tuple[str, ...] = ("add", "GC")
+
+
+#: The ``host`` layer's names: QEMU or kernel work with no parent op behind it, as the flows and
+#: :class:`~vdpa_model.vhost.VhostVdpa` record it. Not enforced on reading (a vendor tool may
+#: add its own); the flows use only these.
+HOST_KINDS: dict[str, str] = {
+    "pin": "guest pages pinned for one IOTLB UPDATE; `pages` of the backing `page_size`, `calls` "
+           "pin_user_pages calls, `runs` IOTLB entries (drivers/vhost/vdpa.c: vhost_vdpa_pa_map)",
+    "unpin": "pages unpinned for one INVALIDATE, always 4 KiB at a time (vhost_vdpa_pa_unmap)",
+    "irq_bypass": "the interrupt bypass of `vqs` VQs registered at DRIVER_OK (`flags` 1, "
+                  "vhost_vdpa_setup_vq_irq) or dropped when DRIVER_OK is cleared (`flags` 0, "
+                  "vhost_vdpa_unsetup_vq_irq)",
+    "doorbell": "QEMU maps (`flags` 1) or unmaps (`flags` 0) the doorbell pages of one vhost_dev's "
+                "`vqs` data VQs (hw/virtio/vhost-vdpa.c: vhost_vdpa_host_notifiers_init / _uninit)",
+    "notifiers": "guest and host notifiers (ioeventfd, irqfd) of one vhost_dev's `vqs` VQs wired "
+                 "(`flags` 1) or torn down (`flags` 0) (hw/virtio/vhost.c: vhost_dev_enable_notifiers, "
+                 "virtio-pci set_guest_notifiers)",
+    "svq_start": "one shadow VQ set up over a fresh shadow ring (hw/virtio/vhost-shadow-virtqueue.c: "
+                 "vhost_svq_start)",
+    "svq_stop": "one shadow VQ stopped: used buffers handed to the guest, `cmds` in-flight requests "
+                "rewound (vhost_svq_stop)",
+    "cvq_command": "one control command QEMU sends on the shadow CVQ (net/vhost-vdpa.c: "
+                   "vhost_vdpa_net_load_cmd): serially it holds the kick and the wait for the answer "
+                   "(and the device's work); sent in parallel (parallel_cvq_load, QEMU >= 8.2) the "
+                   "commands share a group and QEMU waits once after them (H4)",
+}
+
+#: The ``ioctl`` layer's names: the uapi ioctl or IOTLB message, ``open``/``release`` of the fd,
+#: and ``eventfd_kick`` (a write to a VQ's kick eventfd, forwarded by vhost as kick_vq).
+IOCTLS: tuple[str, ...] = (
+    "open", "release", "eventfd_kick", "VHOST_SET_OWNER", "VHOST_GET_FEATURES",
+    "VHOST_SET_FEATURES", "VHOST_GET_BACKEND_FEATURES", "VHOST_SET_BACKEND_FEATURES",
+    "VHOST_VDPA_GET_DEVICE_ID", "VHOST_VDPA_GET_CONFIG", "VHOST_VDPA_GET_IOVA_RANGE",
+    "VHOST_VDPA_GET_VRING_NUM", "VHOST_VDPA_GET_STATUS", "VHOST_VDPA_SET_STATUS",
+    "VHOST_SET_VRING_NUM", "VHOST_SET_VRING_ADDR", "VHOST_SET_VRING_BASE", "VHOST_GET_VRING_BASE",
+    "VHOST_SET_VRING_KICK", "VHOST_SET_VRING_CALL", "VHOST_VDPA_SET_VRING_ENABLE",
+    "VHOST_VDPA_GET_VRING_GROUP", "VHOST_VDPA_GET_VRING_DESC_GROUP", "VHOST_VDPA_SET_GROUP_ASID",
+    "VHOST_VDPA_SUSPEND", "VHOST_VDPA_RESUME", "VHOST_IOTLB_UPDATE", "VHOST_IOTLB_INVALIDATE",
+    "VHOST_IOTLB_BATCH_BEGIN", "VHOST_IOTLB_BATCH_END",
+)
 
 
 @dataclasses.dataclass(slots=True)

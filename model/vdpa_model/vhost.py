@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from .errors import VdpaError, fail
 from .iotlb import U64_MAX, Iotlb
-from .ops import IotlbRange, VdpaOps, VqState
+from .ops import IotlbRange, IovaRange, VdpaOps, VqState
 from .spec import (
+    HOST_PAGE_SIZE,
     U16_MASK,
     VDPA_RESET_F_CLEAN_MAP,
     VHOST_BACKEND_F_DESC_ASID,
@@ -38,11 +42,14 @@ from .spec import (
     VHOST_IOTLB_MSG_V2,
     VHOST_IOTLB_UPDATE,
     VHOST_MSG_V2_STRUCT,
+    VHOST_PIN_BATCH_PAGES,
     VHOST_VRING_NUM_LIMIT,
     VIRTIO_CONFIG_S_DRIVER_OK,
     VIRTIO_CONFIG_S_FEATURES_OK,
     bit,
 )
+from .trace import Layer, Trace
+from .tracing import recorded
 
 #: VHOST_VRING_F_LOG, the only flag SET_VRING_ADDR accepts (drivers/vhost/vhost.c).
 VHOST_VRING_F_LOG = 0
@@ -53,6 +60,61 @@ ALWAYS_OFFERED = (bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BACKEND_F_IOTLB_
 
 
 _RUNNING = "DRIVER_OK is set and the device is not suspended"
+
+#: The backing page size of host memory at a physical (here: guest-physical) address.
+Backing = Callable[[int], int]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_Method = Callable[Concatenate[Any, _P], Coroutine[Any, Any, _R]]
+
+
+def ioctl(name: str | Callable[..., str],
+          summary: Callable[..., dict[str, int]] | None = None
+          ) -> Callable[[_Method[_P, _R]], _Method[_P, _R]]:
+    """Mark a :class:`VhostVdpa` method as one ioctl (or IOTLB message): with a trace attached
+    it becomes one ``ioctl`` record (``name``, or ``name(*args)`` when it depends on them, with
+    the cost drivers ``summary(*args)``) around the parent ops it makes. Without a trace the
+    only cost is one attribute test."""
+    def deco(fn: _Method[_P, _R]) -> _Method[_P, _R]:
+        async def traced(self: Any, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            trace = self.trace
+            if trace is None:
+                return await fn(self, *args, **kwargs)
+            label = name if isinstance(name, str) else name(*args, **kwargs)
+            return await recorded(trace, Layer.IOCTL, label,
+                                  summary(*args, **kwargs) if summary else {},
+                                  lambda: fn(self, *args, **kwargs))
+        return cast(_Method[_P, _R], functools.wraps(fn)(traced))
+    return deco
+
+
+def _vq(idx: int, *_: Any) -> dict[str, int]:
+    return {"vq": idx}
+
+
+_IOTLB_NAMES = {VHOST_IOTLB_UPDATE: "VHOST_IOTLB_UPDATE", VHOST_IOTLB_INVALIDATE: "VHOST_IOTLB_INVALIDATE",
+                VHOST_IOTLB_BATCH_BEGIN: "VHOST_IOTLB_BATCH_BEGIN",
+                VHOST_IOTLB_BATCH_END: "VHOST_IOTLB_BATCH_END"}
+
+
+def _iotlb_name(asid: int, msg_type: int, *_: Any, **__: Any) -> str:
+    return _IOTLB_NAMES.get(msg_type, f"VHOST_IOTLB_TYPE_{msg_type}")
+
+
+def _iotlb_summary(asid: int, msg_type: int, iova: int = 0, size: int = 0, *_: Any,
+                   **__: Any) -> dict[str, int]:
+    out = {"asid": asid, "flags": msg_type}
+    if msg_type in (VHOST_IOTLB_UPDATE, VHOST_IOTLB_INVALIDATE):
+        out.update(ranges=1, bytes=size)
+    return out
+
+
+def pinned_runs(pa: int, size: int, page_size: int) -> int:
+    """Physically contiguous runs of ``[pa, pa + size)`` when host memory is contiguous only
+    within one backing page of ``page_size`` (the worst case, as fragmented memory is): one
+    vhost IOTLB entry each (vhost_vdpa_pa_map merges consecutive pfns only)."""
+    return -(-(pa + size) // page_size) - pa // page_size
 
 
 @dataclasses.dataclass(slots=True)
@@ -81,9 +143,19 @@ class VhostOptions:
 class VhostVdpa:
     """One open vhost-vdpa file descriptor on ``ops``."""
 
-    def __init__(self, ops: VdpaOps, options: VhostOptions | None = None) -> None:
+    def __init__(self, ops: VdpaOps, options: VhostOptions | None = None,
+                 trace: Trace | None = None, backing: Backing | None = None, *,
+                 user_memory: int | None = None) -> None:
         self.ops = ops
         self.options = options or VhostOptions()
+        #: Where ioctl and host records go (None: nothing is recorded, nothing is paid).
+        self.trace = trace
+        #: Backing page size of host memory by address, for the pin records (4 KiB if None).
+        self.backing = backing
+        #: Bytes of the owner's address space that pin_user_pages can pin, from userspace
+        #: address 0 (the model takes an UPDATE's uaddr as the guest-physical address, so this
+        #: is the guest RAM size). None: every uaddr pins.
+        self.user_memory = user_memory
         self.vqs = [VhostVq() for _ in range(ops.nvqs)]
         self.acked_backend = 0
         self.suspended = False
@@ -94,6 +166,7 @@ class VhostVdpa:
         self.vq_num_max = 0
         #: Parent calls made on behalf of userspace, for tests and for the timing model.
         self.set_map_calls = 0
+        self._iova_range: IovaRange | None = None
 
     # -- helpers ----------------------------------------------------------------------------
     def _vq_index(self, idx: int, op: str) -> VhostVq:
@@ -109,10 +182,14 @@ class VhostVdpa:
         return bool(await self.ops.get_status() & VIRTIO_CONFIG_S_DRIVER_OK)
 
     # -- open / release ---------------------------------------------------------------------
+    @ioctl("open")
     async def open(self) -> None:
-        """vhost_vdpa_open: reset with flags 0, cache the VQ size limit."""
+        """vhost_vdpa_open: reset with flags 0, cache the VQ size limit. The IOVA range the
+        kernel reads at probe (vhost_vdpa_set_iova_range) is read here, once."""
         await self._reset(0)
+        await self._cached_iova_range()
 
+    @ioctl("release")
     async def release(self) -> None:
         """vhost_vdpa_release → vhost_vdpa_cleanup → vhost_vdpa_remove_as for every AS: reset,
         unmap each entry, then reset_map (vdpa-semantics.md §3.5 'close(fd)')."""
@@ -126,9 +203,11 @@ class VhostVdpa:
                 await self.ops.reset_map(asid)
 
     # -- features ---------------------------------------------------------------------------
+    @ioctl("VHOST_GET_FEATURES")
     async def get_features(self) -> int:
         return await self.ops.get_device_features()
 
+    @ioctl("VHOST_SET_FEATURES")
     async def set_features(self, features: int) -> None:
         """vhost_vdpa_set_features: -EBUSY once FEATURES_OK is set; parent failure is -EINVAL."""
         if await self.ops.get_status() & VIRTIO_CONFIG_S_FEATURES_OK:
@@ -138,6 +217,7 @@ class VhostVdpa:
         except VdpaError as e:
             raise fail(errno.EINVAL, "VHOST_SET_FEATURES", e.reason) from e
 
+    @ioctl("VHOST_GET_BACKEND_FEATURES")
     async def get_backend_features(self) -> int:
         """VHOST_GET_BACKEND_FEATURES: MSG_V2|BATCH|ASID always, the rest by parent ability."""
         out = ALWAYS_OFFERED
@@ -159,6 +239,7 @@ class VhostVdpa:
         return (not has_dma or self.ops.has_op("reset_map")
                 or bool(parent_features & bit(VHOST_BACKEND_F_IOTLB_PERSIST)))
 
+    @ioctl("VHOST_SET_BACKEND_FEATURES")
     async def set_backend_features(self, features: int) -> None:
         """VHOST_SET_BACKEND_FEATURES with drivers/vhost/vdpa.c's checks in its order: a bit outside
         the known set -EOPNOTSUPP; SUSPEND/RESUME without the op -EOPNOTSUPP; DESC_ASID without
@@ -194,8 +275,42 @@ class VhostVdpa:
         self.acked_backend = features
 
     # -- status and reset -------------------------------------------------------------------
+    @ioctl("VHOST_VDPA_GET_STATUS")
     async def get_status(self) -> int:
         return await self.ops.get_status()
+
+    @ioctl("VHOST_SET_OWNER")
+    async def set_owner(self) -> None:
+        """vhost_dev_set_owner: binds the fd to the caller's mm; no parent op."""
+
+    @ioctl("VHOST_VDPA_GET_DEVICE_ID")
+    async def get_device_id(self) -> int:
+        return await self.ops.get_device_id()
+
+    @ioctl("VHOST_VDPA_GET_CONFIG", lambda offset, length: {"bytes": length})
+    async def get_config(self, offset: int, length: int) -> bytes:
+        """vhost_vdpa_get_config: bounds against get_config_size (-EINVAL), then get_config."""
+        size = await self.ops.get_config_size()
+        if offset < 0 or length < 0 or offset + length > size:
+            raise fail(errno.EINVAL, "VHOST_VDPA_GET_CONFIG",
+                       f"[{offset}, +{length}) outside config space of {size} bytes")
+        return await self.ops.get_config(offset, length)
+
+    @ioctl("VHOST_VDPA_GET_IOVA_RANGE")
+    async def get_iova_range(self) -> IovaRange:
+        """The range the kernel read from the parent at probe (vhost_vdpa_set_iova_range) and
+        checks every UPDATE against; read once, then kept."""
+        return await self._cached_iova_range()
+
+    async def _cached_iova_range(self) -> IovaRange:
+        if self._iova_range is None:
+            self._iova_range = await self.ops.get_iova_range()
+        return self._iova_range
+
+    @ioctl("VHOST_VDPA_GET_VRING_NUM")
+    async def get_vring_num(self) -> int:
+        """VHOST_VDPA_GET_VRING_NUM: the parent's get_vq_num_max."""
+        return await self.ops.get_vq_num_max()
 
     def _reset_flags(self) -> int:
         """_compat_vdpa_reset: CLEAN_MAP unless userspace acked IOTLB_PERSIST."""
@@ -211,18 +326,31 @@ class VhostVdpa:
         self.suspended = False
         self.vq_num_max = await self.ops.get_vq_num_max()
 
+    @ioctl("VHOST_VDPA_SET_STATUS", lambda status: {"status": status})
     async def set_status(self, status: int) -> None:
-        """vhost_vdpa_set_status: 0 resets; a non-zero value that clears a set bit is -EINVAL."""
+        """vhost_vdpa_set_status: 0 resets; a non-zero value that clears a set bit is -EINVAL.
+        Clearing DRIVER_OK first drops every VQ's interrupt bypass, setting it registers them
+        (vhost_vdpa_unsetup_vq_irq, vhost_vdpa_setup_vq_irq): ``host`` records."""
         old = await self.ops.get_status()
+        if status and old & ~status:
+            raise fail(errno.EINVAL, "VHOST_VDPA_SET_STATUS",
+                       f"status {status:#x} clears bits {old & ~status:#x} of {old:#x}")
+        if old & VIRTIO_CONFIG_S_DRIVER_OK and not status & VIRTIO_CONFIG_S_DRIVER_OK:
+            self._host("irq_bypass", vqs=self.ops.nvqs, flags=0)
         if status == 0:
             await self._reset(self._reset_flags())
             return
-        if old & ~status:
-            raise fail(errno.EINVAL, "VHOST_VDPA_SET_STATUS",
-                       f"status {status:#x} clears bits {old & ~status:#x} of {old:#x}")
         await self.ops.set_status(status)
+        if status & VIRTIO_CONFIG_S_DRIVER_OK and not old & VIRTIO_CONFIG_S_DRIVER_OK:
+            self._host("irq_bypass", vqs=self.ops.nvqs, flags=1)
+
+    def _host(self, name: str, **args: int) -> None:
+        """A ``host`` record of kernel work with no parent op behind it (only with a trace)."""
+        if self.trace is not None:
+            self.trace.add(Layer.HOST, name, **args)
 
     # -- virtqueues -------------------------------------------------------------------------
+    @ioctl("VHOST_SET_VRING_NUM", lambda idx, num: {"vq": idx, "qsize": num})
     async def set_vring_num(self, idx: int, num: int) -> None:
         """vhost_vring_set_num: nonzero power of two <= 0xffff; (2026) <= get_vq_num_max."""
         vq = self._vq_index(idx, "VHOST_SET_VRING_NUM")
@@ -233,6 +361,7 @@ class VhostVdpa:
         vq.num = num
         await self.ops.set_vq_num(idx, num)
 
+    @ioctl("VHOST_SET_VRING_ADDR", _vq)
     async def set_vring_addr(self, idx: int, desc: int, avail: int, used: int,
                              flags: int = 0) -> None:
         """vhost_vring_set_addr then vhost_vdpa_vring_ioctl: flags, alignment (avail 2, used 4;
@@ -252,6 +381,7 @@ class VhostVdpa:
         except VdpaError as e:  # vhost_vdpa_vring_ioctl: any set_vq_address failure is -EINVAL
             raise fail(errno.EINVAL, "VHOST_SET_VRING_ADDR", str(e)) from e
 
+    @ioctl("VHOST_SET_VRING_BASE", _vq)
     async def set_vring_base(self, idx: int, num: int) -> None:
         """VHOST_SET_VRING_BASE: split values > 0xffff -EINVAL (vhost core), then -EINVAL in
         DRIVER_OK unless suspended, then set_vq_state."""
@@ -263,21 +393,40 @@ class VhostVdpa:
             raise fail(errno.EINVAL, "VHOST_SET_VRING_BASE", _RUNNING)
         await self.ops.set_vq_state(idx, VqState(num))
 
+    @ioctl("VHOST_GET_VRING_BASE", _vq)
     async def get_vring_base(self, idx: int) -> int:
         """VHOST_GET_VRING_BASE: get_vq_state into the core's last_avail_idx, returned."""
         vq = self._vq_index(idx, "VHOST_GET_VRING_BASE")
         vq.last_avail_idx = (await self.ops.get_vq_state(idx)).avail_index
         return vq.last_avail_idx
 
+    @ioctl("VHOST_VDPA_SET_VRING_ENABLE", lambda idx, enable: {"vq": idx, "flags": int(enable)})
     async def set_vring_enable(self, idx: int, enable: bool) -> None:
         """VHOST_VDPA_SET_VRING_ENABLE: set_vq_ready, with no DRIVER_OK check (T8 not merged)."""
         self._vq_index(idx, "VHOST_VDPA_SET_VRING_ENABLE")
         await self.ops.set_vq_ready(idx, enable)
 
+    @ioctl("eventfd_kick", _vq)
     async def kick(self, idx: int) -> None:
-        """The kick eventfd / doorbell page."""
+        """A write to the VQ's kick eventfd, which vhost polls and forwards as kick_vq
+        (drivers/vhost/vdpa.c: handle_vq_kick). A guest with a doorbell page mapped rings the
+        device without the kernel; the model routes both here."""
         await self.ops.kick_vq(idx)
 
+    @ioctl("VHOST_SET_VRING_KICK", _vq)
+    async def set_vring_kick(self, idx: int) -> None:
+        """VHOST_SET_VRING_KICK: vhost_vring_ioctl binds the eventfd vhost polls; no parent op."""
+        self._vq_index(idx, "VHOST_SET_VRING_KICK")
+
+    @ioctl("VHOST_SET_VRING_CALL", _vq)
+    async def set_vring_call(self, idx: int, enabled: bool = True) -> None:
+        """VHOST_SET_VRING_CALL: vhost_vdpa_vring_ioctl installs the callback with set_vq_cb
+        (skipped for a parent that models no interrupts)."""
+        self._vq_index(idx, "VHOST_SET_VRING_CALL")
+        if self.ops.has_op("set_vq_cb"):
+            await self.ops.set_vq_cb(idx, enabled)
+
+    @ioctl("VHOST_VDPA_GET_VRING_GROUP", _vq)
     async def get_vring_group(self, idx: int) -> int:
         self._vq_index(idx, "VHOST_VDPA_GET_VRING_GROUP")
         group = await self.ops.get_vq_group(idx)
@@ -285,6 +434,7 @@ class VhostVdpa:
             raise fail(errno.EIO, "VHOST_VDPA_GET_VRING_GROUP", f"parent answered group {group}")
         return group
 
+    @ioctl("VHOST_VDPA_GET_VRING_DESC_GROUP", _vq)
     async def get_vring_desc_group(self, idx: int) -> int:
         """Needs DESC_ASID acked and the op (vhost_vdpa_has_desc_group)."""
         self._vq_index(idx, "VHOST_VDPA_GET_VRING_DESC_GROUP")
@@ -295,6 +445,7 @@ class VhostVdpa:
             raise fail(errno.EIO, "VHOST_VDPA_GET_VRING_DESC_GROUP", f"parent answered group {group}")
         return group
 
+    @ioctl("VHOST_VDPA_SET_GROUP_ASID", lambda group, asid: {"group": group, "asid": asid})
     async def set_group_asid(self, group: int, asid: int) -> None:
         """VHOST_VDPA_SET_GROUP_ASID: the index is a group but goes through the per-vq prologue
         (-ENOBUFS at >= nvqs, §6 item 2); then group/asid bounds -EINVAL (T2); then -EBUSY after
@@ -311,6 +462,7 @@ class VhostVdpa:
         await self.ops.set_group_asid(group, asid)
 
     # -- suspend / resume -------------------------------------------------------------------
+    @ioctl("VHOST_VDPA_SUSPEND")
     async def suspend(self) -> None:
         """vhost_vdpa_suspend: 0 without calling the parent when DRIVER_OK is clear (§6 item 4)."""
         if not await self._driver_ok():
@@ -320,6 +472,7 @@ class VhostVdpa:
         await self.ops.suspend()
         self.suspended = True
 
+    @ioctl("VHOST_VDPA_RESUME")
     async def resume(self) -> None:
         """vhost_vdpa_resume: same shortcut; clears ``suspended`` on success."""
         if not await self._driver_ok():
@@ -330,6 +483,7 @@ class VhostVdpa:
         self.suspended = False
 
     # -- IOTLB messages ---------------------------------------------------------------------
+    @ioctl(_iotlb_name, _iotlb_summary)
     async def process_iotlb_msg(self, asid: int, msg_type: int, iova: int = 0, size: int = 0,
                                 uaddr: int = 0, perm: int = 0) -> None:
         """vhost_vdpa_process_iotlb_msg with the kernel's internal errno (write() turns every one
@@ -363,6 +517,11 @@ class VhostVdpa:
                 removed = [r for r in table.ranges() if r.iova <= last and r.last >= iova]
                 for r in removed:
                     table.del_range(r.iova, r.size)
+            # vhost_vdpa_pa_unmap unpins every removed entry 4 KiB page by 4 KiB page.
+            if removed:
+                unpinned = sum(r.size for r in removed)
+                self._host("unpin", bytes=unpinned, pages=-(-unpinned // HOST_PAGE_SIZE),
+                           page_size=HOST_PAGE_SIZE, ranges=len(removed))
             # vhost_vdpa_unmap: dma_unmap per whole entry (vhost_vdpa_general_unmap), and then,
             # independently, set_map outside a batch for a parent that has it.
             if self.ops.has_op("dma_map"):
@@ -385,12 +544,24 @@ class VhostVdpa:
         op = "VHOST_IOTLB_UPDATE"
         if size == 0:
             raise fail(errno.EINVAL, op, "UPDATE with size 0")
-        rng = await self.ops.get_iova_range()
+        rng = await self._cached_iova_range()
         if iova < rng.first or iova + size - 1 > rng.last or iova + size - 1 < iova:
             raise fail(errno.EINVAL, op, f"[{iova:#x}, +{size:#x}) outside iova range "
                                          f"[{rng.first:#x}, {rng.last:#x}]")
         entry = IotlbRange(iova, size, uaddr, perm)
         table.add_range(entry, op)
+        pin_err = self._pin_error(iova, size, uaddr)
+        if pin_err:
+            table.del_range(iova, size)
+            raise fail(pin_err, op, f"uaddr [{uaddr:#x}, +{size:#x}) is not all pinnable memory "
+                                    f"(owner has {self.user_memory:#x} bytes)")
+        if self.trace is not None:
+            # vhost_vdpa_pa_map: pin_user_pages 512 pages per call, one IOTLB entry per
+            # physically contiguous run; the cost depends on the backing page size (H2).
+            page = self.backing(uaddr) if self.backing is not None else HOST_PAGE_SIZE
+            self._host("pin", bytes=size, pages=pinned_runs(uaddr, size, page), page_size=page,
+                       calls=-(-size // (HOST_PAGE_SIZE * VHOST_PIN_BATCH_PAGES)),
+                       runs=pinned_runs(uaddr, size, page))
         try:
             if self.ops.has_op("dma_map"):
                 await self.ops.dma_map(asid, iova, size, uaddr, perm)
@@ -399,6 +570,27 @@ class VhostVdpa:
         except VdpaError:
             table.del_range(iova, size)  # vhost_vdpa_map unwinds its own entry on failure
             raise
+
+    def _pin_error(self, iova: int, size: int, uaddr: int) -> int:
+        """The errno vhost_vdpa_pa_map's pinning would fail with, or 0.
+
+        It pins ``npages`` 4 KiB pages from ``uaddr & PAGE_MASK`` in calls of
+        :data:`VHOST_PIN_BATCH_PAGES` (one page of page pointers). pin_user_pages returns an error when
+        the first page of a call cannot be pinned (-EFAULT: no VMA there) and a short count when a
+        later one cannot, which the caller turns into -ENOMEM after unpinning the partial batch.
+        Everything pinned before is unwound, and with one contiguous chunk no parent op was
+        called yet. Computed per batch boundary, not per page, so a 4 TiB UPDATE costs nothing.
+        """
+        if self.user_memory is None:
+            return 0
+        first = uaddr // HOST_PAGE_SIZE
+        npages = (size + (iova & (HOST_PAGE_SIZE - 1)) + HOST_PAGE_SIZE - 1) // HOST_PAGE_SIZE
+        limit = self.user_memory // HOST_PAGE_SIZE           # pages [0, limit) can be pinned
+        if first + npages <= limit:
+            return 0
+        if first >= limit or (limit - first) % VHOST_PIN_BATCH_PAGES == 0:
+            return errno.EFAULT
+        return errno.ENOMEM
 
     async def _set_map(self, asid: int, table: Iotlb) -> None:
         self.set_map_calls += 1

@@ -292,7 +292,51 @@ def test_ring_error(parent: Parent, name: str, queue: str, build: Builder, err: 
     (virtio 1.2 §2.1.2, DRIVER_OK is set); the fault names vq/asid/iova/direction for a failed
     translation; the faulting chain makes no buffer access; no byte of guest memory changes
     except the used ring of the healthy queue, which keeps working, as does the rest."""
-    b = Bench(parent, queue_pairs=2)
+    check_ring_error(Bench(parent, queue_pairs=2), queue, build, err)
+
+
+# Addresses past the end of guest RAM (1 GiB here) on an ASID still in its identity default:
+# nothing in the IOTLB refuses them, so the device must, before any byte moves, exactly as for
+# an unmapped address (a host bridge / IOMMU refuses such a DMA; it is never served).
+PAST_RAM = 2 * GiB
+
+
+def _past_ram_buffer(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_iova_chain([(PAST_RAM, 64, False)])
+    return Expect(PAST_RAM, False)
+
+
+def _past_ram_rx_second(b: Bench, q: GuestVirtqueue) -> Expect:
+    q.post_iova_chain([(b.guarded(64), 64, True), (GiB - 1024, 2048, True)])
+    return Expect(GiB - 1024, True)
+
+
+def _past_ram_rings(b: Bench, q: GuestVirtqueue) -> Expect:
+    b.driver.send(0, b"x" * 60, kick=False)
+    run(b.v.suspend())
+    run(b.v.set_vring_addr(q.index, PAST_RAM, PAST_RAM + 0x1000, PAST_RAM + 0x2000))
+    run(b.v.resume())
+    return Expect(PAST_RAM + 0x1000 + 2, False)
+
+
+PAST_RAM_CASES: list[tuple[str, str, Builder]] = [
+    ("TX buffer past RAM", "tx", _past_ram_buffer),
+    ("RX 2nd segment crosses the end of RAM", "rx", _past_ram_rx_second),
+    ("rings moved past RAM while suspended", "tx", _past_ram_rings),
+]
+
+
+@pytest.mark.parametrize("parent", [Parent.MLX5, Parent.SIM])
+@pytest.mark.parametrize("name,queue,build", PAST_RAM_CASES, ids=[c[0] for c in PAST_RAM_CASES])
+def test_address_past_ram_is_a_fault(parent: Parent, name: str, queue: str, build: Builder) -> None:
+    """An identity-mapped address past guest RAM is a translation fault (-EFAULT, as
+    iotlb_translate's miss) with every promise of :func:`test_ring_error`: detected before any
+    byte moves (the RX header and frame are not written), VQ in ERR, NEEDS_RESET, the rest of
+    the device working, and no later ``process()`` raising."""
+    check_ring_error(Bench(parent, queue_pairs=2, mapped=False), queue, build, errno.EFAULT)
+
+
+def check_ring_error(b: Bench, queue: str, build: Builder, err: int) -> None:
     bad = 1 if queue == "tx" else 0
     q = b.vqs[bad]
     healthy = b.vqs[3]                           # transmitq of queue pair 1

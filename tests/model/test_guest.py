@@ -658,6 +658,27 @@ def test_net_rx_rejects_bad_header(mem: GuestMemory, alloc: Allocator, num_buffe
         drv.reap_rx(0)
 
 
+def test_net_rx_raw_post_completion_is_kept_unparsed(mem: GuestMemory, alloc: Allocator) -> None:
+    """A chain posted with post_iova_chain has no buffer the driver can parse: reap_rx returns
+    the frames of its own buffers, in order, and keeps the raw completion (head, len) apart
+    instead of failing on a header it cannot read."""
+    drv = net(mem, alloc, 1 << FEAT_VERSION_1)
+    rx = drv.rx_vq(0)
+    dev = Device(mem, rx)
+    (h1,) = drv.post_rx(0, 1, 64)
+    raw_head = rx.post_iova_chain([(to_iova(alloc.alloc(256)), 256, True)])
+    rx.publish()
+    (h2,) = drv.post_rx(0, 1, 64)
+    assert dev.take_heads() == [h1, raw_head, h2]
+    hdr = bytes(10) + struct.pack("<H", 1)
+    dev.fill(h1, hdr + b"first")
+    dev.fill(h2, hdr + b"second")
+    dev.complete([(h1, 17), (raw_head, 40), (h2, 18)])
+    assert drv.reap_rx(0) == [b"first", b"second"]
+    assert [(c.head, c.len, c.raw) for c in drv.raw_completions[0]] == [(raw_head, 40, True)]
+    assert drv.counters[0].completed == 3 and drv.counters[0].frames == 2
+
+
 def test_net_legacy_header_has_no_num_buffers(mem: GuestMemory, alloc: Allocator) -> None:
     drv = net(mem, alloc, 0)
     dev = Device(mem, drv.rx_vq(0))

@@ -274,6 +274,49 @@ def test_overlapping_update_is_eexist_and_changes_nothing() -> None:
     assert device_ranges(dev, 0) == [(0x10_0000, 0x4000, 0x50_0000, RW)]
 
 
+# vhost_vdpa_pa_map pins 4 KiB pages in calls of 512 (one page of page pointers). Restated here:
+# pin_user_pages fails the call (-EFAULT) when its first page has no VMA and returns a short count
+# (turned into -ENOMEM) when a later page has none; what was pinned is unwound.
+PIN_PAGE, PIN_CALL = 4096, 512
+USER_MEM = 8 * PIN_CALL * PIN_PAGE          # the owner's pinnable memory: 16 MiB at uaddr 0
+
+
+@pytest.mark.parametrize("uaddr, size, err", [
+    (USER_MEM, PIN_PAGE, errno.EFAULT),                                   # wholly past the end
+    (USER_MEM + 64 * PIN_CALL * PIN_PAGE, 2 * PIN_PAGE, errno.EFAULT),    # far past it
+    (USER_MEM - PIN_PAGE, 2 * PIN_PAGE, errno.ENOMEM),                    # crosses inside a call
+    (USER_MEM - PIN_CALL * PIN_PAGE, (PIN_CALL + 1) * PIN_PAGE, errno.EFAULT),  # 2nd call starts past
+    (USER_MEM - 3 * PIN_CALL * PIN_PAGE - PIN_PAGE, 4 * PIN_CALL * PIN_PAGE, errno.ENOMEM),
+], ids=["past-end", "far-past", "crosses-in-call", "crosses-at-call", "crosses-in-4th-call"])
+def test_update_of_unpinnable_memory_fails_and_changes_nothing(uaddr: int, size: int,
+                                                                err: int) -> None:
+    """drivers/vhost/vdpa.c: vhost_vdpa_pa_map: an UPDATE whose uaddr range is not all in the
+    owner's memory fails in pin_user_pages: -EFAULT if a pin call's first page is outside,
+    -ENOMEM if a later page of the call is. vhost-vdpa's table and the parent are unchanged, so
+    the same IOVA maps afterwards without -EEXIST; write() reports the failure as -EFAULT."""
+    dev = make()
+    v = VhostVdpa(dev, user_memory=USER_MEM)
+    run(v.open())
+    run(v.set_backend_features(b(MSG_V2) | b(BATCH) | b(IOTLB_ASID)))
+    update(v, 0, 0x1000, PIN_PAGE, 0)              # allocates AS 0, leaves identity
+    dev.calls.clear()
+    expect(err, v.process_iotlb_msg(0, UPDATE, 0x10_0000, size, uaddr, RW))
+    assert dev.calls == []
+    assert [(r.iova, r.size) for r in v.as_tables[0].ranges()] == [(0x1000, PIN_PAGE)]
+    assert device_ranges(dev, 0) == [(0x1000, PIN_PAGE, 0, RW)]
+    expect(errno.EFAULT, v.write_iotlb(msg_v2(UPDATE, 0, 0x10_0000, size, uaddr, RW)))
+    update(v, 0, 0x10_0000, size, 0)               # same IOVA, pinnable memory: accepted
+    assert (0x10_0000, size, 0, RW) in device_ranges(dev, 0)
+
+
+def test_update_ending_at_the_end_of_pinnable_memory_is_accepted() -> None:
+    dev = make()
+    v = VhostVdpa(dev, user_memory=USER_MEM)
+    run(v.open())
+    update(v, 0, 0, USER_MEM, 0)
+    assert device_ranges(dev, 0) == [(0, USER_MEM, 0, RW)]
+
+
 def test_write_turns_handler_error_into_efault() -> None:
     """drivers/vhost/vhost.c: vhost_chr_write_iter: any error of the message handler reaches
     write() as -EFAULT (the overlap's -EEXIST included; §6 item 8)."""

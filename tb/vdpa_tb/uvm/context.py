@@ -24,16 +24,17 @@ from vdpa_model import spec
 from vdpa_model.device import ReferenceDevice
 from vdpa_model.dma import AccessLog
 from vdpa_model.errors import VdpaError
+from vdpa_model.forward import ForwardingOps, OpCall
 from vdpa_model.guest import GuestNetDriver, RawDesc
 from vdpa_model.lockstep import Divergence, Lockstep, MirroredMemory
 from vdpa_model.memory import Allocator, GuestMemory
-from vdpa_model.ops import VdpaOps, VqObjectState
+from vdpa_model.ops import VqObjectState
 from vdpa_model.options import DeviceOptions
 from vdpa_model.shadow import ContractShadow
 from vdpa_model.vhost import VhostVdpa
 
 from ..hostmem import describe
-from .coverage import OPS_USED, errno_name
+from .coverage import errno_name
 from .items import OpItem, RingFaultItem, TrafficItem, VdpaItem
 
 # guest RAM the sequences map: 2 MiB at GPA 1 MiB, as in the plain cocotb tests
@@ -45,38 +46,25 @@ RO_SIZE = 0x1_0000
 #: an IOVA no sequence ever maps
 UNMAPPED_IOVA = 0x7000_0000
 
-_ALL_OPS = frozenset(n for n in dir(VdpaOps) if not n.startswith("_") and n != "has_op") \
-    | frozenset(OPS_USED)
-
-
-class OpRecorder:
-    """VdpaOps proxy that appends (op, outcome) of every call to ``sink``."""
+class OpRecorder(ForwardingOps):
+    """VdpaOps proxy that appends (op, outcome) of every call to ``sink``: the forwarding
+    base's hook sees each op once, whatever its name."""
 
     def __init__(self, inner: Any, sink: list[tuple[str, str]]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.sink = sink
-        self.nvqs, self.ngroups, self.nas = inner.nvqs, inner.ngroups, inner.nas
 
-    def has_op(self, name: str) -> bool:
-        return bool(self.inner.has_op(name))
-
-    def __getattr__(self, name: str) -> Any:
-        target = getattr(self.inner, name)
-        if name not in _ALL_OPS:
-            return target
-
-        async def call(*args: Any) -> Any:
-            try:
-                out = await target(*args)
-            except VdpaError as e:
-                self.sink.append((name, errno_name(e.errno)))
-                raise
-            except Divergence:
-                self.sink.append((name, "DIVERGENCE"))
-                raise
-            self.sink.append((name, "ok"))
-            return out
-        return call
+    async def _through(self, name: str, args: tuple[Any, ...], call: OpCall) -> Any:
+        try:
+            out = await call(self.inner)
+        except VdpaError as e:
+            self.sink.append((name, errno_name(e.errno)))
+            raise
+        except Divergence:
+            self.sink.append((name, "DIVERGENCE"))
+            raise
+        self.sink.append((name, "ok"))
+        return out
 
 
 class DeviceContext:
@@ -129,7 +117,7 @@ class DeviceContext:
         ids = frozenset(a for a in range(self.lock.nas) if identity_mask >> a & 1)
         self.shadow = ContractShadow(self.lock, ids)
         self.ops = OpRecorder(self.shadow, self.op_sink)
-        self.v = VhostVdpa(self.ops)
+        self.v = VhostVdpa(self.ops, user_memory=dut_mem.size)
         self.mem = MirroredMemory(dut_mem, ref_mem)
         self.alloc = Allocator(RAM_BASE, RAM_BASE + RAM_SIZE)
         self.device_features = dut.device_features

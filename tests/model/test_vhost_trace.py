@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: MIT
+"""vhost-vdpa's part of the trace: one ``ioctl`` record per ioctl or IOTLB message, the parent
+ops nested in it, and the kernel's own work (pinning, interrupt bypass) as ``host`` records."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from vdpa_model.device import ReferenceDevice
+from vdpa_model.errors import VdpaError
+from vdpa_model.memory import GiB, GuestMemory, MiB
+from vdpa_model.ops import IotlbRange
+from vdpa_model.options import DeviceOptions
+from vdpa_model.spec import (
+    VHOST_ACCESS_RW,
+    VHOST_IOTLB_INVALIDATE,
+    VIRTIO_CONFIG_S_ACKNOWLEDGE,
+    VIRTIO_CONFIG_S_DRIVER,
+    VIRTIO_CONFIG_S_DRIVER_OK,
+    VIRTIO_CONFIG_S_FEATURES_OK,
+)
+from vdpa_model.sync import run
+from vdpa_model.trace import IOCTLS, Layer, Trace, TraceRecord
+from vdpa_model.tracing import TracingOps
+from vdpa_model.vhost import VhostVdpa
+
+RW = VHOST_ACCESS_RW
+
+
+def stack(trace: Trace | None, backing=None, **opts: object) -> VhostVdpa:  # type: ignore[no-untyped-def]
+    dev = ReferenceDevice(GuestMemory(size=1 << 44), DeviceOptions(**opts))  # type: ignore[arg-type]
+    v = VhostVdpa(TracingOps(dev, trace), trace=trace, backing=backing)
+    run(v.open())
+    run(v.set_backend_features(run(v.get_backend_features())))
+    return v
+
+
+def children(trace: Trace, rec: TraceRecord) -> list[TraceRecord]:
+    return [r for r in trace.records if r.parent == rec.seq]
+
+
+def names(records: list[TraceRecord]) -> list[str]:
+    return [r.name for r in records]
+
+
+def test_a_batch_is_visible_and_set_map_runs_at_its_end() -> None:
+    trace = Trace()
+    v = stack(None)
+    v.trace = v.ops.trace = trace  # type: ignore[attr-defined]
+    run(v.map(0, [IotlbRange(0, 2 * GiB, 0, RW), IotlbRange(4 * GiB, 2 * GiB, 4 * GiB, RW)]))
+    top = [r for r in trace.records if r.parent is None]
+    assert names(top) == ["VHOST_IOTLB_BATCH_BEGIN", "VHOST_IOTLB_UPDATE", "VHOST_IOTLB_UPDATE",
+                          "VHOST_IOTLB_BATCH_END"]
+    assert [names(children(trace, r)) for r in top] == [[], ["pin"], ["pin"], ["set_map"]]
+    (set_map,) = children(trace, top[-1])
+    assert set_map.layer is Layer.OP and set_map.args == {"asid": 0, "ranges": 2, "bytes": 4 * GiB}
+
+
+def test_unbatched_updates_each_rebuild_the_table() -> None:
+    """Ground rule 3: without a batch a set_map parent gets the whole table after every UPDATE."""
+    trace = Trace()
+    v = stack(trace)
+    trace.records.clear()
+    run(v.map(1, [IotlbRange(0x1000, 0x1000, 0x1000, RW), IotlbRange(0x3000, 0x1000, 0x3000, RW)],
+              batch=False))
+    sets = [r for r in trace.records if r.name == "set_map"]
+    assert [r.args["ranges"] for r in sets] == [1, 2]
+    assert all(trace.records[r.parent].name == "VHOST_IOTLB_UPDATE" for r in sets)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("page", [4096, 2 * MiB, GiB])
+def test_pin_counts_pages_of_the_backing_size_and_512_page_calls(page: int) -> None:
+    trace = Trace()
+    v = stack(trace, backing=lambda pa: page)
+    trace.records.clear()
+    run(v.map(0, [IotlbRange(4 * GiB, 128 * GiB, 4 * GiB, RW)]))
+    (pin,) = [r for r in trace.records if r.name == "pin"]
+    assert pin.layer is Layer.HOST
+    assert pin.args["bytes"] == 128 * GiB
+    assert pin.args["page_size"] == page and pin.args["pages"] == 128 * GiB // page
+    # pin_user_pages works on 4 KiB struct pages whatever backs them, 512 per call (H3)
+    assert pin.args["calls"] == 128 * GiB // 4096 // 512
+    assert pin.args["runs"] == 128 * GiB // page
+
+
+def test_an_unaligned_chunk_counts_its_partial_runs() -> None:
+    trace = Trace()
+    v = stack(trace, backing=lambda pa: 2 * MiB)
+    trace.records.clear()
+    run(v.map(0, [IotlbRange(0, 4 * MiB, 1 * MiB, RW)]))  # PA [1, 5) MiB spans three 2 MiB pages
+    (pin,) = [r for r in trace.records if r.name == "pin"]
+    assert pin.args["runs"] == 3
+
+
+def test_unpin_is_always_4k_pages() -> None:
+    trace = Trace()
+    v = stack(trace, backing=lambda pa: GiB)
+    run(v.map(0, [IotlbRange(0, 2 * GiB, 0, RW)]))
+    trace.records.clear()
+    run(v.process_iotlb_msg(0, VHOST_IOTLB_INVALIDATE, 0, 2 * GiB))
+    inval, unpin, set_map = trace.records
+    assert (inval.name, unpin.name, set_map.name) == ("VHOST_IOTLB_INVALIDATE", "unpin", "set_map")
+    assert unpin.args == {"bytes": 2 * GiB, "pages": 2 * GiB // 4096, "page_size": 4096, "ranges": 1}
+    assert set_map.args["ranges"] == 0
+
+
+def test_driver_ok_and_reset_record_the_interrupt_bypass() -> None:
+    trace = Trace()
+    v = stack(trace)
+    feats = run(v.get_features())
+    run(v.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER))
+    run(v.set_features(feats))
+    ok = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK
+    run(v.set_status(ok))
+    trace.records.clear()
+    run(v.set_status(ok | VIRTIO_CONFIG_S_DRIVER_OK))
+    run(v.set_status(0))
+    host = [(r.name, r.args) for r in trace.records if r.layer is Layer.HOST]
+    nvqs = v.ops.nvqs
+    assert host == [("irq_bypass", {"vqs": nvqs, "flags": 1}), ("irq_bypass", {"vqs": nvqs, "flags": 0})]
+    statuses = [r for r in trace.records if r.name == "VHOST_VDPA_SET_STATUS"]
+    assert [r.args["status"] for r in statuses] == [ok | VIRTIO_CONFIG_S_DRIVER_OK, 0]
+    # vhost_vdpa_set_status reads the old status, drops the bypass, then resets (IOTLB_PERSIST
+    # is acked here, so vdpa_reset calls plain reset, not compat_reset(CLEAN_MAP))
+    assert [r.name for r in children(trace, statuses[1])] == ["get_status", "irq_bypass", "reset",
+                                                              "get_vq_num_max"]
+
+
+def test_a_refused_ioctl_records_its_errno() -> None:
+    trace = Trace()
+    v = stack(trace)
+    with pytest.raises(VdpaError):
+        run(v.set_vring_num(0, 100))
+    assert (trace.records[-1].name, trace.records[-1].errno) == ("VHOST_SET_VRING_NUM", errno.EINVAL)
+
+
+def test_every_ioctl_name_is_catalogued() -> None:
+    trace = Trace()
+    v = stack(trace)
+    run(v.set_owner())
+    run(v.get_config(0, 6))
+    run(v.get_vring_num())
+    run(v.get_device_id())
+    run(v.set_vring_kick(0))
+    run(v.set_vring_call(0))
+    run(v.get_vring_group(0))
+    run(v.kick(0))
+    assert {r.name for r in trace.records if r.layer is Layer.IOCTL} <= set(IOCTLS)
+
+
+def test_without_a_trace_the_same_calls_record_nothing() -> None:
+    v = stack(None)
+    run(v.map(0, [IotlbRange(0, GiB, 0, RW)]))
+    assert v.trace is None and v.set_map_calls == 1
