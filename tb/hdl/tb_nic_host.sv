@@ -211,20 +211,20 @@ always @(posedge clk) begin : axil_master
     end else begin
         case (al_state)
             AL_IDLE: begin
-                // the queue is looked at only while the host says it holds work
-                if (host_busy) begin
-                    if (vtb_axil_next(DEV, req_write, req_addr, req_data)) begin
-                        if (req_write) begin
-                            s_axil_awaddr <= AXIL_ADDR_W'(req_addr);
-                            s_axil_wdata <= req_data;
-                            s_axil_awvalid <= 1'b1;
-                            s_axil_wvalid <= 1'b1;
-                            al_state <= AL_WRITE;
-                        end else begin
-                            s_axil_araddr <= AXIL_ADDR_W'(req_addr);
-                            s_axil_arvalid <= 1'b1;
-                            al_state <= AL_READ;
-                        end
+                // looked at every idle cycle (not only once host_busy says so), so an access
+                // posted between two edges starts at the next: a register access takes the
+                // cycles it takes through cocotbext's AxiLiteMaster
+                if (vtb_axil_next(DEV, req_write, req_addr, req_data)) begin
+                    if (req_write) begin
+                        s_axil_awaddr <= AXIL_ADDR_W'(req_addr);
+                        s_axil_wdata <= req_data;
+                        s_axil_awvalid <= 1'b1;
+                        s_axil_wvalid <= 1'b1;
+                        al_state <= AL_WRITE;
+                    end else begin
+                        s_axil_araddr <= AXIL_ADDR_W'(req_addr);
+                        s_axil_arvalid <= 1'b1;
+                        al_state <= AL_READ;
                     end
                 end
             end

@@ -158,24 +158,21 @@ class RtlCommandPort:
                (True, self._addr("CPL_POP"), 1)]
         mapping = False
         async with self._lock:
-            while True:
-                waiting = (await self.read("CMD_STATUS") >> 8) & 0xFF
-                if not waiting:
-                    break
-                # every waiting completion in one batch
-                got = await self.bus.access_many(one * waiting)
-                for k in range(waiting):
-                    head, cycles, *data = got[len(one) * k:len(one) * (k + 1) - 1]
-                    if not head >> 31:
-                        raise RuntimeError(f"CMD_STATUS counted {waiting} completions, "
-                                           f"CPL_HEAD is empty at the {k + 1}th")
-                    tag, opc, status = head & 0xFF, (head >> 8) & 0xFF, (head >> 16) & 0xFF
-                    c = Completion(tag, self._op_names.get(opc, f"op{opc:#x}"), status, cycles,
-                                   tuple(data))  # type: ignore[arg-type]
-                    self._outstanding.discard(tag)
-                    self._done[tag] = c
-                    self.history.append(c)
-                    mapping |= c.op in MAPPING_COMMANDS
+            # every completion waiting now, in one batch (wait() comes back for later ones)
+            waiting = (await self.read("CMD_STATUS") >> 8) & 0xFF
+            got = await self.bus.access_many(one * waiting) if waiting else []
+            for k in range(waiting):
+                head, cycles, *data = got[len(one) * k:len(one) * (k + 1) - 1]
+                if not head >> 31:
+                    raise RuntimeError(f"CMD_STATUS counted {waiting} completions, "
+                                       f"CPL_HEAD is empty at the {k + 1}th")
+                tag, opc, status = head & 0xFF, (head >> 8) & 0xFF, (head >> 16) & 0xFF
+                c = Completion(tag, self._op_names.get(opc, f"op{opc:#x}"), status, cycles,
+                               tuple(data))  # type: ignore[arg-type]
+                self._outstanding.discard(tag)
+                self._done[tag] = c
+                self.history.append(c)
+                mapping |= c.op in MAPPING_COMMANDS
         if mapping and self.before_mapping_change is not None:
             self.before_mapping_change()
 
