@@ -19,8 +19,8 @@ help:
 	@echo "make run        simulate the default device, check it, report (the main job)"
 	@echo "make test       the whole test suite (model + RTL simulations)"
 	@echo "make test-model the pure-Python model tests only"
-	@echo "make lint       ruff + mypy (strict on model/) + verilator -Wall + Icarus compile"
-	@echo "make bench      model, downtime-pricing and RTL benchmarks; figures go to bench/results/"
+	@echo "make lint       ruff + mypy (strict on model/) + verilator -Wall + Icarus compile + no per-cycle Python"
+	@echo "make bench      model, downtime-pricing and RTL benchmarks, simulation speed; figures go to bench/results/"
 	@echo "make cov        RTL sims with HDL coverage: merged HTML in build/coverage/hdl/, + functional report"
 
 venv: $(STAMP)
@@ -43,13 +43,13 @@ test-model: $(STAMP)
 lint: $(STAMP)
 	$(VPY) -m ruff check model tb tests bench
 	$(VPY) -m mypy
-	PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q tests/rtl/test_lint.py -k "lint or icarus_compiles"
+	PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q tests/rtl/test_lint.py tests/rtl/test_tb_lint.py -k "lint or icarus_compiles"
 
 bench: $(STAMP)
 	$(VPY) bench/bench_model.py
 	$(VPY) bench/bench_downtime.py
 	$(VPY) bench/bench_migration.py
-	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py
+	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py tests/rtl/test_bench_sim_speed.py
 
 # Debian's verilator_coverage and genhtml only read the coverage; the pinned Verilator builds.
 cov: $(STAMP)

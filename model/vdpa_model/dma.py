@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from .iotlb import AddressSpace, TranslationFault, perm_allows
 from .memory import GuestMemory
@@ -52,25 +52,50 @@ class DmaAccess:
     kind: AccessKind
 
 
+RawAccess = tuple[int, int, int | None, int, int, bool, int]
+
+
 class AccessLog:
-    """Append-only record of device DMA. Stored as tuples; :meth:`entries` builds records."""
+    """Append-only record of device DMA. Stored as tuples; :meth:`entries` builds records.
+
+    A device whose bus side collects accesses elsewhere and hands them over in bulk (the RTL
+    testbench's C++ bus models) registers a ``source``: the log calls it before it is read, so
+    every reader sees every access made up to that moment, as if each had been appended live.
+    """
 
     def __init__(self) -> None:
-        self._raw: list[tuple[int, int, int | None, int, int, bool, int]] = []
+        self._raw: list[RawAccess] = []
+        self._source: Callable[[], None] | None = None
 
     def __len__(self) -> int:
+        self.sync()
         return len(self._raw)
+
+    def set_source(self, flush: Callable[[], None] | None) -> None:
+        """``flush()`` moves pending accesses in with :meth:`extend`; None detaches."""
+        self._source = flush
+
+    def sync(self) -> None:
+        """Take in what the source holds (nothing to do without one)."""
+        if self._source is not None:
+            self._source()
 
     def append(self, vq: int, asid: int, iova: int | None, pa: int, length: int, write: bool,
                kind: AccessKind) -> None:
         self._raw.append((vq, asid, iova, pa, length, write, kind))
 
+    def extend(self, rows: Iterable[RawAccess]) -> None:
+        """Append many accesses at once, each ``(vq, asid, iova, pa, length, write, kind)``."""
+        self._raw.extend(rows)
+
     def entries(self, start: int = 0) -> list[DmaAccess]:
         """Accesses from position ``start`` on (use ``len(log)`` as a bookmark)."""
+        self.sync()
         return [DmaAccess(vq, asid, iova, pa, n, w, AccessKind(k))
                 for vq, asid, iova, pa, n, w, k in self._raw[start:]]
 
     def clear(self) -> None:
+        self.sync()
         self._raw.clear()
 
 
@@ -189,4 +214,5 @@ def check_access(access: DmaAccess, expected_asid: int,
     return f"{what} at {where} is outside every mapping of asid {access.asid}"
 
 
-__all__ = ["AccessKind", "AccessLog", "DmaAccess", "DmaPort", "TranslationFault", "check_access"]
+__all__ = ["AccessKind", "AccessLog", "DmaAccess", "DmaPort", "RawAccess", "TranslationFault",
+           "check_access"]

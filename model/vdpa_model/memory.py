@@ -1,14 +1,21 @@
 # SPDX-License-Identifier: MIT
-"""Sparse guest memory: the one memory both the reference device and the RTL's DMA port see.
+"""Guest memory: the one memory both the reference device and the RTL's DMA port see.
 
-Memory is held in fixed-size numpy chunks created on first write, so a 128 GiB (or larger)
-guest costs only what is touched. Reads of never-written bytes return zeros, as fresh guest RAM
-does. Accesses that cross chunk boundaries are split here, so callers never see chunks.
+:class:`GuestMemory` holds memory in fixed-size numpy chunks created on first write, so a
+128 GiB (or larger) guest costs only what is touched. Reads of never-written bytes return zeros,
+as fresh guest RAM does. Accesses that cross chunk boundaries are split here, so callers never
+see chunks.
+
+:class:`FlatGuestMemory` is the same API over one flat buffer that something else may own and
+write too (the RTL testbench's C++ bus models, through DPI-C): no copies between the two sides,
+and a byte per chunk, set by every writer, says which chunks a snapshot must hold.
 """
 
 from __future__ import annotations
 
+import mmap
 import struct
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -17,6 +24,10 @@ import numpy.typing as npt
 GiB = 1 << 30
 MiB = 1 << 20
 KiB = 1 << 10
+
+# Linux's MAP_NORESERVE (mmap only names it from Python 3.13): no swap is reserved for the guest
+# size, so a 128 GiB guest maps on a small machine and costs only the pages it touches
+_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000 if sys.platform == "linux" else 0)
 
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -153,6 +164,95 @@ class GuestMemory:
     def snapshot(self) -> dict[int, bytes]:
         """Copy of every allocated chunk (for comparing two memories after a run)."""
         return {i << self._shift: a.tobytes() for i, a in self._chunks.items()}
+
+
+class FlatGuestMemory(GuestMemory):
+    """Guest memory in one flat, writable buffer of at least ``size`` bytes, zero where unwritten.
+
+    ``dirty`` has a byte per ``2**chunk_shift`` chunk; every write through this object sets the
+    bytes of the chunks it touches, and any other writer of ``buffer`` must do the same (the
+    RTL testbench's host library does, vdpa_tb_host.cpp). :meth:`snapshot` then copies only
+    those chunks, keyed like :meth:`GuestMemory.snapshot`, so :func:`vdpa_model.lockstep.
+    memory_differences` compares the two kinds chunk by chunk. Untouched pages of an anonymous
+    mapping cost nothing, so the buffer may be as large as the guest.
+    """
+
+    def __init__(self, buffer: memoryview | bytearray | mmap.mmap | npt.NDArray[np.uint8],
+                 dirty: memoryview | bytearray | npt.NDArray[np.uint8], size: int,
+                 chunk_shift: int = 16) -> None:
+        super().__init__(size, chunk_shift)
+        self._mem = memoryview(buffer).cast("B")  # type: ignore[arg-type]
+        self._dirty = memoryview(dirty).cast("B")  # type: ignore[arg-type]
+        if len(self._mem) < size:
+            raise GuestMemoryError(f"buffer of {len(self._mem)} bytes is smaller than the "
+                                   f"guest size {size:#x}")
+        self._nchunks = (size + self._chunk - 1) >> chunk_shift
+        if len(self._dirty) < self._nchunks:
+            raise GuestMemoryError(f"dirty map of {len(self._dirty)} entries cannot cover "
+                                   f"{self._nchunks} chunks")
+
+    @classmethod
+    def anonymous(cls, size: int, chunk_shift: int = 16) -> FlatGuestMemory:
+        """A private anonymous mapping of ``size`` bytes (pages cost nothing until written)."""
+        buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+        return cls(buf, bytearray((size >> chunk_shift) + 1), size, chunk_shift)
+
+    @property
+    def allocated_bytes(self) -> int:
+        """Bytes of the chunks written so far (what a snapshot holds)."""
+        return int(np.count_nonzero(self._dirty_array())) * self._chunk
+
+    def _dirty_array(self) -> npt.NDArray[np.uint8]:
+        return np.frombuffer(self._dirty, dtype=np.uint8, count=self._nchunks)
+
+    def _mark(self, addr: int, length: int) -> None:
+        first = addr >> self._shift
+        last = (addr + length - 1) >> self._shift
+        if first == last:
+            self._dirty[first] = 1
+        else:
+            self._dirty[first:last + 1] = b"\x01" * (last + 1 - first)
+
+    def read(self, addr: int, length: int) -> bytes:
+        if addr < 0 or length < 0 or addr + length > self.size:
+            self._check(addr, length)
+        return bytes(self._mem[addr:addr + length])
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        length = len(data)
+        if addr < 0 or addr + length > self.size:
+            self._check(addr, length)
+        if length:
+            self._mem[addr:addr + length] = data
+            self._mark(addr, length)
+
+    def fill(self, addr: int, length: int, value: int) -> None:
+        self._check(addr, length)
+        if length:
+            np.frombuffer(self._mem, dtype=np.uint8, count=length, offset=addr)[:] = value
+            self._mark(addr, length)
+
+    def unpack(self, fmt: struct.Struct, addr: int) -> tuple[int, ...]:
+        if addr < 0 or addr + fmt.size > self.size:
+            self._check(addr, fmt.size)
+        return fmt.unpack_from(self._mem, addr)
+
+    def pack(self, fmt: struct.Struct, addr: int, *values: int) -> None:
+        if addr < 0 or addr + fmt.size > self.size:
+            self._check(addr, fmt.size)
+        fmt.pack_into(self._mem, addr, *values)
+        self._dirty[addr >> self._shift] = 1
+        self._dirty[(addr + fmt.size - 1) >> self._shift] = 1
+
+    def snapshot(self) -> dict[int, bytes]:
+        """Copy of every chunk written so far (by any writer that keeps the dirty map)."""
+        out = {}
+        for i in np.flatnonzero(self._dirty_array()).tolist():
+            base = i << self._shift
+            end = min(base + self._chunk, self.size)
+            # a last, partial chunk is padded as the sparse memory's chunk would be
+            out[base] = bytes(self._mem[base:end]) + bytes(base + self._chunk - end)
+        return out
 
 
 class Allocator:

@@ -1,34 +1,36 @@
 # SPDX-License-Identifier: MIT
-"""Testbench for ``vdpa_nic_top``: clock, reset, bus models, guest memory and parent driver."""
+"""Testbench for ``vdpa_nic_top``: reset, bus models, guest memory, parent driver, monitors.
+
+The bus models are those the simulation was built for (``VDPA_BUS_MODEL``, set by
+:func:`vdpa_tb.sim.run`): the fast HDL/C++ ones by default, cocotbext-axi on request and on
+Icarus (vdpa_tb.buses). Tests see the same ``Tb`` either way. No coroutine here wakes on every
+clock edge: the watchdog runs on a timer, the monitors on edges of rare signals.
+"""
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
-from cocotbext.axi import (
-    AxiBus,
-    AxiLiteBus,
-    AxiLiteMaster,
-    AxiSlave,
-    AxiStreamBus,
-    AxiStreamSink,
-    AxiStreamSource,
-)
+from cocotb.triggers import RisingEdge, Timer
 
 from vdpa_model.memory import Allocator, GuestMemory
 
-from .hostmem import HostMemoryTarget
+from .buses import CLK_NS, BusModels, CocotbextBus, HdlBus
+from .hostmem import MappingCheck, describe
 from .parent import RtlCommandPort, RtlParentDriver
 
 GUEST_SIZE = 1 << 30
 # a chain moves at least a byte every few cycles; 200k cycles of standstill is a hang
 WATCHDOG_CYCLES = 200_000
+#: stall pattern of the idle/backpressure runs: held off three cycles of four (verification-
+#: style §1.2 item 7, cocotbext's cycle_pause)
+STALL_PATTERN = (1, 1, 1, 0)
+#: host-library device index of each device prefix (tb/hdl tops: host, d0_host, d1_host)
+DEVICE_INDEX = {"": 0, "d0_": 0, "d1_": 1}
 
 
 def param(name: str, default: int) -> int:
@@ -36,104 +38,110 @@ def param(name: str, default: int) -> int:
     return int(os.environ.get(f"PARAM_{name}", default))
 
 
-def cycle_pause() -> itertools.cycle[int]:
-    """Stall pattern for idle/backpressure runs (verification-style §1.2 item 7)."""
-    return itertools.cycle([1, 1, 1, 0])
+def bus_model(dut: Any) -> str:
+    """The bus models this simulation was built for: what vdpa_tb.sim.run says, else what the
+    top is (a testbench top of tb/hdl carries the fast ones)."""
+    return os.environ.get("VDPA_BUS_MODEL") or ("hdl" if dut._name.startswith("tb_")
+                                                else "cocotbext")
 
 
 class Tb:
-    """Owns the clock, reset, AXI/AXI-Stream models, guest memory and the parent driver of one
-    device; ``prefix`` selects a device of a multi-device top (``d0_``, ``d1_``)."""
+    """Owns reset, the bus models, guest memory and the parent driver of one device; ``prefix``
+    selects a device of a multi-device top (``d0_``, ``d1_``). A second device of the same
+    guest passes the first one's ``mem``."""
 
-    def __init__(self, dut: Any, prefix: str = "", start_clock: bool = True) -> None:
+    def __init__(self, dut: Any, prefix: str = "", start_clock: bool = True,
+                 mem: GuestMemory | None = None, guest_size: int = GUEST_SIZE) -> None:
         self.dut = dut
         self.prefix = prefix
         self.log = logging.getLogger("cocotb.tb")
         self.log.setLevel(logging.INFO)
         self.data_w = param("DATA_W", 64)
-        self.mem = GuestMemory(GUEST_SIZE)
-        self.alloc = Allocator(0x10000, GUEST_SIZE)
+        self.bus: BusModels
+        if bus_model(dut) == "hdl":
+            self.bus = HdlBus(dut, prefix, DEVICE_INDEX[prefix], self.data_w // 8, mem,
+                              guest_size)
+        else:
+            self.bus = CocotbextBus(dut, prefix, self.data_w // 8, mem, guest_size, start_clock)
+        self.target = self.bus.target
+        self.mem = self.bus.mem
+        self.alloc = Allocator(0x10000, guest_size)
         self.rst = self.sig("rst")
-        if start_clock:
-            Clock(dut.clk, 10, unit="ns").start()
-        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, f"{prefix}s_axil"), dut.clk, self.rst)
-        self.target = HostMemoryTarget(self.mem, self.data_w // 8, sideband=self._sideband)
-        self.axi = AxiSlave(AxiBus.from_prefix(dut, f"{prefix}m_axi"), dut.clk, self.rst,
-                            target=self.target)
-        self.tx_sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, f"{prefix}m_axis_tx"), dut.clk,
-                                     self.rst)
-        self.rx_source = AxiStreamSource(AxiStreamBus.from_prefix(dut, f"{prefix}s_axis_rx"),
-                                         dut.clk, self.rst)
-        for bus in ("m_axi", "s_axil", "m_axis_tx", "s_axis_rx"):
-            logging.getLogger(f"cocotb.{dut._name}.{prefix}{bus}").setLevel(logging.WARNING)
-        self.port = RtlCommandPort(self.axil, self.sig("irq_cpl"), dut.clk)
+        self.port = RtlCommandPort(self.bus, self.sig("irq_cpl"))
         self.drv: RtlParentDriver | None = None
-        self.irq_count: dict[int, int] = {}
         self._monitors = False
-        self._aruser = self.sig("m_axi_aruser")
-        self._awuser = self.sig("m_axi_awuser")
 
     def sig(self, name: str) -> Any:
         return getattr(self.dut, f"{self.prefix}{name}")
 
-    def _sideband(self, write: bool) -> tuple[int, int, int]:
-        u = int((self._awuser if write else self._aruser).value)
-        return u & 0xFF, (u >> 8) & 0xFF, (u >> 16) & 0x7
+    @property
+    def irq_count(self) -> dict[int, int]:
+        """Used-buffer notifications per VQ so far (the NOTIFY_COUNT registers count the same)."""
+        return self.bus.irq_count
 
-    def set_idle_generator(self, gen: Any = None) -> None:
-        if gen:
-            self.rx_source.set_pause_generator(gen())
-            self.axi.write_if.b_channel.set_pause_generator(gen())
-            self.axi.read_if.r_channel.set_pause_generator(gen())
+    def set_idle_generator(self, pattern: Sequence[int] | None = None) -> None:
+        """Hold off the valid of every channel the testbench sources (received frames, AXI4
+        read data and write responses) on the cycles ``pattern`` marks, repeated."""
+        self.bus.set_idle(pattern)
 
-    def set_backpressure_generator(self, gen: Any = None) -> None:
-        if gen:
-            self.tx_sink.set_pause_generator(gen())
-            self.axi.write_if.aw_channel.set_pause_generator(gen())
-            self.axi.write_if.w_channel.set_pause_generator(gen())
-            self.axi.read_if.ar_channel.set_pause_generator(gen())
+    def set_backpressure_generator(self, pattern: Sequence[int] | None = None) -> None:
+        """Hold off the ready of every channel the testbench sinks (transmitted frames, AXI4
+        addresses and write data) on the cycles ``pattern`` marks, repeated."""
+        self.bus.set_backpressure(pattern)
+
+    async def cycles(self, n: int) -> None:
+        """Let ``n`` clock cycles pass (on a timer: Python does not wake per edge)."""
+        await Timer(n * CLK_NS, "ns")
 
     async def cycle_reset(self) -> None:
-        self.rst.value = 1
-        self.sig("s_axis_rx_tdest").value = 0
-        await ClockCycles(self.dut.clk, 5)
-        self.rst.value = 0
-        await ClockCycles(self.dut.clk, 5)
+        await self.bus.reset(self.rst, 5)
 
-    async def start(self) -> RtlParentDriver:
-        """Reset, probe the device and hook the DMA checker to the driver's mappings. Calling
-        it again gives a fresh device (power-on state) with a fresh parent driver."""
+    async def start(self, check_dma: bool = True) -> RtlParentDriver:
+        """Reset, probe the device and judge its DMA against the driver's mappings (unless
+        ``check_dma`` is off: a checker of its own, such as the contract shadow, judges it).
+        Calling it again gives a fresh device (power-on state) with a fresh parent driver."""
+        self.target.drain()  # DMA of the previous device life, judged by its own mappings
         await self.cycle_reset()
-        self.port = RtlCommandPort(self.axil, self.sig("irq_cpl"), self.dut.clk)
-        self.drv = await RtlParentDriver.probe(self.port, self.tx_sink, self.rx_source)
-        self.target.allowed = self.drv.dma_allowed
+        self.port = RtlCommandPort(self.bus, self.sig("irq_cpl"))
+        self.drv = await RtlParentDriver.probe(self.port, self.bus)
+        self.target.check = MappingCheck(self.drv.allowed_ranges, self.data_w // 8) \
+            if check_dma else None
+        self.port.before_mapping_change = self._mappings_change
         # the control VQ runs in the parent, over the same guest memory
         self.drv.mem = self.target.mem
         self.drv.access_log = self.target.access_log
-        self.drv.watch_faults(self.sig("irq_fault"))
         if not self._monitors:
             self._monitors = True
+            self.bus.start()
             cocotb.start_soon(self._run_fault_monitor())
-            cocotb.start_soon(self._run_irq_monitor())
             cocotb.start_soon(self._run_watchdog())
         return self.drv
 
+    def _mappings_change(self) -> None:
+        """A command that changes the parent's mappings completed: judge what was logged before
+        it against the mappings before it, then let the check rebuild its ranges."""
+        self.target.drain()
+        if self.target.check is not None:
+            self.target.check.invalidate()
+
     def _engine(self) -> Any:
         inst = {"": None, "d0_": "dev0_inst", "d1_": "dev1_inst"}[self.prefix]
-        return (getattr(self.dut, inst) if inst else self.dut).vq_inst
+        # the fast path's testbench tops hold the device as dut_inst
+        root = self.dut.dut_inst if self.bus.name == "hdl" else self.dut
+        return (getattr(root, inst) if inst else root).vq_inst
 
     async def _run_watchdog(self, period: int = WATCHDOG_CYCLES) -> None:
         """Fail the test if the data path stays busy without progress for ``period`` cycles.
 
-        Sampled every ``period`` cycles (no per-cycle work): the engine state, the bytes moved
-        in the current chain and the AXI handshake counters of the bus models must not all
-        stand still while the engine is busy. A device that hangs on bad input trips this
-        even when the test itself would only time out.
+        Sampled every ``period`` cycles on a timer (no per-cycle work): the engine state, the
+        bytes moved in the current chain and the DMA byte counters must not all stand still
+        while the engine is busy. A device that hangs on bad input trips this even when the
+        test itself would only time out.
         """
         eng = self._engine()
         last = None
         while True:
-            await ClockCycles(self.dut.clk, period)
+            await Timer(period * CLK_NS, "ns")
             busy = int(eng.eng_busy.value)
             snap = (int(eng.e_state_reg.value), int(eng.moved_reg.value),
                     self.target.bytes_read, self.target.bytes_written)
@@ -151,17 +159,9 @@ class Tb:
             assert self.drv is not None
             await self.drv.read_faults()
 
-    async def _run_irq_monitor(self) -> None:
-        """Count notification pulses (the NOTIFY_COUNT registers count the same)."""
-        valid, vq_sig = self.sig("irq_vq_valid"), self.sig("irq_vq")
-        while True:
-            await RisingEdge(valid)
-            if not vq_sig.value.is_resolvable:
-                raise AssertionError("irq_vq_valid rose with an unknown irq_vq")
-            vq = int(vq_sig.value)
-            self.irq_count[vq] = self.irq_count.get(vq, 0) + 1
-
     def assert_dma_clean(self) -> None:
         """Every DMA so far fell inside an allowed mapping."""
+        self.target.drain()
         v = self.target.violations
-        assert not v, f"{len(v)} DMA access(es) outside the mappings in force, first: {v[0]}"
+        assert not v, (f"{len(v)} DMA access(es) outside the mappings in force, first: "
+                       f"{describe(v[0])}")

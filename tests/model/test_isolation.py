@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from vdpa_model.device import ReferenceDevice
-from vdpa_model.dma import AccessKind, DmaAccess, check_access
+from vdpa_model.dma import AccessKind, AccessLog, DmaAccess, check_access
 from vdpa_model.memory import GuestMemory
 from vdpa_model.ops import IotlbRange
 from vdpa_model.shadow import ContractShadow
@@ -63,3 +63,27 @@ def test_shadow_tracks_bindings_and_maps_from_ops_not_from_the_device() -> None:
     run(shadow.compat_reset(1))
     assert shadow.group2asid == [0, 0, 0]
     assert shadow.spaces[1].ranges() == []                         # mlx5 ASID 1 has no default
+
+
+def test_access_log_takes_bulk_records_from_its_source_before_every_read() -> None:
+    """A bus model that collects accesses elsewhere (the RTL testbench's C++ bus models) hands
+    them over in bulk; every reader of the log (length bookmark, entries, the shadow's check)
+    still sees every access made up to the moment it reads."""
+    log = AccessLog()
+    pending: list[tuple[int, int, int | None, int, int, bool, int]] = []
+    log.set_source(lambda: (log.extend(pending), pending.clear()))
+    log.append(1, 0, 0x1000, 0x10000, 16, False, AccessKind.DESC)
+    pending.append((1, 0, None, 0x40000, 8, True, AccessKind.BUFFER))
+    mark = 1
+    assert len(log) == 2
+    pending.append((3, 1, None, 0x30000, 4, True, AccessKind.USED))
+    got = log.entries(mark)
+    assert [(a.vq, a.pa, a.write, a.kind) for a in got] == [
+        (1, 0x40000, True, AccessKind.BUFFER), (3, 0x30000, True, AccessKind.USED)]
+    shadow = ContractShadow(ReferenceDevice(GuestMemory()), frozenset({0}))
+    run(shadow.set_map(0, MAPS[0]))
+    pending.append((1, 0, None, 0x40000, 8, False, AccessKind.BUFFER))
+    assert [w for w in shadow.violations(log.entries(3)) if "outside every mapping" in w]
+    log.set_source(None)
+    pending.append((1, 0, None, 0x10000, 8, False, AccessKind.BUFFER))
+    assert len(log) == 4, "a detached source is not read again"

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Build vdpa_nic_top once per parameter set and run its cocotb tests
+"""Build vdpa_nic_top once per parameter set and bus model and run its cocotb tests
 (tb/vdpa_tb/tests/test_vdpa_nic_top.py)."""
 
 from __future__ import annotations
@@ -10,19 +10,28 @@ from vdpa_tb import sim
 
 TOP = "vdpa_nic_top"
 
-# (parameters, cocotb test filter): the largest configuration runs the register, command and
-# cost tests only, to keep the suite short
+# parameter sets: (parameters, cocotb test filter or None for all)
 PARAM_SETS: dict[str, tuple[dict[str, int], str | None]] = {
     "default": ({}, None),
     "w32-q1024-fw50": ({"DATA_W": 32, "MAX_QSIZE": 1024, "NVQ": 4, "FW_LATENCY_CYCLES": 50},
                        None),
-    "nvq64-q32768": ({"NVQ": 64, "MAX_QSIZE": 32768, "IOTLB_ENTRIES": 64},
-                     "test_regs_and_commands|test_command_costs_and_parallelism|test_bad_rings"),
+    "nvq64-q32768": ({"NVQ": 64, "MAX_QSIZE": 32768, "IOTLB_ENTRIES": 64}, None),
+}
+
+# The cocotbext-axi reference models also run the traffic, fault and isolation tests on the
+# default build, so the fast HDL/C++ bus models cannot drift from them unnoticed.
+REFERENCE_FILTER = ("test_regs_and_commands|test_traffic_lockstep|test_iotlb_translation_and_faults|"
+                    "test_bad_rings|test_unmap_races_traffic|test_bus_errors|"
+                    "test_dma_outside_mappings_fails_the_run|test_no_interrupt_without_event_idx")
+RUNS: dict[str, tuple[str, str, str | None]] = {
+    **{f"{name}-hdl": (name, "hdl", flt) for name, (_, flt) in PARAM_SETS.items()},
+    "default-cocotbext": ("default", "cocotbext", REFERENCE_FILTER),
 }
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("pset", list(PARAM_SETS))
-def test_vdpa_nic_top(pset: str) -> None:
-    params, test_filter = PARAM_SETS[pset]
-    sim.run(TOP, "vdpa_tb.tests.test_vdpa_nic_top", params, test_filter=test_filter)
+@pytest.mark.parametrize("run", list(RUNS))
+def test_vdpa_nic_top(run: str) -> None:
+    pset, bus, test_filter = RUNS[run]
+    sim.run(TOP, "vdpa_tb.tests.test_vdpa_nic_top", PARAM_SETS[pset][0], test_filter=test_filter,
+            bus=bus)

@@ -8,24 +8,28 @@ DMA against the mappings in force. The pytest entry is tests/rtl/test_vdpa_nic_t
 from __future__ import annotations
 
 import errno
+import os
 import random
 
 import cocotb
-from cocotb.triggers import ClockCycles
 
 from vdpa_model import flows, spec
 from vdpa_model.device import ReferenceDevice
+from vdpa_model.dma import AccessLog
 from vdpa_model.errors import VdpaError
 from vdpa_model.guest import GuestNetDriver, GuestVirtqueue, RawDesc
 from vdpa_model.lockstep import Lockstep, MirroredMemory
 from vdpa_model.memory import Allocator, GuestMemory
 from vdpa_model.ops import IotlbRange, VqObjectState, VqState
 from vdpa_model.options import DeviceOptions
+from vdpa_model.shadow import ContractShadow
 from vdpa_model.vhost import VhostVdpa
-from vdpa_tb.nic_tb import GUEST_SIZE, Tb, cycle_pause, param
+from vdpa_tb.nic_tb import GUEST_SIZE, STALL_PATTERN, Tb, param
 from vdpa_tb.regmap import REGMAP as RM
 
 US = "us"
+#: rounds of test_random_traffic_lockstep (VDPA_RANDOM_ROUNDS for longer soaks)
+RANDOM_ROUNDS = int(os.environ.get("VDPA_RANDOM_ROUNDS", "400"))
 # guest RAM the tests map: 2 MiB at GPA 1 MiB (512 MTT pages per mapping)
 RAM_BASE = 0x10_0000
 RAM_SIZE = 0x20_0000
@@ -54,8 +58,8 @@ class Env:
 async def make_env(dut: object, stall: bool = False, incremental_map: bool = True) -> Env:
     tb = Tb(dut)
     if stall:
-        tb.set_idle_generator(cycle_pause)
-        tb.set_backpressure_generator(cycle_pause)
+        tb.set_idle_generator(STALL_PATTERN)
+        tb.set_backpressure_generator(STALL_PATTERN)
     drv = await tb.start()
     ref_mem = GuestMemory(GUEST_SIZE)
     opts = DeviceOptions(queue_pairs=param("NVQ", 8) // 2, max_queue_size=param("MAX_QSIZE", 256),
@@ -253,7 +257,7 @@ async def test_read_only_buffer_on_rx(dut):
     await env.lock.settle()
     f = env.lock.take_faults()
     assert [(x.vq, x.errno, x.iova, x.write) for x in f] == [(0, errno.EFAULT, ro_base, True)]
-    assert not [r for r in env.tb.target.log if r.write and ro_base <= r.pa < ro_base + 0x10000]
+    assert env.tb.target.log.touching(ro_base, ro_base + 0x10000, write=True) == 0
     env.tb.assert_dma_clean()
 
 
@@ -452,7 +456,7 @@ async def test_random_traffic_lockstep(dut, stall):
     rng = random.Random(seed)
     qps = param("NVQ", 8) // 2
     net = await bring_up(env, qps)
-    for rnd in range(40):
+    for rnd in range(RANDOM_ROUNDS):
         action = rng.choice(["tx", "tx", "rx", "rx", "all", "suspend"])
         layout = {"split_header": rng.random() < 0.3, "indirect": rng.random() < 0.3}
         qp = rng.randrange(qps)
@@ -671,7 +675,7 @@ async def test_unmap_races_traffic(dut):
         net.send(0, bytes(1400), kick=False)
     net.tx_vq(0).publish()
     await v.kick(1)
-    await ClockCycles(dut.clk, 3000)
+    await tb.cycles(3000)
     n_before = len(tb.target.log)
     await drv.dma_unmap(0, RAM_BASE, RAM_SIZE)
     await drv.settle()
@@ -729,7 +733,7 @@ async def test_segment_limit(dut):
     assert [(x.vq, x.errno) for x in f] == [(1, errno.E2BIG)], f
     assert (await drv.query_vq(1))["state"] == VqObjectState.ERR
     assert await drv.get_status() & spec.VIRTIO_CONFIG_S_NEEDS_RESET
-    assert not [r for r in tb.target.log if buf <= r.pa < buf + 320], "buffer read before E2BIG"
+    assert tb.target.log.touching(buf, buf + 320) == 0, "buffer read before E2BIG"
     assert drv.take_tx() == []
     got = await flows.transmit(v, drv, net, 1, [bytes(range(200))])
     assert [p.data for p in got] == [bytes(range(200))]
@@ -750,7 +754,7 @@ async def test_bus_errors(dut):
                          queue_size=16, features=drv.device_features)
     await flows.start_device(v, net.vqs, features=net.features)
     bad = RAM_BASE + RAM_SIZE
-    tb.target.poison.append((bad, bad + 0x1000))
+    tb.target.poison(bad, bad + 0x1000)
     good = RAM_BASE + 0x18_0000
     tx = net.tx_vq(0)
     tx.post_iova_chain([(good, 1000, False), (bad, 500, False)])
@@ -760,7 +764,7 @@ async def test_bus_errors(dut):
     assert [(x.vq, x.errno) for x in f] == [(1, errno.EIO)], f
     assert drv.take_tx() == [] and drv.tx_aborted == 1
     assert (await drv.query_vq(1))["state"] == VqObjectState.ERR
-    tb.target.poison.append((net.rx_vq(0).used_gpa, net.rx_vq(0).used_gpa + 0x100))
+    tb.target.poison(net.rx_vq(0).used_gpa, net.rx_vq(0).used_gpa + 0x100)
     net.post_rx(0, 1, 2048, kick=False)
     await flows.kick_if_needed(v, net.rx_vq(0))
     await drv.inject_rx(0, bytes(100))
@@ -769,3 +773,65 @@ async def test_bus_errors(dut):
     assert [(x.vq, x.errno) for x in f] == [(0, errno.EIO)], f
     got = await flows.transmit(v, drv, net, 1, [bytes(range(100))])
     assert [p.data for p in got] == [bytes(range(100))]
+
+
+@cocotb.test(timeout_time=20000, timeout_unit=US)
+async def test_dma_outside_mappings_fails_the_run(dut):
+    """Goal: a device that reaches memory outside the mappings in force fails the run, whatever
+    bus models serve it (on the fast path its accesses reach Python only in bulk).
+    Stimulus: guest RAM mapped through vhost-vdpa and the contract shadow; then a MAP sent to
+    the device behind the parent's back, so it translates a TX buffer, and then an RX buffer,
+    to a page no mapping allows (a device with a broken IOTLB).
+    Check: each settle fails naming the rogue read and write and their page; the shadow's
+    isolation check, fed from the same access log, flags them too; the transmitted frame is
+    the rogue page's bytes (nothing was lost on the way)."""
+    tb = Tb(dut)
+    log = AccessLog()
+    tb.target.access_log = log
+    drv = await tb.start()
+    shadow = ContractShadow(drv, frozenset({0}))
+    v = VhostVdpa(shadow)
+    await flows.open_device(v)
+    await flows.map_guest_memory(v, [flows.MemoryRegion(RAM_BASE, RAM_SIZE)])
+    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
+                         queue_size=16, features=drv.device_features)
+    await flows.start_device(v, net.vqs, features=net.features)
+    await flows.transmit(v, drv, net, 0, [bytes(range(100))])
+    mark = len(log)
+    assert not shadow.violations(log.entries()), "clean traffic must judge clean"
+
+    tb.log.info("Test a TX buffer the device translates to a page nobody mapped")
+    rogue_iova, rogue_pa = 0x4000_0000, RAM_BASE + RAM_SIZE + 0x1_0000
+    c = await tb.port.execute("MAP", ASID=0, IOVA_LO=rogue_iova, LAST_LO=rogue_iova + 0xFFF,
+                              PA_LO=rogue_pa, PERM=spec.VHOST_ACCESS_RW)
+    assert c.ok
+    secret = bytes(range(64, 128))
+    tb.mem.write(rogue_pa, secret)
+    tx = net.tx_vq(0)
+    tx.post_iova_chain([(rogue_iova, len(secret), False)])
+    await flows.kick_if_needed(v, tx)
+    for write, post in ((False, None), (True, net.rx_vq(0))):
+        if post is not None:
+            tb.log.info("Test an RX buffer the device writes in that page")
+            post.post_iova_chain([(rogue_iova + 0x800, 256, True)])
+            await flows.kick_if_needed(v, post)
+            await drv.inject_rx(0, bytes(100))
+        try:
+            await drv.settle()
+        except AssertionError as e:
+            what = "write" if write else "read"
+            assert "outside the mappings in force" in str(e) and f"BUFFER {what}" in str(e), e
+            assert f"pa {rogue_pa + (0x800 if write else 0):#x}" in str(e), e
+        else:
+            raise AssertionError(f"a rogue {'write' if write else 'read'} went unnoticed")
+        bad = shadow.violations(log.entries(mark))
+        assert any("outside every mapping of asid 0" in b for b in bad), bad
+        mark = len(log)
+    assert [p.data for p in drv.take_tx()] == [secret[net.hdr_len:]]
+    assert tb.target.log.touching(rogue_pa, rogue_pa + 0x1000, write=True) > 0
+    try:
+        tb.assert_dma_clean()
+    except AssertionError:
+        pass
+    else:
+        raise AssertionError("assert_dma_clean passed over the rogue accesses")

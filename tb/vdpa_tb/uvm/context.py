@@ -33,6 +33,7 @@ from vdpa_model.options import DeviceOptions
 from vdpa_model.shadow import ContractShadow
 from vdpa_model.vhost import VhostVdpa
 
+from ..hostmem import describe
 from .coverage import errno_name
 from .items import OpItem, RingFaultItem, TrafficItem, VdpaItem
 
@@ -343,4 +344,5 @@ class RtlNicContext(DeviceContext):
         return out
 
     def bus_violations(self) -> list[str]:
-        return [str(v) for v in self.tb.target.violations]
+        self.tb.target.drain()
+        return [describe(v) for v in self.tb.target.violations]

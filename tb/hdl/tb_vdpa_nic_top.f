@@ -1,0 +1,2 @@
+tb_nic_host.sv
+tb_vdpa_nic_top.sv
