@@ -48,7 +48,8 @@ import enum
 from collections.abc import Sequence
 from typing import Protocol
 
-from .mr import BackingOf, RegionShape, region_shape
+from .hostmem import Backing
+from .mr import RegionShape, region_shape
 from .ops import IotlbRange
 from .spec import (
     VIRTIO_CONFIG_S_DRIVER_OK,
@@ -228,12 +229,13 @@ class ParentFirmware:
 class Mlx5Firmware(ParentFirmware):
     """mlx5_vnet.c's decisions over ``data_vqs`` hardware VQs (2 x provisioned queue pairs).
 
-    ``provisioned`` are the device features (mlx_features); ``backing`` gives the backing page
-    size of host memory by address, for the region geometry (:mod:`vdpa_model.mr`).
+    ``provisioned`` are the device features (mlx_features); ``backing`` is the host memory
+    behind the addresses (:mod:`vdpa_model.hostmem`), for the region geometry
+    (:mod:`vdpa_model.mr`).
     """
 
     def __init__(self, options: FirmwareOptions, data_vqs: int, provisioned: int,
-                 trace: Trace | None = None, backing: BackingOf | None = None) -> None:
+                 trace: Trace | None = None, backing: Backing | None = None) -> None:
         super().__init__(trace)
         self.options = options
         self.max_vqs = data_vqs
@@ -629,7 +631,7 @@ class Mlx5Firmware(ParentFirmware):
 
 
 def firmware_for(kind: str, options: FirmwareOptions, data_vqs: int, provisioned: int,
-                 trace: Trace | None = None, backing: BackingOf | None = None) -> ParentFirmware:
+                 trace: Trace | None = None, backing: Backing | None = None) -> ParentFirmware:
     """The firmware model of a parent kind: ``mlx5`` gets :class:`Mlx5Firmware`, anything else
     (``sim``) a parent without firmware."""
     if kind == "mlx5":

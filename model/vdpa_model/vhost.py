@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from .errors import VdpaError, fail
+from .hostmem import FRAGMENTED, Backing
 from .iotlb import U64_MAX, Iotlb
 from .ops import IotlbRange, IovaRange, VdpaOps, VqState
 from .spec import (
@@ -60,9 +61,6 @@ ALWAYS_OFFERED = (bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BACKEND_F_IOTLB_
 
 
 _RUNNING = "DRIVER_OK is set and the device is not suspended"
-
-#: The backing page size of host memory at a physical (here: guest-physical) address.
-Backing = Callable[[int], int]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -110,13 +108,6 @@ def _iotlb_summary(asid: int, msg_type: int, iova: int = 0, size: int = 0, *_: A
     return out
 
 
-def pinned_runs(pa: int, size: int, page_size: int) -> int:
-    """Physically contiguous runs of ``[pa, pa + size)`` when host memory is contiguous only
-    within one backing page of ``page_size`` (the worst case, as fragmented memory is): one
-    vhost IOTLB entry each (vhost_vdpa_pa_map merges consecutive pfns only)."""
-    return -(-(pa + size) // page_size) - pa // page_size
-
-
 @dataclasses.dataclass(slots=True)
 class VhostVq:
     """The vhost core's own copy of a VQ (struct vhost_virtqueue), which can disagree with the
@@ -150,8 +141,9 @@ class VhostVdpa:
         self.options = options or VhostOptions()
         #: Where ioctl and host records go (None: nothing is recorded, nothing is paid).
         self.trace = trace
-        #: Backing page size of host memory by address, for the pin records (4 KiB if None).
-        self.backing = backing
+        #: Host memory by address (folios and runs, :mod:`vdpa_model.hostmem`) for the pin
+        #: records; 4 KiB pages, each its own run, if None.
+        self.backing = backing or FRAGMENTED
         #: Bytes of the owner's address space that pin_user_pages can pin, from userspace
         #: address 0 (the model takes an UPDATE's uaddr as the guest-physical address, so this
         #: is the guest RAM size). None: every uaddr pins.
@@ -557,11 +549,12 @@ class VhostVdpa:
                                     f"(owner has {self.user_memory:#x} bytes)")
         if self.trace is not None:
             # vhost_vdpa_pa_map: pin_user_pages 512 pages per call, one IOTLB entry per
-            # physically contiguous run; the cost depends on the backing page size (H2).
-            page = self.backing(uaddr) if self.backing is not None else HOST_PAGE_SIZE
-            self._host("pin", bytes=size, pages=pinned_runs(uaddr, size, page), page_size=page,
-                       calls=-(-size // (HOST_PAGE_SIZE * VHOST_PIN_BATCH_PAGES)),
-                       runs=pinned_runs(uaddr, size, page))
+            # physically contiguous run; what pinning costs depends on the folios (H1, H2), so
+            # memory of two folio sizes (THP with 4 KiB fallback regions) is two records.
+            for part in self.backing.folios(uaddr, size):
+                self._host("pin", bytes=part.bytes, pages=part.runs, page_size=part.size,
+                           calls=-(-part.bytes // (HOST_PAGE_SIZE * VHOST_PIN_BATCH_PAGES)),
+                           runs=part.runs)
         try:
             if self.ops.has_op("dma_map"):
                 await self.ops.dma_map(asid, iova, size, uaddr, perm)

@@ -5,11 +5,13 @@ ops nested in it, and the kernel's own work (pinning, interrupt bypass) as ``hos
 from __future__ import annotations
 
 import errno
+from fractions import Fraction
 
 import pytest
 
 from vdpa_model.device import ReferenceDevice
 from vdpa_model.errors import VdpaError
+from vdpa_model.hostmem import Backing, RunPattern
 from vdpa_model.memory import GiB, GuestMemory, MiB
 from vdpa_model.ops import IotlbRange
 from vdpa_model.options import DeviceOptions
@@ -73,7 +75,7 @@ def test_unbatched_updates_each_rebuild_the_table() -> None:
 @pytest.mark.parametrize("page", [4096, 2 * MiB, GiB])
 def test_pin_counts_pages_of_the_backing_size_and_512_page_calls(page: int) -> None:
     trace = Trace()
-    v = stack(trace, backing=lambda pa: page)
+    v = stack(trace, backing=Backing.uniform(RunPattern(page)))
     trace.records.clear()
     run(v.map(0, [IotlbRange(4 * GiB, 128 * GiB, 4 * GiB, RW)]))
     (pin,) = [r for r in trace.records if r.name == "pin"]
@@ -87,16 +89,30 @@ def test_pin_counts_pages_of_the_backing_size_and_512_page_calls(page: int) -> N
 
 def test_an_unaligned_chunk_counts_its_partial_runs() -> None:
     trace = Trace()
-    v = stack(trace, backing=lambda pa: 2 * MiB)
+    v = stack(trace, backing=Backing.uniform(RunPattern(2 * MiB)))
     trace.records.clear()
     run(v.map(0, [IotlbRange(0, 4 * MiB, 1 * MiB, RW)]))  # PA [1, 5) MiB spans three 2 MiB pages
     (pin,) = [r for r in trace.records if r.name == "pin"]
     assert pin.args["runs"] == 3
 
 
+def test_thp_with_fallback_regions_pins_two_folio_sizes() -> None:
+    """THP with a fallback share: the 2 MiB regions THP could not back are 4 KiB folios, priced
+    as 4 KiB pins (H2), the rest 2 MiB folios; every 4 KiB page of a fallback region is a run.
+    1/8 of 1 GiB's 512 regions, spread evenly: 64 regions of 512 pages each."""
+    trace = Trace()
+    v = stack(trace, backing=Backing.uniform(RunPattern(2 * MiB, Fraction(1, 8))))
+    trace.records.clear()
+    run(v.map(0, [IotlbRange(0, GiB, 0, RW)]))
+    pins = {r.args["page_size"]: r.args for r in trace.records if r.name == "pin"}
+    assert pins[2 * MiB]["bytes"] == 448 * 2 * MiB and pins[2 * MiB]["runs"] == 448
+    assert pins[4096]["bytes"] == 64 * 2 * MiB and pins[4096]["runs"] == 64 * 512
+    assert pins[4096]["calls"] == 64  # 512 pages per pin_user_pages call
+
+
 def test_unpin_is_always_4k_pages() -> None:
     trace = Trace()
-    v = stack(trace, backing=lambda pa: GiB)
+    v = stack(trace, backing=Backing.uniform(RunPattern(GiB)))
     run(v.map(0, [IotlbRange(0, 2 * GiB, 0, RW)]))
     trace.records.clear()
     run(v.process_iotlb_msg(0, VHOST_IOTLB_INVALIDATE, 0, 2 * GiB))
