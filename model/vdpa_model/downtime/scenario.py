@@ -115,6 +115,16 @@ class Scenario:
         sw.check()
         return dataclasses.replace(self, preset=preset, switches=sw)
 
+    def with_host_memory(self, thp: bool | None = None, thp_fallback: float | None = None) -> Scenario:
+        """The same VM on another host: THP on or off and the fallback share, each kept from the
+        file when None (turning THP off drops the fallback share, which only THP has). Raises
+        HostMemoryError for a combination the memory backend cannot have."""
+        on = self.host.thp if thp is None else thp
+        share = thp_fallback if thp_fallback is not None else (self.host.thp_fallback if on else 0.0)
+        host = HostMemory(on, share)
+        host.pattern(self.page_size)
+        return dataclasses.replace(self, host=host)
+
     def with_switches(self, **overrides: bool) -> Scenario:
         """The scenario's own configuration with some switches set."""
         sw = self.switches.with_(**overrides)
