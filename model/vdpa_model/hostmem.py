@@ -307,6 +307,17 @@ class Backing:
         """Physically contiguous runs of ``[pa, pa + size)``: vhost-vdpa's IOTLB entries for it."""
         return sum(_runs(part, pat) for s, e, pat in self.segments(pa, size) for part in _parts(s, e, pat))
 
+    def run_lengths(self, pa: int, size: int) -> Iterator[int]:
+        """The length of every run of ``[pa, pa + size)`` in address order, walked one by one:
+        for the few runs of a ring or a buffer (an unbatched UPDATE maps them one at a time)."""
+        for s, e, pat in self.segments(pa, size):
+            pos = s
+            while pos < e:
+                unit = pat.folio(pat.is_fallback(pos // pat.period))
+                n = min(e - pos, unit - pos % unit)
+                yield n
+                pos += n
+
     def run_gcd(self, pa: int, size: int) -> int:
         """Greatest common divisor of the lengths of the runs ``[pa, pa + size)`` falls into, each
         clipped to the range (what map_direct_mr computes over a key's IOTLB entries)."""

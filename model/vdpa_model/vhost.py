@@ -13,6 +13,7 @@ QEMU's hw/virtio/vhost-vdpa.c. Errors are :class:`vdpa_model.errors.VdpaError`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -61,6 +62,14 @@ ALWAYS_OFFERED = (bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BACKEND_F_IOTLB_
 
 
 _RUNNING = "DRIVER_OK is set and the device is not suspended"
+
+#: Runs of an unbatched UPDATE the model maps one set_map at a time (see
+#: VhostVdpa._set_map_per_run); QEMU's unbatched maps are rings and buffers of a few pages.
+MAX_UNBATCHED_RUNS = 1 << 12
+
+
+class UnbatchedMapTooLarge(ValueError):
+    """An UPDATE outside a batch with more runs than the model walks; names the range."""
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -541,6 +550,9 @@ class VhostVdpa:
             raise fail(errno.EINVAL, op, f"[{iova:#x}, +{size:#x}) outside iova range "
                                          f"[{rng.first:#x}, {rng.last:#x}]")
         entry = IotlbRange(iova, size, uaddr, perm)
+        per_run = not self.ops.has_op("dma_map") and not self.in_batch
+        if per_run and self.trace is not None:
+            self._check_unbatched(entry)
         table.add_range(entry, op)
         pin_err = self._pin_error(iova, size, uaddr)
         if pin_err:
@@ -558,11 +570,52 @@ class VhostVdpa:
         try:
             if self.ops.has_op("dma_map"):
                 await self.ops.dma_map(asid, iova, size, uaddr, perm)
-            elif not self.in_batch:
-                await self._set_map(asid, table)
+            elif per_run:
+                await self._set_map_per_run(asid, table, entry)
         except VdpaError:
             table.del_range(iova, size)  # vhost_vdpa_map unwinds its own entry on failure
             raise
+
+    def _check_unbatched(self, entry: IotlbRange) -> None:
+        runs = self.backing.runs(entry.pa, entry.size)
+        if runs > MAX_UNBATCHED_RUNS:
+            raise UnbatchedMapTooLarge(
+                f"VHOST_IOTLB_UPDATE [{entry.iova:#x}, +{entry.size:#x}) outside a batch is {runs} "
+                f"physically contiguous runs: the kernel would call set_map {runs} times "
+                f"(vhost_vdpa_map), the model stops at {MAX_UNBATCHED_RUNS}; map it in a batch")
+
+    async def _set_map_per_run(self, asid: int, table: Iotlb, entry: IotlbRange) -> None:
+        """Outside a batch, vhost_vdpa_pa_map calls vhost_vdpa_map once per physically
+        contiguous run, and each call hands a set_map parent the whole table as it stands: the
+        first run alone, then the first two, ... (migration-sequence.md §1 item 3). The runs of
+        one UPDATE are IOVA-contiguous with one permission, so the table after ``k`` runs is the
+        table with a ``k``-run prefix of the entry, which is what each call gets. (A dma_map
+        parent also gets one dma_map per run in the kernel; the model makes one, which only
+        its op record sees.) QEMU maps guest RAM in batches; unbatched UPDATEs are rings and
+        buffers of a few pages. Above :data:`MAX_UNBATCHED_RUNS` runs the intermediate tables
+        are skipped, one set_map with the whole table: the device ends in the same state, and
+        nothing runs between the calls; with a trace attached that would misprice the UPDATE,
+        so there it is refused before anything changes (:meth:`_check_unbatched`)."""
+        if self.backing.runs(entry.pa, entry.size) > MAX_UNBATCHED_RUNS:
+            await self._set_map(asid, table)
+            return
+        others = [r for r in table.ranges() if r.iova != entry.iova]
+        done = 0
+        for n in self.backing.run_lengths(entry.pa, entry.size):
+            prefix = IotlbRange(entry.iova, done + n, entry.pa, entry.perm)
+            self.set_map_calls += 1
+            try:
+                await self.ops.set_map(asid, sorted([*others, prefix], key=lambda r: r.iova))
+            except VdpaError:
+                if done:
+                    # vhost_vdpa_pa_map's error path: vhost_vdpa_unmap of what this UPDATE
+                    # mapped, whose set_map gives the parent the table without it again (its
+                    # own failure is not checked there)
+                    self.set_map_calls += 1
+                    with contextlib.suppress(VdpaError):
+                        await self.ops.set_map(asid, others)
+                raise
+            done += n
 
     def _pin_error(self, iova: int, size: int, uaddr: int) -> int:
         """The errno vhost_vdpa_pa_map's pinning would fail with, or 0.
