@@ -373,11 +373,14 @@ class Mlx5Firmware(ParentFirmware):
 
     def _build_mr(self, p: _Plan, iotlb: Sequence[IotlbRange]) -> RegionShape:
         """mlx5_vdpa_create_mr → create_user_mr: the direct keys (together with parallel_mkey),
-        then the indirect key over them."""
+        then the indirect key over them; then _mlx5_vdpa_create_mr keeps a copy of the table in
+        the region (dup_iotlb into mr->iotlb, one entry per run: what mlx5_set_group_asid later
+        copies to the CVQ). The 1:1 key's copy is one entry, inside mr_dma_create."""
         shape = region_shape(iotlb, self.backing)
         p.together("mkey_create", [{"count": k.count, "entries": k.entries, "bytes": k.length}
                                    for k in shape.keys], self.options.parallel_mkey)
         p.one("mr_indirect_create", keys=shape.klms)
+        p.one("mr_iotlb", flags=1, runs=shape.runs)
         return shape
 
     def _destroy_mr(self, p: _Plan, mr: RegionShape | str) -> None:
@@ -385,9 +388,12 @@ class Mlx5Firmware(ParentFirmware):
             p.one("mr_dma_destroy")
             return
         assert isinstance(mr, RegionShape)
+        # _mlx5_vdpa_destroy_mr: destroy_user_mr (indirect key, then the direct ones), then
+        # vhost_iotlb_free of the region's table copy
         p.one("mr_indirect_destroy", keys=mr.klms)
         p.together("mkey_destroy", [{"count": k.count, "entries": k.entries, "bytes": k.length}
                                     for k in mr.keys], self.options.parallel_mkey)
+        p.one("mr_iotlb", flags=0, runs=mr.runs)
 
     def _put_mr(self, p: _Plan, mr: RegionShape | str | None) -> None:
         """The last reference to an old region is dropped: destroyed now, or by the collector

@@ -74,13 +74,15 @@ ARG_KEYS: dict[str, str] = {
     "vq": "virtqueue index",
     "status": "device status written",
     "flags": "flags of the work: compat_reset flags, IOTLB message type; on the fw layer 1 for a "
-             "link_notifier registered (0 unregistered) and for a vq_modify that configures an "
-             "INIT object (0 for one that changes a running object's state or keys)",
+             "link_notifier registered (0 unregistered), for a vq_modify that configures an "
+             "INIT object (0 for one that changes a running object's state or keys) and for a "
+             "region's IOTLB copy made (0 freed)",
     "beats": "bus beats a DMA moved",
     "calls": "pin_user_pages() calls, each pinning up to 512 4 KiB pages (drivers/vhost/vdpa.c: "
              "vhost_vdpa_pa_map)",
     "runs": "physically contiguous runs, one vhost IOTLB entry each (vhost_vdpa_pa_map); the "
-            "software CVQ's table copy has one entry per run (mr.c: mlx5_vdpa_update_cvq_iotlb)",
+            "software CVQ's table copy and each region's own copy have one entry per run (mr.c: "
+            "mlx5_vdpa_update_cvq_iotlb, _mlx5_vdpa_create_mr)",
     "count": "identical units of work the record stands for, each with the record's other "
              "arguments (e.g. a region's direct keys of one size); absent means one",
 }
@@ -111,6 +113,9 @@ FW_KINDS: dict[str, str] = {
                        "(mlx5_vnet.c: mlx5_vdpa_change_map)",
     "cvq_iotlb_update": "the software CVQ's copy of its ASID's table rebuilt "
                         "(mlx5_vnet.c: mlx5_vdpa_update_cvq_iotlb)",
+    "mr_iotlb": "a region's own copy of its ASID's vhost IOTLB, `runs` entries: made with the region "
+                "(`flags` 1, mr.c: _mlx5_vdpa_create_mr -> dup_iotlb) or freed with it (`flags` 0, "
+                "_mlx5_vdpa_destroy_mr -> vhost_iotlb_free)",
     "link_notifier": "link event notifier registered or unregistered (mlx5_vnet.c: register_link_notifier)",
     "cvq_command": "one control-VQ command served by the parent (mlx5_vnet.c: mlx5_cvq_kick_handler)",
     "dev_reset": "the device-wide reset command itself (RTL: RESET)",

@@ -328,7 +328,10 @@ def test_set_map_builds_the_whole_region(parallel_mkey: bool) -> None:
     # one round for all of them with parallel_mkey; otherwise issued one by one
     assert [w.round is not None for w in keys] == [parallel_mkey] * 2
     assert len({w.round for w in keys}) == 1
-    assert [w.kind for w in work][-1] == "mr_indirect_create"
+    # the indirect key, then the region's own copy of the table (_mlx5_vdpa_create_mr ->
+    # dup_iotlb): one entry per 4 KiB run, 3 GiB and 8 KiB of them
+    assert [w.kind for w in work][-2:] == ["mr_indirect_create", "mr_iotlb"]
+    assert work[-1].args == {"flags": 1, "runs": 3 * GiB // (4 * KiB) + 2}
     assert "mr_table_switch" not in kinds(work)
     # ASID 0 already has its 1:1 key, so a map there is a map change; the CVQ group is on
     # ASID 0 after reset, so its table copy is refreshed last
@@ -380,7 +383,13 @@ def test_deferred_free_moves_region_destruction_to_the_collector() -> None:
         k = kinds(f.set_map(1, region(3)))
         assert k["mkey_destroy"] == (0 if deferred else 1)
         gc = kinds(f.collect_garbage())
-        assert gc == (Counter({"mr_indirect_destroy": 1, "mkey_destroy": 1}) if deferred else Counter())
+        # _mlx5_vdpa_destroy_mr frees the region's table copy with its keys
+        assert gc == (Counter({"mr_indirect_destroy": 1, "mkey_destroy": 1, "mr_iotlb": 1}) if deferred
+                      else Counter())
+        # the old region's copy (3 GiB of 4 KiB runs) is freed with it: now, or by the collector
+        copies = [w.args for w in f.set_map(1, region(1)) if w.kind == "mr_iotlb"]
+        made, freed = {"flags": 1, "runs": GiB // (4 * KiB)}, {"flags": 0, "runs": 3 * GiB // (4 * KiB)}
+        assert copies == ([made] if deferred else [made, freed])
 
 
 def test_the_cvq_table_copy_follows_its_group_binding() -> None:
@@ -406,7 +415,7 @@ def test_the_device_records_its_firmware_work_nested_in_the_trace() -> None:
     assert all(r.layer is Layer.FW for r in trace.records)
     trace.records.clear()
     run(dev.set_map(1, [IotlbRange(0, 4 * KiB, 0, RW)]))
-    assert [r.name for r in trace.records] == ["mkey_create", "mr_indirect_create"]
+    assert [r.name for r in trace.records] == ["mkey_create", "mr_indirect_create", "mr_iotlb"]
 
 
 def test_without_resumable_firmware_there_is_no_resume_op() -> None:
