@@ -136,6 +136,30 @@ STEP_IDS: tuple[str, ...] = (
 #: Step ids of work outside every downtime window.
 OUTSIDE_WINDOWS: tuple[str, ...] = ("add", "GC")
 
+#: What each step id does, in a few words (migration-sequence.md §§2-4), for charts and tables.
+STEP_NAMES: dict[str, str] = {
+    "add": "device created",
+    "A1": "suspend", "A2": "doorbells unmapped", "A3": "ring positions read",
+    "A4": "further queue pairs", "A5": "CVQ shadow ring unmapped",
+    "A6": "reset: VQs torn down, re-created", "A7": "guest RAM unmapped, unpinned",
+    "A8": "status ACK|DRIVER", "A9": "CVQ buffers unmapped", "A10": "notifiers torn down",
+    "A11": "notifiers set up", "A12": "features", "A13": "ring sizes",
+    "A14": "shadow rings mapped", "A15": "CVQ buffers and ring mapped",
+    "A16": "guest RAM pinned, region built", "A17": "DRIVER_OK", "A18": "CVQ enabled",
+    "A19": "CVQ state replayed", "A20": "data queues enabled", "A21": "switch complete",
+    "A22": "resume (resumable switch)",
+    "C4.1.1": "fd opened", "C4.1.2": "device probed", "C4.1.3": "CVQ isolation probe",
+    "C4.1.4": "guest RAM mapped early", "C4.1.5": "VQs pre-created",
+    "B1": "suspend", "B2": "shadow rings unmapped", "B3": "ring positions (QEMU)",
+    "B4": "CVQ shadow ring unmapped", "B5": "reset: VQs torn down, re-created",
+    "B6": "guest RAM unmapped, unpinned", "B7": "CVQ buffers unmapped", "B8": "notifiers torn down",
+    "C4.2.1": "notifiers wired", "C4.2.2": "data queues start", "C4.2.3": "features",
+    "C4.2.4": "rings configured", "C4.2.5": "doorbells mapped", "C4.2.6": "CVQ to ASID 1, buffers mapped",
+    "C4.2.7": "CVQ shadow ring mapped", "C4.2.8": "guest RAM pinned, region built",
+    "C4.2.9": "DRIVER_OK", "C4.2.10": "CVQ state replayed", "C4.2.11": "data queues enabled",
+    "GC": "deferred region collector",
+}
+
 
 #: The ``host`` layer's names: QEMU or kernel work with no parent op behind it, as the flows and
 #: :class:`~vdpa_model.vhost.VhostVdpa` record it. Not enforced on reading (a vendor tool may
