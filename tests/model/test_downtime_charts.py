@@ -13,7 +13,6 @@ import pytest
 
 from vdpa_model.downtime import charts
 from vdpa_model.downtime.budget import load_budgets
-from vdpa_model.downtime.command import _budget_lines
 
 
 @pytest.mark.parametrize(("ms", "text"), [
@@ -30,7 +29,7 @@ def test_each_budget_is_drawn_against_the_figure_it_judges(tmp_path: Path) -> No
     extra.write_text('format = 1\n[[budget]]\nname = "DRIVER_OK"\nwhat = "phase"\nphase = "C4.2.9"\n'
                      'per = "device"\nlimit_ms = 20\n[[budget]]\nname = "switch"\nwhat = "downtime1"\n'
                      'per = "device"\nlimit_ms = 50\n')
-    lines = _budget_lines([*load_budgets(), *load_budgets(extra)])
+    lines = charts.budget_lines([*load_budgets(), *load_budgets(extra)])
     assert [(b.label, b.ms, b.series) for b in lines] == [
         ("per-device teardown + startup", 100.0, "pair"), ("per-VM blackout", 1000.0, "guest_visible"),
         ("switch", 50.0, "downtime1")]

@@ -23,10 +23,14 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..trace import STEP_NAMES
 from .report import MS, Result, phase_key
+
+if TYPE_CHECKING:
+    from .budget import Budget
+    from .verdict import ScenarioVerdict
 
 #: The figures the staircase plots: key, legend label, colour, marker, where its values go.
 SERIES: tuple[tuple[str, str, str, str, int], ...] = (
@@ -44,6 +48,32 @@ class BudgetLine:
     label: str
     ms: float
     series: str
+
+
+def budget_lines(budgets: Sequence[Budget]) -> list[BudgetLine]:
+    """The budgets the staircase can draw, each against the figure it judges: per-VM downtime #2,
+    a device's teardown + startup, the largest device's downtime #1, guest-visible; per-VM
+    downtime #1 and phase budgets have no line of their own."""
+    series = {("downtime2", "vm"): "downtime2", ("downtime2", "device"): "pair",
+              ("downtime1", "device"): "downtime1", ("guest_visible", "vm"): "guest_visible"}
+    return [BudgetLine(b.name, b.limit * MS, series[(b.what, b.per)]) for b in budgets
+            if (b.what, b.per) in series]
+
+
+def scenario_charts(v: ScenarioVerdict, out: Path, profile: str, budgets: Sequence[Budget]) -> list[Path]:
+    """A judged scenario's PNGs in ``out``: ``NAME-staircase.png`` (when it has a staircase) and
+    ``NAME-phases.png``, titled with the VM and the host memory it was priced on."""
+    sc = v.scenario
+    title = (f"{sc.name}: {sc.ram / (1 << 30):g} GiB guest, {sc.devices} device(s) x {sc.data_vqs} "
+             f"data VQs; profile {profile}\nhost memory: {sc.host.describe(sc.page_size)}")
+    results = [p.result for p in v.steps] or [v.judged.result]
+    written = []
+    if v.steps:
+        holds = [all(c.ok for c in cs) for cs in v.step_checks]
+        written.append(staircase(results, out / f"{sc.name}-staircase.png", title, budget_lines(budgets),
+                                 holds))
+    written.append(phase_bars(results, out / f"{sc.name}-phases.png", title))
+    return written
 
 
 def _pyplot() -> Any:

@@ -296,38 +296,18 @@ def _document(profile: Profile, cases: Sequence[_Case], checks: dict[str, list[C
     }
 
 
-def _budget_lines(budgets: Sequence[Any]) -> list[Any]:
-    """The budgets the staircase can draw: each against the figure it judges (per-VM downtime #2,
-    a device's teardown + startup, the largest device's downtime #1, guest-visible); per-VM
-    downtime #1 and phase budgets have no line of their own."""
-    from .charts import BudgetLine
-
-    series = {("downtime2", "vm"): "downtime2", ("downtime2", "device"): "pair",
-              ("downtime1", "device"): "downtime1", ("guest_visible", "vm"): "guest_visible"}
-    return [BudgetLine(b.name, b.limit * MS, series[(b.what, b.per)]) for b in budgets
-            if (b.what, b.per) in series]
-
-
 def _charts(out: Path, profile: Profile, budgets: Sequence[Any], cases: Sequence[_Case],
             verdicts: Sequence[ScenarioVerdict]) -> list[Path]:
     from . import charts
 
-    lines = _budget_lines(budgets)
-    title = f"profile {profile.name}"
     written = []
     if not verdicts:
         results = [c.result for c in cases]
         holds = [all(ch.ok for ch in check_all(list(budgets), r)) for r in results]
-        written.append(charts.staircase(results, out / "staircase.png", title, lines, holds))
+        title = f"profile {profile.name}"
+        written.append(charts.staircase(results, out / "staircase.png", title,
+                                        charts.budget_lines(budgets), holds))
         written.append(charts.phase_bars(results, out / "phases.png", title))
     for v in verdicts:
-        name = v.scenario.name
-        results = [p.result for p in v.steps] or [v.judged.result]
-        sc = v.scenario
-        sub = (f"{name}: {sc.ram / (1 << 30):g} GiB guest, {sc.devices} device(s) x {sc.data_vqs} data VQs; "
-               f"{title}\nhost memory: {sc.host.describe(sc.page_size)}")
-        if v.steps:
-            holds = [all(c.ok for c in cs) for cs in v.step_checks]
-            written.append(charts.staircase(results, out / f"{name}-staircase.png", sub, lines, holds))
-        written.append(charts.phase_bars(results, out / f"{name}-phases.png", sub))
+        written += charts.scenario_charts(v, out, profile.name, budgets)
     return written
