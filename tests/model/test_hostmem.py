@@ -164,3 +164,28 @@ def test_every_default_has_its_reason() -> None:
     assert defaults["guest.thp"].value is HostMemory().thp
     assert defaults["guest.thp_fallback"].value == HostMemory().thp_fallback
     assert all(d.basis in ("source", "assumed") and len(d.why) > 40 for d in DEFAULTS)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_counted_and_walked_runs_agree(seed: int) -> None:
+    """runs, run_gcd and folios count in bulk what run_lengths walks one run at a time, over
+    ranges that start and end anywhere (not page aligned) and cross regions of different kinds."""
+    import random
+
+    rnd = random.Random(seed)
+    regions, pos = [], 0
+    for _ in range(3):
+        period = rnd.choice([4 * KiB, 2 * MiB, 64 * KiB])
+        size = rnd.randrange(1, 40) * period
+        fallback = Fraction(rnd.randrange(0, 8), 8) if period == 2 * MiB else Fraction(0)
+        regions.append((pos, pos + size, RunPattern(period, fallback)))
+        pos += size + rnd.choice([0, 12 * KiB])
+    backing = Backing(tuple(regions))
+    for _ in range(20):
+        pa = rnd.randrange(0, pos)
+        size = rnd.randrange(1, pos - pa + 8 * MiB)
+        walked = list(backing.run_lengths(pa, size))
+        assert sum(walked) == size and len(walked) == backing.runs(pa, size)
+        assert math.gcd(*walked) == backing.run_gcd(pa, size)
+        folios = backing.folios(pa, size)
+        assert sum(f.bytes for f in folios) == size and sum(f.runs for f in folios) == len(walked)
