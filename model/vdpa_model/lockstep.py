@@ -23,7 +23,22 @@ from .ops import DeviceFault, TxPacket
 
 
 class Divergence(AssertionError):
-    """The device under test and the reference device disagreed."""
+    """The device under test and the reference device disagreed.
+
+    A divergence found at a settle point carries what each device reported there
+    (``dut_faults``, ``ref_faults``, ``dut_tx``, ``ref_tx``), so a test that expects a known
+    divergence can check the DUT's side of it; the message names every effect that differed.
+    """
+
+    def __init__(self, message: str, *, dut_faults: list[DeviceFault] | None = None,
+                 ref_faults: list[DeviceFault] | None = None,
+                 dut_tx: list[TxPacket] | None = None,
+                 ref_tx: list[TxPacket] | None = None) -> None:
+        super().__init__(message)
+        self.dut_faults = dut_faults or []
+        self.ref_faults = ref_faults or []
+        self.dut_tx = dut_tx or []
+        self.ref_tx = ref_tx or []
 
 
 class MirroredMemory(GuestMemory):
@@ -126,21 +141,27 @@ class Lockstep(ForwardingOps):
 
     # -- DeviceHarness ------------------------------------------------------------------------
     async def settle(self) -> None:
-        """Let both run dry, then compare memory, frames on the wire and faults."""
+        """Let both run dry, then compare memory, frames on the wire and faults. Every effect
+        is taken from both devices before anything is judged, so a :class:`Divergence` names
+        all that differed and hands over what each device reported."""
         await self.ref.settle()
         await self.dut.settle()
         self.settles_compared += 1
+        ref_tx, dut_tx = self.ref.take_tx(), self.dut.take_tx()
+        ref_f, dut_f = self.ref.take_faults(), self.dut.take_faults()
+        problems = []
         diff = memory_differences(self.dut_mem, self.ref_mem)
         if diff:
-            raise Divergence("guest memory differs after settle: " + "; ".join(diff))
-        ref_tx, dut_tx = self.ref.take_tx(), self.dut.take_tx()
+            problems.append("guest memory differs after settle: " + "; ".join(diff))
         if _tx_key(ref_tx) != _tx_key(dut_tx):
-            raise Divergence(f"transmitted frames differ: ref {_tx_summary(ref_tx)}, "
-                             f"dut {_tx_summary(dut_tx)}")
-        self._tx.extend(dut_tx)
-        ref_f, dut_f = self.ref.take_faults(), self.dut.take_faults()
+            problems.append(f"transmitted frames differ: ref {_tx_summary(ref_tx)}, "
+                            f"dut {_tx_summary(dut_tx)}")
         if _fault_key(ref_f) != _fault_key(dut_f):
-            raise Divergence(f"faults differ: ref {ref_f}, dut {dut_f}")
+            problems.append(f"faults differ: ref {ref_f}, dut {dut_f}")
+        if problems:
+            raise Divergence("; ".join(problems), dut_faults=dut_f, ref_faults=ref_f,
+                             dut_tx=dut_tx, ref_tx=ref_tx)
+        self._tx.extend(dut_tx)
         self._faults.extend(dut_f)
 
     async def inject_rx(self, vq: int, frame: bytes) -> None:

@@ -112,3 +112,52 @@ def test_mirrored_memory_writes_both_and_reads_the_dut() -> None:
     assert ref.read_u32(0x2000) == 0xDEADBEEF
     dut.write(0x1000, b"x")
     assert m.read(0x1000, 1) == b"x"
+
+
+class _LateUsedCheck(SplitRing):
+    __slots__ = ()
+
+    def check_completion(self, used_idx: int) -> None:
+        """Checks nothing: the completion's translation is found bad only when written."""
+
+
+class SendsBeforeUsedCheck(ReferenceDevice):
+    """Transmits a chain before finding that its completion cannot be written (the ordering
+    bug the ring catalogue's unmapped-used-ring entries caught in the RTL)."""
+
+    def _make_ring(self, vq: Virtqueue) -> SplitRing:
+        r = super()._make_ring(vq)
+        return _LateUsedCheck(r.ring, r.data, r.desc_area, r.driver_area, r.device_area, r.num,
+                              r.event_idx)
+
+
+def test_settle_divergence_names_every_effect_and_carries_both_sides() -> None:
+    """A settle that finds several differences names them all and hands each device's faults
+    and frames to the caller (a test that expects a known divergence checks the DUT's side)."""
+    from vdpa_model.flows import open_device, start_device
+    from vdpa_model.guest import GuestNetDriver
+    from vdpa_model.memory import Allocator, MiB
+    from vdpa_model.ringcases import RingBench, RingLayout, case
+    from vdpa_model.vhost import VhostVdpa
+
+    dut_mem, ref_mem = GuestMemory(GiB), GuestMemory(GiB)
+    lock = Lockstep(SendsBeforeUsedCheck(dut_mem), ReferenceDevice(ref_mem), dut_mem, ref_mem)
+    mem = MirroredMemory(dut_mem, ref_mem)
+    layout = RingLayout(MiB, 8 * MiB, GiB)
+    v = VhostVdpa(lock)
+    run(open_device(v))
+    run(v.map(0, layout.ranges()))
+    alloc = Allocator(MiB, 9 * MiB)
+    net = GuestNetDriver(mem, alloc, queue_pairs=1, queue_size=16,
+                         features=run(v.get_features()))
+    run(start_device(v, net.vqs, features=net.features))
+    q = net.tx_vq(0)
+    run(case("unmapped_used_ring_tx").build(RingBench(mem, alloc, v, layout, net.hdr_len), q))
+    run(v.kick(q.index))
+    with pytest.raises(Divergence) as e:
+        run(lock.settle())
+    assert "transmitted frames differ" in str(e.value)
+    assert [(f.vq, f.errno) for f in e.value.dut_faults] == [(1, errno.EFAULT)]
+    assert [(f.vq, f.errno) for f in e.value.ref_faults] == [(1, errno.EFAULT)]
+    assert "faults differ" not in str(e.value)
+    assert len(e.value.dut_tx) == 1 and e.value.ref_tx == []
