@@ -61,10 +61,10 @@ def test_merge_adds_hits_and_reports_misses(tmp_path: Path) -> None:
     g = merged["covergroups"]["ring_error_cg"]  # type: ignore[index]
     assert g["bins"]["chain_loop"] == 3 and g["bins"]["head_ge_size"] == 1
     hit, total, pct = cov.summary(merged)["ring_error_cg"]
-    assert (hit, total) == (2, len(cov.RING_ERRORS)) and pct == pytest.approx(200 / total)
+    assert (hit, total) == (2, len(cov.RING_CASES)) and pct == pytest.approx(200 / total)
     assert merged["tests"] == ["a", "b"]
     text = cov.report_text(merged)
-    assert "MISS      0  indirect_len" in text and "UNEXPECTED      1  NONE->RDY" in text
+    assert "MISS      0  indirect_len_not_16" in text and "UNEXPECTED      1  NONE->RDY" in text
     html = cov.report_html(merged)
     assert html.count("class='miss'") == sum(t - h for h, t, _ in cov.summary(merged).values())
 

@@ -21,7 +21,7 @@ from vdpa_tb.uvm.context import RtlNicContext
 from vdpa_tb.uvm.coverage import (
     LAYOUTS,
     OP_ERRORS,
-    RING_ERRORS,
+    RING_CASES,
     SIZE_BUCKETS,
     VQ_TRANSITIONS,
     CoverageModel,
@@ -148,15 +148,16 @@ class FeatureTest(VdpaBaseTest):
 
 @pyuvm.test(**TIMEOUT)
 class BadRingTest(VdpaBaseTest):
-    """Goal: each malformed ring and translation fault gets its defined response.
-    Stimulus: one ring error class per device life (head/next out of range, loop, indirect
-    length, indirect in indirect, readable after writable, wrong direction, unmapped and
-    read-only buffers).
-    Check: exactly one fault on that VQ with vringh's errno, NEEDS_RESET, the VQ in ERR in
-    both devices, the other transmit queue still works; ring_error_cg fully covered."""
+    """Goal: each ring catalogue entry that runs in lockstep gets the catalogue's response.
+    Stimulus: one entry per device life (vdpa_model.ringcases: head/next out of range, loops,
+    indirect length and nesting, wrong direction, unmapped / read-only buffers, rings moved
+    out of the mappings, avail.idx too far ahead, ...).
+    Check: exactly one fault on that VQ with the catalogue's errno and fault site, NEEDS_RESET,
+    the VQ in ERR in both devices, the other transmit queue still works; ring_error_cg fully
+    covered."""
 
     seq_cls = S.BadRingSeq
-    required = bins("ring_error_cg", list(RING_ERRORS)) + bins("vq_state_cg", ["RDY->ERR"])
+    required = bins("ring_error_cg", list(RING_CASES)) + bins("vq_state_cg", ["RDY->ERR"])
 
 
 @pyuvm.test(**TIMEOUT)
@@ -191,7 +192,7 @@ class FullCoverageTest(VdpaBaseTest):
 
     seq_cls = S.FullSeq
     required = bins("vq_state_cg", list(VQ_TRANSITIONS)) + bins(
-        "ring_error_cg", list(RING_ERRORS))
+        "ring_error_cg", list(RING_CASES))
 
 
 @pyuvm.test(expect_fail=True, **TIMEOUT)

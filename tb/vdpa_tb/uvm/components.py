@@ -28,7 +28,7 @@ from vdpa_model import spec
 from vdpa_model.spec import bit
 
 from . import config as K
-from .coverage import RING_ERRORS, CoverageModel, size_bucket
+from .coverage import CoverageModel, size_bucket
 from .items import OpItem, RingFaultItem, TrafficItem, VdpaItem
 
 #: where per-test functional coverage JSON goes (merged by tests/rtl/test_vdpa_nic_uvm.py)
@@ -110,7 +110,7 @@ class VdpaCoverage(uvm_subscriber):
             if item.direction != "tx_held":  # held frames count when they drain
                 for n in item.delivered:
                     m["traffic_cg"].sample(f"{item.layout}:{size_bucket(n)}:{direction}")
-        elif isinstance(item, RingFaultItem) and item.outcome == RING_ERRORS.get(item.kind):
+        elif isinstance(item, RingFaultItem) and item.outcome == item.expect:
             m["ring_error_cg"].sample(item.kind)
 
     def report_phase(self) -> None:

@@ -15,17 +15,16 @@ parent driver; sequences, scoreboard and coverage are unchanged.
 
 from __future__ import annotations
 
-import errno
 from typing import Any
 
 import cocotb.queue
 
-from vdpa_model import spec
+from vdpa_model import ringcases, spec
 from vdpa_model.device import ReferenceDevice
 from vdpa_model.dma import AccessLog
 from vdpa_model.errors import VdpaError
 from vdpa_model.forward import ForwardingOps, OpCall
-from vdpa_model.guest import GuestNetDriver, RawDesc
+from vdpa_model.guest import GuestNetDriver
 from vdpa_model.lockstep import Divergence, Lockstep, MirroredMemory
 from vdpa_model.memory import Allocator, GuestMemory
 from vdpa_model.ops import VqObjectState
@@ -40,11 +39,6 @@ from .items import OpItem, RingFaultItem, TrafficItem, VdpaItem
 # guest RAM the sequences map: 2 MiB at GPA 1 MiB, as in the plain cocotb tests
 RAM_BASE = 0x10_0000
 RAM_SIZE = 0x20_0000
-#: a read-only window just above RAM, for the permission-fault ring case
-RO_BASE = RAM_BASE + RAM_SIZE
-RO_SIZE = 0x1_0000
-#: an IOVA no sequence ever maps
-UNMAPPED_IOVA = 0x7000_0000
 
 class OpRecorder(ForwardingOps):
     """VdpaOps proxy that appends (op, outcome) of every call to ``sink``: the forwarding
@@ -120,6 +114,8 @@ class DeviceContext:
         self.v = VhostVdpa(self.ops, user_memory=dut_mem.size)
         self.mem = MirroredMemory(dut_mem, ref_mem)
         self.alloc = Allocator(RAM_BASE, RAM_BASE + RAM_SIZE)
+        #: RAM and the windows the ring catalogue needs around it (read-only, split, unmapped)
+        self.layout = ringcases.RingLayout(RAM_BASE, RAM_SIZE, dut_mem.size)
         self.device_features = dut.device_features
 
     def new_net(self, queue_pairs: int, queue_size: int, features: int) -> GuestNetDriver:
@@ -267,54 +263,42 @@ class DeviceContext:
             await self.v.kick(vq.index)
 
     async def _ring_fault(self, item: RingFaultItem) -> None:
+        """Post catalogue entry ``item.kind`` on queue pair 0 (vdpa_model.ringcases), kick, offer
+        a frame to a receive queue, settle; then the catalogue's answer for the reference's
+        parent: one fault with its errno and site and NEEDS_RESET, or a normal completion."""
         net = self.net
         assert net is not None, "ring fault before bring-up"
-        W, N, IND = spec.VRING_DESC_F_WRITE, spec.VRING_DESC_F_NEXT, spec.VRING_DESC_F_INDIRECT
-        tx, rx = net.tx_vq(0), net.rx_vq(0)
-
-        def ind(q: Any, descs: list[RawDesc], length: int | None = None) -> RawDesc:
-            iova, n = q.write_raw_indirect(descs, length=length)
-            return RawDesc(iova, n, IND, 0)
-
-        k = item.kind
-        q = rx if k in ("readable_on_rx", "readable_after_writable", "efault_read_only") else tx
-        if k == "head_ge_size":
-            q.post_raw_head(q.num + 3)
-        elif k == "next_ge_size":
-            q.post_raw_chain([RawDesc(RAM_BASE, 64, N, q.num + 1)], slots=[0])
-        elif k == "chain_loop":
-            q.post_raw_chain([RawDesc(RAM_BASE, 64, N, 1), RawDesc(RAM_BASE, 64, N, 0)],
-                             slots=[0, 1])
-        elif k == "indirect_len":
-            q.post_raw_chain([ind(q, [RawDesc(RAM_BASE, 64, 0, 0),
-                                      RawDesc(RAM_BASE, 64, 0, 0)], 24)], slots=[0])
-        elif k == "indirect_in_indirect":
-            q.post_raw_chain([ind(q, [RawDesc(RAM_BASE, 16, IND, 0)])], slots=[0])
-        elif k == "writable_on_tx":
-            q.post_raw_chain([RawDesc(RAM_BASE, 64, W, 0)], slots=[0])
-        elif k == "readable_on_rx":
-            q.post_raw_chain([RawDesc(RAM_BASE, 64, 0, 0)], slots=[0])
-        elif k == "readable_after_writable":
-            q.post_raw_chain([RawDesc(RAM_BASE, 64, W | N, 1), RawDesc(RAM_BASE, 64, 0, 0)],
-                             slots=[0, 1])
-        elif k == "efault_unmapped":
-            q.post_iova_chain([(UNMAPPED_IOVA, 64, False)])
-        elif k == "efault_read_only":
-            q.post_iova_chain([(RO_BASE, 2048, True)])
-        else:
-            raise ValueError(f"unknown ring error class {k}")
-        await self._kick(q)
-        if q is rx:
-            await self.lock.inject_rx(q.index, bytes(80))
+        case = ringcases.case(item.kind)
+        q = net.tx_vq(0) if case.queue == "tx" else net.rx_vq(0)
+        expect = await case.build(ringcases.RingBench(self.mem, self.alloc, self.v, self.layout,
+                                                      net.hdr_len), q)
+        q.publish()
+        await self.v.kick(q.index)  # unconditionally: some entries publish nothing new
+        if case.queue == "rx":
+            await self.lock.inject_rx(q.index, ringcases.PROBE_FRAME)
         await self.lock.settle()
         faults = self.lock.take_faults()
         got = [(f.vq, errno_name(f.errno)) for f in faults]
         item.meta["faults"] = got
+        want = case.expected_errno(self.ref.options.parent)
+        item.expect = "ok" if want is None else errno_name(want)
+        if want is None:
+            item.outcome = "ok" if not got else f"{len(got)} faults"
+            if got:
+                item.problems.append(f"faults {got}, expected none")
+            if case.queue == "tx":
+                q.reap()
+                if [p.data for p in self.lock.take_tx()] != [ringcases.TX_PAYLOAD]:
+                    item.problems.append("the accepted chain was not transmitted")
+            return
         item.outcome = got[0][1] if len(got) == 1 else f"{len(got)} faults"
         if got != [(q.index, item.expect)]:
             item.problems.append(f"faults {got}, expected [({q.index}, {item.expect})]")
-        if k.startswith("efault") and faults and faults[0].errno != errno.EFAULT:
-            item.problems.append("translation fault without EFAULT")
+        elif expect.site is not None:
+            s, f = expect.site, faults[0]
+            if (f.asid, f.iova, f.write) != (s.asid, s.iova, s.write):
+                item.problems.append(f"fault site asid {f.asid} iova {f.iova} write {f.write}, "
+                                     f"expected asid {s.asid} iova {s.iova:#x} write {s.write}")
         status = await self.ops.get_status()
         if not status & spec.VIRTIO_CONFIG_S_NEEDS_RESET:
             item.problems.append("no NEEDS_RESET after a ring error")

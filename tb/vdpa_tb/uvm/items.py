@@ -86,13 +86,14 @@ class TrafficItem(VdpaItem):
 
 
 class RingFaultItem(VdpaItem):
-    """One malformed ring (a :data:`vdpa_tb.uvm.coverage.RING_ERRORS` class) posted on the
-    first queue pair; ``expect`` is the errno name drivers/vhost/vringh.c gives that class."""
+    """One entry of the ring catalogue (``kind`` = a :mod:`vdpa_model.ringcases` name) posted
+    on the first queue pair. The driver fills ``expect`` from the catalogue (the errno name for
+    the reference's parent, or "ok" for a ring the parent accepts)."""
 
-    def __init__(self, name: str = "ring_fault", kind: str = "", expect: str = "") -> None:
+    def __init__(self, name: str = "ring_fault", kind: str = "") -> None:
         super().__init__(name)
         self.kind = kind
-        self.expect = expect
+        self.expect = ""
 
     def __str__(self) -> str:
         return f"#{self.uid} ring fault {self.kind} (want {self.expect}) -> {self.outcome}"
