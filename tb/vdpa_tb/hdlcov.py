@@ -39,7 +39,8 @@ from . import sim
 ROOT = sim.ROOT
 RTL_DIR = sim.RTL_DIR
 OUT_DIR = ROOT / "build" / "coverage" / "hdl"
-FUNC_DIR = ROOT / "build" / "coverage" / "func"
+#: the default device's functional coverage (tests/rtl/test_vdpa_nic_uvm.py, one dir per device)
+FUNC_DIR = ROOT / "build" / "coverage" / "func" / "vdpa_nic_top"
 WAIVER_FILE = RTL_DIR / "coverage_waivers.txt"
 #: pytest modules whose simulations make up the coverage regression (every RTL parameter set
 #: the suite runs, the two-device migration and the pyuvm regression)
@@ -351,12 +352,13 @@ def merge_and_render(tools: Mapping[str, str], dats: list[Path], waivers: list[W
 
 
 def functional_report() -> str:
-    """Merge the pyuvm regression's functional coverage into build/coverage/func/report/."""
+    """Merge the pyuvm regression's functional coverage into build/coverage/func/<device>/report/."""
     from .uvm import coverage as fcov
 
     files = sorted(p for p in FUNC_DIR.glob("*.json") if p.stem != FUNC_NEGATIVE)
     if not files:
-        return "functional coverage: no per-test JSON in build/coverage/func (did the pyuvm run fail?)"
+        return (f"functional coverage: no per-test JSON in {FUNC_DIR.relative_to(ROOT)} (did the "
+                "pyuvm run fail?)")
     merged = fcov.write_report(files, FUNC_DIR / "report")
     lines = [f"  {name:<20} {hit:>3}/{total:<3} {pct:5.1f} %"
              for name, (hit, total, pct) in fcov.summary(merged).items()]

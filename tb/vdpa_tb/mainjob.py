@@ -6,7 +6,7 @@
    two devices in one simulation (``vdpa_nic_pair``), so migration goes from a real source to a
    real destination; every DMA is checked against the mappings of the right ASID.
 3. The pyuvm regression runs on the default ``vdpa_nic_top`` in lockstep with the model, and its
-   functional coverage is merged and summarised (report in build/coverage/func/report/).
+   functional coverage is merged and summarised (report in build/coverage/func/<device>/report/).
 4. The downtime verdict: the talk's two setups (vdpa_model/downtime/data/scenarios) run through
    the migration flows on the reference device and priced with the mlx5-cx6dx profile, every
    cumulative preset from upstream QEMU to everything on, against the default budgets (the
@@ -36,7 +36,7 @@ from vdpa_model.downtime.scenario import load_scenario
 from vdpa_model.downtime.verdict import judge
 from vdpa_model.options import Parent
 
-from . import sim
+from . import devices, sim
 from .uvm import coverage as cov
 
 #: The default device of the main job, as tests/rtl/test_vdpa_nic_pair.py builds it.
@@ -65,12 +65,13 @@ def run_rtl(seed: int) -> tuple[bool, str]:
 
 def run_uvm(seed: int) -> tuple[bool, str, float]:
     """The pyuvm regression and its merged functional coverage: (passed, summary, percent)."""
-    func_dir = sim.ROOT / "build" / "coverage" / "func"
+    device = devices.load_device()  # the default device file, or the one $VDPA_DEVICE names
+    func_dir = sim.ROOT / "build" / "coverage" / "func" / device.name
     func_dir.mkdir(parents=True, exist_ok=True)
     for old in func_dir.glob("*.json"):
         old.unlink()
     try:
-        sim.run("vdpa_nic_top", "vdpa_tb.tests.test_vdpa_nic_uvm", {}, seed=seed,
+        sim.run(device.top, "vdpa_tb.tests.test_vdpa_nic_uvm", device=device, seed=seed,
                 extra_env={"VDPA_FUNC_COV_DIR": str(func_dir)})
     except (AssertionError, RuntimeError) as e:
         return False, str(e), 0.0

@@ -32,6 +32,8 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from .devices import DEVICE_ENV, DeviceConfig
+
 ROOT = Path(__file__).resolve().parents[2]
 RTL_DIR = ROOT / "rtl"
 TB_DIR = ROOT / "tb"
@@ -204,7 +206,26 @@ def hdl_toplevel(top: str, bus: str) -> str:
     return f"tb_{top}" if bus == "hdl" else top
 
 
-def _verilator_args(bus: str, cov: bool) -> tuple[list[str], list[str], dict[str, str]]:
+def design(top: str, bus: str, device: DeviceConfig | None = None,
+           ) -> tuple[str, list[Path], list[Path]]:
+    """(HDL toplevel, sources in compile order, Verilator control files) of a simulation of
+    ``top`` on ``bus``: from the device file when there is one, else by the project's naming
+    (``rtl/<top>.f``, ``tb/hdl/tb_<top>.f``)."""
+    if device is None:
+        sources = tb_filelist(top) if bus == "hdl" else filelist(top)
+        publics = ["tb_public.vlt"] if bus == "hdl" else ["tb_public.vlt", "rtl_top_public.vlt"]
+        return hdl_toplevel(top, bus), sources, [TB_HDL / f for f in publics]
+    if bus == "hdl":
+        if device.tb_top is None:
+            raise ValueError(f"{device.path}: device {device.name} has no tb_top for the fast "
+                             "bus models; run it with BUS_MODEL=cocotbext")
+        return device.tb_top, [*device.sources, *device.tb_sources], list(device.verilator_control)
+    return device.top, list(device.sources), [*device.verilator_control,
+                                              *device.bare_verilator_control]
+
+
+def _verilator_args(bus: str, cov: bool,
+                    include_dirs: Sequence[Path] = ()) -> tuple[list[str], list[str], dict[str, str]]:
     """Verilator arguments, make variables and environment of a build, each workaround with
     its reason."""
     args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
@@ -240,15 +261,20 @@ def _verilator_args(bus: str, cov: bool) -> tuple[list[str], list[str], dict[str
             str(TB_CSRC / "dpi_abi_check.cpp"),
             f"-I{TB_HDL}",
         ]
+    args += [f"-I{d}" for d in include_dirs if d != TB_HDL]
     return args, make, env
 
 
 def build(top: str, params: Mapping[str, object] | None = None, simulator: str = "verilator",
-          build_args: Sequence[str] = (), bus: str | None = None) -> Path:
+          build_args: Sequence[str] = (), bus: str | None = None,
+          device: DeviceConfig | None = None) -> Path:
     """Build ``top`` for ``params`` with bus model ``bus`` (default: :func:`bus_model`) unless an
-    up-to-date build exists; return its directory."""
+    up-to-date build exists; return its directory. With ``device`` (a device file) the sources,
+    tops and control files come from it, and ``params`` go over its parameters."""
     from cocotb_tools.runner import get_runner
 
+    if device is not None:
+        top, params = device.top, {**device.parameters, **(params or {})}
     params = dict(params or {})
     bus = bus_model(simulator, bus)
     if simulator == "verilator":
@@ -259,11 +285,12 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
     cov = coverage_requested() and simulator == "verilator"
     suffix = ("-waves" if waves else "") + ("-cov" if cov else "")
     build_dir = SIM_BUILD / top / f"{simulator}-{bus}-{_param_id(params)}{suffix}"
-    sources = tb_filelist(top) if bus == "hdl" else filelist(top)
+    toplevel, sources, publics = design(top, bus, device)
+    include_dirs = list(dict.fromkeys(p.parent for p in sources))
     if simulator == "verilator":
-        publics = ["tb_public.vlt"] if bus == "hdl" else ["tb_public.vlt", "rtl_top_public.vlt"]
-        sources = [*(TB_HDL / f for f in publics), *sources]
-    args, make, env = _verilator_args(bus, cov) if simulator == "verilator" else ([], [], {})
+        sources = [*publics, *sources]
+    args, make, env = (_verilator_args(bus, cov, include_dirs) if simulator == "verilator"
+                       else ([], [], {}))
     args = [*build_args, *args]
     # the host library is linked dynamically and rebuilt on its own (host_lib): only its
     # interface, which the DPI prototype check compiles against, makes the model stale
@@ -281,7 +308,7 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
         for attempt in (1, 2):
             try:
                 with _build_environment(make, env):
-                    runner.build(sources=sources, hdl_toplevel=hdl_toplevel(top, bus),
+                    runner.build(sources=sources, hdl_toplevel=toplevel,
                                  parameters=params, build_dir=build_dir, build_args=args,
                                  timescale=("1ns", "1ps"), always=simulator != "verilator",
                                  waves=waves, log_file=build_dir / "build.log")
@@ -351,37 +378,47 @@ def ledger_summary(ledger: Path) -> list[str]:
 
 def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
         simulator: str = "verilator", test_filter: str | None = None, seed: int | None = None,
-        extra_env: Mapping[str, str] | None = None, bus: str | None = None) -> Path:
+        extra_env: Mapping[str, str] | None = None, bus: str | None = None,
+        device: DeviceConfig | None = None, test_dir: Path | None = None) -> Path:
     """Run the cocotb tests of ``test_module`` (a module in tb/) against ``top`` with bus model
-    ``bus`` (default: :func:`bus_model`).
+    ``bus`` (default: :func:`bus_model`); with ``device``, against that device file's design
+    (``top`` is then ignored; ``params`` go over the device's parameters, and the cocotb side
+    finds the file in $VDPA_DEVICE).
 
     Returns the JUnit XML path; raises AssertionError naming the failures if any test failed,
     with the command that reruns them with the same seed (and WAVES=1 for a waveform).
     ``seed`` defaults to $COCOTB_RANDOM_SEED, else cocotb picks one and the log records it.
+    ``test_dir`` (default: one per module and filter in the build directory) holds the log.
     """
     from cocotb_tools.runner import get_results, get_runner
 
+    if device is not None:
+        top, params = device.top, {**device.parameters, **(params or {})}
     params = dict(params or {})
     bus = bus_model(simulator, bus)
     if seed is None and os.environ.get("COCOTB_RANDOM_SEED"):
         seed = int(os.environ["COCOTB_RANDOM_SEED"])
-    build_dir = build(top, params, simulator, bus=bus)
+    build_dir = build(top, params, simulator, bus=bus, device=device)
+    toplevel = design(top, bus, device)[0]
     runner = get_runner(simulator)
     env = {f"PARAM_{k}": str(v) for k, v in params.items()}
     # the cocotb side picks its bus models (vdpa_tb.nic_tb) and finds the host library by these
     env["VDPA_BUS_MODEL"] = bus
+    if device is not None:
+        env[DEVICE_ENV] = str(device.path)
     if bus == "hdl":
         env["VDPA_TB_HOST_LIB"] = str(host_lib())
     env.update(extra_env or {})
-    tag = "all" if test_filter is None else hashlib.sha1(test_filter.encode()).hexdigest()[:8]
-    test_dir = build_dir / f"run-{test_module}-{tag}"
+    if test_dir is None:
+        tag = "all" if test_filter is None else hashlib.sha1(test_filter.encode()).hexdigest()[:8]
+        test_dir = build_dir / f"run-{test_module}-{tag}"
     test_dir.mkdir(parents=True, exist_ok=True)
     # the runner exports sys.path as the simulator's PYTHONPATH: put tb/ and model/ first so the
     # cocotb module is found there and not shadowed by its pytest namesake in tests/
     saved = list(sys.path)
     sys.path[:0] = [str(TB_DIR), str(ROOT / "model")]
     try:
-        xml = runner.test(test_module=test_module, hdl_toplevel=hdl_toplevel(top, bus),
+        xml = runner.test(test_module=test_module, hdl_toplevel=toplevel,
                           hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=test_dir,
                           test_filter=test_filter, seed=seed, extra_env=env,
                           results_xml=str(test_dir / "results.xml"), timescale=("1ns", "1ps"),

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""Run the pyuvm tests of vdpa_nic_top (tb/vdpa_tb/tests/test_vdpa_nic_uvm.py) on the default
-build, then merge their functional coverage into build/coverage/func/report/ and check it.
-The merge/report functions are also tested here on hand-made JSON, without a simulator."""
+"""Run the pyuvm tests (tb/vdpa_tb/tests/test_vdpa_nic_uvm.py) on every device file of the
+project (tb/devices/), then merge each device's functional coverage into
+build/coverage/func/<device>/report/ and check it. The merge/report functions are also tested
+here on hand-made JSON, without a simulator."""
 
 from __future__ import annotations
 
@@ -10,31 +11,36 @@ from pathlib import Path
 
 import pytest
 
-from vdpa_tb import sim
+from vdpa_tb import devices, sim
 from vdpa_tb.uvm import coverage as cov
 
-TOP = "vdpa_nic_top"
 FUNC_DIR = sim.ROOT / "build" / "coverage" / "func"
 #: the negative test's JSON proves nothing about the design; it is left out of the merge
 NEGATIVE = "CoverageHoleTest"
+DEVICES = {d.name: d for d in devices.project_devices()}
 
 
 @pytest.mark.sim
-def test_vdpa_nic_uvm() -> None:
-    for old in FUNC_DIR.glob("*.json"):
+@pytest.mark.parametrize("name", list(DEVICES))
+def test_vdpa_nic_uvm(name: str) -> None:
+    device = DEVICES[name]
+    func_dir = FUNC_DIR / device.name
+    func_dir.mkdir(parents=True, exist_ok=True)
+    for old in func_dir.glob("*.json"):
         old.unlink()
-    xml = sim.run(TOP, "vdpa_tb.tests.test_vdpa_nic_uvm", {},
-                  extra_env={"VDPA_FUNC_COV_DIR": str(FUNC_DIR)})
+    xml = sim.run(device.top, "vdpa_tb.tests.test_vdpa_nic_uvm", device=device,
+                  extra_env={"VDPA_FUNC_COV_DIR": str(func_dir)})
     # the negative test must have failed for the coverage reason, not for any other error
     log = (xml.parent / "sim.log").read_text()
     assert "required bin(s) not hit: op_outcome_cg.suspend:EBUSY" in log
     assert f"{NEGATIVE} passed: failed as expected" in log
-    neg = json.loads((FUNC_DIR / f"{NEGATIVE}.json").read_text())
+    assert f"on {device.name}: sequence seed" in log, "the tests did not take the device file"
+    neg = json.loads((func_dir / f"{NEGATIVE}.json").read_text())
     assert neg["covergroups"]["op_outcome_cg"]["bins"]["set_status:ok"] > 0, \
         "the negative test should have run its stimulus"
-    files = sorted(p for p in FUNC_DIR.glob("*.json") if p.stem != NEGATIVE)
+    files = sorted(p for p in func_dir.glob("*.json") if p.stem != NEGATIVE)
     assert len(files) >= 10, f"missing per-test coverage files: {[p.name for p in files]}"
-    merged = cov.write_report(files, FUNC_DIR / "report")
+    merged = cov.write_report(files, func_dir / "report")
     print(cov.report_text(merged))
     s = cov.summary(merged)
     assert set(s) == set(cov.CoverageModel().groups), s
@@ -42,7 +48,7 @@ def test_vdpa_nic_uvm() -> None:
               for g in s}
     # every covergroup is closed by the suite; a hole names its bins
     assert all(not m for m in missed.values()), f"coverage holes: {missed}"
-    assert (FUNC_DIR / "report" / "index.html").read_text().count("class='hit'") == \
+    assert (func_dir / "report" / "index.html").read_text().count("class='hit'") == \
         sum(hit for hit, _, _ in s.values())
 
 

@@ -13,11 +13,10 @@ import cocotb
 import pyuvm
 from pyuvm import ConfigDB, uvm_test
 
-from vdpa_tb.nic_tb import param
+from vdpa_tb.devices import load_device
 from vdpa_tb.uvm import config as K
 from vdpa_tb.uvm import sequences as S
 from vdpa_tb.uvm.components import VdpaEnv
-from vdpa_tb.uvm.context import RtlNicContext
 from vdpa_tb.uvm.coverage import (
     LAYOUTS,
     OP_ERRORS,
@@ -44,8 +43,9 @@ class VdpaBaseTest(uvm_test):
     def build_phase(self) -> None:
         # the seed comes from cocotb's seeded random, so COCOTB_RANDOM_SEED reproduces a run
         seed = random.getrandbits(32)
-        self.ctx = RtlNicContext(cocotb.top)
-        self.ctx.tb.log.info("%s: sequence seed %d", type(self).__name__, seed)
+        device = load_device()  # $VDPA_DEVICE, set by vdpa_tb.sim.run(device=...)
+        self.ctx = device.context_class()(cocotb.top, device)
+        self.ctx.log.info("%s on %s: sequence seed %d", type(self).__name__, device.name, seed)
         ConfigDB().set(None, "*", K.DEVICE_CTX, self.ctx)
         ConfigDB().set(None, "*", K.SEQ_SEED, seed)
         ConfigDB().set(None, "*", K.RANDOM_ROUNDS, 24)
@@ -58,7 +58,7 @@ class VdpaBaseTest(uvm_test):
 
     async def run_phase(self) -> None:
         self.raise_objection()
-        await self.ctx.start(param("NVQ", 8) // 2, param("MAX_QSIZE", 256))
+        await self.ctx.start()
         seqr = ConfigDB().get(None, "", K.SEQR)
         await self.seq.start(seqr)
         self.drop_objection()

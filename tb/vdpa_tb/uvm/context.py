@@ -32,6 +32,7 @@ from vdpa_model.options import DeviceOptions
 from vdpa_model.shadow import ContractShadow
 from vdpa_model.vhost import VhostVdpa
 
+from ..devices import DeviceConfig
 from ..hostmem import describe
 from .coverage import errno_name
 from .items import OpItem, RingFaultItem, TrafficItem, VdpaItem
@@ -62,7 +63,9 @@ class OpRecorder(ForwardingOps):
 
 
 class DeviceContext:
-    """Guest memory, guest driver, device stack and the checks' raw data for one test."""
+    """Guest memory, guest driver, device stack and the checks' raw data for one test. A
+    subclass is constructed as ``cls(dut, device)``: the simulator's top handle and the
+    device file (vdpa_tb.devices.DeviceConfig) of the run."""
 
     def __init__(self) -> None:
         self.log = None  # set by open_dut implementations that have a logger
@@ -99,12 +102,16 @@ class DeviceContext:
         return []
 
     # -- common ----------------------------------------------------------------------------
-    async def start(self, nvq_pairs: int, max_qsize: int) -> None:
+    async def start(self) -> None:
+        """Open the DUT and build the reference device like it: its data queue pairs (nvqs
+        less the control VQ), its largest queue size and its feature bits."""
         dut, dut_mem, access_log, identity_mask = await self.open_dut()
         self.dut = dut
         self.access_log = access_log
         ref_mem = GuestMemory(dut_mem.size)
-        opts = DeviceOptions(queue_pairs=nvq_pairs, max_queue_size=max_qsize,
+        #: data queue pairs of the device (its VQs less the control VQ, virtio 1.2 §5.1.2)
+        self.max_qps = (dut.nvqs - 1) // 2
+        opts = DeviceOptions(queue_pairs=self.max_qps, max_queue_size=await dut.get_vq_num_max(),
                              device_features=dut.device_features, incremental_map=True)
         self.ref = ReferenceDevice(ref_mem, opts)
         self.lock = Lockstep(dut, self.ref, dut_mem, ref_mem)
@@ -305,13 +312,16 @@ class DeviceContext:
 
 
 class RtlNicContext(DeviceContext):
-    """vdpa_nic_top through the existing Tb (clock, reset, AXI models, parent driver)."""
+    """vdpa_nic_top through the existing Tb (clock, reset, AXI models), with the parent driver
+    class its device file names."""
 
-    def __init__(self, dut: Any) -> None:
+    def __init__(self, dut: Any, device: DeviceConfig | None = None) -> None:
         super().__init__()
         from vdpa_tb.nic_tb import Tb
 
         self.tb = Tb(dut)
+        if device is not None:
+            self.tb.parent_cls = device.parent_class()
         self.log = self.tb.log
 
     async def open_dut(self) -> tuple[Any, GuestMemory, AccessLog, int]:

@@ -225,9 +225,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("files", nargs="*", type=Path)
-    ap.add_argument("-o", "--out", type=Path, default=Path("build/coverage/func/report"))
+    ap.add_argument("-o", "--out", type=Path, default=Path("build/coverage/func/vdpa_nic_top/report"))
     args = ap.parse_args(argv)
-    files = args.files or sorted(Path("build/coverage/func").glob("*.json"))
+    files = args.files or sorted(Path("build/coverage/func/vdpa_nic_top").glob("*.json"))
     if not files:
         print("no coverage JSON found (run tests/rtl/test_vdpa_nic_uvm.py first)")
         return 1

@@ -320,7 +320,7 @@ class RandomMixSeq(VdpaBaseSeq):
 
     async def body(self) -> None:
         rounds = ConfigDB().get(None, "", K.RANDOM_ROUNDS)
-        qps = self.kw.get("qps", 4)
+        qps = min(self.kw.get("qps", 4), self.ctx.max_qps)
         await self.open_and_map()
         await self.bring_up(qps, 64)
         net = self.ctx.net
