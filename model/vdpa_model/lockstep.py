@@ -14,12 +14,16 @@ effects, same errors"), kept simulator-free so a cocotb test bench and a plain p
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .errors import VdpaError
 from .forward import ForwardingOps, OpCall
 from .memory import GuestMemory
 from .ops import DeviceFault, TxPacket
+
+#: brings the reference device to where the DUT is (Lockstep.dut_first)
+CatchUp = Callable[[], Awaitable[None]]
 
 
 class Divergence(AssertionError):
@@ -118,17 +122,42 @@ class Lockstep(ForwardingOps):
                 raise Divergence(f"{name}: dut {getattr(dut, name)}, ref {getattr(ref, name)}")
         self.ops_compared = 0
         self.settles_compared = 0
+        self.races = 0
         self._tx: list[TxPacket] = []
         self._faults: list[DeviceFault] = []
+        self._dut_first: tuple[str, CatchUp] | None = None
+
+    def dut_first(self, op: str, catch_up: CatchUp) -> None:
+        """Let the next ``op`` race the traffic in flight.
+
+        A hardware device works between ops; the reference device works only at settle points.
+        An op issued while work is in flight (kicked, not settled: a suspend storm, an unmap
+        under traffic) is therefore run on the DUT first; ``catch_up()`` then brings the
+        reference to where the DUT was when the op took effect (it completes the chains the
+        DUT completed, as the guest can read them from the used rings: the promises the
+        contract makes about that moment, such as a vring base after suspend, are checked
+        against it); then the reference runs the op and both results must agree as usual."""
+        self._dut_first = (op, catch_up)
 
     async def _through(self, name: str, args: tuple[Any, ...], call: OpCall) -> Any:
         """Call ``name`` on both devices; same result or same errno, else :class:`Divergence`."""
         results: list[tuple[str, Any]] = []
-        for dev in (self.ref, self.dut):
+        order: tuple[Any, ...] = (self.ref, self.dut)
+        catch_up = None
+        if self._dut_first is not None and self._dut_first[0] == name:
+            catch_up = self._dut_first[1]
+            self._dut_first = None
+            self.races += 1
+            order = (self.dut, self.ref)
+        for dev in order:
             try:
                 results.append(("ok", await call(dev)))
             except VdpaError as e:
                 results.append(("err", e))
+            if dev is self.dut and catch_up is not None:
+                await catch_up()
+        if catch_up is not None:
+            results.reverse()
         (rk, rv), (dk, dv) = results
         self.ops_compared += 1
         if rk == "err" and dk == "err":
