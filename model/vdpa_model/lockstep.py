@@ -139,6 +139,12 @@ class Lockstep(ForwardingOps):
         against it); then the reference runs the op and both results must agree as usual."""
         self._dut_first = (op, catch_up)
 
+    def cancel_dut_first(self) -> bool:
+        """Drop a :meth:`dut_first` the next ops did not use (the op never reached the parent,
+        e.g. a suspend vhost-vdpa answers itself before DRIVER_OK); True if one was pending."""
+        pending, self._dut_first = self._dut_first is not None, None
+        return pending
+
     async def _through(self, name: str, args: tuple[Any, ...], call: OpCall) -> Any:
         """Call ``name`` on both devices; same result or same errno, else :class:`Divergence`."""
         results: list[tuple[str, Any]] = []

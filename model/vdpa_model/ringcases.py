@@ -194,6 +194,9 @@ class RingCase:
     follows: str
     mapped: bool = True
     rtl_divergence: RtlDivergence | None = None
+    #: healthy chains may sit ahead of it on its queue (False where the builder moves the
+    #: rings or rewrites avail.idx: chains ahead would meet that first)
+    prefix_ok: bool = True
 
     def expected_errno(self, parent: Parent) -> int | None:
         return self.errno[parent]
@@ -425,15 +428,20 @@ CATALOGUE: tuple[RingCase, ...] = (
     RingCase("read_only_rx_second_segment", "rx", _read_only_rx_second_segment,
              both(errno.EFAULT), "drivers/vhost/vringh.c: iotlb_translate, per segment"),
     RingCase("unmapped_avail_ring", "tx", _unmapped_avail_ring, both(errno.EFAULT),
-             "drivers/vhost/vringh.c: vringh_getdesc_iotlb (avail.idx read through the IOTLB)"),
+             "drivers/vhost/vringh.c: vringh_getdesc_iotlb (avail.idx read through the IOTLB)",
+             prefix_ok=False),
     RingCase("unmapped_desc_table", "tx", _unmapped_desc_table, both(errno.EFAULT),
-             "drivers/vhost/vringh.c: __vringh_iov (descriptor read through the IOTLB)"),
+             "drivers/vhost/vringh.c: __vringh_iov (descriptor read through the IOTLB)",
+             prefix_ok=False),
     RingCase("avail_idx_too_far", "tx", _avail_idx_too_far, both(errno.EFAULT),
-             "drivers/vhost/vhost.c: vhost_get_vq_desc (\"Guest moved avail index\")"),
+             "drivers/vhost/vhost.c: vhost_get_vq_desc (\"Guest moved avail index\")",
+             prefix_ok=False),
     RingCase("unmapped_used_ring_tx", "tx", _unmapped_used_ring, both(errno.EFAULT),
-             "drivers/vhost/vringh.c: __vringh_complete (used ring through the IOTLB)"),
+             "drivers/vhost/vringh.c: __vringh_complete (used ring through the IOTLB)",
+             prefix_ok=False),
     RingCase("unmapped_used_ring_rx", "rx", _unmapped_used_ring, both(errno.EFAULT),
-             "drivers/vhost/vringh.c: __vringh_complete (used ring through the IOTLB)"),
+             "drivers/vhost/vringh.c: __vringh_complete (used ring through the IOTLB)",
+             prefix_ok=False),
     RingCase("past_ram_buffer", "tx", _past_ram_buffer, both(errno.EFAULT),
              "identity default past guest RAM: a translation fault (docs/model.md)",
              mapped=False, rtl_divergence=_PAST_RAM_ON_RTL),
@@ -446,13 +454,15 @@ CATALOGUE: tuple[RingCase, ...] = (
                  "the model refuses the whole segment (EFAULT) before any access", None)),
     RingCase("past_ram_rings", "tx", _past_ram_rings, both(errno.EFAULT),
              "identity default past guest RAM: a translation fault (docs/model.md)",
-             mapped=False, rtl_divergence=_PAST_RAM_ON_RTL),
+             mapped=False, rtl_divergence=_PAST_RAM_ON_RTL,
+             prefix_ok=False),
     RingCase("desc_straddles_iotlb_ranges", "tx", _desc_straddles_ranges, both(None),
              "drivers/vhost/vringh.c: copy_from_iotlb (an access split across IOTLB ranges)",
              rtl_divergence=RtlDivergence(
                  "the reference RTL translates a ring item (2, 4 or 16 bytes) in one piece: a "
                  "descriptor that lies across two IOTLB ranges faults (EFAULT) where the model "
-                 "splits the read", errno.EFAULT)),
+                 "splits the read", errno.EFAULT),
+             prefix_ok=False),
 )
 
 BY_NAME: dict[str, RingCase] = {c.name: c for c in CATALOGUE}

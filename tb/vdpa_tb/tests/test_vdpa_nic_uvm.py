@@ -15,6 +15,7 @@ from pyuvm import ConfigDB, uvm_test
 
 from vdpa_tb.devices import load_device
 from vdpa_tb.uvm import config as K
+from vdpa_tb.uvm import hostile as H
 from vdpa_tb.uvm import sequences as S
 from vdpa_tb.uvm.components import VdpaEnv
 from vdpa_tb.uvm.coverage import (
@@ -27,6 +28,8 @@ from vdpa_tb.uvm.coverage import (
 )
 
 TIMEOUT = {"timeout_time": 200, "timeout_unit": "ms"}
+#: the hostile tests run longer sequences (storms, churn) and the virtual sequence many of them
+HOSTILE_TIMEOUT = {"timeout_time": 2000, "timeout_unit": "ms"}
 
 
 def bins(cg: str, names: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
@@ -193,6 +196,116 @@ class FullCoverageTest(VdpaBaseTest):
     seq_cls = S.FullSeq
     required = bins("vq_state_cg", list(VQ_TRANSITIONS)) + bins(
         "ring_error_cg", list(RING_CASES))
+
+
+# -- constrained-random stimulus with teeth (tb/vdpa_tb/uvm/hostile.py) --------------------------
+# Each test runs one hostile sequence from its seed; a run must have hit some bin of that
+# sequence's covergroup. Closing the covergroups takes many seeds (vdpa_tb.uvm.soak).
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class IllegalOpsTest(VdpaBaseTest):
+    """Goal: illegal ops get the contract's errno in every state and change nothing.
+    Stimulus: IllegalOpsSeq: ops refused for the state, VQ / group / ASID out of range,
+    overlapping UPDATEs, batch misuse, legal ops and traffic between them.
+    Check: scoreboard (each errno as drivers/vhost/vdpa.c gives it, lockstep, traffic after)."""
+
+    seq_cls = H.IllegalOpsSeq
+    required = bins("illegal_op_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class RingMixTest(VdpaBaseTest):
+    """Goal: a malformed ring among healthy ones harms only its own queue.
+    Stimulus: RingMixSeq: catalogue rings after healthy chains and beside traffic, kicked
+    together. Check: healthy work all done, the catalogue's fault, lockstep."""
+
+    seq_cls = H.RingMixSeq
+    required = bins("ring_mix_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class SuspendStormTest(VdpaBaseTest):
+    """Goal: suspend racing traffic stops it exactly where the vring bases say.
+    Stimulus: SuspendStormSeq: TX and RX in flight, suspend after a random delay, bases,
+    kicks while suspended, resume; several rounds. Check: bases equal the used indices the
+    guest sees, lockstep after the reference catches up, every frame out in order."""
+
+    seq_cls = H.SuspendStormSeq
+    required = bins("suspend_race_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class ResetMixTest(VdpaBaseTest):
+    """Goal: every reset kind, in every state, leaves the maps the contract says.
+    Stimulus: ResetMixSeq: status 0 with and without IOTLB_PERSIST, reset, compat_reset with
+    and without CLEAN_MAP, reset_map per ASID, from configuring / running / suspended /
+    needs_reset. Check: lockstep, traffic afterwards with only the lost maps re-made."""
+
+    seq_cls = H.ResetMixSeq
+    required = bins("reset_mix_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class RebindTest(VdpaBaseTest):
+    """Goal: group and ASID rebinding follows the contract in every state.
+    Stimulus: RebindSeq: SET_GROUP_ASID of each group to each ASID, through vhost-vdpa and
+    the parent op. Check: EBUSY once DRIVER_OK through vhost-vdpa; traffic after it through
+    the new binding, every access judged against the binding in force."""
+
+    seq_cls = H.RebindSeq
+    required = bins("rebind_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class MapChurnTest(VdpaBaseTest):
+    """Goal: maps and unmaps in batches or not, and refused overlaps, in every state.
+    Stimulus: MapChurnSeq: IOVA windows mapped and unmapped in both ASIDs, overlapping
+    UPDATEs, TX through the mapped windows. Check: EEXIST for overlaps, lockstep, isolation."""
+
+    seq_cls = H.MapChurnSeq
+    required = bins("map_churn_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class UnmapRaceTest(VdpaBaseTest):
+    """Goal: an unmap racing traffic is atomic: before it, chains complete; after it, they
+    fault, and nothing touches the range. Stimulus: UnmapRaceSeq: TX from a window, the
+    window unmapped after a random delay. Check: a prefix of the frames, EFAULT after it,
+    lockstep once the reference catches up, isolation at the moment of the unmap."""
+
+    seq_cls = H.UnmapRaceSeq
+    required = bins("unmap_race_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class BusErrorTest(VdpaBaseTest):
+    """Goal: a host error response is EIO on that VQ and harms nothing else.
+    Stimulus: BusErrorSeq: poisoned TX / RX buffers, RX data segment, used rings,
+    descriptor table, beside traffic. Check: one EIO, lockstep with the reference told of
+    the same poisoned range, the other queues unharmed."""
+
+    seq_cls = H.BusErrorSeq
+    required = bins("bus_error_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class StallCrossTest(VdpaBaseTest):
+    """Goal: traffic is exact under every combination of AXI idle and backpressure.
+    Stimulus: StallCrossSeq: idle x backpressure 2 x 2, TX and RX under each.
+    Check: scoreboard; stall_cg fully covered."""
+
+    seq_cls = H.StallCrossSeq
+    required = bins("stall_cg", list(CoverageModel()["stall_cg"].bins))
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class HostileMixTest(VdpaBaseTest):
+    """Goal: the hostile sequences mixed on one device life never make the DUT and the
+    reference disagree, break isolation or hang. Stimulus: HostileMixSeq (the virtual
+    sequence): the hostile sequences in random order and number, stalls switched between
+    them. Check: scoreboard; this is the test the seeded soak runs (vdpa_tb.uvm.soak)."""
+
+    seq_cls = H.HostileMixSeq
+    required = bins("op_outcome_cg", ["*"])
 
 
 @pyuvm.test(expect_fail=True, **TIMEOUT)

@@ -24,12 +24,12 @@ from pyuvm import (
     uvm_tlm_analysis_fifo,
 )
 
-from vdpa_model import spec
+from vdpa_model import ringcases, spec
 from vdpa_model.spec import bit
 
 from . import config as K
-from .coverage import CoverageModel, size_bucket
-from .items import OpItem, RingFaultItem, TrafficItem, VdpaItem
+from .coverage import RACE_PROGRESS, CoverageModel, size_bucket
+from .items import BusErrorItem, OpItem, RingFaultItem, TrafficItem, VdpaItem
 
 #: where per-test functional coverage JSON goes (merged by tests/rtl/test_vdpa_nic_uvm.py)
 COVERAGE_DIR = Path(os.environ.get("VDPA_FUNC_COV_DIR",
@@ -95,6 +95,7 @@ class VdpaCoverage(uvm_subscriber):
             self._prev_states = item.vq_states
         if item.failed:
             return  # a failed item proves nothing about the scenario it tried
+        self._sample_hostile(item)
         if isinstance(item, OpItem):
             if "features" in item.meta:
                 f = item.meta["features"]
@@ -112,6 +113,34 @@ class VdpaCoverage(uvm_subscriber):
                     m["traffic_cg"].sample(f"{item.layout}:{size_bucket(n)}:{direction}")
         elif isinstance(item, RingFaultItem) and item.outcome == item.expect:
             m["ring_error_cg"].sample(item.kind)
+
+    def _sample_hostile(self, item: VdpaItem) -> None:
+        """The hostile covergroups (coverage.HOSTILE_GROUPS), each crossed with what the item
+        met: the device state, the progress of a race, the stalls in force."""
+        m = self.model
+        state = item.meta.get("state", "")
+        if isinstance(item, OpItem):
+            if item.category:
+                cg, _, b = item.category.partition("/")
+                m[cg].sample(f"{b}:{state}")
+            race = item.meta.get("race")
+            if item.race == "suspend" and race in RACE_PROGRESS:
+                m["suspend_race_cg"].sample(f"{race}:{item.meta['race_dirs']}")
+            elif item.race == "dma_unmap" and race in RACE_PROGRESS:
+                m["unmap_race_cg"].sample(f"{race}:{item.meta.get('others', 'alone')}")
+        elif isinstance(item, TrafficItem) and item.direction in ("tx", "rx") and item.delivered:
+            idle, bp = item.meta.get("stalls", (False, False))
+            m["stall_cg"].sample(f"idle_{'on' if idle else 'off'}:bp_{'on' if bp else 'off'}:"
+                                 f"{item.direction}")
+        elif isinstance(item, RingFaultItem) and item.outcome == item.expect:
+            kind = f"{item.expect}:{ringcases.case(item.kind).queue}"
+            if item.before:
+                m["ring_mix_cg"].sample(f"{kind}:after_healthy")
+            if item.alongside:
+                m["ring_mix_cg"].sample(f"{kind}:beside_traffic")
+        elif isinstance(item, BusErrorItem):
+            m["bus_error_cg"].sample(f"{item.target}:"
+                                     f"{'beside_traffic' if item.alongside else 'alone'}")
 
     def report_phase(self) -> None:
         name = ConfigDB().get(self, "", K.COVERAGE_NAME)

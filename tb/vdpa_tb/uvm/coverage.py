@@ -43,7 +43,51 @@ OP_ERRORS = {
 RING_CASES = tuple(c.name for c in ringcases.lockstep_cases() if c.mapped)
 VQ_TRANSITIONS = ("INIT->RDY", "RDY->SUSPEND", "SUSPEND->RDY", "RDY->ERR", "ERR->INIT",
                   "RDY->INIT")
+
+# -- the hostile stimulus (tb/vdpa_tb/uvm/hostile.py): every covergroup below is crossed with
+#    the device state the item met, from the status bits and the suspend flag ------------------
+#: status 0; ACK..FEATURES_OK without DRIVER_OK; DRIVER_OK; DRIVER_OK and suspended;
+#: NEEDS_RESET set by the device after an error
+DEVICE_STATES = ("stopped", "configuring", "running", "suspended", "needs_reset")
+#: the states a driver-side op can be issued in on purpose (needs_reset is met, not chosen)
+OP_STATES = ("stopped", "configuring", "running", "suspended")
+#: classes of illegal op (hostile.IllegalOpsSeq): refused for the device's state (EBUSY /
+#: EINVAL), a VQ index >= nvqs (ENOBUFS), a group >= ngroups or an ASID >= nas (EINVAL), an
+#: UPDATE overlapping a mapping (EEXIST), an IOTLB message for another ASID in an open batch
+ILLEGAL_CLASSES = ("wrong_state", "bad_vq", "bad_group", "bad_asid", "overlap_map",
+                   "batch_misuse")
+#: a malformed ring after healthy chains on its own queue, or beside traffic on the others
+RING_PLACEMENTS = ("after_healthy", "beside_traffic")
+#: how much of the work in flight the DUT had done when the racing op took effect
+RACE_PROGRESS = ("none", "some", "all")
+#: reset kinds (hostile.ResetMixSeq): status 0 through vhost-vdpa with IOTLB_PERSIST acked
+#: (parent reset) or not (compat_reset CLEAN_MAP); the parent ops themselves
+RESET_KINDS = ("vhost_persist", "vhost_clean", "reset", "compat_keep", "compat_clean",
+               "reset_map_a0", "reset_map_a1")
+RESET_STATES = ("configuring", "running", "suspended", "needs_reset")
+MAP_OPS = ("map", "unmap", "overlap")
+#: where a bus error hits (hostile.BusErrorSeq)
+BUS_TARGETS = ("tx_buffer", "rx_buffer", "rx_data_segment", "used_ring_tx", "used_ring_rx",
+               "desc_table_tx")
+
+
+def _ring_mix_bins() -> list[str]:
+    """errno:queue of the catalogue entries the bad-ring sequences run, per placement (after
+    healthy chains only where the entry allows chains ahead of it)."""
+    out: list[str] = []
+    for placement in RING_PLACEMENTS:
+        for c in ringcases.CATALOGUE:
+            if c.name not in RING_CASES or (placement == "after_healthy" and not c.prefix_ok):
+                continue
+            err = c.errno[ringcases.Parent.MLX5]
+            b = f"{errno_name(err) if err is not None else 'ok'}:{c.queue}:{placement}"
+            if b not in out:
+                out.append(b)
+    return out
 LAYOUTS = ("simple", "split", "indirect")
+#: covergroups of the hostile stimulus; the soak reports their closure on their own
+HOSTILE_GROUPS = ("illegal_op_cg", "ring_mix_cg", "suspend_race_cg", "reset_mix_cg", "rebind_cg",
+                  "map_churn_cg", "unmap_race_cg", "bus_error_cg", "stall_cg")
 SIZE_BUCKETS = ("small", "medium", "large")
 DIRECTIONS = ("tx", "rx")
 
@@ -116,6 +160,28 @@ class CoverageModel:
                        "reset keeping or cleaning maps x data-ring group binding at reset"),
             Covergroup("traffic_cg", _cross(LAYOUTS, SIZE_BUCKETS, DIRECTIONS),
                        "completed frames: descriptor layout x size bucket x direction"),
+            Covergroup("illegal_op_cg",
+                       [f"wrong_state:{st}" for st in OP_STATES[1:]]
+                       + _cross(ILLEGAL_CLASSES[1:], OP_STATES),
+                       "illegal op class x device state, refused with the contract's errno"),
+            Covergroup("ring_mix_cg", _ring_mix_bins(),
+                       "malformed ring (errno:queue) among healthy ones: after healthy chains "
+                       "on its queue, or beside traffic on the others"),
+            Covergroup("suspend_race_cg", _cross(RACE_PROGRESS, ("tx", "rx", "both")),
+                       "suspend racing traffic in flight: DUT progress at suspend x direction"),
+            Covergroup("reset_mix_cg", _cross(RESET_KINDS, RESET_STATES),
+                       "reset kind (IOTLB_PERSIST acked or not, parent ops) x device state"),
+            Covergroup("rebind_cg", _cross(("g0", "g1", "g2"), ("a0", "a1"), OP_STATES),
+                       "SET_GROUP_ASID group x ASID x device state (EBUSY once running)"),
+            Covergroup("map_churn_cg", _cross(MAP_OPS, ("batch", "single"), OP_STATES),
+                       "IOTLB UPDATE / INVALIDATE / overlapping UPDATE x batched x state"),
+            Covergroup("unmap_race_cg", _cross(RACE_PROGRESS, ("alone", "beside_traffic")),
+                       "unmap racing TX from the window: DUT progress x other queues busy"),
+            Covergroup("bus_error_cg", _cross(BUS_TARGETS, ("alone", "beside_traffic")),
+                       "host error response: where it hits x other queues busy"),
+            Covergroup("stall_cg", _cross(("idle_off", "idle_on"), ("bp_off", "bp_on"),
+                                          DIRECTIONS),
+                       "traffic completed under AXI idle x backpressure, per direction"),
         ):
             self.groups[cg.name] = cg
 
@@ -131,11 +197,14 @@ class CoverageModel:
         return path
 
     def missing(self, required: Iterable[tuple[str, str]]) -> list[str]:
-        """Required ``(covergroup, bin)`` pairs not hit; an unknown pair counts as missed."""
+        """Required ``(covergroup, bin)`` pairs not hit; bin ``*`` asks for any bin of the
+        covergroup (a random test that must have done something of its kind). An unknown
+        pair counts as missed."""
         out = []
         for cg, b in required:
             g = self.groups.get(cg)
-            if g is None or not g.bins.get(b, 0):
+            hit = g is not None and (bool(g.hit) if b == "*" else bool(g.bins.get(b, 0)))
+            if not hit:
                 out.append(f"{cg}.{b}")
         return out
 
