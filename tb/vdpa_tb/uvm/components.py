@@ -31,6 +31,8 @@ from . import config as K
 from .coverage import RACE_PROGRESS, CoverageModel, size_bucket
 from .items import BusErrorItem, OpItem, RingFaultItem, TrafficItem, VdpaItem
 
+#: where a per-test scoreboard summary goes when set (vdpa_tb.uvm.soak sets it)
+SCOREBOARD_DIR_ENV = "VDPA_SCOREBOARD_DIR"
 #: where per-test functional coverage JSON goes (merged by tests/rtl/test_vdpa_nic_uvm.py)
 COVERAGE_DIR = Path(os.environ.get("VDPA_FUNC_COV_DIR",
                                    Path(__file__).resolve().parents[3] / "build" / "coverage"
@@ -49,12 +51,17 @@ class VdpaDriver(uvm_driver):
         self.ctx = ConfigDB().get(self, "", K.DEVICE_CTX)
 
     async def run_phase(self) -> None:
+        # VDPA_LOG_ITEMS=1 logs every item with its outcome and the state it met (a rerun of
+        # a failing seed shows what led up to the failure)
+        verbose = os.environ.get("VDPA_LOG_ITEMS", "") not in ("", "0")
         while True:
             item = await self.seq_item_port.get_next_item()
             self.ap.write(item)
             await self.ctx.execute(item)
             if item.failed:
                 self.logger.error("%s", item)
+            elif verbose:
+                self.logger.info("%s [%s]", item, item.meta.get("state", ""))
             await self.ctx.completed.put(item)
             self.seq_item_port.item_done()
 
@@ -194,9 +201,11 @@ class VdpaScoreboard(uvm_component):
             issued[it.uid] = it
         errors: list[str] = []
         n_done = 0
+        done: list[VdpaItem] = []
         while self.done_get.can_get():
             _, it = self.done_get.try_get()
             n_done += 1
+            done.append(it)
             if issued.pop(it.uid, None) is None:
                 errors.append(f"completed item never issued: {it}")
             if it.failed:
@@ -214,6 +223,18 @@ class VdpaScoreboard(uvm_component):
             errors.append(f"the lockstep stopped: {self.ctx.broken}")
         self.logger.info("scoreboard: %d items, %d DMA accesses checked, %d lockstep settles",
                          n_done, len(self.ctx.access_log), self.ctx.lock.settles_compared)
+        out = os.environ.get(SCOREBOARD_DIR_ENV)
+        if out:
+            # what a seeded soak adds up over runs (vdpa_tb.uvm.soak)
+            stats = {"items": n_done, "failed_items": sum(1 for it in done if it.failed),
+                     "divergences": sum(1 for it in done if it.outcome == "DIVERGENCE"),
+                     "isolation_violations": len(bad), "bus_violations": len(bus),
+                     "settles": self.ctx.lock.settles_compared,
+                     "ops_compared": self.ctx.lock.ops_compared, "races": self.ctx.lock.races,
+                     "dma_accesses": len(self.ctx.access_log), "errors": errors[:5]}
+            name = ConfigDB().get(self, "", K.COVERAGE_NAME)
+            Path(out).mkdir(parents=True, exist_ok=True)
+            (Path(out) / f"{name}.json").write_text(json.dumps(stats, indent=1))
         for e in errors[:20]:
             self.logger.error(e)
         assert not errors, f"{len(errors)} scoreboard error(s), first: {errors[0]}"

@@ -76,18 +76,28 @@ class HostileSeq(VdpaBaseSeq):
         for r in self.ctx.layout.ranges():
             await self.map_once(r)
 
+    async def fresh(self) -> None:
+        """A reset unless the device is stopped with every group on ASID 0 (a binding made
+        while stopped outlives DRIVER_OK otherwise, and the sequences assume ASID 0)."""
+        if self.ctx.ref.status or any(self.ctx.shadow.group2asid):
+            await self.op("set_status", 0, expect="ok")
+
     async def running(self, qsize: int = 64) -> None:
+        # reset first: without IOTLB_PERSIST acked a reset cleans the maps just made
+        await self.fresh()
         await self.prepare_maps()
         await self.bring_up(self.qps, qsize)
 
     async def drive_to(self, state: str, qsize: int = 64) -> None:
-        """Put the device in ``state`` (coverage.DEVICE_STATES) the way a driver would."""
-        await self.prepare_maps()
+        """Put the device in ``state`` (coverage.DEVICE_STATES) the way a driver would, with
+        the maps of :meth:`prepare_maps` in force."""
         if state == "stopped":
-            await self.ensure_reset()
+            await self.fresh()
+            await self.prepare_maps()
         elif state == "configuring":
             # a random cut of the status handshake (virtio 1.2 §3.1.1 steps 2..5)
-            await self.ensure_reset()
+            await self.fresh()
+            await self.prepare_maps()
             await self.op("set_status", ACK, expect="ok")
             if self.rng.random() < 0.6:
                 await self.op("set_status", ACK | DRIVER, expect="ok")
@@ -268,8 +278,9 @@ class SuspendStormSeq(HostileSeq):
     FRAMES = (1, 5)
     #: clock cycles from the last kick to the suspend
     DELAY = (0, 2500)
-    #: chance that a queue pair gets TX (resp. RX) in flight in a round
-    TX_SHARE, RX_SHARE = 0.7, 0.4
+    #: what each round puts in flight, and the chance each queue pair gets some of it
+    DIRECTIONS: ClassVar[Mapping[str, int]] = {"tx": 1, "rx": 1, "both": 1}
+    QP_SHARE = 0.6
     #: chance of posting and kicking more TX while suspended
     KICK_WHILE_SUSPENDED = 0.5
 
@@ -292,17 +303,18 @@ class SuspendStormSeq(HostileSeq):
         await self.ensure_reset()
 
     async def in_flight(self) -> None:
-        posted = False
-        for qp in range(self.qps):
-            if self.rng.random() < self.TX_SHARE:
-                await self.traffic(qp, "tx_inflight", self.sizes(self.between(self.FRAMES)),
-                                   self.rng.choice(("simple", "split", "indirect")))
-                posted = True
-            if self.rng.random() < self.RX_SHARE:
-                await self.traffic(qp, "rx_inflight", self.sizes(self.between(self.FRAMES)))
-                posted = True
-        if not posted:
-            await self.traffic(0, "tx_inflight", self.sizes(self.between(self.FRAMES)))
+        mode = self.pick(self.DIRECTIONS)
+        kinds = {"tx": ("tx_inflight",), "rx": ("rx_inflight",),
+                 "both": ("tx_inflight", "rx_inflight")}[mode]
+        qps = [qp for qp in range(self.qps) if self.rng.random() < self.QP_SHARE]
+        if mode == "both" and len(qps) < 2:
+            qps = [0] if self.qps == 1 else self.rng.sample(range(self.qps), 2)
+        for k, qp in enumerate(qps or [self.rng.randrange(self.qps)]):
+            # with both, queue pairs take turns so TX and RX are each in flight somewhere
+            for kind in kinds if mode != "both" else (kinds[k % 2],):
+                await self.traffic(qp, kind, self.sizes(self.between(self.FRAMES)),
+                                   self.rng.choice(("simple", "split", "indirect"))
+                                   if kind == "tx_inflight" else "simple")
 
 
 class ResetMixSeq(HostileSeq):
@@ -467,16 +479,19 @@ class BusErrorSeq(HostileSeq):
     response (the testbench poisons it, the reference is told the same). The VQ that meets it
     faults with EIO after exactly what moved before it; traffic beside it is unharmed."""
 
-    ERRORS = (1, 2)
+    ERRORS = (1, 3)
     TARGETS: ClassVar[Mapping[str, int]] = dict.fromkeys(BUS_TARGETS, 1)
-    ALONGSIDE = (0, 3)
+    #: healthy frames per other queue pair in the same settle; none half of the time
+    ALONGSIDE = (1, 3)
+    BESIDE = 0.5
 
     async def body(self) -> None:
         if not self.ctx.can_poison:
             return
         for _ in range(self.between(self.ERRORS)):
             await self.running(32)
-            side = self.sizes(self.between(self.ALONGSIDE), 60) if self.qps > 1 else ()
+            side = (self.sizes(self.between(self.ALONGSIDE), 60)
+                    if self.qps > 1 and self.rng.random() < self.BESIDE else ())
             await self.send(BusErrorItem("bus_error", self.pick(self.TARGETS),
                                          self.rng.randrange(self.qps), side))
         await self.ensure_reset()
@@ -505,7 +520,7 @@ class StallCrossSeq(HostileSeq):
 #: the hostile sequences the virtual sequence mixes, and how often each is picked
 HOSTILE_WEIGHTS: dict[type[HostileSeq], int] = {
     IllegalOpsSeq: 2, RingMixSeq: 2, SuspendStormSeq: 3, ResetMixSeq: 2, RebindSeq: 2,
-    MapChurnSeq: 2, UnmapRaceSeq: 2, BusErrorSeq: 1, StallCrossSeq: 1,
+    MapChurnSeq: 2, UnmapRaceSeq: 2, BusErrorSeq: 2, StallCrossSeq: 1,
 }
 
 
