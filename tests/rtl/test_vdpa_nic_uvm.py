@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Run the pyuvm tests (tb/vdpa_tb/tests/test_vdpa_nic_uvm.py) on every device file of the
-project (tb/devices/), then merge each device's functional coverage into
+project (tb/devices/) and the one $VDPA_DEVICE names, then merge each device's functional coverage into
 build/coverage/func/<device>/report/ and check it. The merge/report functions are also tested
 here on hand-made JSON, without a simulator."""
 
@@ -20,7 +20,11 @@ FUNC_DIR = sim.ROOT / "build" / "coverage" / "func"
 NEGATIVE = "CoverageHoleTest"
 #: the seed of `make test`'s run of the pyuvm tests
 FIXED_SEED = 20260801
+#: every device file of the project, and the one $VDPA_DEVICE names (a vendor's)
 DEVICES = {d.name: d for d in devices.project_devices()}
+if os.environ.get(devices.DEVICE_ENV):
+    _extra = devices.load_device()
+    DEVICES.setdefault(_extra.name, _extra)
 
 
 @pytest.mark.sim
