@@ -499,11 +499,13 @@ assign dp_idle = e_state_reg == E_IDLE && !(rxb_full_reg && (rx_vq_bad || (drive
 // a received frame waits in the buffer (backpressuring the wire) until its queue is RDY and
 // has a buffer; it is offered once on arrival and again after each kick of that queue
 // a frame for a queue that cannot take it without a reset (not a receive queue, in ERR, or
-// still without an object once DRIVER_OK is set) is dropped at once, so it cannot hold the
-// receive buffer for the other queues
-wire logic rx_vq_bad = 32'(rxb_vq_reg) >= NVQ || rxb_vq_reg[0] == 1'b1 ||
+// without an object) is dropped at once, so it cannot hold the receive buffer for the other
+// queues; so is every frame while DRIVER_OK is clear (before the first DRIVER_OK and after a
+// reset there is no driver to deliver to: holding it would stall the wire until the next
+// driver and hand it a frame from before its time)
+wire logic rx_vq_bad = !driver_ok || 32'(rxb_vq_reg) >= NVQ || rxb_vq_reg[0] == 1'b1 ||
                        q_state[rxb_vq_reg[QW-1:0]] == VQS_ERR ||
-                       (driver_ok && q_state[rxb_vq_reg[QW-1:0]] == VQS_NONE);
+                       q_state[rxb_vq_reg[QW-1:0]] == VQS_NONE;
 wire logic rx_vq_ok = !rx_vq_bad && q_state[rxb_vq_reg[QW-1:0]] == VQS_RDY && !blk_all &&
                       !(blk_one && v_vq_reg == rxb_vq_reg[QW-1:0]) &&
                       (rxb_new_reg || q_pending[rxb_vq_reg[QW-1:0]]);

@@ -711,8 +711,15 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self.process()
 
     async def inject_rx(self, vq: int, frame: bytes) -> None:
+        """A frame from the wire for receiveq ``vq``: queued there until the VQ takes it; while
+        DRIVER_OK is clear (before the first DRIVER_OK, after a reset) there is no driver to
+        deliver to and it is dropped (counted in ``rx_dropped``), as a NIC with no receive
+        queue set up drops it, rather than kept for a later driver (virtio 1.2 §2.1)."""
         if not 0 <= vq < self.nvqs or vq % 2 or self.is_cvq(vq):
             raise ValueError(f"vq {vq} is not a receive queue")
+        if not self.driver_ok:
+            self.vqs[vq].rx_dropped += 1
+            return
         self.vqs[vq].rx_frames.append(bytes(frame))
 
     def take_tx(self) -> list[TxPacket]:

@@ -377,6 +377,20 @@ def test_rx_split_across_segments(indirect: bool) -> None:
     assert b.mem.read(bufs[2] + len(payload) - 25, 64) == bytes([GUARD]) * 64
 
 
+def test_rx_frame_without_driver_ok_dropped() -> None:
+    """virtio 1.2 §2.1: no buffer is used before DRIVER_OK. A frame arriving while DRIVER_OK is
+    clear (here: after a reset, with frames still queued for the old driver) has no driver to
+    go to and is dropped; the next driver gets only what arrives after its DRIVER_OK."""
+    b = Bench()
+    run(b.dev.inject_rx(0, b"old" * 30))            # queued: no buffer posted yet
+    run(b.v.set_status(0))
+    run(b.dev.inject_rx(0, b"stale" * 30))          # DRIVER_OK clear: dropped
+    assert b.dev.vqs[0].rx_dropped == 1 and not b.dev.vqs[0].rx_frames
+    drv = GuestNetDriver(b.mem, b.alloc, queue_pairs=1, queue_size=QSIZE, features=b.features)
+    run(start_device(b.v, drv.vqs, features=b.features))
+    assert run(receive(b.v, b.dev, drv, 0, [b"new" * 30])) == [b"new" * 30]
+
+
 @pytest.mark.parametrize("layout", [{"split_header": True}, {"indirect": True}])
 def test_rx_driver_layouts(layout: dict[str, bool]) -> None:
     """virtio_net.c add_recvbuf_* layouts (header apart, or indirect): frames arrive intact."""
