@@ -28,7 +28,7 @@ from vdpa_model import ringcases, spec
 from vdpa_model.spec import bit
 
 from . import config as K
-from .coverage import RACE_PROGRESS, CoverageModel, size_bucket
+from .coverage import IN_FLIGHT, RACE_PROGRESS, CoverageModel, size_bucket
 from .items import BusErrorItem, OpItem, RingFaultItem, TrafficItem, VdpaItem
 
 #: where a per-test scoreboard summary goes when set (vdpa_tb.uvm.soak sets it)
@@ -129,7 +129,8 @@ class VdpaCoverage(uvm_subscriber):
         if isinstance(item, OpItem):
             if item.category:
                 cg, _, b = item.category.partition("/")
-                m[cg].sample(f"{b}:{state}")
+                raced = item.race and item.meta.get("race") in RACE_PROGRESS
+                m[cg].sample(f"{b}:{IN_FLIGHT if raced else state}")
             race = item.meta.get("race")
             if item.race == "suspend" and race in RACE_PROGRESS:
                 m["suspend_race_cg"].sample(f"{race}:{item.meta['race_dirs']}")

@@ -100,6 +100,8 @@ class DeviceContext:
         self.inflight: dict[int, tuple[list[bytes], int]] = {}
         #: (VQ, errno) faults a race in flight may end in (TX from a window an unmap can win)
         self.race_faults: set[tuple[int, int]] = set()
+        #: a reset won a race: what was in flight and not done is gone, on every queue
+        self.reset_cut = False
         #: the bus stalls in force (idle, backpressure)
         self.stalls = (False, False)
         self.items_run = 0
@@ -183,6 +185,7 @@ class DeviceContext:
         self.held = {}
         self.inflight = {}
         self.race_faults = set()
+        self.reset_cut = False
         return self.net
 
     def poison(self, lo: int, hi: int) -> None:

@@ -51,6 +51,8 @@ VQ_TRANSITIONS = ("INIT->RDY", "RDY->SUSPEND", "SUSPEND->RDY", "RDY->ERR", "ERR-
 DEVICE_STATES = ("stopped", "configuring", "running", "suspended", "needs_reset")
 #: the states a driver-side op can be issued in on purpose (needs_reset is met, not chosen)
 OP_STATES = ("stopped", "configuring", "running", "suspended")
+#: running, with traffic in flight that the op races (OpItem.race)
+IN_FLIGHT = "in_flight"
 #: classes of illegal op (hostile.IllegalOpsSeq): refused for the device's state (EBUSY /
 #: EINVAL), a VQ index >= nvqs (ENOBUFS), a group >= ngroups or an ASID >= nas (EINVAL), an
 #: UPDATE overlapping a mapping (EEXIST), an IOTLB message for another ASID in an open batch
@@ -173,12 +175,17 @@ class CoverageModel:
                        "on its queue, or beside traffic on the others"),
             Covergroup("suspend_race_cg", SUSPEND_RACE_BINS,
                        "suspend racing traffic in flight: DUT progress at suspend x direction"),
-            Covergroup("reset_mix_cg", _cross(RESET_KINDS, RESET_STATES),
-                       "reset kind (IOTLB_PERSIST acked or not, parent ops) x device state"),
-            Covergroup("rebind_cg", _cross(("g0", "g1", "g2"), ("a0", "a1"), OP_STATES),
-                       "SET_GROUP_ASID group x ASID x device state (EBUSY once running)"),
-            Covergroup("map_churn_cg", _cross(MAP_OPS, ("batch", "single"), OP_STATES),
-                       "IOTLB UPDATE / INVALIDATE / overlapping UPDATE x batched x state"),
+            Covergroup("reset_mix_cg", _cross(RESET_KINDS, (*RESET_STATES, IN_FLIGHT)),
+                       "reset kind (IOTLB_PERSIST acked or not, parent ops) x device state, "
+                       "traffic in flight included"),
+            Covergroup("rebind_cg", _cross(("g0", "g1", "g2"), ("a0", "a1"),
+                                           (*OP_STATES, IN_FLIGHT)),
+                       "SET_GROUP_ASID group x ASID x device state (EBUSY once running "
+                       "through vhost-vdpa; the parent op racing traffic in flight)"),
+            Covergroup("map_churn_cg", _cross(MAP_OPS, ("batch", "single"), OP_STATES)
+                       + _cross(MAP_OPS[:2], ("batch", "single"), (IN_FLIGHT,)),
+                       "IOTLB UPDATE / INVALIDATE / overlapping UPDATE x batched x state, "
+                       "UPDATE / INVALIDATE racing traffic in flight"),
             Covergroup("unmap_race_cg", _cross(RACE_PROGRESS[1:], ("alone", "beside_traffic")),
                        "unmap racing TX from the window: DUT progress x other queues busy"),
             Covergroup("bus_error_cg", _cross(BUS_TARGETS, ("alone", "beside_traffic")),

@@ -107,6 +107,9 @@ async def run_op(ctx: DeviceContext, item: OpItem) -> None:
     finally:
         if item.race and ctx.lock.cancel_dut_first():
             item.meta["race"] = "not reached"  # vhost-vdpa answered without the parent
+    if item.race in ("reset", "compat_reset") and item.outcome == "ok":
+        # the work in flight that the device had not done when it was reset is gone
+        ctx.reset_cut = True
     if item.layer == "ops" and item.call in ("reset", "compat_reset") and item.outcome == "ok":
         # a reset through the parent op bypasses vhost-vdpa; its fd follows it as a reset
         # through the fd would (vhost_vdpa_reset clears the suspended flag)
@@ -274,15 +277,17 @@ async def _settle_inflight(ctx: DeviceContext, item: TrafficItem) -> None:
         else:
             got = net.reap_rx(qp)
         item.delivered += [len(f) for f in got]
-        if got == frames or (idx in faulted and got == frames[:len(got)]):
+        cut = idx in faulted or ctx.reset_cut
+        if got == frames or (cut and got == frames[:len(got)]):
             continue
         item.problems.append(f"vq {idx}: {len(got)} frames, not the {len(frames)} in flight "
-                             f"(in order{', or a prefix before its fault' if idx in faulted else ''})")
+                             f"(in order{', or a prefix before a fault or reset' if cut else ''})")
     strays = [p.vq for p in out if p.vq not in ctx.inflight]
     if strays:
         item.problems.append(f"frames from queues with nothing in flight: {strays}")
     ctx.inflight = {}
     ctx.race_faults = set()
+    ctx.reset_cut = False
 
 
 # -- malformed rings ----------------------------------------------------------------------------

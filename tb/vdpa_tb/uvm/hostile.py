@@ -111,6 +111,29 @@ class HostileSeq(VdpaBaseSeq):
             elif state == "needs_reset":
                 await self.send(RingFaultItem("ring_fault", self.rng.choice(TX_RING_CASES)))
 
+    #: what goes in flight before a racing op, and the chance each queue pair gets some of it
+    DIRECTIONS: ClassVar[Mapping[str, int]] = {"tx": 1, "rx": 1, "both": 1}
+    QP_SHARE = 0.6
+    #: frames in flight per chosen queue, and clock cycles from the last kick to the racing op
+    INFLIGHT_FRAMES = (1, 5)
+    RACE_DELAY = (0, 2500)
+
+    async def put_in_flight(self) -> None:
+        """TX, RX or both in flight on random queue pairs: posted and kicked (frames offered
+        to receive queues), not settled; a racing op and a ``settle`` item follow."""
+        mode = self.pick(self.DIRECTIONS)
+        kinds = {"tx": ("tx_inflight",), "rx": ("rx_inflight",),
+                 "both": ("tx_inflight", "rx_inflight")}[mode]
+        qps = [qp for qp in range(self.qps) if self.rng.random() < self.QP_SHARE]
+        if mode == "both" and len(qps) < 2:
+            qps = [0] if self.qps == 1 else self.rng.sample(range(self.qps), 2)
+        for k, qp in enumerate(qps or [self.rng.randrange(self.qps)]):
+            # with both, queue pairs take turns so TX and RX are each in flight somewhere
+            for kind in kinds if mode != "both" else (kinds[k % 2],):
+                await self.traffic(qp, kind, self.sizes(self.between(self.INFLIGHT_FRAMES)),
+                                   self.rng.choice(("simple", "split", "indirect"))
+                                   if kind == "tx_inflight" else "simple")
+
     async def traffic_everywhere(self, n: tuple[int, int] = (1, 3)) -> None:
         """TX and RX on every queue pair: the device still does its job."""
         for qp in range(self.qps):
@@ -274,13 +297,6 @@ class SuspendStormSeq(HostileSeq):
     queue's frames out or in, in order."""
 
     ROUNDS = (2, 5)
-    #: frames in flight per chosen queue and round
-    FRAMES = (1, 5)
-    #: clock cycles from the last kick to the suspend
-    DELAY = (0, 2500)
-    #: what each round puts in flight, and the chance each queue pair gets some of it
-    DIRECTIONS: ClassVar[Mapping[str, int]] = {"tx": 1, "rx": 1, "both": 1}
-    QP_SHARE = 0.6
     #: chance of posting and kicking more TX while suspended
     KICK_WHILE_SUSPENDED = 0.5
 
@@ -289,32 +305,18 @@ class SuspendStormSeq(HostileSeq):
         net = self.ctx.net
         assert net is not None
         for _ in range(self.between(self.ROUNDS)):
-            await self.in_flight()
+            await self.put_in_flight()
             await self.op("suspend", expect="ok", race="suspend",
-                          delay=self.between(self.DELAY))
+                          delay=self.between(self.RACE_DELAY))
             for vq in net.vqs:
                 # the state that migrates is where the device stopped: the guest's used index
                 await self.op("get_vring_base", vq.index, expect="ok", expect_value=vq.used_idx)
             if self.rng.random() < self.KICK_WHILE_SUSPENDED:
                 await self.traffic(self.rng.randrange(self.qps), "tx_inflight",
-                                   self.sizes(self.between(self.FRAMES)))
+                                   self.sizes(self.between(self.INFLIGHT_FRAMES)))
             await self.op("resume", expect="ok")
         await self.traffic(0, "settle", ())
         await self.ensure_reset()
-
-    async def in_flight(self) -> None:
-        mode = self.pick(self.DIRECTIONS)
-        kinds = {"tx": ("tx_inflight",), "rx": ("rx_inflight",),
-                 "both": ("tx_inflight", "rx_inflight")}[mode]
-        qps = [qp for qp in range(self.qps) if self.rng.random() < self.QP_SHARE]
-        if mode == "both" and len(qps) < 2:
-            qps = [0] if self.qps == 1 else self.rng.sample(range(self.qps), 2)
-        for k, qp in enumerate(qps or [self.rng.randrange(self.qps)]):
-            # with both, queue pairs take turns so TX and RX are each in flight somewhere
-            for kind in kinds if mode != "both" else (kinds[k % 2],):
-                await self.traffic(qp, kind, self.sizes(self.between(self.FRAMES)),
-                                   self.rng.choice(("simple", "split", "indirect"))
-                                   if kind == "tx_inflight" else "simple")
 
 
 class ResetMixSeq(HostileSeq):
@@ -328,10 +330,18 @@ class ResetMixSeq(HostileSeq):
     KINDS: ClassVar[Mapping[str, int]] = dict.fromkeys(RESET_KINDS, 1)
     STATES: ClassVar[Mapping[str, int]] = {
         "configuring": 1, "running": 2, "suspended": 1, "needs_reset": 1}
+    #: chance, when the device runs, that traffic is in flight and the reset races it
+    RACE = 0.5
+    #: the parent op each reset kind becomes (vdpa_reset: compat_reset when flags are set)
+    PARENT_OP: ClassVar[Mapping[str, str]] = {
+        "vhost_persist": "reset", "vhost_clean": "compat_reset", "reset": "reset",
+        "compat_keep": "compat_reset", "compat_clean": "compat_reset",
+        "reset_map_a0": "reset_map", "reset_map_a1": "reset_map"}
 
     async def body(self) -> None:
         for _ in range(self.between(self.RESETS)):
-            await self.drive_to(self.pick(self.STATES))
+            st = self.pick(self.STATES)
+            await self.drive_to(st)
             kind = self.pick(self.KINDS)
             cat = f"reset_mix_cg/{kind}"
             if kind.startswith("vhost"):
@@ -340,15 +350,24 @@ class ResetMixSeq(HostileSeq):
                 if kind == "vhost_clean":
                     wanted &= ~bit(spec.VHOST_BACKEND_F_IOTLB_PERSIST)
                 await self.op("set_backend_features", wanted, expect="ok")
-                await self.op("set_status", 0, expect="ok", category=cat)
+            race = None
+            if st == "running" and self.rng.random() < self.RACE:
+                await self.put_in_flight()
+                race = self.PARENT_OP[kind]
+            timing = {"race": race, "delay": self.between(self.RACE_DELAY) if race else 0}
+            if kind.startswith("vhost"):
+                await self.op("set_status", 0, expect="ok", category=cat, **timing)
             elif kind == "reset":
-                await self.op("reset", layer="ops", expect="ok", category=cat)
+                await self.op("reset", layer="ops", expect="ok", category=cat, **timing)
             elif kind.startswith("compat"):
                 flags = spec.VDPA_RESET_F_CLEAN_MAP if kind == "compat_clean" else 0
-                await self.op("compat_reset", flags, layer="ops", expect="ok", category=cat)
+                await self.op("compat_reset", flags, layer="ops", expect="ok", category=cat,
+                              **timing)
             else:
                 await self.op("reset_map", int(kind[-1]), layer="ops", expect="ok",
-                              category=cat)
+                              category=cat, **timing)
+            if race:
+                await self.traffic(0, "settle", ())
             if self.state() == "running":
                 await self.traffic_everywhere((1, 2))  # reset_map while running: still works
             await self.running(32)
@@ -365,6 +384,8 @@ class RebindSeq(HostileSeq):
     REBINDS = (3, 7)
     LAYERS: ClassVar[Mapping[str, int]] = {"vhost": 3, "ops": 1}
     STATES: ClassVar[Mapping[str, int]] = dict.fromkeys(OP_STATES, 1)
+    #: chance that a rebinding through the parent op races traffic in flight
+    RACE = 0.5
 
     async def body(self) -> None:
         lock = self.ctx.lock
@@ -374,8 +395,15 @@ class RebindSeq(HostileSeq):
             g, a = self.rng.randrange(lock.ngroups), self.rng.randrange(lock.nas)
             layer = self.pick(self.LAYERS)
             busy = layer == "vhost" and st in ("running", "suspended")
+            race = layer == "ops" and st == "running" and self.rng.random() < self.RACE
+            if race:
+                await self.put_in_flight()
             await self.op("set_group_asid", g, a, layer=layer, expect="EBUSY" if busy else "ok",
-                          category=f"rebind_cg/g{g}:a{a}")
+                          category=f"rebind_cg/g{g}:a{a}",
+                          race="set_group_asid" if race else None,
+                          delay=self.between(self.RACE_DELAY) if race else 0)
+            if race:
+                await self.traffic(0, "settle", ())
             if st == "suspended":
                 await self.op("resume", expect="ok")
             if self.state() == "running":
@@ -392,6 +420,9 @@ class MapChurnSeq(HostileSeq):
     WEIGHTS: ClassVar[Mapping[str, int]] = {"map": 3, "unmap": 2, "overlap": 1}
     BATCHED = 0.5
     STATES: ClassVar[Mapping[str, int]] = dict.fromkeys(OP_STATES, 1)
+    #: chance, when the device runs, that a map or unmap races traffic in flight (in guest
+    #: RAM, which the window ops must not disturb)
+    RACE = 0.3
 
     async def body(self) -> None:
         await self.drive_to(self.pick(self.STATES))
@@ -402,15 +433,23 @@ class MapChurnSeq(HostileSeq):
             w = window(slot)
             live = [(a, s) for a in range(2) for s in range(WINDOW_SLOTS)
                     if self.ctx.mapped(a, window(s))]
+            race = (what != "overlap" and self.state() == "running"
+                    and self.rng.random() < self.RACE)
+            if race:
+                await self.put_in_flight()
             if what == "unmap" and live:
                 asid, slot = self.rng.choice(live)
-                await self.unmap(asid, window(slot), batch, f"map_churn_cg/unmap:{mode}")
+                await self.unmap(asid, window(slot), batch, f"map_churn_cg/unmap:{mode}",
+                                 "dma_unmap" if race else None)
             elif what == "overlap":
                 r = window(live[0][1]) if live and self.rng.random() < 0.5 else RAM
                 a = live[0][0] if r is not RAM else asid
                 await self.overlap(a, r, batch, f"map_churn_cg/overlap:{mode}")
             elif not self.ctx.mapped(asid, w):
-                await self.map_range(asid, w, batch, f"map_churn_cg/map:{mode}")
+                await self.map_range(asid, w, batch, f"map_churn_cg/map:{mode}",
+                                     "dma_map" if race else None)
+            if race:
+                await self.traffic(0, "settle", ())
             if self.state() == "running":
                 for s in range(WINDOW_SLOTS):
                     if self.ctx.mapped(0, window(s)) and self.ctx.shadow.group2asid[0] == 0:
@@ -423,10 +462,12 @@ class MapChurnSeq(HostileSeq):
                 await self.drive_to(self.pick(self.STATES))
         await self.ensure_reset()
 
-    async def unmap(self, asid: int, r: IotlbRange, batch: bool, category: str) -> None:
+    async def unmap(self, asid: int, r: IotlbRange, batch: bool, category: str,
+                    race: str | None = None) -> None:
         if batch:
             await self.iotlb(asid, BEGIN, expect="ok")
-        await self.iotlb(asid, INVALIDATE, r.iova, r.size, expect="ok", category=category)
+        await self.iotlb(asid, INVALIDATE, r.iova, r.size, expect="ok", category=category,
+                         race=race, delay=self.between(self.RACE_DELAY) if race else 0)
         if batch:
             await self.iotlb(asid, END, expect="ok")
 

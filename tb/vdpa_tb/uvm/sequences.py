@@ -100,7 +100,7 @@ class VdpaBaseSeq(uvm_sequence):
             await self.map_range(asid, r)
 
     async def map_range(self, asid: int, r: IotlbRange, batch: bool = True,
-                        category: str = "") -> None:
+                        category: str = "", race: str | None = None) -> None:
         """UPDATE ``r`` into ``asid`` through vhost-vdpa, in a batch or not. An entry vhost-vdpa
         still holds there that the device lost (a reset without IOTLB_PERSIST cleans the
         parent, not vhost-vdpa's own table: vdpa-semantics.md §3.5) is invalidated first, as
@@ -110,7 +110,7 @@ class VdpaBaseSeq(uvm_sequence):
         if batch:
             await self.iotlb(asid, spec.VHOST_IOTLB_BATCH_BEGIN, expect="ok")
         await self.iotlb(asid, spec.VHOST_IOTLB_UPDATE, r.iova, r.size, r.pa, r.perm,
-                         expect="ok", category=category)
+                         expect="ok", category=category, race=race)
         if batch:
             await self.iotlb(asid, spec.VHOST_IOTLB_BATCH_END, expect="ok")
 
