@@ -269,10 +269,15 @@ async def _settle_inflight(ctx: DeviceContext, item: TrafficItem) -> None:
     if bad:
         item.problems.append(f"faults the race does not allow: {bad}")
     item.meta["faulted"] = sorted(faulted)
+    hdr = bytes(net.hdr_len)
     for idx, (frames, _) in sorted(ctx.inflight.items()):
         qp = idx // 2
         if idx % 2:
-            got = [p.data for p in out if p.vq == idx]
+            # header and frame together, against the zero header the guest wrote: a harness
+            # that splits them by the features in force when it is read would split them
+            # wrongly after a reset cleared the features
+            got = [p.header + p.data for p in out if p.vq == idx]
+            frames = [hdr + f for f in frames]
             net.tx_vq(qp).reap()
         else:
             got = net.reap_rx(qp)
