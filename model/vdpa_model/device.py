@@ -604,13 +604,8 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
             if ring.need_notify(old, vq.used_idx):
                 vq.notifications += 1
             return True
-        except RingError as e:
+        except (RingError, BusError) as e:
             self._ring_error(vq, e)
-            return False
-        except BusError as e:
-            # the host refused an access: what moved before it stays, the chain is not
-            # completed, the VQ stops (EIO, as the reference RTL reports an error response)
-            self._ring_error(vq, RingError(errno.EIO, str(e)))
             return False
 
     # -- the platform and the lockstep's view of a device that runs between settle points --
@@ -647,17 +642,18 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
             empty = vq.ring.avail_idx() == vq.last_avail
             if empty:
                 vq.ring.publish_avail_event(vq.last_avail)
-        except RingError as e:
+        except (RingError, BusError) as e:
             self._ring_error(vq, e)
-            return False
-        except BusError as e:
-            self._ring_error(vq, RingError(errno.EIO, str(e)))
             return False
         return empty
 
-    def _ring_error(self, vq: Virtqueue, e: RingError) -> None:
+    def _ring_error(self, vq: Virtqueue, e: RingError | BusError) -> None:
         """The VQ goes to ERR and the device asks for a reset (virtio 1.2 §2.1.2: NEEDS_RESET,
-        with a configuration-change notification once DRIVER_OK is set)."""
+        with a configuration-change notification once DRIVER_OK is set). A bus error (the
+        host refused an access) is EIO, as the reference RTL reports an error response: what
+        moved before it stays, the chain is not completed."""
+        if isinstance(e, BusError):
+            e = RingError(errno.EIO, str(e))
         vq.state = VqObjectState.ERR
         self.status |= VIRTIO_CONFIG_S_NEEDS_RESET
         if self.driver_ok:
