@@ -210,6 +210,40 @@ def check_ring_error(b: Bench, case: RingCase, err: int) -> None:
     assert b.dev.take_tx() == [] and b.dev.take_faults() == []
 
 
+@pytest.mark.parametrize("case", [c for c in CATALOGUE if c.prefix_ok],
+                         ids=[c.name for c in CATALOGUE if c.prefix_ok])
+def test_ring_case_after_healthy_chains(case: RingCase) -> None:
+    """The catalogue's ``prefix_ok`` entries behind two healthy chains on the same queue (the
+    UVM ring-mix sequence posts them so): the healthy ones complete first, in order, then the
+    entry gets exactly the answer it gets alone."""
+    b = Bench(Parent.MLX5, queue_pairs=2, mapped=case.mapped)
+    healthy = [b"first" * 20, b"second" * 20]
+    if case.queue == "tx":
+        for f in healthy:
+            b.driver.send(0, f, kick=False)
+    else:
+        b.driver.post_rx(0, len(healthy), 2048, kick=False)
+        for f in healthy:
+            run(b.dev.inject_rx(0, f))
+    q, expect = post_case(b, case)
+    b.kick_process(q.index)
+    err = case.expected_errno(Parent.MLX5)
+    if case.queue == "tx":
+        accepted = [TX_PAYLOAD] if err is None else []
+        assert [p.data for p in b.dev.take_tx()] == healthy + accepted
+        b.driver.reap_tx(0)
+    else:
+        assert b.driver.reap_rx(0) == healthy
+    faults = b.dev.take_faults()
+    if err is None:
+        assert faults == []
+        return
+    assert [(f.vq, f.errno) for f in faults] == [(q.index, err)]
+    if expect.site is not None:
+        assert (faults[0].asid, faults[0].iova, faults[0].write) == \
+            (expect.site.asid, expect.site.iova, expect.site.write)
+
+
 def test_catalogue_names_are_coverage_bins() -> None:
     """The catalogue is the one list of ring cases: names are unique, lower_snake (they are
     coverage bins), and every case says which function its expectation follows."""
