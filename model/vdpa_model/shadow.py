@@ -10,6 +10,8 @@ against that record, so the isolation check never trusts the IOTLB of the device
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +20,31 @@ from .forward import ForwardingOps, OpCall
 from .iotlb import AddressSpace
 from .ops import IotlbRange, VdpaOps
 from .spec import VDPA_RESET_F_CLEAN_MAP, VIRTIO_CONFIG_S_DRIVER_OK
+
+
+@dataclasses.dataclass
+class ShadowRecord:
+    """The contract state at one moment: translations per ASID, group bindings, the groups
+    each VQ declared. Judges accesses against that moment (:meth:`ContractShadow.record`)."""
+
+    spaces: list[AddressSpace]
+    group2asid: list[int]
+    vq_groups: dict[int, tuple[int, int]]
+
+    def expected_asid(self, vq: int, kind: AccessKind) -> int:
+        """ASID a ``kind`` access of ``vq`` must use: its declared group's binding."""
+        data, desc = self.vq_groups.get(vq, (0, 0))
+        return self.group2asid[desc if kind.is_ring else data]
+
+    def violations(self, accesses: Sequence[DmaAccess]) -> list[str]:
+        """Every access that left the mappings of the right ASID and permission."""
+        out = []
+        for a in accesses:
+            why = check_access(a, self.expected_asid(a.vq, a.kind),
+                               lambda s: self.spaces[s].ranges())
+            if why:
+                out.append(why)
+        return out
 
 
 class ContractShadow(ForwardingOps):
@@ -100,16 +127,39 @@ class ContractShadow(ForwardingOps):
         self.suspended = False
 
     # -- checks -----------------------------------------------------------------------------
+    def _now(self) -> ShadowRecord:
+        return ShadowRecord(self.spaces, self.group2asid, self.vq_groups)
+
+    def record(self) -> ShadowRecord:
+        """A copy of the contract state now, to judge later what was done before a change."""
+        return ShadowRecord(copy.deepcopy(self.spaces), list(self.group2asid),
+                            dict(self.vq_groups))
+
     def expected_asid(self, vq: int, kind: AccessKind) -> int:
         """ASID a ``kind`` access of ``vq`` must use: its declared group's current binding."""
-        data, desc = self.vq_groups.get(vq, (0, 0))
-        return self.group2asid[desc if kind.is_ring else data]
+        return self._now().expected_asid(vq, kind)
 
     def violations(self, accesses: Sequence[DmaAccess]) -> list[str]:
         """Every access that left the mappings of the right ASID and permission."""
+        return self._now().violations(accesses)
+
+    def violations_across(self, before: ShadowRecord,
+                          accesses: Sequence[DmaAccess]) -> list[str]:
+        """Judge ``accesses`` made while an op changed the contract, with no way to tell which
+        came before it took effect: each must be allowed before the change (``before``) or
+        after it (now), and for each VQ and area (rings, buffers) an access allowed only after
+        it is never followed by one allowed only before it (a change takes effect once)."""
+        after = self._now()
         out = []
+        moved: set[tuple[int, bool]] = set()
         for a in accesses:
-            why = check_access(a, self.expected_asid(a.vq, a.kind), lambda s: self.spaces[s].ranges())
-            if why:
-                out.append(why)
+            old_why = before.violations([a])
+            new_why = after.violations([a])
+            key = (a.vq, a.kind.is_ring)
+            if old_why and new_why:
+                out.append(f"{new_why[0]} (nor allowed before the change: {old_why[0]})")
+            elif old_why:
+                moved.add(key)
+            elif new_why and key in moved:
+                out.append(f"{new_why[0]}, after vq {a.vq} had already seen the change")
         return out

@@ -87,3 +87,22 @@ def test_access_log_takes_bulk_records_from_its_source_before_every_read() -> No
     log.set_source(None)
     pending.append((1, 0, None, 0x10000, 8, False, AccessKind.BUFFER))
     assert len(log) == 4, "a detached source is not read again"
+
+
+def test_accesses_across_a_rebinding_judged_before_or_after_once() -> None:
+    """An op changed the contract while the device worked and the log does not say which
+    accesses came first (a raced SET_GROUP_ASID): each access must be allowed before or
+    after, and a VQ area that has used the new binding never goes back to the old one."""
+    dev = ReferenceDevice(GuestMemory(1 << 30))
+    shadow = ContractShadow(dev, frozenset())
+    for asid in (0, 1):
+        run(shadow.set_map(asid, [IotlbRange(0x1000, 0x2000, 0x10000, VHOST_ACCESS_RW)]))
+    before = shadow.record()
+    run(shadow.set_group_asid(0, 1))          # buffers of every data VQ now go through ASID 1
+    old, new = acc(0x1000, 0x10000, asid=0), acc(0x1000, 0x10000, asid=1)
+    assert shadow.violations_across(before, [old, old, new, new]) == []
+    back = shadow.violations_across(before, [old, new, old])
+    assert len(back) == 1 and "already seen the change" in back[0]
+    stray = shadow.violations_across(before, [acc(0x9000, 0x50000, asid=1)])
+    assert len(stray) == 1 and "nor allowed before the change" in stray[0]
+    assert shadow.violations([old]) and not before.violations([old])

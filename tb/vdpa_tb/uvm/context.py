@@ -32,7 +32,7 @@ from vdpa_model.lockstep import Divergence, Lockstep, MirroredMemory
 from vdpa_model.memory import Allocator, GuestMemory, MiB
 from vdpa_model.ops import IotlbRange, VqObjectState
 from vdpa_model.options import DeviceOptions
-from vdpa_model.shadow import ContractShadow
+from vdpa_model.shadow import ContractShadow, ShadowRecord
 from vdpa_model.vhost import VhostVdpa
 
 from ..devices import DeviceConfig
@@ -219,6 +219,17 @@ class DeviceContext:
         state."""
         bad = self.shadow.violations(self.access_log.entries(self._iso_mark))
         self._iso_mark = len(self.access_log)
+        self.iso_violations += bad
+        return bad
+
+    def judge_race_window(self, before: ShadowRecord, end: int) -> list[str]:
+        """Judge the DMA logged from the last judgement up to ``end`` (the log's length when a
+        racing op had taken effect on the DUT) against the contract before the op
+        (``before``) or after it (now): the device worked all through the op, and the log does
+        not say which accesses came before it took effect (ContractShadow.violations_across)."""
+        n = max(0, end - self._iso_mark)
+        bad = self.shadow.violations_across(before, self.access_log.entries(self._iso_mark)[:n])
+        self._iso_mark += n
         self.iso_violations += bad
         return bad
 

@@ -54,7 +54,15 @@ TX_RING_CASES = tuple(n for n in RING_CASES if ringcases.case(n).queue == "tx")
 
 
 class HostileSeq(VdpaBaseSeq):
-    """Helpers every hostile sequence uses: weighted choices, the device driven to a state."""
+    """Helpers every hostile sequence uses: weighted choices, the device driven to a state,
+    traffic put in flight for a race."""
+
+    #: what goes in flight before a racing op, and the chance each queue pair gets some of it
+    DIRECTIONS: ClassVar[Mapping[str, int]] = {"tx": 1, "rx": 1, "both": 1}
+    QP_SHARE = 0.6
+    #: frames in flight per chosen queue, and clock cycles from the last kick to the racing op
+    INFLIGHT_FRAMES = (1, 5)
+    RACE_DELAY = (0, 2500)
 
     def pick(self, weights: Mapping[T, float]) -> T:
         return self.rng.choices(list(weights), list(weights.values()))[0]
@@ -110,13 +118,6 @@ class HostileSeq(VdpaBaseSeq):
                 await self.op("suspend", expect="ok")
             elif state == "needs_reset":
                 await self.send(RingFaultItem("ring_fault", self.rng.choice(TX_RING_CASES)))
-
-    #: what goes in flight before a racing op, and the chance each queue pair gets some of it
-    DIRECTIONS: ClassVar[Mapping[str, int]] = {"tx": 1, "rx": 1, "both": 1}
-    QP_SHARE = 0.6
-    #: frames in flight per chosen queue, and clock cycles from the last kick to the racing op
-    INFLIGHT_FRAMES = (1, 5)
-    RACE_DELAY = (0, 2500)
 
     async def put_in_flight(self) -> None:
         """TX, RX or both in flight on random queue pairs: posted and kicked (frames offered
