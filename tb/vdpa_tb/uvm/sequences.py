@@ -31,6 +31,11 @@ MQ = bit(spec.VIRTIO_NET_F_MQ)
 BUCKET_SIZES = ((60, 128), (129, 1023), (1024, 1514))
 
 
+class StimulusStopped(Exception):
+    """The lockstep stopped (a divergence, or a bench checker fired): nothing more can be
+    compared, so the sequence ends there and the scoreboard reports what happened."""
+
+
 class VdpaBaseSeq(uvm_sequence):
     """Helpers to issue items; every item waits for completion so the next can use results."""
 
@@ -55,6 +60,8 @@ class VdpaBaseSeq(uvm_sequence):
     async def send(self, item: Any) -> Any:
         await self.start_item(item)
         await self.finish_item(item)
+        if self.ctx.broken:
+            raise StimulusStopped(self.ctx.broken)
         return item
 
     async def op(self, call: str, *args: Any, layer: str = "vhost", expect: str | None = None,
