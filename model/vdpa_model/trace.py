@@ -75,6 +75,7 @@ ARG_KEYS: dict[str, str] = {
     "status": "device status written",
     "flags": "flags of the op (compat_reset flags, IOTLB message type)",
     "beats": "bus beats a DMA moved",
+    "writers": "translation-table write ports a memory-key build used (RTL MAP WRITERS)",
 }
 
 
@@ -95,6 +96,8 @@ FW_KINDS: dict[str, str] = {
                    "(mr.c: create_direct_keys)",
     "mkey_destroy": "one direct memory key destroyed (mr.c: destroy_direct_keys)",
     "mr_indirect_create": "the indirect key over all direct keys of a region (mr.c: create_indirect_key)",
+    "mr_destroy": "a whole region released at once: its direct keys, indirect key and translation "
+                  "entries (mr.c: _mlx5_vdpa_destroy_mr; RTL: TABLE_FREE, RESET_MAP)",
     "mr_table_switch": "the engine switched to a newly built region atomically "
                        "(mlx5_vnet.c: mlx5_vdpa_change_map)",
     "cvq_iotlb_update": "the software CVQ's copy of its ASID's table rebuilt "
