@@ -152,9 +152,13 @@ wire logic [63:0] a_pa = {a6, a5};
 wire logic [AIW-1:0] a_as = a0[AIW-1:0];
 // a table handle (1..TABLES) names table index handle-1; 0 means "the table in force"
 wire logic [TIW-1:0] a_tbl = TIW'(a1 - 32'd1);
-wire logic a_tbl_ok = a1 != 0 && a1 <= TABLES && a0 < NAS && tb_asid[a_tbl] == a0[7:0];
+// a handle is refused (BAD_PARAM) if it names no table or a table another ASID owns; a free
+// table is owned by nobody and gets BAD_STATE from the command's state check
+wire logic a_tbl_ok = a1 != 0 && a1 <= TABLES && a0 < NAS &&
+                      (tb_state[a_tbl] == TB_FREE || tb_asid[a_tbl] == a0[7:0]);
 wire logic [TIW-1:0] map_tbl = TIW'(a8 - 32'd1);
-wire logic map_tbl_ok = a8 == 0 || (a8 <= TABLES && tb_asid[map_tbl] == a0[7:0]);
+wire logic map_tbl_ok = a8 == 0 || (a8 <= TABLES &&
+                        (tb_state[map_tbl] == TB_FREE || tb_asid[map_tbl] == a0[7:0]));
 // argument words beyond MAP's ten are defined by the interface but not used by this unit
 /* verilator lint_off UNUSEDSIGNAL */
 wire logic unused_args = ^cmd_args[NARGS*32-1:10*32];

@@ -240,7 +240,7 @@ class RegMap:
                 lines.append(f"    localparam int ARG_{c.name}_{a} = {i};")
             for i, r in enumerate(c.results):
                 lines.append(f"    localparam int RES_{c.name}_{r} = {i};")
-        lines += ["", f"    // Firmware latency classes (FWC_*), one latency parameter each",
+        lines += ["", "    // Firmware latency classes (FWC_*), one latency parameter each",
                   f"    localparam int NFW_CLASSES = {len(self.fw_class)};", ""]
         lines += self._sv_case_function(
             "unit_of", 2, "Execution unit of a command (unknown opcodes: the device unit)",
