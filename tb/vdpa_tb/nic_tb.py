@@ -25,6 +25,7 @@ from vdpa_model.memory import Allocator, GuestMemory
 
 from .hostmem import HostMemoryTarget
 from .parent import RtlCommandPort, RtlParentDriver
+from .parent_policy import ParentOptions
 
 GUEST_SIZE = 1 << 30
 # a chain moves at least a byte every few cycles; 200k cycles of standstill is a hang
@@ -68,6 +69,8 @@ class Tb:
             logging.getLogger(f"cocotb.{dut._name}.{prefix}{bus}").setLevel(logging.WARNING)
         self.port = RtlCommandPort(self.axil, self.sig("irq_cpl"), dut.clk)
         self.drv: RtlParentDriver | None = None
+        #: the parent driver's mlx5 behaviour options for the next start()
+        self.parent_options = ParentOptions()
         self.irq_count: dict[int, int] = {}
         self._monitors = False
         self._aruser = self.sig("m_axi_aruser")
@@ -105,7 +108,8 @@ class Tb:
         it again gives a fresh device (power-on state) with a fresh parent driver."""
         await self.cycle_reset()
         self.port = RtlCommandPort(self.axil, self.sig("irq_cpl"), self.dut.clk)
-        self.drv = await RtlParentDriver.probe(self.port, self.tx_sink, self.rx_source)
+        self.drv = await RtlParentDriver.probe(self.port, self.tx_sink, self.rx_source,
+                                               self.parent_options)
         self.target.allowed = self.drv.dma_allowed
         # the control VQ runs in the parent, over the same guest memory
         self.drv.mem = self.target.mem
