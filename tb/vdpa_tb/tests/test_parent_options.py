@@ -339,8 +339,8 @@ async def test_deferred_free_and_collection(dut):
     whole-table rebuild through the map-change path, as QEMU's ring maps and unmaps on a
     set_map parent), with and without the option.
     Check: with it, no mr_destroy until the tables run out, then every retired one freed before
-    that build goes on (its refused TABLE_NEW in the trace), no op fails; without it one mr_destroy per set_map, after its
-    switch; traffic still runs through the last table."""
+    that build goes on (its refused TABLE_NEW in the trace), no op fails; without it one
+    mr_destroy per set_map, after its switch; traffic still runs through the last table."""
     tb = Tb(dut)
     tables, nas = param("IOTLB_TABLES", 8), param("NAS", 2)
     for deferred in (True, False):
