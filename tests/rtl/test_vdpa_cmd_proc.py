@@ -8,16 +8,9 @@ from __future__ import annotations
 import pytest
 
 from vdpa_tb import sim
-from vdpa_tb.regmap import REGMAP
+from vdpa_tb.params import latencies
 
 TOP = "vdpa_cmd_proc"
-
-
-def latencies(*values: int) -> dict[str, int]:
-    """FW_LAT_* parameters in class-code order."""
-    classes = sorted(REGMAP.fw_class.values(), key=lambda f: f.code)
-    return {f.param: v for f, v in zip(classes, values, strict=True)}
-
 
 PARAM_SETS: dict[str, dict[str, int]] = {
     # primes, so a command given another class's latency cannot pass by accident
