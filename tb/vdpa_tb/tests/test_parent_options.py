@@ -45,13 +45,16 @@ def now_ps() -> int:
 
 
 class Env:
-    """One device with its parent driver, a trace of its firmware work and a guest driver."""
+    """One device with its parent driver and a trace of its firmware work; ``bring_up`` adds a
+    guest driver and starts the device."""
 
-    def __init__(self, tb: Tb, v: VhostVdpa, trace: Trace, net: GuestNetDriver,
-                 cvq: GuestVirtqueue | None) -> None:
-        self.tb, self.v, self.trace, self.net, self.cvq = tb, v, trace, net, cvq
+    def __init__(self, tb: Tb, v: VhostVdpa, trace: Trace) -> None:
+        self.tb, self.v, self.trace = tb, v, trace
+        assert tb.drv is not None
         self.drv = tb.drv
-        assert self.drv is not None
+        self.alloc = Allocator(RAM_BASE, RAM_BASE + RAM_SIZE)
+        self.net: GuestNetDriver
+        self.cvq: GuestVirtqueue | None = None
 
     def since(self, mark: int) -> list[TraceRecord]:
         return [r for r in self.trace.records[mark:] if r.layer is Layer.FW]
@@ -63,10 +66,18 @@ class Env:
         recs = self.since(mark)
         return max(r.t_end_ps or 0 for r in recs) - min(r.t_start_ps or 0 for r in recs)
 
+    async def bring_up(self, queue_size: int = 64, with_cvq: bool = False) -> None:
+        """A guest driver for every queue pair (and the CVQ), started as QEMU starts it."""
+        self.net = GuestNetDriver(self.tb.mem, self.alloc, queue_pairs=NVQ // 2,
+                                  queue_size=queue_size, features=self.drv.device_features)
+        if with_cvq:
+            self.cvq = GuestVirtqueue(self.tb.mem, self.alloc, NVQ, 16, event_idx=self.net.event_idx)
+        await flows.start_device(self.v, [*self.net.vqs, *([self.cvq] if self.cvq else [])],
+                                 features=self.net.features)
 
-async def make_env(dut: Any, options: ParentOptions, queue_size: int = 64, with_cvq: bool = False,
-                   tb: Tb | None = None) -> Env:
-    """A fresh device life (on ``tb`` again if given) brought up with guest RAM mapped."""
+
+async def open_env(dut: Any, options: ParentOptions, tb: Tb | None = None) -> Env:
+    """A fresh device life (on ``tb`` again if given), opened, with guest RAM mapped."""
     tb = tb or Tb(dut)
     tb.parent_options = options
     drv = await tb.start()
@@ -75,12 +86,13 @@ async def make_env(dut: Any, options: ParentOptions, queue_size: int = 64, with_
     v = VhostVdpa(drv)
     await flows.open_device(v)
     await flows.map_guest_memory(v, [flows.MemoryRegion(RAM_BASE, RAM_SIZE)])
-    alloc = Allocator(RAM_BASE, RAM_BASE + RAM_SIZE)
-    net = GuestNetDriver(tb.mem, alloc, queue_pairs=NVQ // 2, queue_size=queue_size,
-                         features=drv.device_features)
-    cvq = GuestVirtqueue(tb.mem, alloc, NVQ, 16, event_idx=net.event_idx) if with_cvq else None
-    await flows.start_device(v, [*net.vqs, *([cvq] if cvq else [])], features=net.features)
-    return Env(tb, v, trace, net, cvq)
+    return Env(tb, v, trace)
+
+
+async def make_env(dut: Any, options: ParentOptions, tb: Tb | None = None) -> Env:
+    env = await open_env(dut, options, tb)
+    await env.bring_up()
+    return env
 
 
 def hw_states(env: Env) -> list[int]:
@@ -225,24 +237,14 @@ async def test_precreated_vqs(dut):
     rounds for the first pair; the second pair INIT (its frames wait) until the MQ command
     readies it; reset = a destroy and a blank create per VQ, the second reset keeps them
     (KEEP_VQS); a smaller ring makes DRIVER_OK destroy and create every VQ."""
-    qsize = param("MAX_QSIZE", 256)
-    tb_opts = ParentOptions(precreated_vqs=True)
-    tb = Tb(dut)
-    tb.parent_options = tb_opts
-    drv = await tb.start()
+    env = await open_env(dut, ParentOptions(precreated_vqs=True))
+    tb, drv, v, trace = env.tb, env.drv, env.v, env.trace
     assert all(s == RM.vq_state["INIT"] for s in drv.hw_state), drv.hw_state
-    trace = Trace(clock=now_ps)
-    tb.port.trace = trace
-    v = VhostVdpa(drv)
-    await flows.open_device(v)
-    await flows.map_guest_memory(v, [flows.MemoryRegion(RAM_BASE, RAM_SIZE)])
-    alloc = Allocator(RAM_BASE, RAM_BASE + RAM_SIZE)
-    net = GuestNetDriver(tb.mem, alloc, queue_pairs=NVQ // 2, queue_size=qsize,
-                         features=drv.device_features)
-    cvq = GuestVirtqueue(tb.mem, alloc, NVQ, 16, event_idx=net.event_idx)
     mark = len(trace.records)
-    await flows.start_device(v, [*net.vqs, cvq], features=net.features)
-    env = Env(tb, v, trace, net, cvq)
+    # the objects' own ring size, and every feature offered: nothing undoes the pre-creation
+    await env.bring_up(queue_size=param("MAX_QSIZE", 256), with_cvq=True)
+    net, cvq = env.net, env.cvq
+    assert cvq is not None
     c = Counter(env.names(mark))
     assert c["vq_create"] == 0 and c["vq_destroy"] == 0 and c["vq_modify"] == 4, c
     states = await query_states(env)
@@ -281,7 +283,7 @@ async def test_precreated_vqs(dut):
     assert all(s == RM.vq_state["INIT"] for s in await query_states(env))
 
     tb.log.info("Test a smaller ring undoes the pre-creation at DRIVER_OK (C11)")
-    small = GuestNetDriver(tb.mem, alloc, queue_pairs=NVQ // 2, queue_size=64,
+    small = GuestNetDriver(tb.mem, env.alloc, queue_pairs=NVQ // 2, queue_size=64,
                            features=drv.device_features)
     mark = len(trace.records)
     await flows.start_device(v, small.vqs, features=small.features)
@@ -310,7 +312,7 @@ async def test_parallel_rounds_are_faster(dut):
     tb = Tb(dut)
     for parallel in (True, False):
         env = await make_env(dut, ParentOptions(parallel_fw_cmds=parallel, parallel_mkey=parallel),
-                             tb=tb)
+                             tb)
         spans[parallel] = {}
         mark = await mark_after(env, env.v.suspend)
         spans[parallel]["suspend"] = env.span_ps(mark)
@@ -344,7 +346,7 @@ async def test_deferred_free_and_collection(dut):
     tb = Tb(dut)
     tables, nas = param("IOTLB_TABLES", 8), param("NAS", 2)
     for deferred in (True, False):
-        env = await make_env(dut, ParentOptions(deferred_mr_free=deferred), tb=tb)
+        env = await make_env(dut, ParentOptions(deferred_mr_free=deferred), tb)
         # opening the device replaced ASID 0's identity table: one retired already if deferred
         assert len(env.drv.retired) == int(deferred)
         mark = len(env.trace.records)
