@@ -3,8 +3,7 @@
 
 1. The RTL simulations that matter (tests/rtl/test_vdpa_nic_top.py, test_vdpa_nic_pair.py,
    test_vdpa_nic_uvm.py, test_parent_options.py, and the block-level test_vdpa_cmd_proc.py,
-   test_vdpa_iotlb.py) run
-   through pytest with ``HDL_COVERAGE=1``: ``sim.build`` then builds
+   test_vdpa_iotlb.py) run through pytest with ``HDL_COVERAGE=1``: ``sim.build`` then builds
    with line + toggle coverage (line coverage also gives Verilator's branch points) into a
    separate ``-cov`` build directory and every run writes its own ``coverage.dat`` beside its log.
 2. ``verilator_coverage --write`` merges them; ``--write-info`` turns the merge into lcov info,
