@@ -19,6 +19,7 @@ import pytest
 
 from vdpa_tb import sim
 from vdpa_tb.params import NO_LATENCY, OPTIONS_BUILD
+from vdpa_tb.regmap import REGMAP
 
 RECORD = os.environ.get("BENCH_RECORD") == "1"
 OUT = (sim.ROOT / "bench" / "results" if RECORD else sim.ROOT / "build" / "bench") \
@@ -71,8 +72,6 @@ def check(builds: dict[str, dict[str, Any]], s: dict[str, Any]) -> None:
                     assert r["measured"] < 1.3, (slots, kind, n, r)
     if "fw_latency_per_command" in s:
         lat = builds["slots8"]["fw_latency"]
-        from vdpa_tb.regmap import REGMAP
-
         for op, r in s["fw_latency_per_command"].items():
             want = lat[REGMAP.cmd[op].fw_class]
             assert r["measured"] == want, f"{op}: latency {r['measured']} cycles, set {want}"
