@@ -623,12 +623,10 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
                            for i in range(self.hw_vqs))
         if self.policy.needs_teardown(self.features, self.device_features, sizes_differ):
             await self._destroy_vqs(list(range(self.hw_vqs)), "set_status")
-        if self.options.precreated_vqs:
-            missing = [i for i in range(self.hw_vqs) if not self._created(i)]
-        else:
-            stale = [i for i in ready if self._created(i) and self.hw_num[i] != self.vq_cfg[i].num]
-            await self._destroy_vqs(stale, "set_status")
-            missing = [i for i in ready if not self._created(i)]
+        wanted = self.policy.objects_at_driver_ok(ready)
+        stale = [i for i in wanted if self._created(i) and self.hw_num[i] != self.vq_cfg[i].num]
+        await self._destroy_vqs(stale, "set_status")
+        missing = [i for i in wanted if not self._created(i)]
         for i in missing:
             await self._create_vqs([i], "set_status")
             if i in active:
@@ -637,6 +635,7 @@ class RtlParentDriver(VdpaOps, DeviceHarness):
         for i, v in enumerate(self.vq_cfg):
             if v.ready and not self._is_hw(i):
                 await self._start(i)
+
     async def get_generation(self) -> int:
         return self.generation
 

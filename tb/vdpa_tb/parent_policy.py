@@ -129,6 +129,12 @@ class ParentPolicy:
             return False
         return sizes_differ or bool((features ^ provisioned) & NEEDS_TEARDOWN_FEATURES)
 
+    def objects_at_driver_ok(self, ready: list[int]) -> list[int]:
+        """VQs that have an object once DRIVER_OK is done: every one with pre-creation
+        (setup_vq_resources over max_vqs), the enabled ones without, as the reference device
+        runs only those."""
+        return list(range(self.hw_vqs)) if self.options.precreated_vqs else list(ready)
+
     def active_vqs(self, queue_pairs: int) -> int:
         """VQs [0, n) that DRIVER_OK, suspend and resume act on: the first ``queue_pairs`` pairs
         with pre-creation (mlx5: cur_num_vqs, 2 after a reset, set by the MQ command), all

@@ -58,6 +58,7 @@ def test_precreation_decisions() -> None:
     assert p.vqs_created_at_add() == list(range(HW_VQS))
     assert p.active_vqs(1) == 2 and p.active_vqs(3) == 6 and p.active_vqs(9) == HW_VQS
     assert p.ready_rounds_from_init() == 2
+    assert p.objects_at_driver_ok([0, 1]) == list(range(HW_VQS))
     # needs_vqs_reset: DRIVER_OK, or VQ 0 no longer the untouched blank object
     assert p.reset_tears_down(True, True) and p.reset_tears_down(False, False)
     assert not p.reset_tears_down(False, True)
@@ -66,6 +67,7 @@ def test_precreation_decisions() -> None:
     assert off.vqs_created_at_add() == [] and off.active_vqs(1) == HW_VQS
     assert off.reset_tears_down(False, True) and off.vqs_created_at_reset(True) == []
     assert off.ready_rounds_from_init() == 1
+    assert off.objects_at_driver_ok([0, 1, 5]) == [0, 1, 5]
 
 
 @pytest.mark.parametrize("feature", [spec.VIRTIO_NET_F_MRG_RXBUF, spec.VIRTIO_F_VERSION_1,
