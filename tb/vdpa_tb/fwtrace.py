@@ -69,7 +69,7 @@ class FwRecorder:
 
     def cost_drivers(self, op: str, a: Mapping[str, int]) -> dict[str, int]:
         """What the command's cost depends on, from its arguments (trace.ARG_KEYS)."""
-        if op in ("CREATE_VQ",):
+        if op == "CREATE_VQ":
             return {"vq": a.get("VQ", 0), "qsize": a.get("SIZE", 0)}
         if op in ("MODIFY_VQ", "QUERY_VQ", "DESTROY_VQ"):
             return {"vq": a.get("VQ", 0)}
