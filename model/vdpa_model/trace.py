@@ -83,6 +83,7 @@ ARG_KEYS: dict[str, str] = {
             "software CVQ's table copy has one entry per run (mr.c: mlx5_vdpa_update_cvq_iotlb)",
     "count": "identical units of work the record stands for, each with the record's other "
              "arguments (e.g. a region's direct keys of one size); absent means one",
+    "writers": "translation-table write ports a memory-key build used (RTL MAP WRITERS)",
 }
 
 

@@ -2,7 +2,8 @@
 """Merged HDL code coverage of rtl/ (``make cov``), with reviewed waivers, plus the functional report.
 
 1. The RTL simulations that matter (tests/rtl/test_vdpa_nic_top.py, test_vdpa_nic_pair.py,
-   test_vdpa_nic_uvm.py) run through pytest with ``HDL_COVERAGE=1``: ``sim.build`` then builds
+   test_vdpa_nic_uvm.py, test_parent_options.py, and the block-level test_vdpa_cmd_proc.py,
+   test_vdpa_iotlb.py) run through pytest with ``HDL_COVERAGE=1``: ``sim.build`` then builds
    with line + toggle coverage (line coverage also gives Verilator's branch points) into a
    separate ``-cov`` build directory and every run writes its own ``coverage.dat`` beside its log.
 2. ``verilator_coverage --write`` merges them; ``--write-info`` turns the merge into lcov info,
@@ -44,7 +45,8 @@ WAIVER_FILE = RTL_DIR / "coverage_waivers.txt"
 #: pytest modules whose simulations make up the coverage regression (every RTL parameter set
 #: the suite runs, the two-device migration and the pyuvm regression)
 SIM_TESTS = ("tests/rtl/test_vdpa_nic_top.py", "tests/rtl/test_vdpa_nic_pair.py",
-             "tests/rtl/test_vdpa_nic_uvm.py")
+             "tests/rtl/test_vdpa_nic_uvm.py", "tests/rtl/test_vdpa_cmd_proc.py",
+             "tests/rtl/test_vdpa_iotlb.py", "tests/rtl/test_parent_options.py")
 #: reading tools and the Debian package that provides each
 TOOLS = {"verilator_coverage": "verilator", "genhtml": "lcov"}
 #: OpenTitan's exclusion categories (docs: reference verification style, coverage practice)

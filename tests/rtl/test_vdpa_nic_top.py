@@ -13,8 +13,10 @@ TOP = "vdpa_nic_top"
 # parameter sets: (parameters, cocotb test filter or None for all)
 PARAM_SETS: dict[str, tuple[dict[str, int], str | None]] = {
     "default": ({}, None),
-    "w32-q1024-fw50": ({"DATA_W": 32, "MAX_QSIZE": 1024, "NVQ": 4, "FW_LATENCY_CYCLES": 50},
-                       None),
+    "w32-q1024-fw": ({"DATA_W": 32, "MAX_QSIZE": 1024, "NVQ": 4, "CMD_SLOTS": 2, "MTT_WRITERS": 2,
+                      "FW_LAT_VQ_CREATE": 90, "FW_LAT_VQ_DESTROY": 40, "FW_LAT_VQ_MODIFY": 20,
+                      "FW_LAT_MAP": 30, "FW_LAT_UNMAP": 15, "FW_LAT_RESET": 70,
+                      "FW_LAT_OTHER": 50}, None),
     "nvq64-q32768": ({"NVQ": 64, "MAX_QSIZE": 32768, "IOTLB_ENTRIES": 64}, None),
 }
 
