@@ -149,7 +149,7 @@ class RegMap:
             if c.fw_class not in self.fw_class:
                 raise ValueError(f"{where}: fw_class {c.fw_class!r} is not one of "
                                  f"{sorted(self.fw_class)}")
-            if c.fw_kind not in FW_KINDS:
+            if c.fw_kind and c.fw_kind not in FW_KINDS:
                 raise ValueError(f"{where}: fw_kind {c.fw_kind!r} is not in "
                                  "vdpa_model.trace.FW_KINDS")
 
@@ -276,7 +276,7 @@ class RegMap:
             args = ", ".join(f"{i}:{a}" for i, a in enumerate(c["args"])) or "-"
             res = ", ".join(f"{i}:{a}" for i, a in enumerate(c["results"])) or "-"
             out.append(f"| `{c['opcode']:#04x}` | {c['name']} | {c['unit']} | {c['order']} | "
-                       f"{c['fw_class']} | {c['fw_kind']} | {args} | {res} | {c['desc']} |")
+                       f"{c['fw_class']} | {c['fw_kind'] or '(its op)'} | {args} | {res} | {c['desc']} |")
         out += ["", "### Firmware latency classes", "",
                 "| Code | Class | Parameter | Commands | Meaning |", "|---|---|---|---|---|"]
         for f in self.fw_class.values():

@@ -23,11 +23,11 @@ from cocotb.utils import get_sim_time
 from vdpa_model import flows
 from vdpa_model.guest import GuestNetDriver
 from vdpa_model.memory import Allocator
+from vdpa_model.options import DeviceOptions
 from vdpa_model.trace import Layer, Trace
 from vdpa_model.vhost import VhostVdpa
+from vdpa_tb.cmdport import Completion, RtlCommandPort
 from vdpa_tb.nic_tb import Tb, param
-from vdpa_tb.parent import Completion, RtlCommandPort
-from vdpa_tb.parent_policy import ParentOptions
 from vdpa_tb.regmap import REGMAP as RM
 
 CLK_NS = 10
@@ -147,11 +147,10 @@ async def bench_reset_device(port: RtlCommandPort) -> dict[str, Any]:
     return {"cycles_by_vq_objects": out, "clean_map_cycles": clean}
 
 
-async def bring_up(tb: Tb, options: ParentOptions, qps: int, trace: Trace | None = None
+async def bring_up(tb: Tb, options: DeviceOptions, qps: int, trace: Trace | None = None
                    ) -> tuple[VhostVdpa, GuestNetDriver]:
     tb.parent_options = options
-    drv = await tb.start()
-    tb.port.trace = trace
+    drv = await tb.start(trace=trace)
     v = VhostVdpa(drv)
     await flows.open_device(v)
     await flows.map_guest_memory(v, [flows.MemoryRegion(RAM_BASE, RAM_SIZE)])
@@ -163,7 +162,7 @@ async def bring_up(tb: Tb, options: ParentOptions, qps: int, trace: Trace | None
 
 async def bench_inflight(tb: Tb) -> dict[str, Any]:
     """MODIFY to SUSPEND and TABLE_SWITCH wait for the chain in flight: cycles by its size."""
-    v, net = await bring_up(tb, ParentOptions(), 1)
+    v, net = await bring_up(tb, DeviceOptions(), 1)
     port, drv = tb.port, tb.drv
     assert drv is not None
     suspend, switch = {}, {}
@@ -205,7 +204,7 @@ async def bench_parent_reset(tb: Tb) -> dict[str, Any]:
         row = {}
         for qps in [q for q in (1, 2, 4, 8) if 2 * q <= param("NVQ", 8)]:
             trace = Trace()
-            v, _ = await bring_up(tb, ParentOptions(precreated_vqs=precreated), qps, trace)
+            v, _ = await bring_up(tb, DeviceOptions(precreated_vqs=precreated), qps, trace)
             mark = len(trace.records)
             t0 = cycles_now()
             await v.set_status(0)
