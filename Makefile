@@ -11,7 +11,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 JOBS    ?= 2
 
-.PHONY: all venv run test test-model test-sim lint bench clean help
+.PHONY: all venv run test test-model test-sim lint bench migrate-rtl clean help
 
 all: run
 
@@ -21,6 +21,7 @@ help:
 	@echo "make test-model the pure-Python model tests only"
 	@echo "make lint       ruff + mypy (strict on model/) + verilator -Wall + Icarus compile + no per-cycle Python"
 	@echo "make bench      model, downtime-pricing and RTL benchmarks, simulation speed; figures go to bench/results/"
+	@echo "make migrate-rtl every migration preset on the RTL pair, measured; tables and JSON in build/migration-rtl/"
 	@echo "make cov        RTL sims with HDL coverage: merged HTML in build/coverage/hdl/, + functional report"
 
 venv: $(STAMP)
@@ -51,6 +52,9 @@ bench: $(STAMP)
 	$(VPY) bench/bench_migration.py
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py tests/rtl/test_bench_sim_speed.py
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_commands.py
+
+migrate-rtl: $(STAMP)
+	VDPA_MIGRATION_PRESETS=all PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -n $(JOBS) -q -s tests/rtl/test_migration_rtl.py
 
 # Debian's verilator_coverage and genhtml only read the coverage; the pinned Verilator builds.
 cov: $(STAMP)

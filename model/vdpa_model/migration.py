@@ -85,6 +85,10 @@ class MigrationSetup:
     #: a MAC the guest sets through the control VQ, or None to keep the device's
     guest_mac: bytes | None = None
     traffic: bool = True
+    #: before each device stops (Flow A, Flow B), the guest posts a round the device has not
+    #: been let to finish: work in flight when the suspend arrives (a simulated device takes it
+    #: on beside the flow; the reference device leaves it to be rewound)
+    in_flight: bool = False
     frames: int = 4
     seed: int = 1
     #: NICs whose devices are traced (None: all)
@@ -137,14 +141,15 @@ class Endpoint:
     shadow: ContractShadow
     log: AccessLog
     qemu: QemuVdpaNet
-    mark: int = 0
-    violations: list[str] = dataclasses.field(default_factory=list)
 
     def judge(self) -> None:
-        """Isolation: the DMA since the last call, against the mappings in force now."""
-        bad = self.shadow.violations(self.log.entries(self.mark))
-        self.mark = len(self.log)
-        self.violations += bad
+        """Isolation: the DMA since the shadow last judged, against the mappings in force now
+        (the shadow judges what came before and during each mapping change by itself)."""
+        self.shadow.judge()
+
+    @property
+    def violations(self) -> list[str]:
+        return self.shadow.found
 
 
 _STEP_RANK = {p: i for i, p in enumerate(STEP_IDS)}
@@ -208,19 +213,37 @@ class MigrationResult:
         return "\n".join(lines)
 
 
+def host_base(layout: RamLayout) -> int:
+    """Where QEMU's own allocations start: the first GiB above guest RAM."""
+    return (layout.top + GiB - 1) // GiB * GiB
+
+
+def memory_size(layout: RamLayout) -> int:
+    """Guest memory a migration of this guest reaches: its RAM and QEMU's allocations."""
+    return host_base(layout) + HOST_AREA
+
+
 class Migration:
     """Runs :class:`MigrationSetup` end to end (see the module docstring)."""
 
-    def __init__(self, setup: MigrationSetup, factory: DeviceFactory | None = None) -> None:
+    def __init__(self, setup: MigrationSetup, factory: DeviceFactory | None = None, *,
+                 mem: GuestMemory | None = None, clock: Callable[[], int] | None = None) -> None:
+        """``mem``: the guest memory the devices reach (a simulation's), at least
+        :meth:`memory_size` bytes; ``clock``: the trace's time in picoseconds (a simulation's;
+        none on the reference device)."""
         self.setup = setup
         self.factory = factory or reference_factory(setup)
         layout = setup.layout
-        self.host_base = (layout.top + GiB - 1) // GiB * GiB
-        self.mem = GuestMemory(size=self.host_base + HOST_AREA)
+        self.host_base = host_base(layout)
+        size = self.host_base + HOST_AREA
+        if mem is not None and mem.size < size:
+            raise ValueError(f"guest memory of {mem.size:#x} bytes; this guest needs {size:#x} "
+                             f"(RAM up to {layout.top:#x}, QEMU's own allocations above)")
+        self.mem = mem if mem is not None else GuestMemory(size=size)
         self.host = Allocator(self.host_base, self.host_base + HOST_AREA)
         lo, hi = layout.ram_window()
         self.guest_alloc = Allocator(lo, hi)
-        self.trace = Trace()
+        self.trace = Trace(clock)
         self.report = Report()
         self.timings: dict[tuple[str, str], float] = {}
 
@@ -237,7 +260,7 @@ class Migration:
         with self.trace.in_phase("add", device=name):
             dev = await self.factory(name, self.mem, log, trace)
         identity = getattr(getattr(dev, "options", None), "identity_asids", frozenset({0}))
-        shadow = ContractShadow(dev, identity)
+        shadow = ContractShadow(dev, identity, log)
         tops = TracingOps(shadow, trace)
         v = VhostVdpa(tops, self.setup.vhost, trace=trace, backing=self.setup.layout.page_size_at)
         rings: list[GuestRing] = []
@@ -289,9 +312,15 @@ class Migration:
                     for _ in range(rounds):
                         await traffic.round()
 
+        async def in_flight() -> None:
+            if s.traffic and s.in_flight:
+                with _untraced_all(sources + destinations):
+                    await traffic.round(pump=False)
+
         await guest_traffic(2)
         # -- 2. Flow A on each source, the guest running ------------------------------------
         for ep, nic in zip(sources, nics, strict=True):
+            await in_flight()
             with _untraced_all([ep]):
                 traffic.stopping(nic)
             await self._timed("A", ep, self._flow_a(ep))
@@ -307,6 +336,7 @@ class Migration:
         # -- 4. stop-and-copy -----------------------------------------------------------------
         states: list[NetState] = []
         before: list[dict[str, Any]] = []
+        await in_flight()
         for ep, nic in zip(sources, nics, strict=True):
             with _untraced_all([ep]):
                 traffic.stopping(nic)

@@ -220,6 +220,11 @@ class RtlParentDriver(VdpaOps, RtlHarness):
         self._faults: list[DeviceFault] = []
         self._tx: list[TxPacket] = []
         self.tx_aborted = 0
+        #: when the first and the last frame taken so far left the device (ps; a probe such as
+        #: mig_mon sees a migration's network gap between the source's last and the
+        #: destination's first)
+        self.tx_first_ps: int | None = None
+        self.tx_last_ps: int | None = None
 
     @classmethod
     async def probe(cls, port: RtlCommandPort, bus: Any = None,
@@ -918,6 +923,10 @@ class RtlParentDriver(VdpaOps, RtlHarness):
 
     def take_tx(self) -> list[TxPacket]:
         out, self._tx = self._tx + RtlHarness.take_tx(self), []
+        times = [p.t_ps for p in out if p.t_ps is not None]
+        if times:
+            self.tx_first_ps = min(times) if self.tx_first_ps is None else self.tx_first_ps
+            self.tx_last_ps = max(times + ([self.tx_last_ps] if self.tx_last_ps else []))
         return out
 
 

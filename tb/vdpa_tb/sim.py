@@ -360,9 +360,11 @@ def ledger_summary(ledger: Path) -> list[str]:
 
 def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
         simulator: str = "verilator", test_filter: str | None = None, seed: int | None = None,
-        extra_env: Mapping[str, str] | None = None, bus: str | None = None) -> Path:
+        extra_env: Mapping[str, str] | None = None, bus: str | None = None,
+        name: str | None = None) -> Path:
     """Run the cocotb tests of ``test_module`` (a module in tb/) against ``top`` with bus model
-    ``bus`` (default: :func:`bus_model`).
+    ``bus`` (default: :func:`bus_model`). ``name`` names the run's directory when runs of one
+    module differ by their environment only (they may run at once).
 
     Returns the JUnit XML path; raises AssertionError naming the failures if any test failed,
     with the command that reruns them with the same seed (and WAVES=1 for a waveform).
@@ -382,7 +384,8 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
     if bus == "hdl":
         env["VDPA_TB_HOST_LIB"] = str(host_lib())
     env.update(extra_env or {})
-    tag = "all" if test_filter is None else hashlib.sha1(test_filter.encode()).hexdigest()[:8]
+    tag = name or ("all" if test_filter is None
+                   else hashlib.sha1(test_filter.encode()).hexdigest()[:8])
     test_dir = build_dir / f"run-{test_module}-{tag}"
     test_dir.mkdir(parents=True, exist_ok=True)
     # the runner exports sys.path as the simulator's PYTHONPATH: put tb/ and model/ first so the

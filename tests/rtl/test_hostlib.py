@@ -89,9 +89,13 @@ def test_tx_frames_keep_the_bytes_tkeep_marks(lib: HostLib) -> None:
     lib.c.vtb_tx_beat(DEV, word(b"89abcdef"), 0x07, 1, 0, 3)
     lib.c.vtb_tx_beat(DEV, word(b"XY"), 0x03, 1, 1, 5)
     lib.c.vtb_tx_beat(DEV, word(b"partial!"), 0xFF, 0, 0, 1)
-    assert dev.take_tx() == [(3, False, b"0123456789a"), (5, True, b"XY")]
+    assert dev.take_tx() == [(3, False, b"0123456789a", 0), (5, True, b"XY", 0)]
+    # each frame is stamped with the device's cycle its last beat left on
+    for _ in range(7):
+        lib.c.vtb_cycle(DEV)
+    assert dev.cycles() == 7
     lib.c.vtb_tx_beat(DEV, word(b"end"), 0x07, 1, 0, 1)
-    assert dev.take_tx() == [(1, False, b"partial!end")]
+    assert dev.take_tx() == [(1, False, b"partial!end", 7)]
 
 
 def test_rx_frames_are_split_into_beats(lib: HostLib) -> None:
