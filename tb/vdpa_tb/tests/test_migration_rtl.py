@@ -13,7 +13,8 @@ from pathlib import Path
 
 import cocotb
 
-from vdpa_tb.migration_rtl import migrate, preset_switches, render, setup_for, write
+from vdpa_model.downtime.measured import render
+from vdpa_tb.migration_rtl import migrate, preset_switches, setup_for, write
 from vdpa_tb.nic_tb import param
 
 
