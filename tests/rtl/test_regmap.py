@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import re
 
+from vdpa_model.downtime.fit_rtl import OP_COMMANDS, UNIT_COMMANDS
 from vdpa_tb import regmap
 from vdpa_tb.regmap import REGMAP, SV_PATH
 
@@ -97,3 +98,16 @@ def test_bad_command_descriptions_are_refused(tmp_path) -> None:
             assert re.search(msg, str(e)), str(e)
         else:
             raise AssertionError(f"accepted a register map that should fail with {msg!r}")
+
+
+def test_the_trace_kind_of_each_command_is_the_profile_fits() -> None:
+    """The register map says which unit of the model's plan each command carries out; the
+    reference-rtl fit prices each unit by that command and each op by the command it issues for
+    itself (vdpa_model.downtime.fit_rtl): the two catalogues agree."""
+    for c in REGMAP.cmd.values():
+        if c.fw_kind:
+            assert UNIT_COMMANDS.get(c.fw_kind) == c.name, (c.name, c.fw_kind)
+    for op, cmd in OP_COMMANDS.items():
+        if op not in ("dma_map",):  # MAP also carries out a table build's mkey_create
+            assert REGMAP.cmd[cmd].fw_kind == "", (op, cmd)
+    assert set(UNIT_COMMANDS.values()) <= set(REGMAP.cmd)

@@ -254,6 +254,7 @@ async def bench_commands(dut):
     res: dict[str, Any] = {
         "caps": {"slots": c4 & 0xFF, "mtt_writers": (c4 >> 8) & 0xFF, "tables": (c4 >> 16) & 0xFF},
         "fw_latency": {f.name: param(f.param, 0) for f in RM.fw_class.values()},
+        "command_classes": {c.name: c.fw_class for c in RM.cmd.values()},
     }
     tb.log.info("Bench: command kinds")
     res["cycles_per_command"] = await bench_kinds(port)

@@ -96,7 +96,15 @@ async def bench_vdpa_nic_top(dut):
 
     res["clock_ns"] = CLK_NS
     res["command_units"] = {c.name: c.unit for c in REGMAP.cmd.values()}
+    # what a profile needs to split a command's wall time: its argument words (written before
+    # the submit) and its firmware latency class
+    res["command_args"] = {c.name: len(c.args) for c in REGMAP.cmd.values()}
+    res["command_classes"] = {c.name: c.fw_class for c in REGMAP.cmd.values()}
     res["cmd_slots"] = await port.read("CMD_STATUS") & 0xFF
+    c4 = await port.read("CAPS4")
+    res["mtt_writers"] = (c4 >> 8) & 0xFF
+    res["nvq"] = drv.hw_vqs
+    res["device_features"] = drv.device_features
 
     tb.log.info("Bench: register access cycles (AXI-Lite through the bus model)")
     t0 = cycles_now()
@@ -108,9 +116,16 @@ async def bench_vdpa_nic_top(dut):
         await port.write("CMD_ARG0", 0)
     res["axil_write_cycles"] = (cycles_now() - t0) / 16
 
+    tb.log.info("Bench: an idle settle (the testbench's quiet point, as QEMU's CVQ poll waits)")
+    t0 = cycles_now()
+    for _ in range(4):
+        await drv.settle()
+    res["settle_cycles"] = (cycles_now() - t0) / 4
+
     tb.log.info("Bench: command cycles by kind")
     kinds: dict[str, int] = {}
     walls: dict[str, int] = {}
+    table = 0
     for op, args in [("NOP", {}), ("SET_FEATURES", {}), ("SET_STATUS", {}), ("QUERY_DEV", {}),
                      ("SET_GROUP_ASID", {"GROUP": 2, "ASID": 0}), ("QUERY_GROUP", {}),
                      ("CREATE_VQ", {"VQ": 1, "SIZE": 256, "GROUPS": 0x0200}),
@@ -118,12 +133,17 @@ async def bench_vdpa_nic_top(dut):
                      ("SUSPEND_ALL", {}), ("RESUME_ALL", {}), ("DESTROY_VQ", {"VQ": 1}),
                      ("MAP", {"ASID": 1, "LAST_LO": 0xFFF, "PERM": 3}),
                      ("UNMAP", {"ASID": 1, "LAST_LO": 0xFFF}), ("RESET_MAP", {"ASID": 1}),
-                     ("RESET", {})]:
+                     ("TABLE_NEW", {"ASID": 1}), ("TABLE_SWITCH", {"ASID": 1}),
+                     ("TABLE_FREE", {"ASID": 1}), ("RESET", {})]:
+        if op in ("TABLE_SWITCH", "TABLE_FREE"):
+            args = {**args, "TABLE": table}
         t0 = cycles_now()
         c = await port.execute(op, **args)
         walls[op] = cycles_now() - t0
         assert c.ok, op
         kinds[op] = c.cycles
+        if op in ("TABLE_NEW", "TABLE_SWITCH"):
+            table = c.data[0]  # the new table, then the one the switch retired
         # the parent's submission and completion reads wrap the device's own cycles
         assert walls[op] > c.cycles, (op, walls[op], c.cycles)
     res["cycles_per_command"] = kinds
