@@ -14,10 +14,11 @@ module vdpa_nic_top
     parameter int NVQ = 8,
     // Largest queue size (power of two, up to 32768)
     parameter int MAX_QSIZE = 256,
-    // IOTLB range entries
-    parameter int IOTLB_ENTRIES = 16,
-    // IOTLB translation pages (MTT words)
-    parameter int MTT_DEPTH = 4096,
+    // IOTLB range entries: a migrating guest's RAM sections, shadow rings and control buffers,
+    // twice over while a table is built beside the one in force
+    parameter int IOTLB_ENTRIES = 64,
+    // IOTLB translation pages (MTT words): a 32 MiB guest's RAM twice over (128 MiB mapped)
+    parameter int MTT_DEPTH = 32768,
     // log2 of the IOTLB page size
     parameter int PAGE_SHIFT = 12,
     // Address spaces
@@ -43,8 +44,9 @@ module vdpa_nic_top
     parameter int CMD_SLOTS = 8,
     // MTT write ports: pages a MAP writes per cycle at most (1..16; parallel_mkey)
     parameter int MTT_WRITERS = 4,
-    // Translation tables: one in force per ASID plus those under construction or retired
-    parameter int IOTLB_TABLES = 8,
+    // Translation tables: one in force per ASID plus those under construction or retired (a
+    // migration's deferred frees hold one per replaced table until the collector runs)
+    parameter int IOTLB_TABLES = 32,
     // Firmware latency per command class, in cycles, added between dispatch and the hardware
     // work (vendor-set; 0 = pure hardware). Classes: rtl/regmap/vdpa_regmap.toml, fw_class.
     parameter int FW_LAT_VQ_CREATE = 0,

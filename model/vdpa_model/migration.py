@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -279,12 +280,15 @@ class Migration:
         """Read the wire as soon as a stop's suspend returned (see QemuVdpaNet.on_suspended)."""
         ep.qemu.on_suspended = lambda: traffic.wire(nic.name, ep.device.take_tx(), nic.driver)
 
-    def _collect_garbage(self, ep: Endpoint) -> None:
-        """mlx5's MR collector, MLX5_VDPA_MR_GC_TRIGGER_MS after the flow: outside any window."""
+    async def _collect_garbage(self, ep: Endpoint) -> None:
+        """mlx5's MR collector, MLX5_VDPA_MR_GC_TRIGGER_MS after the flow: outside any window.
+        A parent driver whose collector talks to its device (the RTL's) has it as a coroutine."""
         collect = getattr(ep.device, "collect_garbage", None)
         if collect is not None:
             with ep.qemu.step("GC"):
-                collect()
+                done = collect()
+                if inspect.isawaitable(done):
+                    await done
 
     async def _timed(self, flow: str, ep: Endpoint, work: Awaitable[Any]) -> Any:
         t0 = time.perf_counter()
@@ -325,7 +329,7 @@ class Migration:
             with _untraced_all([ep]):
                 traffic.stopping(nic)
             await self._timed("A", ep, self._flow_a(ep))
-            self._collect_garbage(ep)
+            await self._collect_garbage(ep)
             await guest_traffic()
         await guest_traffic(2)
         # -- 3. the destination QEMUs start (-incoming) --------------------------------------
@@ -343,7 +347,7 @@ class Migration:
                 traffic.stopping(nic)
             before.append(_device_control_state(ep.device))
             states.append(await self._timed("B", ep, ep.qemu.stop_shadowed()))
-            self._collect_garbage(ep)
+            await self._collect_garbage(ep)
         silent = [(len(ep.log), ep) for ep in sources]
         if s.traffic:
             for nic in nics:  # frames on the wire during the blackout reach the stopped source
@@ -352,7 +356,7 @@ class Migration:
         # -- 5. the destination devices start ------------------------------------------------
         for ep, state, nic in zip(destinations, states, nics, strict=True):
             await self._timed("C4.2", ep, ep.qemu.start_passthrough(copy.deepcopy(state)))
-            self._collect_garbage(ep)
+            await self._collect_garbage(ep)
             traffic.collect(nic)  # whatever the source sent last
             nic.qemu, nic.harness = ep.qemu, ep.device
         await guest_traffic(2)
@@ -384,7 +388,7 @@ class Migration:
             await q.start_passthrough()
             if q.has_cvq:
                 await self._guest_commands(q)
-            self._collect_garbage(probe)  # what boot freed is not the migration's work
+            await self._collect_garbage(probe)  # what boot freed is not the migration's work
         return probe, Nic(probe.name, driver, min(s.pairs_in_use, q.max_qps), q, probe.device)
 
     async def _guest_commands(self, q: QemuVdpaNet) -> None:

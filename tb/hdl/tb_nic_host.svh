@@ -15,8 +15,8 @@
 `define NIC_PARAMETERS \
     parameter int NVQ = 8, \
     parameter int MAX_QSIZE = 256, \
-    parameter int IOTLB_ENTRIES = 16, \
-    parameter int MTT_DEPTH = 4096, \
+    parameter int IOTLB_ENTRIES = 64, \
+    parameter int MTT_DEPTH = 32768, \
     parameter int PAGE_SHIFT = 12, \
     parameter int NAS = 2, \
     parameter logic [255:0] IDENTITY_MASK = 256'd1, \
@@ -29,7 +29,7 @@
     parameter int MAX_FRAME = 2048, \
     parameter int CMD_SLOTS = 8, \
     parameter int MTT_WRITERS = 4, \
-    parameter int IOTLB_TABLES = 8, \
+    parameter int IOTLB_TABLES = 32, \
     parameter int FW_LAT_VQ_CREATE = 0, \
     parameter int FW_LAT_VQ_DESTROY = 0, \
     parameter int FW_LAT_VQ_MODIFY = 0, \

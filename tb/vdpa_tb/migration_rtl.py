@@ -30,6 +30,7 @@ from cocotb.utils import get_sim_time
 from vdpa_model.dma import AccessLog
 from vdpa_model.downtime.measured import summarize
 from vdpa_model.downtime.profile import load_profile
+from vdpa_model.hostmem import HostMemory
 from vdpa_model.memory import GuestMemory, MiB
 from vdpa_model.migration import Migration, MigrationResult, MigrationSetup, memory_size
 from vdpa_model.ramlayout import RamLayout
@@ -42,8 +43,10 @@ from .parent import RtlParentDriver
 
 #: guest RAM of the RTL migrations: the smallest q35 guest whose RAM leaves QEMU's allocator a
 #: window for the guest's rings (vdpa_model.ramlayout), so every region build writes a few
-#: thousand MTT pages, not millions
+#: thousand MTT pages, not millions; in 4 KiB runs (THP off), the RTL's MTT granule, so the
+#: model's translation entries of a region are the pages the device writes
 RAM = 32 * MiB
+HOST = HostMemory(thp=False)
 #: the simulation's clock (tb/hdl: CLK_PERIOD)
 CLOCK_MHZ = 1000 / CLK_NS
 
@@ -55,8 +58,9 @@ def now_ps() -> int:
 def setup_for(switches: Switches, queue_pairs: int, **overrides: Any) -> MigrationSetup:
     """The migration the RTL pair runs: one NIC of the device's queue pairs, the guest's
     traffic with work in flight at every stop, every device traced."""
-    base: dict[str, Any] = dict(devices=1, queue_pairs=queue_pairs, layout=RamLayout(RAM),
-                                switches=switches, in_flight=True, frames=4)
+    base: dict[str, Any] = dict(devices=1, queue_pairs=queue_pairs,
+                                layout=RamLayout(RAM, host=HOST), switches=switches,
+                                in_flight=True, frames=4)
     base.update(overrides)
     return MigrationSetup(**base)
 
@@ -110,6 +114,9 @@ def summary(m: RtlMigration) -> dict[str, Any]:
     return summarize(m.result.trace.records, load_profile("reference-rtl"), CLOCK_MHZ,
                      tx_last_ps=m.source.tx_last_ps, tx_first_ps=m.destination.tx_first_ps,
                      label=m.label, switches=m.result.setup.switches.describe(), ok=m.ok,
+                     in_flight=m.result.setup.in_flight,
+                     device_features=m.source.device_features,
+                     max_queue_size=m.source.max_qsize, queue_pairs=m.source.hw_vqs // 2,
                      checks=[{"name": c.name, "ok": c.ok, "detail": c.detail}
                              for c in m.result.report.checks],
                      wall_seconds=round(m.wall_s, 2), simulated_cycles=m.cycles)

@@ -22,5 +22,6 @@ def latencies(*cycles: int) -> dict[str, int]:
 FW_LATENCY = latencies(800, 400, 400, 300, 200, 300, 20)
 NO_LATENCY = latencies(0, 0, 0, 0, 0, 0, 0)
 
-#: the build the parent-option tests and the command benchmarks use (one build for both)
-OPTIONS_BUILD = {"MAX_QSIZE": 1024, **FW_LATENCY}
+#: the build the parent-option tests and the command benchmarks use (one build for both); few
+#: translation tables, so deferred frees run out of them within a test
+OPTIONS_BUILD = {"MAX_QSIZE": 1024, "IOTLB_TABLES": 8, **FW_LATENCY}

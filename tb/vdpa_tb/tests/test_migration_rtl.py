@@ -4,7 +4,8 @@ sequence, the switches of one configuration) with the source NIC on device 0 and
 on device 1, under TX and RX traffic on every queue pair (vdpa_tb.migration_rtl). The pytest
 entry (tests/rtl/test_migration_rtl.py) runs one simulation per configuration, named by
 $VDPA_MIGRATION_SWITCHES (a preset or switches), and collects the summary it writes under
-$VDPA_MIGRATION_OUT."""
+$VDPA_MIGRATION_OUT ($VDPA_MIGRATION_LABEL names the files; $VDPA_MIGRATION_IN_FLIGHT=0 lets
+every stop find the devices idle, as the agreement with the model's pricing needs)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ async def test_migration(dut):
     once or repeated only after a rewind, RX lost only in the gap, no DMA outside the mappings
     of the right ASID, the destination's control state equal to the source's, the source silent
     after stop-and-copy, no fault); every step of both devices measured; a network gap."""
-    label = os.environ.get("VDPA_MIGRATION_SWITCHES", "upstream")
+    switches = os.environ.get("VDPA_MIGRATION_SWITCHES", "upstream")
+    label = os.environ.get("VDPA_MIGRATION_LABEL", switches.replace(",", "_"))
     out = Path(os.environ.get("VDPA_MIGRATION_OUT", "build/migration-rtl"))
-    setup = setup_for(preset_switches(label), param("NVQ", 8) // 2)
-    m = await migrate(dut, setup, label.replace(",", "_"))
+    setup = setup_for(preset_switches(switches), param("NVQ", 8) // 2,
+                      in_flight=os.environ.get("VDPA_MIGRATION_IN_FLIGHT", "1") == "1")
+    m = await migrate(dut, setup, label)
     summary = write(m, out)
     dut._log.info("migration on the RTL pair:\n%s\n%s", m.result.report.render(), render(summary))
     failures = m.result.report.failures()

@@ -452,7 +452,7 @@ async def test_deferred_free_and_collection(dut):
     build goes on (its refused TABLE_NEW in the trace, the device's limit, which mlx5 does not
     have), no op fails; traffic still runs through the last table."""
     tb = Tb(dut)
-    tables, nas = param("IOTLB_TABLES", 8), param("NAS", 2)
+    tables, nas = param("IOTLB_TABLES", 32), param("NAS", 2)
     for deferred in (True, False):
         env = await make_env(dut, dataclasses.replace(V612, deferred_mr_free=deferred), tb)
         # opening the device replaced ASID 0's identity table: one retired already if deferred
