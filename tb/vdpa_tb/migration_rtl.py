@@ -113,6 +113,8 @@ def summary(m: RtlMigration) -> dict[str, Any]:
     the network gap; with its checks and how long it took to simulate."""
     return summarize(m.result.trace.records, load_profile("reference-rtl"), CLOCK_MHZ,
                      tx_last_ps=m.source.tx_last_ps, tx_first_ps=m.destination.tx_first_ps,
+                     source_last_frame_ps=m.source.tx_last_ps,
+                     destination_first_frame_ps=m.destination.tx_first_ps,
                      label=m.label, switches=m.result.setup.switches.describe(), ok=m.ok,
                      in_flight=m.result.setup.in_flight,
                      device_features=m.source.device_features,
