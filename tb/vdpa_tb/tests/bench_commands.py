@@ -215,29 +215,38 @@ async def bench_parent_reset(tb: Tb) -> dict[str, Any]:
     return out
 
 
-async def bench_kinds(port: RtlCommandPort) -> dict[str, int]:
-    """One idle command of each kind: a build without firmware latency gives the hardware
-    part, the difference to a build with latency each class's latency."""
-    kinds: dict[str, int] = {}
-    h = 0
-    for op, args in [("NOP", {}), ("SET_FEATURES", {}), ("SET_STATUS", {}), ("QUERY_DEV", {}),
-                     ("SET_GROUP_ASID", {"GROUP": 2, "ASID": 0}), ("QUERY_GROUP", {}),
-                     ("CREATE_VQ", {"VQ": 1, "SIZE": 64, "GROUPS": 0x0200}),
-                     ("MODIFY_VQ", {"VQ": 1, "MASK": 1, "STATE": 1}), ("QUERY_VQ", {"VQ": 1}),
-                     ("SUSPEND_ALL", {}), ("RESUME_ALL", {}), ("DESTROY_VQ", {"VQ": 1}),
-                     ("MAP", {"ASID": 1, "LAST_LO": 0xFFF, "PERM": 3}),
-                     ("UNMAP", {"ASID": 1, "LAST_LO": 0xFFF}), ("RESET_MAP", {"ASID": 1}),
-                     ("TABLE_NEW", {"ASID": 1}), ("TABLE_SWITCH", {"ASID": 1}),
-                     ("TABLE_FREE", {"ASID": 1}), ("RESET", {})]:
+#: one idle command of each kind, in an order that leaves the device as it found it (a VQ
+#: created, changed and destroyed; a table built, put in force and the one it retired freed)
+IDLE_COMMANDS: tuple[tuple[str, dict[str, int]], ...] = (
+    ("NOP", {}), ("SET_FEATURES", {}), ("SET_STATUS", {}), ("QUERY_DEV", {}),
+    ("SET_GROUP_ASID", {"GROUP": 2, "ASID": 0}), ("QUERY_GROUP", {}),
+    ("CREATE_VQ", {"VQ": 1, "SIZE": 64, "GROUPS": 0x0200}),
+    ("MODIFY_VQ", {"VQ": 1, "MASK": 1, "STATE": 1}), ("QUERY_VQ", {"VQ": 1}),
+    ("SUSPEND_ALL", {}), ("RESUME_ALL", {}), ("DESTROY_VQ", {"VQ": 1}),
+    ("MAP", {"ASID": 1, "LAST_LO": 0xFFF, "PERM": 3}),
+    ("UNMAP", {"ASID": 1, "LAST_LO": 0xFFF}), ("RESET_MAP", {"ASID": 1}),
+    ("TABLE_NEW", {"ASID": 1}), ("TABLE_SWITCH", {"ASID": 1}),
+    ("TABLE_FREE", {"ASID": 1}), ("RESET", {}))
+
+
+async def bench_kinds(port: RtlCommandPort, queue_size: int = 64) -> dict[str, tuple[int, int]]:
+    """One idle command of each kind (CREATE_VQ of ``queue_size``): its device cycles and its
+    wall cycles (the parent's argument writes, submit and completion reads around them). A
+    build without firmware latency gives the hardware part, the difference to a build with
+    latency each class's latency."""
+    out: dict[str, tuple[int, int]] = {}
+    table = 0
+    for op, args in IDLE_COMMANDS:
+        if op == "CREATE_VQ":
+            args = {**args, "SIZE": queue_size}
         if op in ("TABLE_SWITCH", "TABLE_FREE"):
-            args = {**args, "TABLE": h}
+            args = {**args, "TABLE": table}
+        t0 = cycles_now()
         c = await ok(port, op, **args)
-        if op == "TABLE_NEW":
-            h = c.data[0]
-        if op == "TABLE_SWITCH":
-            h = c.data[0]  # free the table it retired
-        kinds[op] = c.cycles
-    return kinds
+        out[op] = (c.cycles, cycles_now() - t0)
+        if op in ("TABLE_NEW", "TABLE_SWITCH"):
+            table = c.data[0]  # the new table, then the one the switch retired
+    return out
 
 
 @cocotb.test(timeout_time=1000, timeout_unit="ms")
@@ -257,7 +266,7 @@ async def bench_commands(dut):
         "command_classes": {c.name: c.fw_class for c in RM.cmd.values()},
     }
     tb.log.info("Bench: command kinds")
-    res["cycles_per_command"] = await bench_kinds(port)
+    res["cycles_per_command"] = {op: dev for op, (dev, _) in (await bench_kinds(port)).items()}
     tb.log.info("Bench: MAP by pages and write ports")
     res["map"] = await bench_map(port, res["caps"]["mtt_writers"])
     tb.log.info("Bench: table commands")

@@ -29,6 +29,8 @@ from vdpa_model.vhost import VhostVdpa
 from vdpa_tb.nic_tb import Tb, param
 from vdpa_tb.regmap import REGMAP
 
+from .bench_commands import bench_kinds
+
 RAM_BASE = 0x10_0000
 RAM_SIZE = 0x20_0000
 CLK_NS = 10
@@ -123,29 +125,12 @@ async def bench_vdpa_nic_top(dut):
     res["settle_cycles"] = (cycles_now() - t0) / 4
 
     tb.log.info("Bench: command cycles by kind")
-    kinds: dict[str, int] = {}
-    walls: dict[str, int] = {}
-    table = 0
-    for op, args in [("NOP", {}), ("SET_FEATURES", {}), ("SET_STATUS", {}), ("QUERY_DEV", {}),
-                     ("SET_GROUP_ASID", {"GROUP": 2, "ASID": 0}), ("QUERY_GROUP", {}),
-                     ("CREATE_VQ", {"VQ": 1, "SIZE": 256, "GROUPS": 0x0200}),
-                     ("MODIFY_VQ", {"VQ": 1, "MASK": 1, "STATE": 1}), ("QUERY_VQ", {"VQ": 1}),
-                     ("SUSPEND_ALL", {}), ("RESUME_ALL", {}), ("DESTROY_VQ", {"VQ": 1}),
-                     ("MAP", {"ASID": 1, "LAST_LO": 0xFFF, "PERM": 3}),
-                     ("UNMAP", {"ASID": 1, "LAST_LO": 0xFFF}), ("RESET_MAP", {"ASID": 1}),
-                     ("TABLE_NEW", {"ASID": 1}), ("TABLE_SWITCH", {"ASID": 1}),
-                     ("TABLE_FREE", {"ASID": 1}), ("RESET", {})]:
-        if op in ("TABLE_SWITCH", "TABLE_FREE"):
-            args = {**args, "TABLE": table}
-        t0 = cycles_now()
-        c = await port.execute(op, **args)
-        walls[op] = cycles_now() - t0
-        assert c.ok, op
-        kinds[op] = c.cycles
-        if op in ("TABLE_NEW", "TABLE_SWITCH"):
-            table = c.data[0]  # the new table, then the one the switch retired
+    idle = await bench_kinds(port, queue_size=256)
+    kinds = {op: dev for op, (dev, _) in idle.items()}
+    walls = {op: wall for op, (_, wall) in idle.items()}
+    for op in idle:
         # the parent's submission and completion reads wrap the device's own cycles
-        assert walls[op] > c.cycles, (op, walls[op], c.cycles)
+        assert walls[op] > kinds[op], (op, walls[op], kinds[op])
     res["cycles_per_command"] = kinds
     res["wall_cycles_per_command"] = walls
 
