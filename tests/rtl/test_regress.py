@@ -9,6 +9,7 @@ import copy
 import io
 import json
 import re
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -158,15 +159,25 @@ def test_rerun_command_names_item_build_and_seed(tmp_path: Path) -> None:
 def test_progress_line() -> None:
     out = io.StringIO()
     p = engine.Progress(4, workers=2, stream=out, every=0)
-    assert p.line() == "regress: 0/4 done, 0 failed, 2 running, ETA --"
+    assert re.fullmatch(r"regress: 0/4 done, 0 failed, 2 running, \d+s, ETA --", p.line())
     p.update(True)
     p.update(False)
-    assert re.fullmatch(r"regress: 2/4 done, 1 failed, 2 running, [\d.]+ runs/min, ETA \d+s",
-                        p.line()), p.line()
+    assert re.fullmatch(r"regress: 2/4 done, 1 failed, 2 running, [\d.]+ runs/min, \d+s, "
+                        r"ETA \d+s", p.line()), p.line()
     p.update(True)
     p.update(True)
     assert "4/4 done, 1 failed, 0 running" in p.line() and "took" in p.line()
     assert out.getvalue().count("\n") == 4
+
+
+def test_progress_heartbeat_between_results() -> None:
+    out = io.StringIO()
+    p = engine.Progress(3, workers=2, stream=out, every=0.05)
+    p.start()
+    time.sleep(0.3)
+    p.stop()
+    lines = out.getvalue().splitlines()
+    assert len(lines) >= 3 and all("0/3 done" in x for x in lines), lines
 
 
 def _result(job: jobs.Job, status: str, cases: list[tuple[str, str]]) -> Result:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
@@ -22,8 +23,9 @@ from .jobs import Job
 
 
 class Progress:
-    """``regress: 37/120 done, 1 failed, 2 running, 12 runs/min, ETA 6m55s``: rewritten in
-    place on a terminal, printed every ``every`` seconds (and at the end) otherwise."""
+    """``regress: 37/120 done, 1 failed, 2 running, 12.0 runs/min, 3m05s, ETA 6m55s``: rewritten
+    in place on a terminal, printed every ``every`` seconds otherwise; between results too (a
+    heartbeat), so a long build or simulation never leaves the line silent."""
 
     def __init__(self, total: int, workers: int, stream: TextIO = sys.stderr,
                  every: float = 15.0) -> None:
@@ -36,32 +38,54 @@ class Progress:
         self.t0 = time.monotonic()
         self._last = 0.0
         self._tty = stream.isatty()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.t0
         running = min(self.workers, self.total - self.done)
         rate = f", {60 * self.done / elapsed:.1f} runs/min" if self.done and elapsed else ""
-        if self.done and self.done < self.total:
-            eta = f", ETA {_dur(elapsed / self.done * (self.total - self.done))}"
-        elif self.done == self.total:
-            eta = f", took {_dur(elapsed)}"
-        else:
-            eta = ", ETA --"
+        if self.done == self.total:
+            return (f"regress: {self.done}/{self.total} done, {self.failed} failed, 0 running"
+                    f"{rate}, took {_dur(elapsed)}")
+        eta = _dur(elapsed / self.done * (self.total - self.done)) if self.done else "--"
         return (f"regress: {self.done}/{self.total} done, {self.failed} failed, {running} running"
-                f"{rate}{eta}")
+                f"{rate}, {_dur(elapsed)}, ETA {eta}")
 
-    def update(self, passed: bool) -> None:
-        self.done += 1
-        self.failed += not passed
+    def _show(self, force: bool) -> None:
         now = time.monotonic()
         if self._tty:
-            self.stream.write("\r\x1b[K" + self.line())
-            if self.done == self.total:
-                self.stream.write("\n")
-        elif now - self._last >= self.every or self.done == self.total:
+            self.stream.write("\r\x1b[K" + self.line() + ("\n" if self.done == self.total else ""))
+        elif force or now - self._last >= self.every:
             self.stream.write(self.line() + "\n")
-            self._last = now
+        else:
+            return
+        self._last = now
         self.stream.flush()
+
+    def update(self, passed: bool) -> None:
+        with self._lock:
+            self.done += 1
+            self.failed += not passed
+            self._show(self.done == self.total)
+
+    def start(self) -> None:
+        """Print the first line and keep it alive until :meth:`stop`."""
+        self._show(True)
+
+        def beat() -> None:
+            while not self._stop.wait(1.0 if self._tty else self.every):
+                with self._lock:
+                    self._show(False)
+
+        self._beat = threading.Thread(target=beat, name="regress-progress", daemon=True)
+        self._beat.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join()
 
 
 def _dur(s: float) -> str:
@@ -108,6 +132,8 @@ def run(jobs: Sequence[Job], c: object, on_result: Callable[[Result], None],
                      priority=-n)
         futures[f] = n
     results: list[Result | None] = [None] * len(jobs)
+    if progress is not None:
+        progress.start()
     try:
         for f in as_completed(list(futures)):
             n = futures[f]
@@ -124,4 +150,7 @@ def run(jobs: Sequence[Job], c: object, on_result: Callable[[Result], None],
         for f in futures:
             f.cancel()
         raise
+    finally:
+        if progress is not None:
+            progress.stop()
     return [r for r in results if r is not None]
