@@ -114,8 +114,22 @@ def test_waivers_leave_the_figures_and_report_what_they_removed() -> None:
     assert s["raw"] == {m: {k: v for k, v in raw[m].items() if k != "waived"} for m in raw}
     assert [w["removed"] for w in s["waivers"]] == [1, 1, 1, 0]
     assert s["unused_waivers"] == ["coverage_waivers.txt:4"]
+    assert s["contradicted_waivers"] == []
     text = hdlcov.report_text(s)
     assert "WARNING: waiver coverage_waivers.txt:4 matches no coverage point" in text
+    # a waiver that removes a point some run hit is flagged: its claim is contradicted
+    hit = CoverageDb(pts, hdlcov.parse_waivers("UNR fifo.sv:20-22 line -- wrongly called dead\n"))
+    h = hit.summary()
+    assert h["waivers"][0]["removed"] == h["waivers"][0]["removed_but_hit"] == 3
+    assert h["contradicted_waivers"] == ["coverage_waivers.txt:1"]
+    assert "removes 3 line(s), arm(s) or fully toggled bit(s) a run reached" in hdlcov.report_text(h)
+    # a toggle waiver is contradicted only by a bit that went both ways
+    one_way = CoverageDb(pts, hdlcov.parse_waivers("UNR fifo.sv toggle:cnt* -- tied\n")).summary()
+    assert one_way["waivers"][0]["removed"] == 2 and one_way["contradicted_waivers"] == []
+    both = dict(hdlcov.read_dat(DAT, ROOT))
+    both[next(k for k in both if "cnt[0]:1->0" in k)] = 1
+    flip = CoverageDb(design_points(both), hdlcov.parse_waivers("UNR fifo.sv toggle:cnt* -- x\n"))
+    assert flip.summary()["waivers"][0]["removed_but_hit"] == 1
     assert "raw (no waivers)" in text
 
 

@@ -64,6 +64,12 @@ class CoverageDb:
         self.files: dict[str, dict[int, SourceLine]] = {}
         self.waived: set[Point] = set()
         self.waiver_use = {w.where: 0 for w in self.waivers}
+        # what a waiver removes although a run reached it: its claim (unreachable, fixed by a
+        # parameter) is contradicted, so it needs review. A line or branch arm that ran; a
+        # toggle bit that went both ways (a bit tied to 1 shows one 0->1 at power-on, which
+        # says nothing against the waiver)
+        self.waiver_hit = {w.where: 0 for w in self.waivers}
+        waived_bits: dict[str, dict[tuple[str, int, str], list[int]]] = {}
         for p in self.points:
             lines = self.files.setdefault(p.file, {})
             if p.metric in ("line", "branch"):
@@ -78,16 +84,28 @@ class CoverageDb:
             for sl in lines.values():
                 if sl.executable:
                     w = self._waiver(file, sl.number, "line",
-                                     tuple(p.comment for p in sl.statements))
+                                     tuple(p.comment for p in sl.statements), sl.hits > 0)
                     sl.waived = w is not None
-                for p in (*sl.branches, *sl.toggles):
-                    if self._waiver(file, p.line, p.metric, p.comment) is not None:
+                for p in sl.branches:
+                    if self._waiver(file, p.line, p.metric, p.comment, p.count > 0) is not None:
                         self.waived.add(p)
+                for p in sl.toggles:
+                    w = self._waiver(file, p.line, p.metric, p.comment, False)
+                    if w is not None:
+                        self.waived.add(p)
+                        bit = waived_bits.setdefault(w.where, {}).setdefault(
+                            (file, p.line, p.comment.rsplit(":", 1)[0]), [0, 0])
+                        bit[0] += p.count > 0
+                        bit[1] += 1
+        for where, bits in waived_bits.items():
+            self.waiver_hit[where] += sum(hit == n > 1 for hit, n in bits.values())
 
-    def _waiver(self, file: str, line: int, metric: str, names: tuple[str, ...] | str) -> Waiver | None:
+    def _waiver(self, file: str, line: int, metric: str, names: tuple[str, ...] | str,
+                hit: bool) -> Waiver | None:
         w = next((w for w in self.waivers if w.covers(file, line, metric, names)), None)
         if w is not None:
             self.waiver_use[w.where] += 1
+            self.waiver_hit[w.where] += hit
         return w
 
     # --- figures ---------------------------------------------------------------------------
@@ -129,8 +147,10 @@ class CoverageDb:
             "waivers": [{"where": w.where, "category": w.category, "file": w.file,
                          "lines": [w.first, w.last if w.last < 1 << 62 else None],
                          "metric": w.metric, "pattern": w.pattern, "reason": w.reason,
-                         "removed": self.waiver_use[w.where]} for w in self.waivers],
+                         "removed": self.waiver_use[w.where],
+                         "removed_but_hit": self.waiver_hit[w.where]} for w in self.waivers],
             "unused_waivers": [w.where for w in self.waivers if not self.waiver_use[w.where]],
+            "contradicted_waivers": [w.where for w in self.waivers if self.waiver_hit[w.where]],
         }
 
     def misses(self, metric: str) -> list[tuple[str, int, str]]:
@@ -163,4 +183,8 @@ def report_text(s: Mapping[str, Any]) -> str:
                      f"{w['pattern']} removes {w['removed']} -- {w['reason']}")
     for where in s["unused_waivers"]:
         lines.append(f"WARNING: waiver {where} matches no coverage point: review it against the RTL")
+    for w in s["waivers"]:
+        if w["removed_but_hit"]:
+            lines.append(f"WARNING: waiver {w['where']} removes {w['removed_but_hit']} line(s), "
+                         "arm(s) or fully toggled bit(s) a run reached; review it")
     return "\n".join(lines) + "\n"

@@ -131,6 +131,9 @@ def write(db: CoverageDb, summary: Mapping[str, Any], out: Path, root: Path,
                for w in summary["waivers"]]
     unused = "".join(f"<p class='warn'>waiver {e(w)} matches no coverage point: review it "
                      "against the RTL</p>" for w in summary["unused_waivers"])
+    unused += "".join(f"<p class='warn'>waiver {e(w['where'])} removes {w['removed_but_hit']} "
+                      "line(s), arm(s) or fully toggled bit(s) a run reached: review it</p>"
+                      for w in summary["waivers"] if w["removed_but_hit"])
     body = (f"<h1>{e(title)}</h1><p>Line: source lines with a statement, covered when it ran. "
             "Branch: each arm of if/else/case and ?:. Toggle: each bit of each signal, both "
             "directions. Points are merged per design unit over every instance and parameter "
