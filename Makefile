@@ -27,7 +27,8 @@ help:
 	@echo "make test       the whole test suite (model + RTL simulations)"
 	@echo "make test-model the pure-Python model tests only"
 	@echo "make lint       ruff + mypy (strict on model/) + verilator -Wall + Icarus compile + no per-cycle Python"
-	@echo "make bench      model, downtime-pricing and RTL benchmarks, simulation speed; figures go to bench/results/"
+	@echo "make bench      model, downtime-pricing and RTL benchmarks, simulation speed, regression seeds/hour;"
+	@echo "                figures go to bench/results/"
 	@echo "make cov        RTL sims with HDL coverage: merged HTML in build/coverage/hdl/, + functional report"
 	@echo "make regress    SEEDS=N TESTS=... [BUILDS=...] [SCHEDULER=addr] [COV=0]: seeded regression on Dask,"
 	@echo "                report in build/regress/report/index.html (docs/regression.md)"
@@ -59,6 +60,7 @@ bench: $(STAMP)
 	$(VPY) bench/bench_downtime.py
 	$(VPY) bench/bench_migration.py
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py tests/rtl/test_bench_sim_speed.py
+	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_regress.py
 
 # coverage is read and merged in Python (vdpa_tb.hdlcov): the pinned packages are all it needs
 cov: $(STAMP)

@@ -226,3 +226,26 @@ def test_configuration_is_data_a_new_build_needs_no_code(tmp_path: Path) -> None
     cfg = simcfg.load(tmp_path / "c.yaml")
     (job,) = jobs.expand(cfg, [cfg.items["test_random_traffic_lockstep"]], 1, 0)
     assert (job.build, job.params) == ("q4096", {"MAX_QSIZE": 4096})
+
+
+def test_command_line_refuses_bad_input_before_running(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from vdpa_tb.regress import cli
+
+    bad = small_cfg(tmp_path, **{"builds/b0/bus": "pcie"})
+    assert cli.main(["--cfg", str(bad), "run"]) == 2
+    assert "builds.b0.bus: 'pcie' is not one of" in capsys.readouterr().err
+    assert cli.main(["run", "--tests", "no_such_test", "--out", str(tmp_path / "r")]) == 2
+    assert "no regression, group or test matches 'no_such_test'" in capsys.readouterr().err
+    assert cli.main(["run", "--tests", "smoke", "--builds", "b9", "--out", str(tmp_path / "r")]) == 2
+    assert "unknown build 'b9'" in capsys.readouterr().err
+    waivers = tmp_path / "w.txt"
+    waivers.write_text("UNR vdpa_fifo.sv line\n")
+    assert cli.main(["run", "--waivers", str(waivers), "--out", str(tmp_path / "r")]) == 2
+    assert "w.txt:1: expected 'CATEGORY" in capsys.readouterr().err
+    assert cli.main(["rerun", "uvm", "--build", "pair", "--seed", "1"]) == 2
+    assert "uvm does not run on build 'pair'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists(), "nothing ran, nothing was written"
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "uvm" in out and "seeded" in out and "nightly" in out

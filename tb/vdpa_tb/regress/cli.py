@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import hdlcov, sim
 from . import engine, report
 from .execute import Result, run_dir_of, run_job
-from .jobs import expand, job_for
+from .jobs import CLI, expand, job_for
 from .simcfg import SIM_CFG, SimCfg, SimCfgError, load
 
 DEFAULT_OUT = sim.ROOT / "build" / "regress" / "report"
@@ -62,7 +62,7 @@ def cmd_run(cfg: SimCfg, args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     tests = ",".join(_tokens(args.tests or [DEFAULT_TESTS]))
-    again = ["python -m vdpa_tb.regress run", f"--tests {shlex.quote(tests)}",
+    again = [f"{CLI} run", f"--tests {shlex.quote(tests)}",
              f"--seeds {seeds}", f"--seed {base}"]
     if builds:
         again.append(f"--builds {','.join(builds)}")
