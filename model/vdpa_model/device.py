@@ -28,9 +28,9 @@ from .datapath import Chain, RingError, SplitRing
 from .dma import AccessKind, AccessLog, DmaPort
 from .errors import fail
 from .fwmodel import CVQ_GROUP, DATAVQ_DESC_GROUP, DATAVQ_GROUP, firmware_for
+from .hostmem import Backing
 from .iotlb import AddressSpace, Iotlb, check_perm
 from .memory import GuestMemory
-from .mr import BackingOf
 from .ops import (
     DeviceFault,
     DeviceHarness,
@@ -108,7 +108,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
 
     def __init__(self, mem: GuestMemory, options: DeviceOptions | None = None,
                  log: AccessLog | None = None, *, trace: Trace | None = None,
-                 backing: BackingOf | None = None) -> None:
+                 backing: Backing | None = None) -> None:
         self.options = opts = options or DeviceOptions()
         self.mem = mem
         self.log = log if log is not None else AccessLog()
@@ -129,8 +129,8 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self.vlans: set[int] = set()
         self._tx: list[TxPacket] = []
         self._faults: list[DeviceFault] = []
-        #: the parent's firmware-work model; ``backing`` is the backing page size of host
-        #: memory by address (region geometry), 4 KiB everywhere if None
+        #: the parent's firmware-work model; ``backing`` is the host memory behind the
+        #: addresses (region geometry, :mod:`vdpa_model.hostmem`), 4 KiB runs if None
         self.fw = firmware_for(opts.parent.value, opts, 2 * opts.queue_pairs,
                                opts.device_features, trace, backing)
         self.fw.device_add()

@@ -48,7 +48,8 @@ import enum
 from collections.abc import Sequence
 from typing import Protocol
 
-from .mr import BackingOf, RegionShape, region_shape
+from .hostmem import Backing
+from .mr import RegionShape, region_shape
 from .ops import IotlbRange
 from .spec import (
     VIRTIO_CONFIG_S_DRIVER_OK,
@@ -228,12 +229,13 @@ class ParentFirmware:
 class Mlx5Firmware(ParentFirmware):
     """mlx5_vnet.c's decisions over ``data_vqs`` hardware VQs (2 x provisioned queue pairs).
 
-    ``provisioned`` are the device features (mlx_features); ``backing`` gives the backing page
-    size of host memory by address, for the region geometry (:mod:`vdpa_model.mr`).
+    ``provisioned`` are the device features (mlx_features); ``backing`` is the host memory
+    behind the addresses (:mod:`vdpa_model.hostmem`), for the region geometry
+    (:mod:`vdpa_model.mr`).
     """
 
     def __init__(self, options: FirmwareOptions, data_vqs: int, provisioned: int,
-                 trace: Trace | None = None, backing: BackingOf | None = None) -> None:
+                 trace: Trace | None = None, backing: Backing | None = None) -> None:
         super().__init__(trace)
         self.options = options
         self.max_vqs = data_vqs
@@ -371,11 +373,14 @@ class Mlx5Firmware(ParentFirmware):
 
     def _build_mr(self, p: _Plan, iotlb: Sequence[IotlbRange]) -> RegionShape:
         """mlx5_vdpa_create_mr → create_user_mr: the direct keys (together with parallel_mkey),
-        then the indirect key over them."""
+        then the indirect key over them; then _mlx5_vdpa_create_mr keeps a copy of the table in
+        the region (dup_iotlb into mr->iotlb, one entry per run: what mlx5_set_group_asid later
+        copies to the CVQ). The 1:1 key's copy is one entry, inside mr_dma_create."""
         shape = region_shape(iotlb, self.backing)
         p.together("mkey_create", [{"count": k.count, "entries": k.entries, "bytes": k.length}
                                    for k in shape.keys], self.options.parallel_mkey)
         p.one("mr_indirect_create", keys=shape.klms)
+        p.one("mr_iotlb", flags=1, runs=shape.runs)
         return shape
 
     def _destroy_mr(self, p: _Plan, mr: RegionShape | str) -> None:
@@ -383,9 +388,12 @@ class Mlx5Firmware(ParentFirmware):
             p.one("mr_dma_destroy")
             return
         assert isinstance(mr, RegionShape)
+        # _mlx5_vdpa_destroy_mr: destroy_user_mr (indirect key, then the direct ones), then
+        # vhost_iotlb_free of the region's table copy
         p.one("mr_indirect_destroy", keys=mr.klms)
         p.together("mkey_destroy", [{"count": k.count, "entries": k.entries, "bytes": k.length}
                                     for k in mr.keys], self.options.parallel_mkey)
+        p.one("mr_iotlb", flags=0, runs=mr.runs)
 
     def _put_mr(self, p: _Plan, mr: RegionShape | str | None) -> None:
         """The last reference to an old region is dropped: destroyed now, or by the collector
@@ -629,7 +637,7 @@ class Mlx5Firmware(ParentFirmware):
 
 
 def firmware_for(kind: str, options: FirmwareOptions, data_vqs: int, provisioned: int,
-                 trace: Trace | None = None, backing: BackingOf | None = None) -> ParentFirmware:
+                 trace: Trace | None = None, backing: Backing | None = None) -> ParentFirmware:
     """The firmware model of a parent kind: ``mlx5`` gets :class:`Mlx5Firmware`, anything else
     (``sim``) a parent without firmware."""
     if kind == "mlx5":

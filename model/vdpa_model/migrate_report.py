@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .flows import FlowError
+from .hostmem import HostMemory
 from .migration import TABLE_COLUMNS, Migration, MigrationResult, MigrationSetup
 from .options import Parent
 from .ramlayout import MACHINES, LayoutError, RamLayout, parse_size
@@ -34,7 +35,13 @@ def add_migrate_arguments(p: argparse.ArgumentParser) -> None:
                         "'upstream,fw_resumable=off' (default: upstream)")
     p.add_argument("--parent", choices=[x.value for x in Parent], default=Parent.MLX5.value)
     p.add_argument("--ram", default="128G", help="guest RAM (default 128G)")
-    p.add_argument("--page-size", default="4K", help="backing page size: 4K, 2M or 1G (default 4K)")
+    p.add_argument("--page-size", default="4K",
+                   help="memory backend page size: 4K (anonymous memory), 2M or 1G (hugetlbfs); default 4K")
+    p.add_argument("--thp", choices=("on", "off"), default="on" if HostMemory().thp else "off",
+                   help="transparent huge pages back 4K-page guest RAM: 2 MiB runs (on, the default), "
+                        "or every 4 KiB page its own run (off)")
+    p.add_argument("--thp-fallback", type=float, default=HostMemory().thp_fallback, metavar="SHARE",
+                   help="share (0-1) of the 2 MiB regions THP could not back (default 0)")
     p.add_argument("--machine", choices=MACHINES, default="q35")
     p.add_argument("--devices", type=int, default=2, help="vhost-vdpa NICs (default 2)")
     p.add_argument("--queue-pairs", type=int, default=None,
@@ -52,8 +59,9 @@ def add_migrate_arguments(p: argparse.ArgumentParser) -> None:
 
 def _setup(args: argparse.Namespace) -> MigrationSetup:
     parent = Parent(args.parent)
+    host = HostMemory(args.thp == "on", args.thp_fallback)
     layout = RamLayout(parse_size(args.ram, "--ram"), parse_size(args.page_size, "--page-size"),
-                       args.machine)
+                       args.machine, host)
     try:
         vlans = tuple(int(v) for v in args.vlans.split(",") if v.strip())
     except ValueError:
@@ -71,6 +79,7 @@ def summary(result: MigrationResult, wall: float) -> dict[str, Any]:
     return {
         "switches": list(s.switches.enabled()), "fw_resumable": s.switches.fw_resumable,
         "parent": s.parent.value, "ram_bytes": s.layout.size, "page_size": s.layout.page_size,
+        "thp": s.layout.host.thp, "thp_fallback": s.layout.host.thp_fallback,
         "machine": s.layout.machine, "devices": s.devices, "queue_pairs": s.queue_pairs,
         "queue_size": s.queue_size, "traced_devices": result.traced,
         "note": "NICs of one shape leave identical traces: price the traced NIC's records "
@@ -94,8 +103,8 @@ def migrate_command(args: argparse.Namespace) -> int:
         return 2
     s = setup
     print(f"vdpa-dv migrate: {s.switches.describe()} on {s.parent.value}, {s.devices} NIC(s) x "
-          f"{s.queue_pairs} queue pairs, {args.ram} guest RAM backed by {args.page_size} pages "
-          f"({len(s.layout.sections())} RAM sections)")
+          f"{s.queue_pairs} queue pairs, {args.ram} guest RAM in "
+          f"{s.layout.host.describe(s.layout.page_size)} ({len(s.layout.sections())} RAM sections)")
     print(result.report.render())
     for dev in result.traced[:1] + [d for d in result.traced if d.startswith("dst")][:1]:
         print(f"\n{dev}: work per step (fw counts units of firmware work; MTT = translation entries)")

@@ -118,13 +118,14 @@ class MigrationSetup:
 
 
 def reference_factory(setup: MigrationSetup, **overrides: Any) -> DeviceFactory:
-    """Reference devices for ``setup``; the firmware-work model prices the region geometry with
-    the layout's backing pages. ``overrides`` replace DeviceOptions fields that no switch sets
-    (e.g. ``keep_link_notifier`` for a firmware generation between two switches)."""
+    """Reference devices for ``setup``; the firmware-work model takes the region geometry from
+    the layout's host memory (:attr:`RamLayout.backing`). ``overrides`` replace DeviceOptions
+    fields that no switch sets (e.g. ``keep_link_notifier`` for a firmware generation between
+    two switches)."""
     options = dataclasses.replace(setup.device_options(), **overrides)
 
     async def make(name: str, mem: GuestMemory, log: AccessLog, trace: Trace | None) -> Any:
-        return ReferenceDevice(mem, options, log, trace=trace, backing=setup.layout.page_size_at)
+        return ReferenceDevice(mem, options, log, trace=trace, backing=setup.layout.backing)
     return make
 
 
@@ -239,7 +240,7 @@ class Migration:
         identity = getattr(getattr(dev, "options", None), "identity_asids", frozenset({0}))
         shadow = ContractShadow(dev, identity)
         tops = TracingOps(shadow, trace)
-        v = VhostVdpa(tops, self.setup.vhost, trace=trace, backing=self.setup.layout.page_size_at)
+        v = VhostVdpa(tops, self.setup.vhost, trace=trace, backing=self.setup.layout.backing)
         rings: list[GuestRing] = []
         if driver is not None:
             rings = [GuestRing(self.mem, q.index, q.desc_gpa, q.avail_gpa, q.used_gpa, q.num)

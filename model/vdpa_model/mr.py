@@ -13,35 +13,28 @@ drivers/vdpa/mlx5/core/mr.c turns the whole IOTLB of an ASID into one region
 * ``create_indirect_key``: one indirect key with one KLM per direct or null key.
 
 The kernel's IOTLB has one entry per physically contiguous run of pinned pages
-(drivers/vhost/vdpa.c: vhost_vdpa_pa_map), so the lengths that enter the gcd are runs: the
-model takes host memory as contiguous only within one backing page (4 KiB, 2 MiB or 1 GiB), the
-fragmented worst case, so 4 KiB-backed memory gives 262 144 entries per GiB, 2 MiB runs 512 and
-1 GiB pages 1, and one odd-sized run lowers the unit of its whole 1 GiB window.
+(drivers/vhost/vdpa.c: vhost_vdpa_pa_map), so the lengths that enter the gcd are runs, and what
+the runs are (folios of 4 KiB, 2 MiB THP, hugetlbfs pages; evenly spread 4 KiB fallback regions)
+is :mod:`vdpa_model.hostmem`'s to say, through the :class:`~vdpa_model.hostmem.Backing` the
+caller passes: 2 MiB runs give 512 entries per GiB, 4 KiB runs 262 144, 1 GiB pages 1, and one
+odd-sized run lowers the unit of its whole 1 GiB window.
 
-Nothing here walks pages or keys one by one: keys that lie wholly inside one IOTLB entry have
-the same shape (a backing page size divides 1 GiB), so they are counted in bulk, which keeps a
-4 TiB region as cheap as a 4 GiB one.
+Nothing here walks pages or keys one by one: keys that lie wholly inside one IOTLB entry differ
+only in the fallback regions they hold, so they are counted in bulk by their translation unit
+(:meth:`Backing.window_gcds`), which keeps a 4 TiB region as cheap as a 4 GiB one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from .hostmem import FRAGMENTED, Backing
 from .ops import IotlbRange
-from .spec import HOST_PAGE_SIZE
-from .vhost import pinned_runs
 
 #: MAX_KLM_SIZE (mr.c, 1 << LOG_MAX_KLM_SIZE): the largest direct key.
 MAX_KEY = 1 << 30
-
-#: Backing page size of host memory at an address.
-BackingOf = Callable[[int], int]
-
-
-def _default_backing(pa: int) -> int:
-    return HOST_PAGE_SIZE
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,42 +69,27 @@ class RegionShape:
         return sum(k.count * k.entries for k in self.keys)
 
 
-def _pieces(pa: int, length: int, page: int) -> list[int]:
-    """Lengths of the runs ``[pa, pa + length)`` falls into, one of each distinct kind: a
-    partial first page, whole pages, a partial last page."""
-    head = min(length, page - pa % page)
-    out = [head]
-    rest = length - head
-    if rest >= page:
-        out.append(page)
-    if rest % page:
-        out.append(rest % page)
-    return out
-
-
 def _unit(gcd: int) -> int:
     """2 ** ilog2(gcd): the translation unit map_direct_mr picks (log_entity_size)."""
     return 1 << (gcd.bit_length() - 1)
 
 
-def _key(ws: int, we: int, chain: Sequence[IotlbRange], pages: Sequence[int], first: int) -> int:
-    """MTT entries of the direct key over ``[ws, we)``; ``chain[first]`` is its first entry and
-    ``pages[i]`` the backing page size of ``chain[i]``."""
+def _key(ws: int, we: int, chain: Sequence[IotlbRange], first: int, backing: Backing) -> int:
+    """MTT entries of the direct key over ``[ws, we)``; ``chain[first]`` is its first entry."""
     g = 0
     i = first
     while i < len(chain) and chain[i].iova < we:
         r = chain[i]
         cs, ce = max(ws, r.iova), min(we, r.iova + r.size)
-        for p in _pieces(r.pa + (cs - r.iova), ce - cs, pages[i]):
-            g = math.gcd(g, p)
+        g = math.gcd(g, backing.run_gcd(r.pa + (cs - r.iova), ce - cs))
         i += 1
-    unit = _unit(g)
-    return -(-(we - ws) // unit)
+    return -(-(we - ws) // _unit(g))
 
 
-def region_shape(iotlb: Sequence[IotlbRange], backing: BackingOf | None = None) -> RegionShape:
-    """The region mlx5 builds for ``iotlb`` (mr.c: create_user_mr and what it calls)."""
-    backing = backing or _default_backing
+def region_shape(iotlb: Sequence[IotlbRange], backing: Backing | None = None) -> RegionShape:
+    """The region mlx5 builds for ``iotlb`` (mr.c: create_user_mr and what it calls) over host
+    memory ``backing`` (4 KiB runs everywhere if None)."""
+    backing = backing or FRAGMENTED
     ranges = sorted(iotlb, key=lambda r: r.iova)
     chains: list[list[IotlbRange]] = []
     for r in ranges:
@@ -130,11 +108,8 @@ def region_shape(iotlb: Sequence[IotlbRange], backing: BackingOf | None = None) 
 
     nulls = 0
     prev_end: int | None = None
-    all_pages: list[list[int]] = []
     for chain in chains:
         start, end = chain[0].iova, chain[-1].iova + chain[-1].size
-        pages = [backing(r.pa) for r in chain]
-        all_pages.append(pages)
         if prev_end is not None:
             nulls += -(-(start - prev_end) // MAX_KEY)
         ws, i = start, 0
@@ -143,19 +118,18 @@ def region_shape(iotlb: Sequence[IotlbRange], backing: BackingOf | None = None) 
                 i += 1
             r = chain[i]
             inside = (r.iova + r.size - ws) // MAX_KEY
-            if inside and MAX_KEY % pages[i] == 0:
-                # every whole key inside this entry starts at the same phase of its pages
-                add(inside, MAX_KEY, _key(ws, ws + MAX_KEY, chain, pages, i))
+            if inside:
+                # whole keys inside this entry: their units differ only by the fallback
+                # regions each holds, so they are counted by unit, not walked
+                for g, n in backing.window_gcds(r.pa + (ws - r.iova), MAX_KEY, inside):
+                    add(n, MAX_KEY, MAX_KEY // _unit(g))
                 ws += inside * MAX_KEY
                 continue
             we = min(ws + MAX_KEY, end)
-            add(1, we - ws, _key(ws, we, chain, pages, i))
+            add(1, we - ws, _key(ws, we, chain, i, backing))
             ws = we
         prev_end = end
     keys = tuple(DirectKeys(n, length, entries) for (length, entries), n in shapes.items())
     direct = sum(k.count for k in keys)
-    return RegionShape(keys, direct + nulls, len(ranges),
-                       sum(pinned_runs(r.pa, r.size, p) for chain, pages in zip(chains, all_pages,
-                                                                                 strict=True)
-                           for r, p in zip(chain, pages, strict=True)),
+    return RegionShape(keys, direct + nulls, len(ranges), sum(backing.runs(r.pa, r.size) for r in ranges),
                        sum(r.size for r in ranges))

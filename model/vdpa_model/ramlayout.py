@@ -3,8 +3,11 @@
 
 A migration's memory work is one IOTLB message per RAM section (migration-sequence.md §1 item
 2), so the flows need the sections a real PC guest has, not one block. :class:`RamLayout` takes
-the guest RAM size, the page size backing it (4 KiB, 2 MiB or 1 GiB hugepages) and the machine
-type, and gives the sections the listener sees after firmware has run:
+the guest RAM size, the page size of its memory backend (4 KiB anonymous memory, 2 MiB or 1 GiB
+hugetlbfs), how the host backs anonymous memory (:class:`~vdpa_model.hostmem.HostMemory`: THP
+and its fallback) and the machine type, and gives the sections the listener sees after firmware
+has run, and the host memory behind them (:attr:`RamLayout.backing`: folios and physically
+contiguous runs, decided in :mod:`vdpa_model.hostmem`):
 
 * the split of RAM below and above 4 GiB, from hw/i386/pc_q35.c: pc_q35_init ("if
   (machine->ram_size >= 0xb0000000) lowmem = 0x80000000; else lowmem = 0xb0000000") and
@@ -23,7 +26,9 @@ type, and gives the sections the listener sees after firmware has run:
 
 Not modelled: the AMD HyperTransport hole that moves RAM above 1 TiB on AMD hosts
 (x86_update_above_4g_mem_start), hot-plugged DIMMs, and option ROMs or VGA memory exposed in PCI
-BARs. ROM sections are always 4 KiB-backed; RAM sections use the chosen backing page size.
+BARs. The BIOS ROM is a RAM block of its own smaller than a huge page, so it is always 4 KiB
+pages; the RAM sections are one RAM block (pc.ram) and share its backing, the PAM shadow
+included.
 
 Nothing here walks pages: a 4 TiB guest is five sections.
 """
@@ -34,12 +39,13 @@ import dataclasses
 import functools
 import re
 
+from .hostmem import BACKEND_PAGE_SIZES, BASE_PAGES, Backing, HostMemory, HostMemoryError
 from .memory import GiB, KiB, MiB
 from .ops import IotlbRange
 from .spec import VHOST_ACCESS_RO, VHOST_ACCESS_RW
 
-#: Backing page sizes a memory backend offers: base pages, THP/hugetlbfs 2 MiB, hugetlbfs 1 GiB.
-PAGE_SIZES = (4 * KiB, 2 * MiB, GiB)
+#: Page sizes a memory backend offers: base pages (anonymous memory), hugetlbfs 2 MiB and 1 GiB.
+PAGE_SIZES = BACKEND_PAGE_SIZES
 #: SeaBIOS's bios-256k.bin, mapped just below 4 GiB.
 BIOS_SIZE = 256 * KiB
 VGA_START, ROM_START, HIGH_START = 0xA0000, 0xC0000, 0x100000
@@ -59,7 +65,10 @@ class RamSection:
     gpa: int
     size: int
     readonly: bool
+    #: page size of the RAM block's memory backend (4 KiB: anonymous memory)
     page_size: int
+    #: a RAM block of its own smaller than a huge page (a ROM): base pages whatever the host
+    rom: bool = False
 
     @property
     def end(self) -> int:
@@ -77,17 +86,23 @@ class RamSection:
 
 @dataclasses.dataclass(frozen=True)
 class RamLayout:
-    """Guest RAM of ``size`` bytes backed by ``page_size`` pages on a ``machine`` PC."""
+    """Guest RAM of ``size`` bytes in a memory backend of ``page_size`` pages, on a host that
+    backs anonymous memory as ``host`` says, on a ``machine`` PC."""
 
     size: int
     page_size: int = 4 * KiB
     machine: str = "q35"
+    host: HostMemory = dataclasses.field(default_factory=HostMemory)
 
     def __post_init__(self) -> None:
         if self.machine not in MACHINES:
             raise LayoutError(f"machine {self.machine!r} is not one of {', '.join(MACHINES)}")
         if self.page_size not in PAGE_SIZES:
             raise LayoutError(f"page size {self.page_size} is not one of 4 KiB, 2 MiB, 1 GiB")
+        try:
+            self.host.pattern(self.page_size)
+        except HostMemoryError as e:
+            raise LayoutError(str(e)) from None
         if self.size < 2 * MiB:
             raise LayoutError(f"guest RAM of {self.size} bytes is below the 2 MiB a PC needs")
         if self.size % self.page_size:
@@ -119,7 +134,7 @@ class RamLayout:
         out = [RamSection("ram-below-4g@0", 0, VGA_START, False, p),
                RamSection("pam (read-only shadow)", ROM_START, HIGH_START - ROM_START, True, p),
                RamSection("ram-below-4g", HIGH_START, self.below_4g - HIGH_START, False, p),
-               RamSection("pc.bios", FOUR_GIB - BIOS_SIZE, BIOS_SIZE, True, 4 * KiB)]
+               RamSection("pc.bios", FOUR_GIB - BIOS_SIZE, BIOS_SIZE, True, 4 * KiB, rom=True)]
         if self.above_4g:
             out.append(RamSection("ram-above-4g", FOUR_GIB, self.above_4g, False, p))
         return tuple(out)
@@ -129,13 +144,13 @@ class RamLayout:
         """One past the highest guest-physical address of any section."""
         return max(s.end for s in self.sections())
 
-    def page_size_at(self, pa: int) -> int:
-        """Backing page size of the host memory behind ``pa``; 4 KiB outside guest RAM (QEMU's
-        own allocations: shadow rings, control buffers)."""
-        for s in self.sections():
-            if s.gpa <= pa < s.end:
-                return s.page_size
-        return 4 * KiB
+    @functools.cached_property
+    def backing(self) -> Backing:
+        """The host memory behind every address the flows pin: the RAM sections as the host
+        backs their block, ROMs and everything outside guest RAM (QEMU's own allocations: shadow
+        rings, control buffers) in base pages."""
+        pattern = self.host.pattern(self.page_size)
+        return Backing(tuple((s.gpa, s.end, BASE_PAGES if s.rom else pattern) for s in self.sections()))
 
     def ram_window(self) -> tuple[int, int]:
         """A stretch of ordinary RAM below 4 GiB for the guest's rings and buffers: from 16 MiB

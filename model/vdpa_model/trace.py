@@ -74,13 +74,15 @@ ARG_KEYS: dict[str, str] = {
     "vq": "virtqueue index",
     "status": "device status written",
     "flags": "flags of the work: compat_reset flags, IOTLB message type; on the fw layer 1 for a "
-             "link_notifier registered (0 unregistered) and for a vq_modify that configures an "
-             "INIT object (0 for one that changes a running object's state or keys)",
+             "link_notifier registered (0 unregistered), for a vq_modify that configures an "
+             "INIT object (0 for one that changes a running object's state or keys) and for a "
+             "region's IOTLB copy made (0 freed)",
     "beats": "bus beats a DMA moved",
     "calls": "pin_user_pages() calls, each pinning up to 512 4 KiB pages (drivers/vhost/vdpa.c: "
              "vhost_vdpa_pa_map)",
     "runs": "physically contiguous runs, one vhost IOTLB entry each (vhost_vdpa_pa_map); the "
-            "software CVQ's table copy has one entry per run (mr.c: mlx5_vdpa_update_cvq_iotlb)",
+            "software CVQ's table copy and each region's own copy have one entry per run (mr.c: "
+            "mlx5_vdpa_update_cvq_iotlb, _mlx5_vdpa_create_mr)",
     "count": "identical units of work the record stands for, each with the record's other "
              "arguments (e.g. a region's direct keys of one size); absent means one",
 }
@@ -111,6 +113,9 @@ FW_KINDS: dict[str, str] = {
                        "(mlx5_vnet.c: mlx5_vdpa_change_map)",
     "cvq_iotlb_update": "the software CVQ's copy of its ASID's table rebuilt "
                         "(mlx5_vnet.c: mlx5_vdpa_update_cvq_iotlb)",
+    "mr_iotlb": "a region's own copy of its ASID's vhost IOTLB, `runs` entries: made with the region "
+                "(`flags` 1, mr.c: _mlx5_vdpa_create_mr -> dup_iotlb) or freed with it (`flags` 0, "
+                "_mlx5_vdpa_destroy_mr -> vhost_iotlb_free)",
     "link_notifier": "link event notifier registered or unregistered (mlx5_vnet.c: register_link_notifier)",
     "cvq_command": "one control-VQ command served by the parent (mlx5_vnet.c: mlx5_cvq_kick_handler)",
     "dev_reset": "the device-wide reset command itself (RTL: RESET)",
@@ -130,6 +135,30 @@ STEP_IDS: tuple[str, ...] = (
 )
 #: Step ids of work outside every downtime window.
 OUTSIDE_WINDOWS: tuple[str, ...] = ("add", "GC")
+
+#: What each step id does, in a few words (migration-sequence.md §§2-4), for charts and tables.
+STEP_NAMES: dict[str, str] = {
+    "add": "device created",
+    "A1": "suspend", "A2": "doorbells unmapped", "A3": "ring positions read",
+    "A4": "further queue pairs", "A5": "CVQ shadow ring unmapped",
+    "A6": "reset: VQs torn down, re-created", "A7": "guest RAM unmapped, unpinned",
+    "A8": "status ACK|DRIVER", "A9": "CVQ buffers unmapped", "A10": "notifiers torn down",
+    "A11": "notifiers set up", "A12": "features", "A13": "ring sizes",
+    "A14": "shadow rings mapped", "A15": "CVQ buffers and ring mapped",
+    "A16": "guest RAM pinned, region built", "A17": "DRIVER_OK", "A18": "CVQ enabled",
+    "A19": "CVQ state replayed", "A20": "data queues enabled", "A21": "switch complete",
+    "A22": "resume (resumable switch)",
+    "C4.1.1": "fd opened", "C4.1.2": "device probed", "C4.1.3": "CVQ isolation probe",
+    "C4.1.4": "guest RAM mapped early", "C4.1.5": "VQs pre-created",
+    "B1": "suspend", "B2": "shadow rings unmapped", "B3": "ring positions (QEMU)",
+    "B4": "CVQ shadow ring unmapped", "B5": "reset: VQs torn down, re-created",
+    "B6": "guest RAM unmapped, unpinned", "B7": "CVQ buffers unmapped", "B8": "notifiers torn down",
+    "C4.2.1": "notifiers wired", "C4.2.2": "data queues start", "C4.2.3": "features",
+    "C4.2.4": "rings configured", "C4.2.5": "doorbells mapped", "C4.2.6": "CVQ to ASID 1, buffers mapped",
+    "C4.2.7": "CVQ shadow ring mapped", "C4.2.8": "guest RAM pinned, region built",
+    "C4.2.9": "DRIVER_OK", "C4.2.10": "CVQ state replayed", "C4.2.11": "data queues enabled",
+    "GC": "deferred region collector",
+}
 
 
 #: The ``host`` layer's names: QEMU or kernel work with no parent op behind it, as the flows and

@@ -13,6 +13,7 @@ QEMU's hw/virtio/vhost-vdpa.c. Errors are :class:`vdpa_model.errors.VdpaError`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -20,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from .errors import VdpaError, fail
+from .hostmem import FRAGMENTED, Backing
 from .iotlb import U64_MAX, Iotlb
 from .ops import IotlbRange, IovaRange, VdpaOps, VqState
 from .spec import (
@@ -61,8 +63,13 @@ ALWAYS_OFFERED = (bit(VHOST_BACKEND_F_IOTLB_MSG_V2) | bit(VHOST_BACKEND_F_IOTLB_
 
 _RUNNING = "DRIVER_OK is set and the device is not suspended"
 
-#: The backing page size of host memory at a physical (here: guest-physical) address.
-Backing = Callable[[int], int]
+#: Runs of an unbatched UPDATE the model maps one set_map at a time (see
+#: VhostVdpa._set_map_per_run); QEMU's unbatched maps are rings and buffers of a few pages.
+MAX_UNBATCHED_RUNS = 1 << 12
+
+
+class UnbatchedMapTooLarge(ValueError):
+    """An UPDATE outside a batch with more runs than the model walks; names the range."""
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -110,13 +117,6 @@ def _iotlb_summary(asid: int, msg_type: int, iova: int = 0, size: int = 0, *_: A
     return out
 
 
-def pinned_runs(pa: int, size: int, page_size: int) -> int:
-    """Physically contiguous runs of ``[pa, pa + size)`` when host memory is contiguous only
-    within one backing page of ``page_size`` (the worst case, as fragmented memory is): one
-    vhost IOTLB entry each (vhost_vdpa_pa_map merges consecutive pfns only)."""
-    return -(-(pa + size) // page_size) - pa // page_size
-
-
 @dataclasses.dataclass(slots=True)
 class VhostVq:
     """The vhost core's own copy of a VQ (struct vhost_virtqueue), which can disagree with the
@@ -150,8 +150,9 @@ class VhostVdpa:
         self.options = options or VhostOptions()
         #: Where ioctl and host records go (None: nothing is recorded, nothing is paid).
         self.trace = trace
-        #: Backing page size of host memory by address, for the pin records (4 KiB if None).
-        self.backing = backing
+        #: Host memory by address (folios and runs, :mod:`vdpa_model.hostmem`) for the pin
+        #: records; 4 KiB pages, each its own run, if None.
+        self.backing = backing or FRAGMENTED
         #: Bytes of the owner's address space that pin_user_pages can pin, from userspace
         #: address 0 (the model takes an UPDATE's uaddr as the guest-physical address, so this
         #: is the guest RAM size). None: every uaddr pins.
@@ -549,6 +550,9 @@ class VhostVdpa:
             raise fail(errno.EINVAL, op, f"[{iova:#x}, +{size:#x}) outside iova range "
                                          f"[{rng.first:#x}, {rng.last:#x}]")
         entry = IotlbRange(iova, size, uaddr, perm)
+        per_run = not self.ops.has_op("dma_map") and not self.in_batch
+        if per_run and self.trace is not None:
+            self._check_unbatched(entry)
         table.add_range(entry, op)
         pin_err = self._pin_error(iova, size, uaddr)
         if pin_err:
@@ -557,19 +561,61 @@ class VhostVdpa:
                                     f"(owner has {self.user_memory:#x} bytes)")
         if self.trace is not None:
             # vhost_vdpa_pa_map: pin_user_pages 512 pages per call, one IOTLB entry per
-            # physically contiguous run; the cost depends on the backing page size (H2).
-            page = self.backing(uaddr) if self.backing is not None else HOST_PAGE_SIZE
-            self._host("pin", bytes=size, pages=pinned_runs(uaddr, size, page), page_size=page,
-                       calls=-(-size // (HOST_PAGE_SIZE * VHOST_PIN_BATCH_PAGES)),
-                       runs=pinned_runs(uaddr, size, page))
+            # physically contiguous run; what pinning costs depends on the folios (H1, H2), so
+            # memory of two folio sizes (THP with 4 KiB fallback regions) is two records.
+            for part in self.backing.folios(uaddr, size):
+                self._host("pin", bytes=part.bytes, pages=part.runs, page_size=part.size,
+                           calls=-(-part.bytes // (HOST_PAGE_SIZE * VHOST_PIN_BATCH_PAGES)),
+                           runs=part.runs)
         try:
             if self.ops.has_op("dma_map"):
                 await self.ops.dma_map(asid, iova, size, uaddr, perm)
-            elif not self.in_batch:
-                await self._set_map(asid, table)
+            elif per_run:
+                await self._set_map_per_run(asid, table, entry)
         except VdpaError:
             table.del_range(iova, size)  # vhost_vdpa_map unwinds its own entry on failure
             raise
+
+    def _check_unbatched(self, entry: IotlbRange) -> None:
+        runs = self.backing.runs(entry.pa, entry.size)
+        if runs > MAX_UNBATCHED_RUNS:
+            raise UnbatchedMapTooLarge(
+                f"VHOST_IOTLB_UPDATE [{entry.iova:#x}, +{entry.size:#x}) outside a batch is {runs} "
+                f"physically contiguous runs: the kernel would call set_map {runs} times "
+                f"(vhost_vdpa_map), the model stops at {MAX_UNBATCHED_RUNS}; map it in a batch")
+
+    async def _set_map_per_run(self, asid: int, table: Iotlb, entry: IotlbRange) -> None:
+        """Outside a batch, vhost_vdpa_pa_map calls vhost_vdpa_map once per physically
+        contiguous run, and each call hands a set_map parent the whole table as it stands: the
+        first run alone, then the first two, ... (migration-sequence.md §1 item 3). The runs of
+        one UPDATE are IOVA-contiguous with one permission, so the table after ``k`` runs is the
+        table with a ``k``-run prefix of the entry, which is what each call gets. (A dma_map
+        parent also gets one dma_map per run in the kernel; the model makes one, which only
+        its op record sees.) QEMU maps guest RAM in batches; unbatched UPDATEs are rings and
+        buffers of a few pages. Above :data:`MAX_UNBATCHED_RUNS` runs the intermediate tables
+        are skipped, one set_map with the whole table: the device ends in the same state, and
+        nothing runs between the calls; with a trace attached that would misprice the UPDATE,
+        so there it is refused before anything changes (:meth:`_check_unbatched`)."""
+        if self.backing.runs(entry.pa, entry.size) > MAX_UNBATCHED_RUNS:
+            await self._set_map(asid, table)
+            return
+        others = [r for r in table.ranges() if r.iova != entry.iova]
+        done = 0
+        for n in self.backing.run_lengths(entry.pa, entry.size):
+            prefix = IotlbRange(entry.iova, done + n, entry.pa, entry.perm)
+            self.set_map_calls += 1
+            try:
+                await self.ops.set_map(asid, sorted([*others, prefix], key=lambda r: r.iova))
+            except VdpaError:
+                if done:
+                    # vhost_vdpa_pa_map's error path: vhost_vdpa_unmap of what this UPDATE
+                    # mapped, whose set_map gives the parent the table without it again (its
+                    # own failure is not checked there)
+                    self.set_map_calls += 1
+                    with contextlib.suppress(VdpaError):
+                        await self.ops.set_map(asid, others)
+                raise
+            done += n
 
     def _pin_error(self, iova: int, size: int, uaddr: int) -> int:
         """The errno vhost_vdpa_pa_map's pinning would fail with, or 0.

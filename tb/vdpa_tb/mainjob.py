@@ -98,7 +98,6 @@ def run_downtime() -> list[tuple[str, bool, float]]:
     profile = load_profile(DOWNTIME_PROFILE)
     budgets = load_budgets()
     out = REPORT_DIR / "downtime"
-    lines = [(b.name, b.limit * 1e3) for b in budgets if b.per == "vm" and b.what != "phase"]
     verdicts = []
     for name in DOWNTIME_SCENARIOS:
         t0 = time.perf_counter()
@@ -107,15 +106,14 @@ def run_downtime() -> list[tuple[str, bool, float]]:
         sc = v.scenario
         print(f"\n{name}: {sc.description}; profile {profile.name}, budgets "
               + "; ".join(f"{b.name} < {b.limit * 1e3:g} ms per {b.per}" for b in budgets))
+        print(f"  host memory: {sc.host.describe(sc.page_size)} (vdpa-dv downtime --thp off prices "
+              "every 4 KiB page its own run)")
         print("\n".join(v.staircase_lines()))
         first = v.first_holding
         print(f"  budgets hold from step {first} on" if first else "  budgets hold at no step")
         for c in v.checks:
             print(c.line())
-        results = [p.result for p in v.steps]
-        title = f"{name}, profile {profile.name}"
-        charts.staircase(results, out / f"{name}-staircase.png", title, lines)
-        charts.phase_bars(results, out / f"{name}-phases.png", title)
+        charts.scenario_charts(v, out, profile.name, budgets)
         verdicts.append((f"downtime {name}, {v.judged.label} (everything on), {profile.name}: talk budgets",
                          v.ok, secs))
     print(f"  charts: {out.relative_to(sim.ROOT)}/; tables and JSON: python -m vdpa_model.cli downtime "

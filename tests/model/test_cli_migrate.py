@@ -30,6 +30,9 @@ def test_migrate_prints_the_steps_and_writes_trace_and_summary(tmp_path, capsys)
     (["--page-size", "64K"], "page size 65536"),
     (["--parent", "sim", "--switches", "precreated_vqs"], "precreated_vqs refused"),
     (["--vlans", "1,x"], "--vlans '1,x'"),
+    (["--thp", "off", "--thp-fallback", "0.1"], "thp_fallback 0.1 without THP"),
+    (["--page-size", "1G", "--thp-fallback", "0.1"], "THP does not back hugetlbfs memory"),
+    (["--thp-fallback", "2"], "not a share between 0 and 1"),
 ])
 def test_migrate_refuses_bad_input_by_name(tmp_path, capsys, argv: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
     rc = main(["migrate", "--out", str(tmp_path), "--ram", "4G", *argv])
@@ -41,3 +44,19 @@ def test_the_sim_parent_runs_with_its_defaults(tmp_path, capsys) -> None:  # typ
     assert main(["migrate", "--parent", "sim", "--ram", "4G", "--devices", "1",
                  "--out", str(tmp_path)]) == 0
     assert "1 queue pairs" in capsys.readouterr().out
+
+
+def test_migrate_takes_the_host_memory(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """THP on (the default) gives 2 MiB runs: A16's 16 GiB build writes 512 MTT entries per GiB
+    of the section above 4 GiB; THP off 262 144 (migration-sequence.md §1 item 6)."""
+    per_gib = {}
+    for thp in ("on", "off"):
+        out = tmp_path / thp
+        assert main(["migrate", "--ram", "16G", "--devices", "1", "--queue-pairs", "1", "--no-traffic",
+                     "--thp", thp, "--out", str(out)]) == 0
+        summary = json.loads((out / "migrate-upstream.json").read_text())
+        assert summary["thp"] is (thp == "on") and summary["thp_fallback"] == 0
+        records = read_jsonl(out / "migrate-upstream.jsonl")
+        per_gib[thp] = {r.args["entries"] for r in records if r.phase == "A16" and r.name == "mkey_create"
+                        and r.args["bytes"] == 1 << 30 and r.args.get("count", 1) > 1}
+    assert per_gib == {"on": {512}, "off": {262_144}}

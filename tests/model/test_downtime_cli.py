@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,6 +156,7 @@ name = "today"
 [guest]
 ram = "64GiB"
 page_size = "4KiB"
+thp = false
 [devices]
 count = 2
 queue_pairs = 4
@@ -166,7 +168,8 @@ preset = "upstream"
 def test_a_scenario_that_breaks_a_budget_names_its_costliest_steps(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Upstream QEMU: every unbatched ring unmap of the stop-and-copy (B2) rebuilds the region
-    over all guest RAM (migration-sequence.md §7 item 2), so B2 is where the time goes."""
+    over all guest RAM (migration-sequence.md §7 item 2); in 4 KiB runs (THP off) each rebuild
+    writes and copies an entry per page, so B2 is where the time goes."""
     sc = tmp_path / "today.toml"
     sc.write_text(UPSTREAM_SCENARIO)
     rc = main(["downtime", "--scenario", str(sc), "--out", str(tmp_path / "o"), "--no-charts"])
@@ -208,6 +211,10 @@ def test_preset_and_switch_overrides(tmp_path: Path, capsys: pytest.CaptureFixtu
     (["--preset", "sideways"], "unknown preset 'sideways'"),
     (["--copies", "src0=3"], "--copies is for traces"),
     (["--scenario", "talk-1t"], "no scenario 'talk-1t'"),
+    (["--thp", "off", "--thp-fallback", "0.2"],
+     "--thp/--thp-fallback for scenario talk-128g: thp_fallback 0.2 without THP"),
+    (["--thp-fallback", "-1"], "thp_fallback -1.0 is not a share between 0 and 1"),
+    (["--thp", "maybe"], "invalid choice: 'maybe'"),
 ])
 def test_bad_scenario_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                                        message: str) -> None:
@@ -218,7 +225,28 @@ def test_bad_scenario_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert rc == 2 and message in capsys.readouterr().err
 
 
-def test_staircase_flags_need_a_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flag", [["--staircase"], ["--thp", "off"], ["--thp-fallback", "0.1"]])
+def test_staircase_flags_need_a_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         flag: list[str]) -> None:
     tr = write_trace(tmp_path / "t.jsonl", 1)
-    assert main(["downtime", "--trace", str(tr), "--staircase", "--out", str(tmp_path / "o")]) == 2
+    assert main(["downtime", "--trace", str(tr), *flag, "--out", str(tmp_path / "o")]) == 2
     assert "go with --scenario, not with --trace" in capsys.readouterr().err
+
+
+def test_host_memory_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--thp off: every 4 KiB page its own run, so every region build of upstream QEMU writes and
+    copies 512 times the entries; a fallback share lies between the two."""
+    base = ["downtime", "--scenario", "talk-128g", "--preset", "upstream", "--no-charts"]
+    for name, extra in (("thp", []), ("fallback", ["--thp-fallback", "0.01"]), ("off", ["--thp", "off"])):
+        main([*base, "--out", str(tmp_path / name), *extra])
+    capsys.readouterr()
+
+    def doc(d: str) -> dict[str, Any]:
+        return dict(json.loads((tmp_path / d / "downtime.json").read_text()))
+
+    def d2(d: str) -> float:
+        (r,) = doc(d)["results"]
+        return float(r["downtime_ms"]["downtime2"])
+    assert d2("thp") < d2("fallback") < d2("off")
+    assert doc("off")["scenarios"][0]["host_memory"]["thp"] is False
+    assert doc("fallback")["scenarios"][0]["host_memory"]["thp_fallback"] == 0.01

@@ -12,6 +12,7 @@ from vdpa_model import switches
 from vdpa_model.downtime import scenario
 from vdpa_model.downtime.scenario import load_scenario
 from vdpa_model.downtime.tomlfile import InputError
+from vdpa_model.hostmem import DEFAULTS, HostMemory
 from vdpa_model.switches import PRESETS, Switches
 
 GiB = 1 << 30
@@ -31,6 +32,19 @@ def test_the_talks_two_setups() -> None:
     assert a.preset == "all-on" and a.switches == PRESETS["all-on"]
     up = a.with_preset("upstream")
     assert up.switches == Switches() and up.ram == a.ram and up.preset == "upstream"
+    # "no hugepages": anonymous memory, THP-backed (hostmem.DEFAULTS), nothing fallen back
+    assert a.host == b.host == HostMemory(thp=True, thp_fallback=0.0) == up.host
+
+
+def test_host_memory_defaults_come_from_one_catalogue(tmp_path: Path) -> None:
+    """A scenario without the keys gets hostmem.DEFAULTS; the keys set both halves."""
+    p = tmp_path / "s.toml"
+    p.write_text(GOOD)
+    assert load_scenario(p).host == HostMemory(**{d.key.split(".")[1]: d.value for d in DEFAULTS})
+    p.write_text(GOOD.replace('page_size = "2MiB"', 'page_size = "4KiB"\nthp = true\nthp_fallback = 0.05'))
+    assert load_scenario(p).host == HostMemory(thp=True, thp_fallback=0.05)
+    p.write_text(GOOD.replace('page_size = "2MiB"', 'page_size = "4KiB"\nthp = false'))
+    assert load_scenario(p).host == HostMemory(thp=False)
 
 
 GOOD = """format = 1
@@ -105,6 +119,19 @@ def test_a_scenario_name_that_is_neither_file_nor_shipped() -> None:
     ("parallel_cvq_load = true", "resumable_vqs = true",
      ":18: migration.switches: resumable_vqs refused: it needs persistent_iotlb"),
     ("[cvq]", "[cvq]\ncolour = 1", ":12: cvq.colour: unknown key 'colour'"),
+    # host memory: the contiguity of the pinned guest RAM
+    ('page_size = "2MiB"', 'page_size = "2MiB"\nthp = "yes"', ':6: guest.thp: must be true or false'),
+    ('page_size = "2MiB"', 'page_size = "4KiB"\nthp_fallback = "some"',
+     ":6: guest.thp_fallback: must be a number"),
+    ('page_size = "2MiB"', 'page_size = "4KiB"\nthp_fallback = 1.5',
+     ":6: guest.thp_fallback: thp_fallback 1.5 is not a share between 0 and 1"),
+    ('page_size = "2MiB"', 'page_size = "4KiB"\nthp_fallback = -0.1',
+     ":6: guest.thp_fallback: must not be negative"),
+    ('page_size = "2MiB"', 'page_size = "4KiB"\nthp = false\nthp_fallback = 0.1',
+     ":7: guest.thp_fallback: thp_fallback 0.1 without THP"),
+    ('page_size = "2MiB"', 'page_size = "2MiB"\nthp_fallback = 0.1',
+     ":6: guest.thp_fallback: thp_fallback 0.1 with 2097152-byte hugetlbfs pages: THP does not back"),
+    ('page_size = "2MiB"', 'page_size = "4KiB"\nthp_share = 0.1', ":6: guest.thp_share: unknown key"),
 ])
 def test_malformed_scenarios_name_file_line_and_key(tmp_path: Path, old: str, new: str, message: str) -> None:
     p = tmp_path / "bad.toml"

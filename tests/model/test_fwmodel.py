@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from fractions import Fraction
 
 import pytest
 
 from vdpa_model.device import ReferenceDevice
 from vdpa_model.errors import VdpaError
 from vdpa_model.fwmodel import FwWork, Mlx5Firmware
+from vdpa_model.hostmem import Backing, RunPattern
 from vdpa_model.memory import GiB, GuestMemory, KiB, MiB
 from vdpa_model.mr import MAX_KEY, region_shape
 from vdpa_model.ops import IotlbRange, VqState
@@ -37,6 +39,12 @@ from vdpa_model.trace import Layer, Trace
 
 RW = VHOST_ACCESS_RW
 QP = 4
+
+
+def runs_of(page: int) -> Backing:
+    """Host memory in ``page``-byte runs at multiples of ``page``, everywhere."""
+    return Backing.uniform(RunPattern(page))
+
 MAX_VQS = 2 * QP
 
 
@@ -46,7 +54,7 @@ MAX_VQS = 2 * QP
 @pytest.mark.parametrize(("page", "per_gib"), [(4 * KiB, 262_144), (2 * MiB, 512), (GiB, 1)])
 def test_translation_entries_per_gib_follow_the_backing_page(page: int, per_gib: int) -> None:
     """§1 item 6: 262 144 entries per GiB for 4 KiB-fragmented memory, 512 for 2 MiB, 1 for 1 GiB."""
-    shape = region_shape([IotlbRange(4 * GiB, 126 * GiB, 4 * GiB, RW)], lambda pa: page)
+    shape = region_shape([IotlbRange(4 * GiB, 126 * GiB, 4 * GiB, RW)], runs_of(page))
     assert shape.direct_keys == 126
     assert all(k.length == MAX_KEY for k in shape.keys)
     assert shape.entries == 126 * per_gib
@@ -56,12 +64,12 @@ def test_translation_entries_per_gib_follow_the_backing_page(page: int, per_gib:
 def test_an_odd_run_lowers_the_unit_of_its_own_window_only() -> None:
     """A chunk that ends 64 KiB past a 2 MiB boundary: its last key uses 64 KiB units."""
     ranges = [IotlbRange(0, 3 * GiB + 64 * KiB, 0, RW)]
-    shape = region_shape(ranges, lambda pa: 2 * MiB)
+    shape = region_shape(ranges, runs_of(2 * MiB))
     assert [(k.count, k.length, k.entries) for k in shape.keys] == [
         (3, GiB, 512), (1, 64 * KiB, 1)]
     # the same bytes one key later: the odd piece shares the window of a whole 2 MiB page run
     ranges = [IotlbRange(0, 2 * MiB + 64 * KiB, 0, RW)]
-    (key,) = region_shape(ranges, lambda pa: 2 * MiB).keys
+    (key,) = region_shape(ranges, runs_of(2 * MiB)).keys
     assert key.entries == (2 * MiB + 64 * KiB) // (64 * KiB)
 
 
@@ -69,21 +77,31 @@ def test_chains_merge_contiguous_entries_and_holes_cost_null_keys() -> None:
     ranges = [IotlbRange(0, GiB, 0, RW), IotlbRange(GiB, GiB, 5 * GiB, RW),  # one chain
               IotlbRange(2 * GiB, GiB, 9 * GiB, VHOST_ACCESS_RO),             # perm breaks it
               IotlbRange(7 * GiB + 4 * KiB, 4 * KiB, 0x1000, RW)]            # 4 GiB hole before
-    shape = region_shape(ranges, lambda pa: 2 * MiB)
+    shape = region_shape(ranges, runs_of(2 * MiB))
     assert shape.direct_keys == 4
     assert shape.klms == 4 + math.ceil((7 * GiB + 4 * KiB - 3 * GiB) / GiB)
 
 
-def naive_entries(ranges: list[IotlbRange], page: int) -> list[tuple[int, int]]:
+def naive_runs(r: IotlbRange, page: int, fallback: Fraction) -> list[tuple[int, int]]:
+    """(iova, length) of every physically contiguous run of ``r``, enumerated: ``page``-byte
+    cells, cell j split into 4 KiB pages when floor((j + 1) f) > floor(j f) (hostmem.py)."""
+    out, pos = [], 0
+    while pos < r.size:
+        pa = r.pa + pos
+        cell = pa // page
+        fell_back = math.floor((cell + 1) * fallback) > math.floor(cell * fallback)
+        unit = 4 * KiB if fell_back else page
+        n = min(r.size - pos, unit - pa % unit)
+        out.append((r.iova + pos, n))
+        pos += n
+    return out
+
+
+def naive_entries(ranges: list[IotlbRange], page: int,
+                  fallback: Fraction = Fraction(0)) -> list[tuple[int, int]]:
     """mr.c written out the slow way: every run enumerated, every key's gcd taken over them."""
-    runs = []  # (iova, length) of every physically contiguous run
-    for r in sorted(ranges, key=lambda r: r.iova):
-        pos = 0
-        while pos < r.size:
-            pa = r.pa + pos
-            n = min(r.size - pos, page - pa % page)
-            runs.append((r.iova + pos, n, r.perm))
-            pos += n
+    runs = [(iova, n, r.perm) for r in sorted(ranges, key=lambda r: r.iova)
+            for iova, n in naive_runs(r, page, fallback)]
     chains: list[list[tuple[int, int, int]]] = []
     for piece in runs:
         last = chains[-1][-1] if chains else None
@@ -106,24 +124,42 @@ def naive_entries(ranges: list[IotlbRange], page: int) -> list[tuple[int, int]]:
     return out
 
 
+def random_ranges(rnd: random.Random, regions: int) -> list[IotlbRange]:
+    ranges, iova = [], rnd.randrange(0, 4) * MiB
+    for _ in range(rnd.randrange(1, 5)):
+        size = rnd.randrange(1, regions) * 2 * MiB // rnd.choice([1, 8, 32])
+        pa = rnd.randrange(0, 1 << 20) * 4 * KiB
+        ranges.append(IotlbRange(iova, size, pa, rnd.choice([RW, RW, VHOST_ACCESS_RO])))
+        iova += size + rnd.choice([0, 0, 4 * KiB, 3 * GiB])
+    return ranges
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_bulk_geometry_equals_the_run_by_run_computation(seed: int) -> None:
     rnd = random.Random(seed)
     page = rnd.choice([64 * KiB, 2 * MiB])
-    ranges, iova = [], rnd.randrange(0, 4) * MiB
-    for _ in range(rnd.randrange(1, 5)):
-        size = rnd.randrange(1, 2600) * 2 * MiB // rnd.choice([1, 8, 32])
-        pa = rnd.randrange(0, 1 << 20) * 4 * KiB
-        ranges.append(IotlbRange(iova, size, pa, rnd.choice([RW, RW, VHOST_ACCESS_RO])))
-        iova += size + rnd.choice([0, 0, 4 * KiB, 3 * GiB])
-    shape = region_shape(ranges, lambda pa: page)
+    ranges = random_ranges(rnd, 2600)
+    shape = region_shape(ranges, runs_of(page))
     keys = Counter({(k.length, k.entries): k.count for k in shape.keys})
     assert keys == Counter(naive_entries(ranges, page))
     assert len(shape.keys) == len(keys)  # one record per shape
+    assert shape.runs == sum(len(naive_runs(r, page, Fraction(0))) for r in ranges)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_thp_fallback_geometry_equals_the_run_by_run_computation(seed: int) -> None:
+    """THP with 4 KiB fallback regions: keys by unit and runs, against every run enumerated."""
+    rnd = random.Random(100 + seed)
+    fallback = rnd.choice([Fraction(1, 3), Fraction(1, 700), Fraction(3, 1000), Fraction(1, 1)])
+    ranges = random_ranges(rnd, 1200)
+    shape = region_shape(ranges, Backing.uniform(RunPattern(2 * MiB, fallback)))
+    assert Counter({(k.length, k.entries): k.count for k in shape.keys}) == Counter(
+        naive_entries(ranges, 2 * MiB, fallback))
+    assert shape.runs == sum(len(naive_runs(r, 2 * MiB, fallback)) for r in ranges)
 
 
 def test_a_4_tib_region_is_counted_not_walked() -> None:
-    shape = region_shape([IotlbRange(4 * GiB, 4096 * GiB, 4 * GiB, RW)], lambda pa: 4 * KiB)
+    shape = region_shape([IotlbRange(4 * GiB, 4096 * GiB, 4 * GiB, RW)], runs_of(4 * KiB))
     assert len(shape.keys) == 1 and shape.direct_keys == 4096
     assert shape.entries == 4096 * 262_144
 
@@ -292,7 +328,10 @@ def test_set_map_builds_the_whole_region(parallel_mkey: bool) -> None:
     # one round for all of them with parallel_mkey; otherwise issued one by one
     assert [w.round is not None for w in keys] == [parallel_mkey] * 2
     assert len({w.round for w in keys}) == 1
-    assert [w.kind for w in work][-1] == "mr_indirect_create"
+    # the indirect key, then the region's own copy of the table (_mlx5_vdpa_create_mr ->
+    # dup_iotlb): one entry per 4 KiB run, 3 GiB and 8 KiB of them
+    assert [w.kind for w in work][-2:] == ["mr_indirect_create", "mr_iotlb"]
+    assert work[-1].args == {"flags": 1, "runs": 3 * GiB // (4 * KiB) + 2}
     assert "mr_table_switch" not in kinds(work)
     # ASID 0 already has its 1:1 key, so a map there is a map change; the CVQ group is on
     # ASID 0 after reset, so its table copy is refreshed last
@@ -344,7 +383,13 @@ def test_deferred_free_moves_region_destruction_to_the_collector() -> None:
         k = kinds(f.set_map(1, region(3)))
         assert k["mkey_destroy"] == (0 if deferred else 1)
         gc = kinds(f.collect_garbage())
-        assert gc == (Counter({"mr_indirect_destroy": 1, "mkey_destroy": 1}) if deferred else Counter())
+        # _mlx5_vdpa_destroy_mr frees the region's table copy with its keys
+        assert gc == (Counter({"mr_indirect_destroy": 1, "mkey_destroy": 1, "mr_iotlb": 1}) if deferred
+                      else Counter())
+        # the old region's copy (3 GiB of 4 KiB runs) is freed with it: now, or by the collector
+        copies = [w.args for w in f.set_map(1, region(1)) if w.kind == "mr_iotlb"]
+        made, freed = {"flags": 1, "runs": GiB // (4 * KiB)}, {"flags": 0, "runs": 3 * GiB // (4 * KiB)}
+        assert copies == ([made] if deferred else [made, freed])
 
 
 def test_the_cvq_table_copy_follows_its_group_binding() -> None:
@@ -370,7 +415,7 @@ def test_the_device_records_its_firmware_work_nested_in_the_trace() -> None:
     assert all(r.layer is Layer.FW for r in trace.records)
     trace.records.clear()
     run(dev.set_map(1, [IotlbRange(0, 4 * KiB, 0, RW)]))
-    assert [r.name for r in trace.records] == ["mkey_create", "mr_indirect_create"]
+    assert [r.name for r in trace.records] == ["mkey_create", "mr_indirect_create", "mr_iotlb"]
 
 
 def test_without_resumable_firmware_there_is_no_resume_op() -> None:

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 
 import pytest
 
+from vdpa_model.hostmem import BASE_PAGES, HostMemory, RunPattern
 from vdpa_model.memory import GiB, KiB, MiB
 from vdpa_model.ramlayout import LayoutError, RamLayout, parse_size
 from vdpa_model.spec import VHOST_ACCESS_RO, VHOST_ACCESS_RW
@@ -55,11 +57,25 @@ def test_sections_do_not_overlap_and_roms_are_read_only() -> None:
     assert next(s for s in secs if s.name == "pc.bios").page_size == 4 * KiB
 
 
-def test_backing_page_size_by_address() -> None:
+def test_host_memory_by_address() -> None:
+    """RAM sections take the block's backing (hugetlbfs pages here); the BIOS ROM, the PCI hole
+    and QEMU's own memory above guest RAM are base pages."""
     layout = RamLayout(16 * GiB, page_size=2 * MiB)
-    assert layout.page_size_at(5 * GiB) == 2 * MiB
-    assert layout.page_size_at(3 * GiB) == 4 * KiB      # the PCI hole: not RAM
-    assert layout.page_size_at(layout.top + GiB) == 4 * KiB   # QEMU's own memory
+    assert layout.backing.pattern(5 * GiB, 4 * KiB) == RunPattern(2 * MiB)
+    assert layout.backing.pattern(3 * GiB, 4 * KiB) == BASE_PAGES            # the PCI hole
+    assert layout.backing.pattern(4 * GiB - 4 * KiB, 4 * KiB) == BASE_PAGES  # pc.bios
+    assert layout.backing.pattern(layout.top + GiB, 4 * KiB) == BASE_PAGES   # QEMU's own memory
+
+
+def test_anonymous_ram_is_thp_backed_unless_thp_is_off() -> None:
+    """4 KiB-page memory (no hugetlbfs) is THP-backed by default (hostmem.DEFAULTS); the PAM
+    shadow below 1 MiB is part of the same RAM block and shares its huge page."""
+    thp, off = RamLayout(16 * GiB), RamLayout(16 * GiB, host=HostMemory(thp=False))
+    assert thp.backing.pattern(5 * GiB, 4 * KiB) == RunPattern(2 * MiB)
+    assert thp.backing.pattern(0xC0000, 4 * KiB) == RunPattern(2 * MiB)
+    assert off.backing.pattern(5 * GiB, 4 * KiB) == BASE_PAGES
+    fb = RamLayout(16 * GiB, host=HostMemory(thp_fallback=0.25)).backing.pattern(5 * GiB, 4 * KiB)
+    assert fb == RunPattern(2 * MiB, Fraction(1, 4))
 
 
 @pytest.mark.parametrize(("kw", "message"), [
@@ -67,6 +83,8 @@ def test_backing_page_size_by_address() -> None:
     ({"size": 4 * GiB + 4 * KiB, "page_size": 2 * MiB}, "not a multiple of the 2097152-byte"),
     ({"size": 4 * GiB, "machine": "virt"}, "machine 'virt'"),
     ({"size": 1 * MiB}, "below the 2 MiB"),
+    ({"size": 4 * GiB, "page_size": GiB, "host": HostMemory(thp_fallback=0.1)},
+     "THP does not back hugetlbfs memory"),
 ])
 def test_bad_layouts_are_refused_by_name(kw: dict[str, object], message: str) -> None:
     with pytest.raises(LayoutError, match=message):

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from vdpa_model.errors import VdpaError, fail
-from vdpa_model.trace import Layer, Trace, TraceFormatError, read_jsonl
+from vdpa_model.trace import STEP_IDS, STEP_NAMES, Layer, Trace, TraceFormatError, read_jsonl
 
 
 def test_nesting_phase_device_and_times() -> None:
@@ -74,3 +74,9 @@ def test_wrong_format_version_is_refused(tmp_path) -> None:  # type: ignore[no-u
 def test_unknown_argument_refused_when_recording() -> None:
     with pytest.raises(TraceFormatError, match="unknown argument 'gigabytes'"):
         Trace().add(Layer.HOST, "pin", gigabytes=4)
+
+
+def test_every_step_has_a_name_and_only_steps_do() -> None:
+    """The charts' legends say what each step id is: one name per id of STEP_IDS."""
+    assert list(STEP_NAMES) == list(STEP_IDS)
+    assert all(name and name == name.strip() for name in STEP_NAMES.values())

@@ -5,11 +5,15 @@ ops nested in it, and the kernel's own work (pinning, interrupt bypass) as ``hos
 from __future__ import annotations
 
 import errno
+from fractions import Fraction
+from typing import Any
 
 import pytest
 
 from vdpa_model.device import ReferenceDevice
-from vdpa_model.errors import VdpaError
+from vdpa_model.errors import VdpaError, fail
+from vdpa_model.forward import ForwardingOps, OpCall
+from vdpa_model.hostmem import FRAGMENTED, Backing, RunPattern
 from vdpa_model.memory import GiB, GuestMemory, MiB
 from vdpa_model.ops import IotlbRange
 from vdpa_model.options import DeviceOptions
@@ -24,7 +28,7 @@ from vdpa_model.spec import (
 from vdpa_model.sync import run
 from vdpa_model.trace import IOCTLS, Layer, Trace, TraceRecord
 from vdpa_model.tracing import TracingOps
-from vdpa_model.vhost import VhostVdpa
+from vdpa_model.vhost import MAX_UNBATCHED_RUNS, UnbatchedMapTooLarge, VhostVdpa
 
 RW = VHOST_ACCESS_RW
 
@@ -70,10 +74,72 @@ def test_unbatched_updates_each_rebuild_the_table() -> None:
     assert all(trace.records[r.parent].name == "VHOST_IOTLB_UPDATE" for r in sets)  # type: ignore[index]
 
 
+def test_an_unbatched_update_rebuilds_the_table_after_each_run() -> None:
+    """vhost_vdpa_pa_map calls vhost_vdpa_map, and with it set_map, once per physically
+    contiguous run outside a batch: an 8 KiB ring in two 4 KiB pages of QEMU's memory is two
+    set_maps, the first with the first page only; inside one 2 MiB folio it is one run."""
+    for backing, sizes in ((FRAGMENTED, [4096, 8192]), (Backing.uniform(RunPattern(2 * MiB)), [8192])):
+        trace = Trace()
+        v = stack(trace, backing=backing)
+        trace.records.clear()
+        run(v.map(1, [IotlbRange(0x10000, 0x2000, 0x10000, RW)], batch=False))
+        sets = [r for r in trace.records if r.name == "set_map"]
+        assert [r.args["bytes"] for r in sets] == sizes
+        assert [r.args["ranges"] for r in sets] == [1] * len(sizes)
+    # the device ends with the whole entry, and the table holds it as one range
+    assert v.as_tables[1].ranges() == [IotlbRange(0x10000, 0x2000, 0x10000, RW)]
+
+
+class FailSecondSetMap(ForwardingOps):
+    """A parent whose second set_map fails, as a firmware error would."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.tables: list[list[IotlbRange]] = []
+
+    async def _through(self, name: str, args: tuple[Any, ...], call: OpCall) -> Any:
+        if name == "set_map":
+            self.tables.append(list(args[1]))
+            if len(self.tables) == 2:
+                raise fail(errno.ENOMEM, "set_map", "firmware out of memory keys")
+        return await super()._through(name, args, call)
+
+
+def test_a_run_that_fails_to_map_unwinds_the_whole_update() -> None:
+    """vhost_vdpa_pa_map's error path: vhost_vdpa_unmap of what the UPDATE mapped, whose set_map
+    hands the parent the table without it; the UPDATE fails and leaves nothing behind."""
+    dev = ReferenceDevice(GuestMemory(size=1 << 36), DeviceOptions())
+    ops = FailSecondSetMap(dev)
+    v = VhostVdpa(ops, backing=FRAGMENTED)
+    run(v.open())
+    run(v.set_backend_features(run(v.get_backend_features())))
+    ring = IotlbRange(0x10000, 0x2000, 0x10000, RW)
+    with pytest.raises(VdpaError, match="ENOMEM"):
+        run(v.map(1, [ring], batch=False))
+    first_page = IotlbRange(0x10000, 0x1000, 0x10000, RW)
+    assert ops.tables == [[first_page], [ring], []]
+    assert v.as_tables[1].ranges() == []
+
+
+def test_a_huge_unbatched_update_is_refused_by_name() -> None:
+    """With a trace, the model would misprice an UPDATE whose runs it does not walk one by one;
+    without one it skips the intermediate tables, and the device ends in the same state."""
+    v = stack(Trace())
+    size = (MAX_UNBATCHED_RUNS + 1) * 4096
+    with pytest.raises(UnbatchedMapTooLarge, match=f"{MAX_UNBATCHED_RUNS + 1} physically contiguous runs"):
+        run(v.map(0, [IotlbRange(0, size, 0, RW)], batch=False))
+    assert not v.as_tables[0].ranges()  # nothing changed
+    run(v.map(0, [IotlbRange(0, size, 0, RW)]))  # in a batch: one set_map at its end
+    assert v.set_map_calls == 1
+    untraced = stack(None)
+    run(untraced.map(0, [IotlbRange(0, size, 0, RW)], batch=False))
+    assert untraced.set_map_calls == 1 and untraced.as_tables[0].ranges() == [IotlbRange(0, size, 0, RW)]
+
+
 @pytest.mark.parametrize("page", [4096, 2 * MiB, GiB])
 def test_pin_counts_pages_of_the_backing_size_and_512_page_calls(page: int) -> None:
     trace = Trace()
-    v = stack(trace, backing=lambda pa: page)
+    v = stack(trace, backing=Backing.uniform(RunPattern(page)))
     trace.records.clear()
     run(v.map(0, [IotlbRange(4 * GiB, 128 * GiB, 4 * GiB, RW)]))
     (pin,) = [r for r in trace.records if r.name == "pin"]
@@ -87,16 +153,30 @@ def test_pin_counts_pages_of_the_backing_size_and_512_page_calls(page: int) -> N
 
 def test_an_unaligned_chunk_counts_its_partial_runs() -> None:
     trace = Trace()
-    v = stack(trace, backing=lambda pa: 2 * MiB)
+    v = stack(trace, backing=Backing.uniform(RunPattern(2 * MiB)))
     trace.records.clear()
     run(v.map(0, [IotlbRange(0, 4 * MiB, 1 * MiB, RW)]))  # PA [1, 5) MiB spans three 2 MiB pages
     (pin,) = [r for r in trace.records if r.name == "pin"]
     assert pin.args["runs"] == 3
 
 
+def test_thp_with_fallback_regions_pins_two_folio_sizes() -> None:
+    """THP with a fallback share: the 2 MiB regions THP could not back are 4 KiB folios, priced
+    as 4 KiB pins (H2), the rest 2 MiB folios; every 4 KiB page of a fallback region is a run.
+    1/8 of 1 GiB's 512 regions, spread evenly: 64 regions of 512 pages each."""
+    trace = Trace()
+    v = stack(trace, backing=Backing.uniform(RunPattern(2 * MiB, Fraction(1, 8))))
+    trace.records.clear()
+    run(v.map(0, [IotlbRange(0, GiB, 0, RW)]))
+    pins = {r.args["page_size"]: r.args for r in trace.records if r.name == "pin"}
+    assert pins[2 * MiB]["bytes"] == 448 * 2 * MiB and pins[2 * MiB]["runs"] == 448
+    assert pins[4096]["bytes"] == 64 * 2 * MiB and pins[4096]["runs"] == 64 * 512
+    assert pins[4096]["calls"] == 64  # 512 pages per pin_user_pages call
+
+
 def test_unpin_is_always_4k_pages() -> None:
     trace = Trace()
-    v = stack(trace, backing=lambda pa: GiB)
+    v = stack(trace, backing=Backing.uniform(RunPattern(GiB)))
     run(v.map(0, [IotlbRange(0, 2 * GiB, 0, RW)]))
     trace.records.clear()
     run(v.process_iotlb_msg(0, VHOST_IOTLB_INVALIDATE, 0, 2 * GiB))

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..hostmem import HostMemoryError
 from ..switches import PRESETS, SwitchError, Switches
 from ..trace import TraceFormatError, TraceRecord, read_jsonl
 from .analysis import compare, evaluate, render_comparison, render_sensitivity, sensitivity
@@ -80,6 +81,13 @@ def add_parser(sub: Any) -> None:
                         "their own; their files' switch settings stay on top")
     p.add_argument("--switch", action="append", default=[], type=_switch_arg, metavar="NAME=on|off",
                    help="set a switch on top of the scenario's configuration (and of every staircase step)")
+    p.add_argument("--thp", choices=("on", "off"), default=None,
+                   help="host memory of the scenarios: transparent huge pages back their 4 KiB-page "
+                        "guest RAM (2 MiB runs) or not (every 4 KiB page its own run, the worst case); "
+                        "default: the scenario's guest.thp")
+    p.add_argument("--thp-fallback", type=float, default=None, metavar="SHARE",
+                   help="share (0-1) of the 2 MiB regions THP could not back, left in 4 KiB pages "
+                        "(default: the scenario's guest.thp_fallback)")
     p.add_argument("--staircase", action="store_true",
                    help="also price every cumulative preset of the scenarios, upstream QEMU first")
     p.add_argument("--profile", default=DEFAULT_PROFILE,
@@ -129,9 +137,9 @@ class _Case:
 
 
 def _trace_cases(args: argparse.Namespace, profile: Profile) -> list[_Case]:
-    if args.preset or args.switch or args.staircase:
-        raise InputError("--preset, --switch and --staircase choose what the flows run: they go "
-                         "with --scenario, not with --trace")
+    if args.preset or args.switch or args.staircase or args.thp or args.thp_fallback is not None:
+        raise InputError("--preset, --switch, --staircase, --thp and --thp-fallback choose what the "
+                         "flows run: they go with --scenario, not with --trace")
     ram_copy = (300.0 if args.ram_copy_ms is None else args.ram_copy_ms) / MS
     probe = args.probe_interval_ms / MS if args.probe_interval_ms else None
     opts = PriceOptions(mode=args.mode, copies=dict(args.copies), measured_clock_mhz=args.measured_clock_mhz)
@@ -162,6 +170,11 @@ def _scenario_verdicts(args: argparse.Namespace, profile: Profile,
         sc = load_scenario(name)
         if args.ram_copy_ms is not None:
             sc = dataclasses.replace(sc, final_ram_copy_s=args.ram_copy_ms / MS)
+        if args.thp is not None or args.thp_fallback is not None:
+            try:
+                sc = sc.with_host_memory(None if args.thp is None else args.thp == "on", args.thp_fallback)
+            except HostMemoryError as e:
+                raise InputError(f"--thp/--thp-fallback for scenario {sc.name}: {e}") from None
         try:
             if args.preset:
                 sc = sc.with_preset(args.preset)
@@ -241,6 +254,7 @@ def _print_scenario(v: ScenarioVerdict) -> None:
           f"provisioned), one NIC run through the flows and priced for all; judged in "
           f"{v.judged.label} ({v.judged.scenario.switches.describe()}); "
           f"{len(v.steps) or 1} configuration(s) in {v.seconds:.3f} s")
+    print(f"  guest RAM {sc.ram / (1 << 30):g} GiB, host memory: {sc.host.describe(sc.page_size)}")
     if v.steps:
         print("  staircase (cumulative presets; budgets per step):")
         print("\n".join(v.staircase_lines()))
@@ -260,6 +274,9 @@ def _document(profile: Profile, cases: Sequence[_Case], checks: dict[str, list[C
                        "switches": list(v.judged.scenario.switches.enabled()),
                        "fw_resumable": v.judged.scenario.switches.fw_resumable,
                        "devices": v.scenario.devices, "ok": v.ok,
+                       "host_memory": {"page_size": v.scenario.page_size, "thp": v.scenario.host.thp,
+                                       "thp_fallback": v.scenario.host.thp_fallback,
+                                       "described": v.scenario.host.describe(v.scenario.page_size)},
                        "staircase": [p.label for p in v.steps], "budgets_hold_from": v.first_holding,
                        "seconds": v.seconds} for v in verdicts],
         "results": [{"scenario": c.scenario, "judged": c.judged, **c.result.to_json()} for c in cases],
@@ -283,19 +300,14 @@ def _charts(out: Path, profile: Profile, budgets: Sequence[Any], cases: Sequence
             verdicts: Sequence[ScenarioVerdict]) -> list[Path]:
     from . import charts
 
-    # per-VM limits only: the chart shows VM figures (downtime #2 is summed over devices)
-    lines = [(b.name, b.limit * MS) for b in budgets if b.per == "vm" and b.what != "phase"]
-    title = f"profile {profile.name}"
     written = []
     if not verdicts:
         results = [c.result for c in cases]
-        written.append(charts.staircase(results, out / "staircase.png", title, lines))
+        holds = [all(ch.ok for ch in check_all(list(budgets), r)) for r in results]
+        title = f"profile {profile.name}"
+        written.append(charts.staircase(results, out / "staircase.png", title,
+                                        charts.budget_lines(budgets), holds))
         written.append(charts.phase_bars(results, out / "phases.png", title))
     for v in verdicts:
-        name = v.scenario.name
-        results = [p.result for p in v.steps] or [v.judged.result]
-        sub = f"{name}, {title}"
-        if v.steps:
-            written.append(charts.staircase(results, out / f"{name}-staircase.png", sub, lines))
-        written.append(charts.phase_bars(results, out / f"{name}-phases.png", sub))
+        written += charts.scenario_charts(v, out, profile.name, budgets)
     return written

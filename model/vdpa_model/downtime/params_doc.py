@@ -13,7 +13,12 @@ Each is a generated section between ``<!-- BEGIN GENERATED: NAME ... -->`` and
     the talk's two setups along every cumulative preset with the mlx5 profile and the default
     budgets (in both documents);
 ``sensitivity``
-    how each assumed value moves those setups' downtimes, everything on and upstream QEMU.
+    how each assumed value moves those setups' downtimes, everything on and upstream QEMU;
+``host memory``
+    the host-memory inputs' defaults and their reasons (:data:`vdpa_model.hostmem.DEFAULTS`);
+``contiguity``
+    the talk's two setups along the staircase with THP-backed guest RAM (the default) and with
+    THP off (every 4 KiB page its own run), and upstream QEMU at fallback shares between.
 
 ``python -m vdpa_model.downtime.params_doc --write`` regenerates them; ``--check`` exits 1 when a
 document is stale (tests/model/test_downtime_docs.py fails then too).
@@ -26,12 +31,17 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from ..hostmem import DEFAULTS, HostMemory
+from ..mr import region_shape
+from ..ramlayout import RamLayout
 from ..switches import STAIRCASE
 from .analysis import sensitivity
 from .budget import load_budgets
 from .calibration import render as render_calibration
 from .calibration import reproduce
+from .predict import predict
 from .profile import PROFILE_DIR, assumed_table, load_profile
 from .scenario import load_scenario
 from .verdict import ScenarioVerdict, judge
@@ -118,12 +128,76 @@ def sensitivity_section() -> str:
     return "\n".join(parts).rstrip()
 
 
+def host_memory_section() -> str:
+    rows = ["| input | default | basis | reasoning |", "|---|---|---|---|"]
+    for d in DEFAULTS:
+        value = str(d.value).lower() if isinstance(d.value, bool) else f"{d.value:g}"
+        rows.append(f"| `{d.key}` | {value} | {d.basis} | {d.why} |")
+    return "\n".join(rows)
+
+
+#: fallback shares priced for upstream QEMU in the contiguity section
+FALLBACKS = (0.001, 0.01, 0.1)
+
+
+@functools.cache
+def _worst_case() -> tuple[ScenarioVerdict, ...]:
+    prof, budgets = load_profile(PROFILE), load_budgets()
+    return tuple(judge(load_scenario(name).with_host_memory(thp=False), prof, budgets, with_staircase=True)
+                 for name in SETUPS)
+
+
+def _ms(x: float | None) -> str:
+    return f"{(x or 0.0) * 1e3:,.1f}"
+
+
+def contiguity_section() -> str:
+    prof = load_profile(PROFILE)
+    parts = []
+    for v, w in zip(_verdicts(), _worst_case(), strict=True):
+        sc = v.scenario
+        parts += [f"`{sc.name}` along the staircase, THP-backed guest RAM (the default) / THP off "
+                  "(ms; budgets: which hold)", "",
+                  "| step | #1 largest, THP | #1, THP off | #2 all devices, THP | #2, THP off | "
+                  "guest-visible, THP | guest-visible, THP off | budgets, THP / THP off |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|"]
+        for a, ca, b, cb in zip(v.steps, v.step_checks, w.steps, w.step_checks, strict=True):
+            ra, rb = a.result, b.result
+
+            def verdict(cs: list[Any]) -> str:
+                return "hold" if all(c.ok for c in cs) else "broken"
+            parts.append(f"| {a.label} | {_ms(ra.downtime1_max)} | {_ms(rb.downtime1_max)} | "
+                         f"{_ms(ra.downtime2)} | {_ms(rb.downtime2)} | {_ms(ra.guest_visible)} | "
+                         f"{_ms(rb.guest_visible)} | {verdict(ca)} / {verdict(cb)} |")
+        parts += ["", f"Budgets hold from step {v.first_holding} on with THP, from {w.first_holding} "
+                      "on with THP off.", "",
+                  f"`{sc.name}`, upstream QEMU, by host memory: the runs of guest RAM (vhost IOTLB "
+                  "entries, and the entries of each table copy mlx5 makes) and the translation entries "
+                  "of one region build over it, and the downtimes (ms)", "",
+                  "| host memory | runs | MTT entries | #1 largest | #2 all devices | guest-visible |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        up = sc.with_preset("upstream")
+        rows: list[tuple[str, HostMemory, Any]] = [("THP (default)", HostMemory(), v.steps[0].result)]
+        rows += [(f"THP, {100 * f:g} % of 2 MiB regions in 4 KiB pages", HostMemory(thp_fallback=f),
+                  predict(up.with_host_memory(thp_fallback=f), prof).result) for f in FALLBACKS]
+        rows.append(("THP off: every 4 KiB page its own run", HostMemory(thp=False), w.steps[0].result))
+        for label, host, r in rows:
+            layout = RamLayout(sc.ram, sc.page_size, host=host)
+            shape = region_shape([s.as_range() for s in layout.sections()], layout.backing)
+            parts.append(f"| {label} | {shape.runs:,} | {shape.entries:,} | {_ms(r.downtime1_max)} | "
+                         f"{_ms(r.downtime2)} | {_ms(r.guest_visible)} |")
+        parts.append("")
+    return "\n".join(parts).rstrip()
+
+
 #: (document, section name, generator)
 SECTIONS: tuple[tuple[Path, str, Callable[[], str]], ...] = (
     (DOC_PATH, "assumed profile values", assumed_section),
     (DOC_PATH, "calibration", calibration_section),
     (DOC_PATH, "staircase", staircase_section),
     (DOC_PATH, "sensitivity", sensitivity_section),
+    (DOC_PATH, "host memory", host_memory_section),
+    (DOC_PATH, "contiguity", contiguity_section),
     (MIGRATION_DOC, "staircase", staircase_section),
 )
 

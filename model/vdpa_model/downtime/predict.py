@@ -69,7 +69,7 @@ def migration_setup(sc: Scenario) -> MigrationSetup:
     """The flows' setup for one NIC of ``sc`` (see the module docstring)."""
     setup = MigrationSetup(parent=Parent.MLX5, devices=1, queue_pairs=sc.max_queue_pairs,
                            active_pairs=sc.queue_pairs, queue_size=sc.queue_size,
-                           layout=RamLayout(sc.ram, sc.page_size), switches=sc.switches,
+                           layout=RamLayout(sc.ram, sc.page_size, host=sc.host), switches=sc.switches,
                            vlans=sc.vlans, trace_devices=1)
     mac = sc.mac_bytes
     if mac != setup.device_options().mac:  # the guest set its own address at boot

@@ -10,7 +10,9 @@ format (TOML)::
 
     [guest]
     ram = "128GiB"              # bytes, or a number with KiB/MiB/GiB/TiB
-    page_size = "4KiB"          # backing pages: 4KiB, 2MiB or 1GiB
+    page_size = "4KiB"          # memory backend pages: 4KiB (anonymous), 2MiB or 1GiB (hugetlbfs)
+    thp = true                  # 4KiB memory backed by transparent huge pages (default true)
+    thp_fallback = 0.0          # share of its 2 MiB regions THP could not back (default 0)
     final_ram_copy_ms = 300     # the last RAM and device-state copy inside the window
 
     [devices]
@@ -34,6 +36,12 @@ catalogue): the ten optimisations of migration-sequence.md §5 and the firmware 
 ``fw_resumable``; a combination the switches refuse (``resumable_vqs`` without its
 prerequisites or without ``fw_resumable``) is refused here, naming file, line and key.
 
+``thp`` and ``thp_fallback`` say how physically contiguous the pinned guest RAM is
+(:mod:`vdpa_model.hostmem`, where their defaults and reasons are kept): with THP, 2 MiB runs;
+``thp = false`` is the worst case, every 4 KiB page its own run; ``thp_fallback`` leaves that
+share of the 2 MiB regions in 4 KiB pages, spread evenly. Both describe anonymous memory: with
+a hugetlbfs ``page_size`` a fallback share is refused, as is a share without THP.
+
 The flows run on the reference device's mlx5 parent (options.MLX5_NET_FEATURES), so what that
 parent cannot take is refused at load too: more queue pairs than the device models, a ring
 larger than get_vq_num_max, and receive-filter state (a MAC table, RX modes other than the
@@ -48,6 +56,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..hostmem import DEFAULTS, HostMemory, HostMemoryError
 from ..options import MAX_QUEUE_PAIRS, DeviceOptions
 from ..switches import PRESETS, SWITCHES, SwitchError, Switches
 from .tomlfile import InputError, KeyPath, TomlFile, load
@@ -76,6 +85,8 @@ class Scenario:
     path: Path | None
     ram: int
     page_size: int
+    #: how the host backs the guest's anonymous memory (THP, fallback share)
+    host: HostMemory
     final_ram_copy_s: float
     devices: int
     queue_pairs: int
@@ -103,6 +114,16 @@ class Scenario:
         sw = PRESETS[preset].with_(**{**self.overrides, **overrides})
         sw.check()
         return dataclasses.replace(self, preset=preset, switches=sw)
+
+    def with_host_memory(self, thp: bool | None = None, thp_fallback: float | None = None) -> Scenario:
+        """The same VM on another host: THP on or off and the fallback share, each kept from the
+        file when None (turning THP off drops the fallback share, which only THP has). Raises
+        HostMemoryError for a combination the memory backend cannot have."""
+        on = self.host.thp if thp is None else thp
+        share = thp_fallback if thp_fallback is not None else (self.host.thp_fallback if on else 0.0)
+        host = HostMemory(on, share)
+        host.pattern(self.page_size)
+        return dataclasses.replace(self, host=host)
 
     def with_switches(self, **overrides: bool) -> Scenario:
         """The scenario's own configuration with some switches set."""
@@ -150,7 +171,8 @@ def load_scenario(path: Path | str) -> Scenario:
         raise f.error(("format",), f"this reader knows format {SCENARIO_FORMAT}, not {d['format']!r}")
 
     g = f.table(("guest",), d["guest"])
-    f.check_keys(("guest",), g, ("ram", "page_size", "final_ram_copy_ms"), required=("ram", "page_size"))
+    f.check_keys(("guest",), g, ("ram", "page_size", "thp", "thp_fallback", "final_ram_copy_ms"),
+                 required=("ram", "page_size"))
     ram = _size(f, ("guest", "ram"), g["ram"])
     page = _size(f, ("guest", "page_size"), g["page_size"])
     if page not in PAGE_SIZES:
@@ -158,6 +180,7 @@ def load_scenario(path: Path | str) -> Scenario:
                                               f"not {g['page_size']!r}")
     if ram % page:
         raise f.error(("guest", "ram"), f"{g['ram']!r} is not a whole number of {PAGE_SIZES[page]} pages")
+    host = _host_memory(f, g, page)
     copy_ms = f.number(("guest", "final_ram_copy_ms"), g.get("final_ram_copy_ms", 300))
 
     dv = f.table(("devices",), d["devices"])
@@ -226,6 +249,22 @@ def load_scenario(path: Path | str) -> Scenario:
     except SwitchError as e:
         raise f.error(("migration", "switches"), str(e)) from None
 
-    return Scenario(f.string(("name",), d["name"]), str(d.get("description", "")), p, ram, page,
+    return Scenario(f.string(("name",), d["name"]), str(d.get("description", "")), p, ram, page, host,
                     copy_ms / 1e3, count, qps, max_qps, qsize, mac, tuple(vlans), preset,
                     dict(given), sw)
+
+
+def _host_memory(f: TomlFile, g: dict[str, Any], page: int) -> HostMemory:
+    """``guest.thp`` and ``guest.thp_fallback``, defaults from hostmem.DEFAULTS; what the two
+    may not say together is hostmem's to decide, the error here names the file and line."""
+    default = {d.key.split(".")[-1]: d.value for d in DEFAULTS}
+    thp = g.get("thp", default["thp"])
+    if not isinstance(thp, bool):
+        raise f.error(("guest", "thp"), f"must be true or false, not {thp!r}")
+    share = f.number(("guest", "thp_fallback"), g.get("thp_fallback", default["thp_fallback"]))
+    try:
+        host = HostMemory(thp, share)
+        host.pattern(page)
+    except HostMemoryError as e:
+        raise f.error(("guest", "thp_fallback"), str(e)) from None
+    return host
