@@ -37,15 +37,20 @@ from vdpa_model.downtime.verdict import judge
 from vdpa_model.options import Parent
 
 from . import sim
+from .regress import simcfg
 from .uvm import coverage as cov
 
-#: The default device of the main job, as tests/rtl/test_vdpa_nic_pair.py builds it.
-DEFAULT_TOP = "vdpa_nic_pair"
-DEFAULT_PARAMS: dict[str, object] = {"PAGE_SHIFT": 21, "DATA_W": 128}
+#: The default device of the main job: the two-device build of the regression configuration
+#: (testplan/vdpa_nic_sim.yaml), as tests/rtl/test_vdpa_nic_pair.py builds it.
+DEFAULT_BUILD = "pair"
 REPORT_DIR = sim.ROOT / "build" / "mainjob"
 #: The downtime verdict: the talk's two setups, priced with this profile.
 DOWNTIME_SCENARIOS = ("talk-128g", "talk-256g")
 DOWNTIME_PROFILE = "mlx5-cx6dx"
+
+
+def default_device() -> simcfg.Build:
+    return simcfg.load().builds[DEFAULT_BUILD]
 
 
 def run_rtl(seed: int) -> tuple[bool, str]:
@@ -53,8 +58,9 @@ def run_rtl(seed: int) -> tuple[bool, str]:
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     report = REPORT_DIR / "rtl-conformance.txt"
     report.unlink(missing_ok=True)
+    dev = default_device()
     try:
-        sim.run(DEFAULT_TOP, "vdpa_tb.tests.test_vdpa_nic_pair", DEFAULT_PARAMS, seed=seed,
+        sim.run(dev.top, "vdpa_tb.tests.test_vdpa_nic_pair", dev.params, seed=seed, bus=dev.bus,
                 extra_env={"VDPA_DV_REPORT": str(report)})
         ok = True
     except (AssertionError, RuntimeError) as e:
@@ -75,10 +81,9 @@ def run_uvm(seed: int) -> tuple[bool, str, float]:
     except (AssertionError, RuntimeError) as e:
         return False, str(e), 0.0
     # the negative test (a deliberately unreachable bin) says nothing about the design
-    files = sorted(p for p in func_dir.glob("*.json") if p.stem != "CoverageHoleTest")
+    files = cov.design_files(func_dir)
     merged = cov.write_report(files, func_dir / "report")
-    lines = [f"  {name:<20} {hit:>3}/{total:<3} {pct:5.1f} %"
-             for name, (hit, total, pct) in cov.summary(merged).items()]
+    lines = cov.summary_lines(merged)
     pct = cov.total_percent(merged)
     lines.append(f"  merged over {len(files)} tests: {pct:.1f} % "
                  f"(report: {(func_dir / 'report' / 'index.html').relative_to(sim.ROOT)})")
@@ -132,12 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         verdicts.append((f"model scenario, {parent.value} parent", ok, time.perf_counter() - t0))
 
     if not args.model_only:
-        print(f"\nvdpa-dv: building and simulating the default RTL device ({DEFAULT_TOP}, "
-              f"{DEFAULT_PARAMS}), seed {args.seed}", flush=True)
+        dev = default_device()
+        print(f"\nvdpa-dv: building and simulating the default RTL device ({dev.top}, "
+              f"{dict(dev.params)}), seed {args.seed}", flush=True)
         t0 = time.perf_counter()
         ok, text = run_rtl(args.seed)
         print(text)
-        verdicts.append((f"RTL {DEFAULT_TOP} conformance scenario", ok, time.perf_counter() - t0))
+        verdicts.append((f"RTL {dev.top} conformance scenario", ok, time.perf_counter() - t0))
         if not ok:
             print(f"rerun: COCOTB_RANDOM_SEED={args.seed} WAVES=1 python -m pytest "
                   f"tests/rtl/test_vdpa_nic_pair.py")
