@@ -41,21 +41,27 @@ from vdpa_model.options import Parent
 from vdpa_model.trace import read_jsonl
 
 from . import sim
+from .regress import simcfg
 from .uvm import coverage as cov
 
-#: The default device of the main job, as tests/rtl/test_vdpa_nic_pair.py builds it.
-DEFAULT_TOP = "vdpa_nic_pair"
-DEFAULT_PARAMS: dict[str, object] = {"PAGE_SHIFT": 21, "DATA_W": 128}
+#: The default device of the main job: the two-device build of the regression configuration
+#: (testplan/vdpa_nic_sim.yaml), as tests/rtl/test_vdpa_nic_pair.py builds it.
+DEFAULT_BUILD = "pair"
 REPORT_DIR = sim.ROOT / "build" / "mainjob"
 #: The downtime verdict: the talk's two setups, priced with this profile.
 DOWNTIME_SCENARIOS = ("talk-128g", "talk-256g")
 DOWNTIME_PROFILE = "mlx5-cx6dx"
-#: The default RTL device's migration: the pair at its default parameters, the talk setups'
-#: own configuration, priced as measured with the RTL's profile; the final RAM copy inside the
-#: guest-visible downtime is QEMU's default downtime limit (H5), as for any trace
-RTL_MIGRATION = ("vdpa_nic_pair", "all-on")
+#: The default RTL device's migration: the pair at its default parameters (the `pair-default`
+#: build of testplan/vdpa_nic_sim.yaml), the talk setups' own configuration, priced as measured
+#: with the RTL's profile; the final RAM copy inside the guest-visible downtime is QEMU's
+#: default downtime limit (H5), as for any trace
+RTL_MIGRATION = ("pair-default", "all-on")
 RTL_PROFILE = "reference-rtl"
 RAM_COPY_S = 0.300
+
+
+def default_device() -> simcfg.Build:
+    return simcfg.load().builds[DEFAULT_BUILD]
 
 
 def run_rtl(seed: int) -> tuple[bool, str]:
@@ -63,8 +69,9 @@ def run_rtl(seed: int) -> tuple[bool, str]:
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     report = REPORT_DIR / "rtl-conformance.txt"
     report.unlink(missing_ok=True)
+    dev = default_device()
     try:
-        sim.run(DEFAULT_TOP, "vdpa_tb.tests.test_vdpa_nic_pair", DEFAULT_PARAMS, seed=seed,
+        sim.run(dev.top, "vdpa_tb.tests.test_vdpa_nic_pair", dev.params, seed=seed, bus=dev.bus,
                 extra_env={"VDPA_DV_REPORT": str(report)})
         ok = True
     except (AssertionError, RuntimeError) as e:
@@ -85,10 +92,9 @@ def run_uvm(seed: int) -> tuple[bool, str, float]:
     except (AssertionError, RuntimeError) as e:
         return False, str(e), 0.0
     # the negative test (a deliberately unreachable bin) says nothing about the design
-    files = sorted(p for p in func_dir.glob("*.json") if p.stem != "CoverageHoleTest")
+    files = cov.design_files(func_dir)
     merged = cov.write_report(files, func_dir / "report")
-    lines = [f"  {name:<20} {hit:>3}/{total:<3} {pct:5.1f} %"
-             for name, (hit, total, pct) in cov.summary(merged).items()]
+    lines = cov.summary_lines(merged)
     pct = cov.total_percent(merged)
     lines.append(f"  merged over {len(files)} tests: {pct:.1f} % "
                  f"(report: {(func_dir / 'report' / 'index.html').relative_to(sim.ROOT)})")
@@ -128,12 +134,14 @@ def run_downtime() -> list[tuple[str, bool, float]]:
 
 def run_rtl_migration(seed: int) -> tuple[bool, str]:
     """The default RTL device's migration, measured and priced: (passed, verdict line)."""
-    top, switches = RTL_MIGRATION
+    build, switches = RTL_MIGRATION
+    dev = simcfg.load().builds[build]
     out = REPORT_DIR / "migration"
     for old in out.glob("rtl-*"):
         old.unlink()
     try:
-        sim.run(top, "vdpa_tb.tests.test_migration_rtl", {}, seed=seed, name="mainjob-migrate",
+        sim.run(dev.top, "vdpa_tb.tests.test_migration_rtl", dev.params, seed=seed, bus=dev.bus,
+                name="mainjob-migrate",
                 extra_env={"VDPA_MIGRATION_SWITCHES": switches, "VDPA_MIGRATION_OUT": str(out)})
         ok = True
     except (AssertionError, RuntimeError) as e:
@@ -162,7 +170,7 @@ def run_rtl_migration(seed: int) -> tuple[bool, str]:
     if not ok:
         print(f"rerun: COCOTB_RANDOM_SEED={seed} WAVES=1 python -m pytest "
               f"'tests/rtl/test_migration_rtl.py::test_migration_on_the_rtl_pair[{switches}]'")
-    return ok and v.ok, (f"downtime of the default RTL device's migration ({top}, {switches}, "
+    return ok and v.ok, (f"downtime of the default RTL device's migration ({dev.top}, {switches}, "
                          f"measured, {RTL_PROFILE}): talk budgets")
 
 
@@ -179,12 +187,13 @@ def main(argv: list[str] | None = None) -> int:
         verdicts.append((f"model scenario, {parent.value} parent", ok, time.perf_counter() - t0))
 
     if not args.model_only:
-        print(f"\nvdpa-dv: building and simulating the default RTL device ({DEFAULT_TOP}, "
-              f"{DEFAULT_PARAMS}), seed {args.seed}", flush=True)
+        dev = default_device()
+        print(f"\nvdpa-dv: building and simulating the default RTL device ({dev.top}, "
+              f"{dict(dev.params)}), seed {args.seed}", flush=True)
         t0 = time.perf_counter()
         ok, text = run_rtl(args.seed)
         print(text)
-        verdicts.append((f"RTL {DEFAULT_TOP} conformance scenario", ok, time.perf_counter() - t0))
+        verdicts.append((f"RTL {dev.top} conformance scenario", ok, time.perf_counter() - t0))
         if not ok:
             print(f"rerun: COCOTB_RANDOM_SEED={args.seed} WAVES=1 python -m pytest "
                   f"tests/rtl/test_vdpa_nic_pair.py")
@@ -203,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     verdicts += run_downtime()
 
     if not args.model_only:
-        print(f"\nvdpa-dv: the default RTL device's migration ({RTL_MIGRATION[0]}, "
+        print(f"\nvdpa-dv: the default RTL device's migration ({RTL_MIGRATION[0]} build, "
               f"{RTL_MIGRATION[1]}): flows under traffic, measured, priced", flush=True)
         t0 = time.perf_counter()
         ok, name = run_rtl_migration(args.seed)

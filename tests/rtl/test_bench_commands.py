@@ -18,15 +18,18 @@ from typing import Any
 import pytest
 
 from vdpa_tb import sim
-from vdpa_tb.params import NO_LATENCY, OPTIONS_BUILD
+from vdpa_tb.params import NO_LATENCY
 from vdpa_tb.regmap import REGMAP
+from vdpa_tb.regress import simcfg
 
 RECORD = os.environ.get("BENCH_RECORD") == "1"
 OUT = (sim.ROOT / "bench" / "results" if RECORD else sim.ROOT / "build" / "bench") \
     / "rtl_commands.json"
 TOP = "vdpa_nic_top"
 
-BUILDS: dict[str, dict[str, int]] = {
+#: the parent-option tests' build (testplan/vdpa_nic_sim.yaml: `options`), so both share it
+OPTIONS_BUILD = dict(simcfg.load().builds["options"].params)
+BUILDS: dict[str, dict[str, int | str]] = {
     "slots8": OPTIONS_BUILD,
     "slots4": {**OPTIONS_BUILD, "CMD_SLOTS": 4},
     "slots2": {**OPTIONS_BUILD, "CMD_SLOTS": 2},

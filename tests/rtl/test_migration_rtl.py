@@ -27,11 +27,14 @@ from vdpa_model.sync import run
 from vdpa_model.trace import read_jsonl
 from vdpa_tb import sim
 from vdpa_tb.migration_rtl import preset_switches, setup_for
+from vdpa_tb.regress import simcfg
 
-TOP = "vdpa_nic_pair"
-#: the default device: its IOTLB holds a small guest's RAM and rings twice over (a table built
-#: beside the one in force) and a migration's deferred tables
-PARAMS: dict[str, int] = {}
+MODULE = "vdpa_tb.tests.test_migration_rtl"
+#: the default devices (the module's build in testplan/vdpa_nic_sim.yaml): the IOTLB holds a
+#: small guest's RAM and rings twice over (a table built beside the one in force) and a
+#: migration's deferred tables
+(_BUILD,) = simcfg.load().module_builds(MODULE).values()
+TOP, PARAMS = _BUILD.top, dict(_BUILD.params)
 CI = ("upstream", "all-on")
 #: beside the staircase, combinations the presets do not reach: firmware that cannot resume
 #: (trap 11), deferred frees of whole-RAM tables, everything on but the resumable switch
@@ -51,7 +54,7 @@ def test_migration_on_the_rtl_pair(switches: str) -> None:
     label = switches.replace(",", "_")
     sim.build(TOP, PARAMS)  # a build is not part of a run's time
     t0, c0 = time.perf_counter(), _children_cpu()
-    sim.run(TOP, "vdpa_tb.tests.test_migration_rtl", PARAMS, name=f"migrate-{label}",
+    sim.run(TOP, MODULE, PARAMS, name=f"migrate-{label}",
             extra_env={"VDPA_MIGRATION_SWITCHES": switches, "VDPA_MIGRATION_OUT": str(OUT)})
     path = OUT / f"rtl-{label}.json"
     summary = json.loads(path.read_text())
@@ -78,7 +81,7 @@ def test_the_model_predicts_the_rtl_pair_within_five_percent(switches: str) -> N
     phase of both devices. The stops find the devices idle (no round in flight): what a chain
     in flight costs a suspend is not in any trace."""
     label = f"agree-{switches.replace(',', '_')}"
-    sim.run(TOP, "vdpa_tb.tests.test_migration_rtl", PARAMS, name=f"migrate-{label}",
+    sim.run(TOP, MODULE, PARAMS, name=f"migrate-{label}",
             extra_env={"VDPA_MIGRATION_SWITCHES": switches, "VDPA_MIGRATION_LABEL": label,
                        "VDPA_MIGRATION_IN_FLIGHT": "0", "VDPA_MIGRATION_OUT": str(OUT)})
     summary = json.loads((OUT / f"rtl-{label}.json").read_text())

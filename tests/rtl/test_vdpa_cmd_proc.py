@@ -1,27 +1,22 @@
 # SPDX-License-Identifier: MIT
 """Build vdpa_cmd_proc alone once per parameter set and run its block-level cocotb tests
 (tb/vdpa_tb/tests/test_vdpa_cmd_proc.py): slot counts from one (fully serial) to eight, with
-firmware latencies all different per class, none, or some."""
+firmware latencies all different per class, none, or some. The parameter sets are the module's
+builds in the regression configuration (testplan/vdpa_nic_sim.yaml)."""
 
 from __future__ import annotations
 
 import pytest
 
 from vdpa_tb import sim
-from vdpa_tb.params import latencies
+from vdpa_tb.regress import simcfg
 
-TOP = "vdpa_cmd_proc"
-
-PARAM_SETS: dict[str, dict[str, int]] = {
-    # primes, so a command given another class's latency cannot pass by accident
-    "slots1": {"SLOTS": 1, **latencies(11, 13, 17, 19, 23, 29, 7)},
-    "slots3": {"SLOTS": 3, **latencies(11, 13, 17, 19, 23, 29, 7)},
-    "slots8-lat0": {"SLOTS": 8, **latencies(0, 0, 0, 0, 0, 0, 0)},
-    "slots8": {"SLOTS": 8, **latencies(41, 5, 31, 3, 0, 2, 0)},
-}
+MODULE = "vdpa_tb.tests.test_vdpa_cmd_proc"
+BUILDS = simcfg.load().module_builds(MODULE)
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("pset", list(PARAM_SETS))
-def test_vdpa_cmd_proc(pset: str) -> None:
-    sim.run(TOP, "vdpa_tb.tests.test_vdpa_cmd_proc", PARAM_SETS[pset])
+@pytest.mark.parametrize("build", sorted(BUILDS))
+def test_vdpa_cmd_proc(build: str) -> None:
+    b = BUILDS[build]
+    sim.run(b.top, MODULE, b.params, bus=b.bus)
