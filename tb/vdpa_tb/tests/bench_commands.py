@@ -249,6 +249,17 @@ async def bench_kinds(port: RtlCommandPort, queue_size: int = 64) -> dict[str, t
     return out
 
 
+def write_figures(tb: Tb, res: dict[str, Any]) -> None:
+    """A benchmark's figures, with the build's parameters, to the log and to $BENCH_OUT."""
+    res["params"] = {k[6:]: v for k, v in os.environ.items() if k.startswith("PARAM_")}
+    for k, val in res.items():
+        tb.log.info("%s: %s", k, val)
+    out = os.environ.get("BENCH_OUT")
+    if out:
+        with open(out, "w") as f:
+            json.dump(res, f, indent=2)
+
+
 @cocotb.test(timeout_time=1000, timeout_unit="ms")
 async def bench_commands(dut):
     """Goal: the command costs a cost profile is fitted on, for this build. Stimulus: MAP by
@@ -281,10 +292,4 @@ async def bench_commands(dut):
     res["in_flight"] = await bench_inflight(tb)
     tb.log.info("Bench: the parent's reset by queue pairs")
     res["parent_reset"] = await bench_parent_reset(tb)
-    res["params"] = {k[6:]: v for k, v in os.environ.items() if k.startswith("PARAM_")}
-    for k, val in res.items():
-        tb.log.info("%s: %s", k, val)
-    out = os.environ.get("BENCH_OUT")
-    if out:
-        with open(out, "w") as f:
-            json.dump(res, f, indent=2)
+    write_figures(tb, res)

@@ -11,8 +11,6 @@ submission cost, and the DRIVER_OK sweep checks the two together."""
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import time
 
@@ -29,7 +27,7 @@ from vdpa_model.vhost import VhostVdpa
 from vdpa_tb.nic_tb import Tb, param
 from vdpa_tb.regmap import REGMAP
 
-from .bench_commands import bench_kinds
+from .bench_commands import bench_kinds, write_figures
 
 RAM_BASE = 0x10_0000
 RAM_SIZE = 0x20_0000
@@ -235,10 +233,4 @@ async def bench_vdpa_nic_top(dut):
 
     wall = time.perf_counter() - wall0
     res["sim_cycles_per_wall_second"] = round((cycles_now() - sim0) / wall)
-    res["params"] = {k[6:]: v for k, v in os.environ.items() if k.startswith("PARAM_")}
-    for k, val in res.items():
-        tb.log.info("%s: %s", k, val)
-    out = os.environ.get("BENCH_OUT")
-    if out:
-        with open(out, "w") as f:
-            json.dump(res, f, indent=2)
+    write_figures(tb, res)
