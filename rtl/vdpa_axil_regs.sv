@@ -29,6 +29,10 @@ module vdpa_axil_regs
     parameter logic [255:0] IDENTITY_MASK = 256'd1,
     // virtio device features offered
     parameter logic [63:0] DEV_FEATURES = 64'h0,
+    // Command execution slots, MTT write ports and translation tables (CAPS4)
+    parameter int CMD_SLOTS = 8,
+    parameter int MTT_WRITERS = 4,
+    parameter int IOTLB_TABLES = 8,
     // Command argument words
     parameter int NARGS = 12,
     // Command FIFO depth (commands that may be outstanding)
@@ -185,6 +189,7 @@ function automatic logic [31:0] read_reg(input logic [15:0] a);
             REG_CAPS1: v = 32'(MAX_QSIZE);
             REG_CAPS2: v = {IDENTITY_MASK[15:0], 16'(IOTLB_ENTRIES)};
             REG_CAPS3: v = 32'(MTT_DEPTH);
+            REG_CAPS4: v = {8'd0, 8'(IOTLB_TABLES), 8'(MTT_WRITERS), 8'(CMD_SLOTS)};
             REG_DEV_FEATURES_LO: v = DEV_FEATURES[31:0];
             REG_DEV_FEATURES_HI: v = DEV_FEATURES[63:32];
             REG_DEV_STATUS: v = {24'd0, dev_status};

@@ -14,10 +14,11 @@ module vdpa_nic_top
     parameter int NVQ = 8,
     // Largest queue size (power of two, up to 32768)
     parameter int MAX_QSIZE = 256,
-    // IOTLB range entries
-    parameter int IOTLB_ENTRIES = 16,
-    // IOTLB translation pages (MTT words)
-    parameter int MTT_DEPTH = 4096,
+    // IOTLB range entries: a migrating guest's RAM sections, shadow rings and control buffers,
+    // twice over while a table is built beside the one in force
+    parameter int IOTLB_ENTRIES = 64,
+    // IOTLB translation pages (MTT words): a 32 MiB guest's RAM twice over (128 MiB mapped)
+    parameter int MTT_DEPTH = 32768,
     // log2 of the IOTLB page size
     parameter int PAGE_SHIFT = 12,
     // Address spaces
@@ -38,8 +39,23 @@ module vdpa_nic_top
     parameter int MAX_SEGS = 32,
     // Largest received frame (bytes)
     parameter int MAX_FRAME = 2048,
-    // Firmware latency added to every command, in cycles (vendor-set; 0 = pure hardware)
-    parameter int FW_LATENCY_CYCLES = 0,
+    // Command execution slots: commands the device runs at once (1..64; mlx5's firmware
+    // command throttle, calibration C10)
+    parameter int CMD_SLOTS = 8,
+    // MTT write ports: pages a MAP writes per cycle at most (1..16; parallel_mkey)
+    parameter int MTT_WRITERS = 4,
+    // Translation tables: one in force per ASID plus those under construction or retired (a
+    // migration's deferred frees hold one per replaced table until the collector runs)
+    parameter int IOTLB_TABLES = 32,
+    // Firmware latency per command class, in cycles, added between dispatch and the hardware
+    // work (vendor-set; 0 = pure hardware). Classes: rtl/regmap/vdpa_regmap.toml, fw_class.
+    parameter int FW_LAT_VQ_CREATE = 0,
+    parameter int FW_LAT_VQ_DESTROY = 0,
+    parameter int FW_LAT_VQ_MODIFY = 0,
+    parameter int FW_LAT_MAP = 0,
+    parameter int FW_LAT_UNMAP = 0,
+    parameter int FW_LAT_RESET = 0,
+    parameter int FW_LAT_OTHER = 0,
     // Device features: VERSION_1 | ACCESS_PLATFORM | EVENT_IDX | INDIRECT_DESC | MQ | CTRL_VQ |
     // STATUS | MRG_RXBUF | MAC | MTU. The config space and the control VQ are served by the
     // parent driver in software, as mlx5_vnet.c does.
@@ -131,6 +147,8 @@ module vdpa_nic_top
 );
 
 localparam int NARGS = 12;
+// the command FIFO holds at least as many commands as the device runs at once
+localparam int CMD_DEPTH = CMD_SLOTS > 8 ? (1 << $clog2(CMD_SLOTS)) : 8;
 
 wire logic                 cmd_valid, cmd_ready;
 wire logic [NARGS*32+15:0] cmd_data;
@@ -172,7 +190,8 @@ vdpa_axil_regs #(
     .AXIL_ADDR_W(AXIL_ADDR_W), .NVQ(NVQ), .NGROUPS(NGROUPS), .NAS(NAS),
     .PAGE_SHIFT(PAGE_SHIFT), .MAX_QSIZE(MAX_QSIZE), .IOTLB_ENTRIES(IOTLB_ENTRIES),
     .MTT_DEPTH(MTT_DEPTH), .IDENTITY_MASK(IDENTITY_MASK), .DEV_FEATURES(DEV_FEATURES),
-    .NARGS(NARGS)
+    .CMD_SLOTS(CMD_SLOTS), .MTT_WRITERS(MTT_WRITERS), .IOTLB_TABLES(IOTLB_TABLES),
+    .NARGS(NARGS), .CMD_DEPTH(CMD_DEPTH)
 ) regs_inst (
     .clk(clk), .rst(rst),
     .s_axil_awaddr(s_axil_awaddr), .s_axil_awprot(s_axil_awprot), .s_axil_awvalid(s_axil_awvalid),
@@ -192,7 +211,10 @@ vdpa_axil_regs #(
 );
 
 vdpa_cmd_proc #(
-    .NARGS(NARGS), .FW_LATENCY_CYCLES(FW_LATENCY_CYCLES)
+    .NARGS(NARGS), .SLOTS(CMD_SLOTS),
+    .FW_LAT_VQ_CREATE(FW_LAT_VQ_CREATE), .FW_LAT_VQ_DESTROY(FW_LAT_VQ_DESTROY),
+    .FW_LAT_VQ_MODIFY(FW_LAT_VQ_MODIFY), .FW_LAT_MAP(FW_LAT_MAP), .FW_LAT_UNMAP(FW_LAT_UNMAP),
+    .FW_LAT_RESET(FW_LAT_RESET), .FW_LAT_OTHER(FW_LAT_OTHER)
 ) cmd_inst (
     .clk(clk), .rst(rst),
     .cmd_valid(cmd_valid), .cmd_ready(cmd_ready), .cmd_data(cmd_data),
@@ -207,7 +229,8 @@ vdpa_cmd_proc #(
 
 vdpa_iotlb #(
     .NAS(NAS), .NGROUPS(NGROUPS), .ENTRIES(IOTLB_ENTRIES), .MTT_DEPTH(MTT_DEPTH),
-    .PAGE_SHIFT(PAGE_SHIFT), .IDENTITY_MASK(IDENTITY_MASK), .NARGS(NARGS)
+    .WRITERS(MTT_WRITERS), .TABLES(IOTLB_TABLES), .PAGE_SHIFT(PAGE_SHIFT),
+    .IDENTITY_MASK(IDENTITY_MASK), .NARGS(NARGS)
 ) iotlb_inst (
     .clk(clk), .rst(rst),
     .eng_busy(eng_busy), .eng_hold(eng_hold),

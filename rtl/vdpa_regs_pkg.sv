@@ -14,7 +14,7 @@ package vdpa_regs_pkg;
 /* verilator lint_off UNUSEDPARAM */
 
     localparam logic [31:0] VDPA_ID = 32'h7d9a0001;
-    localparam logic [31:0] VDPA_VERSION = 32'h10000;
+    localparam logic [31:0] VDPA_VERSION = 32'h10001;
     localparam logic [15:0] REG_ID = 16'h0;
     localparam logic [15:0] REG_VERSION = 16'h4;
     localparam logic [15:0] REG_CAPS0 = 16'h8;
@@ -25,6 +25,7 @@ package vdpa_regs_pkg;
     localparam logic [15:0] REG_DEV_FEATURES_HI = 16'h1c;
     localparam logic [15:0] REG_DEV_STATUS = 16'h20;
     localparam logic [15:0] REG_RX_DROPS = 16'h24;
+    localparam logic [15:0] REG_CAPS4 = 16'h28;
     localparam logic [15:0] REG_CMD_ARG0 = 16'h40;
     localparam logic [15:0] REG_CMD_SUBMIT = 16'h70;
     localparam logic [15:0] REG_CMD_STATUS = 16'h74;
@@ -54,6 +55,9 @@ package vdpa_regs_pkg;
     localparam logic [7:0] OP_RESET_MAP = 8'h22;
     localparam logic [7:0] OP_SET_GROUP_ASID = 8'h23;
     localparam logic [7:0] OP_QUERY_GROUP = 8'h24;
+    localparam logic [7:0] OP_TABLE_NEW = 8'h25;
+    localparam logic [7:0] OP_TABLE_SWITCH = 8'h26;
+    localparam logic [7:0] OP_TABLE_FREE = 8'h27;
     localparam logic [7:0] ST_OK = 8'h0;
     localparam logic [7:0] ST_BAD_OPCODE = 8'h1;
     localparam logic [7:0] ST_BAD_PARAM = 8'h2;
@@ -77,6 +81,22 @@ package vdpa_regs_pkg;
     localparam logic [7:0] FAULT_EFAULT = 8'he;
     localparam logic [7:0] FAULT_EIO = 8'h5;
     localparam logic [7:0] FAULT_E2BIG = 8'h7;
+    localparam logic [1:0] UNIT_DEV = 2'h0;
+    localparam logic [1:0] UNIT_IOTLB = 2'h1;
+    localparam logic [1:0] UNIT_VQ = 2'h2;
+    localparam logic [1:0] UNIT_ALL = 2'h3;
+    localparam logic [2:0] ORD_NONE = 3'h0;
+    localparam logic [2:0] ORD_OBJECT = 3'h1;
+    localparam logic [2:0] ORD_UNIT = 3'h2;
+    localparam logic [2:0] ORD_BUILD = 3'h3;
+    localparam logic [2:0] ORD_BARRIER = 3'h4;
+    localparam logic [2:0] FWC_VQ_CREATE = 3'h0;
+    localparam logic [2:0] FWC_VQ_DESTROY = 3'h1;
+    localparam logic [2:0] FWC_VQ_MODIFY = 3'h2;
+    localparam logic [2:0] FWC_MAP = 3'h3;
+    localparam logic [2:0] FWC_UNMAP = 3'h4;
+    localparam logic [2:0] FWC_RESET = 3'h5;
+    localparam logic [2:0] FWC_OTHER = 3'h6;
 
     // Command argument words (CMD_ARG0..11)
     localparam int ARG_SET_FEATURES_FEATURES_LO = 0;
@@ -123,6 +143,8 @@ package vdpa_regs_pkg;
     localparam int ARG_MAP_PA_LO = 5;
     localparam int ARG_MAP_PA_HI = 6;
     localparam int ARG_MAP_PERM = 7;
+    localparam int ARG_MAP_TABLE = 8;
+    localparam int ARG_MAP_WRITERS = 9;
     localparam int RES_MAP_ENTRY = 0;
     localparam int ARG_UNMAP_ASID = 0;
     localparam int ARG_UNMAP_IOVA_LO = 1;
@@ -136,6 +158,96 @@ package vdpa_regs_pkg;
     localparam int ARG_QUERY_GROUP_GROUP = 0;
     localparam int RES_QUERY_GROUP_ASID = 0;
     localparam int RES_QUERY_GROUP_IDENTITY = 1;
+    localparam int ARG_TABLE_NEW_ASID = 0;
+    localparam int RES_TABLE_NEW_TABLE = 0;
+    localparam int ARG_TABLE_SWITCH_ASID = 0;
+    localparam int ARG_TABLE_SWITCH_TABLE = 1;
+    localparam int RES_TABLE_SWITCH_OLD_TABLE = 0;
+    localparam int ARG_TABLE_FREE_ASID = 0;
+    localparam int ARG_TABLE_FREE_TABLE = 1;
+    localparam int RES_TABLE_FREE_RANGES = 0;
+    localparam int RES_TABLE_FREE_PAGES = 1;
+
+    // Firmware latency classes (FWC_*), one latency parameter each
+    localparam int NFW_CLASSES = 7;
+
+    // Execution unit of a command (unknown opcodes: the device unit)
+    function automatic logic [1:0] unit_of(input logic [7:0] op);
+        case (op)
+            OP_NOP: return UNIT_DEV;
+            OP_SET_FEATURES: return UNIT_DEV;
+            OP_SET_STATUS: return UNIT_DEV;
+            OP_QUERY_DEV: return UNIT_DEV;
+            OP_RESET: return UNIT_ALL;
+            OP_CREATE_VQ: return UNIT_VQ;
+            OP_MODIFY_VQ: return UNIT_VQ;
+            OP_QUERY_VQ: return UNIT_VQ;
+            OP_DESTROY_VQ: return UNIT_VQ;
+            OP_SUSPEND_ALL: return UNIT_VQ;
+            OP_RESUME_ALL: return UNIT_VQ;
+            OP_MAP: return UNIT_IOTLB;
+            OP_UNMAP: return UNIT_IOTLB;
+            OP_RESET_MAP: return UNIT_IOTLB;
+            OP_SET_GROUP_ASID: return UNIT_IOTLB;
+            OP_QUERY_GROUP: return UNIT_IOTLB;
+            OP_TABLE_NEW: return UNIT_IOTLB;
+            OP_TABLE_SWITCH: return UNIT_IOTLB;
+            OP_TABLE_FREE: return UNIT_IOTLB;
+            default: return UNIT_DEV;
+        endcase
+    endfunction
+
+    // What a command is ordered with (ORD_*; unknown opcodes: nothing)
+    function automatic logic [2:0] order_of(input logic [7:0] op);
+        case (op)
+            OP_NOP: return ORD_NONE;
+            OP_SET_FEATURES: return ORD_UNIT;
+            OP_SET_STATUS: return ORD_UNIT;
+            OP_QUERY_DEV: return ORD_UNIT;
+            OP_RESET: return ORD_BARRIER;
+            OP_CREATE_VQ: return ORD_OBJECT;
+            OP_MODIFY_VQ: return ORD_OBJECT;
+            OP_QUERY_VQ: return ORD_OBJECT;
+            OP_DESTROY_VQ: return ORD_OBJECT;
+            OP_SUSPEND_ALL: return ORD_UNIT;
+            OP_RESUME_ALL: return ORD_UNIT;
+            OP_MAP: return ORD_BUILD;
+            OP_UNMAP: return ORD_OBJECT;
+            OP_RESET_MAP: return ORD_OBJECT;
+            OP_SET_GROUP_ASID: return ORD_UNIT;
+            OP_QUERY_GROUP: return ORD_UNIT;
+            OP_TABLE_NEW: return ORD_OBJECT;
+            OP_TABLE_SWITCH: return ORD_OBJECT;
+            OP_TABLE_FREE: return ORD_OBJECT;
+            default: return ORD_NONE;
+        endcase
+    endfunction
+
+    // Firmware latency class of a command (unknown opcodes: OTHER)
+    function automatic logic [2:0] fw_class_of(input logic [7:0] op);
+        case (op)
+            OP_NOP: return FWC_OTHER;
+            OP_SET_FEATURES: return FWC_OTHER;
+            OP_SET_STATUS: return FWC_OTHER;
+            OP_QUERY_DEV: return FWC_OTHER;
+            OP_RESET: return FWC_RESET;
+            OP_CREATE_VQ: return FWC_VQ_CREATE;
+            OP_MODIFY_VQ: return FWC_VQ_MODIFY;
+            OP_QUERY_VQ: return FWC_VQ_MODIFY;
+            OP_DESTROY_VQ: return FWC_VQ_DESTROY;
+            OP_SUSPEND_ALL: return FWC_VQ_MODIFY;
+            OP_RESUME_ALL: return FWC_VQ_MODIFY;
+            OP_MAP: return FWC_MAP;
+            OP_UNMAP: return FWC_UNMAP;
+            OP_RESET_MAP: return FWC_UNMAP;
+            OP_SET_GROUP_ASID: return FWC_OTHER;
+            OP_QUERY_GROUP: return FWC_OTHER;
+            OP_TABLE_NEW: return FWC_MAP;
+            OP_TABLE_SWITCH: return FWC_OTHER;
+            OP_TABLE_FREE: return FWC_UNMAP;
+            default: return FWC_OTHER;
+        endcase
+    endfunction
 
 /* verilator lint_on UNUSEDPARAM */
 

@@ -715,8 +715,12 @@ always_ff @(posedge clk) begin
                     needs_reset_reg <= 1'b0;
                     rx_drops_reg <= '0;
                     for (int q = 0; q < NVQ; q++) begin
-                        q_state[q] <= VQS_NONE;
-                        q_pending[q] <= 1'b0;
+                        // FLAGS bit 1 (KEEP_VQS): objects still in INIT survive, as mlx5 keeps
+                        // untouched pre-created VQs (mlx5_vdpa_compat_reset, needs_vqs_reset)
+                        if (!a0[1] || q_state[q] != VQS_INIT) begin
+                            q_state[q] <= VQS_NONE;
+                            q_pending[q] <= 1'b0;
+                        end
                     end
                 end else begin
                     for (int q = 0; q < NVQ; q++) begin

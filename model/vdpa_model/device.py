@@ -547,18 +547,23 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         done = 0
         runnable = self._runnable
         service = self._service
-        # Only VQs runnable now can do work this call: servicing one VQ never makes another
-        # runnable. Each is re-checked before every chain (an error stops that VQ at once).
+        # Only VQs runnable now can do work this call, but for the control VQ, whose MQ command
+        # starts the other queue pairs (driver_ok_first_qp_only): after it the list is drawn
+        # again. Each is re-checked before every chain (an error stops that VQ at once).
         active = [vq for vq in self.vqs if runnable(vq)]
         progress = bool(active)
         while progress and (budget is None or done < budget):
             progress = False
+            redraw = False
             for vq in active:
                 if budget is not None and done >= budget:
                     break
                 if runnable(vq) and service(vq):
                     done += 1
                     progress = True
+                    redraw |= self.is_cvq(vq.index)
+            if redraw:
+                active = [vq for vq in self.vqs if runnable(vq)]
         return done
 
     def _service(self, vq: Virtqueue) -> bool:

@@ -10,10 +10,12 @@ the parent receives, decides the firmware work that op costs. The work comes bac
 shared by commands submitted together) and, when a trace is attached, is recorded as ``fw``
 records nested in the op.
 
-The decisions depend only on the op stream and on six parent options (one
-:class:`FirmwareOptions`), so the reference device and the RTL parent driver can take the same
-decisions from this one class: the reference device records the plan, the RTL driver would
-issue it as mailbox commands.
+The decisions depend only on the op stream and on seven parent options (one
+:class:`FirmwareOptions`), so the reference device and the RTL parent driver take the same
+decisions from this one class: the reference device records the plan, the RTL parent driver
+(tb/vdpa_tb/parent.py) carries each item out as mailbox commands. A :class:`FwWork` says
+what its item does beyond its cost drivers where an executor needs it (the state a MODIFY
+moves a VQ to, whether a VQ is created with its ring or blank).
 
 =====================  ============================================================  =========
 option                 effect                                                        mlx5
@@ -28,6 +30,10 @@ option                 effect                                                   
                        None: as ``parallel_fw_cmds`` (the series shipped both)
 ``parallel_mkey``      a region's direct keys are created (and destroyed) together   ~v6.12
 ``deferred_mr_free``   an old region is destroyed by a collector 2 s later (C9)      ~v6.12
+``driver_ok_first_     DRIVER_OK readies the first queue pair, the MQ command the    set_status,
+qp_only``              rest (off: every ready VQ at DRIVER_OK, the MQ command only   change_num
+                       rewrites the RQT; for benches that run queue pairs without    _qps
+                       a control VQ)
 =====================  ============================================================  =========
 
 VQ creation and destruction are serial whatever the options (§1 item 7). The ``vq_create``
@@ -39,6 +45,11 @@ blank or freshly created object (addresses, indices, memory keys, features) or t
 INIT to RDY (resume_vqs' two MODIFYs, a firmware quirk), where any other MODIFY changes the
 state or the memory keys of a running object (flags 0); C1 and C3 price the two differently.
 A ``link_notifier`` carries ``flags`` 1 when it registers and 0 when it unregisters.
+
+``mr_table_switch`` is every mlx5_vdpa_update_mr that puts a new region in force: inside the
+map-change path, and on an ASID that had none (no VQ holds its key yet); ``flags`` 1 says the
+ASID is left with no region at all (an empty table: set_map_data's "empty iotlbs don't have an
+mr").
 """
 
 from __future__ import annotations
@@ -114,15 +125,25 @@ class FirmwareOptions(Protocol):
     @property
     def deferred_mr_free(self) -> bool: ...
 
+    @property
+    def driver_ok_first_qp_only(self) -> bool: ...
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FwWork:
     """One unit of firmware work: ``kind`` from FW_KINDS, its cost drivers, and ``round``, the
-    same for every command submitted together (None: issued on its own, after the previous)."""
+    same for every command submitted together (None: issued on its own, after the previous).
+
+    What an executor needs beyond the cost drivers (never recorded): ``state``, the firmware
+    state a ``vq_modify`` moves its VQ to (None: it writes fields only, the first of the two
+    MODIFYs that ready a pre-created VQ), and ``filled``, whether a ``vq_create`` builds the VQ
+    with the ring the driver configured or blank (pre-creation)."""
 
     kind: str
     args: dict[str, int]
     round: int | None = None
+    state: FwState | None = None
+    filled: bool = True
 
 
 @dataclasses.dataclass(slots=True)
@@ -144,16 +165,18 @@ class _Plan:
         self.items: list[FwWork] = []
         self._rounds = 0
 
-    def one(self, kind: str, **args: int) -> None:
-        self.items.append(FwWork(kind, args))
+    def one(self, kind: str, *, state: FwState | None = None, filled: bool = True,
+            **args: int) -> None:
+        self.items.append(FwWork(kind, args, None, state, filled))
 
-    def together(self, kind: str, each: Sequence[dict[str, int]], parallel: bool) -> None:
+    def together(self, kind: str, each: Sequence[dict[str, int]], parallel: bool,
+                 state: FwState | None = None) -> None:
         """Commands of one kind submitted as a round (parallel) or one after another."""
         if not each:
             return
         self._rounds += 1
         for args in each:
-            self.items.append(FwWork(kind, args, self._rounds if parallel else None))
+            self.items.append(FwWork(kind, args, self._rounds if parallel else None, state))
 
 
 class ParentFirmware:
@@ -244,7 +267,7 @@ class Mlx5Firmware(ParentFirmware):
         self.vqs = [_Vq() for _ in range(data_vqs)]
         self.setup = False
         self.needs_teardown = False
-        self.cur_num_vqs = DEFAULT_VQ_COUNT
+        self.cur_num_vqs = self._initial_vqs()
         self.nb_registered = False
         self.status = 0
         self.suspended = False
@@ -265,6 +288,15 @@ class Mlx5Firmware(ParentFirmware):
     def driver_ok(self) -> bool:
         return bool(self.status & VIRTIO_CONFIG_S_DRIVER_OK)
 
+    def _initial_vqs(self) -> int:
+        """cur_num_vqs after add and reset: MLX5V_DEFAULT_VQ_COUNT (the first queue pair), or
+        every data VQ without driver_ok_first_qp_only."""
+        return DEFAULT_VQ_COUNT if self.options.driver_ok_first_qp_only else self.max_vqs
+
+    def fw_state(self, idx: int) -> FwState:
+        """The parent's view of data VQ ``idx``'s object (NONE: no object)."""
+        return self.vqs[idx].fw_state if self._data(idx) else FwState.NONE
+
     def _data(self, idx: int) -> bool:
         return 0 <= idx < self.max_vqs
 
@@ -273,7 +305,7 @@ class Mlx5Firmware(ParentFirmware):
         """modify_virtqueues: one MODIFY per VQ (state and/or fields), one round; ``flags`` 1
         on the MODIFYs that configure an INIT object (see the module docstring)."""
         each = [{"vq": i, "flags": int(self.vqs[i].fw_state is FwState.INIT)} for i in vqs]
-        p.together("vq_modify", each, self.options.parallel_fw_cmds)
+        p.together("vq_modify", each, self.options.parallel_fw_cmds, state)
         if state is not None:
             for i in vqs:
                 self.vqs[i].fw_state = state
@@ -292,7 +324,7 @@ class Mlx5Firmware(ParentFirmware):
             p.together("vq_query", [{"vq": i} for i in vqs], True)
         else:
             for i in vqs:  # the serial predecessor: suspend_vq, then query_virtqueue, per VQ
-                p.one("vq_modify", vq=i, flags=0)
+                p.one("vq_modify", state=FwState.SUSPEND, vq=i, flags=0)
                 p.one("vq_query", vq=i)
                 self.vqs[i].fw_state = FwState.SUSPEND
 
@@ -304,8 +336,15 @@ class Mlx5Firmware(ParentFirmware):
             return True
         if start >= self.cur_num_vqs:
             return True
-        vqs = [i for i in range(start, min(start + n, self.max_vqs)) if self.vqs[i].initialized]
-        state = self.vqs[start].fw_state
+        # mlx5 readies every object of the range, enabled or not (at DRIVER_OK QEMU has enabled
+        # none yet); without first-pair gating only the enabled ones start, as the reference
+        # device starts them
+        gated = self.options.driver_ok_first_qp_only
+        vqs = [i for i in range(start, min(start + n, self.max_vqs))
+               if self.vqs[i].initialized and (gated or self.vqs[i].ready)]
+        if not vqs:
+            return True
+        state = self.vqs[vqs[0]].fw_state
         if state is FwState.INIT:
             self._modify_round(p, vqs, None)
         elif state is FwState.SUSPEND:
@@ -324,7 +363,7 @@ class Mlx5Firmware(ParentFirmware):
         vq = self.vqs[i]
         if vq.initialized:
             return
-        p.one("vq_create", vq=i, qsize=vq.num_ent)
+        p.one("vq_create", filled=filled, vq=i, qsize=vq.num_ent)
         vq.initialized = True
         vq.fw_state = FwState.INIT
         if not filled:
@@ -429,7 +468,10 @@ class Mlx5Firmware(ParentFirmware):
             self._teardown_vq_resources(p)
         old = self.mr.get(asid)
         self.mr[asid] = new
-        p.one("mr_table_switch", asid=asid)
+        if new is None:  # set_map_data: "empty iotlbs don't have an mr"
+            p.one("mr_table_switch", asid=asid, flags=1)
+        else:
+            p.one("mr_table_switch", asid=asid)
         if self.driver_ok and not self.suspended:
             if teardown:
                 self._setup_vq_resources(p, filled=True)
@@ -479,11 +521,11 @@ class Mlx5Firmware(ParentFirmware):
         p = _Plan()
         if not self.features or not self._data(idx):
             return []
+        self.vqs[idx].ready = ready
         if not ready:
             self._suspend_vqs(p, idx, 1)
         elif self.driver_ok and not self._resume_vqs(p, idx, 1):
-            ready = False
-        self.vqs[idx].ready = ready
+            self.vqs[idx].ready = False  # resume_vq failed: set_vq_ready leaves it not ready
         return self._emit(p)
 
     def set_status(self, status: int) -> list[FwWork]:
@@ -521,7 +563,7 @@ class Mlx5Firmware(ParentFirmware):
                 self._put_mr(p, self.mr.pop(asid))
         self.status = 0
         self.suspended = False
-        self.cur_num_vqs = DEFAULT_VQ_COUNT
+        self.cur_num_vqs = self._initial_vqs()
         self.features = 0
         self.group2asid = [0, 0, 0]
         if clean_map:
@@ -556,6 +598,8 @@ class Mlx5Firmware(ParentFirmware):
         p = _Plan()
         new = self._build_mr(p, iotlb) if iotlb else None
         if self.mr.get(asid) is None:
+            if new is not None:  # mlx5_vdpa_update_mr: no VQ holds this ASID's key yet
+                p.one("mr_table_switch", asid=asid)
             self.mr[asid] = new
         else:
             self._change_map(p, new, asid)
@@ -611,6 +655,9 @@ class Mlx5Firmware(ParentFirmware):
         """change_num_qps: more pairs are set up (if not pre-created) and readied, then the RQT
         rewritten; fewer: RQT first, then the extra VQs suspended (or destroyed)."""
         cur, new = self.cur_num_vqs, 2 * newqps
+        if not self.options.driver_ok_first_qp_only:
+            p.one("rqt_update", vqs=new)  # every VQ runs already; only the spread changes
+            return
         if cur > new:
             p.one("rqt_update", vqs=new)
             if self.options.fw_resumable:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -85,6 +86,10 @@ class MigrationSetup:
     #: a MAC the guest sets through the control VQ, or None to keep the device's
     guest_mac: bytes | None = None
     traffic: bool = True
+    #: before each device stops (Flow A, Flow B), the guest posts a round the device has not
+    #: been let to finish: work in flight when the suspend arrives (a simulated device takes it
+    #: on beside the flow; the reference device leaves it to be rewound)
+    in_flight: bool = False
     frames: int = 4
     seed: int = 1
     #: NICs whose devices are traced (None: all)
@@ -138,14 +143,15 @@ class Endpoint:
     shadow: ContractShadow
     log: AccessLog
     qemu: QemuVdpaNet
-    mark: int = 0
-    violations: list[str] = dataclasses.field(default_factory=list)
 
     def judge(self) -> None:
-        """Isolation: the DMA since the last call, against the mappings in force now."""
-        bad = self.shadow.violations(self.log.entries(self.mark))
-        self.mark = len(self.log)
-        self.violations += bad
+        """Isolation: the DMA since the shadow last judged, against the mappings in force now
+        (the shadow judges what came before and during each mapping change by itself)."""
+        self.shadow.judge()
+
+    @property
+    def violations(self) -> list[str]:
+        return self.shadow.found
 
 
 _STEP_RANK = {p: i for i, p in enumerate(STEP_IDS)}
@@ -209,19 +215,37 @@ class MigrationResult:
         return "\n".join(lines)
 
 
+def host_base(layout: RamLayout) -> int:
+    """Where QEMU's own allocations start: the first GiB above guest RAM."""
+    return (layout.top + GiB - 1) // GiB * GiB
+
+
+def memory_size(layout: RamLayout) -> int:
+    """Guest memory a migration of this guest reaches: its RAM and QEMU's allocations."""
+    return host_base(layout) + HOST_AREA
+
+
 class Migration:
     """Runs :class:`MigrationSetup` end to end (see the module docstring)."""
 
-    def __init__(self, setup: MigrationSetup, factory: DeviceFactory | None = None) -> None:
+    def __init__(self, setup: MigrationSetup, factory: DeviceFactory | None = None, *,
+                 mem: GuestMemory | None = None, clock: Callable[[], int] | None = None) -> None:
+        """``mem``: the guest memory the devices reach (a simulation's), at least
+        :meth:`memory_size` bytes; ``clock``: the trace's time in picoseconds (a simulation's;
+        none on the reference device)."""
         self.setup = setup
         self.factory = factory or reference_factory(setup)
         layout = setup.layout
-        self.host_base = (layout.top + GiB - 1) // GiB * GiB
-        self.mem = GuestMemory(size=self.host_base + HOST_AREA)
+        self.host_base = host_base(layout)
+        size = self.host_base + HOST_AREA
+        if mem is not None and mem.size < size:
+            raise ValueError(f"guest memory of {mem.size:#x} bytes; this guest needs {size:#x} "
+                             f"(RAM up to {layout.top:#x}, QEMU's own allocations above)")
+        self.mem = mem if mem is not None else GuestMemory(size=size)
         self.host = Allocator(self.host_base, self.host_base + HOST_AREA)
         lo, hi = layout.ram_window()
         self.guest_alloc = Allocator(lo, hi)
-        self.trace = Trace()
+        self.trace = Trace(clock)
         self.report = Report()
         self.timings: dict[tuple[str, str], float] = {}
 
@@ -238,7 +262,7 @@ class Migration:
         with self.trace.in_phase("add", device=name):
             dev = await self.factory(name, self.mem, log, trace)
         identity = getattr(getattr(dev, "options", None), "identity_asids", frozenset({0}))
-        shadow = ContractShadow(dev, identity)
+        shadow = ContractShadow(dev, identity, log)
         tops = TracingOps(shadow, trace)
         v = VhostVdpa(tops, self.setup.vhost, trace=trace, backing=self.setup.layout.backing)
         rings: list[GuestRing] = []
@@ -256,12 +280,15 @@ class Migration:
         """Read the wire as soon as a stop's suspend returned (see QemuVdpaNet.on_suspended)."""
         ep.qemu.on_suspended = lambda: traffic.wire(nic.name, ep.device.take_tx(), nic.driver)
 
-    def _collect_garbage(self, ep: Endpoint) -> None:
-        """mlx5's MR collector, MLX5_VDPA_MR_GC_TRIGGER_MS after the flow: outside any window."""
+    async def _collect_garbage(self, ep: Endpoint) -> None:
+        """mlx5's MR collector, MLX5_VDPA_MR_GC_TRIGGER_MS after the flow: outside any window.
+        A parent driver whose collector talks to its device (the RTL's) has it as a coroutine."""
         collect = getattr(ep.device, "collect_garbage", None)
         if collect is not None:
             with ep.qemu.step("GC"):
-                collect()
+                done = collect()
+                if inspect.isawaitable(done):
+                    await done
 
     async def _timed(self, flow: str, ep: Endpoint, work: Awaitable[Any]) -> Any:
         t0 = time.perf_counter()
@@ -290,13 +317,19 @@ class Migration:
                     for _ in range(rounds):
                         await traffic.round()
 
+        async def in_flight() -> None:
+            if s.traffic and s.in_flight:
+                with _untraced_all(sources + destinations):
+                    await traffic.round(pump=False)
+
         await guest_traffic(2)
         # -- 2. Flow A on each source, the guest running ------------------------------------
         for ep, nic in zip(sources, nics, strict=True):
+            await in_flight()
             with _untraced_all([ep]):
                 traffic.stopping(nic)
             await self._timed("A", ep, self._flow_a(ep))
-            self._collect_garbage(ep)
+            await self._collect_garbage(ep)
             await guest_traffic()
         await guest_traffic(2)
         # -- 3. the destination QEMUs start (-incoming) --------------------------------------
@@ -308,12 +341,13 @@ class Migration:
         # -- 4. stop-and-copy -----------------------------------------------------------------
         states: list[NetState] = []
         before: list[dict[str, Any]] = []
+        await in_flight()
         for ep, nic in zip(sources, nics, strict=True):
             with _untraced_all([ep]):
                 traffic.stopping(nic)
             before.append(_device_control_state(ep.device))
             states.append(await self._timed("B", ep, ep.qemu.stop_shadowed()))
-            self._collect_garbage(ep)
+            await self._collect_garbage(ep)
         silent = [(len(ep.log), ep) for ep in sources]
         if s.traffic:
             for nic in nics:  # frames on the wire during the blackout reach the stopped source
@@ -322,7 +356,7 @@ class Migration:
         # -- 5. the destination devices start ------------------------------------------------
         for ep, state, nic in zip(destinations, states, nics, strict=True):
             await self._timed("C4.2", ep, ep.qemu.start_passthrough(copy.deepcopy(state)))
-            self._collect_garbage(ep)
+            await self._collect_garbage(ep)
             traffic.collect(nic)  # whatever the source sent last
             nic.qemu, nic.harness = ep.qemu, ep.device
         await guest_traffic(2)
@@ -354,7 +388,7 @@ class Migration:
             await q.start_passthrough()
             if q.has_cvq:
                 await self._guest_commands(q)
-            self._collect_garbage(probe)  # what boot freed is not the migration's work
+            await self._collect_garbage(probe)  # what boot freed is not the migration's work
         return probe, Nic(probe.name, driver, min(s.pairs_in_use, q.max_qps), q, probe.device)
 
     async def _guest_commands(self, q: QemuVdpaNet) -> None:

@@ -219,11 +219,13 @@ class VdpaOps(abc.ABC):
 
 @dataclasses.dataclass(frozen=True)
 class TxPacket:
-    """A frame the device transmitted: the queue it came from, its virtio-net header, the data."""
+    """A frame the device transmitted: the queue it came from, its virtio-net header, the data,
+    and where a simulation knows it, the time it left the device (picoseconds)."""
 
     vq: int
     header: bytes
     data: bytes
+    t_ps: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

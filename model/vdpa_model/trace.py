@@ -85,6 +85,7 @@ ARG_KEYS: dict[str, str] = {
             "mlx5_vdpa_update_cvq_iotlb, _mlx5_vdpa_create_mr)",
     "count": "identical units of work the record stands for, each with the record's other "
              "arguments (e.g. a region's direct keys of one size); absent means one",
+    "writers": "translation-table write ports a memory-key build used (RTL MAP WRITERS)",
 }
 
 

@@ -131,8 +131,10 @@ class Traffic:
         """``kind:nic:qN:#seq``, the unique part of a frame (the rest is random padding)."""
         return b":".join(frame.split(b":", 4)[:4])
 
-    async def round(self, *, inject: bool = True) -> None:
-        """The guest posts on every queue pair in use and kicks; frames arrive from the wire."""
+    async def round(self, *, inject: bool = True, pump: bool = True) -> None:
+        """The guest posts on every queue pair in use and kicks; frames arrive from the wire;
+        then (``pump``) QEMU and the devices run until quiet. Without it the work is left in
+        flight: a device that runs beside the caller (a simulation) takes it on meanwhile."""
         for nic in self.nics:
             d = nic.driver
             for qp in range(nic.pairs):
@@ -148,7 +150,8 @@ class Traffic:
                 if inject:
                     for _ in range(self.frames):
                         await self.offer(nic, qp)
-        await self.pump()
+        if pump:
+            await self.pump()
 
     async def offer(self, nic: Nic, qp: int) -> None:
         """One frame from the wire for receive queue ``qp``; may be lost if the device is not

@@ -89,6 +89,7 @@ struct Device {
     bool tx_in_frame = false;
     size_t tx_start = 0;  // where the frame still arriving begins in tx_data
     int tx_dest = 0;
+    uint64_t cycles = 0;  // vtb_cycle calls: one per clock edge of this device's host
 
     std::deque<RxFrame> rx;
 
@@ -260,7 +261,7 @@ void vtb_tx_beat(int dev, const svBitVecVal* data, int keep, svBit last, svBit u
         d.tx_frames.push_back(vtb_tx_frame{d.tx_start,
                                            static_cast<uint32_t>(d.tx_data.size() - d.tx_start),
                                            static_cast<uint8_t>(d.tx_dest),
-                                           static_cast<uint8_t>(user ? 1 : 0), 0});
+                                           static_cast<uint8_t>(user ? 1 : 0), 0, d.cycles});
         d.tx_in_frame = false;
     }
 }
@@ -349,8 +350,11 @@ void vtb_set_stall(int dev, int chan, uint32_t pattern, int len) {
 
 void vtb_settle_arm(int dev) { dev_of(dev).settle_arm = true; }
 
+uint64_t vtb_cycles(int dev) { return dev_of(dev).cycles; }
+
 int vtb_cycle(int dev) {
     Device& d = dev_of(dev);
+    ++d.cycles;
     int bits = 0;
     if (d.any_stall) {
         for (int c = 0; c < VTB_NUM_CH; ++c) {
@@ -364,7 +368,8 @@ int vtb_cycle(int dev) {
         bits |= VTB_CYCLE_SETTLE_ARM;
         d.settle_arm = false;
     }
-    if (!d.rx.empty() || !d.axil.empty()) bits |= VTB_CYCLE_HOST_BUSY;
+    if (!d.axil.empty()) bits |= VTB_CYCLE_HOST_BUSY;
+    if (!d.rx.empty()) bits |= VTB_CYCLE_RX_QUEUED;
     return bits;
 }
 

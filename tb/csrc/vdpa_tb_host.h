@@ -47,7 +47,8 @@ enum vtb_channel {
 };
 // vtb_cycle result bits above the stall bits
 #define VTB_CYCLE_SETTLE_ARM (1 << 8)  // restart the quiet count (Python asked to settle)
-#define VTB_CYCLE_HOST_BUSY (1 << 9)   // receive frames or AXI-Lite requests still queued
+#define VTB_CYCLE_HOST_BUSY (1 << 9)   // AXI-Lite requests still queued
+#define VTB_CYCLE_RX_QUEUED (1 << 10)  // receive frames still queued
 
 // One bus access as the AXI4 slave performed it: a read beat (whole bus word) or one run of
 // enabled write strobes. Bit 0 of flags: write; bit 1: answered with SLVERR.
@@ -69,6 +70,7 @@ typedef struct {
     uint8_t dest;     // tdest of the first beat (the transmit VQ)
     uint8_t aborted;  // tuser on the last beat: the device aborted the frame
     uint16_t reserved;
+    uint64_t cycle;   // the device's cycle (vtb_cycle calls so far) its last beat left on
 } vtb_tx_frame;
 
 size_t vtb_dma_rec_size(void);
@@ -97,6 +99,8 @@ uint64_t vtb_bytes_written(int dev);
 void vtb_poison_add(int dev, uint64_t lo, uint64_t hi);
 
 size_t vtb_tx_count(int dev);
+// Cycles the device has seen (vtb_cycle calls since its reset): the clock of vtb_tx_frame.cycle.
+uint64_t vtb_cycles(int dev);
 size_t vtb_tx_bytes(int dev);
 // Move every completed frame out: descriptors into `frames`, bytes into `data` (sized from
 // vtb_tx_count / vtb_tx_bytes); returns the number of frames.

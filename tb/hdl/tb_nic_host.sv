@@ -23,7 +23,9 @@
  *    backpressure inserters of the cocotbext models.
  *  - `settled`: the device reports itself idle and nothing is moving or queued on any bus for
  *    QUIET_CYCLES cycles in a row since Python last asked (vtb_settle_arm), the edge settle
- *    waits on instead of polling a register.
+ *    waits on instead of polling a register. A received frame the idle device refuses (it
+ *    holds one for a queue without a buffer, or stopped) is as quiet as none: nothing moves
+ *    until the driver acts.
  *
  * Ports carry the names of the device ports they connect to, so a top connects both with .*
  * or the NIC_HOST macro of tb_nic_host.svh.
@@ -145,6 +147,7 @@ localparam int CH_W = 5;
 localparam int CH_AR = 6;
 localparam int CYCLE_SETTLE_ARM = 8;
 localparam int CYCLE_HOST_BUSY = 9;
+localparam int CYCLE_RX_QUEUED = 10;
 
 import "DPI-C" function int vtb_cycle(input int dev);
 import "DPI-C" function bit vtb_mem_read(input int dev, input longint addr, input int nbytes,
@@ -173,7 +176,8 @@ end
 // ---------------------------------------------------------------------------------------
 logic [6:0] stall;
 logic       settle_arm;
-logic       host_busy;
+logic       host_busy;   // AXI-Lite accesses queued
+logic       rx_queued;   // received frames queued
 
 always @(posedge clk) begin : control
     int bits;
@@ -181,6 +185,7 @@ always @(posedge clk) begin : control
     stall <= bits[6:0];
     settle_arm <= bits[CYCLE_SETTLE_ARM];
     host_busy <= bits[CYCLE_HOST_BUSY];
+    rx_queued <= bits[CYCLE_RX_QUEUED];
 end
 
 // ---------------------------------------------------------------------------------------
@@ -411,7 +416,7 @@ always @(posedge clk) begin : rx_source
         s_axis_rx_tvalid <= 1'b0;
     end else if (!s_axis_rx_tvalid || s_axis_rx_tready) begin
         s_axis_rx_tvalid <= 1'b0;
-        if (host_busy && !stall[CH_RX]) begin
+        if (rx_queued && !stall[CH_RX]) begin
             if (vtb_rx_beat(DEV, BYTES, word, keep, last, dest)) begin
                 s_axis_rx_tdata <= word[DATA_W-1:0];
                 s_axis_rx_tkeep <= BYTES'(keep);
@@ -430,9 +435,13 @@ always @(posedge clk) begin : irq_counter
     if (!rst && irq_vq_valid) vtb_irq(DEV, 32'(irq_vq));
 end
 
+// received frames are quiet once none is queued, or when the idle device refuses the next one
+// (its receive buffer holds a frame for a queue that cannot take it until the driver acts: no
+// buffer, or the queue stopped); a frame queued but not yet presented will move
+wire logic rx_quiet = s_axis_rx_tvalid ? !s_axis_rx_tready : !rx_queued;
 wire logic quiet = dp_idle && !host_busy && !irq_fault && al_state == AL_IDLE &&
                    wr_state == WR_IDLE && !rd_busy && !m_axi_rvalid && !m_axi_awvalid &&
-                   !m_axi_arvalid && !s_axis_rx_tvalid && !tx_in_frame;
+                   !m_axi_arvalid && rx_quiet && !tx_in_frame;
 
 logic [$clog2(QUIET_CYCLES+1)-1:0] quiet_count;
 

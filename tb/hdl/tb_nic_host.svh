@@ -15,8 +15,8 @@
 `define NIC_PARAMETERS \
     parameter int NVQ = 8, \
     parameter int MAX_QSIZE = 256, \
-    parameter int IOTLB_ENTRIES = 16, \
-    parameter int MTT_DEPTH = 4096, \
+    parameter int IOTLB_ENTRIES = 64, \
+    parameter int MTT_DEPTH = 32768, \
     parameter int PAGE_SHIFT = 12, \
     parameter int NAS = 2, \
     parameter logic [255:0] IDENTITY_MASK = 256'd1, \
@@ -27,15 +27,27 @@
     parameter int AXIL_ADDR_W = 16, \
     parameter int MAX_SEGS = 32, \
     parameter int MAX_FRAME = 2048, \
-    parameter int FW_LATENCY_CYCLES = 0, \
+    parameter int CMD_SLOTS = 8, \
+    parameter int MTT_WRITERS = 4, \
+    parameter int IOTLB_TABLES = 32, \
+    parameter int FW_LAT_VQ_CREATE = 0, \
+    parameter int FW_LAT_VQ_DESTROY = 0, \
+    parameter int FW_LAT_VQ_MODIFY = 0, \
+    parameter int FW_LAT_MAP = 0, \
+    parameter int FW_LAT_UNMAP = 0, \
+    parameter int FW_LAT_RESET = 0, \
+    parameter int FW_LAT_OTHER = 0, \
     parameter logic [63:0] DEV_FEATURES = 64'h0000_0003_3043_8028
 
 `define NIC_PARAMETER_MAP \
     .NVQ(NVQ), .MAX_QSIZE(MAX_QSIZE), .IOTLB_ENTRIES(IOTLB_ENTRIES), .MTT_DEPTH(MTT_DEPTH), \
     .PAGE_SHIFT(PAGE_SHIFT), .NAS(NAS), .IDENTITY_MASK(IDENTITY_MASK), .NGROUPS(NGROUPS), \
     .DATA_W(DATA_W), .ADDR_W(ADDR_W), .ID_W(ID_W), .AXIL_ADDR_W(AXIL_ADDR_W), \
-    .MAX_SEGS(MAX_SEGS), .MAX_FRAME(MAX_FRAME), .FW_LATENCY_CYCLES(FW_LATENCY_CYCLES), \
-    .DEV_FEATURES(DEV_FEATURES)
+    .MAX_SEGS(MAX_SEGS), .MAX_FRAME(MAX_FRAME), .CMD_SLOTS(CMD_SLOTS), \
+    .MTT_WRITERS(MTT_WRITERS), .IOTLB_TABLES(IOTLB_TABLES), .FW_LAT_VQ_CREATE(FW_LAT_VQ_CREATE), \
+    .FW_LAT_VQ_DESTROY(FW_LAT_VQ_DESTROY), .FW_LAT_VQ_MODIFY(FW_LAT_VQ_MODIFY), \
+    .FW_LAT_MAP(FW_LAT_MAP), .FW_LAT_UNMAP(FW_LAT_UNMAP), .FW_LAT_RESET(FW_LAT_RESET), \
+    .FW_LAT_OTHER(FW_LAT_OTHER), .DEV_FEATURES(DEV_FEATURES)
 
 `define TB_CLOCK(PERIOD) \
 logic clk; \

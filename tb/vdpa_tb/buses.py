@@ -28,6 +28,7 @@ from typing import Any
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge, SimTimeoutError, Timer, with_timeout
+from cocotb.utils import get_sim_time
 from cocotbext.axi import (
     AxiBus,
     AxiLiteBus,
@@ -90,8 +91,9 @@ class BusModels(abc.ABC):
     async def inject_rx(self, vq: int, frame: bytes) -> None: ...
 
     @abc.abstractmethod
-    def take_tx(self) -> list[tuple[int, bool, bytes]]:
-        """Transmitted frames so far: (tdest, aborted, bytes) each."""
+    def take_tx(self) -> list[tuple[int, bool, bytes, int | None]]:
+        """Transmitted frames so far: (tdest, aborted, bytes, the simulation time in ps its
+        last beat left the device, or None where the bus model cannot tell) each."""
 
     @property
     @abc.abstractmethod
@@ -153,8 +155,13 @@ class HdlBus(BusModels):
     async def inject_rx(self, vq: int, frame: bytes) -> None:
         self.dev.push_rx(vq, frame)
 
-    def take_tx(self) -> list[tuple[int, bool, bytes]]:
-        return self.dev.take_tx()
+    def take_tx(self) -> list[tuple[int, bool, bytes, int | None]]:
+        # the host counts this device's cycles; the same clock runs the simulation, so a frame's
+        # cycle is as many periods before now as the count has moved on since
+        now_ps = int(get_sim_time("ps"))
+        count = self.dev.cycles()
+        return [(dest, aborted, data, now_ps - (count - cycle) * CLK_NS * 1000)
+                for dest, aborted, data, cycle in self.dev.take_tx()]
 
     @property
     def irq_count(self) -> dict[int, int]:
@@ -249,13 +256,13 @@ class CocotbextBus(BusModels):
     async def inject_rx(self, vq: int, frame: bytes) -> None:
         await self.rx_source.send(AxiStreamFrame(frame, tdest=vq))
 
-    def take_tx(self) -> list[tuple[int, bool, bytes]]:
-        out = []
+    def take_tx(self) -> list[tuple[int, bool, bytes, int | None]]:
+        out: list[tuple[int, bool, bytes, int | None]] = []
         while not self.tx_sink.empty():
             f = self.tx_sink.recv_nowait()
             user = f.tuser if isinstance(f.tuser, list) else [f.tuser]
             tdest = f.tdest[0] if isinstance(f.tdest, list) else f.tdest
-            out.append((int(tdest), bool(user and user[-1]), bytes(f.tdata)))
+            out.append((int(tdest), bool(user and user[-1]), bytes(f.tdata), None))
         return out
 
     @property

@@ -48,11 +48,11 @@ class RtlHarness(DeviceHarness):
             return []
         out = []
         hdr = spec.net_hdr_len(self.features)
-        for dest, aborted, data in self.bus.take_tx():
+        for dest, aborted, data, t_ps in self.bus.take_tx():
             if aborted:
                 self.tx_aborted += 1
                 continue
-            out.append(TxPacket(dest, data[:hdr], data[hdr:]))
+            out.append(TxPacket(dest, data[:hdr], data[hdr:], t_ps))
         return out
 
     def take_faults(self) -> list[DeviceFault]:

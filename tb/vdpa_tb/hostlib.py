@@ -30,7 +30,7 @@ DMA_WRITE = 1
 DMA_BUS_ERROR = 2
 #: one transmitted frame (vtb_tx_frame)
 TX_FRAME = np.dtype([("offset", "<u8"), ("len", "<u4"), ("dest", "u1"), ("aborted", "u1"),
-                     ("reserved", "<u2")])
+                     ("reserved", "<u2"), ("cycle", "<u8")])
 #: AXI response codes (AMBA AXI: OKAY, EXOKAY, SLVERR, DECERR)
 AXI_RESP = ("OKAY", "EXOKAY", "SLVERR", "DECERR")
 
@@ -44,6 +44,7 @@ _SIG: dict[str, tuple[Any, list[Any]]] = {
     "vtb_mem_size": (ctypes.c_uint64, []),
     "vtb_mem_dirty": (_U8P, []),
     "vtb_dev_reset": (None, [ctypes.c_int]),
+    "vtb_cycles": (ctypes.c_uint64, [ctypes.c_int]),
     "vtb_dma_count": (ctypes.c_size_t, [ctypes.c_int]),
     "vtb_dma_take": (ctypes.c_size_t, [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]),
     "vtb_bytes_read": (ctypes.c_uint64, [ctypes.c_int]),
@@ -159,8 +160,13 @@ class HostDevice:
         self.c.vtb_poison_add(self.index, lo, hi)
 
     # -- streams -----------------------------------------------------------------------------
-    def take_tx(self) -> list[tuple[int, bool, bytes]]:
-        """Completed transmitted frames: (tdest, aborted, bytes) each, in order."""
+    def cycles(self) -> int:
+        """Clock cycles this device's host has seen since its reset."""
+        return int(self.c.vtb_cycles(self.index))
+
+    def take_tx(self) -> list[tuple[int, bool, bytes, int]]:
+        """Completed transmitted frames: (tdest, aborted, bytes, the cycle of :meth:`cycles`
+        their last beat left on) each, in order."""
         n = self.c.vtb_tx_count(self.index)
         if not n:
             return []
@@ -169,10 +175,10 @@ class HostDevice:
         buf = (ctypes.c_char * len(data)).from_buffer(data) if data else None
         self.c.vtb_tx_take(self.index, frames.ctypes.data, buf)
         raw = bytes(data)
-        return [(dest, bool(aborted), raw[off:off + length])
-                for off, length, dest, aborted in zip(
+        return [(dest, bool(aborted), raw[off:off + length], cycle)
+                for off, length, dest, aborted, cycle in zip(
                     frames["offset"].tolist(), frames["len"].tolist(), frames["dest"].tolist(),
-                    frames["aborted"].tolist(), strict=True)]
+                    frames["aborted"].tolist(), frames["cycle"].tolist(), strict=True)]
 
     def push_rx(self, dest: int, frame: bytes) -> None:
         if self.c.vtb_rx_push(self.index, dest, frame, len(frame)) != 0:

@@ -18,10 +18,13 @@ import cocotb
 from cocotb.triggers import RisingEdge, Timer
 
 from vdpa_model.memory import Allocator, GuestMemory
+from vdpa_model.options import DeviceOptions
+from vdpa_model.trace import Trace
 
 from .buses import CLK_NS, BusModels, CocotbextBus, HdlBus
+from .cmdport import RtlCommandPort
 from .hostmem import MappingCheck, describe
-from .parent import RtlCommandPort, RtlParentDriver
+from .parent import RtlParentDriver
 
 GUEST_SIZE = 1 << 30
 # a chain moves at least a byte every few cycles; 200k cycles of standstill is a hang
@@ -72,6 +75,9 @@ class Tb:
         self.rst = self.sig("rst")
         self.port = RtlCommandPort(self.bus, self.sig("irq_cpl"))
         self.drv: RtlParentDriver | None = None
+        #: the parent's mlx5 behaviour for the next start(): the reference device's options
+        #: (fw_resumable, precreated_vqs, parallel_fw_cmds, ...; vdpa_model.options)
+        self.parent_options = DeviceOptions()
         self._monitors = False
 
     def sig(self, name: str) -> Any:
@@ -99,14 +105,16 @@ class Tb:
     async def cycle_reset(self) -> None:
         await self.bus.reset(self.rst, 5)
 
-    async def start(self, check_dma: bool = True) -> RtlParentDriver:
+    async def start(self, check_dma: bool = True, trace: Trace | None = None) -> RtlParentDriver:
         """Reset, probe the device and judge its DMA against the driver's mappings (unless
         ``check_dma`` is off: a checker of its own, such as the contract shadow, judges it).
-        Calling it again gives a fresh device (power-on state) with a fresh parent driver."""
+        Calling it again gives a fresh device (power-on state) with a fresh parent driver.
+        With ``trace`` the parent's fw records go there from the device's creation on."""
         self.target.drain()  # DMA of the previous device life, judged by its own mappings
         await self.cycle_reset()
         self.port = RtlCommandPort(self.bus, self.sig("irq_cpl"))
-        self.drv = await self.parent_cls.probe(self.port, self.bus)
+        self.port.recorder.trace = trace
+        self.drv = await self.parent_cls.probe(self.port, self.bus, self.parent_options)
         self.target.check = MappingCheck(self.drv.allowed_ranges, self.data_w // 8) \
             if check_dma else None
         self.port.before_mapping_change = self._mappings_change

@@ -1,28 +1,35 @@
 # SPDX-License-Identifier: MIT
 """Parent driver for the RTL device: ``VdpaOps`` over the AXI-Lite command interface.
 
-It plays the role drivers/vdpa/mlx5/net/mlx5_vnet.c plays over mlx5 firmware: it keeps the
-virtqueue configuration in software until DRIVER_OK, then creates the hardware VQ objects and
-moves them to RDY; suspend/resume become SUSPEND_ALL/RESUME_ALL; address and index changes made
-while suspended are pushed with MODIFY_VQ when the VQ is resumed. The control virtqueue is
-emulated here in software, as mlx5_vnet.c does (mlx5_cvq_kick_handler over vringh and a software
-copy of the IOTLB): the parent keeps its own copy of every mapping, walks the control ring itself
-and executes commands with the model's :func:`vdpa_model.ctrl.serve_control`.
+It plays the role drivers/vdpa/mlx5/net/mlx5_vnet.c plays over mlx5 firmware, and it takes its
+decisions where the reference device's mlx5 parent takes them: from the model's firmware-work
+model, :class:`vdpa_model.fwmodel.Mlx5Firmware`, configured by the same
+:class:`vdpa_model.options.DeviceOptions` (``fw_resumable``, ``precreated_vqs``,
+``parallel_fw_cmds``, ``keep_link_notifier``, ``parallel_mkey``, ``deferred_mr_free``,
+``driver_ok_first_qp_only``). For every op the model says what mlx5 would ask its firmware to
+do, in which rounds; this driver carries each unit out with the device's mailbox commands
+(:meth:`RtlParentDriver._carry_out`) and records it in the model's vocabulary
+(:mod:`vdpa_tb.fwtrace`), so the RTL's trace and the reference device's differ only in time.
 
-Every operation's hardware commands, their status and cycle counts are recorded in
-``RtlCommandPort.history`` so benchmarks and timing fits can read what the device did. The
-bench-facing side (settle, frames, faults) is :class:`vdpa_tb.harness.RtlHarness`.
+What is the RTL's own: the commands each unit becomes (a VQ object's CREATE/MODIFY/QUERY/
+DESTROY, a table built beside the one in force with TABLE_NEW and MAPs and put in force with
+TABLE_SWITCH, TABLE_FREE), the commands an op needs on this device whatever mlx5 plans
+(SET_FEATURES, SET_STATUS, RESET, SET_GROUP_ASID, RESET_MAP), the ring addresses and indices
+the commands carry, and the device's limits (a table that does not fit fails the op and leaves
+the one in force, as mlx5 keeps its old MR; out of tables or MTT space, retired tables are
+collected first). The control virtqueue is emulated here in software, as mlx5_vnet.c does
+(mlx5_cvq_kick_handler over vringh and a software copy of the IOTLB), with the model's
+:func:`vdpa_model.ctrl.serve_control`. The bench-facing side (settle, frames, faults) is
+:class:`vdpa_tb.harness.RtlHarness`.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import errno
 from collections.abc import Sequence
 from typing import Any
-
-import cocotb
-from cocotb.triggers import RisingEdge, with_timeout
 
 from vdpa_model import spec
 from vdpa_model.ctrl import serve_control
@@ -32,165 +39,48 @@ from vdpa_model.datapath import Chain, RingError, SplitRing
 from vdpa_model.device import CVQ_GROUP, DATAVQ_DESC_GROUP, DATAVQ_GROUP
 from vdpa_model.dma import AccessLog, DmaPort
 from vdpa_model.errors import fail
+from vdpa_model.fwmodel import DEFAULT_VQ_SIZE, FwState, FwWork, Mlx5Firmware
 from vdpa_model.iotlb import AddressSpace, Iotlb, check_perm
 from vdpa_model.memory import GuestMemory
-from vdpa_model.ops import (
-    DeviceFault,
-    IotlbRange,
-    IovaRange,
-    VdpaOps,
-    VqState,
-)
+from vdpa_model.mr import MAX_KEY
+from vdpa_model.ops import DeviceFault, IotlbRange, IovaRange, TxPacket, VdpaOps, VqState
 from vdpa_model.options import DeviceOptions
+from vdpa_model.trace import Trace, TraceRecord
 
+from .cmdport import Cmd, Completion, RtlCommandPort
 from .harness import RtlHarness
 from .regmap import REGMAP
 
 RM = REGMAP
+#: a command with the fw record it serves (None: the op's own command)
+Planned = tuple[str, dict[str, int], "TraceRecord | None"]
 U64 = (1 << 64) - 1
-# command slots assumed until probe reads the real number from CMD_STATUS
-CMD_DEPTH = 8
-
-#: commands after which the parent's own copy of the mappings changes: DMA logged before one
-#: completes is judged against the mappings before it (RtlCommandPort.before_mapping_change)
-MAPPING_COMMANDS = frozenset({"MAP", "UNMAP", "RESET_MAP", "RESET", "SET_GROUP_ASID"})
 # config space defaults (the reference device's defaults, so both answer alike)
 MAC = DeviceOptions().mac
 MTU = DeviceOptions().mtu
+#: What the parent serves in software on top of what the device offers: its control VQ handles
+#: MAC_ADDR_SET and VLAN filtering (mlx5_vnet.c: get_supported_features adds CTRL_MAC_ADDR and
+#: CTRL_VLAN; handle_ctrl_mac, handle_ctrl_vlan).
+SOFTWARE_FEATURES = (spec.bit(spec.VIRTIO_NET_F_CTRL_MAC_ADDR)
+                     | spec.bit(spec.VIRTIO_NET_F_CTRL_VLAN))
 
-
-@dataclasses.dataclass
-class Completion:
-    """One command completion as the device reported it."""
-
-    tag: int
-    op: str
-    status: int
-    cycles: int
-    data: tuple[int, int, int, int]
-
-    @property
-    def ok(self) -> bool:
-        return self.status == RM.status["OK"].code
-
-
-class RtlCommandPort:
-    """The command mailbox: argument registers, submit, completion FIFO; doorbells.
-
-    ``bus`` carries the AXI-Lite accesses: anything with ``async access_many([(write, addr,
-    value), ...]) -> [read data, ...]`` (vdpa_tb.buses). The accesses of one step (a command's
-    arguments and submit, a completion's registers) go as one batch, which the fast bus models
-    complete with a single wake-up of Python.
-    """
-
-    def __init__(self, bus: Any, irq_cpl: Any) -> None:
-        self.bus = bus
-        self.irq_cpl = irq_cpl
-        self._next_tag = 0
-        self._outstanding: set[int] = set()
-        self._done: dict[int, Completion] = {}
-        self._lock = cocotb.triggers.Lock()
-        self.history: list[Completion] = []
-        self._op_names = {c.opcode: c.name for c in RM.cmd.values()}
-        self.depth = CMD_DEPTH
-        #: called when a completion of a MAPPING_COMMANDS command is collected, before the
-        #: parent driver updates its copy of the mappings (the testbench judges DMA there)
-        self.before_mapping_change: Any = None
-
-    @staticmethod
-    def _addr(reg: str, index: int = 0) -> int:
-        return RM.reg[reg] + index * RM.reg_stride[reg]
-
-    async def read(self, reg: str, index: int = 0) -> int:
-        return (await self.bus.access_many([(False, self._addr(reg, index), 0)]))[0]
-
-    async def write(self, reg: str, value: int, index: int = 0) -> None:
-        await self.bus.access_many([(True, self._addr(reg, index), value & 0xFFFFFFFF)])
-
-    @staticmethod
-    def _check_args(op: str, args: dict[str, int]) -> None:
-        cmd = RM.cmd[op]
-        unknown = set(args) - set(cmd.args)
-        if unknown:
-            raise ValueError(f"{op} has no argument(s) {sorted(unknown)}; it takes {cmd.args}")
-
-    def _submit_ops(self, op: str, args: dict[str, int]) -> tuple[int, list[tuple[bool, int, int]]]:
-        """Allocate a tag; the argument and submit writes of command ``op``."""
-        cmd = RM.cmd[op]
-        tag = self._next_tag
-        self._next_tag = (self._next_tag + 1) & 0xFF
-        ops = [(True, self._addr("CMD_ARG0", i), args.get(name, 0) & 0xFFFFFFFF)
-               for i, name in enumerate(cmd.args)]
-        ops.append((True, self._addr("CMD_SUBMIT"), (tag << 8) | cmd.opcode))
-        return tag, ops
-
-    async def submit(self, op: str, **args: int) -> int:
-        """Queue command ``op`` with named arguments (missing ones are 0); return its tag."""
-        return (await self._submit_many([(op, args)]))[0]
-
-    async def _submit_many(self, cmds: Sequence[tuple[str, dict[str, int]]]) -> list[int]:
-        """Submit in order, as many per batch as the device has free command slots."""
-        for op, args in cmds:
-            self._check_args(op, args)
-        tags: list[int] = []
-        pending = list(cmds)
-        while pending:
-            while len(self._outstanding) >= self.depth:
-                await self._collect()
-            async with self._lock:
-                ops: list[tuple[bool, int, int]] = []
-                while pending and len(self._outstanding) < self.depth:
-                    op, args = pending.pop(0)
-                    tag, writes = self._submit_ops(op, args)
-                    ops += writes
-                    self._outstanding.add(tag)
-                    tags.append(tag)
-                await self.bus.access_many(ops)
-        return tags
-
-    async def _collect(self, timeout_cycles: int = 2_000_000) -> None:
-        """Move every waiting completion into ``_done``; wait for one if none is waiting."""
-        if not int(self.irq_cpl.value):
-            await with_timeout(RisingEdge(self.irq_cpl), timeout_cycles * 10, "ns")
-        # one completion: its six registers read, then popped
-        one = [(False, self._addr("CPL_HEAD"), 0), (False, self._addr("CPL_CYCLES"), 0),
-               *[(False, self._addr("CPL_DATA0", i), 0) for i in range(4)],
-               (True, self._addr("CPL_POP"), 1)]
-        mapping = False
-        async with self._lock:
-            # every completion waiting now, in one batch (wait() comes back for later ones)
-            waiting = (await self.read("CMD_STATUS") >> 8) & 0xFF
-            got = await self.bus.access_many(one * waiting) if waiting else []
-            for k in range(waiting):
-                head, cycles, *data = got[len(one) * k:len(one) * (k + 1) - 1]
-                if not head >> 31:
-                    raise RuntimeError(f"CMD_STATUS counted {waiting} completions, "
-                                       f"CPL_HEAD is empty at the {k + 1}th")
-                tag, opc, status = head & 0xFF, (head >> 8) & 0xFF, (head >> 16) & 0xFF
-                c = Completion(tag, self._op_names.get(opc, f"op{opc:#x}"), status, cycles,
-                               tuple(data))  # type: ignore[arg-type]
-                self._outstanding.discard(tag)
-                self._done[tag] = c
-                self.history.append(c)
-                mapping |= c.op in MAPPING_COMMANDS
-        if mapping and self.before_mapping_change is not None:
-            self.before_mapping_change()
-
-    async def wait(self, tag: int) -> Completion:
-        while tag not in self._done:
-            await self._collect()
-        return self._done.pop(tag)
-
-    async def execute(self, op: str, **args: int) -> Completion:
-        return await self.wait(await self.submit(op, **args))
-
-    async def execute_many(self, cmds: Sequence[tuple[str, dict[str, int]]]) -> list[Completion]:
-        """Submit all, then collect all: independent commands overlap in the device."""
-        tags = await self._submit_many(cmds)
-        return [await self.wait(t) for t in tags]
-
-    async def doorbell(self, vq: int) -> None:
-        await self.write("DOORBELL", vq)
+NONE = RM.vq_state["NONE"]
+INIT = RM.vq_state["INIT"]
+RDY = RM.vq_state["RDY"]
+SUSPEND = RM.vq_state["SUSPEND"]
+ERR = RM.vq_state["ERR"]
+#: the device's VQ object state for each state of the parent's view (mvq->fw_state)
+HW_STATE = {FwState.NONE: NONE, FwState.INIT: INIT, FwState.RDY: RDY, FwState.SUSPEND: SUSPEND}
+STATE_MASK = 1 << RM.modify_bit["STATE"]
+ADDRS_MASK = 1 << RM.modify_bit["ADDRS"]
+INDEX_MASK = (1 << RM.modify_bit["AVAIL_IDX"]) | (1 << RM.modify_bit["USED_IDX"])
+RESET_CLEAN_MAP = 1
+RESET_KEEP_VQS = 2
+#: statuses a command may answer without failing its op: the object it names is gone or in ERR
+#: (mlx5 only warns when it destroys or modifies a VQ that faulted)
+TOLERATED = ("BAD_STATE",)
+#: a table build that runs out of room: collect the retired tables and try once more
+OUT_OF_ROOM = ("NO_SPACE", "NO_MEM")
 
 
 def _lo(v: int) -> int:
@@ -208,10 +98,61 @@ class _SwVq:
     desc: int = 0
     driver: int = 0
     device: int = 0
-    num: int = 256
+    num: int = DEFAULT_VQ_SIZE
     ready: bool = False
+    callback: bool = False
     avail_index: int = 0
+    #: ring addresses changed since the object last took them (MLX5_VIRTQ_MODIFY_MASK_*_ADDRS)
     modified: bool = False
+    #: an index set (set_vq_state) that the object has not taken yet (*_AVAIL_IDX, *_USED_IDX)
+    idx_pending: bool = False
+
+
+#: a translation table of the device: (ASID, handle)
+Table = tuple[int, int]
+
+
+@dataclasses.dataclass
+class _Regions:
+    """The region work of one op. For set_map: the ASID, the ranges its new table translates,
+    whether the model's parent had a region there before, the new table's handle once
+    TABLE_NEW answered (and the record TABLE_NEW stands for), and the tables a switch retired
+    (with whether they back a region of the model's parent, whose destruction it then plans).
+    A reset passes one without ranges: the regions it destroys the device releases itself."""
+
+    asid: int = 0
+    ranges: list[IotlbRange] = dataclasses.field(default_factory=list)
+    had_region: bool = False
+    handle: int | None = None
+    table_record: TraceRecord | None = None
+    retired: list[tuple[Table, bool]] = dataclasses.field(default_factory=list)
+
+
+def translations(ranges: Sequence[IotlbRange]) -> list[IotlbRange]:
+    """The MAPs of a table: what mlx5 makes a direct key (mr.c: create_user_mr merges IOVA-
+    contiguous entries of one permission into chains, add_direct_chain cuts them at
+    MAX_KLM_SIZE), also cut where the physical address jumps, since one MAP is one linear
+    translation here."""
+    out: list[IotlbRange] = []
+    chain_start = -1
+    for r in sorted(ranges, key=lambda r: r.iova):
+        last = out[-1] if out else None
+        if last is not None and last.iova + last.size == r.iova and last.perm == r.perm:
+            room = chain_start + (r.iova - chain_start) // MAX_KEY * MAX_KEY + MAX_KEY - last.iova
+            if last.pa + last.size == r.pa and last.size + r.size <= room:
+                out[-1] = IotlbRange(last.iova, last.size + r.size, last.pa, last.perm)
+                continue
+            iova, pa, size = r.iova, r.pa, r.size
+        else:
+            chain_start = r.iova
+            iova, pa, size = r.iova, r.pa, r.size
+        # cut at the chain's key boundaries
+        while size:
+            end = chain_start + ((iova - chain_start) // MAX_KEY + 1) * MAX_KEY
+            n = min(size, end - iova)
+            out.append(IotlbRange(iova, n, pa, r.perm))
+            iova, pa, size = iova + n, pa + n, size - n
+    return out
 
 
 class RtlParentDriver(VdpaOps, RtlHarness):
@@ -219,21 +160,33 @@ class RtlParentDriver(VdpaOps, RtlHarness):
 
     VQ indices 0..NVQ-1 are hardware data VQs; the control VQ (index 2, or NVQ with MQ, as
     mlx5_vnet.c's ctrl_vq_idx) is run by this driver in software over guest memory, through
-    its own copy of the IOTLB of group 1's ASID.
+    its own copy of the IOTLB of group 1's ASID. ``options`` are the reference device's
+    (DeviceOptions); the device's own capabilities (VQs, queue size, features) come from its
+    registers.
     """
 
-    def __init__(self, port: RtlCommandPort, caps: dict[str, int], bus: Any = None) -> None:
+    def __init__(self, port: RtlCommandPort, caps: dict[str, int], bus: Any = None,
+                 options: DeviceOptions | None = None) -> None:
         self.port = port
         self.hw_vqs = caps["nvq"]
         self.nvqs = caps["nvq"] + 1
         self.ngroups = caps["ngroups"]
         self.nas = caps["nas"]
         self.max_qsize = caps["max_qsize"]
-        self.device_features = caps["features"]
+        self.device_features = caps["features"] | SOFTWARE_FEATURES
+        self.fw_slots = caps["slots"]
+        self.mtt_writers = caps["mtt_writers"]
+        self.page_shift = caps["page_shift"]
+        self.options = options or DeviceOptions()
+        #: the decisions: mlx5_vnet.c's, from the model (module docstring)
+        self.fw = Mlx5Firmware(self.options, self.hw_vqs, self.device_features)
         self.bus = bus
         self.vq_cfg = [_SwVq(num=self.max_qsize) for _ in range(self.nvqs)]
-        self.hw_num = [0] * self.nvqs
-        self.hw_created = [False] * self.nvqs
+        #: size of each hardware VQ object as created (the queue size is fixed at CREATE_VQ)
+        self.hw_num = [0] * self.hw_vqs
+        #: objects the device reported in ERR at their last QUERY (a fault the model's parent
+        #: does not see: mlx5 only learns of it from the firmware event)
+        self.hw_err: set[int] = set()
         self.status = 0
         self.features = 0
         self.suspended = False
@@ -243,10 +196,20 @@ class RtlParentDriver(VdpaOps, RtlHarness):
         # software copy of every ASID's mappings: for the control VQ and the DMA checker
         self.spaces = [AddressSpace(a, identity=bool(self.identity_mask >> a & 1))
                        for a in range(self.nas)]
+        #: the device's table in force per ASID (handles; ASID a starts with table a + 1)
+        self.table = [a + 1 for a in range(self.nas)]
+        #: retired tables in the order the model's parent deferred their regions
+        #: (deferred_mr_free; None: the device freed it already, at a map-cleaning reset)
+        self.retired: list[Table | None] = []
+        #: retired tables the model's parent has no region for (an empty table replaced): the
+        #: device's own, freed with the next collection
+        self.spare: list[Table] = []
         self.mem: GuestMemory | None = None
         self.access_log: AccessLog | None = None
         self.mac = MAC
         self.cur_queue_pairs = 1
+        #: VLAN filter of the control VQ (mlx5: one steering rule pair per id)
+        self.vlans: set[int] = set()
         self.cvq_broken = False
         self.cvq_notifications = 0
         self.cvq_last_avail = 0
@@ -255,33 +218,74 @@ class RtlParentDriver(VdpaOps, RtlHarness):
 
         self.last_error: Completion | None = None
         self._faults: list[DeviceFault] = []
+        self._tx: list[TxPacket] = []
         self.tx_aborted = 0
+        #: when the first and the last frame taken so far left the device (ps; a probe such as
+        #: mig_mon sees a migration's network gap between the source's last and the
+        #: destination's first)
+        self.tx_first_ps: int | None = None
+        self.tx_last_ps: int | None = None
 
     @classmethod
-    async def probe(cls, port: RtlCommandPort, bus: Any = None) -> RtlParentDriver:
-        """Read identification and capabilities, as a parent's probe does."""
+    async def probe(cls, port: RtlCommandPort, bus: Any = None,
+                    options: DeviceOptions | None = None) -> RtlParentDriver:
+        """Read identification and capabilities, as a parent's probe does, then add the device
+        (mlx5_vdpa_dev_add: with ``precreated_vqs`` every VQ object is created blank)."""
         ident = await port.read("ID")
         if ident != RM.device_id:
             raise RuntimeError(f"ID register reads {ident:#x}, expected {RM.device_id:#x}")
-        # with nothing outstanding, the free slots are the command FIFO depth
-        port.depth = max(1, await port.read("CMD_STATUS") & 0xFF)
         c0 = await port.read("CAPS0")
+        c4 = await port.read("CAPS4")
         caps = {
             "nvq": c0 & 0xFF, "ngroups": (c0 >> 8) & 0xFF, "nas": (c0 >> 16) & 0xFF,
             "page_shift": (c0 >> 24) & 0xFF, "max_qsize": await port.read("CAPS1"),
             "identity_mask": await port.read("CAPS2") >> 16,
             "features": (await port.read("DEV_FEATURES_HI") << 32)
             | await port.read("DEV_FEATURES_LO"),
+            "slots": max(1, c4 & 0xFF), "mtt_writers": max(1, (c4 >> 8) & 0xFF),
         }
-        return cls(port, caps, bus)
+        # the firmware-command throttle (mlx5_core cmd.c, C10): no more commands outstanding
+        # than the device runs at once, nor than its FIFO holds (its free slots now, with
+        # nothing outstanding)
+        port.depth = min(max(1, await port.read("CMD_STATUS") & 0xFF), caps["slots"])
+        drv = cls(port, caps, bus, options)
+        await drv._carry_out(drv.fw.device_add(), "probe")
+        return drv
+
+    @property
+    def trace(self) -> Trace | None:
+        """Where the fw records of the work this driver carries out go (None: nowhere)."""
+        return self.port.recorder.trace
+
+    @trace.setter
+    def trace(self, trace: Trace | None) -> None:
+        self.port.recorder.trace = trace
+
+    def has_op(self, name: str) -> bool:
+        """The optional ops the reference device's mlx5 parent offers with these options."""
+        opts = self.options
+        optional = {"suspend": opts.has_suspend, "resume": opts.offers_resume,
+                    "dma_map": opts.incremental_map, "dma_unmap": opts.incremental_map,
+                    "set_map": not opts.incremental_map}
+        return optional.get(name, super().has_op(name))
+
+    @property
+    def hw_state(self) -> list[int]:
+        """The device's VQ objects as the parent sees them (ERR once a QUERY showed it)."""
+        return [ERR if i in self.hw_err else HW_STATE[self.fw.fw_state(i)]
+                for i in range(self.hw_vqs)]
 
     # -- helpers ----------------------------------------------------------------------------
+    def _fail(self, c: Completion, name: str, what: str = "") -> Exception:
+        self.last_error = c
+        return fail(RM.errno_of(c.status), name,
+                    f"{what}device answered {c.op} with {c.status_name}")
+
     async def _cmd(self, op: str, name: str, **args: int) -> Completion:
+        """A command the op itself needs (no fw record: its time is the op's)."""
         c = await self.port.execute(op, **args)
         if not c.ok:
-            self.last_error = c
-            raise fail(RM.errno_of(c.status), name,
-                       f"device answered {op} with {RM.status_name(c.status)}")
+            raise self._fail(c, name)
         return c
 
     def _check_idx(self, idx: int, op: str) -> None:
@@ -291,8 +295,13 @@ class RtlParentDriver(VdpaOps, RtlHarness):
     def _driver_ok(self) -> bool:
         return bool(self.status & spec.VIRTIO_CONFIG_S_DRIVER_OK)
 
-    def _create_args(self, idx: int) -> dict[str, int]:
-        v = self.vq_cfg[idx]
+    def _is_hw(self, idx: int) -> bool:
+        return idx < self.hw_vqs and not self.is_cvq(idx)
+
+    def _create_args(self, idx: int, filled: bool) -> dict[str, int]:
+        """CREATE_VQ with the configured ring (``filled``) or blank at the default size, as
+        mlx5's create_virtqueue(filled) / pre-creation does."""
+        v = self.vq_cfg[idx] if filled else _SwVq(num=min(DEFAULT_VQ_SIZE, self.max_qsize))
         return {
             "VQ": idx, "SIZE": v.num, "DESC_LO": _lo(v.desc), "DESC_HI": _hi(v.desc),
             "DRIVER_LO": _lo(v.driver), "DRIVER_HI": _hi(v.driver),
@@ -301,26 +310,194 @@ class RtlParentDriver(VdpaOps, RtlHarness):
             "GROUPS": (DATAVQ_DESC_GROUP << 8) | DATAVQ_GROUP,
         }
 
-    def _modify_args(self, idx: int, state: int | None) -> dict[str, int]:
+    def _modify_args(self, idx: int, state: FwState | None) -> dict[str, int]:
+        """MODIFY_VQ to ``state``, with the fields changed since the object last took them
+        (mlx5's modified_fields); None writes every field without a state change (the first
+        MODIFY of a pre-created object, resume_vqs' firmware quirk)."""
         v = self.vq_cfg[idx]
-        mask = 0
         a: dict[str, int] = {"VQ": idx}
-        if state is not None:
-            mask |= 1 << RM.modify_bit["STATE"]
-            a["STATE"] = state
-        if v.modified:
-            # indices are pushed by set_vq_state itself; only addresses wait for the start
-            mask |= 1 << RM.modify_bit["ADDRS"]
+        mask = 0
+        if state is None:
+            mask = ADDRS_MASK | INDEX_MASK
+        else:
+            mask = STATE_MASK
+            a["STATE"] = HW_STATE[state]
+            if state is FwState.RDY:
+                mask |= (ADDRS_MASK if v.modified else 0) | (INDEX_MASK if v.idx_pending else 0)
+        if mask & ADDRS_MASK:
             a.update(DESC_LO=_lo(v.desc), DESC_HI=_hi(v.desc), DRIVER_LO=_lo(v.driver),
                      DRIVER_HI=_hi(v.driver), DEVICE_LO=_lo(v.device), DEVICE_HI=_hi(v.device))
+        if mask & INDEX_MASK:
+            a["IDX"] = (v.avail_index << 16) | v.avail_index
         a["MASK"] = mask
         return a
 
     async def query_vq(self, idx: int) -> dict[str, int]:
-        c = await self._cmd("QUERY_VQ", "query_vq", VQ=idx)
+        """QUERY_VQ, outside any plan (testbench introspection)."""
+        return self._note_query(idx, await self._cmd("QUERY_VQ", "query_vq", VQ=idx))
+
+    def _note_query(self, idx: int, c: Completion) -> dict[str, int]:
         st, ix, en, gr = c.data
-        return {"state": st & 0xFF, "size": st >> 16, "avail": ix & 0xFFFF, "used": ix >> 16,
-                "errno": en, "data_group": gr & 0xFF, "desc_group": (gr >> 8) & 0xFF}
+        q = {"state": st & 0xFF, "size": st >> 16, "avail": ix & 0xFFFF, "used": ix >> 16,
+             "errno": en, "data_group": gr & 0xFF, "desc_group": (gr >> 8) & 0xFF}
+        if idx < self.hw_vqs:
+            if q["state"] == ERR:
+                self.hw_err.add(idx)
+            else:
+                self.hw_err.discard(idx)
+        return q
+
+    # -- carrying out the model's plan ------------------------------------------------------
+    async def _carry_out(self, plan: Sequence[FwWork], name: str, build: _Regions | None = None
+                         ) -> list[int]:
+        """Every unit of ``plan`` as mailbox commands, a round's units submitted together, one
+        fw record each. Returns the used indices the plan's QUERYs read, in order. A command
+        that fails (beyond :data:`TOLERATED`) fails the op with its errno."""
+        if plan and plan[0].kind == "cvq_command":
+            # a control command's record holds the work it caused (the rest of its plan)
+            with self.port.recorder.span("cvq_command", **plan[0].args):
+                return await self._carry_out(plan[1:], name, build)
+        used: list[int] = []
+        i = 0
+        while i < len(plan):
+            j = i + 1
+            if plan[i].round is not None:
+                while j < len(plan) and plan[j].round == plan[i].round:
+                    j += 1
+            used += await self._round(plan[i:j], name, build)
+            i = j
+        return used
+
+    async def _round(self, units: Sequence[FwWork], name: str, build: _Regions | None
+                     ) -> list[int]:
+        """One unit, or the units of one parallel round, as commands."""
+        group = self.port.recorder.new_group() if units[0].round is not None else None
+        cmds: list[Cmd] = []
+        records: list[TraceRecord | None] = []
+        owners: list[FwWork] = []
+        for w in units:
+            for op, args, rec in await self._commands(w, group, build, name):
+                cmds.append((op, args))
+                records.append(rec)
+                owners.append(w)
+        if group is not None:
+            done = await self.port.execute_many(cmds, records)
+        else:  # issued one after another, each waited for (a serial build's MAPs too)
+            done = [await self.port.execute(op, rec, **args)
+                    for (op, args), rec in zip(cmds, records, strict=True)]
+        used: list[int] = []
+        for w, (op, args), c in zip(owners, cmds, done, strict=True):
+            if not c.ok and c.status_name not in TOLERATED:
+                if op in ("TABLE_NEW", "MAP") and c.status_name in OUT_OF_ROOM:
+                    raise _OutOfRoom(c)
+                raise self._fail(c, name)
+            used += self._done(w, op, args, c, build)
+        return used
+
+    async def _commands(self, w: FwWork, group: int | None, build: _Regions | None, name: str
+                        ) -> list[Planned]:
+        """The commands that carry out unit ``w`` (with its record), in submission order."""
+        rec = self.port.recorder.record
+        k, a = w.kind, w.args
+        if k == "vq_create":
+            return [("CREATE_VQ", self._create_args(a["vq"], w.filled), rec(k, group, **a))]
+        if k == "vq_destroy":
+            return [("DESTROY_VQ", {"VQ": a["vq"]}, rec(k, group, **a))]
+        if k == "vq_modify":
+            return [("MODIFY_VQ", self._modify_args(a["vq"], w.state), rec(k, group, **a))]
+        if k == "vq_query":
+            return [("QUERY_VQ", {"VQ": a["vq"]}, rec(k, group, **a))]
+        if k == "mkey_create":
+            assert build is not None, "a region build outside set_map"
+            if build.handle is not None:
+                return []  # the first unit wrote every translation of the table
+            await self._table_new(build, name)
+            assert build.handle is not None
+            writers = self.mtt_writers if self.options.parallel_mkey else 1
+            return [("MAP", {"ASID": build.asid, "IOVA_LO": _lo(r.iova), "IOVA_HI": _hi(r.iova),
+                             "LAST_LO": _lo(r.last), "LAST_HI": _hi(r.last), "PA_LO": _lo(r.pa),
+                             "PA_HI": _hi(r.pa), "PERM": r.perm, "TABLE": build.handle,
+                             "WRITERS": writers},
+                     rec(k, group, entries=-(-r.size >> self.page_shift), bytes=r.size,
+                         writers=writers))
+                    for r in translations(build.ranges)]
+        if k == "mr_indirect_create" and build is not None and build.handle is not None:
+            # TABLE_NEW went first, before the MAPs that need its handle; it stands for this unit
+            if build.table_record is not None:
+                build.table_record.args.update(a)
+            return []
+        if k == "mr_table_switch" and build is not None:
+            r = rec(k, group, **a)
+            if a.get("flags"):  # the ASID is left with no region: an empty table goes in force
+                await self._table_new(build, name, r)
+            assert build.handle is not None
+            return [("TABLE_SWITCH", {"ASID": a["asid"], "TABLE": build.handle}, r)]
+        if k in ("mr_indirect_destroy", "mr_dma_destroy"):
+            table = self._region_table(build)
+            if table is not None:
+                return [("TABLE_FREE", {"ASID": table[0], "TABLE": table[1]},
+                         rec(k, group, **a))]
+        # what the RTL does without a command: steering, RQT, the link notifier, the software
+        # CVQ's copy, the 1:1 key (the identity default), the direct keys a TABLE_FREE released
+        rec(k, group, **a)
+        return []
+
+    async def _table_new(self, build: _Regions, name: str, rec: TraceRecord | None = None) -> None:
+        """TABLE_NEW for ``build``; recorded as the region's indirect key unless ``rec`` (an
+        empty table for a switch) is given."""
+        if rec is None:
+            rec = build.table_record = self.port.recorder.record("mr_indirect_create")
+        c = await self.port.execute("TABLE_NEW", rec, ASID=build.asid)
+        if not c.ok:
+            if c.status_name in OUT_OF_ROOM:
+                raise _OutOfRoom(c)
+            raise self._fail(c, name)
+        build.handle = c.data[RM.result_index("TABLE_NEW", "TABLE")]
+
+    def _region_table(self, build: _Regions | None) -> Table | None:
+        """The table behind a region the model's parent destroys now: one a switch of this
+        set_map retired, else the oldest deferred one (the collector). None: the device
+        releases it itself (a reset, RESET_MAP) or did already (a map-cleaning reset)."""
+        if build is not None:
+            for k, (table, modelled) in enumerate(build.retired):
+                if modelled:
+                    del build.retired[k]
+                    return table
+            return None
+        return self.retired.pop(0) if self.retired else None
+
+    def _done(self, w: FwWork, op: str, args: dict[str, int], c: Completion,
+              build: _Regions | None) -> list[int]:
+        """The driver's copy of the device after a unit's command completed."""
+        vq = w.args.get("vq", -1)
+        if op == "CREATE_VQ" and c.ok:
+            self.hw_num[vq] = args["SIZE"]
+            self.hw_err.discard(vq)
+            if w.filled:
+                self.vq_cfg[vq].modified = self.vq_cfg[vq].idx_pending = False
+        elif op == "MODIFY_VQ" and c.ok and w.state is not FwState.SUSPEND:
+            v = self.vq_cfg[vq]
+            if args["MASK"] & ADDRS_MASK:
+                v.modified = False
+            if args["MASK"] & INDEX_MASK:
+                v.idx_pending = False
+        elif op == "DESTROY_VQ":
+            self.hw_err.discard(vq)
+        elif op == "QUERY_VQ":
+            q = self._note_query(vq, c)
+            if q["state"] != RDY and not self.vq_cfg[vq].idx_pending:
+                # suspend_vqs / save_channel_info keep the index: a VQ created again later
+                # (a map change without resumable firmware) continues there
+                self.vq_cfg[vq].avail_index = q["used"]
+            return [q["used"]]
+        elif op == "TABLE_SWITCH" and build is not None:
+            old = c.data[RM.result_index("TABLE_SWITCH", "OLD_TABLE")]
+            self.table[build.asid] = args["TABLE"]
+            build.retired.append(((build.asid, old), build.had_region))
+            sp = self.spaces[build.asid]
+            sp.passthrough = False
+            sp.table = Iotlb(build.ranges if not w.args.get("flags") else ())
+        return []
 
     # -- virtqueue configuration --------------------------------------------------------
     async def set_vq_address(self, idx: int, desc_area: int, driver_area: int,
@@ -331,6 +508,8 @@ class RtlParentDriver(VdpaOps, RtlHarness):
         v = self.vq_cfg[idx]
         v.desc, v.driver, v.device = desc_area, driver_area, device_area
         v.modified = True
+        if self._is_hw(idx):
+            self.fw.set_vq_address(idx)
 
     async def set_vq_num(self, idx: int, num: int) -> None:
         self._check_idx(idx, "set_vq_num")
@@ -338,6 +517,8 @@ class RtlParentDriver(VdpaOps, RtlHarness):
             raise fail(errno.EINVAL, "set_vq_num", f"size {num} not a power of two <= "
                        f"{self.max_qsize}")
         self.vq_cfg[idx].num = num
+        if self._is_hw(idx):
+            self.fw.set_vq_num(idx, num)
 
     async def kick_vq(self, idx: int) -> None:
         # mlx5_vdpa_kick_vq: invalid index or not-ready VQ ignored; the doorbell is a 16-bit
@@ -349,47 +530,27 @@ class RtlParentDriver(VdpaOps, RtlHarness):
         elif idx < self.hw_vqs:
             await self.port.doorbell(idx)
 
+    async def set_vq_cb(self, idx: int, enabled: bool) -> None:
+        """mlx5_vdpa_set_vq_cb: the callback (the call eventfd) is stored; the device counts
+        its notifications whatever it is (NOTIFY_COUNT, irq_vq)."""
+        self._check_idx(idx, "set_vq_cb")
+        self.vq_cfg[idx].callback = enabled
+
     async def set_vq_ready(self, idx: int, ready: bool) -> None:
-        """mlx5_vdpa_set_vq_ready: ignored before features are set; !ready suspends a RDY
-        object; ready after DRIVER_OK (and not suspended) starts it."""
+        """mlx5_vdpa_set_vq_ready: ignored before features are set; the control VQ is the
+        parent's own; a data VQ is suspended (not ready) or resumed after DRIVER_OK as the model
+        decides (resume_vq fails without resumable firmware, and the VQ stays not ready)."""
         self._check_idx(idx, "set_vq_ready")
         if not self.features:
             return
         v = self.vq_cfg[idx]
-        if not ready:
-            v.ready = False
-            if self.hw_created[idx] and (await self.query_vq(idx))["state"] == RM.vq_state["RDY"]:
-                await self._cmd("MODIFY_VQ", "set_vq_ready", VQ=idx,
-                                MASK=1 << RM.modify_bit["STATE"], STATE=RM.vq_state["SUSPEND"])
-            return
-        v.ready = True
-        if self._driver_ok() and not self.suspended:
-            await self._start(idx)
-
-    async def _start(self, idx: int) -> None:
-        """INIT/SUSPEND -> RDY with the configured ring; create (or re-create after a size
-        change, mlx5 needs_teardown) the hardware object first when needed."""
         if not self._is_hw(idx):
-            if self.is_cvq(idx):
+            v.ready = ready
+            if ready and self.is_cvq(idx) and self._driver_ok() and not self.suspended:
                 await self._run_cvq()
             return
-        v = self.vq_cfg[idx]
-        if self.hw_created[idx] and self.hw_num[idx] != v.num:
-            q = await self.query_vq(idx)
-            if q["state"] == RM.vq_state["ERR"]:
-                return
-            await self._cmd("DESTROY_VQ", "set_vq_ready", VQ=idx)
-            self.hw_created[idx] = False
-        if not self.hw_created[idx]:
-            await self._cmd("CREATE_VQ", "set_vq_ready", **self._create_args(idx))
-            self.hw_created[idx] = True
-            self.hw_num[idx] = v.num
-            v.modified = False
-        q = await self.query_vq(idx)
-        if q["state"] in (RM.vq_state["INIT"], RM.vq_state["SUSPEND"]):
-            await self._cmd("MODIFY_VQ", "set_vq_ready", **self._modify_args(idx,
-                                                                         RM.vq_state["RDY"]))
-            v.modified = False
+        await self._carry_out(self.fw.set_vq_ready(idx, ready), "set_vq_ready")
+        v.ready = self.fw.vqs[idx].ready
 
     async def get_vq_ready(self, idx: int) -> bool:
         self._check_idx(idx, "get_vq_ready")
@@ -397,34 +558,33 @@ class RtlParentDriver(VdpaOps, RtlHarness):
 
     async def set_vq_state(self, idx: int, state: VqState) -> None:
         """mlx5_vdpa_set_vq_state: refused while the object is RDY; sets the hardware avail
-        and used index alike. Never touches ring memory."""
+        and used index alike, taken by the object at its next MODIFY (or creation), as mlx5
+        keeps it in modified_fields. Never touches ring memory."""
         self._check_idx(idx, "set_vq_state")
         if not 0 <= state.avail_index <= spec.U16_MASK:
             raise fail(errno.EINVAL, "set_vq_state", f"avail_index {state.avail_index} is not u16")
         v = self.vq_cfg[idx]
-        if self.hw_created[idx]:
-            q = await self.query_vq(idx)
-            if q["state"] == RM.vq_state["RDY"]:
-                raise fail(errno.EINVAL, "set_vq_state", f"vq {idx} object is RDY")
-            v.avail_index = state.avail_index
-            if q["state"] in (RM.vq_state["INIT"], RM.vq_state["SUSPEND"]):
-                m = (1 << RM.modify_bit["AVAIL_IDX"]) | (1 << RM.modify_bit["USED_IDX"])
-                await self._cmd("MODIFY_VQ", "set_vq_state", VQ=idx, MASK=m,
-                                IDX=(state.avail_index << 16) | state.avail_index)
-            return
+        if self._is_hw(idx) and self.fw.fw_state(idx) is FwState.RDY and idx not in self.hw_err:
+            raise fail(errno.EINVAL, "set_vq_state", f"vq {idx} object is RDY")
         v.avail_index = state.avail_index
+        if self._is_hw(idx):
+            v.idx_pending = self.fw.fw_state(idx) is not FwState.NONE
+            self.fw.set_vq_state(idx)
         if self.is_cvq(idx):
             self.cvq_last_avail = self.cvq_used = state.avail_index
 
     async def get_vq_state(self, idx: int) -> VqState:
+        """mlx5_vdpa_get_vq_state: the CVQ's own index; a live object's used index (one QUERY,
+        as the model plans); the saved or set index otherwise, and also while the object has
+        not taken an index set since."""
         self._check_idx(idx, "get_vq_state")
         if self.is_cvq(idx):
             return VqState(self.cvq_used)
-        if self.hw_created[idx] and idx < self.hw_vqs:
-            # mlx5_vdpa_get_vq_state reports the hardware used index; after suspend the two
-            # indices are equal
-            q = await self.query_vq(idx)
-            return VqState(q["used"])
+        if not self._is_hw(idx):
+            return VqState(self.vq_cfg[idx].avail_index)
+        used = await self._carry_out(self.fw.get_vq_state(idx), "get_vq_state")
+        if used and not self.vq_cfg[idx].idx_pending:
+            return VqState(used[-1])
         return VqState(self.vq_cfg[idx].avail_index)
 
     async def get_vq_num_max(self) -> int:
@@ -452,23 +612,26 @@ class RtlParentDriver(VdpaOps, RtlHarness):
     def is_cvq(self, idx: int) -> bool:
         return bool(self.features & spec.bit(spec.VIRTIO_NET_F_CTRL_VQ)) and idx == self.cvq_index()
 
-    def _is_hw(self, idx: int) -> bool:
-        return idx < self.hw_vqs and not self.is_cvq(idx)
-
     async def set_group_asid(self, group: int, asid: int) -> None:
         if not 0 <= group < self.ngroups or not 0 <= asid < self.nas:
             raise fail(errno.EINVAL, "set_group_asid", f"group {group} / asid {asid} out of "
                        f"range ({self.ngroups} groups, {self.nas} ASIDs)")
         await self._cmd("SET_GROUP_ASID", "set_group_asid", GROUP=group, ASID=asid)
         self.group2asid[group] = asid
+        await self._carry_out(self.fw.set_group_asid(group, asid), "set_group_asid")
 
     # -- features and status ------------------------------------------------------------
     async def get_device_features(self) -> int:
         return self.device_features
 
     async def get_backend_features(self) -> int:
-        # mlx5_vdpa_get_backend_features
-        return 1 << spec.VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK
+        """mlx5_vdpa_get_backend_features, as the reference device's options say."""
+        out = 0
+        if self.options.enable_after_driver_ok:
+            out |= spec.bit(spec.VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK)
+        if self.options.group_asid_after_driver_ok:
+            out |= spec.bit(spec.VHOST_BACKEND_F_GROUP_ASID_AFTER_DRIVER_OK)
+        return out
 
     async def set_driver_features(self, features: int) -> None:
         """mlx5_vdpa_set_driver_features: ACCESS_PLATFORM required (-EOPNOTSUPP), MQ needs
@@ -478,9 +641,12 @@ class RtlParentDriver(VdpaOps, RtlHarness):
         if features & spec.bit(spec.VIRTIO_NET_F_MQ) and not features & spec.bit(
                 spec.VIRTIO_NET_F_CTRL_VQ):
             raise fail(errno.EINVAL, "set_driver_features", "MQ without CTRL_VQ")
+        self._keep_tx()
         self.features = features & self.device_features
-        await self._cmd("SET_FEATURES", "set_driver_features", FEATURES_LO=_lo(self.features),
-                        FEATURES_HI=_hi(self.features))
+        hw = self.features & ~SOFTWARE_FEATURES
+        await self._cmd("SET_FEATURES", "set_driver_features", FEATURES_LO=_lo(hw),
+                        FEATURES_HI=_hi(hw))
+        self.fw.set_driver_features(features)
 
     async def get_driver_features(self) -> int:
         return self.features
@@ -491,9 +657,10 @@ class RtlParentDriver(VdpaOps, RtlHarness):
         return self.status | (hw & nr) | (nr if self.sw_needs_reset else 0)
 
     async def set_status(self, status: int) -> None:
-        """mlx5_vdpa_set_status: DRIVER_OK 0->1 starts every ready VQ (hardware objects are
-        created then, their commands issued together); clearing DRIVER_OK without a reset is
-        ignored; 0 resets. NEEDS_RESET is the device's own bit."""
+        """mlx5_vdpa_set_status: DRIVER_OK 0->1 brings the VQs up as the model decides (a C11
+        teardown, then the pre-created VQs configured and the first queue pair readied, or
+        every VQ created); clearing DRIVER_OK without a reset is ignored; 0 resets. The device
+        then takes the status (its data path runs only with DRIVER_OK)."""
         if status == 0:
             await self.reset()
             return
@@ -501,35 +668,12 @@ class RtlParentDriver(VdpaOps, RtlHarness):
         rising = bool(status & ok) and not self._driver_ok()
         kept = self.status & ok
         self.status = (status & ~spec.VIRTIO_CONFIG_S_NEEDS_RESET) | kept
-        if rising and not self.suspended:
-            await self._setup_driver_ok()
+        await self._carry_out(self.fw.set_status(self.status), "set_status")
         await self._cmd("SET_STATUS", "set_status", STATUS=self.status)
-
-    async def _setup_driver_ok(self) -> None:
-        """Create the ready VQs and move them to RDY, all commands in flight together."""
-        cmds: list[tuple[str, dict[str, int]]] = []
-        order = []
-        for i, v in enumerate(self.vq_cfg[:self.hw_vqs]):
-            if v.ready and not self.hw_created[i] and self._is_hw(i):
-                cmds.append(("CREATE_VQ", self._create_args(i)))
-                order.append(i)
-        for c in await self.port.execute_many(cmds):
-            if not c.ok:
-                raise fail(RM.errno_of(c.status), "set_status",
-                           f"{c.op} failed at DRIVER_OK: {RM.status_name(c.status)}")
-        for i in order:
-            self.hw_created[i] = True
-            self.hw_num[i] = self.vq_cfg[i].num
-            self.vq_cfg[i].modified = False
-        starts = [("MODIFY_VQ", {"VQ": i, "MASK": 1 << RM.modify_bit["STATE"],
-                                 "STATE": RM.vq_state["RDY"]}) for i in order]
-        for c in await self.port.execute_many(starts):
-            if not c.ok:
-                raise fail(RM.errno_of(c.status), "set_status",
-                           f"{c.op} failed at DRIVER_OK: {RM.status_name(c.status)}")
-        for i, v in enumerate(self.vq_cfg):
-            if v.ready and i not in order:
-                await self._start(i)
+        if rising:
+            for i, v in enumerate(self.vq_cfg):
+                if v.ready and self.is_cvq(i) and not self.suspended:
+                    await self._run_cvq()
 
     async def get_generation(self) -> int:
         return self.generation
@@ -566,16 +710,25 @@ class RtlParentDriver(VdpaOps, RtlHarness):
         await self._reset(clean_map=bool(flags & spec.VDPA_RESET_F_CLEAN_MAP))
 
     async def _reset(self, clean_map: bool) -> None:
-        await self._cmd("RESET", "reset", FLAGS=1 if clean_map else 0)
+        """mlx5_vdpa_compat_reset as the model plans it (the VQ objects torn down after a run,
+        re-created blank with pre-creation), then the device's RESET: it keeps the objects
+        still in INIT (the blank ones), frees every table with CLEAN_MAP (the regions the
+        model's parent releases; nothing is left for the collector) and clears bindings,
+        status and features."""
+        self._keep_tx()
+        await self._carry_out(self.fw.reset(clean_map), "reset", _Regions())
+        flags = (RESET_CLEAN_MAP if clean_map else 0) | RESET_KEEP_VQS
+        await self._cmd("RESET", "reset", FLAGS=flags)
         self.status = 0
         self.features = 0
         self.suspended = False
         self.generation += 1
-        self.hw_created = [False] * self.nvqs
         # mlx5 re-creates blank VQs of the default size at reset
         self.vq_cfg = [_SwVq(num=self.max_qsize) for _ in range(self.nvqs)]
+        self.hw_err.clear()
         self.group2asid = [0] * self.ngroups
         self.mac = MAC
+        self.vlans = set()
         self.cur_queue_pairs = 1
         self.cvq_broken = False
         self.sw_needs_reset = False
@@ -583,35 +736,40 @@ class RtlParentDriver(VdpaOps, RtlHarness):
         if clean_map:
             for sp in self.spaces:
                 sp.restore_default()
+            self.table = [a + 1 for a in range(self.nas)]
+            self.spare = []
+        self._sync_retired(freed=clean_map)
+
+    def _sync_retired(self, freed: bool) -> None:
+        """One retired table per region the model's parent deferred, in its order; regions
+        deferred by a map-cleaning reset have no table left (the RESET freed them)."""
+        if freed:
+            self.retired = [None] * len(self.retired)
+        missing = len(self.fw.deferred) - len(self.retired)
+        if missing < 0:
+            raise AssertionError(f"{len(self.retired)} retired tables for "
+                                 f"{len(self.fw.deferred)} deferred regions")
+        self.retired += [None] * missing
 
     async def suspend(self) -> None:
-        """mlx5_vdpa_suspend: every RDY object -> SUSPEND once its chain in flight is done."""
-        await self._cmd("SUSPEND_ALL", "suspend")
+        """mlx5_vdpa_suspend as the model plans it: the active RDY objects go to SUSPEND once
+        their chain in flight is done (a MODIFY round), then their indices are read (a QUERY
+        round); the link notifier goes unless kept."""
+        if not self.options.has_suspend:
+            await super().suspend()
+        await self._carry_out(self.fw.suspend(), "suspend")
         self.suspended = True
 
     async def resume(self) -> None:
-        """mlx5_vdpa_resume: ready VQs in INIT/SUSPEND go back to RDY with any fields changed
-        meanwhile (one MODIFY each, all in flight together)."""
+        """mlx5_vdpa_resume as the model plans it: the active objects back to RDY with the
+        fields changed meanwhile; control commands kicked meanwhile run now. Offered only with
+        resumable firmware."""
+        if not self.options.offers_resume:
+            await super().resume()
         self.suspended = False
-        if not self._driver_ok():
-            return
-        plain, changed = [], []
-        for i, v in enumerate(self.vq_cfg[:self.hw_vqs]):
-            if not v.ready or not self._is_hw(i):
-                continue
-            if not self.hw_created[i] or self.hw_num[i] != v.num:
-                changed.append(i)
-            elif v.modified:
-                plain.append(("MODIFY_VQ", self._modify_args(i, RM.vq_state["RDY"])))
-        for c in await self.port.execute_many(plain):
-            if not c.ok and c.status != RM.status["BAD_STATE"].code:
-                raise fail(RM.errno_of(c.status), "resume", RM.status_name(c.status))
-        for v in self.vq_cfg:
-            v.modified = False
-        await self._cmd("RESUME_ALL", "resume")
-        for i in changed:
-            await self._start(i)
-        await self._run_cvq()
+        await self._carry_out(self.fw.resume(), "resume")
+        if self._driver_ok():
+            await self._run_cvq()
 
     # -- DMA mapping --------------------------------------------------------------------
     def _check_asid(self, asid: int, op: str) -> None:
@@ -619,6 +777,8 @@ class RtlParentDriver(VdpaOps, RtlHarness):
             raise fail(errno.EINVAL, op, f"asid {asid} out of range ({self.nas})")
 
     async def dma_map(self, asid: int, iova: int, size: int, pa: int, perm: int) -> None:
+        """Incremental map into the table in force, as vdpa_sim's dma_map; offered with
+        ``incremental_map`` (a lockstep run against an incremental reference calls it anyway)."""
         self._check_asid(asid, "dma_map")
         check_perm(perm, "dma_map")
         if size <= 0 or iova + size - 1 > U64:
@@ -643,32 +803,62 @@ class RtlParentDriver(VdpaOps, RtlHarness):
         self.spaces[asid].table.del_range(iova, size)
 
     async def set_map(self, asid: int, iotlb: Sequence[IotlbRange]) -> None:
+        """mlx5 set_map_data as the model plans it: a table for the whole ASID built beside
+        the one in force (TABLE_NEW and MAPs), put in force by TABLE_SWITCH inside the
+        map-change path (suspend, switch, resume; or every VQ destroyed and re-created when
+        the firmware cannot resume) or directly when the ASID had no region; the old table
+        freed now or left to the collector. A table that cannot be built fails the op and
+        leaves the one in force as it was (mlx5 keeps the old MR); out of tables or MTT space,
+        the retired tables are collected and the build tried once more."""
         self._check_asid(asid, "set_map")
-        cmds: list[tuple[str, dict[str, int]]] = [
-            ("UNMAP", {"ASID": asid, "LAST_LO": 0xFFFFFFFF, "LAST_HI": 0xFFFFFFFF})]
-        for r in iotlb:
-            cmds.append(("MAP", {"ASID": asid, "IOVA_LO": _lo(r.iova), "IOVA_HI": _hi(r.iova),
-                                 "LAST_LO": _lo(r.last), "LAST_HI": _hi(r.last),
-                                 "PA_LO": _lo(r.pa), "PA_HI": _hi(r.pa), "PERM": r.perm}))
-        done = await self.port.execute_many(cmds)
-        sp = self.spaces[asid]
-        sp.passthrough = False
-        sp.table = Iotlb()
-        bad = [c for c in done if not c.ok]
-        if bad:
-            # vdpasim_set_map leaves the table empty on error; do the same
-            await self._cmd("UNMAP", "set_map", ASID=asid, LAST_LO=0xFFFFFFFF, LAST_HI=0xFFFFFFFF)
-            raise fail(RM.errno_of(bad[0].status), "set_map", RM.status_name(bad[0].status))
-        sp.table = Iotlb(iotlb)
+        ranges = list(iotlb)
+        for attempt in (1, 2):
+            saved = copy.deepcopy(self.fw)
+            build = _Regions(asid, ranges, had_region=self.fw.mr.get(asid) is not None)
+            try:
+                await self._carry_out(self.fw.set_map(asid, ranges), "set_map", build)
+            except _OutOfRoom as e:
+                self.fw = saved  # the model's parent never saw a set_map that failed
+                if build.handle is not None:
+                    await self._cmd("TABLE_FREE", "set_map", ASID=asid, TABLE=build.handle)
+                if attempt == 2 or not (self.spare or any(h is not None for h in self.retired)):
+                    raise self._fail(e.completion, "set_map", "table build: ") from None
+                await self.collect_garbage()
+                continue
+            # a retired table the model's parent has no region for (an empty one) is the
+            # device's own; the rest wait for the collector, in the model's order
+            for table, modelled in build.retired:
+                (self.retired if modelled else self.spare).append(table)
+            self._sync_retired(freed=False)
+            return
+
+    async def collect_garbage(self) -> None:
+        """mlx5's MR garbage collector (MLX5_VDPA_MR_GC_TRIGGER_MS, calibration C9) as the model
+        plans it: every deferred region's table freed; then the device's own spare tables. A
+        harness calls it where that time has passed; a build that runs out of tables or MTT
+        space calls it itself."""
+        await self._carry_out(self.fw.collect_garbage(), "collect_garbage")
+        spare, self.spare = self.spare, []
+        for c in await self.port.execute_many([("TABLE_FREE", {"ASID": a, "TABLE": h})
+                                               for a, h in spare]):
+            if not c.ok:
+                raise self._fail(c, "collect_garbage")
 
     async def reset_map(self, asid: int) -> None:
+        """mlx5_vdpa_reset_mr as the model plans it: the ASID's region goes (now or to the
+        collector) and ASID 0 gets its 1:1 key back; on the device one RESET_MAP, which
+        empties the table in force and restores the identity default."""
         self._check_asid(asid, "reset_map")
         await self._cmd("RESET_MAP", "reset_map", ASID=asid)
         self.spaces[asid].restore_default()
+        await self._carry_out(self.fw.reset_map(asid), "reset_map", _Regions(asid))
+        self._sync_retired(freed=False)
 
     # -- the control VQ, in software (mlx5_vnet.c: mlx5_cvq_kick_handler) ------------------
     async def _run_cvq(self) -> None:
-        """Handle every available control command, as the parent's CVQ work item does."""
+        """Handle every available control command, as the parent's CVQ work item does; each
+        command's firmware work is the model's (change_num_qps, steering) and runs before the
+        command is completed."""
         idx = self.cvq_index()
         if (not self.features & spec.bit(spec.VIRTIO_NET_F_CTRL_VQ) or self.mem is None
                 or not self._driver_ok() or self.suspended or self.cvq_broken
@@ -692,7 +882,10 @@ class RtlParentDriver(VdpaOps, RtlHarness):
                                                   f"ahead of {self.cvq_last_avail}")
                 head = ring.head_at(self.cvq_last_avail)
                 chain = ring.walk(head, allow_read=True, allow_write=True)
-                written = self._control(ring, chain)
+                plans: list[list[FwWork]] = []
+                written = self._control(ring, chain, plans)
+                for plan in plans:
+                    await self._carry_out(plan, "cvq")
                 self.cvq_last_avail = (self.cvq_last_avail + 1) & spec.U16_MASK
                 old = self.cvq_used
                 self.cvq_used = ring.complete(old, head, written)
@@ -705,8 +898,14 @@ class RtlParentDriver(VdpaOps, RtlHarness):
             self._faults.append(DeviceFault(idx, e.errno, e.reason, e.asid,
                                             f.iova if f else None, f.write if f else None))
 
-    def _control(self, ring: SplitRing, chain: Chain) -> int:
-        return serve_control(ring, chain, self, self.hw_vqs // 2)
+    def _control(self, ring: SplitRing, chain: Chain, plans: list[list[FwWork]]) -> int:
+        """One command (the model's serve_control, mlx5's VLAN table); the model's plan for it
+        lands in ``plans``."""
+        def decided(cls: int, cmd: int, ok: bool, changed: bool) -> None:
+            plans.append(self.fw.control(cls, cmd, ok, changed, self.cur_queue_pairs))
+
+        vlans = self.vlans if self.features & spec.bit(spec.VIRTIO_NET_F_CTRL_VLAN) else None
+        return serve_control(ring, chain, self, self.hw_vqs // 2, vlans, decided)
 
     # -- what the bench checks DMA against ------------------------------------------------
     def allowed_ranges(self, write: bool) -> list[tuple[int, int]]:
@@ -715,3 +914,25 @@ class RtlParentDriver(VdpaOps, RtlHarness):
         need = spec.VHOST_ACCESS_WO if write else spec.VHOST_ACCESS_RO
         return [(r.pa, r.pa + r.size) for a in sorted(set(self.group2asid))
                 for r in self.spaces[a].ranges() if r.perm & need]
+
+    # -- frames: the header length of the features each frame was sent with ---------------
+    def _keep_tx(self) -> None:
+        """Read the frames sent so far with the features in force now, before they change (a
+        reset, new features): their header length is the one the device sent them with."""
+        self._tx += RtlHarness.take_tx(self)
+
+    def take_tx(self) -> list[TxPacket]:
+        out, self._tx = self._tx + RtlHarness.take_tx(self), []
+        times = [p.t_ps for p in out if p.t_ps is not None]
+        if times:
+            self.tx_first_ps = min(times) if self.tx_first_ps is None else self.tx_first_ps
+            self.tx_last_ps = max(times + ([self.tx_last_ps] if self.tx_last_ps else []))
+        return out
+
+
+class _OutOfRoom(Exception):
+    """A table build found no free table or MTT space (the device's limit, not mlx5's)."""
+
+    def __init__(self, completion: Completion) -> None:
+        super().__init__(completion.status_name)
+        self.completion = completion

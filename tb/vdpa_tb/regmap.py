@@ -27,15 +27,34 @@ DOC_BEGIN = "<!-- BEGIN GENERATED from rtl/regmap/vdpa_regmap.toml -->"
 DOC_END = "<!-- END GENERATED -->"
 
 
+#: Execution units and ordering scopes, with the codes the SystemVerilog package gives them.
+UNITS = {"dev": 0, "iotlb": 1, "vq": 2, "all": 3}
+ORDERS = {"none": 0, "object": 1, "unit": 2, "build": 3, "barrier": 4}
+
+
 @dataclasses.dataclass(frozen=True)
 class Command:
-    """One command: opcode, execution unit, argument and result word names."""
+    """One command: opcode, execution unit, ordering scope, firmware latency class, the firmware
+    work it stands for in an op trace, argument and result word names."""
 
     name: str
     opcode: int
     unit: str
+    order: str
+    fw_class: str
+    fw_kind: str
     args: tuple[str, ...]
     results: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class FwClass:
+    """A firmware latency class: its code, the RTL parameter that sets its latency."""
+
+    name: str
+    code: int
+    param: str
+    desc: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,11 +82,17 @@ class RegMap:
             self.reg[r["name"]] = r["offset"]
             self.reg_count[r["name"]] = r.get("count", 1)
             self.reg_stride[r["name"]] = r.get("stride", 4)
-        self.cmd: dict[str, Command] = {
-            c["name"]: Command(c["name"], c["opcode"], c["unit"], tuple(c["args"]),
-                               tuple(c["results"]))
-            for c in raw["cmd"]
+        self.fw_class: dict[str, FwClass] = {
+            f["name"]: FwClass(f["name"], f["code"], f["param"], f["desc"]) for f in raw["fw_class"]
         }
+        self.cmd: dict[str, Command] = {}
+        for c in raw["cmd"]:
+            try:
+                self.cmd[c["name"]] = Command(c["name"], c["opcode"], c["unit"], c["order"],
+                                              c["fw_class"], c["fw_kind"], tuple(c["args"]),
+                                              tuple(c["results"]))
+            except KeyError as e:
+                raise ValueError(f"{path}: command {c.get('name', '?')} lacks {e}") from None
         self.status: dict[str, Status] = {}
         for s in raw["status"]:
             err = 0 if s["errno"] == "0" else getattr(_errno, s["errno"])
@@ -102,9 +127,31 @@ class RegMap:
             raise ValueError(f"{self.path}: duplicate status code")
         nargs = self.reg_count["CMD_ARG0"]
         nres = self.reg_count["CPL_DATA0"]
+        from vdpa_model.trace import FW_KINDS
+
+        codes = sorted(f.code for f in self.fw_class.values())
+        if codes != list(range(len(codes))):
+            raise ValueError(f"{self.path}: fw_class codes must be 0..{len(codes) - 1}, got {codes}")
         for c in self.cmd.values():
+            where = f"{self.path}: command {c.name}"
             if len(c.args) > nargs or len(c.results) > nres:
-                raise ValueError(f"{self.path}: command {c.name} has too many args/results")
+                raise ValueError(f"{where} has too many args/results")
+            if c.unit not in UNITS:
+                raise ValueError(f"{where}: unit {c.unit!r} is not one of {sorted(UNITS)}")
+            if c.order not in ORDERS:
+                raise ValueError(f"{where}: order {c.order!r} is not one of {sorted(ORDERS)}")
+            if c.order in ("object", "build") and (not c.args or c.args[0] not in ("VQ", "ASID")):
+                raise ValueError(f"{where}: order {c.order!r} needs argument 0 to be VQ or ASID")
+            if c.order == "build" and "TABLE" not in c.args:
+                raise ValueError(f"{where}: order 'build' needs a TABLE argument")
+            if (c.order == "barrier") != (c.unit == "all"):
+                raise ValueError(f"{where}: only a barrier runs on all units, and it must")
+            if c.fw_class not in self.fw_class:
+                raise ValueError(f"{where}: fw_class {c.fw_class!r} is not one of "
+                                 f"{sorted(self.fw_class)}")
+            if c.fw_kind and c.fw_kind not in FW_KINDS:
+                raise ValueError(f"{where}: fw_kind {c.fw_kind!r} is not in "
+                                 "vdpa_model.trace.FW_KINDS")
 
     def errno_of(self, code: int) -> int:
         """Kernel errno for completion status ``code`` (EIO for an unknown code)."""
@@ -143,7 +190,25 @@ class RegMap:
             out[f"MOD_{name}"] = (32, b)
         for name, v in self.fault.items():
             out[f"FAULT_{name}"] = (8, v)
+        for name, v in UNITS.items():
+            out[f"UNIT_{name.upper()}"] = (2, v)
+        for name, v in ORDERS.items():
+            out[f"ORD_{name.upper()}"] = (3, v)
+        for f in self.fw_class.values():
+            out[f"FWC_{f.name}"] = (3, f.code)
         return out
+
+    def _sv_case_function(self, name: str, width: int, doc: str,
+                          value: dict[str, str], default: str) -> list[str]:
+        """A package function mapping an opcode to one constant per command."""
+        lines = [f"    // {doc}",
+                 f"    function automatic logic [{width - 1}:0] {name}(input logic [7:0] op);",
+                 "        case (op)"]
+        for c in self.cmd.values():
+            lines.append(f"            OP_{c.name}: return {value[c.name]};")
+        lines += [f"            default: return {default};", "        endcase",
+                  "    endfunction", ""]
+        return lines
 
     def render_sv(self) -> str:
         """The SystemVerilog package text, deterministic so it can be compared byte for byte."""
@@ -175,7 +240,18 @@ class RegMap:
                 lines.append(f"    localparam int ARG_{c.name}_{a} = {i};")
             for i, r in enumerate(c.results):
                 lines.append(f"    localparam int RES_{c.name}_{r} = {i};")
-        lines += ["", "/* verilator lint_on UNUSEDPARAM */", "", "endpackage", "", "`resetall", ""]
+        lines += ["", "    // Firmware latency classes (FWC_*), one latency parameter each",
+                  f"    localparam int NFW_CLASSES = {len(self.fw_class)};", ""]
+        lines += self._sv_case_function(
+            "unit_of", 2, "Execution unit of a command (unknown opcodes: the device unit)",
+            {c.name: f"UNIT_{c.unit.upper()}" for c in self.cmd.values()}, "UNIT_DEV")
+        lines += self._sv_case_function(
+            "order_of", 3, "What a command is ordered with (ORD_*; unknown opcodes: nothing)",
+            {c.name: f"ORD_{c.order.upper()}" for c in self.cmd.values()}, "ORD_NONE")
+        lines += self._sv_case_function(
+            "fw_class_of", 3, "Firmware latency class of a command (unknown opcodes: OTHER)",
+            {c.name: f"FWC_{c.fw_class}" for c in self.cmd.values()}, "FWC_OTHER")
+        lines += ["/* verilator lint_on UNUSEDPARAM */", "", "endpackage", "", "`resetall", ""]
         return "\n".join(lines)
 
 
@@ -194,13 +270,18 @@ class RegMap:
                 off = f"`{r['offset']:#06x}`..`{last:#06x}`"
             out.append(f"| {off} | {r['name']} | {r['access']} | {r['desc']} |")
         out += ["", "### Commands", "",
-                "| Opcode | Command | Unit | Arguments (CMD_ARGn) | Results (CPL_DATAn) | "
-                "Meaning |", "|---|---|---|---|---|---|"]
+                "| Opcode | Command | Unit | Order | FW class | Trace kind | Arguments (CMD_ARGn) | "
+                "Results (CPL_DATAn) | Meaning |", "|---|---|---|---|---|---|---|---|---|"]
         for c in raw["cmd"]:
             args = ", ".join(f"{i}:{a}" for i, a in enumerate(c["args"])) or "-"
             res = ", ".join(f"{i}:{a}" for i, a in enumerate(c["results"])) or "-"
-            out.append(f"| `{c['opcode']:#04x}` | {c['name']} | {c['unit']} | {args} | {res} | "
-                       f"{c['desc']} |")
+            out.append(f"| `{c['opcode']:#04x}` | {c['name']} | {c['unit']} | {c['order']} | "
+                       f"{c['fw_class']} | {c['fw_kind'] or '(its op)'} | {args} | {res} | {c['desc']} |")
+        out += ["", "### Firmware latency classes", "",
+                "| Code | Class | Parameter | Commands | Meaning |", "|---|---|---|---|---|"]
+        for f in self.fw_class.values():
+            members = ", ".join(c.name for c in self.cmd.values() if c.fw_class == f.name)
+            out.append(f"| {f.code} | {f.name} | {f.param} | {members} | {f.desc} |")
         out += ["", "### Completion status codes", "",
                 "| Code | Name | errno | Meaning |", "|---|---|---|---|"]
         for st in raw["status"]:

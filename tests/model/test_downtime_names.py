@@ -56,7 +56,7 @@ def rules_reached(records: tuple[TraceRecord, ...], profile: Profile) -> set[str
         for i, r in enumerate(sec.records):
             item = profile.item(r.layer, r.name)
             assert item is not None, f"{r.layer} {r.name} unpriced"
-            out.add(item.rule(r.phase, r.args, _Pricer._ancestors(sec, i)).key)
+            out.add(item.rule(r.phase, r.args, _Pricer._ancestors(sec, i), r.group is not None).key)
     return out
 
 

@@ -67,6 +67,24 @@ def test_overrides_replace_values_by_key_and_unknown_keys_are_refused() -> None:
         base.with_overrides({"fw.nothing.fixed": 1.0})
 
 
+def test_a_case_can_price_the_members_of_a_round_apart(tmp_path: Path) -> None:
+    """``grouped``: a device may run work submitted together differently (the RTL's table build
+    uses every write port when its MAPs come in one round), so a case can match it."""
+    p = make_profile(tmp_path, """
+[fw.mkey_create]
+per.entries = { value = 1, source = "t" }
+[[fw.mkey_create.case]]
+grouped = true
+per.entries = { value = 0.25, source = "t" }
+""")
+    item = p.item(Layer.FW, "mkey_create")
+    assert item is not None
+    alone, together = item.rule("", {}, (), False), item.rule("", {}, (), True)
+    assert alone.run.seconds({"entries": 8}) == pytest.approx(8e-6)
+    assert together.run.seconds({"entries": 8}) == pytest.approx(2e-6)
+    assert together.describe() == "in a round"
+
+
 def test_shipped_name_or_path() -> None:
     assert profile_path("mlx5-cx6dx") == PROFILE_DIR / "mlx5-cx6dx.toml"
     with pytest.raises(InputError, match=r"no profile 'vendor-x'.*mlx5-cx6dx"):
@@ -101,6 +119,9 @@ BAD = [
     ("case without condition", '[fw.vq_create]\nfixed = { value = 1, source = "t" }\n'
      '[[fw.vq_create.case]]\nfixed = { value = 2, source = "t" }\n', "fw.vq_create.case[0]",
      "needs a condition"),
+    ("grouped not a boolean", '[fw.mkey_create]\nfixed = { value = 1, source = "t" }\n'
+     '[[fw.mkey_create.case]]\ngrouped = "yes"\nfixed = { value = 2, source = "t" }\n',
+     "fw.mkey_create.case[0].grouped", "must be true or false"),
     ("workers above slots", '[pool.p]\nslots = { value = 2, source = "t" }\n'
      'workers = { value = 3, source = "t" }\nissue = { value = 0, source = "t" }\n', "pool.p.workers",
      "cannot exceed slots"),

@@ -17,7 +17,7 @@ import pytest
 
 from vdpa_model.device import ReferenceDevice
 from vdpa_model.errors import VdpaError
-from vdpa_model.fwmodel import FwWork, Mlx5Firmware
+from vdpa_model.fwmodel import FwState, FwWork, Mlx5Firmware
 from vdpa_model.hostmem import Backing, RunPattern
 from vdpa_model.memory import GiB, GuestMemory, KiB, MiB
 from vdpa_model.mr import MAX_KEY, region_shape
@@ -168,7 +168,9 @@ def test_a_4_tib_region_is_counted_not_walked() -> None:
 # the firmware model's decisions (mlx5_vnet.c)
 # ------------------------------------------------------------------------------------------
 def fw(**opts: bool) -> Mlx5Firmware:
-    return Mlx5Firmware(DeviceOptions(**opts), MAX_VQS, MLX5_NET_FEATURES)
+    """mlx5's decisions: DRIVER_OK readies the first queue pair, the MQ command the rest."""
+    return Mlx5Firmware(DeviceOptions(**{"driver_ok_first_qp_only": True, **opts}), MAX_VQS,
+                        MLX5_NET_FEATURES)
 
 
 def kinds(work: list[FwWork]) -> Counter[str]:
@@ -221,6 +223,51 @@ def test_driver_ok_with_pre_creation_readies_the_first_pair_in_two_rounds(parall
     work = bring_up(f)
     assert kinds(work) == Counter({"vq_modify": 4, "link_notifier": 1})
     assert rounds(work, "vq_modify") == ([[0, 1], [0, 1]] if parallel else [[0], [1], [0], [1]])
+
+
+def test_what_an_executor_needs_rides_on_each_unit() -> None:
+    """The RTL parent carries the plan out: each MODIFY says the state it moves its VQ to (None
+    for the fields-only first MODIFY of a pre-created VQ), each creation whether it is blank."""
+    f = fw(precreated_vqs=True, parallel_fw_cmds=True)
+    assert {w.filled for w in f.device_add() if w.kind == "vq_create"} == {False}
+    up = [w.state for w in bring_up(f) if w.kind == "vq_modify"]
+    assert up == [None, None, FwState.RDY, FwState.RDY]
+    assert {w.state for w in f.suspend() if w.kind == "vq_modify"} == {FwState.SUSPEND}
+    assert {w.state for w in f.resume() if w.kind == "vq_modify"} == {FwState.RDY}
+    f = fw()
+    f.device_add()
+    assert {w.filled for w in bring_up(f) if w.kind == "vq_create"} == {True}
+
+
+def test_without_first_pair_gating_driver_ok_readies_every_ready_vq() -> None:
+    """driver_ok_first_qp_only off: every ready VQ starts at DRIVER_OK and the MQ command only
+    rewrites the RQT (a bench running its queue pairs without a control VQ)."""
+    f = Mlx5Firmware(DeviceOptions(precreated_vqs=True, parallel_fw_cmds=True), MAX_VQS,
+                     MLX5_NET_FEATURES)
+    f.device_add()
+    f.set_driver_features(MLX5_NET_FEATURES)
+    for i in range(MAX_VQS - 1):  # the last VQ is never enabled
+        f.set_vq_ready(i, True)
+    enabled = list(range(MAX_VQS - 1))
+    assert rounds(bring_up(f), "vq_modify") == [enabled] * 2
+    work = f.control(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, True, True, 1)
+    assert kinds(work) == Counter({"cvq_command": 1, "rqt_update": 1})
+    assert [f.fw_state(i) for i in range(MAX_VQS)] == [FwState.RDY] * (MAX_VQS - 1) + [FwState.INIT]
+    # a VQ enabled after DRIVER_OK starts then, alone
+    assert rounds(f.set_vq_ready(MAX_VQS - 1, True), "vq_modify") == [[MAX_VQS - 1]] * 2
+
+
+def test_an_empty_map_leaves_the_asid_without_a_region() -> None:
+    """set_map_data: "empty iotlbs don't have an mr": the switch says so (flags 1), and a later
+    map on the ASID puts its region in force without a map change."""
+    f = fw()
+    f.device_add()
+    f.set_map(1, region(1))
+    (switch,) = [w for w in f.set_map(1, []) if w.kind == "mr_table_switch"]
+    assert switch.args == {"asid": 1, "flags": 1}
+    work = f.set_map(1, region(1))
+    (switch,) = [w for w in work if w.kind == "mr_table_switch"]
+    assert switch.args == {"asid": 1} and "vq_query" not in kinds(work)
 
 
 @pytest.mark.parametrize("undo", ["qsize", "mrg_rxbuf"])
@@ -320,8 +367,8 @@ def region(gib: int) -> list[IotlbRange]:
 def test_set_map_builds_the_whole_region(parallel_mkey: bool) -> None:
     f = fw(parallel_mkey=parallel_mkey)
     f.device_add()
-    # ASID 1 has no region yet (ASID 0 holds the 1:1 key): a plain build, no map change; the
-    # CVQ group is not bound to ASID 1, so its table copy is left alone
+    # ASID 1 has no region yet (ASID 0 holds the 1:1 key): a plain build put in force, no map
+    # change; the CVQ group is not bound to ASID 1, so its table copy is left alone
     work = f.set_map(1, [*region(3), IotlbRange(1 << 40, 8 * KiB, 1 << 41, RW)])
     keys = [w for w in work if w.kind == "mkey_create"]
     assert sum(w.args["count"] for w in keys) == 3 + 1 and len(keys) == 2
@@ -329,10 +376,10 @@ def test_set_map_builds_the_whole_region(parallel_mkey: bool) -> None:
     assert [w.round is not None for w in keys] == [parallel_mkey] * 2
     assert len({w.round for w in keys}) == 1
     # the indirect key, then the region's own copy of the table (_mlx5_vdpa_create_mr ->
-    # dup_iotlb): one entry per 4 KiB run, 3 GiB and 8 KiB of them
-    assert [w.kind for w in work][-2:] == ["mr_indirect_create", "mr_iotlb"]
-    assert work[-1].args == {"flags": 1, "runs": 3 * GiB // (4 * KiB) + 2}
-    assert "mr_table_switch" not in kinds(work)
+    # dup_iotlb): one entry per 4 KiB run, 3 GiB and 8 KiB of them; then it is put in force
+    assert [w.kind for w in work][-3:] == ["mr_indirect_create", "mr_iotlb", "mr_table_switch"]
+    assert work[-2].args == {"flags": 1, "runs": 3 * GiB // (4 * KiB) + 2}
+    assert not {"vq_modify", "vq_query"} & set(kinds(work))
     # ASID 0 already has its 1:1 key, so a map there is a map change; the CVQ group is on
     # ASID 0 after reset, so its table copy is refreshed last
     work = f.set_map(0, region(1))
@@ -415,7 +462,8 @@ def test_the_device_records_its_firmware_work_nested_in_the_trace() -> None:
     assert all(r.layer is Layer.FW for r in trace.records)
     trace.records.clear()
     run(dev.set_map(1, [IotlbRange(0, 4 * KiB, 0, RW)]))
-    assert [r.name for r in trace.records] == ["mkey_create", "mr_indirect_create", "mr_iotlb"]
+    assert [r.name for r in trace.records] == ["mkey_create", "mr_indirect_create", "mr_iotlb",
+                                               "mr_table_switch"]
 
 
 def test_without_resumable_firmware_there_is_no_resume_op() -> None:

@@ -89,20 +89,39 @@ def test_access_log_takes_bulk_records_from_its_source_before_every_read() -> No
     assert len(log) == 4, "a detached source is not read again"
 
 
-def test_accesses_across_a_rebinding_judged_before_or_after_once() -> None:
-    """An op changed the contract while the device worked and the log does not say which
-    accesses came first (a raced SET_GROUP_ASID): each access must be allowed before or
-    after, and a VQ area that has used the new binding never goes back to the old one."""
-    dev = ReferenceDevice(GuestMemory(1 << 30))
-    shadow = ContractShadow(dev, frozenset())
-    for asid in (0, 1):
-        run(shadow.set_map(asid, [IotlbRange(0x1000, 0x2000, 0x10000, VHOST_ACCESS_RW)]))
-    before = shadow.record()
-    run(shadow.set_group_asid(0, 1))          # buffers of every data VQ now go through ASID 1
-    old, new = acc(0x1000, 0x10000, asid=0), acc(0x1000, 0x10000, asid=1)
-    assert shadow.violations_across(before, [old, old, new, new]) == []
-    back = shadow.violations_across(before, [old, new, old])
-    assert len(back) == 1 and "already seen the change" in back[0]
-    stray = shadow.violations_across(before, [acc(0x9000, 0x50000, asid=1)])
-    assert len(stray) == 1 and "nor allowed before the change" in stray[0]
-    assert shadow.violations([old]) and not before.violations([old])
+class _MapsMidOp(ReferenceDevice):
+    """A device that makes DMA of its own while set_map runs (as a simulated one does):
+    ``during`` is appended to the log half way through the op."""
+
+    def __init__(self, log: AccessLog) -> None:
+        super().__init__(GuestMemory(), log=log)
+        self.during: list[tuple[int, int, int | None, int, int, bool, int]] = []
+
+    async def set_map(self, asid: int, iotlb: list[IotlbRange]) -> None:  # type: ignore[override]
+        self.log.extend(self.during)
+        await super().set_map(asid, iotlb)
+
+
+def test_a_shadow_with_the_log_judges_accesses_by_when_they_happened() -> None:
+    """A device that makes DMA while ops run is judged by time: what came before a mapping
+    change against the mappings before it, what came while the op ran against the mappings
+    before or after it (the parent switches somewhere inside), the rest against the mappings
+    now; an access allowed by neither fails."""
+    log = AccessLog()
+    dev = _MapsMidOp(log)
+    shadow = ContractShadow(dev, frozenset({0}), log)
+    run(shadow.set_map(0, MAPS[0]))
+    old = (1, 0, 0x1000, 0x10000, 16, False, AccessKind.BUFFER)      # only in the first map
+    new = (1, 0, 0x9000, 0x50000, 16, False, AccessKind.BUFFER)      # only in the second
+    log.extend([old])                                                # before the change
+    dev.during = [old, new]                                          # while it runs
+    run(shadow.set_map(0, [IotlbRange(0x9000, 0x1000, 0x50000, VHOST_ACCESS_RO)]))
+    assert shadow.found == []
+    log.extend([old])                                                # after: the old map is gone
+    assert shadow.judge() and len(shadow.found) == 1
+    dev.during = [(1, 0, 0x7000, 0x70000, 16, False, AccessKind.BUFFER)]  # in neither map
+    run(shadow.set_map(0, MAPS[0]))
+    assert len(shadow.found) == 2 and "outside every mapping" in shadow.found[-1]
+    # without the log the shadow judges only when asked, against the mappings then
+    plain = ContractShadow(ReferenceDevice(GuestMemory()), frozenset({0}))
+    assert plain.judge() == [] and plain.found == []

@@ -170,8 +170,9 @@ def test_baseline_flow_c_steps_and_counts() -> None:
     assert count(res, "C4.2.4", "set_vq_state", "dst0") == DATA_VQS
     c426 = recs(res, "C4.2.6", "dst0", "set_map")
     assert [r.args["asid"] for r in c426] == [1, 1]
-    # the first map creates ASID 1's region, the second rebuilds it through a map change
-    assert count(res, "C4.2.6", "mr_table_switch", "dst0") == 1
+    # the first map creates ASID 1's region and puts it in force, the second rebuilds it
+    # through a map change (the suspend round: none, the device is not running)
+    assert count(res, "C4.2.6", "mr_table_switch", "dst0") == 2
     assert count(res, "C4.2.8", "pin", "dst0") == SECTIONS
     assert entries(res, "C4.2.8", "dst0") >= RAM_ENTRIES_4K
     assert count(res, "C4.2.9", "vq_create", "dst0") == DATA_VQS

@@ -1,23 +1,28 @@
 # SPDX-License-Identifier: MIT
-"""The pure parts of the HDL coverage flow (tb/vdpa_tb/hdlcov.py): coverage-file parsing,
-waivers, figures and lcov filtering, on hand-made inputs. No simulator or Debian tool needed."""
+"""The code coverage flow (tb/vdpa_tb/hdlcov) on hand-made coverage files: reading and merging
+Verilator's format, design-unit points, the three figures, waivers, Cobertura XML and HTML. No
+simulator or Debian tool needed; the expected figures are counted by hand from the input."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from vdpa_tb import hdlcov
-from vdpa_tb.hdlcov import CoverageError, Point
+from vdpa_tb.hdlcov import CoverageDb, WaiverError, design_points, points
 
-RTL = Path("/proj/rtl")
+ROOT = Path("/proj")
 
 
 def _entry(f: str, line: int, metric: str, module: str, comment: str, count: int,
-           hier: str = "top.u0", col: int = 3) -> str:
+           hier: str = "top.u0", col: int = 3, span: str = "") -> str:
     kv = {"f": f, "l": str(line), "n": str(col), "t": metric, "page": f"v_{metric}/{module}",
-          "o": comment, "h": hier}
+          "o": comment}
+    if span:
+        kv["S"] = span
+    kv["h"] = hier
     return "C '" + "".join(f"\x01{k}\x02{v}" for k, v in kv.items()) + f"' {count}"
 
 
@@ -27,57 +32,116 @@ DAT = "\n".join([
     _entry("/proj/rtl/fifo.sv", 10, "toggle", "fifo", "cnt[0]:0->1", 0, "top.a"),
     _entry("/proj/rtl/fifo.sv", 10, "toggle", "fifo__Dz1", "cnt[0]:0->1", 4, "top.b"),
     _entry("/proj/rtl/fifo.sv", 10, "toggle", "fifo", "cnt[0]:1->0", 0, "top.a"),
-    _entry("/proj/rtl/fifo.sv", 20, "line", "fifo", "block", 7),
-    _entry("/proj/rtl/fifo.sv", 21, "branch", "fifo", "cond_then", 2),
-    _entry("/proj/rtl/fifo.sv", 21, "branch", "fifo", "cond_else", 0),
+    # a block over lines 20-22 and an if arm over 23-24 whose implicit else was never taken
+    _entry("/proj/rtl/fifo.sv", 20, "line", "fifo", "block", 7, span="20-22"),
+    _entry("/proj/rtl/fifo.sv", 23, "branch", "fifo", "if", 2, span="23-24"),
+    _entry("/proj/rtl/fifo.sv", 23, "branch", "fifo", "else", 0),
     _entry("/proj/rtl/eng.sv", 5, "line", "eng", "block", 0),
-    _entry("/proj/rtl/eng.sv", 6, "line", "eng", "block", 1),
+    _entry("/proj/rtl/eng.sv", 6, "line", "eng", "block", 1, span="6,8"),
     _entry("/proj/tb/harness.sv", 1, "line", "harness", "block", 0),  # not rtl/: dropped
 ])
 
 
-def test_parse_dat_collapses_instances_and_drops_non_rtl() -> None:
-    pts = hdlcov.parse_dat(DAT, RTL)
-    assert {p.file for p in pts} == {"fifo.sv", "eng.sv"}
-    tog = [p for p in pts if p.metric == "toggle"]
-    assert sorted((p.comment, p.count, p.module) for p in tog) == [
-        ("cnt[0]:0->1", 4, "fifo"), ("cnt[0]:1->0", 0, "fifo")]
+def test_read_dat_keeps_rtl_sources_relative_to_the_checkout() -> None:
+    raw = hdlcov.read_dat(DAT, ROOT)
+    files = {points.split_point(k)["f"] for k in raw}
+    assert files == {"rtl/fifo.sv", "rtl/eng.sv"}
+    assert len(raw) == 8 and sum(raw.values()) == 14
+
+
+def test_design_points_collapse_instances_and_expand_spans() -> None:
+    pts = design_points(hdlcov.read_dat(DAT, ROOT))
+    tog = sorted((p.comment, p.count, p.module) for p in pts if p.metric == "toggle")
+    assert tog == [("cnt[0]:0->1", 4, "fifo"), ("cnt[0]:1->0", 0, "fifo")]
+    block = next(p for p in pts if p.metric == "line" and p.line == 20)
+    assert block.lines == (20, 21, 22)
+    assert next(p for p in pts if p.line == 6).lines == (6, 8)
     assert len(pts) == 7
 
 
-def test_summary_without_and_with_waivers() -> None:
-    pts = hdlcov.parse_dat(DAT, RTL)
-    s = hdlcov.summarize(pts)
-    assert s["overall"]["line"] == {"hit": 2, "total": 3, "waived": 0, "percent": 66.67}
-    assert s["overall"]["branch"]["percent"] == 50.0
-    assert s["modules"]["fifo"]["toggle"] == {"hit": 1, "total": 2, "waived": 0, "percent": 50.0}
+def test_merge_adds_counts_of_identical_points() -> None:
+    a = hdlcov.read_dat(DAT, ROOT)
+    m = hdlcov.merge([a, a])
+    assert m.keys() == a.keys() and all(m[k] == 2 * a[k] for k in a)
+
+
+def test_pack_and_accumulate_equal_a_plain_merge() -> None:
+    a = hdlcov.read_dat(DAT, ROOT)
+    b = {k: (3 if i % 2 else 0) for i, k in enumerate(sorted(a))}
+    other_layout = {next(iter(a)): 5}
+    acc = hdlcov.Accumulator()
+    for r in (a, b, other_layout):
+        acc.add(hdlcov.pack(r))
+    assert acc.runs == 3
+    assert acc.raw() == hdlcov.merge([a, b, other_layout])
+    bad = hdlcov.pack(a)
+    with pytest.raises(ValueError, match="counts for"):
+        acc.add(points.Packed(bad.layout, bad.names, hdlcov.pack({"x": 1}).counts))
+
+
+def test_written_dat_reads_back(tmp_path: Path) -> None:
+    raw = hdlcov.read_dat(DAT, ROOT)
+    hdlcov.write_dat(raw, tmp_path / "m.dat")
+    text = (tmp_path / "m.dat").read_text()
+    assert text.startswith(points.HEADER + "\n")
+    # already relative: reading it against any root gives the same points
+    assert hdlcov.read_dat(text, tmp_path) == raw
+
+
+def test_figures_count_lines_arms_and_bits() -> None:
+    s = CoverageDb(design_points(hdlcov.read_dat(DAT, ROOT))).summary()
+    # lines: 20,21,22 (block, 7), 23,24 (if arm, 2) in fifo; 5 (0), 6 and 8 (1) in eng
+    assert s["modules"]["fifo"]["line"] == {"hit": 5, "total": 5, "waived": 0, "percent": 100.0}
+    assert s["modules"]["eng"]["line"] == {"hit": 2, "total": 3, "waived": 0, "percent": 66.67}
+    assert s["overall"]["branch"] == {"hit": 1, "total": 2, "waived": 0, "percent": 50.0}
+    assert s["modules"]["fifo"]["toggle"]["percent"] == 50.0
     # a module without points of a metric counts as covered for it
     assert s["modules"]["eng"]["toggle"]["percent"] == 100.0
 
+
+def test_waivers_leave_the_figures_and_report_what_they_removed() -> None:
+    pts = design_points(hdlcov.read_dat(DAT, ROOT))
     waivers = hdlcov.parse_waivers(
         "UNR eng.sv:5 line -- the reset arm cannot be left\n"
-        "LOW_RISK fifo.sv toggle:*:1->0 -- falling edges of cnt are the rising edges mirrored\n"
+        "LOW_RISK fifo.sv toggle:*:1->0 -- falling edges of cnt mirror its rising edges\n"
+        "UNR fifo.sv:23 branch:else -- the else of a guard that always holds\n"
         "EXTERNAL other.sv * -- stale: names a file that is gone\n")
-    w = hdlcov.summarize(pts, waivers)
-    assert w["overall"]["line"] == {"hit": 2, "total": 2, "waived": 1, "percent": 100.0}
-    assert w["modules"]["fifo"]["toggle"] == {"hit": 1, "total": 1, "waived": 1, "percent": 100.0}
-    assert w["raw"] == s["raw"] == {m: s["overall"][m] for m in hdlcov.METRICS}
-    assert [x["points"] for x in w["waivers"]] == [1, 1, 0]
-    assert w["unused_waivers"] == ["coverage_waivers.txt:3"]
-    text = hdlcov.report_text(w)
-    assert "WARNING: waiver coverage_waivers.txt:3 matches no coverage point" in text
+    s = CoverageDb(pts, waivers).summary()
+    assert s["overall"]["line"] == {"hit": 7, "total": 7, "waived": 1, "percent": 100.0}
+    assert s["overall"]["branch"] == {"hit": 1, "total": 1, "waived": 1, "percent": 100.0}
+    assert s["modules"]["fifo"]["toggle"] == {"hit": 1, "total": 1, "waived": 1, "percent": 100.0}
+    raw = CoverageDb(pts).summary()["overall"]
+    assert s["raw"] == {m: {k: v for k, v in raw[m].items() if k != "waived"} for m in raw}
+    assert [w["removed"] for w in s["waivers"]] == [1, 1, 1, 0]
+    assert s["unused_waivers"] == ["coverage_waivers.txt:4"]
+    assert s["contradicted_waivers"] == []
+    text = hdlcov.report_text(s)
+    assert "WARNING: waiver coverage_waivers.txt:4 matches no coverage point" in text
+    # a waiver that removes a point some run hit is flagged: its claim is contradicted
+    hit = CoverageDb(pts, hdlcov.parse_waivers("UNR fifo.sv:20-22 line -- wrongly called dead\n"))
+    h = hit.summary()
+    assert h["waivers"][0]["removed"] == h["waivers"][0]["removed_but_hit"] == 3
+    assert h["contradicted_waivers"] == ["coverage_waivers.txt:1"]
+    assert "removes 3 line(s), arm(s) or fully toggled bit(s) a run reached" in hdlcov.report_text(h)
+    # a toggle waiver is contradicted only by a bit that went both ways
+    one_way = CoverageDb(pts, hdlcov.parse_waivers("UNR fifo.sv toggle:cnt* -- tied\n")).summary()
+    assert one_way["waivers"][0]["removed"] == 2 and one_way["contradicted_waivers"] == []
+    both = dict(hdlcov.read_dat(DAT, ROOT))
+    both[next(k for k in both if "cnt[0]:1->0" in k)] = 1
+    flip = CoverageDb(design_points(both), hdlcov.parse_waivers("UNR fifo.sv toggle:cnt* -- x\n"))
+    assert flip.summary()["waivers"][0]["removed_but_hit"] == 1
     assert "raw (no waivers)" in text
 
 
-def test_waiver_ranges_and_metric() -> None:
+def test_waiver_ranges_metrics_and_patterns() -> None:
     (w,) = hdlcov.parse_waivers("# comment\n\nUNSUPPORTED a.sv:10-12 branch:cond_* -- no MQ\n")
     assert (w.category, w.file, w.first, w.last, w.metric, w.pattern, w.reason) == (
         "UNSUPPORTED", "a.sv", 10, 12, "branch", "cond_*", "no MQ")
-    hit = Point("a.sv", 11, 0, "branch", "a", "cond_then", 0)
-    assert w.matches(hit)
-    assert not w.matches(Point("a.sv", 13, 0, "branch", "a", "cond_then", 0))
-    assert not w.matches(Point("a.sv", 11, 0, "line", "a", "block", 0))
-    assert not w.matches(Point("b.sv", 11, 0, "branch", "b", "cond_then", 0))
+    assert w.covers("rtl/a.sv", 11, "branch", "cond_then")
+    assert not w.covers("rtl/a.sv", 13, "branch", "cond_then")
+    assert not w.covers("rtl/a.sv", 11, "line", "block")
+    assert not w.covers("rtl/b.sv", 11, "branch", "cond_then")
+    assert not w.covers("rtl/a.sv", 11, "branch", "if")
 
 
 @pytest.mark.parametrize("line, msg", [
@@ -86,53 +150,49 @@ def test_waiver_ranges_and_metric() -> None:
     ("UNR a.sv line --   ", "needs a reason"),
     ("UNR a.sv line because", "expected 'CATEGORY"),
     ("UNR a.sv:9-3 line -- why", "line range 9-3 is empty"),
+    ("UNR a.sv:x line -- why", "line range 'x'"),
 ])
 def test_bad_waivers_name_the_line(line: str, msg: str) -> None:
-    with pytest.raises(CoverageError, match=r"w\.txt:2: .*") as e:
+    with pytest.raises(WaiverError, match=r"w\.txt:2: .*") as e:
         hdlcov.parse_waivers("# header\n" + line, "w.txt")
     assert msg in str(e.value)
 
 
-def test_shipped_waiver_file_parses() -> None:
-    for w in hdlcov.load_waivers():
-        assert (hdlcov.RTL_DIR / w.file).exists(), f"{w.where}: no rtl/{w.file}"
+def test_shipped_waiver_file_parses_and_names_real_sources() -> None:
+    for w in hdlcov.load_waivers(hdlcov.WAIVER_FILE):
+        assert (hdlcov.WAIVER_FILE.parent / w.file).exists(), f"{w.where}: no rtl/{w.file}"
 
 
-INFO = """TN:verilator_coverage
-SF:/proj/rtl/fifo.sv
-DA:10,0
-DA:20,7
-end_of_record
-TN:verilator_coverage
-SF:/usr/share/verilator/include/verilated.v
-DA:1,0
-end_of_record
-TN:verilator_coverage
-SF:/proj/rtl/eng.sv
-DA:5,0
-DA:6,1
-DA:7,3
-end_of_record
-"""
+def test_cobertura_and_html_agree_with_the_summary(tmp_path: Path) -> None:
+    raw = hdlcov.read_dat(DAT, ROOT)
+    (tmp_path / "rtl").mkdir()
+    (tmp_path / "rtl" / "fifo.sv").write_text("".join(f"// line {n}\n" for n in range(1, 30)))
+    waivers = hdlcov.parse_waivers("UNR eng.sv:5 line -- why\n")
+    s = hdlcov.report(raw, tmp_path / "out", waivers, root=tmp_path)
+    cob = ET.parse(tmp_path / "out" / "cobertura.xml").getroot()
+    assert int(cob.get("lines-valid")) == s["overall"]["line"]["total"] == 7
+    assert int(cob.get("lines-covered")) == s["overall"]["line"]["hit"]
+    assert int(cob.get("branches-valid")) == s["overall"]["branch"]["total"] == 2
+    assert float(cob.get("branch-rate")) == 0.5
+    line23 = cob.find(".//class[@filename='rtl/fifo.sv']/lines/line[@number='23']")
+    assert line23 is not None and line23.get("condition-coverage") == "50% (1/2)"
+    assert cob.find(".//class[@filename='rtl/eng.sv']/lines/line[@number='5']") is None, "waived"
+    tog = ET.parse(tmp_path / "out" / "cobertura-toggle.xml").getroot()
+    assert int(tog.get("branches-valid")) == s["overall"]["toggle"]["total"] == 2
+    assert tog.get("line-rate") == "0.0000", "cnt[0] never fell: the signal is not fully toggled"
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert "files/fifo.sv.html" in index and "eng.sv:5" in index
+    page = (tmp_path / "out" / "files" / "fifo.sv.html").read_text()
+    assert "branch 1/2 missed: else" in page and "toggle 1/2 missed: cnt[0]:1-&gt;0" in page
+    assert (tmp_path / "out" / "merged.dat").exists()
+    assert hdlcov.read_dat((tmp_path / "out" / "merged.dat").read_text(), tmp_path) == raw
 
 
-def test_lcov_info_filter_and_counts() -> None:
-    kept = hdlcov.filter_info(INFO, RTL)
-    assert "verilated.v" not in kept and kept.count("end_of_record") == 2
-    assert hdlcov.info_lines(kept) == {"/proj/rtl/fifo.sv": (1, 2), "/proj/rtl/eng.sv": (2, 3)}
-    assert hdlcov.filter_info(INFO, Path("/elsewhere")) == ""
+def test_bad_waiver_file_stops_make_cov_before_simulating(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vdpa_tb.hdlcov import cli
 
-
-def test_missing_tool_names_the_debian_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = hdlcov.shutil.which
-    monkeypatch.setattr(hdlcov.shutil, "which", lambda t: None if t == "genhtml" else real(t))
-    with pytest.raises(CoverageError, match=r"genhtml not found .*apt-get install lcov"):
-        hdlcov.ensure_tools(install=False)
-
-
-def test_bad_waiver_file_stops_before_simulating(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "w.txt"
     bad.write_text("UNR vdpa_fifo.sv line\n")
-    assert hdlcov.main(["--waivers", str(bad)]) == 2
+    assert cli.main(["--waivers", str(bad)]) == 2
     assert "w.txt:1: expected 'CATEGORY" in capsys.readouterr().err

@@ -89,9 +89,13 @@ def test_tx_frames_keep_the_bytes_tkeep_marks(lib: HostLib) -> None:
     lib.c.vtb_tx_beat(DEV, word(b"89abcdef"), 0x07, 1, 0, 3)
     lib.c.vtb_tx_beat(DEV, word(b"XY"), 0x03, 1, 1, 5)
     lib.c.vtb_tx_beat(DEV, word(b"partial!"), 0xFF, 0, 0, 1)
-    assert dev.take_tx() == [(3, False, b"0123456789a"), (5, True, b"XY")]
+    assert dev.take_tx() == [(3, False, b"0123456789a", 0), (5, True, b"XY", 0)]
+    # each frame is stamped with the device's cycle its last beat left on
+    for _ in range(7):
+        lib.c.vtb_cycle(DEV)
+    assert dev.cycles() == 7
     lib.c.vtb_tx_beat(DEV, word(b"end"), 0x07, 1, 0, 1)
-    assert dev.take_tx() == [(1, False, b"partial!end")]
+    assert dev.take_tx() == [(1, False, b"partial!end", 7)]
 
 
 def test_rx_frames_are_split_into_beats(lib: HostLib) -> None:
@@ -141,7 +145,8 @@ def test_axil_accesses_complete_in_order_and_report_the_drain(lib: HostLib) -> N
 
 def test_stall_patterns_and_settle_requests_come_once_per_cycle(lib: HostLib) -> None:
     """vtb_cycle gives the HDL this cycle's stall bit per channel (pattern repeated), the settle
-    request once, and whether frames or accesses are still queued."""
+    request once, whether accesses are still queued and, apart, whether received frames are
+    (the quiet point treats a frame the idle device refuses as quiet)."""
     dev = lib.device(DEV)
     dev.set_stall("aw", [1, 1, 1, 0])
     dev.set_stall("rx", [0, 1])
@@ -153,7 +158,9 @@ def test_stall_patterns_and_settle_requests_come_once_per_cycle(lib: HostLib) ->
     dev.push_rx(0, b"x")
     first, second = lib.c.vtb_cycle(DEV), lib.c.vtb_cycle(DEV)
     assert first & (1 << 8) and not second & (1 << 8)
-    assert first & (1 << 9) and second & (1 << 9)
+    assert first & (1 << 10) and second & (1 << 10) and not first & (1 << 9)
+    dev.post(True, 0x10C, 1)
+    assert lib.c.vtb_cycle(DEV) & (1 << 9)
     with pytest.raises(ValueError, match="unknown stall channel 'bus'"):
         dev.set_stall("bus", [1])
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import re
 
+from vdpa_model.downtime.fit_rtl import OP_COMMANDS, UNIT_COMMANDS
 from vdpa_tb import regmap
 from vdpa_tb.regmap import REGMAP, SV_PATH
 
@@ -65,3 +66,48 @@ def test_doc_tables_are_generated_from_toml() -> None:
         "--write-doc")
     for name in REGMAP.cmd:
         assert f"| {name} |" in text, name
+
+
+def test_fw_classes_are_rtl_parameters() -> None:
+    """Every firmware latency class has its parameter on both tops and the command processor,
+    and no other FW_LAT_* parameter exists there."""
+    want = {c.param for c in REGMAP.fw_class.values()}
+    for name in ("vdpa_nic_top.sv", "vdpa_nic_pair.sv", "vdpa_cmd_proc.sv"):
+        text = (SV_PATH.parent / name).read_text()
+        assert set(re.findall(r"parameter int (FW_LAT_\w+)", text)) == want, name
+
+
+def test_bad_command_descriptions_are_refused(tmp_path) -> None:
+    """A command whose trace kind, latency class or ordering scope is unknown, or whose ordering
+    names no object, is refused with the command named."""
+    src = regmap.TOML_PATH.read_text()
+    cases = [
+        (src.replace('fw_kind = "vq_query"', 'fw_kind = "vq_peek"', 1), "QUERY_VQ.*vq_peek"),
+        (src.replace('fw_class = "VQ_CREATE"', 'fw_class = "VQ_BIRTH"', 1), "CREATE_VQ.*VQ_BIRTH"),
+        (src.replace('order = "build"', 'order = "sometimes"', 1), "MAP.*sometimes"),
+        (src.replace('order = "unit"\nfw_class = "VQ_MODIFY"', 'order = "object"\nfw_class = '
+                     '"VQ_MODIFY"', 1), "SUSPEND_ALL.*argument 0"),
+    ]
+    for text, msg in cases:
+        assert text != src, msg
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        try:
+            regmap.RegMap(bad)
+        except ValueError as e:
+            assert re.search(msg, str(e)), str(e)
+        else:
+            raise AssertionError(f"accepted a register map that should fail with {msg!r}")
+
+
+def test_the_trace_kind_of_each_command_is_the_profile_fits() -> None:
+    """The register map says which unit of the model's plan each command carries out; the
+    reference-rtl fit prices each unit by that command and each op by the command it issues for
+    itself (vdpa_model.downtime.fit_rtl): the two catalogues agree."""
+    for c in REGMAP.cmd.values():
+        if c.fw_kind:
+            assert UNIT_COMMANDS.get(c.fw_kind) == c.name, (c.name, c.fw_kind)
+    for op, cmd in OP_COMMANDS.items():
+        if op not in ("dma_map",):  # MAP also carries out a table build's mkey_create
+            assert REGMAP.cmd[cmd].fw_kind == "", (op, cmd)
+    assert set(UNIT_COMMANDS.values()) <= set(REGMAP.cmd)

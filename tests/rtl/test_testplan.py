@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""The testplan (testplan/vdpa_nic.yaml) and the cocotb test modules must agree: every planned
-test exists, every cocotb/pyuvm test is planned, and the planned covergroups are the ones the
-coverage model implements. No simulator needed."""
+"""The testplan (testplan/vdpa_nic.yaml), the regression configuration (vdpa_nic_sim.yaml) and the
+cocotb test modules must agree: every planned test exists, every cocotb/pyuvm test is planned
+and regressed (or its module is a benchmark listed as not regressed), and the planned
+covergroups are the ones the coverage model implements. No simulator needed."""
 
 from __future__ import annotations
 
@@ -10,32 +11,18 @@ from pathlib import Path
 
 import yaml
 
+from vdpa_tb.regress import simcfg
+from vdpa_tb.regress.simcfg import _decorated_with_test
 from vdpa_tb.uvm.coverage import CoverageModel
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = ROOT / "testplan" / "vdpa_nic.yaml"
-TEST_DIR = ROOT / "tb" / "vdpa_tb" / "tests"
-
-
-def _decorated_with_test(node: ast.AST) -> bool:
-    """``@cocotb.test(...)`` or ``@pyuvm.test(...)`` (called or bare)."""
-    for d in getattr(node, "decorator_list", []):
-        f = d.func if isinstance(d, ast.Call) else d
-        if isinstance(f, ast.Attribute) and f.attr == "test" and \
-                isinstance(f.value, ast.Name) and f.value.id in ("cocotb", "pyuvm"):
-            return True
-    return False
+TEST_DIR = simcfg.TEST_DIR
 
 
 def cocotb_tests() -> dict[str, str]:
     """Test name -> module file, from the source (importing would need a simulator)."""
-    out: dict[str, str] = {}
-    for path in sorted(TEST_DIR.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, (ast.AsyncFunctionDef, ast.FunctionDef, ast.ClassDef)) and \
-                    _decorated_with_test(node):
-                out[node.name] = path.name
-    return out
+    return {t: f"{m.rsplit('.', 1)[-1]}.py" for m, ts in simcfg.discover().items() for t in ts}
 
 
 def plan() -> dict:
@@ -79,3 +66,17 @@ def test_checker_sees_both_decorators() -> None:
            "@pyuvm.test(expect_fail=True)\nclass B: pass\nasync def c(dut): pass\n")
     found = [n.name for n in ast.walk(ast.parse(src)) if _decorated_with_test(n)]
     assert found == ["a", "B"]
+
+
+def test_every_test_is_regressed() -> None:
+    # load() fails on a module the configuration forgets; here: every test has a build to run on
+    cfg = simcfg.load()
+    have = cocotb_tests()
+    regressed = set(cfg.tests)
+    benches = {t for m, ts in simcfg.discover().items() if m in cfg.not_regressed for t in ts}
+    assert regressed | benches == set(have), sorted(set(have) - regressed - benches)
+    assert all(spec.builds for spec in cfg.tests.values()), \
+        [t for t, spec in cfg.tests.items() if not spec.builds]
+    # the planned benchmarks are exactly the tests left out of regressions
+    planned = {t for tp in plan()["testpoints"] for t in tp["tests"]}
+    assert benches <= planned

@@ -1,38 +1,25 @@
 # SPDX-License-Identifier: MIT
-"""Build the reference device once per device file (tb/devices/) and build sweep, per bus model,
-and run its cocotb tests (tb/vdpa_tb/tests/test_vdpa_nic_top.py)."""
+"""Build vdpa_nic_top once per parameter set and bus model and run its cocotb tests
+(tb/vdpa_tb/tests/test_vdpa_nic_top.py). The parameter sets are the module's builds in the
+regression configuration (testplan/vdpa_nic_sim.yaml): one place for each of them; a build
+that names a device file (tb/devices/) takes its sources and parameters from it."""
 
 from __future__ import annotations
 
 import pytest
 
-from vdpa_tb import devices, sim
+from vdpa_tb import sim
+from vdpa_tb.regress import simcfg
+from vdpa_tb.regress.jobs import cocotb_filter
 
-#: every device file of the project (the default device and the second build, vdpa_nic_small)
-DEVICES = {d.name: d for d in devices.project_devices()}
-DEFAULT = DEVICES["vdpa_nic_top"]
-
-# build sweeps of the default device beyond its device files: (parameters, test filter or None)
-SWEEPS: dict[str, tuple[dict[str, int], str | None]] = {
-    "nvq64-q32768": ({"NVQ": 64, "MAX_QSIZE": 32768, "IOTLB_ENTRIES": 64}, None),
-}
-
-# The cocotbext-axi reference models also run the traffic, fault and isolation tests on the
-# default build, so the fast HDL/C++ bus models cannot drift from them unnoticed.
-REFERENCE_FILTER = ("test_regs_and_commands|test_traffic_lockstep|test_iotlb_translation_and_faults|"
-                    "test_ring_case|test_unmap_races_traffic|test_bus_errors|"
-                    "test_dma_outside_mappings_fails_the_run|test_no_interrupt_without_event_idx")
-RUNS: dict[str, tuple[devices.DeviceConfig, str, str | None]] = {
-    **{f"{name}-hdl": (dev, "hdl", None) for name, dev in DEVICES.items()},
-    **{f"{name}-hdl": (DEFAULT.with_parameters(**params), "hdl", flt)
-       for name, (params, flt) in SWEEPS.items()},
-    "default-cocotbext": (DEFAULT, "cocotbext", REFERENCE_FILTER),
-}
+MODULE = "vdpa_tb.tests.test_vdpa_nic_top"
+BUILDS = simcfg.load().module_builds(MODULE)
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("run", list(RUNS))
-def test_vdpa_nic_top(run: str) -> None:
-    device, bus, test_filter = RUNS[run]
-    sim.run(device.top, "vdpa_tb.tests.test_vdpa_nic_top", device=device,
-            test_filter=test_filter, bus=bus)
+@pytest.mark.parametrize("build", sorted(BUILDS))
+def test_vdpa_nic_top(build: str) -> None:
+    b = BUILDS[build]
+    # a build with an `only` list (the cocotbext reference models) runs just those tests
+    flt = cocotb_filter(b.only) if b.only is not None else None
+    sim.run(b.top, MODULE, b.params, test_filter=flt, bus=b.bus, device=b.device_config())

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""Run the pyuvm tests (tb/vdpa_tb/tests/test_vdpa_nic_uvm.py) on every device file of the
-project (tb/devices/) and the one $VDPA_DEVICE names, then merge each device's functional coverage into
-build/coverage/func/<device>/report/ and check it. The merge/report functions are also tested
-here on hand-made JSON, without a simulator."""
+"""Run the pyuvm tests (tb/vdpa_tb/tests/test_vdpa_nic_uvm.py) on every device the module's
+builds in the regression configuration name (testplan/vdpa_nic_sim.yaml: the default device
+file and the second one, tb/devices/) and on the one $VDPA_DEVICE names (a vendor's), then
+merge each device's functional coverage into build/coverage/func/<device>/report/ and check
+it. The merge/report functions are also tested here on hand-made JSON, without a simulator."""
 
 from __future__ import annotations
 
@@ -13,15 +14,21 @@ from pathlib import Path
 import pytest
 
 from vdpa_tb import devices, sim
+from vdpa_tb.regress import simcfg
 from vdpa_tb.uvm import coverage as cov
 
+MODULE = "vdpa_tb.tests.test_vdpa_nic_uvm"
 FUNC_DIR = sim.ROOT / "build" / "coverage" / "func"
 #: the negative test's JSON proves nothing about the design; it is left out of the merge
-NEGATIVE = "CoverageHoleTest"
+(NEGATIVE,) = cov.NEGATIVE_TESTS
 #: the seed of `make test`'s run of the pyuvm tests
 FIXED_SEED = 20260801
-#: every device file of the project, and the one $VDPA_DEVICE names (a vendor's)
-DEVICES = {d.name: d for d in devices.project_devices()}
+#: the device of each of the module's builds, and the one $VDPA_DEVICE names
+DEVICES: dict[str, devices.DeviceConfig] = {}
+for _build in simcfg.load().module_builds(MODULE).values():
+    _dev = _build.device_config()
+    assert _dev is not None, f"build {_build.name} of {MODULE} names no device file"
+    DEVICES[_build.name] = _dev.with_parameters(**{k: int(v) for k, v in _build.params.items()})
 if os.environ.get(devices.DEVICE_ENV):
     _extra = devices.load_device()
     DEVICES.setdefault(_extra.name, _extra)
@@ -38,7 +45,7 @@ def test_vdpa_nic_uvm(name: str) -> None:
     # a fixed seed unless COCOTB_RANDOM_SEED asks for another: `make test` runs the same
     # stimulus every time; vdpa_tb.uvm.soak runs the hostile tests over many seeds
     seed = int(os.environ.get("COCOTB_RANDOM_SEED", FIXED_SEED))
-    xml = sim.run(device.top, "vdpa_tb.tests.test_vdpa_nic_uvm", device=device, seed=seed,
+    xml = sim.run(device.top, MODULE, device=device, seed=seed,
                   extra_env={"VDPA_FUNC_COV_DIR": str(func_dir)})
     # the negative test must have failed for the coverage reason, not for any other error
     log = (xml.parent / "sim.log").read_text()
@@ -48,7 +55,7 @@ def test_vdpa_nic_uvm(name: str) -> None:
     neg = json.loads((func_dir / f"{NEGATIVE}.json").read_text())
     assert neg["covergroups"]["op_outcome_cg"]["bins"]["set_status:ok"] > 0, \
         "the negative test should have run its stimulus"
-    files = sorted(p for p in func_dir.glob("*.json") if p.stem != NEGATIVE)
+    files = cov.design_files(func_dir)
     assert len(files) >= 10, f"missing per-test coverage files: {[p.name for p in files]}"
     merged = cov.write_report(files, func_dir / "report")
     print(cov.report_text(merged))

@@ -96,15 +96,29 @@ class PhaseComparison:
 
 
 def compare(records: Sequence[TraceRecord], profile: Profile, *,
-            options: PriceOptions | None = None) -> list[PhaseComparison]:
-    """The same trace replayed as measured and priced by ``profile``, per device and phase."""
+            options: PriceOptions | None = None,
+            predicted: Sequence[TraceRecord] | None = None) -> list[PhaseComparison]:
+    """``records`` replayed as measured against their pricing by ``profile``, per device and
+    phase; with ``predicted``, against the pricing of that trace instead (the model's trace of
+    the same migration on the reference device). A phase only one side has counts as 0 on the
+    other."""
     base = options or PriceOptions()
     measured = price(records, profile, dataclasses.replace(base, mode="measured"))
-    priced = price(records, profile, dataclasses.replace(base, mode="priced"))
+    priced = price(predicted if predicted is not None else records, profile,
+                   dataclasses.replace(base, mode="priced"))
+    by_key = {(p.device, p.window): p for p in priced.sections}
     out = []
-    for m, p in zip(measured.sections, priced.sections, strict=True):
+    seen: set[tuple[str, str, str]] = set()
+    for m in measured.sections:
+        p = by_key.get((m.device, m.window))
         for ph, t in m.phases.items():
-            out.append(PhaseComparison(m.device, m.window, ph, t, p.phases.get(ph, 0.0)))
+            out.append(PhaseComparison(m.device, m.window, ph, t,
+                                       p.phases.get(ph, 0.0) if p is not None else 0.0))
+            seen.add((m.device, m.window, ph))
+    for p in priced.sections:
+        for ph, t in p.phases.items():
+            if (p.device, p.window, ph) not in seen:
+                out.append(PhaseComparison(p.device, p.window, ph, 0.0, t))
     return out
 
 

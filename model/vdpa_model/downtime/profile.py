@@ -31,7 +31,8 @@ File format (TOML; docs/downtime.md has the full description and the shipped pro
 
     [[fw.vq_modify.case]]            # first matching case wins, else the table's own cost
     flags = 1                        # conditions: within (an enclosing record's name),
-    fixed = { value = 910.5, source = "C1" }    #   phase (prefix), page_size, flags (arguments)
+    fixed = { value = 910.5, source = "C1" }    #   phase (prefix), page_size, flags (arguments),
+                                     #   grouped (true: the record is a member of a round)
 
 Every value is a table ``{ value = <number>, source = "..." }`` naming where it comes from, or
 ``{ value = <number>, assumed = "..." }`` giving the reasoning for a default no source gives.
@@ -65,7 +66,7 @@ PROFILE_DIR = Path(__file__).resolve().parent / "data" / "profiles"
 WILDCARD = "*"
 _VALUE_KEYS = ("value", "source", "assumed")
 _COST_KEYS = ("fixed", "per", "issue")
-_CONDITION_KEYS = ("within", "phase", "page_size", "flags")
+_CONDITION_KEYS = ("within", "phase", "page_size", "flags", "grouped")
 #: Conditions on a record's own arguments: the case applies when the argument has this value.
 _ARG_CONDITIONS = ("page_size", "flags")
 
@@ -123,23 +124,32 @@ class Rule:
     run: Cost
     issue: Cost
     key: str
+    #: True: only a member of a round (work submitted together, a trace ``group``); False: only
+    #: work submitted on its own (a device that runs a round differently, e.g. with more write
+    #: ports, prices it apart)
+    grouped: bool | None = None
 
-    def matches(self, phase: str, args: Mapping[str, int], ancestors: Iterable[str]) -> bool:
+    def matches(self, phase: str, args: Mapping[str, int], ancestors: Iterable[str],
+                grouped: bool = False) -> bool:
         if self.phase is not None and not (phase == self.phase or phase.startswith(self.phase + ".")):
             return False
         for name, value in self.args:
             if args.get(name) != value:
                 return False
+        if self.grouped is not None and self.grouped != grouped:
+            return False
         return self.within is None or self.within in ancestors
 
     @property
     def conditional(self) -> bool:
-        return self.within is not None or self.phase is not None or bool(self.args)
+        return (self.within is not None or self.phase is not None or bool(self.args)
+                or self.grouped is not None)
 
     def describe(self) -> str:
         parts = [f"within {self.within}" if self.within else "",
                  f"phase {self.phase}" if self.phase else "",
-                 *(f"{name} {value}" for name, value in self.args)]
+                 *(f"{name} {value}" for name, value in self.args),
+                 "" if self.grouped is None else "in a round" if self.grouped else "alone"]
         return ", ".join(p for p in parts if p) or "default"
 
 
@@ -161,10 +171,11 @@ class Item:
     def uses_ancestors(self) -> bool:
         return any(r.within is not None for r in self.rules)
 
-    def rule(self, phase: str, args: Mapping[str, int], ancestors: Iterable[str]) -> Rule:
+    def rule(self, phase: str, args: Mapping[str, int], ancestors: Iterable[str],
+             grouped: bool = False) -> Rule:
         names = ancestors if isinstance(ancestors, set | frozenset) else set(ancestors)
         for r in self.rules:
-            if r.matches(phase, args, names):
+            if r.matches(phase, args, names, grouped):
                 return r
         return self.rules[-1]
 
@@ -285,9 +296,15 @@ class _Loader:
         phase = f.string((*key, "phase"), tbl["phase"]) if "phase" in tbl else None
         args = tuple((name, int(f.number((*key, name), tbl[name], integer=True)))
                      for name in _ARG_CONDITIONS if name in tbl)
-        if conditions and within is None and phase is None and not args:
+        grouped: bool | None = None
+        if "grouped" in tbl:
+            if not isinstance(tbl["grouped"], bool):
+                raise f.error((*key, "grouped"), f"must be true or false, not {tbl['grouped']!r}")
+            grouped = tbl["grouped"]
+        if conditions and within is None and phase is None and not args and grouped is None:
             raise f.error(key, f"a case needs a condition: {', '.join(_CONDITION_KEYS)}")
-        self.context = Rule(within, phase, args, NO_COST, NO_COST, "").describe() if conditions else ""
+        self.context = (Rule(within, phase, args, NO_COST, NO_COST, "", grouped).describe()
+                        if conditions else "")
         run = self.cost(key, tbl)
         if run is None:
             raise f.error(key, "missing cost: give 'fixed' and/or 'per.<driver>' (a free item is "
@@ -298,7 +315,7 @@ class _Loader:
             f.check_keys((*key, "issue"), itbl, ("fixed", "per"))
             issue = self.cost((*key, "issue"), itbl) or NO_COST
         self.context = ""
-        return Rule(within, phase, args, run, issue, dotted(key))
+        return Rule(within, phase, args, run, issue, dotted(key), grouped)
 
 
 def load_profile(name_or_path: str | Path, overrides: Mapping[str, float] | None = None) -> Profile:

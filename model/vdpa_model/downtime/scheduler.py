@@ -311,7 +311,7 @@ class _Pricer:
                     run[i] = r.cycles / self.clock_hz
             if total[i] is not None or run[i] is not None:
                 units[i] = 1  # a measurement covers the whole record, all its units
-            key = (r.layer, r.name, r.phase, *r.args.items())
+            key = (r.layer, r.name, r.phase, r.group is not None, *r.args.items())
             cached = self._cache.get(key)
             if cached is None:
                 cached = self._price_one(sec, i, r, key)
@@ -332,7 +332,7 @@ class _Pricer:
         if item is None:
             return None
         rule = item.rule(r.phase, r.args,
-                         self._ancestors(sec, i) if item.uses_ancestors else ())
+                         self._ancestors(sec, i) if item.uses_ancestors else (), r.group is not None)
         # a cost driver the profile expects but the record lacks is worth a warning, except on a
         # layer's "*" entry, whose terms apply only to the records that have them
         terms = () if item.name == WILDCARD else rule.run.terms + rule.issue.terms

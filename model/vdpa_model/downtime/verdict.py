@@ -8,9 +8,10 @@ first hold. ``vdpa-dv downtime --scenario`` and the main job (``make run``) prin
 
 :func:`judge_measured` is the same for a trace a simulation measured (records with start/end
 times or device cycles, e.g. the RTL pair's migration): replayed as measured, checked against
-the budgets, and compared phase by phase with its pricing under a profile (the issue's 5 %
-agreement between the RTL's trace and the ``reference-rtl`` pricing). The main job will call it
-with the default RTL device's migration trace once the RTL pair runs the flows.
+the budgets, and compared phase by phase with a pricing under a profile: of the model's own trace
+of the same migration (issue 7's 5 % agreement between the RTL pair's measurement and the
+``reference-rtl`` prediction), or of the measured trace itself. The main job judges the default
+RTL device's migration with it.
 """
 
 from __future__ import annotations
@@ -104,9 +105,13 @@ class MeasuredVerdict:
 
 def judge_measured(records: Sequence[TraceRecord], profile: Profile, budgets: list[Budget], *,
                    label: str = "measured", copies: dict[str, int] | None = None,
-                   measured_clock_mhz: float | None = None, ram_copy: float = 0.0) -> MeasuredVerdict:
+                   measured_clock_mhz: float | None = None, ram_copy: float = 0.0,
+                   predicted: Sequence[TraceRecord] | None = None) -> MeasuredVerdict:
     """The downtimes a simulation measured (``records`` with times or cycles), the budgets
-    against them, and every phase's pricing under ``profile`` against its measurement."""
+    against them, and every phase's measurement against a pricing under ``profile``: of
+    ``predicted`` (the model's trace of the same migration: issue 7's agreement), else of
+    ``records`` themselves."""
     opts = PriceOptions(mode="measured", copies=copies or {}, measured_clock_mhz=measured_clock_mhz)
     result = evaluate(records, profile, label=label, options=opts, ram_copy=ram_copy)
-    return MeasuredVerdict(result, check_all(budgets, result), compare(records, profile, options=opts))
+    return MeasuredVerdict(result, check_all(budgets, result),
+                           compare(records, profile, options=opts, predicted=predicted))

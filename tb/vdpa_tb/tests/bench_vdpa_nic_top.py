@@ -11,8 +11,6 @@ submission cost, and the DRIVER_OK sweep checks the two together."""
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import time
 
@@ -28,6 +26,8 @@ from vdpa_model.spec import VHOST_ACCESS_RW
 from vdpa_model.vhost import VhostVdpa
 from vdpa_tb.nic_tb import Tb, param
 from vdpa_tb.regmap import REGMAP
+
+from .bench_commands import bench_kinds, write_figures
 
 RAM_BASE = 0x10_0000
 RAM_SIZE = 0x20_0000
@@ -96,7 +96,15 @@ async def bench_vdpa_nic_top(dut):
 
     res["clock_ns"] = CLK_NS
     res["command_units"] = {c.name: c.unit for c in REGMAP.cmd.values()}
+    # what a profile needs to split a command's wall time: its argument words (written before
+    # the submit) and its firmware latency class
+    res["command_args"] = {c.name: len(c.args) for c in REGMAP.cmd.values()}
+    res["command_classes"] = {c.name: c.fw_class for c in REGMAP.cmd.values()}
     res["cmd_slots"] = await port.read("CMD_STATUS") & 0xFF
+    c4 = await port.read("CAPS4")
+    res["mtt_writers"] = (c4 >> 8) & 0xFF
+    res["nvq"] = drv.hw_vqs
+    res["device_features"] = drv.device_features
 
     tb.log.info("Bench: register access cycles (AXI-Lite through the bus model)")
     t0 = cycles_now()
@@ -108,24 +116,19 @@ async def bench_vdpa_nic_top(dut):
         await port.write("CMD_ARG0", 0)
     res["axil_write_cycles"] = (cycles_now() - t0) / 16
 
+    tb.log.info("Bench: an idle settle (the testbench's quiet point, as QEMU's CVQ poll waits)")
+    t0 = cycles_now()
+    for _ in range(4):
+        await drv.settle()
+    res["settle_cycles"] = (cycles_now() - t0) / 4
+
     tb.log.info("Bench: command cycles by kind")
-    kinds: dict[str, int] = {}
-    walls: dict[str, int] = {}
-    for op, args in [("NOP", {}), ("SET_FEATURES", {}), ("SET_STATUS", {}), ("QUERY_DEV", {}),
-                     ("SET_GROUP_ASID", {"GROUP": 2, "ASID": 0}), ("QUERY_GROUP", {}),
-                     ("CREATE_VQ", {"VQ": 1, "SIZE": 256, "GROUPS": 0x0200}),
-                     ("MODIFY_VQ", {"VQ": 1, "MASK": 1, "STATE": 1}), ("QUERY_VQ", {"VQ": 1}),
-                     ("SUSPEND_ALL", {}), ("RESUME_ALL", {}), ("DESTROY_VQ", {"VQ": 1}),
-                     ("MAP", {"ASID": 1, "LAST_LO": 0xFFF, "PERM": 3}),
-                     ("UNMAP", {"ASID": 1, "LAST_LO": 0xFFF}), ("RESET_MAP", {"ASID": 1}),
-                     ("RESET", {})]:
-        t0 = cycles_now()
-        c = await port.execute(op, **args)
-        walls[op] = cycles_now() - t0
-        assert c.ok, op
-        kinds[op] = c.cycles
+    idle = await bench_kinds(port, queue_size=256)
+    kinds = {op: dev for op, (dev, _) in idle.items()}
+    walls = {op: wall for op, (_, wall) in idle.items()}
+    for op in idle:
         # the parent's submission and completion reads wrap the device's own cycles
-        assert walls[op] > c.cycles, (op, walls[op], c.cycles)
+        assert walls[op] > kinds[op], (op, walls[op], kinds[op])
     res["cycles_per_command"] = kinds
     res["wall_cycles_per_command"] = walls
 
@@ -230,10 +233,4 @@ async def bench_vdpa_nic_top(dut):
 
     wall = time.perf_counter() - wall0
     res["sim_cycles_per_wall_second"] = round((cycles_now() - sim0) / wall)
-    res["params"] = {k[6:]: v for k, v in os.environ.items() if k.startswith("PARAM_")}
-    for k, val in res.items():
-        tb.log.info("%s: %s", k, val)
-    out = os.environ.get("BENCH_OUT")
-    if out:
-        with open(out, "w") as f:
-            json.dump(res, f, indent=2)
+    write_figures(tb, res)

@@ -112,7 +112,7 @@ async def test_regs_and_commands(dut):
 
     tb.log.info("Test NOP and an unknown opcode")
     c = await port.execute("NOP")
-    fw = param("FW_LATENCY_CYCLES", 0)
+    fw = param("FW_LAT_OTHER", 0)
     # the firmware latency is part of every command's reported cycles, and only a few cycles
     # of hardware come on top of it for a NOP
     assert c.ok and fw + 1 <= c.cycles <= fw + 4, (c.cycles, fw)

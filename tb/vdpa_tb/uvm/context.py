@@ -32,7 +32,7 @@ from vdpa_model.lockstep import Divergence, Lockstep, MirroredMemory
 from vdpa_model.memory import Allocator, GuestMemory, MiB
 from vdpa_model.ops import IotlbRange, VqObjectState
 from vdpa_model.options import DeviceOptions
-from vdpa_model.shadow import ContractShadow, ShadowRecord
+from vdpa_model.shadow import ContractShadow
 from vdpa_model.vhost import VhostVdpa
 
 from ..devices import DeviceConfig
@@ -107,8 +107,7 @@ class DeviceContext:
         self.items_run = 0
         #: vhost-vdpa opened once per device life
         self.opened = False
-        #: isolation findings so far, and how much of the access log was already judged
-        self.iso_violations: list[str] = []
+        #: how many of the shadow's isolation findings were already handed to an item
         self._iso_mark = 0
         #: completed items, driver -> monitor (a cocotb queue, like TinyALU's BFM queues)
         self.completed: Any = cocotb.queue.Queue()
@@ -161,7 +160,10 @@ class DeviceContext:
         self.ref = ReferenceDevice(ref_mem, opts)
         self.lock = Lockstep(dut, self.ref, dut_mem, ref_mem)
         ids = frozenset(a for a in range(self.lock.nas) if identity_mask >> a & 1)
-        self.shadow = ContractShadow(self.lock, ids)
+        # given the log, the shadow judges the DUT's DMA by time: what came before an op that
+        # changes the contract against the contract before it, what came while the op ran
+        # (the DUT works all through it, a raced op most of all) against before or after it
+        self.shadow = ContractShadow(self.lock, ids, access_log)
         self.ops = OpRecorder(self.shadow, self.op_sink)
         self.v = VhostVdpa(self.ops, user_memory=dut_mem.size)
         self.mem = MirroredMemory(dut_mem, ref_mem)
@@ -213,29 +215,19 @@ class DeviceContext:
         return not space.passthrough and r in space.ranges()
 
     def judge_isolation(self) -> list[str]:
-        """Judge the DMA since the last call against the shadow's record *now*: the bindings
-        and maps change with resets and set_group_asid, so the log is judged item by item (and
-        at a race, before the racing op changes them), never at the end against the final
-        state."""
-        bad = self.shadow.violations(self.access_log.entries(self._iso_mark))
-        self._iso_mark = len(self.access_log)
-        self.iso_violations += bad
-        return bad
-
-    def judge_race_window(self, before: ShadowRecord, end: int) -> list[str]:
-        """Judge the DMA logged from the last judgement up to ``end`` (the log's length when a
-        racing op had taken effect on the DUT) against the contract before the op
-        (``before``) or after it (now): the device worked all through the op, and the log does
-        not say which accesses came before it took effect (ContractShadow.violations_across)."""
-        n = max(0, end - self._iso_mark)
-        bad = self.shadow.violations_across(before, self.access_log.entries(self._iso_mark)[:n])
-        self._iso_mark += n
-        self.iso_violations += bad
+        """Every isolation violation found since the last call: the shadow judges what was
+        logged before each op that changes the contract as that op starts, what was logged
+        while it ran against the contract before or after it, and the rest now. The bindings
+        and maps change with resets, set_group_asid and maps, so the log is judged item by
+        item, never at the end against the final state."""
+        self.shadow.judge()
+        bad = self.shadow.found[self._iso_mark:]
+        self._iso_mark = len(self.shadow.found)
         return bad
 
     def isolation_violations(self) -> list[str]:
-        self.judge_isolation()
-        return self.iso_violations
+        self.shadow.judge()
+        return list(self.shadow.found)
 
     def ref_states(self) -> tuple[str, ...]:
         return tuple(vq.state.name for vq in self.ref.vqs)

@@ -1,0 +1,2 @@
+vdpa_regs_pkg.sv
+vdpa_iotlb.sv
