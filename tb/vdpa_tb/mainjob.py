@@ -96,7 +96,7 @@ def run_uvm(seed: int) -> tuple[bool, str, float]:
     files = cov.design_files(func_dir)
     merged = cov.write_report(files, func_dir / "report")
     summary = cov.summary(merged)
-    lines = [line + ("  (hostile: closes over many seeds, vdpa_tb.uvm.soak)"
+    lines = [line + ("  (hostile: closes over many seeds, make regress TESTS=HostileMixTest)"
                      if name in cov.HOSTILE_GROUPS else "")
              for name, line in zip(summary, cov.summary_lines(merged), strict=True)]
     pct = cov.total_percent(merged)

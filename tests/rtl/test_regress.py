@@ -217,6 +217,29 @@ def test_collector_merges_junit_testpoints_and_failures(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "rep" / "summary.json").read_text())["runs"] == 3
 
 
+def test_collector_adds_up_the_scoreboards(tmp_path: Path) -> None:
+    """What each pyuvm scoreboard compared and found (its record in the run directory) is
+    added up over the runs; a regression of none has no scoreboard figures."""
+    cfg = simcfg.load()
+    a, b = (jobs.job_for(cfg, cfg.items["uvm"], "default", s) for s in (5, 6))
+    assert a and b
+    c = Collector(cfg, [a, b], tmp_path / "rep", {"tests": "uvm"})
+    ra = _result(a, PASSED, [("HostileMixTest", "passed")])
+    ra.scoreboards = [{"items": 40, "divergences": 0, "isolation_violations": 0, "races": 3,
+                       "errors": []}]
+    rb = _result(b, FAILED, [("HostileMixTest", "failed"), ("RandomMixTest", "passed")])
+    rb.scoreboards = [{"items": 10, "divergences": 2, "isolation_violations": 1, "races": 0,
+                       "errors": ["x"]}, {"items": 5, "divergences": 0, "races": 1}]
+    c.add(ra)
+    c.add(rb)
+    s = c.finish(1.0, 1)
+    assert s["scoreboard"] == {"tests": 3, "items": 55, "divergences": 2,
+                               "isolation_violations": 1, "races": 4}
+    assert "divergences 2" in (tmp_path / "rep" / "index.html").read_text()
+    empty = Collector(cfg, [a], tmp_path / "rep2", {}).finish(1.0, 1)
+    assert empty["scoreboard"] is None
+
+
 def test_configuration_is_data_a_new_build_needs_no_code(tmp_path: Path) -> None:
     raw = copy.deepcopy(RAW)
     raw["testplan"] = str(simcfg.SIM_CFG.parent / raw["testplan"])

@@ -43,7 +43,7 @@ def test_vdpa_nic_uvm(name: str) -> None:
     for old in func_dir.glob("*.json"):
         old.unlink()
     # a fixed seed unless COCOTB_RANDOM_SEED asks for another: `make test` runs the same
-    # stimulus every time; vdpa_tb.uvm.soak runs the hostile tests over many seeds
+    # stimulus every time; make regress runs the hostile tests over many seeds
     seed = int(os.environ.get("COCOTB_RANDOM_SEED", FIXED_SEED))
     xml = sim.run(device.top, MODULE, device=device, seed=seed,
                   extra_env={"VDPA_FUNC_COV_DIR": str(func_dir)})
@@ -64,7 +64,7 @@ def test_vdpa_nic_uvm(name: str) -> None:
     missed = {g: [b for b, n in merged["covergroups"][g]["bins"].items() if not n]  # type: ignore[index]
               for g in s if g not in cov.HOSTILE_GROUPS}
     # every feature covergroup is closed by one run of the suite; a hole names its bins (the
-    # hostile ones close over many seeds: vdpa_tb.uvm.soak)
+    # hostile ones close over many seeds: make regress)
     assert all(not m for m in missed.values()), f"coverage holes: {missed}"
     assert all(s[g][0] for g in cov.HOSTILE_GROUPS), "a hostile covergroup saw nothing"
     assert (func_dir / "report" / "index.html").read_text().count("class='hit'") == \

@@ -204,7 +204,7 @@ class FullCoverageTest(VdpaBaseTest):
 
 # -- constrained-random stimulus with teeth (tb/vdpa_tb/uvm/hostile.py) --------------------------
 # Each test runs one hostile sequence from its seed; a run must have hit some bin of that
-# sequence's covergroup. Closing the covergroups takes many seeds (vdpa_tb.uvm.soak).
+# sequence's covergroup. Closing the covergroups takes many seeds (make regress).
 @pyuvm.test(**HOSTILE_TIMEOUT)
 class IllegalOpsTest(VdpaBaseTest):
     """Goal: illegal ops get the contract's errno in every state and change nothing.
@@ -306,7 +306,7 @@ class HostileMixTest(VdpaBaseTest):
     """Goal: the hostile sequences mixed on one device life never make the DUT and the
     reference disagree, break isolation or hang. Stimulus: HostileMixSeq (the virtual
     sequence): the hostile sequences in random order and number, stalls switched between
-    them. Check: scoreboard; this is the test the seeded soak runs (vdpa_tb.uvm.soak)."""
+    them. Check: scoreboard; this is the test bench/bench_hostile.py runs over seeds."""
 
     seq_cls = H.HostileMixSeq
     required = bins("op_outcome_cg", ["*"])

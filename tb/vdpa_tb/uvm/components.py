@@ -31,7 +31,8 @@ from . import config as K
 from .coverage import IN_FLIGHT, RACE_PROGRESS, CoverageModel, size_bucket
 from .items import BusErrorItem, OpItem, RingFaultItem, TrafficItem, VdpaItem
 
-#: where a per-test scoreboard summary goes when set (vdpa_tb.uvm.soak sets it)
+#: where a per-test scoreboard record goes when set (``make regress`` sets it per run and adds
+#: the records up in its summary)
 SCOREBOARD_DIR_ENV = "VDPA_SCOREBOARD_DIR"
 #: where per-test functional coverage JSON goes (merged by tests/rtl/test_vdpa_nic_uvm.py)
 COVERAGE_DIR = Path(os.environ.get("VDPA_FUNC_COV_DIR",
@@ -226,7 +227,7 @@ class VdpaScoreboard(uvm_component):
                          n_done, len(self.ctx.access_log), self.ctx.lock.settles_compared)
         out = os.environ.get(SCOREBOARD_DIR_ENV)
         if out:
-            # what a seeded soak adds up over runs (vdpa_tb.uvm.soak)
+            # what a regression adds up over its runs (vdpa_tb.regress.report)
             stats = {"items": n_done, "failed_items": sum(1 for it in done if it.failed),
                      "divergences": sum(1 for it in done if it.outcome == "DIVERGENCE"),
                      "isolation_violations": len(bad), "bus_violations": len(bus),

@@ -92,7 +92,8 @@ def _ring_mix_bins() -> list[str]:
                 out.append(b)
     return out
 LAYOUTS = ("simple", "split", "indirect")
-#: covergroups of the hostile stimulus; the soak reports their closure on their own
+#: covergroups of the hostile stimulus; they close over many seeds (bench/bench_hostile.py
+#: reports their closure on their own)
 HOSTILE_GROUPS = ("illegal_op_cg", "ring_mix_cg", "suspend_race_cg", "reset_mix_cg", "rebind_cg",
                   "map_churn_cg", "unmap_race_cg", "bus_error_cg", "stall_cg")
 SIZE_BUCKETS = ("small", "medium", "large")
