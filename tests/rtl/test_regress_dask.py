@@ -150,8 +150,6 @@ def test_regression_through_dask_scheduler_and_two_workers(tmp_path: Path,
     directed = ("op_outcome_cg", "ring_error_cg", "vq_state_cg", "feature_combo_cg",
                 "reset_kind_cg", "traffic_cg")
     assert all(func["covergroups"][g]["percent"] == 100.0 for g in directed), func
-    cgs = func["covergroups"].values()
-    assert sum(g["hit"] for g in cgs) < sum(g["total"] for g in cgs), "hostile bins close in 2 seeds"
     merged = json.loads((out / "func" / "merged.json").read_text())
     assert len(merged["tests"]) == func["runs"] and "CoverageHoleTest" not in merged["tests"]
 
