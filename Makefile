@@ -64,6 +64,7 @@ bench: $(STAMP)
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_commands.py
 	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_migration_rtl.py
 	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_regress.py
+	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_hostile.py
 
 migrate-rtl: $(STAMP)
 	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_migration_rtl.py

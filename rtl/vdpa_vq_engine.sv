@@ -301,6 +301,8 @@ typedef enum logic [5:0] {
     E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W, E_RX_B,
     E_USED_ID, E_USED_LEN, E_USED_IDX, E_NOTE_RD, E_NOTE_CHK,
     E_DONE, E_FAULT, E_RX_DROP,
+    // the completion's ring items translated before any data moves, then the move itself
+    E_PROBE_LEN, E_PROBE_IDX, E_MOVE,
     // memory micro-ops shared by ring accesses: translate, then read or write one item
     M_XL, M_XLW, M_AR, M_R, M_AW, M_B
 } estate_t;
@@ -342,6 +344,7 @@ logic [7:0]   m_group_reg;
 logic [63:0]  m_iova_reg;
 logic [4:0]   m_len_reg;           // 2, 4 or 16 bytes
 logic         m_write_reg;
+logic         m_probe_reg;         // translate and check only: no bus access
 logic [31:0]  m_wval_reg;
 logic [BW-1:0] m_off_reg;
 logic [127:0] m_rbuf_reg;
@@ -496,11 +499,13 @@ assign dp_idle = e_state_reg == E_IDLE && !(rxb_full_reg && (rx_vq_bad || (drive
 // a received frame waits in the buffer (backpressuring the wire) until its queue is RDY and
 // has a buffer; it is offered once on arrival and again after each kick of that queue
 // a frame for a queue that cannot take it without a reset (not a receive queue, in ERR, or
-// still without an object once DRIVER_OK is set) is dropped at once, so it cannot hold the
-// receive buffer for the other queues
-wire logic rx_vq_bad = 32'(rxb_vq_reg) >= NVQ || rxb_vq_reg[0] == 1'b1 ||
+// without an object) is dropped at once, so it cannot hold the receive buffer for the other
+// queues; so is every frame while DRIVER_OK is clear (before the first DRIVER_OK and after a
+// reset there is no driver to deliver to: holding it would stall the wire until the next
+// driver and hand it a frame from before its time)
+wire logic rx_vq_bad = !driver_ok || 32'(rxb_vq_reg) >= NVQ || rxb_vq_reg[0] == 1'b1 ||
                        q_state[rxb_vq_reg[QW-1:0]] == VQS_ERR ||
-                       (driver_ok && q_state[rxb_vq_reg[QW-1:0]] == VQS_NONE);
+                       q_state[rxb_vq_reg[QW-1:0]] == VQS_NONE;
 wire logic rx_vq_ok = !rx_vq_bad && q_state[rxb_vq_reg[QW-1:0]] == VQS_RDY && !blk_all &&
                       !(blk_one && v_vq_reg == rxb_vq_reg[QW-1:0]) &&
                       (rxb_new_reg || q_pending[rxb_vq_reg[QW-1:0]]);
@@ -763,6 +768,7 @@ always_ff @(posedge clk) begin
                 q_pending[e_vq_reg] <= 1'b0;
             end
             e_rechecked_reg <= 1'b0;
+            m_probe_reg <= 1'b0;
             f_errno_reg <= '0;
             seg_cnt_reg <= '0;
             seg_over_reg <= 1'b0;
@@ -961,30 +967,54 @@ always_ff @(posedge clk) begin
                 f_iova_reg <= 64'(e_head_reg);
                 e_state_reg <= E_FAULT;
             end else begin
-                // chain validated and translated: move the data
-                seg_idx_reg <= '0;
-                moved_reg <= '0;
-                if (e_rx_reg) begin
-                    xfer_total_reg <= 32'(hdr_len) + 32'(rxb_len_reg);
-                    if (32'(hdr_len) + 32'(rxb_len_reg) > total_reg) begin
-                        // frame larger than the buffer: drop the frame, keep the buffer
-                        e_state_reg <= E_RX_DROP;
-                    end else begin
-                        e_state_reg <= E_RX_BURST;
-                    end
-                end else begin
-                    // a chain shorter than the header, or longer than a frame, completes
-                    // without transmitting (dropped)
-                    if (total_reg < 32'(hdr_len) || total_reg - 32'(hdr_len) > TX_MAX_FRAME) begin
-                        xfer_total_reg <= '0;
-                    end else begin
-                        xfer_total_reg <= total_reg;
-                    end
-                    e_state_reg <= E_TX_BURST;
-                end
-                cur_pa_reg <= seg_pa[0];
-                seg_left_reg <= seg_len[0];
+                // chain validated and translated; before any data moves, the used element
+                // (id, then len) and used.idx it completes into must translate for writing,
+                // so a chain whose completion would fault moves nothing (docs/model.md)
+                m_group_reg <= q_rgroup[e_vq_reg];
+                m_iova_reg <= q_dev[e_vq_reg] + 64'd4 + 64'(q_used[e_vq_reg] & e_mask) * 8;
+                m_len_reg <= 5'd4;
+                m_write_reg <= 1'b1;
+                m_probe_reg <= 1'b1;
+                e_ret_reg <= E_PROBE_LEN;
+                e_state_reg <= M_XL;
             end
+        end
+        E_PROBE_LEN: begin
+            m_iova_reg <= m_iova_reg + 64'd4;
+            e_ret_reg <= E_PROBE_IDX;
+            e_state_reg <= M_XL;
+        end
+        E_PROBE_IDX: begin
+            m_iova_reg <= q_dev[e_vq_reg] + 64'd2;
+            m_len_reg <= 5'd2;
+            e_ret_reg <= E_MOVE;
+            e_state_reg <= M_XL;
+        end
+        E_MOVE: begin
+            // move the data
+            m_probe_reg <= 1'b0;
+            seg_idx_reg <= '0;
+            moved_reg <= '0;
+            if (e_rx_reg) begin
+                xfer_total_reg <= 32'(hdr_len) + 32'(rxb_len_reg);
+                if (32'(hdr_len) + 32'(rxb_len_reg) > total_reg) begin
+                    // frame larger than the buffer: drop the frame, keep the buffer
+                    e_state_reg <= E_RX_DROP;
+                end else begin
+                    e_state_reg <= E_RX_BURST;
+                end
+            end else begin
+                // a chain shorter than the header, or longer than a frame, completes
+                // without transmitting (dropped)
+                if (total_reg < 32'(hdr_len) || total_reg - 32'(hdr_len) > TX_MAX_FRAME) begin
+                    xfer_total_reg <= '0;
+                end else begin
+                    xfer_total_reg <= total_reg;
+                end
+                e_state_reg <= E_TX_BURST;
+            end
+            cur_pa_reg <= seg_pa[0];
+            seg_left_reg <= seg_len[0];
         end
 
         // ---- TX: read bursts, one byte per cycle onto the stream --------------------
@@ -1253,6 +1283,8 @@ always_ff @(posedge clk) begin
                     f_iova_reg <= m_iova_reg;
                     f_write_reg <= m_write_reg;
                     e_state_reg <= E_FAULT;
+                end else if (m_probe_reg) begin
+                    e_state_reg <= e_ret_reg;
                 end else begin
                     m_off_reg <= tr_resp_pa[BW-1:0];
                     m_asid_reg <= tr_resp_asid;
@@ -1348,6 +1380,7 @@ always_ff @(posedge clk) begin
         tr_valid_reg <= 1'b0;
         tx_tvalid_reg <= 1'b0;
         f_errno_reg <= '0;
+        m_probe_reg <= 1'b0;
         for (int q = 0; q < NVQ; q++) begin
             q_state[q] <= VQS_NONE;
             q_pending[q] <= 1'b0;

@@ -184,15 +184,8 @@ class SplitRing:
 
     def pull(self, chain: Chain) -> bytes:
         """All readable bytes of ``chain``, in order."""
-        data = self.data
-        log, mem, vq, asid = data.log, data.mem, data.vq, data.asid
-        out = []
-        for iova, pieces in chain.readable:
-            for pa, n in pieces:
-                log.append(vq, asid, iova, pa, n, False, _BUFFER)
-                out.append(mem.read(pa, n))
-                iova += n
-        return b"".join(out)
+        read = self.data.read_translated
+        return b"".join([read(iova, pieces, _BUFFER) for iova, pieces in chain.readable])
 
     def push(self, chain: Chain, payload: bytes) -> None:
         """Scatter ``payload`` (<= chain.write_len) over the writable segments."""

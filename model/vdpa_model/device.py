@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from .ctrl import serve_control
 from .datapath import Chain, RingError, SplitRing
-from .dma import AccessKind, AccessLog, DmaPort
+from .dma import AccessKind, AccessLog, BusError, DmaPort, PoisonedDmaPort
 from .errors import fail
 from .fwmodel import CVQ_GROUP, DATAVQ_DESC_GROUP, DATAVQ_GROUP, firmware_for
 from .hostmem import Backing
@@ -129,6 +129,8 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self.vlans: set[int] = set()
         self._tx: list[TxPacket] = []
         self._faults: list[DeviceFault] = []
+        #: host-physical ranges that answer DMA with an error (:meth:`poison`)
+        self.bus_errors: list[tuple[int, int]] = []
         #: the parent's firmware-work model; ``backing`` is the host memory behind the
         #: addresses (region geometry, :mod:`vdpa_model.hostmem`), 4 KiB runs if None
         self.fw = firmware_for(opts.parent.value, opts, 2 * opts.queue_pairs,
@@ -219,10 +221,16 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
             vq.doorbell = True
 
     def _make_ring(self, vq: Virtqueue) -> SplitRing:
-        ring_port = DmaPort(self.mem, self.spaces[self.group2asid[self.desc_group_of(vq.index)]],
-                            vq.index, self.log)
-        data_port = DmaPort(self.mem, self.spaces[self.group2asid[self.group_of(vq.index)]],
-                            vq.index, self.log)
+        ring_space = self.spaces[self.group2asid[self.desc_group_of(vq.index)]]
+        data_space = self.spaces[self.group2asid[self.group_of(vq.index)]]
+        if self.bus_errors:
+            ring_port: DmaPort = PoisonedDmaPort(self.mem, ring_space, vq.index, self.log,
+                                                 self.bus_errors)
+            data_port: DmaPort = PoisonedDmaPort(self.mem, data_space, vq.index, self.log,
+                                                 self.bus_errors)
+        else:
+            ring_port = DmaPort(self.mem, ring_space, vq.index, self.log)
+            data_port = DmaPort(self.mem, data_space, vq.index, self.log)
         return SplitRing(ring_port, data_port, vq.desc_area, vq.driver_area, vq.device_area,
                          vq.num, bool(self.features & bit(VIRTIO_RING_F_EVENT_IDX)))
 
@@ -601,13 +609,56 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
             if ring.need_notify(old, vq.used_idx):
                 vq.notifications += 1
             return True
-        except RingError as e:
+        except (RingError, BusError) as e:
             self._ring_error(vq, e)
             return False
 
-    def _ring_error(self, vq: Virtqueue, e: RingError) -> None:
+    # -- the platform and the lockstep's view of a device that runs between settle points --
+    def poison(self, lo: int, hi: int) -> None:
+        """Host-physical ``[lo, hi)`` answers every device access with an error from now on
+        (a bus error, as a testbench's poisoned memory or an IOMMU's refusal): the access that
+        hits it, and the rest of its chain, fail with EIO on that VQ."""
+        if not 0 <= lo < hi:
+            raise ValueError(f"poison: [{lo:#x}, {hi:#x}) is empty")
+        self.bus_errors.append((lo, hi))
+        self._rebind_rings()
+
+    def catch_up(self, idx: int, used_idx: int) -> int:
+        """Serve VQ ``idx`` chain by chain until its used index is ``used_idx`` (u16): where a
+        device under test had got when an op raced its traffic, the reference waiting for a
+        settle point (:meth:`vdpa_model.lockstep.Lockstep.dut_first`). Stops early when the VQ
+        cannot complete another chain (no work, not running, or a ring error, recorded as
+        usual); returns the chains completed."""
+        vq = self.vqs[idx]
+        done = 0
+        while (vq.used_idx != used_idx & U16_MASK and self._runnable(vq)
+               and self._service(vq)):
+            done += 1
+        return done
+
+    def find_empty(self, idx: int) -> bool:
+        """What the engine does on finding VQ ``idx``'s ring empty: with EVENT_IDX, ask for a
+        kick at the next buffer (``avail_event`` = last_avail, __vringh_notify_enable). True
+        if the ring was empty. For a lockstep race where the DUT had drained the ring."""
+        vq = self.vqs[idx]
+        if vq.ring is None or not self._runnable(vq):
+            return False
+        try:
+            empty = vq.ring.avail_idx() == vq.last_avail
+            if empty:
+                vq.ring.publish_avail_event(vq.last_avail)
+        except (RingError, BusError) as e:
+            self._ring_error(vq, e)
+            return False
+        return empty
+
+    def _ring_error(self, vq: Virtqueue, e: RingError | BusError) -> None:
         """The VQ goes to ERR and the device asks for a reset (virtio 1.2 §2.1.2: NEEDS_RESET,
-        with a configuration-change notification once DRIVER_OK is set)."""
+        with a configuration-change notification once DRIVER_OK is set). A bus error (the
+        host refused an access) is EIO, as the reference RTL reports an error response: what
+        moved before it stays, the chain is not completed."""
+        if isinstance(e, BusError):
+            e = RingError(errno.EIO, str(e))
         vq.state = VqObjectState.ERR
         self.status |= VIRTIO_CONFIG_S_NEEDS_RESET
         if self.driver_ok:
@@ -661,8 +712,15 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self.process()
 
     async def inject_rx(self, vq: int, frame: bytes) -> None:
+        """A frame from the wire for receiveq ``vq``: queued there until the VQ takes it; while
+        DRIVER_OK is clear (before the first DRIVER_OK, after a reset) there is no driver to
+        deliver to and it is dropped (counted in ``rx_dropped``), as a NIC with no receive
+        queue set up drops it, rather than kept for a later driver (virtio 1.2 §2.1)."""
         if not 0 <= vq < self.nvqs or vq % 2 or self.is_cvq(vq):
             raise ValueError(f"vq {vq} is not a receive queue")
+        if not self.driver_ok:
+            self.vqs[vq].rx_dropped += 1
+            return
         self.vqs[vq].rx_frames.append(bytes(frame))
 
     def take_tx(self) -> list[TxPacket]:

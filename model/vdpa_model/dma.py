@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from .iotlb import AddressSpace, TranslationFault, perm_allows
 from .memory import GuestMemory
@@ -139,6 +139,20 @@ class DmaPort:
             pos += n
         return out[0] if len(out) == 1 else b"".join(out)
 
+    def read_translated(self, iova: int, pieces: list[tuple[int, int]], kind: AccessKind) -> bytes:
+        """Read already-translated ``pieces`` (a chain validated up front)."""
+        log, mem, vq, asid = self.log, self.mem, self.vq, self.asid
+        if len(pieces) == 1:
+            pa, n = pieces[0]
+            log.append(vq, asid, iova, pa, n, False, kind)
+            return mem.read(pa, n)
+        out = []
+        for pa, n in pieces:
+            log.append(vq, asid, iova, pa, n, False, kind)
+            out.append(mem.read(pa, n))
+            iova += n
+        return b"".join(out)
+
     def write(self, iova: int, data: bytes, kind: AccessKind) -> None:
         pieces = self.translate(iova, len(data), True)
         self.write_translated(iova, pieces, data, kind)
@@ -183,6 +197,64 @@ class DmaPort:
         self.write_translated(iova, pieces, fmt.pack(*values), kind)
 
 
+class BusError(Exception):
+    """The host answered a device access with an error response (AXI SLVERR, a PCIe completer
+    abort): a platform event, not a translation fault. The device reports EIO on the VQ."""
+
+    def __init__(self, vq: int, pa: int, length: int, write: bool) -> None:
+        super().__init__(f"bus error: {'write' if write else 'read'} of {length} bytes at pa "
+                         f"{pa:#x} answered with an error")
+        self.vq, self.pa, self.length, self.write = vq, pa, length, write
+
+
+class PoisonedDmaPort(DmaPort):
+    """A :class:`DmaPort` over host memory some of which answers with a bus error.
+
+    Each access (each piece of a translated access, in order) is checked before it is made: the
+    pieces before a poisoned one are made (and logged), the poisoned one and those after are
+    not, as a device that stops at the first error response does. Only devices that were told
+    of poisoned ranges use this port, so the plain port keeps its speed.
+    """
+
+    __slots__ = ("poison",)
+
+    def __init__(self, mem: GuestMemory, space: AddressSpace, vq: int, log: AccessLog,
+                 poison: Sequence[tuple[int, int]]) -> None:
+        super().__init__(mem, space, vq, log)
+        self.poison = poison
+
+    def _check(self, pa: int, length: int, write: bool) -> None:
+        if any(lo < pa + length and pa < hi for lo, hi in self.poison):
+            raise BusError(self.vq, pa, length, write)
+
+    def read(self, iova: int, length: int, kind: AccessKind) -> bytes:
+        return self.read_translated(iova, self.translate(iova, length, False), kind)
+
+    def read_translated(self, iova: int, pieces: list[tuple[int, int]], kind: AccessKind) -> bytes:
+        out = []
+        for pa, n in pieces:
+            self._check(pa, n, False)
+            self.log.append(self.vq, self.asid, iova, pa, n, False, kind)
+            out.append(self.mem.read(pa, n))
+            iova += n
+        return b"".join(out)
+
+    def write_translated(self, iova: int, pieces: list[tuple[int, int]], data: bytes,
+                         kind: AccessKind) -> None:
+        pos = 0
+        for pa, n in pieces:
+            self._check(pa, n, True)
+            self.log.append(self.vq, self.asid, iova + pos, pa, n, True, kind)
+            self.mem.write(pa, data[pos:pos + n])
+            pos += n
+
+    def unpack(self, fmt: struct.Struct, iova: int, kind: AccessKind) -> tuple[int, ...]:
+        return fmt.unpack(self.read(iova, fmt.size, kind))
+
+    def pack(self, fmt: struct.Struct, iova: int, kind: AccessKind, *values: int) -> None:
+        self.write(iova, fmt.pack(*values), kind)
+
+
 def check_access(access: DmaAccess, expected_asid: int,
                  ranges_of: Callable[[int], list[IotlbRange]]) -> str | None:
     """Why ``access`` breaks isolation, or None if it is allowed.
@@ -214,5 +286,5 @@ def check_access(access: DmaAccess, expected_asid: int,
     return f"{what} at {where} is outside every mapping of asid {access.asid}"
 
 
-__all__ = ["AccessKind", "AccessLog", "DmaAccess", "DmaPort", "RawAccess", "TranslationFault",
-           "check_access"]
+__all__ = ["AccessKind", "AccessLog", "BusError", "DmaAccess", "DmaPort", "PoisonedDmaPort",
+           "RawAccess", "TranslationFault", "check_access"]

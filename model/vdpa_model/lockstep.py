@@ -14,6 +14,7 @@ effects, same errors"), kept simulator-free so a cocotb test bench and a plain p
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .errors import VdpaError
@@ -21,9 +22,27 @@ from .forward import ForwardingOps, OpCall
 from .memory import GuestMemory
 from .ops import DeviceFault, TxPacket
 
+#: brings the reference device to where the DUT is (Lockstep.dut_first)
+CatchUp = Callable[[], Awaitable[None]]
+
 
 class Divergence(AssertionError):
-    """The device under test and the reference device disagreed."""
+    """The device under test and the reference device disagreed.
+
+    A divergence found at a settle point carries what each device reported there
+    (``dut_faults``, ``ref_faults``, ``dut_tx``, ``ref_tx``), so a test that expects a known
+    divergence can check the DUT's side of it; the message names every effect that differed.
+    """
+
+    def __init__(self, message: str, *, dut_faults: list[DeviceFault] | None = None,
+                 ref_faults: list[DeviceFault] | None = None,
+                 dut_tx: list[TxPacket] | None = None,
+                 ref_tx: list[TxPacket] | None = None) -> None:
+        super().__init__(message)
+        self.dut_faults = dut_faults or []
+        self.ref_faults = ref_faults or []
+        self.dut_tx = dut_tx or []
+        self.ref_tx = ref_tx or []
 
 
 class MirroredMemory(GuestMemory):
@@ -103,17 +122,48 @@ class Lockstep(ForwardingOps):
                 raise Divergence(f"{name}: dut {getattr(dut, name)}, ref {getattr(ref, name)}")
         self.ops_compared = 0
         self.settles_compared = 0
+        self.races = 0
         self._tx: list[TxPacket] = []
         self._faults: list[DeviceFault] = []
+        self._dut_first: tuple[str, CatchUp] | None = None
+
+    def dut_first(self, op: str, catch_up: CatchUp) -> None:
+        """Let the next ``op`` race the traffic in flight.
+
+        A hardware device works between ops; the reference device works only at settle points.
+        An op issued while work is in flight (kicked, not settled: a suspend storm, an unmap
+        under traffic) is therefore run on the DUT first; ``catch_up()`` then brings the
+        reference to where the DUT was when the op took effect (it completes the chains the
+        DUT completed, as the guest can read them from the used rings: the promises the
+        contract makes about that moment, such as a vring base after suspend, are checked
+        against it); then the reference runs the op and both results must agree as usual."""
+        self._dut_first = (op, catch_up)
+
+    def cancel_dut_first(self) -> bool:
+        """Drop a :meth:`dut_first` the next ops did not use (the op never reached the parent,
+        e.g. a suspend vhost-vdpa answers itself before DRIVER_OK); True if one was pending."""
+        pending, self._dut_first = self._dut_first is not None, None
+        return pending
 
     async def _through(self, name: str, args: tuple[Any, ...], call: OpCall) -> Any:
         """Call ``name`` on both devices; same result or same errno, else :class:`Divergence`."""
         results: list[tuple[str, Any]] = []
-        for dev in (self.ref, self.dut):
+        order: tuple[Any, ...] = (self.ref, self.dut)
+        catch_up = None
+        if self._dut_first is not None and self._dut_first[0] == name:
+            catch_up = self._dut_first[1]
+            self._dut_first = None
+            self.races += 1
+            order = (self.dut, self.ref)
+        for dev in order:
             try:
                 results.append(("ok", await call(dev)))
             except VdpaError as e:
                 results.append(("err", e))
+            if dev is self.dut and catch_up is not None:
+                await catch_up()
+        if catch_up is not None:
+            results.reverse()
         (rk, rv), (dk, dv) = results
         self.ops_compared += 1
         if rk == "err" and dk == "err":
@@ -126,21 +176,27 @@ class Lockstep(ForwardingOps):
 
     # -- DeviceHarness ------------------------------------------------------------------------
     async def settle(self) -> None:
-        """Let both run dry, then compare memory, frames on the wire and faults."""
+        """Let both run dry, then compare memory, frames on the wire and faults. Every effect
+        is taken from both devices before anything is judged, so a :class:`Divergence` names
+        all that differed and hands over what each device reported."""
         await self.ref.settle()
         await self.dut.settle()
         self.settles_compared += 1
+        ref_tx, dut_tx = self.ref.take_tx(), self.dut.take_tx()
+        ref_f, dut_f = self.ref.take_faults(), self.dut.take_faults()
+        problems = []
         diff = memory_differences(self.dut_mem, self.ref_mem)
         if diff:
-            raise Divergence("guest memory differs after settle: " + "; ".join(diff))
-        ref_tx, dut_tx = self.ref.take_tx(), self.dut.take_tx()
+            problems.append("guest memory differs after settle: " + "; ".join(diff))
         if _tx_key(ref_tx) != _tx_key(dut_tx):
-            raise Divergence(f"transmitted frames differ: ref {_tx_summary(ref_tx)}, "
-                             f"dut {_tx_summary(dut_tx)}")
-        self._tx.extend(dut_tx)
-        ref_f, dut_f = self.ref.take_faults(), self.dut.take_faults()
+            problems.append(f"transmitted frames differ: ref {_tx_summary(ref_tx)}, "
+                            f"dut {_tx_summary(dut_tx)}")
         if _fault_key(ref_f) != _fault_key(dut_f):
-            raise Divergence(f"faults differ: ref {ref_f}, dut {dut_f}")
+            problems.append(f"faults differ: ref {ref_f}, dut {dut_f}")
+        if problems:
+            raise Divergence("; ".join(problems), dut_faults=dut_f, ref_faults=ref_f,
+                             dut_tx=dut_tx, ref_tx=ref_tx)
+        self._tx.extend(dut_tx)
         self._faults.extend(dut_f)
 
     async def inject_rx(self, vq: int, frame: bytes) -> None:

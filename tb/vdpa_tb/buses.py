@@ -270,17 +270,14 @@ class CocotbextBus(BusModels):
         return dict(self._irq_count)
 
     def set_idle(self, pattern: Sequence[int] | None) -> None:
-        if pattern:
-            self.rx_source.set_pause_generator(itertools.cycle(pattern))
-            self.axi.write_if.b_channel.set_pause_generator(itertools.cycle(pattern))
-            self.axi.read_if.r_channel.set_pause_generator(itertools.cycle(pattern))
+        """None (or empty) turns the stalls off again."""
+        for ch in (self.rx_source, self.axi.write_if.b_channel, self.axi.read_if.r_channel):
+            ch.set_pause_generator(itertools.cycle(pattern) if pattern else None)
 
     def set_backpressure(self, pattern: Sequence[int] | None) -> None:
-        if pattern:
-            self.tx_sink.set_pause_generator(itertools.cycle(pattern))
-            self.axi.write_if.aw_channel.set_pause_generator(itertools.cycle(pattern))
-            self.axi.write_if.w_channel.set_pause_generator(itertools.cycle(pattern))
-            self.axi.read_if.ar_channel.set_pause_generator(itertools.cycle(pattern))
+        for ch in (self.tx_sink, self.axi.write_if.aw_channel, self.axi.write_if.w_channel,
+                   self.axi.read_if.ar_channel):
+            ch.set_pause_generator(itertools.cycle(pattern) if pattern else None)
 
     def start(self) -> None:
         if self._monitor is None:

@@ -6,7 +6,7 @@
    two devices in one simulation (``vdpa_nic_pair``), so migration goes from a real source to a
    real destination; every DMA is checked against the mappings of the right ASID.
 3. The pyuvm regression runs on the default ``vdpa_nic_top`` in lockstep with the model, and its
-   functional coverage is merged and summarised (report in build/coverage/func/report/).
+   functional coverage is merged and summarised (report in build/coverage/func/<device>/report/).
 4. The downtime verdict: the talk's two setups (vdpa_model/downtime/data/scenarios) run through
    the migration flows on the reference device and priced with the mlx5-cx6dx profile, every
    cumulative preset from upstream QEMU to everything on, against the default budgets (the
@@ -40,7 +40,7 @@ from vdpa_model.downtime.verdict import judge, judge_measured
 from vdpa_model.options import Parent
 from vdpa_model.trace import read_jsonl
 
-from . import sim
+from . import devices, sim
 from .regress import simcfg
 from .uvm import coverage as cov
 
@@ -82,23 +82,29 @@ def run_rtl(seed: int) -> tuple[bool, str]:
 
 def run_uvm(seed: int) -> tuple[bool, str, float]:
     """The pyuvm regression and its merged functional coverage: (passed, summary, percent)."""
-    func_dir = sim.ROOT / "build" / "coverage" / "func"
+    device = devices.load_device()  # the default device file, or the one $VDPA_DEVICE names
+    func_dir = sim.ROOT / "build" / "coverage" / "func" / device.name
     func_dir.mkdir(parents=True, exist_ok=True)
     for old in func_dir.glob("*.json"):
         old.unlink()
     try:
-        sim.run("vdpa_nic_top", "vdpa_tb.tests.test_vdpa_nic_uvm", {}, seed=seed,
+        sim.run(device.top, "vdpa_tb.tests.test_vdpa_nic_uvm", device=device, seed=seed,
                 extra_env={"VDPA_FUNC_COV_DIR": str(func_dir)})
     except (AssertionError, RuntimeError) as e:
         return False, str(e), 0.0
     # the negative test (a deliberately unreachable bin) says nothing about the design
     files = cov.design_files(func_dir)
     merged = cov.write_report(files, func_dir / "report")
-    lines = cov.summary_lines(merged)
+    summary = cov.summary(merged)
+    lines = [line + ("  (hostile: closes over many seeds, make regress TESTS=HostileMixTest)"
+                     if name in cov.HOSTILE_GROUPS else "")
+             for name, line in zip(summary, cov.summary_lines(merged), strict=True)]
     pct = cov.total_percent(merged)
     lines.append(f"  merged over {len(files)} tests: {pct:.1f} % "
                  f"(report: {(func_dir / 'report' / 'index.html').relative_to(sim.ROOT)})")
-    return pct == 100.0, "\n".join(lines), pct
+    # one run closes every feature covergroup; the hostile ones only over many seeds
+    closed = all(p == 100.0 for g, (_, _, p) in summary.items() if g not in cov.HOSTILE_GROUPS)
+    return closed, "\n".join(lines), pct
 
 
 def run_downtime() -> list[tuple[str, bool, float]]:

@@ -53,6 +53,9 @@ class Tb:
     selects a device of a multi-device top (``d0_``, ``d1_``). A second device of the same
     guest passes the first one's ``mem``."""
 
+    #: the parent driver class (a device file's ``[python] parent``, vdpa_tb.devices)
+    parent_cls: type[RtlParentDriver] = RtlParentDriver
+
     def __init__(self, dut: Any, prefix: str = "", start_clock: bool = True,
                  mem: GuestMemory | None = None, guest_size: int = GUEST_SIZE) -> None:
         self.dut = dut
@@ -111,7 +114,7 @@ class Tb:
         await self.cycle_reset()
         self.port = RtlCommandPort(self.bus, self.sig("irq_cpl"))
         self.port.recorder.trace = trace
-        self.drv = await RtlParentDriver.probe(self.port, self.bus, self.parent_options)
+        self.drv = await self.parent_cls.probe(self.port, self.bus, self.parent_options)
         self.target.check = MappingCheck(self.drv.allowed_ranges, self.data_w // 8) \
             if check_dma else None
         self.port.before_mapping_change = self._mappings_change

@@ -37,6 +37,8 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from .devices import DEVICE_ENV, DeviceConfig
+
 ROOT = Path(__file__).resolve().parents[2]
 RTL_DIR = ROOT / "rtl"
 TB_DIR = ROOT / "tb"
@@ -218,7 +220,36 @@ def hdl_toplevel(top: str, bus: str) -> str:
     return f"tb_{top}" if bus == "hdl" else top
 
 
-def _verilator_args(bus: str, cov: bool, waves: bool) -> tuple[list[str], list[str], dict[str, str]]:
+def design(top: str, bus: str, device: DeviceConfig | None = None,
+           ) -> tuple[str, list[Path], list[Path]]:
+    """(HDL toplevel, sources in compile order, Verilator control files) of a simulation of
+    ``top`` on ``bus``: from the device file when there is one, else by the project's naming
+    (``rtl/<top>.f``, ``tb/hdl/tb_<top>.f``)."""
+    if device is None:
+        if bus == "block":
+            return top, filelist(top), []
+        sources = tb_filelist(top) if bus == "hdl" else filelist(top)
+        publics = ["tb_public.vlt"] if bus == "hdl" else ["tb_public.vlt", "rtl_top_public.vlt"]
+        return hdl_toplevel(top, bus), sources, [TB_HDL / f for f in publics]
+    if bus == "hdl":
+        if device.tb_top is None:
+            raise ValueError(f"{device.path}: device {device.name} has no tb_top for the fast "
+                             "bus models; run it with BUS_MODEL=cocotbext")
+        return device.tb_top, [*device.sources, *device.tb_sources], list(device.verilator_control)
+    return device.top, list(device.sources), [*device.verilator_control,
+                                              *device.bare_verilator_control]
+
+
+def with_device(top: str, params: Mapping[str, object] | None,
+                device: DeviceConfig | None) -> tuple[str, dict[str, object]]:
+    """The top and parameters of a run: a device file's, with ``params`` over its own."""
+    if device is None:
+        return top, dict(params or {})
+    return device.top, {**device.parameters, **(params or {})}
+
+
+def _verilator_args(bus: str, cov: bool, waves: bool, include_dirs: Sequence[Path] = (),
+                    ) -> tuple[list[str], list[str], dict[str, str]]:
     """Verilator arguments, make variables and environment of a build, each workaround with
     its reason."""
     args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
@@ -260,6 +291,8 @@ def _verilator_args(bus: str, cov: bool, waves: bool) -> tuple[list[str], list[s
             str(TB_CSRC / "dpi_abi_check.cpp"),
             f"-I{TB_HDL}",
         ]
+    # a device file's sources may include headers beside them
+    args += [f"-I{d}" for d in include_dirs if d != TB_HDL]
     return args, make, env
 
 
@@ -304,23 +337,26 @@ def build_dir_of(top: str, params: Mapping[str, object] | None = None,
 
 def build(top: str, params: Mapping[str, object] | None = None, simulator: str = "verilator",
           build_args: Sequence[str] = (), bus: str | None = None, cov: bool | None = None,
-          waves: bool | None = None) -> Path:
+          waves: bool | None = None, device: DeviceConfig | None = None) -> Path:
     """Build ``top`` for ``params`` with bus model ``bus`` (default: :func:`bus_model`) unless an
     up-to-date build exists; return its directory. ``cov`` and ``waves`` default to
-    HDL_COVERAGE and WAVES in the environment."""
-    return ensure_build(top, params, simulator, build_args, bus, cov, waves)[0]
+    HDL_COVERAGE and WAVES in the environment. With ``device`` (a device file,
+    vdpa_tb.devices) the sources, tops and control files come from it and ``params`` go over
+    its parameters."""
+    return ensure_build(top, params, simulator, build_args, bus, cov, waves, device)[0]
 
 
 def ensure_build(top: str, params: Mapping[str, object] | None = None,
                  simulator: str = "verilator", build_args: Sequence[str] = (),
                  bus: str | None = None, cov: bool | None = None,
-                 waves: bool | None = None) -> tuple[Path, bool]:
+                 waves: bool | None = None,
+                 device: DeviceConfig | None = None) -> tuple[Path, bool]:
     """:func:`build`, also saying whether this call compiled (False: an up-to-date build of the
     same stamp was reused, possibly after waiting for another process that was compiling it)."""
     from cocotb_tools.runner import get_runner
 
-    params = dict(params or {})
-    bus = bus_model(simulator, bus, top)
+    top, params = with_device(top, params, device)
+    bus = bus_model(simulator, bus, top) if device is None else bus_model(simulator, bus)
     if simulator == "verilator":
         use_pinned_verilator()
         if verilator_version() < MIN_VERILATOR:
@@ -328,11 +364,12 @@ def ensure_build(top: str, params: Mapping[str, object] | None = None,
     waves = waves_requested(waves)
     cov = coverage_requested(cov) and simulator == "verilator"
     build_dir = build_dir_of(top, params, simulator, bus, cov, waves)
-    sources = tb_filelist(top) if bus == "hdl" else filelist(top)
-    if simulator == "verilator" and bus != "block":
-        publics = ["tb_public.vlt"] if bus == "hdl" else ["tb_public.vlt", "rtl_top_public.vlt"]
-        sources = [*(TB_HDL / f for f in publics), *sources]
-    args, make, env = _verilator_args(bus, cov, waves) if simulator == "verilator" else ([], [], {})
+    toplevel, sources, publics = design(top, bus, device)
+    include_dirs = list(dict.fromkeys(p.parent for p in sources))
+    if simulator == "verilator":
+        sources = [*publics, *sources]
+    args, make, env = (_verilator_args(bus, cov, waves, include_dirs) if simulator == "verilator"
+                       else ([], [], {}))
     args = [*build_args, *args]
     # the host library is linked dynamically and rebuilt on its own (host_lib): only its
     # interface, which the DPI prototype check compiles against, makes the model stale
@@ -350,7 +387,7 @@ def ensure_build(top: str, params: Mapping[str, object] | None = None,
         for attempt in (1, 2):
             try:
                 with _build_environment(make, env):
-                    runner.build(sources=sources, hdl_toplevel=hdl_toplevel(top, bus),
+                    runner.build(sources=sources, hdl_toplevel=toplevel,
                                  parameters=params, build_dir=build_dir, build_args=args,
                                  timescale=("1ns", "1ps"), always=simulator != "verilator",
                                  waves=waves, log_file=build_dir / "build.log")
@@ -429,10 +466,11 @@ def simulate(top: str, test_module: str, params: Mapping[str, object] | None = N
              test_dir: Path, simulator: str = "verilator", test_filter: str | None = None,
              seed: int | None = None, extra_env: Mapping[str, str] | None = None,
              bus: str | None = None, cov: bool | None = None, waves: bool | None = None,
-             wall_timeout: float | None = None) -> Path:
+             wall_timeout: float | None = None, device: DeviceConfig | None = None) -> Path:
     """Run the cocotb tests of ``test_module`` against the build of ``top`` for ``params`` (which
     must exist: :func:`build`) in ``test_dir``, and return the path of the JUnit XML it should
-    have written; the caller judges it (it may be missing if the simulator died).
+    have written; the caller judges it (it may be missing if the simulator died). With
+    ``device`` the design is that device file's, which the cocotb side finds in $VDPA_DEVICE.
 
     ``wall_timeout`` stops a simulation that runs longer than that many wall seconds (coreutils
     ``timeout`` in front of the simulator; cocotb's own timeouts count simulated time, and a
@@ -441,8 +479,8 @@ def simulate(top: str, test_module: str, params: Mapping[str, object] | None = N
     """
     from cocotb_tools.runner import get_runner
 
-    params = dict(params or {})
-    bus = bus_model(simulator, bus, top)
+    top, params = with_device(top, params, device)
+    bus = bus_model(simulator, bus, top) if device is None else bus_model(simulator, bus)
     cov = coverage_requested(cov) and simulator == "verilator"
     waves = waves_requested(waves)
     build_dir = build_dir_of(top, params, simulator, bus, cov, waves)
@@ -450,6 +488,8 @@ def simulate(top: str, test_module: str, params: Mapping[str, object] | None = N
     env = {f"PARAM_{k}": str(v) for k, v in params.items()}
     # the cocotb side picks its bus models (vdpa_tb.nic_tb) and finds the host library by these
     env["VDPA_BUS_MODEL"] = bus
+    if device is not None:
+        env[DEVICE_ENV] = str(device.path)
     if bus == "hdl":
         env["VDPA_TB_HOST_LIB"] = str(host_lib())
     env.update(extra_env or {})
@@ -464,7 +504,7 @@ def simulate(top: str, test_module: str, params: Mapping[str, object] | None = N
     sys.path[:0] = [str(TB_DIR), str(ROOT / "model")]
     try:
         with _build_environment([], prefix):
-            runner.test(test_module=test_module, hdl_toplevel=hdl_toplevel(top, bus),
+            runner.test(test_module=test_module, hdl_toplevel=design(top, bus, device)[0],
                         hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=test_dir,
                         test_filter=test_filter, seed=seed, extra_env=env,
                         results_xml=str(xml), timescale=("1ns", "1ps"),
@@ -487,10 +527,12 @@ def seed_of_log(log: Path) -> int | None:
 def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
         simulator: str = "verilator", test_filter: str | None = None, seed: int | None = None,
         extra_env: Mapping[str, str] | None = None, bus: str | None = None,
-        name: str | None = None) -> Path:
+        name: str | None = None, device: DeviceConfig | None = None,
+        test_dir: Path | None = None) -> Path:
     """Build and run the cocotb tests of ``test_module`` (a module in tb/) against ``top`` with
-    bus model ``bus`` (default: :func:`bus_model`). ``name`` names the run's directory when runs
-    of one module differ by their environment only (they may run at once).
+    bus model ``bus`` (default: :func:`bus_model`); with ``device``, against that device file's
+    design (``params`` over its parameters). ``name`` names the run's directory when runs of one
+    module differ by their environment only (they may run at once); ``test_dir`` sets it.
 
     Returns the JUnit XML path; raises AssertionError naming the failures if any test failed,
     with the command that reruns them with the same seed (and WAVES=1 for a waveform).
@@ -498,16 +540,18 @@ def run(top: str, test_module: str, params: Mapping[str, object] | None = None,
     """
     from cocotb_tools.runner import get_results
 
-    params = dict(params or {})
-    bus = bus_model(simulator, bus, top)
+    top, params = with_device(top, params, device)
+    bus = bus_model(simulator, bus, top) if device is None else bus_model(simulator, bus)
     if seed is None and os.environ.get("COCOTB_RANDOM_SEED"):
         seed = int(os.environ["COCOTB_RANDOM_SEED"])
-    build_dir = build(top, params, simulator, bus=bus)
-    tag = name or ("all" if test_filter is None
-                   else hashlib.sha1(test_filter.encode()).hexdigest()[:8])
-    test_dir = build_dir / f"run-{test_module}-{tag}"
+    build_dir = build(top, params, simulator, bus=bus, device=device)
+    if test_dir is None:
+        tag = name or ("all" if test_filter is None
+                       else hashlib.sha1(test_filter.encode()).hexdigest()[:8])
+        test_dir = build_dir / f"run-{test_module}-{tag}"
     xml = simulate(top, test_module, params, test_dir=test_dir, simulator=simulator,
-                   test_filter=test_filter, seed=seed, extra_env=extra_env, bus=bus)
+                   test_filter=test_filter, seed=seed, extra_env=extra_env, bus=bus,
+                   device=device)
     record_run(xml, f"{simulator}-{bus}", top, test_module)
     total, failed = get_results(xml)
     if failed or total == 0:

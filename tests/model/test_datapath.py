@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Unit tests of the reference device's data path (vdpa-semantics.md §5, §6 items 19 and 24).
 
-Rings are filled by the guest driver model, or byte by byte with its raw builders for malformed
-chains; the device runs behind :class:`VhostVdpa` after :func:`open_device`/:func:`start_device`.
-Every malformed-ring test checks the errno (drivers/vhost/vringh.c), the VQ going to ERR, the
+Rings are filled by the guest driver model; malformed ones come from the catalogue
+(:mod:`vdpa_model.ringcases`, whose builders use the driver's raw builders); the device runs
+behind :class:`VhostVdpa` after :func:`open_device`/:func:`start_device`. Every catalogue case
+checks the errno (drivers/vhost/vringh.c), the VQ going to ERR, the
 device asking for a reset, the fault record, that the other queues keep working and that no byte
 of guest memory changes outside the used ring of the healthy queue. Ring offsets and the
 notification formula are restated here from virtio 1.2 §2.7 and virtio_ring.h.
@@ -11,9 +12,8 @@ notification formula are restated here from virtio 1.2 §2.7 and virtio_ring.h.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
-from collections.abc import Callable
+import itertools
 
 import numpy as np
 import pytest
@@ -21,27 +21,33 @@ import pytest
 from vdpa_model.device import ReferenceDevice
 from vdpa_model.dma import AccessKind, AccessLog
 from vdpa_model.flows import open_device, receive, start_device
-from vdpa_model.guest import GuestNetDriver, GuestVirtqueue, RawDesc
+from vdpa_model.guest import GuestNetDriver, GuestVirtqueue
 from vdpa_model.memory import Allocator, GiB, GuestMemory, MiB
-from vdpa_model.ops import IotlbRange, VqObjectState
+from vdpa_model.ops import VqObjectState
 from vdpa_model.options import DeviceOptions, Parent
+from vdpa_model.ringcases import (
+    CATALOGUE,
+    GUARD,
+    PROBE_FRAME,
+    TX_PAYLOAD,
+    Expect,
+    RingBench,
+    RingCase,
+    RingLayout,
+)
 from vdpa_model.sync import run
 from vdpa_model.vhost import VhostVdpa
 
 # --- restated from virtio 1.2 / virtio_ring.h / virtio_net.h ---------------------------------
-F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
 AVAIL_F_NO_INTERRUPT = 1
 F_MRG_RXBUF, F_CTRL_VQ, F_MQ, F_EVENT_IDX, F_VERSION_1 = 15, 17, 22, 29, 32
 S_ACK, S_DRIVER, S_DRIVER_OK, S_FEATURES_OK, S_NEEDS_RESET = 0x1, 0x2, 0x4, 0x8, 0x40
-ACCESS_RO, ACCESS_RW = 0x1, 0x3
 CTRL_MAC, CTRL_MAC_ADDR_SET, CTRL_MQ, CTRL_MQ_VQ_PAIRS_SET = 1, 1, 4, 0
 NET_OK, NET_ERR = 0, 1
 
-MAPPED = 128 * MiB          # ASID 0: [0, MAPPED) RW ...
-RO_BASE = MAPPED            # ... and [RO_BASE, RO_BASE + MiB) read-only
-UNMAPPED = 512 * MiB        # outside every mapping
+#: ASID 0 maps [0, 128 MiB) read/write and the catalogue's windows above it
+LAYOUT = RingLayout(0, 128 * MiB, GiB)
 QSIZE = 16
-GUARD = 0xA5
 
 
 def bit(n: int) -> int:
@@ -78,8 +84,7 @@ class Bench:
         self.v = VhostVdpa(self.dev)
         run(open_device(self.v))
         if mapped:
-            run(self.v.map(0, [IotlbRange(0, MAPPED, 0, ACCESS_RW),
-                               IotlbRange(RO_BASE, MiB, RO_BASE, ACCESS_RO)]))
+            run(self.v.map(0, LAYOUT.ranges()))
         self.features = run(self.v.get_features()) & ~drop
         max_qps = self.dev.options.queue_pairs
         mq = bool(self.features & bit(F_MQ))
@@ -94,15 +99,11 @@ class Bench:
             self.vqs.append(self.cvq)
         run(start_device(self.v, self.vqs, features=self.features))
 
-    def guarded(self, size: int) -> int:
-        addr = self.alloc.alloc(size + 128, 64) + 64
-        self.mem.fill(addr - 64, size + 128, GUARD)
-        return addr
+        #: what the catalogue's builders write with (guarded buffers, ring moves, windows)
+        self.rings = RingBench(self.mem, self.alloc, self.v, LAYOUT, self.hdr)
 
-    def tx_buffer(self, payload: bytes) -> int:
-        addr = self.alloc.alloc(self.hdr + len(payload), 64)
-        self.mem.write(addr, bytes(self.hdr) + payload)
-        return addr
+    def guarded(self, size: int) -> int:
+        return self.rings.guarded(size)
 
     def kick_process(self, *idx: int) -> None:
         for i in idx:
@@ -123,227 +124,50 @@ def changed_addresses(before: dict[int, bytes], after: dict[int, bytes]) -> list
 
 
 # ============================================================================================
-# malformed rings and faults
+# malformed rings and faults: every entry of the catalogue (vdpa_model.ringcases), both parents
 # ============================================================================================
-@dataclasses.dataclass(frozen=True)
-class Expect:
-    iova: int | None = None
-    write: bool | None = None
-    max_indirect_reads: int | None = None
-
-
-Builder = Callable[[Bench, GuestVirtqueue], Expect]
-
-
-def _head_ge_num(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_raw_head(q.num)
-    return Expect()
-
-
-def _chained_index(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_raw_chain([RawDesc(b.tx_buffer(b"x" * 60), b.hdr + 60, F_NEXT, q.num)])
-    return Expect()
-
-
-def _main_loop(b: Bench, q: GuestVirtqueue) -> Expect:
-    buf = b.tx_buffer(b"x" * 60)
-    s = q.peek_free(2)
-    q.post_raw_chain([RawDesc(buf, 16, F_NEXT, s[1]), RawDesc(buf, 16, F_NEXT, s[0])], slots=s)
-    return Expect()
-
-
-def _indirect_loop(b: Bench, q: GuestVirtqueue) -> Expect:
-    buf = b.tx_buffer(b"x" * 60)
-    table = [RawDesc(buf, 16, F_NEXT, 1), RawDesc(buf, 16, F_NEXT, 0),
-             RawDesc(buf, 16), RawDesc(buf, 16)]
-    iova, length = q.write_raw_indirect(table)
-    q.post_raw_chain([RawDesc(iova, length, F_INDIRECT)])
-    return Expect(max_indirect_reads=len(table))   # bounded by the table (4), not N (16)
-
-
-def _indirect_len(length: int) -> Builder:
-    def build(b: Bench, q: GuestVirtqueue) -> Expect:
-        iova, _ = q.write_raw_indirect([RawDesc(b.tx_buffer(b"x" * 60), b.hdr + 60)] * 2)
-        q.post_raw_chain([RawDesc(iova, length, F_INDIRECT)])
-        return Expect()
-    return build
-
-
-def _indirect_in_indirect(b: Bench, q: GuestVirtqueue) -> Expect:
-    inner = q.write_raw_indirect([RawDesc(b.tx_buffer(b"x" * 60), b.hdr + 60)])
-    outer = q.write_raw_indirect([RawDesc(inner[0], inner[1], F_INDIRECT)])
-    q.post_raw_chain([RawDesc(outer[0], outer[1], F_INDIRECT)])
-    return Expect()
-
-
-def _indirect_with_next(b: Bench, q: GuestVirtqueue) -> Expect:
-    buf = b.tx_buffer(b"x" * 60)
-    iova, length = q.write_raw_indirect([RawDesc(buf, b.hdr + 60)])
-    s = q.peek_free(2)
-    q.post_raw_chain([RawDesc(iova, length, F_INDIRECT | F_NEXT, s[1]), RawDesc(buf, 16)], slots=s)
-    return Expect()
-
-
-def _readable_after_writable(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_iova_chain([(b.guarded(256), 256, True), (b.guarded(64), 64, False)])
-    return Expect()
-
-
-def _writable_on_tx(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_iova_chain([(b.tx_buffer(b"x" * 60), b.hdr + 60, False), (b.guarded(64), 64, True)])
-    return Expect()
-
-
-def _readable_on_rx(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_iova_chain([(b.guarded(2048), 2048, False)])
-    return Expect()
-
-
-def _unmapped_buffer(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_iova_chain([(UNMAPPED, 64, False)])
-    return Expect(UNMAPPED, False)
-
-
-def _unmapped_second_segment(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_iova_chain([(b.tx_buffer(b"x" * 60), b.hdr + 60, False), (UNMAPPED + 64, 64, False)])
-    return Expect(UNMAPPED + 64, False)
-
-
-def _straddles_mapping(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_iova_chain([(RO_BASE + MiB - 32, 64, False)])
-    return Expect(RO_BASE + MiB - 32, False)
-
-
-def _read_only_rx(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_iova_chain([(RO_BASE, 2048, True)])
-    return Expect(RO_BASE, True)
-
-
-def _read_only_rx_second(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_iova_chain([(b.guarded(64), 64, True), (RO_BASE + 256, 2048, True)])
-    return Expect(RO_BASE + 256, True)
-
-
-def _unmapped_avail_ring(b: Bench, q: GuestVirtqueue) -> Expect:
-    b.driver.send(0, b"x" * 60, kick=False)
-    run(b.v.suspend())
-    run(b.v.set_vring_addr(q.index, UNMAPPED, UNMAPPED + 0x1000, UNMAPPED + 0x2000))
-    run(b.v.resume())
-    return Expect(UNMAPPED + 0x1000 + 2, False)        # avail.idx is read first (§5 step 1)
-
-
-def _unmapped_desc_table(b: Bench, q: GuestVirtqueue) -> Expect:
-    head = b.driver.send(0, b"x" * 60, kick=False)
-    run(b.v.suspend())
-    run(b.v.set_vring_addr(q.index, UNMAPPED, q.driver_area, q.device_area))
-    run(b.v.resume())
-    return Expect(UNMAPPED + 16 * head, False)
-
-
-def _unmapped_used_ring(b: Bench, q: GuestVirtqueue) -> Expect:
-    """Only the device area moves out of the mappings: the chain itself is fine, but its
-    completion would fault, so no byte of the buffer may move either (datapath.py choice)."""
-    if q.index % 2:
-        b.driver.send(0, b"x" * 60, kick=False)
-    else:
-        b.driver.post_rx(0, 1, 2048, kick=False)
-    run(b.v.suspend())
-    run(b.v.set_vring_addr(q.index, q.desc_area, q.driver_area, UNMAPPED))
-    run(b.v.resume())
-    return Expect(UNMAPPED + 4, True)                   # used.ring[0] is checked first
-
-
-def _avail_idx_ahead(b: Bench, q: GuestVirtqueue) -> Expect:
-    b.mem.write(q.avail_gpa + 2, (q.num + 1).to_bytes(2, "little"))
-    return Expect()
-
-
-# (name, queue, builder, errno), each with the vringh/vhost function it follows.
-CASES: list[tuple[str, str, Builder, int]] = [
-    ("head>=num (__vringh_get_head)", "tx", _head_ge_num, errno.EINVAL),
-    ("chained index>=table (__vringh_iov)", "tx", _chained_index, errno.EINVAL),
-    ("main-chain loop (__vringh_iov)", "tx", _main_loop, errno.ELOOP),
-    ("loop in indirect table (T9)", "tx", _indirect_loop, errno.ELOOP),
-    ("indirect len % 16 (move_to_indirect)", "tx", _indirect_len(24), errno.EINVAL),
-    ("indirect len 0", "tx", _indirect_len(0), errno.EINVAL),
-    ("indirect in indirect (__vringh_iov)", "tx", _indirect_in_indirect, errno.EINVAL),
-    ("INDIRECT|NEXT (virtio 1.2 §2.7.5.3.1)", "tx", _indirect_with_next, errno.EINVAL),
-    ("readable after writable (__vringh_iov)", "rx", _readable_after_writable, errno.EINVAL),
-    ("writable on TX (__vringh_iov)", "tx", _writable_on_tx, errno.EPROTO),
-    ("readable on RX (__vringh_iov)", "rx", _readable_on_rx, errno.EPROTO),
-    ("unmapped buffer (iotlb_translate)", "tx", _unmapped_buffer, errno.EFAULT),
-    ("unmapped 2nd segment", "tx", _unmapped_second_segment, errno.EFAULT),
-    ("buffer straddles end of mapping", "tx", _straddles_mapping, errno.EFAULT),
-    ("read-only buffer for RX write", "rx", _read_only_rx, errno.EFAULT),
-    ("read-only 2nd RX segment", "rx", _read_only_rx_second, errno.EFAULT),
-    ("unmapped avail ring", "tx", _unmapped_avail_ring, errno.EFAULT),
-    ("unmapped descriptor table", "tx", _unmapped_desc_table, errno.EFAULT),
-    ("avail.idx > num ahead (vhost_get_vq_desc)", "tx", _avail_idx_ahead, errno.EFAULT),
-    ("unmapped used ring, TX", "tx", _unmapped_used_ring, errno.EFAULT),
-    ("unmapped used ring, RX", "rx", _unmapped_used_ring, errno.EFAULT),
-]
-
-
 @pytest.mark.parametrize("parent", [Parent.MLX5, Parent.SIM])
-@pytest.mark.parametrize("name,queue,build,err", CASES, ids=[c[0] for c in CASES])
-def test_ring_error(parent: Parent, name: str, queue: str, build: Builder, err: int) -> None:
-    """drivers/vhost/vringh.c error classes (§5 step 2, §6 item 19): the errno of the case; the
-    VQ object goes to ERR, status gets NEEDS_RESET with one config-change notification
-    (virtio 1.2 §2.1.2, DRIVER_OK is set); the fault names vq/asid/iova/direction for a failed
+@pytest.mark.parametrize("case", CATALOGUE, ids=[c.name for c in CATALOGUE])
+def test_ring_case(parent: Parent, case: RingCase) -> None:
+    """Each catalogue entry on each parent. A refused ring (vringh.c error classes, §5 step 2,
+    §6 item 19; translation faults; an identity address past guest RAM) gets its errno; the VQ
+    object goes to ERR, status gets NEEDS_RESET with one config-change notification (virtio
+    1.2 §2.1.2, DRIVER_OK is set); the fault names vq/asid/iova/direction for a failed
     translation; the faulting chain makes no buffer access; no byte of guest memory changes
-    except the used ring of the healthy queue, which keeps working, as does the rest."""
-    check_ring_error(Bench(parent, queue_pairs=2), queue, build, err)
+    except the used ring of the healthy queue, which keeps working, as does the rest. An
+    accepted ring completes like any other."""
+    b = Bench(parent, queue_pairs=2, mapped=case.mapped)
+    err = case.expected_errno(parent)
+    if err is None:
+        check_ring_accepted(b, case)
+    else:
+        check_ring_error(b, case, err)
 
 
-# Addresses past the end of guest RAM (1 GiB here) on an ASID still in its identity default:
-# nothing in the IOTLB refuses them, so the device must, before any byte moves, exactly as for
-# an unmapped address (a host bridge / IOMMU refuses such a DMA; it is never served).
-PAST_RAM = 2 * GiB
-
-
-def _past_ram_buffer(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_iova_chain([(PAST_RAM, 64, False)])
-    return Expect(PAST_RAM, False)
-
-
-def _past_ram_rx_second(b: Bench, q: GuestVirtqueue) -> Expect:
-    q.post_iova_chain([(b.guarded(64), 64, True), (GiB - 1024, 2048, True)])
-    return Expect(GiB - 1024, True)
-
-
-def _past_ram_rings(b: Bench, q: GuestVirtqueue) -> Expect:
-    b.driver.send(0, b"x" * 60, kick=False)
-    run(b.v.suspend())
-    run(b.v.set_vring_addr(q.index, PAST_RAM, PAST_RAM + 0x1000, PAST_RAM + 0x2000))
-    run(b.v.resume())
-    return Expect(PAST_RAM + 0x1000 + 2, False)
-
-
-PAST_RAM_CASES: list[tuple[str, str, Builder]] = [
-    ("TX buffer past RAM", "tx", _past_ram_buffer),
-    ("RX 2nd segment crosses the end of RAM", "rx", _past_ram_rx_second),
-    ("rings moved past RAM while suspended", "tx", _past_ram_rings),
-]
-
-
-@pytest.mark.parametrize("parent", [Parent.MLX5, Parent.SIM])
-@pytest.mark.parametrize("name,queue,build", PAST_RAM_CASES, ids=[c[0] for c in PAST_RAM_CASES])
-def test_address_past_ram_is_a_fault(parent: Parent, name: str, queue: str, build: Builder) -> None:
-    """An identity-mapped address past guest RAM is a translation fault (-EFAULT, as
-    iotlb_translate's miss) with every promise of :func:`test_ring_error`: detected before any
-    byte moves (the RX header and frame are not written), VQ in ERR, NEEDS_RESET, the rest of
-    the device working, and no later ``process()`` raising."""
-    check_ring_error(Bench(parent, queue_pairs=2, mapped=False), queue, build, errno.EFAULT)
-
-
-def check_ring_error(b: Bench, queue: str, build: Builder, err: int) -> None:
-    bad = 1 if queue == "tx" else 0
-    q = b.vqs[bad]
-    healthy = b.vqs[3]                           # transmitq of queue pair 1
-    expect = build(b, q)
+def post_case(b: Bench, case: RingCase) -> tuple[GuestVirtqueue, Expect]:
+    q = b.vqs[1 if case.queue == "tx" else 0]
+    expect = run(case.build(b.rings, q))
     q.publish()
-    if queue == "rx":
-        run(b.dev.inject_rx(0, b"r" * 100))
+    if case.queue == "rx":
+        run(b.dev.inject_rx(0, PROBE_FRAME))
+    return q, expect
+
+
+def check_ring_accepted(b: Bench, case: RingCase) -> None:
+    q, _ = post_case(b, case)
+    b.kick_process(q.index)
+    assert b.dev.take_faults() == []
+    assert b.dev.vqs[q.index].state is VqObjectState.RDY
+    assert not run(b.v.get_status()) & S_NEEDS_RESET
+    if case.queue == "tx":
+        assert [(p.vq, p.data) for p in b.dev.take_tx()] == [(q.index, TX_PAYLOAD)]
+    assert u16(b.mem, q.used_gpa + 2) == 1
+
+
+def check_ring_error(b: Bench, case: RingCase, err: int) -> None:
+    healthy = b.vqs[3]                           # transmitq of queue pair 1
+    q, expect = post_case(b, case)
+    bad = q.index
     b.driver.send(1, b"good-1" * 10, kick=False)
     notes = b.dev.config_notifications
     mark, before = len(b.log), b.mem.snapshot()
@@ -352,8 +176,9 @@ def check_ring_error(b: Bench, queue: str, build: Builder, err: int) -> None:
 
     (fault,) = b.dev.take_faults()
     assert (fault.vq, fault.errno) == (bad, err), fault.reason
-    if expect.iova is not None:
-        assert (fault.asid, fault.iova, fault.write) == (0, expect.iova, expect.write)
+    if expect.site is not None:
+        s = expect.site
+        assert (fault.asid, fault.iova, fault.write) == (s.asid, s.iova, s.write)
     assert b.dev.vqs[bad].state is VqObjectState.ERR
     assert run(b.v.get_status()) & S_NEEDS_RESET
     assert b.dev.config_notifications == notes + 1
@@ -374,7 +199,7 @@ def check_ring_error(b: Bench, queue: str, build: Builder, err: int) -> None:
     assert run(receive(b.v, b.dev, b.driver, 1, [b"in" * 40])) == [b"in" * 40]
     used_bad = u16(b.mem, q.used_gpa + 2)
     mark = len(b.log)
-    if queue == "tx":
+    if case.queue == "tx":
         b.driver.send(0, b"late" * 20, kick=False)
     else:
         b.driver.post_rx(0, 1, 2048, kick=False)
@@ -383,6 +208,63 @@ def check_ring_error(b: Bench, queue: str, build: Builder, err: int) -> None:
     assert not [a for a in b.log.entries(mark) if a.vq == bad]
     assert u16(b.mem, q.used_gpa + 2) == used_bad
     assert b.dev.take_tx() == [] and b.dev.take_faults() == []
+
+
+@pytest.mark.parametrize("case", [c for c in CATALOGUE if c.prefix_ok],
+                         ids=[c.name for c in CATALOGUE if c.prefix_ok])
+def test_ring_case_after_healthy_chains(case: RingCase) -> None:
+    """The catalogue's ``prefix_ok`` entries behind two healthy chains on the same queue (the
+    UVM ring-mix sequence posts them so): the healthy ones complete first, in order, then the
+    entry gets exactly the answer it gets alone."""
+    b = Bench(Parent.MLX5, queue_pairs=2, mapped=case.mapped)
+    healthy = [b"first" * 20, b"second" * 20]
+    if case.queue == "tx":
+        for f in healthy:
+            b.driver.send(0, f, kick=False)
+    else:
+        b.driver.post_rx(0, len(healthy), 2048, kick=False)
+        for f in healthy:
+            run(b.dev.inject_rx(0, f))
+    q, expect = post_case(b, case)
+    b.kick_process(q.index)
+    err = case.expected_errno(Parent.MLX5)
+    if case.queue == "tx":
+        accepted = [TX_PAYLOAD] if err is None else []
+        assert [p.data for p in b.dev.take_tx()] == healthy + accepted
+        b.driver.reap_tx(0)
+    else:
+        assert b.driver.reap_rx(0) == healthy
+    faults = b.dev.take_faults()
+    if err is None:
+        assert faults == []
+        return
+    assert [(f.vq, f.errno) for f in faults] == [(q.index, err)]
+    if expect.site is not None:
+        assert (faults[0].asid, faults[0].iova, faults[0].write) == \
+            (expect.site.asid, expect.site.iova, expect.site.write)
+
+
+def test_catalogue_names_are_coverage_bins() -> None:
+    """The catalogue is the one list of ring cases: names are unique, lower_snake (they are
+    coverage bins), and every case says which function its expectation follows."""
+    assert len({c.name for c in CATALOGUE}) == len(CATALOGUE)
+    for c in CATALOGUE:
+        assert c.name == c.name.lower() and " " not in c.name, c.name
+        assert c.follows and set(c.errno) == {Parent.MLX5, Parent.SIM}, c.name
+        if c.rtl_divergence is not None:
+            assert c.rtl_divergence.reason, c.name
+
+
+def test_catalogue_layout_windows_are_disjoint() -> None:
+    """The windows a layout derives from RAM never overlap each other or RAM, and the split
+    window's two ranges meet in the middle of a descriptor slot."""
+    lay = RingLayout(MiB, 2 * MiB, GiB)
+    spans = sorted((r.iova, r.iova + r.size) for r in lay.ranges())
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    assert lay.split % 16 == 8
+    assert lay.read_only[0] + lay.read_only[1] < lay.split_window[0] < lay.unmapped < lay.past_ram
+    with pytest.raises(ValueError, match="past the unmapped IOVA"):
+        RingLayout(0, 600 * MiB, GiB)
 
 
 def test_ring_error_waits_for_driver_ok() -> None:
@@ -527,6 +409,20 @@ def test_rx_split_across_segments(indirect: bool) -> None:
     for a, n in zip(bufs[:2], sizes[:2], strict=True):
         assert b.mem.read(a + n, 64) == bytes([GUARD]) * 64
     assert b.mem.read(bufs[2] + len(payload) - 25, 64) == bytes([GUARD]) * 64
+
+
+def test_rx_frame_without_driver_ok_dropped() -> None:
+    """virtio 1.2 §2.1: no buffer is used before DRIVER_OK. A frame arriving while DRIVER_OK is
+    clear (here: after a reset, with frames still queued for the old driver) has no driver to
+    go to and is dropped; the next driver gets only what arrives after its DRIVER_OK."""
+    b = Bench()
+    run(b.dev.inject_rx(0, b"old" * 30))            # queued: no buffer posted yet
+    run(b.v.set_status(0))
+    run(b.dev.inject_rx(0, b"stale" * 30))          # DRIVER_OK clear: dropped
+    assert b.dev.vqs[0].rx_dropped == 1 and not b.dev.vqs[0].rx_frames
+    drv = GuestNetDriver(b.mem, b.alloc, queue_pairs=1, queue_size=QSIZE, features=b.features)
+    run(start_device(b.v, drv.vqs, features=b.features))
+    assert run(receive(b.v, b.dev, drv, 0, [b"new" * 30])) == [b"new" * 30]
 
 
 @pytest.mark.parametrize("layout", [{"split_header": True}, {"indirect": True}])

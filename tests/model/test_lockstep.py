@@ -112,3 +112,152 @@ def test_mirrored_memory_writes_both_and_reads_the_dut() -> None:
     assert ref.read_u32(0x2000) == 0xDEADBEEF
     dut.write(0x1000, b"x")
     assert m.read(0x1000, 1) == b"x"
+
+
+class _LateUsedCheck(SplitRing):
+    __slots__ = ()
+
+    def check_completion(self, used_idx: int) -> None:
+        """Checks nothing: the completion's translation is found bad only when written."""
+
+
+class SendsBeforeUsedCheck(ReferenceDevice):
+    """Transmits a chain before finding that its completion cannot be written (the ordering
+    bug the ring catalogue's unmapped-used-ring entries caught in the RTL)."""
+
+    def _make_ring(self, vq: Virtqueue) -> SplitRing:
+        r = super()._make_ring(vq)
+        return _LateUsedCheck(r.ring, r.data, r.desc_area, r.driver_area, r.device_area, r.num,
+                              r.event_idx)
+
+
+def test_settle_divergence_names_every_effect_and_carries_both_sides() -> None:
+    """A settle that finds several differences names them all and hands each device's faults
+    and frames to the caller (a test that expects a known divergence checks the DUT's side)."""
+    from vdpa_model.flows import open_device, start_device
+    from vdpa_model.guest import GuestNetDriver
+    from vdpa_model.memory import Allocator, MiB
+    from vdpa_model.ringcases import RingBench, RingLayout, case
+    from vdpa_model.vhost import VhostVdpa
+
+    dut_mem, ref_mem = GuestMemory(GiB), GuestMemory(GiB)
+    lock = Lockstep(SendsBeforeUsedCheck(dut_mem), ReferenceDevice(ref_mem), dut_mem, ref_mem)
+    mem = MirroredMemory(dut_mem, ref_mem)
+    layout = RingLayout(MiB, 8 * MiB, GiB)
+    v = VhostVdpa(lock)
+    run(open_device(v))
+    run(v.map(0, layout.ranges()))
+    alloc = Allocator(MiB, 9 * MiB)
+    net = GuestNetDriver(mem, alloc, queue_pairs=1, queue_size=16,
+                         features=run(v.get_features()))
+    run(start_device(v, net.vqs, features=net.features))
+    q = net.tx_vq(0)
+    run(case("unmapped_used_ring_tx").build(RingBench(mem, alloc, v, layout, net.hdr_len), q))
+    run(v.kick(q.index))
+    with pytest.raises(Divergence) as e:
+        run(lock.settle())
+    assert "transmitted frames differ" in str(e.value)
+    assert [(f.vq, f.errno) for f in e.value.dut_faults] == [(1, errno.EFAULT)]
+    assert [(f.vq, f.errno) for f in e.value.ref_faults] == [(1, errno.EFAULT)]
+    assert "faults differ" not in str(e.value)
+    assert len(e.value.dut_tx) == 1 and e.value.ref_tx == []
+
+
+def _two_devices_with_traffic(frames: int) -> tuple[Lockstep, object, object, MirroredMemory]:
+    from vdpa_model.flows import MemoryRegion, map_guest_memory, open_device, start_device
+    from vdpa_model.guest import GuestNetDriver
+    from vdpa_model.memory import Allocator, MiB
+    from vdpa_model.vhost import VhostVdpa
+
+    dut_mem, ref_mem = GuestMemory(GiB), GuestMemory(GiB)
+    lock = Lockstep(ReferenceDevice(dut_mem), ReferenceDevice(ref_mem), dut_mem, ref_mem)
+    mem = MirroredMemory(dut_mem, ref_mem)
+    v = VhostVdpa(lock)
+    run(open_device(v))
+    run(map_guest_memory(v, [MemoryRegion(MiB, 8 * MiB)]))
+    net = GuestNetDriver(mem, Allocator(MiB, 9 * MiB), queue_pairs=1, queue_size=16,
+                         features=run(v.get_features()))
+    run(start_device(v, net.vqs, features=net.features))
+    for k in range(frames):
+        net.send(0, bytes([k]) * 64, kick=False)
+    run(v.kick(1))
+    return lock, v, net, mem
+
+
+@pytest.mark.parametrize("ahead", [0, 2, 5])
+def test_dut_first_lets_an_op_race_traffic(ahead: int) -> None:
+    """A suspend issued with work in flight: the DUT (here a second reference device run
+    ahead by hand) got ``ahead`` chains done first; the catch-up completes as many on the
+    reference, so the vring base both report and everything compared at the next settle
+    agree, and the held work drains after resume."""
+    lock, v, net, mem = _two_devices_with_traffic(5)
+    dut, ref = lock.dut, lock.ref
+    dut.process(budget=ahead)
+
+    async def catch_up() -> None:
+        for i, q in enumerate(net.vqs):
+            ref.catch_up(i, mem.dut.read_u16(q.used_gpa + 2))
+
+    lock.dut_first("suspend", catch_up)
+    run(v.suspend())
+    assert lock.races == 1
+    assert run(v.get_vring_base(1)) == ahead == net.tx_vq(0).used_idx
+    run(lock.settle())
+    assert [p.data[0] for p in lock.take_tx()] == list(range(ahead))
+    run(v.resume())
+    run(lock.settle())
+    assert [p.data[0] for p in lock.take_tx()] == list(range(ahead, 5))
+
+
+def test_dut_first_without_catch_up_diverges() -> None:
+    """The same race with a catch-up that does nothing: the reference reports a different
+    vring base (the lockstep catches it at the op) — the race mechanism cannot hide a DUT that
+    ran ahead."""
+    lock, v, _, _ = _two_devices_with_traffic(5)
+    lock.dut.process(budget=3)
+
+    async def nothing() -> None:
+        return None
+
+    lock.dut_first("suspend", nothing)
+    run(v.suspend())
+    with pytest.raises(Divergence, match="get_vq_state"):
+        run(v.get_vring_base(1))
+
+
+def test_bus_error_is_eio_and_keeps_what_moved_before() -> None:
+    """A poisoned host range (the platform answering with an error): a TX buffer there faults
+    the VQ with EIO (nothing sent, nothing completed); an RX chain whose second segment is
+    poisoned keeps the header written to its first segment; other queues go on."""
+    from vdpa_model.flows import MemoryRegion, map_guest_memory, open_device, start_device
+    from vdpa_model.guest import GuestNetDriver
+    from vdpa_model.memory import Allocator, MiB
+    from vdpa_model.vhost import VhostVdpa
+
+    mem = GuestMemory(GiB)
+    dev = ReferenceDevice(mem, DeviceOptions(queue_pairs=2))
+    v = VhostVdpa(dev)
+    run(open_device(v))
+    run(map_guest_memory(v, [MemoryRegion(MiB, 8 * MiB)]))
+    alloc = Allocator(MiB, 8 * MiB)
+    net = GuestNetDriver(mem, alloc, queue_pairs=2, queue_size=16, features=run(v.get_features()))
+    run(start_device(v, net.vqs, features=net.features))
+    bad = 8 * MiB
+    dev.poison(bad, bad + 0x1000)
+    mem.write(bad, bytes(12) + b"x" * 60)
+    net.tx_vq(0).post_iova_chain([(bad, 72, False)])
+    net.tx_vq(0).publish()
+    hdr = alloc.alloc(64, 64)
+    net.rx_vq(1).post_iova_chain([(hdr, 12, True), (bad + 0x800, 1024, True)])
+    net.rx_vq(1).publish()
+    run(dev.inject_rx(2, bytes(range(50))))
+    net.send(1, b"fine" * 20, kick=False)
+    for i in (1, 2, 3):
+        run(v.kick(i))
+    dev.process()
+    assert sorted((f.vq, f.errno, f.iova) for f in dev.take_faults()) == [
+        (1, errno.EIO, None), (2, errno.EIO, None)]
+    assert [p.data for p in dev.take_tx()] == [b"fine" * 20]
+    assert mem.read(hdr, 12) == bytes(10) + b"\x01\x00"       # written before the error
+    assert mem.read(bad + 0x800, 64) == bytes(64)              # nothing past it
+    assert net.tx_vq(0).used_idx == 0 and net.rx_vq(1).used_idx == 0

@@ -513,11 +513,15 @@ class VdpaMachine(RuleBasedStateMachine):
 
     @rule(sizes=st.lists(st.integers(1, 1514), min_size=1, max_size=4))
     def inject_rx(self, sizes: list[int]) -> None:
-        """Frames arriving from the wire for receiveq 0."""
+        """Frames arriving from the wire for receiveq 0; while DRIVER_OK is clear there is no
+        driver to deliver to: dropped, never to appear."""
         for size in sizes:
             frame = self._frame(size)
             run(self.dev.inject_rx(0, frame))
-            self.rx_wire.append(frame)
+            if self.driver_ok:
+                self.rx_wire.append(frame)
+            else:
+                self.abandoned.add(frame)
 
     @rule(budget=st.integers(1, 5))
     def process(self, budget: int) -> None:

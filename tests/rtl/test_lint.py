@@ -50,4 +50,5 @@ def test_icarus_compiles() -> None:
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
 def test_icarus_smoke() -> None:
     sim.run(TOP, "vdpa_tb.tests.test_vdpa_nic_top", simulator="icarus",
-            test_filter="test_regs_and_commands|test_traffic_lockstep|test_bad_rings")
+            test_filter="test_regs_and_commands|test_traffic_lockstep|"
+                        "test_ring_case/name=(chain_loop|read_only_rx_buffer)$")

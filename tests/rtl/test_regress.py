@@ -217,15 +217,61 @@ def test_collector_merges_junit_testpoints_and_failures(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "rep" / "summary.json").read_text())["runs"] == 3
 
 
+def test_collector_adds_up_the_scoreboards(tmp_path: Path) -> None:
+    """What each pyuvm scoreboard compared and found (its record in the run directory) is
+    added up over the runs; a regression of none has no scoreboard figures."""
+    cfg = simcfg.load()
+    a, b = (jobs.job_for(cfg, cfg.items["uvm"], "default", s) for s in (5, 6))
+    assert a and b
+    c = Collector(cfg, [a, b], tmp_path / "rep", {"tests": "uvm"})
+    ra = _result(a, PASSED, [("HostileMixTest", "passed")])
+    ra.scoreboards = [{"items": 40, "divergences": 0, "isolation_violations": 0, "races": 3,
+                       "errors": []}]
+    rb = _result(b, FAILED, [("HostileMixTest", "failed"), ("RandomMixTest", "passed")])
+    rb.scoreboards = [{"items": 10, "divergences": 2, "isolation_violations": 1, "races": 0,
+                       "errors": ["x"]}, {"items": 5, "divergences": 0, "races": 1}]
+    c.add(ra)
+    c.add(rb)
+    s = c.finish(1.0, 1)
+    assert s["scoreboard"] == {"tests": 3, "items": 55, "divergences": 2,
+                               "isolation_violations": 1, "races": 4}
+    assert "divergences 2" in (tmp_path / "rep" / "index.html").read_text()
+    empty = Collector(cfg, [a], tmp_path / "rep2", {}).finish(1.0, 1)
+    assert empty["scoreboard"] is None
+
+
 def test_configuration_is_data_a_new_build_needs_no_code(tmp_path: Path) -> None:
     raw = copy.deepcopy(RAW)
     raw["testplan"] = str(simcfg.SIM_CFG.parent / raw["testplan"])
+    for b in raw["builds"].values():  # device files are named relative to the configuration
+        if "device" in b:
+            b["device"] = str((simcfg.SIM_CFG.parent / b["device"]).resolve())
     raw["builds"]["q4096"] = {"top": "vdpa_nic_top", "params": {"MAX_QSIZE": 4096}}
     raw["tests"]["test_random_traffic_lockstep"]["builds"] = ["q4096"]
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
     cfg = simcfg.load(tmp_path / "c.yaml")
     (job,) = jobs.expand(cfg, [cfg.items["test_random_traffic_lockstep"]], 1, 0)
     assert (job.build, job.params) == ("q4096", {"MAX_QSIZE": 4096})
+
+
+def test_a_build_from_a_device_file(tmp_path: Path) -> None:
+    """A build may name a device file: its top, sources and parameters (the build's params
+    over them) go into every job on it, and the worker builds from the file."""
+    cfg = simcfg.load()
+    small = cfg.builds["w32-q1024-fw"]
+    dev = small.device_config()
+    assert dev is not None and dev.name == "vdpa_nic_small"
+    assert small.top == dev.top and small.params == dict(dev.parameters)
+    nvq64 = cfg.builds["nvq64-q32768"]
+    assert nvq64.params["NVQ"] == 64 and nvq64.device == cfg.builds["default"].device
+    (job,) = jobs.expand(cfg, [cfg.items["uvm"]], 1, 0, builds=["w32-q1024-fw"])
+    assert job.device == small.device and jobs.Job.from_dict(job.to_dict()) == job
+    raw = copy.deepcopy(RAW)
+    raw["testplan"] = str(simcfg.SIM_CFG.parent / raw["testplan"])
+    raw["builds"]["default"] = {"device": str(tmp_path / "missing.toml")}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(simcfg.SimCfgError, match=r"builds\.default\.device: .*missing\.toml"):
+        simcfg.load(tmp_path / "c.yaml")
 
 
 def test_command_line_refuses_bad_input_before_running(tmp_path: Path,

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Build vdpa_nic_top once per parameter set and bus model and run its cocotb tests
 (tb/vdpa_tb/tests/test_vdpa_nic_top.py). The parameter sets are the module's builds in the
-regression configuration (testplan/vdpa_nic_sim.yaml): one place for each of them."""
+regression configuration (testplan/vdpa_nic_sim.yaml): one place for each of them; a build
+that names a device file (tb/devices/) takes its sources and parameters from it."""
 
 from __future__ import annotations
 
@@ -21,4 +22,4 @@ def test_vdpa_nic_top(build: str) -> None:
     b = BUILDS[build]
     # a build with an `only` list (the cocotbext reference models) runs just those tests
     flt = cocotb_filter(b.only) if b.only is not None else None
-    sim.run(b.top, MODULE, b.params, test_filter=flt, bus=b.bus)
+    sim.run(b.top, MODULE, b.params, test_filter=flt, bus=b.bus, device=b.device_config())

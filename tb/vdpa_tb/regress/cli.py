@@ -99,6 +99,13 @@ def _print_summary(s: dict, out: Path) -> None:
     func = s["functional_coverage"]
     if func:
         print(f"functional coverage over {func['runs']} test runs: {func['percent']:.1f} %")
+    board = s.get("scoreboard")
+    if board:
+        print(f"pyuvm scoreboards over {board['tests']} test runs: {board.get('items', 0)} items, "
+              f"{board.get('ops_compared', 0)} ops and {board.get('settles', 0)} settles compared in "
+              f"lockstep, {board.get('races', 0)} races; {board.get('divergences', 0)} mismatches, "
+              f"{board.get('isolation_violations', 0)} isolation violations, "
+              f"{board.get('bus_violations', 0)} DMA accesses outside the mappings")
     tps = s["testpoints"]
     ran = [t for t in tps if t["total"]]
     print(f"testpoints: {sum(t['passed'] == t['total'] for t in ran)}/{len(ran)} run all passing "

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import sim
+from .. import devices, sim
 from ..hdlcov import points as covpoints
 from .jobs import Job
 
@@ -39,6 +39,8 @@ BUILD_TIMEOUT = 3600.0
 LOG_TAIL_LINES = 400
 OUTCOME = "outcome.json"
 FUNC_DIR = "func"
+#: the run directory's folder of pyuvm scoreboard records (what each test compared)
+SCOREBOARD_DIR = "scoreboard"
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Result:
     log_tail: str = ""
     code_cov: covpoints.Packed | None = None
     func_cov: list[dict[str, Any]] = field(default_factory=list)
+    scoreboards: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -146,6 +149,8 @@ def harvest(job: Job, run_dir: Path, outcome: dict[str, Any]) -> Result:
             (run_dir / "coverage.dat").read_text(errors="replace"), sim.ROOT))
     for f in sorted((run_dir / FUNC_DIR).glob("*.json")):
         r.func_cov.append(json.loads(f.read_text()))
+    for f in sorted((run_dir / SCOREBOARD_DIR).glob("*.json")):
+        r.scoreboards.append(json.loads(f.read_text()))
     if not r.passed:
         r.log_tail = _tail(log) or _tail(run_dir / "build.log")
     return r
@@ -201,9 +206,10 @@ def execute(job: Job, run_dir: Path) -> dict[str, Any]:
     """In the job's own process: build (or reuse) and simulate; the outcome for the harvest."""
     outcome: dict[str, Any] = {}
     t0 = time.monotonic()
+    device = devices.parse(job.device) if job.device else None
     try:
         _, outcome["built"] = sim.ensure_build(job.top, job.params, bus=job.bus, cov=job.cov,
-                                               waves=job.waves)
+                                               waves=job.waves, device=device)
     except Exception as e:
         outcome.update(error=f"build of {job.build} ({job.top} {dict(job.params)}) failed: {e}",
                        build_s=time.monotonic() - t0)
@@ -212,10 +218,11 @@ def execute(job: Job, run_dir: Path) -> dict[str, Any]:
     t1 = time.monotonic()
     env = dict(job.env)
     env["VDPA_FUNC_COV_DIR"] = str(run_dir / FUNC_DIR)
+    env["VDPA_SCOREBOARD_DIR"] = str(run_dir / SCOREBOARD_DIR)
     try:
         sim.simulate(job.top, job.module, job.params, test_dir=run_dir, bus=job.bus,
                      test_filter=job.test_filter, seed=job.seed, extra_env=env, cov=job.cov,
-                     waves=job.waves, wall_timeout=job.timeout)
+                     waves=job.waves, wall_timeout=job.timeout, device=device)
     except RuntimeError as e:
         # the runner raises when the simulator exits non-zero; coreutils timeout says 124
         if f"return code: {sim.TIMEOUT_STATUS}" in str(e):

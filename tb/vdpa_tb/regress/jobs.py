@@ -56,6 +56,8 @@ class Job:
     waves: bool = False
     #: where the worker puts the run directory: relative to its checkout, or absolute
     runs_dir: str = "build/regress/runs"
+    #: the build's device file (vdpa_tb.devices), if it comes from one
+    device: str | None = None
 
     @property
     def id(self) -> str:
@@ -95,7 +97,7 @@ def job_for(cfg: SimCfg, item: Item, build: str, seed: int, index: int = 0, *,
     if not tests:
         return None
     return Job(item.name, item.module, tests, build, b.top, dict(b.params), b.bus, seed, index,
-               item.timeout, dict(item.env), cov, waves, runs_dir)
+               item.timeout, dict(item.env), cov, waves, runs_dir, b.device)
 
 
 def expand(cfg: SimCfg, items: Iterable[Item], seeds: int, base_seed: int, *,

@@ -69,6 +69,7 @@ class Collector:
         self.results: list[Result] = []
         self.code = Accumulator()
         self.func: list[dict[str, Any]] = []
+        self.scoreboard: dict[str, int] = {}
         if out.exists():
             shutil.rmtree(out)
         (out / "logs").mkdir(parents=True)
@@ -78,6 +79,11 @@ class Collector:
         if r.code_cov is not None:
             self.code.add(r.code_cov)
         self.func += [d for d in r.func_cov if d["tests"][0] not in fcov.NEGATIVE_TESTS]
+        for board in r.scoreboards:
+            self.scoreboard["tests"] = self.scoreboard.get("tests", 0) + 1
+            for k, v in board.items():
+                if isinstance(v, int):
+                    self.scoreboard[k] = self.scoreboard.get(k, 0) + v
         if not r.passed:
             job = r.the_job
             (self.out / "logs" / f"{job.id}.log").write_text(
@@ -207,6 +213,8 @@ class Collector:
             "testpoints": self.testpoints(),
             "items": self.per_item(),
             "functional_coverage": func,
+            # what the pyuvm scoreboards compared and found, added up over every test run
+            "scoreboard": self.scoreboard or None,
             "code_coverage": code,
             "versions": versions(),
         }
@@ -256,6 +264,11 @@ class Collector:
                                    for k, v in func["covergroups"].items()) + "</p>")
         else:
             cov.append("<p>No functional coverage: no pyuvm test ran.</p>")
+        board = s["scoreboard"]
+        if board:
+            cov.append(f"<p>pyuvm scoreboards over {board['tests']} test runs: "
+                       + ", ".join(f"{e(k)} {v}" for k, v in board.items() if k != "tests")
+                       + "</p>")
         parts += cov
         rows = []
         for tp in s["testpoints"]:

@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-from .. import sim
+from .. import devices, sim
+from ..devices import DeviceConfig, InputError
 
 SIM_CFG = sim.ROOT / "testplan" / "vdpa_nic_sim.yaml"
 TEST_DIR = sim.TB_DIR / "vdpa_tb" / "tests"
@@ -66,16 +67,24 @@ def discover(test_dir: Path = TEST_DIR, package: str = TEST_PACKAGE) -> dict[str
 
 @dataclass(frozen=True)
 class Build:
-    """A parameter set of a top, on one bus model; ``only``: the tests allowed on it."""
+    """A parameter set of a top, on one bus model; ``only``: the tests allowed on it.
+    ``device``: the device file (vdpa_tb.devices) the build comes from, if any: its sources,
+    tops and Python classes; ``top`` and ``params`` are then the file's (``params`` over the
+    file's parameters)."""
 
     name: str
     top: str
     params: Mapping[str, int | str]
     bus: str = "hdl"
     only: tuple[str, ...] | None = None
+    device: str | None = None
 
     def allows(self, test: str) -> bool:
         return self.only is None or test in self.only
+
+    def device_config(self) -> DeviceConfig | None:
+        """The parsed device file (None for a build named by its top alone)."""
+        return None if self.device is None else devices.parse(self.device)
 
 
 @dataclass(frozen=True)
@@ -225,10 +234,23 @@ def load(path: Path = SIM_CFG, discovered: Mapping[str, list[str]] | None = None
     for name, b in _mapping(path, "builds", raw.get("builds")).items():
         key = f"builds.{name}"
         b = _mapping(path, key, b)
-        _check_keys(path, key, b, ("top", "params", "bus", "only"))
-        top = b.get("top")
-        if not isinstance(top, str) or not (sim.RTL_DIR / f"{top}.f").exists():
-            raise _err(path, f"{key}.top", f"no filelist rtl/{top}.f for top {top!r}")
+        _check_keys(path, key, b, ("top", "params", "bus", "only", "device"))
+        device = None
+        if "device" in b:
+            # a device file, relative to this file: it says the top, sources and parameters
+            dev_path = (path.parent / str(b["device"])).resolve()
+            try:
+                dev = devices.parse(dev_path)
+            except (InputError, OSError) as e:
+                raise _err(path, f"{key}.device", str(e)) from None
+            if b.get("top", dev.top) != dev.top:
+                raise _err(path, f"{key}.top", f"{b['top']!r} is not the top of its device "
+                                               f"file ({dev.top!r})")
+            top, device = dev.top, str(dev_path)
+        else:
+            top = b.get("top")
+            if not isinstance(top, str) or not (sim.RTL_DIR / f"{top}.f").exists():
+                raise _err(path, f"{key}.top", f"no filelist rtl/{top}.f for top {top!r}")
         params = _mapping(path, f"{key}.params", b.get("params"))
         for k, v in params.items():
             if isinstance(v, bool) or not isinstance(v, (int, str)):
@@ -240,7 +262,9 @@ def load(path: Path = SIM_CFG, discovered: Mapping[str, list[str]] | None = None
         for t in only or ():
             if t not in owner:
                 raise _err(path, f"{key}.only", f"no cocotb test named {t!r}")
-        builds[name] = Build(name, top, params, bus, only)
+        if device is not None:
+            params = {**devices.parse(device).parameters, **params}
+        builds[name] = Build(name, top, params, bus, only, device)
 
     modules = _mapping(path, "modules", raw.get("modules"))
     not_regressed = _names(path, "not_regressed", raw.get("not_regressed", []))

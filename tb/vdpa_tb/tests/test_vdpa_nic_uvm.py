@@ -13,21 +13,23 @@ import cocotb
 import pyuvm
 from pyuvm import ConfigDB, uvm_test
 
-from vdpa_tb.nic_tb import param
+from vdpa_tb.devices import load_device
 from vdpa_tb.uvm import config as K
+from vdpa_tb.uvm import hostile as H
 from vdpa_tb.uvm import sequences as S
 from vdpa_tb.uvm.components import VdpaEnv
-from vdpa_tb.uvm.context import RtlNicContext
 from vdpa_tb.uvm.coverage import (
     LAYOUTS,
     OP_ERRORS,
-    RING_ERRORS,
+    RING_CASES,
     SIZE_BUCKETS,
     VQ_TRANSITIONS,
     CoverageModel,
 )
 
 TIMEOUT = {"timeout_time": 200, "timeout_unit": "ms"}
+#: the hostile tests run longer sequences (storms, churn) and the virtual sequence many of them
+HOSTILE_TIMEOUT = {"timeout_time": 2000, "timeout_unit": "ms"}
 
 
 def bins(cg: str, names: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
@@ -44,8 +46,9 @@ class VdpaBaseTest(uvm_test):
     def build_phase(self) -> None:
         # the seed comes from cocotb's seeded random, so COCOTB_RANDOM_SEED reproduces a run
         seed = random.getrandbits(32)
-        self.ctx = RtlNicContext(cocotb.top)
-        self.ctx.tb.log.info("%s: sequence seed %d", type(self).__name__, seed)
+        device = load_device()  # $VDPA_DEVICE, set by vdpa_tb.sim.run(device=...)
+        self.ctx = device.context_class()(cocotb.top, device)
+        self.ctx.log.info("%s on %s: sequence seed %d", type(self).__name__, device.name, seed)
         ConfigDB().set(None, "*", K.DEVICE_CTX, self.ctx)
         ConfigDB().set(None, "*", K.SEQ_SEED, seed)
         ConfigDB().set(None, "*", K.RANDOM_ROUNDS, 24)
@@ -58,9 +61,13 @@ class VdpaBaseTest(uvm_test):
 
     async def run_phase(self) -> None:
         self.raise_objection()
-        await self.ctx.start(param("NVQ", 8) // 2, param("MAX_QSIZE", 256))
+        await self.ctx.start()
         seqr = ConfigDB().get(None, "", K.SEQR)
-        await self.seq.start(seqr)
+        try:
+            await self.seq.start(seqr)
+        except S.StimulusStopped as e:
+            # the scoreboard reports the item that stopped the lockstep, in check_phase
+            self.ctx.log.error("stimulus stopped: %s", e)
         self.drop_objection()
 
 
@@ -148,15 +155,16 @@ class FeatureTest(VdpaBaseTest):
 
 @pyuvm.test(**TIMEOUT)
 class BadRingTest(VdpaBaseTest):
-    """Goal: each malformed ring and translation fault gets its defined response.
-    Stimulus: one ring error class per device life (head/next out of range, loop, indirect
-    length, indirect in indirect, readable after writable, wrong direction, unmapped and
-    read-only buffers).
-    Check: exactly one fault on that VQ with vringh's errno, NEEDS_RESET, the VQ in ERR in
-    both devices, the other transmit queue still works; ring_error_cg fully covered."""
+    """Goal: each ring catalogue entry that runs in lockstep gets the catalogue's response.
+    Stimulus: one entry per device life (vdpa_model.ringcases: head/next out of range, loops,
+    indirect length and nesting, wrong direction, unmapped / read-only buffers, rings moved
+    out of the mappings, avail.idx too far ahead, ...).
+    Check: exactly one fault on that VQ with the catalogue's errno and fault site, NEEDS_RESET,
+    the VQ in ERR in both devices, the other transmit queue still works; ring_error_cg fully
+    covered."""
 
     seq_cls = S.BadRingSeq
-    required = bins("ring_error_cg", list(RING_ERRORS)) + bins("vq_state_cg", ["RDY->ERR"])
+    required = bins("ring_error_cg", list(RING_CASES)) + bins("vq_state_cg", ["RDY->ERR"])
 
 
 @pyuvm.test(**TIMEOUT)
@@ -191,7 +199,117 @@ class FullCoverageTest(VdpaBaseTest):
 
     seq_cls = S.FullSeq
     required = bins("vq_state_cg", list(VQ_TRANSITIONS)) + bins(
-        "ring_error_cg", list(RING_ERRORS))
+        "ring_error_cg", list(RING_CASES))
+
+
+# -- constrained-random stimulus with teeth (tb/vdpa_tb/uvm/hostile.py) --------------------------
+# Each test runs one hostile sequence from its seed; a run must have hit some bin of that
+# sequence's covergroup. Closing the covergroups takes many seeds (make regress).
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class IllegalOpsTest(VdpaBaseTest):
+    """Goal: illegal ops get the contract's errno in every state and change nothing.
+    Stimulus: IllegalOpsSeq: ops refused for the state, VQ / group / ASID out of range,
+    overlapping UPDATEs, batch misuse, legal ops and traffic between them.
+    Check: scoreboard (each errno as drivers/vhost/vdpa.c gives it, lockstep, traffic after)."""
+
+    seq_cls = H.IllegalOpsSeq
+    required = bins("illegal_op_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class RingMixTest(VdpaBaseTest):
+    """Goal: a malformed ring among healthy ones harms only its own queue.
+    Stimulus: RingMixSeq: catalogue rings after healthy chains and beside traffic, kicked
+    together. Check: healthy work all done, the catalogue's fault, lockstep."""
+
+    seq_cls = H.RingMixSeq
+    required = bins("ring_mix_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class SuspendStormTest(VdpaBaseTest):
+    """Goal: suspend racing traffic stops it exactly where the vring bases say.
+    Stimulus: SuspendStormSeq: TX and RX in flight, suspend after a random delay, bases,
+    kicks while suspended, resume; several rounds. Check: bases equal the used indices the
+    guest sees, lockstep after the reference catches up, every frame out in order."""
+
+    seq_cls = H.SuspendStormSeq
+    required = bins("suspend_race_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class ResetMixTest(VdpaBaseTest):
+    """Goal: every reset kind, in every state, leaves the maps the contract says.
+    Stimulus: ResetMixSeq: status 0 with and without IOTLB_PERSIST, reset, compat_reset with
+    and without CLEAN_MAP, reset_map per ASID, from configuring / running / suspended /
+    needs_reset. Check: lockstep, traffic afterwards with only the lost maps re-made."""
+
+    seq_cls = H.ResetMixSeq
+    required = bins("reset_mix_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class RebindTest(VdpaBaseTest):
+    """Goal: group and ASID rebinding follows the contract in every state.
+    Stimulus: RebindSeq: SET_GROUP_ASID of each group to each ASID, through vhost-vdpa and
+    the parent op. Check: EBUSY once DRIVER_OK through vhost-vdpa; traffic after it through
+    the new binding, every access judged against the binding in force."""
+
+    seq_cls = H.RebindSeq
+    required = bins("rebind_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class MapChurnTest(VdpaBaseTest):
+    """Goal: maps and unmaps in batches or not, and refused overlaps, in every state.
+    Stimulus: MapChurnSeq: IOVA windows mapped and unmapped in both ASIDs, overlapping
+    UPDATEs, TX through the mapped windows. Check: EEXIST for overlaps, lockstep, isolation."""
+
+    seq_cls = H.MapChurnSeq
+    required = bins("map_churn_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class UnmapRaceTest(VdpaBaseTest):
+    """Goal: an unmap racing traffic is atomic: before it, chains complete; after it, they
+    fault, and nothing touches the range. Stimulus: UnmapRaceSeq: TX from a window, the
+    window unmapped after a random delay. Check: a prefix of the frames, EFAULT after it,
+    lockstep once the reference catches up, isolation at the moment of the unmap."""
+
+    seq_cls = H.UnmapRaceSeq
+    required = bins("unmap_race_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class BusErrorTest(VdpaBaseTest):
+    """Goal: a host error response is EIO on that VQ and harms nothing else.
+    Stimulus: BusErrorSeq: poisoned TX / RX buffers, RX data segment, used rings,
+    descriptor table, beside traffic. Check: one EIO, lockstep with the reference told of
+    the same poisoned range, the other queues unharmed."""
+
+    seq_cls = H.BusErrorSeq
+    required = bins("bus_error_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class StallCrossTest(VdpaBaseTest):
+    """Goal: traffic is exact under every combination of AXI idle and backpressure.
+    Stimulus: StallCrossSeq: idle x backpressure 2 x 2, TX and RX under each.
+    Check: scoreboard; stall_cg fully covered."""
+
+    seq_cls = H.StallCrossSeq
+    required = bins("stall_cg", list(CoverageModel()["stall_cg"].bins))
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
+class HostileMixTest(VdpaBaseTest):
+    """Goal: the hostile sequences mixed on one device life never make the DUT and the
+    reference disagree, break isolation or hang. Stimulus: HostileMixSeq (the virtual
+    sequence): the hostile sequences in random order and number, stalls switched between
+    them. Check: scoreboard; this is the test bench/bench_hostile.py runs over seeds."""
+
+    seq_cls = H.HostileMixSeq
+    required = bins("op_outcome_cg", ["*"])
 
 
 @pyuvm.test(expect_fail=True, **TIMEOUT)

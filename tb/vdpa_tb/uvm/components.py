@@ -24,13 +24,16 @@ from pyuvm import (
     uvm_tlm_analysis_fifo,
 )
 
-from vdpa_model import spec
+from vdpa_model import ringcases, spec
 from vdpa_model.spec import bit
 
 from . import config as K
-from .coverage import RING_ERRORS, CoverageModel, size_bucket
-from .items import OpItem, RingFaultItem, TrafficItem, VdpaItem
+from .coverage import IN_FLIGHT, RACE_PROGRESS, CoverageModel, size_bucket
+from .items import BusErrorItem, OpItem, RingFaultItem, TrafficItem, VdpaItem
 
+#: where a per-test scoreboard record goes when set (``make regress`` sets it per run and adds
+#: the records up in its summary)
+SCOREBOARD_DIR_ENV = "VDPA_SCOREBOARD_DIR"
 #: where per-test functional coverage JSON goes (merged by tests/rtl/test_vdpa_nic_uvm.py)
 COVERAGE_DIR = Path(os.environ.get("VDPA_FUNC_COV_DIR",
                                    Path(__file__).resolve().parents[3] / "build" / "coverage"
@@ -49,12 +52,17 @@ class VdpaDriver(uvm_driver):
         self.ctx = ConfigDB().get(self, "", K.DEVICE_CTX)
 
     async def run_phase(self) -> None:
+        # VDPA_LOG_ITEMS=1 logs every item with its outcome and the state it met (a rerun of
+        # a failing seed shows what led up to the failure)
+        verbose = os.environ.get("VDPA_LOG_ITEMS", "") not in ("", "0")
         while True:
             item = await self.seq_item_port.get_next_item()
             self.ap.write(item)
             await self.ctx.execute(item)
             if item.failed:
                 self.logger.error("%s", item)
+            elif verbose:
+                self.logger.info("%s [%s]", item, item.meta.get("state", ""))
             await self.ctx.completed.put(item)
             self.seq_item_port.item_done()
 
@@ -95,6 +103,7 @@ class VdpaCoverage(uvm_subscriber):
             self._prev_states = item.vq_states
         if item.failed:
             return  # a failed item proves nothing about the scenario it tried
+        self._sample_hostile(item)
         if isinstance(item, OpItem):
             if "features" in item.meta:
                 f = item.meta["features"]
@@ -110,8 +119,37 @@ class VdpaCoverage(uvm_subscriber):
             if item.direction != "tx_held":  # held frames count when they drain
                 for n in item.delivered:
                     m["traffic_cg"].sample(f"{item.layout}:{size_bucket(n)}:{direction}")
-        elif isinstance(item, RingFaultItem) and item.outcome == RING_ERRORS.get(item.kind):
+        elif isinstance(item, RingFaultItem) and item.outcome == item.expect:
             m["ring_error_cg"].sample(item.kind)
+
+    def _sample_hostile(self, item: VdpaItem) -> None:
+        """The hostile covergroups (coverage.HOSTILE_GROUPS), each crossed with what the item
+        met: the device state, the progress of a race, the stalls in force."""
+        m = self.model
+        state = item.meta.get("state", "")
+        if isinstance(item, OpItem):
+            if item.category:
+                cg, _, b = item.category.partition("/")
+                raced = item.race and item.meta.get("race") in RACE_PROGRESS
+                m[cg].sample(f"{b}:{IN_FLIGHT if raced else state}")
+            race = item.meta.get("race")
+            if item.race == "suspend" and race in RACE_PROGRESS:
+                m["suspend_race_cg"].sample(f"{race}:{item.meta['race_dirs']}")
+            elif item.race == "dma_unmap" and race in RACE_PROGRESS:
+                m["unmap_race_cg"].sample(f"{race}:{item.meta.get('others', 'alone')}")
+        elif isinstance(item, TrafficItem) and item.direction in ("tx", "rx") and item.delivered:
+            idle, bp = item.meta.get("stalls", (False, False))
+            m["stall_cg"].sample(f"idle_{'on' if idle else 'off'}:bp_{'on' if bp else 'off'}:"
+                                 f"{item.direction}")
+        elif isinstance(item, RingFaultItem) and item.outcome == item.expect:
+            kind = f"{item.expect}:{ringcases.case(item.kind).queue}"
+            if item.before:
+                m["ring_mix_cg"].sample(f"{kind}:after_healthy")
+            if item.alongside:
+                m["ring_mix_cg"].sample(f"{kind}:beside_traffic")
+        elif isinstance(item, BusErrorItem):
+            m["bus_error_cg"].sample(f"{item.target}:"
+                                     f"{'beside_traffic' if item.alongside else 'alone'}")
 
     def report_phase(self) -> None:
         name = ConfigDB().get(self, "", K.COVERAGE_NAME)
@@ -165,9 +203,11 @@ class VdpaScoreboard(uvm_component):
             issued[it.uid] = it
         errors: list[str] = []
         n_done = 0
+        done: list[VdpaItem] = []
         while self.done_get.can_get():
             _, it = self.done_get.try_get()
             n_done += 1
+            done.append(it)
             if issued.pop(it.uid, None) is None:
                 errors.append(f"completed item never issued: {it}")
             if it.failed:
@@ -185,6 +225,18 @@ class VdpaScoreboard(uvm_component):
             errors.append(f"the lockstep stopped: {self.ctx.broken}")
         self.logger.info("scoreboard: %d items, %d DMA accesses checked, %d lockstep settles",
                          n_done, len(self.ctx.access_log), self.ctx.lock.settles_compared)
+        out = os.environ.get(SCOREBOARD_DIR_ENV)
+        if out:
+            # what a regression adds up over its runs (vdpa_tb.regress.report)
+            stats = {"items": n_done, "failed_items": sum(1 for it in done if it.failed),
+                     "divergences": sum(1 for it in done if it.outcome == "DIVERGENCE"),
+                     "isolation_violations": len(bad), "bus_violations": len(bus),
+                     "settles": self.ctx.lock.settles_compared,
+                     "ops_compared": self.ctx.lock.ops_compared, "races": self.ctx.lock.races,
+                     "dma_accesses": len(self.ctx.access_log), "errors": errors[:5]}
+            name = ConfigDB().get(self, "", K.COVERAGE_NAME)
+            Path(out).mkdir(parents=True, exist_ok=True)
+            (Path(out) / f"{name}.json").write_text(json.dumps(stats, indent=1))
         for e in errors[:20]:
             self.logger.error(e)
         assert not errors, f"{len(errors)} scoreboard error(s), first: {errors[0]}"

@@ -16,7 +16,7 @@ SEQR = "SEQR"
 REQUIRED_BINS = "REQUIRED_BINS"
 #: True to report missed required bins as warnings only (SimpleMem's DISABLE_COVERAGE_ERRORS).
 DISABLE_COVERAGE_ERRORS = "DISABLE_COVERAGE_ERRORS"
-#: Name of the per-test coverage JSON (``build/coverage/func/<name>.json``).
+#: Name of the per-test coverage JSON (``build/coverage/func/<device>/<name>.json``).
 COVERAGE_NAME = "COVERAGE_NAME"
 #: Seed of the sequences' random choices (logged so a failure reruns with it).
 SEQ_SEED = "SEQ_SEED"

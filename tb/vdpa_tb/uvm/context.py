@@ -1,50 +1,60 @@
 # SPDX-License-Identifier: MIT
-"""The device stack the agent drives, and how one item is executed on it.
+"""The device stack the agent drives, the guest around it, and the state sequences ask about.
 
 ``VhostVdpa -> OpRecorder -> ContractShadow -> Lockstep(DUT, ReferenceDevice)``: vhost-vdpa
 applies the ioctl-layer rules, the recorder notes every VdpaOps call and its outcome (for
 coverage), the shadow keeps an independent record of the mappings and bindings in force (for
 the isolation check), and the lockstep runs every call on both devices and compares results,
-guest memory, frames and faults at each settle point.
+guest memory, frames and faults at each settle point. How each item runs on it is
+:mod:`vdpa_tb.uvm.execute`.
 
 :class:`DeviceContext` is device-neutral; :class:`RtlNicContext` plugs in vdpa_nic_top through
-the existing :class:`vdpa_tb.nic_tb.Tb` (all signal-level work stays there). A vendor
-subclasses :class:`DeviceContext` and implements :meth:`DeviceContext.open_dut` for its own
-parent driver; sequences, scoreboard and coverage are unchanged.
+the existing :class:`vdpa_tb.nic_tb.Tb` (all signal-level work stays there). A device file
+(vdpa_tb.devices) names the context class of its device; a vendor subclasses
+:class:`DeviceContext` and implements :meth:`DeviceContext.open_dut` (and, for the hostile
+sequences, :meth:`~DeviceContext.idle`, :meth:`~DeviceContext.poison_dut` and
+:meth:`~DeviceContext.set_stalls`); sequences, scoreboard and coverage are unchanged.
 """
 
 from __future__ import annotations
 
-import errno
 from typing import Any
 
 import cocotb.queue
 
-from vdpa_model import spec
+from vdpa_model import ringcases, spec
 from vdpa_model.device import ReferenceDevice
 from vdpa_model.dma import AccessLog
 from vdpa_model.errors import VdpaError
 from vdpa_model.forward import ForwardingOps, OpCall
-from vdpa_model.guest import GuestNetDriver, RawDesc
+from vdpa_model.guest import GuestNetDriver
 from vdpa_model.lockstep import Divergence, Lockstep, MirroredMemory
-from vdpa_model.memory import Allocator, GuestMemory
-from vdpa_model.ops import VqObjectState
+from vdpa_model.memory import Allocator, GuestMemory, MiB
+from vdpa_model.ops import IotlbRange, VqObjectState
 from vdpa_model.options import DeviceOptions
 from vdpa_model.shadow import ContractShadow
 from vdpa_model.vhost import VhostVdpa
 
+from ..devices import DeviceConfig
 from ..hostmem import describe
 from .coverage import errno_name
-from .items import OpItem, RingFaultItem, TrafficItem, VdpaItem
+from .items import VdpaItem
 
 # guest RAM the sequences map: 2 MiB at GPA 1 MiB, as in the plain cocotb tests
 RAM_BASE = 0x10_0000
 RAM_SIZE = 0x20_0000
-#: a read-only window just above RAM, for the permission-fault ring case
-RO_BASE = RAM_BASE + RAM_SIZE
-RO_SIZE = 0x1_0000
-#: an IOVA no sequence ever maps
-UNMAPPED_IOVA = 0x7000_0000
+#: the top of RAM holds what a bus error poisons: never handed out again (a poisoned range
+#: stays poisoned for the rest of the test)
+POISON_POOL = 0x4_0000
+#: IOVA windows the churn and race sequences map and unmap: WINDOW_SLOTS slots, each
+#: WINDOW_SIZE bytes at IOVA WINDOW_IOVA + slot * WINDOW_STRIDE, backed by guest memory at
+#: WINDOW_PA + slot * WINDOW_SIZE (outside RAM, so IOVA and PA differ)
+WINDOW_IOVA = 0x4000_0000
+WINDOW_STRIDE = 0x10_0000
+WINDOW_PA = 8 * MiB
+WINDOW_SIZE = 0x4000
+WINDOW_SLOTS = 4
+
 
 class OpRecorder(ForwardingOps):
     """VdpaOps proxy that appends (op, outcome) of every call to ``sink``: the forwarding
@@ -67,8 +77,18 @@ class OpRecorder(ForwardingOps):
         return out
 
 
+def window(slot: int) -> IotlbRange:
+    """The mapping of window ``slot`` (read/write)."""
+    if not 0 <= slot < WINDOW_SLOTS:
+        raise ValueError(f"window slot {slot} not in 0..{WINDOW_SLOTS - 1}")
+    return IotlbRange(WINDOW_IOVA + slot * WINDOW_STRIDE, WINDOW_SIZE,
+                      WINDOW_PA + slot * WINDOW_SIZE, spec.VHOST_ACCESS_RW)
+
+
 class DeviceContext:
-    """Guest memory, guest driver, device stack and the checks' raw data for one test."""
+    """Guest memory, guest driver, device stack and the checks' raw data for one test. A
+    subclass is constructed as ``cls(dut, device)``: the simulator's top handle and the
+    device file (vdpa_tb.devices.DeviceConfig) of the run."""
 
     def __init__(self) -> None:
         self.log = None  # set by open_dut implementations that have a logger
@@ -76,12 +96,18 @@ class DeviceContext:
         self.broken: str | None = None
         self.net: GuestNetDriver | None = None
         self.held: dict[int, list[bytes]] = {}
+        #: work posted and kicked but not settled, per VQ index: (frames, used index at post)
+        self.inflight: dict[int, tuple[list[bytes], int]] = {}
+        #: (VQ, errno) faults a race in flight may end in (TX from a window an unmap can win)
+        self.race_faults: set[tuple[int, int]] = set()
+        #: a reset won a race: what was in flight and not done is gone, on every queue
+        self.reset_cut = False
+        #: the bus stalls in force (idle, backpressure)
+        self.stalls = (False, False)
         self.items_run = 0
-        #: vhost-vdpa opened, and (asid, iova) ranges the sequences mapped, per device life
+        #: vhost-vdpa opened once per device life
         self.opened = False
-        self.mapped: set[tuple[int, int]] = set()
-        #: isolation findings so far, and how much of the access log was already judged
-        self.iso_violations: list[str] = []
+        #: how many of the shadow's isolation findings were already handed to an item
         self._iso_mark = 0
         #: completed items, driver -> monitor (a cocotb queue, like TinyALU's BFM queues)
         self.completed: Any = cocotb.queue.Queue()
@@ -92,242 +118,142 @@ class DeviceContext:
         VQ/ASID/kind per access, bitmask of ASIDs that are identity-mapped at power-on)."""
         raise NotImplementedError
 
-    def dut_vq_state(self, idx: int) -> VqObjectState | None:
-        """The DUT's own object state of VQ ``idx`` if it exposes one (checked against the
-        reference); None when unknown."""
-        return None
-
     async def dut_vq_states(self, idxs: list[int]) -> dict[int, VqObjectState]:
+        """The DUT's own object states of VQs ``idxs`` where it exposes them (checked against
+        the reference); {} when unknown."""
         return {}
 
     def bus_violations(self) -> list[str]:
         """DMA the bus-level checker refused (outside every mapping in force)."""
         return []
 
+    async def idle(self, cycles: int) -> None:
+        """Let the DUT run ``cycles`` clock cycles with nothing new from the bench (a race's
+        delay). A device without a clock of its own may leave it empty."""
+
+    #: whether :meth:`poison_dut` is implemented (the bus-error sequence needs it)
+    can_poison = False
+    #: whether :meth:`set_stalls` is implemented (the stall sequence needs it)
+    can_stall = False
+
+    def poison_dut(self, lo: int, hi: int) -> None:
+        """Make host-physical ``[lo, hi)`` answer the DUT's accesses with a bus error."""
+        raise NotImplementedError(f"{type(self).__name__} cannot make host memory fail")
+
+    def set_stalls(self, idle: bool, backpressure: bool) -> None:
+        """Hold off the valids the bench sources (``idle``) and the readies it sinks
+        (``backpressure``) on a repeating pattern, or stop doing so."""
+        raise NotImplementedError(f"{type(self).__name__} cannot stall its buses")
+
     # -- common ----------------------------------------------------------------------------
-    async def start(self, nvq_pairs: int, max_qsize: int) -> None:
+    async def start(self) -> None:
+        """Open the DUT and build the reference device like it: its data queue pairs (nvqs
+        less the control VQ), its largest queue size and its feature bits."""
         dut, dut_mem, access_log, identity_mask = await self.open_dut()
         self.dut = dut
         self.access_log = access_log
         ref_mem = GuestMemory(dut_mem.size)
-        opts = DeviceOptions(queue_pairs=nvq_pairs, max_queue_size=max_qsize,
+        #: data queue pairs of the device (its VQs less the control VQ, virtio 1.2 §5.1.2)
+        self.max_qps = (dut.nvqs - 1) // 2
+        opts = DeviceOptions(queue_pairs=self.max_qps, max_queue_size=await dut.get_vq_num_max(),
                              device_features=dut.device_features, incremental_map=True)
         self.ref = ReferenceDevice(ref_mem, opts)
         self.lock = Lockstep(dut, self.ref, dut_mem, ref_mem)
         ids = frozenset(a for a in range(self.lock.nas) if identity_mask >> a & 1)
-        self.shadow = ContractShadow(self.lock, ids)
+        # given the log, the shadow judges the DUT's DMA by time: what came before an op that
+        # changes the contract against the contract before it, what came while the op ran
+        # (the DUT works all through it, a raced op most of all) against before or after it
+        self.shadow = ContractShadow(self.lock, ids, access_log)
         self.ops = OpRecorder(self.shadow, self.op_sink)
         self.v = VhostVdpa(self.ops, user_memory=dut_mem.size)
         self.mem = MirroredMemory(dut_mem, ref_mem)
-        self.alloc = Allocator(RAM_BASE, RAM_BASE + RAM_SIZE)
+        self.poison_alloc = Allocator(RAM_BASE + RAM_SIZE - POISON_POOL, RAM_BASE + RAM_SIZE)
+        self.alloc = self._ring_allocator()
+        #: RAM and the windows the ring catalogue needs around it (read-only, split, unmapped)
+        self.layout = ringcases.RingLayout(RAM_BASE, RAM_SIZE, dut_mem.size)
         self.device_features = dut.device_features
 
+    def _ring_allocator(self) -> Allocator:
+        return Allocator(RAM_BASE, RAM_BASE + RAM_SIZE - POISON_POOL)
+
     def new_net(self, queue_pairs: int, queue_size: int, features: int) -> GuestNetDriver:
-        """A fresh guest driver (new rings from guest RAM), as after a guest driver reload."""
+        """A fresh guest driver (new rings from guest RAM), as after a guest driver reload. The
+        device was reset before (bring-up does so), so the previous rings and buffers are
+        dead and their memory is handed out again: a device that still touched them would
+        show up in the lockstep's memory comparison."""
+        self.alloc = self._ring_allocator()
         self.net = GuestNetDriver(self.mem, self.alloc, queue_pairs=queue_pairs,
                                   queue_size=queue_size, features=features)
         self.held = {}
+        self.inflight = {}
+        self.race_faults = set()
+        self.reset_cut = False
         return self.net
 
+    def poison(self, lo: int, hi: int) -> None:
+        """Host-physical ``[lo, hi)`` answers DMA with an error, in the DUT's host and in the
+        reference alike (vdpa_model.device.ReferenceDevice.poison)."""
+        self.poison_dut(lo, hi)
+        self.ref.poison(lo, hi)
+
+    def device_state(self) -> str:
+        """The device state an item meets (vdpa_tb.uvm.coverage.DEVICE_STATES), from the status
+        and the suspend flag both devices agree on (the lockstep compares get_status)."""
+        st = self.ref.status
+        if st & spec.VIRTIO_CONFIG_S_NEEDS_RESET:
+            return "needs_reset"
+        if st == 0:
+            return "stopped"
+        if not st & spec.VIRTIO_CONFIG_S_DRIVER_OK:
+            return "configuring"
+        return "suspended" if self.ref.suspended else "running"
+
+    def mapped(self, asid: int, r: IotlbRange) -> bool:
+        """Whether the contract (the shadow's record of the ops the device accepted) has
+        exactly ``r`` mapped in ``asid``."""
+        space = self.shadow.spaces[asid]
+        return not space.passthrough and r in space.ranges()
+
     def judge_isolation(self) -> list[str]:
-        """Judge the DMA since the last call against the shadow's record *now*: the bindings
-        and maps change with resets and set_group_asid, so the log is judged item by item,
-        never at the end against the final state."""
-        bad = self.shadow.violations(self.access_log.entries(self._iso_mark))
-        self._iso_mark = len(self.access_log)
-        self.iso_violations += bad
+        """Every isolation violation found since the last call: the shadow judges what was
+        logged before each op that changes the contract as that op starts, what was logged
+        while it ran against the contract before or after it, and the rest now. The bindings
+        and maps change with resets, set_group_asid and maps, so the log is judged item by
+        item, never at the end against the final state."""
+        self.shadow.judge()
+        bad = self.shadow.found[self._iso_mark:]
+        self._iso_mark = len(self.shadow.found)
         return bad
 
     def isolation_violations(self) -> list[str]:
-        self.judge_isolation()
-        return self.iso_violations
+        self.shadow.judge()
+        return list(self.shadow.found)
 
     def ref_states(self) -> tuple[str, ...]:
         return tuple(vq.state.name for vq in self.ref.vqs)
 
-    # -- execution -------------------------------------------------------------------------
     async def execute(self, item: VdpaItem) -> None:
-        """Run ``item``; every failure becomes the item's outcome, never an exception, so the
-        monitor still publishes it and the scoreboard reports it in check_phase."""
-        if self.broken:
-            item.outcome, item.detail = "SKIPPED", f"after: {self.broken}"
-            return
-        self.op_sink.clear()
-        before = self.ref_states()
-        self.judge_isolation()  # anything between items belongs to the state before this one
-        try:
-            if isinstance(item, OpItem):
-                await self._op(item)
-            elif isinstance(item, TrafficItem):
-                await self._traffic(item)
-            elif isinstance(item, RingFaultItem):
-                await self._ring_fault(item)
-            else:
-                raise TypeError(f"unknown item {type(item).__name__}")
-        except Divergence as e:
-            item.outcome, item.detail = "DIVERGENCE", str(e)
-            self.broken = f"#{item.uid} {e}"
-        except AssertionError as e:  # a bus-level checker (watchdog, DMA check) fired
-            item.outcome, item.detail = "ERROR", str(e)
-            self.broken = f"#{item.uid} {e}"
-        item.ops = list(self.op_sink)
-        bad = self.judge_isolation()
-        if bad:
-            item.problems.append(f"{len(bad)} DMA access(es) broke isolation, first: {bad[0]}")
-        item.vq_states = self.ref_states()
-        self.items_run += 1
-        changed = [i for i, (a, b) in enumerate(zip(before, item.vq_states, strict=True))
-                   if a != b]
-        if changed and not self.broken:
-            # the DUT's object state must follow the reference wherever the reference moved:
-            # INIT is also met as NONE (the RTL creates objects only at DRIVER_OK)
-            for idx, st in (await self.dut_vq_states(changed)).items():
-                want = item.vq_states[idx]
-                if st.name != want and not (want == "INIT" and st is VqObjectState.NONE):
-                    item.problems.append(f"vq {idx}: dut object state {st.name}, ref {want}")
+        """Run ``item`` (vdpa_tb.uvm.execute); every failure becomes the item's outcome, never
+        an exception, so the monitor still publishes it and the scoreboard reports it."""
+        from .execute import execute
 
-    async def _op(self, item: OpItem) -> None:
-        if item.layer == "vhost":
-            target: Any = self.v
-            if item.call == "set_status" and item.args == (0,):
-                item.meta["reset_kind"] = "persist" if self.v._reset_flags() == 0 else "clean_map"
-        else:
-            target = self.ops
-            if item.call in ("reset", "compat_reset"):
-                clean = item.call == "compat_reset" and item.args[0] & spec.VDPA_RESET_F_CLEAN_MAP
-                item.meta["reset_kind"] = "clean_map" if clean else "persist"
-        if "reset_kind" in item.meta:
-            # the data rings' group (2) binding in force when the reset happens
-            item.meta["rings_asid"] = self.shadow.group2asid[2]
-        try:
-            item.result = await getattr(target, item.call)(*item.args)
-            item.outcome = "ok"
-        except VdpaError as e:
-            item.outcome, item.detail = errno_name(e.errno), str(e)
-        if item.call == "set_features" and item.outcome == "ok":
-            item.meta["features"] = item.args[0]
-        if item.expect is not None and item.outcome != item.expect:
-            item.problems.append(f"expected {item.expect}, got {item.outcome} {item.detail}")
-        if item.expect_value is not None and item.result != item.expect_value:
-            item.problems.append(f"returned {item.result!r}, expected {item.expect_value!r}")
-
-    async def _traffic(self, item: TrafficItem) -> None:
-        net = self.net
-        assert net is not None, "traffic before bring-up"
-        post = {"split_header": item.layout == "split", "indirect": item.layout == "indirect"}
-        frames = item.frames()
-        qp = item.qp
-        if item.direction == "rx":
-            net.post_rx(qp, len(frames), 2048, kick=False, **post)
-            await self._kick(net.rx_vq(qp))
-            for f in frames:
-                await self.lock.inject_rx(net.rx_index(qp), f)
-            await self.lock.settle()
-            got = net.reap_rx(qp)
-            item.delivered = [len(f) for f in got]
-            if got != frames:
-                item.problems.append(f"received {len(got)} frames, not the {len(frames)} offered")
-        elif item.direction in ("tx", "tx_held"):
-            n_dma = len(self.access_log)
-            used = net.tx_vq(qp).used_idx
-            for f in frames:
-                net.send(qp, f, kick=False, **post)
-            await self._kick(net.tx_vq(qp))
-            await self.lock.settle()
-            out = [p for p in self.lock.take_tx()]
-            if item.direction == "tx_held":
-                # suspended: no descriptor consumed, no frame out, no DMA at all
-                self.held.setdefault(qp, []).extend(frames)
-                if out or net.tx_vq(qp).used_idx != used or len(self.access_log) != n_dma:
-                    item.problems.append(f"work done while suspended: {len(out)} frames, "
-                                         f"{len(self.access_log) - n_dma} DMA accesses")
-            else:
-                net.reap_tx(qp)
-                item.delivered = [len(p.data) for p in out]
-                if [p.data for p in out] != frames or any(p.header != bytes(net.hdr_len)
-                                                           for p in out):
-                    item.problems.append(f"transmitted {len(out)} frames, not the "
-                                         f"{len(frames)} sent")
-        elif item.direction == "tx_drain":
-            await self.lock.settle()
-            out = self.lock.take_tx()
-            want = self.held.pop(qp, [])
-            net.reap_tx(qp)
-            item.delivered = [len(p.data) for p in out]
-            item.sizes = tuple(len(f) for f in want)
-            if [p.data for p in out] != want:
-                item.problems.append(f"after resume {len(out)} frames left, {len(want)} held")
-        else:
-            raise ValueError(f"unknown direction {item.direction}")
-        item.outcome = "MISMATCH" if item.problems else "ok"
-
-    async def _kick(self, vq: Any) -> None:
-        vq.publish()
-        if vq.kick_needed():
-            await self.v.kick(vq.index)
-
-    async def _ring_fault(self, item: RingFaultItem) -> None:
-        net = self.net
-        assert net is not None, "ring fault before bring-up"
-        W, N, IND = spec.VRING_DESC_F_WRITE, spec.VRING_DESC_F_NEXT, spec.VRING_DESC_F_INDIRECT
-        tx, rx = net.tx_vq(0), net.rx_vq(0)
-
-        def ind(q: Any, descs: list[RawDesc], length: int | None = None) -> RawDesc:
-            iova, n = q.write_raw_indirect(descs, length=length)
-            return RawDesc(iova, n, IND, 0)
-
-        k = item.kind
-        q = rx if k in ("readable_on_rx", "readable_after_writable", "efault_read_only") else tx
-        if k == "head_ge_size":
-            q.post_raw_head(q.num + 3)
-        elif k == "next_ge_size":
-            q.post_raw_chain([RawDesc(RAM_BASE, 64, N, q.num + 1)], slots=[0])
-        elif k == "chain_loop":
-            q.post_raw_chain([RawDesc(RAM_BASE, 64, N, 1), RawDesc(RAM_BASE, 64, N, 0)],
-                             slots=[0, 1])
-        elif k == "indirect_len":
-            q.post_raw_chain([ind(q, [RawDesc(RAM_BASE, 64, 0, 0),
-                                      RawDesc(RAM_BASE, 64, 0, 0)], 24)], slots=[0])
-        elif k == "indirect_in_indirect":
-            q.post_raw_chain([ind(q, [RawDesc(RAM_BASE, 16, IND, 0)])], slots=[0])
-        elif k == "writable_on_tx":
-            q.post_raw_chain([RawDesc(RAM_BASE, 64, W, 0)], slots=[0])
-        elif k == "readable_on_rx":
-            q.post_raw_chain([RawDesc(RAM_BASE, 64, 0, 0)], slots=[0])
-        elif k == "readable_after_writable":
-            q.post_raw_chain([RawDesc(RAM_BASE, 64, W | N, 1), RawDesc(RAM_BASE, 64, 0, 0)],
-                             slots=[0, 1])
-        elif k == "efault_unmapped":
-            q.post_iova_chain([(UNMAPPED_IOVA, 64, False)])
-        elif k == "efault_read_only":
-            q.post_iova_chain([(RO_BASE, 2048, True)])
-        else:
-            raise ValueError(f"unknown ring error class {k}")
-        await self._kick(q)
-        if q is rx:
-            await self.lock.inject_rx(q.index, bytes(80))
-        await self.lock.settle()
-        faults = self.lock.take_faults()
-        got = [(f.vq, errno_name(f.errno)) for f in faults]
-        item.meta["faults"] = got
-        item.outcome = got[0][1] if len(got) == 1 else f"{len(got)} faults"
-        if got != [(q.index, item.expect)]:
-            item.problems.append(f"faults {got}, expected [({q.index}, {item.expect})]")
-        if k.startswith("efault") and faults and faults[0].errno != errno.EFAULT:
-            item.problems.append("translation fault without EFAULT")
-        status = await self.ops.get_status()
-        if not status & spec.VIRTIO_CONFIG_S_NEEDS_RESET:
-            item.problems.append("no NEEDS_RESET after a ring error")
+        await execute(self, item)
 
 
 class RtlNicContext(DeviceContext):
-    """vdpa_nic_top through the existing Tb (clock, reset, AXI models, parent driver)."""
+    """vdpa_nic_top through the existing Tb (clock, reset, AXI models), with the parent driver
+    class its device file names."""
 
-    def __init__(self, dut: Any) -> None:
+    can_poison = True
+    can_stall = True
+
+    def __init__(self, dut: Any, device: DeviceConfig | None = None) -> None:
         super().__init__()
         from vdpa_tb.nic_tb import Tb
 
         self.tb = Tb(dut)
+        if device is not None:
+            self.tb.parent_cls = device.parent_class()
         self.log = self.tb.log
 
     async def open_dut(self) -> tuple[Any, GuestMemory, AccessLog, int]:
@@ -346,3 +272,16 @@ class RtlNicContext(DeviceContext):
     def bus_violations(self) -> list[str]:
         self.tb.target.drain()
         return [describe(v) for v in self.tb.target.violations]
+
+    async def idle(self, cycles: int) -> None:
+        if cycles:
+            await self.tb.cycles(cycles)
+
+    def poison_dut(self, lo: int, hi: int) -> None:
+        self.tb.target.poison(lo, hi)
+
+    def set_stalls(self, idle: bool, backpressure: bool) -> None:
+        from vdpa_tb.nic_tb import STALL_PATTERN
+
+        self.tb.set_idle_generator(STALL_PATTERN if idle else None)
+        self.tb.set_backpressure_generator(STALL_PATTERN if backpressure else None)

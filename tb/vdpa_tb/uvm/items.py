@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Transaction items of the vDPA agent: one vhost-vdpa/VdpaOps call, one traffic burst, one
-malformed ring. Items carry their stimulus, what the sequence expects (from the contract or the
-guest's own view, never from the device), and after the driver ran them, what happened."""
+malformed ring, one bus error, a change of bus stalls. Items carry their stimulus, what the
+sequence expects (from the contract or the guest's own view, never from the device), and
+after the driver ran them, what happened."""
 
 from __future__ import annotations
 
@@ -39,17 +40,28 @@ class VdpaItem(uvm_sequence_item):
 class OpItem(VdpaItem):
     """One call: ``layer`` "vhost" calls VhostVdpa (the ioctl layer), "ops" calls VdpaOps on
     the device stack directly. ``expect`` is None (any outcome both devices agree on), "ok",
-    or an errno name; ``expect_value`` checks the returned value when not None."""
+    or an errno name; ``expect_value`` checks the returned value when not None.
+
+    ``race`` names the parent op (e.g. "suspend", "dma_unmap") that this call makes while
+    traffic is in flight: it runs on the DUT first and the reference catches up with it
+    (vdpa_model.lockstep.Lockstep.dut_first), ``delay`` cycles after the bench last acted.
+    ``category`` ("<covergroup>/<bin>") is the class of stimulus the sequence meant (an
+    illegal-op class, a reset kind, ...); the covergroup crosses it with the device state."""
 
     def __init__(self, name: str = "op", call: str = "", args: tuple[Any, ...] = (),
                  layer: str = "vhost", expect: str | None = None,
-                 expect_value: Any = None) -> None:
+                 expect_value: Any = None, race: str | None = None,
+                 category: str = "", delay: int = 0) -> None:
         super().__init__(name)
         self.call = call
         self.args = args
         self.layer = layer
         self.expect = expect
         self.expect_value = expect_value
+        self.race = race
+        self.category = category
+        #: clock cycles the DUT runs on its own before the call (a race's timing)
+        self.delay = delay
         self.result: Any = None
 
     def __str__(self) -> str:
@@ -60,16 +72,24 @@ class TrafficItem(VdpaItem):
     """Frames on one queue pair. ``direction``: "tx" (send, expect them on the wire), "rx"
     (post buffers, offer frames, expect them in the buffers), "tx_held" (send while suspended:
     nothing may move), "tx_drain" (after resume: the held frames must leave, in order).
-    ``layout``: "simple", "split" (header and data apart) or "indirect"."""
+    ``layout``: "simple", "split" (header and data apart) or "indirect".
+
+    Traffic in flight, for races: "tx_inflight" / "rx_inflight" post, kick (and offer the
+    frames) without settling; "settle" lets everything in flight finish and checks that each
+    queue's frames left or arrived in order, as a prefix when a queue faulted (an unmap won
+    the race). ``window`` (a window IOVA the context mapped) puts a TX burst's buffers there
+    instead of in guest RAM."""
 
     def __init__(self, name: str = "traffic", qp: int = 0, direction: str = "tx",
-                 sizes: tuple[int, ...] = (), layout: str = "simple", seed: int = 0) -> None:
+                 sizes: tuple[int, ...] = (), layout: str = "simple", seed: int = 0,
+                 window: int | None = None) -> None:
         super().__init__(name)
         self.qp = qp
         self.direction = direction
         self.sizes = sizes
         self.layout = layout
         self.seed = seed
+        self.window = window
         self.delivered: list[int] = []
 
     def randomize(self, rng: random.Random, max_frames: int = 4) -> None:
@@ -86,13 +106,53 @@ class TrafficItem(VdpaItem):
 
 
 class RingFaultItem(VdpaItem):
-    """One malformed ring (a :data:`vdpa_tb.uvm.coverage.RING_ERRORS` class) posted on the
-    first queue pair; ``expect`` is the errno name drivers/vhost/vringh.c gives that class."""
+    """One entry of the ring catalogue (``kind`` = a :mod:`vdpa_model.ringcases` name) posted
+    on the first queue pair. The driver fills ``expect`` from the catalogue (the errno name for
+    the reference's parent, or "ok" for a ring the parent accepts).
 
-    def __init__(self, name: str = "ring_fault", kind: str = "", expect: str = "") -> None:
+    Among healthy rings: ``before`` healthy frames are posted on the same queue ahead of it
+    (they must complete first), and ``alongside`` healthy frame sizes go out on every other
+    queue pair in the same settle (they must all leave)."""
+
+    def __init__(self, name: str = "ring_fault", kind: str = "", before: int = 0,
+                 alongside: tuple[int, ...] = ()) -> None:
         super().__init__(name)
         self.kind = kind
-        self.expect = expect
+        self.expect = ""
+        self.before = before
+        self.alongside = alongside
 
     def __str__(self) -> str:
         return f"#{self.uid} ring fault {self.kind} (want {self.expect}) -> {self.outcome}"
+
+
+class BusErrorItem(VdpaItem):
+    """A host range that answers with a bus error, and the queue that meets it: ``target`` is
+    one of :data:`vdpa_tb.uvm.coverage.BUS_TARGETS` on queue pair ``qp``; ``alongside``
+    healthy frame sizes go out on the other queue pairs in the same settle. The context
+    poisons the range in the DUT's host and in the reference alike; EIO on that VQ is
+    expected, nothing else harmed."""
+
+    def __init__(self, name: str = "bus_error", target: str = "", qp: int = 0,
+                 alongside: tuple[int, ...] = ()) -> None:
+        super().__init__(name)
+        self.target = target
+        self.qp = qp
+        self.alongside = alongside
+
+    def __str__(self) -> str:
+        return f"#{self.uid} bus error at {self.target} qp{self.qp} -> {self.outcome} {self.detail}"
+
+
+class StallItem(VdpaItem):
+    """Turn AXI / AXI-Stream idle cycles (the valids the testbench sources) and backpressure
+    (the readies it sinks) on or off for what follows."""
+
+    def __init__(self, name: str = "stalls", idle: bool = False,
+                 backpressure: bool = False) -> None:
+        super().__init__(name)
+        self.idle = idle
+        self.backpressure = backpressure
+
+    def __str__(self) -> str:
+        return f"#{self.uid} stalls idle={self.idle} backpressure={self.backpressure}"

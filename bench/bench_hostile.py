@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: MIT
+"""The hostile stimulus over many seeds, on each device the UVM regression runs: seeds that
+passed, mismatches and isolation violations the scoreboards found, seeds per hour, and the
+closure of the hostile covergroups (``coverage.HOSTILE_GROUPS``) merged over the seeds.
+
+Run from the repository root::
+
+    python bench/bench_hostile.py                  # 300 seeds per build, bench/results/hostile.json
+    python bench/bench_hostile.py --seeds 20       # a quicker look (written to build/bench/)
+    python bench/bench_hostile.py --builds w32-q1024-fw
+
+Each seed is one simulation of ``HostileMixTest`` (the virtual sequence that mixes every
+hostile sequence) through ``make regress``'s own engine: ``make regress TESTS=HostileMixTest
+BUILDS=<build> SEEDS=<n> COV=0`` (no code-coverage build, so the figure is the stimulus's own
+cost), after a one-seed warm-up that compiles the build outside the timing. A seed passes when
+its scoreboard found nothing: no mismatch between the device and the model, no DMA outside the
+mappings, no isolation violation, every item completed; a failed seed's rerun command is in
+the regression's report. The machine's load average is kept beside each figure. Nothing here
+asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tb"))
+
+from bench_regress import regress  # noqa: E402
+from results_file import machine, write_results  # noqa: E402
+from vdpa_tb.regress import simcfg  # noqa: E402
+from vdpa_tb.uvm import coverage as cov  # noqa: E402
+
+TEST = "HostileMixTest"
+CFG = simcfg.load()
+#: the builds the regression configuration runs the test on: one per device file
+BUILDS = CFG.tests[TEST].builds
+
+
+def hostile_closure(report: Path) -> dict[str, Any]:
+    """The hostile covergroups of a regression's merged functional coverage: bins hit, and
+    which were missed."""
+    merged = json.loads((report / "func" / "merged.json").read_text())
+    groups = cov.summary(merged)
+    per = {g: groups[g] for g in cov.HOSTILE_GROUPS if g in groups}
+    hit = sum(h for h, _, _ in per.values())
+    total = sum(t for _, t, _ in per.values())
+    return {"bins_hit": hit, "bins": total,
+            "percent": round(100.0 * hit / total, 1) if total else 0.0,
+            "missing_groups": [g for g in cov.HOSTILE_GROUPS if g not in groups],
+            "per_group": {g: {"hit": h, "bins": t, "percent": round(p, 1)}
+                          for g, (h, t, p) in per.items()},
+            "missed": {g: [b for b, n in merged["covergroups"][g]["bins"].items() if not n]
+                       for g in per if per[g][0] < per[g][1]}}
+
+
+def measure(build: str, seeds: int, work: Path) -> dict[str, Any]:
+    regress(TEST, build, 1, False, work / f"{build}-warmup")
+    load0 = os.getloadavg()[0]
+    t0 = time.monotonic()
+    s = regress(TEST, build, seeds, False, work / build)
+    wall = time.monotonic() - t0
+    board = s["scoreboard"] or {}
+    fig = {"build": build, "device": str(Path(CFG.builds[build].device or "").relative_to(ROOT)),
+           "command": f"make regress TESTS={TEST} BUILDS={build} SEEDS={seeds} COV=0",
+           "base_seed": s["base_seed"], "seeds": s["runs"], "passed": s["runs_passed"],
+           "failures": [{"id": f["id"], "message": f["message"].splitlines()[0] if f["message"]
+                         else "", "rerun": f["rerun"]} for f in s["failures"]],
+           "mismatches": board.get("divergences", 0),
+           "isolation_violations": board.get("isolation_violations", 0),
+           "dma_outside_mappings": board.get("bus_violations", 0),
+           "items": board.get("items", 0), "ops_compared": board.get("ops_compared", 0),
+           "settles_compared": board.get("settles", 0), "races": board.get("races", 0),
+           "dma_accesses_judged": board.get("dma_accesses", 0),
+           "wall_s": round(wall, 1), "workers": s["workers"],
+           "seeds_per_hour": round(3600 * s["runs"] / wall),
+           "mean_simulation_s": s["items"][0]["mean_sim_s"] if s["items"] else None,
+           "hostile_coverage": hostile_closure(work / build),
+           "load_average_before": round(load0, 2),
+           "load_average_after": round(os.getloadavg()[0], 2)}
+    c = fig["hostile_coverage"]
+    print(f"{build:<14} {fig['passed']}/{fig['seeds']} seeds passed, {fig['mismatches']} mismatches, "
+          f"{fig['isolation_violations']} isolation violations, {fig['dma_outside_mappings']} DMA "
+          f"outside the mappings; {fig['items']} items, {fig['races']} races; "
+          f"{fig['seeds_per_hour']} seeds/hour; hostile bins {c['bins_hit']}/{c['bins']} "
+          f"({c['percent']} %)  (load {fig['load_average_before']} -> "
+          f"{fig['load_average_after']})", flush=True)
+    for g, missed in c["missed"].items():
+        print(f"    {g}: missed {', '.join(missed)}")
+    for f in fig["failures"][:10]:
+        print(f"    FAILED {f['id']}: {f['message']}\n      rerun: {f['rerun']}")
+    return fig
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=300)
+    ap.add_argument("--builds", default=",".join(BUILDS),
+                    help=f"comma-separated builds (default: {','.join(BUILDS)})")
+    args = ap.parse_args()
+    record = args.seeds >= 300
+    out = (ROOT / "bench" / "results" if record else ROOT / "build" / "bench") / "hostile.json"
+    work = ROOT / "build" / "bench" / "hostile"
+    results: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
+                               "reproduce": "python bench/bench_hostile.py",
+                               "test": TEST, "builds": {}}
+    for build in args.builds.split(","):
+        results["builds"][build] = measure(build, args.seeds, work)
+    write_results(results, out)
+    return 0 if all(b["passed"] == b["seeds"] for b in results["builds"].values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
