@@ -223,73 +223,40 @@ wire logic [QW-1:0] a_vq = a0[QW-1:0];
 // ---------------------------------------------------------------------------------------
 // Receive buffer: a whole frame is taken in before the engine looks for a buffer
 // ---------------------------------------------------------------------------------------
-logic [7:0]   rxb[MAX_FRAME];
-logic [FW:0]  rxb_wptr_reg;
-logic         rxb_over_reg;
-logic         rxb_full_reg;
-logic [FW:0]  rxb_len_reg;
-logic [7:0]   rxb_vq_reg;
+logic         rxb_full;
+logic [FW:0]  rxb_len;
+logic [7:0]   rxb_vq;
+logic         rxb_fresh;     // frame not yet offered to its queue
+logic         rxb_receiving; // part of a frame taken in
+logic         rxb_drop_now;  // frame completed but too long or empty: dropped at once
 logic         rxb_take;      // engine is done with the buffered frame
-logic         rxb_drop_now;  // frame completed but too long: drop at once
-logic         rxb_new_reg;   // frame not yet offered to its queue
 logic         rxb_tried;     // engine found no buffer: wait for a kick on that queue
+logic [31:0]  rxb_rd_base;
+logic [DATA_W-1:0] rxb_rd_data;
 
-assign s_axis_rx_tready = !rxb_full_reg;
-
-// position of each kept byte of the input beat in the frame (tkeep may have null bytes)
-logic [BW:0] rx_pos[BYTES];
-logic [BW:0] rx_cnt;
-always_comb begin
-    rx_cnt = '0;
-    for (int k = 0; k < BYTES; k++) begin
-        rx_pos[k] = rx_cnt;
-        if (s_axis_rx_tkeep[k]) begin
-            rx_cnt = rx_cnt + 1'b1;
-        end
-    end
-end
-wire logic [FW+1:0] rxb_wend = (FW+2)'(rxb_wptr_reg) + (FW+2)'(rx_cnt);
-
-always_ff @(posedge clk) begin
-    rxb_drop_now <= 1'b0;
-    if (s_axis_rx_tvalid && !rxb_full_reg) begin
-        if (32'(rxb_wend) <= MAX_FRAME) begin
-            for (int k = 0; k < BYTES; k++) begin
-                if (s_axis_rx_tkeep[k]) begin
-                    rxb[FW'(rxb_wptr_reg + (FW+1)'(rx_pos[k]))] <= s_axis_rx_tdata[8*k +: 8];
-                end
-            end
-            rxb_wptr_reg <= rxb_wend[FW:0];
-        end else begin
-            rxb_over_reg <= 1'b1;
-        end
-        if (s_axis_rx_tlast) begin
-            rxb_wptr_reg <= '0;
-            rxb_over_reg <= 1'b0;
-            if (rxb_over_reg || 32'(rxb_wend) > MAX_FRAME || rxb_wend == 0) begin
-                rxb_drop_now <= 1'b1;
-            end else begin
-                rxb_full_reg <= 1'b1;
-                rxb_new_reg <= 1'b1;
-                rxb_len_reg <= rxb_wend[FW:0];
-                rxb_vq_reg <= s_axis_rx_tdest;
-            end
-        end
-    end
-    if (rxb_tried) begin
-        rxb_new_reg <= 1'b0;
-    end
-    if (rxb_take) begin
-        rxb_full_reg <= 1'b0;
-    end
-    if (rst) begin
-        rxb_new_reg <= 1'b0;
-        rxb_wptr_reg <= '0;
-        rxb_over_reg <= 1'b0;
-        rxb_full_reg <= 1'b0;
-        rxb_drop_now <= 1'b0;
-    end
-end
+vdpa_rx_buffer #(
+    .DATA_W(DATA_W),
+    .MAX_FRAME(MAX_FRAME)
+) rx_buffer_inst (
+    .clk(clk),
+    .rst(rst),
+    .s_axis_rx_tdata(s_axis_rx_tdata),
+    .s_axis_rx_tkeep(s_axis_rx_tkeep),
+    .s_axis_rx_tvalid(s_axis_rx_tvalid),
+    .s_axis_rx_tready(s_axis_rx_tready),
+    .s_axis_rx_tlast(s_axis_rx_tlast),
+    .s_axis_rx_tdest(s_axis_rx_tdest),
+    .full(rxb_full),
+    .len(rxb_len),
+    .vq(rxb_vq),
+    .fresh(rxb_fresh),
+    .receiving(rxb_receiving),
+    .drop(rxb_drop_now),
+    .take(rxb_take),
+    .tried(rxb_tried),
+    .rd_base(rxb_rd_base),
+    .rd_data(rxb_rd_data)
+);
 
 // ---------------------------------------------------------------------------------------
 // Engine state
@@ -493,8 +460,8 @@ end
 assign eng_busy = e_state_reg != E_IDLE;
 
 // quiescent: nothing in flight, no frame held, no kick the scheduler would act on
-assign dp_idle = e_state_reg == E_IDLE && !(rxb_full_reg && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
-                 !(driver_ok && pick_found) && rxb_wptr_reg == 0;
+assign dp_idle = e_state_reg == E_IDLE && !(rxb_full && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
+                 !(driver_ok && pick_found) && !rxb_receiving;
 
 // a received frame waits in the buffer (backpressuring the wire) until its queue is RDY and
 // has a buffer; it is offered once on arrival and again after each kick of that queue
@@ -503,12 +470,12 @@ assign dp_idle = e_state_reg == E_IDLE && !(rxb_full_reg && (rx_vq_bad || (drive
 // queues; so is every frame while DRIVER_OK is clear (before the first DRIVER_OK and after a
 // reset there is no driver to deliver to: holding it would stall the wire until the next
 // driver and hand it a frame from before its time)
-wire logic rx_vq_bad = !driver_ok || 32'(rxb_vq_reg) >= NVQ || rxb_vq_reg[0] == 1'b1 ||
-                       q_state[rxb_vq_reg[QW-1:0]] == VQS_ERR ||
-                       q_state[rxb_vq_reg[QW-1:0]] == VQS_NONE;
-wire logic rx_vq_ok = !rx_vq_bad && q_state[rxb_vq_reg[QW-1:0]] == VQS_RDY && !blk_all &&
-                      !(blk_one && v_vq_reg == rxb_vq_reg[QW-1:0]) &&
-                      (rxb_new_reg || q_pending[rxb_vq_reg[QW-1:0]]);
+wire logic rx_vq_bad = !driver_ok || 32'(rxb_vq) >= NVQ || rxb_vq[0] == 1'b1 ||
+                       q_state[rxb_vq[QW-1:0]] == VQS_ERR ||
+                       q_state[rxb_vq[QW-1:0]] == VQS_NONE;
+wire logic rx_vq_ok = !rx_vq_bad && q_state[rxb_vq[QW-1:0]] == VQS_RDY && !blk_all &&
+                      !(blk_one && v_vq_reg == rxb_vq[QW-1:0]) &&
+                      (rxb_fresh || q_pending[rxb_vq[QW-1:0]]);
 
 wire logic [16:0] e_size = q_size[e_vq_reg];
 wire logic [15:0] e_mask = 16'(e_size - 17'd1);
@@ -527,14 +494,15 @@ wire logic [BW:0]  beat_room = (BW+1)'(BYTES) - beat_lo;
 wire logic [BW:0]  beat_n = (32'(beat_room) < burst_left_reg) ? beat_room : (BW+1)'(burst_left_reg);
 logic [BYTES-1:0]  beat_keep;
 logic [DATA_W-1:0] rx_beat;
+// frame byte under lane 0 of the beat (the read port returns one beat's worth from there)
+assign rxb_rd_base = moved_reg - 32'(beat_lo) - 32'(hdr_len);
 always_comb begin
     for (int j = 0; j < BYTES; j++) begin
         beat_keep[j] = 32'(j) >= 32'(beat_lo) && 32'(j) < 32'(beat_lo) + 32'(beat_n);
         // frame position of lane j: header bytes first, then the received frame
         // lanes outside the strobe carry zeros, not whatever the buffer holds there
         rx_beat[8*j +: 8] = !beat_keep[j] ? 8'd0 :
-            rx_byte(moved_reg + 32'(j) - 32'(beat_lo), hdr_len,
-                    rxb[FW'(moved_reg + 32'(j) - 32'(beat_lo) - 32'(hdr_len))]);
+            rx_byte(moved_reg + 32'(j) - 32'(beat_lo), hdr_len, rxb_rd_data[8*j +: 8]);
     end
 end
 
@@ -711,7 +679,7 @@ always_ff @(posedge clk) begin
             if (e_state_reg == E_IDLE) begin
                 if (v_op_reg == OP_RESET) begin
                     // a held received frame belongs to the old device instance
-                    rxb_take <= rxb_full_reg;
+                    rxb_take <= rxb_full;
                     needs_reset_reg <= 1'b0;
                     rx_drops_reg <= '0;
                     for (int q = 0; q < NVQ; q++) begin
@@ -744,15 +712,15 @@ always_ff @(posedge clk) begin
     // ===================================================================================
     case (e_state_reg)
         E_IDLE: begin
-            if (rxb_full_reg && !rxb_take && rx_vq_bad) begin
+            if (rxb_full && !rxb_take && rx_vq_bad) begin
                 // no receive queue that could ever take it
                 rxb_take <= 1'b1;
                 rx_drops_reg <= rx_drops_reg + 1;
             end else if (!driver_ok || iotlb_hold) begin
                 // no buffers are consumed before DRIVER_OK (virtio 1.2 §2.1), nor while a
                 // mapping change waits for the data path to be between chains
-            end else if (rxb_full_reg && !rxb_take && rx_vq_ok) begin
-                e_vq_reg <= rxb_vq_reg[QW-1:0];
+            end else if (rxb_full && !rxb_take && rx_vq_ok) begin
+                e_vq_reg <= rxb_vq[QW-1:0];
                 e_rx_reg <= 1'b1;
                 e_state_reg <= E_START;
             end else if (pick_found) begin
@@ -996,8 +964,8 @@ always_ff @(posedge clk) begin
             seg_idx_reg <= '0;
             moved_reg <= '0;
             if (e_rx_reg) begin
-                xfer_total_reg <= 32'(hdr_len) + 32'(rxb_len_reg);
-                if (32'(hdr_len) + 32'(rxb_len_reg) > total_reg) begin
+                xfer_total_reg <= 32'(hdr_len) + 32'(rxb_len);
+                if (32'(hdr_len) + 32'(rxb_len) > total_reg) begin
                     // frame larger than the buffer: drop the frame, keep the buffer
                     e_state_reg <= E_RX_DROP;
                 end else begin
