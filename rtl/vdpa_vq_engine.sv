@@ -330,11 +330,6 @@ logic [7:0]   irq_vq_reg;
 logic [ADDR_W-1:0] awaddr_reg, araddr_reg;
 logic [7:0]   awlen_reg, arlen_reg;
 logic         awvalid_reg, wvalid_reg, wlast_reg, arvalid_reg, rready_reg, bready_reg;
-logic         tr_valid_reg;
-logic [7:0]   tr_group_reg;
-logic [63:0]  tr_iova_reg;
-logic [31:0]  tr_len_reg;
-logic         tr_write_reg;
 logic [DATA_W-1:0] tx_tdata_reg;
 logic [BYTES-1:0]  tx_tkeep_reg;
 logic         tx_tvalid_reg, tx_tlast_reg, tx_tuser_reg;
@@ -389,11 +384,14 @@ assign m_axi_arprot = 3'b010;
 assign m_axi_arvalid = arvalid_reg;
 assign m_axi_rready = rready_reg;
 
-assign tr_req_valid = tr_valid_reg;
-assign tr_req_group = tr_group_reg;
-assign tr_req_iova = tr_iova_reg;
-assign tr_req_len = tr_len_reg;
-assign tr_req_write = tr_write_reg;
+// a translation request goes out in the cycle the engine enters the state that needs it and is
+// held until the IOTLB takes it: a buffer page (E_BUF_XL) or a ring item (M_XL)
+wire logic tr_buf = e_state_reg == E_BUF_XL;
+assign tr_req_valid = tr_buf || e_state_reg == M_XL;
+assign tr_req_group = tr_buf ? q_dgroup[e_vq_reg] : m_group_reg;
+assign tr_req_iova = tr_buf ? x_iova_reg : m_iova_reg;
+assign tr_req_len = tr_buf ? x_left_reg : 32'(m_len_reg);
+assign tr_req_write = tr_buf ? e_rx_reg : m_write_reg;
 
 assign m_axis_tx_tdata = tx_tdata_reg;
 assign m_axis_tx_tkeep = tx_tkeep_reg;
@@ -528,7 +526,6 @@ always_ff @(posedge clk) begin
     v_done_reg <= 1'b0;
     rxb_take <= 1'b0;
     rxb_tried <= 1'b0;
-    tr_valid_reg <= 1'b0;
 
     if (rxb_drop_now) begin
         rx_drops_reg <= rx_drops_reg + 1;
@@ -883,12 +880,7 @@ always_ff @(posedge clk) begin
             end
         end
         E_BUF_XL: begin
-            if (tr_req_ready && !tr_valid_reg) begin
-                tr_valid_reg <= 1'b1;
-                tr_group_reg <= q_dgroup[e_vq_reg];
-                tr_iova_reg <= x_iova_reg;
-                tr_len_reg <= x_left_reg;
-                tr_write_reg <= e_rx_reg;
+            if (tr_req_ready) begin
                 e_state_reg <= E_BUF_XLW;
             end
         end
@@ -1233,12 +1225,7 @@ always_ff @(posedge clk) begin
 
         // ---- micro-ops: one ring item (2, 4 or 16 bytes, naturally aligned) -------------
         M_XL: begin
-            if (tr_req_ready && !tr_valid_reg) begin
-                tr_valid_reg <= 1'b1;
-                tr_group_reg <= m_group_reg;
-                tr_iova_reg <= m_iova_reg;
-                tr_len_reg <= 32'(m_len_reg);
-                tr_write_reg <= m_write_reg;
+            if (tr_req_ready) begin
                 e_state_reg <= M_XLW;
             end
         end
@@ -1345,7 +1332,6 @@ always_ff @(posedge clk) begin
         arvalid_reg <= 1'b0;
         rready_reg <= 1'b0;
         bready_reg <= 1'b0;
-        tr_valid_reg <= 1'b0;
         tx_tvalid_reg <= 1'b0;
         f_errno_reg <= '0;
         m_probe_reg <= 1'b0;
