@@ -32,7 +32,7 @@
  * asks for an RX path where it does not: per-queue buffering or dropping belongs here).
  */
 module vdpa_rx_buffer #(
-    // AXI-Stream data width in bits (32, 64 or 128)
+    // AXI-Stream data width in bits (32, 64, 128, 256 or 512)
     parameter int DATA_W = 64,
     // Largest received frame kept (bytes)
     parameter int MAX_FRAME = 2048
@@ -70,8 +70,8 @@ localparam int BW = $clog2(BYTES);
 localparam int FW = $clog2(MAX_FRAME);
 
 initial begin
-    if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128) begin
-        $error("Error: DATA_W must be 32, 64 or 128 (instance %m)");
+    if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) begin
+        $error("Error: DATA_W must be 32, 64, 128, 256 or 512 (instance %m)");
         $finish;
     end
     if (MAX_FRAME < 2 * BYTES) begin

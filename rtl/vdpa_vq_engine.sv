@@ -26,7 +26,7 @@ module vdpa_vq_engine
     parameter int MAX_QSIZE = 256,
     // Number of VQ groups (for argument checks)
     parameter int NGROUPS = 3,
-    // AXI data width in bits (32, 64 or 128)
+    // AXI data width in bits (32, 64, 128, 256 or 512)
     parameter int DATA_W = 64,
     // AXI address width in bits
     parameter int ADDR_W = 64,
@@ -150,10 +150,15 @@ localparam int IW = $clog2(IFT_DEPTH);
 localparam int SW = $clog2(MAX_SEGS);
 localparam int FW = $clog2(MAX_FRAME);
 localparam logic [63:0] BLOCK = 64'(16 * BYTES);
+// a 16-byte ring item (a descriptor) takes 16 / BYTES beats on a narrow bus, shifted in from the
+// top; on a bus wider than 16 bytes it is one beat, cut out at its lane offset
+localparam bit ITEM_IN_BEAT = BYTES > 16;
+localparam int ITEM_SHIFT = ITEM_IN_BEAT ? 0 : 128 - DATA_W;
+localparam int ITEM_DROP = ITEM_IN_BEAT ? 0 : DATA_W;
 
 initial begin
-    if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128) begin
-        $error("Error: DATA_W must be 32, 64 or 128 (instance %m)");
+    if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) begin
+        $error("Error: DATA_W must be 32, 64, 128, 256 or 512 (instance %m)");
         $finish;
     end
     if (NVQ < 2 || NVQ > 64 || (1 << QW) != NVQ) begin
@@ -1272,8 +1277,13 @@ always_ff @(posedge clk) begin
             if (m_axi_rvalid) begin
                 m_rlast_reg <= m_axi_rdata;
                 // beats shift in from the top, so after 16 bytes the first beat is lowest; a
-                // 128-bit bus brings a 16-aligned descriptor in one beat
-                m_rbuf_reg <= (m_rbuf_reg >> DATA_W) | (128'(m_axi_rdata) << (128 - DATA_W));
+                // 128-bit bus brings a 16-aligned descriptor in one beat, a wider one brings it
+                // at the item's lane offset
+                if (ITEM_IN_BEAT) begin
+                    m_rbuf_reg <= 128'(m_axi_rdata >> (8 * m_off_reg));
+                end else begin
+                    m_rbuf_reg <= (m_rbuf_reg >> ITEM_DROP) | (128'(m_axi_rdata) << ITEM_SHIFT);
+                end
                 if (m_axi_rresp != 2'b00) begin
                     f_errno_reg <= FAULT_EIO;
                 end
