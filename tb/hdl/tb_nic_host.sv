@@ -33,7 +33,7 @@
 module tb_nic_host #(
     // Index of this device in the host library
     parameter int DEV = 0,
-    // DMA (AXI4) data width: 32, 64 or 128
+    // DMA (AXI4) data width: 32, 64, 128, 256 or 512
     parameter int DATA_W = 64,
     // DMA address width
     parameter int ADDR_W = 64,
