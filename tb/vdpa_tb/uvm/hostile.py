@@ -51,6 +51,8 @@ BEGIN, END = spec.VHOST_IOTLB_BATCH_BEGIN, spec.VHOST_IOTLB_BATCH_END
 RAM = IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)
 #: catalogue entries whose ring is posted on a transmit queue (a device in NEEDS_RESET)
 TX_RING_CASES = tuple(n for n in RING_CASES if ringcases.case(n).queue == "tx")
+#: catalogue entries with a ring item across two IOTLB ranges the device must split
+STRADDLE_CASES = tuple(n for n in RING_CASES if ringcases.case(n).straddles is not None)
 
 
 class HostileSeq(VdpaBaseSeq):
@@ -274,10 +276,14 @@ class RingMixSeq(HostileSeq):
     BEFORE = (0, 3)
     #: healthy frames on every other queue pair in the same settle
     ALONGSIDE = (0, 3)
+    #: the chance an entry is one that puts a ring item across two IOTLB ranges, on purpose:
+    #: few among many entries, they would otherwise come up rarely (coverage.STRADDLE_BINS)
+    STRADDLE_SHARE = 0.3
 
     async def body(self) -> None:
         for _ in range(self.between(self.CASES)):
-            kind = self.rng.choice(RING_CASES)
+            kind = self.rng.choice(STRADDLE_CASES if self.rng.random() < self.STRADDLE_SHARE
+                                   else RING_CASES)
             before = self.between(self.BEFORE) if ringcases.case(kind).prefix_ok else 0
             alongside = self.sizes(self.between(self.ALONGSIDE), 60) if self.qps > 1 else ()
             if not before and not alongside:
