@@ -37,9 +37,13 @@ from .jobs import CLI, Job, derive_seed, job_for
 from .simcfg import Build, Item, SimCfg, SimCfgError
 
 #: what runs on every build: tests and groups of the regression configuration
+#: what runs on every build: tests and groups of the regression configuration (each on the
+#: builds of those whose base build it runs on: the device's tests on the device, the command
+#: processor's block bench on its mutants)
 KILL_SET = ("test_traffic_lockstep", "test_iotlb_translation_and_faults", "test_ring_case",
-            "test_suspend_resume_state", "test_reset_keeps_or_cleans_maps",
-            "test_command_costs_and_parallelism", "test_unmap_races_traffic", "uvm")
+            "test_suspend_resume_state", "test_suspend_waits_for_chain_in_flight",
+            "test_reset_keeps_or_cleans_maps", "test_unmap_races_traffic", "uvm",
+            "test_reset_barrier")
 #: runs of each seeded item, with seeds fixed by :data:`BASE_SEED` and the same on every build
 SEEDS = 2
 BASE_SEED = 20260
@@ -47,14 +51,13 @@ BASE_SEED = 20260
 #: the unmutated build's runs take well under it
 JOB_TIMEOUT = 240.0
 RESULTS = sim.ROOT / "bench" / "results" / "mutation.json"
-CLEAN = "unmutated"
 
 
 def mutant_builds(cfg: SimCfg, chosen: Sequence[M.Mutant]) -> dict[str, Build]:
     """The builds of ``chosen`` over the base build, added to ``cfg.builds``."""
-    base = cfg.builds[M.BASE_BUILD]
     out: dict[str, Build] = {}
     for m in chosen:
+        base = cfg.builds[m.base]
         b = dataclasses.replace(base, name=m.build, params={**base.params, M.PARAM: m.value})
         cfg.builds[m.build] = out[m.build] = b
     return out
@@ -62,19 +65,22 @@ def mutant_builds(cfg: SimCfg, chosen: Sequence[M.Mutant]) -> dict[str, Build]:
 
 def campaign_jobs(cfg: SimCfg, items: Sequence[Item], chosen: Sequence[M.Mutant], seeds: int,
                   base_seed: int, runs_dir: str) -> list[Job]:
-    """The unmutated build's jobs and each mutant's, expected killers first, interleaved so
-    that the first job of every build comes early (builds compile in parallel). Every build
-    runs an item with the same seeds."""
-    builds = [M.BASE_BUILD, *(m.build for m in chosen)]
+    """The unmutated base builds' jobs and each mutant's (the items of the kill set that run on
+    its base build, expected killers first), interleaved so that the first job of every build
+    comes early (builds compile in parallel). A mutant runs an item with the seeds its base
+    build runs it with."""
+    builds = [*dict.fromkeys(m.base for m in chosen), *(m.build for m in chosen)]
     per_build: dict[str, list[Job]] = {}
     for build in builds:
         m = next((x for x in chosen if x.build == build), None)
+        base = m.base if m is not None else build
         first = m.killers if m is not None else ()
-        order = sorted(items, key=lambda i: (i.name not in first,
-                                             first.index(i.name) if i.name in first else 0))
+        mine = [i for i in items if base in i.builds]
+        order = sorted(mine, key=lambda i: (i.name not in first,
+                                            first.index(i.name) if i.name in first else 0))
         for item in order:
             for k in range(seeds if item.seeded else 1):
-                seed = derive_seed(base_seed, item.name, M.BASE_BUILD, k)
+                seed = derive_seed(base_seed, item.name, base, k)
                 job = job_for(cfg, item, build, seed, k, runs_dir=runs_dir)
                 if job is not None:
                     job = dataclasses.replace(job, timeout=min(job.timeout, JOB_TIMEOUT))
@@ -95,6 +101,13 @@ def _first_failure(r: Result) -> str:
     return (f"{bad.name}: " if bad is not None else "") + first[:300]
 
 
+def _failed_tests(r: Result) -> list[str]:
+    """The failing test cases of a run (a pyuvm group's tests by name), or its item when it
+    failed as a whole (a hang, a crash)."""
+    failed = [c.name for c in r.cases if c.status == "failed"]
+    return failed or [str(r.job["item"])]
+
+
 def _build_error(r: Result) -> bool:
     return r.status == ERROR and r.message.startswith("build of ")
 
@@ -104,8 +117,10 @@ def verdicts(results: Sequence[Result], chosen: Sequence[M.Mutant]) -> dict[str,
     by_build: dict[str, list[Result]] = {}
     for r in results:
         by_build.setdefault(r.job["build"], []).append(r)
-    clean = by_build.get(M.BASE_BUILD, [])
+    bases = list(dict.fromkeys(m.base for m in chosen))
+    clean = [r for b in bases for r in by_build.get(b, [])]
     clean_fail = [r for r in clean if not r.passed]
+    bad_bases = {r.job["build"] for r in clean_fail} | {b for b in bases if b not in by_build}
     rows = []
     for m in chosen:
         rs = by_build.get(m.build, [])
@@ -113,8 +128,8 @@ def verdicts(results: Sequence[Result], chosen: Sequence[M.Mutant]) -> dict[str,
         kills = [r for r in rs if not r.passed and not _build_error(r)]
         rows.append({
             "mutant": m.name, "param": f"{M.PARAM}={m.value}", "module": m.module,
-            "killed": bool(kills) and not broken and not clean_fail,
-            "killed_by": sorted({r.job["item"] for r in kills}),
+            "base": m.base, "killed": bool(kills) and not broken and m.base not in bad_bases,
+            "killed_by": sorted({name for r in kills for name in _failed_tests(r)}),
             "first_failure": _first_failure(kills[0]) if kills else
             (_first_failure(broken[0]) if broken else ""),
             "build_error": bool(broken), "runs": len(rs),
@@ -122,10 +137,10 @@ def verdicts(results: Sequence[Result], chosen: Sequence[M.Mutant]) -> dict[str,
         })
     killed = sum(r["killed"] for r in rows)
     return {
-        "clean": {"build": M.BASE_BUILD, "runs": len(clean), "passed": len(clean) - len(clean_fail),
-                  "ok": bool(clean) and not clean_fail,
-                  "failures": [f"{r.job['item']} (seed {r.job['seed']}): {_first_failure(r)}"
-                               for r in clean_fail]},
+        "clean": {"builds": bases, "runs": len(clean), "passed": len(clean) - len(clean_fail),
+                  "ok": bool(clean) and not bad_bases,
+                  "failures": [f"{r.job['item']} on {r.job['build']} (seed {r.job['seed']}): "
+                               f"{_first_failure(r)}" for r in clean_fail]},
         "mutants": rows, "killed": killed, "total": len(rows),
         "score": round(100.0 * killed / len(rows), 2) if rows else 0.0,
     }
@@ -133,7 +148,7 @@ def verdicts(results: Sequence[Result], chosen: Sequence[M.Mutant]) -> dict[str,
 
 def print_table(v: dict[str, Any], out: Any = sys.stdout) -> None:
     c = v["clean"]
-    print(f"\nunmutated build ({c['build']}): {c['passed']}/{c['runs']} runs passed"
+    print(f"\nunmutated builds ({', '.join(c['builds'])}): {c['passed']}/{c['runs']} runs passed"
           + ("" if c["ok"] else " -- THE BENCH FAILS WITHOUT A MUTANT: no kill counts"), file=out)
     for f in c["failures"]:
         print(f"  FAIL {f}", file=out)
@@ -166,7 +181,7 @@ def cmd_mutate(cfg: SimCfg, args: argparse.Namespace) -> int:
     mutant_builds(cfg, chosen)
     runs_dir = args.runs_dir
     jobs = campaign_jobs(cfg, items, chosen, args.seeds, args.seed, runs_dir)
-    print(f"mutate: {len(chosen)} mutant(s) + the unmutated build, kill set {','.join(tests)} "
+    print(f"mutate: {len(chosen)} mutant(s) + their unmutated builds, kill set {','.join(tests)} "
           f"({args.seeds} seed(s) per seeded item, base seed {args.seed}): {len(jobs)} "
           f"simulations at most; a mutant's runs stop at its first kill", flush=True)
     t0 = time.monotonic()
@@ -175,7 +190,7 @@ def cmd_mutate(cfg: SimCfg, args: argparse.Namespace) -> int:
     with engine.client(args.scheduler, args.jobs, local_dir) as client:
         workers = engine.worker_count(client)
         engine.run(jobs, client, results.append, engine.Progress(len(jobs), workers),
-                   stop_group=lambda j: None if j.build == M.BASE_BUILD else j.build)
+                   stop_group=lambda j: j.build if j.build.startswith("mutant-") else None)
     wall = time.monotonic() - t0
     v = verdicts(results, chosen)
     print_table(v)
