@@ -567,6 +567,8 @@ wire logic [4:0]  m_xl_piece = (tr_resp_len < 32'(m_rem)) ? 5'(tr_resp_len) : m_
 // a write is one beat: its piece ends at the beat's end too
 wire logic [5:0]  m_w_room = 6'(BYTES) - 6'(tr_resp_pa[BW-1:0]);
 wire logic [4:0]  m_w_piece = (6'(m_xl_piece) > m_w_room) ? 5'(m_w_room) : m_xl_piece;
+// the piece being accessed is the item's last
+wire logic        m_last_piece = m_done_reg + m_piece_reg == m_len_reg;
 // buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
 wire logic [15:0] avail_delta = m_rshift - q_avail[e_vq_reg];
 
@@ -1265,8 +1267,12 @@ always_ff @(posedge clk) begin
             e_state_reg <= E_DONE;
         end
         E_FAULT: begin
-            // the VQ stops in ERR; others continue. An RX frame in hand is dropped.
+            // the VQ stops in ERR; others continue. An RX frame in hand is dropped; a ring
+            // item cut short starts afresh next time.
             q_state[e_vq_reg] <= VQS_ERR;
+            m_done_reg <= '0;
+            m_check_reg <= 1'b0;
+            m_checked_reg <= 1'b0;
             q_errno[e_vq_reg] <= f_errno_reg;
             q_pending[e_vq_reg] <= 1'b0;
             needs_reset_reg <= MUTANT != MUT_NO_NEEDS_RESET;  // mutant MUT_NO_NEEDS_RESET
@@ -1306,9 +1312,6 @@ always_ff @(posedge clk) begin
                     f_asid_reg <= tr_resp_asid;
                     f_iova_reg <= m_iova_reg;
                     f_write_reg <= m_write_reg;
-                    m_done_reg <= '0;
-                    m_check_reg <= 1'b0;
-                    m_checked_reg <= 1'b0;
                     e_state_reg <= E_FAULT;
                 end else if (m_probe_reg || m_check_reg ||
                         (m_xl_piece != m_rem && !m_checked_reg)) begin
@@ -1372,19 +1375,12 @@ always_ff @(posedge clk) begin
                 if (m_axi_rlast) begin
                     rready_reg <= 1'b0;
                     if (m_axi_rresp != 2'b00 || f_errno_reg == FAULT_EIO) begin
-                        m_done_reg <= '0;
-                        m_checked_reg <= 1'b0;
                         e_state_reg <= E_FAULT;
                     end else begin
                         // the piece is done: the next one, or the item
-                        if (m_done_reg + m_piece_reg == m_len_reg) begin
-                            m_done_reg <= '0;
-                            m_checked_reg <= 1'b0;
-                            e_state_reg <= e_ret_reg;
-                        end else begin
-                            m_done_reg <= m_done_reg + m_piece_reg;
-                            e_state_reg <= M_XL;
-                        end
+                        m_done_reg <= m_last_piece ? 5'd0 : m_done_reg + m_piece_reg;
+                        m_checked_reg <= m_checked_reg && !m_last_piece;
+                        e_state_reg <= m_last_piece ? e_ret_reg : M_XL;
                     end
                 end
             end
@@ -1406,19 +1402,12 @@ always_ff @(posedge clk) begin
                 bready_reg <= 1'b0;
                 if (m_axi_bresp != 2'b00) begin
                     f_errno_reg <= FAULT_EIO;
-                    m_done_reg <= '0;
-                    m_checked_reg <= 1'b0;
                     e_state_reg <= E_FAULT;
                 end else begin
                     // the piece is done: the next one, or the item
-                    if (m_done_reg + m_piece_reg == m_len_reg) begin
-                        m_done_reg <= '0;
-                        m_checked_reg <= 1'b0;
-                        e_state_reg <= e_ret_reg;
-                    end else begin
-                        m_done_reg <= m_done_reg + m_piece_reg;
-                        e_state_reg <= M_XL;
-                    end
+                    m_done_reg <= m_last_piece ? 5'd0 : m_done_reg + m_piece_reg;
+                    m_checked_reg <= m_checked_reg && !m_last_piece;
+                    e_state_reg <= m_last_piece ? e_ret_reg : M_XL;
                 end
             end
         end

@@ -33,7 +33,7 @@ from .. import mutants as M
 from .. import sim
 from . import engine
 from .execute import ERROR, Result
-from .jobs import CLI, Job, derive_seed, job_for
+from .jobs import CLI, Job, derive_seed, interleave, job_for
 from .simcfg import Build, Item, SimCfg, SimCfgError
 
 #: what runs on every build: tests and groups of the regression configuration
@@ -85,13 +85,7 @@ def campaign_jobs(cfg: SimCfg, items: Sequence[Item], chosen: Sequence[M.Mutant]
                 if job is not None:
                     job = dataclasses.replace(job, timeout=min(job.timeout, JOB_TIMEOUT))
                     per_build.setdefault(build, []).append(job)
-    out: list[Job] = []
-    queues = list(per_build.values())
-    while any(queues):
-        for q in queues:
-            if q:
-                out.append(q.pop(0))
-    return out
+    return interleave(per_build)
 
 
 def _first_failure(r: Result) -> str:

@@ -25,6 +25,7 @@ from vdpa_model.options import DeviceOptions
 from vdpa_model.shadow import ContractShadow
 from vdpa_model.vhost import VhostVdpa
 from vdpa_tb.nic_tb import GUEST_SIZE, STALL_PATTERN, Tb, param
+from vdpa_tb.parent import RtlParentDriver
 from vdpa_tb.regmap import REGMAP as RM
 
 US = "us"
@@ -92,6 +93,21 @@ async def transmit(env: Env, net: GuestNetDriver, qp: int, fr: list[bytes], **po
 
 
 # =========================================================================================
+async def dut_alone(dut: object) -> tuple[Tb, RtlParentDriver, VhostVdpa, GuestNetDriver]:
+    """The DUT without the reference, for races the reference cannot take part in (it works
+    only at settle points): opened, guest RAM mapped IOVA = GPA, one queue pair of 64 entries
+    started."""
+    tb = Tb(dut)
+    drv = await tb.start()
+    v = VhostVdpa(drv)
+    await flows.open_device(v)
+    await v.map(0, [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)], batch=True)
+    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
+                         queue_size=64, features=drv.device_features)
+    await flows.start_device(v, net.vqs, features=net.features)
+    return tb, drv, v, net
+
+
 @cocotb.test(timeout_time=2000, timeout_unit=US)
 async def test_regs_and_commands(dut):
     """Goal: the BAR and command mailbox follow the register map.
@@ -655,14 +671,7 @@ async def test_unmap_races_traffic(dut):
     (RTL only: the reference device does no work between settle points, so there is no race
     to compare). Check: some frames went out before, the queue faults (EFAULT) after, and no
     DMA after the unmap completed reached the unmapped range."""
-    tb = Tb(dut)
-    drv = await tb.start()
-    v = VhostVdpa(drv)
-    await flows.open_device(v)
-    await v.map(0, [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)], batch=True)
-    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
-                         queue_size=64, features=drv.device_features)
-    await flows.start_device(v, net.vqs, features=net.features)
+    tb, drv, v, net = await dut_alone(dut)
     for _ in range(32):
         net.send(0, bytes(1400), kick=False)
     net.tx_vq(0).publish()
@@ -688,14 +697,7 @@ async def test_suspend_waits_for_chain_in_flight(dut):
     Check: DMA had started before the suspend; after suspend returned, no DMA, used.idx and
     the transmitted frames stay as they were; the vring base equals that used.idx; resume
     sends whatever was left."""
-    tb = Tb(dut)
-    drv = await tb.start()
-    v = VhostVdpa(drv)
-    await flows.open_device(v)
-    await v.map(0, [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)], batch=True)
-    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
-                         queue_size=64, features=drv.device_features)
-    await flows.start_device(v, net.vqs, features=net.features)
+    tb, drv, v, net = await dut_alone(dut)
     tx = net.tx_vq(0)
     frame = random.Random(3).randbytes(60000)
     net.send(0, frame, kick=False)
