@@ -421,7 +421,8 @@ class RebindSeq(HostileSeq):
 class MapChurnSeq(HostileSeq):
     """Map churn: IOVA windows mapped and unmapped in both ASIDs, and UPDATEs overlapping what
     is mapped (-EEXIST), in batches and one message at a time, in every state; TX through the
-    windows of ASID 0 that are mapped whenever the device runs."""
+    windows of ASID 0 that are mapped whenever the device runs; sometimes, at the end, a ring
+    item across two IOTLB ranges among what the churn left mapped."""
 
     OPS = (4, 10)
     WEIGHTS: ClassVar[Mapping[str, int]] = {"map": 3, "unmap": 2, "overlap": 1}
@@ -430,6 +431,9 @@ class MapChurnSeq(HostileSeq):
     #: chance, when the device runs, that a map or unmap races traffic in flight (in guest
     #: RAM, which the window ops must not disturb)
     RACE = 0.3
+    #: chance that the churn ends with a ring item across two IOTLB ranges (a catalogue
+    #: straddle entry), posted among the ranges the churn left in force (ring_straddle_cg)
+    STRADDLE = 0.5
 
     async def body(self) -> None:
         await self.drive_to(self.pick(self.STATES))
@@ -467,6 +471,12 @@ class MapChurnSeq(HostileSeq):
                         break
             if self.rng.random() < 0.2:
                 await self.drive_to(self.pick(self.STATES))
+        if self.rng.random() < self.STRADDLE:
+            # bring-up maps only what is missing: the churned windows stay beside the split
+            await self.running(32)
+            alongside = self.sizes(self.between((1, 3)), 60) if self.qps > 1 else ()
+            await self.send(RingFaultItem("ring_fault", self.rng.choice(STRADDLE_CASES), 0,
+                                          alongside))
         await self.ensure_reset()
 
     async def unmap(self, asid: int, r: IotlbRange, batch: bool, category: str,
