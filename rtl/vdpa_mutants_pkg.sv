@@ -12,10 +12,12 @@
  * docs/mutation.md). MUTANT = MUT_NONE (0), the default, is the correct device: every hook is
  * a comparison of two constants that the tools fold away.
  *
- * This package is the one list of ids. Each hook in the RTL is one `MUTANT == MUT_<NAME>`
- * test marked `// mutant MUT_<NAME>`; what each breaks, the rule it violates and the tests
- * that must kill it are in tb/vdpa_tb/mutants.py, which reads the ids from here
- * (tests/rtl/test_mutants.py checks that the two and the hooks agree).
+ * This package is the one list of ids. Each hook in the RTL is a `MUTANT == MUT_<NAME>` (or
+ * `!=`) comparison inside an existing expression or condition, never an `if` of its own (its
+ * else arm would stay in the default build's branch coverage), on a line marked
+ * `// mutant MUT_<NAME>`; what each breaks, the rule it violates and the tests that must kill
+ * it are in tb/vdpa_tb/mutants.py, which reads the ids from here (tests/rtl/test_mutants.py
+ * checks that the two and the hooks agree).
  */
 package vdpa_mutants_pkg;
 

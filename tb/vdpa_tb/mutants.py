@@ -4,9 +4,10 @@ to prove that the regression catches the kind of bug a vendor's device could hav
 
 The ids (``MUT_<NAME> = <value>``) live in one place, ``rtl/vdpa_mutants_pkg.sv``, which the RTL
 imports; this module reads them from there and adds, per mutant, what it breaks, the kernel or
-spec rule it violates, and the tests expected to kill it. Each hook in the RTL is one
-``MUTANT == MUT_<NAME>`` test marked ``// mutant MUT_<NAME>`` (tests/rtl/test_mutants.py checks
-the package, this catalogue and the hooks against each other).
+spec rule it violates, and the tests expected to kill it. Each hook in the RTL is a
+``MUTANT == MUT_<NAME>`` (or ``!=``) comparison marked ``// mutant MUT_<NAME>``, in one place,
+or two where the behaviour has two commands (suspend and resume: per VQ and for all VQs);
+tests/rtl/test_mutants.py checks the package, this catalogue and the hooks against each other.
 
 ``make mutate`` (``python -m vdpa_tb.regress mutate``, :mod:`vdpa_tb.regress.mutate`) builds
 every mutant as a build of the regression configuration (the base build's parameters plus
