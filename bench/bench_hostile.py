@@ -8,6 +8,7 @@ Run from the repository root::
     python bench/bench_hostile.py                  # 300 seeds per build, bench/results/hostile.json
     python bench/bench_hostile.py --seeds 20       # a quicker look (written to build/bench/)
     python bench/bench_hostile.py --builds w32-q1024-fw
+    python bench/bench_hostile.py --seeds 500 --base-seed 7   # other seeds than the last soak
 
 Each seed is one simulation of ``HostileMixTest`` (the virtual sequence that mixes every
 hostile sequence) through ``make regress``'s own engine: ``make regress TESTS=HostileMixTest
@@ -61,15 +62,16 @@ def hostile_closure(report: Path) -> dict[str, Any]:
                        for g in per if per[g][0] < per[g][1]}}
 
 
-def measure(build: str, seeds: int, work: Path) -> dict[str, Any]:
-    regress(TEST, build, 1, False, work / f"{build}-warmup")
+def measure(build: str, seeds: int, base_seed: int, work: Path) -> dict[str, Any]:
+    regress(TEST, build, 1, False, work / f"{build}-warmup", base_seed)
     load0 = os.getloadavg()[0]
     t0 = time.monotonic()
-    s = regress(TEST, build, seeds, False, work / build)
+    s = regress(TEST, build, seeds, False, work / build, base_seed)
     wall = time.monotonic() - t0
     board = s["scoreboard"] or {}
     fig = {"build": build, "device": str(Path(CFG.builds[build].device or "").relative_to(ROOT)),
-           "command": f"make regress TESTS={TEST} BUILDS={build} SEEDS={seeds} COV=0",
+           "command": f".venv/bin/python -m vdpa_tb.regress run --tests {TEST} --builds {build} "
+                      f"--seeds {seeds} --seed {base_seed} --no-cov -j 2",
            "base_seed": s["base_seed"], "seeds": s["runs"], "passed": s["runs_passed"],
            "failures": [{"id": f["id"], "message": f["message"].splitlines()[0] if f["message"]
                          else "", "rerun": f["rerun"]} for f in s["failures"]],
@@ -102,6 +104,8 @@ def measure(build: str, seeds: int, work: Path) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=300)
+    ap.add_argument("--base-seed", type=int, default=1,
+                    help="the regression's base seed: each run's seed derives from it (default 1)")
     ap.add_argument("--builds", default=",".join(BUILDS),
                     help=f"comma-separated builds (default: {','.join(BUILDS)})")
     args = ap.parse_args()
@@ -109,10 +113,11 @@ def main() -> int:
     out = (ROOT / "bench" / "results" if record else ROOT / "build" / "bench") / "hostile.json"
     work = ROOT / "build" / "bench" / "hostile"
     results: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
-                               "reproduce": "python bench/bench_hostile.py",
+                               "reproduce": f"python bench/bench_hostile.py --seeds {args.seeds} "
+                                            f"--base-seed {args.base_seed} --builds {args.builds}",
                                "test": TEST, "builds": {}}
     for build in args.builds.split(","):
-        results["builds"][build] = measure(build, args.seeds, work)
+        results["builds"][build] = measure(build, args.seeds, args.base_seed, work)
     write_results(results, out)
     return 0 if all(b["passed"] == b["seeds"] for b in results["builds"].values()) else 1
 
