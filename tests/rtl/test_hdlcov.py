@@ -263,6 +263,8 @@ def test_cobertura_and_html_agree_with_the_summary(tmp_path: Path) -> None:
     assert tog.get("line-rate") == "0.0000", "cnt[0] never fell: the signal is not fully toggled"
     index = (tmp_path / "out" / "index.html").read_text()
     assert "files/fifo.sv.html" in index and "eng.sv:5" in index
+    assert "<pre>default: state &lt;= IDLE;</pre>" in index, "the quoted source beside its reason"
+    assert s["waivers"][0]["quote"] == ["default: state <= IDLE;"]
     page = (tmp_path / "out" / "files" / "fifo.sv.html").read_text()
     assert "branch 1/2 missed: else" in page and "toggle 1/2 missed: cnt[0]:1-&gt;0" in page
     assert (tmp_path / "out" / "merged.dat").exists()
