@@ -45,10 +45,14 @@ CFG = simcfg.load()
 BUILDS = CFG.tests[TEST].builds
 
 
-def hostile_closure(report: Path) -> dict[str, Any]:
-    """The hostile covergroups of a regression's merged functional coverage: bins hit, and
-    which were missed."""
-    merged = json.loads((report / "func" / "merged.json").read_text())
+def merged_func(report: Path) -> dict[str, Any]:
+    """A regression's merged functional coverage."""
+    return json.loads((report / "func" / "merged.json").read_text())  # type: ignore[no-any-return]
+
+
+def hostile_closure(merged: dict[str, Any]) -> dict[str, Any]:
+    """The hostile covergroups of merged functional coverage: bins hit, and which were
+    missed."""
     groups = cov.summary(merged)
     per = {g: groups[g] for g in cov.HOSTILE_GROUPS if g in groups}
     hit = sum(h for h, _, _ in per.values())
@@ -84,7 +88,7 @@ def measure(build: str, seeds: int, base_seed: int, work: Path) -> dict[str, Any
            "wall_s": round(wall, 1), "workers": s["workers"],
            "seeds_per_hour": round(3600 * s["runs"] / wall),
            "mean_simulation_s": s["items"][0]["mean_sim_s"] if s["items"] else None,
-           "hostile_coverage": hostile_closure(work / build),
+           "hostile_coverage": hostile_closure(merged_func(work / build)),
            "load_average_before": round(load0, 2),
            "load_average_after": round(os.getloadavg()[0], 2)}
     c = fig["hostile_coverage"]
@@ -118,6 +122,20 @@ def main() -> int:
                                "test": TEST, "builds": {}}
     for build in args.builds.split(","):
         results["builds"][build] = measure(build, args.seeds, args.base_seed, work)
+    figs = results["builds"].values()
+    # the soak as a whole: every build's seeds, and the hostile bins over all of them
+    both = hostile_closure(cov.merge_data(merged_func(work / b) for b in results["builds"]))
+    results["total"] = {
+        "seeds": sum(f["seeds"] for f in figs), "passed": sum(f["passed"] for f in figs),
+        **{k: sum(f[k] for f in figs) for k in ("mismatches", "isolation_violations",
+                                                "dma_outside_mappings", "items", "races")},
+        "hostile_coverage": both}
+    t = results["total"]
+    print(f"all builds     {t['passed']}/{t['seeds']} seeds passed, {t['mismatches']} mismatches, "
+          f"{t['isolation_violations']} isolation violations; hostile bins "
+          f"{both['bins_hit']}/{both['bins']} ({both['percent']} %)")
+    for g, missed in both["missed"].items():
+        print(f"    {g}: missed {', '.join(missed)}")
     write_results(results, out)
     return 0 if all(b["passed"] == b["seeds"] for b in results["builds"].values()) else 1
 
