@@ -8,6 +8,7 @@ Run from the repository root::
     python bench/bench_hostile.py                  # 300 seeds per build, bench/results/hostile.json
     python bench/bench_hostile.py --seeds 20       # a quicker look (written to build/bench/)
     python bench/bench_hostile.py --builds w32-q1024-fw
+    python bench/bench_hostile.py --seeds 500 --base-seed 7   # other seeds than the last soak
 
 Each seed is one simulation of ``HostileMixTest`` (the virtual sequence that mixes every
 hostile sequence) through ``make regress``'s own engine: ``make regress TESTS=HostileMixTest
@@ -44,10 +45,14 @@ CFG = simcfg.load()
 BUILDS = CFG.tests[TEST].builds
 
 
-def hostile_closure(report: Path) -> dict[str, Any]:
-    """The hostile covergroups of a regression's merged functional coverage: bins hit, and
-    which were missed."""
-    merged = json.loads((report / "func" / "merged.json").read_text())
+def merged_func(report: Path) -> dict[str, Any]:
+    """A regression's merged functional coverage."""
+    return json.loads((report / "func" / "merged.json").read_text())  # type: ignore[no-any-return]
+
+
+def hostile_closure(merged: dict[str, Any]) -> dict[str, Any]:
+    """The hostile covergroups of merged functional coverage: bins hit, and which were
+    missed."""
     groups = cov.summary(merged)
     per = {g: groups[g] for g in cov.HOSTILE_GROUPS if g in groups}
     hit = sum(h for h, _, _ in per.values())
@@ -61,15 +66,16 @@ def hostile_closure(report: Path) -> dict[str, Any]:
                        for g in per if per[g][0] < per[g][1]}}
 
 
-def measure(build: str, seeds: int, work: Path) -> dict[str, Any]:
-    regress(TEST, build, 1, False, work / f"{build}-warmup")
+def measure(build: str, seeds: int, base_seed: int, work: Path) -> dict[str, Any]:
+    regress(TEST, build, 1, False, work / f"{build}-warmup", base_seed)
     load0 = os.getloadavg()[0]
     t0 = time.monotonic()
-    s = regress(TEST, build, seeds, False, work / build)
+    s = regress(TEST, build, seeds, False, work / build, base_seed)
     wall = time.monotonic() - t0
     board = s["scoreboard"] or {}
     fig = {"build": build, "device": str(Path(CFG.builds[build].device or "").relative_to(ROOT)),
-           "command": f"make regress TESTS={TEST} BUILDS={build} SEEDS={seeds} COV=0",
+           "command": f".venv/bin/python -m vdpa_tb.regress run --tests {TEST} --builds {build} "
+                      f"--seeds {seeds} --seed {base_seed} --no-cov -j 2",
            "base_seed": s["base_seed"], "seeds": s["runs"], "passed": s["runs_passed"],
            "failures": [{"id": f["id"], "message": f["message"].splitlines()[0] if f["message"]
                          else "", "rerun": f["rerun"]} for f in s["failures"]],
@@ -82,7 +88,7 @@ def measure(build: str, seeds: int, work: Path) -> dict[str, Any]:
            "wall_s": round(wall, 1), "workers": s["workers"],
            "seeds_per_hour": round(3600 * s["runs"] / wall),
            "mean_simulation_s": s["items"][0]["mean_sim_s"] if s["items"] else None,
-           "hostile_coverage": hostile_closure(work / build),
+           "hostile_coverage": hostile_closure(merged_func(work / build)),
            "load_average_before": round(load0, 2),
            "load_average_after": round(os.getloadavg()[0], 2)}
     c = fig["hostile_coverage"]
@@ -102,6 +108,8 @@ def measure(build: str, seeds: int, work: Path) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=300)
+    ap.add_argument("--base-seed", type=int, default=1,
+                    help="the regression's base seed: each run's seed derives from it (default 1)")
     ap.add_argument("--builds", default=",".join(BUILDS),
                     help=f"comma-separated builds (default: {','.join(BUILDS)})")
     args = ap.parse_args()
@@ -109,10 +117,25 @@ def main() -> int:
     out = (ROOT / "bench" / "results" if record else ROOT / "build" / "bench") / "hostile.json"
     work = ROOT / "build" / "bench" / "hostile"
     results: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
-                               "reproduce": "python bench/bench_hostile.py",
+                               "reproduce": f"python bench/bench_hostile.py --seeds {args.seeds} "
+                                            f"--base-seed {args.base_seed} --builds {args.builds}",
                                "test": TEST, "builds": {}}
     for build in args.builds.split(","):
-        results["builds"][build] = measure(build, args.seeds, work)
+        results["builds"][build] = measure(build, args.seeds, args.base_seed, work)
+    figs = results["builds"].values()
+    # the soak as a whole: every build's seeds, and the hostile bins over all of them
+    both = hostile_closure(cov.merge_data(merged_func(work / b) for b in results["builds"]))
+    results["total"] = {
+        "seeds": sum(f["seeds"] for f in figs), "passed": sum(f["passed"] for f in figs),
+        **{k: sum(f[k] for f in figs) for k in ("mismatches", "isolation_violations",
+                                                "dma_outside_mappings", "items", "races")},
+        "hostile_coverage": both}
+    t = results["total"]
+    print(f"all builds     {t['passed']}/{t['seeds']} seeds passed, {t['mismatches']} mismatches, "
+          f"{t['isolation_violations']} isolation violations; hostile bins "
+          f"{both['bins_hit']}/{both['bins']} ({both['percent']} %)")
+    for g, missed in both["missed"].items():
+        print(f"    {g}: missed {', '.join(missed)}")
     write_results(results, out)
     return 0 if all(b["passed"] == b["seeds"] for b in results["builds"].values()) else 1
 

@@ -43,10 +43,11 @@ WORKLOADS = {
 }
 
 
-def regress(tests: str, builds: str, seeds: int, cov: bool, out: Path) -> dict[str, Any]:
+def regress(tests: str, builds: str, seeds: int, cov: bool, out: Path,
+            base_seed: int = 1) -> dict[str, Any]:
     """One regression through the command line; its summary."""
     cmd = [sys.executable, "-m", "vdpa_tb.regress", "run", "--tests", tests, "--builds", builds,
-           "--seeds", str(seeds), "--seed", "1", "--out", str(out), "-j", "2"]
+           "--seeds", str(seeds), "--seed", str(base_seed), "--out", str(out), "-j", "2"]
     if not cov:
         cmd.append("--no-cov")
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)

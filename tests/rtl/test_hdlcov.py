@@ -42,6 +42,26 @@ DAT = "\n".join([
 ])
 
 
+#: the sources DAT's points lie in, line for line (what a waiver quotes)
+SOURCES = {
+    "fifo.sv": {10: "logic [3:0] cnt;", 20: "wr_ptr <= wr_ptr + 1;", 21: "mem[wr_ptr] <= din;",
+                22: "cnt <= cnt + 1;", 23: "if (rd && !empty) begin", 24: "rd_ptr <= rd_ptr + 1;"},
+    "eng.sv": {5: "default: state <= IDLE;", 6: "state <= RUN;", 8: "busy <= 1'b1;"},
+}
+
+
+def write_sources(rtl: Path, edits: dict[str, dict[int, str]] | None = None,
+                  shift: int = 0) -> Path:
+    """SOURCES as files under ``rtl`` (other lines blank), ``edits`` applied, every line moved
+    down by ``shift`` (lines inserted at the top)."""
+    rtl.mkdir(parents=True, exist_ok=True)
+    for name, lines in SOURCES.items():
+        text = {**lines, **(edits or {}).get(name, {})}
+        body = ["// inserted"] * shift + [text.get(n, "") for n in range(1, 31)]
+        (rtl / name).write_text("\n".join(body) + "\n")
+    return rtl
+
+
 def test_read_dat_keeps_rtl_sources_relative_to_the_checkout() -> None:
     raw = hdlcov.read_dat(DAT, ROOT)
     files = {points.split_point(k)["f"] for k in raw}
@@ -99,13 +119,17 @@ def test_figures_count_lines_arms_and_bits() -> None:
     assert s["modules"]["eng"]["toggle"]["percent"] == 100.0
 
 
-def test_waivers_leave_the_figures_and_report_what_they_removed() -> None:
+def test_waivers_leave_the_figures_and_report_what_they_removed(tmp_path: Path) -> None:
     pts = design_points(hdlcov.read_dat(DAT, ROOT))
+    rtl = write_sources(tmp_path / "rtl")
+    (rtl / "other.sv").write_text("module other; endmodule\n")
     waivers = hdlcov.parse_waivers(
-        "UNR eng.sv:5 line -- the reset arm cannot be left\n"
+        "UNR eng.sv line -- the reset arm cannot be left\n"
+        "  | default: state <= IDLE;\n"
         "LOW_RISK fifo.sv toggle:*:1->0 -- falling edges of cnt mirror its rising edges\n"
-        "UNR fifo.sv:23 branch:else -- the else of a guard that always holds\n"
-        "EXTERNAL other.sv * -- stale: names a file that is gone\n")
+        "UNR fifo.sv branch:else -- the else of a guard that always holds\n"
+        "  | if (rd && !empty) begin\n"
+        "EXTERNAL other.sv * -- stale: names a file no point lies in\n", rtl_dir=rtl)
     s = CoverageDb(pts, waivers).summary()
     assert s["overall"]["line"] == {"hit": 7, "total": 7, "waived": 1, "percent": 100.0}
     assert s["overall"]["branch"] == {"hit": 1, "total": 1, "waived": 1, "percent": 100.0}
@@ -113,12 +137,14 @@ def test_waivers_leave_the_figures_and_report_what_they_removed() -> None:
     raw = CoverageDb(pts).summary()["overall"]
     assert s["raw"] == {m: {k: v for k, v in raw[m].items() if k != "waived"} for m in raw}
     assert [w["removed"] for w in s["waivers"]] == [1, 1, 1, 0]
-    assert s["unused_waivers"] == ["coverage_waivers.txt:4"]
+    assert s["unused_waivers"] == ["coverage_waivers.txt:6"]
     assert s["contradicted_waivers"] == []
     text = hdlcov.report_text(s)
-    assert "WARNING: waiver coverage_waivers.txt:4 matches no coverage point" in text
+    assert "WARNING: waiver coverage_waivers.txt:6 matches no coverage point" in text
     # a waiver that removes a point some run hit is flagged: its claim is contradicted
-    hit = CoverageDb(pts, hdlcov.parse_waivers("UNR fifo.sv:20-22 line -- wrongly called dead\n"))
+    hit = CoverageDb(pts, hdlcov.parse_waivers(
+        "UNR fifo.sv line -- wrongly called dead\n"
+        "  | wr_ptr <= wr_ptr + 1;\n  | mem[wr_ptr] <= din;\n  | cnt <= cnt + 1;\n", rtl_dir=rtl))
     h = hit.summary()
     assert h["waivers"][0]["removed"] == h["waivers"][0]["removed_but_hit"] == 3
     assert h["contradicted_waivers"] == ["coverage_waivers.txt:1"]
@@ -133,15 +159,66 @@ def test_waivers_leave_the_figures_and_report_what_they_removed() -> None:
     assert "raw (no waivers)" in text
 
 
-def test_waiver_ranges_metrics_and_patterns() -> None:
-    (w,) = hdlcov.parse_waivers("# comment\n\nUNSUPPORTED a.sv:10-12 branch:cond_* -- no MQ\n")
+def test_waiver_quotes_metrics_and_patterns(tmp_path: Path) -> None:
+    rtl = write_sources(tmp_path / "rtl")
+    (w,) = hdlcov.parse_waivers("# comment\n\nUNSUPPORTED fifo.sv branch:cond_* -- no MQ\n"
+                                "    |   cnt <= cnt + 1;\n|if (rd && !empty) begin\n", rtl_dir=rtl)
     assert (w.category, w.file, w.first, w.last, w.metric, w.pattern, w.reason) == (
-        "UNSUPPORTED", "a.sv", 10, 12, "branch", "cond_*", "no MQ")
-    assert w.covers("rtl/a.sv", 11, "branch", "cond_then")
-    assert not w.covers("rtl/a.sv", 13, "branch", "cond_then")
-    assert not w.covers("rtl/a.sv", 11, "line", "block")
-    assert not w.covers("rtl/b.sv", 11, "branch", "cond_then")
-    assert not w.covers("rtl/a.sv", 11, "branch", "if")
+        "UNSUPPORTED", "fifo.sv", 22, 23, "branch", "cond_*", "no MQ")
+    assert w.quote == ("  cnt <= cnt + 1;", "if (rd && !empty) begin")
+    assert w.covers("rtl/fifo.sv", 23, "branch", "cond_then")
+    assert not w.covers("rtl/fifo.sv", 24, "branch", "cond_then")
+    assert not w.covers("rtl/fifo.sv", 23, "line", "block")
+    assert not w.covers("rtl/eng.sv", 23, "branch", "cond_then")
+    assert not w.covers("rtl/fifo.sv", 23, "branch", "if")
+    # without a quote a waiver covers its whole file
+    (whole,) = hdlcov.parse_waivers("UNR eng.sv * -- a debug block\n", rtl_dir=rtl)
+    assert whole.covers("rtl/eng.sv", 1, "line", "block")
+    assert whole.covers("rtl/eng.sv", 10_000, "toggle", "x[0]:0->1")
+
+
+QUOTED = ("# the engine's default arm\n"
+          "UNR eng.sv line -- only an unencoded state reaches it\n"
+          "  | default: state <= IDLE;\n"
+          "  | state <= RUN;\n")
+
+
+def test_a_quoted_waiver_follows_its_lines_when_the_file_around_them_changes(
+        tmp_path: Path) -> None:
+    (w,) = hdlcov.parse_waivers(QUOTED, rtl_dir=write_sources(tmp_path / "a"))
+    assert (w.first, w.last) == (5, 6)
+    # eleven lines inserted above: the waiver moves with its lines, onto no other line
+    (moved,) = hdlcov.parse_waivers(QUOTED, rtl_dir=write_sources(tmp_path / "b", shift=11))
+    assert (moved.first, moved.last) == (16, 17)
+    pts = design_points(hdlcov.read_dat(DAT, ROOT))
+    assert CoverageDb(pts, [w]).summary()["overall"]["line"]["waived"] == 2  # lines 5, 6
+    # re-indented quoted lines still match: blanks at either end are not the source's meaning
+    (indented,) = hdlcov.parse_waivers(QUOTED, rtl_dir=write_sources(
+        tmp_path / "c", {"eng.sv": {5: "        default:   state <= IDLE;  "}}))
+    assert (indented.first, indented.last) == (5, 6)
+
+
+def test_a_stale_waiver_is_an_error_naming_the_waiver_the_file_and_the_line(
+        tmp_path: Path) -> None:
+    # the quoted arm was edited: the waiver must not silently cover whatever is there now
+    rtl = write_sources(tmp_path / "rtl", {"eng.sv": {6: "state <= HALT;"}})
+    with pytest.raises(WaiverError) as e:
+        hdlcov.parse_waivers(QUOTED, "w.txt", rtl_dir=rtl)
+    msg = str(e.value)
+    assert msg.startswith("w.txt:2: waiver 'UNR eng.sv line' is stale")
+    assert "rtl/eng.sv" in msg and "'default: state <= IDLE;' is at line(s) 5" in msg
+    # gone altogether
+    rtl = write_sources(tmp_path / "gone", {"eng.sv": {5: "", 6: ""}})
+    with pytest.raises(WaiverError, match=r"w\.txt:2: .*is nowhere in the file"):
+        hdlcov.parse_waivers(QUOTED, "w.txt", rtl_dir=rtl)
+    # a quote found twice names both places
+    rtl = write_sources(tmp_path / "twice", {"eng.sv": {20: "default: state <= IDLE;",
+                                                        21: "state <= RUN;"}})
+    with pytest.raises(WaiverError, match=r"w\.txt:2: .*found 2 times in rtl/eng\.sv "
+                                          r"\(at lines 5, 20\)"):
+        hdlcov.parse_waivers(QUOTED, "w.txt", rtl_dir=rtl)
+    with pytest.raises(WaiverError, match=r"w\.txt:2: .*names rtl/eng\.sv, which does not exist"):
+        hdlcov.parse_waivers(QUOTED, "w.txt", rtl_dir=tmp_path / "empty")
 
 
 @pytest.mark.parametrize("line, msg", [
@@ -149,8 +226,8 @@ def test_waiver_ranges_metrics_and_patterns() -> None:
     ("UNR a.sv lines -- why", "metric 'lines'"),
     ("UNR a.sv line --   ", "needs a reason"),
     ("UNR a.sv line because", "expected 'CATEGORY"),
-    ("UNR a.sv:9-3 line -- why", "line range 9-3 is empty"),
-    ("UNR a.sv:x line -- why", "line range 'x'"),
+    ("UNR a.sv:9-12 line -- why", "does not name line numbers"),
+    ("  | a quoted line below a comment", "belongs right below a waiver"),
 ])
 def test_bad_waivers_name_the_line(line: str, msg: str) -> None:
     with pytest.raises(WaiverError, match=r"w\.txt:2: .*") as e:
@@ -158,16 +235,20 @@ def test_bad_waivers_name_the_line(line: str, msg: str) -> None:
     assert msg in str(e.value)
 
 
-def test_shipped_waiver_file_parses_and_names_real_sources() -> None:
-    for w in hdlcov.load_waivers(hdlcov.WAIVER_FILE):
+def test_shipped_waiver_file_parses_and_anchors_on_the_rtl() -> None:
+    waivers = hdlcov.load_waivers(hdlcov.WAIVER_FILE)  # a stale quote raises here
+    for w in waivers:
         assert (hdlcov.WAIVER_FILE.parent / w.file).exists(), f"{w.where}: no rtl/{w.file}"
+        if w.quote:
+            assert w.last - w.first + 1 == len(w.quote), w.where
+    assert any(w.quote for w in waivers)
 
 
 def test_cobertura_and_html_agree_with_the_summary(tmp_path: Path) -> None:
     raw = hdlcov.read_dat(DAT, ROOT)
-    (tmp_path / "rtl").mkdir()
-    (tmp_path / "rtl" / "fifo.sv").write_text("".join(f"// line {n}\n" for n in range(1, 30)))
-    waivers = hdlcov.parse_waivers("UNR eng.sv:5 line -- why\n")
+    rtl = write_sources(tmp_path / "rtl")
+    waivers = hdlcov.parse_waivers("UNR eng.sv line -- why\n | default: state <= IDLE;\n",
+                                   rtl_dir=rtl)
     s = hdlcov.report(raw, tmp_path / "out", waivers, root=tmp_path)
     cob = ET.parse(tmp_path / "out" / "cobertura.xml").getroot()
     assert int(cob.get("lines-valid")) == s["overall"]["line"]["total"] == 7
@@ -182,6 +263,8 @@ def test_cobertura_and_html_agree_with_the_summary(tmp_path: Path) -> None:
     assert tog.get("line-rate") == "0.0000", "cnt[0] never fell: the signal is not fully toggled"
     index = (tmp_path / "out" / "index.html").read_text()
     assert "files/fifo.sv.html" in index and "eng.sv:5" in index
+    assert "<pre>default: state &lt;= IDLE;</pre>" in index, "the quoted source beside its reason"
+    assert s["waivers"][0]["quote"] == ["default: state <= IDLE;"]
     page = (tmp_path / "out" / "files" / "fifo.sv.html").read_text()
     assert "branch 1/2 missed: else" in page and "toggle 1/2 missed: cnt[0]:1-&gt;0" in page
     assert (tmp_path / "out" / "merged.dat").exists()
@@ -196,3 +279,7 @@ def test_bad_waiver_file_stops_make_cov_before_simulating(
     bad.write_text("UNR vdpa_fifo.sv line\n")
     assert cli.main(["--waivers", str(bad)]) == 2
     assert "w.txt:1: expected 'CATEGORY" in capsys.readouterr().err
+    # a waiver whose quoted RTL is gone stops it too, before any simulation
+    bad.write_text("UNR vdpa_fifo.sv line -- dead\n  | this line is in no fifo\n")
+    assert cli.main(["--waivers", str(bad)]) == 2
+    assert "w.txt:1: waiver 'UNR vdpa_fifo.sv line' is stale" in capsys.readouterr().err

@@ -289,6 +289,9 @@ def test_command_line_refuses_bad_input_before_running(tmp_path: Path,
     waivers.write_text("UNR vdpa_fifo.sv line\n")
     assert cli.main(["run", "--waivers", str(waivers), "--out", str(tmp_path / "r")]) == 2
     assert "w.txt:1: expected 'CATEGORY" in capsys.readouterr().err
+    waivers.write_text("UNR vdpa_fifo.sv branch -- dead\n  | if (this_is_no_fifo_line) begin\n")
+    assert cli.main(["run", "--waivers", str(waivers), "--out", str(tmp_path / "r")]) == 2
+    assert "w.txt:1: waiver 'UNR vdpa_fifo.sv branch' is stale" in capsys.readouterr().err
     assert cli.main(["rerun", "uvm", "--build", "pair", "--seed", "1"]) == 2
     assert "uvm does not run on build 'pair'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists(), "nothing ran, nothing was written"

@@ -147,6 +147,7 @@ class CoverageDb:
             "waivers": [{"where": w.where, "category": w.category, "file": w.file,
                          "lines": [w.first, w.last if w.last < 1 << 62 else None],
                          "metric": w.metric, "pattern": w.pattern, "reason": w.reason,
+                         "quote": list(w.quote),
                          "removed": self.waiver_use[w.where],
                          "removed_but_hit": self.waiver_hit[w.where]} for w in self.waivers],
             "unused_waivers": [w.where for w in self.waivers if not self.waiver_use[w.where]],

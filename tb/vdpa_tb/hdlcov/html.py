@@ -127,7 +127,9 @@ def write(db: CoverageDb, summary: Mapping[str, Any], out: Path, root: Path,
     waivers = [f"<tr><td>{e(w['category'])}</td><td>{e(w['file'])}:{w['lines'][0]}"
                f"{'-' + str(w['lines'][1]) if w['lines'][1] and w['lines'][1] != w['lines'][0] else ''}"
                f"</td><td>{e(w['metric'])}:{e(w['pattern'])}</td><td class='num'>{w['removed']}"
-               f"</td><td>{e(w['reason'])}</td><td>{e(w['where'])}</td></tr>"
+               f"</td><td>{e(w['reason'])}"
+               + (f"<pre>{e(chr(10).join(w['quote']))}</pre>" if w.get("quote") else "")
+               + f"</td><td>{e(w['where'])}</td></tr>"
                for w in summary["waivers"]]
     unused = "".join(f"<p class='warn'>waiver {e(w)} matches no coverage point: review it "
                      "against the RTL</p>" for w in summary["unused_waivers"])

@@ -190,13 +190,15 @@ class IotlbTb:
         self.model.reset(clean=True)
 
     # -- the command port ---------------------------------------------------------------
-    async def raw(self, op: str, **args: int) -> Answer:
-        """One command exactly as the command processor issues it."""
+    async def raw(self, op: str | int, **args: int) -> Answer:
+        """One command exactly as the command processor issues it (``op`` a name, or an
+        opcode number with no arguments)."""
         words = [0] * NARGS
         for k, v in args.items():
+            assert isinstance(op, str), "arguments are named after a command"
             words[RM.arg_index(op, k)] = v & 0xFFFFFFFF
         await RisingEdge(self.dut.clk)
-        self.dut.cmd_op.value = RM.cmd[op].opcode
+        self.dut.cmd_op.value = RM.cmd[op].opcode if isinstance(op, str) else op
         self.dut.cmd_args.value = sum(w << (32 * i) for i, w in enumerate(words))
         self.dut.cmd_valid.value = 1
         await RisingEdge(self.dut.clk)
@@ -514,7 +516,8 @@ async def test_switch_under_traffic(dut):
 async def test_out_of_space(dut):
     """Goal: a table that does not fit is an error completion, never a corrupt table.
     Stimulus: a table in force for ASID 1; beside it a build asking for more MTT pages than are
-    left, one with more ranges than there are entries, and more tables than the device has.
+    left and than the MTT has, one with more ranges than there are entries, and more tables
+    than the device has.
     Check: NO_MEM / NO_SPACE exactly when the model says so; the table in force translates as
     before after each failure; the abandoned build is freed and a build that fits then
     succeeds and is switched in."""
@@ -532,6 +535,8 @@ async def test_out_of_space(dut):
     tb.log.info("Test an MTT too small for the new table")
     h = await tb.table_new(1)
     await tb.map(1, 0, (tb.depth - p + 1) * page, 0x6000_0000, table=h, expect="NO_MEM")
+    # larger than the whole MTT: refused before any space is looked for
+    await tb.map(1, 0, (tb.depth + 1) * page, 0x6000_0000, table=h, expect="NO_MEM")
     await tb.check_now(probe)
     await tb.free(1, h)
 
@@ -605,8 +610,9 @@ async def test_deferred_free_reuses_space(dut):
 async def test_table_commands_refused(dut):
     """Goal: table commands refuse what is not theirs to do, and RESET treats tables right.
     Stimulus: TABLE_NEW / TABLE_SWITCH / TABLE_FREE / MAP with handles out of range, of
-    another ASID, free, in force or retired; RESET without and with CLEAN_MAP.
-    Check: BAD_PARAM / BAD_STATE as documented, nothing changed by a refused command; RESET
+    another ASID, free, in force or retired; an opcode of no IOTLB command; RESET without and
+    with CLEAN_MAP.
+    Check: BAD_PARAM / BAD_STATE / BAD_OPCODE as documented, nothing changed by a refused command; RESET
     keeps every table (retired ones still freeable) unless CLEAN_MAP, which leaves each ASID
     its initial empty table and identity default."""
     tb = IotlbTb(dut)
@@ -619,6 +625,12 @@ async def test_table_commands_refused(dut):
         assert a.status == want, f"{op} {args}: {RM.status_name(a.status)}"
 
     await expect("TABLE_NEW", bad, ASID=tb.nas)
+    # an opcode of no IOTLB command: the command processor never routes one here (its
+    # unit_of), the unit still refuses it rather than act on it
+    foreign = next(c for c in range(0x80, 0x100)
+                   if c not in {cmd.opcode for cmd in RM.cmd.values()})
+    a = await tb.raw(foreign)
+    assert a.status == ST["BAD_OPCODE"], f"opcode {foreign:#x}: {RM.status_name(a.status)}"
     h = await tb.build(0, [ram(0, 4, 0x8000_0000, page)])
     free_handles = [t for t in range(1, tb.tables + 1) if t not in m.tables]
     for t in (0, tb.tables + 1):

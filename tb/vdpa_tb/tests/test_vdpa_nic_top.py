@@ -25,6 +25,7 @@ from vdpa_model.options import DeviceOptions
 from vdpa_model.shadow import ContractShadow
 from vdpa_model.vhost import VhostVdpa
 from vdpa_tb.nic_tb import GUEST_SIZE, STALL_PATTERN, Tb, param
+from vdpa_tb.parent import RtlParentDriver
 from vdpa_tb.regmap import REGMAP as RM
 
 US = "us"
@@ -92,6 +93,21 @@ async def transmit(env: Env, net: GuestNetDriver, qp: int, fr: list[bytes], **po
 
 
 # =========================================================================================
+async def dut_alone(dut: object) -> tuple[Tb, RtlParentDriver, VhostVdpa, GuestNetDriver]:
+    """The DUT without the reference, for races the reference cannot take part in (it works
+    only at settle points): opened, guest RAM mapped IOVA = GPA, one queue pair of 64 entries
+    started."""
+    tb = Tb(dut)
+    drv = await tb.start()
+    v = VhostVdpa(drv)
+    await flows.open_device(v)
+    await v.map(0, [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)], batch=True)
+    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
+                         queue_size=64, features=drv.device_features)
+    await flows.start_device(v, net.vqs, features=net.features)
+    return tb, drv, v, net
+
+
 @cocotb.test(timeout_time=2000, timeout_unit=US)
 async def test_regs_and_commands(dut):
     """Goal: the BAR and command mailbox follow the register map.
@@ -168,6 +184,118 @@ async def test_regs_and_commands(dut):
     assert res[9].data[0] & 0xFF == st["NONE"]
 
 
+@cocotb.test(timeout_time=2000, timeout_unit=US)
+async def test_mailbox_edges_and_bulk_vq_commands(dut):
+    """Goal: the corners of the command mailbox no parent flow reaches, and the bulk VQ commands
+    the parents do not use (they suspend and resume with a MODIFY per VQ, as mlx5 does).
+    Stimulus: completion and fault registers read with nothing waiting, argument words read
+    back, an address no register decodes; SUSPEND_ALL / RESUME_ALL over VQs in INIT, RDY and
+    SUSPEND; MODIFY of the groups of a suspended VQ, in range and out of it; DESTROY of a VQ
+    past the last; UNMAP with a bad ASID or an empty range; more submissions than the mailbox
+    holds while no completion is collected.
+    Check: empty heads read 0; argument words hold what was written; each bulk command moves
+    exactly the VQs in the state it names and counts them; groups change only in range; each
+    bad command's status code; the dropped submission sets CMD_STATUS's sticky overflow bit
+    and every accepted one completes."""
+    tb = Tb(dut)
+    await tb.start()
+    port = tb.port
+    ok, bad_param = RM.status["OK"].code, RM.status["BAD_PARAM"].code
+    st = RM.vq_state
+
+    tb.log.info("Test completion and fault registers with nothing waiting")
+    for reg, n in (("CPL_HEAD", 1), ("CPL_CYCLES", 1), ("CPL_DATA0", 4), ("FAULT_HEAD", 1),
+                   ("FAULT_IOVA_LO", 1), ("FAULT_IOVA_HI", 1)):
+        for i in range(n):
+            assert await port.read(reg, i) == 0, f"{reg}[{i}] with nothing waiting"
+    assert await port.read("CAPS3") == param("MTT_DEPTH", 32768)
+    words = [(0x1357_9BDF * (i + 1)) & 0xFFFF_FFFF for i in range(RM.reg_count["CMD_ARG0"])]
+    for i, w in enumerate(words):
+        await port.write("CMD_ARG0", w, i)
+    assert [await port.read("CMD_ARG0", i) for i in range(len(words))] == words
+    decoded = {RM.reg[r] + k * RM.reg_stride[r] for r in RM.reg for k in range(RM.reg_count[r])}
+    hole = next(a for a in range(0x0100, 0x1000, 4) if a not in decoded)
+    assert (await tb.port.bus.access_many([(False, hole, 0)]))[0] == 0, f"{hole:#x} decodes"
+
+    tb.log.info("Test SUSPEND_ALL and RESUME_ALL over VQs in INIT, RDY and SUSPEND")
+    rdy, init, suspended = (0, 1), (2,), (3,)  # every build has NVQ >= 4
+    for vq in (*rdy, *init, *suspended):
+        assert (await port.execute("CREATE_VQ", VQ=vq, SIZE=64)).ok
+    for vq in (*rdy, *suspended):
+        assert (await port.execute("MODIFY_VQ", VQ=vq, MASK=1, STATE=st["RDY"])).ok
+    for vq in suspended:
+        assert (await port.execute("MODIFY_VQ", VQ=vq, MASK=1, STATE=st["SUSPEND"])).ok
+
+    async def states() -> dict[int, int]:
+        got = await port.execute_many([("QUERY_VQ", {"VQ": vq})
+                                       for vq in (*rdy, *init, *suspended)])
+        return {vq: c.data[0] & 0xFF for vq, c in zip((*rdy, *init, *suspended), got, strict=True)}
+
+    c = await port.execute("SUSPEND_ALL")
+    assert c.status == ok and c.data[0] == len(rdy), c
+    assert await states() == {**dict.fromkeys((*rdy, *suspended), st["SUSPEND"]),
+                              **dict.fromkeys(init, st["INIT"])}
+    c = await port.execute("RESUME_ALL")
+    assert c.status == ok and c.data[0] == len(rdy) + len(suspended), c
+    assert await states() == {**dict.fromkeys((*rdy, *suspended), st["RDY"]),
+                              **dict.fromkeys(init, st["INIT"])}
+    c = await port.execute("SUSPEND_ALL")
+    assert c.data[0] == len(rdy) + len(suspended), c
+
+    tb.log.info("Test MODIFY of a suspended VQ's groups, in range and out of it")
+    groups = param("NGROUPS", 3)
+    vq = rdy[0]
+    c = await port.execute("MODIFY_VQ", VQ=vq, MASK=1 << RM.modify_bit["GROUPS"],
+                           GROUPS=((groups - 1) << 8) | 1)
+    assert c.status == ok, RM.status_name(c.status)
+    assert (await port.execute("QUERY_VQ", VQ=vq)).data[3] == ((groups - 1) << 8) | 1
+    for g in ((groups << 8) | 0, groups):
+        c = await port.execute("MODIFY_VQ", VQ=vq, MASK=1 << RM.modify_bit["GROUPS"], GROUPS=g)
+        assert c.status == bad_param, f"GROUPS {g:#x}: {RM.status_name(c.status)}"
+    assert (await port.execute("QUERY_VQ", VQ=vq)).data[3] == ((groups - 1) << 8) | 1
+
+    c = await port.execute("DESTROY_VQ", VQ=param("NVQ", 8))
+    assert c.status == bad_param, f"DESTROY_VQ past the last VQ: {RM.status_name(c.status)}"
+
+    tb.log.info("Test UNMAP with a bad ASID or an empty range")
+    for args in ({"ASID": param("NAS", 2), "LAST_LO": 0xFFF},
+                 {"ASID": 0, "IOVA_LO": 0x2000, "LAST_LO": 0x1FFF}):
+        c = await port.execute("UNMAP", **args)
+        assert c.status == bad_param, f"UNMAP {args}: {RM.status_name(c.status)}"
+
+    tb.log.info("Test more submissions than the mailbox holds")
+    # completions are left uncollected, so the completion FIFO fills, then every slot keeps a
+    # finished command, then the command FIFO fills behind them; the writes bypass the port,
+    # which never overfills it
+    nop = RM.cmd["NOP"].opcode
+    accepted: list[int] = []
+    for tag in range(200):
+        status = await port.read("CMD_STATUS")
+        assert not status >> 16 & 1, f"dropped with {status & 0xFF} free"
+        full = status & 0xFF == 0
+        await port.write("CMD_SUBMIT", tag << 8 | nop)
+        await tb.cycles(20)
+        if full:
+            break
+        accepted.append(tag)
+    else:
+        raise AssertionError("200 submissions never filled the mailbox: completions are lost")
+    status = await port.read("CMD_STATUS")
+    assert status >> 16 & 1, f"CMD_STATUS {status:#x}: a submission to a full mailbox was kept"
+    got: list[int] = []
+    for _ in range(20 * len(accepted)):
+        head = await port.read("CPL_HEAD")
+        if head >> 31:
+            assert (head >> 16) & 0xFF == ok
+            got.append(head & 0xFF)
+            await port.write("CPL_POP", 1)
+        elif len(got) == len(accepted):
+            break
+        await tb.cycles(5)
+    assert got == accepted, f"completions {got} for submissions {accepted}"
+    assert await port.read("CMD_STATUS") >> 16 & 1, "the overflow bit is sticky"
+
+
 @cocotb.test(timeout_time=20000, timeout_unit=US)
 @cocotb.parametrize(stall=[False, True])
 async def test_traffic_lockstep(dut, stall):
@@ -202,8 +330,8 @@ async def test_traffic_lockstep(dut, stall):
 async def test_iotlb_translation_and_faults(dut):
     """Goal: buffers and rings go through their groups' ASIDs; a miss is a reported fault.
     Stimulus: guest RAM mapped at IOVA = GPA + 1 GiB in ASID 0, rings in ASID 1 through the
-    descriptor group; then a buffer left unmapped.
-    Check: lockstep (same fault: VQ, EFAULT, ASID, IOVA, direction), VQ in ERR, NEEDS_RESET,
+    descriptor group; then a buffer that only ASID 1 maps, on a queue whose data group is on
+    ASID 0. Check: lockstep (same fault: VQ, EFAULT, ASID, IOVA, direction), VQ in ERR, NEEDS_RESET,
     the other queue keeps working, no DMA outside the mappings."""
     env = await make_env(dut)
     off = 0x4000_0000
@@ -214,22 +342,25 @@ async def test_iotlb_translation_and_faults(dut):
     net = env.net(2, 64, iova_of=lambda g: g + off)
     # the data rings' group is bound to ASID 1 where the ring area is mapped read/write
     await env.lock.set_group_asid(2, 1)
-    await env.v.map(1, [flows.MemoryRegion(RAM_BASE, RAM_SIZE).as_range().__class__(
-        RAM_BASE + off, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)], batch=True)
+    # and ASID 1 alone maps the IOVA the bad buffer below uses: a translation through ASID 0
+    # must not find another ASID's range (include/linux/vdpa.h: set_map per ASID)
+    alien = 0x7000_0000
+    await env.v.map(1, [IotlbRange(RAM_BASE + off, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW),
+                        IotlbRange(alien, 0x1000, RAM_BASE, spec.VHOST_ACCESS_RW)], batch=True)
     await flows.start_device(env.v, net.vqs, features=net.features)
     await transmit(env, net, 0, frames(4, rng))
     got = await flows.receive(env.v, env.lock, net, 0, frames(2, rng))
     assert len(got) == 2
 
-    env.tb.log.info("Test a TX buffer outside every mapping")
+    env.tb.log.info("Test a TX buffer outside every mapping of its ASID (mapped in another)")
     tx = net.tx_vq(1)
-    tx.post_iova_chain([(0x7000_0000, 64, False)])
+    tx.post_iova_chain([(alien, 64, False)])
     await flows.kick_if_needed(env.v, tx)
     await env.lock.settle()
     faults = env.lock.take_faults()
     assert len(faults) == 1
     f = faults[0]
-    assert (f.vq, f.errno, f.asid, f.iova, f.write) == (3, errno.EFAULT, 0, 0x7000_0000, False)
+    assert (f.vq, f.errno, f.asid, f.iova, f.write) == (3, errno.EFAULT, 0, alien, False)
     assert await env.lock.get_status() & spec.VIRTIO_CONFIG_S_NEEDS_RESET
     assert (await env.drv.query_vq(3))["state"] == VqObjectState.ERR
 
@@ -330,8 +461,9 @@ async def test_suspend_resume_state(dut):
 
 @cocotb.test(timeout_time=40000, timeout_unit=US)
 async def test_reset_keeps_or_cleans_maps(dut):
-    """Goal: reset keeps mappings, compat_reset(CLEAN_MAP) restores the default (IOTLB_PERSIST).
-    Stimulus: map ASID 0, traffic, reset, traffic without remapping; compat_reset(CLEAN_MAP).
+    """Goal: reset keeps mappings, compat_reset(CLEAN_MAP) and reset_map restore the default
+    (IOTLB_PERSIST). Stimulus: map ASID 0, traffic, reset, traffic without remapping;
+    compat_reset(CLEAN_MAP); a window mapped in ASID 0, reset_map(0).
     Check: lockstep; device status 0 after reset; QUERY_GROUP identity bit before/after."""
     env = await make_env(dut)
     rng = random.Random(11)
@@ -349,6 +481,15 @@ async def test_reset_keeps_or_cleans_maps(dut):
     await env.lock.compat_reset(spec.VDPA_RESET_F_CLEAN_MAP)
     c = await env.tb.port.execute("QUERY_GROUP", GROUP=0)
     assert c.data[1] == 1, "CLEAN_MAP did not restore the identity default of ASID 0"
+    env.tb.log.info("Test reset_map restores the identity default (include/linux/vdpa.h)")
+    # a window the vhost IOTLB does not hold yet (it keeps guest RAM across the reset)
+    await env.v.map(0, [IotlbRange(0x4000_0000, 0x1000, RAM_BASE, spec.VHOST_ACCESS_RW)],
+                    batch=True)
+    c = await env.tb.port.execute("QUERY_GROUP", GROUP=0)
+    assert c.data[1] == 0, "ASID 0 should be mapped again, not identity"
+    await env.lock.reset_map(0)
+    c = await env.tb.port.execute("QUERY_GROUP", GROUP=0)
+    assert c.data[1] == 1, "RESET_MAP did not restore the identity default of ASID 0"
     env.tb.assert_dma_clean()
 
 
@@ -642,14 +783,7 @@ async def test_unmap_races_traffic(dut):
     (RTL only: the reference device does no work between settle points, so there is no race
     to compare). Check: some frames went out before, the queue faults (EFAULT) after, and no
     DMA after the unmap completed reached the unmapped range."""
-    tb = Tb(dut)
-    drv = await tb.start()
-    v = VhostVdpa(drv)
-    await flows.open_device(v)
-    await v.map(0, [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)], batch=True)
-    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
-                         queue_size=64, features=drv.device_features)
-    await flows.start_device(v, net.vqs, features=net.features)
+    tb, drv, v, net = await dut_alone(dut)
     for _ in range(32):
         net.send(0, bytes(1400), kick=False)
     net.tx_vq(0).publish()
@@ -663,6 +797,37 @@ async def test_unmap_races_traffic(dut):
     assert 0 < len(sent) < 32, f"{len(sent)} frames: the unmap did not race the traffic"
     assert [(f.vq, f.errno) for f in faults] == [(1, errno.EFAULT)], faults
     assert n_before > 0
+    tb.assert_dma_clean()
+
+
+@cocotb.test(timeout_time=40000, timeout_unit=US)
+async def test_suspend_waits_for_chain_in_flight(dut):
+    """Goal: suspend returns only once the chain in flight is done, and nothing moves after it
+    (drivers/vhost/vdpa.c: vhost_vdpa_suspend; mlx5_vnet.c: suspend_vq).
+    Stimulus: one 60000-byte TX chain (thousands of bus beats), kicked; suspend while its DMA
+    is under way (RTL only: the reference device does no work between settle points).
+    Check: DMA had started before the suspend; after suspend returned, no DMA, used.idx and
+    the transmitted frames stay as they were; the vring base equals that used.idx; resume
+    sends whatever was left."""
+    tb, drv, v, net = await dut_alone(dut)
+    tx = net.tx_vq(0)
+    frame = random.Random(3).randbytes(60000)
+    net.send(0, frame, kick=False)
+    await v.kick(1)
+    await tb.cycles(600)
+    assert len(tb.target.log) > 0, "the chain had not started: the suspend raced nothing"
+    await v.suspend()
+    used = tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF)
+    n_dma, sent = len(tb.target.log), drv.take_tx()
+    await tb.cycles(20000)
+    assert len(tb.target.log) == n_dma, "DMA after suspend returned"
+    assert tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF) == used, \
+        "a chain completed after suspend returned"
+    assert drv.take_tx() == [], "a frame left after suspend returned"
+    assert await v.get_vring_base(1) == used
+    await v.resume()
+    await drv.settle()
+    assert [p.data for p in sent + drv.take_tx()] == [frame]
     tb.assert_dma_clean()
 
 
@@ -687,6 +852,35 @@ async def test_dead_rx_queue_does_not_block(dut):
     got = await flows.receive(env.v, env.lock, net, 1, fr)
     assert got == fr
     assert await env.tb.port.read("RX_DROPS") == drops + 1
+    env.tb.assert_dma_clean()
+
+
+@cocotb.test(timeout_time=20000, timeout_unit=US)
+async def test_rx_frame_too_long_is_dropped(dut):
+    """Goal: a received frame the device cannot hold is dropped whole and counted, and the
+    receive path goes on (the reference device has no frame limit of its own, so these frames
+    go to the device alone).
+    Stimulus: frames of MAX_FRAME + 1 and of 3 x MAX_FRAME bytes on receiveq0 of a running
+    device, then ordinary frames in lockstep. (An empty frame cannot be sent: the bus models
+    refuse one, as no MAC delivers it.)
+    Check: RX_DROPS counts each dropped frame once; nothing of them reaches guest memory (the
+    lockstep compares all of it afterwards); the ordinary frames arrive intact."""
+    env = await make_env(dut)
+    rng = random.Random(47)
+    net = await bring_up(env, 1)
+    limit = param("MAX_FRAME", 2048)
+    drops = await env.tb.port.read("RX_DROPS")
+    bad = [rng.randbytes(limit + 1), rng.randbytes(3 * limit)]
+    for n, frame in enumerate(bad, 1):
+        await env.lock.dut.inject_rx(0, frame)
+        for _ in range(100):
+            if await env.tb.port.read("RX_DROPS") == drops + n:
+                break
+            await env.tb.cycles(50)
+        assert await env.tb.port.read("RX_DROPS") == drops + n, f"a {len(frame)}-byte frame"
+    fr = frames(3, rng)
+    assert await flows.receive(env.v, env.lock, net, 0, fr) == fr
+    assert await env.tb.port.read("RX_DROPS") == drops + len(bad)
     env.tb.assert_dma_clean()
 
 
