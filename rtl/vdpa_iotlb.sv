@@ -532,14 +532,17 @@ always_ff @(posedge clk) begin
 end
 
 // ---------------------------------------------------------------------------------------
-// Translation: accept, look the range up, read the page's MTT word, answer
+// Translation, two cycles from request to answer: the range is looked up as the request is
+// accepted (the engine drives the request from its registers), the page's MTT word is read on
+// the next cycle and the answer registered with it. Identity and refused requests answer on
+// the same cycle a hit does, so every answer has one latency.
 // ---------------------------------------------------------------------------------------
-typedef enum logic [1:0] {T_IDLE, T_LOOKUP, T_MTT} tstate_t;
+typedef enum logic [0:0] {T_IDLE, T_ANSWER} tstate_t;
 tstate_t        t_state_reg;
-logic [7:0]     t_group_reg;
 logic [63:0]    t_iova_reg;
 logic [31:0]    t_len_reg;
-logic           t_write_reg;
+logic           t_ident_reg;     // identity-mapped ASID: PA = IOVA
+logic           t_refuse_reg;    // no range, or the range does not allow the access
 logic [7:0]     t_asid_reg;
 logic [EW-1:0]  t_entry_reg;
 logic [MW:0]    t_k_reg;
@@ -561,23 +564,23 @@ logic [EW-1:0]  t_hit_idx;
 logic [7:0]     t_asid;
 logic [TIW-1:0] t_tbl;
 always_comb begin
-    t_asid = (32'(t_group_reg) < NGROUPS) ? g2a[t_group_reg[GIW-1:0]] : 8'hff;
+    t_asid = (32'(tr_req_group) < NGROUPS) ? g2a[tr_req_group[GIW-1:0]] : 8'hff;
     t_tbl = as_tbl[t_asid[AIW-1:0]];
     t_hit = 1'b0;
     t_hit_idx = '0;
     for (int i = ENTRIES-1; i >= 0; i--) begin
         // only the table in force of the bound ASID translates
-        if (t_asid != 8'hff && e_valid[i] && e_iova[i] <= t_iova_reg &&
+        if (t_asid != 8'hff && e_valid[i] && e_iova[i] <= tr_req_iova &&
                 (e_tbl[i] == t_tbl || MUTANT == MUT_STALE_TABLE_HIT) &&  // mutant MUT_STALE_TABLE_HIT
-                t_iova_reg <= e_last[i]) begin
+                tr_req_iova <= e_last[i]) begin
             t_hit = 1'b1;
             t_hit_idx = EW'(i);
         end
     end
 end
 
-wire logic [63:0] t_off = t_iova_reg - e_iova[t_hit_idx];
-wire logic t_perm_ok = (t_write_reg && MUTANT != MUT_IOTLB_IGNORE_WRITE_PERM) ?  // mutant MUT_IOTLB_IGNORE_WRITE_PERM
+wire logic [63:0] t_off = tr_req_iova - e_iova[t_hit_idx];
+wire logic t_perm_ok = (tr_req_write && MUTANT != MUT_IOTLB_IGNORE_WRITE_PERM) ?  // mutant MUT_IOTLB_IGNORE_WRITE_PERM
                        e_perm[t_hit_idx][1] : e_perm[t_hit_idx][0];
 
 function automatic logic [31:0] min3(input logic [63:0] a, input logic [63:0] b, input logic [31:0] c);
@@ -591,41 +594,35 @@ always_ff @(posedge clk) begin
     case (t_state_reg)
         T_IDLE: begin
             if (tr_req_valid) begin
-                t_group_reg <= tr_req_group;
                 t_iova_reg <= tr_req_iova;
                 t_len_reg <= tr_req_len;
-                t_write_reg <= tr_req_write;
-                t_state_reg <= T_LOOKUP;
-            end
-        end
-        T_LOOKUP: begin
-            t_asid_reg <= t_asid;
-            if (t_asid != 8'hff && identity[t_asid[AIW-1:0]]) begin
-                t_resp_valid_reg <= 1'b1;
-                t_resp_ok_reg <= 1'b1;
-                t_resp_pa_reg <= t_iova_reg;
-                t_resp_len_reg <= t_len_reg;
-                t_state_reg <= T_IDLE;
-            end else if (!t_hit || !t_perm_ok) begin
-                t_resp_valid_reg <= 1'b1;
-                t_resp_ok_reg <= 1'b0;
-                t_resp_pa_reg <= '0;
-                t_resp_len_reg <= '0;
-                t_state_reg <= T_IDLE;
-            end else begin
+                t_asid_reg <= t_asid;
+                t_ident_reg <= t_asid != 8'hff && identity[t_asid[AIW-1:0]];
+                t_refuse_reg <= !t_hit || !t_perm_ok;
                 t_entry_reg <= t_hit_idx;
                 t_k_reg <= t_off[PAGE_SHIFT+MW:PAGE_SHIFT];
                 t_inpage_reg <= t_off & (PAGE - 64'd1);
-                t_left_reg <= e_last[t_hit_idx] - t_iova_reg + 64'd1;
-                t_state_reg <= T_MTT;
+                t_left_reg <= e_last[t_hit_idx] - tr_req_iova + 64'd1;
+                t_state_reg <= T_ANSWER;
             end
         end
         default: begin
-            // T_MTT: the page's translation, contiguous to the end of the page or the range
+            // T_ANSWER: identity, refusal, or the page's translation, contiguous to the end of
+            // the page or the range
             t_resp_valid_reg <= 1'b1;
-            t_resp_ok_reg <= 1'b1;
-            t_resp_pa_reg <= mtt[MW'(e_base[t_entry_reg] + t_k_reg)] + t_inpage_reg;
-            t_resp_len_reg <= min3(PAGE - t_inpage_reg, t_left_reg, t_len_reg);
+            if (t_ident_reg) begin
+                t_resp_ok_reg <= 1'b1;
+                t_resp_pa_reg <= t_iova_reg;
+                t_resp_len_reg <= t_len_reg;
+            end else if (t_refuse_reg) begin
+                t_resp_ok_reg <= 1'b0;
+                t_resp_pa_reg <= '0;
+                t_resp_len_reg <= '0;
+            end else begin
+                t_resp_ok_reg <= 1'b1;
+                t_resp_pa_reg <= mtt[MW'(e_base[t_entry_reg] + t_k_reg)] + t_inpage_reg;
+                t_resp_len_reg <= min3(PAGE - t_inpage_reg, t_left_reg, t_len_reg);
+            end
             t_state_reg <= T_IDLE;
         end
     endcase

@@ -2,6 +2,7 @@ vdpa_regs_pkg.sv
 vdpa_mutants_pkg.sv
 vdpa_fifo.sv
 vdpa_iotlb.sv
+vdpa_rx_buffer.sv
 vdpa_vq_engine.sv
 vdpa_cmd_proc.sv
 vdpa_axil_regs.sv

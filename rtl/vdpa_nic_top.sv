@@ -28,7 +28,7 @@ module vdpa_nic_top
     parameter logic [255:0] IDENTITY_MASK = 256'd1,
     // VQ groups (mlx5 layout: 0 data buffers, 1 control VQ, 2 data rings)
     parameter int NGROUPS = 3,
-    // DMA (AXI4) data width: 32, 64 or 128
+    // DMA (AXI4) data width: 32, 64, 128, 256 or 512
     parameter int DATA_W = 64,
     // DMA address width
     parameter int ADDR_W = 64,

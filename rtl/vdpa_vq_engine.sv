@@ -27,7 +27,7 @@ module vdpa_vq_engine
     parameter int MAX_QSIZE = 256,
     // Number of VQ groups (for argument checks)
     parameter int NGROUPS = 3,
-    // AXI data width in bits (32, 64 or 128)
+    // AXI data width in bits (32, 64, 128, 256 or 512)
     parameter int DATA_W = 64,
     // AXI address width in bits
     parameter int ADDR_W = 64,
@@ -155,8 +155,8 @@ localparam int FW = $clog2(MAX_FRAME);
 localparam logic [63:0] BLOCK = 64'(16 * BYTES);
 
 initial begin
-    if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128) begin
-        $error("Error: DATA_W must be 32, 64 or 128 (instance %m)");
+    if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) begin
+        $error("Error: DATA_W must be 32, 64, 128, 256 or 512 (instance %m)");
         $finish;
     end
     if (NVQ < 2 || NVQ > 64 || (1 << QW) != NVQ) begin
@@ -226,73 +226,40 @@ wire logic [QW-1:0] a_vq = a0[QW-1:0];
 // ---------------------------------------------------------------------------------------
 // Receive buffer: a whole frame is taken in before the engine looks for a buffer
 // ---------------------------------------------------------------------------------------
-logic [7:0]   rxb[MAX_FRAME];
-logic [FW:0]  rxb_wptr_reg;
-logic         rxb_over_reg;
-logic         rxb_full_reg;
-logic [FW:0]  rxb_len_reg;
-logic [7:0]   rxb_vq_reg;
+logic         rxb_full;
+logic [FW:0]  rxb_len;
+logic [7:0]   rxb_vq;
+logic         rxb_fresh;     // frame not yet offered to its queue
+logic         rxb_receiving; // part of a frame taken in
+logic         rxb_drop_now;  // frame completed but too long or empty: dropped at once
 logic         rxb_take;      // engine is done with the buffered frame
-logic         rxb_drop_now;  // frame completed but too long: drop at once
-logic         rxb_new_reg;   // frame not yet offered to its queue
 logic         rxb_tried;     // engine found no buffer: wait for a kick on that queue
+logic [31:0]  rxb_rd_base;
+logic [DATA_W-1:0] rxb_rd_data;
 
-assign s_axis_rx_tready = !rxb_full_reg;
-
-// position of each kept byte of the input beat in the frame (tkeep may have null bytes)
-logic [BW:0] rx_pos[BYTES];
-logic [BW:0] rx_cnt;
-always_comb begin
-    rx_cnt = '0;
-    for (int k = 0; k < BYTES; k++) begin
-        rx_pos[k] = rx_cnt;
-        if (s_axis_rx_tkeep[k]) begin
-            rx_cnt = rx_cnt + 1'b1;
-        end
-    end
-end
-wire logic [FW+1:0] rxb_wend = (FW+2)'(rxb_wptr_reg) + (FW+2)'(rx_cnt);
-
-always_ff @(posedge clk) begin
-    rxb_drop_now <= 1'b0;
-    if (s_axis_rx_tvalid && !rxb_full_reg) begin
-        if (32'(rxb_wend) <= MAX_FRAME) begin
-            for (int k = 0; k < BYTES; k++) begin
-                if (s_axis_rx_tkeep[k]) begin
-                    rxb[FW'(rxb_wptr_reg + (FW+1)'(rx_pos[k]))] <= s_axis_rx_tdata[8*k +: 8];
-                end
-            end
-            rxb_wptr_reg <= rxb_wend[FW:0];
-        end else begin
-            rxb_over_reg <= 1'b1;
-        end
-        if (s_axis_rx_tlast) begin
-            rxb_wptr_reg <= '0;
-            rxb_over_reg <= 1'b0;
-            if (rxb_over_reg || 32'(rxb_wend) > MAX_FRAME || rxb_wend == 0) begin
-                rxb_drop_now <= 1'b1;
-            end else begin
-                rxb_full_reg <= 1'b1;
-                rxb_new_reg <= 1'b1;
-                rxb_len_reg <= rxb_wend[FW:0];
-                rxb_vq_reg <= s_axis_rx_tdest;
-            end
-        end
-    end
-    if (rxb_tried) begin
-        rxb_new_reg <= 1'b0;
-    end
-    if (rxb_take) begin
-        rxb_full_reg <= 1'b0;
-    end
-    if (rst) begin
-        rxb_new_reg <= 1'b0;
-        rxb_wptr_reg <= '0;
-        rxb_over_reg <= 1'b0;
-        rxb_full_reg <= 1'b0;
-        rxb_drop_now <= 1'b0;
-    end
-end
+vdpa_rx_buffer #(
+    .DATA_W(DATA_W),
+    .MAX_FRAME(MAX_FRAME)
+) rx_buffer_inst (
+    .clk(clk),
+    .rst(rst),
+    .s_axis_rx_tdata(s_axis_rx_tdata),
+    .s_axis_rx_tkeep(s_axis_rx_tkeep),
+    .s_axis_rx_tvalid(s_axis_rx_tvalid),
+    .s_axis_rx_tready(s_axis_rx_tready),
+    .s_axis_rx_tlast(s_axis_rx_tlast),
+    .s_axis_rx_tdest(s_axis_rx_tdest),
+    .full(rxb_full),
+    .len(rxb_len),
+    .vq(rxb_vq),
+    .fresh(rxb_fresh),
+    .receiving(rxb_receiving),
+    .drop(rxb_drop_now),
+    .take(rxb_take),
+    .tried(rxb_tried),
+    .rd_base(rxb_rd_base),
+    .rd_data(rxb_rd_data)
+);
 
 // ---------------------------------------------------------------------------------------
 // Engine state
@@ -372,11 +339,6 @@ logic [7:0]   irq_vq_reg;
 logic [ADDR_W-1:0] awaddr_reg, araddr_reg;
 logic [7:0]   awlen_reg, arlen_reg;
 logic         awvalid_reg, wvalid_reg, wlast_reg, arvalid_reg, rready_reg, bready_reg;
-logic         tr_valid_reg;
-logic [7:0]   tr_group_reg;
-logic [63:0]  tr_iova_reg;
-logic [31:0]  tr_len_reg;
-logic         tr_write_reg;
 logic [DATA_W-1:0] tx_tdata_reg;
 logic [BYTES-1:0]  tx_tkeep_reg;
 logic         tx_tvalid_reg, tx_tlast_reg, tx_tuser_reg;
@@ -431,11 +393,6 @@ assign m_axi_arprot = 3'b010;
 assign m_axi_arvalid = arvalid_reg;
 assign m_axi_rready = rready_reg;
 
-assign tr_req_valid = tr_valid_reg;
-assign tr_req_group = tr_group_reg;
-assign tr_req_iova = tr_iova_reg;
-assign tr_req_len = tr_len_reg;
-assign tr_req_write = tr_write_reg;
 
 assign m_axis_tx_tdata = tx_tdata_reg;
 assign m_axis_tx_tkeep = tx_tkeep_reg;
@@ -502,8 +459,8 @@ end
 assign eng_busy = e_state_reg != E_IDLE;
 
 // quiescent: nothing in flight, no frame held, no kick the scheduler would act on
-assign dp_idle = e_state_reg == E_IDLE && !(rxb_full_reg && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
-                 !(driver_ok && pick_found) && rxb_wptr_reg == 0;
+assign dp_idle = e_state_reg == E_IDLE && !(rxb_full && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
+                 !(driver_ok && pick_found) && !rxb_receiving;
 
 // a received frame waits in the buffer (backpressuring the wire) until its queue is RDY and
 // has a buffer; it is offered once on arrival and again after each kick of that queue
@@ -512,12 +469,12 @@ assign dp_idle = e_state_reg == E_IDLE && !(rxb_full_reg && (rx_vq_bad || (drive
 // queues; so is every frame while DRIVER_OK is clear (before the first DRIVER_OK and after a
 // reset there is no driver to deliver to: holding it would stall the wire until the next
 // driver and hand it a frame from before its time)
-wire logic rx_vq_bad = !driver_ok || 32'(rxb_vq_reg) >= NVQ || rxb_vq_reg[0] == 1'b1 ||
-                       q_state[rxb_vq_reg[QW-1:0]] == VQS_ERR ||
-                       q_state[rxb_vq_reg[QW-1:0]] == VQS_NONE;
-wire logic rx_vq_ok = !rx_vq_bad && q_state[rxb_vq_reg[QW-1:0]] == VQS_RDY && !blk_all &&
-                      !(blk_one && v_vq_reg == rxb_vq_reg[QW-1:0]) &&
-                      (rxb_new_reg || q_pending[rxb_vq_reg[QW-1:0]]);
+wire logic rx_vq_bad = !driver_ok || 32'(rxb_vq) >= NVQ || rxb_vq[0] == 1'b1 ||
+                       q_state[rxb_vq[QW-1:0]] == VQS_ERR ||
+                       q_state[rxb_vq[QW-1:0]] == VQS_NONE;
+wire logic rx_vq_ok = !rx_vq_bad && q_state[rxb_vq[QW-1:0]] == VQS_RDY && !blk_all &&
+                      !(blk_one && v_vq_reg == rxb_vq[QW-1:0]) &&
+                      (rxb_fresh || q_pending[rxb_vq[QW-1:0]]);
 
 wire logic [16:0] e_size = q_size[e_vq_reg];
 wire logic [15:0] e_mask = 16'(e_size - 17'd1);
@@ -536,14 +493,15 @@ wire logic [BW:0]  beat_room = (BW+1)'(BYTES) - beat_lo;
 wire logic [BW:0]  beat_n = (32'(beat_room) < burst_left_reg) ? beat_room : (BW+1)'(burst_left_reg);
 logic [BYTES-1:0]  beat_keep;
 logic [DATA_W-1:0] rx_beat;
+// frame byte under lane 0 of the beat (the read port returns one beat's worth from there)
+assign rxb_rd_base = moved_reg - 32'(beat_lo) - 32'(hdr_len);
 always_comb begin
     for (int j = 0; j < BYTES; j++) begin
         beat_keep[j] = 32'(j) >= 32'(beat_lo) && 32'(j) < 32'(beat_lo) + 32'(beat_n);
         // frame position of lane j: header bytes first, then the received frame
         // lanes outside the strobe carry zeros, not whatever the buffer holds there
         rx_beat[8*j +: 8] = !beat_keep[j] ? 8'd0 :
-            rx_byte(moved_reg + 32'(j) - 32'(beat_lo), hdr_len,
-                    rxb[FW'(moved_reg + 32'(j) - 32'(beat_lo) - 32'(hdr_len))]);
+            rx_byte(moved_reg + 32'(j) - 32'(beat_lo), hdr_len, rxb_rd_data[8*j +: 8]);
     end
 end
 
@@ -569,6 +527,15 @@ wire logic [5:0]  m_w_room = 6'(BYTES) - 6'(tr_resp_pa[BW-1:0]);
 wire logic [4:0]  m_w_piece = (6'(m_xl_piece) > m_w_room) ? 5'(m_w_room) : m_xl_piece;
 // the piece being accessed is the item's last
 wire logic        m_last_piece = m_done_reg + m_piece_reg == m_len_reg;
+
+// a translation request goes out in the cycle the engine enters the state that needs it and is
+// held until the IOTLB takes it: a buffer page (E_BUF_XL) or the rest of a ring item (M_XL)
+wire logic tr_buf = e_state_reg == E_BUF_XL;
+assign tr_req_valid = tr_buf || e_state_reg == M_XL;
+assign tr_req_group = tr_buf ? q_dgroup[e_vq_reg] : m_group_reg;
+assign tr_req_iova = tr_buf ? x_iova_reg : m_iova_reg + 64'(m_done_reg);
+assign tr_req_len = tr_buf ? x_left_reg : 32'(m_rem);
+assign tr_req_write = tr_buf ? e_rx_reg : m_write_reg;
 // buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
 wire logic [15:0] avail_delta = m_rshift - q_avail[e_vq_reg];
 
@@ -578,7 +545,6 @@ always_ff @(posedge clk) begin
     v_done_reg <= 1'b0;
     rxb_take <= 1'b0;
     rxb_tried <= 1'b0;
-    tr_valid_reg <= 1'b0;
 
     if (rxb_drop_now) begin
         rx_drops_reg <= rx_drops_reg + 1;
@@ -733,7 +699,7 @@ always_ff @(posedge clk) begin
                     (MUTANT == MUT_SUSPEND_NO_DRAIN && v_op_reg != OP_RESET)) begin  // mutant MUT_SUSPEND_NO_DRAIN
                 if (v_op_reg == OP_RESET) begin
                     // a held received frame belongs to the old device instance
-                    rxb_take <= rxb_full_reg;
+                    rxb_take <= rxb_full;
                     needs_reset_reg <= 1'b0;
                     rx_drops_reg <= '0;
                     for (int q = 0; q < NVQ; q++) begin
@@ -766,15 +732,15 @@ always_ff @(posedge clk) begin
     // ===================================================================================
     case (e_state_reg)
         E_IDLE: begin
-            if (rxb_full_reg && !rxb_take && rx_vq_bad) begin
+            if (rxb_full && !rxb_take && rx_vq_bad) begin
                 // no receive queue that could ever take it
                 rxb_take <= 1'b1;
                 rx_drops_reg <= rx_drops_reg + 1;
             end else if (!driver_ok || iotlb_hold) begin
                 // no buffers are consumed before DRIVER_OK (virtio 1.2 §2.1), nor while a
                 // mapping change waits for the data path to be between chains
-            end else if (rxb_full_reg && !rxb_take && rx_vq_ok) begin
-                e_vq_reg <= rxb_vq_reg[QW-1:0];
+            end else if (rxb_full && !rxb_take && rx_vq_ok) begin
+                e_vq_reg <= rxb_vq[QW-1:0];
                 e_rx_reg <= 1'b1;
                 e_state_reg <= E_START;
             end else if (pick_found) begin
@@ -939,12 +905,7 @@ always_ff @(posedge clk) begin
             end
         end
         E_BUF_XL: begin
-            if (tr_req_ready && !tr_valid_reg) begin
-                tr_valid_reg <= 1'b1;
-                tr_group_reg <= q_dgroup[e_vq_reg];
-                tr_iova_reg <= x_iova_reg;
-                tr_len_reg <= x_left_reg;
-                tr_write_reg <= e_rx_reg;
+            if (tr_req_ready) begin
                 e_state_reg <= E_BUF_XLW;
             end
         end
@@ -1020,8 +981,8 @@ always_ff @(posedge clk) begin
             seg_idx_reg <= '0;
             moved_reg <= '0;
             if (e_rx_reg) begin
-                xfer_total_reg <= 32'(hdr_len) + 32'(rxb_len_reg);
-                if (32'(hdr_len) + 32'(rxb_len_reg) > total_reg) begin
+                xfer_total_reg <= 32'(hdr_len) + 32'(rxb_len);
+                if (32'(hdr_len) + 32'(rxb_len) > total_reg) begin
                     // frame larger than the buffer: drop the frame, keep the buffer
                     e_state_reg <= E_RX_DROP;
                 end else begin
@@ -1293,12 +1254,7 @@ always_ff @(posedge clk) begin
 
         // ---- micro-ops: one ring item (2, 4 or 16 bytes, naturally aligned) -------------
         M_XL: begin
-            if (tr_req_ready && !tr_valid_reg) begin
-                tr_valid_reg <= 1'b1;
-                tr_group_reg <= m_group_reg;
-                tr_iova_reg <= m_iova_reg + 64'(m_done_reg);
-                tr_len_reg <= 32'(m_rem);
-                tr_write_reg <= m_write_reg;
+            if (tr_req_ready) begin
                 e_state_reg <= M_XLW;
             end
         end
@@ -1338,7 +1294,7 @@ always_ff @(posedge clk) begin
                         awlen_reg <= 8'd0;
                         awvalid_reg <= 1'b1;
                         wdata_reg <= DATA_W'(m_wval_reg >> (8 * m_done_reg)) << (8 * tr_resp_pa[BW-1:0]);
-                        wstrb_reg <= BYTES'(BYTES'((20'd1 << m_w_piece) - 20'd1) << tr_resp_pa[BW-1:0]);
+                        wstrb_reg <= BYTES'(BYTES'(20'((20'd1 << m_w_piece) - 20'd1)) << tr_resp_pa[BW-1:0]);
                         wlast_reg <= 1'b1;
                         wvalid_reg <= 1'b1;
                         e_state_reg <= M_AW;
@@ -1437,7 +1393,6 @@ always_ff @(posedge clk) begin
         arvalid_reg <= 1'b0;
         rready_reg <= 1'b0;
         bready_reg <= 1'b0;
-        tr_valid_reg <= 1'b0;
         tx_tvalid_reg <= 1'b0;
         f_errno_reg <= '0;
         m_probe_reg <= 1'b0;

@@ -13,7 +13,7 @@ import errno
 from collections.abc import Callable
 from typing import Protocol
 
-from .datapath import Chain, RingError, SplitRing
+from .datapath import Chain, RingError, SegmentMover
 from .spec import (
     VIRTIO_NET_CTRL_MAC,
     VIRTIO_NET_CTRL_MAC_ADDR_SET,
@@ -40,7 +40,7 @@ class ControlTarget(Protocol):
 CommandHook = Callable[[int, int, bool, bool], None]
 
 
-def serve_control(ring: SplitRing, chain: Chain, dev: ControlTarget, max_queue_pairs: int,
+def serve_control(mover: SegmentMover, chain: Chain, dev: ControlTarget, max_queue_pairs: int,
                   vlans: set[int] | None = None, on_command: CommandHook | None = None) -> int:
     """Execute the command in ``chain``, write its ack byte, return the used length (1).
 
@@ -53,7 +53,7 @@ def serve_control(ring: SplitRing, chain: Chain, dev: ControlTarget, max_queue_p
     """
     if chain.write_len < 1:
         raise RingError(errno.EPROTO, f"control command at head {chain.head} has no ack byte")
-    cmd = ring.pull(chain)
+    cmd = mover.pull(chain)
     status = VIRTIO_NET_ERR
     changed = False
     cls = code = -1
@@ -78,7 +78,7 @@ def serve_control(ring: SplitRing, chain: Chain, dev: ControlTarget, max_queue_p
                 changed = vid in vlans
                 vlans.discard(vid)
                 status = VIRTIO_NET_OK
-    ring.push(chain, bytes([status]))
+    mover.push(chain, bytes([status]))
     if on_command is not None:
         on_command(cls, code, status == VIRTIO_NET_OK, changed)
     return 1

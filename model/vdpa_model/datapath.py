@@ -13,6 +13,13 @@ kernel's own device-side ring walker (vdpa-semantics.md §5):
 * ``__vringh_complete``: the used element is written before ``used.idx``;
 * ``__vringh_need_notify``: NO_INTERRUPT without EVENT_IDX, ``vring_need_event`` with it.
 
+The ring-format boundary (the seam of the RTL engine, docs/rtl-interface.md "Data path
+blocks"): a ring walker reads a format's rings and hands on a :class:`Chain`, the translated
+segment list of one buffer, which says nothing of the format it came from; the
+:class:`SegmentMover` moves bytes over a chain (TX: gather, RX: scatter) and knows nothing of
+rings. :class:`SplitRing` is the split-ring walker and completion writer (virtio 1.2 §2.7); a
+packed-ring walker (§2.8) produces the same ``Chain`` and reuses the mover unchanged.
+
 Two deliberate choices where the kernel is silent or lax (docs/model.md lists them):
 
 * The whole chain, including every buffer translation and the used-ring slot it will complete
@@ -73,7 +80,10 @@ class RingError(Exception):
 
 @dataclasses.dataclass(slots=True)
 class Chain:
-    """A validated descriptor chain: translated readable and writable segments, in order."""
+    """The segment list of one buffer, as a ring walker hands it to the mover: translated
+    readable and writable segments, in order, each ``(iova, [(pa, length), ...])``. ``head``
+    is the id its completion carries (the split ring's head index); ``descriptors`` how many
+    ring entries described it."""
 
     head: int
     readable: list[tuple[int, Pieces]]
@@ -83,9 +93,38 @@ class Chain:
     descriptors: int
 
 
+class SegmentMover:
+    """The data mover: bytes to and from a :class:`Chain`'s segments through ``data`` (the VQ
+    group's ASID). Ring-format independent: it sees segments, never descriptors."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: DmaPort) -> None:
+        self.data = data
+
+    def pull(self, chain: Chain) -> bytes:
+        """All readable bytes of ``chain``, in order (TX)."""
+        read = self.data.read_translated
+        return b"".join([read(iova, pieces, _BUFFER) for iova, pieces in chain.readable])
+
+    def push(self, chain: Chain, payload: bytes) -> None:
+        """Scatter ``payload`` (<= chain.write_len) over the writable segments (RX)."""
+        data = self.data
+        pos, total = 0, len(payload)
+        for iova, pieces in chain.writable:
+            for pa, n in pieces:
+                if pos >= total:
+                    return
+                take = min(n, total - pos)
+                data.write_translated(iova, [(pa, take)], payload[pos:pos + take], _BUFFER)
+                pos += take
+                iova += n
+
+
 class SplitRing:
-    """Device access to one split ring; rings through ``ring`` (the descriptor group's ASID),
-    buffers and indirect tables through ``data`` (the VQ group's ASID)."""
+    """The split-ring walker and completion writer of one VQ (the ring-format side of the
+    boundary): rings through ``ring`` (the descriptor group's ASID); buffers and indirect tables
+    are translated through ``data`` (the VQ group's ASID), which the VQ's mover shares."""
 
     __slots__ = ("data", "desc_area", "device_area", "driver_area", "event_idx", "num", "ring")
 
@@ -181,24 +220,6 @@ class SplitRing:
             i = nxt
             if i >= table_max:
                 raise RingError(errno.EINVAL, f"chained index {i} >= table size {table_max}")
-
-    def pull(self, chain: Chain) -> bytes:
-        """All readable bytes of ``chain``, in order."""
-        read = self.data.read_translated
-        return b"".join([read(iova, pieces, _BUFFER) for iova, pieces in chain.readable])
-
-    def push(self, chain: Chain, payload: bytes) -> None:
-        """Scatter ``payload`` (<= chain.write_len) over the writable segments."""
-        data = self.data
-        pos, total = 0, len(payload)
-        for iova, pieces in chain.writable:
-            for pa, n in pieces:
-                if pos >= total:
-                    return
-                take = min(n, total - pos)
-                data.write_translated(iova, [(pa, take)], payload[pos:pos + take], _BUFFER)
-                pos += take
-                iova += n
 
     def check_completion(self, used_idx: int) -> None:
         """Fail now if the used element or used.idx could not be written, so that a chain whose

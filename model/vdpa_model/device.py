@@ -24,7 +24,7 @@ import errno
 from collections.abc import Sequence
 
 from .ctrl import serve_control
-from .datapath import Chain, RingError, SplitRing
+from .datapath import Chain, RingError, SegmentMover, SplitRing
 from .dma import AccessKind, AccessLog, BusError, DmaPort, PoisonedDmaPort
 from .errors import fail
 from .fwmodel import CVQ_GROUP, DATAVQ_DESC_GROUP, DATAVQ_GROUP, firmware_for
@@ -96,6 +96,8 @@ class Virtqueue:
     #: ring geometry applied when the object last started (mlx5 applies modified fields at the
     #: INIT/SUSPEND → RDY modify; vdpa_sim rebuilds vringh on ready false → true).
     ring: SplitRing | None = None
+    #: the data mover over the same data group (the other side of the ring-format boundary)
+    mover: SegmentMover | None = None
     notifications: int = 0
     completed: int = 0
     rx_dropped: int = 0
@@ -215,6 +217,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         if vq.state is VqObjectState.INIT and self.options.parent is Parent.SIM:
             vq.used_idx = vq.last_avail  # vdpasim_queue_ready: last_used_idx = last_avail_idx
         vq.ring = self._make_ring(vq)
+        vq.mover = SegmentMover(vq.ring.data)
         vq.avail_seen = vq.last_avail  # a (re)started queue reads avail.idx afresh
         vq.state = VqObjectState.RDY
         if self.options.kick_on_start:
@@ -239,6 +242,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         for vq in self.vqs:
             if vq.ring is not None:
                 vq.ring = self._make_ring(vq)
+                vq.mover = SegmentMover(vq.ring.data)
 
     # ======================================================================================
     # VdpaOps: virtqueue configuration
@@ -568,8 +572,8 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
 
     def _service(self, vq: Virtqueue) -> bool:
         """Handle one chain of ``vq``; False when there is nothing to do."""
-        ring = vq.ring
-        assert ring is not None
+        ring, mover = vq.ring, vq.mover
+        assert ring is not None and mover is not None
         try:
             cvq = self.is_cvq(vq.index)
             is_rx = vq.index % 2 == 0 and not cvq
@@ -595,13 +599,13 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
             chain = ring.walk(head, allow_read=not is_rx, allow_write=is_rx or cvq)
             ring.check_completion(vq.used_idx)
             if is_rx:
-                written = self._receive(vq, ring, chain)
+                written = self._receive(vq, mover, chain)
                 if written < 0:
                     return True  # frame dropped, buffer kept for the next frame
             elif cvq:
-                written = self._control(ring, chain)
+                written = self._control(mover, chain)
             else:
-                written = self._transmit(vq, ring, chain)
+                written = self._transmit(vq, mover, chain)
             vq.last_avail = (vq.last_avail + 1) & U16_MASK
             old = vq.used_idx
             vq.used_idx = ring.complete(old, head, written)
@@ -667,18 +671,18 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self._faults.append(DeviceFault(vq.index, e.errno, e.reason, e.asid,
                                         f.iova if f else None, f.write if f else None))
 
-    def _transmit(self, vq: Virtqueue, ring: SplitRing, chain: Chain) -> int:
+    def _transmit(self, vq: Virtqueue, mover: SegmentMover, chain: Chain) -> int:
         """TX: the readable bytes are header + frame; the frame leaves on the wire. A chain too
         short for the header or too long for a frame is dropped and still completed."""
         hdr_len = net_hdr_len(self.features)
         if chain.read_len < hdr_len or chain.read_len - hdr_len > VIRTIO_NET_MAX_FRAME:
             vq.tx_dropped += 1
             return 0
-        data = ring.pull(chain)
+        data = mover.pull(chain)
         self._tx.append(TxPacket(vq.index, data[:hdr_len], data[hdr_len:]))
         return 0
 
-    def _receive(self, vq: Virtqueue, ring: SplitRing, chain: Chain) -> int:
+    def _receive(self, vq: Virtqueue, mover: SegmentMover, chain: Chain) -> int:
         """RX: write a header (num_buffers = 1 where present) and the frame. A frame larger than
         the buffer is dropped and the buffer left for the next one (-1)."""
         frame = vq.rx_frames[0]
@@ -691,16 +695,16 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         header = bytearray(hdr_len)
         if hdr_len == VIRTIO_NET_HDR_V1_LEN:
             VIRTIO_NET_HDR_NUM_BUFFERS_STRUCT.pack_into(header, hdr_len - 2, 1)
-        ring.push(chain, bytes(header) + frame)
+        mover.push(chain, bytes(header) + frame)
         vq.rx_frames.popleft()
         return total
 
-    def _control(self, ring: SplitRing, chain: Chain) -> int:
+    def _control(self, mover: SegmentMover, chain: Chain) -> int:
         """CVQ, emulated in software as mlx5_vnet.c does (mlx5_cvq_kick_handler). VLAN commands
         are mlx5's and need CTRL_VLAN negotiated (handle_ctrl_vlan); vdpa_sim has none."""
         vlans = (self.vlans if self.options.parent is Parent.MLX5
                  and self.features & bit(VIRTIO_NET_F_CTRL_VLAN) else None)
-        return serve_control(ring, chain, self, self.options.queue_pairs, vlans, self._controlled)
+        return serve_control(mover, chain, self, self.options.queue_pairs, vlans, self._controlled)
 
     def _controlled(self, cls: int, cmd: int, ok: bool, changed: bool) -> None:
         self.fw.control(cls, cmd, ok, changed, self._cur_qps)

@@ -18,7 +18,7 @@ constexpr uint64_t kChunk = 1ull << VTB_CHUNK_SHIFT;
 constexpr size_t kAxilResults = 1 << 12;
 constexpr size_t kMaxErrors = 16;
 // byte lanes of the widest bus (the DPI words are 128 bits)
-constexpr int kMaxLanes = 16;
+constexpr int kMaxLanes = 64;
 
 // One guest memory per simulation: every device of a two-device top reaches the same guest.
 struct GuestMemory {
@@ -195,18 +195,19 @@ svBit vtb_mem_read(int dev, long long addr, int nbytes, int user, svBitVecVal* d
 
 // One write beat: each run of enabled strobes is one logged access; the first run that is
 // poisoned or outside guest memory stops the beat and the burst answers SLVERR.
-svBit vtb_mem_write(int dev, long long addr, int nbytes, const svBitVecVal* data, int strb,
+svBit vtb_mem_write(int dev, long long addr, int nbytes, const svBitVecVal* data, long long strb,
                     int user) {
     Device& d = dev_of(dev);
     uint64_t word = static_cast<uint64_t>(addr);
+    uint64_t lanes = static_cast<uint64_t>(strb);
     const uint8_t* bytes = reinterpret_cast<const uint8_t*>(data);
     for (int lane = 0; lane < nbytes;) {
-        if (!(strb >> lane & 1)) {
+        if (!(lanes >> lane & 1)) {
             ++lane;
             continue;
         }
         int end = lane;
-        while (end < nbytes && (strb >> end & 1)) ++end;
+        while (end < nbytes && (lanes >> end & 1)) ++end;
         uint64_t pa = word + static_cast<uint64_t>(lane);
         uint32_t n = static_cast<uint32_t>(end - lane);
         vtb_dma_rec rec = record(user, pa, n, true);
@@ -245,8 +246,10 @@ size_t vtb_tx_take(int dev, vtb_tx_frame* frames, uint8_t* data) {
     return n;
 }
 
-void vtb_tx_beat(int dev, const svBitVecVal* data, int keep, svBit last, svBit user, int dest) {
+void vtb_tx_beat(int dev, const svBitVecVal* data, long long keep, svBit last, svBit user,
+                 int dest) {
     Device& d = dev_of(dev);
+    uint64_t lanes = static_cast<uint64_t>(keep);
     const uint8_t* bytes = reinterpret_cast<const uint8_t*>(data);
     if (!d.tx_in_frame) {
         d.tx_start = d.tx_data.size();
@@ -255,7 +258,7 @@ void vtb_tx_beat(int dev, const svBitVecVal* data, int keep, svBit last, svBit u
     }
     // cocotbext's sink keeps the bytes whose tkeep bit is set; so does this
     for (int lane = 0; lane < kMaxLanes; ++lane) {
-        if (keep >> lane & 1) d.tx_data.push_back(bytes[lane]);
+        if (lanes >> lane & 1) d.tx_data.push_back(bytes[lane]);
     }
     if (last) {
         d.tx_frames.push_back(vtb_tx_frame{d.tx_start,
@@ -277,14 +280,15 @@ int vtb_rx_push(int dev, int dest, const uint8_t* data, size_t len) {
 
 size_t vtb_rx_pending(int dev) { return dev_of(dev).rx.size(); }
 
-svBit vtb_rx_beat(int dev, int nbytes, svBitVecVal* data, int* keep, svBit* last, int* dest) {
+svBit vtb_rx_beat(int dev, int nbytes, svBitVecVal* data, long long* keep, svBit* last,
+                  int* dest) {
     Device& d = dev_of(dev);
     if (d.rx.empty()) return 0;
     RxFrame& f = d.rx.front();
     size_t n = std::min(static_cast<size_t>(nbytes), f.data.size() - f.pos);
     std::memset(data, 0, (static_cast<size_t>(nbytes) + 3) / 4 * sizeof(svBitVecVal));
     std::memcpy(data, f.data.data() + f.pos, n);
-    *keep = static_cast<int>((1ull << n) - 1);
+    *keep = static_cast<long long>(n >= 64 ? ~0ull : (1ull << n) - 1);
     *dest = f.dest;
     f.pos += n;
     *last = f.pos == f.data.size();

@@ -131,10 +131,12 @@ size_t vtb_protocol_error_text(int dev, char* out, size_t cap);
 
 int vtb_cycle(int dev);
 svBit vtb_mem_read(int dev, long long addr, int nbytes, int user, svBitVecVal* data);
-svBit vtb_mem_write(int dev, long long addr, int nbytes, const svBitVecVal* data, int strb,
+svBit vtb_mem_write(int dev, long long addr, int nbytes, const svBitVecVal* data, long long strb,
                     int user);
-void vtb_tx_beat(int dev, const svBitVecVal* data, int keep, svBit last, svBit user, int dest);
-svBit vtb_rx_beat(int dev, int nbytes, svBitVecVal* data, int* keep, svBit* last, int* dest);
+void vtb_tx_beat(int dev, const svBitVecVal* data, long long keep, svBit last, svBit user,
+                 int dest);
+svBit vtb_rx_beat(int dev, int nbytes, svBitVecVal* data, long long* keep, svBit* last,
+                  int* dest);
 svBit vtb_axil_next(int dev, svBit* write, int* addr, int* data);
 svBit vtb_axil_complete(int dev, int rdata, int resp);
 void vtb_irq(int dev, int vq);

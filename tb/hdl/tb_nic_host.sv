@@ -33,7 +33,7 @@
 module tb_nic_host #(
     // Index of this device in the host library
     parameter int DEV = 0,
-    // DMA (AXI4) data width: 32, 64 or 128
+    // DMA (AXI4) data width: 32, 64, 128, 256 or 512
     parameter int DATA_W = 64,
     // DMA address width
     parameter int ADDR_W = 64,
@@ -151,13 +151,13 @@ localparam int CYCLE_RX_QUEUED = 10;
 
 import "DPI-C" function int vtb_cycle(input int dev);
 import "DPI-C" function bit vtb_mem_read(input int dev, input longint addr, input int nbytes,
-                                         input int user, output bit [127:0] data);
+                                         input int user, output bit [511:0] data);
 import "DPI-C" function bit vtb_mem_write(input int dev, input longint addr, input int nbytes,
-                                          input bit [127:0] data, input int strb, input int user);
-import "DPI-C" function void vtb_tx_beat(input int dev, input bit [127:0] data, input int keep,
+                                          input bit [511:0] data, input longint strb, input int user);
+import "DPI-C" function void vtb_tx_beat(input int dev, input bit [511:0] data, input longint keep,
                                          input bit last, input bit user, input int dest);
-import "DPI-C" function bit vtb_rx_beat(input int dev, input int nbytes, output bit [127:0] data,
-                                        output int keep, output bit last, output int dest);
+import "DPI-C" function bit vtb_rx_beat(input int dev, input int nbytes, output bit [511:0] data,
+                                        output longint keep, output bit last, output int dest);
 import "DPI-C" function bit vtb_axil_next(input int dev, output bit write, output int addr,
                                           output int data);
 import "DPI-C" function bit vtb_axil_complete(input int dev, input int rdata, input int resp);
@@ -165,8 +165,8 @@ import "DPI-C" function void vtb_irq(input int dev, input int vq);
 import "DPI-C" function void vtb_protocol_error(input int dev, input string what);
 
 initial begin
-    if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128) begin
-        $error("Error: DATA_W %0d not 32, 64 or 128 (instance %m)", DATA_W);
+    if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) begin
+        $error("Error: DATA_W %0d not 32, 64, 128, 256 or 512 (instance %m)", DATA_W);
         $finish;
     end
 end
@@ -310,7 +310,7 @@ always @(posedge clk) begin : axi_write
         end
         if (m_axi_wvalid && m_axi_wready) begin
             err = vtb_mem_write(DEV, longint'(addr >> LANE_BITS << LANE_BITS), BYTES,
-                                128'(m_axi_wdata), 32'(m_axi_wstrb), 32'(user)) || err;
+                                512'(m_axi_wdata), 64'(m_axi_wstrb), 32'(user)) || err;
             if (m_axi_wlast != (left == 0)) begin
                 vtb_protocol_error(DEV, $sformatf("AXI4 write: wlast %0d with %0d beats left",
                                                   m_axi_wlast, left));
@@ -354,7 +354,7 @@ always @(posedge clk) begin : axi_read
     string problem;
     bit err;
     /* verilator lint_off UNUSEDSIGNAL */
-    bit [127:0] word;  // the DPI word is as wide as the widest bus
+    bit [511:0] word;  // the DPI word is as wide as the widest bus
     /* verilator lint_on UNUSEDSIGNAL */
     if (rst) begin
         rd_busy <= 1'b0;
@@ -398,17 +398,17 @@ always @(posedge clk) begin : tx_sink
     if (rst) begin
         tx_in_frame <= 1'b0;
     end else if (m_axis_tx_tvalid && m_axis_tx_tready) begin
-        vtb_tx_beat(DEV, 128'(m_axis_tx_tdata), 32'(m_axis_tx_tkeep), m_axis_tx_tlast,
+        vtb_tx_beat(DEV, 512'(m_axis_tx_tdata), 64'(m_axis_tx_tkeep), m_axis_tx_tlast,
                     m_axis_tx_tuser, 32'(m_axis_tx_tdest));
         tx_in_frame <= !m_axis_tx_tlast;
     end
 end
 
 always @(posedge clk) begin : rx_source
-    // DPI arguments are as wide as the widest bus and C's int
+    // DPI arguments are as wide as the widest bus (512 bits, 64 lanes of tkeep)
     /* verilator lint_off UNUSEDSIGNAL */
-    bit [127:0] word;
-    int keep;
+    bit [511:0] word;
+    longint keep;
     int dest;
     /* verilator lint_on UNUSEDSIGNAL */
     bit last;

@@ -33,7 +33,7 @@ from typing import Any
 
 from vdpa_model import spec
 from vdpa_model.ctrl import serve_control
-from vdpa_model.datapath import Chain, RingError, SplitRing
+from vdpa_model.datapath import Chain, RingError, SegmentMover, SplitRing
 
 # mlx5 group layout, defined once in the model (mlx5_vnet.c: MLX5_VDPA_*_GROUP)
 from vdpa_model.device import CVQ_GROUP, DATAVQ_DESC_GROUP, DATAVQ_GROUP
@@ -883,7 +883,7 @@ class RtlParentDriver(VdpaOps, RtlHarness):
                 head = ring.head_at(self.cvq_last_avail)
                 chain = ring.walk(head, allow_read=True, allow_write=True)
                 plans: list[list[FwWork]] = []
-                written = self._control(ring, chain, plans)
+                written = self._control(SegmentMover(port), chain, plans)
                 for plan in plans:
                     await self._carry_out(plan, "cvq")
                 self.cvq_last_avail = (self.cvq_last_avail + 1) & spec.U16_MASK
@@ -898,14 +898,14 @@ class RtlParentDriver(VdpaOps, RtlHarness):
             self._faults.append(DeviceFault(idx, e.errno, e.reason, e.asid,
                                             f.iova if f else None, f.write if f else None))
 
-    def _control(self, ring: SplitRing, chain: Chain, plans: list[list[FwWork]]) -> int:
+    def _control(self, mover: SegmentMover, chain: Chain, plans: list[list[FwWork]]) -> int:
         """One command (the model's serve_control, mlx5's VLAN table); the model's plan for it
         lands in ``plans``."""
         def decided(cls: int, cmd: int, ok: bool, changed: bool) -> None:
             plans.append(self.fw.control(cls, cmd, ok, changed, self.cur_queue_pairs))
 
         vlans = self.vlans if self.features & spec.bit(spec.VIRTIO_NET_F_CTRL_VLAN) else None
-        return serve_control(ring, chain, self, self.hw_vqs // 2, vlans, decided)
+        return serve_control(mover, chain, self, self.hw_vqs // 2, vlans, decided)
 
     # -- what the bench checks DMA against ------------------------------------------------
     def allowed_ranges(self, write: bool) -> list[tuple[int, int]]:

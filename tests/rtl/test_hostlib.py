@@ -32,8 +32,8 @@ def lib() -> HostLib:
 
 
 def word(data: bytes = b"") -> ctypes.Array[ctypes.c_uint32]:
-    """A 128-bit DPI word (svBitVecVal[4]) holding ``data`` from byte lane 0."""
-    w = (ctypes.c_uint32 * 4)()
+    """A 512-bit DPI word (svBitVecVal[16], the widest bus) holding ``data`` from byte lane 0."""
+    w = (ctypes.c_uint32 * 16)()
     ctypes.memmove(w, data, len(data))
     return w
 
@@ -103,7 +103,7 @@ def test_rx_frames_are_split_into_beats(lib: HostLib) -> None:
     destination rides on every beat; an empty frame is refused by name."""
     dev = lib.device(DEV)
     dev.push_rx(4, b"0123456789")
-    out, keep, last, dest = word(), ctypes.c_int(), ctypes.c_uint8(), ctypes.c_int()
+    out, keep, last, dest = word(), ctypes.c_longlong(), ctypes.c_uint8(), ctypes.c_int()
     beats = []
     while lib.c.vtb_rx_beat(DEV, 8, out, ctypes.byref(keep), ctypes.byref(last),
                             ctypes.byref(dest)):
@@ -112,6 +112,26 @@ def test_rx_frames_are_split_into_beats(lib: HostLib) -> None:
     assert dev.rx_pending == 0
     with pytest.raises(ValueError, match="empty frame"):
         dev.push_rx(4, b"")
+
+
+def test_512_bit_beats_use_every_lane(lib: HostLib) -> None:
+    """On the widest bus (64 lanes) tkeep and the write strobe reach lane 63: a received frame's
+    full beat keeps all 64 bytes, a transmitted beat keeps lane 63, a write strobes lane 63."""
+    dev = lib.device(DEV)
+    frame = bytes(range(100))
+    dev.push_rx(2, frame)
+    out, keep, last, dest = word(), ctypes.c_longlong(), ctypes.c_uint8(), ctypes.c_int()
+    beats = []
+    while lib.c.vtb_rx_beat(DEV, 64, out, ctypes.byref(keep), ctypes.byref(last),
+                            ctypes.byref(dest)):
+        beats.append((bytes(out)[:64], keep.value & (1 << 64) - 1, last.value))
+    assert beats == [(frame[:64], (1 << 64) - 1, 0), (frame[64:] + bytes(28), (1 << 36) - 1, 1)]
+    lib.c.vtb_tx_beat(DEV, word(bytes(63) + b"Z"), 1 << 63 | 1, 1, 0, 7)
+    assert dev.take_tx() == [(7, False, b"\x00Z", 0)]
+    assert lib.c.vtb_mem_write(DEV, 0x5000, 64, word(bytes(63) + b"Q"), -(1 << 63), 0) == 0
+    got = word()
+    lib.c.vtb_mem_read(DEV, 0x5000, 64, 0, got)
+    assert bytes(got)[63:64] == b"Q"
 
 
 def test_axil_accesses_complete_in_order_and_report_the_drain(lib: HostLib) -> None:

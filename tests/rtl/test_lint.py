@@ -24,7 +24,7 @@ def test_verilator_lint_wall(top: str) -> None:
 
 
 @pytest.mark.parametrize("params", [{"NVQ": 64, "MAX_QSIZE": 32768, "DATA_W": 128, "NAS": 4,
-                                     "IOTLB_ENTRIES": 64}, {"NVQ": 2, "DATA_W": 32},
+                                     "IOTLB_ENTRIES": 64}, {"NVQ": 2, "DATA_W": 32}, {"DATA_W": 512},
                                     {"CMD_SLOTS": 1, "MTT_WRITERS": 1, "IOTLB_TABLES": 3},
                                     {"CMD_SLOTS": 64, "MTT_WRITERS": 16, "IOTLB_TABLES": 255,
                                      "FW_LAT_VQ_CREATE": 100000}])

@@ -145,7 +145,7 @@ def test_lint_per_cycle_check_catches_what_it_should(code: str, caught: bool) ->
 
 
 @pytest.mark.parametrize("top", ["vdpa_nic_top", "vdpa_nic_pair"])
-@pytest.mark.parametrize("data_w", [32, 64, 128])
+@pytest.mark.parametrize("data_w", [32, 64, 128, 256, 512])
 def test_lint_tb_tops_verilator_wall(top: str, data_w: int) -> None:
     """The fast path's testbench tops and host models are -Wall clean at every bus width."""
     sim.use_pinned_verilator()

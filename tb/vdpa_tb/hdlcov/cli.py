@@ -31,10 +31,11 @@ OUT_DIR = ROOT / "build" / "coverage" / "hdl"
 FUNC_DIR = ROOT / "build" / "coverage" / "func"
 #: pytest modules whose simulations make up the coverage run (every RTL parameter set the
 #: suite runs, the two-device migration, the pyuvm regression, the parent options, and the
-#: block-level benches of the command processor and the IOTLB)
+#: block-level benches of the command processor, the IOTLB and the engine's blocks)
 SIM_TESTS = ("tests/rtl/test_vdpa_nic_top.py", "tests/rtl/test_vdpa_nic_pair.py",
              "tests/rtl/test_vdpa_nic_uvm.py", "tests/rtl/test_vdpa_cmd_proc.py",
-             "tests/rtl/test_vdpa_iotlb.py", "tests/rtl/test_parent_options.py")
+             "tests/rtl/test_vdpa_iotlb.py", "tests/rtl/test_vdpa_rx_buffer.py",
+             "tests/rtl/test_parent_options.py")
 
 
 def coverage_files() -> list[Path]:

@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: MIT
+"""Benchmark of the virtqueue engine's throughput (issue 10): cycles per descriptor beside the
+bus limit, TX and RX, 64/256/1500-byte frames, 1/2/8 active queue pairs, at each bus width.
+
+Run from the repository root (``make bench`` does)::
+
+    python bench/bench_engine_throughput.py            # update the "current" figures
+    python bench/bench_engine_throughput.py --baseline # also record them as the baseline
+
+It runs tb/vdpa_tb/tests/bench_engine_throughput.py on vdpa_nic_top with eight queue pairs
+(NVQ 16) at every width in WIDTHS, and writes bench/results/engine_throughput.json and
+engine_throughput.png (cycles per descriptor against the limit, one panel per width and
+direction). The baseline kept in the file is the engine before issue 10 (one chain at a time),
+so every later change is read against it; how the limit is counted is in the bench module's
+``bus_limit``. This is a script, not a test: nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tb"))
+
+from results_file import machine, write_results  # noqa: E402
+
+OUT = ROOT / "bench" / "results" / "engine_throughput.json"
+PNG = OUT.with_suffix(".png")
+# DATA_W 64, 128 (the widest before issue 10, so the baseline has it) and 512, the widest the
+# engine and the testbench host accept
+WIDTHS = (64, 128, 512)
+DESCRIPTORS = 64
+# where the issue's "96 cycles for 64 B TX, 311 for 1500 B" come from, and why the baseline
+# here reads higher for the same engine
+BASELINE_NOTE = (
+    "Issue 10 quotes 96/311 cycles (64/1500 B TX) from bench/results/rtl_vdpa_nic_top.json as "
+    "recorded at efaa3bc (94.7/309.5). The same engine at 3415ded measures 112.7/327.5 in that "
+    "bench (32 frames, one queue, the kick and the settle window included) and 107.7/319.7 "
+    "here (64 frames, settle window taken off): commits between the two added about 18 "
+    "cycles per chain (which ones was not bisected). The baseline below is 3415ded, measured by "
+    "this bench.")
+
+
+def measure(data_w: int) -> dict[str, Any]:
+    from vdpa_tb import sim
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.json"
+        sim.run("vdpa_nic_top", "vdpa_tb.tests.bench_engine_throughput",
+                {"NVQ": 16, "DATA_W": data_w}, name=f"w{data_w}",
+                extra_env={"BENCH_OUT": str(out), "BENCH_DESCRIPTORS": str(DESCRIPTORS)})
+        return json.loads(out.read_text())
+
+
+def commit() -> str:
+    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                       text=True)
+    return r.stdout.strip()
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    widths = sorted(results["current"], key=int)
+    fig, axes = plt.subplots(len(widths), 2, figsize=(11, 4 * len(widths)), squeeze=False)
+    for i, w in enumerate(widths):
+        for j, direction in enumerate(("tx", "rx")):
+            ax = axes[i][j]
+            rows = [r for r in results["current"][w]["rows"] if r["dir"] == direction]
+            base = {(r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
+                    for r in results.get("baseline", {}).get(w, {}).get("rows", [])
+                    if r["dir"] == direction}
+            labels = [f"{r['frame_bytes']} B\n{r['queues']} q" for r in rows]
+            xs = range(len(rows))
+            ax.bar([x - 0.27 for x in xs], [base.get((r["frame_bytes"], r["queues"]), 0)
+                                            for r in rows], 0.27, label="baseline")
+            ax.bar(list(xs), [r["cycles_per_desc"] for r in rows], 0.27, label="current")
+            ax.bar([x + 0.27 for x in xs], [r["limit_cycles"] for r in rows], 0.27,
+                   label="bus limit")
+            ax.set_xticks(list(xs), labels, fontsize=7)
+            ax.set_ylabel("cycles per descriptor")
+            ax.set_title(f"{direction.upper()}, DATA_W {w}")
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", action="store_true",
+                    help="record this run as the baseline too")
+    args = ap.parse_args()
+    old = json.loads(OUT.read_text()) if OUT.exists() else {}
+    current = {str(w): measure(w) for w in WIDTHS}
+    stamp = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+             "commit": commit()}
+    res: dict[str, Any] = {
+        "what": "cycles per descriptor beside the bus limit (bench module bus_limit)",
+        "machine": machine(),
+        "baseline_note": BASELINE_NOTE,
+        "baseline_run": stamp if args.baseline else old.get("baseline_run"),
+        "baseline": current if args.baseline else old.get("baseline", {}),
+        "current_run": stamp,
+        "current": current,
+    }
+    print(f"\n{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'baseline':>10}{'current':>10}{'limit':>7}"
+          f"{'ratio':>7}")
+    for w, fig in current.items():
+        base = {(r["dir"], r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
+                for r in res["baseline"].get(w, {}).get("rows", [])}
+        for r in fig["rows"]:
+            key = (r["dir"], r["frame_bytes"], r["queues"])
+            print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
+                  f"{base.get(key, float('nan')):>10.1f}{r['cycles_per_desc']:>10.1f}"
+                  f"{r['limit_cycles']:>7}{r['ratio']:>7}")
+    write_results(res, OUT)
+    chart(res, PNG)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+vdpa_rx_buffer.sv

@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: MIT
+"""Run the engine throughput benchmark (tb/vdpa_tb/tests/bench_engine_throughput.py) at the
+default bus width on a build with eight queue pairs, print the table, and check each figure
+against its bus limit: the limit counts only beats the descriptor cannot do without, so a figure
+below it means the count or the measurement is wrong. `bench/bench_engine_throughput.py` runs
+every width and keeps the figures in bench/results/engine_throughput.json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vdpa_tb import sim
+
+MODULE = "vdpa_tb.tests.bench_engine_throughput"
+TOP = "vdpa_nic_top"
+# eight queue pairs, so the 8-queue figures exist
+PARAMS = {"NVQ": 16}
+
+
+def run_bench(params: dict[str, object], out, descriptors: int) -> dict:
+    sim.run(TOP, MODULE, params, name=f"w{params.get('DATA_W', 64)}",
+            extra_env={"BENCH_OUT": str(out), "BENCH_DESCRIPTORS": str(descriptors)})
+    return json.loads(out.read_text())
+
+
+@pytest.mark.sim
+def test_bench_engine_throughput(tmp_path) -> None:
+    res = run_bench(PARAMS, tmp_path / "bench.json", descriptors=32)
+    print(f"\nengine throughput, DATA_W {res['data_w']} (cycles per descriptor, bus limit)")
+    for r in res["rows"]:
+        print(f"  {r['dir']} {r['frame_bytes']:>5} B {r['queues']} q: {r['cycles_per_desc']:>8} "
+              f"limit {r['limit_cycles']:>4} ({r['ratio']}x)")
+    assert {(r["dir"], r["frame_bytes"], r["queues"]) for r in res["rows"]} == {
+        (d, s, q) for d in ("tx", "rx") for s in (64, 256, 1500) for q in (1, 2, 8)}
+    for r in res["rows"]:
+        assert r["cycles_per_desc"] >= r["limit_cycles"], r
