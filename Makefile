@@ -18,7 +18,7 @@ BUILDS  ?=
 SCHEDULER ?=
 COV     ?= 1
 
-.PHONY: all venv run test test-model test-sim lint bench migrate-rtl cov regress clean help
+.PHONY: all venv run test test-model test-sim lint bench migrate-rtl cov regress mutate clean help
 
 all: run
 
@@ -33,6 +33,8 @@ help:
 	@echo "make cov        RTL sims with HDL coverage: merged HTML in build/coverage/hdl/, + functional report"
 	@echo "make regress    SEEDS=N TESTS=... [BUILDS=...] [SCHEDULER=addr] [COV=0]: seeded regression on Dask,"
 	@echo "                report in build/regress/report/index.html (docs/regression.md)"
+	@echo "make mutate     every RTL mutant against the kill set beside the unmutated build: table, score,"
+	@echo "                bench/results/mutation.json; fails if a mutant survives (docs/mutation.md)"
 
 venv: $(STAMP)
 
@@ -77,6 +79,12 @@ regress: $(STAMP)
 	PATH="$(VL_BIN):$$PATH" $(VPY) -m vdpa_tb.regress run -j $(JOBS) --tests '$(TESTS)' \
 		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(BUILDS),--builds '$(BUILDS)') \
 		$(if $(SCHEDULER),--scheduler '$(SCHEDULER)') $(if $(filter 0,$(COV)),--no-cov)
+
+# the mutation campaign (docs/mutation.md): MUTANTS=name,... narrows it
+MUTANTS ?=
+mutate: $(STAMP)
+	PATH="$(VL_BIN):$$PATH" $(VPY) -m vdpa_tb.regress mutate -j $(JOBS) \
+		$(if $(MUTANTS),--mutants '$(MUTANTS)')
 
 clean:
 	rm -rf build sim_build .pytest_cache .mypy_cache .ruff_cache

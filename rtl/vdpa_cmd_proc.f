@@ -1,2 +1,3 @@
 vdpa_regs_pkg.sv
+vdpa_mutants_pkg.sv
 vdpa_cmd_proc.sv

@@ -24,6 +24,7 @@
  */
 module vdpa_cmd_proc
     import vdpa_regs_pkg::*;
+    import vdpa_mutants_pkg::*;
 #(
     // Command argument words
     parameter int NARGS = 12,
@@ -36,7 +37,9 @@ module vdpa_cmd_proc
     parameter int FW_LAT_MAP = 0,
     parameter int FW_LAT_UNMAP = 0,
     parameter int FW_LAT_RESET = 0,
-    parameter int FW_LAT_OTHER = 0
+    parameter int FW_LAT_OTHER = 0,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
+    parameter int MUTANT = MUT_NONE
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
@@ -172,7 +175,8 @@ always_comb begin
         if (sl_busy[s] && sl_order[s] == ORD_BARRIER) begin
             barrier_busy = 1'b1;
         end
-        if (conflict || (sl_busy[s] && h_order == ORD_BARRIER)) begin
+        // mutant MUT_RESET_NOT_BARRIER: a RESET is dispatched beside the commands in flight
+        if (conflict || (sl_busy[s] && h_order == ORD_BARRIER && MUTANT != MUT_RESET_NOT_BARRIER)) begin
             head_blocked = 1'b1;
         end
     end

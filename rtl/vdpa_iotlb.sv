@@ -32,6 +32,7 @@
  */
 module vdpa_iotlb
     import vdpa_regs_pkg::*;
+    import vdpa_mutants_pkg::*;
 #(
     // Number of address spaces (ASIDs)
     parameter int NAS = 2,
@@ -51,7 +52,9 @@ module vdpa_iotlb
     // one bit per ASID (mlx5: ASID 0 only, its DMA MR; vdpa_sim: all)
     parameter logic [255:0] IDENTITY_MASK = 256'd1,
     // Command argument words
-    parameter int NARGS = 12
+    parameter int NARGS = 12,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
+    parameter int MUTANT = MUT_NONE
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
@@ -413,7 +416,8 @@ always_ff @(posedge clk) begin
                     OP_RESET: begin
                         // group->ASID returns to 0 on every reset (vdpasim_do_reset, mlx5 reset)
                         for (int g = 0; g < NGROUPS; g++) begin
-                            g2a[g] <= '0;
+                            // a mask, not an if: no branch for the default build's coverage
+                            g2a[g] <= g2a[g] & {8{MUTANT == MUT_RESET_KEEPS_GROUPS}};  // mutant MUT_RESET_KEEPS_GROUPS
                         end
                         if (a0[0]) begin
                             tables_to_initial();
@@ -494,7 +498,8 @@ always_ff @(posedge clk) begin
                                 e_valid[i] <= 1'b0;
                             end
                         end
-                        identity[a_as] <= IDENTITY_MASK[a0[7:0]];
+                        identity[a_as] <= IDENTITY_MASK[a0[7:0]] &&
+                                          MUTANT != MUT_RESET_MAP_NO_IDENTITY;  // mutant MUT_RESET_MAP_NO_IDENTITY
                     end
                     OP_TABLE_SWITCH: begin
                         tb_state[as_tbl[a_as]] <= TB_RETIRED;
@@ -562,7 +567,8 @@ always_comb begin
     t_hit_idx = '0;
     for (int i = ENTRIES-1; i >= 0; i--) begin
         // only the table in force of the bound ASID translates
-        if (t_asid != 8'hff && e_valid[i] && e_tbl[i] == t_tbl && e_iova[i] <= t_iova_reg &&
+        if (t_asid != 8'hff && e_valid[i] && e_iova[i] <= t_iova_reg &&
+                (e_tbl[i] == t_tbl || MUTANT == MUT_STALE_TABLE_HIT) &&  // mutant MUT_STALE_TABLE_HIT
                 t_iova_reg <= e_last[i]) begin
             t_hit = 1'b1;
             t_hit_idx = EW'(i);
@@ -571,7 +577,8 @@ always_comb begin
 end
 
 wire logic [63:0] t_off = t_iova_reg - e_iova[t_hit_idx];
-wire logic t_perm_ok = t_write_reg ? e_perm[t_hit_idx][1] : e_perm[t_hit_idx][0];
+wire logic t_perm_ok = (t_write_reg && MUTANT != MUT_IOTLB_IGNORE_WRITE_PERM) ?  // mutant MUT_IOTLB_IGNORE_WRITE_PERM
+                       e_perm[t_hit_idx][1] : e_perm[t_hit_idx][0];
 
 function automatic logic [31:0] min3(input logic [63:0] a, input logic [63:0] b, input logic [31:0] c);
     logic [63:0] m;

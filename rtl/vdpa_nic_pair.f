@@ -1,4 +1,5 @@
 vdpa_regs_pkg.sv
+vdpa_mutants_pkg.sv
 vdpa_fifo.sv
 vdpa_iotlb.sv
 vdpa_vq_engine.sv

@@ -35,7 +35,9 @@ module vdpa_nic_pair #(
     parameter int FW_LAT_UNMAP = 0,
     parameter int FW_LAT_RESET = 0,
     parameter int FW_LAT_OTHER = 0,
-    parameter logic [63:0] DEV_FEATURES = 64'h0000_0003_3043_8028
+    parameter logic [63:0] DEV_FEATURES = 64'h0000_0003_3043_8028,
+    // Deliberate bug built into both devices (vdpa_mutants_pkg); 0: none
+    parameter int MUTANT = 0
 ) (
     input  wire logic clk,
     input  wire logic d0_rst,
@@ -207,7 +209,8 @@ vdpa_nic_top #(
     .FW_LAT_UNMAP(FW_LAT_UNMAP),
     .FW_LAT_RESET(FW_LAT_RESET),
     .FW_LAT_OTHER(FW_LAT_OTHER),
-    .DEV_FEATURES(DEV_FEATURES)
+    .DEV_FEATURES(DEV_FEATURES),
+    .MUTANT(MUTANT)
 ) dev0_inst (
     .clk(clk),
     .rst(d0_rst),
@@ -308,7 +311,8 @@ vdpa_nic_top #(
     .FW_LAT_UNMAP(FW_LAT_UNMAP),
     .FW_LAT_RESET(FW_LAT_RESET),
     .FW_LAT_OTHER(FW_LAT_OTHER),
-    .DEV_FEATURES(DEV_FEATURES)
+    .DEV_FEATURES(DEV_FEATURES),
+    .MUTANT(MUTANT)
 ) dev1_inst (
     .clk(clk),
     .rst(d1_rst),

@@ -8,6 +8,7 @@
 /* vDPA virtio-net NIC: register/command BAR, command processor, IOTLB and virtqueue engine */
 module vdpa_nic_top
     import vdpa_regs_pkg::*;
+    import vdpa_mutants_pkg::*;
 #(
     // Hardware data VQs (even = receiveq, odd = transmitq); the control VQ is emulated by the
     // parent driver in software, as mlx5 does
@@ -59,7 +60,9 @@ module vdpa_nic_top
     // Device features: VERSION_1 | ACCESS_PLATFORM | EVENT_IDX | INDIRECT_DESC | MQ | CTRL_VQ |
     // STATUS | MRG_RXBUF | MAC | MTU. The config space and the control VQ are served by the
     // parent driver in software, as mlx5_vnet.c does.
-    parameter logic [63:0] DEV_FEATURES = 64'h0000_0003_3043_8028
+    parameter logic [63:0] DEV_FEATURES = 64'h0000_0003_3043_8028,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: the device
+    parameter int MUTANT = MUT_NONE
 ) (
     input  wire logic                    clk,
     input  wire logic                    rst,
@@ -214,7 +217,7 @@ vdpa_cmd_proc #(
     .NARGS(NARGS), .SLOTS(CMD_SLOTS),
     .FW_LAT_VQ_CREATE(FW_LAT_VQ_CREATE), .FW_LAT_VQ_DESTROY(FW_LAT_VQ_DESTROY),
     .FW_LAT_VQ_MODIFY(FW_LAT_VQ_MODIFY), .FW_LAT_MAP(FW_LAT_MAP), .FW_LAT_UNMAP(FW_LAT_UNMAP),
-    .FW_LAT_RESET(FW_LAT_RESET), .FW_LAT_OTHER(FW_LAT_OTHER)
+    .FW_LAT_RESET(FW_LAT_RESET), .FW_LAT_OTHER(FW_LAT_OTHER), .MUTANT(MUTANT)
 ) cmd_inst (
     .clk(clk), .rst(rst),
     .cmd_valid(cmd_valid), .cmd_ready(cmd_ready), .cmd_data(cmd_data),
@@ -230,7 +233,7 @@ vdpa_cmd_proc #(
 vdpa_iotlb #(
     .NAS(NAS), .NGROUPS(NGROUPS), .ENTRIES(IOTLB_ENTRIES), .MTT_DEPTH(MTT_DEPTH),
     .WRITERS(MTT_WRITERS), .TABLES(IOTLB_TABLES), .PAGE_SHIFT(PAGE_SHIFT),
-    .IDENTITY_MASK(IDENTITY_MASK), .NARGS(NARGS)
+    .IDENTITY_MASK(IDENTITY_MASK), .NARGS(NARGS), .MUTANT(MUTANT)
 ) iotlb_inst (
     .clk(clk), .rst(rst),
     .eng_busy(eng_busy), .eng_hold(eng_hold),
@@ -245,7 +248,7 @@ vdpa_iotlb #(
 
 vdpa_vq_engine #(
     .NVQ(NVQ), .MAX_QSIZE(MAX_QSIZE), .NGROUPS(NGROUPS), .DATA_W(DATA_W), .ADDR_W(ADDR_W),
-    .ID_W(ID_W), .MAX_SEGS(MAX_SEGS), .MAX_FRAME(MAX_FRAME), .NARGS(NARGS)
+    .ID_W(ID_W), .MAX_SEGS(MAX_SEGS), .MAX_FRAME(MAX_FRAME), .NARGS(NARGS), .MUTANT(MUTANT)
 ) vq_inst (
     .clk(clk), .rst(rst),
     .driver_ok(dev_status[2]), .drv_features(drv_features),

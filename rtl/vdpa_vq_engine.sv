@@ -19,6 +19,7 @@
  */
 module vdpa_vq_engine
     import vdpa_regs_pkg::*;
+    import vdpa_mutants_pkg::*;
 #(
     // Number of hardware VQs (even = RX, odd = TX)
     parameter int NVQ = 8,
@@ -37,7 +38,9 @@ module vdpa_vq_engine
     // Largest received frame kept in the receive buffer (bytes)
     parameter int MAX_FRAME = 2048,
     // Command argument words
-    parameter int NARGS = 12
+    parameter int NARGS = 12,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
+    parameter int MUTANT = MUT_NONE
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
@@ -346,9 +349,15 @@ logic [4:0]   m_len_reg;           // 2, 4 or 16 bytes
 logic         m_write_reg;
 logic         m_probe_reg;         // translate and check only: no bus access
 logic [31:0]  m_wval_reg;
-logic [BW-1:0] m_off_reg;
-logic [127:0] m_rbuf_reg;
-logic [DATA_W-1:0] m_rlast_reg;
+// an item across two IOTLB ranges (or pages) is moved in pieces, one translation each, as
+// vringh's copy_from_iotlb / iotlb_translate split it into several iovecs; every piece is
+// translated before the first is accessed, so a fault on a later piece moves no byte
+logic [4:0]   m_done_reg;          // bytes of the item accessed (or checked) so far
+logic [4:0]   m_piece_reg;         // bytes of the piece being accessed
+logic         m_check_reg;         // a split item: translating its remaining pieces first
+logic         m_checked_reg;       // every piece of this item translated
+logic [31:0]  m_beat_off_reg;      // byte offset of the current read beat from the piece
+logic [127:0] m_item_reg;          // the item read, byte k of the item in bits [8k +: 8]
 // fault record
 logic [7:0]   f_errno_reg;
 logic         f_xlate_reg;
@@ -517,7 +526,7 @@ wire logic [IW-1:0] ift_idx = IW'(32'(e_vq_reg) * IFT_WORDS + 32'(e_head_reg >> 
 // RX byte stream: virtio-net header (zeros, num_buffers = 1 when 12 bytes) then the frame
 function automatic logic [7:0] rx_byte(input logic [31:0] p, input logic [4:0] hl, input logic [7:0] fb);
     if (p < 32'(hl)) begin
-        return (hl == 5'd12 && p == 32'd10) ? 8'd1 : 8'd0;
+        return (hl == 5'd12 && p == 32'd10 && MUTANT != MUT_RX_NUM_BUFFERS_ZERO) ? 8'd1 : 8'd0;  // mutant MUT_RX_NUM_BUFFERS_ZERO
     end
     return fb;
 endfunction
@@ -550,7 +559,16 @@ function automatic logic [7:0] burst_beats(input logic [63:0] pa, input logic [3
     return 8'(span >> BW);
 endfunction
 
-wire logic [15:0] m_rshift = 16'(m_rlast_reg >> (8 * m_off_reg));
+wire logic [15:0] m_rshift = m_item_reg[15:0];
+wire logic [127:0] m_rbuf_reg = m_item_reg;
+// the remaining bytes of the item, and of them the part the translation just answered
+wire logic [4:0]  m_rem = m_len_reg - m_done_reg;
+wire logic [4:0]  m_xl_piece = (tr_resp_len < 32'(m_rem)) ? 5'(tr_resp_len) : m_rem;
+// a write is one beat: its piece ends at the beat's end too
+wire logic [5:0]  m_w_room = 6'(BYTES) - 6'(tr_resp_pa[BW-1:0]);
+wire logic [4:0]  m_w_piece = (6'(m_xl_piece) > m_w_room) ? 5'(m_w_room) : m_xl_piece;
+// the piece being accessed is the item's last
+wire logic        m_last_piece = m_done_reg + m_piece_reg == m_len_reg;
 // buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
 wire logic [15:0] avail_delta = m_rshift - q_avail[e_vq_reg];
 
@@ -640,7 +658,9 @@ always_ff @(posedge clk) begin
                                 if (a2[2:0] == VQS_RDY) begin
                                     // look at the ring on entering RDY: kicks may have been missed
                                     q_state[a_vq] <= VQS_RDY;
-                                    q_pending[a_vq] <= 1'b1;
+                                    // mutant MUT_RESUME_DROPS_KICK: a resume re-arms the doorbell
+                                    q_pending[a_vq] <= !(MUTANT == MUT_RESUME_DROPS_KICK &&
+                                                         q_state[a_vq] == VQS_SUSPEND);
                                 end else begin
                                     v_target_reg <= VQS_SUSPEND;
                                     v_state_reg <= V_DRAIN_ONE;
@@ -675,7 +695,7 @@ always_ff @(posedge clk) begin
                         for (int q = 0; q < NVQ; q++) begin
                             if (q_state[q] == VQS_SUSPEND) begin
                                 q_state[q] <= VQS_RDY;
-                                q_pending[q] <= 1'b1;
+                                q_pending[q] <= MUTANT != MUT_RESUME_DROPS_KICK;  // mutant MUT_RESUME_DROPS_KICK
                             end
                         end
                         v_data_reg[31:0] <= count_state(VQS_SUSPEND);
@@ -699,7 +719,8 @@ always_ff @(posedge clk) begin
                 // it faulted while draining: nothing leaves ERR but destroy
                 v_status_reg <= ST_BAD_STATE;
                 v_state_reg <= V_DONE;
-            end else if (e_state_reg == E_IDLE || e_vq_reg != v_vq_reg) begin
+            end else if (e_state_reg == E_IDLE || e_vq_reg != v_vq_reg ||
+                    (MUTANT == MUT_SUSPEND_NO_DRAIN && v_target_reg == VQS_SUSPEND)) begin  // mutant MUT_SUSPEND_NO_DRAIN
                 q_state[v_vq_reg] <= v_target_reg;
                 if (v_target_reg == VQS_NONE) begin
                     q_pending[v_vq_reg] <= 1'b0;
@@ -708,7 +729,8 @@ always_ff @(posedge clk) begin
             end
         end
         V_DRAIN_ALL: begin
-            if (e_state_reg == E_IDLE) begin
+            if (e_state_reg == E_IDLE ||
+                    (MUTANT == MUT_SUSPEND_NO_DRAIN && v_op_reg != OP_RESET)) begin  // mutant MUT_SUSPEND_NO_DRAIN
                 if (v_op_reg == OP_RESET) begin
                     // a held received frame belongs to the old device instance
                     rxb_take <= rxb_full_reg;
@@ -861,7 +883,8 @@ always_ff @(posedge clk) begin
             end
             // descriptor tables: the main one through the ring group, indirect ones through
             // the data group (they are buffers the driver points to)
-            m_group_reg <= e_ind_reg ? q_dgroup[e_vq_reg] : q_rgroup[e_vq_reg];
+            m_group_reg <= (e_ind_reg && MUTANT != MUT_INDIRECT_VIA_RING_GROUP) ?  // mutant MUT_INDIRECT_VIA_RING_GROUP
+                           q_dgroup[e_vq_reg] : q_rgroup[e_vq_reg];
             m_iova_reg <= (e_ind_reg ? e_ind_base_reg : q_desc[e_vq_reg]) + 64'(e_i_reg) * 16;
             m_len_reg <= 5'd16;
             m_write_reg <= 1'b0;
@@ -879,7 +902,8 @@ always_ff @(posedge clk) begin
             x_iova_reg <= m_rbuf_reg[63:0];
             x_left_reg <= m_rbuf_reg[95:64];
             if ((m_rbuf_reg[111:96] & DESC_F_INDIRECT) != 0) begin
-                if (e_ind_reg || (m_rbuf_reg[111:96] & DESC_F_NEXT) != 0 || m_rbuf_reg[67:64] != 4'd0 ||
+                if (e_ind_reg || (m_rbuf_reg[111:96] & DESC_F_NEXT) != 0 ||
+                        (m_rbuf_reg[67:64] != 4'd0 && MUTANT != MUT_INDIRECT_LEN_UNCHECKED) ||  // mutant MUT_INDIRECT_LEN_UNCHECKED
                         m_rbuf_reg[95:64] == 32'd0 || m_rbuf_reg[95:68] > 28'd65535) begin
                     // indirect in indirect, INDIRECT with NEXT (virtio 1.2 §2.7.5.3.1), length
                     // zero or not a multiple of 16 (move_to_indirect)
@@ -1205,7 +1229,7 @@ always_ff @(posedge clk) begin
         E_USED_LEN: begin
             m_iova_reg <= q_dev[e_vq_reg] + 64'd8 + 64'(q_used[e_vq_reg] & e_mask) * 8;
             // TX reports 0 written bytes (vdpasim_net_work), RX the bytes written
-            m_wval_reg <= e_rx_reg ? moved_reg : 32'd0;
+            m_wval_reg <= (e_rx_reg || MUTANT == MUT_TX_USED_LEN_NONZERO) ? moved_reg : 32'd0;  // mutant MUT_TX_USED_LEN_NONZERO
             e_ret_reg <= E_USED_IDX;
             e_state_reg <= M_XL;
         end
@@ -1243,11 +1267,15 @@ always_ff @(posedge clk) begin
             e_state_reg <= E_DONE;
         end
         E_FAULT: begin
-            // the VQ stops in ERR; others continue. An RX frame in hand is dropped.
+            // the VQ stops in ERR; others continue. An RX frame in hand is dropped; a ring
+            // item cut short starts afresh next time.
             q_state[e_vq_reg] <= VQS_ERR;
+            m_done_reg <= '0;
+            m_check_reg <= 1'b0;
+            m_checked_reg <= 1'b0;
             q_errno[e_vq_reg] <= f_errno_reg;
             q_pending[e_vq_reg] <= 1'b0;
-            needs_reset_reg <= 1'b1;
+            needs_reset_reg <= MUTANT != MUT_NO_NEEDS_RESET;  // mutant MUT_NO_NEEDS_RESET
             fault_valid_reg <= 1'b1;
             if (!f_xlate_reg) begin
                 f_asid_reg <= 8'hff;
@@ -1268,38 +1296,57 @@ always_ff @(posedge clk) begin
             if (tr_req_ready && !tr_valid_reg) begin
                 tr_valid_reg <= 1'b1;
                 tr_group_reg <= m_group_reg;
-                tr_iova_reg <= m_iova_reg;
-                tr_len_reg <= 32'(m_len_reg);
+                tr_iova_reg <= m_iova_reg + 64'(m_done_reg);
+                tr_len_reg <= 32'(m_rem);
                 tr_write_reg <= m_write_reg;
                 e_state_reg <= M_XLW;
             end
         end
         M_XLW: begin
             if (tr_resp_valid) begin
-                if (!tr_resp_ok || tr_resp_len != 32'(m_len_reg)) begin
+                if (!tr_resp_ok || tr_resp_len == 0 ||
+                        (MUTANT == MUT_STRADDLE_FAULTS && tr_resp_len < 32'(m_rem))) begin  // mutant MUT_STRADDLE_FAULTS
+                    // the fault names the whole item, as the model's TranslationFault does
                     f_errno_reg <= FAULT_EFAULT;
                     f_xlate_reg <= 1'b1;
                     f_asid_reg <= tr_resp_asid;
                     f_iova_reg <= m_iova_reg;
                     f_write_reg <= m_write_reg;
                     e_state_reg <= E_FAULT;
-                end else if (m_probe_reg) begin
-                    e_state_reg <= e_ret_reg;
+                end else if (m_probe_reg || m_check_reg ||
+                        (m_xl_piece != m_rem && !m_checked_reg)) begin
+                    // translate only: the next piece, or (all translated) back to the start
+                    // of a split item to access it, or the item checked
+                    if (m_xl_piece != m_rem) begin
+                        m_done_reg <= m_done_reg + m_xl_piece;
+                        m_check_reg <= !m_probe_reg;
+                        e_state_reg <= M_XL;
+                    end else if (m_check_reg) begin
+                        m_done_reg <= '0;
+                        m_check_reg <= 1'b0;
+                        m_checked_reg <= 1'b1;
+                        e_state_reg <= M_XL;
+                    end else begin
+                        m_done_reg <= '0;
+                        e_state_reg <= e_ret_reg;
+                    end
                 end else begin
-                    m_off_reg <= tr_resp_pa[BW-1:0];
                     m_asid_reg <= tr_resp_asid;
                     if (m_write_reg) begin
+                        m_piece_reg <= m_w_piece;
                         awaddr_reg <= ADDR_W'(tr_resp_pa & ~64'(BYTES - 1));
                         awlen_reg <= 8'd0;
                         awvalid_reg <= 1'b1;
-                        wdata_reg <= DATA_W'(m_wval_reg) << (8 * tr_resp_pa[BW-1:0]);
-                        wstrb_reg <= BYTES'((m_len_reg == 5'd2) ? 4'b0011 : 4'b1111) << tr_resp_pa[BW-1:0];
+                        wdata_reg <= DATA_W'(m_wval_reg >> (8 * m_done_reg)) << (8 * tr_resp_pa[BW-1:0]);
+                        wstrb_reg <= BYTES'(BYTES'((20'd1 << m_w_piece) - 20'd1) << tr_resp_pa[BW-1:0]);
                         wlast_reg <= 1'b1;
                         wvalid_reg <= 1'b1;
                         e_state_reg <= M_AW;
                     end else begin
+                        m_piece_reg <= m_xl_piece;
+                        m_beat_off_reg <= -32'(tr_resp_pa[BW-1:0]);
                         araddr_reg <= ADDR_W'(tr_resp_pa & ~64'(BYTES - 1));
-                        arlen_reg <= ((m_len_reg == 5'd16 && BYTES < 16) ? 8'(16 / BYTES) : 8'd1) - 8'd1;
+                        arlen_reg <= burst_beats(tr_resp_pa, 32'(m_xl_piece)) - 8'd1;
                         arvalid_reg <= 1'b1;
                         e_state_reg <= M_AR;
                     end
@@ -1315,16 +1362,26 @@ always_ff @(posedge clk) begin
         end
         M_R: begin
             if (m_axi_rvalid) begin
-                m_rlast_reg <= m_axi_rdata;
-                // beats shift in from the top, so after 16 bytes the first beat is lowest; a
-                // 128-bit bus brings a 16-aligned descriptor in one beat
-                m_rbuf_reg <= (m_rbuf_reg >> DATA_W) | (128'(m_axi_rdata) << (128 - DATA_W));
+                // the beat's bytes that belong to the piece go to their place in the item
+                for (int j = 0; j < BYTES; j++) begin
+                    if ($signed(m_beat_off_reg + 32'(j)) >= 0 && m_beat_off_reg + 32'(j) < 32'(m_piece_reg)) begin
+                        m_item_reg[8 * (32'(m_done_reg) + m_beat_off_reg + 32'(j)) +: 8] <= m_axi_rdata[8*j +: 8];
+                    end
+                end
+                m_beat_off_reg <= m_beat_off_reg + 32'(BYTES);
                 if (m_axi_rresp != 2'b00) begin
                     f_errno_reg <= FAULT_EIO;
                 end
                 if (m_axi_rlast) begin
                     rready_reg <= 1'b0;
-                    e_state_reg <= (m_axi_rresp != 2'b00 || f_errno_reg == FAULT_EIO) ? E_FAULT : e_ret_reg;
+                    if (m_axi_rresp != 2'b00 || f_errno_reg == FAULT_EIO) begin
+                        e_state_reg <= E_FAULT;
+                    end else begin
+                        // the piece is done: the next one, or the item
+                        m_done_reg <= m_last_piece ? 5'd0 : m_done_reg + m_piece_reg;
+                        m_checked_reg <= m_checked_reg && !m_last_piece;
+                        e_state_reg <= m_last_piece ? e_ret_reg : M_XL;
+                    end
                 end
             end
         end
@@ -1347,7 +1404,10 @@ always_ff @(posedge clk) begin
                     f_errno_reg <= FAULT_EIO;
                     e_state_reg <= E_FAULT;
                 end else begin
-                    e_state_reg <= e_ret_reg;
+                    // the piece is done: the next one, or the item
+                    m_done_reg <= m_last_piece ? 5'd0 : m_done_reg + m_piece_reg;
+                    m_checked_reg <= m_checked_reg && !m_last_piece;
+                    e_state_reg <= m_last_piece ? e_ret_reg : M_XL;
                 end
             end
         end
@@ -1381,6 +1441,9 @@ always_ff @(posedge clk) begin
         tx_tvalid_reg <= 1'b0;
         f_errno_reg <= '0;
         m_probe_reg <= 1'b0;
+        m_done_reg <= '0;
+        m_check_reg <= 1'b0;
+        m_checked_reg <= 1'b0;
         for (int q = 0; q < NVQ; q++) begin
             q_state[q] <= VQS_NONE;
             q_pending[q] <= 1'b0;

@@ -35,11 +35,16 @@ from .spec import (
     VHOST_ACCESS_RO,
     VHOST_ACCESS_RW,
     VRING_AVAIL_IDX_OFF,
+    VRING_AVAIL_RING_OFF,
     VRING_DESC_F_INDIRECT,
     VRING_DESC_F_NEXT,
     VRING_DESC_F_WRITE,
     VRING_DESC_SIZE,
+    VRING_USED_ELEM_SIZE,
+    VRING_USED_IDX_OFF,
     VRING_USED_RING_OFF,
+    avail_ring_size,
+    used_ring_size,
 )
 
 F_NEXT, F_WRITE, F_INDIRECT = VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, VRING_DESC_F_INDIRECT
@@ -72,7 +77,8 @@ class RingLayout:
 
     * a read-only window of 64 KiB at the next 64 KiB boundary after RAM;
     * one unmapped page, then the *split window*: two pages mapped as two IOTLB ranges that
-      meet at :attr:`split`, 8 bytes into a 16-byte-aligned descriptor slot;
+      meet at :attr:`split`, one byte past a page boundary, so that a descriptor, an avail ring
+      entry and a used element's id field, each naturally aligned, can lie across it;
     * :attr:`unmapped`, half way up guest memory, never mapped;
     * :attr:`past_ram`, twice the guest memory size: identity-mapped nowhere.
     """
@@ -106,8 +112,9 @@ class RingLayout:
 
     @property
     def split(self) -> int:
-        """IOVA where the split window's two ranges meet: the middle of a descriptor slot."""
-        return self.split_window[0] + PAGE + VRING_DESC_SIZE // 2
+        """IOVA where the split window's two ranges meet: byte 1 of the descriptor slot, avail
+        ring entry and used element that start at the page boundary before it."""
+        return self.split_window[0] + PAGE + 1
 
     @property
     def unmapped(self) -> int:
@@ -180,6 +187,7 @@ class RtlDivergence:
 
 Builder = Callable[[RingBench, GuestVirtqueue], Awaitable[Expect]]
 Queue = Literal["tx", "rx"]
+Straddle = Literal["desc", "avail", "used"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +205,9 @@ class RingCase:
     #: healthy chains may sit ahead of it on its queue (False where the builder moves the
     #: rings or rewrites avail.idx: chains ahead would meet that first)
     prefix_ok: bool = True
+    #: the ring item the entry puts across two IOTLB ranges ("desc", "avail", "used"), so that
+    #: one access must be split in two (vringh: copy_from_iotlb / copy_to_iotlb); None if none
+    straddles: Straddle | None = None
 
     def expected_errno(self, parent: Parent) -> int | None:
         return self.errno[parent]
@@ -373,16 +384,45 @@ async def _past_ram_rings(b: RingBench, q: GuestVirtqueue) -> Expect:
     return Expect(FaultSite(p + PAGE + VRING_AVAIL_IDX_OFF, False))
 
 
+def _straddle_check(name: str, q: GuestVirtqueue) -> None:
+    if q.num > MAX_SPLIT_QSIZE:
+        raise ValueError(f"{name} needs a queue of at most {MAX_SPLIT_QSIZE} entries, "
+                         f"vq {q.index} has {q.num}")
+
+
 async def _desc_straddles_ranges(b: RingBench, q: GuestVirtqueue) -> Expect:
     """A healthy chain whose head descriptor lies across the two ranges of the split window:
     the descriptor table is copied there (IOVA = GPA) and the VQ moved onto it."""
-    if q.num > MAX_SPLIT_QSIZE:
-        raise ValueError(f"desc_straddles_iotlb_ranges needs a queue of at most "
-                         f"{MAX_SPLIT_QSIZE} entries, vq {q.index} has {q.num}")
+    _straddle_check("desc_straddles_iotlb_ranges", q)
     head = _one_chain(b, q)
-    desc = b.layout.split - VRING_DESC_SIZE // 2 - VRING_DESC_SIZE * head
+    desc = b.layout.split - 1 - VRING_DESC_SIZE * head
     b.mem.write(desc, b.mem.read(q.desc_gpa, VRING_DESC_SIZE * q.num))
     await _move_rings(b, q, desc, q.driver_area, q.device_area)
+    return Expect()
+
+
+async def _avail_straddles_ranges(b: RingBench, q: GuestVirtqueue) -> Expect:
+    """A healthy chain whose avail ring entry (2 bytes) lies across the two ranges of the split
+    window: the driver area is copied there and the VQ moved onto it."""
+    _straddle_check("avail_ring_straddles_iotlb_ranges", q)
+    _one_chain(b, q)
+    slot = (q.published_avail_idx - 1) % q.num
+    driver = b.layout.split - 1 - VRING_AVAIL_RING_OFF - 2 * slot
+    b.mem.write(driver, b.mem.read(q.avail_gpa, avail_ring_size(q.num)))
+    await _move_rings(b, q, q.desc_area, driver, q.device_area)
+    return Expect()
+
+
+async def _used_straddles_ranges(b: RingBench, q: GuestVirtqueue) -> Expect:
+    """A healthy chain whose used element's id (4 bytes) lies across the two ranges of the
+    split window: the device area is copied there and the VQ moved onto it, so the completion
+    is written in two pieces."""
+    _straddle_check("used_ring_straddles_iotlb_ranges", q)
+    _one_chain(b, q)
+    slot = b.mem.read_u16(q.used_gpa + VRING_USED_IDX_OFF) % q.num
+    device = b.layout.split - 1 - VRING_USED_RING_OFF - VRING_USED_ELEM_SIZE * slot
+    b.mem.write(device, b.mem.read(q.used_gpa, used_ring_size(q.num)))
+    await _move_rings(b, q, q.desc_area, q.driver_area, device)
     return Expect()
 
 
@@ -458,11 +498,16 @@ CATALOGUE: tuple[RingCase, ...] = (
              prefix_ok=False),
     RingCase("desc_straddles_iotlb_ranges", "tx", _desc_straddles_ranges, both(None),
              "drivers/vhost/vringh.c: copy_from_iotlb (an access split across IOTLB ranges)",
-             rtl_divergence=RtlDivergence(
-                 "the reference RTL translates a ring item (2, 4 or 16 bytes) in one piece: a "
-                 "descriptor that lies across two IOTLB ranges faults (EFAULT) where the model "
-                 "splits the read", errno.EFAULT),
-             prefix_ok=False),
+             prefix_ok=False, straddles="desc"),
+    RingCase("avail_ring_straddles_iotlb_ranges", "tx", _avail_straddles_ranges, both(None),
+             "drivers/vhost/vringh.c: getu16_iotlb -> copy_from_iotlb (split across ranges)",
+             prefix_ok=False, straddles="avail"),
+    RingCase("used_ring_straddles_iotlb_ranges_tx", "tx", _used_straddles_ranges, both(None),
+             "drivers/vhost/vringh.c: putused_iotlb -> copy_to_iotlb (split across ranges)",
+             prefix_ok=False, straddles="used"),
+    RingCase("used_ring_straddles_iotlb_ranges_rx", "rx", _used_straddles_ranges, both(None),
+             "drivers/vhost/vringh.c: putused_iotlb -> copy_to_iotlb (split across ranges)",
+             prefix_ok=False, straddles="used"),
 )
 
 BY_NAME: dict[str, RingCase] = {c.name: c for c in CATALOGUE}
@@ -476,6 +521,11 @@ def case(name: str) -> RingCase:
         return BY_NAME[name]
     except KeyError:
         raise KeyError(f"no ring case {name!r}; the catalogue has {sorted(BY_NAME)}") from None
+
+
+def straddle_cases() -> tuple[RingCase, ...]:
+    """The entries that put a ring item across two IOTLB ranges."""
+    return tuple(c for c in CATALOGUE if c.straddles is not None)
 
 
 def lockstep_cases() -> Iterator[RingCase]:
@@ -496,4 +546,5 @@ __all__ = [
     "RtlDivergence",
     "case",
     "lockstep_cases",
+    "straddle_cases",
 ]

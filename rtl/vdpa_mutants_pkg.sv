@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// Language: SystemVerilog 2012 (subset accepted by Verilator 5 and Icarus 11)
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+/*
+ * Mutant ids: deliberate bugs of the kind a vendor's device could have, each selected by the
+ * MUTANT parameter of vdpa_nic_top (and vdpa_nic_pair, vdpa_iotlb, vdpa_cmd_proc,
+ * vdpa_vq_engine), so the regression can prove it catches each one (`make mutate`,
+ * docs/mutation.md). MUTANT = MUT_NONE (0), the default, is the correct device: every hook is
+ * a comparison of two constants that the tools fold away.
+ *
+ * This package is the one list of ids. Each hook in the RTL is a `MUTANT == MUT_<NAME>` (or
+ * `!=`) comparison inside an existing expression or condition, never an `if` of its own (its
+ * else arm would stay in the default build's branch coverage), on a line marked
+ * `// mutant MUT_<NAME>`; what each breaks, the rule it violates and the tests that must kill
+ * it are in tb/vdpa_tb/mutants.py, which reads the ids from here (tests/rtl/test_mutants.py
+ * checks that the two and the hooks agree).
+ */
+package vdpa_mutants_pkg;
+
+localparam int MUT_NONE = 0;
+localparam int MUT_SUSPEND_NO_DRAIN = 1;
+localparam int MUT_NO_NEEDS_RESET = 2;
+localparam int MUT_RESUME_DROPS_KICK = 3;
+localparam int MUT_INDIRECT_LEN_UNCHECKED = 4;
+localparam int MUT_INDIRECT_VIA_RING_GROUP = 5;
+localparam int MUT_RX_NUM_BUFFERS_ZERO = 6;
+localparam int MUT_TX_USED_LEN_NONZERO = 7;
+localparam int MUT_STRADDLE_FAULTS = 8;
+localparam int MUT_IOTLB_IGNORE_WRITE_PERM = 9;
+localparam int MUT_RESET_KEEPS_GROUPS = 10;
+localparam int MUT_RESET_MAP_NO_IDENTITY = 11;
+localparam int MUT_STALE_TABLE_HIT = 12;
+localparam int MUT_RESET_NOT_BARRIER = 13;
+
+endpackage
+
+`resetall

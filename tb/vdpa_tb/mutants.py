@@ -1,0 +1,169 @@
+# SPDX-License-Identifier: MIT
+"""The mutant catalogue: deliberate bugs built into the reference RTL, one build parameter each,
+to prove that the regression catches the kind of bug a vendor's device could have.
+
+The ids (``MUT_<NAME> = <value>``) live in one place, ``rtl/vdpa_mutants_pkg.sv``, which the RTL
+imports; this module reads them from there and adds, per mutant, what it breaks, the kernel or
+spec rule it violates, and the tests expected to kill it. Each hook in the RTL is a
+``MUTANT == MUT_<NAME>`` (or ``!=``) comparison marked ``// mutant MUT_<NAME>``, in one place,
+or two where the behaviour has two commands (suspend and resume: per VQ and for all VQs);
+tests/rtl/test_mutants.py checks the package, this catalogue and the hooks against each other.
+
+``make mutate`` (``python -m vdpa_tb.regress mutate``, :mod:`vdpa_tb.regress.mutate`) builds
+every mutant as a build of the regression configuration (the base build's parameters plus
+``MUTANT``), runs the kill set on it and on the unmutated build in the same run, and reports
+which tests killed which mutant (docs/mutation.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .sim import RTL_DIR
+
+#: the package of mutant ids the RTL imports
+PKG = RTL_DIR / "vdpa_mutants_pkg.sv"
+#: the build parameter that selects a mutant (0: none)
+PARAM = "MUTANT"
+#: the build of the regression configuration a mutant is built from by default
+BASE_BUILD = "default"
+_ID = re.compile(r"^\s*localparam\s+int\s+(MUT_[A-Z0-9_]+)\s*=\s*(\d+)\s*;", re.M)
+
+
+class MutantCatalogueError(ValueError):
+    """The package and the catalogue disagree (names the file and the id)."""
+
+
+def read_ids(path: Path = PKG) -> dict[str, int]:
+    """``MUT_<NAME>`` -> value, as declared in the package (MUT_NONE included)."""
+    ids: dict[str, int] = {}
+    for name, value in _ID.findall(path.read_text()):
+        if name in ids:
+            raise MutantCatalogueError(f"{path.name}: {name} declared twice")
+        ids[name] = int(value)
+    return ids
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One deliberate bug. ``name`` is the package id without ``MUT_``, lower case."""
+
+    name: str
+    breaks: str
+    rule: str
+    #: tests or groups of the kill set (vdpa_tb.regress.mutate.KILL_SET) expected to kill it,
+    #: run first on its build
+    killers: tuple[str, ...]
+    #: the module the hook is in (rtl/<module>.sv)
+    module: str
+    #: the build of the regression configuration it is made from (its parameters + MUTANT):
+    #: the device, or a block-level bench where only that bench can reach the behaviour (the
+    #: parent driver never overlaps a RESET with other commands)
+    base: str = BASE_BUILD
+
+    @property
+    def ident(self) -> str:
+        return f"MUT_{self.name.upper()}"
+
+    @property
+    def value(self) -> int:
+        return IDS[self.ident]
+
+    @property
+    def build(self) -> str:
+        """Its build in the mutation campaign."""
+        return f"mutant-{self.name.replace('_', '-')}"
+
+
+
+CATALOGUE: tuple[Mutant, ...] = (
+    Mutant("suspend_no_drain",
+           "SUSPEND (MODIFY_VQ to SUSPEND, SUSPEND_ALL) completes while a chain is still in "
+           "flight on the VQ; the chain goes on and completes after the suspend returned",
+           "drivers/vdpa/mlx5/net/mlx5_vnet.c: suspend_vq (the firmware stops the queue before "
+           "MODIFY returns); drivers/vhost/vdpa.c: vhost_vdpa_suspend (no buffer used after)",
+           ("test_suspend_waits_for_chain_in_flight",), "vdpa_vq_engine"),
+    Mutant("no_needs_reset",
+           "a VQ that faults goes to ERR and reports the fault, but DEVICE_NEEDS_RESET is not "
+           "raised in the device status",
+           "virtio 1.2 §2.1.2 (the device sets DEVICE_NEEDS_RESET when it enters an error "
+           "state); vdpa_sim / mlx5 set it on a VQ error",
+           ("test_ring_case", "test_iotlb_translation_and_faults"), "vdpa_vq_engine"),
+    Mutant("resume_drops_kick",
+           "resuming a suspended VQ re-arms its doorbell: a kick that arrived while suspended "
+           "is lost and its buffers wait for the next kick",
+           "drivers/vhost/vdpa.c: vhost_vdpa_resume; mlx5_vnet.c: resume_vq (the queue "
+           "resumes where it stopped and looks at the ring); virtio 1.2 §2.9",
+           ("test_suspend_resume_state", "SuspendResumeTest", "uvm"), "vdpa_vq_engine"),
+    Mutant("indirect_len_unchecked",
+           "an indirect descriptor whose length is not a multiple of 16 is accepted; the table "
+           "is walked for len / 16 entries",
+           "drivers/vhost/vringh.c: move_to_indirect (len % sizeof(struct vring_desc) -> "
+           "EINVAL); virtio 1.2 §2.7.5.3.1",
+           ("test_ring_case", "BadRingTest", "uvm"), "vdpa_vq_engine"),
+    Mutant("indirect_via_ring_group",
+           "indirect descriptor tables are read through the VQ's descriptor (ring) group's "
+           "ASID instead of its data group's",
+           "include/linux/vdpa.h: get_vq_desc_group (only the descriptor table, driver and "
+           "device areas belong to the descriptor group); mlx5_vnet.c: desc_group_mkey",
+           ("DescAsidTest", "uvm"), "vdpa_vq_engine"),
+    Mutant("rx_num_buffers_zero",
+           "received frames get num_buffers = 0 in their virtio_net_hdr_v1",
+           "virtio 1.2 §5.1.6.4 (num_buffers is 1 when a packet uses one buffer, with "
+           "VERSION_1 or MRG_RXBUF)",
+           ("test_traffic_lockstep", "TrafficTest", "uvm"), "vdpa_vq_engine"),
+    Mutant("tx_used_len_nonzero",
+           "a transmitted chain completes with the bytes read as used.len instead of 0",
+           "virtio 1.2 §2.7.8 (len: bytes written into the buffer; a TX chain has no writable "
+           "buffer); drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work completes with 0",
+           ("test_traffic_lockstep", "TrafficTest", "uvm"), "vdpa_vq_engine"),
+    Mutant("straddle_faults",
+           "a ring item (descriptor, avail entry, used element) across two IOTLB ranges is not "
+           "split: it faults with EFAULT",
+           "drivers/vhost/vringh.c: copy_from_iotlb / copy_to_iotlb, iotlb_translate (an "
+           "access split into one iovec per range)",
+           ("test_ring_case", "RingMixTest", "uvm"), "vdpa_vq_engine"),
+    Mutant("iotlb_ignore_write_perm",
+           "the IOTLB translates a device write through a read-only mapping",
+           "drivers/vhost/iotlb.c and vringh.c: iotlb_translate (perm must include "
+           "VHOST_MAP_WO for a write, else EFAULT)",
+           ("test_ring_case", "BadRingTest", "uvm"), "vdpa_iotlb"),
+    Mutant("reset_keeps_groups",
+           "a device reset leaves every VQ group bound to the ASID it had",
+           "drivers/vdpa/vdpa_sim/vdpa_sim.c: vdpasim_do_reset, mlx5_vnet.c: "
+           "mlx5_vdpa_compat_reset -> init_group_to_asid_map (groups back on ASID 0)",
+           ("ResetMixTest", "ResetTest", "uvm"), "vdpa_iotlb"),
+    Mutant("reset_map_no_identity",
+           "RESET_MAP empties the ASID's table but does not restore its identity default",
+           "include/linux/vdpa.h: reset_map (the ASID returns to the parent's default "
+           "mapping); mlx5_vnet.c: mlx5_vdpa_reset_map -> the 1:1 DMA MR",
+           ("test_reset_keeps_or_cleans_maps",), "vdpa_iotlb"),
+    Mutant("stale_table_hit",
+           "a translation does not check which table a range entry belongs to: ranges of a "
+           "table switched out by a map change, or of another ASID, still translate",
+           "drivers/vhost/vdpa.c: vhost_vdpa_process_iotlb_msg / vhost_vdpa_unmap (once unmapped "
+           "the device must not reach it); ASID isolation (include/linux/vdpa.h: set_map per asid)",
+           ("test_iotlb_translation_and_faults",), "vdpa_iotlb"),
+    Mutant("reset_not_barrier",
+           "RESET is dispatched beside the commands still in flight instead of after them",
+           "mlx5_vnet.c: mlx5_vdpa_reset runs under reslock after the queue commands; "
+           "docs/rtl-interface.md (RESET orders after every command before it)",
+           ("test_reset_barrier",), "vdpa_cmd_proc", base="cmd_proc-slots3"),
+)
+
+IDS: dict[str, int] = read_ids()
+BY_NAME: dict[str, Mutant] = {m.name: m for m in CATALOGUE}
+
+
+def mutant(name: str) -> Mutant:
+    """The catalogue entry ``name`` (a KeyError naming the known ones otherwise)."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no mutant {name!r}; the catalogue has {sorted(BY_NAME)}") from None
+
+
+__all__ = ["BASE_BUILD", "BY_NAME", "CATALOGUE", "IDS", "PARAM", "PKG", "Mutant",
+           "MutantCatalogueError", "mutant", "read_ids"]
