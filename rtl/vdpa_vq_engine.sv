@@ -527,6 +527,11 @@ wire logic [5:0]  m_w_room = 6'(BYTES) - 6'(tr_resp_pa[BW-1:0]);
 wire logic [4:0]  m_w_piece = (6'(m_xl_piece) > m_w_room) ? 5'(m_w_room) : m_xl_piece;
 // the piece being accessed is the item's last
 wire logic        m_last_piece = m_done_reg + m_piece_reg == m_len_reg;
+// once a piece has moved (the read's last beat, the write's response): the next piece, or the
+// item is done and the caller's state resumes; one place for both directions
+wire logic [4:0]  m_done_next = m_last_piece ? 5'd0 : m_done_reg + m_piece_reg;
+wire logic        m_checked_next = m_checked_reg && !m_last_piece;
+wire estate_t     m_state_next = m_last_piece ? e_ret_reg : M_XL;
 
 // a translation request goes out in the cycle the engine enters the state that needs it and is
 // held until the IOTLB takes it: a buffer page (E_BUF_XL) or the rest of a ring item (M_XL)
@@ -1333,10 +1338,9 @@ always_ff @(posedge clk) begin
                     if (m_axi_rresp != 2'b00 || f_errno_reg == FAULT_EIO) begin
                         e_state_reg <= E_FAULT;
                     end else begin
-                        // the piece is done: the next one, or the item
-                        m_done_reg <= m_last_piece ? 5'd0 : m_done_reg + m_piece_reg;
-                        m_checked_reg <= m_checked_reg && !m_last_piece;
-                        e_state_reg <= m_last_piece ? e_ret_reg : M_XL;
+                        m_done_reg <= m_done_next;
+                        m_checked_reg <= m_checked_next;
+                        e_state_reg <= m_state_next;
                     end
                 end
             end
@@ -1360,10 +1364,9 @@ always_ff @(posedge clk) begin
                     f_errno_reg <= FAULT_EIO;
                     e_state_reg <= E_FAULT;
                 end else begin
-                    // the piece is done: the next one, or the item
-                    m_done_reg <= m_last_piece ? 5'd0 : m_done_reg + m_piece_reg;
-                    m_checked_reg <= m_checked_reg && !m_last_piece;
-                    e_state_reg <= m_last_piece ? e_ret_reg : M_XL;
+                    m_done_reg <= m_done_next;
+                    m_checked_reg <= m_checked_next;
+                    e_state_reg <= m_state_next;
                 end
             end
         end
