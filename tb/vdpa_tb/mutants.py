@@ -118,7 +118,7 @@ CATALOGUE: tuple[Mutant, ...] = (
            "a transmitted chain completes with the bytes read as used.len instead of 0",
            "virtio 1.2 §2.7.8 (len: bytes written into the buffer; a TX chain has no writable "
            "buffer); drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work completes with 0",
-           ("test_traffic_lockstep", "TrafficTest", "uvm"), "vdpa_vq_engine"),
+           ("test_traffic_lockstep", "TrafficTest", "uvm"), "vdpa_used_writer"),
     Mutant("straddle_faults",
            "a ring item (descriptor, avail entry, used element) across two IOTLB ranges is not "
            "split: it faults with EFAULT",
