@@ -144,6 +144,8 @@ class RingBench:
     v: RingAddressControl
     layout: RingLayout
     hdr_len: int
+    #: the rings a builder moved each VQ onto (desc, driver, device), by VQ index
+    moved: dict[int, tuple[int, int, int]] = dataclasses.field(default_factory=dict)
 
     def guarded(self, size: int) -> int:
         """A buffer of ``size`` bytes with 64 guard bytes either side, all :data:`GUARD`."""
@@ -335,6 +337,26 @@ async def _move_rings(b: RingBench, q: GuestVirtqueue, desc: int, driver: int,
     await b.v.suspend()
     await b.v.set_vring_addr(q.index, desc, driver, device)
     await b.v.resume()
+    if (desc, driver, device) == (q.desc_area, q.driver_area, q.device_area):
+        b.moved.pop(q.index, None)
+    else:
+        b.moved[q.index] = (desc, driver, device)
+
+
+async def restore_rings(b: RingBench, q: GuestVirtqueue) -> None:
+    """Put ``q`` back on the guest driver's own rings after an entry that moved them and
+    completed without a fault, so that later traffic on ``q`` meets the rings the driver
+    writes (the moved copies would go stale: the device would find nothing new on them).
+    The used ring the device wrote while moved is copied back first; the driver's areas hold
+    the same entries in both places (a builder publishes before it moves). Suspended, as
+    :func:`_move_rings`. Nothing to do if no builder moved ``q``."""
+    moved = b.moved.get(q.index)
+    if moved is None:
+        return
+    device = moved[2]
+    if device != q.device_area:
+        b.mem.write(q.used_gpa, b.mem.read(device, used_ring_size(q.num)))
+    await _move_rings(b, q, q.desc_area, q.driver_area, q.device_area)
 
 
 async def _unmapped_avail_ring(b: RingBench, q: GuestVirtqueue) -> Expect:

@@ -34,6 +34,7 @@ from vdpa_model.ringcases import (
     RingBench,
     RingCase,
     RingLayout,
+    restore_rings,
 )
 from vdpa_model.sync import run
 from vdpa_model.vhost import VhostVdpa
@@ -163,6 +164,21 @@ def check_ring_accepted(b: Bench, case: RingCase) -> None:
         assert [(p.vq, p.data) for p in b.dev.take_tx()] == [(q.index, TX_PAYLOAD)]
     # the used ring where the device has it (an entry may have moved it; IOVA = GPA there)
     assert u16(b.mem, b.dev.vqs[q.index].device_area + 2) == 1
+
+    # Back on the driver's own rings, the queue goes on from where the entry left it: later
+    # traffic must not meet moved copies the driver no longer writes
+    run(restore_rings(b.rings, q))
+    assert (b.dev.vqs[q.index].desc_area, b.dev.vqs[q.index].driver_area,
+            b.dev.vqs[q.index].device_area) == (q.desc_area, q.driver_area, q.device_area)
+    if case.queue == "tx":
+        b.driver.reap_tx(0)
+        b.driver.send(0, b"after" * 20, kick=False)
+        b.kick_process(q.index)
+        assert [p.data for p in b.dev.take_tx()] == [b"after" * 20]
+        assert u16(b.mem, q.used_gpa + 2) == 2
+    else:
+        b.driver.reap_rx(0)
+        assert run(receive(b.v, b.dev, b.driver, 0, [b"in" * 40])) == [b"in" * 40]
 
 
 def check_ring_error(b: Bench, case: RingCase, err: int) -> None:

@@ -6,6 +6,7 @@ required coverage bins. The pytest entry is tests/rtl/test_vdpa_nic_uvm.py."""
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any, ClassVar
 
@@ -44,8 +45,11 @@ class VdpaBaseTest(uvm_test):
     required: ClassVar[list[tuple[str, str]]] = []
 
     def build_phase(self) -> None:
-        # the seed comes from cocotb's seeded random, so COCOTB_RANDOM_SEED reproduces a run
+        # the seed comes from cocotb's seeded random, so COCOTB_RANDOM_SEED reproduces a run;
+        # VDPA_SEQ_SEED reruns one test alone with the sequence seed a group's log printed
         seed = random.getrandbits(32)
+        if os.environ.get("VDPA_SEQ_SEED"):
+            seed = int(os.environ["VDPA_SEQ_SEED"], 0)
         device = load_device()  # $VDPA_DEVICE, set by vdpa_tb.sim.run(device=...)
         self.ctx = device.context_class()(cocotb.top, device)
         self.ctx.log.info("%s on %s: sequence seed %d", type(self).__name__, device.name, seed)

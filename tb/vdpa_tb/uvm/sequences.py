@@ -14,7 +14,7 @@ from typing import Any
 
 from pyuvm import ConfigDB, uvm_sequence
 
-from vdpa_model import spec
+from vdpa_model import ringcases, spec
 from vdpa_model.flows import STATUS_FEATURES_OK, STATUS_RUNNING
 from vdpa_model.ops import IotlbRange, VqState
 from vdpa_model.spec import bit
@@ -297,14 +297,19 @@ class DescAsidSeq(VdpaBaseSeq):
 class BadRingSeq(VdpaBaseSeq):
     """Each ring catalogue entry of :data:`RING_CASES` once per device life: bring up, post
     the entry's ring, expect the catalogue's answer (errno and fault site, NEEDS_RESET), check
-    the other transmit queue still works, reset."""
+    the other transmit queue still works, and the entry's own queue too where the entry is
+    accepted (on the driver's own rings again if the entry moved them), reset."""
 
     async def body(self) -> None:
         await self.map_layout()
+        parent = self.ctx.ref.options.parent
         for kind in RING_CASES:
             await self.bring_up(2, 32)
             await self.send(RingFaultItem("ring_fault", kind))
             await self.traffic(1, "tx", self.sizes(2))
+            case = ringcases.case(kind)
+            if case.expected_errno(parent) is None:
+                await self.traffic(0, case.queue, self.sizes(2))
             await self.op("set_status", 0, expect="ok")
 
 
