@@ -183,6 +183,11 @@ class _Plan:
 
     def one(self, kind: str, *, state: FwState | None = None, filled: bool = True,
             **args: int) -> None:
+        self.add(kind, args, state, filled)
+
+    def add(self, kind: str, args: dict[str, int], state: FwState | None = None,
+            filled: bool = True) -> None:
+        """One command issued on its own, its cost drivers given as a dict."""
         self.items.append(FwWork(kind, args, None, state, filled))
 
     def together(self, kind: str, each: Sequence[dict[str, int]], parallel: bool,
@@ -344,8 +349,8 @@ class Mlx5Firmware(ParentFirmware):
             p.together("vq_query", [{"vq": i} for i in vqs], True)
         else:
             for i in vqs:  # the serial predecessor: suspend_vq, then query_virtqueue, per VQ
-                p.one("vq_modify", state=FwState.SUSPEND, vq=i, flags=0,
-                      **_drain_args((drain or {}).get(i)))
+                p.add("vq_modify", {"vq": i, "flags": 0, **_drain_args((drain or {}).get(i))},
+                      FwState.SUSPEND)
                 p.one("vq_query", vq=i)
                 self.vqs[i].fw_state = FwState.SUSPEND
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from vdpa_model.downtime import fit_rtl
-from vdpa_model.fwmodel import Drain, Mlx5Firmware
-from vdpa_model.options import DeviceOptions
 from vdpa_model.downtime.fit_rtl import Observation, fit, profile_text
 from vdpa_model.downtime.profile import PROFILE_DIR, Profile, load_profile
 from vdpa_model.downtime.scheduler import price
 from vdpa_model.downtime.tomlfile import InputError
+from vdpa_model.fwmodel import Drain, Mlx5Firmware
+from vdpa_model.options import DeviceOptions
 from vdpa_model.trace import Layer, Trace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -221,7 +221,8 @@ def test_a_suspend_costs_what_the_bench_measured_for_the_work_it_waited_for(
     work in flight on one VQ costs the idle plan plus what the bench measured beyond its idle
     suspend (within the fit's residual): exactly, one MODIFY after another; in a round
     (parallel_fw_cmds) less by at most the register accesses of the three MODIFYs after it
-    (bus-bound: submissions and completion reads), which the drain overlaps on the RTL too. The drain lands on the MODIFY of that VQ alone."""
+    (bus-bound: submissions and completion reads), which the drain overlaps on the RTL too.
+    The drain lands on the MODIFY of that VQ alone."""
     rows = DRAIN["rows"]
     idle_cycles = min(r["suspend_cycles"] for r in rows if not r["drained_chains"])
     idle = priced(rtl, suspend_trace(None, parallel))
