@@ -25,6 +25,7 @@ from .buses import CLK_NS, BusModels, CocotbextBus, HdlBus
 from .cmdport import RtlCommandPort
 from .hostmem import MappingCheck, describe
 from .parent import RtlParentDriver
+from .usedorder import used_order_problems
 
 GUEST_SIZE = 1 << 30
 # a chain moves at least a byte every few cycles; 200k cycles of standstill is a hang
@@ -169,6 +170,13 @@ class Tb:
                 await RisingEdge(irq)
             assert self.drv is not None
             await self.drv.read_faults()
+
+    def assert_used_order(self, queues: Sequence[Any], start: int = 0) -> None:
+        """Every used element of ``queues`` (guest virtqueues) was written before the used.idx
+        write that published it, in the DMA logged from record ``start`` on (usedorder)."""
+        problems = [p for q in queues
+                    for p in used_order_problems(self.target.log, q.used_gpa, q.num, start)]
+        assert not problems, f"{len(problems)} used-ring order problem(s), first: {problems[0]}"
 
     def assert_dma_clean(self) -> None:
         """Every DMA so far fell inside an allowed mapping."""

@@ -311,7 +311,8 @@ async def test_traffic_lockstep(dut, stall):
     """Goal: TX and RX on several queue pairs match the reference device byte for byte.
     Stimulus: frames of random size, plain / split-header / indirect chains, RX buffers
     plain and split; run clean and with AXI/AXI-Stream idle and backpressure.
-    Check: lockstep (memory, frames, faults), frames as sent, DMA inside the mappings."""
+    Check: lockstep (memory, frames, faults), frames as sent, DMA inside the mappings, each
+    used element written before the used.idx that publishes it (tb/vdpa_tb/usedorder.py)."""
     env = await make_env(dut, stall)
     rng = random.Random(1234)
     # without VIRTIO_NET_F_MQ the driver uses one queue pair (virtio 1.2 §5.1.5); transmitq1
@@ -332,6 +333,7 @@ async def test_traffic_lockstep(dut, stall):
         assert got == fr
     assert env.lock.settles_compared > 0
     env.tb.assert_dma_clean()
+    env.tb.assert_used_order(net.vqs)
     assert env.tb.target.bytes_read > 0 and env.tb.target.bytes_written > 0
 
 
@@ -578,7 +580,8 @@ async def test_random_traffic_lockstep(dut, stall):
     frames larger than the posted buffers, which are dropped with the buffer kept), and
     suspend/resume between rounds; 64-entry rings so indices go round several times; clean and
     with AXI/AXI-Stream idle and backpressure.
-    Check: lockstep at every settle point, DMA inside the mappings, the device ends quiescent."""
+    Check: lockstep at every settle point, DMA inside the mappings, used elements written before
+    the used.idx that publishes them, the device ends quiescent."""
     env = await make_env(dut, stall)
     seed = random.getrandbits(32)  # cocotb seeds random per test; rerun with COCOTB_RANDOM_SEED
     env.tb.log.info("random traffic seed %d", seed)
@@ -631,6 +634,7 @@ async def test_random_traffic_lockstep(dut, stall):
             await env.v.resume()
             await env.lock.settle()
     env.tb.assert_dma_clean()
+    env.tb.assert_used_order(net.vqs)
     assert (await env.tb.port.read("CMD_STATUS")) >> 18 & 1, "data path not quiescent at the end"
 
 
