@@ -131,8 +131,9 @@ async def test_suspend_with_work_in_flight(dut, stall):
     represented); every transmitq has sent exactly its used.idx frames, none aborted. After
     resume, every frame out exactly once, in order per queue; the guest reaps every buffer
     once (a double or unknown completion fails the reap; the used ring's order is left to the
-    device, as without VIRTIO_F_IN_ORDER); every received frame delivered in order per queue or
-    counted in RX_DROPS, none twice."""
+    device, as without VIRTIO_F_IN_ORDER, but each element is written before the used.idx that
+    publishes it); every received frame delivered in order per queue or counted in RX_DROPS,
+    none twice."""
     tb, drv, v, net = await dut_alone(dut, QUEUE_PAIRS, stall)
     rng = random.Random(61)
     load = await put_in_flight(tb, v, net, rng)
@@ -182,6 +183,7 @@ async def test_suspend_with_work_in_flight(dut, stall):
     assert got + drops == offered, f"{got} frames received + {drops} dropped != {offered} offered"
     assert drv.take_faults() == []
     tb.assert_dma_clean()
+    tb.assert_used_order(net.vqs)
 
 
 @cocotb.test(timeout_time=100000, timeout_unit=US)
