@@ -525,9 +525,10 @@ wire logic [127:0] m_rbuf_reg = m_item_reg;
 // the remaining bytes of the item, and of them the part the translation just answered
 wire logic [4:0]  m_rem = m_len_reg - m_done_reg;
 wire logic [4:0]  m_xl_piece = (tr_resp_len < 32'(m_rem)) ? 5'(tr_resp_len) : m_rem;
-// a write is one beat: its piece ends at the beat's end too
-wire logic [5:0]  m_w_room = 6'(BYTES) - 6'(tr_resp_pa[BW-1:0]);
-wire logic [4:0]  m_w_piece = (6'(m_xl_piece) > m_w_room) ? 5'(m_w_room) : m_xl_piece;
+// a write is one beat: its piece ends at the beat's end too (7 bits: a whole 64-byte beat is
+// a room of 64, not 0)
+wire logic [6:0]  m_w_room = 7'(BYTES) - 7'(tr_resp_pa[BW-1:0]);
+wire logic [4:0]  m_w_piece = (7'(m_xl_piece) > m_w_room) ? 5'(m_w_room) : m_xl_piece;
 // the piece being accessed is the item's last
 wire logic        m_last_piece = m_done_reg + m_piece_reg == m_len_reg;
 // once a piece has moved (the read's last beat, the write's response): the next piece, or the
