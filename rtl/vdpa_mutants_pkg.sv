@@ -35,6 +35,7 @@ localparam int MUT_RESET_KEEPS_GROUPS = 10;
 localparam int MUT_RESET_MAP_NO_IDENTITY = 11;
 localparam int MUT_STALE_TABLE_HIT = 12;
 localparam int MUT_RESET_NOT_BARRIER = 13;
+localparam int MUT_USED_IDX_EARLY = 14;
 
 endpackage
 

@@ -125,12 +125,17 @@ assign done_valid = u_state_reg == U_CHK;
 assign irq_valid = irq_valid_reg;
 assign irq_vq = irq_vq_reg;
 
+// the step whose item is offered: the state, but for a mutant that trades steps 2 and 3
+// (U_LEN and U_IDX differ in their last bit only)
+wire logic    swap_len_idx = MUTANT == MUT_USED_IDX_EARLY && u_state_reg[2:1] == 2'b01;  // mutant MUT_USED_IDX_EARLY
+wire logic [2:0] step = u_state_reg ^ {2'b00, swap_len_idx};
+
 // the item of the current step
 logic [63:0]  iova_c;
 logic [4:0]   len_c;
 logic [31:0]  wdata_c;
 always_comb begin
-    case (u_state_reg)
+    case (step)
         U_LEN: begin
             iova_c = elem_iova + 64'd4;
             len_c = 5'd4;
