@@ -17,10 +17,7 @@ speed.
 from __future__ import annotations
 
 import datetime
-import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,26 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tb"))
 
-from results_file import machine, write_results  # noqa: E402
+from results_file import commit, machine, run_bench_module, write_results  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "suspend_inflight.json"
 PNG = OUT.with_suffix(".png")
 
 
 def measure() -> dict[str, Any]:
-    from vdpa_tb import sim
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "bench.json"
-        sim.run("vdpa_nic_top", "vdpa_tb.tests.bench_suspend_inflight", {},
-                extra_env={"BENCH_OUT": str(out)})
-        return json.loads(out.read_text())
-
-
-def commit() -> str:
-    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                       text=True)
-    return r.stdout.strip()
+    return run_bench_module("vdpa_tb.tests.bench_suspend_inflight", {})
 
 
 def chart(res: dict[str, Any], path: Path) -> None:
