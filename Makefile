@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(VPY) bench/bench_migration.py
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_vdpa_nic_top.py tests/rtl/test_bench_sim_speed.py
 	BENCH_RECORD=1 PATH="$(VL_BIN):$$PATH" $(VPY) -m pytest -q -s tests/rtl/test_bench_commands.py
+	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_suspend_inflight.py
 	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_engine_throughput.py
 	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_migration_rtl.py
 	PATH="$(VL_BIN):$$PATH" $(VPY) bench/bench_regress.py

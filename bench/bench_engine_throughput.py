@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tb"))
 
-from results_file import machine, write_results  # noqa: E402
+from results_file import commit, machine, run_bench_module, write_results  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "engine_throughput.json"
 PNG = OUT.with_suffix(".png")
@@ -50,20 +48,9 @@ BASELINE_NOTE = (
 
 
 def measure(data_w: int) -> dict[str, Any]:
-    from vdpa_tb import sim
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "bench.json"
-        sim.run("vdpa_nic_top", "vdpa_tb.tests.bench_engine_throughput",
-                {"NVQ": 16, "DATA_W": data_w}, name=f"w{data_w}",
-                extra_env={"BENCH_OUT": str(out), "BENCH_DESCRIPTORS": str(DESCRIPTORS)})
-        return json.loads(out.read_text())
-
-
-def commit() -> str:
-    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                       text=True)
-    return r.stdout.strip()
+    return run_bench_module("vdpa_tb.tests.bench_engine_throughput",
+                            {"NVQ": 16, "DATA_W": data_w}, name=f"w{data_w}",
+                            env={"BENCH_DESCRIPTORS": str(DESCRIPTORS)})
 
 
 def chart(results: dict[str, Any], path: Path) -> None:

@@ -1,11 +1,16 @@
 # SPDX-License-Identifier: MIT
-"""What every benchmark script writes the same way: the machine it ran on and its results file."""
+"""What every benchmark script does the same way: the machine and commit it ran on, a cocotb
+bench module run for its JSON figures, and its results file."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,28 @@ def machine() -> dict[str, Any]:
     return {"platform": platform.platform(), "python": platform.python_version(),
             "implementation": platform.python_implementation(), "cpu_count": os.cpu_count(),
             "processor": platform.processor() or platform.machine()}
+
+
+def commit() -> str:
+    """The checkout's short commit id."""
+    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                       text=True)
+    return r.stdout.strip()
+
+
+def run_bench_module(module: str, params: Mapping[str, object], name: str | None = None,
+                     env: Mapping[str, str] | None = None, top: str = "vdpa_nic_top"
+                     ) -> dict[str, Any]:
+    """Run the cocotb bench ``module`` (tb/vdpa_tb/tests/) on ``top`` built with ``params`` and
+    return the figures it wrote to $BENCH_OUT."""
+    sys.path.insert(0, str(ROOT / "tb"))
+    from vdpa_tb import sim
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.json"
+        sim.run(top, module, dict(params), name=name,
+                extra_env={"BENCH_OUT": str(out), **(env or {})})
+        return json.loads(out.read_text())  # type: ignore[no-any-return]
 
 
 def write_results(results: dict[str, Any], out: Path) -> None:

@@ -16,6 +16,11 @@
  * and indirect tables through its data group (mlx5: virtio_q_mkey / desc_group_mkey).
  * Errors follow drivers/vhost/vringh.c (__vringh_iov, __vringh_get_head): the VQ goes to ERR,
  * a fault is reported, NEEDS_RESET is raised; other VQs keep running.
+ *
+ * Blocks cut out of it so far (docs/rtl-interface.md "Data path blocks"): vdpa_rx_buffer holds
+ * a received frame; vdpa_used_writer completes a chain (used element, used.idx, notification)
+ * through this module's ring-item micro-ops, requested from E_TX_BURST / E_RX_BURST and served
+ * in E_USED.
  */
 module vdpa_vq_engine
     import vdpa_regs_pkg::*;
@@ -269,7 +274,8 @@ typedef enum logic [5:0] {
     E_DESC_RD, E_DESC_CHK, E_BUF_XL, E_BUF_XLW, E_NEXT,
     E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BEAT, E_TX_ABORT,
     E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W, E_RX_B,
-    E_USED_ID, E_USED_LEN, E_USED_IDX, E_NOTE_RD, E_NOTE_CHK,
+    // the completion writer (vdpa_used_writer) has the ring-item port
+    E_USED,
     E_DONE, E_FAULT, E_RX_DROP,
     // the completion's ring items translated before any data moves, then the move itself
     E_PROBE_LEN, E_PROBE_IDX, E_MOVE,
@@ -308,13 +314,13 @@ logic [31:0]  burst_left_reg;
 logic [DATA_W-1:0] beat_reg;
 logic [DATA_W-1:0] wdata_reg;
 logic [BYTES-1:0]  wstrb_reg;
-logic [15:0]  new_used_reg;
 // micro-op request
 logic [7:0]   m_group_reg;
 logic [63:0]  m_iova_reg;
 logic [4:0]   m_len_reg;           // 2, 4 or 16 bytes
 logic         m_write_reg;
 logic         m_probe_reg;         // translate and check only: no bus access
+logic [2:0]   m_kind_reg;          // the completion writer's item: its ring area (AXI user)
 logic [31:0]  m_wval_reg;
 // an item across two IOTLB ranges (or pages) is moved in pieces, one translation each, as
 // vringh's copy_from_iotlb / iotlb_translate split it into several iovecs; every piece is
@@ -332,8 +338,6 @@ logic [7:0]   f_asid_reg;
 logic [63:0]  f_iova_reg;
 logic         f_write_reg;
 logic         fault_valid_reg;
-logic         irq_valid_reg;
-logic [7:0]   irq_vq_reg;
 
 // AXI registers
 logic [ADDR_W-1:0] awaddr_reg, araddr_reg;
@@ -360,7 +364,8 @@ always_comb begin
         default: acc_is_data = 1'b0;
     endcase
     case (e_ret_reg)
-        E_AVAIL_EVENT, E_USED_LEN, E_USED_IDX, E_NOTE_RD: acc_kind = 3'd2;
+        E_AVAIL_EVENT: acc_kind = 3'd2;
+        E_USED: acc_kind = m_kind_reg;
         E_DESC_CHK: acc_kind = e_ind_reg ? 3'd3 : 3'd0;
         default: acc_kind = 3'd1;
     endcase
@@ -403,8 +408,6 @@ assign m_axis_tx_tdest = 8'(e_vq_reg);
 
 assign fault_valid = fault_valid_reg;
 assign fault_data = {f_iova_reg, 38'd0, f_xlate_reg, f_write_reg, f_asid_reg, f_errno_reg, 8'(e_vq_reg)};
-assign irq_valid = irq_valid_reg;
-assign irq_vq = irq_vq_reg;
 
 // IDs and responses are not checked beyond OKAY: one transaction is outstanding at a time
 /* verilator lint_off UNUSEDSIGNAL */
@@ -522,9 +525,10 @@ wire logic [127:0] m_rbuf_reg = m_item_reg;
 // the remaining bytes of the item, and of them the part the translation just answered
 wire logic [4:0]  m_rem = m_len_reg - m_done_reg;
 wire logic [4:0]  m_xl_piece = (tr_resp_len < 32'(m_rem)) ? 5'(tr_resp_len) : m_rem;
-// a write is one beat: its piece ends at the beat's end too
-wire logic [5:0]  m_w_room = 6'(BYTES) - 6'(tr_resp_pa[BW-1:0]);
-wire logic [4:0]  m_w_piece = (6'(m_xl_piece) > m_w_room) ? 5'(m_w_room) : m_xl_piece;
+// a write is one beat: its piece ends at the beat's end too (7 bits: a whole 64-byte beat is
+// a room of 64, not 0)
+wire logic [6:0]  m_w_room = 7'(BYTES) - 7'(tr_resp_pa[BW-1:0]);
+wire logic [4:0]  m_w_piece = (7'(m_xl_piece) > m_w_room) ? 5'(m_w_room) : m_xl_piece;
 // the piece being accessed is the item's last
 wire logic        m_last_piece = m_done_reg + m_piece_reg == m_len_reg;
 // once a piece has moved (the read's last beat, the write's response): the next piece, or the
@@ -544,9 +548,67 @@ assign tr_req_write = tr_buf ? e_rx_reg : m_write_reg;
 // buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
 wire logic [15:0] avail_delta = m_rshift - q_avail[e_vq_reg];
 
+// ---------------------------------------------------------------------------------------
+// Completion writer: used element, used.idx, notification, over the ring-item micro-ops
+// ---------------------------------------------------------------------------------------
+// a transmitted frame has left once its last stream beat is accepted
+wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tx_tready;
+wire logic uw_req_valid = moved_reg == xfer_total_reg &&
+                          ((e_state_reg == E_TX_BURST && tx_last_taken) || e_state_reg == E_RX_BURST);
+// the micro-ops hand the port back to the writer by returning to E_USED
+wire logic uw_port_free = e_state_reg == E_USED;
+logic         uw_req_ready;
+logic [63:0]  uw_elem_iova, uw_idx_iova;
+logic         uw_item_valid;
+logic [7:0]   uw_item_group;
+logic [63:0]  uw_item_iova;
+logic [4:0]   uw_item_len;
+logic         uw_item_write;
+logic [31:0]  uw_item_wdata;
+logic [2:0]   uw_item_kind;
+logic         uw_commit;
+logic [15:0]  uw_new_used;
+logic         uw_done_valid;
+
+vdpa_used_writer #(
+    .MUTANT(MUTANT)
+) used_writer_inst (
+    .clk(clk),
+    .rst(rst),
+    .req_valid(uw_req_valid),
+    .req_ready(uw_req_ready),
+    .req_head(e_head_reg),
+    .req_rx(e_rx_reg),
+    .req_written(moved_reg),
+    .req_vq(8'(e_vq_reg)),
+    .ctx_drv(q_drv[e_vq_reg]),
+    .ctx_dev(q_dev[e_vq_reg]),
+    .ctx_size(e_size),
+    .ctx_used(q_used[e_vq_reg]),
+    .ctx_group(q_rgroup[e_vq_reg]),
+    .event_idx(feat_event_idx),
+    .elem_iova(uw_elem_iova),
+    .idx_iova(uw_idx_iova),
+    .item_valid(uw_item_valid),
+    .item_ready(uw_port_free),
+    .item_group(uw_item_group),
+    .item_iova(uw_item_iova),
+    .item_len(uw_item_len),
+    .item_write(uw_item_write),
+    .item_wdata(uw_item_wdata),
+    .item_kind(uw_item_kind),
+    .item_rdata(m_rshift),
+    .cancel(e_state_reg == E_FAULT),
+    .commit(uw_commit),
+    .new_used(uw_new_used),
+    .done_valid(uw_done_valid),
+    .done_ready(uw_port_free),
+    .irq_valid(irq_valid),
+    .irq_vq(irq_vq)
+);
+
 always_ff @(posedge clk) begin
     fault_valid_reg <= 1'b0;
-    irq_valid_reg <= 1'b0;
     v_done_reg <= 1'b0;
     rxb_take <= 1'b0;
     rxb_tried <= 1'b0;
@@ -961,7 +1023,7 @@ always_ff @(posedge clk) begin
                 // (id, then len) and used.idx it completes into must translate for writing,
                 // so a chain whose completion would fault moves nothing (docs/model.md)
                 m_group_reg <= q_rgroup[e_vq_reg];
-                m_iova_reg <= q_dev[e_vq_reg] + 64'd4 + 64'(q_used[e_vq_reg] & e_mask) * 8;
+                m_iova_reg <= uw_elem_iova;
                 m_len_reg <= 5'd4;
                 m_write_reg <= 1'b1;
                 m_probe_reg <= 1'b1;
@@ -975,7 +1037,7 @@ always_ff @(posedge clk) begin
             e_state_reg <= M_XL;
         end
         E_PROBE_IDX: begin
-            m_iova_reg <= q_dev[e_vq_reg] + 64'd2;
+            m_iova_reg <= uw_idx_iova;
             m_len_reg <= 5'd2;
             e_ret_reg <= E_MOVE;
             e_state_reg <= M_XL;
@@ -1010,10 +1072,9 @@ always_ff @(posedge clk) begin
         // ---- TX: read bursts, one byte per cycle onto the stream --------------------
         E_TX_BURST: begin
             if (moved_reg == xfer_total_reg) begin
-                // the frame has left once its last beat is accepted
-                if (!tx_tvalid_reg || m_axis_tx_tready) begin
-                    e_state_reg <= E_USED_ID;
-                    new_used_reg <= q_used[e_vq_reg] + 1'b1;
+                // the frame has left once its last beat is accepted: complete the chain
+                if (tx_last_taken && uw_req_ready) begin
+                    e_state_reg <= E_USED;
                 end
             end else if (seg_left_reg == 0) begin
                 seg_idx_reg <= seg_idx_reg + 1'b1;
@@ -1112,10 +1173,9 @@ always_ff @(posedge clk) begin
 
         // ---- RX: header + frame into the writable segments, write bursts -----------
         E_RX_BURST: begin
-            if (moved_reg == xfer_total_reg) begin
+            if (moved_reg == xfer_total_reg && uw_req_ready) begin
                 rxb_take <= 1'b1;
-                e_state_reg <= E_USED_ID;
-                new_used_reg <= q_used[e_vq_reg] + 1'b1;
+                e_state_reg <= E_USED;
             end else if (seg_left_reg == 0) begin
                 seg_idx_reg <= seg_idx_reg + 1'b1;
                 cur_pa_reg <= seg_pa[seg_idx_reg[SW-1:0] + 1'b1];
@@ -1182,49 +1242,25 @@ always_ff @(posedge clk) begin
             end
         end
 
-        // ---- completion: used element, then used.idx (virtio 1.2 §2.7.8) ----------
-        E_USED_ID: begin
-            m_group_reg <= q_rgroup[e_vq_reg];
-            m_iova_reg <= q_dev[e_vq_reg] + 64'd4 + 64'(q_used[e_vq_reg] & e_mask) * 8;
-            m_len_reg <= 5'd4;
-            m_write_reg <= 1'b1;
-            m_wval_reg <= 32'(e_head_reg);
-            e_ret_reg <= E_USED_LEN;
-            e_state_reg <= M_XL;
-        end
-        E_USED_LEN: begin
-            m_iova_reg <= q_dev[e_vq_reg] + 64'd8 + 64'(q_used[e_vq_reg] & e_mask) * 8;
-            // TX reports 0 written bytes (vdpasim_net_work), RX the bytes written
-            m_wval_reg <= (e_rx_reg || MUTANT == MUT_TX_USED_LEN_NONZERO) ? moved_reg : 32'd0;  // mutant MUT_TX_USED_LEN_NONZERO
-            e_ret_reg <= E_USED_IDX;
-            e_state_reg <= M_XL;
-        end
-        E_USED_IDX: begin
-            // the element's write response came back before this write is issued
-            m_iova_reg <= q_dev[e_vq_reg] + 64'd2;
-            m_len_reg <= 5'd2;
-            m_wval_reg <= {16'd0, new_used_reg};
-            e_ret_reg <= E_NOTE_RD;
-            e_state_reg <= M_XL;
-        end
-        E_NOTE_RD: begin
-            q_used[e_vq_reg] <= new_used_reg;
-            q_avail[e_vq_reg] <= q_avail[e_vq_reg] + 1'b1;
-            ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
-            // used_event with EVENT_IDX, else avail.flags (virtio 1.2 §2.7.10)
-            m_iova_reg <= feat_event_idx ? q_drv[e_vq_reg] + 64'd4 + 64'(e_size) * 2 : q_drv[e_vq_reg];
-            m_len_reg <= 5'd2;
-            m_write_reg <= 1'b0;
-            e_ret_reg <= E_NOTE_CHK;
-            e_state_reg <= M_XL;
-        end
-        E_NOTE_CHK: begin
-            // vring_need_event(used_event, new, old) with old = new - 1, or !NO_INTERRUPT
-            if (feat_event_idx ? (m_rshift[15:0] == new_used_reg - 1'b1) : (m_rshift[0] == 1'b0)) begin
-                irq_valid_reg <= 1'b1;
-                irq_vq_reg <= 8'(e_vq_reg);
+        // ---- completion (vdpa_used_writer): its ring items through the micro-ops -----
+        E_USED: begin
+            if (uw_item_valid) begin
+                m_group_reg <= uw_item_group;
+                m_iova_reg <= uw_item_iova;
+                m_len_reg <= uw_item_len;
+                m_write_reg <= uw_item_write;
+                m_wval_reg <= uw_item_wdata;
+                m_kind_reg <= uw_item_kind;
+                e_ret_reg <= E_USED;
             end
-            e_state_reg <= E_DONE;
+            // the writer offers an item or says it is done, never neither
+            e_state_reg <= uw_done_valid ? E_DONE : M_XL;
+            if (uw_commit) begin
+                // used.idx is written: the queue's context advances, the head is free again
+                q_used[e_vq_reg] <= uw_new_used;
+                q_avail[e_vq_reg] <= q_avail[e_vq_reg] + 1'b1;
+                ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
+            end
         end
         E_RX_DROP: begin
             rxb_take <= 1'b1;
@@ -1389,8 +1425,6 @@ always_ff @(posedge clk) begin
         needs_reset_reg <= 1'b0;
         rx_drops_reg <= '0;
         fault_valid_reg <= 1'b0;
-        irq_valid_reg <= 1'b0;
-        irq_vq_reg <= '0;
         awvalid_reg <= 1'b0;
         wvalid_reg <= 1'b0;
         arvalid_reg <= 1'b0;

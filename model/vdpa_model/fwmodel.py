@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from .hostmem import Backing
@@ -146,6 +146,22 @@ class FwWork:
     filled: bool = True
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Drain:
+    """Work in flight on one VQ when a suspend reaches it: the bytes its started chains still
+    have to move and how many chains they are (the trace's ``drain_bytes``, ``drain_chains``)."""
+
+    bytes: int
+    chains: int
+
+
+def _drain_args(d: Drain | None) -> dict[str, int]:
+    """The cost drivers of ``d``; none for no work in flight (an idle MODIFY's record)."""
+    if d is None or not (d.bytes or d.chains):
+        return {}
+    return {"drain_bytes": d.bytes, "drain_chains": d.chains}
+
+
 @dataclasses.dataclass(slots=True)
 class _Vq:
     """The parent's view of one hardware VQ (struct mlx5_vdpa_virtqueue)."""
@@ -167,6 +183,11 @@ class _Plan:
 
     def one(self, kind: str, *, state: FwState | None = None, filled: bool = True,
             **args: int) -> None:
+        self.add(kind, args, state, filled)
+
+    def add(self, kind: str, args: dict[str, int], state: FwState | None = None,
+            filled: bool = True) -> None:
+        """One command issued on its own, its cost drivers given as a dict."""
         self.items.append(FwWork(kind, args, None, state, filled))
 
     def together(self, kind: str, each: Sequence[dict[str, int]], parallel: bool,
@@ -213,7 +234,7 @@ class ParentFirmware:
     def reset(self, clean_map: bool) -> list[FwWork]:
         return []
 
-    def suspend(self) -> list[FwWork]:
+    def suspend(self, drain: Mapping[int, Drain] | None = None) -> list[FwWork]:
         return []
 
     def resume(self) -> list[FwWork]:
@@ -301,16 +322,20 @@ class Mlx5Firmware(ParentFirmware):
         return 0 <= idx < self.max_vqs
 
     # -- building blocks, named after mlx5_vnet.c / mr.c -------------------------------------
-    def _modify_round(self, p: _Plan, vqs: Sequence[int], state: FwState | None) -> None:
+    def _modify_round(self, p: _Plan, vqs: Sequence[int], state: FwState | None,
+                      drain: Mapping[int, Drain] | None = None) -> None:
         """modify_virtqueues: one MODIFY per VQ (state and/or fields), one round; ``flags`` 1
-        on the MODIFYs that configure an INIT object (see the module docstring)."""
-        each = [{"vq": i, "flags": int(self.vqs[i].fw_state is FwState.INIT)} for i in vqs]
+        on the MODIFYs that configure an INIT object (see the module docstring); a VQ's
+        ``drain`` on its MODIFY (:meth:`Mlx5Firmware.suspend`)."""
+        each = [{"vq": i, "flags": int(self.vqs[i].fw_state is FwState.INIT),
+                 **_drain_args((drain or {}).get(i))} for i in vqs]
         p.together("vq_modify", each, self.options.parallel_fw_cmds, state)
         if state is not None:
             for i in vqs:
                 self.vqs[i].fw_state = state
 
-    def _suspend_vqs(self, p: _Plan, start: int, n: int) -> None:
+    def _suspend_vqs(self, p: _Plan, start: int, n: int,
+                     drain: Mapping[int, Drain] | None = None) -> None:
         """suspend_vqs: nothing unless the first VQ is a RDY object; then a MODIFY round to
         SUSPEND and a QUERY round for the indices. Serial firmware does one VQ at a time."""
         if start >= self.cur_num_vqs or not self.vqs[start].initialized:
@@ -320,11 +345,12 @@ class Mlx5Firmware(ParentFirmware):
         vqs = [i for i in range(start, min(start + n, self.max_vqs))
                if self.vqs[i].initialized and self.vqs[i].fw_state is FwState.RDY]
         if self.options.parallel_fw_cmds:
-            self._modify_round(p, vqs, FwState.SUSPEND)
+            self._modify_round(p, vqs, FwState.SUSPEND, drain)
             p.together("vq_query", [{"vq": i} for i in vqs], True)
         else:
             for i in vqs:  # the serial predecessor: suspend_vq, then query_virtqueue, per VQ
-                p.one("vq_modify", state=FwState.SUSPEND, vq=i, flags=0)
+                p.add("vq_modify", {"vq": i, "flags": 0, **_drain_args((drain or {}).get(i))},
+                      FwState.SUSPEND)
                 p.one("vq_query", vq=i)
                 self.vqs[i].fw_state = FwState.SUSPEND
 
@@ -572,13 +598,18 @@ class Mlx5Firmware(ParentFirmware):
             self._setup_vq_resources(p, filled=False)
         return self._emit(p)
 
-    def suspend(self) -> list[FwWork]:
+    def suspend(self, drain: Mapping[int, Drain] | None = None) -> list[FwWork]:
         """mlx5_vdpa_suspend. Before "keep notifiers registered" suspend also dropped the
-        link notifier (C2, C4), and resume registered it again."""
+        link notifier (C2, C4), and resume registered it again. ``drain``: per VQ, the work in
+        flight its MODIFY to SUSPEND waits for (suspend_vq returns once the queue has stopped:
+        the chains the engine started finish first), carried on that MODIFY as ``drain_bytes``
+        and ``drain_chains`` for a profile to price; the model's own device runs whole chains
+        between settle points and has none, so only a caller that knows (a harness of a device
+        that works between them) passes it."""
         p = _Plan()
         if not self.keeps_link_notifier:
             self._link(p, register=False)
-        self._suspend_vqs(p, 0, self.cur_num_vqs)
+        self._suspend_vqs(p, 0, self.cur_num_vqs, drain or {})
         self.suspended = True
         return self._emit(p)
 

@@ -86,7 +86,13 @@ ARG_KEYS: dict[str, str] = {
     "count": "identical units of work the record stands for, each with the record's other "
              "arguments (e.g. a region's direct keys of one size); absent means one",
     "writers": "translation-table write ports a memory-key build used (RTL MAP WRITERS)",
+    "drain_bytes": "bytes of the chains in flight a suspend waits for on its VQ: what they still "
+                   "have to move when the suspend is issued",
+    "drain_chains": "chains in flight a suspend waits for on its VQ (started, not yet used)",
 }
+#: Cost drivers a record carries only when they are not zero: a suspend's MODIFY with nothing in
+#: flight has no ``drain_*``, and a profile that prices them charges it nothing, silently.
+ABSENT_MEANS_ZERO: frozenset[str] = frozenset({"drain_bytes", "drain_chains"})
 
 
 #: The ``fw`` layer's vocabulary: the units of work an mlx5-like parent hands its device, named

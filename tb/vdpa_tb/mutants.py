@@ -84,7 +84,8 @@ CATALOGUE: tuple[Mutant, ...] = (
            "flight on the VQ; the chain goes on and completes after the suspend returned",
            "drivers/vdpa/mlx5/net/mlx5_vnet.c: suspend_vq (the firmware stops the queue before "
            "MODIFY returns); drivers/vhost/vdpa.c: vhost_vdpa_suspend (no buffer used after)",
-           ("test_suspend_waits_for_chain_in_flight",), "vdpa_vq_engine"),
+           ("test_suspend_waits_for_chain_in_flight", "test_suspend_with_work_in_flight"),
+           "vdpa_vq_engine"),
     Mutant("no_needs_reset",
            "a VQ that faults goes to ERR and reports the fault, but DEVICE_NEEDS_RESET is not "
            "raised in the device status",
@@ -96,7 +97,8 @@ CATALOGUE: tuple[Mutant, ...] = (
            "is lost and its buffers wait for the next kick",
            "drivers/vhost/vdpa.c: vhost_vdpa_resume; mlx5_vnet.c: resume_vq (the queue "
            "resumes where it stopped and looks at the ring); virtio 1.2 §2.9",
-           ("test_suspend_resume_state", "SuspendResumeTest", "uvm"), "vdpa_vq_engine"),
+           ("test_suspend_resume_state", "test_suspend_with_work_in_flight", "SuspendResumeTest",
+            "uvm"), "vdpa_vq_engine"),
     Mutant("indirect_len_unchecked",
            "an indirect descriptor whose length is not a multiple of 16 is accepted; the table "
            "is walked for len / 16 entries",
@@ -118,7 +120,13 @@ CATALOGUE: tuple[Mutant, ...] = (
            "a transmitted chain completes with the bytes read as used.len instead of 0",
            "virtio 1.2 §2.7.8 (len: bytes written into the buffer; a TX chain has no writable "
            "buffer); drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work completes with 0",
-           ("test_traffic_lockstep", "TrafficTest", "uvm"), "vdpa_vq_engine"),
+           ("test_traffic_lockstep", "TrafficTest", "uvm"), "vdpa_used_writer"),
+    Mutant("used_idx_early",
+           "used.idx is written before the used element's len (the element is published "
+           "half written); memory at every settle point is the same as the correct device's",
+           "virtio 1.2 §2.7.8.2 (the device MUST set len prior to updating the used idx); "
+           "drivers/vhost/vringh.c: __vringh_complete (the element, a write barrier, the index)",
+           ("test_traffic_lockstep",), "vdpa_used_writer"),
     Mutant("straddle_faults",
            "a ring item (descriptor, avail entry, used element) across two IOTLB ranges is not "
            "split: it faults with EFAULT",

@@ -17,11 +17,14 @@ from vdpa_model.downtime.fit_rtl import Observation, fit, profile_text
 from vdpa_model.downtime.profile import PROFILE_DIR, Profile, load_profile
 from vdpa_model.downtime.scheduler import price
 from vdpa_model.downtime.tomlfile import InputError
+from vdpa_model.fwmodel import Drain, Mlx5Firmware
+from vdpa_model.options import DeviceOptions
 from vdpa_model.trace import Layer, Trace
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = json.loads((ROOT / "bench" / "results" / "rtl_vdpa_nic_top.json").read_text())
 SWEEPS = json.loads((ROOT / "bench" / "results" / "rtl_commands.json").read_text())
+DRAIN = json.loads((ROOT / "bench" / "results" / "suspend_inflight.json").read_text())
 HW = fit_rtl._hardware_build(SWEEPS)
 AXR, AXW = BENCH["axil_read_cycles"], BENCH["axil_write_cycles"]
 WAIT = AXR                            # the CMD_STATUS read of a collection
@@ -176,7 +179,8 @@ def test_fit_finds_the_step_of_a_chunked_cost() -> None:
 
 def test_shipped_profile_is_what_the_fit_gives() -> None:
     """Regenerate with `vdpa-dv fit-rtl` after `make bench`."""
-    assert (PROFILE_DIR / "reference-rtl.toml").read_text() == profile_text(BENCH, SWEEPS)
+    assert (PROFILE_DIR / "reference-rtl.toml").read_text() == profile_text(BENCH, SWEEPS,
+                                                                           drain=DRAIN)
 
 
 def test_missing_figures_are_named() -> None:
@@ -185,3 +189,63 @@ def test_missing_figures_are_named() -> None:
         profile_text(bench, SWEEPS)
     with pytest.raises(InputError, match="no build without firmware latency"):
         profile_text(BENCH, {"builds": {}})
+
+
+# -- a suspend's drain: priced by the work in flight ------------------------------------------
+def suspend_trace(drain: dict[int, Drain] | None, parallel: bool = True) -> Trace:
+    """The model's own suspend plan over four RDY VQs (mlx5_vdpa_suspend), with ``drain``."""
+    fw = Mlx5Firmware(DeviceOptions(parallel_fw_cmds=parallel), 8,
+                      DeviceOptions().device_features, trace=None)
+    fw.device_add()
+    fw.set_driver_features(DeviceOptions().device_features)
+    for i in range(4):
+        fw.set_vq_num(i, 64)
+        fw.set_vq_address(i)
+        fw.set_vq_ready(i, True)
+    fw.set_status(0x0F)
+    t = Trace()
+    fw.trace = t
+    with t.in_phase("B1", "dev"), t.span(Layer.OP, "suspend"):
+        fw.suspend(drain)
+    return t
+
+
+def priced(profile: Profile, t: Trace) -> float:
+    return price(t.records, profile).sections[0].duration * profile.clock_mhz * 1e6
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_a_suspend_costs_what_the_bench_measured_for_the_work_it_waited_for(
+        rtl: Profile, parallel: bool) -> None:
+    """For every point of the suspend bench, the model's suspend plan (four RDY VQs) with that
+    work in flight on one VQ costs the idle plan plus what the bench measured beyond its idle
+    suspend (within the fit's residual): exactly, one MODIFY after another; in a round
+    (parallel_fw_cmds) less by at most the register accesses of the three MODIFYs after it
+    (bus-bound: submissions and completion reads), which the drain overlaps on the RTL too.
+    The drain lands on the MODIFY of that VQ alone."""
+    rows = DRAIN["rows"]
+    idle_cycles = min(r["suspend_cycles"] for r in rows if not r["drained_chains"])
+    idle = priced(rtl, suspend_trace(None, parallel))
+    assert priced(rtl, suspend_trace({}, parallel)) == idle
+    tol = fit_rtl.fit_drain(DRAIN).max_residual
+    for r in rows:
+        d = {1: Drain(r["drained_bytes"], r["drained_chains"])}
+        t = suspend_trace(d, parallel)
+        drained = [rec for rec in t.records if rec.args.get("drain_chains")]
+        assert [(rec.name, rec.args["vq"]) for rec in drained] == (
+            [("vq_modify", 1)] if r["drained_chains"] else [])
+        want = r["suspend_cycles"] - idle_cycles
+        got = priced(rtl, t) - idle
+        if parallel:
+            overlap = 3 * ((BENCH["command_args"]["MODIFY_VQ"] + 1) * AXW + COLLECT)
+            assert want - overlap - tol <= got <= want + tol, r
+        else:
+            assert got == pytest.approx(want, abs=tol + 1e-6), r
+
+
+def test_the_drain_fit_needs_idle_and_busy_points() -> None:
+    busy = {"rows": [r for r in DRAIN["rows"] if r["drained_chains"]]}
+    with pytest.raises(InputError, match="idle points and points with a chain in flight"):
+        fit_rtl.fit_drain(busy)
+    with pytest.raises(InputError, match=r"rows\[0\] lack suspend_cycles"):
+        fit_rtl.fit_drain({"rows": [{"drained_bytes": 0, "drained_chains": 0}]})

@@ -10,6 +10,10 @@ Inputs (``make bench`` writes both):
 * ``bench/results/rtl_commands.json``, the command sweeps over builds: execution slots 1 to 8,
   MTT write ports 1 to 4, firmware latency per command class and none, and rounds of MODIFY and
   QUERY submitted together and one by one.
+* ``bench/results/suspend_inflight.json``, SUSPEND's device cycles by the work in flight when
+  it is issued (chains of 0 to 60000 bytes on 1, 2 and 4 queues): what the suspend's MODIFY
+  adds for the work it waits for, fitted ``per.drain_bytes`` and ``per.drain_chains`` on
+  ``fw.vq_modify`` (an idle MODIFY, without those drivers, costs what it did).
 
 The RTL parent carries out the model's plan (docs/rtl-interface.md, Writing a parent driver),
 so the profile prices the model's fw kinds by the commands each becomes (:data:`UNIT_COMMANDS`),
@@ -63,8 +67,12 @@ BENCH_DIR = Path("bench/results")
 DEFAULT_BENCH = BENCH_DIR / "rtl_vdpa_nic_top.json"
 DEFAULT_SWEEPS = BENCH_DIR / "rtl_commands.json"
 DEFAULT_OUT = PROFILE_DIR / "reference-rtl.toml"
+DEFAULT_DRAIN = BENCH_DIR / "suspend_inflight.json"
 SOURCE = "bench/results/rtl_vdpa_nic_top.json"
 SWEEPS = "bench/results/rtl_commands.json"
+DRAIN = "bench/results/suspend_inflight.json"
+#: the suspend bench's figures for one point, and the cost drivers they become
+_DRAIN_ROW = ("suspend_cycles", "drained_bytes", "drained_chains")
 
 #: How the RTL parent carries out a unit of the model's plan: its mailbox command (the register
 #: map's ``fw_kind`` column; tests/rtl/test_regmap.py checks the two agree). Units not here take
@@ -199,6 +207,48 @@ def fit_all(bench: Mapping[str, Any], sweeps: Mapping[str, Any]) -> dict[str, Fi
     return out
 
 
+@dataclasses.dataclass
+class DrainFit:
+    """SUSPEND device cycles = ``fixed + per_byte * drained bytes + per_chain * drained chains``
+    over the suspend bench's points (least squares), and how well it reproduces them."""
+
+    fixed: float
+    per_byte: float
+    per_chain: float
+    rows: list[dict[str, Any]]
+    fitted: list[float]
+
+    @property
+    def max_residual(self) -> float:
+        return max((abs(f - r["suspend_cycles"]) for f, r in zip(self.fitted, self.rows,
+                                                                  strict=True)), default=0.0)
+
+
+def fit_drain(drain: Mapping[str, Any]) -> DrainFit:
+    """The suspend's cost by the work it waited for, from ``suspend_inflight.json``."""
+    _need(drain, ("rows",), f"{DRAIN}'s figures")
+    rows = [dict(r) for r in drain["rows"]]
+    for i, r in enumerate(rows):
+        _need(r, _DRAIN_ROW, f"{DRAIN}: rows[{i}]")
+    if not any(r["drained_chains"] for r in rows) or all(r["drained_chains"] for r in rows):
+        raise InputError(f"{DRAIN}: the fit needs idle points and points with a chain in flight: "
+                         "rerun `python bench/bench_suspend_inflight.py`")
+    xs = [[1.0, float(r["drained_bytes"]), float(r["drained_chains"])] for r in rows]
+    (fixed, per_byte, per_chain), _ = _lstsq(xs, [float(r["suspend_cycles"]) for r in rows])
+    fitted = [fixed + per_byte * x[1] + per_chain * x[2] for x in xs]
+    return DrainFit(fixed, per_byte, per_chain, rows, fitted)
+
+
+def _drain_lines(d: DrainFit) -> list[str]:
+    """``fw.vq_modify``'s drain terms: what a suspend's MODIFY adds for the work it waits for
+    (the idle part is the MODIFY's own fixed cost)."""
+    src = (f"{DRAIN}: least-squares fit of SUSPEND device cycles = {_g(d.fixed)} + per byte x "
+           f"drained bytes + per chain x drained chains over {len(d.rows)} points, largest "
+           f"residual {_g(d.max_residual)} cycles")
+    return [f'per.drain_bytes = {{ value = {_g(d.per_byte)}, source = "{src}" }}',
+            f'per.drain_chains = {{ value = {_g(d.per_chain)}, source = "{src}" }}']
+
+
 def _parse_latency(spec: Mapping[str, int] | None, classes: Sequence[str]) -> dict[str, int]:
     lat = {c: 0 for c in classes}
     for c, v in (spec or {}).items():
@@ -236,9 +286,12 @@ def _costs(bench: Mapping[str, Any], fits: Mapping[str, Fit], lat: Mapping[str, 
 
 def profile_text(bench: Mapping[str, Any], sweeps: Mapping[str, Any],
                  clock_mhz: float | None = None,
-                 fw_latency: Mapping[str, int] | None = None) -> str:
-    """The reference-rtl profile as TOML text."""
+                 fw_latency: Mapping[str, int] | None = None,
+                 drain: Mapping[str, Any] | None = None) -> str:
+    """The reference-rtl profile as TOML text; with ``drain`` (the suspend bench's figures) a
+    suspend's MODIFY is priced by the work in flight too."""
     fits = fit_all(bench, sweeps)
+    drain_fit = fit_drain(drain) if drain is not None else None
     classes = sorted(set(bench["command_classes"].values()))
     lat = _parse_latency(fw_latency, classes)
     clock = clock_mhz or 1e3 / float(bench["clock_ns"])
@@ -253,7 +306,8 @@ def profile_text(bench: Mapping[str, Any], sweeps: Mapping[str, Any],
     lines = [
         "# SPDX-License-Identifier: MIT",
         "# Cost profile of the reference RTL device as a simulation measures it.",
-        f"# GENERATED by `vdpa-dv fit-rtl` from {SOURCE} and {SWEEPS}; do not edit:",
+        f"# GENERATED by `vdpa-dv fit-rtl` from {SOURCE}, {SWEEPS}"
+        + (f" and {DRAIN}" if drain_fit else "") + "; do not edit:",
         "# change the RTL or the benchmarks, run `make bench`, then `vdpa-dv fit-rtl`",
         "# (tests/model/test_downtime_fit_rtl.py fails while this file is stale). Stated clock and",
         "# firmware latencies are the fit's inputs.",
@@ -351,7 +405,10 @@ def profile_text(bench: Mapping[str, Any], sweeps: Mapping[str, Any],
             lines.append("")
             continue
         if kind in ROUNDS:
-            lines += command_lines(cmd, f"the command that carries out {kind}")
+            own = command_lines(cmd, f"the command that carries out {kind}")
+            if kind == "vq_modify" and drain_fit is not None:
+                own[-1:-1] = _drain_lines(drain_fit)
+            lines += own
         if kind == "mr_table_switch":
             both = sum(c(x).wall + lat[bench["command_classes"][x]]
                        for x in ("TABLE_NEW", "TABLE_SWITCH"))
@@ -515,7 +572,8 @@ def driver_ok_check(bench: Mapping[str, Any], profile: Profile) -> list[tuple[in
     return out
 
 
-def report(bench: Mapping[str, Any], sweeps: Mapping[str, Any], profile_path: Path) -> str:
+def report(bench: Mapping[str, Any], sweeps: Mapping[str, Any], profile_path: Path,
+           drain: Mapping[str, Any] | None = None) -> str:
     fits = fit_all(bench, sweeps)
     out = ["device cycles at no firmware latency (fitted = fixed + rate x ceil(driver / step))",
            f"  {'command':<26}{'observation':<26}{'measured':>10}{'fitted':>10}{'residual':>10}"]
@@ -523,6 +581,16 @@ def report(bench: Mapping[str, Any], sweeps: Mapping[str, Any], profile_path: Pa
         for o, y in zip(f.observations, f.fitted, strict=True):
             out.append(f"  {name:<26}{o.what:<26}{o.cycles:>10g}{y:>10.3f}{y - o.cycles:>+10.3f}")
     out.append(f"  largest residual: {max(f.max_residual for f in fits.values()):.3f} cycles")
+    if drain is not None:
+        d = fit_drain(drain)
+        out.append(f"SUSPEND by the work in flight ({DRAIN}): {d.fixed:.3f} + {d.per_byte:.5f} x "
+                   f"drained bytes + {d.per_chain:.3f} x drained chains")
+        out.append(f"  {'bytes x queues':<16}{'drained B':>10}{'chains':>7}{'measured':>10}"
+                   f"{'fitted':>10}{'residual':>10}")
+        for r, y in zip(d.rows, d.fitted, strict=True):
+            what = f"{r.get('frame_bytes', '?')} x {r.get('queues', '?')}"
+            out.append(f"  {what:<16}{r['drained_bytes']:>10}{r['drained_chains']:>7}"
+                       f"{r['suspend_cycles']:>10g}{y:>10.1f}{y - r['suspend_cycles']:>+10.1f}")
     lat = latency_check(sweeps)
     if lat:
         bad = [x for x in lat if x[3] != x[4]]
@@ -564,6 +632,8 @@ def add_parser(sub: Any) -> None:
                    help=f"the default build's figures (default {DEFAULT_BENCH})")
     p.add_argument("--sweeps", type=Path, default=DEFAULT_SWEEPS,
                    help=f"the command sweeps (default {DEFAULT_SWEEPS})")
+    p.add_argument("--drain", type=Path, default=DEFAULT_DRAIN,
+                   help=f"the suspend-in-flight figures (default {DEFAULT_DRAIN})")
     p.add_argument("--clock-mhz", type=float, default=None,
                    help="stated clock of the profile (default: the benchmark's clock)")
     p.add_argument("--fw-latency", type=_latency_arg, default=None, metavar="CLASS=CYCLES,...",
@@ -578,7 +648,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         bench = json.loads(Path(args.bench).read_text())
         sweeps = json.loads(Path(args.sweeps).read_text())
-        text = profile_text(bench, sweeps, args.clock_mhz, args.fw_latency)
+        drain = json.loads(Path(args.drain).read_text())
+        text = profile_text(bench, sweeps, args.clock_mhz, args.fw_latency, drain)
     except (OSError, ValueError) as e:
         print(f"vdpa-dv fit-rtl: {e}", file=sys.stderr)
         return 2
@@ -591,6 +662,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
-    print(report(bench, sweeps, args.out))
+    print(report(bench, sweeps, args.out, drain))
     print(f"wrote {args.out}")
     return 0

@@ -52,7 +52,7 @@ from collections import deque
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..trace import OUTSIDE_WINDOWS, TraceRecord
+from ..trace import ABSENT_MEANS_ZERO, OUTSIDE_WINDOWS, TraceRecord
 from .profile import WILDCARD, Pool, Profile
 from .tomlfile import InputError
 
@@ -336,7 +336,7 @@ class _Pricer:
         # a cost driver the profile expects but the record lacks is worth a warning, except on a
         # layer's "*" entry, whose terms apply only to the records that have them
         terms = () if item.name == WILDCARD else rule.run.terms + rule.issue.terms
-        lacking = tuple(d for d, _, _ in terms if d not in r.args)
+        lacking = tuple(d for d, _, _ in terms if d not in r.args and d not in ABSENT_MEANS_ZERO)
         own = rule.run.seconds(r.args)
         extra = rule.issue.seconds(r.args)
         pool = self.profile.pools[item.pool] if item.pool is not None else None

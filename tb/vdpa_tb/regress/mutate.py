@@ -42,6 +42,7 @@ from .simcfg import Build, Item, SimCfg, SimCfgError
 #: processor's block bench on its mutants)
 KILL_SET = ("test_traffic_lockstep", "test_iotlb_translation_and_faults", "test_ring_case",
             "test_suspend_resume_state", "test_suspend_waits_for_chain_in_flight",
+            "test_suspend_with_work_in_flight",
             "test_reset_keeps_or_cleans_maps", "test_unmap_races_traffic", "uvm",
             "test_reset_barrier")
 #: runs of each seeded item, with seeds fixed by :data:`BASE_SEED` and the same on every build

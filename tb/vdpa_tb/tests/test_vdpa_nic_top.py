@@ -93,17 +93,26 @@ async def transmit(env: Env, net: GuestNetDriver, qp: int, fr: list[bytes], **po
 
 
 # =========================================================================================
-async def dut_alone(dut: object) -> tuple[Tb, RtlParentDriver, VhostVdpa, GuestNetDriver]:
+async def dut_alone(dut: object, queue_pairs: int = 1, stall: bool = False, asid: int = 0
+                    ) -> tuple[Tb, RtlParentDriver, VhostVdpa, GuestNetDriver]:
     """The DUT without the reference, for races the reference cannot take part in (it works
-    only at settle points): opened, guest RAM mapped IOVA = GPA, one queue pair of 64 entries
-    started."""
+    only at settle points): opened, guest RAM mapped IOVA = GPA in ``asid`` (every group bound
+    to it first when it is not ASID 0), ``queue_pairs`` queue pairs of 64 entries started;
+    with ``stall``, AXI/AXI-Stream idle and backpressure (test_traffic_lockstep's)."""
     tb = Tb(dut)
+    if stall:
+        tb.set_idle_generator(STALL_PATTERN)
+        tb.set_backpressure_generator(STALL_PATTERN)
     drv = await tb.start()
     v = VhostVdpa(drv)
     await flows.open_device(v)
-    await v.map(0, [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)], batch=True)
-    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
-                         queue_size=64, features=drv.device_features)
+    if asid:
+        for group in range(drv.ngroups):
+            await v.set_group_asid(group, asid)
+    await v.map(asid, [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)],
+                batch=True)
+    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE),
+                         queue_pairs=queue_pairs, queue_size=64, features=drv.device_features)
     await flows.start_device(v, net.vqs, features=net.features)
     return tb, drv, v, net
 

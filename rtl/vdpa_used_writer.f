@@ -1,0 +1,2 @@
+vdpa_mutants_pkg.sv
+vdpa_used_writer.sv
