@@ -6,7 +6,7 @@ frames are on the wire, run clean and under AXI/AXI-Stream idle and backpressure
 The device runs alone (the reference device does no work between settle points, so a race has
 nothing to compare with). Every check is the kernel's contract, not the engine's timing: it
 must hold for an engine that serves one chain at a time and for one that keeps several in
-flight. The pytest entry is tests/rtl/test_vdpa_nic_inflight.py.
+flight. The pytest entry is tests/rtl/test_vdpa_nic_top.py (beside test_vdpa_nic_top).
 """
 
 from __future__ import annotations
