@@ -3,6 +3,7 @@ vdpa_mutants_pkg.sv
 vdpa_fifo.sv
 vdpa_iotlb.sv
 vdpa_rx_buffer.sv
+vdpa_dma_mover.sv
 vdpa_used_writer.sv
 vdpa_vq_engine.sv
 vdpa_cmd_proc.sv

@@ -18,9 +18,14 @@
  * a fault is reported, NEEDS_RESET is raised; other VQs keep running.
  *
  * Blocks cut out of it so far (docs/rtl-interface.md "Data path blocks"): vdpa_rx_buffer holds
- * a received frame; vdpa_used_writer completes a chain (used element, used.idx, notification)
- * through this module's ring-item micro-ops, requested from E_TX_BURST / E_RX_BURST and served
- * in E_USED.
+ * a received frame; vdpa_dma_mover moves a chain's data over its translated segments (TX: read
+ * bursts onto the stream; RX: the header and held frame in write bursts), requested from
+ * E_MOVE and running in E_XFER; the walker-to-mover interface (a segment list and a length,
+ * request/done, bus errors reported back here, where the fault registers are) is the seam a
+ * packed-ring walker plugs into. vdpa_used_writer completes a chain (used element, used.idx,
+ * notification) through this module's ring-item micro-ops, requested when the mover is done
+ * and served in E_USED. The mover and the micro-ops share the AXI master through a
+ * zero-latency mux (the mover's while it is busy).
  */
 module vdpa_vq_engine
     import vdpa_regs_pkg::*;
@@ -157,7 +162,6 @@ localparam int IFT_DEPTH = NVQ * IFT_WORDS;
 localparam int IW = $clog2(IFT_DEPTH);
 localparam int SW = $clog2(MAX_SEGS);
 localparam int FW = $clog2(MAX_FRAME);
-localparam logic [63:0] BLOCK = 64'(16 * BYTES);
 
 initial begin
     if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) begin
@@ -272,8 +276,8 @@ vdpa_rx_buffer #(
 typedef enum logic [5:0] {
     E_IDLE, E_START, E_AVAIL_CHK, E_AVAIL_EVENT, E_HEAD, E_HEAD_CHK,
     E_DESC_RD, E_DESC_CHK, E_BUF_XL, E_BUF_XLW, E_NEXT,
-    E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BEAT, E_TX_ABORT,
-    E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W, E_RX_B,
+    // the DMA mover (vdpa_dma_mover) moves the chain's data
+    E_XFER,
     // the completion writer (vdpa_used_writer) has the ring-item port
     E_USED,
     E_DONE, E_FAULT, E_RX_DROP,
@@ -301,17 +305,10 @@ logic [15:0]  d_next_reg;
 logic [63:0]  seg_pa[MAX_SEGS];
 logic [31:0]  seg_len[MAX_SEGS];
 logic [SW:0]  seg_cnt_reg;
-logic [SW:0]  seg_idx_reg;
 logic         seg_over_reg;
 logic [63:0]  x_iova_reg;
 logic [31:0]  x_left_reg;
 logic [31:0]  total_reg;           // bytes of the chain (TX) / capacity (RX)
-logic [31:0]  moved_reg;           // bytes moved so far
-logic [31:0]  xfer_total_reg;      // bytes to move (RX: min(capacity, header + frame))
-logic [63:0]  cur_pa_reg;
-logic [31:0]  seg_left_reg;
-logic [31:0]  burst_left_reg;
-logic [DATA_W-1:0] beat_reg;
 logic [DATA_W-1:0] wdata_reg;
 logic [BYTES-1:0]  wstrb_reg;
 // micro-op request
@@ -343,9 +340,6 @@ logic         fault_valid_reg;
 logic [ADDR_W-1:0] awaddr_reg, araddr_reg;
 logic [7:0]   awlen_reg, arlen_reg;
 logic         awvalid_reg, wvalid_reg, wlast_reg, arvalid_reg, rready_reg, bready_reg;
-logic [DATA_W-1:0] tx_tdata_reg;
-logic [BYTES-1:0]  tx_tkeep_reg;
-logic         tx_tvalid_reg, tx_tlast_reg, tx_tuser_reg;
 
 // AXI user sideband {kind[2:0], asid[7:0], vq[7:0]}: which VQ, through which ASID and for
 // which ring area or buffer each access is (kind as vdpa_model.dma.AccessKind: DESC 0, AVAIL 1,
@@ -356,13 +350,7 @@ logic [7:0]   data_asid_reg;
 logic [2:0]   acc_kind;
 logic         acc_is_data;
 always_comb begin
-    acc_is_data = 1'b0;
-    case (e_state_reg)
-        E_TX_BURST, E_TX_AR, E_TX_R, E_TX_BEAT, E_TX_ABORT, E_RX_BURST, E_RX_AW, E_RX_FILL, E_RX_W,
-        E_RX_B:
-            acc_is_data = 1'b1;
-        default: acc_is_data = 1'b0;
-    endcase
+    acc_is_data = e_state_reg == E_XFER;
     case (e_ret_reg)
         E_AVAIL_EVENT: acc_kind = 3'd2;
         E_USED: acc_kind = m_kind_reg;
@@ -378,32 +366,34 @@ assign m_axi_awuser = axi_user;
 assign m_axi_aruser = axi_user;
 
 assign m_axi_awid = '0;
-assign m_axi_awaddr = awaddr_reg;
-assign m_axi_awlen = awlen_reg;
+// the bus is the mover's while it moves data (E_XFER), the ring-item micro-ops' otherwise: a
+// zero-latency mux, so every handshake is as if one master held both
+logic              mv_busy;
+logic [ADDR_W-1:0] mv_awaddr, mv_araddr;
+logic [7:0]        mv_awlen, mv_arlen;
+logic              mv_awvalid, mv_wvalid, mv_wlast, mv_bready, mv_arvalid, mv_rready;
+logic [DATA_W-1:0] mv_wdata;
+logic [BYTES-1:0]  mv_wstrb;
+assign m_axi_awaddr = mv_busy ? mv_awaddr : awaddr_reg;
+assign m_axi_awlen = mv_busy ? mv_awlen : awlen_reg;
 assign m_axi_awsize = 3'(BW);
 assign m_axi_awburst = 2'b01;
 assign m_axi_awprot = 3'b010;
-assign m_axi_awvalid = awvalid_reg;
-assign m_axi_wdata = wdata_reg;
-assign m_axi_wstrb = wstrb_reg;
-assign m_axi_wlast = wlast_reg;
-assign m_axi_wvalid = wvalid_reg;
-assign m_axi_bready = bready_reg;
+assign m_axi_awvalid = mv_busy ? mv_awvalid : awvalid_reg;
+assign m_axi_wdata = mv_busy ? mv_wdata : wdata_reg;
+assign m_axi_wstrb = mv_busy ? mv_wstrb : wstrb_reg;
+assign m_axi_wlast = mv_busy ? mv_wlast : wlast_reg;
+assign m_axi_wvalid = mv_busy ? mv_wvalid : wvalid_reg;
+assign m_axi_bready = mv_busy ? mv_bready : bready_reg;
 assign m_axi_arid = '0;
-assign m_axi_araddr = araddr_reg;
-assign m_axi_arlen = arlen_reg;
+assign m_axi_araddr = mv_busy ? mv_araddr : araddr_reg;
+assign m_axi_arlen = mv_busy ? mv_arlen : arlen_reg;
 assign m_axi_arsize = 3'(BW);
 assign m_axi_arburst = 2'b01;
 assign m_axi_arprot = 3'b010;
-assign m_axi_arvalid = arvalid_reg;
-assign m_axi_rready = rready_reg;
+assign m_axi_arvalid = mv_busy ? mv_arvalid : arvalid_reg;
+assign m_axi_rready = mv_busy ? mv_rready : rready_reg;
 
-
-assign m_axis_tx_tdata = tx_tdata_reg;
-assign m_axis_tx_tkeep = tx_tkeep_reg;
-assign m_axis_tx_tvalid = tx_tvalid_reg;
-assign m_axis_tx_tlast = tx_tlast_reg;
-assign m_axis_tx_tuser = tx_tuser_reg;
 assign m_axis_tx_tdest = 8'(e_vq_reg);
 
 assign fault_valid = fault_valid_reg;
@@ -490,30 +480,18 @@ function automatic logic [7:0] rx_byte(input logic [31:0] p, input logic [4:0] h
     end
     return fb;
 endfunction
-// bytes of the current beat: from lane cur_pa % BYTES up to the end of the beat or burst
-wire logic [BW:0]  beat_lo = (BW+1)'(cur_pa_reg[BW-1:0]);
-wire logic [BW:0]  beat_room = (BW+1)'(BYTES) - beat_lo;
-wire logic [BW:0]  beat_n = (32'(beat_room) < burst_left_reg) ? beat_room : (BW+1)'(burst_left_reg);
-logic [BYTES-1:0]  beat_keep;
-logic [DATA_W-1:0] rx_beat;
+// the RX byte stream the mover writes: lane j of rx_src holds stream byte mv_src_pos + j
+logic [31:0]       mv_src_pos;
+logic [DATA_W-1:0] rx_src;
 // frame byte under lane 0 of the beat (the read port returns one beat's worth from there)
-assign rxb_rd_base = moved_reg - 32'(beat_lo) - 32'(hdr_len);
+assign rxb_rd_base = mv_src_pos - 32'(hdr_len);
 always_comb begin
     for (int j = 0; j < BYTES; j++) begin
-        beat_keep[j] = 32'(j) >= 32'(beat_lo) && 32'(j) < 32'(beat_lo) + 32'(beat_n);
-        // frame position of lane j: header bytes first, then the received frame
-        // lanes outside the strobe carry zeros, not whatever the buffer holds there
-        rx_beat[8*j +: 8] = !beat_keep[j] ? 8'd0 :
-            rx_byte(moved_reg + 32'(j) - 32'(beat_lo), hdr_len, rxb_rd_data[8*j +: 8]);
+        rx_src[8*j +: 8] = rx_byte(mv_src_pos + 32'(j), hdr_len, rxb_rd_data[8*j +: 8]);
     end
 end
 
-// burst sizing: stay inside a 16-beat aligned block (which never crosses 4 KiB)
-function automatic logic [31:0] burst_bytes(input logic [63:0] pa, input logic [31:0] left);
-    logic [63:0] room;
-    room = BLOCK - (pa & (BLOCK - 64'd1));
-    return (64'(left) < room) ? left : room[31:0];
-endfunction
+// a ring item's read burst: the beats from pa's beat to the one holding byte pa + nbytes - 1
 function automatic logic [7:0] burst_beats(input logic [63:0] pa, input logic [31:0] nbytes);
     logic [63:0] span;
     span = (pa & 64'(BYTES - 1)) + 64'(nbytes) + 64'(BYTES - 1);
@@ -549,12 +527,80 @@ assign tr_req_write = tr_buf ? e_rx_reg : m_write_reg;
 wire logic [15:0] avail_delta = m_rshift - q_avail[e_vq_reg];
 
 // ---------------------------------------------------------------------------------------
+// DMA mover: the chain's data over its translated segments (the walker-to-mover seam)
+// ---------------------------------------------------------------------------------------
+logic [SW-1:0] mv_seg_idx;
+logic          mv_done_valid, mv_err_set, mv_fault;
+logic [31:0]   mv_moved;
+// E_MOVE requests the transfer: RX the header and frame (a frame larger than the chain's
+// capacity is dropped instead); TX the chain, or nothing for a chain shorter than the header
+// or longer than a frame (completed without transmitting, dropped)
+wire logic [31:0] rx_xfer_len = 32'(hdr_len) + 32'(rxb_len);
+wire logic        rx_too_big = rx_xfer_len > total_reg;
+wire logic        tx_dropped = total_reg < 32'(hdr_len) || total_reg - 32'(hdr_len) > TX_MAX_FRAME;
+wire logic        mv_req_valid = e_state_reg == E_MOVE && !(e_rx_reg && rx_too_big);
+wire logic [31:0] mv_req_len = e_rx_reg ? rx_xfer_len : (tx_dropped ? 32'd0 : total_reg);
+// the mover is idle whenever the engine is outside E_XFER, so it takes every request at once
+/* verilator lint_off UNUSEDSIGNAL */
+logic          mv_req_ready;
+/* verilator lint_on UNUSEDSIGNAL */
+
+vdpa_dma_mover #(
+    .DATA_W(DATA_W),
+    .ADDR_W(ADDR_W),
+    .MAX_SEGS(MAX_SEGS)
+) mover_inst (
+    .clk(clk),
+    .rst(rst),
+    .req_valid(mv_req_valid),
+    .req_ready(mv_req_ready),
+    .req_rx(e_rx_reg),
+    .req_len(mv_req_len),
+    .seg_idx(mv_seg_idx),
+    .seg_pa(seg_pa[mv_seg_idx]),
+    .seg_len(seg_len[mv_seg_idx]),
+    .src_pos(mv_src_pos),
+    .src_data(rx_src),
+    .done_valid(mv_done_valid),
+    .done_ready(uw_req_ready),
+    .moved(mv_moved),
+    .err_set(mv_err_set),
+    .fault(mv_fault),
+    .busy(mv_busy),
+    .axi_awaddr(mv_awaddr),
+    .axi_awlen(mv_awlen),
+    .axi_awvalid(mv_awvalid),
+    .axi_awready(m_axi_awready),
+    .axi_wdata(mv_wdata),
+    .axi_wstrb(mv_wstrb),
+    .axi_wlast(mv_wlast),
+    .axi_wvalid(mv_wvalid),
+    .axi_wready(m_axi_wready),
+    .axi_bresp(m_axi_bresp),
+    .axi_bvalid(m_axi_bvalid),
+    .axi_bready(mv_bready),
+    .axi_araddr(mv_araddr),
+    .axi_arlen(mv_arlen),
+    .axi_arvalid(mv_arvalid),
+    .axi_arready(m_axi_arready),
+    .axi_rdata(m_axi_rdata),
+    .axi_rresp(m_axi_rresp),
+    .axi_rlast(m_axi_rlast),
+    .axi_rvalid(m_axi_rvalid),
+    .axi_rready(mv_rready),
+    .m_axis_tdata(m_axis_tx_tdata),
+    .m_axis_tkeep(m_axis_tx_tkeep),
+    .m_axis_tvalid(m_axis_tx_tvalid),
+    .m_axis_tready(m_axis_tx_tready),
+    .m_axis_tlast(m_axis_tx_tlast),
+    .m_axis_tuser(m_axis_tx_tuser)
+);
+
+// ---------------------------------------------------------------------------------------
 // Completion writer: used element, used.idx, notification, over the ring-item micro-ops
 // ---------------------------------------------------------------------------------------
-// a transmitted frame has left once its last stream beat is accepted
-wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tx_tready;
-wire logic uw_req_valid = moved_reg == xfer_total_reg &&
-                          ((e_state_reg == E_TX_BURST && tx_last_taken) || e_state_reg == E_RX_BURST);
+// the data has moved (TX: the frame's last stream beat accepted)
+wire logic uw_req_valid = mv_done_valid;
 // the micro-ops hand the port back to the writer by returning to E_USED
 wire logic uw_port_free = e_state_reg == E_USED;
 logic         uw_req_ready;
@@ -579,7 +625,7 @@ vdpa_used_writer #(
     .req_ready(uw_req_ready),
     .req_head(e_head_reg),
     .req_rx(e_rx_reg),
-    .req_written(moved_reg),
+    .req_written(mv_moved),
     .req_vq(8'(e_vq_reg)),
     .ctx_drv(q_drv[e_vq_reg]),
     .ctx_dev(q_dev[e_vq_reg]),
@@ -831,7 +877,6 @@ always_ff @(posedge clk) begin
             e_count_reg <= '0;
             e_seen_write_reg <= 1'b0;
             total_reg <= '0;
-            moved_reg <= '0;
             f_xlate_reg <= 1'b0;
             // avail.idx (virtio 1.2 §2.7.6)
             m_group_reg <= q_rgroup[e_vq_reg];
@@ -1043,202 +1088,22 @@ always_ff @(posedge clk) begin
             e_state_reg <= M_XL;
         end
         E_MOVE: begin
-            // move the data
+            // move the data: the mover takes the request in this cycle (mv_req_valid)
             m_probe_reg <= 1'b0;
-            seg_idx_reg <= '0;
-            moved_reg <= '0;
-            if (e_rx_reg) begin
-                xfer_total_reg <= 32'(hdr_len) + 32'(rxb_len);
-                if (32'(hdr_len) + 32'(rxb_len) > total_reg) begin
-                    // frame larger than the buffer: drop the frame, keep the buffer
-                    e_state_reg <= E_RX_DROP;
-                end else begin
-                    e_state_reg <= E_RX_BURST;
-                end
-            end else begin
-                // a chain shorter than the header, or longer than a frame, completes
-                // without transmitting (dropped)
-                if (total_reg < 32'(hdr_len) || total_reg - 32'(hdr_len) > TX_MAX_FRAME) begin
-                    xfer_total_reg <= '0;
-                end else begin
-                    xfer_total_reg <= total_reg;
-                end
-                e_state_reg <= E_TX_BURST;
-            end
-            cur_pa_reg <= seg_pa[0];
-            seg_left_reg <= seg_len[0];
+            // a frame larger than the buffer: drop the frame, keep the buffer
+            e_state_reg <= (e_rx_reg && rx_too_big) ? E_RX_DROP : E_XFER;
         end
-
-        // ---- TX: read bursts, one byte per cycle onto the stream --------------------
-        E_TX_BURST: begin
-            if (moved_reg == xfer_total_reg) begin
-                // the frame has left once its last beat is accepted: complete the chain
-                if (tx_last_taken && uw_req_ready) begin
-                    e_state_reg <= E_USED;
-                end
-            end else if (seg_left_reg == 0) begin
-                seg_idx_reg <= seg_idx_reg + 1'b1;
-                cur_pa_reg <= seg_pa[seg_idx_reg[SW-1:0] + 1'b1];
-                seg_left_reg <= seg_len[seg_idx_reg[SW-1:0] + 1'b1];
-            end else begin
-                burst_left_reg <= burst_bytes(cur_pa_reg, seg_left_reg);
-                araddr_reg <= ADDR_W'(cur_pa_reg & ~64'(BYTES - 1));
-                arlen_reg <= burst_beats(cur_pa_reg, burst_bytes(cur_pa_reg, seg_left_reg)) - 8'd1;
-                arvalid_reg <= 1'b1;
-                e_state_reg <= E_TX_AR;
+        E_XFER: begin
+            // the mover reports a bus error as it takes it, and its end once the burst is over
+            // (a TX frame under way closed with the abort flag)
+            if (mv_err_set) begin
+                f_errno_reg <= FAULT_EIO;
             end
-        end
-        E_TX_AR: begin
-            if (m_axi_arready) begin
-                arvalid_reg <= 1'b0;
-                rready_reg <= 1'b1;
-                e_state_reg <= E_TX_R;
-            end
-        end
-        E_TX_R: begin
-            if (tx_tvalid_reg && m_axis_tx_tready) begin
-                tx_tvalid_reg <= 1'b0;
-            end
-            if (m_axi_rvalid) begin
-                rready_reg <= 1'b0;
-                beat_reg <= m_axi_rdata;
-                if (m_axi_rresp != 2'b00 || f_errno_reg == FAULT_EIO) begin
-                    // an error response: take the rest of the burst, then report
-                    f_errno_reg <= FAULT_EIO;
-                    if (!m_axi_rlast) begin
-                        rready_reg <= 1'b1;
-                    end else begin
-                        // a frame already under way is closed with the abort flag
-                        e_state_reg <= (moved_reg != 0) ? E_TX_ABORT : E_FAULT;
-                    end
-                end else if (!tx_tvalid_reg || m_axis_tx_tready) begin
-                    // the stream is free: pass the beat straight on and keep reading, one
-                    // beat per cycle
-                    tx_tvalid_reg <= 1'b1;
-                    tx_tdata_reg <= m_axi_rdata;
-                    tx_tkeep_reg <= beat_keep;
-                    tx_tuser_reg <= 1'b0;
-                    tx_tlast_reg <= moved_reg + 32'(beat_n) == xfer_total_reg;
-                    moved_reg <= moved_reg + 32'(beat_n);
-                    burst_left_reg <= burst_left_reg - 32'(beat_n);
-                    seg_left_reg <= seg_left_reg - 32'(beat_n);
-                    cur_pa_reg <= cur_pa_reg + 64'(beat_n);
-                    if (burst_left_reg == 32'(beat_n)) begin
-                        e_state_reg <= E_TX_BURST;
-                    end else begin
-                        rready_reg <= 1'b1;
-                    end
-                end else begin
-                    // the stream is busy: hold the beat until it is free
-                    e_state_reg <= E_TX_BEAT;
-                end
-            end
-        end
-        E_TX_BEAT: begin
-            // one stream beat per bus beat: the beat's bytes of this segment, in place
-            if (!tx_tvalid_reg || m_axis_tx_tready) begin
-                tx_tvalid_reg <= 1'b1;
-                tx_tdata_reg <= beat_reg;
-                tx_tkeep_reg <= beat_keep;
-                tx_tuser_reg <= 1'b0;
-                tx_tlast_reg <= moved_reg + 32'(beat_n) == xfer_total_reg;
-                moved_reg <= moved_reg + 32'(beat_n);
-                burst_left_reg <= burst_left_reg - 32'(beat_n);
-                seg_left_reg <= seg_left_reg - 32'(beat_n);
-                cur_pa_reg <= cur_pa_reg + 64'(beat_n);
-                if (burst_left_reg == 32'(beat_n)) begin
-                    e_state_reg <= E_TX_BURST;
-                end else begin
-                    rready_reg <= 1'b1;
-                    e_state_reg <= E_TX_R;
-                end
-            end
-        end
-        E_TX_ABORT: begin
-            // bus error mid-frame: one last byte with tlast and tuser[1] (bad frame), as
-            // Ethernet MACs mark a frame to drop
-            if (!tx_tvalid_reg || m_axis_tx_tready) begin
-                if (tx_tvalid_reg && tx_tlast_reg) begin
-                    tx_tvalid_reg <= 1'b0;
-                    e_state_reg <= E_FAULT;
-                end else begin
-                    tx_tvalid_reg <= 1'b1;
-                    tx_tdata_reg <= '0;
-                    tx_tkeep_reg <= BYTES'(1);
-                    tx_tuser_reg <= 1'b1;
-                    tx_tlast_reg <= 1'b1;
-                end
-            end
-        end
-
-        // ---- RX: header + frame into the writable segments, write bursts -----------
-        E_RX_BURST: begin
-            if (moved_reg == xfer_total_reg && uw_req_ready) begin
-                rxb_take <= 1'b1;
+            if (mv_fault) begin
+                e_state_reg <= E_FAULT;
+            end else if (mv_done_valid && uw_req_ready) begin
+                rxb_take <= e_rx_reg;
                 e_state_reg <= E_USED;
-            end else if (seg_left_reg == 0) begin
-                seg_idx_reg <= seg_idx_reg + 1'b1;
-                cur_pa_reg <= seg_pa[seg_idx_reg[SW-1:0] + 1'b1];
-                seg_left_reg <= seg_len[seg_idx_reg[SW-1:0] + 1'b1];
-            end else begin
-                burst_left_reg <= burst_bytes(cur_pa_reg,
-                    (seg_left_reg < xfer_total_reg - moved_reg) ? seg_left_reg : xfer_total_reg - moved_reg);
-                awaddr_reg <= ADDR_W'(cur_pa_reg & ~64'(BYTES - 1));
-                awlen_reg <= burst_beats(cur_pa_reg, burst_bytes(cur_pa_reg,
-                    (seg_left_reg < xfer_total_reg - moved_reg) ? seg_left_reg : xfer_total_reg - moved_reg)) - 8'd1;
-                awvalid_reg <= 1'b1;
-                e_state_reg <= E_RX_AW;
-            end
-        end
-        E_RX_AW: begin
-            if (m_axi_awready) begin
-                awvalid_reg <= 1'b0;
-                wstrb_reg <= '0;
-                wdata_reg <= '0;
-                e_state_reg <= E_RX_FILL;
-            end
-        end
-        E_RX_FILL: begin
-            // one bus beat: header and frame bytes for this beat's lanes of the segment
-            wdata_reg <= rx_beat;
-            wstrb_reg <= beat_keep;
-            moved_reg <= moved_reg + 32'(beat_n);
-            burst_left_reg <= burst_left_reg - 32'(beat_n);
-            seg_left_reg <= seg_left_reg - 32'(beat_n);
-            cur_pa_reg <= cur_pa_reg + 64'(beat_n);
-            wvalid_reg <= 1'b1;
-            wlast_reg <= burst_left_reg == 32'(beat_n);
-            e_state_reg <= E_RX_W;
-        end
-        E_RX_W: begin
-            if (m_axi_wready) begin
-                if (wlast_reg) begin
-                    wvalid_reg <= 1'b0;
-                    wstrb_reg <= '0;
-                    wdata_reg <= '0;
-                    bready_reg <= 1'b1;
-                    e_state_reg <= E_RX_B;
-                end else begin
-                    // next beat of the burst at once: one beat per cycle while accepted
-                    wdata_reg <= rx_beat;
-                    wstrb_reg <= beat_keep;
-                    moved_reg <= moved_reg + 32'(beat_n);
-                    burst_left_reg <= burst_left_reg - 32'(beat_n);
-                    seg_left_reg <= seg_left_reg - 32'(beat_n);
-                    cur_pa_reg <= cur_pa_reg + 64'(beat_n);
-                    wlast_reg <= burst_left_reg == 32'(beat_n);
-                end
-            end
-        end
-        E_RX_B: begin
-            if (m_axi_bvalid) begin
-                bready_reg <= 1'b0;
-                if (m_axi_bresp != 2'b00) begin
-                    f_errno_reg <= FAULT_EIO;
-                    e_state_reg <= E_FAULT;
-                end else begin
-                    e_state_reg <= E_RX_BURST;
-                end
             end
         end
 
@@ -1411,11 +1276,6 @@ always_ff @(posedge clk) begin
         end
     endcase
 
-    if (e_state_reg != E_TX_BEAT && e_state_reg != E_TX_ABORT && e_state_reg != E_TX_R &&
-            tx_tvalid_reg && m_axis_tx_tready) begin
-        tx_tvalid_reg <= 1'b0;
-    end
-
     if (rst) begin
         v_state_reg <= V_IDLE;
         v_done_reg <= 1'b0;
@@ -1430,7 +1290,6 @@ always_ff @(posedge clk) begin
         arvalid_reg <= 1'b0;
         rready_reg <= 1'b0;
         bready_reg <= 1'b0;
-        tx_tvalid_reg <= 1'b0;
         f_errno_reg <= '0;
         m_probe_reg <= 1'b0;
         m_done_reg <= '0;

@@ -1,0 +1,1 @@
+vdpa_dma_mover.sv

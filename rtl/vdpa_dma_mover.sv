@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: MIT
+// Language: SystemVerilog 2012 (subset accepted by Verilator 5 and Icarus 11)
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+/*
+ * DMA mover of the data path: moves one chain's data between host memory and the wire over a
+ * list of translated segments, knowing nothing of rings.
+ *   TX: reads `len` bytes from the segments in order (AXI read bursts) onto the AXI-Stream TX
+ *       port, one stream beat per bus beat, the bytes in place (lane = physical address mod
+ *       DATA_W/8, tkeep marking them); tlast on the beat with the last byte. A bus error takes
+ *       the rest of its burst, then closes a frame already under way with one byte carrying
+ *       tlast and tuser (bad frame, as Ethernet MACs mark a frame to drop).
+ *   RX: writes `len` bytes of a source byte stream into the segments in order (AXI write
+ *       bursts), one beat per cycle while the bus accepts them.
+ * Bursts stay inside a 16-beat aligned block (which never crosses 4 KiB), end at a segment's
+ * end, and one transaction is outstanding at a time.
+ *
+ * This is the seam between a ring walker and the data movement. The split-ring walker in
+ * vdpa_vq_engine produces the segment list (walked, validated and translated before any data
+ * moves) and requests one transfer; a packed-ring walker (virtio 1.2 §2.8) plugs in here
+ * unchanged: it hands over the same (segment list, length) request and takes the same done.
+ *
+ * Interfaces and timing (one clock, synchronous active-high reset):
+ *   request   req_valid/req_ready: req_rx and req_len are taken when both are high, with
+ *             segment 0 from the segment port; req_ready is high while idle. req_len = 0
+ *             moves nothing (a TX chain that is dropped completes at once).
+ *   segments  seg_idx out, seg_pa/seg_len in: the segment list, read in place (not latched)
+ *             and stable from the request to done. seg_idx is 0 while idle; seg_pa/seg_len
+ *             answer it in the same cycle. Segment lengths may be 0 (skipped).
+ *   source    src_pos out, src_data in (RX): the byte at stream position src_pos + j belongs
+ *             in lane j of src_data, answered in the same cycle; lanes the beat does not
+ *             write are ignored (they go out as zeros).
+ *   done      done_valid/done_ready: all bytes moved (TX: the last stream beat accepted);
+ *             moved = bytes moved. Mealy: done_valid rises in the cycle the condition holds;
+ *             the block is idle in the cycle after done_ready.
+ *   fault     a bus error (RRESP/BRESP not OKAY): err_set pulses in the cycle the first error
+ *             response is taken; fault pulses (the block idle in the next cycle) once the
+ *             burst is over (TX: and a frame already under way has been closed). The port's
+ *             owner records the fault; the mover reports only what the bus said.
+ *   AXI       the master's address and data registers, to be muxed with other masters by
+ *             `busy` (high from the cycle after the request to the cycle of done or fault;
+ *             every valid and ready of the bus is low while it is not busy). The AXI-Stream
+ *             TX port is this block's own.
+ */
+module vdpa_dma_mover #(
+    // AXI data width in bits (32, 64, 128, 256 or 512)
+    parameter int DATA_W = 64,
+    // AXI address width in bits
+    parameter int ADDR_W = 64,
+    // Segments one request may use
+    parameter int MAX_SEGS = 32
+) (
+    input  wire logic                 clk,
+    input  wire logic                 rst,
+
+    /* Request from the walker: move req_len bytes over the segment list */
+    input  wire logic                 req_valid,
+    output wire logic                 req_ready,
+    input  wire logic                 req_rx,      // RX: source stream into memory
+    input  wire logic [31:0]          req_len,
+
+    /* Segment list (translated physical address and length of each) */
+    output wire logic [$clog2(MAX_SEGS)-1:0] seg_idx,
+    input  wire logic [63:0]          seg_pa,
+    input  wire logic [31:0]          seg_len,
+
+    /* RX source byte stream */
+    output wire logic [31:0]          src_pos,
+    input  wire logic [DATA_W-1:0]    src_data,
+
+    /* Completion and bus errors */
+    output wire logic                 done_valid,
+    input  wire logic                 done_ready,
+    output wire logic [31:0]          moved,
+    output wire logic                 err_set,
+    output wire logic                 fault,
+    output wire logic                 busy,
+
+    /* AXI4 master registers (address, burst length, data; size, burst type set by the owner) */
+    output wire logic [ADDR_W-1:0]    axi_awaddr,
+    output wire logic [7:0]           axi_awlen,
+    output wire logic                 axi_awvalid,
+    input  wire logic                 axi_awready,
+    output wire logic [DATA_W-1:0]    axi_wdata,
+    output wire logic [DATA_W/8-1:0]  axi_wstrb,
+    output wire logic                 axi_wlast,
+    output wire logic                 axi_wvalid,
+    input  wire logic                 axi_wready,
+    input  wire logic [1:0]           axi_bresp,
+    input  wire logic                 axi_bvalid,
+    output wire logic                 axi_bready,
+    output wire logic [ADDR_W-1:0]    axi_araddr,
+    output wire logic [7:0]           axi_arlen,
+    output wire logic                 axi_arvalid,
+    input  wire logic                 axi_arready,
+    input  wire logic [DATA_W-1:0]    axi_rdata,
+    input  wire logic [1:0]           axi_rresp,
+    input  wire logic                 axi_rlast,
+    input  wire logic                 axi_rvalid,
+    output wire logic                 axi_rready,
+
+    /* AXI-Stream out: TX data, tuser on the tlast beat marks an aborted frame */
+    output wire logic [DATA_W-1:0]    m_axis_tdata,
+    output wire logic [DATA_W/8-1:0]  m_axis_tkeep,
+    output wire logic                 m_axis_tvalid,
+    input  wire logic                 m_axis_tready,
+    output wire logic                 m_axis_tlast,
+    output wire logic                 m_axis_tuser
+);
+
+localparam int BYTES = DATA_W / 8;
+localparam int BW = $clog2(BYTES);
+localparam int SW = $clog2(MAX_SEGS);
+localparam logic [63:0] BLOCK = 64'(16 * BYTES);
+
+initial begin
+    if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) begin
+        $error("Error: DATA_W must be 32, 64, 128, 256 or 512 (instance %m)");
+        $finish;
+    end
+    if (MAX_SEGS < 2 || (1 << SW) != MAX_SEGS) begin
+        $error("Error: MAX_SEGS must be a power of two, at least 2 (instance %m)");
+        $finish;
+    end
+end
+
+typedef enum logic [3:0] {
+    X_IDLE,
+    X_TX_BURST, X_TX_AR, X_TX_R, X_TX_BEAT, X_TX_ABORT,
+    X_RX_BURST, X_RX_AW, X_RX_FILL, X_RX_W, X_RX_B
+} xstate_t;
+
+xstate_t      x_state_reg;
+logic         err_reg;             // a read beat of this transfer had an error response
+logic [SW:0]  seg_idx_reg;
+logic [31:0]  moved_reg;           // bytes moved so far
+logic [31:0]  xfer_total_reg;      // bytes to move
+logic [63:0]  cur_pa_reg;
+logic [31:0]  seg_left_reg;
+logic [31:0]  burst_left_reg;
+logic [DATA_W-1:0] beat_reg;
+
+logic [ADDR_W-1:0] awaddr_reg, araddr_reg;
+logic [7:0]   awlen_reg, arlen_reg;
+logic         awvalid_reg, wvalid_reg, wlast_reg, arvalid_reg, rready_reg, bready_reg;
+logic [DATA_W-1:0] wdata_reg;
+logic [BYTES-1:0]  wstrb_reg;
+logic [DATA_W-1:0] tx_tdata_reg;
+logic [BYTES-1:0]  tx_tkeep_reg;
+logic         tx_tvalid_reg, tx_tlast_reg, tx_tuser_reg;
+
+assign axi_awaddr = awaddr_reg;
+assign axi_awlen = awlen_reg;
+assign axi_awvalid = awvalid_reg;
+assign axi_wdata = wdata_reg;
+assign axi_wstrb = wstrb_reg;
+assign axi_wlast = wlast_reg;
+assign axi_wvalid = wvalid_reg;
+assign axi_bready = bready_reg;
+assign axi_araddr = araddr_reg;
+assign axi_arlen = arlen_reg;
+assign axi_arvalid = arvalid_reg;
+assign axi_rready = rready_reg;
+
+assign m_axis_tdata = tx_tdata_reg;
+assign m_axis_tkeep = tx_tkeep_reg;
+assign m_axis_tvalid = tx_tvalid_reg;
+assign m_axis_tlast = tx_tlast_reg;
+assign m_axis_tuser = tx_tuser_reg;
+
+assign req_ready = x_state_reg == X_IDLE;
+assign busy = x_state_reg != X_IDLE;
+assign moved = moved_reg;
+// the segment after the current one (the first while idle, for the request)
+assign seg_idx = x_state_reg == X_IDLE ? '0 : SW'(seg_idx_reg[SW-1:0] + 1'b1);
+
+// bytes of the current beat: from lane cur_pa % BYTES up to the end of the beat or burst
+wire logic [BW:0]  beat_lo = (BW+1)'(cur_pa_reg[BW-1:0]);
+wire logic [BW:0]  beat_room = (BW+1)'(BYTES) - beat_lo;
+wire logic [BW:0]  beat_n = (32'(beat_room) < burst_left_reg) ? beat_room : (BW+1)'(burst_left_reg);
+logic [BYTES-1:0]  beat_keep;
+logic [DATA_W-1:0] rx_beat;
+// stream position under lane 0 of the beat
+assign src_pos = moved_reg - 32'(beat_lo);
+always_comb begin
+    for (int j = 0; j < BYTES; j++) begin
+        beat_keep[j] = 32'(j) >= 32'(beat_lo) && 32'(j) < 32'(beat_lo) + 32'(beat_n);
+        // lanes outside the strobe carry zeros, not whatever the source holds there
+        rx_beat[8*j +: 8] = beat_keep[j] ? src_data[8*j +: 8] : 8'd0;
+    end
+end
+
+// burst sizing: stay inside a 16-beat aligned block (which never crosses 4 KiB)
+function automatic logic [31:0] burst_bytes(input logic [63:0] pa, input logic [31:0] left);
+    logic [63:0] room;
+    room = BLOCK - (pa & (BLOCK - 64'd1));
+    return (64'(left) < room) ? left : room[31:0];
+endfunction
+function automatic logic [7:0] burst_beats(input logic [63:0] pa, input logic [31:0] nbytes);
+    logic [63:0] span;
+    span = (pa & 64'(BYTES - 1)) + 64'(nbytes) + 64'(BYTES - 1);
+    return 8'(span >> BW);
+endfunction
+
+// RX: the bytes of this burst, at most the segment's rest and the transfer's rest
+wire logic [31:0]  rx_left = (seg_left_reg < xfer_total_reg - moved_reg) ? seg_left_reg : xfer_total_reg - moved_reg;
+
+// a transmitted frame has left once its last stream beat is accepted
+wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tready;
+assign done_valid = moved_reg == xfer_total_reg &&
+                    ((x_state_reg == X_TX_BURST && tx_last_taken) || x_state_reg == X_RX_BURST);
+
+// an error response: the read beat's (sticky over the burst) or the write response's
+wire logic r_err = axi_rresp != 2'b00 || err_reg;
+assign err_set = (x_state_reg == X_TX_R && axi_rvalid && axi_rresp != 2'b00) ||
+                 (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != 2'b00);
+assign fault = (x_state_reg == X_TX_R && axi_rvalid && r_err && axi_rlast && moved_reg == 0) ||
+               (x_state_reg == X_TX_ABORT && tx_last_taken && tx_tvalid_reg && tx_tlast_reg) ||
+               (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != 2'b00);
+
+always_ff @(posedge clk) begin
+    case (x_state_reg)
+        X_IDLE: begin
+            if (req_valid) begin
+                err_reg <= 1'b0;
+                seg_idx_reg <= '0;
+                moved_reg <= '0;
+                xfer_total_reg <= req_len;
+                cur_pa_reg <= seg_pa;
+                seg_left_reg <= seg_len;
+                x_state_reg <= req_rx ? X_RX_BURST : X_TX_BURST;
+            end
+        end
+
+        // ---- TX: read bursts onto the stream ------------------------------------------
+        X_TX_BURST: begin
+            if (moved_reg == xfer_total_reg) begin
+                // the frame has left once its last beat is accepted
+                if (tx_last_taken && done_ready) begin
+                    x_state_reg <= X_IDLE;
+                end
+            end else if (seg_left_reg == 0) begin
+                seg_idx_reg <= seg_idx_reg + 1'b1;
+                cur_pa_reg <= seg_pa;
+                seg_left_reg <= seg_len;
+            end else begin
+                burst_left_reg <= burst_bytes(cur_pa_reg, seg_left_reg);
+                araddr_reg <= ADDR_W'(cur_pa_reg & ~64'(BYTES - 1));
+                arlen_reg <= burst_beats(cur_pa_reg, burst_bytes(cur_pa_reg, seg_left_reg)) - 8'd1;
+                arvalid_reg <= 1'b1;
+                x_state_reg <= X_TX_AR;
+            end
+        end
+        X_TX_AR: begin
+            if (axi_arready) begin
+                arvalid_reg <= 1'b0;
+                rready_reg <= 1'b1;
+                x_state_reg <= X_TX_R;
+            end
+        end
+        X_TX_R: begin
+            if (tx_tvalid_reg && m_axis_tready) begin
+                tx_tvalid_reg <= 1'b0;
+            end
+            if (axi_rvalid) begin
+                rready_reg <= 1'b0;
+                beat_reg <= axi_rdata;
+                if (r_err) begin
+                    // an error response: take the rest of the burst, then report
+                    err_reg <= 1'b1;
+                    if (!axi_rlast) begin
+                        rready_reg <= 1'b1;
+                    end else begin
+                        // a frame already under way is closed with the abort flag
+                        x_state_reg <= (moved_reg != 0) ? X_TX_ABORT : X_IDLE;
+                    end
+                end else if (!tx_tvalid_reg || m_axis_tready) begin
+                    // the stream is free: pass the beat straight on and keep reading, one
+                    // beat per cycle
+                    tx_tvalid_reg <= 1'b1;
+                    tx_tdata_reg <= axi_rdata;
+                    tx_tkeep_reg <= beat_keep;
+                    tx_tuser_reg <= 1'b0;
+                    tx_tlast_reg <= moved_reg + 32'(beat_n) == xfer_total_reg;
+                    moved_reg <= moved_reg + 32'(beat_n);
+                    burst_left_reg <= burst_left_reg - 32'(beat_n);
+                    seg_left_reg <= seg_left_reg - 32'(beat_n);
+                    cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+                    if (burst_left_reg == 32'(beat_n)) begin
+                        x_state_reg <= X_TX_BURST;
+                    end else begin
+                        rready_reg <= 1'b1;
+                    end
+                end else begin
+                    // the stream is busy: hold the beat until it is free
+                    x_state_reg <= X_TX_BEAT;
+                end
+            end
+        end
+        X_TX_BEAT: begin
+            // one stream beat per bus beat: the beat's bytes of this segment, in place
+            if (!tx_tvalid_reg || m_axis_tready) begin
+                tx_tvalid_reg <= 1'b1;
+                tx_tdata_reg <= beat_reg;
+                tx_tkeep_reg <= beat_keep;
+                tx_tuser_reg <= 1'b0;
+                tx_tlast_reg <= moved_reg + 32'(beat_n) == xfer_total_reg;
+                moved_reg <= moved_reg + 32'(beat_n);
+                burst_left_reg <= burst_left_reg - 32'(beat_n);
+                seg_left_reg <= seg_left_reg - 32'(beat_n);
+                cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+                if (burst_left_reg == 32'(beat_n)) begin
+                    x_state_reg <= X_TX_BURST;
+                end else begin
+                    rready_reg <= 1'b1;
+                    x_state_reg <= X_TX_R;
+                end
+            end
+        end
+        X_TX_ABORT: begin
+            // bus error mid-frame: one last byte with tlast and tuser (bad frame)
+            if (!tx_tvalid_reg || m_axis_tready) begin
+                if (tx_tvalid_reg && tx_tlast_reg) begin
+                    tx_tvalid_reg <= 1'b0;
+                    x_state_reg <= X_IDLE;
+                end else begin
+                    tx_tvalid_reg <= 1'b1;
+                    tx_tdata_reg <= '0;
+                    tx_tkeep_reg <= BYTES'(1);
+                    tx_tuser_reg <= 1'b1;
+                    tx_tlast_reg <= 1'b1;
+                end
+            end
+        end
+
+        // ---- RX: the source stream into the segments, write bursts -------------------
+        X_RX_BURST: begin
+            if (moved_reg == xfer_total_reg) begin
+                if (done_ready) begin
+                    x_state_reg <= X_IDLE;
+                end
+            end else if (seg_left_reg == 0) begin
+                seg_idx_reg <= seg_idx_reg + 1'b1;
+                cur_pa_reg <= seg_pa;
+                seg_left_reg <= seg_len;
+            end else begin
+                burst_left_reg <= burst_bytes(cur_pa_reg, rx_left);
+                awaddr_reg <= ADDR_W'(cur_pa_reg & ~64'(BYTES - 1));
+                awlen_reg <= burst_beats(cur_pa_reg, burst_bytes(cur_pa_reg, rx_left)) - 8'd1;
+                awvalid_reg <= 1'b1;
+                x_state_reg <= X_RX_AW;
+            end
+        end
+        X_RX_AW: begin
+            if (axi_awready) begin
+                awvalid_reg <= 1'b0;
+                wstrb_reg <= '0;
+                wdata_reg <= '0;
+                x_state_reg <= X_RX_FILL;
+            end
+        end
+        X_RX_FILL: begin
+            // one bus beat: the source bytes for this beat's lanes of the segment
+            wdata_reg <= rx_beat;
+            wstrb_reg <= beat_keep;
+            moved_reg <= moved_reg + 32'(beat_n);
+            burst_left_reg <= burst_left_reg - 32'(beat_n);
+            seg_left_reg <= seg_left_reg - 32'(beat_n);
+            cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+            wvalid_reg <= 1'b1;
+            wlast_reg <= burst_left_reg == 32'(beat_n);
+            x_state_reg <= X_RX_W;
+        end
+        X_RX_W: begin
+            if (axi_wready) begin
+                if (wlast_reg) begin
+                    wvalid_reg <= 1'b0;
+                    wstrb_reg <= '0;
+                    wdata_reg <= '0;
+                    bready_reg <= 1'b1;
+                    x_state_reg <= X_RX_B;
+                end else begin
+                    // next beat of the burst at once: one beat per cycle while accepted
+                    wdata_reg <= rx_beat;
+                    wstrb_reg <= beat_keep;
+                    moved_reg <= moved_reg + 32'(beat_n);
+                    burst_left_reg <= burst_left_reg - 32'(beat_n);
+                    seg_left_reg <= seg_left_reg - 32'(beat_n);
+                    cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+                    wlast_reg <= burst_left_reg == 32'(beat_n);
+                end
+            end
+        end
+        X_RX_B: begin
+            if (axi_bvalid) begin
+                bready_reg <= 1'b0;
+                x_state_reg <= (axi_bresp != 2'b00) ? X_IDLE : X_RX_BURST;
+            end
+        end
+        default: begin
+            x_state_reg <= X_IDLE;
+        end
+    endcase
+
+    // a stream beat taken while the mover is not driving the stream
+    if (x_state_reg != X_TX_BEAT && x_state_reg != X_TX_ABORT && x_state_reg != X_TX_R &&
+            tx_tvalid_reg && m_axis_tready) begin
+        tx_tvalid_reg <= 1'b0;
+    end
+
+    if (rst) begin
+        x_state_reg <= X_IDLE;
+        err_reg <= 1'b0;
+        moved_reg <= '0;
+        xfer_total_reg <= '0;
+        awvalid_reg <= 1'b0;
+        wvalid_reg <= 1'b0;
+        arvalid_reg <= 1'b0;
+        rready_reg <= 1'b0;
+        bready_reg <= 1'b0;
+        tx_tvalid_reg <= 1'b0;
+    end
+end
+
+endmodule
+
+`resetall
