@@ -349,11 +349,14 @@ async def run_ring_fault(ctx: DeviceContext, item: RingFaultItem) -> None:
         q.reap()
         healthy_ok = ahead == head_frames + ([ringcases.TX_PAYLOAD] if want is None else [])
     else:
-        # then the entry's own chain: a frame if the driver posted it (an accepted entry,
-        # reaped from the used ring it was written to), nothing if it was posted raw or refused
+        # then the entry's own chain, once if accepted, never if refused: the probe frame if
+        # the driver posted it, else one raw completion (kept unparsed by reap_rx)
+        raw_before = len(net.raw_completions[q.index])
         rx = net.reap_rx(0)
+        own, raw = rx[len(head_frames):], len(net.raw_completions[q.index]) - raw_before
+        entry_done = (own, raw) in (([ringcases.PROBE_FRAME], 0), ([], 1))
         healthy_ok = (rx[:len(head_frames)] == head_frames
-                      and rx[len(head_frames):] in ([], [ringcases.PROBE_FRAME]))
+                      and (entry_done if not faults else (own, raw) == ([], 0)))
     for qp, fr in side.items():
         healthy_ok &= [p.data for p in out if p.vq == net.tx_index(qp)] == fr
         net.reap_tx(qp)
