@@ -215,6 +215,12 @@ assign done_valid = moved_reg == xfer_total_reg &&
 
 // an error response: the read beat's (sticky over the burst) or the write response's
 wire logic r_err = axi_rresp != 2'b00 || err_reg;
+// a bus beat moves this cycle: a read beat straight onto a free stream or a held beat once
+// the stream frees (TX); a write beat filled or the next one after an accepted beat (RX)
+wire logic tx_free = !tx_tvalid_reg || m_axis_tready;
+wire logic tx_push = (x_state_reg == X_TX_R && axi_rvalid && !r_err && tx_free) ||
+                     (x_state_reg == X_TX_BEAT && tx_free);
+wire logic rx_push = x_state_reg == X_RX_FILL || (x_state_reg == X_RX_W && axi_wready && !wlast_reg);
 assign err_set = (x_state_reg == X_TX_R && axi_rvalid && axi_rresp != 2'b00) ||
                  (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != 2'b00);
 assign fault = (x_state_reg == X_TX_R && axi_rvalid && r_err && axi_rlast && moved_reg == 0) ||
@@ -277,18 +283,9 @@ always_ff @(posedge clk) begin
                         // a frame already under way is closed with the abort flag
                         x_state_reg <= (moved_reg != 0) ? X_TX_ABORT : X_IDLE;
                     end
-                end else if (!tx_tvalid_reg || m_axis_tready) begin
-                    // the stream is free: pass the beat straight on and keep reading, one
-                    // beat per cycle
-                    tx_tvalid_reg <= 1'b1;
-                    tx_tdata_reg <= axi_rdata;
-                    tx_tkeep_reg <= beat_keep;
-                    tx_tuser_reg <= 1'b0;
-                    tx_tlast_reg <= moved_reg + 32'(beat_n) == xfer_total_reg;
-                    moved_reg <= moved_reg + 32'(beat_n);
-                    burst_left_reg <= burst_left_reg - 32'(beat_n);
-                    seg_left_reg <= seg_left_reg - 32'(beat_n);
-                    cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+                end else if (tx_free) begin
+                    // the stream is free: the beat goes straight on (tx_push) and reading
+                    // goes on, one beat per cycle
                     if (burst_left_reg == 32'(beat_n)) begin
                         x_state_reg <= X_TX_BURST;
                     end else begin
@@ -302,16 +299,7 @@ always_ff @(posedge clk) begin
         end
         X_TX_BEAT: begin
             // one stream beat per bus beat: the beat's bytes of this segment, in place
-            if (!tx_tvalid_reg || m_axis_tready) begin
-                tx_tvalid_reg <= 1'b1;
-                tx_tdata_reg <= beat_reg;
-                tx_tkeep_reg <= beat_keep;
-                tx_tuser_reg <= 1'b0;
-                tx_tlast_reg <= moved_reg + 32'(beat_n) == xfer_total_reg;
-                moved_reg <= moved_reg + 32'(beat_n);
-                burst_left_reg <= burst_left_reg - 32'(beat_n);
-                seg_left_reg <= seg_left_reg - 32'(beat_n);
-                cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+            if (tx_free) begin
                 if (burst_left_reg == 32'(beat_n)) begin
                     x_state_reg <= X_TX_BURST;
                 end else begin
@@ -364,14 +352,7 @@ always_ff @(posedge clk) begin
         end
         X_RX_FILL: begin
             // one bus beat: the source bytes for this beat's lanes of the segment
-            wdata_reg <= rx_beat;
-            wstrb_reg <= beat_keep;
-            moved_reg <= moved_reg + 32'(beat_n);
-            burst_left_reg <= burst_left_reg - 32'(beat_n);
-            seg_left_reg <= seg_left_reg - 32'(beat_n);
-            cur_pa_reg <= cur_pa_reg + 64'(beat_n);
             wvalid_reg <= 1'b1;
-            wlast_reg <= burst_left_reg == 32'(beat_n);
             x_state_reg <= X_RX_W;
         end
         X_RX_W: begin
@@ -382,16 +363,9 @@ always_ff @(posedge clk) begin
                     wdata_reg <= '0;
                     bready_reg <= 1'b1;
                     x_state_reg <= X_RX_B;
-                end else begin
-                    // next beat of the burst at once: one beat per cycle while accepted
-                    wdata_reg <= rx_beat;
-                    wstrb_reg <= beat_keep;
-                    moved_reg <= moved_reg + 32'(beat_n);
-                    burst_left_reg <= burst_left_reg - 32'(beat_n);
-                    seg_left_reg <= seg_left_reg - 32'(beat_n);
-                    cur_pa_reg <= cur_pa_reg + 64'(beat_n);
-                    wlast_reg <= burst_left_reg == 32'(beat_n);
                 end
+                // else the next beat of the burst at once (rx_push below): one beat per cycle
+                // while accepted
             end
         end
         X_RX_B: begin
@@ -404,6 +378,27 @@ always_ff @(posedge clk) begin
             x_state_reg <= X_IDLE;
         end
     endcase
+
+    // one bus beat moved: onto the stream (TX) or into the write channel (RX), and the
+    // counters advanced past it; one place for the four arms that move a beat
+    if (tx_push) begin
+        tx_tvalid_reg <= 1'b1;
+        tx_tdata_reg <= x_state_reg == X_TX_R ? axi_rdata : beat_reg;
+        tx_tkeep_reg <= beat_keep;
+        tx_tuser_reg <= 1'b0;
+        tx_tlast_reg <= moved_reg + 32'(beat_n) == xfer_total_reg;
+    end
+    if (rx_push) begin
+        wdata_reg <= rx_beat;
+        wstrb_reg <= beat_keep;
+        wlast_reg <= burst_left_reg == 32'(beat_n);
+    end
+    if (tx_push || rx_push) begin
+        moved_reg <= moved_reg + 32'(beat_n);
+        burst_left_reg <= burst_left_reg - 32'(beat_n);
+        seg_left_reg <= seg_left_reg - 32'(beat_n);
+        cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+    end
 
     // a stream beat taken while the mover is not driving the stream
     if (x_state_reg != X_TX_BEAT && x_state_reg != X_TX_ABORT && x_state_reg != X_TX_R &&
