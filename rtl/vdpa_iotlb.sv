@@ -84,7 +84,10 @@ module vdpa_iotlb
     output wire logic                 tr_resp_ok,
     output wire logic [63:0]          tr_resp_pa,
     output wire logic [31:0]          tr_resp_len,
-    output wire logic [7:0]           tr_resp_asid
+    output wire logic [7:0]           tr_resp_asid,
+    // high while a command is taken or runs: a translation answered before may not hold after
+    // it (the engine's ring-item translation cache drops its entries)
+    output wire logic                 tr_flush
 );
 
 localparam int EW = $clog2(ENTRIES);
@@ -190,6 +193,7 @@ assign cmd_busy = c_state_reg != C_IDLE;
 // after the command that removed it has completed (vhost-vdpa expects unmap to be synchronous)
 // and every chain sees one table from start to end
 assign eng_hold = c_state_reg == C_DRAIN;
+assign tr_flush = cmd_valid || c_state_reg != C_IDLE;
 assign done_valid = c_done_reg;
 assign done_status = c_status_reg;
 assign done_data = c_data_reg;

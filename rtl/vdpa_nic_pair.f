@@ -5,6 +5,7 @@ vdpa_iotlb.sv
 vdpa_rx_buffer.sv
 vdpa_dma_mover.sv
 vdpa_used_writer.sv
+vdpa_xlate_cache.sv
 vdpa_vq_engine.sv
 vdpa_cmd_proc.sv
 vdpa_axil_regs.sv

@@ -179,6 +179,7 @@ wire logic                 iotlb_busy, vq_busy;
 
 wire logic                 tr_req_valid, tr_req_ready, tr_req_write, tr_resp_valid, tr_resp_ok;
 wire logic [7:0]           tr_req_group, tr_resp_asid;
+wire logic                 tr_flush;
 wire logic [63:0]          tr_req_iova, tr_resp_pa;
 wire logic [31:0]          tr_req_len, tr_resp_len;
 
@@ -243,7 +244,7 @@ vdpa_iotlb #(
     .tr_req_valid(tr_req_valid), .tr_req_ready(tr_req_ready), .tr_req_group(tr_req_group),
     .tr_req_iova(tr_req_iova), .tr_req_len(tr_req_len), .tr_req_write(tr_req_write),
     .tr_resp_valid(tr_resp_valid), .tr_resp_ok(tr_resp_ok), .tr_resp_pa(tr_resp_pa),
-    .tr_resp_len(tr_resp_len), .tr_resp_asid(tr_resp_asid)
+    .tr_resp_len(tr_resp_len), .tr_resp_asid(tr_resp_asid), .tr_flush(tr_flush)
 );
 
 vdpa_vq_engine #(
@@ -260,7 +261,7 @@ vdpa_vq_engine #(
     .tr_req_valid(tr_req_valid), .tr_req_ready(tr_req_ready), .tr_req_group(tr_req_group),
     .tr_req_iova(tr_req_iova), .tr_req_len(tr_req_len), .tr_req_write(tr_req_write),
     .tr_resp_valid(tr_resp_valid), .tr_resp_ok(tr_resp_ok), .tr_resp_pa(tr_resp_pa),
-    .tr_resp_len(tr_resp_len), .tr_resp_asid(tr_resp_asid),
+    .tr_resp_len(tr_resp_len), .tr_resp_asid(tr_resp_asid), .tr_flush(tr_flush),
     .fault_valid(fault_valid), .fault_data(fault_data),
     .irq_valid(irq_vq_valid), .irq_vq(irq_vq),
     .m_axi_awid(m_axi_awid), .m_axi_awaddr(m_axi_awaddr), .m_axi_awlen(m_axi_awlen),

@@ -91,6 +91,8 @@ module vdpa_vq_engine
     input  wire logic [63:0]          tr_resp_pa,
     input  wire logic [31:0]          tr_resp_len,
     input  wire logic [7:0]           tr_resp_asid,
+    // the IOTLB is running a command: translations may change, cached answers are dropped
+    input  wire logic                 tr_flush,
 
     /* Faults */
     output wire logic                 fault_valid,
@@ -203,6 +205,11 @@ logic [63:0]  q_drv[NVQ];
 logic [63:0]  q_dev[NVQ];
 logic [15:0]  q_avail[NVQ];
 logic [15:0]  q_used[NVQ];
+// avail.idx as last read, and whether that read still counts: entries between last_avail and it
+// are served without reading avail.idx again (drivers/vhost/vhost.c: vhost_get_vq_desc reads
+// it only once last_avail has caught up); a (re)started or modified queue reads it afresh
+logic [15:0]  q_seen[NVQ];
+logic         q_seen_ok[NVQ];
 logic [7:0]   q_dgroup[NVQ];   // buffers and indirect tables
 logic [7:0]   q_rgroup[NVQ];   // descriptor table, driver and device areas
 logic [7:0]   q_errno[NVQ];
@@ -502,10 +509,24 @@ wire logic [15:0] m_rshift = m_item_reg[15:0];
 wire logic [127:0] m_rbuf_reg = m_item_reg;
 // the remaining bytes of the item, and of them the part the translation just answered
 wire logic [4:0]  m_rem = m_len_reg - m_done_reg;
-wire logic [4:0]  m_xl_piece = (tr_resp_len < 32'(m_rem)) ? 5'(tr_resp_len) : m_rem;
+wire logic [63:0] m_cur_iova = m_iova_reg + 64'(m_done_reg);
+
+// the answer to a ring item's translation: from the translation cache in M_XL when it holds the
+// whole rest of the item (no IOTLB request then), else from the IOTLB in M_XLW
+logic        xc_hit;
+logic [63:0] xc_pa;
+logic [7:0]  xc_asid;
+wire logic        x_cached = e_state_reg == M_XL && xc_hit;
+wire logic        x_valid = x_cached || (e_state_reg == M_XLW && tr_resp_valid);
+wire logic        x_ok = x_cached || tr_resp_ok;
+wire logic [63:0] x_pa = x_cached ? xc_pa : tr_resp_pa;
+wire logic [31:0] x_len = x_cached ? 32'(m_rem) : tr_resp_len;
+wire logic [7:0]  x_asid = x_cached ? xc_asid : tr_resp_asid;
+
+wire logic [4:0]  m_xl_piece = (x_len < 32'(m_rem)) ? 5'(x_len) : m_rem;
 // a write is one beat: its piece ends at the beat's end too (7 bits: a whole 64-byte beat is
 // a room of 64, not 0)
-wire logic [6:0]  m_w_room = 7'(BYTES) - 7'(tr_resp_pa[BW-1:0]);
+wire logic [6:0]  m_w_room = 7'(BYTES) - 7'(x_pa[BW-1:0]);
 wire logic [4:0]  m_w_piece = (7'(m_xl_piece) > m_w_room) ? 5'(m_w_room) : m_xl_piece;
 // the piece being accessed is the item's last
 wire logic        m_last_piece = m_done_reg + m_piece_reg == m_len_reg;
@@ -517,12 +538,38 @@ wire estate_t     m_state_next = m_last_piece ? e_ret_reg : M_XL;
 
 // a translation request goes out in the cycle the engine enters the state that needs it and is
 // held until the IOTLB takes it: a buffer page (E_BUF_XL) or the rest of a ring item (M_XL)
+// (a ring item's request asks for the rest of its 4 KiB page, so the answer can serve the next
+// items of the same ring from the cache; the item itself is min(answer, rest) as before)
 wire logic tr_buf = e_state_reg == E_BUF_XL;
-assign tr_req_valid = tr_buf || e_state_reg == M_XL;
+wire logic [31:0] m_page_rest = 32'h1000 - 32'(m_cur_iova[11:0]);
+assign tr_req_valid = tr_buf || (e_state_reg == M_XL && !xc_hit);
 assign tr_req_group = tr_buf ? q_dgroup[e_vq_reg] : m_group_reg;
-assign tr_req_iova = tr_buf ? x_iova_reg : m_iova_reg + 64'(m_done_reg);
-assign tr_req_len = tr_buf ? x_left_reg : 32'(m_rem);
+assign tr_req_iova = tr_buf ? x_iova_reg : m_cur_iova;
+assign tr_req_len = tr_buf ? x_left_reg : (m_page_rest > 32'(m_rem) ? m_page_rest : 32'(m_rem));
 assign tr_req_write = tr_buf ? e_rx_reg : m_write_reg;
+
+vdpa_xlate_cache ring_xlate_cache_inst (
+    .clk(clk),
+    .rst(rst),
+    .lk_group(m_group_reg),
+    .lk_iova(m_cur_iova),
+    .lk_len(m_rem),
+    .lk_write(m_write_reg),
+    .hit(xc_hit),
+    .hit_pa(xc_pa),
+    .hit_asid(xc_asid),
+    .req_taken(tr_req_valid && tr_req_ready),
+    .fill_valid(e_state_reg == M_XLW && tr_resp_valid && tr_resp_ok),
+    .fill_group(m_group_reg),
+    .fill_iova(m_cur_iova),
+    .fill_len(tr_resp_len),
+    .fill_write(m_write_reg),
+    .fill_pa(tr_resp_pa),
+    .fill_asid(tr_resp_asid),
+    .flush(tr_flush)
+);
+// avail.ring[last_avail % size]
+wire logic [63:0] avail_entry_iova = q_drv[e_vq_reg] + 64'd4 + 64'(q_avail[e_vq_reg] & e_mask) * 2;
 // buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
 wire logic [15:0] avail_delta = m_rshift - q_avail[e_vq_reg];
 
@@ -696,6 +743,7 @@ always_ff @(posedge clk) begin
                             q_rgroup[a_vq] <= a9[15:8];
                             q_errno[a_vq] <= '0;
                             q_pending[a_vq] <= 1'b0;
+                            q_seen_ok[a_vq] <= 1'b0;
                             // creation cost: clear the VQ's in-flight table, 64 heads a cycle
                             v_clr_reg <= (IW+1)'(32'(a_vq) * IFT_WORDS);
                             v_clr_end_reg <= (IW+1)'(32'(a_vq) * IFT_WORDS + (a1 + 63) / 64);
@@ -718,6 +766,8 @@ always_ff @(posedge clk) begin
                             // mlx5_vnet.c: is_valid_state_change
                             v_status_reg <= ST_BAD_STATE;
                         end else begin
+                            // new rings, indices or a restart: avail.idx is read afresh
+                            q_seen_ok[a_vq] <= 1'b0;
                             if (a1[MOD_ADDRS]) begin
                                 q_desc[a_vq] <= {a4, a3};
                                 q_drv[a_vq] <= {a6, a5};
@@ -774,6 +824,7 @@ always_ff @(posedge clk) begin
                         for (int q = 0; q < NVQ; q++) begin
                             if (q_state[q] == VQS_SUSPEND) begin
                                 q_state[q] <= VQS_RDY;
+                                q_seen_ok[q] <= 1'b0;
                                 q_pending[q] <= MUTANT != MUT_RESUME_DROPS_KICK;  // mutant MUT_RESUME_DROPS_KICK
                             end
                         end
@@ -822,6 +873,7 @@ always_ff @(posedge clk) begin
                             q_state[q] <= VQS_NONE;
                             q_pending[q] <= 1'b0;
                         end
+                        q_seen_ok[q] <= 1'b0;
                     end
                 end else begin
                     for (int q = 0; q < NVQ; q++) begin
@@ -878,12 +930,21 @@ always_ff @(posedge clk) begin
             e_seen_write_reg <= 1'b0;
             total_reg <= '0;
             f_xlate_reg <= 1'b0;
-            // avail.idx (virtio 1.2 §2.7.6)
             m_group_reg <= q_rgroup[e_vq_reg];
-            m_iova_reg <= q_drv[e_vq_reg] + 64'd2;
             m_len_reg <= 5'd2;
             m_write_reg <= 1'b0;
-            e_ret_reg <= E_AVAIL_CHK;
+            if (q_seen_ok[e_vq_reg] && q_seen[e_vq_reg] != q_avail[e_vq_reg]) begin
+                // an entry known from the last avail.idx read: straight to it (as E_AVAIL_CHK)
+                if (!e_rx_reg) begin
+                    q_pending[e_vq_reg] <= 1'b1;
+                end
+                m_iova_reg <= avail_entry_iova;
+                e_ret_reg <= E_HEAD_CHK;
+            end else begin
+                // avail.idx (virtio 1.2 §2.7.6)
+                m_iova_reg <= q_drv[e_vq_reg] + 64'd2;
+                e_ret_reg <= E_AVAIL_CHK;
+            end
             e_state_reg <= M_XL;
         end
         E_AVAIL_CHK: begin
@@ -912,9 +973,10 @@ always_ff @(posedge clk) begin
                 if (!e_rx_reg) begin
                     q_pending[e_vq_reg] <= 1'b1;
                 end
-                // avail.ring[last_avail % size]
+                q_seen[e_vq_reg] <= m_rshift;
+                q_seen_ok[e_vq_reg] <= 1'b1;
                 m_group_reg <= q_rgroup[e_vq_reg];
-                m_iova_reg <= q_drv[e_vq_reg] + 64'd4 + 64'(q_avail[e_vq_reg] & e_mask) * 2;
+                m_iova_reg <= avail_entry_iova;
                 m_len_reg <= 5'd2;
                 m_write_reg <= 1'b0;
                 e_ret_reg <= E_HEAD_CHK;
@@ -1142,6 +1204,7 @@ always_ff @(posedge clk) begin
             m_checked_reg <= 1'b0;
             q_errno[e_vq_reg] <= f_errno_reg;
             q_pending[e_vq_reg] <= 1'b0;
+            q_seen_ok[e_vq_reg] <= 1'b0;
             needs_reset_reg <= MUTANT != MUT_NO_NEEDS_RESET;  // mutant MUT_NO_NEEDS_RESET
             fault_valid_reg <= 1'b1;
             if (!f_xlate_reg) begin
@@ -1159,19 +1222,18 @@ always_ff @(posedge clk) begin
         end
 
         // ---- micro-ops: one ring item (2, 4 or 16 bytes, naturally aligned) -------------
-        M_XL: begin
-            if (tr_req_ready) begin
-                e_state_reg <= M_XLW;
-            end
-        end
-        M_XLW: begin
-            if (tr_resp_valid) begin
-                if (!tr_resp_ok || tr_resp_len == 0 ||
-                        (MUTANT == MUT_STRADDLE_FAULTS && tr_resp_len < 32'(m_rem))) begin  // mutant MUT_STRADDLE_FAULTS
+        M_XL, M_XLW: begin
+            if (e_state_reg == M_XL && !xc_hit) begin
+                if (tr_req_ready) begin
+                    e_state_reg <= M_XLW;
+                end
+            end else if (x_valid) begin
+                if (!x_ok || x_len == 0 ||
+                        (MUTANT == MUT_STRADDLE_FAULTS && x_len < 32'(m_rem))) begin  // mutant MUT_STRADDLE_FAULTS
                     // the fault names the whole item, as the model's TranslationFault does
                     f_errno_reg <= FAULT_EFAULT;
                     f_xlate_reg <= 1'b1;
-                    f_asid_reg <= tr_resp_asid;
+                    f_asid_reg <= x_asid;
                     f_iova_reg <= m_iova_reg;
                     f_write_reg <= m_write_reg;
                     e_state_reg <= E_FAULT;
@@ -1193,22 +1255,22 @@ always_ff @(posedge clk) begin
                         e_state_reg <= e_ret_reg;
                     end
                 end else begin
-                    m_asid_reg <= tr_resp_asid;
+                    m_asid_reg <= x_asid;
                     if (m_write_reg) begin
                         m_piece_reg <= m_w_piece;
-                        awaddr_reg <= ADDR_W'(tr_resp_pa & ~64'(BYTES - 1));
+                        awaddr_reg <= ADDR_W'(x_pa & ~64'(BYTES - 1));
                         awlen_reg <= 8'd0;
                         awvalid_reg <= 1'b1;
-                        wdata_reg <= DATA_W'(m_wval_reg >> (8 * m_done_reg)) << (8 * tr_resp_pa[BW-1:0]);
-                        wstrb_reg <= BYTES'(BYTES'(20'((20'd1 << m_w_piece) - 20'd1)) << tr_resp_pa[BW-1:0]);
+                        wdata_reg <= DATA_W'(m_wval_reg >> (8 * m_done_reg)) << (8 * x_pa[BW-1:0]);
+                        wstrb_reg <= BYTES'(BYTES'(20'((20'd1 << m_w_piece) - 20'd1)) << x_pa[BW-1:0]);
                         wlast_reg <= 1'b1;
                         wvalid_reg <= 1'b1;
                         e_state_reg <= M_AW;
                     end else begin
                         m_piece_reg <= m_xl_piece;
-                        m_beat_off_reg <= -32'(tr_resp_pa[BW-1:0]);
-                        araddr_reg <= ADDR_W'(tr_resp_pa & ~64'(BYTES - 1));
-                        arlen_reg <= burst_beats(tr_resp_pa, 32'(m_xl_piece)) - 8'd1;
+                        m_beat_off_reg <= -32'(x_pa[BW-1:0]);
+                        araddr_reg <= ADDR_W'(x_pa & ~64'(BYTES - 1));
+                        arlen_reg <= burst_beats(x_pa, 32'(m_xl_piece)) - 8'd1;
                         arvalid_reg <= 1'b1;
                         e_state_reg <= M_AR;
                     end
@@ -1298,6 +1360,7 @@ always_ff @(posedge clk) begin
         for (int q = 0; q < NVQ; q++) begin
             q_state[q] <= VQS_NONE;
             q_pending[q] <= 1'b0;
+            q_seen_ok[q] <= 1'b0;
         end
     end
 end
