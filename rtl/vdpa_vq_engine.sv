@@ -289,7 +289,7 @@ typedef enum logic [5:0] {
     E_USED,
     E_DONE, E_FAULT, E_RX_DROP,
     // the completion's ring items translated before any data moves, then the move itself
-    E_PROBE_LEN, E_PROBE_IDX, E_MOVE,
+    E_PROBE_IDX, E_MOVE,
     // memory micro-ops shared by ring accesses: translate, then read or write one item
     M_XL, M_XLW, M_AR, M_R, M_AW, M_B
 } estate_t;
@@ -321,7 +321,7 @@ logic [BYTES-1:0]  wstrb_reg;
 // micro-op request
 logic [7:0]   m_group_reg;
 logic [63:0]  m_iova_reg;
-logic [4:0]   m_len_reg;           // 2, 4 or 16 bytes
+logic [4:0]   m_len_reg;           // 2, 4 or 16 bytes (8: the used element, translated only)
 logic         m_write_reg;
 logic         m_probe_reg;         // translate and check only: no bus access
 logic [2:0]   m_kind_reg;          // the completion writer's item: its ring area (AXI user)
@@ -1127,21 +1127,18 @@ always_ff @(posedge clk) begin
                 e_state_reg <= E_FAULT;
             end else begin
                 // chain validated and translated; before any data moves, the used element
-                // (id, then len) and used.idx it completes into must translate for writing,
-                // so a chain whose completion would fault moves nothing (docs/model.md)
+                // (8 bytes: id and len, one item as the model's check_completion translates
+                // it, so a fault names the element) and used.idx it completes into must
+                // translate for writing, so a chain whose completion would fault moves nothing
+                // (docs/model.md)
                 m_group_reg <= q_rgroup[e_vq_reg];
                 m_iova_reg <= uw_elem_iova;
-                m_len_reg <= 5'd4;
+                m_len_reg <= 5'd8;
                 m_write_reg <= 1'b1;
                 m_probe_reg <= 1'b1;
-                e_ret_reg <= E_PROBE_LEN;
+                e_ret_reg <= E_PROBE_IDX;
                 e_state_reg <= M_XL;
             end
-        end
-        E_PROBE_LEN: begin
-            m_iova_reg <= m_iova_reg + 64'd4;
-            e_ret_reg <= E_PROBE_IDX;
-            e_state_reg <= M_XL;
         end
         E_PROBE_IDX: begin
             m_iova_reg <= uw_idx_iova;
