@@ -548,9 +548,15 @@ assign tr_req_iova = tr_buf ? x_iova_reg : m_cur_iova;
 assign tr_req_len = tr_buf ? x_left_reg : (m_page_rest > 32'(m_rem) ? m_page_rest : 32'(m_rem));
 assign tr_req_write = tr_buf ? e_rx_reg : m_write_reg;
 
-vdpa_xlate_cache ring_xlate_cache_inst (
+// one set per VQ, four answers a set: its driver-area reads, descriptor table, device-area
+// writes and an indirect table
+vdpa_xlate_cache #(
+    .SETS(NVQ),
+    .ENTRIES(4)
+) ring_xlate_cache_inst (
     .clk(clk),
     .rst(rst),
+    .lk_set(e_vq_reg),
     .lk_group(m_group_reg),
     .lk_iova(m_cur_iova),
     .lk_len(m_rem),
@@ -560,6 +566,7 @@ vdpa_xlate_cache ring_xlate_cache_inst (
     .hit_asid(xc_asid),
     .req_taken(tr_req_valid && tr_req_ready),
     .fill_valid(e_state_reg == M_XLW && tr_resp_valid && tr_resp_ok),
+    .fill_set(e_vq_reg),
     .fill_group(m_group_reg),
     .fill_iova(m_cur_iova),
     .fill_len(tr_resp_len),
