@@ -15,8 +15,8 @@
  *       tlast and tuser (bad frame, as Ethernet MACs mark a frame to drop).
  *   RX: writes `len` bytes of a source byte stream into the segments in order (AXI write
  *       bursts), one beat per cycle while the bus accepts them.
- * Bursts stay inside a 16-beat aligned block (which never crosses 4 KiB), end at a segment's
- * end, and one transaction is outstanding at a time.
+ * Bursts stay inside a MAX_BURST-beat aligned block (at most 4 KiB, so never across a 4 KiB
+ * boundary), end at a segment's end, and one transaction is outstanding at a time.
  *
  * This is the seam between a ring walker and the data movement. The split-ring walker in
  * vdpa_vq_engine produces the segment list (walked, validated and translated before any data
@@ -51,7 +51,10 @@ module vdpa_dma_mover #(
     // AXI address width in bits
     parameter int ADDR_W = 64,
     // Segments one request may use
-    parameter int MAX_SEGS = 32
+    parameter int MAX_SEGS = 32,
+    // Longest burst in beats (power of two, 1..256): 256 is AXI4's INCR limit, 16 suits an
+    // AXI3 interconnect; bursts are also kept inside 4 KiB
+    parameter int MAX_BURST = 256
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
@@ -114,11 +117,16 @@ module vdpa_dma_mover #(
 localparam int BYTES = DATA_W / 8;
 localparam int BW = $clog2(BYTES);
 localparam int SW = $clog2(MAX_SEGS);
-localparam logic [63:0] BLOCK = 64'(16 * BYTES);
+// bursts stay inside a BLOCK-aligned block: MAX_BURST beats, at most 4 KiB (AXI's boundary)
+localparam logic [63:0] BLOCK = (MAX_BURST * BYTES > 4096) ? 64'd4096 : 64'(MAX_BURST * BYTES);
 
 initial begin
     if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) begin
         $error("Error: DATA_W must be 32, 64, 128, 256 or 512 (instance %m)");
+        $finish;
+    end
+    if (MAX_BURST < 1 || MAX_BURST > 256 || (MAX_BURST & (MAX_BURST - 1)) != 0) begin
+        $error("Error: MAX_BURST must be a power of two in 1..256 (instance %m)");
         $finish;
     end
     if (MAX_SEGS < 2 || (1 << SW) != MAX_SEGS) begin
@@ -193,7 +201,7 @@ always_comb begin
     end
 end
 
-// burst sizing: stay inside a 16-beat aligned block (which never crosses 4 KiB)
+// burst sizing: stay inside a BLOCK-aligned block (which never crosses 4 KiB)
 function automatic logic [31:0] burst_bytes(input logic [63:0] pa, input logic [31:0] left);
     logic [63:0] room;
     room = BLOCK - (pa & (BLOCK - 64'd1));

@@ -208,7 +208,7 @@ async def bench_vdpa_nic_top(dut):
     # the fixed per-chain ring work stays under a few hundred cycles
     lanes = param("DATA_W", 64) // 8
     assert 1500 / lanes < tx[1500] < 2 * 1500 / lanes + 400, tx
-    # a beat is taken and sent in two cycles, plus an address phase per 16-beat burst
+    # a beat is taken and sent in two cycles at worst, plus an address phase per burst
     assert tx[1500] - tx[64] < 3 * (1500 - 64) / lanes, tx
     assert min(lat) >= 2, lat
 

@@ -12,10 +12,10 @@ transfer and the outcome is derived from the AXI rules and the block's documente
 not from the RTL: TX delivers the bytes before the failing beat, closes a frame already under
 way with one byte carrying tlast and tuser, and reports one fault; RX has written every burst
 up to and including the failing one and nothing after it. Each AR/AW burst is checked against
-the rule (aligned, at most 16 beats, inside one 16-beat block, inside one segment), and the bus
-is quiet whenever the mover is not busy (the engine's mux relies on it). The pytest entry is
-tests/rtl/test_vdpa_dma_mover.py; the builds (DATA_W 32, 64, 512) are in
-testplan/vdpa_nic_sim.yaml.
+the rule (aligned, at most MAX_BURST beats, inside one MAX_BURST-beat block of at most 4 KiB,
+inside one segment), and the bus is quiet whenever the mover is not busy (the engine's mux relies
+on it). The pytest entry is tests/rtl/test_vdpa_dma_mover.py; the builds (DATA_W 32, 64 with
+AXI3's 16-beat bursts, 512) are in testplan/vdpa_nic_sim.yaml.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from vdpa_model.datapath import Chain, SegmentMover
 from vdpa_model.dma import AccessLog, DmaPort
 from vdpa_model.iotlb import AddressSpace
 from vdpa_model.memory import GuestMemory
+from vdpa_tb.nic_tb import param
 
 #: why this bench wakes on clock edges (tests/rtl/test_tb_lint.py)
 PER_CYCLE_BLOCK_BENCH = (
@@ -43,12 +44,15 @@ PER_CYCLE_BLOCK_BENCH = (
 CLK_NS = 10
 MEM_SIZE = 1 << 32
 OKAY, SLVERR = 0, 2
-BURST_BEATS = 16
+# the RTL's default MAX_BURST (AXI4's INCR limit); a build may pass a smaller one
+MAX_BURST_DEFAULT = 256
+AXI_BOUNDARY = 4096
 
 
 def burst_end(pos: int, pa: int, seg_end: int, total: int, block: int) -> int:
     """Chain position where the burst holding position ``pos`` (at ``pa``) ends: the block's
-    documented rule, at the segment's end, the transfer's end or the next 16-beat block."""
+    documented rule, at the segment's end, the transfer's end or the next MAX_BURST-beat block
+    (at most 4 KiB)."""
     return min(seg_end, total, pos + block - pa % block)
 
 
@@ -56,7 +60,8 @@ class TB:
     def __init__(self, dut: Any) -> None:
         self.dut = dut
         self.nbytes = len(dut.axi_wstrb)
-        self.block = BURST_BEATS * self.nbytes
+        self.max_burst = param("MAX_BURST", MAX_BURST_DEFAULT)
+        self.block = min(self.max_burst * self.nbytes, AXI_BOUNDARY)
         self.max_segs = 1 << len(dut.seg_idx)
         Clock(dut.clk, CLK_NS, unit="ns").start()
         for name in ("req_valid", "req_rx", "req_len", "seg_pa", "seg_len", "src_data",
@@ -182,7 +187,7 @@ class TB:
 
     def check_burst(self, write: bool, addr: int, beats: int) -> None:
         assert addr % self.nbytes == 0, f"burst address {addr:#x} not beat aligned"
-        assert 1 <= beats <= BURST_BEATS, f"burst of {beats} beats"
+        assert 1 <= beats <= self.max_burst, f"burst of {beats} beats"
         assert addr // self.block == (addr + beats * self.nbytes - 1) // self.block, \
             f"burst at {addr:#x} of {beats} beats crosses a {self.block}-byte block"
         assert any(pa // self.nbytes * self.nbytes <= addr and
