@@ -131,6 +131,12 @@ always_ff @(posedge clk) begin
     if (req_taken) begin
         armed_reg <= 1'b1;
     end
+    // a fill is the one answer to the request that armed it, kept or not (a zero-length
+    // answer too), so a later answer with no request of its own is never kept; a request
+    // taken in a fill's cycle arms nothing (the answer may be to it)
+    if (fill_valid) begin
+        armed_reg <= 1'b0;
+    end
     if (fill_valid && armed_reg && fill_len != 0) begin
         c_valid[fill_idx] <= 1'b1;
         c_group[fill_idx] <= fill_group;
@@ -140,7 +146,6 @@ always_ff @(posedge clk) begin
         c_pa[fill_idx] <= fill_pa;
         c_asid[fill_idx] <= fill_asid;
         victim_reg[fill_s] <= EW'(32'(victim_reg[fill_s]) + 1 == ENTRIES ? 0 : 32'(victim_reg[fill_s]) + 1);
-        armed_reg <= 1'b0;
     end
     if (flush || rst) begin
         for (int i = 0; i < N; i++) begin
