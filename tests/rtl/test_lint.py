@@ -37,6 +37,18 @@ def test_verilator_lint_wall_corners(params: dict[str, int]) -> None:
     assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("entries", [1, 3, 16])
+def test_verilator_lint_wall_xlate_cache(entries: int) -> None:
+    """The engine builds its translation cache with the default ENTRIES only: the smallest,
+    one whose victim pointer wraps before its width does, and the largest alone."""
+    sim.use_pinned_verilator()
+    files = [str(f) for f in sim.filelist("vdpa_xlate_cache")]
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "vdpa_xlate_cache",
+                        f"-GENTRIES={entries}", *files],
+                       capture_output=True, text=True, cwd=sim.RTL_DIR)
+    assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr
+
+
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
 def test_icarus_compiles() -> None:
     files = [str(f) for f in sim.filelist(TOP)]

@@ -1,0 +1,1 @@
+vdpa_xlate_cache.sv
