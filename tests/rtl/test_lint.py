@@ -14,13 +14,19 @@ from vdpa_tb import sim
 TOP = "vdpa_nic_top"
 
 
-@pytest.mark.parametrize("top", [TOP, "vdpa_nic_pair"])
-def test_verilator_lint_wall(top: str) -> None:
+def lint_wall(top: str, params: dict[str, int] | None = None) -> None:
+    """``top`` from its filelist under verilator --lint-only -Wall, with ``params`` set."""
     sim.use_pinned_verilator()
     files = [str(f) for f in sim.filelist(top)]
-    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", top, *files],
+    g = [f"-G{k}={v}" for k, v in (params or {}).items()]
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", top, *g, *files],
                        capture_output=True, text=True, cwd=sim.RTL_DIR)
     assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("top", [TOP, "vdpa_nic_pair"])
+def test_verilator_lint_wall(top: str) -> None:
+    lint_wall(top)
 
 
 @pytest.mark.parametrize("params", [{"NVQ": 64, "MAX_QSIZE": 32768, "DATA_W": 128, "NAS": 4,
@@ -29,24 +35,14 @@ def test_verilator_lint_wall(top: str) -> None:
                                     {"CMD_SLOTS": 64, "MTT_WRITERS": 16, "IOTLB_TABLES": 255,
                                      "FW_LAT_VQ_CREATE": 100000}])
 def test_verilator_lint_wall_corners(params: dict[str, int]) -> None:
-    sim.use_pinned_verilator()
-    files = [str(f) for f in sim.filelist(TOP)]
-    g = [f"-G{k}={v}" for k, v in params.items()]
-    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", TOP, *g, *files],
-                       capture_output=True, text=True, cwd=sim.RTL_DIR)
-    assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr
+    lint_wall(TOP, params)
 
 
 @pytest.mark.parametrize("entries", [1, 3, 16])
 def test_verilator_lint_wall_xlate_cache(entries: int) -> None:
     """The engine builds its translation cache with the default ENTRIES only: the smallest,
     one whose victim pointer wraps before its width does, and the largest alone."""
-    sim.use_pinned_verilator()
-    files = [str(f) for f in sim.filelist("vdpa_xlate_cache")]
-    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "vdpa_xlate_cache",
-                        f"-GENTRIES={entries}", *files],
-                       capture_output=True, text=True, cwd=sim.RTL_DIR)
-    assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr
+    lint_wall("vdpa_xlate_cache", {"ENTRIES": entries})
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
