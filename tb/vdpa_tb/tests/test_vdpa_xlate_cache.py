@@ -506,6 +506,8 @@ async def run_stream(tb: TB, seed: int, engine_shaped: bool, cycles: int) -> dic
     translations in force when its request was taken, which a flush may have replaced since."""
     rng = random.Random(seed)
     tb.where = f"stream seed {seed} ({'engine-shaped' if engine_shaped else 'free'}), "
+    # the last stream's answers came from other translations: an IOTLB command in between
+    await tb.cycle(flush=True)
     tb.ref.stats = dict.fromkeys(tb.ref.stats, 0)
     world = World(rng)
     asked = world            # the translations the outstanding request was answered from
