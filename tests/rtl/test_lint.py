@@ -38,11 +38,12 @@ def test_verilator_lint_wall_corners(params: dict[str, int]) -> None:
     lint_wall(TOP, params)
 
 
-@pytest.mark.parametrize("entries", [1, 3, 16])
-def test_verilator_lint_wall_xlate_cache(entries: int) -> None:
-    """The engine builds its translation cache with the default ENTRIES only: the smallest,
-    one whose victim pointer wraps before its width does, and the largest alone."""
-    lint_wall("vdpa_xlate_cache", {"ENTRIES": entries})
+@pytest.mark.parametrize("params", [{"ENTRIES": 1, "SETS": 1}, {"ENTRIES": 3, "SETS": 2},
+                                    {"ENTRIES": 16, "SETS": 64}])
+def test_verilator_lint_wall_xlate_cache(params: dict[str, int]) -> None:
+    """The engine builds its translation cache in one shape (four a set, a set per VQ): the
+    smallest, a victim pointer that wraps before its width does, and the largest alone."""
+    lint_wall("vdpa_xlate_cache", params)
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")

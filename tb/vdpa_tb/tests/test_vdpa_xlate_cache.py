@@ -19,14 +19,16 @@ translations do not change, so every kept answer of one (group, direction) agree
 others on the IOVAs they share, and no answer runs past 2^64.
 
 The sweep is over ENTRIES (1, 3, 4, 8: a single entry, a victim pointer that wraps before its
-width does, and the engine's size). The pytest entry is tests/rtl/test_vdpa_xlate_cache.py.
+width does, the engine's four a set, eight fully associative) and SETS (1, 4, and the engine's
+one per VQ at its default eight VQs); each set is its own cache of ENTRIES answers. The
+pytest entry is tests/rtl/test_vdpa_xlate_cache.py.
 """
 
 from __future__ import annotations
 
 import random
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cocotb
@@ -60,6 +62,8 @@ class Answer:
     length: int
     pa: int
     asid: int
+    #: the set the caller files it in (the engine: the VQ); not part of the IOTLB's answer
+    set: int = 0
 
     def holds(self, group: int, write: bool, iova: int, n: int) -> bool:
         """The whole item [iova, iova + n) lies in this answer (unbounded integers, so an
@@ -77,14 +81,16 @@ class Lookup:
     iova: int
     n: int
     write: bool
+    set: int = 0
 
 
 class XlateCacheRef:
     """The cache's contract, cycle by cycle: outputs from the state before the clock edge,
     the state after it from the cycle's inputs.
 
-    - A lookup hits when a kept answer of the same group and direction holds the whole item.
-    - At most ``entries`` answers are kept; a new one replaces the oldest (round robin).
+    - A lookup hits when a kept answer of its set, group and direction holds the whole item.
+    - At most ``entries`` answers are kept per set; a new one replaces the set's oldest (round
+      robin within the set); other sets are untouched.
     - A request taken (``req_taken``) arms one fill; ``fill_valid`` consumes the arm whatever
       it carries, and the answer is kept only when it was armed and is not empty. A request
       taken in a fill's cycle arms nothing: the cache cannot tell which request that answer
@@ -94,9 +100,9 @@ class XlateCacheRef:
       command, whose tables change after it.
     """
 
-    def __init__(self, entries: int) -> None:
+    def __init__(self, entries: int, sets: int = 1) -> None:
         self.entries = entries
-        self.kept: deque[Answer] = deque(maxlen=entries)
+        self.sets: list[deque[Answer]] = [deque(maxlen=entries) for _ in range(sets)]
         self.armed = False
         # what the streams must have exercised (counted by kind of event)
         self.stats: dict[str, int] = dict.fromkeys(
@@ -104,7 +110,7 @@ class XlateCacheRef:
              "flushed_entries", "reset"), 0)
 
     def lookup(self, lk: Lookup) -> Answer | None:
-        held = [a for a in self.kept if a.holds(lk.group, lk.write, lk.iova, lk.n)]
+        held = [a for a in self.sets[lk.set] if a.holds(lk.group, lk.write, lk.iova, lk.n)]
         if not held:
             return None
         # kept answers of one (group, direction) come from one set of tables (a flush lies
@@ -113,6 +119,10 @@ class XlateCacheRef:
         assert len(pas) == 1, f"stimulus broke coherence: answers {held} differ for {lk}"
         return held[0]
 
+    @property
+    def kept(self) -> list[Answer]:
+        return [a for kept in self.sets for a in kept]
+
     def clock(self, req_taken: bool, fill: Answer | None, flush: bool, rst: bool) -> None:
         if rst or flush:
             self.stats["reset" if rst else "flushed_entries"] += int(bool(self.kept))
@@ -120,7 +130,8 @@ class XlateCacheRef:
                 self.stats["flushed_fill"] += 1
             elif self.armed or req_taken:
                 self.stats["flushed_arm"] += 1
-            self.kept.clear()
+            for kept in self.sets:
+                kept.clear()
             self.armed = False
             return
         if fill is not None:
@@ -129,9 +140,9 @@ class XlateCacheRef:
             elif fill.length == 0:
                 self.stats["empty"] += 1
             else:
-                self.stats["evicted"] += int(len(self.kept) == self.entries)
+                self.stats["evicted"] += int(len(self.sets[fill.set]) == self.entries)
                 self.stats["kept"] += 1
-                self.kept.append(fill)
+                self.sets[fill.set].append(fill)
             self.armed = False
         elif req_taken:
             self.armed = True
@@ -148,11 +159,12 @@ class TB:
     def __init__(self, dut: Any) -> None:
         self.dut = dut
         self.entries = param("ENTRIES", 8)
-        self.ref = XlateCacheRef(self.entries)
+        self.nsets = param("SETS", 1)
+        self.ref = XlateCacheRef(self.entries, self.nsets)
         self.cycles = 0
         self.where = ""  # names the stream and its seed in a failure
         Clock(dut.clk, CLK_NS, unit="ns").start()
-        for name in ("rst", "lk_group", "lk_iova", "lk_len", "lk_write", "req_taken",
+        for name in ("rst", "lk_set", "fill_set", "lk_group", "lk_iova", "lk_len", "lk_write", "req_taken",
                      "fill_valid", "fill_group", "fill_iova", "fill_len", "fill_write",
                      "fill_pa", "fill_asid", "flush"):
             getattr(dut, name).value = 0
@@ -172,12 +184,13 @@ class TB:
         dut = self.dut
         lk = lk or Lookup(0, 0, 1, False)
         await FallingEdge(dut.clk)
-        dut.lk_group.value, dut.lk_iova.value = lk.group, lk.iova
+        dut.lk_set.value, dut.lk_group.value, dut.lk_iova.value = lk.set, lk.group, lk.iova
         dut.lk_len.value, dut.lk_write.value = lk.n, int(lk.write)
         dut.req_taken.value, dut.flush.value, dut.rst.value = int(req), int(flush), int(rst)
         dut.fill_valid.value = int(fill is not None)
         if fill is not None:
-            dut.fill_group.value, dut.fill_iova.value = fill.group, fill.iova
+            dut.fill_set.value, dut.fill_group.value = fill.set, fill.group
+            dut.fill_iova.value = fill.iova
             dut.fill_len.value, dut.fill_write.value = fill.length, int(fill.write)
             dut.fill_pa.value, dut.fill_asid.value = fill.pa, fill.asid
         await ReadOnly()
@@ -208,7 +221,7 @@ class TB:
                     write: bool | None = None) -> Seen:
         """One idle cycle looking up [iova, iova + n) in a's group and direction (or others)."""
         return await self.cycle(Lookup(a.group if group is None else group, iova & U64, n,
-                                       a.write if write is None else write))
+                                       a.write if write is None else write, a.set))
 
     async def expect(self, a: Answer, iova: int, n: int, held: bool, what: str) -> None:
         seen = await self.probe(a, iova, n)
@@ -430,6 +443,35 @@ async def test_reset_empties(dut):
     assert await tb.held(a), "the first request and answer after reset were not kept"
 
 
+@cocotb.test()
+async def test_sets_are_separate(dut):
+    """With SETS > 1 each set (the engine: each VQ) holds its own ENTRIES answers: the same
+    item in every set gets that set's translation, a lookup never sees another set's answers,
+    filling one set past ENTRIES replaces only its own oldest, and a flush empties them all."""
+    tb = await start(dut)
+    rng = random.Random(8)
+    base = answer(rng)
+    mine = [replace(base, pa=rng.randrange(1 << 64), asid=rng.randrange(256), set=s)
+            for s in range(tb.nsets)]
+    for a in mine:
+        await tb.fill(a)
+    for a in mine:
+        await tb.expect(a, a.iova + 8, 4, True, f"set {a.set}'s own answer")
+    if tb.nsets > 1:
+        # set 0 gets ENTRIES more answers: the others keep theirs
+        extra = [answer(rng) for _ in range(tb.entries)]
+        for a in extra:
+            await tb.fill(a)
+        assert not await tb.held(mine[0]), "set 0's oldest was not replaced"
+        for a in mine[1:]:
+            await tb.expect(a, a.iova, 1, True, f"set {a.set} lost its answer to set 0's fills")
+        for a in extra:
+            seen = await tb.probe(replace(a, set=1), a.iova, 1)
+            assert not seen.hit, "set 1 answered from set 0's answers"
+    await tb.cycle(flush=True)
+    assert not any([await tb.held(a) for a in mine]), "a flush left a set's answer"
+
+
 # ---------------------------------------------------------------------------------------
 # randomised streams
 # ---------------------------------------------------------------------------------------
@@ -477,23 +519,25 @@ class World:
 
 
 def draw_lookup(rng: random.Random, ref: XlateCacheRef, recent: deque[Answer],
-                world: World) -> Lookup:
+                world: World, sets: list[int]) -> Lookup:
     """A lookup near something: an answer kept, one recently offered (kept or not), a range,
-    at its edges (start, end, one past, below) or inside, now and then with another group or
-    direction, or nowhere in particular."""
+    at its edges (start, end, one past, below) or inside, now and then with another group,
+    direction or set, or nowhere in particular."""
     pools = [p for p in (list(ref.kept), list(recent), world.ranges) if p]
     n = rng.choice(ITEM_LENS)
     if rng.random() < 0.1 or not pools:
         return Lookup(rng.choice(GROUPS), (rng.choice(WINDOWS) + rng.randrange(0x4000)) & U64,
-                      n, rng.random() < 0.5)
+                      n, rng.random() < 0.5, rng.choice(sets))
     a = rng.choice(rng.choice(pools))
+    if a in world.ranges or rng.random() < 0.1:
+        a = replace(a, set=rng.choice(sets))
     end = a.iova + a.length
     iova = rng.choice([a.iova, end - n, end - n + 1, a.iova - 1, end,
                        a.iova + rng.randrange(max(a.length, 1))]) & U64
     group, write = a.group, a.write
     if rng.random() < 0.15:
         group, write = rng.choice(GROUPS), rng.random() < 0.5
-    return Lookup(group, iova, n, write)
+    return Lookup(group, iova, n, write, a.set)
 
 
 async def run_stream(tb: TB, seed: int, engine_shaped: bool, cycles: int) -> dict[str, int]:
@@ -511,6 +555,10 @@ async def run_stream(tb: TB, seed: int, engine_shaped: bool, cycles: int) -> dic
     tb.ref.stats = dict.fromkeys(tb.ref.stats, 0)
     world = World(rng)
     asked = world            # the translations the outstanding request was answered from
+    # the queues this stream keeps busy (a few, so their sets fill and replace), now and then
+    # another
+    busy = rng.sample(range(tb.nsets), min(tb.nsets, 2))
+    sets = busy * 8 + list(range(tb.nsets))
     recent: deque[Answer] = deque(maxlen=12)
     wait = -1                # engine-shaped: cycles until the outstanding request's answer
     flushing = 0
@@ -519,7 +567,7 @@ async def run_stream(tb: TB, seed: int, engine_shaped: bool, cycles: int) -> dic
             # phases of rare and frequent IOTLB commands: long enough without a flush to fill
             # and replace every entry, and flushes close enough to meet every request phase
             flush_rate = rng.choice([0.003, 0.02, 0.08])
-        lk = draw_lookup(rng, tb.ref, recent, world)
+        lk = draw_lookup(rng, tb.ref, recent, world, sets)
         rst = rng.random() < 0.002
         if engine_shaped:
             if flushing == 0 and rng.random() < flush_rate:
@@ -539,6 +587,7 @@ async def run_stream(tb: TB, seed: int, engine_shaped: bool, cycles: int) -> dic
             req = rng.random() < 0.3
             fill = asked.answer(rng) if rng.random() < 0.3 else None
         if fill is not None:
+            fill = replace(fill, set=rng.choice(sets))
             recent.append(fill)
         await tb.cycle(lk, req=req, fill=fill, flush=flush, rst=rst)
         if (flush or rst) and rng.random() < 0.5:
