@@ -18,7 +18,7 @@
  * a fault is reported, NEEDS_RESET is raised; other VQs keep running.
  *
  * Blocks cut out of it so far (docs/rtl-interface.md "Data path blocks"): vdpa_rx_buffer holds
- * a received frame; vdpa_dma_mover moves a chain's data over its translated segments (TX: read
+ * received frames (RX_SLOTS); vdpa_dma_mover moves a chain's data over its translated segments (TX: read
  * bursts onto the stream; RX: the header and held frame in write bursts), requested from
  * E_MOVE and running in E_XFER; the walker-to-mover interface (a segment list and a length,
  * request/done, bus errors reported back here, where the fault registers are) is the seam a
