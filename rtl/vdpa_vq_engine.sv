@@ -495,6 +495,10 @@ assign rxb_hold = e_rx_reg && e_state_reg != E_IDLE;
 wire logic rx_vq_bad = 32'(rxb_vq) >= NVQ || rxq_bad[rxb_vq[QW-1:0]];
 wire logic rx_vq_ok = !rx_vq_bad && rxq_open[rxb_vq[QW-1:0]] &&
                       (rxb_fresh || q_pending[rxb_vq[QW-1:0]]);
+// after an RX chain a kicked TX queue goes first: with several slots a frame is nearly always
+// ready, and line-rate RX would starve TX; the frame waits in its slot. With one slot a frame
+// that waits stalls the wire, so RX keeps its priority there
+wire logic rx_yield = RX_SLOTS > 1 && e_rx_reg && pick_found;
 
 wire logic [16:0] e_size = q_size[e_vq_reg];
 wire logic [15:0] e_mask = 16'(e_size - 17'd1);
@@ -880,7 +884,7 @@ always_ff @(posedge clk) begin
             end else if (!driver_ok || iotlb_hold) begin
                 // no buffers are consumed before DRIVER_OK (virtio 1.2 §2.1), nor while a
                 // mapping change waits for the data path to be between chains
-            end else if (rxb_full && !rxb_take && rx_vq_ok) begin
+            end else if (rxb_full && !rxb_take && rx_vq_ok && !rx_yield) begin
                 e_vq_reg <= rxb_vq[QW-1:0];
                 e_rx_reg <= 1'b1;
                 e_state_reg <= E_START;
