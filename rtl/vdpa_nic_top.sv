@@ -40,6 +40,9 @@ module vdpa_nic_top
     parameter int MAX_SEGS = 32,
     // Largest received frame (bytes)
     parameter int MAX_FRAME = 2048,
+    // Received frames held at once (power of two >= 1): one streams in while another is
+    // written out, and a frame whose queue has no buffer does not hold up the other queues
+    parameter int RX_SLOTS = 4,
     // Command execution slots: commands the device runs at once (1..64; mlx5's firmware
     // command throttle, calibration C10)
     parameter int CMD_SLOTS = 8,
@@ -249,7 +252,8 @@ vdpa_iotlb #(
 
 vdpa_vq_engine #(
     .NVQ(NVQ), .MAX_QSIZE(MAX_QSIZE), .NGROUPS(NGROUPS), .DATA_W(DATA_W), .ADDR_W(ADDR_W),
-    .ID_W(ID_W), .MAX_SEGS(MAX_SEGS), .MAX_FRAME(MAX_FRAME), .NARGS(NARGS), .MUTANT(MUTANT)
+    .ID_W(ID_W), .MAX_SEGS(MAX_SEGS), .MAX_FRAME(MAX_FRAME), .RX_SLOTS(RX_SLOTS),
+    .NARGS(NARGS), .MUTANT(MUTANT)
 ) vq_inst (
     .clk(clk), .rst(rst),
     .driver_ok(dev_status[2]), .drv_features(drv_features),

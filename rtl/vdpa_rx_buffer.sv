@@ -6,36 +6,65 @@
 `default_nettype none
 
 /*
- * Receive buffer of the virtqueue engine: one whole frame from the wire, held until the engine
- * has delivered or dropped it.
+ * Receive buffer of the virtqueue engine: SLOTS whole frames from the wire, each held until the
+ * engine has delivered or dropped it, offered to the engine one at a time.
  *
- * Job: take a frame in from AXI-Stream (tkeep may carry null bytes anywhere in a beat; kept
- * bytes are packed), hold it with its length and receive VQ (tdest), and backpressure the wire
- * while it is held. A frame longer than MAX_FRAME, or one with no byte, is dropped at its tlast
- * (drop pulses once) and never held. Nothing here decides where a frame goes: the engine looks
- * at `full` and `vq`, reads the bytes it needs through the read port, and pulses `take` when it
- * is done with the frame (delivered or dropped) or `tried` when it found no buffer for it (the
- * frame is then no longer `fresh`: it waits for a kick on its queue).
+ * Job: take frames in from AXI-Stream (tkeep may carry null bytes anywhere in a beat; kept
+ * bytes are packed) into a free slot, hold each with its length and receive VQ (tdest), and
+ * backpressure the wire only while every slot holds a frame. A frame longer than MAX_FRAME, or
+ * one with no byte, is dropped at its tlast (drop pulses once) and never takes a slot. The wire
+ * fills one slot while the engine writes another out (double buffering, SLOTS >= 2).
+ *
+ * Nothing here decides where a frame goes. The engine says, per tdest, whether it would act on
+ * a frame for it now: q_ready for a fresh frame (one not offered to its queue yet), q_wake for a
+ * parked one (offered once, no buffer found: the engine's "fresh || q_pending[vq]" for a queue
+ * that can take it). A tdest the engine drops frames for (no such receive queue, ERR, ...) has
+ * both bits set so the frame is offered and dropped; a tdest >= NVQ counts as both set. The
+ * offered frame is the oldest held frame that is the oldest of its tdest (frames of one tdest
+ * leave in arrival order, as the model's per-queue deque) and is fresh with q_ready or parked
+ * with q_wake: a parked frame never holds up a frame for another tdest. It keeps its slot, and
+ * later frames for its tdest wait behind it in theirs; only if they fill every slot does the
+ * wire wait (the model's per-queue deque has no bound; a NIC would drop them).
+ *
+ * The engine looks at `full` (a frame is offered), `len`, `vq`, `fresh`, reads the bytes it
+ * needs through the read port, and pulses `take` when it is done with the frame (delivered or
+ * dropped) or `tried` when it found no buffer for it (the frame is parked until q_wake of its
+ * tdest). `hold` is high while the engine works on the frame it accepted: the offer is the one
+ * of the cycle before `hold` rose and stays put until `hold` falls (once taken, `full` is low
+ * for the rest of the hold). `take` and `tried` act on the frame offered in the cycle before
+ * the pulse, so the engine may pulse them from the cycle it decides (as it drops a frame from
+ * E_IDLE), and must not act on the offer in the cycle it pulses `take` (still shown, gone at
+ * the next edge). `flush` drops every frame held in the cycle before it (a device reset),
+ * without a drop pulse; a frame still coming in is kept.
  *
  * Interface
  *   s_axis_rx_*   the frame in (AXI-Stream, DATA_W wide, tdest = receive VQ)
- *   full, len, vq a frame is held: its length in bytes and its tdest
- *   fresh         the held frame has not been offered to its queue yet
+ *   full, len, vq a frame is offered: its length in bytes and its tdest
+ *   fresh         the offered frame has not been offered to its queue yet
  *   receiving     part of a frame has been taken in (not quiescent)
  *   drop          one-cycle pulse: a frame was dropped at its tlast (too long or empty)
- *   take, tried   from the engine (one-cycle pulses)
- *   rd_base,      combinational read port: rd_data byte j is byte (rd_base + j) mod 2^clog2(MAX_FRAME) of
- *   rd_data       the held frame, for j in 0..DATA_W/8-1 (one bus beat of the frame at any
- *                 byte offset; bytes past len are whatever the buffer holds)
+ *   q_ready,      per tdest 0..NVQ-1, from the engine: it would act now on a fresh frame,
+ *   q_wake        on a parked frame for that tdest
+ *   hold          from the engine: it is working on the offered frame
+ *   take, tried,  from the engine (one-cycle pulses)
+ *   flush
+ *   rd_base,      combinational read port: rd_data byte j is byte
+ *   rd_data       (rd_base + j) mod 2^clog2(MAX_FRAME) of the offered frame, for j in
+ *                 0..DATA_W/8-1 (one bus beat of the frame at any byte offset; bytes past
+ *                 len are whatever the buffer holds)
  *
- * Today it holds one frame, so a frame for a queue without buffers holds up the wire (issue 10
- * asks for an RX path where it does not: per-queue buffering or dropping belongs here).
+ * SLOTS = 1 is the buffer before issue 10 cycle for cycle: one frame, the wire held off while it
+ * is held, offered whenever the engine would act on it.
  */
 module vdpa_rx_buffer #(
     // AXI-Stream data width in bits (32, 64, 128, 256 or 512)
     parameter int DATA_W = 64,
     // Largest received frame kept (bytes)
-    parameter int MAX_FRAME = 2048
+    parameter int MAX_FRAME = 2048,
+    // Frames held at once, a power of two >= 1
+    parameter int SLOTS = 4,
+    // tdests the engine says q_ready / q_wake for (its VQs); a frame for any other is offered
+    parameter int NVQ = 8
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
@@ -48,7 +77,7 @@ module vdpa_rx_buffer #(
     input  wire logic                 s_axis_rx_tlast,
     input  wire logic [7:0]           s_axis_rx_tdest,
 
-    /* Held frame */
+    /* Offered frame */
     output wire logic                 full,
     output wire logic [$clog2(MAX_FRAME):0] len,
     output wire logic [7:0]           vq,
@@ -57,8 +86,12 @@ module vdpa_rx_buffer #(
     output wire logic                 drop,
 
     /* From the engine */
+    input  wire logic [NVQ-1:0]       q_ready,
+    input  wire logic [NVQ-1:0]       q_wake,
+    input  wire logic                 hold,
     input  wire logic                 take,
     input  wire logic                 tried,
+    input  wire logic                 flush,
 
     /* Read port */
     input  wire logic [31:0]          rd_base,
@@ -68,6 +101,8 @@ module vdpa_rx_buffer #(
 localparam int BYTES = DATA_W / 8;
 localparam int BW = $clog2(BYTES);
 localparam int FW = $clog2(MAX_FRAME);
+localparam int SW = SLOTS > 1 ? $clog2(SLOTS) : 1;
+localparam int QW = NVQ > 1 ? $clog2(NVQ) : 1;
 
 initial begin
     if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) begin
@@ -78,22 +113,89 @@ initial begin
         $error("Error: MAX_FRAME must hold two bus beats at least (instance %m)");
         $finish;
     end
+    if (SLOTS < 1 || (SLOTS & (SLOTS - 1)) != 0) begin
+        $error("Error: SLOTS must be a power of two >= 1 (instance %m)");
+        $finish;
+    end
+    if (NVQ < 1 || NVQ > 256) begin
+        $error("Error: NVQ must be 1..256 (instance %m)");
+        $finish;
+    end
 end
 
-logic [7:0]   buf_mem[MAX_FRAME];
+logic [7:0]   buf_mem[SLOTS][MAX_FRAME];
+// the frame being taken in
 logic [FW:0]  wptr_reg;
 logic         over_reg;
-logic         full_reg;
-logic [FW:0]  len_reg;
-logic [7:0]   vq_reg;
+logic         started_reg;      // a beat of it has been taken: its slot is wslot_reg
+logic [SW-1:0] wslot_reg;
 logic         drop_reg;
-logic         fresh_reg;
+// the frames held
+logic [SLOTS-1:0] full_reg;
+logic [SLOTS-1:0] fresh_reg;
+logic [FW:0]  len_reg[SLOTS];
+logic [7:0]   vq_reg[SLOTS];
+// age order of the held frames: bit j of older_reg[i] says slot j's frame came in before slot
+// i's (meaningful where both are held); a frame completing clears its column and takes every
+// frame then held as older, so the held frames are always in one strict order
+logic [SLOTS-1:0] older_reg[SLOTS];
+logic [SLOTS-1:0] new_reg;      // the slot filled at the last edge (not flushed with the rest)
+logic [SW-1:0] lock_reg;        // the slot offered in the cycle before (frozen while hold)
+logic         taken_reg;        // the engine has taken the frame it holds (its slot may refill)
 
-assign s_axis_rx_tready = !full_reg;
-assign full = full_reg;
-assign len = len_reg;
-assign vq = vq_reg;
-assign fresh = fresh_reg;
+// ---- where the wire writes: the slot of the frame under way, else the lowest free one ----
+logic          free_found;
+logic [SW-1:0] free_idx;
+always_comb begin
+    free_found = 1'b0;
+    free_idx = '0;
+    for (int s = SLOTS - 1; s >= 0; s--) begin
+        if (!full_reg[s]) begin
+            free_found = 1'b1;
+            free_idx = SW'(s);
+        end
+    end
+end
+wire logic [SW-1:0] wslot = started_reg ? wslot_reg : free_idx;
+wire logic in_ready = started_reg || free_found;
+
+// ---- which frame is offered ---------------------------------------------------------------
+function automatic logic tdest_woken(input logic [7:0] d, input logic is_fresh);
+    if (32'(d) >= NVQ) begin
+        return 1'b1;
+    end
+    return is_fresh ? q_ready[QW'(d)] : q_wake[QW'(d)];
+endfunction
+
+logic [SLOTS-1:0] eligible;     // oldest of its tdest, and the engine would act on it now
+logic [SLOTS-1:0] first;        // the oldest eligible frame (at most one bit)
+logic [SW-1:0]    first_idx;
+always_comb begin
+    for (int s = 0; s < SLOTS; s++) begin
+        logic behind;
+        behind = 1'b0;
+        for (int j = 0; j < SLOTS; j++) begin
+            if (full_reg[j] && older_reg[s][j] && vq_reg[j] == vq_reg[s]) begin
+                behind = 1'b1;
+            end
+        end
+        eligible[s] = full_reg[s] && !behind && tdest_woken(vq_reg[s], fresh_reg[s]);
+    end
+    first_idx = '0;
+    for (int s = 0; s < SLOTS; s++) begin
+        first[s] = eligible[s] && (older_reg[s] & eligible) == '0;
+        if (first[s]) begin
+            first_idx = SW'(s);
+        end
+    end
+end
+wire logic [SW-1:0] sel = hold ? lock_reg : first_idx;
+
+assign s_axis_rx_tready = in_ready;
+assign full = hold ? full_reg[lock_reg] && !taken_reg : |eligible;
+assign len = len_reg[sel];
+assign vq = vq_reg[sel];
+assign fresh = fresh_reg[sel];
 assign receiving = wptr_reg != 0;
 assign drop = drop_reg;
 
@@ -113,49 +215,71 @@ wire logic [FW+1:0] wend = (FW+2)'(wptr_reg) + (FW+2)'(in_cnt);
 
 always_ff @(posedge clk) begin
     drop_reg <= 1'b0;
-    if (s_axis_rx_tvalid && !full_reg) begin
+    new_reg <= '0;
+    if (!hold) begin
+        lock_reg <= sel;
+        taken_reg <= 1'b0;
+    end
+    // a reset drops the frames held before it; one completing at this edge came after it
+    if (flush) begin
+        full_reg <= full_reg & new_reg;
+    end
+    if (s_axis_rx_tvalid && in_ready) begin
         if (32'(wend) <= MAX_FRAME) begin
             for (int k = 0; k < BYTES; k++) begin
                 if (s_axis_rx_tkeep[k]) begin
-                    buf_mem[FW'(wptr_reg + (FW+1)'(in_pos[k]))] <= s_axis_rx_tdata[8*k +: 8];
+                    buf_mem[wslot][FW'(wptr_reg + (FW+1)'(in_pos[k]))] <= s_axis_rx_tdata[8*k +: 8];
                 end
             end
             wptr_reg <= wend[FW:0];
         end else begin
             over_reg <= 1'b1;
         end
+        started_reg <= 1'b1;
+        wslot_reg <= wslot;
         if (s_axis_rx_tlast) begin
+            started_reg <= 1'b0;
             wptr_reg <= '0;
             over_reg <= 1'b0;
             if (over_reg || 32'(wend) > MAX_FRAME || wend == 0) begin
                 drop_reg <= 1'b1;
             end else begin
-                full_reg <= 1'b1;
-                fresh_reg <= 1'b1;
-                len_reg <= wend[FW:0];
-                vq_reg <= s_axis_rx_tdest;
+                full_reg[wslot] <= 1'b1;
+                fresh_reg[wslot] <= 1'b1;
+                len_reg[wslot] <= wend[FW:0];
+                vq_reg[wslot] <= s_axis_rx_tdest;
+                for (int s = 0; s < SLOTS; s++) begin
+                    older_reg[s][wslot] <= 1'b0;
+                end
+                older_reg[wslot] <= full_reg;
+                new_reg[wslot] <= 1'b1;
             end
         end
     end
     if (tried) begin
-        fresh_reg <= 1'b0;
+        fresh_reg[lock_reg] <= 1'b0;
     end
     if (take) begin
-        full_reg <= 1'b0;
+        full_reg[lock_reg] <= 1'b0;
+        taken_reg <= hold;
     end
     if (rst) begin
-        fresh_reg <= 1'b0;
+        fresh_reg <= '0;
         wptr_reg <= '0;
         over_reg <= 1'b0;
-        full_reg <= 1'b0;
+        started_reg <= 1'b0;
+        full_reg <= '0;
         drop_reg <= 1'b0;
+        new_reg <= '0;
+        lock_reg <= '0;
+        taken_reg <= 1'b0;
     end
 end
 
 logic [DATA_W-1:0] rd_beat;
 always_comb begin
     for (int j = 0; j < BYTES; j++) begin
-        rd_beat[8*j +: 8] = buf_mem[FW'(rd_base + 32'(j))];
+        rd_beat[8*j +: 8] = buf_mem[sel][FW'(rd_base + 32'(j))];
     end
 end
 assign rd_data = rd_beat;

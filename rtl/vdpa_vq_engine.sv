@@ -18,7 +18,7 @@
  * a fault is reported, NEEDS_RESET is raised; other VQs keep running.
  *
  * Blocks cut out of it so far (docs/rtl-interface.md "Data path blocks"): vdpa_rx_buffer holds
- * a received frame; vdpa_dma_mover moves a chain's data over its translated segments (TX: read
+ * received frames (RX_SLOTS); vdpa_dma_mover moves a chain's data over its translated segments (TX: read
  * bursts onto the stream; RX: the header and held frame in write bursts), requested from
  * E_MOVE and running in E_XFER; the walker-to-mover interface (a segment list and a length,
  * request/done, bus errors reported back here, where the fault registers are) is the seam a
@@ -47,6 +47,8 @@ module vdpa_vq_engine
     parameter int MAX_SEGS = 32,
     // Largest received frame kept in the receive buffer (bytes)
     parameter int MAX_FRAME = 2048,
+    // Received frames the receive buffer holds at once (power of two >= 1)
+    parameter int RX_SLOTS = 4,
     // Command argument words
     parameter int NARGS = 12,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
@@ -240,22 +242,29 @@ wire logic unused_args = ^{cmd_args[NARGS*32-1:11*32], a10[31:16]};
 wire logic [QW-1:0] a_vq = a0[QW-1:0];
 
 // ---------------------------------------------------------------------------------------
-// Receive buffer: a whole frame is taken in before the engine looks for a buffer
+// Receive buffer: whole frames are taken in (RX_SLOTS of them) before the engine looks for a
+// buffer; it offers one at a time, a frame whose queue the engine would act on now
 // ---------------------------------------------------------------------------------------
-logic         rxb_full;
+logic         rxb_full;      // a frame is offered
 logic [FW:0]  rxb_len;
 logic [7:0]   rxb_vq;
 logic         rxb_fresh;     // frame not yet offered to its queue
 logic         rxb_receiving; // part of a frame taken in
 logic         rxb_drop_now;  // frame completed but too long or empty: dropped at once
-logic         rxb_take;      // engine is done with the buffered frame
-logic         rxb_tried;     // engine found no buffer: wait for a kick on that queue
+logic         rxb_take;      // engine is done with the offered frame
+logic         rxb_tried;     // engine found no buffer: park it until a kick on that queue
+logic         rxb_flush;     // a reset: every held frame belongs to the old device instance
+logic [NVQ-1:0] rxb_q_ready; // per receive VQ: the engine would act on a fresh frame now
+logic [NVQ-1:0] rxb_q_wake;  // ... on a parked one
 logic [31:0]  rxb_rd_base;
 logic [DATA_W-1:0] rxb_rd_data;
+logic         rxb_hold;      // the engine works on the offered frame
 
 vdpa_rx_buffer #(
     .DATA_W(DATA_W),
-    .MAX_FRAME(MAX_FRAME)
+    .MAX_FRAME(MAX_FRAME),
+    .SLOTS(RX_SLOTS),
+    .NVQ(NVQ)
 ) rx_buffer_inst (
     .clk(clk),
     .rst(rst),
@@ -271,8 +280,12 @@ vdpa_rx_buffer #(
     .fresh(rxb_fresh),
     .receiving(rxb_receiving),
     .drop(rxb_drop_now),
+    .q_ready(rxb_q_ready),
+    .q_wake(rxb_q_wake),
+    .hold(rxb_hold),
     .take(rxb_take),
     .tried(rxb_tried),
+    .flush(rxb_flush),
     .rd_base(rxb_rd_base),
     .rd_data(rxb_rd_data)
 );
@@ -458,23 +471,41 @@ end
 
 assign eng_busy = e_state_reg != E_IDLE;
 
-// quiescent: nothing in flight, no frame held, no kick the scheduler would act on
+// quiescent: nothing in flight, no held frame the engine would act on (the buffer offers one
+// if there is any), no kick the scheduler would act on
 assign dp_idle = e_state_reg == E_IDLE && !(rxb_full && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
                  !(driver_ok && pick_found) && !rxb_receiving;
 
-// a received frame waits in the buffer (backpressuring the wire) until its queue is RDY and
-// has a buffer; it is offered once on arrival and again after each kick of that queue
-// a frame for a queue that cannot take it without a reset (not a receive queue, in ERR, or
-// without an object) is dropped at once, so it cannot hold the receive buffer for the other
-// queues; so is every frame while DRIVER_OK is clear (before the first DRIVER_OK and after a
-// reset there is no driver to deliver to: holding it would stall the wire until the next
-// driver and hand it a frame from before its time)
-wire logic rx_vq_bad = !driver_ok || 32'(rxb_vq) >= NVQ || rxb_vq[0] == 1'b1 ||
-                       q_state[rxb_vq[QW-1:0]] == VQS_ERR ||
-                       q_state[rxb_vq[QW-1:0]] == VQS_NONE;
-wire logic rx_vq_ok = !rx_vq_bad && q_state[rxb_vq[QW-1:0]] == VQS_RDY && !blk_all &&
-                      !(blk_one && v_vq_reg == rxb_vq[QW-1:0]) &&
+// a received frame waits in the buffer until its queue is RDY and has a buffer; it is offered
+// on arrival and, once parked (no buffer: tried), again after each kick of that queue, while
+// frames for other queues pass it (the buffer offers the oldest frame the engine would act on,
+// per queue in order); the wire waits only when every slot holds a frame.
+// A frame for a queue that cannot take it without a reset (not a receive queue, in ERR, or
+// without an object) is dropped at once, so it cannot hold a slot for the other queues; so is
+// every frame while DRIVER_OK is clear (before the first DRIVER_OK and after a reset there is
+// no driver to deliver to: holding it would stall the wire until the next driver and hand it
+// a frame from before its time).
+// Per VQ, for the buffer to choose which frame to offer (a tdest >= NVQ is always bad):
+logic [NVQ-1:0] rxq_bad;     // a frame for it is dropped
+logic [NVQ-1:0] rxq_open;    // it takes a frame now if it has a buffer
+always_comb begin
+    for (int q = 0; q < NVQ; q++) begin
+        rxq_bad[q] = !driver_ok || (q & 1) == 1 || q_state[q] == VQS_ERR || q_state[q] == VQS_NONE;
+        rxq_open[q] = !rxq_bad[q] && q_state[q] == VQS_RDY && !blk_all &&
+                      !(blk_one && 32'(v_vq_reg) == q);
+        rxb_q_ready[q] = rxq_bad[q] || rxq_open[q];
+        rxb_q_wake[q] = rxq_bad[q] || (rxq_open[q] && q_pending[q]);
+    end
+end
+// the offered frame is the engine's from E_START until it is back in E_IDLE
+assign rxb_hold = e_rx_reg && e_state_reg != E_IDLE;
+wire logic rx_vq_bad = 32'(rxb_vq) >= NVQ || rxq_bad[rxb_vq[QW-1:0]];
+wire logic rx_vq_ok = !rx_vq_bad && rxq_open[rxb_vq[QW-1:0]] &&
                       (rxb_fresh || q_pending[rxb_vq[QW-1:0]]);
+// after an RX chain a kicked TX queue goes first: with several slots a frame is nearly always
+// ready, and line-rate RX would starve TX; the frame waits in its slot. With one slot a frame
+// that waits stalls the wire, so RX keeps its priority there
+wire logic rx_yield = RX_SLOTS > 1 && e_rx_reg && pick_found;
 
 wire logic [16:0] e_size = q_size[e_vq_reg];
 wire logic [15:0] e_mask = 16'(e_size - 17'd1);
@@ -712,6 +743,7 @@ always_ff @(posedge clk) begin
     v_done_reg <= 1'b0;
     rxb_take <= 1'b0;
     rxb_tried <= 1'b0;
+    rxb_flush <= 1'b0;
 
     if (rxb_drop_now) begin
         rx_drops_reg <= rx_drops_reg + 1;
@@ -869,8 +901,8 @@ always_ff @(posedge clk) begin
             if (e_state_reg == E_IDLE ||
                     (MUTANT == MUT_SUSPEND_NO_DRAIN && v_op_reg != OP_RESET)) begin  // mutant MUT_SUSPEND_NO_DRAIN
                 if (v_op_reg == OP_RESET) begin
-                    // a held received frame belongs to the old device instance
-                    rxb_take <= rxb_full;
+                    // the held received frames belong to the old device instance
+                    rxb_flush <= 1'b1;
                     needs_reset_reg <= 1'b0;
                     rx_drops_reg <= '0;
                     for (int q = 0; q < NVQ; q++) begin
@@ -911,7 +943,7 @@ always_ff @(posedge clk) begin
             end else if (!driver_ok || iotlb_hold) begin
                 // no buffers are consumed before DRIVER_OK (virtio 1.2 §2.1), nor while a
                 // mapping change waits for the data path to be between chains
-            end else if (rxb_full && !rxb_take && rx_vq_ok) begin
+            end else if (rxb_full && !rxb_take && rx_vq_ok && !rx_yield) begin
                 e_vq_reg <= rxb_vq[QW-1:0];
                 e_rx_reg <= 1'b1;
                 e_state_reg <= E_START;

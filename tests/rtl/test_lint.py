@@ -33,7 +33,9 @@ def test_verilator_lint_wall(top: str) -> None:
                                      "IOTLB_ENTRIES": 64}, {"NVQ": 2, "DATA_W": 32}, {"DATA_W": 512},
                                     {"CMD_SLOTS": 1, "MTT_WRITERS": 1, "IOTLB_TABLES": 3},
                                     {"CMD_SLOTS": 64, "MTT_WRITERS": 16, "IOTLB_TABLES": 255,
-                                     "FW_LAT_VQ_CREATE": 100000}])
+                                     "FW_LAT_VQ_CREATE": 100000},
+                                    {"RX_SLOTS": 1, "NVQ": 2, "DATA_W": 32},
+                                    {"RX_SLOTS": 8, "NVQ": 64, "DATA_W": 512}])
 def test_verilator_lint_wall_corners(params: dict[str, int]) -> None:
     lint_wall(TOP, params)
 

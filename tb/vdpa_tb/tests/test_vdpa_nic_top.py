@@ -868,6 +868,80 @@ async def test_dead_rx_queue_does_not_block(dut):
     env.tb.assert_dma_clean()
 
 
+@cocotb.test(timeout_time=40000, timeout_unit=US)
+async def test_rx_queue_without_buffers_does_not_hold_up_others(dut):
+    """Goal: a ready receive queue with no buffer posted never holds up frames for the other
+    queues (issue 10); its own frames wait for its buffers and arrive in order.
+    Stimulus: receiveq0 and receiveq1 RDY, buffers posted on receiveq1 only; a frame for
+    receiveq0, then twice as many frames for receiveq1 as the receive buffer has slots
+    (RX_SLOTS), then a second frame for receiveq0; later buffers posted and kicked on
+    receiveq0.
+    Check: lockstep at both settles (the reference keeps each queue's frames apart, so it has
+    no head-of-line blocking: a device that holds receiveq1's frames behind receiveq0's never
+    settles with it); receiveq1 has all its frames and receiveq0 none at the first settle;
+    receiveq0 gets its two frames in order after its kick; nothing dropped."""
+    env = await make_env(dut)
+    rng = random.Random(59)
+    net = await bring_up(env, 2)
+    drops = await env.tb.port.read("RX_DROPS")
+    rq_a, rq_b = net.rx_index(0), net.rx_index(1)
+    fa = frames(2, rng)
+    fb = frames(2 * param("RX_SLOTS", 4), rng)
+    net.post_rx(1, len(fb), 2048, kick=False)
+    await flows.kick_if_needed(env.v, net.rx_vq(1))
+    await env.lock.inject_rx(rq_a, fa[0])
+    for f in fb:
+        await env.lock.inject_rx(rq_b, f)
+    await env.lock.inject_rx(rq_a, fa[1])
+    await env.lock.settle()
+    assert net.reap_rx(1) == fb, "receiveq1's frames held up behind receiveq0's"
+    assert net.reap_rx(0) == []
+    net.post_rx(0, len(fa), 2048, kick=False)
+    assert await flows.kick_if_needed(env.v, net.rx_vq(0)), "no kick: the test proves nothing"
+    await env.lock.settle()
+    assert net.reap_rx(0) == fa
+    assert await env.tb.port.read("RX_DROPS") == drops
+    env.tb.assert_dma_clean()
+
+
+@cocotb.test(timeout_time=40000, timeout_unit=US)
+async def test_tx_not_starved_by_rx_at_line_rate(dut):
+    """Goal: received frames arriving back to back (a frame always waiting in a receive slot)
+    do not starve a kicked transmit queue.
+    Stimulus: 16 receive buffers posted and 16 frames of 1500 bytes on the wire for
+    receiveq0, and 4 frames of 1500 bytes kicked on transmitq0 at once (RTL only: the
+    reference device does no work between settle points).
+    Check: when the last TX frame has left, fewer than half the received frames have been
+    written (RX and TX take turns; a device that serves RX first would send nothing until
+    receiveq0 is done); after settle every frame arrived, in order."""
+    tb, drv, v, net = await dut_alone(dut)
+    rng = random.Random(61)
+    rx = [rng.randbytes(1500) for _ in range(16)]
+    tx = [rng.randbytes(1500) for _ in range(4)]
+    net.post_rx(0, len(rx), 2048, kick=False)
+    await flows.kick_if_needed(v, net.rx_vq(0))
+    await drv.settle()
+    for f in rx:
+        await drv.inject_rx(net.rx_index(0), f)
+    for f in tx:
+        net.send(0, f, kick=False)
+    await flows.kick_if_needed(v, net.tx_vq(0))
+    sent: list[bytes] = []
+    for _ in range(2000):
+        sent += [p.data for p in drv.take_tx()]
+        if len(sent) == len(tx):
+            break
+        await tb.cycles(20)
+    assert sent == tx, "TX frames lost, reordered or not sent"
+    received = net.reap_rx(0)
+    assert 0 < len(received) < len(rx) // 2, (
+        f"{len(received)} of {len(rx)} received frames written before the last TX frame left")
+    await drv.settle()
+    assert received + net.reap_rx(0) == rx
+    assert len(net.reap_tx(0)) == len(tx)
+    tb.assert_dma_clean()
+
+
 @cocotb.test(timeout_time=20000, timeout_unit=US)
 async def test_rx_frame_too_long_is_dropped(dut):
     """Goal: a received frame the device cannot hold is dropped whole and counted, and the
