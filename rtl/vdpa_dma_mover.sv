@@ -216,6 +216,12 @@ endfunction
 // RX: the bytes of this burst, at most the segment's rest and the transfer's rest
 wire logic [31:0]  rx_left = (seg_left_reg < xfer_total_reg - moved_reg) ? seg_left_reg : xfer_total_reg - moved_reg;
 
+// the next burst from cur_pa, one shape for both directions: TX reads the segment's rest, RX
+// writes at most the segment's and the transfer's rest
+wire logic [31:0]       next_burst_bytes = burst_bytes(cur_pa_reg, x_state_reg == X_RX_BURST ? rx_left : seg_left_reg);
+wire logic [ADDR_W-1:0] next_burst_addr = ADDR_W'(cur_pa_reg & ~64'(BYTES - 1));
+wire logic [7:0]        next_burst_len = burst_beats(cur_pa_reg, next_burst_bytes) - 8'd1;
+
 // a transmitted frame has left once its last stream beat is accepted
 wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tready;
 assign done_valid = moved_reg == xfer_total_reg &&
@@ -261,9 +267,9 @@ always_ff @(posedge clk) begin
                 cur_pa_reg <= seg_pa;
                 seg_left_reg <= seg_len;
             end else begin
-                burst_left_reg <= burst_bytes(cur_pa_reg, seg_left_reg);
-                araddr_reg <= ADDR_W'(cur_pa_reg & ~64'(BYTES - 1));
-                arlen_reg <= burst_beats(cur_pa_reg, burst_bytes(cur_pa_reg, seg_left_reg)) - 8'd1;
+                burst_left_reg <= next_burst_bytes;
+                araddr_reg <= next_burst_addr;
+                arlen_reg <= next_burst_len;
                 arvalid_reg <= 1'b1;
                 x_state_reg <= X_TX_AR;
             end
@@ -343,9 +349,9 @@ always_ff @(posedge clk) begin
                 cur_pa_reg <= seg_pa;
                 seg_left_reg <= seg_len;
             end else begin
-                burst_left_reg <= burst_bytes(cur_pa_reg, rx_left);
-                awaddr_reg <= ADDR_W'(cur_pa_reg & ~64'(BYTES - 1));
-                awlen_reg <= burst_beats(cur_pa_reg, burst_bytes(cur_pa_reg, rx_left)) - 8'd1;
+                burst_left_reg <= next_burst_bytes;
+                awaddr_reg <= next_burst_addr;
+                awlen_reg <= next_burst_len;
                 awvalid_reg <= 1'b1;
                 x_state_reg <= X_RX_AW;
             end

@@ -605,15 +605,20 @@ async def test_random_streams_against_reference(dut):
     replaced, refused unarmed and empty answers, and dropped answers and requests by flush."""
     tb = await start(dut)
     # cocotb seeds random per test from COCOTB_RANDOM_SEED: a failure's rerun line repeats it
+    # every kind of event must occur over the streams (a flush landing between a request and
+    # its fill is rare in any one stream: counted per stream it failed one seed in a few dozen)
     base = random.getrandbits(32)
+    total: dict[str, int] = {}
+    unarmed_free = 0
     for i, engine_shaped in enumerate((True, False, True, False)):
         seed = base + i
         dut._log.info("xlate cache stream %d: seed %d (%s)", i, seed,
                       "engine-shaped" if engine_shaped else "free")
         stats = await run_stream(tb, seed, engine_shaped, 3000)
         dut._log.info("xlate cache stream %d: %s", i, stats)
-        need = ["hit", "kept", "evicted", "flushed_entries", "flushed_arm", "flushed_fill",
-                "empty"]
-        need += [] if engine_shaped else ["unarmed"]
-        thin = [k for k in need if stats[k] < 3]
-        assert not thin, f"stream seed {seed}: too few {thin} to mean anything ({stats})"
+        for k, v in stats.items():
+            total[k] = total.get(k, 0) + v
+        unarmed_free += 0 if engine_shaped else stats["unarmed"]
+    need = ["hit", "kept", "evicted", "flushed_entries", "flushed_arm", "flushed_fill", "empty"]
+    thin = [k for k in need if total[k] < 6] + (["unarmed"] if unarmed_free < 6 else [])
+    assert not thin, f"stream seeds {base}..{base + 3}: too few {thin} to mean anything ({total})"
