@@ -1,11 +1,14 @@
 vdpa_regs_pkg.sv
 vdpa_mutants_pkg.sv
+vdpa_split_ring_pkg.sv
 vdpa_fifo.sv
 vdpa_iotlb.sv
 vdpa_rx_buffer.sv
 vdpa_dma_mover.sv
 vdpa_used_writer.sv
 vdpa_xlate_cache.sv
+vdpa_ring_port.sv
+vdpa_axi_arb.sv
 vdpa_vq_engine.sv
 vdpa_cmd_proc.sv
 vdpa_axil_regs.sv

@@ -1,2 +1,3 @@
 vdpa_mutants_pkg.sv
+vdpa_split_ring_pkg.sv
 vdpa_used_writer.sv

@@ -46,6 +46,7 @@
  */
 module vdpa_used_writer
     import vdpa_mutants_pkg::*;
+    import vdpa_split_ring_pkg::*;
 #(
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE
@@ -107,11 +108,10 @@ logic [15:0]  new_used_reg;
 logic         irq_valid_reg;
 logic [7:0]   irq_vq_reg;
 
-wire logic [15:0] mask = 16'(ctx_size - 17'd1);
-assign elem_iova = ctx_dev + 64'd4 + 64'(ctx_used & mask) * 8;
-assign idx_iova = ctx_dev + 64'd2;
+assign elem_iova = used_elem_iova(ctx_dev, ctx_size, ctx_used);
+assign idx_iova = used_idx_iova(ctx_dev);
 // used_event sits after the avail ring (virtio 1.2 §2.7.6), avail.flags at its start
-wire logic [63:0] note_iova = event_idx ? ctx_drv + 64'd4 + 64'(ctx_size) * 2 : ctx_drv;
+wire logic [63:0] note_iova = event_idx ? used_event_iova(ctx_drv, ctx_size) : ctx_drv;
 
 assign req_ready = u_state_reg == U_IDLE;
 assign item_valid = u_state_reg == U_ID || u_state_reg == U_LEN || u_state_reg == U_IDX ||

@@ -9,26 +9,45 @@
  * Virtqueue engine: per-VQ object contexts (INIT/RDY/SUSPEND/ERR/NONE), the VQ command unit,
  * and the split-ring data path (virtio 1.2 §2.7) for TX (odd VQs) and RX (even VQs).
  *
- * One chain is processed at a time. For each chain the engine reads the avail index and head,
- * walks and validates the whole descriptor chain and translates every buffer page through
- * the IOTLB before it moves any data, so a malformed ring or a translation fault makes no data
- * access. Rings and descriptor tables are reached through the VQ's descriptor group, buffers
- * and indirect tables through its data group (mlx5: virtio_q_mkey / desc_group_mkey).
- * Errors follow drivers/vhost/vringh.c (__vringh_iov, __vringh_get_head): the VQ goes to ERR,
- * a fault is reported, NEEDS_RESET is raised; other VQs keep running.
+ * The data path is two stages with a chain in each. The walker reads the avail index and
+ * head, walks and validates the whole descriptor chain and translates every buffer page
+ * through the IOTLB, so a malformed ring or a translation fault makes no data access; it then
+ * hands the chain (head, direction, segment list) to the back end, which moves its data
+ * (vdpa_dma_mover) and completes it (vdpa_used_writer: used element, used.idx,
+ * notification). While the back end moves and completes one chain, the walker walks the next
+ * (WALK_AHEAD), of the same queue or another. Rings and descriptor tables are reached through
+ * the VQ's descriptor group, buffers and indirect tables through its data group (mlx5:
+ * virtio_q_mkey / desc_group_mkey). Errors follow drivers/vhost/vringh.c (__vringh_iov,
+ * __vringh_get_head): the VQ goes to ERR, a fault is reported, NEEDS_RESET is raised; other
+ * VQs keep running.
  *
- * Blocks cut out of it so far (docs/rtl-interface.md "Data path blocks"): vdpa_rx_buffer holds
- * received frames (RX_SLOTS); vdpa_dma_mover moves a chain's data over its translated segments (TX: read
- * bursts onto the stream; RX: the header and held frame in write bursts), requested from
- * E_MOVE and running in E_XFER; the walker-to-mover interface (a segment list and a length,
+ * What a chain in flight changes, and why the contract still holds:
+ *  - Order. A queue's chains complete in the order their heads were taken (one back end), so
+ *    the used ring is as a one-chain-at-a-time device writes it. The walker's index is the
+ *    queue's last_avail plus the chain the back end has not yet committed.
+ *  - Suspend and state. last_avail and used_idx advance only when a chain's used.idx is
+ *    written; a suspend or destroy waits for both stages to leave the queue (a chain walked is
+ *    moved and completed), so get_vq_state after it is exact.
+ *  - Faults. The walker reports a fault only once the back end is idle, so faults and
+ *    completions are seen in the order of a serial device; a walked chain whose queue went to
+ *    ERR meanwhile (the back end faulted on it) is dropped without a trace. The only write the
+ *    walker makes (avail_event, EVENT_IDX) also waits for an idle back end.
+ *  - Prefetch. The next chain's ring items may be read before this chain's data is written:
+ *    a guest whose receive buffers alias its own rings sees the ring as it was (the driver must
+ *    not touch what it made available, virtio 1.2 §2.7.13.1; prefetching devices do the same).
+ *
+ * Blocks (docs/rtl-interface.md "Data path blocks"): vdpa_rx_buffer holds received frames
+ * (RX_SLOTS); vdpa_ring_port reads or writes one translated ring item (two instances: the
+ * walker's and the completion writer's, each with its translation cache); vdpa_dma_mover moves
+ * a chain's data over its translated segments (TX: read bursts onto the stream; RX: the header
+ * and held frame in write bursts); the walker-to-mover interface (a segment list and a length,
  * request/done, bus errors reported back here, where the fault registers are) is the seam a
- * packed-ring walker plugs into. vdpa_used_writer completes a chain (used element, used.idx,
- * notification) through this module's ring-item micro-ops, requested when the mover is done
- * and served in E_USED. The mover and the micro-ops share the AXI master through a
- * zero-latency mux (the mover's while it is busy).
+ * packed-ring walker plugs into. vdpa_used_writer completes a chain over its ring port.
+ * vdpa_axi_arb shares the AXI master among the two ports and the mover, one AXI ID each.
  */
 module vdpa_vq_engine
     import vdpa_regs_pkg::*;
+    import vdpa_split_ring_pkg::*;
     import vdpa_mutants_pkg::*;
 #(
     // Number of hardware VQs (even = RX, odd = TX)
@@ -51,6 +70,8 @@ module vdpa_vq_engine
     parameter int RX_SLOTS = 4,
     // Command argument words
     parameter int NARGS = 12,
+    // Walk the next chain while the back end moves and completes one (0: one chain at a time)
+    parameter int WALK_AHEAD = 1,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE
 ) (
@@ -159,7 +180,6 @@ module vdpa_vq_engine
 );
 
 localparam int BYTES = DATA_W / 8;
-localparam int BW = $clog2(BYTES);
 localparam int QW = $clog2(NVQ);
 localparam int IFT_WORDS = (MAX_QSIZE + 63) / 64;
 localparam int IFT_DEPTH = NVQ * IFT_WORDS;
@@ -291,20 +311,16 @@ vdpa_rx_buffer #(
 );
 
 // ---------------------------------------------------------------------------------------
-// Engine state
+// Walker state
 // ---------------------------------------------------------------------------------------
-typedef enum logic [5:0] {
+typedef enum logic [4:0] {
     E_IDLE, E_START, E_AVAIL_CHK, E_AVAIL_EVENT, E_HEAD, E_HEAD_CHK,
     E_DESC_RD, E_DESC_CHK, E_BUF_XL, E_BUF_XLW, E_NEXT,
-    // the DMA mover (vdpa_dma_mover) moves the chain's data
-    E_XFER,
-    // the completion writer (vdpa_used_writer) has the ring-item port
-    E_USED,
-    E_DONE, E_FAULT, E_RX_DROP,
-    // the completion's ring items translated before any data moves, then the move itself
+    // the completion's ring items translated before any data moves, then the hand-off
     E_PROBE_IDX, E_MOVE,
-    // memory micro-ops shared by ring accesses: translate, then read or write one item
-    M_XL, M_XLW, M_AR, M_R, M_AW, M_B
+    E_DONE, E_FAULT, E_RX_DROP,
+    // the walker's ring-item port reads, writes or checks one item; back to e_ret_reg
+    E_PORT
 } estate_t;
 
 estate_t      e_state_reg, e_ret_reg;
@@ -321,109 +337,147 @@ logic         e_seen_write_reg;
 logic [63:0]  d_addr_reg;
 logic [15:0]  d_flags_reg;
 logic [15:0]  d_next_reg;
-// segments of the chain, translated before any data moves
-logic [63:0]  seg_pa[MAX_SEGS];
-logic [31:0]  seg_len[MAX_SEGS];
+// segments of a chain, translated before any data moves: two banks, the walker fills one
+// while the mover reads the other
+logic [63:0]  seg_pa[2*MAX_SEGS];
+logic [31:0]  seg_len[2*MAX_SEGS];
+logic         w_bank_reg;
 logic [SW:0]  seg_cnt_reg;
 logic         seg_over_reg;
 logic [63:0]  x_iova_reg;
 logic [31:0]  x_left_reg;
 logic [31:0]  total_reg;           // bytes of the chain (TX) / capacity (RX)
-logic [DATA_W-1:0] wdata_reg;
-logic [BYTES-1:0]  wstrb_reg;
-// micro-op request
+logic [7:0]   data_asid_reg;
+// the walker's ring item
 logic [7:0]   m_group_reg;
 logic [63:0]  m_iova_reg;
 logic [4:0]   m_len_reg;           // 2, 4 or 16 bytes (8: the used element, translated only)
 logic         m_write_reg;
 logic         m_probe_reg;         // translate and check only: no bus access
-logic [2:0]   m_kind_reg;          // the completion writer's item: its ring area (AXI user)
 logic [31:0]  m_wval_reg;
-// an item across two IOTLB ranges (or pages) is moved in pieces, one translation each, as
-// vringh's copy_from_iotlb / iotlb_translate split it into several iovecs; every piece is
-// translated before the first is accessed, so a fault on a later piece moves no byte
-logic [4:0]   m_done_reg;          // bytes of the item accessed (or checked) so far
-logic [4:0]   m_piece_reg;         // bytes of the piece being accessed
-logic         m_check_reg;         // a split item: translating its remaining pieces first
-logic         m_checked_reg;       // every piece of this item translated
-logic [31:0]  m_beat_off_reg;      // byte offset of the current read beat from the piece
-logic [127:0] m_item_reg;          // the item read, byte k of the item in bits [8k +: 8]
-// fault record
+// fault record of the walk
 logic [7:0]   f_errno_reg;
 logic         f_xlate_reg;
 logic [7:0]   f_asid_reg;
 logic [63:0]  f_iova_reg;
 logic         f_write_reg;
+// the fault reported (either stage's), with its VQ
 logic         fault_valid_reg;
+logic [127:0] fault_data_reg;
 
-// AXI registers
-logic [ADDR_W-1:0] awaddr_reg, araddr_reg;
-logic [7:0]   awlen_reg, arlen_reg;
-logic         awvalid_reg, wvalid_reg, wlast_reg, arvalid_reg, rready_reg, bready_reg;
+// ---------------------------------------------------------------------------------------
+// Back end state: the chain handed over by the walker, moved and then completed
+// ---------------------------------------------------------------------------------------
+typedef enum logic [2:0] {B_IDLE, B_XFER, B_USED, B_PORT, B_FAULT} bstate_t;
+bstate_t      b_state_reg;
+logic [QW-1:0] b_vq_reg;
+logic         b_rx_reg;
+logic [15:0]  b_head_reg;
+logic         b_bank_reg;
+logic [7:0]   b_data_asid_reg;
+logic         b_committed_reg;     // its used.idx is written: the queue's context has advanced
+logic         b_frame_reg;         // RX: the received frame is still the back end's (held)
+// fault record of the back end
+logic [7:0]   b_errno_reg;
+logic         b_xlate_reg;
+logic [7:0]   b_asid_reg;
+logic [63:0]  b_iova_reg;
+logic         b_write_reg;
+// the completion writer's ring item
+logic [7:0]   c_group_reg;
+logic [63:0]  c_iova_reg;
+logic [4:0]   c_len_reg;
+logic         c_write_reg;
+logic [31:0]  c_wval_reg;
+logic [2:0]   c_kind_reg;
+
+wire logic b_busy = b_state_reg != B_IDLE;
+// a fault raises NEEDS_RESET (virtio 1.2 §2.1.2), whichever stage takes it
+wire logic raise_needs_reset = MUTANT != MUT_NO_NEEDS_RESET;  // mutant MUT_NO_NEEDS_RESET
+
+// the fault register's layout: {iova, 38'd0, xlate, write, asid, errno, vq}; the ASID and
+// direction only for a translation fault (0xff and 0 otherwise)
+function automatic logic [127:0] fault_record(input logic [63:0] iova, input logic xlate,
+                                              input logic write, input logic [7:0] asid,
+                                              input logic [7:0] errno, input logic [QW-1:0] vq);
+    return {iova, 38'd0, xlate, write, asid, errno, 8'(vq)};
+endfunction
+
+// ---------------------------------------------------------------------------------------
+// The AXI master: walker port (ID 0), completion port (ID 1), DMA mover (ID 2)
+// ---------------------------------------------------------------------------------------
+localparam int NM = 3;
+localparam int PM_WALK = 0;
+localparam int PM_DONE = 1;
+localparam int PM_MOVE = 2;
+logic [NM*ADDR_W-1:0] am_araddr, am_awaddr;
+logic [NM*8-1:0]      am_arlen, am_awlen;
+logic [NM*24-1:0]     am_aruser, am_awuser;
+logic [NM-1:0]        am_arvalid, am_arready, am_rvalid, am_rready;
+logic [NM-1:0]        am_awvalid, am_awready, am_wvalid, am_wready, am_wlast;
+logic [NM-1:0]        am_bvalid, am_bready;
+logic [NM*DATA_W-1:0] am_wdata;
+logic [NM*BYTES-1:0]  am_wstrb;
+logic [DATA_W-1:0]    am_rdata;
+logic [1:0]           am_rresp, am_bresp;
+logic                 am_rlast;
 
 // AXI user sideband {kind[2:0], asid[7:0], vq[7:0]}: which VQ, through which ASID and for
 // which ring area or buffer each access is (kind as vdpa_model.dma.AccessKind: DESC 0, AVAIL 1,
 // USED 2, INDIRECT 3, BUFFER 4). Not needed by memory; it lets a checker verify every access
 // against the ASID its group is bound to.
-logic [7:0]   m_asid_reg;
-logic [7:0]   data_asid_reg;
-logic [2:0]   acc_kind;
-logic         acc_is_data;
+localparam logic [2:0] KIND_BUFFER = 3'd4;
+logic [2:0]   w_kind;
 always_comb begin
-    acc_is_data = e_state_reg == E_XFER;
     case (e_ret_reg)
-        E_AVAIL_EVENT: acc_kind = 3'd2;
-        E_USED: acc_kind = m_kind_reg;
-        E_DESC_CHK: acc_kind = e_ind_reg ? 3'd3 : 3'd0;
-        default: acc_kind = 3'd1;
+        E_AVAIL_EVENT: w_kind = 3'd2;
+        E_DESC_CHK: w_kind = e_ind_reg ? 3'd3 : 3'd0;
+        default: w_kind = 3'd1;
     endcase
-    if (acc_is_data) begin
-        acc_kind = 3'd4;
-    end
 end
-wire logic [23:0] axi_user = {5'd0, acc_kind, acc_is_data ? data_asid_reg : m_asid_reg, 8'(e_vq_reg)};
-assign m_axi_awuser = axi_user;
-assign m_axi_aruser = axi_user;
+logic [7:0]   wp_asid, cp_asid;
+wire logic [23:0] w_user = {5'd0, w_kind, wp_asid, 8'(e_vq_reg)};
+wire logic [23:0] c_user = {5'd0, c_kind_reg, cp_asid, 8'(b_vq_reg)};
+wire logic [23:0] mv_user = {5'd0, KIND_BUFFER, b_data_asid_reg, 8'(b_vq_reg)};
+assign am_aruser = {mv_user, c_user, w_user};
+assign am_awuser = {mv_user, c_user, w_user};
 
-assign m_axi_awid = '0;
-// the bus is the mover's while it moves data (E_XFER), the ring-item micro-ops' otherwise: a
-// zero-latency mux, so every handshake is as if one master held both
-logic              mv_busy;
-logic [ADDR_W-1:0] mv_awaddr, mv_araddr;
-logic [7:0]        mv_awlen, mv_arlen;
-logic              mv_awvalid, mv_wvalid, mv_wlast, mv_bready, mv_arvalid, mv_rready;
-logic [DATA_W-1:0] mv_wdata;
-logic [BYTES-1:0]  mv_wstrb;
-assign m_axi_awaddr = mv_busy ? mv_awaddr : awaddr_reg;
-assign m_axi_awlen = mv_busy ? mv_awlen : awlen_reg;
-assign m_axi_awsize = 3'(BW);
-assign m_axi_awburst = 2'b01;
-assign m_axi_awprot = 3'b010;
-assign m_axi_awvalid = mv_busy ? mv_awvalid : awvalid_reg;
-assign m_axi_wdata = mv_busy ? mv_wdata : wdata_reg;
-assign m_axi_wstrb = mv_busy ? mv_wstrb : wstrb_reg;
-assign m_axi_wlast = mv_busy ? mv_wlast : wlast_reg;
-assign m_axi_wvalid = mv_busy ? mv_wvalid : wvalid_reg;
-assign m_axi_bready = mv_busy ? mv_bready : bready_reg;
-assign m_axi_arid = '0;
-assign m_axi_araddr = mv_busy ? mv_araddr : araddr_reg;
-assign m_axi_arlen = mv_busy ? mv_arlen : arlen_reg;
-assign m_axi_arsize = 3'(BW);
-assign m_axi_arburst = 2'b01;
-assign m_axi_arprot = 3'b010;
-assign m_axi_arvalid = mv_busy ? mv_arvalid : arvalid_reg;
-assign m_axi_rready = mv_busy ? mv_rready : rready_reg;
+vdpa_axi_arb #(
+    .NM(NM),
+    .DATA_W(DATA_W),
+    .ADDR_W(ADDR_W),
+    .ID_W(ID_W),
+    .USER_W(24)
+) axi_arb_inst (
+    .clk(clk),
+    .rst(rst),
+    .s_araddr(am_araddr), .s_arlen(am_arlen), .s_aruser(am_aruser),
+    .s_arvalid(am_arvalid), .s_arready(am_arready),
+    .s_rdata(am_rdata), .s_rresp(am_rresp), .s_rlast(am_rlast),
+    .s_rvalid(am_rvalid), .s_rready(am_rready),
+    .s_awaddr(am_awaddr), .s_awlen(am_awlen), .s_awuser(am_awuser),
+    .s_awvalid(am_awvalid), .s_awready(am_awready),
+    .s_wdata(am_wdata), .s_wstrb(am_wstrb), .s_wlast(am_wlast),
+    .s_wvalid(am_wvalid), .s_wready(am_wready),
+    .s_bresp(am_bresp), .s_bvalid(am_bvalid), .s_bready(am_bready),
+    .m_axi_awid(m_axi_awid), .m_axi_awaddr(m_axi_awaddr), .m_axi_awlen(m_axi_awlen),
+    .m_axi_awsize(m_axi_awsize), .m_axi_awburst(m_axi_awburst), .m_axi_awprot(m_axi_awprot),
+    .m_axi_awuser(m_axi_awuser), .m_axi_awvalid(m_axi_awvalid), .m_axi_awready(m_axi_awready),
+    .m_axi_wdata(m_axi_wdata), .m_axi_wstrb(m_axi_wstrb), .m_axi_wlast(m_axi_wlast),
+    .m_axi_wvalid(m_axi_wvalid), .m_axi_wready(m_axi_wready),
+    .m_axi_bid(m_axi_bid), .m_axi_bresp(m_axi_bresp), .m_axi_bvalid(m_axi_bvalid),
+    .m_axi_bready(m_axi_bready),
+    .m_axi_arid(m_axi_arid), .m_axi_araddr(m_axi_araddr), .m_axi_arlen(m_axi_arlen),
+    .m_axi_arsize(m_axi_arsize), .m_axi_arburst(m_axi_arburst), .m_axi_arprot(m_axi_arprot),
+    .m_axi_aruser(m_axi_aruser), .m_axi_arvalid(m_axi_arvalid), .m_axi_arready(m_axi_arready),
+    .m_axi_rid(m_axi_rid), .m_axi_rdata(m_axi_rdata), .m_axi_rresp(m_axi_rresp),
+    .m_axi_rlast(m_axi_rlast), .m_axi_rvalid(m_axi_rvalid), .m_axi_rready(m_axi_rready)
+);
 
-assign m_axis_tx_tdest = 8'(e_vq_reg);
+assign m_axis_tx_tdest = 8'(b_vq_reg);
 
 assign fault_valid = fault_valid_reg;
-assign fault_data = {f_iova_reg, 38'd0, f_xlate_reg, f_write_reg, f_asid_reg, f_errno_reg, 8'(e_vq_reg)};
-
-// IDs and responses are not checked beyond OKAY: one transaction is outstanding at a time
-/* verilator lint_off UNUSEDSIGNAL */
-wire logic unused_ids = ^{m_axi_bid, m_axi_rid};
-/* verilator lint_on UNUSEDSIGNAL */
-
+assign fault_data = fault_data_reg;
 // ---------------------------------------------------------------------------------------
 // VQ command unit state
 // ---------------------------------------------------------------------------------------
@@ -469,11 +523,17 @@ always_comb begin
     end
 end
 
-assign eng_busy = e_state_reg != E_IDLE;
+assign eng_busy = e_state_reg != E_IDLE || b_busy;
+
+// the back end holds the offered frame while it moves it: the walker may not take it again
+wire logic rx_in_back = b_frame_reg;
+// the walker may start a chain: WALK_AHEAD lets it start while the back end has one
+wire logic walk_free = WALK_AHEAD != 0 || !b_busy;
 
 // quiescent: nothing in flight, no held frame the engine would act on (the buffer offers one
 // if there is any), no kick the scheduler would act on
-assign dp_idle = e_state_reg == E_IDLE && !(rxb_full && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
+assign dp_idle = e_state_reg == E_IDLE && !b_busy &&
+                 !(rxb_full && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
                  !(driver_ok && pick_found) && !rxb_receiving;
 
 // a received frame waits in the buffer until its queue is RDY and has a buffer; it is offered
@@ -497,8 +557,9 @@ always_comb begin
         rxb_q_wake[q] = rxq_bad[q] || (rxq_open[q] && q_pending[q]);
     end
 end
-// the offered frame is the engine's from E_START until it is back in E_IDLE
-assign rxb_hold = e_rx_reg && e_state_reg != E_IDLE;
+// the offered frame is the walker's from E_START until it is back in E_IDLE, then the back
+// end's until it has been written
+assign rxb_hold = (e_rx_reg && e_state_reg != E_IDLE) || rx_in_back;
 wire logic rx_vq_bad = 32'(rxb_vq) >= NVQ || rxq_bad[rxb_vq[QW-1:0]];
 wire logic rx_vq_ok = !rx_vq_bad && rxq_open[rxb_vq[QW-1:0]] &&
                       (rxb_fresh || q_pending[rxb_vq[QW-1:0]]);
@@ -508,8 +569,13 @@ wire logic rx_vq_ok = !rx_vq_bad && rxq_open[rxb_vq[QW-1:0]] &&
 wire logic rx_yield = RX_SLOTS > 1 && e_rx_reg && pick_found;
 
 wire logic [16:0] e_size = q_size[e_vq_reg];
-wire logic [15:0] e_mask = 16'(e_size - 17'd1);
 wire logic [IW-1:0] ift_idx = IW'(32'(e_vq_reg) * IFT_WORDS + 32'(e_head_reg >> 6));
+wire logic [IW-1:0] b_ift_idx = IW'(32'(b_vq_reg) * IFT_WORDS + 32'(b_head_reg >> 6));
+// the walker's last_avail and used index: the context's, plus the chain the back end has not
+// committed (a one-chain-at-a-time device would have completed it by now)
+wire logic [15:0] w_ahead = 16'(b_busy && b_vq_reg == e_vq_reg && !b_committed_reg);
+wire logic [15:0] w_avail = q_avail[e_vq_reg] + w_ahead;
+wire logic [15:0] w_used = q_used[e_vq_reg] + w_ahead;
 
 // RX byte stream: virtio-net header (zeros, num_buffers = 1 when 12 bytes) then the frame
 function automatic logic [7:0] rx_byte(input logic [31:0] p, input logic [4:0] hl, input logic [7:0] fb);
@@ -529,105 +595,137 @@ always_comb begin
     end
 end
 
-// a ring item's read burst: the beats from pa's beat to the one holding byte pa + nbytes - 1
-function automatic logic [7:0] burst_beats(input logic [63:0] pa, input logic [31:0] nbytes);
-    logic [63:0] span;
-    span = (pa & 64'(BYTES - 1)) + 64'(nbytes) + 64'(BYTES - 1);
-    return 8'(span >> BW);
-endfunction
-
-wire logic [15:0] m_rshift = m_item_reg[15:0];
-wire logic [127:0] m_rbuf_reg = m_item_reg;
-// the remaining bytes of the item, and of them the part the translation just answered
-wire logic [4:0]  m_rem = m_len_reg - m_done_reg;
-wire logic [63:0] m_cur_iova = m_iova_reg + 64'(m_done_reg);
-
-// the answer to a ring item's translation: from the translation cache in M_XL when it holds the
-// whole rest of the item (no IOTLB request then), else from the IOTLB in M_XLW
-logic        xc_hit;
-logic [63:0] xc_pa;
-logic [7:0]  xc_asid;
-wire logic        x_cached = e_state_reg == M_XL && xc_hit;
-wire logic        x_valid = x_cached || (e_state_reg == M_XLW && tr_resp_valid);
-wire logic        x_ok = x_cached || tr_resp_ok;
-wire logic [63:0] x_pa = x_cached ? xc_pa : tr_resp_pa;
-wire logic [31:0] x_len = x_cached ? 32'(m_rem) : tr_resp_len;
-wire logic [7:0]  x_asid = x_cached ? xc_asid : tr_resp_asid;
-
-wire logic [4:0]  m_xl_piece = (x_len < 32'(m_rem)) ? 5'(x_len) : m_rem;
-// a write is one beat: its piece ends at the beat's end too (7 bits: a whole 64-byte beat is
-// a room of 64, not 0)
-wire logic [6:0]  m_w_room = 7'(BYTES) - 7'(x_pa[BW-1:0]);
-wire logic [4:0]  m_w_piece = (7'(m_xl_piece) > m_w_room) ? 5'(m_w_room) : m_xl_piece;
-// the piece being accessed is the item's last
-wire logic        m_last_piece = m_done_reg + m_piece_reg == m_len_reg;
-// once a piece has moved (the read's last beat, the write's response): the next piece, or the
-// item is done and the caller's state resumes; one place for both directions
-wire logic [4:0]  m_done_next = m_last_piece ? 5'd0 : m_done_reg + m_piece_reg;
-wire logic        m_checked_next = m_checked_reg && !m_last_piece;
-wire estate_t     m_state_next = m_last_piece ? e_ret_reg : M_XL;
-
-// a translation request goes out in the cycle the engine enters the state that needs it and is
-// held until the IOTLB takes it: a buffer page (E_BUF_XL) or the rest of a ring item (M_XL)
-// (a ring item's request asks for the rest of its 4 KiB page, so the answer can serve the next
-// items of the same ring from the cache; the item itself is min(answer, rest) as before)
-wire logic tr_buf = e_state_reg == E_BUF_XL;
-wire logic [31:0] m_page_rest = 32'h1000 - 32'(m_cur_iova[11:0]);
-assign tr_req_valid = tr_buf || (e_state_reg == M_XL && !xc_hit);
-assign tr_req_group = tr_buf ? q_dgroup[e_vq_reg] : m_group_reg;
-assign tr_req_iova = tr_buf ? x_iova_reg : m_cur_iova;
-assign tr_req_len = tr_buf ? x_left_reg : (m_page_rest > 32'(m_rem) ? m_page_rest : 32'(m_rem));
-assign tr_req_write = tr_buf ? e_rx_reg : m_write_reg;
-
-// one set per VQ, four answers a set: its driver-area reads, descriptor table, device-area
-// writes and an indirect table
-vdpa_xlate_cache #(
-    .SETS(NVQ),
-    .ENTRIES(4)
-) ring_xlate_cache_inst (
-    .clk(clk),
-    .rst(rst),
-    .lk_set(e_vq_reg),
-    .lk_group(m_group_reg),
-    .lk_iova(m_cur_iova),
-    .lk_len(m_rem),
-    .lk_write(m_write_reg),
-    .hit(xc_hit),
-    .hit_pa(xc_pa),
-    .hit_asid(xc_asid),
-    .req_taken(tr_req_valid && tr_req_ready),
-    .fill_valid(e_state_reg == M_XLW && tr_resp_valid && tr_resp_ok),
-    .fill_set(e_vq_reg),
-    .fill_group(m_group_reg),
-    .fill_iova(m_cur_iova),
-    .fill_len(tr_resp_len),
-    .fill_write(m_write_reg),
-    .fill_pa(tr_resp_pa),
-    .fill_asid(tr_resp_asid),
-    .flush(tr_flush)
-);
-// avail.ring[last_avail % size]
-wire logic [63:0] avail_entry_iova = q_drv[e_vq_reg] + 64'd4 + 64'(q_avail[e_vq_reg] & e_mask) * 2;
-// buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
-wire logic [15:0] avail_delta = m_rshift - q_avail[e_vq_reg];
+// ---------------------------------------------------------------------------------------
+// Translation requests: the walker's buffer pages and ring items, the completion writer's
+// ring items; one request outstanding at the IOTLB, its answer goes back to who asked
+// ---------------------------------------------------------------------------------------
+logic        wp_tr_valid, cp_tr_valid;
+logic [7:0]  wp_tr_group, cp_tr_group;
+logic [63:0] wp_tr_iova, cp_tr_iova;
+logic [31:0] wp_tr_len, cp_tr_len;
+logic        wp_tr_write, cp_tr_write;
+logic        tr_owner_c_reg;      // the answer awaited is the completion port's
+// the walker: a buffer page in E_BUF_XL, else its port's ring item
+wire logic w_tr_buf = e_state_reg == E_BUF_XL;
+wire logic w_tr_valid = w_tr_buf || wp_tr_valid;
+// the completion writer first: it holds a chain that has moved
+wire logic tr_grant_c = cp_tr_valid;
+assign tr_req_valid = w_tr_valid || cp_tr_valid;
+assign tr_req_group = tr_grant_c ? cp_tr_group : (w_tr_buf ? q_dgroup[e_vq_reg] : wp_tr_group);
+assign tr_req_iova = tr_grant_c ? cp_tr_iova : (w_tr_buf ? x_iova_reg : wp_tr_iova);
+assign tr_req_len = tr_grant_c ? cp_tr_len : (w_tr_buf ? x_left_reg : wp_tr_len);
+assign tr_req_write = tr_grant_c ? cp_tr_write : (w_tr_buf ? e_rx_reg : wp_tr_write);
+wire logic w_tr_ready = tr_req_ready && !tr_grant_c;
+wire logic c_tr_ready = tr_req_ready && tr_grant_c;
+wire logic w_tr_resp = tr_resp_valid && !tr_owner_c_reg;
+wire logic c_tr_resp = tr_resp_valid && tr_owner_c_reg;
+always_ff @(posedge clk) begin
+    if (tr_req_valid && tr_req_ready) begin
+        tr_owner_c_reg <= tr_grant_c;
+    end
+    if (rst) begin
+        tr_owner_c_reg <= 1'b0;
+    end
+end
 
 // ---------------------------------------------------------------------------------------
-// DMA mover: the chain's data over its translated segments (the walker-to-mover seam)
+// The walker's ring-item port: avail index and entries, descriptors, avail_event, and the
+// completion's items checked before any data moves
+// ---------------------------------------------------------------------------------------
+logic         wp_done, wp_fault, wp_fault_xlate;
+logic [7:0]   wp_fault_asid;
+logic [127:0] wp_rdata;
+wire logic [15:0] m_rshift = wp_rdata[15:0];
+wire logic [127:0] m_rbuf_reg = wp_rdata;
+
+vdpa_ring_port #(
+    .DATA_W(DATA_W),
+    .ADDR_W(ADDR_W),
+    .CACHE_SETS(NVQ),
+    // its driver-area reads, descriptor table, device-area probes and writes, an indirect table
+    .CACHE_ENTRIES(4),
+    .MUTANT(MUTANT)
+) walk_port_inst (
+    .clk(clk),
+    .rst(rst),
+    .req_valid(e_state_reg == E_PORT),
+    .req_set(e_vq_reg),
+    .req_group(m_group_reg),
+    .req_iova(m_iova_reg),
+    .req_len(m_len_reg),
+    .req_write(m_write_reg),
+    .req_probe(m_probe_reg),
+    .req_wdata(m_wval_reg),
+    .done(wp_done),
+    .fault(wp_fault),
+    .fault_xlate(wp_fault_xlate),
+    .fault_asid(wp_fault_asid),
+    .rdata(wp_rdata),
+    .asid(wp_asid),
+    .tr_req_valid(wp_tr_valid),
+    .tr_req_ready(w_tr_ready),
+    .tr_req_group(wp_tr_group),
+    .tr_req_iova(wp_tr_iova),
+    .tr_req_len(wp_tr_len),
+    .tr_req_write(wp_tr_write),
+    .tr_resp_valid(w_tr_resp),
+    .tr_resp_ok(tr_resp_ok),
+    .tr_resp_pa(tr_resp_pa),
+    .tr_resp_len(tr_resp_len),
+    .tr_resp_asid(tr_resp_asid),
+    .flush(tr_flush),
+    .axi_awaddr(am_awaddr[PM_WALK*ADDR_W +: ADDR_W]),
+    .axi_awlen(am_awlen[PM_WALK*8 +: 8]),
+    .axi_awvalid(am_awvalid[PM_WALK]),
+    .axi_awready(am_awready[PM_WALK]),
+    .axi_wdata(am_wdata[PM_WALK*DATA_W +: DATA_W]),
+    .axi_wstrb(am_wstrb[PM_WALK*BYTES +: BYTES]),
+    .axi_wlast(am_wlast[PM_WALK]),
+    .axi_wvalid(am_wvalid[PM_WALK]),
+    .axi_wready(am_wready[PM_WALK]),
+    .axi_bresp(am_bresp),
+    .axi_bvalid(am_bvalid[PM_WALK]),
+    .axi_bready(am_bready[PM_WALK]),
+    .axi_araddr(am_araddr[PM_WALK*ADDR_W +: ADDR_W]),
+    .axi_arlen(am_arlen[PM_WALK*8 +: 8]),
+    .axi_arvalid(am_arvalid[PM_WALK]),
+    .axi_arready(am_arready[PM_WALK]),
+    .axi_rdata(am_rdata),
+    .axi_rresp(am_rresp),
+    .axi_rlast(am_rlast),
+    .axi_rvalid(am_rvalid[PM_WALK]),
+    .axi_rready(am_rready[PM_WALK])
+);
+
+// avail.ring[last_avail % size]
+wire logic [63:0] avail_entry = avail_entry_iova(q_drv[e_vq_reg], e_size, w_avail);
+// buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
+wire logic [15:0] avail_delta = m_rshift - w_avail;
+
+// ---------------------------------------------------------------------------------------
+// DMA mover: the back end's chain data over its translated segments (the walker-to-mover seam)
 // ---------------------------------------------------------------------------------------
 logic [SW-1:0] mv_seg_idx;
 logic          mv_done_valid, mv_err_set, mv_fault;
 logic [31:0]   mv_moved;
-// E_MOVE requests the transfer: RX the header and frame (a frame larger than the chain's
-// capacity is dropped instead); TX the chain, or nothing for a chain shorter than the header
-// or longer than a frame (completed without transmitting, dropped)
+logic          mv_req_ready;
+// E_MOVE hands the chain over when the back end is free: RX the header and frame (a frame
+// larger than the chain's capacity is dropped instead, by the walker); TX the chain, or
+// nothing for a chain shorter than the header or longer than a frame (completed without
+// transmitting, dropped)
 wire logic [31:0] rx_xfer_len = 32'(hdr_len) + 32'(rxb_len);
 wire logic        rx_too_big = rx_xfer_len > total_reg;
 wire logic        tx_dropped = total_reg < 32'(hdr_len) || total_reg - 32'(hdr_len) > TX_MAX_FRAME;
-wire logic        mv_req_valid = e_state_reg == E_MOVE && !(e_rx_reg && rx_too_big);
+// the chain's queue went to ERR while it waited (the back end faulted on the chain before it)
+wire logic        w_abandon = q_state[e_vq_reg] == VQS_ERR;
+wire logic        hand_off = e_state_reg == E_MOVE && !(e_rx_reg && rx_too_big) && !w_abandon &&
+                             b_state_reg == B_IDLE && mv_req_ready;
 wire logic [31:0] mv_req_len = e_rx_reg ? rx_xfer_len : (tx_dropped ? 32'd0 : total_reg);
-// the mover is idle whenever the engine is outside E_XFER, so it takes every request at once
+// the mover reads the bank it was handed: the walker's in the cycle of the hand-off
+wire logic        mv_bank = b_busy ? b_bank_reg : w_bank_reg;
+wire logic [SW:0] mv_seg = {mv_bank, mv_seg_idx};
 /* verilator lint_off UNUSEDSIGNAL */
-logic          mv_req_ready;
+logic          mv_busy;
 /* verilator lint_on UNUSEDSIGNAL */
 
 vdpa_dma_mover #(
@@ -637,13 +735,13 @@ vdpa_dma_mover #(
 ) mover_inst (
     .clk(clk),
     .rst(rst),
-    .req_valid(mv_req_valid),
+    .req_valid(hand_off),
     .req_ready(mv_req_ready),
     .req_rx(e_rx_reg),
     .req_len(mv_req_len),
     .seg_idx(mv_seg_idx),
-    .seg_pa(seg_pa[mv_seg_idx]),
-    .seg_len(seg_len[mv_seg_idx]),
+    .seg_pa(seg_pa[mv_seg]),
+    .seg_len(seg_len[mv_seg]),
     .src_pos(mv_src_pos),
     .src_data(rx_src),
     .done_valid(mv_done_valid),
@@ -652,27 +750,27 @@ vdpa_dma_mover #(
     .err_set(mv_err_set),
     .fault(mv_fault),
     .busy(mv_busy),
-    .axi_awaddr(mv_awaddr),
-    .axi_awlen(mv_awlen),
-    .axi_awvalid(mv_awvalid),
-    .axi_awready(m_axi_awready),
-    .axi_wdata(mv_wdata),
-    .axi_wstrb(mv_wstrb),
-    .axi_wlast(mv_wlast),
-    .axi_wvalid(mv_wvalid),
-    .axi_wready(m_axi_wready),
-    .axi_bresp(m_axi_bresp),
-    .axi_bvalid(m_axi_bvalid),
-    .axi_bready(mv_bready),
-    .axi_araddr(mv_araddr),
-    .axi_arlen(mv_arlen),
-    .axi_arvalid(mv_arvalid),
-    .axi_arready(m_axi_arready),
-    .axi_rdata(m_axi_rdata),
-    .axi_rresp(m_axi_rresp),
-    .axi_rlast(m_axi_rlast),
-    .axi_rvalid(m_axi_rvalid),
-    .axi_rready(mv_rready),
+    .axi_awaddr(am_awaddr[PM_MOVE*ADDR_W +: ADDR_W]),
+    .axi_awlen(am_awlen[PM_MOVE*8 +: 8]),
+    .axi_awvalid(am_awvalid[PM_MOVE]),
+    .axi_awready(am_awready[PM_MOVE]),
+    .axi_wdata(am_wdata[PM_MOVE*DATA_W +: DATA_W]),
+    .axi_wstrb(am_wstrb[PM_MOVE*BYTES +: BYTES]),
+    .axi_wlast(am_wlast[PM_MOVE]),
+    .axi_wvalid(am_wvalid[PM_MOVE]),
+    .axi_wready(am_wready[PM_MOVE]),
+    .axi_bresp(am_bresp),
+    .axi_bvalid(am_bvalid[PM_MOVE]),
+    .axi_bready(am_bready[PM_MOVE]),
+    .axi_araddr(am_araddr[PM_MOVE*ADDR_W +: ADDR_W]),
+    .axi_arlen(am_arlen[PM_MOVE*8 +: 8]),
+    .axi_arvalid(am_arvalid[PM_MOVE]),
+    .axi_arready(am_arready[PM_MOVE]),
+    .axi_rdata(am_rdata),
+    .axi_rresp(am_rresp),
+    .axi_rlast(am_rlast),
+    .axi_rvalid(am_rvalid[PM_MOVE]),
+    .axi_rready(am_rready[PM_MOVE]),
     .m_axis_tdata(m_axis_tx_tdata),
     .m_axis_tkeep(m_axis_tx_tkeep),
     .m_axis_tvalid(m_axis_tx_tvalid),
@@ -682,14 +780,13 @@ vdpa_dma_mover #(
 );
 
 // ---------------------------------------------------------------------------------------
-// Completion writer: used element, used.idx, notification, over the ring-item micro-ops
+// Completion writer: used element, used.idx, notification, over its own ring-item port
 // ---------------------------------------------------------------------------------------
 // the data has moved (TX: the frame's last stream beat accepted)
 wire logic uw_req_valid = mv_done_valid;
-// the micro-ops hand the port back to the writer by returning to E_USED
-wire logic uw_port_free = e_state_reg == E_USED;
+// the port is the writer's again when the back end is back in B_USED
+wire logic uw_port_free = b_state_reg == B_USED;
 logic         uw_req_ready;
-logic [63:0]  uw_elem_iova, uw_idx_iova;
 logic         uw_item_valid;
 logic [7:0]   uw_item_group;
 logic [63:0]  uw_item_iova;
@@ -700,6 +797,15 @@ logic [2:0]   uw_item_kind;
 logic         uw_commit;
 logic [15:0]  uw_new_used;
 logic         uw_done_valid;
+logic         cp_done, cp_fault, cp_fault_xlate;
+logic [7:0]   cp_fault_asid;
+logic [127:0] cp_rdata;
+// where the writer would complete into: the walker checks its own chain's items instead
+// (w_used), from the same layout (vdpa_split_ring_pkg)
+/* verilator lint_off UNUSEDSIGNAL */
+logic [63:0]  uw_elem_iova, uw_idx_iova;
+wire logic    unused_cp = ^cp_rdata[127:16];
+/* verilator lint_on UNUSEDSIGNAL */
 
 vdpa_used_writer #(
     .MUTANT(MUTANT)
@@ -708,15 +814,15 @@ vdpa_used_writer #(
     .rst(rst),
     .req_valid(uw_req_valid),
     .req_ready(uw_req_ready),
-    .req_head(e_head_reg),
-    .req_rx(e_rx_reg),
+    .req_head(b_head_reg),
+    .req_rx(b_rx_reg),
     .req_written(mv_moved),
-    .req_vq(8'(e_vq_reg)),
-    .ctx_drv(q_drv[e_vq_reg]),
-    .ctx_dev(q_dev[e_vq_reg]),
-    .ctx_size(e_size),
-    .ctx_used(q_used[e_vq_reg]),
-    .ctx_group(q_rgroup[e_vq_reg]),
+    .req_vq(8'(b_vq_reg)),
+    .ctx_drv(q_drv[b_vq_reg]),
+    .ctx_dev(q_dev[b_vq_reg]),
+    .ctx_size(q_size[b_vq_reg]),
+    .ctx_used(q_used[b_vq_reg]),
+    .ctx_group(q_rgroup[b_vq_reg]),
     .event_idx(feat_event_idx),
     .elem_iova(uw_elem_iova),
     .idx_iova(uw_idx_iova),
@@ -728,8 +834,8 @@ vdpa_used_writer #(
     .item_write(uw_item_write),
     .item_wdata(uw_item_wdata),
     .item_kind(uw_item_kind),
-    .item_rdata(m_rshift),
-    .cancel(e_state_reg == E_FAULT),
+    .item_rdata(cp_rdata[15:0]),
+    .cancel(b_state_reg == B_FAULT),
     .commit(uw_commit),
     .new_used(uw_new_used),
     .done_valid(uw_done_valid),
@@ -738,16 +844,77 @@ vdpa_used_writer #(
     .irq_vq(irq_vq)
 );
 
+vdpa_ring_port #(
+    .DATA_W(DATA_W),
+    .ADDR_W(ADDR_W),
+    .CACHE_SETS(NVQ),
+    // its device-area writes and driver-area (notification) reads
+    .CACHE_ENTRIES(2),
+    .MUTANT(MUTANT)
+) done_port_inst (
+    .clk(clk),
+    .rst(rst),
+    .req_valid(b_state_reg == B_PORT),
+    .req_set(b_vq_reg),
+    .req_group(c_group_reg),
+    .req_iova(c_iova_reg),
+    .req_len(c_len_reg),
+    .req_write(c_write_reg),
+    .req_probe(1'b0),
+    .req_wdata(c_wval_reg),
+    .done(cp_done),
+    .fault(cp_fault),
+    .fault_xlate(cp_fault_xlate),
+    .fault_asid(cp_fault_asid),
+    .rdata(cp_rdata),
+    .asid(cp_asid),
+    .tr_req_valid(cp_tr_valid),
+    .tr_req_ready(c_tr_ready),
+    .tr_req_group(cp_tr_group),
+    .tr_req_iova(cp_tr_iova),
+    .tr_req_len(cp_tr_len),
+    .tr_req_write(cp_tr_write),
+    .tr_resp_valid(c_tr_resp),
+    .tr_resp_ok(tr_resp_ok),
+    .tr_resp_pa(tr_resp_pa),
+    .tr_resp_len(tr_resp_len),
+    .tr_resp_asid(tr_resp_asid),
+    .flush(tr_flush),
+    .axi_awaddr(am_awaddr[PM_DONE*ADDR_W +: ADDR_W]),
+    .axi_awlen(am_awlen[PM_DONE*8 +: 8]),
+    .axi_awvalid(am_awvalid[PM_DONE]),
+    .axi_awready(am_awready[PM_DONE]),
+    .axi_wdata(am_wdata[PM_DONE*DATA_W +: DATA_W]),
+    .axi_wstrb(am_wstrb[PM_DONE*BYTES +: BYTES]),
+    .axi_wlast(am_wlast[PM_DONE]),
+    .axi_wvalid(am_wvalid[PM_DONE]),
+    .axi_wready(am_wready[PM_DONE]),
+    .axi_bresp(am_bresp),
+    .axi_bvalid(am_bvalid[PM_DONE]),
+    .axi_bready(am_bready[PM_DONE]),
+    .axi_araddr(am_araddr[PM_DONE*ADDR_W +: ADDR_W]),
+    .axi_arlen(am_arlen[PM_DONE*8 +: 8]),
+    .axi_arvalid(am_arvalid[PM_DONE]),
+    .axi_arready(am_arready[PM_DONE]),
+    .axi_rdata(am_rdata),
+    .axi_rresp(am_rresp),
+    .axi_rlast(am_rlast),
+    .axi_rvalid(am_rvalid[PM_DONE]),
+    .axi_rready(am_rready[PM_DONE])
+);
+
 always_ff @(posedge clk) begin
+    // received frames dropped this cycle by each stage, and a reset of the count
+    logic drop_walk, drop_back, drops_clear;
+    drop_walk = 1'b0;
+    drop_back = 1'b0;
+    drops_clear = 1'b0;
     fault_valid_reg <= 1'b0;
     v_done_reg <= 1'b0;
     rxb_take <= 1'b0;
     rxb_tried <= 1'b0;
     rxb_flush <= 1'b0;
 
-    if (rxb_drop_now) begin
-        rx_drops_reg <= rx_drops_reg + 1;
-    end
     if (db_valid && 32'(db_vq) < NVQ) begin
         q_pending[db_vq[QW-1:0]] <= 1'b1;
     end
@@ -888,7 +1055,8 @@ always_ff @(posedge clk) begin
                 // it faulted while draining: nothing leaves ERR but destroy
                 v_status_reg <= ST_BAD_STATE;
                 v_state_reg <= V_DONE;
-            end else if (e_state_reg == E_IDLE || e_vq_reg != v_vq_reg ||
+            end else if (((e_state_reg == E_IDLE || e_vq_reg != v_vq_reg) &&
+                        !(b_busy && b_vq_reg == v_vq_reg)) ||
                     (MUTANT == MUT_SUSPEND_NO_DRAIN && v_target_reg == VQS_SUSPEND)) begin  // mutant MUT_SUSPEND_NO_DRAIN
                 q_state[v_vq_reg] <= v_target_reg;
                 if (v_target_reg == VQS_NONE) begin
@@ -898,13 +1066,13 @@ always_ff @(posedge clk) begin
             end
         end
         V_DRAIN_ALL: begin
-            if (e_state_reg == E_IDLE ||
+            if ((e_state_reg == E_IDLE && !b_busy) ||
                     (MUTANT == MUT_SUSPEND_NO_DRAIN && v_op_reg != OP_RESET)) begin  // mutant MUT_SUSPEND_NO_DRAIN
                 if (v_op_reg == OP_RESET) begin
                     // the held received frames belong to the old device instance
                     rxb_flush <= 1'b1;
                     needs_reset_reg <= 1'b0;
-                    rx_drops_reg <= '0;
+                    drops_clear = 1'b1;
                     for (int q = 0; q < NVQ; q++) begin
                         // FLAGS bit 1 (KEEP_VQS): objects still in INIT survive, as mlx5 keeps
                         // untouched pre-created VQs (mlx5_vdpa_compat_reset, needs_vqs_reset)
@@ -932,15 +1100,23 @@ always_ff @(posedge clk) begin
     endcase
 
     // ===================================================================================
-    // Data engine
+    // Walker
     // ===================================================================================
     case (e_state_reg)
         E_IDLE: begin
-            if (rxb_full && !rxb_take && rx_vq_bad) begin
+            if (rx_in_back) begin
+                // the offered frame is being written by the back end: not the walker's
+                if (pick_found && driver_ok && !iotlb_hold && walk_free) begin
+                    e_vq_reg <= pick_vq;
+                    rr_reg <= pick_vq;
+                    e_rx_reg <= 1'b0;
+                    e_state_reg <= E_START;
+                end
+            end else if (rxb_full && !rxb_take && rx_vq_bad) begin
                 // no receive queue that could ever take it
                 rxb_take <= 1'b1;
-                rx_drops_reg <= rx_drops_reg + 1;
-            end else if (!driver_ok || iotlb_hold) begin
+                drop_walk = 1'b1;
+            end else if (!driver_ok || iotlb_hold || !walk_free) begin
                 // no buffers are consumed before DRIVER_OK (virtio 1.2 §2.1), nor while a
                 // mapping change waits for the data path to be between chains
             end else if (rxb_full && !rxb_take && rx_vq_ok && !rx_yield) begin
@@ -972,32 +1148,36 @@ always_ff @(posedge clk) begin
             m_group_reg <= q_rgroup[e_vq_reg];
             m_len_reg <= 5'd2;
             m_write_reg <= 1'b0;
-            if (q_seen_ok[e_vq_reg] && q_seen[e_vq_reg] != q_avail[e_vq_reg]) begin
+            if (q_seen_ok[e_vq_reg] && q_seen[e_vq_reg] != w_avail) begin
                 // an entry known from the last avail.idx read: straight to it (as E_AVAIL_CHK)
                 if (!e_rx_reg) begin
                     q_pending[e_vq_reg] <= 1'b1;
                 end
-                m_iova_reg <= avail_entry_iova;
+                m_iova_reg <= avail_entry;
                 e_ret_reg <= E_HEAD_CHK;
             end else begin
                 // avail.idx (virtio 1.2 §2.7.6)
-                m_iova_reg <= q_drv[e_vq_reg] + 64'd2;
+                m_iova_reg <= avail_idx_iova(q_drv[e_vq_reg]);
                 e_ret_reg <= E_AVAIL_CHK;
             end
-            e_state_reg <= M_XL;
+            e_state_reg <= E_PORT;
         end
         E_AVAIL_CHK: begin
-            if (m_rshift[15:0] == q_avail[e_vq_reg]) begin
+            if (m_rshift[15:0] == w_avail) begin
                 if (feat_event_idx && !e_rechecked_reg) begin
-                    // publish avail_event = last_avail, then look once more (virtio 1.2 §2.7.10)
-                    e_rechecked_reg <= 1'b1;
-                    m_group_reg <= q_rgroup[e_vq_reg];
-                    m_iova_reg <= q_dev[e_vq_reg] + 64'd4 + 64'(e_size) * 8;
-                    m_len_reg <= 5'd2;
-                    m_write_reg <= 1'b1;
-                    m_wval_reg <= {16'd0, q_avail[e_vq_reg]};
-                    e_ret_reg <= E_AVAIL_EVENT;
-                    e_state_reg <= M_XL;
+                    // publish avail_event = last_avail, then look once more (virtio 1.2
+                    // §2.7.10); the walker's only write waits until the back end is idle, so
+                    // it is made only where a one-chain-at-a-time device would make it
+                    if (!b_busy) begin
+                        e_rechecked_reg <= 1'b1;
+                        m_group_reg <= q_rgroup[e_vq_reg];
+                        m_iova_reg <= avail_event_iova(q_dev[e_vq_reg], e_size);
+                        m_len_reg <= 5'd2;
+                        m_write_reg <= 1'b1;
+                        m_wval_reg <= {16'd0, w_avail};
+                        e_ret_reg <= E_AVAIL_EVENT;
+                        e_state_reg <= E_PORT;
+                    end
                 end else begin
                     // nothing to do; a received frame keeps waiting for a kick
                     rxb_tried <= e_rx_reg;
@@ -1015,20 +1195,20 @@ always_ff @(posedge clk) begin
                 q_seen[e_vq_reg] <= m_rshift;
                 q_seen_ok[e_vq_reg] <= 1'b1;
                 m_group_reg <= q_rgroup[e_vq_reg];
-                m_iova_reg <= avail_entry_iova;
+                m_iova_reg <= avail_entry;
                 m_len_reg <= 5'd2;
                 m_write_reg <= 1'b0;
                 e_ret_reg <= E_HEAD_CHK;
-                e_state_reg <= M_XL;
+                e_state_reg <= E_PORT;
             end
         end
         E_AVAIL_EVENT: begin
             m_group_reg <= q_rgroup[e_vq_reg];
-            m_iova_reg <= q_drv[e_vq_reg] + 64'd2;
+            m_iova_reg <= avail_idx_iova(q_drv[e_vq_reg]);
             m_len_reg <= 5'd2;
             m_write_reg <= 1'b0;
             e_ret_reg <= E_AVAIL_CHK;
-            e_state_reg <= M_XL;
+            e_state_reg <= E_PORT;
         end
         E_HEAD_CHK: begin
             e_head_reg <= m_rshift[15:0];
@@ -1064,13 +1244,13 @@ always_ff @(posedge clk) begin
             // the data group (they are buffers the driver points to)
             m_group_reg <= (e_ind_reg && MUTANT != MUT_INDIRECT_VIA_RING_GROUP) ?  // mutant MUT_INDIRECT_VIA_RING_GROUP
                            q_dgroup[e_vq_reg] : q_rgroup[e_vq_reg];
-            m_iova_reg <= (e_ind_reg ? e_ind_base_reg : q_desc[e_vq_reg]) + 64'(e_i_reg) * 16;
+            m_iova_reg <= desc_iova(e_ind_reg ? e_ind_base_reg : q_desc[e_vq_reg], e_i_reg);
             m_len_reg <= 5'd16;
             m_write_reg <= 1'b0;
             e_count_reg <= e_count_reg + 1'b1;
             e_ret_reg <= E_DESC_CHK;
             if (e_count_reg != (e_ind_reg ? e_ind_max_reg : e_size)) begin
-                e_state_reg <= M_XL;
+                e_state_reg <= E_PORT;
             end
         end
         E_DESC_CHK: begin
@@ -1118,12 +1298,12 @@ always_ff @(posedge clk) begin
             end
         end
         E_BUF_XL: begin
-            if (tr_req_ready) begin
+            if (w_tr_ready) begin
                 e_state_reg <= E_BUF_XLW;
             end
         end
         E_BUF_XLW: begin
-            if (tr_resp_valid) begin
+            if (w_tr_resp) begin
                 if (!tr_resp_ok) begin
                     f_errno_reg <= FAULT_EFAULT;
                     f_xlate_reg <= 1'b1;
@@ -1139,8 +1319,8 @@ always_ff @(posedge clk) begin
                         seg_over_reg <= 1'b1;
                     end else begin
                         data_asid_reg <= tr_resp_asid;
-                    seg_pa[seg_cnt_reg[SW-1:0]] <= tr_resp_pa;
-                        seg_len[seg_cnt_reg[SW-1:0]] <= tr_resp_len;
+                        seg_pa[{w_bank_reg, seg_cnt_reg[SW-1:0]}] <= tr_resp_pa;
+                        seg_len[{w_bank_reg, seg_cnt_reg[SW-1:0]}] <= tr_resp_len;
                         seg_cnt_reg <= seg_cnt_reg + 1'b1;
                     end
                     x_iova_reg <= x_iova_reg + 64'(tr_resp_len);
@@ -1171,202 +1351,96 @@ always_ff @(posedge clk) begin
                 // translate for writing, so a chain whose completion would fault moves nothing
                 // (docs/model.md)
                 m_group_reg <= q_rgroup[e_vq_reg];
-                m_iova_reg <= uw_elem_iova;
+                m_iova_reg <= used_elem_iova(q_dev[e_vq_reg], e_size, w_used);
                 m_len_reg <= 5'd8;
                 m_write_reg <= 1'b1;
                 m_probe_reg <= 1'b1;
                 e_ret_reg <= E_PROBE_IDX;
-                e_state_reg <= M_XL;
+                e_state_reg <= E_PORT;
             end
         end
         E_PROBE_IDX: begin
-            m_iova_reg <= uw_idx_iova;
+            m_iova_reg <= used_idx_iova(q_dev[e_vq_reg]);
             m_len_reg <= 5'd2;
             e_ret_reg <= E_MOVE;
-            e_state_reg <= M_XL;
+            e_state_reg <= E_PORT;
         end
         E_MOVE: begin
-            // move the data: the mover takes the request in this cycle (mv_req_valid)
+            // hand the chain to the back end once it is free (hand_off: the mover takes the
+            // request in that cycle); a frame larger than the buffer is dropped here, the
+            // buffer kept
             m_probe_reg <= 1'b0;
-            // a frame larger than the buffer: drop the frame, keep the buffer
-            e_state_reg <= (e_rx_reg && rx_too_big) ? E_RX_DROP : E_XFER;
-        end
-        E_XFER: begin
-            // the mover reports a bus error as it takes it, and its end once the burst is over
-            // (a TX frame under way closed with the abort flag)
-            if (mv_err_set) begin
-                f_errno_reg <= FAULT_EIO;
-            end
-            if (mv_fault) begin
-                e_state_reg <= E_FAULT;
-            end else if (mv_done_valid && uw_req_ready) begin
-                rxb_take <= e_rx_reg;
-                e_state_reg <= E_USED;
-            end
-        end
-
-        // ---- completion (vdpa_used_writer): its ring items through the micro-ops -----
-        E_USED: begin
-            if (uw_item_valid) begin
-                m_group_reg <= uw_item_group;
-                m_iova_reg <= uw_item_iova;
-                m_len_reg <= uw_item_len;
-                m_write_reg <= uw_item_write;
-                m_wval_reg <= uw_item_wdata;
-                m_kind_reg <= uw_item_kind;
-                e_ret_reg <= E_USED;
-            end
-            // the writer offers an item or says it is done, never neither
-            e_state_reg <= uw_done_valid ? E_DONE : M_XL;
-            if (uw_commit) begin
-                // used.idx is written: the queue's context advances, the head is free again
-                q_used[e_vq_reg] <= uw_new_used;
-                q_avail[e_vq_reg] <= q_avail[e_vq_reg] + 1'b1;
+            if (w_abandon) begin
+                // the back end faulted on this queue's chain before this one: a serial device
+                // would never have taken this head
                 ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
+                e_state_reg <= E_DONE;
+            end else if (e_rx_reg && rx_too_big) begin
+                e_state_reg <= E_RX_DROP;
+            end else if (hand_off) begin
+                b_vq_reg <= e_vq_reg;
+                b_rx_reg <= e_rx_reg;
+                b_head_reg <= e_head_reg;
+                b_bank_reg <= w_bank_reg;
+                b_data_asid_reg <= data_asid_reg;
+                b_committed_reg <= 1'b0;
+                b_errno_reg <= '0;
+                b_xlate_reg <= 1'b0;
+                b_frame_reg <= e_rx_reg;
+                w_bank_reg <= !w_bank_reg;
+                b_state_reg <= B_XFER;
+                e_state_reg <= E_DONE;
             end
         end
         E_RX_DROP: begin
             rxb_take <= 1'b1;
-            rx_drops_reg <= rx_drops_reg + 1;
+            drop_walk = 1'b1;
             ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
             e_state_reg <= E_DONE;
         end
         E_FAULT: begin
-            // the VQ stops in ERR; others continue. An RX frame in hand is dropped; a ring
-            // item cut short starts afresh next time.
-            q_state[e_vq_reg] <= VQS_ERR;
-            m_done_reg <= '0;
-            m_check_reg <= 1'b0;
-            m_checked_reg <= 1'b0;
-            q_errno[e_vq_reg] <= f_errno_reg;
-            q_pending[e_vq_reg] <= 1'b0;
-            q_seen_ok[e_vq_reg] <= 1'b0;
-            needs_reset_reg <= MUTANT != MUT_NO_NEEDS_RESET;  // mutant MUT_NO_NEEDS_RESET
-            fault_valid_reg <= 1'b1;
-            if (!f_xlate_reg) begin
-                f_asid_reg <= 8'hff;
-                f_write_reg <= 1'b0;
+            // reported once the back end is idle, so faults and completions keep a serial
+            // device's order; dropped if the back end's own fault put the queue in ERR first.
+            // The VQ stops in ERR; others continue. An RX frame in hand is dropped.
+            if (!b_busy) begin
+                if (w_abandon) begin
+                    ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
+                end else begin
+                    q_state[e_vq_reg] <= VQS_ERR;
+                    q_errno[e_vq_reg] <= f_errno_reg;
+                    q_pending[e_vq_reg] <= 1'b0;
+                    q_seen_ok[e_vq_reg] <= 1'b0;
+                    needs_reset_reg <= raise_needs_reset;
+                    fault_valid_reg <= 1'b1;
+                    fault_data_reg <= fault_record(f_iova_reg, f_xlate_reg, f_xlate_reg && f_write_reg,
+                                                   f_xlate_reg ? f_asid_reg : 8'hff, f_errno_reg, e_vq_reg);
+                end
+                if (e_rx_reg) begin
+                    rxb_take <= 1'b1;
+                    drop_walk = 1'b1;
+                end
+                e_state_reg <= E_DONE;
             end
-            if (e_rx_reg) begin
-                rxb_take <= 1'b1;
-                rx_drops_reg <= rx_drops_reg + 1;
-            end
-            e_state_reg <= E_DONE;
         end
         E_DONE: begin
             e_state_reg <= E_IDLE;
         end
-
-        // ---- micro-ops: one ring item (2, 4 or 16 bytes, naturally aligned) -------------
-        M_XL, M_XLW: begin
-            if (e_state_reg == M_XL && !xc_hit) begin
-                if (tr_req_ready) begin
-                    e_state_reg <= M_XLW;
-                end
-            end else if (x_valid) begin
-                if (!x_ok || x_len == 0 ||
-                        (MUTANT == MUT_STRADDLE_FAULTS && x_len < 32'(m_rem))) begin  // mutant MUT_STRADDLE_FAULTS
+        E_PORT: begin
+            // the walker's ring-item port reads, writes or checks the item in m_*
+            if (wp_fault) begin
+                if (wp_fault_xlate) begin
                     // the fault names the whole item, as the model's TranslationFault does
                     f_errno_reg <= FAULT_EFAULT;
                     f_xlate_reg <= 1'b1;
-                    f_asid_reg <= x_asid;
+                    f_asid_reg <= wp_fault_asid;
                     f_iova_reg <= m_iova_reg;
                     f_write_reg <= m_write_reg;
-                    e_state_reg <= E_FAULT;
-                end else if (m_probe_reg || m_check_reg ||
-                        (m_xl_piece != m_rem && !m_checked_reg)) begin
-                    // translate only: the next piece, or (all translated) back to the start
-                    // of a split item to access it, or the item checked
-                    if (m_xl_piece != m_rem) begin
-                        m_done_reg <= m_done_reg + m_xl_piece;
-                        m_check_reg <= !m_probe_reg;
-                        e_state_reg <= M_XL;
-                    end else if (m_check_reg) begin
-                        m_done_reg <= '0;
-                        m_check_reg <= 1'b0;
-                        m_checked_reg <= 1'b1;
-                        e_state_reg <= M_XL;
-                    end else begin
-                        m_done_reg <= '0;
-                        e_state_reg <= e_ret_reg;
-                    end
                 end else begin
-                    m_asid_reg <= x_asid;
-                    if (m_write_reg) begin
-                        m_piece_reg <= m_w_piece;
-                        awaddr_reg <= ADDR_W'(x_pa & ~64'(BYTES - 1));
-                        awlen_reg <= 8'd0;
-                        awvalid_reg <= 1'b1;
-                        wdata_reg <= DATA_W'(m_wval_reg >> (8 * m_done_reg)) << (8 * x_pa[BW-1:0]);
-                        wstrb_reg <= BYTES'(BYTES'(20'((20'd1 << m_w_piece) - 20'd1)) << x_pa[BW-1:0]);
-                        wlast_reg <= 1'b1;
-                        wvalid_reg <= 1'b1;
-                        e_state_reg <= M_AW;
-                    end else begin
-                        m_piece_reg <= m_xl_piece;
-                        m_beat_off_reg <= -32'(x_pa[BW-1:0]);
-                        araddr_reg <= ADDR_W'(x_pa & ~64'(BYTES - 1));
-                        arlen_reg <= burst_beats(x_pa, 32'(m_xl_piece)) - 8'd1;
-                        arvalid_reg <= 1'b1;
-                        e_state_reg <= M_AR;
-                    end
-                end
-            end
-        end
-        M_AR: begin
-            if (m_axi_arready) begin
-                arvalid_reg <= 1'b0;
-                rready_reg <= 1'b1;
-                e_state_reg <= M_R;
-            end
-        end
-        M_R: begin
-            if (m_axi_rvalid) begin
-                // the beat's bytes that belong to the piece go to their place in the item
-                for (int j = 0; j < BYTES; j++) begin
-                    if ($signed(m_beat_off_reg + 32'(j)) >= 0 && m_beat_off_reg + 32'(j) < 32'(m_piece_reg)) begin
-                        m_item_reg[8 * (32'(m_done_reg) + m_beat_off_reg + 32'(j)) +: 8] <= m_axi_rdata[8*j +: 8];
-                    end
-                end
-                m_beat_off_reg <= m_beat_off_reg + 32'(BYTES);
-                if (m_axi_rresp != 2'b00) begin
                     f_errno_reg <= FAULT_EIO;
                 end
-                if (m_axi_rlast) begin
-                    rready_reg <= 1'b0;
-                    if (m_axi_rresp != 2'b00 || f_errno_reg == FAULT_EIO) begin
-                        e_state_reg <= E_FAULT;
-                    end else begin
-                        m_done_reg <= m_done_next;
-                        m_checked_reg <= m_checked_next;
-                        e_state_reg <= m_state_next;
-                    end
-                end
-            end
-        end
-        M_AW: begin
-            if (m_axi_awready) begin
-                awvalid_reg <= 1'b0;
-            end
-            if (m_axi_wready) begin
-                wvalid_reg <= 1'b0;
-            end
-            if ((m_axi_awready || !awvalid_reg) && (m_axi_wready || !wvalid_reg)) begin
-                bready_reg <= 1'b1;
-                e_state_reg <= M_B;
-            end
-        end
-        M_B: begin
-            if (m_axi_bvalid) begin
-                bready_reg <= 1'b0;
-                if (m_axi_bresp != 2'b00) begin
-                    f_errno_reg <= FAULT_EIO;
-                    e_state_reg <= E_FAULT;
-                end else begin
-                    m_done_reg <= m_done_next;
-                    m_checked_reg <= m_checked_next;
-                    e_state_reg <= m_state_next;
-                end
+                e_state_reg <= E_FAULT;
+            end else if (wp_done) begin
+                e_state_reg <= e_ret_reg;
             end
         end
         default: begin
@@ -1374,25 +1448,108 @@ always_ff @(posedge clk) begin
         end
     endcase
 
+    // ===================================================================================
+    // Back end: the chain handed over moves (vdpa_dma_mover), then completes
+    // (vdpa_used_writer over the completion port)
+    // ===================================================================================
+    case (b_state_reg)
+        B_IDLE: begin
+        end
+        B_XFER: begin
+            // the mover reports a bus error as it takes it, and its end once the burst is over
+            // (a TX frame under way closed with the abort flag)
+            if (mv_err_set) begin
+                b_errno_reg <= FAULT_EIO;
+                b_xlate_reg <= 1'b0;
+                b_iova_reg <= '0;
+            end
+            if (mv_fault) begin
+                b_state_reg <= B_FAULT;
+            end else if (mv_done_valid && uw_req_ready) begin
+                rxb_take <= b_frame_reg;
+                b_frame_reg <= 1'b0;
+                b_state_reg <= B_USED;
+            end
+        end
+        B_USED: begin
+            if (uw_item_valid) begin
+                c_group_reg <= uw_item_group;
+                c_iova_reg <= uw_item_iova;
+                c_len_reg <= uw_item_len;
+                c_write_reg <= uw_item_write;
+                c_wval_reg <= uw_item_wdata;
+                c_kind_reg <= uw_item_kind;
+            end
+            // the writer offers an item or says it is done, never neither
+            b_state_reg <= uw_done_valid ? B_IDLE : B_PORT;
+            if (uw_commit) begin
+                // used.idx is written: the queue's context advances, the head is free again
+                q_used[b_vq_reg] <= uw_new_used;
+                q_avail[b_vq_reg] <= q_avail[b_vq_reg] + 1'b1;
+                ift[b_ift_idx][b_head_reg[5:0]] <= 1'b0;
+                b_committed_reg <= 1'b1;
+            end
+        end
+        B_PORT: begin
+            if (cp_fault) begin
+                b_errno_reg <= cp_fault_xlate ? FAULT_EFAULT : FAULT_EIO;
+                b_xlate_reg <= cp_fault_xlate;
+                b_asid_reg <= cp_fault_asid;
+                b_iova_reg <= c_iova_reg;
+                b_write_reg <= c_write_reg;
+                b_state_reg <= B_FAULT;
+            end else if (cp_done) begin
+                b_state_reg <= B_USED;
+            end
+        end
+        B_FAULT: begin
+            // the VQ stops in ERR (a chain the walker holds for it is then dropped); an RX
+            // frame being written is dropped
+            q_state[b_vq_reg] <= VQS_ERR;
+            q_errno[b_vq_reg] <= b_errno_reg;
+            q_pending[b_vq_reg] <= 1'b0;
+            q_seen_ok[b_vq_reg] <= 1'b0;
+            needs_reset_reg <= raise_needs_reset;
+            fault_valid_reg <= 1'b1;
+            fault_data_reg <= fault_record(b_iova_reg, b_xlate_reg, b_xlate_reg && b_write_reg,
+                                           b_xlate_reg ? b_asid_reg : 8'hff, b_errno_reg, b_vq_reg);
+            if (b_rx_reg) begin
+                // a frame still held is dropped; one already written lost its completion
+                rxb_take <= b_frame_reg;
+                b_frame_reg <= 1'b0;
+                drop_back = 1'b1;
+            end
+            b_state_reg <= B_IDLE;
+        end
+        default: begin
+            b_state_reg <= B_IDLE;
+        end
+    endcase
+
+    // frames dropped this cycle, by the buffer (too long, empty), the walker and the back end;
+    // a device reset clears the count instead
+    rx_drops_reg <= drops_clear ? '0 : rx_drops_reg + 32'(rxb_drop_now) + 32'(drop_walk) + 32'(drop_back);
+
+
     if (rst) begin
         v_state_reg <= V_IDLE;
         v_done_reg <= 1'b0;
         e_state_reg <= E_IDLE;
         e_vq_reg <= '0;
+        e_rx_reg <= 1'b0;
         rr_reg <= '0;
+        w_bank_reg <= 1'b0;
+        b_state_reg <= B_IDLE;
+        b_vq_reg <= '0;
+        b_rx_reg <= 1'b0;
+        b_frame_reg <= 1'b0;
+        b_committed_reg <= 1'b0;
         needs_reset_reg <= 1'b0;
         rx_drops_reg <= '0;
         fault_valid_reg <= 1'b0;
-        awvalid_reg <= 1'b0;
-        wvalid_reg <= 1'b0;
-        arvalid_reg <= 1'b0;
-        rready_reg <= 1'b0;
-        bready_reg <= 1'b0;
+        fault_data_reg <= '0;
         f_errno_reg <= '0;
         m_probe_reg <= 1'b0;
-        m_done_reg <= '0;
-        m_check_reg <= 1'b0;
-        m_checked_reg <= 1'b0;
         for (int q = 0; q < NVQ; q++) begin
             q_state[q] <= VQS_NONE;
             q_pending[q] <= 1'b0;

@@ -347,6 +347,8 @@ logic [7:0]      rd_left;
 logic [2:0]      rd_size;
 logic [1:0]      rd_burst;
 logic [23:0]     rd_user;
+logic [ID_W-1:0] rd_id;          // the burst's ID: each beat carries it, so the last beat of
+                                 // one burst keeps its RID while the next burst's address is taken
 
 assign m_axi_arready = !rst && !rd_busy && !stall[CH_AR];
 
@@ -370,13 +372,14 @@ always @(posedge clk) begin : axi_read
                 rd_size <= m_axi_arsize;
                 rd_burst <= m_axi_arburst;
                 rd_user <= m_axi_aruser;
-                m_axi_rid <= m_axi_arid;
+                rd_id <= m_axi_arid;
                 rd_busy <= 1'b1;
             end
         end else if ((!m_axi_rvalid || m_axi_rready) && !stall[CH_R]) begin
             err = vtb_mem_read(DEV, longint'(rd_addr >> LANE_BITS << LANE_BITS), BYTES,
                                32'(rd_user), word);
             m_axi_rdata <= word[DATA_W-1:0];
+            m_axi_rid <= rd_id;
             m_axi_rresp <= err ? RESP_SLVERR : RESP_OKAY;
             m_axi_rlast <= rd_left == 0;
             m_axi_rvalid <= 1'b1;

@@ -132,7 +132,7 @@ CATALOGUE: tuple[Mutant, ...] = (
            "split: it faults with EFAULT",
            "drivers/vhost/vringh.c: copy_from_iotlb / copy_to_iotlb, iotlb_translate (an "
            "access split into one iovec per range)",
-           ("test_ring_case", "RingMixTest", "uvm"), "vdpa_vq_engine"),
+           ("test_ring_case", "RingMixTest", "uvm"), "vdpa_ring_port"),
     Mutant("iotlb_ignore_write_perm",
            "the IOTLB translates a device write through a read-only mapping",
            "drivers/vhost/iotlb.c and vringh.c: iotlb_translate (perm must include "

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+// Language: SystemVerilog 2012 (subset accepted by Verilator 5 and Icarus 11)
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+/*
+ * Ring-item port of the data path: reads or writes one ring item (2, 4, 8 or 16 bytes: an
+ * avail index or entry, a descriptor, a used element, used.idx, avail_event, a notification
+ * field) at a guest IOVA, translated through the IOTLB, or only checks that it translates.
+ * The virtqueue engine has two: the walker's and the completion writer's, so a chain can be
+ * completed while the next one is walked.
+ *
+ * Translation: a ring item's request asks the IOTLB for the rest of its 4 KiB page, and a
+ * translation cache (vdpa_xlate_cache, CACHE_SETS x CACHE_ENTRIES, the set named by the
+ * request: the VQ) keeps successful answers, so the next items of the same ring go from their
+ * address straight to the bus. An item across two IOTLB ranges (or pages) is moved in pieces,
+ * one translation each, as vringh's copy_from_iotlb / iotlb_translate split it into several
+ * iovecs (drivers/vhost/vringh.c); every piece is translated before the first is accessed, so
+ * a fault on a later piece moves no byte. A read is one burst over the beats the piece spans,
+ * a write one beat (a piece also ends at its beat's end).
+ *
+ * Interfaces and timing (one clock, synchronous active-high reset):
+ *   request   req_valid and req_* held by the owner from the cycle it raises req_valid to the
+ *             cycle of done or fault (inclusive); req_valid drops in the cycle after. The port
+ *             looks the item up in the cycle req_valid rises and, on a cache hit, has the bus
+ *             request out in the next.
+ *   done      one-cycle pulse (combinational: the cycle the read's last beat or the write's
+ *             response is taken, or, translating only, the answer). rdata (byte k of the item
+ *             in bits [8k +: 8]) is valid from the next cycle until the port takes another
+ *             read.
+ *   fault     one-cycle pulse instead of done: fault_xlate with fault_asid for a translation
+ *             the IOTLB refused (or answered with length 0), else a bus error response (EIO:
+ *             the rest of the read burst is taken first). The owner records and reports it.
+ *   asid      the ASID of the access on the bus (the owner's AXI user sideband).
+ *   IOTLB     tr_req_* / tr_resp_*: one request outstanding; `flush` from the IOTLB drops
+ *             every cached answer (vdpa_xlate_cache).
+ *   AXI       address and data registers of one transaction at a time; IDs, size, burst type
+ *             and the user sideband are the arbiter's and the owner's (vdpa_axi_arb).
+ */
+module vdpa_ring_port
+    import vdpa_mutants_pkg::*;
+#(
+    // AXI data width in bits (32, 64, 128, 256 or 512)
+    parameter int DATA_W = 64,
+    // AXI address width in bits
+    parameter int ADDR_W = 64,
+    // Translation cache sets (the owner names one per request: its VQ) and entries per set
+    parameter int CACHE_SETS = 8,
+    parameter int CACHE_ENTRIES = 4,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
+    parameter int MUTANT = MUT_NONE
+) (
+    input  wire logic                 clk,
+    input  wire logic                 rst,
+
+    /* Request: one item */
+    input  wire logic                 req_valid,
+    input  wire logic [(CACHE_SETS > 1 ? $clog2(CACHE_SETS) : 1)-1:0] req_set,
+    input  wire logic [7:0]           req_group,
+    input  wire logic [63:0]          req_iova,
+    input  wire logic [4:0]           req_len,      // 2, 4, 8 or 16
+    input  wire logic                 req_write,
+    input  wire logic                 req_probe,    // translate only, no bus access
+    input  wire logic [31:0]          req_wdata,
+
+    /* Outcome */
+    output wire logic                 done,
+    output wire logic                 fault,
+    output wire logic                 fault_xlate,
+    output wire logic [7:0]           fault_asid,
+    output wire logic [127:0]         rdata,
+    output wire logic [7:0]           asid,
+
+    /* IOTLB */
+    output wire logic                 tr_req_valid,
+    input  wire logic                 tr_req_ready,
+    output wire logic [7:0]           tr_req_group,
+    output wire logic [63:0]          tr_req_iova,
+    output wire logic [31:0]          tr_req_len,
+    output wire logic                 tr_req_write,
+    input  wire logic                 tr_resp_valid,
+    input  wire logic                 tr_resp_ok,
+    input  wire logic [63:0]          tr_resp_pa,
+    input  wire logic [31:0]          tr_resp_len,
+    input  wire logic [7:0]           tr_resp_asid,
+    input  wire logic                 flush,
+
+    /* AXI4 master registers */
+    output wire logic [ADDR_W-1:0]    axi_awaddr,
+    output wire logic [7:0]           axi_awlen,
+    output wire logic                 axi_awvalid,
+    input  wire logic                 axi_awready,
+    output wire logic [DATA_W-1:0]    axi_wdata,
+    output wire logic [DATA_W/8-1:0]  axi_wstrb,
+    output wire logic                 axi_wlast,
+    output wire logic                 axi_wvalid,
+    input  wire logic                 axi_wready,
+    input  wire logic [1:0]           axi_bresp,
+    input  wire logic                 axi_bvalid,
+    output wire logic                 axi_bready,
+    output wire logic [ADDR_W-1:0]    axi_araddr,
+    output wire logic [7:0]           axi_arlen,
+    output wire logic                 axi_arvalid,
+    input  wire logic                 axi_arready,
+    input  wire logic [DATA_W-1:0]    axi_rdata,
+    input  wire logic [1:0]           axi_rresp,
+    input  wire logic                 axi_rlast,
+    input  wire logic                 axi_rvalid,
+    output wire logic                 axi_rready
+);
+
+localparam int BYTES = DATA_W / 8;
+localparam int BW = $clog2(BYTES);
+
+typedef enum logic [2:0] {P_XL, P_XLW, P_AR, P_R, P_AW, P_B} pstate_t;
+pstate_t      p_state_reg;
+
+logic [4:0]   done_reg;       // bytes of the item accessed (or checked) so far
+logic [4:0]   piece_reg;      // bytes of the piece being accessed
+logic         check_reg;      // a split item: translating its remaining pieces first
+logic         checked_reg;    // every piece of this item translated
+logic [31:0]  beat_off_reg;   // byte offset of the current read beat from the piece
+logic [127:0] item_reg;
+logic         eio_reg;        // a read beat of this burst had an error response
+logic [7:0]   asid_reg;
+logic [ADDR_W-1:0] awaddr_reg, araddr_reg;
+logic [7:0]   arlen_reg;
+logic         awvalid_reg, wvalid_reg, arvalid_reg, rready_reg, bready_reg;
+logic [DATA_W-1:0] wdata_reg;
+logic [BYTES-1:0]  wstrb_reg;
+
+assign rdata = item_reg;
+assign asid = asid_reg;
+assign axi_awaddr = awaddr_reg;
+assign axi_awlen = 8'd0;
+assign axi_awvalid = awvalid_reg;
+assign axi_wdata = wdata_reg;
+assign axi_wstrb = wstrb_reg;
+assign axi_wlast = 1'b1;
+assign axi_wvalid = wvalid_reg;
+assign axi_bready = bready_reg;
+assign axi_araddr = araddr_reg;
+assign axi_arlen = arlen_reg;
+assign axi_arvalid = arvalid_reg;
+assign axi_rready = rready_reg;
+
+// a read burst: the beats from pa's beat to the one holding byte pa + nbytes - 1
+function automatic logic [7:0] burst_beats(input logic [63:0] pa, input logic [31:0] nbytes);
+    logic [63:0] span;
+    span = (pa & 64'(BYTES - 1)) + 64'(nbytes) + 64'(BYTES - 1);
+    return 8'(span >> BW);
+endfunction
+
+// the remaining bytes of the item, and where they start
+wire logic [4:0]  rem = req_len - done_reg;
+wire logic [63:0] cur_iova = req_iova + 64'(done_reg);
+
+// the answer to the item's translation: from the cache in P_XL when it holds the whole rest
+// of the item (no IOTLB request then), else from the IOTLB in P_XLW
+logic        xc_hit;
+logic [63:0] xc_pa;
+logic [7:0]  xc_asid;
+wire logic        looking = p_state_reg == P_XL && req_valid;
+wire logic        x_cached = looking && xc_hit;
+wire logic        x_valid = x_cached || (p_state_reg == P_XLW && tr_resp_valid);
+wire logic        x_ok = x_cached || tr_resp_ok;
+wire logic [63:0] x_pa = x_cached ? xc_pa : tr_resp_pa;
+wire logic [31:0] x_len = x_cached ? 32'(rem) : tr_resp_len;
+wire logic [7:0]  x_asid = x_cached ? xc_asid : tr_resp_asid;
+wire logic        x_fault = !x_ok || x_len == 0 ||
+                            (MUTANT == MUT_STRADDLE_FAULTS && x_len < 32'(rem));  // mutant MUT_STRADDLE_FAULTS
+
+wire logic [4:0]  xl_piece = (x_len < 32'(rem)) ? 5'(x_len) : rem;
+// a write is one beat: its piece ends at the beat's end too (7 bits: a whole 64-byte beat is
+// a room of 64, not 0)
+wire logic [6:0]  w_room = 7'(BYTES) - 7'(x_pa[BW-1:0]);
+wire logic [4:0]  w_piece = (7'(xl_piece) > w_room) ? 5'(w_room) : xl_piece;
+// translate only: a probe, the pieces of a split item before its first access, or the piece
+// just answered is not the last and the item is not yet checked
+wire logic        x_translate_only = req_probe || check_reg || (xl_piece != rem && !checked_reg);
+// the piece on the bus is the item's last
+wire logic        last_piece = done_reg + piece_reg == req_len;
+
+wire logic r_end = p_state_reg == P_R && axi_rvalid && axi_rlast;
+wire logic r_err = axi_rresp != 2'b00 || eio_reg;
+wire logic b_end = p_state_reg == P_B && axi_bvalid;
+assign fault = (x_valid && x_fault) || (r_end && r_err) || (b_end && axi_bresp != 2'b00);
+assign fault_xlate = x_valid && x_fault;
+assign fault_asid = x_asid;
+assign done = (x_valid && !x_fault && x_translate_only && xl_piece == rem && !check_reg) ||
+              (r_end && !r_err && last_piece) || (b_end && axi_bresp == 2'b00 && last_piece);
+
+// a request goes out in the cycle the item is looked up and missed, held until taken; it
+// asks for the rest of the page, so the answer serves the next items of the ring from the
+// cache (the item itself is min(answer, rest))
+wire logic [31:0] page_rest = 32'h1000 - 32'(cur_iova[11:0]);
+assign tr_req_valid = looking && !xc_hit;
+assign tr_req_group = req_group;
+assign tr_req_iova = cur_iova;
+assign tr_req_len = page_rest > 32'(rem) ? page_rest : 32'(rem);
+assign tr_req_write = req_write;
+
+vdpa_xlate_cache #(
+    .SETS(CACHE_SETS),
+    .ENTRIES(CACHE_ENTRIES)
+) xlate_cache_inst (
+    .clk(clk),
+    .rst(rst),
+    .lk_set(req_set),
+    .lk_group(req_group),
+    .lk_iova(cur_iova),
+    .lk_len(rem),
+    .lk_write(req_write),
+    .hit(xc_hit),
+    .hit_pa(xc_pa),
+    .hit_asid(xc_asid),
+    .req_taken(tr_req_valid && tr_req_ready),
+    .fill_valid(p_state_reg == P_XLW && tr_resp_valid && tr_resp_ok),
+    .fill_set(req_set),
+    .fill_group(req_group),
+    .fill_iova(cur_iova),
+    .fill_len(tr_resp_len),
+    .fill_write(req_write),
+    .fill_pa(tr_resp_pa),
+    .fill_asid(tr_resp_asid),
+    .flush(flush)
+);
+
+always_ff @(posedge clk) begin
+    case (p_state_reg)
+        P_XL, P_XLW: begin
+            if (looking && !xc_hit) begin
+                if (tr_req_ready) begin
+                    p_state_reg <= P_XLW;
+                end
+            end else if (x_valid) begin
+                p_state_reg <= P_XL;
+                if (x_fault) begin
+                    done_reg <= '0;
+                    check_reg <= 1'b0;
+                    checked_reg <= 1'b0;
+                end else if (x_translate_only) begin
+                    // the next piece, or (all translated) back to the start of a split item
+                    // to access it, or the item checked
+                    if (xl_piece != rem) begin
+                        done_reg <= done_reg + xl_piece;
+                        check_reg <= !req_probe;
+                    end else if (check_reg) begin
+                        done_reg <= '0;
+                        check_reg <= 1'b0;
+                        checked_reg <= 1'b1;
+                    end else begin
+                        done_reg <= '0;
+                    end
+                end else begin
+                    asid_reg <= x_asid;
+                    if (req_write) begin
+                        piece_reg <= w_piece;
+                        awaddr_reg <= ADDR_W'(x_pa & ~64'(BYTES - 1));
+                        awvalid_reg <= 1'b1;
+                        wdata_reg <= DATA_W'(req_wdata >> (8 * done_reg)) << (8 * x_pa[BW-1:0]);
+                        wstrb_reg <= BYTES'(BYTES'(20'((20'd1 << w_piece) - 20'd1)) << x_pa[BW-1:0]);
+                        wvalid_reg <= 1'b1;
+                        p_state_reg <= P_AW;
+                    end else begin
+                        piece_reg <= xl_piece;
+                        beat_off_reg <= -32'(x_pa[BW-1:0]);
+                        araddr_reg <= ADDR_W'(x_pa & ~64'(BYTES - 1));
+                        arlen_reg <= burst_beats(x_pa, 32'(xl_piece)) - 8'd1;
+                        arvalid_reg <= 1'b1;
+                        eio_reg <= 1'b0;
+                        p_state_reg <= P_AR;
+                    end
+                end
+            end
+        end
+        P_AR: begin
+            if (axi_arready) begin
+                arvalid_reg <= 1'b0;
+                rready_reg <= 1'b1;
+                p_state_reg <= P_R;
+            end
+        end
+        P_R: begin
+            if (axi_rvalid) begin
+                // the beat's bytes that belong to the piece go to their place in the item
+                for (int j = 0; j < BYTES; j++) begin
+                    if ($signed(beat_off_reg + 32'(j)) >= 0 && beat_off_reg + 32'(j) < 32'(piece_reg)) begin
+                        item_reg[8 * (32'(done_reg) + beat_off_reg + 32'(j)) +: 8] <= axi_rdata[8*j +: 8];
+                    end
+                end
+                beat_off_reg <= beat_off_reg + 32'(BYTES);
+                if (axi_rresp != 2'b00) begin
+                    eio_reg <= 1'b1;
+                end
+                if (axi_rlast) begin
+                    rready_reg <= 1'b0;
+                    p_state_reg <= P_XL;
+                    if (r_err || last_piece) begin
+                        done_reg <= '0;
+                        checked_reg <= 1'b0;
+                    end else begin
+                        done_reg <= done_reg + piece_reg;
+                    end
+                end
+            end
+        end
+        P_AW: begin
+            if (axi_awready) begin
+                awvalid_reg <= 1'b0;
+            end
+            if (axi_wready) begin
+                wvalid_reg <= 1'b0;
+            end
+            if ((axi_awready || !awvalid_reg) && (axi_wready || !wvalid_reg)) begin
+                bready_reg <= 1'b1;
+                p_state_reg <= P_B;
+            end
+        end
+        P_B: begin
+            if (axi_bvalid) begin
+                bready_reg <= 1'b0;
+                p_state_reg <= P_XL;
+                if (axi_bresp != 2'b00 || last_piece) begin
+                    done_reg <= '0;
+                    checked_reg <= 1'b0;
+                end else begin
+                    done_reg <= done_reg + piece_reg;
+                end
+            end
+        end
+        default: begin
+            p_state_reg <= P_XL;
+        end
+    endcase
+
+    if (rst) begin
+        p_state_reg <= P_XL;
+        done_reg <= '0;
+        check_reg <= 1'b0;
+        checked_reg <= 1'b0;
+        eio_reg <= 1'b0;
+        asid_reg <= '0;
+        awvalid_reg <= 1'b0;
+        wvalid_reg <= 1'b0;
+        arvalid_reg <= 1'b0;
+        rready_reg <= 1'b0;
+        bready_reg <= 1'b0;
+    end
+end
+
+endmodule
+
+`resetall
