@@ -9,29 +9,33 @@
  * Virtqueue engine: per-VQ object contexts (INIT/RDY/SUSPEND/ERR/NONE), the VQ command unit,
  * and the split-ring data path (virtio 1.2 §2.7) for TX (odd VQs) and RX (even VQs).
  *
- * The data path is two stages with a chain in each. The walker reads the avail index and
+ * The data path is three stages with a chain in each. The walker reads the avail index and
  * head, walks and validates the whole descriptor chain and translates every buffer page
  * through the IOTLB, so a malformed ring or a translation fault makes no data access; it then
- * hands the chain (head, direction, segment list) to the back end, which moves its data
- * (vdpa_dma_mover) and completes it (vdpa_used_writer: used element, used.idx,
- * notification). While the back end moves and completes one chain, the walker walks the next
- * (WALK_AHEAD), of the same queue or another. Rings and descriptor tables are reached through
- * the VQ's descriptor group, buffers and indirect tables through its data group (mlx5:
+ * hands the chain (head, direction, segment list) to the move stage (vdpa_dma_mover), which
+ * hands it on to the completion stage (vdpa_used_writer: used element, used.idx,
+ * notification). So while one chain completes, the next moves and the one after is walked
+ * (PIPELINE), of the same queue or others. Rings and descriptor tables are reached through the
+ * VQ's descriptor group, buffers and indirect tables through its data group (mlx5:
  * virtio_q_mkey / desc_group_mkey). Errors follow drivers/vhost/vringh.c (__vringh_iov,
  * __vringh_get_head): the VQ goes to ERR, a fault is reported, NEEDS_RESET is raised; other
  * VQs keep running.
  *
- * What a chain in flight changes, and why the contract still holds:
- *  - Order. A queue's chains complete in the order their heads were taken (one back end), so
- *    the used ring is as a one-chain-at-a-time device writes it. The walker's index is the
- *    queue's last_avail plus the chain the back end has not yet committed.
+ * What chains in flight change, and why the contract still holds:
+ *  - Order. A queue's chains complete in the order their heads were taken (one completion
+ *    stage), so the used ring is as a one-chain-at-a-time device writes it. The walker's index
+ *    is the queue's last_avail plus the chains of that queue the later stages hold and have
+ *    not committed.
  *  - Suspend and state. last_avail and used_idx advance only when a chain's used.idx is
- *    written; a suspend or destroy waits for both stages to leave the queue (a chain walked is
+ *    written; a suspend or destroy waits for every stage to leave the queue (a chain walked is
  *    moved and completed), so get_vq_state after it is exact.
- *  - Faults. The walker reports a fault only once the back end is idle, so faults and
- *    completions are seen in the order of a serial device; a walked chain whose queue went to
- *    ERR meanwhile (the back end faulted on it) is dropped without a trace. The only write the
- *    walker makes (avail_event, EVENT_IDX) also waits for an idle back end.
+ *  - Faults. A stage reports a fault only once the stages after it are idle, so faults and
+ *    completions are seen in the order of a serial device; a chain whose queue went to ERR
+ *    meanwhile (a later stage faulted on the chain before it) is dropped without a trace. What
+ *    a chain does before the one ahead of it on its queue is complete must be undoable if that
+ *    completion faults: a receive chain does not start writing then, a transmitted frame's last
+ *    beat waits (and leaves with the abort flag if it did), and the walker's one write
+ *    (avail_event, EVENT_IDX) waits for idle later stages.
  *  - Prefetch. The next chain's ring items may be read before this chain's data is written:
  *    a guest whose receive buffers alias its own rings sees the ring as it was (the driver must
  *    not touch what it made available, virtio 1.2 §2.7.13.1; prefetching devices do the same).
@@ -70,8 +74,9 @@ module vdpa_vq_engine
     parameter int RX_SLOTS = 4,
     // Command argument words
     parameter int NARGS = 12,
-    // Walk the next chain while the back end moves and completes one (0: one chain at a time)
-    parameter int WALK_AHEAD = 1,
+    // Chains in flight: 1 walks one chain while the previous moves and the one before completes;
+    // 0 serves one chain at a time (the engine before the pipeline, for comparison)
+    parameter int PIPELINE = 1,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE
 ) (
@@ -366,23 +371,31 @@ logic         fault_valid_reg;
 logic [127:0] fault_data_reg;
 
 // ---------------------------------------------------------------------------------------
-// Back end state: the chain handed over by the walker, moved and then completed
+// Move stage: the chain handed over by the walker, its data moved by vdpa_dma_mover
 // ---------------------------------------------------------------------------------------
-typedef enum logic [2:0] {B_IDLE, B_XFER, B_USED, B_PORT, B_FAULT} bstate_t;
-bstate_t      b_state_reg;
-logic [QW-1:0] b_vq_reg;
-logic         b_rx_reg;
-logic [15:0]  b_head_reg;
-logic         b_bank_reg;
-logic [7:0]   b_data_asid_reg;
-logic         b_committed_reg;     // its used.idx is written: the queue's context has advanced
-logic         b_frame_reg;         // RX: the received frame is still the back end's (held)
-// fault record of the back end
-logic [7:0]   b_errno_reg;
-logic         b_xlate_reg;
-logic [7:0]   b_asid_reg;
-logic [63:0]  b_iova_reg;
-logic         b_write_reg;
+typedef enum logic [1:0] {MS_IDLE, MS_XFER, MS_FAULT} msstate_t;
+msstate_t     ms_state_reg;
+logic [QW-1:0] ms_vq_reg;
+logic         ms_rx_reg;
+logic [15:0]  ms_head_reg;
+logic         ms_bank_reg;
+logic [7:0]   ms_asid_reg;         // the data group's ASID (AXI user)
+logic         ms_frame_reg;        // RX: the received frame is still the move stage's (held)
+
+// ---------------------------------------------------------------------------------------
+// Completion stage: the chain whose data has moved, completed by vdpa_used_writer
+// ---------------------------------------------------------------------------------------
+typedef enum logic [1:0] {CS_IDLE, CS_USED, CS_PORT, CS_FAULT} csstate_t;
+csstate_t     cs_state_reg;
+logic [QW-1:0] cs_vq_reg;
+logic         cs_rx_reg;
+logic [15:0]  cs_head_reg;
+logic         cs_committed_reg;    // its used.idx is written: the queue's context has advanced
+// fault record of the completion stage
+logic         cs_xlate_reg;
+logic [7:0]   cs_asid_reg;
+logic [63:0]  cs_iova_reg;
+logic         cs_write_reg;
 // the completion writer's ring item
 logic [7:0]   c_group_reg;
 logic [63:0]  c_iova_reg;
@@ -391,7 +404,11 @@ logic         c_write_reg;
 logic [31:0]  c_wval_reg;
 logic [2:0]   c_kind_reg;
 
-wire logic b_busy = b_state_reg != B_IDLE;
+wire logic ms_busy = ms_state_reg != MS_IDLE;
+wire logic cs_busy = cs_state_reg != CS_IDLE;
+// nothing after the walker holds a chain: the walker's fault and its one write wait for this,
+// so both come where a one-chain-at-a-time device would make them
+wire logic back_idle = !ms_busy && !cs_busy;
 // a fault raises NEEDS_RESET (virtio 1.2 §2.1.2), whichever stage takes it
 wire logic raise_needs_reset = MUTANT != MUT_NO_NEEDS_RESET;  // mutant MUT_NO_NEEDS_RESET
 
@@ -437,8 +454,8 @@ always_comb begin
 end
 logic [7:0]   wp_asid, cp_asid;
 wire logic [23:0] w_user = {5'd0, w_kind, wp_asid, 8'(e_vq_reg)};
-wire logic [23:0] c_user = {5'd0, c_kind_reg, cp_asid, 8'(b_vq_reg)};
-wire logic [23:0] mv_user = {5'd0, KIND_BUFFER, b_data_asid_reg, 8'(b_vq_reg)};
+wire logic [23:0] c_user = {5'd0, c_kind_reg, cp_asid, 8'(cs_vq_reg)};
+wire logic [23:0] mv_user = {5'd0, KIND_BUFFER, ms_asid_reg, 8'(ms_vq_reg)};
 assign am_aruser = {mv_user, c_user, w_user};
 assign am_awuser = {mv_user, c_user, w_user};
 
@@ -474,7 +491,7 @@ vdpa_axi_arb #(
     .m_axi_rlast(m_axi_rlast), .m_axi_rvalid(m_axi_rvalid), .m_axi_rready(m_axi_rready)
 );
 
-assign m_axis_tx_tdest = 8'(b_vq_reg);
+assign m_axis_tx_tdest = 8'(ms_vq_reg);
 
 assign fault_valid = fault_valid_reg;
 assign fault_data = fault_data_reg;
@@ -523,16 +540,16 @@ always_comb begin
     end
 end
 
-assign eng_busy = e_state_reg != E_IDLE || b_busy;
+assign eng_busy = e_state_reg != E_IDLE || !back_idle;
 
-// the back end holds the offered frame while it moves it: the walker may not take it again
-wire logic rx_in_back = b_frame_reg;
-// the walker may start a chain: WALK_AHEAD lets it start while the back end has one
-wire logic walk_free = WALK_AHEAD != 0 || !b_busy;
+// the move stage holds the offered frame while it writes it: the walker may not take it again
+wire logic rx_in_back = ms_frame_reg;
+// the walker may start a chain: PIPELINE lets it start while later stages hold chains
+wire logic walk_free = PIPELINE != 0 || back_idle;
 
 // quiescent: nothing in flight, no held frame the engine would act on (the buffer offers one
 // if there is any), no kick the scheduler would act on
-assign dp_idle = e_state_reg == E_IDLE && !b_busy &&
+assign dp_idle = e_state_reg == E_IDLE && back_idle &&
                  !(rxb_full && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
                  !(driver_ok && pick_found) && !rxb_receiving;
 
@@ -557,8 +574,8 @@ always_comb begin
         rxb_q_wake[q] = rxq_bad[q] || (rxq_open[q] && q_pending[q]);
     end
 end
-// the offered frame is the walker's from E_START until it is back in E_IDLE, then the back
-// end's until it has been written
+// the offered frame is the walker's from E_START until it is back in E_IDLE, then the move
+// stage's until it has been written
 assign rxb_hold = (e_rx_reg && e_state_reg != E_IDLE) || rx_in_back;
 wire logic rx_vq_bad = 32'(rxb_vq) >= NVQ || rxq_bad[rxb_vq[QW-1:0]];
 wire logic rx_vq_ok = !rx_vq_bad && rxq_open[rxb_vq[QW-1:0]] &&
@@ -570,10 +587,13 @@ wire logic rx_yield = RX_SLOTS > 1 && e_rx_reg && pick_found;
 
 wire logic [16:0] e_size = q_size[e_vq_reg];
 wire logic [IW-1:0] ift_idx = IW'(32'(e_vq_reg) * IFT_WORDS + 32'(e_head_reg >> 6));
-wire logic [IW-1:0] b_ift_idx = IW'(32'(b_vq_reg) * IFT_WORDS + 32'(b_head_reg >> 6));
-// the walker's last_avail and used index: the context's, plus the chain the back end has not
-// committed (a one-chain-at-a-time device would have completed it by now)
-wire logic [15:0] w_ahead = 16'(b_busy && b_vq_reg == e_vq_reg && !b_committed_reg);
+wire logic [IW-1:0] ms_ift_idx = IW'(32'(ms_vq_reg) * IFT_WORDS + 32'(ms_head_reg >> 6));
+wire logic [IW-1:0] cs_ift_idx = IW'(32'(cs_vq_reg) * IFT_WORDS + 32'(cs_head_reg >> 6));
+// the walker's last_avail and used index: the context's, plus the chains of its queue the
+// later stages hold and have not committed (a one-chain-at-a-time device would have completed
+// them by now)
+wire logic [15:0] w_ahead = 16'(ms_busy && ms_vq_reg == e_vq_reg) +
+                            16'(cs_busy && cs_vq_reg == e_vq_reg && !cs_committed_reg);
 wire logic [15:0] w_avail = q_avail[e_vq_reg] + w_ahead;
 wire logic [15:0] w_used = q_used[e_vq_reg] + w_ahead;
 
@@ -703,29 +723,48 @@ wire logic [63:0] avail_entry = avail_entry_iova(q_drv[e_vq_reg], e_size, w_avai
 wire logic [15:0] avail_delta = m_rshift - w_avail;
 
 // ---------------------------------------------------------------------------------------
-// DMA mover: the back end's chain data over its translated segments (the walker-to-mover seam)
+// DMA mover: the move stage's chain data over its translated segments (the walker-to-mover
+// seam)
 // ---------------------------------------------------------------------------------------
 logic [SW-1:0] mv_seg_idx;
-logic          mv_done_valid, mv_err_set, mv_fault;
+logic          mv_done_valid, mv_fault;
 logic [31:0]   mv_moved;
 logic          mv_req_ready;
-// E_MOVE hands the chain over when the back end is free: RX the header and frame (a frame
+logic          uw_req_ready;       // the completion writer is idle: it takes a moved chain
+// E_MOVE hands the chain over when the move stage is free: RX the header and frame (a frame
 // larger than the chain's capacity is dropped instead, by the walker); TX the chain, or
 // nothing for a chain shorter than the header or longer than a frame (completed without
 // transmitting, dropped)
 wire logic [31:0] rx_xfer_len = 32'(hdr_len) + 32'(rxb_len);
 wire logic        rx_too_big = rx_xfer_len > total_reg;
 wire logic        tx_dropped = total_reg < 32'(hdr_len) || total_reg - 32'(hdr_len) > TX_MAX_FRAME;
-// the chain's queue went to ERR while it waited (the back end faulted on the chain before it)
+// the chain's queue went to ERR while it waited (a later stage faulted on a chain before it)
 wire logic        w_abandon = q_state[e_vq_reg] == VQS_ERR;
+// a receive chain does not start writing while the completion of its queue's previous chain
+// may still fault: a one-chain-at-a-time device would never write it then (a transmit chain
+// only reads, and its frame's end waits instead: tx_hold)
+wire logic        rx_after_done = !(e_rx_reg && cs_busy && cs_vq_reg == e_vq_reg);
 wire logic        hand_off = e_state_reg == E_MOVE && !(e_rx_reg && rx_too_big) && !w_abandon &&
-                             b_state_reg == B_IDLE && mv_req_ready;
+                             ms_state_reg == MS_IDLE && mv_req_ready && rx_after_done;
 wire logic [31:0] mv_req_len = e_rx_reg ? rx_xfer_len : (tx_dropped ? 32'd0 : total_reg);
 // the mover reads the bank it was handed: the walker's in the cycle of the hand-off
-wire logic        mv_bank = b_busy ? b_bank_reg : w_bank_reg;
+wire logic        mv_bank = ms_busy ? ms_bank_reg : w_bank_reg;
 wire logic [SW:0] mv_seg = {mv_bank, mv_seg_idx};
+// the moved chain goes to the completion stage, or is dropped if its queue went to ERR while
+// it moved (the completion of the chain before it faulted)
+wire logic        ms_drop = q_state[ms_vq_reg] == VQS_ERR;
+wire logic        mv_done_ready = ms_drop || uw_req_ready;
+// a transmitted frame's last beat waits while the completion of its queue's previous chain
+// may still fault, and leaves with the abort flag (the receiver discards it) if it did
+logic              mv_tvalid, mv_tready, mv_tlast, mv_tuser;
+wire logic         tx_hold = mv_tlast && cs_busy && cs_vq_reg == ms_vq_reg;
+assign m_axis_tx_tvalid = mv_tvalid && !tx_hold;
+assign mv_tready = m_axis_tx_tready && !tx_hold;
+assign m_axis_tx_tlast = mv_tlast;
+assign m_axis_tx_tuser = mv_tuser || (mv_tlast && ms_drop);
+// the mover's bus-error flag: every mover fault is EIO, reported from its fault pulse
 /* verilator lint_off UNUSEDSIGNAL */
-logic          mv_busy;
+logic          mv_busy, mv_err_set;
 /* verilator lint_on UNUSEDSIGNAL */
 
 vdpa_dma_mover #(
@@ -745,7 +784,7 @@ vdpa_dma_mover #(
     .src_pos(mv_src_pos),
     .src_data(rx_src),
     .done_valid(mv_done_valid),
-    .done_ready(uw_req_ready),
+    .done_ready(mv_done_ready),
     .moved(mv_moved),
     .err_set(mv_err_set),
     .fault(mv_fault),
@@ -773,20 +812,22 @@ vdpa_dma_mover #(
     .axi_rready(am_rready[PM_MOVE]),
     .m_axis_tdata(m_axis_tx_tdata),
     .m_axis_tkeep(m_axis_tx_tkeep),
-    .m_axis_tvalid(m_axis_tx_tvalid),
-    .m_axis_tready(m_axis_tx_tready),
-    .m_axis_tlast(m_axis_tx_tlast),
-    .m_axis_tuser(m_axis_tx_tuser)
+    .m_axis_tvalid(mv_tvalid),
+    .m_axis_tready(mv_tready),
+    .m_axis_tlast(mv_tlast),
+    .m_axis_tuser(mv_tuser)
 );
 
 // ---------------------------------------------------------------------------------------
 // Completion writer: used element, used.idx, notification, over its own ring-item port
 // ---------------------------------------------------------------------------------------
 // the data has moved (TX: the frame's last stream beat accepted)
-wire logic uw_req_valid = mv_done_valid;
-// the port is the writer's again when the back end is back in B_USED
-wire logic uw_port_free = b_state_reg == B_USED;
-logic         uw_req_ready;
+wire logic uw_req_valid = mv_done_valid && !ms_drop;
+// the queue completed: the move stage's at the request (the writer latches the new used index
+// then), the completion stage's after
+wire logic [QW-1:0] uw_vq = cs_busy ? cs_vq_reg : ms_vq_reg;
+// the port is the writer's again when the completion stage is back in CS_USED
+wire logic uw_port_free = cs_state_reg == CS_USED;
 logic         uw_item_valid;
 logic [7:0]   uw_item_group;
 logic [63:0]  uw_item_iova;
@@ -814,15 +855,15 @@ vdpa_used_writer #(
     .rst(rst),
     .req_valid(uw_req_valid),
     .req_ready(uw_req_ready),
-    .req_head(b_head_reg),
-    .req_rx(b_rx_reg),
+    .req_head(ms_head_reg),
+    .req_rx(ms_rx_reg),
     .req_written(mv_moved),
-    .req_vq(8'(b_vq_reg)),
-    .ctx_drv(q_drv[b_vq_reg]),
-    .ctx_dev(q_dev[b_vq_reg]),
-    .ctx_size(q_size[b_vq_reg]),
-    .ctx_used(q_used[b_vq_reg]),
-    .ctx_group(q_rgroup[b_vq_reg]),
+    .req_vq(8'(ms_vq_reg)),
+    .ctx_drv(q_drv[uw_vq]),
+    .ctx_dev(q_dev[uw_vq]),
+    .ctx_size(q_size[uw_vq]),
+    .ctx_used(q_used[uw_vq]),
+    .ctx_group(q_rgroup[uw_vq]),
     .event_idx(feat_event_idx),
     .elem_iova(uw_elem_iova),
     .idx_iova(uw_idx_iova),
@@ -835,7 +876,7 @@ vdpa_used_writer #(
     .item_wdata(uw_item_wdata),
     .item_kind(uw_item_kind),
     .item_rdata(cp_rdata[15:0]),
-    .cancel(b_state_reg == B_FAULT),
+    .cancel(cs_state_reg == CS_FAULT),
     .commit(uw_commit),
     .new_used(uw_new_used),
     .done_valid(uw_done_valid),
@@ -854,8 +895,8 @@ vdpa_ring_port #(
 ) done_port_inst (
     .clk(clk),
     .rst(rst),
-    .req_valid(b_state_reg == B_PORT),
-    .req_set(b_vq_reg),
+    .req_valid(cs_state_reg == CS_PORT),
+    .req_set(cs_vq_reg),
     .req_group(c_group_reg),
     .req_iova(c_iova_reg),
     .req_len(c_len_reg),
@@ -905,9 +946,10 @@ vdpa_ring_port #(
 
 always_ff @(posedge clk) begin
     // received frames dropped this cycle by each stage, and a reset of the count
-    logic drop_walk, drop_back, drops_clear;
+    logic drop_walk, drop_move, drop_done, drops_clear;
     drop_walk = 1'b0;
-    drop_back = 1'b0;
+    drop_move = 1'b0;
+    drop_done = 1'b0;
     drops_clear = 1'b0;
     fault_valid_reg <= 1'b0;
     v_done_reg <= 1'b0;
@@ -1056,7 +1098,7 @@ always_ff @(posedge clk) begin
                 v_status_reg <= ST_BAD_STATE;
                 v_state_reg <= V_DONE;
             end else if (((e_state_reg == E_IDLE || e_vq_reg != v_vq_reg) &&
-                        !(b_busy && b_vq_reg == v_vq_reg)) ||
+                        !(ms_busy && ms_vq_reg == v_vq_reg) && !(cs_busy && cs_vq_reg == v_vq_reg)) ||
                     (MUTANT == MUT_SUSPEND_NO_DRAIN && v_target_reg == VQS_SUSPEND)) begin  // mutant MUT_SUSPEND_NO_DRAIN
                 q_state[v_vq_reg] <= v_target_reg;
                 if (v_target_reg == VQS_NONE) begin
@@ -1066,7 +1108,7 @@ always_ff @(posedge clk) begin
             end
         end
         V_DRAIN_ALL: begin
-            if ((e_state_reg == E_IDLE && !b_busy) ||
+            if ((e_state_reg == E_IDLE && back_idle) ||
                     (MUTANT == MUT_SUSPEND_NO_DRAIN && v_op_reg != OP_RESET)) begin  // mutant MUT_SUSPEND_NO_DRAIN
                 if (v_op_reg == OP_RESET) begin
                     // the held received frames belong to the old device instance
@@ -1105,7 +1147,7 @@ always_ff @(posedge clk) begin
     case (e_state_reg)
         E_IDLE: begin
             if (rx_in_back) begin
-                // the offered frame is being written by the back end: not the walker's
+                // the offered frame is being written by the move stage: not the walker's
                 if (pick_found && driver_ok && !iotlb_hold && walk_free) begin
                     e_vq_reg <= pick_vq;
                     rr_reg <= pick_vq;
@@ -1166,9 +1208,9 @@ always_ff @(posedge clk) begin
             if (m_rshift[15:0] == w_avail) begin
                 if (feat_event_idx && !e_rechecked_reg) begin
                     // publish avail_event = last_avail, then look once more (virtio 1.2
-                    // §2.7.10); the walker's only write waits until the back end is idle, so
-                    // it is made only where a one-chain-at-a-time device would make it
-                    if (!b_busy) begin
+                    // §2.7.10); the walker's only write waits until the later stages are idle,
+                    // so it is made only where a one-chain-at-a-time device would make it
+                    if (back_idle) begin
                         e_rechecked_reg <= 1'b1;
                         m_group_reg <= q_rgroup[e_vq_reg];
                         m_iova_reg <= avail_event_iova(q_dev[e_vq_reg], e_size);
@@ -1366,29 +1408,26 @@ always_ff @(posedge clk) begin
             e_state_reg <= E_PORT;
         end
         E_MOVE: begin
-            // hand the chain to the back end once it is free (hand_off: the mover takes the
+            // hand the chain to the move stage once it is free (hand_off: the mover takes the
             // request in that cycle); a frame larger than the buffer is dropped here, the
             // buffer kept
             m_probe_reg <= 1'b0;
             if (w_abandon) begin
-                // the back end faulted on this queue's chain before this one: a serial device
+                // a later stage faulted on this queue's chain before this one: a serial device
                 // would never have taken this head
                 ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
                 e_state_reg <= E_DONE;
             end else if (e_rx_reg && rx_too_big) begin
                 e_state_reg <= E_RX_DROP;
             end else if (hand_off) begin
-                b_vq_reg <= e_vq_reg;
-                b_rx_reg <= e_rx_reg;
-                b_head_reg <= e_head_reg;
-                b_bank_reg <= w_bank_reg;
-                b_data_asid_reg <= data_asid_reg;
-                b_committed_reg <= 1'b0;
-                b_errno_reg <= '0;
-                b_xlate_reg <= 1'b0;
-                b_frame_reg <= e_rx_reg;
+                ms_vq_reg <= e_vq_reg;
+                ms_rx_reg <= e_rx_reg;
+                ms_head_reg <= e_head_reg;
+                ms_bank_reg <= w_bank_reg;
+                ms_asid_reg <= data_asid_reg;
+                ms_frame_reg <= e_rx_reg;
                 w_bank_reg <= !w_bank_reg;
-                b_state_reg <= B_XFER;
+                ms_state_reg <= MS_XFER;
                 e_state_reg <= E_DONE;
             end
         end
@@ -1399,10 +1438,10 @@ always_ff @(posedge clk) begin
             e_state_reg <= E_DONE;
         end
         E_FAULT: begin
-            // reported once the back end is idle, so faults and completions keep a serial
-            // device's order; dropped if the back end's own fault put the queue in ERR first.
-            // The VQ stops in ERR; others continue. An RX frame in hand is dropped.
-            if (!b_busy) begin
+            // reported once the later stages are idle, so faults and completions keep a
+            // serial device's order; dropped if a later stage's fault put the queue in ERR
+            // first. The VQ stops in ERR; others continue. An RX frame in hand is dropped.
+            if (back_idle) begin
                 if (w_abandon) begin
                     ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
                 end else begin
@@ -1449,29 +1488,66 @@ always_ff @(posedge clk) begin
     endcase
 
     // ===================================================================================
-    // Back end: the chain handed over moves (vdpa_dma_mover), then completes
-    // (vdpa_used_writer over the completion port)
+    // Move stage: the chain handed over moves (vdpa_dma_mover), then goes to completion
     // ===================================================================================
-    case (b_state_reg)
-        B_IDLE: begin
+    case (ms_state_reg)
+        MS_IDLE: begin
         end
-        B_XFER: begin
+        MS_XFER: begin
             // the mover reports a bus error as it takes it, and its end once the burst is over
             // (a TX frame under way closed with the abort flag)
-            if (mv_err_set) begin
-                b_errno_reg <= FAULT_EIO;
-                b_xlate_reg <= 1'b0;
-                b_iova_reg <= '0;
-            end
             if (mv_fault) begin
-                b_state_reg <= B_FAULT;
-            end else if (mv_done_valid && uw_req_ready) begin
-                rxb_take <= b_frame_reg;
-                b_frame_reg <= 1'b0;
-                b_state_reg <= B_USED;
+                ms_state_reg <= MS_FAULT;
+            end else if (mv_done_valid && mv_done_ready) begin
+                rxb_take <= ms_frame_reg;
+                ms_frame_reg <= 1'b0;
+                if (ms_drop) begin
+                    // its queue went to ERR on the chain before it: never completed
+                    ift[ms_ift_idx][ms_head_reg[5:0]] <= 1'b0;
+                    drop_move = ms_rx_reg;
+                end else begin
+                    cs_vq_reg <= ms_vq_reg;
+                    cs_rx_reg <= ms_rx_reg;
+                    cs_head_reg <= ms_head_reg;
+                    cs_committed_reg <= 1'b0;
+                    cs_state_reg <= CS_USED;
+                end
+                ms_state_reg <= MS_IDLE;
             end
         end
-        B_USED: begin
+        MS_FAULT: begin
+            // a bus error on the data: reported once the completion before it is done (a
+            // serial device completes that chain first), dropped if that completion put the
+            // queue in ERR. The VQ stops in ERR; a received frame being written is dropped.
+            if (!cs_busy) begin
+                if (!ms_drop) begin
+                    q_state[ms_vq_reg] <= VQS_ERR;
+                    q_errno[ms_vq_reg] <= FAULT_EIO;
+                    q_pending[ms_vq_reg] <= 1'b0;
+                    q_seen_ok[ms_vq_reg] <= 1'b0;
+                    needs_reset_reg <= raise_needs_reset;
+                    fault_valid_reg <= 1'b1;
+                    fault_data_reg <= fault_record('0, 1'b0, 1'b0, 8'hff, FAULT_EIO, ms_vq_reg);
+                end
+                rxb_take <= ms_frame_reg;
+                ms_frame_reg <= 1'b0;
+                drop_move = ms_rx_reg;
+                ms_state_reg <= MS_IDLE;
+            end
+        end
+        default: begin
+            ms_state_reg <= MS_IDLE;
+        end
+    endcase
+
+    // ===================================================================================
+    // Completion stage: used element, used.idx, notification (vdpa_used_writer over the
+    // completion port)
+    // ===================================================================================
+    case (cs_state_reg)
+        CS_IDLE: begin
+        end
+        CS_USED: begin
             if (uw_item_valid) begin
                 c_group_reg <= uw_item_group;
                 c_iova_reg <= uw_item_iova;
@@ -1481,54 +1557,48 @@ always_ff @(posedge clk) begin
                 c_kind_reg <= uw_item_kind;
             end
             // the writer offers an item or says it is done, never neither
-            b_state_reg <= uw_done_valid ? B_IDLE : B_PORT;
+            cs_state_reg <= uw_done_valid ? CS_IDLE : CS_PORT;
             if (uw_commit) begin
                 // used.idx is written: the queue's context advances, the head is free again
-                q_used[b_vq_reg] <= uw_new_used;
-                q_avail[b_vq_reg] <= q_avail[b_vq_reg] + 1'b1;
-                ift[b_ift_idx][b_head_reg[5:0]] <= 1'b0;
-                b_committed_reg <= 1'b1;
+                q_used[cs_vq_reg] <= uw_new_used;
+                q_avail[cs_vq_reg] <= q_avail[cs_vq_reg] + 1'b1;
+                ift[cs_ift_idx][cs_head_reg[5:0]] <= 1'b0;
+                cs_committed_reg <= 1'b1;
             end
         end
-        B_PORT: begin
+        CS_PORT: begin
             if (cp_fault) begin
-                b_errno_reg <= cp_fault_xlate ? FAULT_EFAULT : FAULT_EIO;
-                b_xlate_reg <= cp_fault_xlate;
-                b_asid_reg <= cp_fault_asid;
-                b_iova_reg <= c_iova_reg;
-                b_write_reg <= c_write_reg;
-                b_state_reg <= B_FAULT;
+                cs_xlate_reg <= cp_fault_xlate;
+                cs_asid_reg <= cp_fault_asid;
+                cs_iova_reg <= c_iova_reg;
+                cs_write_reg <= c_write_reg;
+                cs_state_reg <= CS_FAULT;
             end else if (cp_done) begin
-                b_state_reg <= B_USED;
+                cs_state_reg <= CS_USED;
             end
         end
-        B_FAULT: begin
-            // the VQ stops in ERR (a chain the walker holds for it is then dropped); an RX
-            // frame being written is dropped
-            q_state[b_vq_reg] <= VQS_ERR;
-            q_errno[b_vq_reg] <= b_errno_reg;
-            q_pending[b_vq_reg] <= 1'b0;
-            q_seen_ok[b_vq_reg] <= 1'b0;
+        CS_FAULT: begin
+            // the VQ stops in ERR (a chain of it in the move stage or the walker is then
+            // dropped); the received frame was delivered but its completion is lost
+            q_state[cs_vq_reg] <= VQS_ERR;
+            q_errno[cs_vq_reg] <= cs_xlate_reg ? FAULT_EFAULT : FAULT_EIO;
+            q_pending[cs_vq_reg] <= 1'b0;
+            q_seen_ok[cs_vq_reg] <= 1'b0;
             needs_reset_reg <= raise_needs_reset;
             fault_valid_reg <= 1'b1;
-            fault_data_reg <= fault_record(b_iova_reg, b_xlate_reg, b_xlate_reg && b_write_reg,
-                                           b_xlate_reg ? b_asid_reg : 8'hff, b_errno_reg, b_vq_reg);
-            if (b_rx_reg) begin
-                // a frame still held is dropped; one already written lost its completion
-                rxb_take <= b_frame_reg;
-                b_frame_reg <= 1'b0;
-                drop_back = 1'b1;
-            end
-            b_state_reg <= B_IDLE;
-        end
-        default: begin
-            b_state_reg <= B_IDLE;
+            fault_data_reg <= fault_record(cs_xlate_reg ? cs_iova_reg : '0, cs_xlate_reg,
+                                           cs_xlate_reg && cs_write_reg,
+                                           cs_xlate_reg ? cs_asid_reg : 8'hff,
+                                           cs_xlate_reg ? FAULT_EFAULT : FAULT_EIO, cs_vq_reg);
+            drop_done = cs_rx_reg;
+            cs_state_reg <= CS_IDLE;
         end
     endcase
 
-    // frames dropped this cycle, by the buffer (too long, empty), the walker and the back end;
+    // frames dropped this cycle, by the buffer (too long, empty) and each stage;
     // a device reset clears the count instead
-    rx_drops_reg <= drops_clear ? '0 : rx_drops_reg + 32'(rxb_drop_now) + 32'(drop_walk) + 32'(drop_back);
+    rx_drops_reg <= drops_clear ? '0 :
+                    rx_drops_reg + 32'(rxb_drop_now) + 32'(drop_walk) + 32'(drop_move) + 32'(drop_done);
 
 
     if (rst) begin
@@ -1539,11 +1609,13 @@ always_ff @(posedge clk) begin
         e_rx_reg <= 1'b0;
         rr_reg <= '0;
         w_bank_reg <= 1'b0;
-        b_state_reg <= B_IDLE;
-        b_vq_reg <= '0;
-        b_rx_reg <= 1'b0;
-        b_frame_reg <= 1'b0;
-        b_committed_reg <= 1'b0;
+        ms_state_reg <= MS_IDLE;
+        ms_vq_reg <= '0;
+        ms_rx_reg <= 1'b0;
+        ms_frame_reg <= 1'b0;
+        cs_state_reg <= CS_IDLE;
+        cs_vq_reg <= '0;
+        cs_committed_reg <= 1'b0;
         needs_reset_reg <= 1'b0;
         rx_drops_reg <= '0;
         fault_valid_reg <= 1'b0;

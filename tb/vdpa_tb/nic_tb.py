@@ -145,8 +145,8 @@ class Tb:
     async def _run_watchdog(self, period: int = WATCHDOG_CYCLES) -> None:
         """Fail the test if the data path stays busy without progress for ``period`` cycles.
 
-        Sampled every ``period`` cycles on a timer (no per-cycle work): the walker's and the
-        back end's states, the bytes moved in the current chain and the DMA byte counters must not all stand still
+        Sampled every ``period`` cycles on a timer (no per-cycle work): the states of the
+        engine's three stages, the bytes moved in the current chain and the DMA byte counters must not all stand still
         while the engine is busy. A device that hangs on bad input trips this even when the
         test itself would only time out.
         """
@@ -155,12 +155,13 @@ class Tb:
         while True:
             await Timer(period * CLK_NS, "ns")
             busy = int(eng.eng_busy.value)
-            snap = (int(eng.e_state_reg.value), int(eng.b_state_reg.value),
-                    int(eng.mv_moved.value), self.target.bytes_read, self.target.bytes_written)
+            snap = (int(eng.e_state_reg.value), int(eng.ms_state_reg.value),
+                    int(eng.cs_state_reg.value), int(eng.mv_moved.value),
+                    self.target.bytes_read, self.target.bytes_written)
             if busy and snap == last:
                 raise AssertionError(f"watchdog: {self.prefix or 'device'} data path busy "
-                                     f"without progress for {period} cycles (walker state "
-                                     f"{snap[0]}, back end state {snap[1]})")
+                                     f"without progress for {period} cycles (walker, move and "
+                                     f"completion stage states {snap[:3]})")
             last = snap if busy else None
 
     async def _run_fault_monitor(self) -> None:
