@@ -37,6 +37,13 @@
  * the next edge). `flush` drops every frame held in the cycle before it (a device reset),
  * without a drop pulse; a frame still coming in is kept.
  *
+ * A pipelined engine writes one frame out while it walks the buffer chain for the next: it
+ * `claim`s the offered frame instead of taking it (same timing as `take`). A claimed frame is
+ * no longer offered nor counted in its tdest's order, so the next frame, of any tdest, can be
+ * offered; its slot keeps the bytes, readable at `rd_slot`, and is not refilled until the
+ * engine pulses `free` with `free_slot` once the frame is written. `slot` says which
+ * slot the offered frame is in.
+ *
  * Interface
  *   s_axis_rx_*   the frame in (AXI-Stream, DATA_W wide, tdest = receive VQ)
  *   full, len, vq a frame is offered: its length in bytes and its tdest
@@ -47,11 +54,15 @@
  *   q_wake        on a parked frame for that tdest
  *   hold          from the engine: it is working on the offered frame
  *   take, tried,  from the engine (one-cycle pulses)
- *   flush
- *   rd_base,      combinational read port: rd_data byte j is byte
- *   rd_data       (rd_base + j) mod 2^clog2(MAX_FRAME) of the offered frame, for j in
- *                 0..DATA_W/8-1 (one bus beat of the frame at any byte offset; bytes past
- *                 len are whatever the buffer holds)
+ *   claim, flush
+ *   slot          the slot of the offered frame
+ *   free,         from the engine: a claimed frame's slot is free again (one-cycle pulse)
+ *   free_slot
+ *   rd_claimed,   combinational read port: rd_data byte j is byte
+ *   rd_slot,      (rd_base + j) mod 2^clog2(MAX_FRAME) of the offered frame, or with
+ *   rd_base,      rd_claimed of the claimed frame in slot rd_slot, for j in 0..DATA_W/8-1
+ *   rd_data       (one bus beat of the frame at any byte offset; bytes past len are whatever
+ *                 the buffer holds)
  *
  * SLOTS = 1 is the buffer before issue 10 cycle for cycle: one frame, the wire held off while it
  * is held, offered whenever the engine would act on it.
@@ -91,9 +102,15 @@ module vdpa_rx_buffer #(
     input  wire logic                 hold,
     input  wire logic                 take,
     input  wire logic                 tried,
+    input  wire logic                 claim,
     input  wire logic                 flush,
+    output wire logic [(SLOTS > 1 ? $clog2(SLOTS) : 1)-1:0] slot,
+    input  wire logic                 free,
+    input  wire logic [(SLOTS > 1 ? $clog2(SLOTS) : 1)-1:0] free_slot,
 
     /* Read port */
+    input  wire logic                 rd_claimed,
+    input  wire logic [(SLOTS > 1 ? $clog2(SLOTS) : 1)-1:0] rd_slot,
     input  wire logic [31:0]          rd_base,
     output wire logic [DATA_W-1:0]    rd_data
 );
@@ -132,6 +149,7 @@ logic [SW-1:0] wslot_reg;
 logic         drop_reg;
 // the frames held
 logic [SLOTS-1:0] full_reg;
+logic [SLOTS-1:0] claimed_reg;  // held for the engine to write out: out of the offers and order
 logic [SLOTS-1:0] fresh_reg;
 logic [FW:0]  len_reg[SLOTS];
 logic [7:0]   vq_reg[SLOTS];
@@ -175,11 +193,12 @@ always_comb begin
         logic behind;
         behind = 1'b0;
         for (int j = 0; j < SLOTS; j++) begin
-            if (full_reg[j] && older_reg[s][j] && vq_reg[j] == vq_reg[s]) begin
+            if (full_reg[j] && !claimed_reg[j] && older_reg[s][j] && vq_reg[j] == vq_reg[s]) begin
                 behind = 1'b1;
             end
         end
-        eligible[s] = full_reg[s] && !behind && tdest_woken(vq_reg[s], fresh_reg[s]);
+        eligible[s] = full_reg[s] && !claimed_reg[s] && !behind &&
+                      tdest_woken(vq_reg[s], fresh_reg[s]);
     end
     first_idx = '0;
     for (int s = 0; s < SLOTS; s++) begin
@@ -193,6 +212,7 @@ wire logic [SW-1:0] sel = hold ? lock_reg : first_idx;
 
 assign s_axis_rx_tready = in_ready;
 assign full = hold ? full_reg[lock_reg] && !taken_reg : |eligible;
+assign slot = sel;
 assign len = len_reg[sel];
 assign vq = vq_reg[sel];
 assign fresh = fresh_reg[sel];
@@ -223,6 +243,7 @@ always_ff @(posedge clk) begin
     // a reset drops the frames held before it; one completing at this edge came after it
     if (flush) begin
         full_reg <= full_reg & new_reg;
+        claimed_reg <= '0;
     end
     if (s_axis_rx_tvalid && in_ready) begin
         if (32'(wend) <= MAX_FRAME) begin
@@ -263,12 +284,21 @@ always_ff @(posedge clk) begin
         full_reg[lock_reg] <= 1'b0;
         taken_reg <= hold;
     end
+    if (claim) begin
+        claimed_reg[lock_reg] <= 1'b1;
+        taken_reg <= hold;
+    end
+    if (free && !flush) begin
+        full_reg[free_slot] <= 1'b0;
+        claimed_reg[free_slot] <= 1'b0;
+    end
     if (rst) begin
         fresh_reg <= '0;
         wptr_reg <= '0;
         over_reg <= 1'b0;
         started_reg <= 1'b0;
         full_reg <= '0;
+        claimed_reg <= '0;
         drop_reg <= 1'b0;
         new_reg <= '0;
         lock_reg <= '0;
@@ -279,7 +309,7 @@ end
 logic [DATA_W-1:0] rd_beat;
 always_comb begin
     for (int j = 0; j < BYTES; j++) begin
-        rd_beat[8*j +: 8] = buf_mem[sel][FW'(rd_base + 32'(j))];
+        rd_beat[8*j +: 8] = buf_mem[rd_claimed ? rd_slot : sel][FW'(rd_base + 32'(j))];
     end
 end
 assign rd_data = rd_beat;

@@ -284,6 +284,10 @@ logic [NVQ-1:0] rxb_q_wake;  // ... on a parked one
 logic [31:0]  rxb_rd_base;
 logic [DATA_W-1:0] rxb_rd_data;
 logic         rxb_hold;      // the engine works on the offered frame
+localparam int RSW = RX_SLOTS > 1 ? $clog2(RX_SLOTS) : 1;
+logic         rxb_claim;     // the walker hands the offered frame to the move stage
+logic [RSW-1:0] rxb_slot;    // where the offered frame is
+logic         rxb_free;   // the move stage has written its frame: the slot is free
 
 vdpa_rx_buffer #(
     .DATA_W(DATA_W),
@@ -310,7 +314,13 @@ vdpa_rx_buffer #(
     .hold(rxb_hold),
     .take(rxb_take),
     .tried(rxb_tried),
+    .claim(rxb_claim),
     .flush(rxb_flush),
+    .slot(rxb_slot),
+    .free(rxb_free),
+    .free_slot(ms_slot_reg),
+    .rd_claimed(1'b1),
+    .rd_slot(ms_slot_reg),
     .rd_base(rxb_rd_base),
     .rd_data(rxb_rd_data)
 );
@@ -380,7 +390,8 @@ logic         ms_rx_reg;
 logic [15:0]  ms_head_reg;
 logic         ms_bank_reg;
 logic [7:0]   ms_asid_reg;         // the data group's ASID (AXI user)
-logic         ms_frame_reg;        // RX: the received frame is still the move stage's (held)
+logic         ms_frame_reg;        // RX: the received frame it writes is claimed in the buffer
+logic [(RX_SLOTS > 1 ? $clog2(RX_SLOTS) : 1)-1:0] ms_slot_reg;  // ... in this slot
 
 // ---------------------------------------------------------------------------------------
 // Completion stage: the chain whose data has moved, completed by vdpa_used_writer
@@ -542,8 +553,6 @@ end
 
 assign eng_busy = e_state_reg != E_IDLE || !back_idle;
 
-// the move stage holds the offered frame while it writes it: the walker may not take it again
-wire logic rx_in_back = ms_frame_reg;
 // the walker may start a chain: PIPELINE lets it start while later stages hold chains
 wire logic walk_free = PIPELINE != 0 || back_idle;
 
@@ -574,9 +583,9 @@ always_comb begin
         rxb_q_wake[q] = rxq_bad[q] || (rxq_open[q] && q_pending[q]);
     end
 end
-// the offered frame is the walker's from E_START until it is back in E_IDLE, then the move
-// stage's until it has been written
-assign rxb_hold = (e_rx_reg && e_state_reg != E_IDLE) || rx_in_back;
+// the offered frame is the walker's from E_START until it is back in E_IDLE; the walker then
+// claims it for the move stage (which releases its slot once written) or takes it (dropped)
+assign rxb_hold = e_rx_reg && e_state_reg != E_IDLE;
 wire logic rx_vq_bad = 32'(rxb_vq) >= NVQ || rxq_bad[rxb_vq[QW-1:0]];
 wire logic rx_vq_ok = !rx_vq_bad && rxq_open[rxb_vq[QW-1:0]] &&
                       (rxb_fresh || q_pending[rxb_vq[QW-1:0]]);
@@ -955,6 +964,8 @@ always_ff @(posedge clk) begin
     v_done_reg <= 1'b0;
     rxb_take <= 1'b0;
     rxb_tried <= 1'b0;
+    rxb_claim <= 1'b0;
+    rxb_free <= 1'b0;
     rxb_flush <= 1'b0;
 
     if (db_valid && 32'(db_vq) < NVQ) begin
@@ -1146,15 +1157,7 @@ always_ff @(posedge clk) begin
     // ===================================================================================
     case (e_state_reg)
         E_IDLE: begin
-            if (rx_in_back) begin
-                // the offered frame is being written by the move stage: not the walker's
-                if (pick_found && driver_ok && !iotlb_hold && walk_free) begin
-                    e_vq_reg <= pick_vq;
-                    rr_reg <= pick_vq;
-                    e_rx_reg <= 1'b0;
-                    e_state_reg <= E_START;
-                end
-            end else if (rxb_full && !rxb_take && rx_vq_bad) begin
+            if (rxb_full && !rxb_take && rx_vq_bad) begin
                 // no receive queue that could ever take it
                 rxb_take <= 1'b1;
                 drop_walk = 1'b1;
@@ -1426,6 +1429,8 @@ always_ff @(posedge clk) begin
                 ms_bank_reg <= w_bank_reg;
                 ms_asid_reg <= data_asid_reg;
                 ms_frame_reg <= e_rx_reg;
+                ms_slot_reg <= rxb_slot;
+                rxb_claim <= e_rx_reg;
                 w_bank_reg <= !w_bank_reg;
                 ms_state_reg <= MS_XFER;
                 e_state_reg <= E_DONE;
@@ -1499,7 +1504,7 @@ always_ff @(posedge clk) begin
             if (mv_fault) begin
                 ms_state_reg <= MS_FAULT;
             end else if (mv_done_valid && mv_done_ready) begin
-                rxb_take <= ms_frame_reg;
+                rxb_free <= ms_frame_reg;
                 ms_frame_reg <= 1'b0;
                 if (ms_drop) begin
                     // its queue went to ERR on the chain before it: never completed
@@ -1529,7 +1534,7 @@ always_ff @(posedge clk) begin
                     fault_valid_reg <= 1'b1;
                     fault_data_reg <= fault_record('0, 1'b0, 1'b0, 8'hff, FAULT_EIO, ms_vq_reg);
                 end
-                rxb_take <= ms_frame_reg;
+                rxb_free <= ms_frame_reg;
                 ms_frame_reg <= 1'b0;
                 drop_move = ms_rx_reg;
                 ms_state_reg <= MS_IDLE;

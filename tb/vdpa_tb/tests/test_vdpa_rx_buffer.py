@@ -2,7 +2,7 @@
 """cocotb tests of vdpa_rx_buffer alone (the virtqueue engine's receive buffer).
 
 The wire side is driven beat by beat with null bytes scattered through tkeep and idle cycles
-between beats; the engine side (q_ready/q_wake, hold, take, tried, flush, the read port) is
+between beats; the engine side (q_ready/q_wake, hold, take, tried, claim/free, flush, the read port) is
 driven as vdpa_vq_engine drives it. Each frame is checked against what was sent: its length,
 tdest, every byte through the read port at every offset a bus beat can start at, and the drop of
 a frame too long or empty. With several slots (SLOTS) the bench holds a reference of the
@@ -62,6 +62,11 @@ class TB:
         dut.take.value = 0
         dut.tried.value = 0
         dut.flush.value = 0
+        dut.claim.value = 0
+        dut.free.value = 0
+        dut.free_slot.value = 0
+        dut.rd_claimed.value = 0
+        dut.rd_slot.value = 0
         dut.rd_base.value = 0
         cocotb.start_soon(self._count_drops())
 
@@ -360,6 +365,76 @@ async def test_parked_frame_does_not_hold_up_another_tdest(dut):
     await tb.check_offered(a2, qa, fresh=1)
     await tb.pulse("take")
     assert await tb.offered() is None
+    assert tb.drops == 0
+
+
+async def read_claimed(tb: TB, slot: int, frame: bytes) -> None:
+    """Every byte of ``frame``, claimed in ``slot``, through the read port (rd_claimed)."""
+    dut = tb.dut
+    for base in range(0, len(frame), tb.lanes):
+        await FallingEdge(dut.clk)
+        dut.rd_claimed.value = 1
+        dut.rd_slot.value = slot
+        dut.rd_base.value = base
+        await ReadOnly()
+        got = int(dut.rd_data.value).to_bytes(tb.lanes, "little")
+        for j in range(tb.lanes):
+            if base + j < len(frame):
+                assert got[j] == frame[base + j], (
+                    f"claimed slot {slot}, byte {base + j}: {got[j]:#x} != {frame[base + j]:#x}")
+    await FallingEdge(dut.clk)
+    dut.rd_claimed.value = 0
+
+
+@cocotb.test()
+async def test_claimed_frame_readable_until_freed(dut):
+    """The pipelined engine's hand-off: a claimed frame leaves the offers at once (the next
+    frame of the same tdest is offered while it is written out), keeps its bytes readable at its
+    slot, keeps its slot from the wire until `free`, and a free of it lets the wire go on."""
+    tb = TB(dut)
+    await tb.cycle_reset()
+    rng = random.Random(8)
+    q = 2
+    await tb.set_queues(tb.q_bit(q), 0)
+    frames = [rng.randbytes(rng.randint(1, tb.max_frame)) for _ in range(tb.slots)]
+    for f in frames:
+        await tb.send(tb.beats(f, rng, True), q, rng, idle=0.1)
+    await ReadOnly()
+    assert dut.s_axis_rx_tready.value == 0, f"all {tb.slots} slots held: the wire must wait"
+    claimed: list[tuple[int, bytes]] = []
+    for f in frames:
+        await tb.check_offered(f, q)
+        slot = int(dut.slot.value)
+        assert slot not in [c[0] for c in claimed], f"slot {slot} offered while claimed"
+        # the engine holds the offer, then claims it (one pulse, the offer frozen meanwhile)
+        await FallingEdge(dut.clk)
+        dut.hold.value = 1
+        await tb.pulse("claim")
+        await ReadOnly()
+        assert dut.full.value == 0, "a claimed frame still offered under hold"
+        await FallingEdge(dut.clk)
+        dut.hold.value = 0
+        claimed.append((slot, f))
+    assert await tb.offered() is None, "a frame offered with every frame claimed"
+    assert dut.s_axis_rx_tready.value == 0, "claimed slots refilled before they were freed"
+    # each claimed frame is still there, byte for byte; freeing one lets one frame in
+    for slot, f in claimed:
+        await read_claimed(tb, slot, f)
+    slot, f = claimed.pop(0)
+    await FallingEdge(dut.clk)
+    dut.free_slot.value = slot
+    await tb.pulse("free")
+    await ReadOnly()
+    assert dut.s_axis_rx_tready.value == 1, "a freed slot must let the wire go on"
+    nxt = rng.randbytes(rng.randint(1, tb.max_frame))
+    await tb.send(tb.beats(nxt, rng, True), q, rng, idle=0.1)
+    await tb.check_offered(nxt, q)
+    for slot, f in claimed:
+        await read_claimed(tb, slot, f)
+    # a reset of the device frees the claimed slots too
+    await tb.pulse("flush")
+    assert await tb.offered() is None
+    assert dut.s_axis_rx_tready.value == 1
     assert tb.drops == 0
 
 
