@@ -8,7 +8,8 @@ Run from the repository root (``make bench`` does)::
     python bench/bench_engine_throughput.py --baseline # also record them as the baseline
 
 It runs tb/vdpa_tb/tests/bench_engine_throughput.py on vdpa_nic_top with eight queue pairs
-(NVQ 16) at every width in WIDTHS, and writes bench/results/engine_throughput.json and
+(NVQ 16) at every width in WIDTHS, pipelined and with PIPELINE=0 (one chain at a time, the
+same RTL, same run), and writes bench/results/engine_throughput.json and
 engine_throughput.png (cycles per descriptor against the limit, one panel per width and
 direction). The baseline kept in the file is the engine before issue 10 (one chain at a time),
 so every later change is read against it; how the limit is counted is in the bench module's
@@ -47,9 +48,14 @@ BASELINE_NOTE = (
     "this bench.")
 
 
-def measure(data_w: int) -> dict[str, Any]:
-    return run_bench_module("vdpa_tb.tests.bench_engine_throughput",
-                            {"NVQ": 16, "DATA_W": data_w}, name=f"w{data_w}",
+def measure(data_w: int, pipeline: int = 1) -> dict[str, Any]:
+    """The figures of one build; ``pipeline`` 0 is the same RTL serving one chain at a time
+    (vdpa_vq_engine PIPELINE), measured in the same run as the pipelined engine."""
+    params = {"NVQ": 16, "DATA_W": data_w}
+    if not pipeline:
+        params["PIPELINE"] = 0
+    return run_bench_module("vdpa_tb.tests.bench_engine_throughput", params,
+                            name=f"w{data_w}" + ("" if pipeline else "-serial"),
                             env={"BENCH_DESCRIPTORS": str(DESCRIPTORS)})
 
 
@@ -68,12 +74,19 @@ def chart(results: dict[str, Any], path: Path) -> None:
             base = {(r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
                     for r in results.get("baseline", {}).get(w, {}).get("rows", [])
                     if r["dir"] == direction}
+            serial = {(r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
+                      for r in results.get("serial", {}).get(w, {}).get("rows", [])
+                      if r["dir"] == direction}
             labels = [f"{r['frame_bytes']} B\n{r['queues']} q" for r in rows]
             xs = range(len(rows))
-            ax.bar([x - 0.27 for x in xs], [base.get((r["frame_bytes"], r["queues"]), 0)
-                                            for r in rows], 0.27, label="baseline")
-            ax.bar(list(xs), [r["cycles_per_desc"] for r in rows], 0.27, label="current")
-            ax.bar([x + 0.27 for x in xs], [r["limit_cycles"] for r in rows], 0.27,
+            bw = 0.21
+            ax.bar([x - 1.5 * bw for x in xs], [base.get((r["frame_bytes"], r["queues"]), 0)
+                                                for r in rows], bw, label="baseline")
+            ax.bar([x - 0.5 * bw for x in xs], [serial.get((r["frame_bytes"], r["queues"]), 0)
+                                                for r in rows], bw, label="one chain at a time")
+            ax.bar([x + 0.5 * bw for x in xs], [r["cycles_per_desc"] for r in rows], bw,
+                   label="current (pipelined)")
+            ax.bar([x + 1.5 * bw for x in xs], [r["limit_cycles"] for r in rows], bw,
                    label="bus limit")
             ax.set_xticks(list(xs), labels, fontsize=7)
             ax.set_ylabel("cycles per descriptor")
@@ -92,6 +105,7 @@ def main() -> int:
     args = ap.parse_args()
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     current = {str(w): measure(w) for w in WIDTHS}
+    serial = {str(w): measure(w, pipeline=0) for w in WIDTHS}
     stamp = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
              "commit": commit()}
     res: dict[str, Any] = {
@@ -102,17 +116,21 @@ def main() -> int:
         "baseline": current if args.baseline else old.get("baseline", {}),
         "current_run": stamp,
         "current": current,
+        "serial_note": "the same RTL with PIPELINE=0 (one chain at a time), same run",
+        "serial": serial,
     }
-    print(f"\n{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'baseline':>10}{'current':>10}{'limit':>7}"
-          f"{'ratio':>7}")
+    print(f"\n{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'baseline':>10}{'serial':>8}{'current':>10}"
+          f"{'limit':>7}{'ratio':>7}")
     for w, fig in current.items():
         base = {(r["dir"], r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
                 for r in res["baseline"].get(w, {}).get("rows", [])}
+        ser = {(r["dir"], r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
+               for r in serial[w]["rows"]}
         for r in fig["rows"]:
             key = (r["dir"], r["frame_bytes"], r["queues"])
             print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
-                  f"{base.get(key, float('nan')):>10.1f}{r['cycles_per_desc']:>10.1f}"
-                  f"{r['limit_cycles']:>7}{r['ratio']:>7}")
+                  f"{base.get(key, float('nan')):>10.1f}{ser.get(key, float('nan')):>8.1f}"
+                  f"{r['cycles_per_desc']:>10.1f}{r['limit_cycles']:>7}{r['ratio']:>7}")
     write_results(res, OUT)
     chart(res, PNG)
     return 0
