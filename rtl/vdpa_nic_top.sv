@@ -43,6 +43,9 @@ module vdpa_nic_top
     // Received frames held at once (power of two >= 1): one streams in while another is
     // written out, and a frame whose queue has no buffer does not hold up the other queues
     parameter int RX_SLOTS = 4,
+    // Chains in flight: 1 walks a chain while the one before moves and the one before that
+    // completes; 0 serves one chain at a time (for comparison)
+    parameter int PIPELINE = 1,
     // Command execution slots: commands the device runs at once (1..64; mlx5's firmware
     // command throttle, calibration C10)
     parameter int CMD_SLOTS = 8,
@@ -252,7 +255,7 @@ vdpa_iotlb #(
 
 vdpa_vq_engine #(
     .NVQ(NVQ), .MAX_QSIZE(MAX_QSIZE), .NGROUPS(NGROUPS), .DATA_W(DATA_W), .ADDR_W(ADDR_W),
-    .ID_W(ID_W), .MAX_SEGS(MAX_SEGS), .MAX_FRAME(MAX_FRAME), .RX_SLOTS(RX_SLOTS),
+    .ID_W(ID_W), .MAX_SEGS(MAX_SEGS), .MAX_FRAME(MAX_FRAME), .RX_SLOTS(RX_SLOTS), .PIPELINE(PIPELINE),
     .NARGS(NARGS), .MUTANT(MUTANT)
 ) vq_inst (
     .clk(clk), .rst(rst),
