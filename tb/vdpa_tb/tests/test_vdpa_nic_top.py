@@ -1061,6 +1061,60 @@ async def test_bus_errors(dut):
 
 
 @cocotb.test(timeout_time=20000, timeout_unit=US)
+async def test_completion_fault_undoes_the_next_chain(dut):
+    """Goal: a chain that moves while the completion before it on its queue is still under way
+    leaves no trace when that completion faults, as with a one-chain-at-a-time device.
+    Stimulus: (RTL only: the reference has no bus) three TX chains (64, 64, 1500 bytes) kicked
+    together on a queue whose used_event (the completion's last item, read after used.idx)
+    answers SLVERR; then two frames for a receive queue with two buffers posted, whose used
+    ring answers SLVERR.
+    Check: one EIO on each queue; TX: the first frame delivered and completed (used.idx 1),
+    the second, moving meanwhile, closed with the abort flag and not delivered, the third never
+    sent; RX: the second buffer never written. A pipelined engine that let the second chain
+    finish (the frame's end not held, the receive chain started early) fails here."""
+    tb = Tb(dut)
+    drv = await tb.start()
+    v = VhostVdpa(drv)
+    await flows.open_device(v)
+    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=2,
+                         queue_size=16, features=drv.device_features)
+    await flows.start_device(v, net.vqs, features=net.features)
+    assert net.features & (1 << spec.VIRTIO_RING_F_EVENT_IDX), "the test needs used_event"
+    tx = net.tx_vq(0)
+    used_event = tx.avail_gpa + spec.used_event_off(tx.num)
+    tb.target.poison(used_event, used_event + 2)
+    frames = [bytes([k]) * n for k, n in enumerate((64, 64, 1500), 1)]
+    for f in frames:
+        net.send(0, f, kick=False)
+    await flows.kick_if_needed(v, tx)
+    await drv.settle()
+    f = drv.take_faults()
+    assert [(x.vq, x.errno) for x in f] == [(1, errno.EIO)], f
+    assert [p.data for p in drv.take_tx()] == frames[:1]
+    assert drv.tx_aborted <= 1, drv.tx_aborted
+    assert tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF) == 1
+    q = await drv.query_vq(1)
+    assert q["state"] == VqObjectState.ERR and q["used"] == 1, q
+
+    rx = net.rx_vq(0)
+    tb.target.poison(rx.used_gpa, rx.used_gpa + spec.used_ring_size(rx.num))
+    bufs = [RAM_BASE + 0x18_0000 + k * 0x1000 for k in range(2)]
+    for b in bufs:
+        tb.mem.write(b, bytes([0xA5]) * 2048)
+        rx.post_iova_chain([(b, 2048, True)])
+    await flows.kick_if_needed(v, rx)
+    for k in range(2):
+        await drv.inject_rx(0, bytes([0x10 + k]) * 300)
+    await drv.settle()
+    f = drv.take_faults()
+    assert [(x.vq, x.errno) for x in f] == [(0, errno.EIO)], f
+    assert tb.mem.read(bufs[1], 2048) == bytes([0xA5]) * 2048, "second buffer written"
+    assert (await drv.query_vq(0))["state"] == VqObjectState.ERR
+    got = await flows.transmit(v, drv, net, 1, [bytes(range(100))])
+    assert [p.data for p in got] == [bytes(range(100))]
+
+
+@cocotb.test(timeout_time=20000, timeout_unit=US)
 async def test_dma_outside_mappings_fails_the_run(dut):
     """Goal: a device that reaches memory outside the mappings in force fails the run, whatever
     bus models serve it (on the fast path its accesses reach Python only in bulk).
