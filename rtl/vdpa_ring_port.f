@@ -1,0 +1,3 @@
+vdpa_mutants_pkg.sv
+vdpa_xlate_cache.sv
+vdpa_ring_port.sv
