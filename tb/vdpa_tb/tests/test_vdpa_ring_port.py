@@ -854,8 +854,12 @@ async def run_stream(tb: TB, seed: int, requests: int) -> dict[str, int]:
             it = replace(last, iova=last.iova + last.n, wdata=rng.getrandbits(32))
         else:
             it = draw_item(rng, tb.tlb, tb.nsets)
-        pa = tb.tlb.pa_of(it.group, it.write, it.iova + rng.randrange(it.n))
-        if pa is not None and rng.random() < 0.08:
+        # a beat of the item fails: of a later piece's when the item splits (the earlier
+        # pieces must not be moved, or for a write must have landed)
+        pas = [tb.tlb.pa_of(it.group, it.write, it.iova + k) for k in range(it.n)]
+        later = [] if None in pas else [p for p in pas if p // tb.beat != pas[0] // tb.beat]
+        pa = rng.choice(later) if later and rng.random() < 0.5 else rng.choice(pas)
+        if pa is not None and rng.random() < (0.25 if later else 0.06):
             # a beat of this item fails (and stays failing for a while)
             tb.ram.bad = {pa // tb.beat * tb.beat}
         elif rng.random() < 0.1:
