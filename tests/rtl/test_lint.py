@@ -48,6 +48,14 @@ def test_verilator_lint_wall_xlate_cache(params: dict[str, int]) -> None:
     lint_wall("vdpa_xlate_cache", params)
 
 
+@pytest.mark.parametrize("params", [{"DATA_W": 32, "CACHE_SETS": 1, "CACHE_ENTRIES": 1},
+                                    {"DATA_W": 512, "CACHE_SETS": 64, "CACHE_ENTRIES": 4}])
+def test_verilator_lint_wall_ring_port(params: dict[str, int]) -> None:
+    """The ring-item port alone at the narrowest bus with one cache entry in one set, and at
+    the widest with the engine's four entries for 64 VQs."""
+    lint_wall("vdpa_ring_port", params)
+
+
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
 def test_icarus_compiles() -> None:
     files = [str(f) for f in sim.filelist(TOP)]
