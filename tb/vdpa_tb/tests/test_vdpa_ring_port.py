@@ -480,13 +480,11 @@ class TB:
             assert not accessed, f"{at}: a probe touched the bus"
             st["probe"] += 1
             return
-        assert accessed, f"{at}: no bus access"
-        assert all(a == ref.asid for a in seen.bus_asids), \
-            f"{at}: asid {seen.bus_asids} on the bus, the group's is {ref.asid}"
-        self.check_bursts(it, ref, seen, at)
         if ref.eio:
             assert seen.fault and not seen.fault_xlate, f"{at}: EIO expected, got {seen}"
-            last = seen.rbeats[-1][0] if not it.write else seen.bresps[-1][0]
+            ends = seen.bresps if it.write else seen.rbeats
+            assert ends, f"{at}: EIO expected, and nothing was taken from the bus"
+            last = ends[-1][0]
             assert seen.end == last, f"{at}: the fault in cycle {seen.end}, not {last} " \
                                      "(the failing burst's last beat or response)"
             st["eio_write" if it.write else "eio_read"] += 1
@@ -495,6 +493,10 @@ class TB:
         else:
             assert seen.done and not seen.fault, f"{at}: done expected, got {seen}"
             st["done"] += 1
+        assert accessed, f"{at}: no bus access"
+        assert all(a == ref.asid for a in seen.bus_asids), \
+            f"{at}: asid {seen.bus_asids} on the bus, the group's is {ref.asid}"
+        self.check_bursts(it, ref, seen, at)
         if it.write:
             self.check_write(it, ref, seen, before, at)
         else:
@@ -522,7 +524,7 @@ class TB:
         of each burst; nothing on the bus after a failing burst."""
         beat = self.beat
         item_beats = {p // beat * beat for p in ref.pas if p is not None}
-        for cyc, write, addr, beats in seen.bursts:
+        for _, _, addr, beats in seen.bursts:
             assert addr % beat == 0, f"{at}: burst address {addr:#x} not beat aligned"
             assert addr // PAGE == (addr + beats * beat - 1) // PAGE, \
                 f"{at}: burst at {addr:#x} of {beats} beats crosses 4 KiB"
@@ -569,7 +571,7 @@ class TB:
         # the earlier pieces', and land; that piece and the later ones do not
         upto = ref.fail_at if ref.eio and ref.fail_at is not None else it.n
         expect = bytearray(before)
-        for k, p in enumerate(ref.pas[:upto]):
+        for p in ref.pas[:upto]:
             assert p is not None
             expect[p] = want[p]
         if not ref.eio:
