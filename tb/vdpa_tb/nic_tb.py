@@ -146,9 +146,9 @@ class Tb:
         """Fail the test if the data path stays busy without progress for ``period`` cycles.
 
         Sampled every ``period`` cycles on a timer (no per-cycle work): the walker's and the
-        back end's states, the bytes moved in the current chain and the DMA byte counters must not all stand still
-        while the engine is busy. A device that hangs on bad input trips this even when the
-        test itself would only time out.
+        back end's states, the bytes moved in the current chain and the DMA byte counters must
+        not all stand still while the engine is busy. A device that hangs on bad input trips
+        this even when the test itself would only time out.
         """
         eng = self._engine()
         last = None
