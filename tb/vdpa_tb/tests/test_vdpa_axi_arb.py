@@ -441,8 +441,7 @@ class ArbRef:
              "max_wait_aw", "ar_held", "w_before_aw", "aw_waits_w", "r_interleaved",
              "r_out_of_order", "b_out_of_order", "stray_r", "stray_b", "alone_ar", "alone_aw",
              "alone_w", "alone_r", "alone_b"), 0)
-        self.r_open: dict[int, int] = {}     # id -> order the burst began in (beats under way)
-        self.r_started = 0
+        self.r_open: set[int] = set()       # IDs with a read burst part way through
         self.ar_order: deque[int] = deque()  # IDs of reads taken, in order (for out-of-order)
         self.aw_order: deque[int] = deque()
         self.last_r_id: int | None = None
@@ -608,13 +607,12 @@ class ArbRef:
                 if any(i != rid for i in self.r_open):
                     self.stats["r_interleaved"] += 1
                 if rid not in self.r_open:
-                    self.r_open[rid] = self.r_started
-                    self.r_started += 1
+                    self.r_open.add(rid)
                     if self.ar_order and self.ar_order[0] != rid:
                         self.stats["r_out_of_order"] += 1
                     self.ar_order.remove(rid)
                 if m["rlast"]:
-                    del self.r_open[rid]
+                    self.r_open.remove(rid)
         if m["bvalid"] and m["bready"]:
             bid = m["bid"]
             if bid >= nm:
@@ -697,23 +695,17 @@ class TB:
         dut, ms = self.dut, self.masters
         for mo in ms:
             mo.step()
-        ar = [mo.ar for mo in ms]
-        aw = [mo.aw for mo in ms]
         w = [mo.w for mo in ms]
         # a payload no valid qualifies is noise, so nothing can lean on it
         rnd = ms[0].rng.getrandbits
-        dut.s_arvalid.value = self.pack([int(b is not None) for b in ar], 1)
-        dut.s_araddr.value = self.pack([b.addr if b else rnd(self.addr_w) for b in ar],
-                                       self.addr_w)
-        dut.s_arlen.value = self.pack([b.len if b else rnd(8) for b in ar], 8)
-        dut.s_aruser.value = self.pack([b.user if b else rnd(self.user_w) for b in ar],
-                                       self.user_w)
-        dut.s_awvalid.value = self.pack([int(b is not None) for b in aw], 1)
-        dut.s_awaddr.value = self.pack([b.addr if b else rnd(self.addr_w) for b in aw],
-                                       self.addr_w)
-        dut.s_awlen.value = self.pack([b.len if b else rnd(8) for b in aw], 8)
-        dut.s_awuser.value = self.pack([b.user if b else rnd(self.user_w) for b in aw],
-                                       self.user_w)
+        for ch, offers in (("ar", [mo.ar for mo in ms]), ("aw", [mo.aw for mo in ms])):
+            getattr(dut, f"s_{ch}valid").value = self.pack([int(b is not None) for b in offers], 1)
+            getattr(dut, f"s_{ch}addr").value = self.pack(
+                [b.addr if b else rnd(self.addr_w) for b in offers], self.addr_w)
+            getattr(dut, f"s_{ch}len").value = self.pack(
+                [b.len if b else rnd(8) for b in offers], 8)
+            getattr(dut, f"s_{ch}user").value = self.pack(
+                [b.user if b else rnd(self.user_w) for b in offers], self.user_w)
         dut.s_wvalid.value = self.pack([int(x is not None) for x in w], 1)
         dut.s_wdata.value = self.pack([x[0] if x else rnd(8 * self.nbytes) for x in w],
                                       8 * self.nbytes)
