@@ -56,6 +56,15 @@ def test_verilator_lint_wall_ring_port(params: dict[str, int]) -> None:
     lint_wall("vdpa_ring_port", params)
 
 
+@pytest.mark.parametrize("params", [{"NM": 1, "ID_W": 1, "DATA_W": 32}, {"NM": 3},
+                                    {"NM": 4, "ID_W": 2, "DATA_W": 512},
+                                    {"NM": 5, "ID_W": 3, "DATA_W": 128}])
+def test_verilator_lint_wall_axi_arb(params: dict[str, int]) -> None:
+    """The AXI arbiter alone: one master with the narrowest ID, the engine's three, four
+    filling a 2-bit ID space, and a count that is not a power of two past it."""
+    lint_wall("vdpa_axi_arb", params)
+
+
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
 def test_icarus_compiles() -> None:
     files = [str(f) for f in sim.filelist(TOP)]

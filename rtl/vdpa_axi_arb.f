@@ -1,0 +1,1 @@
+vdpa_axi_arb.sv
