@@ -8,7 +8,7 @@
 /*
  * Ring-item port of the data path: reads or writes one ring item (2, 4, 8 or 16 bytes: an
  * avail index or entry, a descriptor, a used element, used.idx, avail_event, a notification
- * field) at a guest IOVA, translated through the IOTLB, or only checks that it translates.
+ * field; or up to eight avail entries read at once) at a guest IOVA, translated through the IOTLB, or only checks that it translates.
  * The virtqueue engine has two: the walker's and the completion writer's, so a chain can be
  * completed while the next one is walked.
  *
@@ -60,7 +60,7 @@ module vdpa_ring_port
     input  wire logic [(CACHE_SETS > 1 ? $clog2(CACHE_SETS) : 1)-1:0] req_set,
     input  wire logic [7:0]           req_group,
     input  wire logic [63:0]          req_iova,
-    input  wire logic [4:0]           req_len,      // 2, 4, 8 or 16
+    input  wire logic [4:0]           req_len,      // 1..16 (the walker: 2..16, avail entries read ahead)
     input  wire logic                 req_write,
     input  wire logic                 req_probe,    // translate only, no bus access
     input  wire logic [31:0]          req_wdata,

@@ -728,6 +728,41 @@ vdpa_ring_port #(
 
 // avail.ring[last_avail % size]
 wire logic [63:0] avail_entry = avail_entry_iova(q_drv[e_vq_reg], e_size, w_avail);
+
+// Avail entries read ahead: an entry read fetches with it the entries after it that the driver
+// has already published (below the avail.idx last read, at most 8, not past the ring's end),
+// so the next chains of the queue take their heads without a bus access. Published entries do
+// not change until the device consumes them (virtio 1.2 §2.7.13), so this is what a serial
+// device reads one at a time. The entries are dropped whenever anything could make them stale
+// or wrong: any VQ command (new rings, indices), any IOTLB command (tr_flush: a later entry's
+// page may be unmapped, and then the serial device would fault on it), a fault. A read ahead
+// that faults (a later entry's page not mapped, a bus error) is retried as the one entry
+// needed, so a fault is reported where a serial device reports it.
+localparam int PF_ENTRIES = 8;
+logic         pf_valid_reg;
+logic [QW-1:0] pf_vq_reg;
+logic [15:0]  pf_base_reg;         // avail index of the first entry held
+logic [3:0]   pf_cnt_reg;          // entries held
+logic [127:0] pf_data_reg;         // entry k in bits [16k +: 16]
+logic         e_pf_reg;            // this chain's head came from the entries read ahead
+logic [15:0]  e_pf_head_reg;
+logic [3:0]   e_pf_n_reg;          // entries the head's read asks for
+wire logic [15:0] pf_off = w_avail - pf_base_reg;
+wire logic        pf_hit = pf_valid_reg && pf_vq_reg == e_vq_reg && pf_off < 16'(pf_cnt_reg);
+wire logic [15:0] pf_head = pf_data_reg[16 * pf_off[2:0] +: 16];
+// the head of the chain being walked: read ahead, or just read
+wire logic [15:0] w_head = e_pf_reg ? e_pf_head_reg : m_rshift;
+// entries to read from w_avail when the driver has published up to `seen`
+function automatic logic [3:0] pf_span(input logic [15:0] seen, input logic [15:0] from,
+                                      input logic [16:0] size);
+    logic [16:0] avail_n, ring_n;
+    avail_n = 17'(16'(seen - from));
+    ring_n = size - 17'(from & 16'(size - 17'd1));
+    if (avail_n > ring_n) begin
+        avail_n = ring_n;
+    end
+    return avail_n > 17'(PF_ENTRIES) ? 4'(PF_ENTRIES) : 4'(avail_n);
+endfunction
 // buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
 wire logic [15:0] avail_delta = m_rshift - w_avail;
 
@@ -1193,19 +1228,26 @@ always_ff @(posedge clk) begin
             m_group_reg <= q_rgroup[e_vq_reg];
             m_len_reg <= 5'd2;
             m_write_reg <= 1'b0;
+            e_pf_reg <= 1'b0;
             if (q_seen_ok[e_vq_reg] && q_seen[e_vq_reg] != w_avail) begin
-                // an entry known from the last avail.idx read: straight to it (as E_AVAIL_CHK)
+                // an entry known from the last avail.idx read: straight to it (as E_AVAIL_CHK),
+                // already read ahead or read now with the published ones after it
                 if (!e_rx_reg) begin
                     q_pending[e_vq_reg] <= 1'b1;
                 end
+                e_pf_reg <= pf_hit;
+                e_pf_head_reg <= pf_head;
+                e_pf_n_reg <= pf_span(q_seen[e_vq_reg], w_avail, e_size);
                 m_iova_reg <= avail_entry;
+                m_len_reg <= {pf_span(q_seen[e_vq_reg], w_avail, e_size), 1'b0};
                 e_ret_reg <= E_HEAD_CHK;
+                e_state_reg <= pf_hit ? E_HEAD_CHK : E_PORT;
             end else begin
                 // avail.idx (virtio 1.2 §2.7.6)
                 m_iova_reg <= avail_idx_iova(q_drv[e_vq_reg]);
                 e_ret_reg <= E_AVAIL_CHK;
+                e_state_reg <= E_PORT;
             end
-            e_state_reg <= E_PORT;
         end
         E_AVAIL_CHK: begin
             if (m_rshift[15:0] == w_avail) begin
@@ -1241,10 +1283,13 @@ always_ff @(posedge clk) begin
                 q_seen_ok[e_vq_reg] <= 1'b1;
                 m_group_reg <= q_rgroup[e_vq_reg];
                 m_iova_reg <= avail_entry;
-                m_len_reg <= 5'd2;
+                m_len_reg <= {pf_span(m_rshift, w_avail, e_size), 1'b0};
                 m_write_reg <= 1'b0;
+                e_pf_reg <= pf_hit;
+                e_pf_head_reg <= pf_head;
+                e_pf_n_reg <= pf_span(m_rshift, w_avail, e_size);
                 e_ret_reg <= E_HEAD_CHK;
-                e_state_reg <= E_PORT;
+                e_state_reg <= pf_hit ? E_HEAD_CHK : E_PORT;
             end
         end
         E_AVAIL_EVENT: begin
@@ -1256,12 +1301,20 @@ always_ff @(posedge clk) begin
             e_state_reg <= E_PORT;
         end
         E_HEAD_CHK: begin
-            e_head_reg <= m_rshift[15:0];
-            e_i_reg <= m_rshift[15:0];
-            if (17'(m_rshift[15:0]) >= e_size) begin
+            e_head_reg <= w_head;
+            e_i_reg <= w_head;
+            if (!e_pf_reg) begin
+                // the entries read with this one are kept for the next chains
+                pf_valid_reg <= 1'b1;
+                pf_vq_reg <= e_vq_reg;
+                pf_base_reg <= w_avail;
+                pf_cnt_reg <= e_pf_n_reg;
+                pf_data_reg <= m_rbuf_reg;
+            end
+            if (17'(w_head) >= e_size) begin
                 // __vringh_get_head: "Guest says index %u > %u is available"
                 f_errno_reg <= FAULT_EINVAL;
-                f_iova_reg <= 64'(m_rshift[15:0]);
+                f_iova_reg <= 64'(w_head);
                 e_state_reg <= E_FAULT;
             end else begin
                 e_state_reg <= E_HEAD;
@@ -1471,7 +1524,11 @@ always_ff @(posedge clk) begin
         end
         E_PORT: begin
             // the walker's ring-item port reads, writes or checks the item in m_*
-            if (wp_fault) begin
+            if (wp_fault && e_ret_reg == E_HEAD_CHK && m_len_reg != 5'd2) begin
+                // a read ahead of avail entries faulted: read the one entry needed
+                m_len_reg <= 5'd2;
+                e_pf_n_reg <= 4'd1;
+            end else if (wp_fault) begin
                 if (wp_fault_xlate) begin
                     // the fault names the whole item, as the model's TranslationFault does
                     f_errno_reg <= FAULT_EFAULT;
@@ -1606,9 +1663,15 @@ always_ff @(posedge clk) begin
                     rx_drops_reg + 32'(rxb_drop_now) + 32'(drop_walk) + 32'(drop_move) + 32'(drop_done);
 
 
+    // the entries read ahead are dropped on any VQ or IOTLB command and on a walker fault
+    if (cmd_valid || v_state_reg != V_IDLE || tr_flush || e_state_reg == E_FAULT) begin
+        pf_valid_reg <= 1'b0;
+    end
+
     if (rst) begin
         v_state_reg <= V_IDLE;
         v_done_reg <= 1'b0;
+        pf_valid_reg <= 1'b0;
         e_state_reg <= E_IDLE;
         e_vq_reg <= '0;
         e_rx_reg <= 1'b0;
