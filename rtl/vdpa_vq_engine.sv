@@ -739,17 +739,17 @@ wire logic [63:0] avail_entry = avail_entry_iova(q_drv[e_vq_reg], e_size, w_avai
 // that faults (a later entry's page not mapped, a bus error) is retried as the one entry
 // needed, so a fault is reported where a serial device reports it.
 localparam int PF_ENTRIES = 8;
-logic         pf_valid_reg;
-logic [QW-1:0] pf_vq_reg;
-logic [15:0]  pf_base_reg;         // avail index of the first entry held
-logic [3:0]   pf_cnt_reg;          // entries held
-logic [127:0] pf_data_reg;         // entry k in bits [16k +: 16]
+// per VQ, so queues served in turn each keep theirs
+logic [NVQ-1:0] pf_valid_reg;
+logic [15:0]  pf_base_reg[NVQ];    // avail index of the first entry held
+logic [3:0]   pf_cnt_reg[NVQ];     // entries held
+logic [127:0] pf_data_reg[NVQ];    // entry k in bits [16k +: 16]
 logic         e_pf_reg;            // this chain's head came from the entries read ahead
 logic [15:0]  e_pf_head_reg;
 logic [3:0]   e_pf_n_reg;          // entries the head's read asks for
-wire logic [15:0] pf_off = w_avail - pf_base_reg;
-wire logic        pf_hit = pf_valid_reg && pf_vq_reg == e_vq_reg && pf_off < 16'(pf_cnt_reg);
-wire logic [15:0] pf_head = pf_data_reg[16 * pf_off[2:0] +: 16];
+wire logic [15:0] pf_off = w_avail - pf_base_reg[e_vq_reg];
+wire logic        pf_hit = pf_valid_reg[e_vq_reg] && pf_off < 16'(pf_cnt_reg[e_vq_reg]);
+wire logic [15:0] pf_head = pf_data_reg[e_vq_reg][16 * pf_off[2:0] +: 16];
 // the head of the chain being walked: read ahead, or just read
 wire logic [15:0] w_head = e_pf_reg ? e_pf_head_reg : m_rshift;
 // entries to read from w_avail when the driver has published up to `seen`
@@ -1305,11 +1305,10 @@ always_ff @(posedge clk) begin
             e_i_reg <= w_head;
             if (!e_pf_reg) begin
                 // the entries read with this one are kept for the next chains
-                pf_valid_reg <= 1'b1;
-                pf_vq_reg <= e_vq_reg;
-                pf_base_reg <= w_avail;
-                pf_cnt_reg <= e_pf_n_reg;
-                pf_data_reg <= m_rbuf_reg;
+                pf_valid_reg[e_vq_reg] <= 1'b1;
+                pf_base_reg[e_vq_reg] <= w_avail;
+                pf_cnt_reg[e_vq_reg] <= e_pf_n_reg;
+                pf_data_reg[e_vq_reg] <= m_rbuf_reg;
             end
             if (17'(w_head) >= e_size) begin
                 // __vringh_get_head: "Guest says index %u > %u is available"
@@ -1665,13 +1664,13 @@ always_ff @(posedge clk) begin
 
     // the entries read ahead are dropped on any VQ or IOTLB command and on a walker fault
     if (cmd_valid || v_state_reg != V_IDLE || tr_flush || e_state_reg == E_FAULT) begin
-        pf_valid_reg <= 1'b0;
+        pf_valid_reg <= '0;
     end
 
     if (rst) begin
         v_state_reg <= V_IDLE;
         v_done_reg <= 1'b0;
-        pf_valid_reg <= 1'b0;
+        pf_valid_reg <= '0;
         e_state_reg <= E_IDLE;
         e_vq_reg <= '0;
         e_rx_reg <= 1'b0;
