@@ -1,1 +1,2 @@
+vdpa_axi_pkg.sv
 vdpa_axi_arb.sv

@@ -28,7 +28,9 @@
  * payload until the handshake. Size, burst type and protection are the same for every master
  * (full-width INCR bursts, unprivileged data) and set here.
  */
-module vdpa_axi_arb #(
+module vdpa_axi_arb
+    import vdpa_axi_pkg::*;
+#(
     // Masters sharing the port (master m issues ID m)
     parameter int NM = 3,
     // AXI data width in bits
@@ -139,8 +141,8 @@ assign m_axi_araddr = s_araddr[32'(ar_owner)*ADDR_W +: ADDR_W];
 assign m_axi_arlen = s_arlen[32'(ar_owner)*8 +: 8];
 assign m_axi_aruser = s_aruser[32'(ar_owner)*USER_W +: USER_W];
 assign m_axi_arsize = 3'($clog2(BYTES));
-assign m_axi_arburst = 2'b01;
-assign m_axi_arprot = 3'b010;
+assign m_axi_arburst = AXI_BURST_INCR;
+assign m_axi_arprot = AXI_PROT_DATA;
 assign m_axi_arvalid = ar_any;
 assign s_arready = NM'(ar_any && m_axi_arready) << ar_owner;
 
@@ -188,8 +190,8 @@ assign m_axi_awaddr = s_awaddr[32'(w_owner)*ADDR_W +: ADDR_W];
 assign m_axi_awlen = s_awlen[32'(w_owner)*8 +: 8];
 assign m_axi_awuser = s_awuser[32'(w_owner)*USER_W +: USER_W];
 assign m_axi_awsize = 3'($clog2(BYTES));
-assign m_axi_awburst = 2'b01;
-assign m_axi_awprot = 3'b010;
+assign m_axi_awburst = AXI_BURST_INCR;
+assign m_axi_awprot = AXI_PROT_DATA;
 assign m_axi_awvalid = w_active && !aw_done_reg && s_awvalid[w_owner];
 assign m_axi_wdata = s_wdata[32'(w_owner)*DATA_W +: DATA_W];
 assign m_axi_wstrb = s_wstrb[32'(w_owner)*BYTES +: BYTES];
