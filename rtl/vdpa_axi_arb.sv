@@ -30,6 +30,7 @@
  */
 module vdpa_axi_arb
     import vdpa_axi_pkg::*;
+    import vdpa_mutants_pkg::*;
 #(
     // Masters sharing the port (master m issues ID m)
     parameter int NM = 3,
@@ -40,7 +41,9 @@ module vdpa_axi_arb
     // AXI ID width (at least $clog2(NM))
     parameter int ID_W = 4,
     // AxUSER width
-    parameter int USER_W = 24
+    parameter int USER_W = 24,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
+    parameter int MUTANT = MUT_NONE
 ) (
     input  wire logic                    clk,
     input  wire logic                    rst,
@@ -150,7 +153,8 @@ assign s_arready = NM'(ar_any && m_axi_arready) << ar_owner;
 logic [NM-1:0] r_to, b_to;
 always_comb begin
     for (int m = 0; m < NM; m++) begin
-        r_to[m] = m_axi_rvalid && 32'(m_axi_rid) == m;
+        r_to[m] = m_axi_rvalid && ((MUTANT != MUT_R_ROUTED_BY_GRANT && 32'(m_axi_rid) == m) ||
+                                   (MUTANT == MUT_R_ROUTED_BY_GRANT && 32'(ar_last_reg) == m));  // mutant MUT_R_ROUTED_BY_GRANT
         b_to[m] = m_axi_bvalid && 32'(m_axi_bid) == m;
     end
 end
