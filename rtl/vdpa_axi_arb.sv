@@ -24,6 +24,12 @@
  * A master alone on a channel goes through with no added cycle: the grant is combinational,
  * so with one master asking, every handshake is as if it held the port itself.
  *
+ * Reset: `rst` drops every grant (the registers hold grants, never transactions); the channels
+ * are combinational paths, so the arbiter is idle once its masters' valids and the slave's
+ * RVALID/BVALID are low, as AXI4 §A3.1.2 has them in reset. The slave must be reset with it,
+ * as in the device: a response to a transaction from before the reset would go by its ID to
+ * whichever master now issues that ID.
+ *
  * Each master keeps AXI's rules on its own side: once it raises a valid it holds it and the
  * payload until the handshake. Size, burst type and protection are the same for every master
  * (full-width INCR bursts, unprivileged data) and set here.
