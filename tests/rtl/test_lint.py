@@ -65,6 +65,14 @@ def test_verilator_lint_wall_axi_arb(params: dict[str, int]) -> None:
     lint_wall("vdpa_axi_arb", params)
 
 
+@pytest.mark.parametrize("params", [{"NVQ": 2, "MAX_QSIZE": 2}, {"NVQ": 64, "MAX_QSIZE": 32768},
+                                    {"NVQ": 8, "NGROUPS": 1}])
+def test_verilator_lint_wall_vq_ctx(params: dict[str, int]) -> None:
+    """The VQ contexts alone: two VQs of one in-flight word each, the largest table, one
+    group."""
+    lint_wall("vdpa_vq_ctx", params)
+
+
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
 def test_icarus_compiles() -> None:
     files = [str(f) for f in sim.filelist(TOP)]
