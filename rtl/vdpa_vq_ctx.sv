@@ -25,6 +25,11 @@
  * not to start a chain the command is about to stop. A VQ that faults while MODIFY to SUSPEND
  * drains it ends the command with BAD_STATE (nothing leaves ERR but DESTROY).
  *
+ * Timing: a command is taken in a cycle with cmd_valid and cmd_busy low; done_valid pulses two
+ * cycles later for one that neither clears nor drains, CREATE_VQ adds a cycle per 64 heads of
+ * the queue, a drain the cycles until `held` lets go. An event takes effect at the clock edge
+ * that samples it; the read ports and `blocked` are combinational on the registers.
+ *
  * The stages change a context only through narrow event ports; they read it through the
  * walker's and the completion writer's read ports (one VQ each, chosen by the stage) and the
  * flattened state and kick vectors the scheduler needs (every VQ at once).
