@@ -10,6 +10,8 @@ vdpa_used_writer.sv
 vdpa_xlate_cache.sv
 vdpa_ring_port.sv
 vdpa_axi_arb.sv
+vdpa_vq_ctx.sv
+vdpa_split_ring_walker.sv
 vdpa_vq_engine.sv
 vdpa_cmd_proc.sv
 vdpa_axil_regs.sv

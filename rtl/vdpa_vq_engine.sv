@@ -6,8 +6,10 @@
 `default_nettype none
 
 /*
- * Virtqueue engine: per-VQ object contexts (INIT/RDY/SUSPEND/ERR/NONE), the VQ command unit,
- * and the split-ring data path (virtio 1.2 §2.7) for TX (odd VQs) and RX (even VQs).
+ * Virtqueue engine: the split-ring data path (virtio 1.2 §2.7) for TX (odd VQs) and RX (even
+ * VQs) over the VQ contexts, as the glue of its blocks. It holds the scheduler, the move and
+ * completion stage registers, the hand-off conditions and the rules that undo what a chain did
+ * ahead of the completion before it; each block holds the rest.
  *
  * The data path is three stages with a chain in each. The walker reads the avail index and
  * head, walks and validates the whole descriptor chain and translates every buffer page
@@ -25,29 +27,40 @@
  *  - Order. A queue's chains complete in the order their heads were taken (one completion
  *    stage), so the used ring is as a one-chain-at-a-time device writes it. The walker's index
  *    is the queue's last_avail plus the chains of that queue the later stages hold and have
- *    not committed.
+ *    not committed (w_ahead).
  *  - Suspend and state. last_avail and used_idx advance only when a chain's used.idx is
  *    written; a suspend or destroy waits for every stage to leave the queue (a chain walked is
- *    moved and completed), so get_vq_state after it is exact.
+ *    moved and completed: `held`), so get_vq_state after it is exact.
  *  - Faults. A stage reports a fault only once the stages after it are idle, so faults and
- *    completions are seen in the order of a serial device; a chain whose queue went to ERR
- *    meanwhile (a later stage faulted on the chain before it) is dropped without a trace. What
- *    a chain does before the one ahead of it on its queue is complete must be undoable if that
- *    completion faults: a receive chain does not start writing then, a transmitted frame's last
- *    beat waits (and leaves with the abort flag if it did), and the walker's one write
- *    (avail_event, EVENT_IDX) waits for idle later stages.
+ *    completions are seen in the order of a serial device, one a cycle at most (the contexts
+ *    have one fault port); a chain whose queue went to ERR meanwhile (a later stage faulted on
+ *    the chain before it) is dropped without a trace (w_abandon in the walker, ms_drop here).
+ *    What a chain does before the one ahead of it on its queue is complete must be undoable if
+ *    that completion faults: a receive chain does not start writing then (rx_after_done), a
+ *    transmitted frame's last beat waits (tx_hold) and leaves with the abort flag if it did,
+ *    and the walker's one write (avail_event, EVENT_IDX) waits for idle later stages.
  *  - Prefetch. The next chain's ring items may be read before this chain's data is written:
  *    a guest whose receive buffers alias its own rings sees the ring as it was (the driver must
  *    not touch what it made available, virtio 1.2 §2.7.13.1; prefetching devices do the same).
  *
- * Blocks (docs/rtl-interface.md "Data path blocks"): vdpa_rx_buffer holds received frames
- * (RX_SLOTS); vdpa_ring_port reads or writes one translated ring item (two instances: the
- * walker's and the completion writer's, each with its translation cache); vdpa_dma_mover moves
- * a chain's data over its translated segments (TX: read bursts onto the stream; RX: the header
- * and held frame in write bursts); the walker-to-mover interface (a segment list and a length,
- * request/done, bus errors reported back here, where the fault registers are) is the seam a
- * packed-ring walker plugs into. vdpa_used_writer completes a chain over its ring port.
- * vdpa_axi_arb shares the AXI master among the two ports and the mover, one AXI ID each.
+ * Blocks (docs/rtl-interface.md "Data path blocks"):
+ *  - vdpa_vq_ctx: the per-VQ contexts, the in-flight heads, the fault register, NEEDS_RESET,
+ *    the drop count and the VQ command unit; the stages change it only through its event
+ *    ports, in a fixed priority (its header).
+ *  - vdpa_split_ring_walker: avail, heads, chain walk, validation and translation into a
+ *    segment list in one of two banks, with its ring-item port (vdpa_ring_port, AXI ID 0).
+ *    Its output, the walker-to-mover seam (h_valid/h_ready, head, direction, bank, length,
+ *    ASID), is where a packed-ring walker (virtio 1.2 §2.8) plugs in as a sibling module.
+ *  - vdpa_dma_mover: a chain's data over its translated segments (TX: read bursts onto the
+ *    stream; RX: the header and held frame in write bursts), AXI ID 2.
+ *  - vdpa_used_writer: the completion (used element, used.idx, notification) over its own
+ *    vdpa_ring_port (AXI ID 1).
+ *  - vdpa_rx_buffer: received frames (RX_SLOTS), offered one at a time.
+ *  - vdpa_axi_arb: the one AXI master shared by the two ports and the mover.
+ * The scheduler stays here: it is a few lines of combinational choice (TX round robin over
+ * kicked RDY queues, the RX buffer's offer, RX yielding to TX) that reads the contexts, the
+ * command unit's blocks and the receive buffer and steers the walker, the receive buffer and
+ * the rx drop count; a block of its own would only pass those signals through.
  */
 module vdpa_vq_engine
     import vdpa_regs_pkg::*;
@@ -186,11 +199,9 @@ module vdpa_vq_engine
 
 localparam int BYTES = DATA_W / 8;
 localparam int QW = $clog2(NVQ);
-localparam int IFT_WORDS = (MAX_QSIZE + 63) / 64;
-localparam int IFT_DEPTH = NVQ * IFT_WORDS;
-localparam int IW = $clog2(IFT_DEPTH);
 localparam int SW = $clog2(MAX_SEGS);
 localparam int FW = $clog2(MAX_FRAME);
+localparam int RSW = RX_SLOTS > 1 ? $clog2(RX_SLOTS) : 1;
 
 initial begin
     if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) begin
@@ -201,16 +212,8 @@ initial begin
         $error("Error: NVQ must be a power of two in 2..64 (instance %m)");
         $finish;
     end
-    if (MAX_QSIZE < 2 || MAX_QSIZE > 32768 || (MAX_QSIZE & (MAX_QSIZE - 1)) != 0) begin
-        $error("Error: MAX_QSIZE must be a power of two in 2..32768 (instance %m)");
-        $finish;
-    end
 end
 
-// virtio constants (virtio 1.2 §2.7.5, §2.7.6; virtio_ring.h)
-localparam logic [15:0] DESC_F_NEXT = 16'd1;
-localparam logic [15:0] DESC_F_WRITE = 16'd2;
-localparam logic [15:0] DESC_F_INDIRECT = 16'd4;
 // largest frame a TX chain may carry after its header (VIRTIO_NET_MAX_FRAME)
 localparam logic [31:0] TX_MAX_FRAME = 32'd65550;
 
@@ -223,48 +226,197 @@ wire logic unused_features = ^{drv_features[63:33], drv_features[31:30], drv_fea
 wire logic [4:0] hdr_len = (drv_features[32] || drv_features[15]) ? 5'd12 : 5'd10;
 
 // ---------------------------------------------------------------------------------------
-// VQ contexts
+// Stage registers
 // ---------------------------------------------------------------------------------------
-logic [2:0]   q_state[NVQ];
-logic [16:0]  q_size[NVQ];
-logic [63:0]  q_desc[NVQ];
-logic [63:0]  q_drv[NVQ];
-logic [63:0]  q_dev[NVQ];
-logic [15:0]  q_avail[NVQ];
-logic [15:0]  q_used[NVQ];
-// avail.idx as last read, and whether that read still counts: entries between last_avail and it
-// are served without reading avail.idx again (drivers/vhost/vhost.c: vhost_get_vq_desc reads
-// it only once last_avail has caught up); a (re)started or modified queue reads it afresh
-logic [15:0]  q_seen[NVQ];
-logic         q_seen_ok[NVQ];
-logic [7:0]   q_dgroup[NVQ];   // buffers and indirect tables
-logic [7:0]   q_rgroup[NVQ];   // descriptor table, driver and device areas
-logic [7:0]   q_errno[NVQ];
-logic         q_pending[NVQ];
-// in-flight table: one bit per descriptor head between fetch and used write
-logic [63:0]  ift[IFT_DEPTH];
+// Move stage: the chain handed over by the walker, its data moved by vdpa_dma_mover
+typedef enum logic [1:0] {MS_IDLE, MS_XFER, MS_FAULT} msstate_t;
+msstate_t     ms_state_reg;
+logic [QW-1:0] ms_vq_reg;
+logic         ms_rx_reg;
+logic [15:0]  ms_head_reg;
+logic         ms_bank_reg;
+logic [7:0]   ms_asid_reg;         // the data group's ASID (AXI user)
+logic         ms_frame_reg;        // RX: the received frame it writes is claimed in the buffer
+logic [RSW-1:0] ms_slot_reg;       // ... in this slot
 
-logic         needs_reset_reg;
-logic [31:0]  rx_drops_reg;
-assign needs_reset = needs_reset_reg;
-assign rx_drops = rx_drops_reg;
+// Completion stage: the chain whose data has moved, completed by vdpa_used_writer
+typedef enum logic [1:0] {CS_IDLE, CS_USED, CS_PORT, CS_FAULT} csstate_t;
+csstate_t     cs_state_reg;
+logic [QW-1:0] cs_vq_reg;
+logic         cs_rx_reg;
+logic [15:0]  cs_head_reg;
+logic         cs_committed_reg;    // its used.idx is written: the queue's context has advanced
+// fault record of the completion stage
+logic         cs_xlate_reg;
+logic [7:0]   cs_asid_reg;
+logic [63:0]  cs_iova_reg;
+logic         cs_write_reg;
+// the completion writer's ring item
+logic [7:0]   c_group_reg;
+logic [63:0]  c_iova_reg;
+logic [4:0]   c_len_reg;
+logic         c_write_reg;
+logic [31:0]  c_wval_reg;
+logic [2:0]   c_kind_reg;
 
-wire logic [31:0] a0 = cmd_args[0*32 +: 32];
-wire logic [31:0] a1 = cmd_args[1*32 +: 32];
-wire logic [31:0] a2 = cmd_args[2*32 +: 32];
-wire logic [31:0] a3 = cmd_args[3*32 +: 32];
-wire logic [31:0] a4 = cmd_args[4*32 +: 32];
-wire logic [31:0] a5 = cmd_args[5*32 +: 32];
-wire logic [31:0] a6 = cmd_args[6*32 +: 32];
-wire logic [31:0] a7 = cmd_args[7*32 +: 32];
-wire logic [31:0] a8 = cmd_args[8*32 +: 32];
-wire logic [31:0] a9 = cmd_args[9*32 +: 32];
-wire logic [31:0] a10 = cmd_args[10*32 +: 32];
-// the last argument word is not used by any VQ command
-/* verilator lint_off UNUSEDSIGNAL */
-wire logic unused_args = ^{cmd_args[NARGS*32-1:11*32], a10[31:16]};
-/* verilator lint_on UNUSEDSIGNAL */
-wire logic [QW-1:0] a_vq = a0[QW-1:0];
+wire logic ms_busy = ms_state_reg != MS_IDLE;
+wire logic cs_busy = cs_state_reg != CS_IDLE;
+// nothing after the walker holds a chain: the walker's fault and its one write wait for this,
+// so both come where a one-chain-at-a-time device would make them
+wire logic back_idle = !ms_busy && !cs_busy;
+
+// ---------------------------------------------------------------------------------------
+// The walker's signals (vdpa_split_ring_walker below)
+// ---------------------------------------------------------------------------------------
+logic          w_busy;             // not in E_IDLE
+logic [QW-1:0] w_vq;
+logic          w_rx;
+logic [15:0]   w_head;
+logic          w_ev_consume, w_ev_rearm, w_ev_seen, w_ev_ift_set, w_ev_ift_clr;
+logic [15:0]   w_ev_seen_idx;
+logic          w_f_valid, w_f_xlate, w_f_write;
+logic [7:0]    w_f_errno, w_f_asid;
+logic [63:0]   w_f_iova;
+logic          w_rx_take, w_rx_tried;
+logic          w_h_valid, w_h_bank;
+logic [31:0]   w_h_total;
+logic [7:0]    w_h_asid;
+logic [63:0]   w_seg_pa;
+logic [31:0]   w_seg_len;
+logic [23:0]   w_user;
+logic          w_tr_valid, w_tr_write;
+logic [7:0]    w_tr_group;
+logic [63:0]   w_tr_iova;
+logic [31:0]   w_tr_len;
+
+// ---------------------------------------------------------------------------------------
+// VQ contexts and the VQ command unit
+// ---------------------------------------------------------------------------------------
+// per VQ: a stage holds a chain of it (what SUSPEND and DESTROY wait for)
+logic [NVQ-1:0] held;
+always_comb begin
+    for (int q = 0; q < NVQ; q++) begin
+        held[q] = (w_busy && 32'(w_vq) == q) || (ms_busy && 32'(ms_vq_reg) == q) ||
+                  (cs_busy && 32'(cs_vq_reg) == q);
+    end
+end
+logic [NVQ-1:0]   q_blocked;       // a command is about to take the VQ out of RDY
+logic [NVQ*3-1:0] q_state_vec;
+logic [NVQ-1:0]   q_pending;
+logic [16:0]  wc_size, cc_size;
+logic [63:0]  wc_desc, wc_drv, wc_dev, cc_drv, cc_dev;
+logic [15:0]  wc_avail, wc_used, wc_seen, cc_used;
+logic         wc_seen_ok, wc_in_flight;
+logic [7:0]   wc_dgroup, wc_rgroup, cc_rgroup;
+logic         rxb_flush;           // a reset: every held frame belongs to the old device instance
+// the three stages' faults: one a cycle at most (a stage reports only when the later stages
+// are idle), so one fault port takes it; the completion stage's first, as it was written last
+// in the engine before the cut
+logic         ms_f_valid, cs_f_valid;
+wire logic       f_valid = w_f_valid || ms_f_valid || cs_f_valid;
+wire logic [QW-1:0] f_vq = cs_f_valid ? cs_vq_reg : (ms_f_valid ? ms_vq_reg : w_vq);
+wire logic [7:0] f_errno = cs_f_valid ? (cs_xlate_reg ? FAULT_EFAULT : FAULT_EIO) :
+                           (ms_f_valid ? FAULT_EIO : w_f_errno);
+wire logic [63:0] f_iova = cs_f_valid ? (cs_xlate_reg ? cs_iova_reg : '0) :
+                           (ms_f_valid ? '0 : w_f_iova);
+wire logic       f_xlate = cs_f_valid ? cs_xlate_reg : (ms_f_valid ? 1'b0 : w_f_xlate);
+wire logic       f_write = cs_f_valid ? cs_xlate_reg && cs_write_reg :
+                           (ms_f_valid ? 1'b0 : w_f_write);
+wire logic [7:0] f_asid = cs_f_valid ? (cs_xlate_reg ? cs_asid_reg : 8'hff) :
+                          (ms_f_valid ? 8'hff : w_f_asid);
+`ifndef SYNTHESIS
+// a simulation check, not logic (a plain always: a system task has no place in always_ff)
+always @(posedge clk) begin
+    if (!rst && 32'(w_f_valid) + 32'(ms_f_valid) + 32'(cs_f_valid) > 1) begin
+        $error("Error: two stages report a fault in one cycle (instance %m)");
+    end
+end
+`endif
+// the completion stage commits: used.idx written
+logic         uw_commit;
+logic [15:0]  uw_new_used;
+wire logic    cs_commit = cs_state_reg == CS_USED && uw_commit;
+// the move stage's chain is dropped: its queue went to ERR
+logic         ms_ift_clr;
+// received frames dropped this cycle: by the buffer (too long, empty) and each stage
+logic         rxb_drop_now;
+logic         drop_walk, drop_move, drop_done;
+wire logic [2:0] rx_dropped = 3'(rxb_drop_now) + 3'(drop_walk) + 3'(drop_move) + 3'(drop_done);
+// the queue the completion writer reads (the move stage's at the request, then its own)
+wire logic [QW-1:0] uw_vq = cs_busy ? cs_vq_reg : ms_vq_reg;
+
+vdpa_vq_ctx #(
+    .NVQ(NVQ),
+    .MAX_QSIZE(MAX_QSIZE),
+    .NGROUPS(NGROUPS),
+    .NARGS(NARGS),
+    .MUTANT(MUTANT)
+) ctx_inst (
+    .clk(clk),
+    .rst(rst),
+    .cmd_valid(cmd_valid),
+    .cmd_op(cmd_op),
+    .cmd_args(cmd_args),
+    .cmd_busy(cmd_busy),
+    .done_valid(done_valid),
+    .done_status(done_status),
+    .done_data(done_data),
+    .held(held),
+    .blocked(q_blocked),
+    .rx_flush(rxb_flush),
+    .db_valid(db_valid),
+    .db_vq(db_vq),
+    .w_vq(w_vq),
+    .w_head(w_head),
+    .w_consume(w_ev_consume),
+    .w_rearm(w_ev_rearm),
+    .w_seen(w_ev_seen),
+    .w_seen_idx(w_ev_seen_idx),
+    .w_ift_set(w_ev_ift_set),
+    .w_ift_clr(w_ev_ift_clr),
+    .m_ift_clr(ms_ift_clr),
+    .m_vq(ms_vq_reg),
+    .m_head(ms_head_reg),
+    .c_commit(cs_commit),
+    .c_vq(cs_vq_reg),
+    .c_head(cs_head_reg),
+    .c_new_used(uw_new_used),
+    .f_valid(f_valid),
+    .f_vq(f_vq),
+    .f_errno(f_errno),
+    .f_iova(f_iova),
+    .f_xlate(f_xlate),
+    .f_write(f_write),
+    .f_asid(f_asid),
+    .rx_dropped(rx_dropped),
+    .needs_reset(needs_reset),
+    .rx_drops(rx_drops),
+    .fault_valid(fault_valid),
+    .fault_data(fault_data),
+    .q_state_vec(q_state_vec),
+    .q_pending_vec(q_pending),
+    .w_size(wc_size),
+    .w_desc(wc_desc),
+    .w_drv(wc_drv),
+    .w_dev(wc_dev),
+    .w_avail(wc_avail),
+    .w_used(wc_used),
+    .w_seen_last(wc_seen),
+    .w_seen_ok(wc_seen_ok),
+    .w_dgroup(wc_dgroup),
+    .w_rgroup(wc_rgroup),
+    .w_in_flight(wc_in_flight),
+    .c_rd_vq(uw_vq),
+    .c_size(cc_size),
+    .c_drv(cc_drv),
+    .c_dev(cc_dev),
+    .c_used(cc_used),
+    .c_rgroup(cc_rgroup)
+);
+
+function automatic logic [2:0] q_state(input int q);
+    return q_state_vec[q*3 +: 3];
+endfunction
 
 // ---------------------------------------------------------------------------------------
 // Receive buffer: whole frames are taken in (RX_SLOTS of them) before the engine looks for a
@@ -275,16 +427,13 @@ logic [FW:0]  rxb_len;
 logic [7:0]   rxb_vq;
 logic         rxb_fresh;     // frame not yet offered to its queue
 logic         rxb_receiving; // part of a frame taken in
-logic         rxb_drop_now;  // frame completed but too long or empty: dropped at once
 logic         rxb_take;      // engine is done with the offered frame
 logic         rxb_tried;     // engine found no buffer: park it until a kick on that queue
-logic         rxb_flush;     // a reset: every held frame belongs to the old device instance
 logic [NVQ-1:0] rxb_q_ready; // per receive VQ: the engine would act on a fresh frame now
 logic [NVQ-1:0] rxb_q_wake;  // ... on a parked one
 logic [31:0]  rxb_rd_base;
 logic [DATA_W-1:0] rxb_rd_data;
 logic         rxb_hold;      // the engine works on the offered frame
-localparam int RSW = RX_SLOTS > 1 ? $clog2(RX_SLOTS) : 1;
 logic         rxb_claim;     // the walker hands the offered frame to the move stage
 logic [RSW-1:0] rxb_slot;    // where the offered frame is
 logic         rxb_free;   // the move stage has written its frame: the slot is free
@@ -324,113 +473,6 @@ vdpa_rx_buffer #(
     .rd_base(rxb_rd_base),
     .rd_data(rxb_rd_data)
 );
-
-// ---------------------------------------------------------------------------------------
-// Walker state
-// ---------------------------------------------------------------------------------------
-typedef enum logic [4:0] {
-    E_IDLE, E_START, E_AVAIL_CHK, E_AVAIL_EVENT, E_HEAD, E_HEAD_CHK,
-    E_DESC_RD, E_DESC_CHK, E_BUF_XL, E_BUF_XLW, E_NEXT,
-    // the completion's ring items translated before any data moves, then the hand-off
-    E_PROBE_IDX, E_MOVE,
-    E_DONE, E_FAULT, E_RX_DROP,
-    // the walker's ring-item port reads, writes or checks one item; back to e_ret_reg
-    E_PORT
-} estate_t;
-
-estate_t      e_state_reg, e_ret_reg;
-logic [QW-1:0] e_vq_reg;
-logic         e_rx_reg;          // serving a received frame (RX) rather than a kick (TX)
-logic         e_rechecked_reg;
-logic [15:0]  e_head_reg;
-logic [15:0]  e_i_reg;            // descriptor index in the current table
-logic         e_ind_reg;          // walking an indirect table
-logic [63:0]  e_ind_base_reg;
-logic [16:0]  e_ind_max_reg;
-logic [16:0]  e_count_reg;        // descriptors seen in the current table
-logic         e_seen_write_reg;
-logic [63:0]  d_addr_reg;
-logic [15:0]  d_flags_reg;
-logic [15:0]  d_next_reg;
-// segments of a chain, translated before any data moves: two banks, the walker fills one
-// while the mover reads the other
-logic [63:0]  seg_pa[2*MAX_SEGS];
-logic [31:0]  seg_len[2*MAX_SEGS];
-logic         w_bank_reg;
-logic [SW:0]  seg_cnt_reg;
-logic         seg_over_reg;
-logic [63:0]  x_iova_reg;
-logic [31:0]  x_left_reg;
-logic [31:0]  total_reg;           // bytes of the chain (TX) / capacity (RX)
-logic [7:0]   data_asid_reg;
-// the walker's ring item
-logic [7:0]   m_group_reg;
-logic [63:0]  m_iova_reg;
-logic [4:0]   m_len_reg;           // 2, 4 or 16 bytes (8: the used element, translated only)
-logic         m_write_reg;
-logic         m_probe_reg;         // translate and check only: no bus access
-logic [31:0]  m_wval_reg;
-// fault record of the walk
-logic [7:0]   f_errno_reg;
-logic         f_xlate_reg;
-logic [7:0]   f_asid_reg;
-logic [63:0]  f_iova_reg;
-logic         f_write_reg;
-// the fault reported (either stage's), with its VQ
-logic         fault_valid_reg;
-logic [127:0] fault_data_reg;
-
-// ---------------------------------------------------------------------------------------
-// Move stage: the chain handed over by the walker, its data moved by vdpa_dma_mover
-// ---------------------------------------------------------------------------------------
-typedef enum logic [1:0] {MS_IDLE, MS_XFER, MS_FAULT} msstate_t;
-msstate_t     ms_state_reg;
-logic [QW-1:0] ms_vq_reg;
-logic         ms_rx_reg;
-logic [15:0]  ms_head_reg;
-logic         ms_bank_reg;
-logic [7:0]   ms_asid_reg;         // the data group's ASID (AXI user)
-logic         ms_frame_reg;        // RX: the received frame it writes is claimed in the buffer
-logic [(RX_SLOTS > 1 ? $clog2(RX_SLOTS) : 1)-1:0] ms_slot_reg;  // ... in this slot
-
-// ---------------------------------------------------------------------------------------
-// Completion stage: the chain whose data has moved, completed by vdpa_used_writer
-// ---------------------------------------------------------------------------------------
-typedef enum logic [1:0] {CS_IDLE, CS_USED, CS_PORT, CS_FAULT} csstate_t;
-csstate_t     cs_state_reg;
-logic [QW-1:0] cs_vq_reg;
-logic         cs_rx_reg;
-logic [15:0]  cs_head_reg;
-logic         cs_committed_reg;    // its used.idx is written: the queue's context has advanced
-// fault record of the completion stage
-logic         cs_xlate_reg;
-logic [7:0]   cs_asid_reg;
-logic [63:0]  cs_iova_reg;
-logic         cs_write_reg;
-// the completion writer's ring item
-logic [7:0]   c_group_reg;
-logic [63:0]  c_iova_reg;
-logic [4:0]   c_len_reg;
-logic         c_write_reg;
-logic [31:0]  c_wval_reg;
-logic [2:0]   c_kind_reg;
-
-wire logic ms_busy = ms_state_reg != MS_IDLE;
-wire logic cs_busy = cs_state_reg != CS_IDLE;
-// nothing after the walker holds a chain: the walker's fault and its one write wait for this,
-// so both come where a one-chain-at-a-time device would make them
-wire logic back_idle = !ms_busy && !cs_busy;
-// a fault raises NEEDS_RESET (virtio 1.2 §2.1.2), whichever stage takes it
-wire logic raise_needs_reset = MUTANT != MUT_NO_NEEDS_RESET;  // mutant MUT_NO_NEEDS_RESET
-
-// the fault register's layout: {iova, 38'd0, xlate, write, asid, errno, vq}; the ASID and
-// direction only for a translation fault (0xff and 0 otherwise)
-function automatic logic [127:0] fault_record(input logic [63:0] iova, input logic xlate,
-                                              input logic write, input logic [7:0] asid,
-                                              input logic [7:0] errno, input logic [QW-1:0] vq);
-    return {iova, 38'd0, xlate, write, asid, errno, 8'(vq)};
-endfunction
-
 // ---------------------------------------------------------------------------------------
 // The AXI master: walker port (ID 0), completion port (ID 1), DMA mover (ID 2)
 // ---------------------------------------------------------------------------------------
@@ -453,18 +495,9 @@ logic                 am_rlast;
 // AXI user sideband {kind[2:0], asid[7:0], vq[7:0]}: which VQ, through which ASID and for
 // which ring area or buffer each access is (kind as vdpa_model.dma.AccessKind: DESC 0, AVAIL 1,
 // USED 2, INDIRECT 3, BUFFER 4). Not needed by memory; it lets a checker verify every access
-// against the ASID its group is bound to.
+// against the ASID its group is bound to. The walker makes its own (w_user: the ring area).
 localparam logic [2:0] KIND_BUFFER = 3'd4;
-logic [2:0]   w_kind;
-always_comb begin
-    case (e_ret_reg)
-        E_AVAIL_EVENT: w_kind = 3'd2;
-        E_DESC_CHK: w_kind = e_ind_reg ? 3'd3 : 3'd0;
-        default: w_kind = 3'd1;
-    endcase
-end
-logic [7:0]   wp_asid, cp_asid;
-wire logic [23:0] w_user = {5'd0, w_kind, wp_asid, 8'(e_vq_reg)};
+logic [7:0]   cp_asid;
 wire logic [23:0] c_user = {5'd0, c_kind_reg, cp_asid, 8'(cs_vq_reg)};
 wire logic [23:0] mv_user = {5'd0, KIND_BUFFER, ms_asid_reg, 8'(ms_vq_reg)};
 assign am_aruser = {mv_user, c_user, w_user};
@@ -505,35 +538,9 @@ vdpa_axi_arb #(
 
 assign m_axis_tx_tdest = 8'(ms_vq_reg);
 
-assign fault_valid = fault_valid_reg;
-assign fault_data = fault_data_reg;
-// ---------------------------------------------------------------------------------------
-// VQ command unit state
-// ---------------------------------------------------------------------------------------
-typedef enum logic [2:0] {V_IDLE, V_CLEAR, V_DRAIN_ONE, V_DRAIN_ALL, V_DONE} vstate_t;
-vstate_t      v_state_reg;
-logic [7:0]   v_op_reg;
-logic [QW-1:0] v_vq_reg;
-logic [2:0]   v_target_reg;       // state to enter after draining one VQ
-logic [IW:0]  v_clr_reg, v_clr_end_reg;
-logic [7:0]   v_status_reg;
-logic [127:0] v_data_reg;
-logic         v_done_reg;
-// the engine must not start a chain on a VQ a command is about to take out of RDY
-wire logic blk_all = v_state_reg == V_DRAIN_ALL;
-wire logic blk_one = v_state_reg == V_DRAIN_ONE;
-
-assign cmd_busy = v_state_reg != V_IDLE;
-assign done_valid = v_done_reg;
-assign done_status = v_status_reg;
-assign done_data = v_data_reg;
-
-function automatic logic is_pow2(input logic [31:0] v);
-    return v != 0 && (v & (v - 1)) == 0;
-endfunction
 
 // ---------------------------------------------------------------------------------------
-// TX scheduling: round robin over odd VQs with a pending kick that are RDY
+// Scheduling. TX: round robin over odd VQs with a pending kick that are RDY
 // ---------------------------------------------------------------------------------------
 logic         pick_found;
 logic [QW-1:0] pick_vq;
@@ -543,23 +550,22 @@ always_comb begin
     pick_vq = '0;
     for (int k = NVQ; k >= 1; k--) begin
         // scan from rr_reg + 1 upward, last assignment wins, so iterate downward
-        if (q_pending[QW'(32'(rr_reg) + k)] && q_state[QW'(32'(rr_reg) + k)] == VQS_RDY &&
-                (QW'(32'(rr_reg) + k) & 1) == 1 && !blk_all &&
-                !(blk_one && v_vq_reg == QW'(32'(rr_reg) + k))) begin
+        if (q_pending[QW'(32'(rr_reg) + k)] && q_state(32'(QW'(32'(rr_reg) + k))) == VQS_RDY &&
+                (QW'(32'(rr_reg) + k) & 1) == 1 && !q_blocked[QW'(32'(rr_reg) + k)]) begin
             pick_found = 1'b1;
             pick_vq = QW'(32'(rr_reg) + k);
         end
     end
 end
 
-assign eng_busy = e_state_reg != E_IDLE || !back_idle;
+assign eng_busy = w_busy || !back_idle;
 
 // the walker may start a chain: PIPELINE lets it start while later stages hold chains
 wire logic walk_free = PIPELINE != 0 || back_idle;
 
 // quiescent: nothing in flight, no held frame the engine would act on (the buffer offers one
 // if there is any), no kick the scheduler would act on
-assign dp_idle = e_state_reg == E_IDLE && back_idle &&
+assign dp_idle = !w_busy && back_idle &&
                  !(rxb_full && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
                  !(driver_ok && pick_found) && !rxb_receiving;
 
@@ -577,35 +583,38 @@ logic [NVQ-1:0] rxq_bad;     // a frame for it is dropped
 logic [NVQ-1:0] rxq_open;    // it takes a frame now if it has a buffer
 always_comb begin
     for (int q = 0; q < NVQ; q++) begin
-        rxq_bad[q] = !driver_ok || (q & 1) == 1 || q_state[q] == VQS_ERR || q_state[q] == VQS_NONE;
-        rxq_open[q] = !rxq_bad[q] && q_state[q] == VQS_RDY && !blk_all &&
-                      !(blk_one && 32'(v_vq_reg) == q);
+        rxq_bad[q] = !driver_ok || (q & 1) == 1 || q_state(q) == VQS_ERR || q_state(q) == VQS_NONE;
+        rxq_open[q] = !rxq_bad[q] && q_state(q) == VQS_RDY && !q_blocked[q];
         rxb_q_ready[q] = rxq_bad[q] || rxq_open[q];
         rxb_q_wake[q] = rxq_bad[q] || (rxq_open[q] && q_pending[q]);
     end
 end
 // the offered frame is the walker's from E_START until it is back in E_IDLE; the walker then
 // claims it for the move stage (which releases its slot once written) or takes it (dropped)
-assign rxb_hold = e_rx_reg && e_state_reg != E_IDLE;
+assign rxb_hold = w_rx && w_busy;
 wire logic rx_vq_bad = 32'(rxb_vq) >= NVQ || rxq_bad[rxb_vq[QW-1:0]];
 wire logic rx_vq_ok = !rx_vq_bad && rxq_open[rxb_vq[QW-1:0]] &&
                       (rxb_fresh || q_pending[rxb_vq[QW-1:0]]);
 // after an RX chain a kicked TX queue goes first: with several slots a frame is nearly always
 // ready, and line-rate RX would starve TX; the frame waits in its slot. With one slot a frame
 // that waits stalls the wire, so RX keeps its priority there
-wire logic rx_yield = RX_SLOTS > 1 && e_rx_reg && pick_found;
+wire logic rx_yield = RX_SLOTS > 1 && w_rx && pick_found;
 
-wire logic [16:0] e_size = q_size[e_vq_reg];
-wire logic [IW-1:0] ift_idx = IW'(32'(e_vq_reg) * IFT_WORDS + 32'(e_head_reg >> 6));
-wire logic [IW-1:0] ms_ift_idx = IW'(32'(ms_vq_reg) * IFT_WORDS + 32'(ms_head_reg >> 6));
-wire logic [IW-1:0] cs_ift_idx = IW'(32'(cs_vq_reg) * IFT_WORDS + 32'(cs_head_reg >> 6));
-// the walker's last_avail and used index: the context's, plus the chains of its queue the
+// The walker's next queue, taken when it is idle: an offered frame for a queue that could never
+// take it is dropped first (whatever else holds the walker back); no buffers are consumed
+// before DRIVER_OK (virtio 1.2 §2.1), nor while a mapping change waits for the data path to be
+// between chains; then the offered frame, then the next kicked TX queue
+wire logic sched_drop = rxb_full && !rxb_take && rx_vq_bad;
+wire logic sched_go = !sched_drop && driver_ok && !iotlb_hold && walk_free;
+wire logic sched_rx = rxb_full && !rxb_take && rx_vq_ok && !rx_yield;
+wire logic start_valid = sched_go && (sched_rx || pick_found);
+wire logic [QW-1:0] start_vq = sched_rx ? rxb_vq[QW-1:0] : pick_vq;
+
+// the walker's last_avail and used index are the context's plus the chains of its queue the
 // later stages hold and have not committed (a one-chain-at-a-time device would have completed
 // them by now)
-wire logic [15:0] w_ahead = 16'(ms_busy && ms_vq_reg == e_vq_reg) +
-                            16'(cs_busy && cs_vq_reg == e_vq_reg && !cs_committed_reg);
-wire logic [15:0] w_avail = q_avail[e_vq_reg] + w_ahead;
-wire logic [15:0] w_used = q_used[e_vq_reg] + w_ahead;
+wire logic [15:0] w_ahead = 16'(ms_busy && ms_vq_reg == w_vq) +
+                            16'(cs_busy && cs_vq_reg == w_vq && !cs_committed_reg);
 
 // RX byte stream: virtio-net header (zeros, num_buffers = 1 when 12 bytes) then the frame
 function automatic logic [7:0] rx_byte(input logic [31:0] p, input logic [4:0] hl, input logic [7:0] fb);
@@ -629,22 +638,19 @@ end
 // Translation requests: the walker's buffer pages and ring items, the completion writer's
 // ring items; one request outstanding at the IOTLB, its answer goes back to who asked
 // ---------------------------------------------------------------------------------------
-logic        wp_tr_valid, cp_tr_valid;
-logic [7:0]  wp_tr_group, cp_tr_group;
-logic [63:0] wp_tr_iova, cp_tr_iova;
-logic [31:0] wp_tr_len, cp_tr_len;
-logic        wp_tr_write, cp_tr_write;
+logic        cp_tr_valid;
+logic [7:0]  cp_tr_group;
+logic [63:0] cp_tr_iova;
+logic [31:0] cp_tr_len;
+logic        cp_tr_write;
 logic        tr_owner_c_reg;      // the answer awaited is the completion port's
-// the walker: a buffer page in E_BUF_XL, else its port's ring item
-wire logic w_tr_buf = e_state_reg == E_BUF_XL;
-wire logic w_tr_valid = w_tr_buf || wp_tr_valid;
 // the completion writer first: it holds a chain that has moved
 wire logic tr_grant_c = cp_tr_valid;
 assign tr_req_valid = w_tr_valid || cp_tr_valid;
-assign tr_req_group = tr_grant_c ? cp_tr_group : (w_tr_buf ? q_dgroup[e_vq_reg] : wp_tr_group);
-assign tr_req_iova = tr_grant_c ? cp_tr_iova : (w_tr_buf ? x_iova_reg : wp_tr_iova);
-assign tr_req_len = tr_grant_c ? cp_tr_len : (w_tr_buf ? x_left_reg : wp_tr_len);
-assign tr_req_write = tr_grant_c ? cp_tr_write : (w_tr_buf ? e_rx_reg : wp_tr_write);
+assign tr_req_group = tr_grant_c ? cp_tr_group : w_tr_group;
+assign tr_req_iova = tr_grant_c ? cp_tr_iova : w_tr_iova;
+assign tr_req_len = tr_grant_c ? cp_tr_len : w_tr_len;
+assign tr_req_write = tr_grant_c ? cp_tr_write : w_tr_write;
 wire logic w_tr_ready = tr_req_ready && !tr_grant_c;
 wire logic c_tr_ready = tr_req_ready && tr_grant_c;
 wire logic w_tr_resp = tr_resp_valid && !tr_owner_c_reg;
@@ -659,51 +665,91 @@ always_ff @(posedge clk) begin
 end
 
 // ---------------------------------------------------------------------------------------
-// The walker's ring-item port: avail index and entries, descriptors, avail_event, and the
-// completion's items checked before any data moves
+// The split-ring walker: its chain's segment list, handed to the move stage
 // ---------------------------------------------------------------------------------------
-logic         wp_done, wp_fault, wp_fault_xlate;
-logic [7:0]   wp_fault_asid;
-logic [127:0] wp_rdata;
-wire logic [15:0] m_rshift = wp_rdata[15:0];
-wire logic [127:0] m_rbuf_reg = wp_rdata;
+logic          mv_req_ready;
+logic          uw_req_ready;       // the completion writer is idle: it takes a moved chain
+logic [SW-1:0] mv_seg_idx;
+// a receive chain does not start writing while the completion of its queue's previous chain
+// may still fault: a one-chain-at-a-time device would never write it then (a transmit chain
+// only reads, and its frame's end waits instead: tx_hold)
+wire logic        rx_after_done = !(w_rx && cs_busy && cs_vq_reg == w_vq);
+// the move stage takes the walker's chain when it is free
+wire logic        h_ready = ms_state_reg == MS_IDLE && mv_req_ready && rx_after_done;
+wire logic        hand_off = w_h_valid && h_ready;
+// the mover reads the bank it was handed: the walker's in the cycle of the hand-off
+wire logic        mv_bank = ms_busy ? ms_bank_reg : w_h_bank;
+// RX: the header and the frame
+wire logic [31:0] rx_xfer_len = 32'(hdr_len) + 32'(rxb_len);
 
-vdpa_ring_port #(
+vdpa_split_ring_walker #(
+    .NVQ(NVQ),
     .DATA_W(DATA_W),
     .ADDR_W(ADDR_W),
-    .CACHE_SETS(NVQ),
-    // its driver-area reads, descriptor table, device-area probes and writes, an indirect table
-    .CACHE_ENTRIES(4),
+    .MAX_SEGS(MAX_SEGS),
     .MUTANT(MUTANT)
-) walk_port_inst (
+) walker_inst (
     .clk(clk),
     .rst(rst),
-    .req_valid(e_state_reg == E_PORT),
-    .req_set(e_vq_reg),
-    .req_group(m_group_reg),
-    .req_iova(m_iova_reg),
-    .req_len(m_len_reg),
-    .req_write(m_write_reg),
-    .req_probe(m_probe_reg),
-    .req_wdata(m_wval_reg),
-    .done(wp_done),
-    .fault(wp_fault),
-    .fault_xlate(wp_fault_xlate),
-    .fault_asid(wp_fault_asid),
-    .rdata(wp_rdata),
-    .asid(wp_asid),
-    .tr_req_valid(wp_tr_valid),
+    .event_idx(feat_event_idx),
+    .back_idle(back_idle),
+    .ctx_change(cmd_valid || cmd_busy),
+    .tr_flush(tr_flush),
+    .start_valid(start_valid),
+    .start_vq(start_vq),
+    .start_rx(sched_rx),
+    .busy(w_busy),
+    .vq(w_vq),
+    .rx(w_rx),
+    .head(w_head),
+    .ctx_state(q_state(32'(w_vq))),
+    .ctx_size(wc_size),
+    .ctx_desc(wc_desc),
+    .ctx_drv(wc_drv),
+    .ctx_dev(wc_dev),
+    .ctx_avail(wc_avail),
+    .ctx_used(wc_used),
+    .ctx_seen(wc_seen),
+    .ctx_seen_ok(wc_seen_ok),
+    .ctx_dgroup(wc_dgroup),
+    .ctx_rgroup(wc_rgroup),
+    .ctx_in_flight(wc_in_flight),
+    .ahead(w_ahead),
+    .ev_consume(w_ev_consume),
+    .ev_rearm(w_ev_rearm),
+    .ev_seen(w_ev_seen),
+    .ev_seen_idx(w_ev_seen_idx),
+    .ev_ift_set(w_ev_ift_set),
+    .ev_ift_clr(w_ev_ift_clr),
+    .f_valid(w_f_valid),
+    .f_errno(w_f_errno),
+    .f_iova(w_f_iova),
+    .f_xlate(w_f_xlate),
+    .f_write(w_f_write),
+    .f_asid(w_f_asid),
+    .rx_need(rx_xfer_len),
+    .rx_take(w_rx_take),
+    .rx_tried(w_rx_tried),
+    .h_valid(w_h_valid),
+    .h_ready(h_ready),
+    .h_bank(w_h_bank),
+    .h_total(w_h_total),
+    .h_asid(w_h_asid),
+    .seg_rd({mv_bank, mv_seg_idx}),
+    .seg_rd_pa(w_seg_pa),
+    .seg_rd_len(w_seg_len),
+    .tr_req_valid(w_tr_valid),
     .tr_req_ready(w_tr_ready),
-    .tr_req_group(wp_tr_group),
-    .tr_req_iova(wp_tr_iova),
-    .tr_req_len(wp_tr_len),
-    .tr_req_write(wp_tr_write),
+    .tr_req_group(w_tr_group),
+    .tr_req_iova(w_tr_iova),
+    .tr_req_len(w_tr_len),
+    .tr_req_write(w_tr_write),
     .tr_resp_valid(w_tr_resp),
     .tr_resp_ok(tr_resp_ok),
     .tr_resp_pa(tr_resp_pa),
     .tr_resp_len(tr_resp_len),
     .tr_resp_asid(tr_resp_asid),
-    .flush(tr_flush),
+    .axi_user(w_user),
     .axi_awaddr(am_awaddr[PM_WALK*ADDR_W +: ADDR_W]),
     .axi_awlen(am_awlen[PM_WALK*8 +: 8]),
     .axi_awvalid(am_awvalid[PM_WALK]),
@@ -727,77 +773,20 @@ vdpa_ring_port #(
     .axi_rready(am_rready[PM_WALK])
 );
 
-// avail.ring[last_avail % size]
-wire logic [63:0] avail_entry = avail_entry_iova(q_drv[e_vq_reg], e_size, w_avail);
-
-// Avail entries read ahead: an entry read fetches with it the entries after it that the driver
-// has already published (below the avail.idx last read, at most 8, not past the ring's end),
-// so the next chains of the queue take their heads without a bus access. Published entries do
-// not change until the device consumes them (virtio 1.2 §2.7.13), so this is what a serial
-// device reads one at a time. The entries are dropped whenever anything could make them stale
-// or wrong: any VQ command (new rings, indices), any IOTLB command (tr_flush: a later entry's
-// page may be unmapped, and then the serial device would fault on it), a fault. A read ahead
-// that faults (a later entry's page not mapped, a bus error) is retried as the one entry
-// needed, so a fault is reported where a serial device reports it.
-localparam int PF_ENTRIES = 8;
-// per VQ, so queues served in turn each keep theirs
-logic [NVQ-1:0] pf_valid_reg;
-logic [15:0]  pf_base_reg[NVQ];    // avail index of the first entry held
-logic [3:0]   pf_cnt_reg[NVQ];     // entries held
-logic [127:0] pf_data_reg[NVQ];    // entry k in bits [16k +: 16]
-logic         e_pf_reg;            // this chain's head came from the entries read ahead
-logic [15:0]  e_pf_head_reg;
-logic [3:0]   e_pf_n_reg;          // entries the head's read asks for
-wire logic [15:0] pf_off = w_avail - pf_base_reg[e_vq_reg];
-wire logic        pf_hit = pf_valid_reg[e_vq_reg] && pf_off < 16'(pf_cnt_reg[e_vq_reg]);
-wire logic [15:0] pf_head = pf_data_reg[e_vq_reg][16 * pf_off[2:0] +: 16];
-// the head of the chain being walked: read ahead, or just read
-wire logic [15:0] w_head = e_pf_reg ? e_pf_head_reg : m_rshift;
-// entries to read from w_avail when the driver has published up to `seen`
-function automatic logic [3:0] pf_span(input logic [15:0] seen, input logic [15:0] from,
-                                      input logic [16:0] size);
-    logic [16:0] avail_n, ring_n;
-    avail_n = 17'(16'(seen - from));
-    ring_n = size - 17'(from & 16'(size - 17'd1));
-    if (avail_n > ring_n) begin
-        avail_n = ring_n;
-    end
-    return avail_n > 17'(PF_ENTRIES) ? 4'(PF_ENTRIES) : 4'(avail_n);
-endfunction
-// buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
-wire logic [15:0] avail_delta = m_rshift - w_avail;
-
 // ---------------------------------------------------------------------------------------
 // DMA mover: the move stage's chain data over its translated segments (the walker-to-mover
 // seam)
 // ---------------------------------------------------------------------------------------
-logic [SW-1:0] mv_seg_idx;
 logic          mv_done_valid, mv_fault;
 logic [31:0]   mv_moved;
-logic          mv_req_ready;
-logic          uw_req_ready;       // the completion writer is idle: it takes a moved chain
-// E_MOVE hands the chain over when the move stage is free: RX the header and frame (a frame
-// larger than the chain's capacity is dropped instead, by the walker); TX the chain, or
-// nothing for a chain shorter than the header or longer than a frame (completed without
-// transmitting, dropped)
-wire logic [31:0] rx_xfer_len = 32'(hdr_len) + 32'(rxb_len);
-wire logic        rx_too_big = rx_xfer_len > total_reg;
-wire logic        tx_dropped = total_reg < 32'(hdr_len) || total_reg - 32'(hdr_len) > TX_MAX_FRAME;
-// the chain's queue went to ERR while it waited (a later stage faulted on a chain before it)
-wire logic        w_abandon = q_state[e_vq_reg] == VQS_ERR;
-// a receive chain does not start writing while the completion of its queue's previous chain
-// may still fault: a one-chain-at-a-time device would never write it then (a transmit chain
-// only reads, and its frame's end waits instead: tx_hold)
-wire logic        rx_after_done = !(e_rx_reg && cs_busy && cs_vq_reg == e_vq_reg);
-wire logic        hand_off = e_state_reg == E_MOVE && !(e_rx_reg && rx_too_big) && !w_abandon &&
-                             ms_state_reg == MS_IDLE && mv_req_ready && rx_after_done;
-wire logic [31:0] mv_req_len = e_rx_reg ? rx_xfer_len : (tx_dropped ? 32'd0 : total_reg);
-// the mover reads the bank it was handed: the walker's in the cycle of the hand-off
-wire logic        mv_bank = ms_busy ? ms_bank_reg : w_bank_reg;
-wire logic [SW:0] mv_seg = {mv_bank, mv_seg_idx};
+// TX: the chain, or nothing for a chain shorter than the header or longer than a frame
+// (completed without transmitting, dropped); RX: the header and frame (a frame larger than the
+// chain's capacity was dropped by the walker instead)
+wire logic        tx_dropped = w_h_total < 32'(hdr_len) || w_h_total - 32'(hdr_len) > TX_MAX_FRAME;
+wire logic [31:0] mv_req_len = w_rx ? rx_xfer_len : (tx_dropped ? 32'd0 : w_h_total);
 // the moved chain goes to the completion stage, or is dropped if its queue went to ERR while
 // it moved (the completion of the chain before it faulted)
-wire logic        ms_drop = q_state[ms_vq_reg] == VQS_ERR;
+wire logic        ms_drop = q_state(32'(ms_vq_reg)) == VQS_ERR;
 wire logic        mv_done_ready = ms_drop || uw_req_ready;
 // a transmitted frame's last beat waits while the completion of its queue's previous chain
 // may still fault, and leaves with the abort flag (the receiver discards it) if it did
@@ -821,11 +810,11 @@ vdpa_dma_mover #(
     .rst(rst),
     .req_valid(hand_off),
     .req_ready(mv_req_ready),
-    .req_rx(e_rx_reg),
+    .req_rx(w_rx),
     .req_len(mv_req_len),
     .seg_idx(mv_seg_idx),
-    .seg_pa(seg_pa[mv_seg]),
-    .seg_len(seg_len[mv_seg]),
+    .seg_pa(w_seg_pa),
+    .seg_len(w_seg_len),
     .src_pos(mv_src_pos),
     .src_data(rx_src),
     .done_valid(mv_done_valid),
@@ -862,15 +851,11 @@ vdpa_dma_mover #(
     .m_axis_tlast(mv_tlast),
     .m_axis_tuser(mv_tuser)
 );
-
 // ---------------------------------------------------------------------------------------
 // Completion writer: used element, used.idx, notification, over its own ring-item port
 // ---------------------------------------------------------------------------------------
 // the data has moved (TX: the frame's last stream beat accepted)
 wire logic uw_req_valid = mv_done_valid && !ms_drop;
-// the queue completed: the move stage's at the request (the writer latches the new used index
-// then), the completion stage's after
-wire logic [QW-1:0] uw_vq = cs_busy ? cs_vq_reg : ms_vq_reg;
 // the port is the writer's again when the completion stage is back in CS_USED
 wire logic uw_port_free = cs_state_reg == CS_USED;
 logic         uw_item_valid;
@@ -880,8 +865,6 @@ logic [4:0]   uw_item_len;
 logic         uw_item_write;
 logic [31:0]  uw_item_wdata;
 logic [2:0]   uw_item_kind;
-logic         uw_commit;
-logic [15:0]  uw_new_used;
 logic         uw_done_valid;
 logic         cp_done, cp_fault, cp_fault_xlate;
 logic [7:0]   cp_fault_asid;
@@ -904,11 +887,11 @@ vdpa_used_writer #(
     .req_rx(ms_rx_reg),
     .req_written(mv_moved),
     .req_vq(8'(ms_vq_reg)),
-    .ctx_drv(q_drv[uw_vq]),
-    .ctx_dev(q_dev[uw_vq]),
-    .ctx_size(q_size[uw_vq]),
-    .ctx_used(q_used[uw_vq]),
-    .ctx_group(q_rgroup[uw_vq]),
+    .ctx_drv(cc_drv),
+    .ctx_dev(cc_dev),
+    .ctx_size(cc_size),
+    .ctx_used(cc_used),
+    .ctx_group(cc_rgroup),
     .event_idx(feat_event_idx),
     .elem_iova(uw_elem_iova),
     .idx_iova(uw_idx_iova),
@@ -989,565 +972,48 @@ vdpa_ring_port #(
     .axi_rready(am_rready[PM_DONE])
 );
 
-always_ff @(posedge clk) begin
-    // received frames dropped this cycle by each stage, and a reset of the count
-    logic drop_walk, drop_move, drop_done, drops_clear;
-    drop_walk = 1'b0;
-    drop_move = 1'b0;
-    drop_done = 1'b0;
-    drops_clear = 1'b0;
-    fault_valid_reg <= 1'b0;
-    v_done_reg <= 1'b0;
-    rxb_take <= 1'b0;
-    rxb_tried <= 1'b0;
-    rxb_claim <= 1'b0;
-    rxb_free <= 1'b0;
-    rxb_flush <= 1'b0;
+// ---------------------------------------------------------------------------------------
+// Stage events for the contexts
+// ---------------------------------------------------------------------------------------
+// the move stage's chain ends: to the completion stage, or dropped (queue in ERR)
+wire logic ms_end = ms_state_reg == MS_XFER && !mv_fault && mv_done_valid && mv_done_ready;
+assign ms_ift_clr = ms_end && ms_drop;
+// a bus error on the data: reported once the completion before it is done (a serial device
+// completes that chain first), dropped if that completion put the queue in ERR
+wire logic ms_fault_end = ms_state_reg == MS_FAULT && !cs_busy;
+assign ms_f_valid = ms_fault_end && !ms_drop;
+assign cs_f_valid = cs_state_reg == CS_FAULT;
+// received frames dropped: by the walker (a frame for no queue that could take it, too big for
+// its chain, a fault), with the move stage's chain (dropped or faulted) and on a completion
+// fault (the frame was delivered but its completion is lost)
+assign drop_walk = (!w_busy && sched_drop) || w_rx_take;
+assign drop_move = (ms_end && ms_drop && ms_rx_reg) || (ms_fault_end && ms_rx_reg);
+assign drop_done = cs_f_valid && cs_rx_reg;
 
-    if (db_valid && 32'(db_vq) < NVQ) begin
-        q_pending[db_vq[QW-1:0]] <= 1'b1;
+always_ff @(posedge clk) begin
+    rxb_take <= drop_walk;
+    rxb_tried <= w_rx_tried;
+    rxb_claim <= hand_off && w_rx;
+    rxb_free <= 1'b0;
+
+    // the TX round robin moves on when the walker takes a kicked queue
+    if (!w_busy && start_valid && !sched_rx) begin
+        rr_reg <= pick_vq;
     end
 
     // ===================================================================================
-    // VQ command unit
+    // Hand-off: the walker's chain enters the move stage
     // ===================================================================================
-    case (v_state_reg)
-        V_IDLE: begin
-            if (cmd_valid) begin
-                v_op_reg <= cmd_op;
-                v_vq_reg <= a_vq;
-                v_status_reg <= ST_OK;
-                v_data_reg <= '0;
-                v_state_reg <= V_DONE;
-                case (cmd_op)
-                    OP_CREATE_VQ: begin
-                        if (a0 >= NVQ || !is_pow2(a1) || a1 > MAX_QSIZE ||
-                                32'(a9[7:0]) >= NGROUPS || 32'(a9[15:8]) >= NGROUPS) begin
-                            v_status_reg <= ST_BAD_PARAM;
-                        end else if (q_state[a_vq] != VQS_NONE) begin
-                            v_status_reg <= ST_EXISTS;
-                        end else begin
-                            q_state[a_vq] <= VQS_INIT;
-                            q_size[a_vq] <= a1[16:0];
-                            q_desc[a_vq] <= {a3, a2};
-                            q_drv[a_vq] <= {a5, a4};
-                            q_dev[a_vq] <= {a7, a6};
-                            q_avail[a_vq] <= a8[15:0];
-                            q_used[a_vq] <= a8[31:16];
-                            q_dgroup[a_vq] <= a9[7:0];
-                            q_rgroup[a_vq] <= a9[15:8];
-                            q_errno[a_vq] <= '0;
-                            q_pending[a_vq] <= 1'b0;
-                            q_seen_ok[a_vq] <= 1'b0;
-                            // creation cost: clear the VQ's in-flight table, 64 heads a cycle
-                            v_clr_reg <= (IW+1)'(32'(a_vq) * IFT_WORDS);
-                            v_clr_end_reg <= (IW+1)'(32'(a_vq) * IFT_WORDS + (a1 + 63) / 64);
-                            v_state_reg <= V_CLEAR;
-                        end
-                    end
-                    OP_MODIFY_VQ: begin
-                        if (a0 >= NVQ || (a1[MOD_GROUPS] && (32'(a10[7:0]) >= NGROUPS || 32'(a10[15:8]) >= NGROUPS))) begin
-                            v_status_reg <= ST_BAD_PARAM;
-                        end else if (q_state[a_vq] == VQS_NONE || q_state[a_vq] == VQS_ERR) begin
-                            v_status_reg <= ST_BAD_STATE;
-                        end else if ((a1[MOD_ADDRS] || a1[MOD_AVAIL_IDX] || a1[MOD_USED_IDX] || a1[MOD_GROUPS]) &&
-                                q_state[a_vq] != VQS_INIT && q_state[a_vq] != VQS_SUSPEND) begin
-                            // mlx5_vnet.c: modifiable_virtqueue_fields
-                            v_status_reg <= ST_BAD_STATE;
-                        end else if (a1[MOD_STATE] &&
-                                !((q_state[a_vq] == VQS_INIT && a2[2:0] == VQS_RDY) ||
-                                  (q_state[a_vq] == VQS_RDY && a2[2:0] == VQS_SUSPEND) ||
-                                  (q_state[a_vq] == VQS_SUSPEND && a2[2:0] == VQS_RDY))) begin
-                            // mlx5_vnet.c: is_valid_state_change
-                            v_status_reg <= ST_BAD_STATE;
-                        end else begin
-                            // new rings, indices or a restart: avail.idx is read afresh
-                            q_seen_ok[a_vq] <= 1'b0;
-                            if (a1[MOD_ADDRS]) begin
-                                q_desc[a_vq] <= {a4, a3};
-                                q_drv[a_vq] <= {a6, a5};
-                                q_dev[a_vq] <= {a8, a7};
-                            end
-                            if (a1[MOD_AVAIL_IDX]) begin
-                                q_avail[a_vq] <= a9[15:0];
-                            end
-                            if (a1[MOD_USED_IDX]) begin
-                                q_used[a_vq] <= a9[31:16];
-                            end
-                            if (a1[MOD_GROUPS]) begin
-                                q_dgroup[a_vq] <= a10[7:0];
-                                q_rgroup[a_vq] <= a10[15:8];
-                            end
-                            if (a1[MOD_STATE]) begin
-                                if (a2[2:0] == VQS_RDY) begin
-                                    // look at the ring on entering RDY: kicks may have been missed
-                                    q_state[a_vq] <= VQS_RDY;
-                                    // mutant MUT_RESUME_DROPS_KICK: a resume re-arms the doorbell
-                                    q_pending[a_vq] <= !(MUTANT == MUT_RESUME_DROPS_KICK &&
-                                                         q_state[a_vq] == VQS_SUSPEND);
-                                end else begin
-                                    v_target_reg <= VQS_SUSPEND;
-                                    v_state_reg <= V_DRAIN_ONE;
-                                end
-                            end
-                        end
-                    end
-                    OP_QUERY_VQ: begin
-                        if (a0 >= NVQ) begin
-                            v_status_reg <= ST_BAD_PARAM;
-                        end else begin
-                            v_data_reg[31:0] <= {q_size[a_vq][15:0], 13'd0, q_state[a_vq]};
-                            v_data_reg[63:32] <= {q_used[a_vq], q_avail[a_vq]};
-                            v_data_reg[95:64] <= {24'd0, q_errno[a_vq]};
-                            v_data_reg[127:96] <= {16'd0, q_rgroup[a_vq], q_dgroup[a_vq]};
-                        end
-                    end
-                    OP_DESTROY_VQ: begin
-                        if (a0 >= NVQ) begin
-                            v_status_reg <= ST_BAD_PARAM;
-                        end else if (q_state[a_vq] == VQS_NONE) begin
-                            v_status_reg <= ST_BAD_STATE;
-                        end else begin
-                            v_target_reg <= VQS_NONE;
-                            v_state_reg <= V_DRAIN_ONE;
-                        end
-                    end
-                    OP_SUSPEND_ALL, OP_RESET: begin
-                        v_state_reg <= V_DRAIN_ALL;
-                    end
-                    OP_RESUME_ALL: begin
-                        for (int q = 0; q < NVQ; q++) begin
-                            if (q_state[q] == VQS_SUSPEND) begin
-                                q_state[q] <= VQS_RDY;
-                                q_seen_ok[q] <= 1'b0;
-                                q_pending[q] <= MUTANT != MUT_RESUME_DROPS_KICK;  // mutant MUT_RESUME_DROPS_KICK
-                            end
-                        end
-                        v_data_reg[31:0] <= count_state(VQS_SUSPEND);
-                    end
-                    default: begin
-                        v_status_reg <= ST_BAD_OPCODE;
-                    end
-                endcase
-            end
-        end
-        V_CLEAR: begin
-            ift[v_clr_reg[IW-1:0]] <= '0;
-            v_clr_reg <= v_clr_reg + 1'b1;
-            if (v_clr_reg + 1'b1 >= v_clr_end_reg) begin
-                v_state_reg <= V_DONE;
-            end
-        end
-        V_DRAIN_ONE: begin
-            // suspend/destroy wait for the chain in flight on this VQ (mlx5_vdpa_suspend)
-            if (q_state[v_vq_reg] == VQS_ERR && v_target_reg != VQS_NONE) begin
-                // it faulted while draining: nothing leaves ERR but destroy
-                v_status_reg <= ST_BAD_STATE;
-                v_state_reg <= V_DONE;
-            end else if (((e_state_reg == E_IDLE || e_vq_reg != v_vq_reg) &&
-                        !(ms_busy && ms_vq_reg == v_vq_reg) && !(cs_busy && cs_vq_reg == v_vq_reg)) ||
-                    (MUTANT == MUT_SUSPEND_NO_DRAIN && v_target_reg == VQS_SUSPEND)) begin  // mutant MUT_SUSPEND_NO_DRAIN
-                q_state[v_vq_reg] <= v_target_reg;
-                if (v_target_reg == VQS_NONE) begin
-                    q_pending[v_vq_reg] <= 1'b0;
-                end
-                v_state_reg <= V_DONE;
-            end
-        end
-        V_DRAIN_ALL: begin
-            if ((e_state_reg == E_IDLE && back_idle) ||
-                    (MUTANT == MUT_SUSPEND_NO_DRAIN && v_op_reg != OP_RESET)) begin  // mutant MUT_SUSPEND_NO_DRAIN
-                if (v_op_reg == OP_RESET) begin
-                    // the held received frames belong to the old device instance
-                    rxb_flush <= 1'b1;
-                    needs_reset_reg <= 1'b0;
-                    drops_clear = 1'b1;
-                    for (int q = 0; q < NVQ; q++) begin
-                        // FLAGS bit 1 (KEEP_VQS): objects still in INIT survive, as mlx5 keeps
-                        // untouched pre-created VQs (mlx5_vdpa_compat_reset, needs_vqs_reset)
-                        if (!a0[1] || q_state[q] != VQS_INIT) begin
-                            q_state[q] <= VQS_NONE;
-                            q_pending[q] <= 1'b0;
-                        end
-                        q_seen_ok[q] <= 1'b0;
-                    end
-                end else begin
-                    for (int q = 0; q < NVQ; q++) begin
-                        if (q_state[q] == VQS_RDY) begin
-                            q_state[q] <= VQS_SUSPEND;
-                        end
-                    end
-                    v_data_reg[31:0] <= count_state(VQS_RDY);
-                end
-                v_state_reg <= V_DONE;
-            end
-        end
-        default: begin
-            v_done_reg <= 1'b1;
-            v_state_reg <= V_IDLE;
-        end
-    endcase
-
-    // ===================================================================================
-    // Walker
-    // ===================================================================================
-    case (e_state_reg)
-        E_IDLE: begin
-            if (rxb_full && !rxb_take && rx_vq_bad) begin
-                // no receive queue that could ever take it
-                rxb_take <= 1'b1;
-                drop_walk = 1'b1;
-            end else if (!driver_ok || iotlb_hold || !walk_free) begin
-                // no buffers are consumed before DRIVER_OK (virtio 1.2 §2.1), nor while a
-                // mapping change waits for the data path to be between chains
-            end else if (rxb_full && !rxb_take && rx_vq_ok && !rx_yield) begin
-                e_vq_reg <= rxb_vq[QW-1:0];
-                e_rx_reg <= 1'b1;
-                e_state_reg <= E_START;
-            end else if (pick_found) begin
-                e_vq_reg <= pick_vq;
-                rr_reg <= pick_vq;
-                e_rx_reg <= 1'b0;
-                e_state_reg <= E_START;
-            end
-        end
-        E_START: begin
-            // consume the kick now; one arriving from here on is kept and served again
-            if (!(db_valid && db_vq == 16'(e_vq_reg))) begin
-                q_pending[e_vq_reg] <= 1'b0;
-            end
-            e_rechecked_reg <= 1'b0;
-            m_probe_reg <= 1'b0;
-            f_errno_reg <= '0;
-            seg_cnt_reg <= '0;
-            seg_over_reg <= 1'b0;
-            e_ind_reg <= 1'b0;
-            e_count_reg <= '0;
-            e_seen_write_reg <= 1'b0;
-            total_reg <= '0;
-            f_xlate_reg <= 1'b0;
-            m_group_reg <= q_rgroup[e_vq_reg];
-            m_len_reg <= 5'd2;
-            m_write_reg <= 1'b0;
-            e_pf_reg <= 1'b0;
-            if (q_seen_ok[e_vq_reg] && q_seen[e_vq_reg] != w_avail) begin
-                // an entry known from the last avail.idx read: straight to it (as E_AVAIL_CHK),
-                // already read ahead or read now with the published ones after it
-                if (!e_rx_reg) begin
-                    q_pending[e_vq_reg] <= 1'b1;
-                end
-                e_pf_reg <= pf_hit;
-                e_pf_head_reg <= pf_head;
-                e_pf_n_reg <= pf_span(q_seen[e_vq_reg], w_avail, e_size);
-                m_iova_reg <= avail_entry;
-                m_len_reg <= {pf_span(q_seen[e_vq_reg], w_avail, e_size), 1'b0};
-                e_ret_reg <= E_HEAD_CHK;
-                e_state_reg <= pf_hit ? E_HEAD_CHK : E_PORT;
-            end else begin
-                // avail.idx (virtio 1.2 §2.7.6)
-                m_iova_reg <= avail_idx_iova(q_drv[e_vq_reg]);
-                e_ret_reg <= E_AVAIL_CHK;
-                e_state_reg <= E_PORT;
-            end
-        end
-        E_AVAIL_CHK: begin
-            if (m_rshift[15:0] == w_avail) begin
-                if (feat_event_idx && !e_rechecked_reg) begin
-                    // publish avail_event = last_avail, then look once more (virtio 1.2
-                    // §2.7.10); the walker's only write waits until the later stages are idle,
-                    // so it is made only where a one-chain-at-a-time device would make it
-                    if (back_idle) begin
-                        e_rechecked_reg <= 1'b1;
-                        m_group_reg <= q_rgroup[e_vq_reg];
-                        m_iova_reg <= avail_event_iova(q_dev[e_vq_reg], e_size);
-                        m_len_reg <= 5'd2;
-                        m_write_reg <= 1'b1;
-                        m_wval_reg <= {16'd0, w_avail};
-                        e_ret_reg <= E_AVAIL_EVENT;
-                        e_state_reg <= E_PORT;
-                    end
-                end else begin
-                    // nothing to do; a received frame keeps waiting for a kick
-                    rxb_tried <= e_rx_reg;
-                    e_state_reg <= E_DONE;
-                end
-            end else if (17'(avail_delta) > e_size) begin
-                // vhost_get_vq_desc: "Guest moved avail index from %u to %u"
-                f_errno_reg <= FAULT_EFAULT;
-                f_iova_reg <= 64'(m_rshift[15:0]);
-                e_state_reg <= E_FAULT;
-            end else begin
-                if (!e_rx_reg) begin
-                    q_pending[e_vq_reg] <= 1'b1;
-                end
-                q_seen[e_vq_reg] <= m_rshift;
-                q_seen_ok[e_vq_reg] <= 1'b1;
-                m_group_reg <= q_rgroup[e_vq_reg];
-                m_iova_reg <= avail_entry;
-                m_len_reg <= {pf_span(m_rshift, w_avail, e_size), 1'b0};
-                m_write_reg <= 1'b0;
-                e_pf_reg <= pf_hit;
-                e_pf_head_reg <= pf_head;
-                e_pf_n_reg <= pf_span(m_rshift, w_avail, e_size);
-                e_ret_reg <= E_HEAD_CHK;
-                e_state_reg <= pf_hit ? E_HEAD_CHK : E_PORT;
-            end
-        end
-        E_AVAIL_EVENT: begin
-            m_group_reg <= q_rgroup[e_vq_reg];
-            m_iova_reg <= avail_idx_iova(q_drv[e_vq_reg]);
-            m_len_reg <= 5'd2;
-            m_write_reg <= 1'b0;
-            e_ret_reg <= E_AVAIL_CHK;
-            e_state_reg <= E_PORT;
-        end
-        E_HEAD_CHK: begin
-            e_head_reg <= w_head;
-            e_i_reg <= w_head;
-            if (!e_pf_reg) begin
-                // the entries read with this one are kept for the next chains
-                pf_valid_reg[e_vq_reg] <= 1'b1;
-                pf_base_reg[e_vq_reg] <= w_avail;
-                pf_cnt_reg[e_vq_reg] <= e_pf_n_reg;
-                pf_data_reg[e_vq_reg] <= m_rbuf_reg;
-            end
-            if (17'(w_head) >= e_size) begin
-                // __vringh_get_head: "Guest says index %u > %u is available"
-                f_errno_reg <= FAULT_EINVAL;
-                f_iova_reg <= 64'(w_head);
-                e_state_reg <= E_FAULT;
-            end else begin
-                e_state_reg <= E_HEAD;
-            end
-        end
-        E_HEAD: begin
-            if (ift[ift_idx][e_head_reg[5:0]]) begin
-                // the driver exposed a head that is still in flight
-                f_errno_reg <= FAULT_EINVAL;
-                f_iova_reg <= 64'(e_head_reg);
-                e_state_reg <= E_FAULT;
-            end else begin
-                ift[ift_idx][e_head_reg[5:0]] <= 1'b1;
-                e_state_reg <= E_DESC_RD;
-            end
-        end
-        E_DESC_RD: begin
-            if (e_count_reg == (e_ind_reg ? e_ind_max_reg : e_size)) begin
-                // vringh: "Descriptor loop" (bounded by the table it walks, T9)
-                f_errno_reg <= FAULT_ELOOP;
-                f_iova_reg <= 64'(e_i_reg);
-                e_state_reg <= E_FAULT;
-            end
-            // descriptor tables: the main one through the ring group, indirect ones through
-            // the data group (they are buffers the driver points to)
-            m_group_reg <= (e_ind_reg && MUTANT != MUT_INDIRECT_VIA_RING_GROUP) ?  // mutant MUT_INDIRECT_VIA_RING_GROUP
-                           q_dgroup[e_vq_reg] : q_rgroup[e_vq_reg];
-            m_iova_reg <= desc_iova(e_ind_reg ? e_ind_base_reg : q_desc[e_vq_reg], e_i_reg);
-            m_len_reg <= 5'd16;
-            m_write_reg <= 1'b0;
-            e_count_reg <= e_count_reg + 1'b1;
-            e_ret_reg <= E_DESC_CHK;
-            if (e_count_reg != (e_ind_reg ? e_ind_max_reg : e_size)) begin
-                e_state_reg <= E_PORT;
-            end
-        end
-        E_DESC_CHK: begin
-            d_addr_reg <= m_rbuf_reg[63:0];
-            d_flags_reg <= m_rbuf_reg[111:96];
-            d_next_reg <= m_rbuf_reg[127:112];
-            f_iova_reg <= 64'(e_i_reg);
-            x_iova_reg <= m_rbuf_reg[63:0];
-            x_left_reg <= m_rbuf_reg[95:64];
-            if ((m_rbuf_reg[111:96] & DESC_F_INDIRECT) != 0) begin
-                if (e_ind_reg || (m_rbuf_reg[111:96] & DESC_F_NEXT) != 0 ||
-                        (m_rbuf_reg[67:64] != 4'd0 && MUTANT != MUT_INDIRECT_LEN_UNCHECKED) ||  // mutant MUT_INDIRECT_LEN_UNCHECKED
-                        m_rbuf_reg[95:64] == 32'd0 || m_rbuf_reg[95:68] > 28'd65535) begin
-                    // indirect in indirect, INDIRECT with NEXT (virtio 1.2 §2.7.5.3.1), length
-                    // zero or not a multiple of 16 (move_to_indirect)
-                    f_errno_reg <= FAULT_EINVAL;
-                    e_state_reg <= E_FAULT;
-                end else begin
-                    e_ind_reg <= 1'b1;
-                    e_ind_base_reg <= m_rbuf_reg[63:0];
-                    e_ind_max_reg <= 17'(m_rbuf_reg[95:68]);
-                    e_i_reg <= '0;
-                    e_count_reg <= '0;
-                    e_state_reg <= E_DESC_RD;
-                end
-            end else if ((m_rbuf_reg[111:96] & DESC_F_WRITE) != 0 && !e_rx_reg) begin
-                // __vringh_iov: writable descriptor with no write iov (TX)
-                f_errno_reg <= FAULT_EPROTO;
-                e_state_reg <= E_FAULT;
-            end else if ((m_rbuf_reg[111:96] & DESC_F_WRITE) == 0 && e_rx_reg) begin
-                // readable after writable is EINVAL, readable on a receive queue EPROTO
-                f_errno_reg <= e_seen_write_reg ? FAULT_EINVAL : FAULT_EPROTO;
-                e_state_reg <= E_FAULT;
-            end else if (m_rbuf_reg[63:0] + 64'(m_rbuf_reg[95:64]) < m_rbuf_reg[63:0] &&
-                    m_rbuf_reg[63:0] + 64'(m_rbuf_reg[95:64]) != 64'd0) begin
-                // buffer wraps the address space
-                f_errno_reg <= FAULT_EINVAL;
-                e_state_reg <= E_FAULT;
-            end else begin
-                if ((m_rbuf_reg[111:96] & DESC_F_WRITE) != 0) begin
-                    e_seen_write_reg <= 1'b1;
-                end
-                total_reg <= total_reg + m_rbuf_reg[95:64];
-                e_state_reg <= (m_rbuf_reg[95:64] == 0) ? E_NEXT : E_BUF_XL;
-            end
-        end
-        E_BUF_XL: begin
-            if (w_tr_ready) begin
-                e_state_reg <= E_BUF_XLW;
-            end
-        end
-        E_BUF_XLW: begin
-            if (w_tr_resp) begin
-                if (!tr_resp_ok) begin
-                    f_errno_reg <= FAULT_EFAULT;
-                    f_xlate_reg <= 1'b1;
-                    f_asid_reg <= tr_resp_asid;
-                    // the fault names the whole buffer, as the model's TranslationFault does
-                    f_iova_reg <= d_addr_reg;
-                    f_write_reg <= e_rx_reg;
-                    e_state_reg <= E_FAULT;
-                end else begin
-                    // past MAX_SEGS the walk goes on validating; E2BIG is reported only
-                    // for a chain that is otherwise well formed
-                    if (32'(seg_cnt_reg) == MAX_SEGS) begin
-                        seg_over_reg <= 1'b1;
-                    end else begin
-                        data_asid_reg <= tr_resp_asid;
-                        seg_pa[{w_bank_reg, seg_cnt_reg[SW-1:0]}] <= tr_resp_pa;
-                        seg_len[{w_bank_reg, seg_cnt_reg[SW-1:0]}] <= tr_resp_len;
-                        seg_cnt_reg <= seg_cnt_reg + 1'b1;
-                    end
-                    x_iova_reg <= x_iova_reg + 64'(tr_resp_len);
-                    x_left_reg <= x_left_reg - tr_resp_len;
-                    e_state_reg <= (x_left_reg == tr_resp_len) ? E_NEXT : E_BUF_XL;
-                end
-            end
-        end
-        E_NEXT: begin
-            if ((d_flags_reg & DESC_F_NEXT) != 0) begin
-                if (17'(d_next_reg) >= (e_ind_reg ? e_ind_max_reg : e_size)) begin
-                    // vringh: "Chained index %u > %u"
-                    f_errno_reg <= FAULT_EINVAL;
-                    f_iova_reg <= 64'(d_next_reg);
-                    e_state_reg <= E_FAULT;
-                end else begin
-                    e_i_reg <= d_next_reg;
-                    e_state_reg <= E_DESC_RD;
-                end
-            end else if (seg_over_reg) begin
-                f_errno_reg <= FAULT_E2BIG;
-                f_iova_reg <= 64'(e_head_reg);
-                e_state_reg <= E_FAULT;
-            end else begin
-                // chain validated and translated; before any data moves, the used element
-                // (8 bytes: id and len, one item as the model's check_completion translates
-                // it, so a fault names the element) and used.idx it completes into must
-                // translate for writing, so a chain whose completion would fault moves nothing
-                // (docs/model.md)
-                m_group_reg <= q_rgroup[e_vq_reg];
-                m_iova_reg <= used_elem_iova(q_dev[e_vq_reg], e_size, w_used);
-                m_len_reg <= 5'd8;
-                m_write_reg <= 1'b1;
-                m_probe_reg <= 1'b1;
-                e_ret_reg <= E_PROBE_IDX;
-                e_state_reg <= E_PORT;
-            end
-        end
-        E_PROBE_IDX: begin
-            m_iova_reg <= used_idx_iova(q_dev[e_vq_reg]);
-            m_len_reg <= 5'd2;
-            e_ret_reg <= E_MOVE;
-            e_state_reg <= E_PORT;
-        end
-        E_MOVE: begin
-            // hand the chain to the move stage once it is free (hand_off: the mover takes the
-            // request in that cycle); a frame larger than the buffer is dropped here, the
-            // buffer kept
-            m_probe_reg <= 1'b0;
-            if (w_abandon) begin
-                // a later stage faulted on this queue's chain before this one: a serial device
-                // would never have taken this head
-                ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
-                e_state_reg <= E_DONE;
-            end else if (e_rx_reg && rx_too_big) begin
-                e_state_reg <= E_RX_DROP;
-            end else if (hand_off) begin
-                ms_vq_reg <= e_vq_reg;
-                ms_rx_reg <= e_rx_reg;
-                ms_head_reg <= e_head_reg;
-                ms_bank_reg <= w_bank_reg;
-                ms_asid_reg <= data_asid_reg;
-                ms_frame_reg <= e_rx_reg;
-                ms_slot_reg <= rxb_slot;
-                rxb_claim <= e_rx_reg;
-                w_bank_reg <= !w_bank_reg;
-                ms_state_reg <= MS_XFER;
-                e_state_reg <= E_DONE;
-            end
-        end
-        E_RX_DROP: begin
-            rxb_take <= 1'b1;
-            drop_walk = 1'b1;
-            ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
-            e_state_reg <= E_DONE;
-        end
-        E_FAULT: begin
-            // reported once the later stages are idle, so faults and completions keep a
-            // serial device's order; dropped if a later stage's fault put the queue in ERR
-            // first. The VQ stops in ERR; others continue. An RX frame in hand is dropped.
-            if (back_idle) begin
-                if (w_abandon) begin
-                    ift[ift_idx][e_head_reg[5:0]] <= 1'b0;
-                end else begin
-                    q_state[e_vq_reg] <= VQS_ERR;
-                    q_errno[e_vq_reg] <= f_errno_reg;
-                    q_pending[e_vq_reg] <= 1'b0;
-                    q_seen_ok[e_vq_reg] <= 1'b0;
-                    needs_reset_reg <= raise_needs_reset;
-                    fault_valid_reg <= 1'b1;
-                    fault_data_reg <= fault_record(f_iova_reg, f_xlate_reg, f_xlate_reg && f_write_reg,
-                                                   f_xlate_reg ? f_asid_reg : 8'hff, f_errno_reg, e_vq_reg);
-                end
-                if (e_rx_reg) begin
-                    rxb_take <= 1'b1;
-                    drop_walk = 1'b1;
-                end
-                e_state_reg <= E_DONE;
-            end
-        end
-        E_DONE: begin
-            e_state_reg <= E_IDLE;
-        end
-        E_PORT: begin
-            // the walker's ring-item port reads, writes or checks the item in m_*
-            if (wp_fault && e_ret_reg == E_HEAD_CHK && m_len_reg != 5'd2) begin
-                // a read ahead of avail entries faulted: read the one entry needed
-                m_len_reg <= 5'd2;
-                e_pf_n_reg <= 4'd1;
-            end else if (wp_fault) begin
-                if (wp_fault_xlate) begin
-                    // the fault names the whole item, as the model's TranslationFault does
-                    f_errno_reg <= FAULT_EFAULT;
-                    f_xlate_reg <= 1'b1;
-                    f_asid_reg <= wp_fault_asid;
-                    f_iova_reg <= m_iova_reg;
-                    f_write_reg <= m_write_reg;
-                end else begin
-                    f_errno_reg <= FAULT_EIO;
-                end
-                e_state_reg <= E_FAULT;
-            end else if (wp_done) begin
-                e_state_reg <= e_ret_reg;
-            end
-        end
-        default: begin
-            e_state_reg <= E_IDLE;
-        end
-    endcase
+    if (hand_off) begin
+        ms_vq_reg <= w_vq;
+        ms_rx_reg <= w_rx;
+        ms_head_reg <= w_head;
+        ms_bank_reg <= w_h_bank;
+        ms_asid_reg <= w_h_asid;
+        ms_frame_reg <= w_rx;
+        ms_slot_reg <= rxb_slot;
+        ms_state_reg <= MS_XFER;
+    end
 
     // ===================================================================================
     // Move stage: the chain handed over moves (vdpa_dma_mover), then goes to completion
@@ -1563,11 +1029,9 @@ always_ff @(posedge clk) begin
             end else if (mv_done_valid && mv_done_ready) begin
                 rxb_free <= ms_frame_reg;
                 ms_frame_reg <= 1'b0;
-                if (ms_drop) begin
-                    // its queue went to ERR on the chain before it: never completed
-                    ift[ms_ift_idx][ms_head_reg[5:0]] <= 1'b0;
-                    drop_move = ms_rx_reg;
-                end else begin
+                // dropped (its queue went to ERR on the chain before it: ms_ift_clr), or on
+                // to the completion stage
+                if (!ms_drop) begin
                     cs_vq_reg <= ms_vq_reg;
                     cs_rx_reg <= ms_rx_reg;
                     cs_head_reg <= ms_head_reg;
@@ -1578,22 +1042,10 @@ always_ff @(posedge clk) begin
             end
         end
         MS_FAULT: begin
-            // a bus error on the data: reported once the completion before it is done (a
-            // serial device completes that chain first), dropped if that completion put the
-            // queue in ERR. The VQ stops in ERR; a received frame being written is dropped.
+            // the VQ stops in ERR (ms_f_valid); a received frame being written is dropped
             if (!cs_busy) begin
-                if (!ms_drop) begin
-                    q_state[ms_vq_reg] <= VQS_ERR;
-                    q_errno[ms_vq_reg] <= FAULT_EIO;
-                    q_pending[ms_vq_reg] <= 1'b0;
-                    q_seen_ok[ms_vq_reg] <= 1'b0;
-                    needs_reset_reg <= raise_needs_reset;
-                    fault_valid_reg <= 1'b1;
-                    fault_data_reg <= fault_record('0, 1'b0, 1'b0, 8'hff, FAULT_EIO, ms_vq_reg);
-                end
                 rxb_free <= ms_frame_reg;
                 ms_frame_reg <= 1'b0;
-                drop_move = ms_rx_reg;
                 ms_state_reg <= MS_IDLE;
             end
         end
@@ -1622,9 +1074,7 @@ always_ff @(posedge clk) begin
             cs_state_reg <= uw_done_valid ? CS_IDLE : CS_PORT;
             if (uw_commit) begin
                 // used.idx is written: the queue's context advances, the head is free again
-                q_used[cs_vq_reg] <= uw_new_used;
-                q_avail[cs_vq_reg] <= q_avail[cs_vq_reg] + 1'b1;
-                ift[cs_ift_idx][cs_head_reg[5:0]] <= 1'b0;
+                // (cs_commit)
                 cs_committed_reg <= 1'b1;
             end
         end
@@ -1640,43 +1090,14 @@ always_ff @(posedge clk) begin
             end
         end
         CS_FAULT: begin
-            // the VQ stops in ERR (a chain of it in the move stage or the walker is then
-            // dropped); the received frame was delivered but its completion is lost
-            q_state[cs_vq_reg] <= VQS_ERR;
-            q_errno[cs_vq_reg] <= cs_xlate_reg ? FAULT_EFAULT : FAULT_EIO;
-            q_pending[cs_vq_reg] <= 1'b0;
-            q_seen_ok[cs_vq_reg] <= 1'b0;
-            needs_reset_reg <= raise_needs_reset;
-            fault_valid_reg <= 1'b1;
-            fault_data_reg <= fault_record(cs_xlate_reg ? cs_iova_reg : '0, cs_xlate_reg,
-                                           cs_xlate_reg && cs_write_reg,
-                                           cs_xlate_reg ? cs_asid_reg : 8'hff,
-                                           cs_xlate_reg ? FAULT_EFAULT : FAULT_EIO, cs_vq_reg);
-            drop_done = cs_rx_reg;
+            // the VQ stops in ERR (cs_f_valid; a chain of it in the move stage or the walker
+            // is then dropped); the received frame was delivered but its completion is lost
             cs_state_reg <= CS_IDLE;
         end
     endcase
 
-    // frames dropped this cycle, by the buffer (too long, empty) and each stage;
-    // a device reset clears the count instead
-    rx_drops_reg <= drops_clear ? '0 :
-                    rx_drops_reg + 32'(rxb_drop_now) + 32'(drop_walk) + 32'(drop_move) + 32'(drop_done);
-
-
-    // the entries read ahead are dropped on any VQ or IOTLB command and on a walker fault
-    if (cmd_valid || v_state_reg != V_IDLE || tr_flush || e_state_reg == E_FAULT) begin
-        pf_valid_reg <= '0;
-    end
-
     if (rst) begin
-        v_state_reg <= V_IDLE;
-        v_done_reg <= 1'b0;
-        pf_valid_reg <= '0;
-        e_state_reg <= E_IDLE;
-        e_vq_reg <= '0;
-        e_rx_reg <= 1'b0;
         rr_reg <= '0;
-        w_bank_reg <= 1'b0;
         ms_state_reg <= MS_IDLE;
         ms_vq_reg <= '0;
         ms_rx_reg <= 1'b0;
@@ -1684,31 +1105,8 @@ always_ff @(posedge clk) begin
         cs_state_reg <= CS_IDLE;
         cs_vq_reg <= '0;
         cs_committed_reg <= 1'b0;
-        needs_reset_reg <= 1'b0;
-        rx_drops_reg <= '0;
-        fault_valid_reg <= 1'b0;
-        fault_data_reg <= '0;
-        f_errno_reg <= '0;
-        m_probe_reg <= 1'b0;
-        for (int q = 0; q < NVQ; q++) begin
-            q_state[q] <= VQS_NONE;
-            q_pending[q] <= 1'b0;
-            q_seen_ok[q] <= 1'b0;
-        end
     end
 end
-
-// number of VQs currently in state s (SUSPEND_ALL / RESUME_ALL results)
-function automatic logic [31:0] count_state(input logic [2:0] s);
-    logic [31:0] n;
-    n = '0;
-    for (int q = 0; q < NVQ; q++) begin
-        if (q_state[q] == s) begin
-            n = n + 1;
-        end
-    end
-    return n;
-endfunction
 
 endmodule
 

@@ -85,32 +85,32 @@ CATALOGUE: tuple[Mutant, ...] = (
            "drivers/vdpa/mlx5/net/mlx5_vnet.c: suspend_vq (the firmware stops the queue before "
            "MODIFY returns); drivers/vhost/vdpa.c: vhost_vdpa_suspend (no buffer used after)",
            ("test_suspend_waits_for_chain_in_flight", "test_suspend_with_work_in_flight"),
-           "vdpa_vq_engine"),
+           "vdpa_vq_ctx"),
     Mutant("no_needs_reset",
            "a VQ that faults goes to ERR and reports the fault, but DEVICE_NEEDS_RESET is not "
            "raised in the device status",
            "virtio 1.2 §2.1.2 (the device sets DEVICE_NEEDS_RESET when it enters an error "
            "state); vdpa_sim / mlx5 set it on a VQ error",
-           ("test_ring_case", "test_iotlb_translation_and_faults"), "vdpa_vq_engine"),
+           ("test_ring_case", "test_iotlb_translation_and_faults"), "vdpa_vq_ctx"),
     Mutant("resume_drops_kick",
            "resuming a suspended VQ re-arms its doorbell: a kick that arrived while suspended "
            "is lost and its buffers wait for the next kick",
            "drivers/vhost/vdpa.c: vhost_vdpa_resume; mlx5_vnet.c: resume_vq (the queue "
            "resumes where it stopped and looks at the ring); virtio 1.2 §2.9",
            ("test_suspend_resume_state", "test_suspend_with_work_in_flight", "SuspendResumeTest",
-            "uvm"), "vdpa_vq_engine"),
+            "uvm"), "vdpa_vq_ctx"),
     Mutant("indirect_len_unchecked",
            "an indirect descriptor whose length is not a multiple of 16 is accepted; the table "
            "is walked for len / 16 entries",
            "drivers/vhost/vringh.c: move_to_indirect (len % sizeof(struct vring_desc) -> "
            "EINVAL); virtio 1.2 §2.7.5.3.1",
-           ("test_ring_case", "BadRingTest", "uvm"), "vdpa_vq_engine"),
+           ("test_ring_case", "BadRingTest", "uvm"), "vdpa_split_ring_walker"),
     Mutant("indirect_via_ring_group",
            "indirect descriptor tables are read through the VQ's descriptor (ring) group's "
            "ASID instead of its data group's",
            "include/linux/vdpa.h: get_vq_desc_group (only the descriptor table, driver and "
            "device areas belong to the descriptor group); mlx5_vnet.c: desc_group_mkey",
-           ("DescAsidTest", "uvm"), "vdpa_vq_engine"),
+           ("DescAsidTest", "uvm"), "vdpa_split_ring_walker"),
     Mutant("rx_num_buffers_zero",
            "received frames get num_buffers = 0 in their virtio_net_hdr_v1",
            "virtio 1.2 §5.1.6.4 (num_buffers is 1 when a packet uses one buffer, with "

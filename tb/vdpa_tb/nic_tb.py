@@ -155,7 +155,7 @@ class Tb:
         while True:
             await Timer(period * CLK_NS, "ns")
             busy = int(eng.eng_busy.value)
-            snap = (int(eng.e_state_reg.value), int(eng.ms_state_reg.value),
+            snap = (int(eng.walker_inst.e_state_reg.value), int(eng.ms_state_reg.value),
                     int(eng.cs_state_reg.value), int(eng.mv_moved.value),
                     self.target.bytes_read, self.target.bytes_written)
             if busy and snap == last:

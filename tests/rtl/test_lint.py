@@ -73,6 +73,21 @@ def test_verilator_lint_wall_axi_arb(params: dict[str, int]) -> None:
     lint_wall("vdpa_axi_arb", params)
 
 
+@pytest.mark.parametrize("params", [{"NVQ": 2, "MAX_QSIZE": 2}, {"NVQ": 64, "MAX_QSIZE": 32768},
+                                    {"NVQ": 8, "NGROUPS": 1}])
+def test_verilator_lint_wall_vq_ctx(params: dict[str, int]) -> None:
+    """The VQ contexts alone: two VQs of one in-flight word each, the largest table, one
+    group."""
+    lint_wall("vdpa_vq_ctx", params)
+
+
+@pytest.mark.parametrize("params", [{"NVQ": 2, "DATA_W": 32, "MAX_SEGS": 2},
+                                    {"NVQ": 64, "DATA_W": 512, "MAX_SEGS": 64}])
+def test_verilator_lint_wall_walker(params: dict[str, int]) -> None:
+    """The split-ring walker alone (with its ring port): the smallest and the largest shape."""
+    lint_wall("vdpa_split_ring_walker", params)
+
+
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
 def test_icarus_compiles() -> None:
     files = [str(f) for f in sim.filelist(TOP)]

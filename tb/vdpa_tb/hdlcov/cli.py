@@ -37,7 +37,8 @@ SIM_TESTS = ("tests/rtl/test_vdpa_nic_top.py", "tests/rtl/test_vdpa_nic_pair.py"
              "tests/rtl/test_vdpa_iotlb.py", "tests/rtl/test_vdpa_rx_buffer.py",
              "tests/rtl/test_vdpa_used_writer.py", "tests/rtl/test_vdpa_dma_mover.py",
              "tests/rtl/test_vdpa_xlate_cache.py", "tests/rtl/test_vdpa_ring_port.py",
-             "tests/rtl/test_vdpa_axi_arb.py",
+             "tests/rtl/test_vdpa_axi_arb.py", "tests/rtl/test_vdpa_vq_ctx.py",
+             "tests/rtl/test_vdpa_split_ring_walker.py",
              "tests/rtl/test_parent_options.py")
 
 

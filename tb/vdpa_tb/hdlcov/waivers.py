@@ -9,7 +9,7 @@ under rtl/. METRIC is line, branch, toggle or ``*``; PATTERN is a glob on the po
 A waiver that covers part of a file quotes the source lines it covers, each on a line of its
 own beginning with ``|`` right below it::
 
-    UNR  vdpa_vq_engine.sv  line  -- the FSM's default arm: only an unencoded state reaches it
+    UNR  vdpa_split_ring_walker.sv  line  -- the FSM's default arm: only an unencoded state reaches it
       | default: begin
       |     e_state_reg <= E_IDLE;
       | end

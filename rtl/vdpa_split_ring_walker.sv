@@ -1,0 +1,742 @@
+// SPDX-License-Identifier: MIT
+// Language: SystemVerilog 2012 (subset accepted by Verilator 5 and Icarus 11)
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+/*
+ * Split-ring walker (virtio 1.2 §2.7): the first stage of the virtqueue engine's data path.
+ *
+ * Given a queue by the scheduler (start_valid/start_vq/start_rx in E_IDLE), it reads avail.idx
+ * (or serves an entry known from the last read), the avail entry (with up to 8 published
+ * entries after it read ahead and kept per VQ), the head; walks and validates the whole
+ * descriptor chain, indirect tables included (drivers/vhost/vringh.c: __vringh_iov,
+ * __vringh_get_head, move_to_indirect); translates every buffer page through the IOTLB into a
+ * segment list; and translates for writing the used element and used.idx the chain will
+ * complete into (E_PROBE_IDX), so a malformed ring or a translation fault makes no data access.
+ * Then it hands the chain on.
+ *
+ * The walker-to-mover seam (its output): h_valid/h_ready with the chain's VQ, direction, head,
+ * segment bank, total length (TX: bytes to read; RX: capacity) and data ASID; the segment list
+ * is read by the mover through seg_rd_* from the bank handed over (two banks: the walker fills
+ * one while the mover reads the other). Nothing in it is ring-format specific: a packed-ring
+ * walker (virtio 1.2 §2.8) is a sibling module that plugs into the same seam, with the same
+ * context read port and event ports, for the same mover and completion writer
+ * (docs/rtl-interface.md "Data path blocks").
+ *
+ * It changes the VQ contexts (vdpa_vq_ctx) only through events on the VQ and head it serves:
+ * ev_consume (the kick taken, E_START), ev_rearm (entries still published on a TX queue),
+ * ev_seen (avail.idx read and in range), ev_ift_set/ev_ift_clr (the head into flight / given
+ * back for a chain dropped before the move stage), and the fault port (f_valid with its
+ * record). Its fault and its one write (avail_event, EVENT_IDX) wait for back_idle, so both
+ * come where a one-chain-at-a-time device would make them. Its chain's last_avail and used
+ * index are the context's plus `ahead`, the chains of its queue the later stages hold and have
+ * not committed (vdpa_vq_engine counts them).
+ *
+ * Its ring-item port (walk_port_inst, vdpa_ring_port) is AXI master 0 of the engine's arbiter;
+ * buffer pages go to the IOTLB directly (tr_req_*), beside the port's own requests.
+ */
+module vdpa_split_ring_walker
+    import vdpa_regs_pkg::*;
+    import vdpa_split_ring_pkg::*;
+    import vdpa_mutants_pkg::*;
+#(
+    // Number of hardware VQs (a power of two 2..64)
+    parameter int NVQ = 8,
+    // AXI data width in bits (32, 64, 128, 256 or 512)
+    parameter int DATA_W = 64,
+    // AXI address width in bits
+    parameter int ADDR_W = 64,
+    // Translated segments one chain may use (device limit, E2BIG beyond)
+    parameter int MAX_SEGS = 32,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
+    parameter int MUTANT = MUT_NONE,
+    localparam int QW = $clog2(NVQ),
+    localparam int SW = $clog2(MAX_SEGS),
+    localparam int BYTES = DATA_W / 8
+) (
+    input  wire logic                 clk,
+    input  wire logic                 rst,
+
+    // VIRTIO_F_EVENT_IDX negotiated
+    input  wire logic                 event_idx,
+    // the move and completion stages hold no chain
+    input  wire logic                 back_idle,
+    // a VQ command arrives or runs (cmd_valid or cmd_busy): the entries read ahead are dropped
+    input  wire logic                 ctx_change,
+    // the IOTLB is running a command: translations may change, cached answers are dropped
+    input  wire logic                 tr_flush,
+
+    /* Start: the scheduler's queue, taken in E_IDLE */
+    input  wire logic                 start_valid,
+    input  wire logic [QW-1:0]        start_vq,
+    input  wire logic                 start_rx,     // serve the offered received frame
+    output wire logic                 busy,         // not in E_IDLE
+    output wire logic [QW-1:0]        vq,           // the VQ served (held until the next start)
+    output wire logic                 rx,           // ... for a received frame
+    output wire logic [15:0]          head,         // the chain's head (from E_HEAD_CHK on)
+
+    /* Context of `vq` (vdpa_vq_ctx's walker read port), `ahead` chains added by the engine */
+    input  wire logic [2:0]           ctx_state,
+    input  wire logic [16:0]          ctx_size,
+    input  wire logic [63:0]          ctx_desc,
+    input  wire logic [63:0]          ctx_drv,
+    input  wire logic [63:0]          ctx_dev,
+    input  wire logic [15:0]          ctx_avail,
+    input  wire logic [15:0]          ctx_used,
+    input  wire logic [15:0]          ctx_seen,
+    input  wire logic                 ctx_seen_ok,
+    input  wire logic [7:0]           ctx_dgroup,
+    input  wire logic [7:0]           ctx_rgroup,
+    input  wire logic                 ctx_in_flight,  // `head` is in flight
+    input  wire logic [15:0]          ahead,
+
+    /* Context events (vdpa_vq_ctx), for `vq` and `head` */
+    output wire logic                 ev_consume,
+    output wire logic                 ev_rearm,
+    output wire logic                 ev_seen,
+    output wire logic [15:0]          ev_seen_idx,
+    output wire logic                 ev_ift_set,
+    output wire logic                 ev_ift_clr,
+    output wire logic                 f_valid,
+    output wire logic [7:0]           f_errno,
+    output wire logic [63:0]          f_iova,
+    output wire logic                 f_xlate,
+    output wire logic                 f_write,
+    output wire logic [7:0]           f_asid,
+
+    /* The received frame being served */
+    input  wire logic [31:0]          rx_need,      // bytes it needs: header and frame
+    output wire logic                 rx_take,      // dropped (too big for the chain, a fault)
+    output wire logic                 rx_tried,     // no buffer: parked until a kick
+
+    /* The walker-to-mover seam */
+    output wire logic                 h_valid,
+    input  wire logic                 h_ready,
+    output wire logic                 h_bank,       // the segment bank the chain's list is in
+    output wire logic [31:0]          h_total,      // TX: bytes of the chain; RX: its capacity
+    output wire logic [7:0]           h_asid,       // the data group's ASID
+    input  wire logic [SW:0]          seg_rd,       // {bank, index}
+    output wire logic [63:0]          seg_rd_pa,
+    output wire logic [31:0]          seg_rd_len,
+
+    /* IOTLB translation (buffer pages and the port's ring items) */
+    output wire logic                 tr_req_valid,
+    input  wire logic                 tr_req_ready,
+    output wire logic [7:0]           tr_req_group,
+    output wire logic [63:0]          tr_req_iova,
+    output wire logic [31:0]          tr_req_len,
+    output wire logic                 tr_req_write,
+    input  wire logic                 tr_resp_valid,
+    input  wire logic                 tr_resp_ok,
+    input  wire logic [63:0]          tr_resp_pa,
+    input  wire logic [31:0]          tr_resp_len,
+    input  wire logic [7:0]           tr_resp_asid,
+
+    /* AXI master of the ring-item port (one master of vdpa_axi_arb), user sideband */
+    output wire logic [23:0]          axi_user,
+    output wire logic [ADDR_W-1:0]    axi_awaddr,
+    output wire logic [7:0]           axi_awlen,
+    output wire logic                 axi_awvalid,
+    input  wire logic                 axi_awready,
+    output wire logic [DATA_W-1:0]    axi_wdata,
+    output wire logic [BYTES-1:0]     axi_wstrb,
+    output wire logic                 axi_wlast,
+    output wire logic                 axi_wvalid,
+    input  wire logic                 axi_wready,
+    input  wire logic [1:0]           axi_bresp,
+    input  wire logic                 axi_bvalid,
+    output wire logic                 axi_bready,
+    output wire logic [ADDR_W-1:0]    axi_araddr,
+    output wire logic [7:0]           axi_arlen,
+    output wire logic                 axi_arvalid,
+    input  wire logic                 axi_arready,
+    input  wire logic [DATA_W-1:0]    axi_rdata,
+    input  wire logic [1:0]           axi_rresp,
+    input  wire logic                 axi_rlast,
+    input  wire logic                 axi_rvalid,
+    output wire logic                 axi_rready
+);
+
+initial begin
+    if (MAX_SEGS < 2 || (MAX_SEGS & (MAX_SEGS - 1)) != 0) begin
+        $error("Error: MAX_SEGS must be a power of two, at least 2 (instance %m)");
+        $finish;
+    end
+end
+
+// virtio constants (virtio 1.2 §2.7.5, §2.7.6; virtio_ring.h)
+localparam logic [15:0] DESC_F_NEXT = 16'd1;
+localparam logic [15:0] DESC_F_WRITE = 16'd2;
+localparam logic [15:0] DESC_F_INDIRECT = 16'd4;
+
+typedef enum logic [4:0] {
+    E_IDLE, E_START, E_AVAIL_CHK, E_AVAIL_EVENT, E_HEAD, E_HEAD_CHK,
+    E_DESC_RD, E_DESC_CHK, E_BUF_XL, E_BUF_XLW, E_NEXT,
+    // the completion's ring items translated before any data moves, then the hand-off
+    E_PROBE_IDX, E_MOVE,
+    E_DONE, E_FAULT, E_RX_DROP,
+    // the walker's ring-item port reads, writes or checks one item; back to e_ret_reg
+    E_PORT
+} estate_t;
+
+estate_t      e_state_reg, e_ret_reg;
+logic [QW-1:0] e_vq_reg;
+logic         e_rx_reg;          // serving a received frame (RX) rather than a kick (TX)
+logic         e_rechecked_reg;
+logic [15:0]  e_head_reg;
+logic [15:0]  e_i_reg;            // descriptor index in the current table
+logic         e_ind_reg;          // walking an indirect table
+logic [63:0]  e_ind_base_reg;
+logic [16:0]  e_ind_max_reg;
+logic [16:0]  e_count_reg;        // descriptors seen in the current table
+logic         e_seen_write_reg;
+logic [63:0]  d_addr_reg;
+logic [15:0]  d_flags_reg;
+logic [15:0]  d_next_reg;
+// segments of a chain, translated before any data moves: two banks, the walker fills one
+// while the mover reads the other
+logic [63:0]  seg_pa[2*MAX_SEGS];
+logic [31:0]  seg_len[2*MAX_SEGS];
+logic         w_bank_reg;
+logic [SW:0]  seg_cnt_reg;
+logic         seg_over_reg;
+logic [63:0]  x_iova_reg;
+logic [31:0]  x_left_reg;
+logic [31:0]  total_reg;           // bytes of the chain (TX) / capacity (RX)
+logic [7:0]   data_asid_reg;
+// the walker's ring item
+logic [7:0]   m_group_reg;
+logic [63:0]  m_iova_reg;
+logic [4:0]   m_len_reg;           // 2, 4 or 16 bytes (8: the used element, translated only)
+logic         m_write_reg;
+logic         m_probe_reg;         // translate and check only: no bus access
+logic [31:0]  m_wval_reg;
+// fault record of the walk
+logic [7:0]   f_errno_reg;
+logic         f_xlate_reg;
+logic [7:0]   f_asid_reg;
+logic [63:0]  f_iova_reg;
+logic         f_write_reg;
+
+assign busy = e_state_reg != E_IDLE;
+assign vq = e_vq_reg;
+assign rx = e_rx_reg;
+assign head = e_head_reg;
+
+wire logic [16:0] e_size = ctx_size;
+// the walker's last_avail and used index: the context's, plus the chains of its queue the
+// later stages hold and have not committed (a one-chain-at-a-time device would have completed
+// them by now)
+wire logic [15:0] w_avail = ctx_avail + ahead;
+wire logic [15:0] w_used = ctx_used + ahead;
+// the chain's queue went to ERR while it waited (a later stage faulted on the chain before it)
+wire logic        w_abandon = ctx_state == VQS_ERR;
+
+// ---------------------------------------------------------------------------------------
+// Translation requests: a buffer page in E_BUF_XL, else the port's ring item
+// ---------------------------------------------------------------------------------------
+logic        wp_tr_valid;
+logic [7:0]  wp_tr_group;
+logic [63:0] wp_tr_iova;
+logic [31:0] wp_tr_len;
+logic        wp_tr_write;
+wire logic w_tr_buf = e_state_reg == E_BUF_XL;
+assign tr_req_valid = w_tr_buf || wp_tr_valid;
+assign tr_req_group = w_tr_buf ? ctx_dgroup : wp_tr_group;
+assign tr_req_iova = w_tr_buf ? x_iova_reg : wp_tr_iova;
+assign tr_req_len = w_tr_buf ? x_left_reg : wp_tr_len;
+assign tr_req_write = w_tr_buf ? e_rx_reg : wp_tr_write;
+
+// AXI user sideband {kind[2:0], asid[7:0], vq[7:0]} (vdpa_vq_engine): the ring area of each
+// access (kind as vdpa_model.dma.AccessKind: DESC 0, AVAIL 1, USED 2, INDIRECT 3)
+logic [2:0]   w_kind;
+always_comb begin
+    case (e_ret_reg)
+        E_AVAIL_EVENT: w_kind = 3'd2;
+        E_DESC_CHK: w_kind = e_ind_reg ? 3'd3 : 3'd0;
+        default: w_kind = 3'd1;
+    endcase
+end
+logic [7:0]   wp_asid;
+assign axi_user = {5'd0, w_kind, wp_asid, 8'(e_vq_reg)};
+
+// ---------------------------------------------------------------------------------------
+// The walker's ring-item port: avail index and entries, descriptors, avail_event, and the
+// completion's items checked before any data moves
+// ---------------------------------------------------------------------------------------
+logic         wp_done, wp_fault, wp_fault_xlate;
+logic [7:0]   wp_fault_asid;
+logic [127:0] wp_rdata;
+wire logic [15:0] m_rshift = wp_rdata[15:0];
+wire logic [127:0] m_rbuf_reg = wp_rdata;
+
+vdpa_ring_port #(
+    .DATA_W(DATA_W),
+    .ADDR_W(ADDR_W),
+    .CACHE_SETS(NVQ),
+    // its driver-area reads, descriptor table, device-area probes and writes, an indirect table
+    .CACHE_ENTRIES(4),
+    .MUTANT(MUTANT)
+) walk_port_inst (
+    .clk(clk),
+    .rst(rst),
+    .req_valid(e_state_reg == E_PORT),
+    .req_set(e_vq_reg),
+    .req_group(m_group_reg),
+    .req_iova(m_iova_reg),
+    .req_len(m_len_reg),
+    .req_write(m_write_reg),
+    .req_probe(m_probe_reg),
+    .req_wdata(m_wval_reg),
+    .done(wp_done),
+    .fault(wp_fault),
+    .fault_xlate(wp_fault_xlate),
+    .fault_asid(wp_fault_asid),
+    .rdata(wp_rdata),
+    .asid(wp_asid),
+    .tr_req_valid(wp_tr_valid),
+    .tr_req_ready(tr_req_ready),
+    .tr_req_group(wp_tr_group),
+    .tr_req_iova(wp_tr_iova),
+    .tr_req_len(wp_tr_len),
+    .tr_req_write(wp_tr_write),
+    .tr_resp_valid(tr_resp_valid),
+    .tr_resp_ok(tr_resp_ok),
+    .tr_resp_pa(tr_resp_pa),
+    .tr_resp_len(tr_resp_len),
+    .tr_resp_asid(tr_resp_asid),
+    .flush(tr_flush),
+    .axi_awaddr(axi_awaddr),
+    .axi_awlen(axi_awlen),
+    .axi_awvalid(axi_awvalid),
+    .axi_awready(axi_awready),
+    .axi_wdata(axi_wdata),
+    .axi_wstrb(axi_wstrb),
+    .axi_wlast(axi_wlast),
+    .axi_wvalid(axi_wvalid),
+    .axi_wready(axi_wready),
+    .axi_bresp(axi_bresp),
+    .axi_bvalid(axi_bvalid),
+    .axi_bready(axi_bready),
+    .axi_araddr(axi_araddr),
+    .axi_arlen(axi_arlen),
+    .axi_arvalid(axi_arvalid),
+    .axi_arready(axi_arready),
+    .axi_rdata(axi_rdata),
+    .axi_rresp(axi_rresp),
+    .axi_rlast(axi_rlast),
+    .axi_rvalid(axi_rvalid),
+    .axi_rready(axi_rready)
+);
+
+// avail.ring[last_avail % size]
+wire logic [63:0] avail_entry = avail_entry_iova(ctx_drv, e_size, w_avail);
+
+// Avail entries read ahead: an entry read fetches with it the entries after it that the driver
+// has already published (below the avail.idx last read, at most 8, not past the ring's end),
+// so the next chains of the queue take their heads without a bus access. Published entries do
+// not change until the device consumes them (virtio 1.2 §2.7.13), so this is what a serial
+// device reads one at a time. The entries are dropped whenever anything could make them stale
+// or wrong: any VQ command (new rings, indices), any IOTLB command (tr_flush: a later entry's
+// page may be unmapped, and then the serial device would fault on it), a fault. A read ahead
+// that faults (a later entry's page not mapped, a bus error) is retried as the one entry
+// needed, so a fault is reported where a serial device reports it.
+localparam int PF_ENTRIES = 8;
+// per VQ, so queues served in turn each keep theirs
+logic [NVQ-1:0] pf_valid_reg;
+logic [15:0]  pf_base_reg[NVQ];    // avail index of the first entry held
+logic [3:0]   pf_cnt_reg[NVQ];     // entries held
+logic [127:0] pf_data_reg[NVQ];    // entry k in bits [16k +: 16]
+logic         e_pf_reg;            // this chain's head came from the entries read ahead
+logic [15:0]  e_pf_head_reg;
+logic [3:0]   e_pf_n_reg;          // entries the head's read asks for
+wire logic [15:0] pf_off = w_avail - pf_base_reg[e_vq_reg];
+wire logic        pf_hit = pf_valid_reg[e_vq_reg] && pf_off < 16'(pf_cnt_reg[e_vq_reg]);
+wire logic [15:0] pf_head = pf_data_reg[e_vq_reg][16 * pf_off[2:0] +: 16];
+// the head of the chain being walked: read ahead, or just read
+wire logic [15:0] w_head = e_pf_reg ? e_pf_head_reg : m_rshift;
+// entries to read from w_avail when the driver has published up to `seen`
+function automatic logic [3:0] pf_span(input logic [15:0] seen, input logic [15:0] from,
+                                      input logic [16:0] size);
+    logic [16:0] avail_n, ring_n;
+    avail_n = 17'(16'(seen - from));
+    ring_n = size - 17'(from & 16'(size - 17'd1));
+    if (avail_n > ring_n) begin
+        avail_n = ring_n;
+    end
+    return avail_n > 17'(PF_ENTRIES) ? 4'(PF_ENTRIES) : 4'(avail_n);
+endfunction
+// buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
+wire logic [15:0] avail_delta = m_rshift - w_avail;
+
+// ---------------------------------------------------------------------------------------
+// Events and the seam
+// ---------------------------------------------------------------------------------------
+// E_START: an entry known from the last avail.idx read, not yet served
+wire logic e_known = ctx_seen_ok && ctx_seen != w_avail;
+// E_AVAIL_CHK: avail.idx read, entries published and the index in range
+wire logic avail_new = m_rshift[15:0] != w_avail && !(17'(avail_delta) > e_size);
+// E_MOVE / E_RX_DROP: the frame is larger than the chain's capacity
+wire logic rx_too_big = rx_need > total_reg;
+wire logic fault_now = e_state_reg == E_FAULT && back_idle;
+
+assign ev_consume = e_state_reg == E_START;
+assign ev_rearm = !e_rx_reg && ((e_state_reg == E_START && e_known) ||
+                                (e_state_reg == E_AVAIL_CHK && avail_new));
+assign ev_seen = e_state_reg == E_AVAIL_CHK && avail_new;
+assign ev_seen_idx = m_rshift;
+assign ev_ift_set = e_state_reg == E_HEAD && !ctx_in_flight;
+assign ev_ift_clr = (e_state_reg == E_MOVE && w_abandon) || e_state_reg == E_RX_DROP ||
+                    (fault_now && w_abandon);
+// the record: the ASID and direction only for a translation fault (0xff and 0 otherwise)
+assign f_valid = fault_now && !w_abandon;
+assign f_errno = f_errno_reg;
+assign f_iova = f_iova_reg;
+assign f_xlate = f_xlate_reg;
+assign f_write = f_xlate_reg && f_write_reg;
+assign f_asid = f_xlate_reg ? f_asid_reg : 8'hff;
+
+assign rx_take = e_state_reg == E_RX_DROP || (fault_now && e_rx_reg);
+assign rx_tried = e_state_reg == E_AVAIL_CHK && m_rshift[15:0] == w_avail &&
+                  !(event_idx && !e_rechecked_reg) && e_rx_reg;
+
+assign h_valid = e_state_reg == E_MOVE && !(e_rx_reg && rx_too_big) && !w_abandon;
+assign h_bank = w_bank_reg;
+assign h_total = total_reg;
+assign h_asid = data_asid_reg;
+assign seg_rd_pa = seg_pa[seg_rd];
+assign seg_rd_len = seg_len[seg_rd];
+
+always_ff @(posedge clk) begin
+    case (e_state_reg)
+        E_IDLE: begin
+            // the scheduler's choice (vdpa_vq_engine): a received frame's queue or a kicked one
+            if (start_valid) begin
+                e_vq_reg <= start_vq;
+                e_rx_reg <= start_rx;
+                e_state_reg <= E_START;
+            end
+        end
+        E_START: begin
+            // consume the kick now (ev_consume); one arriving from here on is kept and served
+            // again
+            e_rechecked_reg <= 1'b0;
+            m_probe_reg <= 1'b0;
+            f_errno_reg <= '0;
+            seg_cnt_reg <= '0;
+            seg_over_reg <= 1'b0;
+            e_ind_reg <= 1'b0;
+            e_count_reg <= '0;
+            e_seen_write_reg <= 1'b0;
+            total_reg <= '0;
+            f_xlate_reg <= 1'b0;
+            m_group_reg <= ctx_rgroup;
+            m_len_reg <= 5'd2;
+            m_write_reg <= 1'b0;
+            e_pf_reg <= 1'b0;
+            if (e_known) begin
+                // an entry known from the last avail.idx read: straight to it (as E_AVAIL_CHK),
+                // already read ahead or read now with the published ones after it
+                e_pf_reg <= pf_hit;
+                e_pf_head_reg <= pf_head;
+                e_pf_n_reg <= pf_span(ctx_seen, w_avail, e_size);
+                m_iova_reg <= avail_entry;
+                m_len_reg <= {pf_span(ctx_seen, w_avail, e_size), 1'b0};
+                e_ret_reg <= E_HEAD_CHK;
+                e_state_reg <= pf_hit ? E_HEAD_CHK : E_PORT;
+            end else begin
+                // avail.idx (virtio 1.2 §2.7.6)
+                m_iova_reg <= avail_idx_iova(ctx_drv);
+                e_ret_reg <= E_AVAIL_CHK;
+                e_state_reg <= E_PORT;
+            end
+        end
+        E_AVAIL_CHK: begin
+            if (m_rshift[15:0] == w_avail) begin
+                if (event_idx && !e_rechecked_reg) begin
+                    // publish avail_event = last_avail, then look once more (virtio 1.2
+                    // §2.7.10); the walker's only write waits until the later stages are idle,
+                    // so it is made only where a one-chain-at-a-time device would make it
+                    if (back_idle) begin
+                        e_rechecked_reg <= 1'b1;
+                        m_group_reg <= ctx_rgroup;
+                        m_iova_reg <= avail_event_iova(ctx_dev, e_size);
+                        m_len_reg <= 5'd2;
+                        m_write_reg <= 1'b1;
+                        m_wval_reg <= {16'd0, w_avail};
+                        e_ret_reg <= E_AVAIL_EVENT;
+                        e_state_reg <= E_PORT;
+                    end
+                end else begin
+                    // nothing to do; a received frame keeps waiting for a kick (rx_tried)
+                    e_state_reg <= E_DONE;
+                end
+            end else if (17'(avail_delta) > e_size) begin
+                // vhost_get_vq_desc: "Guest moved avail index from %u to %u"
+                f_errno_reg <= FAULT_EFAULT;
+                f_iova_reg <= 64'(m_rshift[15:0]);
+                e_state_reg <= E_FAULT;
+            end else begin
+                m_group_reg <= ctx_rgroup;
+                m_iova_reg <= avail_entry;
+                m_len_reg <= {pf_span(m_rshift, w_avail, e_size), 1'b0};
+                m_write_reg <= 1'b0;
+                e_pf_reg <= pf_hit;
+                e_pf_head_reg <= pf_head;
+                e_pf_n_reg <= pf_span(m_rshift, w_avail, e_size);
+                e_ret_reg <= E_HEAD_CHK;
+                e_state_reg <= pf_hit ? E_HEAD_CHK : E_PORT;
+            end
+        end
+        E_AVAIL_EVENT: begin
+            m_group_reg <= ctx_rgroup;
+            m_iova_reg <= avail_idx_iova(ctx_drv);
+            m_len_reg <= 5'd2;
+            m_write_reg <= 1'b0;
+            e_ret_reg <= E_AVAIL_CHK;
+            e_state_reg <= E_PORT;
+        end
+        E_HEAD_CHK: begin
+            e_head_reg <= w_head;
+            e_i_reg <= w_head;
+            if (!e_pf_reg) begin
+                // the entries read with this one are kept for the next chains
+                pf_valid_reg[e_vq_reg] <= 1'b1;
+                pf_base_reg[e_vq_reg] <= w_avail;
+                pf_cnt_reg[e_vq_reg] <= e_pf_n_reg;
+                pf_data_reg[e_vq_reg] <= m_rbuf_reg;
+            end
+            if (17'(w_head) >= e_size) begin
+                // __vringh_get_head: "Guest says index %u > %u is available"
+                f_errno_reg <= FAULT_EINVAL;
+                f_iova_reg <= 64'(w_head);
+                e_state_reg <= E_FAULT;
+            end else begin
+                e_state_reg <= E_HEAD;
+            end
+        end
+        E_HEAD: begin
+            if (ctx_in_flight) begin
+                // the driver exposed a head that is still in flight
+                f_errno_reg <= FAULT_EINVAL;
+                f_iova_reg <= 64'(e_head_reg);
+                e_state_reg <= E_FAULT;
+            end else begin
+                // taken into flight (ev_ift_set)
+                e_state_reg <= E_DESC_RD;
+            end
+        end
+        E_DESC_RD: begin
+            if (e_count_reg == (e_ind_reg ? e_ind_max_reg : e_size)) begin
+                // vringh: "Descriptor loop" (bounded by the table it walks, T9)
+                f_errno_reg <= FAULT_ELOOP;
+                f_iova_reg <= 64'(e_i_reg);
+                e_state_reg <= E_FAULT;
+            end
+            // descriptor tables: the main one through the ring group, indirect ones through
+            // the data group (they are buffers the driver points to)
+            m_group_reg <= (e_ind_reg && MUTANT != MUT_INDIRECT_VIA_RING_GROUP) ?  // mutant MUT_INDIRECT_VIA_RING_GROUP
+                           ctx_dgroup : ctx_rgroup;
+            m_iova_reg <= desc_iova(e_ind_reg ? e_ind_base_reg : ctx_desc, e_i_reg);
+            m_len_reg <= 5'd16;
+            m_write_reg <= 1'b0;
+            e_count_reg <= e_count_reg + 1'b1;
+            e_ret_reg <= E_DESC_CHK;
+            if (e_count_reg != (e_ind_reg ? e_ind_max_reg : e_size)) begin
+                e_state_reg <= E_PORT;
+            end
+        end
+        E_DESC_CHK: begin
+            d_addr_reg <= m_rbuf_reg[63:0];
+            d_flags_reg <= m_rbuf_reg[111:96];
+            d_next_reg <= m_rbuf_reg[127:112];
+            f_iova_reg <= 64'(e_i_reg);
+            x_iova_reg <= m_rbuf_reg[63:0];
+            x_left_reg <= m_rbuf_reg[95:64];
+            if ((m_rbuf_reg[111:96] & DESC_F_INDIRECT) != 0) begin
+                if (e_ind_reg || (m_rbuf_reg[111:96] & DESC_F_NEXT) != 0 ||
+                        (m_rbuf_reg[67:64] != 4'd0 && MUTANT != MUT_INDIRECT_LEN_UNCHECKED) ||  // mutant MUT_INDIRECT_LEN_UNCHECKED
+                        m_rbuf_reg[95:64] == 32'd0 || m_rbuf_reg[95:68] > 28'd65535) begin
+                    // indirect in indirect, INDIRECT with NEXT (virtio 1.2 §2.7.5.3.1), length
+                    // zero or not a multiple of 16 (move_to_indirect)
+                    f_errno_reg <= FAULT_EINVAL;
+                    e_state_reg <= E_FAULT;
+                end else begin
+                    e_ind_reg <= 1'b1;
+                    e_ind_base_reg <= m_rbuf_reg[63:0];
+                    e_ind_max_reg <= 17'(m_rbuf_reg[95:68]);
+                    e_i_reg <= '0;
+                    e_count_reg <= '0;
+                    e_state_reg <= E_DESC_RD;
+                end
+            end else if ((m_rbuf_reg[111:96] & DESC_F_WRITE) != 0 && !e_rx_reg) begin
+                // __vringh_iov: writable descriptor with no write iov (TX)
+                f_errno_reg <= FAULT_EPROTO;
+                e_state_reg <= E_FAULT;
+            end else if ((m_rbuf_reg[111:96] & DESC_F_WRITE) == 0 && e_rx_reg) begin
+                // readable after writable is EINVAL, readable on a receive queue EPROTO
+                f_errno_reg <= e_seen_write_reg ? FAULT_EINVAL : FAULT_EPROTO;
+                e_state_reg <= E_FAULT;
+            end else if (m_rbuf_reg[63:0] + 64'(m_rbuf_reg[95:64]) < m_rbuf_reg[63:0] &&
+                    m_rbuf_reg[63:0] + 64'(m_rbuf_reg[95:64]) != 64'd0) begin
+                // buffer wraps the address space
+                f_errno_reg <= FAULT_EINVAL;
+                e_state_reg <= E_FAULT;
+            end else begin
+                if ((m_rbuf_reg[111:96] & DESC_F_WRITE) != 0) begin
+                    e_seen_write_reg <= 1'b1;
+                end
+                total_reg <= total_reg + m_rbuf_reg[95:64];
+                e_state_reg <= (m_rbuf_reg[95:64] == 0) ? E_NEXT : E_BUF_XL;
+            end
+        end
+        E_BUF_XL: begin
+            if (tr_req_ready) begin
+                e_state_reg <= E_BUF_XLW;
+            end
+        end
+        E_BUF_XLW: begin
+            if (tr_resp_valid) begin
+                if (!tr_resp_ok) begin
+                    f_errno_reg <= FAULT_EFAULT;
+                    f_xlate_reg <= 1'b1;
+                    f_asid_reg <= tr_resp_asid;
+                    // the fault names the whole buffer, as the model's TranslationFault does
+                    f_iova_reg <= d_addr_reg;
+                    f_write_reg <= e_rx_reg;
+                    e_state_reg <= E_FAULT;
+                end else begin
+                    // past MAX_SEGS the walk goes on validating; E2BIG is reported only
+                    // for a chain that is otherwise well formed
+                    if (32'(seg_cnt_reg) == MAX_SEGS) begin
+                        seg_over_reg <= 1'b1;
+                    end else begin
+                        data_asid_reg <= tr_resp_asid;
+                        seg_pa[{w_bank_reg, seg_cnt_reg[SW-1:0]}] <= tr_resp_pa;
+                        seg_len[{w_bank_reg, seg_cnt_reg[SW-1:0]}] <= tr_resp_len;
+                        seg_cnt_reg <= seg_cnt_reg + 1'b1;
+                    end
+                    x_iova_reg <= x_iova_reg + 64'(tr_resp_len);
+                    x_left_reg <= x_left_reg - tr_resp_len;
+                    e_state_reg <= (x_left_reg == tr_resp_len) ? E_NEXT : E_BUF_XL;
+                end
+            end
+        end
+        E_NEXT: begin
+            if ((d_flags_reg & DESC_F_NEXT) != 0) begin
+                if (17'(d_next_reg) >= (e_ind_reg ? e_ind_max_reg : e_size)) begin
+                    // vringh: "Chained index %u > %u"
+                    f_errno_reg <= FAULT_EINVAL;
+                    f_iova_reg <= 64'(d_next_reg);
+                    e_state_reg <= E_FAULT;
+                end else begin
+                    e_i_reg <= d_next_reg;
+                    e_state_reg <= E_DESC_RD;
+                end
+            end else if (seg_over_reg) begin
+                f_errno_reg <= FAULT_E2BIG;
+                f_iova_reg <= 64'(e_head_reg);
+                e_state_reg <= E_FAULT;
+            end else begin
+                // chain validated and translated; before any data moves, the used element
+                // (8 bytes: id and len, one item as the model's check_completion translates
+                // it, so a fault names the element) and used.idx it completes into must
+                // translate for writing, so a chain whose completion would fault moves nothing
+                // (docs/model.md)
+                m_group_reg <= ctx_rgroup;
+                m_iova_reg <= used_elem_iova(ctx_dev, e_size, w_used);
+                m_len_reg <= 5'd8;
+                m_write_reg <= 1'b1;
+                m_probe_reg <= 1'b1;
+                e_ret_reg <= E_PROBE_IDX;
+                e_state_reg <= E_PORT;
+            end
+        end
+        E_PROBE_IDX: begin
+            m_iova_reg <= used_idx_iova(ctx_dev);
+            m_len_reg <= 5'd2;
+            e_ret_reg <= E_MOVE;
+            e_state_reg <= E_PORT;
+        end
+        E_MOVE: begin
+            // hand the chain to the move stage once it is free (h_valid and h_ready: the mover
+            // takes the request in that cycle); a frame larger than the buffer is dropped here,
+            // the buffer kept
+            m_probe_reg <= 1'b0;
+            if (w_abandon) begin
+                // a later stage faulted on this queue's chain before this one: a serial device
+                // would never have taken this head (ev_ift_clr)
+                e_state_reg <= E_DONE;
+            end else if (e_rx_reg && rx_too_big) begin
+                e_state_reg <= E_RX_DROP;
+            end else if (h_ready) begin
+                // the move stage takes the chain and this bank; the next chain fills the other
+                w_bank_reg <= !w_bank_reg;
+                e_state_reg <= E_DONE;
+            end
+        end
+        E_RX_DROP: begin
+            // the frame dropped (rx_take), the head given back (ev_ift_clr)
+            e_state_reg <= E_DONE;
+        end
+        E_FAULT: begin
+            // reported once the later stages are idle, so faults and completions keep a
+            // serial device's order; dropped if a later stage's fault put the queue in ERR
+            // first. The VQ stops in ERR; others continue. An RX frame in hand is dropped.
+            // (the head given back or the fault reported, and the frame dropped: ev_ift_clr,
+            // f_valid, rx_take)
+            if (back_idle) begin
+                e_state_reg <= E_DONE;
+            end
+        end
+        E_DONE: begin
+            e_state_reg <= E_IDLE;
+        end
+        E_PORT: begin
+            // the walker's ring-item port reads, writes or checks the item in m_*
+            if (wp_fault && e_ret_reg == E_HEAD_CHK && m_len_reg != 5'd2) begin
+                // a read ahead of avail entries faulted: read the one entry needed
+                m_len_reg <= 5'd2;
+                e_pf_n_reg <= 4'd1;
+            end else if (wp_fault) begin
+                if (wp_fault_xlate) begin
+                    // the fault names the whole item, as the model's TranslationFault does
+                    f_errno_reg <= FAULT_EFAULT;
+                    f_xlate_reg <= 1'b1;
+                    f_asid_reg <= wp_fault_asid;
+                    f_iova_reg <= m_iova_reg;
+                    f_write_reg <= m_write_reg;
+                end else begin
+                    f_errno_reg <= FAULT_EIO;
+                end
+                e_state_reg <= E_FAULT;
+            end else if (wp_done) begin
+                e_state_reg <= e_ret_reg;
+            end
+        end
+        default: begin
+            e_state_reg <= E_IDLE;
+        end
+    endcase
+
+    // the entries read ahead are dropped on any VQ or IOTLB command and on a walker fault
+    if (ctx_change || tr_flush || e_state_reg == E_FAULT) begin
+        pf_valid_reg <= '0;
+    end
+
+    if (rst) begin
+        pf_valid_reg <= '0;
+        e_state_reg <= E_IDLE;
+        e_vq_reg <= '0;
+        e_rx_reg <= 1'b0;
+        w_bank_reg <= 1'b0;
+        f_errno_reg <= '0;
+        m_probe_reg <= 1'b0;
+    end
+end
+
+endmodule
+
+`resetall

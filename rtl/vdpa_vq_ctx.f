@@ -1,0 +1,3 @@
+vdpa_regs_pkg.sv
+vdpa_mutants_pkg.sv
+vdpa_vq_ctx.sv
