@@ -6,9 +6,11 @@
 `default_nettype none
 
 /*
- * Ring-item port of the data path: reads or writes one ring item (2, 4, 8 or 16 bytes: an
- * avail index or entry, a descriptor, a used element, used.idx, avail_event, a notification
- * field; or up to eight avail entries read at once) at a guest IOVA, translated through the IOTLB, or only checks that it translates.
+ * Ring-item port of the data path: reads or writes one ring item at a guest IOVA, translated
+ * through the IOTLB, or only checks that it translates. Items: an avail index or entry, a
+ * descriptor, a used element (8 bytes, written whole), used.idx, avail_event, a notification
+ * field; or what is read ahead at once: up to eight avail entries, up to ITEM_BYTES / 16
+ * descriptors. Writes are at most 8 bytes.
  * The virtqueue engine has two: the walker's and the completion writer's, so a chain can be
  * completed while the next one is walked.
  *
@@ -18,12 +20,13 @@
  * address straight to the bus. An item across two IOTLB ranges (or pages) is moved in pieces,
  * one translation each, as vringh's copy_from_iotlb / iotlb_translate split it into several
  * iovecs (drivers/vhost/vringh.c); every piece is translated before the first is accessed, so
- * a fault on a later piece moves no byte. A read is one burst over the beats the piece spans,
- * a write one beat (a piece also ends at its beat's end).
+ * a fault on a later piece moves no byte. A piece also ends at a 4 KiB boundary (an identity
+ * answer may run past it). A piece is one burst over the beats it spans, read or written.
  *
  * Interfaces and timing (one clock, synchronous active-high reset):
  *   request   req_valid and req_* held by the owner from the cycle it raises req_valid to the
- *             cycle of done or fault (inclusive); req_valid drops in the cycle after. The port
+ *             cycle of done or fault (inclusive); in the cycle after, req_valid drops, or
+ *             stays high with the next item's req_* (back to back: the port is ready for it). The port
  *             looks the item up in the cycle req_valid rises and, on a cache hit, has the bus
  *             request out in the next.
  *   done      one-cycle pulse (combinational: the cycle the read's last beat or the write's
@@ -50,6 +53,9 @@ module vdpa_ring_port
     // Translation cache sets (the owner names one per request: its VQ) and entries per set
     parameter int CACHE_SETS = 8,
     parameter int CACHE_ENTRIES = 4,
+    // Largest item in bytes (16, or 64: the walker reads up to four descriptors at once);
+    // writes are at most 4 bytes of req_wdata
+    parameter int ITEM_BYTES = 16,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE
 ) (
@@ -61,17 +67,17 @@ module vdpa_ring_port
     input  wire logic [(CACHE_SETS > 1 ? $clog2(CACHE_SETS) : 1)-1:0] req_set,
     input  wire logic [7:0]           req_group,
     input  wire logic [63:0]          req_iova,
-    input  wire logic [4:0]           req_len,      // 1..16 (the walker: 2..16, avail entries read ahead)
+    input  wire logic [$clog2(ITEM_BYTES+1)-1:0] req_len,      // 1..ITEM_BYTES
     input  wire logic                 req_write,
     input  wire logic                 req_probe,    // translate only, no bus access
-    input  wire logic [31:0]          req_wdata,
+    input  wire logic [63:0]          req_wdata,    // a write's bytes (at most 8), byte k in [8k +: 8]
 
     /* Outcome */
     output wire logic                 done,
     output wire logic                 fault,
     output wire logic                 fault_xlate,
     output wire logic [7:0]           fault_asid,
-    output wire logic [127:0]         rdata,
+    output wire logic [8*ITEM_BYTES-1:0] rdata,
     output wire logic [7:0]           asid,
 
     /* IOTLB */
@@ -114,32 +120,38 @@ module vdpa_ring_port
 
 localparam int BYTES = DATA_W / 8;
 localparam int BW = $clog2(BYTES);
+// item lengths and offsets: 0..ITEM_BYTES
+localparam int LW = $clog2(ITEM_BYTES + 1);
 
 typedef enum logic [2:0] {P_XL, P_XLW, P_AR, P_R, P_AW, P_B} pstate_t;
 pstate_t      p_state_reg;
 
-logic [4:0]   done_reg;       // bytes of the item accessed (or checked) so far
-logic [4:0]   piece_reg;      // bytes of the piece being accessed
+logic [LW-1:0] done_reg;      // bytes of the item accessed (or checked) so far
+logic [LW-1:0] piece_reg;     // bytes of the piece being accessed
 logic         check_reg;      // a split item: translating its remaining pieces first
 logic         checked_reg;    // every piece of this item translated
 logic [31:0]  beat_off_reg;   // byte offset of the current read beat from the piece
-logic [127:0] item_reg;
+logic [8*ITEM_BYTES-1:0] item_reg;
 logic         eio_reg;        // a read beat of this burst had an error response
 logic [7:0]   asid_reg;
 logic [ADDR_W-1:0] awaddr_reg, araddr_reg;
-logic [7:0]   arlen_reg;
+logic [7:0]   arlen_reg, awlen_reg;
 logic         awvalid_reg, wvalid_reg, arvalid_reg, rready_reg, bready_reg;
-logic [DATA_W-1:0] wdata_reg;
-logic [BYTES-1:0]  wstrb_reg;
+// a write burst's beats, the next one at the bottom: at most 8 bytes from any lane span
+// WBEATS beats (3 at 4 bytes a beat, else 2)
+localparam int WBEATS = (BYTES - 1 + 8 + BYTES - 1) / BYTES;
+logic [WBEATS*DATA_W-1:0] wline_reg;
+logic [WBEATS*BYTES-1:0]  wsline_reg;
+logic [7:0]   wleft_reg;      // W beats after the one offered
 
 assign rdata = item_reg;
 assign asid = asid_reg;
 assign axi_awaddr = awaddr_reg;
-assign axi_awlen = 8'd0;
+assign axi_awlen = awlen_reg;
 assign axi_awvalid = awvalid_reg;
-assign axi_wdata = wdata_reg;
-assign axi_wstrb = wstrb_reg;
-assign axi_wlast = 1'b1;
+assign axi_wdata = wline_reg[DATA_W-1:0];
+assign axi_wstrb = wsline_reg[BYTES-1:0];
+assign axi_wlast = wleft_reg == 8'd0;
 assign axi_wvalid = wvalid_reg;
 assign axi_bready = bready_reg;
 assign axi_araddr = araddr_reg;
@@ -148,7 +160,7 @@ assign axi_arvalid = arvalid_reg;
 assign axi_rready = rready_reg;
 
 // the remaining bytes of the item, and where they start
-wire logic [4:0]  rem = req_len - done_reg;
+wire logic [LW-1:0] rem = req_len - done_reg;
 wire logic [63:0] cur_iova = req_iova + 64'(done_reg);
 
 // the answer to the item's translation: from the cache in P_XL when it holds the whole rest
@@ -166,11 +178,12 @@ wire logic [7:0]  x_asid = x_cached ? xc_asid : tr_resp_asid;
 wire logic        x_fault = !x_ok || x_len == 0 ||
                             (MUTANT == MUT_STRADDLE_FAULTS && x_len < 32'(rem));  // mutant MUT_STRADDLE_FAULTS
 
-wire logic [4:0]  xl_piece = (x_len < 32'(rem)) ? 5'(x_len) : rem;
-// a write is one beat: its piece ends at the beat's end too (7 bits: a whole 64-byte beat is
-// a room of 64, not 0)
-wire logic [6:0]  w_room = 7'(BYTES) - 7'(x_pa[BW-1:0]);
-wire logic [4:0]  w_piece = (7'(xl_piece) > w_room) ? 5'(w_room) : xl_piece;
+// a piece ends where the answer ends, and at a 4 KiB boundary of its address, which no AXI
+// burst may cross (an answer that goes on past it, an identity translation, is used in two
+// pieces)
+wire logic [31:0] x_to_boundary = 32'(AXI_BOUNDARY) - 32'(x_pa[11:0]);
+wire logic [31:0] x_room = x_len < x_to_boundary ? x_len : x_to_boundary;
+wire logic [LW-1:0] xl_piece = (x_room < 32'(rem)) ? LW'(x_room) : rem;
 // translate only: a probe, the pieces of a split item before its first access, or the piece
 // just answered is not the last and the item is not yet checked
 wire logic        x_translate_only = req_probe || check_reg || (xl_piece != rem && !checked_reg);
@@ -205,7 +218,7 @@ vdpa_xlate_cache #(
     .lk_set(req_set),
     .lk_group(req_group),
     .lk_iova(cur_iova),
-    .lk_len(rem),
+    .lk_len(32'(rem)),
     .lk_write(req_write),
     .hit(xc_hit),
     .hit_pa(xc_pa),
@@ -251,11 +264,14 @@ always_ff @(posedge clk) begin
                 end else begin
                     asid_reg <= x_asid;
                     if (req_write) begin
-                        piece_reg <= w_piece;
+                        // one burst over the beats the piece spans
+                        piece_reg <= xl_piece;
                         awaddr_reg <= ADDR_W'(beat_addr(x_pa, 3'(BW)));
+                        awlen_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
                         awvalid_reg <= 1'b1;
-                        wdata_reg <= DATA_W'(req_wdata >> (8 * done_reg)) << (8 * x_pa[BW-1:0]);
-                        wstrb_reg <= BYTES'(BYTES'(20'((20'd1 << w_piece) - 20'd1)) << x_pa[BW-1:0]);
+                        wline_reg <= (WBEATS*DATA_W)'(req_wdata >> (8 * done_reg)) << (8 * x_pa[BW-1:0]);
+                        wsline_reg <= (WBEATS*BYTES)'(16'((17'd1 << xl_piece) - 17'd1)) << x_pa[BW-1:0];
+                        wleft_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
                         wvalid_reg <= 1'b1;
                         p_state_reg <= P_AW;
                     end else begin
@@ -305,10 +321,17 @@ always_ff @(posedge clk) begin
             if (axi_awready) begin
                 awvalid_reg <= 1'b0;
             end
-            if (axi_wready) begin
-                wvalid_reg <= 1'b0;
+            if (wvalid_reg && axi_wready) begin
+                if (wleft_reg == 8'd0) begin
+                    wvalid_reg <= 1'b0;
+                end else begin
+                    wline_reg <= wline_reg >> DATA_W;
+                    wsline_reg <= wsline_reg >> BYTES;
+                    wleft_reg <= wleft_reg - 8'd1;
+                end
             end
-            if ((axi_awready || !awvalid_reg) && (axi_wready || !wvalid_reg)) begin
+            if ((axi_awready || !awvalid_reg) &&
+                    ((axi_wready && wleft_reg == 8'd0) || !wvalid_reg)) begin
                 bready_reg <= 1'b1;
                 p_state_reg <= P_B;
             end

@@ -15,7 +15,12 @@
  * __vringh_get_head, move_to_indirect); translates every buffer page through the IOTLB into a
  * segment list; and translates for writing the used element and used.idx the chain will
  * complete into (E_PROBE_IDX), so a malformed ring or a translation fault makes no data access.
- * Then it hands the chain on.
+ * Then it hands the chain on. What it reads ahead or already knows, so a queue's next chains
+ * walk without waiting for the bus: the published avail entries after the one it needs, the
+ * head descriptors of the next published heads when they follow the current one in the table,
+ * and whether the completion's items translate (the used element's page, used.idx); each is
+ * dropped on any VQ or IOTLB command and on a fault, and a read ahead that faults is retried
+ * as the one item needed, so faults come where a serial device's come.
  *
  * The walker-to-mover seam (its output): h_valid/h_ready with the chain's VQ, direction, head,
  * segment bank, total length (TX: bytes to read; RX: capacity) and data ASID; the segment list
@@ -54,7 +59,11 @@ module vdpa_split_ring_walker
     parameter int MUTANT = MUT_NONE,
     localparam int QW = $clog2(NVQ),
     localparam int SW = $clog2(MAX_SEGS),
-    localparam int BYTES = DATA_W / 8
+    localparam int BYTES = DATA_W / 8,
+    // descriptors a head's read brings with it (the heads published after it, when they follow
+    // it in the table), and so the walker's largest ring item
+    localparam int DPF_DESCS = 4,
+    localparam int WALK_ITEM = 16 * DPF_DESCS
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
@@ -209,10 +218,11 @@ logic [7:0]   data_asid_reg;
 // the walker's ring item
 logic [7:0]   m_group_reg;
 logic [63:0]  m_iova_reg;
-logic [4:0]   m_len_reg;           // 2, 4 or 16 bytes (8: the used element, translated only)
+logic [6:0]   m_len_reg;           // 2, 4 or 16 bytes, up to 16 of avail entries or 64 of
+                                   // descriptors read ahead (8: the used element, checked only)
 logic         m_write_reg;
 logic         m_probe_reg;         // translate and check only: no bus access
-logic [31:0]  m_wval_reg;
+logic [63:0]  m_wval_reg;
 // fault record of the walk
 logic [7:0]   f_errno_reg;
 logic         f_xlate_reg;
@@ -268,9 +278,8 @@ assign axi_user = {5'd0, w_kind, wp_asid, 8'(e_vq_reg)};
 // ---------------------------------------------------------------------------------------
 logic         wp_done, wp_fault, wp_fault_xlate;
 logic [7:0]   wp_fault_asid;
-logic [127:0] wp_rdata;
+logic [8*WALK_ITEM-1:0] wp_rdata;
 wire logic [15:0] m_rshift = wp_rdata[15:0];
-wire logic [127:0] m_rbuf_reg = wp_rdata;
 
 vdpa_ring_port #(
     .DATA_W(DATA_W),
@@ -278,6 +287,7 @@ vdpa_ring_port #(
     .CACHE_SETS(NVQ),
     // its driver-area reads, descriptor table, device-area probes and writes, an indirect table
     .CACHE_ENTRIES(4),
+    .ITEM_BYTES(WALK_ITEM),
     .MUTANT(MUTANT)
 ) walk_port_inst (
     .clk(clk),
@@ -371,6 +381,59 @@ endfunction
 // buffers the driver has made available, u16 arithmetic (virtio 1.2 §2.7.6)
 wire logic [15:0] avail_delta = m_rshift - w_avail;
 
+// Descriptors read ahead: the read of a chain's head descriptor brings with it the head
+// descriptors of the next published entries when those heads follow it in the table (head+1,
+// head+2, ...: how a driver that fills its ring in order lays it out), up to DPF_DESCS, not
+// past the table's end. They are kept by avail position, not by descriptor index: a published
+// chain does not change until the device uses it (virtio 1.2 §2.7.13), and a position is
+// walked once, so the driver's later reuse of a descriptor is never served from here. Dropped
+// with the avail entries (any VQ or IOTLB command, a fault) and by the next head read that
+// brings none; a read ahead that faults is retried as the one descriptor, so a fault is
+// reported where a serial device reports it.
+logic [NVQ-1:0] dpf_valid_reg;
+logic [15:0]  dpf_base_reg[NVQ];   // avail position of the first descriptor held
+logic [2:0]   dpf_cnt_reg[NVQ];    // descriptors held
+logic [128*(DPF_DESCS-1)-1:0] dpf_data_reg[NVQ];
+logic         e_dpf_reg;           // the descriptor being checked came from there
+logic [127:0] e_dpf_desc_reg;
+logic         e_dpf_rd_reg;        // the descriptor read is a head's, which may read ahead
+logic [2:0]   e_dpf_n_reg;         // descriptors that read asks for
+wire logic [15:0] dpf_off = w_avail - dpf_base_reg[e_vq_reg];
+wire logic        dpf_hit = dpf_valid_reg[e_vq_reg] && dpf_off < 16'(dpf_cnt_reg[e_vq_reg]);
+wire logic [127:0] dpf_desc = dpf_data_reg[e_vq_reg][128 * 32'(dpf_off[1:0]) +: 128];
+// the chain's head descriptor is being read (not one it chains to, nor an indirect table's)
+wire logic        e_at_head = !e_ind_reg && e_count_reg == 17'd0;
+// descriptors the head's read brings: the head's, then each next published entry's while its
+// head is the next in the table (the avail entries read ahead say which are published)
+logic [2:0]   dpf_span;
+always_comb begin
+    logic [15:0] off;
+    off = w_avail - pf_base_reg[e_vq_reg];
+    dpf_span = 3'd1;
+    for (int k = 1; k < DPF_DESCS; k++) begin
+        if (32'(dpf_span) == k && pf_valid_reg[e_vq_reg] &&
+                off + 16'(k) < 16'(pf_cnt_reg[e_vq_reg]) &&
+                pf_data_reg[e_vq_reg][16 * 32'(3'(off + 16'(k))) +: 16] == e_head_reg + 16'(k) &&
+                17'(e_head_reg) + 17'(k) < e_size) begin
+            dpf_span = 3'(k + 1);
+        end
+    end
+end
+// the descriptor being checked: read ahead, or just read
+wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : wp_rdata[127:0];
+
+// The completion's items known to translate for writing: per VQ, used.idx and the page the
+// last checked used element lies in. A chain whose element is in that page skips the
+// before-any-data check (its answers would be the port's cached ones). Forgotten whenever they
+// could change: any VQ command (new rings, groups), any IOTLB command (tr_flush), a fault.
+logic [NVQ-1:0] cpl_ok_reg;
+logic [51:0]  cpl_page_reg[NVQ];
+wire logic [63:0] w_elem = used_elem_iova(ctx_dev, e_size, w_used);
+// the element lies in one page (8 bytes at 4 mod 8 may end in the next)
+wire logic        w_elem_in_page = w_elem[11:0] <= 12'hff8;
+wire logic        cpl_known = cpl_ok_reg[e_vq_reg] && w_elem_in_page &&
+                              w_elem[63:12] == cpl_page_reg[e_vq_reg];
+
 // ---------------------------------------------------------------------------------------
 // Events and the seam
 // ---------------------------------------------------------------------------------------
@@ -433,9 +496,10 @@ always_ff @(posedge clk) begin
             total_reg <= '0;
             f_xlate_reg <= 1'b0;
             m_group_reg <= ctx_rgroup;
-            m_len_reg <= 5'd2;
+            m_len_reg <= 7'd2;
             m_write_reg <= 1'b0;
             e_pf_reg <= 1'b0;
+            e_dpf_reg <= 1'b0;
             if (e_known) begin
                 // an entry known from the last avail.idx read: straight to it (as E_AVAIL_CHK),
                 // already read ahead or read now with the published ones after it
@@ -443,7 +507,7 @@ always_ff @(posedge clk) begin
                 e_pf_head_reg <= pf_head;
                 e_pf_n_reg <= pf_span(ctx_seen, w_avail, e_size);
                 m_iova_reg <= avail_entry;
-                m_len_reg <= {pf_span(ctx_seen, w_avail, e_size), 1'b0};
+                m_len_reg <= 7'({pf_span(ctx_seen, w_avail, e_size), 1'b0});
                 e_ret_reg <= E_HEAD_CHK;
                 e_state_reg <= pf_hit ? E_HEAD_CHK : E_PORT;
             end else begin
@@ -463,9 +527,9 @@ always_ff @(posedge clk) begin
                         e_rechecked_reg <= 1'b1;
                         m_group_reg <= ctx_rgroup;
                         m_iova_reg <= avail_event_iova(ctx_dev, e_size);
-                        m_len_reg <= 5'd2;
+                        m_len_reg <= 7'd2;
                         m_write_reg <= 1'b1;
-                        m_wval_reg <= {16'd0, w_avail};
+                        m_wval_reg <= {48'd0, w_avail};
                         e_ret_reg <= E_AVAIL_EVENT;
                         e_state_reg <= E_PORT;
                     end
@@ -481,7 +545,7 @@ always_ff @(posedge clk) begin
             end else begin
                 m_group_reg <= ctx_rgroup;
                 m_iova_reg <= avail_entry;
-                m_len_reg <= {pf_span(m_rshift, w_avail, e_size), 1'b0};
+                m_len_reg <= 7'({pf_span(m_rshift, w_avail, e_size), 1'b0});
                 m_write_reg <= 1'b0;
                 e_pf_reg <= pf_hit;
                 e_pf_head_reg <= pf_head;
@@ -493,7 +557,7 @@ always_ff @(posedge clk) begin
         E_AVAIL_EVENT: begin
             m_group_reg <= ctx_rgroup;
             m_iova_reg <= avail_idx_iova(ctx_drv);
-            m_len_reg <= 5'd2;
+            m_len_reg <= 7'd2;
             m_write_reg <= 1'b0;
             e_ret_reg <= E_AVAIL_CHK;
             e_state_reg <= E_PORT;
@@ -506,7 +570,7 @@ always_ff @(posedge clk) begin
                 pf_valid_reg[e_vq_reg] <= 1'b1;
                 pf_base_reg[e_vq_reg] <= w_avail;
                 pf_cnt_reg[e_vq_reg] <= e_pf_n_reg;
-                pf_data_reg[e_vq_reg] <= m_rbuf_reg;
+                pf_data_reg[e_vq_reg] <= wp_rdata[127:0];
             end
             if (17'(w_head) >= e_size) begin
                 // __vringh_get_head: "Guest says index %u > %u is available"
@@ -523,6 +587,14 @@ always_ff @(posedge clk) begin
                 f_errno_reg <= FAULT_EINVAL;
                 f_iova_reg <= 64'(e_head_reg);
                 e_state_reg <= E_FAULT;
+            end else if (dpf_hit) begin
+                // taken into flight (ev_ift_set); its descriptor was read ahead: checked at
+                // once, as E_DESC_RD would have it read
+                e_count_reg <= 17'd1;
+                e_dpf_reg <= 1'b1;
+                e_dpf_desc_reg <= dpf_desc;
+                e_dpf_rd_reg <= 1'b1;
+                e_state_reg <= E_DESC_CHK;
             end else begin
                 // taken into flight (ev_ift_set)
                 e_state_reg <= E_DESC_RD;
@@ -540,56 +612,71 @@ always_ff @(posedge clk) begin
             m_group_reg <= (e_ind_reg && MUTANT != MUT_INDIRECT_VIA_RING_GROUP) ?  // mutant MUT_INDIRECT_VIA_RING_GROUP
                            ctx_dgroup : ctx_rgroup;
             m_iova_reg <= desc_iova(e_ind_reg ? e_ind_base_reg : ctx_desc, e_i_reg);
-            m_len_reg <= 5'd16;
+            m_len_reg <= 7'd16;
             m_write_reg <= 1'b0;
             e_count_reg <= e_count_reg + 1'b1;
             e_ret_reg <= E_DESC_CHK;
+            e_dpf_reg <= 1'b0;
+            e_dpf_rd_reg <= e_at_head;
+            e_dpf_n_reg <= 3'd1;
+            if (e_at_head) begin
+                // the head's read brings the next heads' descriptors that follow it
+                m_len_reg <= 7'(16 * 32'(dpf_span));
+                e_dpf_n_reg <= dpf_span;
+            end
             if (e_count_reg != (e_ind_reg ? e_ind_max_reg : e_size)) begin
                 e_state_reg <= E_PORT;
             end
         end
         E_DESC_CHK: begin
-            d_addr_reg <= m_rbuf_reg[63:0];
-            d_flags_reg <= m_rbuf_reg[111:96];
-            d_next_reg <= m_rbuf_reg[127:112];
+            if (!e_dpf_reg && e_dpf_rd_reg) begin
+                // the head descriptors read with this one are kept for the next chains
+                dpf_valid_reg[e_vq_reg] <= e_dpf_n_reg > 3'd1;
+                dpf_base_reg[e_vq_reg] <= w_avail + 16'd1;
+                dpf_cnt_reg[e_vq_reg] <= e_dpf_n_reg - 3'd1;
+                dpf_data_reg[e_vq_reg] <= wp_rdata[8*WALK_ITEM-1:128];
+            end
+            d_addr_reg <= w_desc[63:0];
+            d_flags_reg <= w_desc[111:96];
+            d_next_reg <= w_desc[127:112];
             f_iova_reg <= 64'(e_i_reg);
-            x_iova_reg <= m_rbuf_reg[63:0];
-            x_left_reg <= m_rbuf_reg[95:64];
-            if ((m_rbuf_reg[111:96] & DESC_F_INDIRECT) != 0) begin
-                if (e_ind_reg || (m_rbuf_reg[111:96] & DESC_F_NEXT) != 0 ||
-                        (m_rbuf_reg[67:64] != 4'd0 && MUTANT != MUT_INDIRECT_LEN_UNCHECKED) ||  // mutant MUT_INDIRECT_LEN_UNCHECKED
-                        m_rbuf_reg[95:64] == 32'd0 || m_rbuf_reg[95:68] > 28'd65535) begin
+            x_iova_reg <= w_desc[63:0];
+            x_left_reg <= w_desc[95:64];
+            if ((w_desc[111:96] & DESC_F_INDIRECT) != 0) begin
+                if (e_ind_reg || (w_desc[111:96] & DESC_F_NEXT) != 0 ||
+                        (w_desc[67:64] != 4'd0 && MUTANT != MUT_INDIRECT_LEN_UNCHECKED) ||  // mutant MUT_INDIRECT_LEN_UNCHECKED
+                        w_desc[95:64] == 32'd0 || w_desc[95:68] > 28'd65535) begin
                     // indirect in indirect, INDIRECT with NEXT (virtio 1.2 §2.7.5.3.1), length
                     // zero or not a multiple of 16 (move_to_indirect)
                     f_errno_reg <= FAULT_EINVAL;
                     e_state_reg <= E_FAULT;
                 end else begin
                     e_ind_reg <= 1'b1;
-                    e_ind_base_reg <= m_rbuf_reg[63:0];
-                    e_ind_max_reg <= 17'(m_rbuf_reg[95:68]);
+                    e_ind_base_reg <= w_desc[63:0];
+                    e_ind_max_reg <= 17'(w_desc[95:68]);
                     e_i_reg <= '0;
                     e_count_reg <= '0;
                     e_state_reg <= E_DESC_RD;
                 end
-            end else if ((m_rbuf_reg[111:96] & DESC_F_WRITE) != 0 && !e_rx_reg) begin
+            end else if ((w_desc[111:96] & DESC_F_WRITE) != 0 && !e_rx_reg) begin
                 // __vringh_iov: writable descriptor with no write iov (TX)
                 f_errno_reg <= FAULT_EPROTO;
                 e_state_reg <= E_FAULT;
-            end else if ((m_rbuf_reg[111:96] & DESC_F_WRITE) == 0 && e_rx_reg) begin
+            end else if ((w_desc[111:96] & DESC_F_WRITE) == 0 && e_rx_reg) begin
                 // readable after writable is EINVAL, readable on a receive queue EPROTO
                 f_errno_reg <= e_seen_write_reg ? FAULT_EINVAL : FAULT_EPROTO;
                 e_state_reg <= E_FAULT;
-            end else if (m_rbuf_reg[63:0] + 64'(m_rbuf_reg[95:64]) < m_rbuf_reg[63:0] &&
-                    m_rbuf_reg[63:0] + 64'(m_rbuf_reg[95:64]) != 64'd0) begin
+            end else if (w_desc[63:0] + 64'(w_desc[95:64]) < w_desc[63:0] &&
+                    w_desc[63:0] + 64'(w_desc[95:64]) != 64'd0) begin
                 // buffer wraps the address space
                 f_errno_reg <= FAULT_EINVAL;
                 e_state_reg <= E_FAULT;
             end else begin
-                if ((m_rbuf_reg[111:96] & DESC_F_WRITE) != 0) begin
+                if ((w_desc[111:96] & DESC_F_WRITE) != 0) begin
                     e_seen_write_reg <= 1'b1;
                 end
-                total_reg <= total_reg + m_rbuf_reg[95:64];
-                e_state_reg <= (m_rbuf_reg[95:64] == 0) ? E_NEXT : E_BUF_XL;
+                total_reg <= total_reg + w_desc[95:64];
+                e_state_reg <= (w_desc[95:64] == 0) ? E_NEXT : E_BUF_XL;
             end
         end
         E_BUF_XL: begin
@@ -645,18 +732,21 @@ always_ff @(posedge clk) begin
                 // it, so a fault names the element) and used.idx it completes into must
                 // translate for writing, so a chain whose completion would fault moves nothing
                 // (docs/model.md)
+                // (skipped when both are known to translate: cpl_known)
                 m_group_reg <= ctx_rgroup;
-                m_iova_reg <= used_elem_iova(ctx_dev, e_size, w_used);
-                m_len_reg <= 5'd8;
+                m_iova_reg <= w_elem;
+                m_len_reg <= 7'd8;
                 m_write_reg <= 1'b1;
                 m_probe_reg <= 1'b1;
                 e_ret_reg <= E_PROBE_IDX;
-                e_state_reg <= E_PORT;
+                e_state_reg <= cpl_known ? E_MOVE : E_PORT;
             end
         end
         E_PROBE_IDX: begin
+            // the element translated: its page is known once used.idx has too
+            cpl_page_reg[e_vq_reg] <= w_elem[63:12];
             m_iova_reg <= used_idx_iova(ctx_dev);
-            m_len_reg <= 5'd2;
+            m_len_reg <= 7'd2;
             e_ret_reg <= E_MOVE;
             e_state_reg <= E_PORT;
         end
@@ -672,9 +762,11 @@ always_ff @(posedge clk) begin
             end else if (e_rx_reg && rx_too_big) begin
                 e_state_reg <= E_RX_DROP;
             end else if (h_ready) begin
-                // the move stage takes the chain and this bank; the next chain fills the other
+                // the move stage takes the chain and this bank; the next chain fills the other.
+                // A received frame's claim takes a cycle to leave the buffer's offer (E_DONE);
+                // a transmit chain's walker is free at once
                 w_bank_reg <= !w_bank_reg;
-                e_state_reg <= E_DONE;
+                e_state_reg <= e_rx_reg ? E_DONE : E_IDLE;
             end
         end
         E_RX_DROP: begin
@@ -696,10 +788,14 @@ always_ff @(posedge clk) begin
         end
         E_PORT: begin
             // the walker's ring-item port reads, writes or checks the item in m_*
-            if (wp_fault && e_ret_reg == E_HEAD_CHK && m_len_reg != 5'd2) begin
+            if (wp_fault && e_ret_reg == E_HEAD_CHK && m_len_reg != 7'd2) begin
                 // a read ahead of avail entries faulted: read the one entry needed
-                m_len_reg <= 5'd2;
+                m_len_reg <= 7'd2;
                 e_pf_n_reg <= 4'd1;
+            end else if (wp_fault && e_ret_reg == E_DESC_CHK && m_len_reg > 7'd16) begin
+                // a read ahead of descriptors faulted: read the one descriptor needed
+                m_len_reg <= 7'd16;
+                e_dpf_n_reg <= 3'd1;
             end else if (wp_fault) begin
                 if (wp_fault_xlate) begin
                     // the fault names the whole item, as the model's TranslationFault does
@@ -713,6 +809,10 @@ always_ff @(posedge clk) begin
                 end
                 e_state_reg <= E_FAULT;
             end else if (wp_done) begin
+                if (e_ret_reg == E_MOVE) begin
+                    // both of the completion's items translate
+                    cpl_ok_reg[e_vq_reg] <= w_elem_in_page;
+                end
                 e_state_reg <= e_ret_reg;
             end
         end
@@ -721,13 +821,19 @@ always_ff @(posedge clk) begin
         end
     endcase
 
-    // the entries read ahead are dropped on any VQ or IOTLB command and on a walker fault
+    // what is read ahead or known to translate is dropped on any VQ or IOTLB command and on a
+    // walker fault
     if (ctx_change || tr_flush || e_state_reg == E_FAULT) begin
         pf_valid_reg <= '0;
+        dpf_valid_reg <= '0;
+        cpl_ok_reg <= '0;
     end
 
     if (rst) begin
         pf_valid_reg <= '0;
+        dpf_valid_reg <= '0;
+        cpl_ok_reg <= '0;
+        e_dpf_reg <= 1'b0;
         e_state_reg <= E_IDLE;
         e_vq_reg <= '0;
         e_rx_reg <= 1'b0;

@@ -8,13 +8,14 @@
 /*
  * Completion writer of the split-ring data path (virtio 1.2 §2.7.8, §2.7.10): completes one
  * chain whose data has moved. In order, through the engine's ring-item port:
- *   1. used.ring[used_idx % size].id  = head          (4-byte write, USED)
- *   2. used.ring[used_idx % size].len = bytes written (4-byte write, USED; 0 for TX, as
- *      drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work completes with 0)
- *   3. used.idx = used_idx + 1                        (2-byte write, USED), only after the
+ *   1. used.ring[used_idx % size] = {id: head, len: bytes written}
+ *                                                     (8-byte write, USED; len 0 for TX, as
+ *      drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work completes with 0; one item, so
+ *      one bus write where it fits a burst: the element is at 4 mod 8 in the ring)
+ *   2. used.idx = used_idx + 1                        (2-byte write, USED), only after the
  *      element's write response (__vringh_complete: the element before the index)
- *   4. used_event (EVENT_IDX) or avail.flags           (2-byte read, AVAIL)
- *   5. the notification decision (__vringh_need_notify): vring_need_event(used_event, new,
+ *   3. used_event (EVENT_IDX) or avail.flags           (2-byte read, AVAIL)
+ *   4. the notification decision (__vringh_need_notify): vring_need_event(used_event, new,
  *      new - 1) with EVENT_IDX, else !VRING_AVAIL_F_NO_INTERRUPT; an interrupt pulse if due.
  * It also says where the used element and used.idx of the queue's next completion are
  * (elem_iova, idx_iova), so the walker's before-any-data check translates exactly the items
@@ -25,7 +26,8 @@
  *
  * Interfaces and timing (one clock, synchronous active-high reset):
  *   request   req_valid/req_ready: head, rx, written, vq are taken when both are high, and the
- *             new used index (ctx_used + 1) is latched then. req_ready is high while idle.
+ *             new used index (ctx_used + 1) is latched then. req_ready is high while idle and
+ *             in the cycle the previous completion's done is taken (back to back).
  *   context   ctx_*: the VQ context of the queue being completed, read in place (not latched):
  *             its owner keeps it stable from the request to done, except that it applies
  *             `commit` (below) to it. event_idx is the negotiated VIRTIO_F_EVENT_IDX.
@@ -35,14 +37,16 @@
  *             offered in the cycle after the request, each next one in the cycle the port
  *             becomes free again, so a port that is free at once moves one item every cycle.
  *             item_rdata is the first two bytes of the last item read; the port holds it from
- *             the read's end until it takes another item. A fault on an item is the port
+ *             the cycle after the read's end until it takes another read. A fault on an item is the port
  *             owner's to report; it then pulses `cancel` and this block returns to idle at once.
- *   commit    one-cycle pulse in the cycle the port takes the read of step 4 (used.idx has been
+ *   commit    one-cycle pulse in the cycle the port takes the read of step 3 (used.idx has been
  *             written): the owner stores new_used as the queue's used index, advances its
  *             last_avail and frees the head's in-flight bit.
- *   done      done_valid/done_ready: after step 4's read has returned, done_valid is high until
- *             taken (done_ready: the port is free, as for item_ready); the block is idle in the
- *             next cycle, and irq_valid pulses then with irq_vq if a notification is due.
+ *   done      done_valid/done_ready: after step 3's read has returned, done_valid is high until
+ *             taken (done_ready: the port is free, as for item_ready, so in the cycle the read
+ *             ends); the block is idle in the next cycle, or completing the next request taken
+ *             with the done. The notification field is in item_rdata in the cycle after the
+ *             done, and irq_valid pulses in the one after that, with irq_vq, if it is due.
  */
 module vdpa_used_writer
     import vdpa_mutants_pkg::*;
@@ -81,7 +85,7 @@ module vdpa_used_writer
     output wire logic [63:0]   item_iova,
     output wire logic [4:0]    item_len,
     output wire logic          item_write,
-    output wire logic [31:0]   item_wdata,
+    output wire logic [63:0]   item_wdata,
     output wire logic [2:0]    item_kind,       // vdpa_model.dma.AccessKind: AVAIL 1, USED 2
     input  wire logic [15:0]   item_rdata,
     input  wire logic          cancel,
@@ -98,7 +102,7 @@ module vdpa_used_writer
 localparam logic [2:0] KIND_AVAIL = 3'd1;
 localparam logic [2:0] KIND_USED = 3'd2;
 
-typedef enum logic [2:0] {U_IDLE, U_ID, U_LEN, U_IDX, U_NOTE, U_CHK} ustate_t;
+typedef enum logic [2:0] {U_IDLE, U_ELEM, U_IDX, U_NOTE, U_CHK} ustate_t;
 ustate_t      u_state_reg;
 logic [15:0]  head_reg;
 logic         rx_reg;
@@ -107,15 +111,19 @@ logic [7:0]   vq_reg;
 logic [15:0]  new_used_reg;
 logic         irq_valid_reg;
 logic [7:0]   irq_vq_reg;
+// the done completion's notification decision is due (its field is in item_rdata now)
+logic         note_reg;
+logic [15:0]  note_used_reg;
+logic [7:0]   note_vq_reg;
 
 assign elem_iova = used_elem_iova(ctx_dev, ctx_size, ctx_used);
 assign idx_iova = used_idx_iova(ctx_dev);
 // used_event sits after the avail ring (virtio 1.2 §2.7.6), avail.flags at its start
 wire logic [63:0] note_iova = event_idx ? used_event_iova(ctx_drv, ctx_size) : ctx_drv;
 
-assign req_ready = u_state_reg == U_IDLE;
-assign item_valid = u_state_reg == U_ID || u_state_reg == U_LEN || u_state_reg == U_IDX ||
-                    u_state_reg == U_NOTE;
+wire logic done_taken = u_state_reg == U_CHK && done_ready;
+assign req_ready = u_state_reg == U_IDLE || done_taken;
+assign item_valid = u_state_reg == U_ELEM || u_state_reg == U_IDX || u_state_reg == U_NOTE;
 assign item_group = ctx_group;
 assign item_write = u_state_reg != U_NOTE;
 assign item_kind = u_state_reg == U_NOTE ? KIND_AVAIL : KIND_USED;
@@ -125,27 +133,24 @@ assign done_valid = u_state_reg == U_CHK;
 assign irq_valid = irq_valid_reg;
 assign irq_vq = irq_vq_reg;
 
-// the step whose item is offered: the state, but for a mutant that trades steps 2 and 3
-// (U_LEN and U_IDX differ in their last bit only)
-wire logic    swap_len_idx = MUTANT == MUT_USED_IDX_EARLY && u_state_reg[2:1] == 2'b01;  // mutant MUT_USED_IDX_EARLY
-wire logic [2:0] step = u_state_reg ^ {2'b00, swap_len_idx};
+// the step whose item is offered: the state, but for a mutant that trades steps 1 and 2
+// (U_ELEM and U_IDX)
+wire logic    swap_elem_idx = MUTANT == MUT_USED_IDX_EARLY && (u_state_reg == U_ELEM || u_state_reg == U_IDX);  // mutant MUT_USED_IDX_EARLY
+wire logic [2:0] step = swap_elem_idx ? (u_state_reg == U_ELEM ? U_IDX : U_ELEM) : u_state_reg;
+
+// TX reports 0 written bytes (vdpasim_net_work), RX the bytes written
+wire logic [31:0] used_len = (rx_reg || MUTANT == MUT_TX_USED_LEN_NONZERO) ? written_reg : 32'd0;  // mutant MUT_TX_USED_LEN_NONZERO
 
 // the item of the current step
 logic [63:0]  iova_c;
 logic [4:0]   len_c;
-logic [31:0]  wdata_c;
+logic [63:0]  wdata_c;
 always_comb begin
     case (step)
-        U_LEN: begin
-            iova_c = elem_iova + 64'd4;
-            len_c = 5'd4;
-            // TX reports 0 written bytes (vdpasim_net_work), RX the bytes written
-            wdata_c = (rx_reg || MUTANT == MUT_TX_USED_LEN_NONZERO) ? written_reg : 32'd0;  // mutant MUT_TX_USED_LEN_NONZERO
-        end
         U_IDX: begin
             iova_c = idx_iova;
             len_c = 5'd2;
-            wdata_c = {16'd0, new_used_reg};
+            wdata_c = {48'd0, new_used_reg};
         end
         U_NOTE: begin
             iova_c = note_iova;
@@ -153,9 +158,10 @@ always_comb begin
             wdata_c = '0;
         end
         default: begin
+            // struct vring_used_elem: le32 id, le32 len
             iova_c = elem_iova;
-            len_c = 5'd4;
-            wdata_c = 32'(head_reg);
+            len_c = 5'd8;
+            wdata_c = {used_len, 32'(head_reg)};
         end
     endcase
 end
@@ -164,34 +170,40 @@ assign item_len = len_c;
 assign item_wdata = wdata_c;
 
 // vring_need_event(used_event, new, old) with old = new - 1, or !NO_INTERRUPT
-wire logic need_notify = event_idx ? item_rdata == new_used_reg - 1'b1 : item_rdata[0] == 1'b0;
+wire logic need_notify = event_idx ? item_rdata == note_used_reg - 1'b1 : item_rdata[0] == 1'b0;
 
 always_ff @(posedge clk) begin
     irq_valid_reg <= 1'b0;
+    note_reg <= 1'b0;
+    if (note_reg) begin
+        irq_valid_reg <= need_notify;
+        irq_vq_reg <= note_vq_reg;
+    end
 
     case (u_state_reg)
-        U_IDLE: begin
-            if (req_valid) begin
-                head_reg <= req_head;
-                rx_reg <= req_rx;
-                written_reg <= req_written;
-                vq_reg <= req_vq;
-                new_used_reg <= ctx_used + 1'b1;
-                u_state_reg <= U_ID;
-            end
-        end
-        U_ID: u_state_reg <= item_ready ? U_LEN : U_ID;
-        U_LEN: u_state_reg <= item_ready ? U_IDX : U_LEN;
+        U_ELEM: u_state_reg <= item_ready ? U_IDX : U_ELEM;
         U_IDX: u_state_reg <= item_ready ? U_NOTE : U_IDX;
         U_NOTE: u_state_reg <= item_ready ? U_CHK : U_NOTE;
-        default: begin
+        U_CHK: begin
             if (done_ready) begin
-                irq_valid_reg <= need_notify;
-                irq_vq_reg <= vq_reg;
+                note_reg <= 1'b1;
+                note_used_reg <= new_used_reg;
+                note_vq_reg <= vq_reg;
                 u_state_reg <= U_IDLE;
             end
         end
+        default: begin
+        end
     endcase
+    // a request, while idle or with the previous completion's done
+    if (req_valid && req_ready) begin
+        head_reg <= req_head;
+        rx_reg <= req_rx;
+        written_reg <= req_written;
+        vq_reg <= req_vq;
+        new_used_reg <= ctx_used + 1'b1;
+        u_state_reg <= U_ELEM;
+    end
 
     if (cancel) begin
         u_state_reg <= U_IDLE;
@@ -201,6 +213,7 @@ always_ff @(posedge clk) begin
         u_state_reg <= U_IDLE;
         irq_valid_reg <= 1'b0;
         irq_vq_reg <= '0;
+        note_reg <= 1'b0;
     end
 end
 

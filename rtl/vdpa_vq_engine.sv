@@ -256,7 +256,7 @@ logic [7:0]   c_group_reg;
 logic [63:0]  c_iova_reg;
 logic [4:0]   c_len_reg;
 logic         c_write_reg;
-logic [31:0]  c_wval_reg;
+logic [63:0]  c_wval_reg;
 logic [2:0]   c_kind_reg;
 
 wire logic ms_busy = ms_state_reg != MS_IDLE;
@@ -335,15 +335,17 @@ end
 // the completion stage commits: used.idx written
 logic         uw_commit;
 logic [15:0]  uw_new_used;
-wire logic    cs_commit = cs_state_reg == CS_USED && uw_commit;
+wire logic    cs_commit = uw_commit;
 // the move stage's chain is dropped: its queue went to ERR
 logic         ms_ift_clr;
 // received frames dropped this cycle: by the buffer (too long, empty) and each stage
 logic         rxb_drop_now;
 logic         drop_walk, drop_move, drop_done;
 wire logic [2:0] rx_dropped = 3'(rxb_drop_now) + 3'(drop_walk) + 3'(drop_move) + 3'(drop_done);
-// the queue the completion writer reads (the move stage's at the request, then its own)
-wire logic [QW-1:0] uw_vq = cs_busy ? cs_vq_reg : ms_vq_reg;
+// the queue the completion writer reads (the move stage's at the request, then its own); the
+// request may come with the previous chain's done (uw_take)
+logic         uw_take;
+wire logic [QW-1:0] uw_vq = (cs_busy && !uw_take) ? cs_vq_reg : ms_vq_reg;
 
 vdpa_vq_ctx #(
     .NVQ(NVQ),
@@ -856,14 +858,17 @@ vdpa_dma_mover #(
 // ---------------------------------------------------------------------------------------
 // the data has moved (TX: the frame's last stream beat accepted)
 wire logic uw_req_valid = mv_done_valid && !ms_drop;
-// the port is the writer's again when the completion stage is back in CS_USED
-wire logic uw_port_free = cs_state_reg == CS_USED;
+assign uw_take = uw_req_valid && uw_req_ready;
+// the port is the writer's again in CS_USED (the chain's first item) and in the cycle it ends
+// an item, so the next item goes to the port at once, back to back; the writer's done is taken
+// as its last read ends, with the next chain's request if the move stage has one (uw_take)
+wire logic uw_port_free = cs_state_reg == CS_USED || (cs_state_reg == CS_PORT && cp_done);
 logic         uw_item_valid;
 logic [7:0]   uw_item_group;
 logic [63:0]  uw_item_iova;
 logic [4:0]   uw_item_len;
 logic         uw_item_write;
-logic [31:0]  uw_item_wdata;
+logic [63:0]  uw_item_wdata;
 logic [2:0]   uw_item_kind;
 logic         uw_done_valid;
 logic         cp_done, cp_fault, cp_fault_xlate;
@@ -1061,32 +1066,30 @@ always_ff @(posedge clk) begin
     case (cs_state_reg)
         CS_IDLE: begin
         end
-        CS_USED: begin
-            if (uw_item_valid) begin
-                c_group_reg <= uw_item_group;
-                c_iova_reg <= uw_item_iova;
-                c_len_reg <= uw_item_len;
-                c_write_reg <= uw_item_write;
-                c_wval_reg <= uw_item_wdata;
-                c_kind_reg <= uw_item_kind;
-            end
-            // the writer offers an item or says it is done, never neither
-            cs_state_reg <= uw_done_valid ? CS_IDLE : CS_PORT;
-            if (uw_commit) begin
-                // used.idx is written: the queue's context advances, the head is free again
-                // (cs_commit)
-                cs_committed_reg <= 1'b1;
-            end
-        end
-        CS_PORT: begin
-            if (cp_fault) begin
+        CS_USED, CS_PORT: begin
+            if (cs_state_reg == CS_PORT && cp_fault) begin
                 cs_xlate_reg <= cp_fault_xlate;
                 cs_asid_reg <= cp_fault_asid;
                 cs_iova_reg <= c_iova_reg;
                 cs_write_reg <= c_write_reg;
                 cs_state_reg <= CS_FAULT;
-            end else if (cp_done) begin
-                cs_state_reg <= CS_USED;
+            end else if (uw_port_free) begin
+                if (uw_item_valid) begin
+                    c_group_reg <= uw_item_group;
+                    c_iova_reg <= uw_item_iova;
+                    c_len_reg <= uw_item_len;
+                    c_write_reg <= uw_item_write;
+                    c_wval_reg <= uw_item_wdata;
+                    c_kind_reg <= uw_item_kind;
+                end
+                // the writer offers an item or says it is done, never neither; done with the
+                // next chain taken (the move stage's hand-over in this cycle), on to that one
+                cs_state_reg <= uw_done_valid ? (uw_take ? CS_USED : CS_IDLE) : CS_PORT;
+                if (uw_commit) begin
+                    // used.idx is written: the queue's context advances, the head is free
+                    // again (cs_commit)
+                    cs_committed_reg <= 1'b1;
+                end
             end
         end
         CS_FAULT: begin

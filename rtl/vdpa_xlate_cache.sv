@@ -50,7 +50,7 @@ module vdpa_xlate_cache #(
     input  wire logic [(SETS > 1 ? $clog2(SETS) : 1)-1:0] lk_set,
     input  wire logic [7:0]    lk_group,
     input  wire logic [63:0]   lk_iova,
-    input  wire logic [4:0]    lk_len,
+    input  wire logic [31:0]   lk_len,
     input  wire logic          lk_write,
     output wire logic          hit,
     output wire logic [63:0]   hit_pa,

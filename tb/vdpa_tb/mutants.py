@@ -122,8 +122,8 @@ CATALOGUE: tuple[Mutant, ...] = (
            "buffer); drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work completes with 0",
            ("test_traffic_lockstep", "TrafficTest", "uvm"), "vdpa_used_writer"),
     Mutant("used_idx_early",
-           "used.idx is written before the used element's len (the element is published "
-           "half written); memory at every settle point is the same as the correct device's",
+           "used.idx is written before the used element (the element is published unwritten); "
+           "memory at every settle point is the same as the correct device's",
            "virtio 1.2 §2.7.8.2 (the device MUST set len prior to updating the used idx); "
            "drivers/vhost/vringh.c: __vringh_complete (the element, a write barrier, the index)",
            ("test_traffic_lockstep",), "vdpa_used_writer"),
