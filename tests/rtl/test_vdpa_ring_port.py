@@ -3,7 +3,8 @@
 (tb/vdpa_tb/tests/test_vdpa_ring_port.py): the engine's ring-item port against the bench's
 reference of its contract (drivers/vhost/vringh.c: copy_from_iotlb / iotlb_translate), over a
 Python IOTLB and cocotbext-axi's AxiRam. The builds sweep DATA_W (32, 64, 512) and
-CACHE_ENTRIES (1, 4) and are those of the regression configuration
+CACHE_ENTRIES (1, 4) with ITEM_BYTES 16, and DATA_W (32, 64, 512) with CACHE_ENTRIES 4 and
+ITEM_BYTES 64 (the walker's instance), and are those of the regression configuration
 (testplan/vdpa_nic_sim.yaml)."""
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 
 The bench plays the engine and the world around the port, as rtl/vdpa_vq_engine.sv does for
 its two instances (walk_port_inst in E_PORT, done_port_inst in B_PORT): it raises req_valid
-with req_* and holds them through the cycle of done or fault, and drops req_valid in the next.
+with req_* and holds them through the cycle of done or fault, and in the next either drops
+req_valid or keeps it high with the next item's req_* (back to back, as the engine's
+completion stage does).
 It is the IOTLB (:class:`Iotlb`: a table of ranges per group and direction with the group's
 ASID, answered after a configurable latency, never across a 4 KiB page on either side as
 rtl/vdpa_iotlb.sv answers; what no range holds is refused, and chosen ranges answer length 0),
@@ -17,25 +19,40 @@ piece before it touches the bus so that holds for a split item too. :class:`Item
 each request's outcome from the IOTLB table and the memory alone, byte by byte:
 
 - a read's rdata (byte k of the item in bits [8k +: 8]) equals memory at the byte's pa;
-- a write changes exactly the item's bytes (the memory is compared whole after each write, and
-  every W beat's strobes select item bytes only, each once); a write is one beat a burst;
+- a write changes exactly the item's bytes (the memory is compared whole after each write);
+  each piece is ONE burst over the beats it spans: its strobes select the pa-contiguous bytes
+  of the next piece of the item in order, each byte once, with their values, the W beats
+  number the AW bursts' beats and wlast is up exactly on each burst's last beat; a piece lies
+  in one IOTLB answer (one range, one page on either side): it ends where its translation
+  does;
 - a refusal or a zero-length answer anywhere in the item is fault_xlate with the group's ASID,
   and no bus access at all (not even for the pieces before it); a probe never touches the bus;
 - before the first bus access every byte of the item has been translated: by an IOTLB answer
   of this request or one given since the last flush (the most the cache can hold);
 - an SLVERR on a beat the item uses is a fault without fault_xlate (EIO), raised in the cycle
   the failing burst's last beat (read: every beat of the burst taken) or its response is
-  taken, with nothing on the bus after it; a write's pieces before the failing one landed;
-- exactly one done or fault per request, in its last cycle (the owner drops req_valid in the
-  next), nothing on the bus, the IOTLB port or the outcome while no request is held;
-- every read burst is aligned, within 4 KiB, and each of its beats holds bytes of the item.
+  taken, with nothing on the bus after it; a write's pieces before the failing one landed,
+  and of the failing burst the beats the memory took (all but the failing one: AxiRam);
+- exactly one done or fault per request, in its last cycle; nothing of it on the bus in the
+  next; nothing on the bus, the IOTLB port or the outcome while no request is held;
+- every burst, read or write, is aligned, within 4 KiB, and each of its beats holds bytes of
+  the item;
+- back to back, the next item is served exactly as it is alone (test_port_back_to_back runs
+  the same items both ways and compares every bus access, answer and outcome), and nothing of
+  it (IOTLB request, bus access) comes before the previous item's done or fault.
+
+Item lengths follow the builds' ITEM_BYTES: reads of 2, 4, 8 and 16 bytes in every build, and
+with ITEM_BYTES 64 (the walker's instance) up to eight avail entries (2 to 16 bytes, 2-aligned)
+and two to four descriptors (32, 48, 64 bytes, 16-aligned) at once; writes of 2, 4 and 8
+bytes (used.idx, avail_event; the used element, le32 id + le32 len, at 4 mod 8).
 
 The translation cache inside is its own block's (test_vdpa_xlate_cache); here it is checked
 through the port: a request in a page answered before hits (no IOTLB request, the bus
 request out the cycle after req_valid rises), a flush between makes it miss. Random streams
 draw their seed from cocotb's (COCOTB_RANDOM_SEED reproduces a run); each stream's seed is
 logged and named in any failure. The pytest entry is tests/rtl/test_vdpa_ring_port.py; the
-builds (DATA_W 32, 64, 512 x CACHE_ENTRIES 1, 4) are in testplan/vdpa_nic_sim.yaml.
+builds (DATA_W 32, 64, 512 x CACHE_ENTRIES 1, 4 with ITEM_BYTES 16; DATA_W 32, 64, 512 with
+CACHE_ENTRIES 4 and ITEM_BYTES 64) are in testplan/vdpa_nic_sim.yaml.
 """
 
 from __future__ import annotations
@@ -68,10 +85,26 @@ MEM_SIZE = 1 << 16
 PAGE = 4096
 OKAY = 0
 #: the ring items the engine reads (avail idx / entry 2, flags + idx 4, used element 8,
-#: descriptor 16) and writes (used.idx / avail_event 2, used element halves 4: req_wdata is
-#: 32 bits); a probe checks any of them in either direction
+#: descriptor 16) and writes (used.idx / avail_event 2, a 4-byte field, the used element 8:
+#: req_wdata is 64 bits); a probe checks any of them in either direction
 READ_LENS = (2, 4, 8, 16)
-WRITE_LENS = (2, 4)
+WRITE_LENS = (2, 4, 8)
+#: what a port of ITEM_BYTES 64 (the walker's) reads besides: avail entries read ahead (up to
+#: eight, 2-aligned) and two to four descriptors at once (16-aligned)
+AVAIL_RUN_LENS = (6, 10, 12, 14)
+DESC_RUN_LENS = (32, 48, 64)
+
+
+def read_lens(item_bytes: int) -> tuple[int, ...]:
+    """The read lengths a port of ITEM_BYTES serves."""
+    more = AVAIL_RUN_LENS + DESC_RUN_LENS if item_bytes >= 64 else ()
+    return READ_LENS + tuple(n for n in more if n <= item_bytes)
+
+
+def ring_align(n: int) -> int:
+    """The alignment the ring gives an item of n bytes read at once: descriptors 16, the rest
+    (avail entries and idx, used fields) 2."""
+    return 16 if n > 16 else 2
 GROUPS = (0, 1, 2)
 
 
@@ -208,6 +241,7 @@ class Item:
     wdata: int = 0
     set: int = 0
     gap: int = 1       # idle cycles before req_valid rises
+    b2b: bool = False  # presented in the cycle after the previous item's outcome, req_valid held
 
 
 @dataclass
@@ -227,17 +261,39 @@ class Seen:
     first_bus_covered: bool = True
     bursts: list[tuple[int, bool, int, int]] = field(default_factory=list)  # cyc,write,addr,beats
     rbeats: list[tuple[int, int, int, bool]] = field(default_factory=list)  # cyc,data,resp,last
-    wbeats: list[tuple[int, int, int]] = field(default_factory=list)  # cyc,data,strb
+    wbeats: list[tuple[int, int, int, bool]] = field(default_factory=list)  # cyc,data,strb,last
     bresps: list[tuple[int, int]] = field(default_factory=list)       # cyc,resp
     bus_asids: list[int] = field(default_factory=list)
     outcomes: int = 0            # cycles with done or fault
     maybe_cached: set[tuple[int, int, int, bool]] = field(default_factory=set)  # grp,iova,len,wr
+    # the reference and the memory as the request rose (a request back to back sees its
+    # predecessor's writes)
+    ref: ItemRef | None = None
+    before: bytes = b""
+
+    def events(self) -> list[int]:
+        """The cycles of everything the request did on the IOTLB port and the bus."""
+        return [c for c, *_ in (*self.tr_reqs, *self.bursts, *self.rbeats, *self.wbeats,
+                                *self.bresps)] + ([self.first_bus] if self.first_bus >= 0 else [])
+
+    def shape(self, it: Item) -> tuple[Any, ...]:
+        """What the request did, without its cycles: for comparing two runs of an item
+        (fault_asid and rdata where they mean something)."""
+        read = self.done and not it.write and not it.probe
+        return (self.done, self.fault, self.fault_xlate,
+                self.fault_asid if self.fault_xlate else None, self.rdata[:it.n] if read else b"",
+                [t[1:] for t in self.tr_reqs], [b[1:] for b in self.bursts],
+                [r[1:] for r in self.rbeats], [w[1:] for w in self.wbeats],
+                [b[1:] for b in self.bresps], self.bus_asids)
 
 
 class ItemRef:
     """The outcome of one request from the table and memory, byte by byte (module docstring)."""
 
+    tlb: Iotlb
+
     def __init__(self, tlb: Iotlb, it: Item, bad: set[int], beat: int) -> None:
+        self.tlb, self.bad = tlb, bad
         self.pas = [tlb.pa_of(it.group, it.write, it.iova + k) for k in range(it.n)]
         self.xlate_fault = None in self.pas
         self.asid = tlb.asid[it.group]
@@ -251,6 +307,8 @@ class TB:
     def __init__(self, dut: Any) -> None:
         self.dut = dut
         self.beat = len(dut.axi_wstrb)
+        self.item_bytes = len(dut.rdata) // 8
+        self.read_lens = read_lens(self.item_bytes)
         self.entries = param("CACHE_ENTRIES", 4)
         self.nsets = param("CACHE_SETS", 8)
         Clock(dut.clk, CLK_NS, unit="ns").start()
@@ -273,7 +331,7 @@ class TB:
         self.stats: dict[str, int] = dict.fromkeys(
             ("requests", "done", "split2", "split3", "xlate_refused", "xlate_zero",
              "xlate_later_piece", "eio_read", "eio_write", "eio_later_piece", "probe",
-             "hit", "flushes"), 0)
+             "hit", "flushes", "b2b", "write8", "long_read"), 0)
 
     async def reset(self) -> None:
         self.dut.rst.value = 1
@@ -292,6 +350,7 @@ class TB:
         that takes it."""
         dut, rng = self.dut, self.rng
         cur: tuple[Item, Seen, Event] | None = None
+        ended: tuple[Item, Seen, Event] | None = None   # the request whose outcome was last cycle
         idle = 0                                  # cycles req_valid has been low
         resp: tuple[int, Answer] | None = None    # the IOTLB's answer and its cycle
         asked: tuple[int, int, bool] | None = None
@@ -299,14 +358,18 @@ class TB:
         while True:
             await FallingEdge(dut.clk)
             self.cycle += 1
-            # -- request: a new one after its gap, held until its done or fault
-            # a flush asked for comes before the next request rises (a lookup in the flush's
-            # own cycle still sees the answers)
-            if cur is None and self.pending and idle >= self.pending[0][0].gap and \
-                    self.flush_req == 0:
+            # -- request: a new one after its gap, held until its done or fault; or back to
+            # back, in the cycle after the outcome of the one before; a flush asked for comes
+            # before the next request rises (a lookup in the flush's own cycle still sees the
+            # answers), unless that one is back to back
+            if cur is None and self.pending and (
+                    (ended is not None and self.pending[0][0].b2b) or
+                    (idle >= self.pending[0][0].gap and self.flush_req == 0)):
                 cur = self.pending.popleft()
                 it, seen, _ = cur
                 seen.rise = self.cycle
+                seen.ref = ItemRef(self.tlb, it, set(self.ram.bad), self.beat)
+                seen.before = self.memory()
                 dut.req_set.value, dut.req_group.value = it.set, it.group
                 dut.req_iova.value, dut.req_len.value = it.iova, it.n
                 dut.req_write.value, dut.req_probe.value = int(it.write), int(it.probe)
@@ -332,6 +395,16 @@ class TB:
                 "axi_arready", "axi_rvalid", "axi_rready", "axi_awvalid", "axi_awready",
                 "axi_wvalid", "axi_wready", "axi_bvalid", "axi_bready")}
             at = f"{self.where}cycle {self.cycle}"
+            if ended is not None:
+                # rdata is valid from the cycle after the outcome; nothing of the finished
+                # request is left on the bus (a request back to back is only being looked up)
+                e_seen = ended[1]
+                e_seen.rdata = int(dut.rdata.value).to_bytes(self.item_bytes, "little")
+                for n in ("axi_arvalid", "axi_awvalid", "axi_wvalid", "axi_rready",
+                          "axi_bready"):
+                    assert not s[n], f"{at}: {n} up the cycle after the outcome"
+                ended[2].set()
+                ended = None
             if cur is not None:
                 # what the cache may hold for this request's lookups: a lookup in a flush's
                 # own cycle still sees the answers the flush drops
@@ -355,7 +428,7 @@ class TB:
                 assert not busy, f"{at}: no request held, yet {busy}"
                 idle += 1
                 continue
-            it, seen, ev = cur
+            it, seen, _ = cur
             # -- IOTLB request: one outstanding, for this item's group, direction and rest
             if s["tr_req_valid"]:
                 assert resp is None, f"{at}: an IOTLB request while one is outstanding"
@@ -392,13 +465,12 @@ class TB:
                 seen.rbeats.append((self.cycle, int(dut.axi_rdata.value),
                                     int(dut.axi_rresp.value), bool(int(dut.axi_rlast.value))))
             if s["axi_awvalid"] and s["axi_awready"]:
-                assert int(dut.axi_awlen.value) == 0, f"{at}: a write burst of more than a beat"
-                seen.bursts.append((self.cycle, True, int(dut.axi_awaddr.value), 1))
+                addr, beats = int(dut.axi_awaddr.value), int(dut.axi_awlen.value) + 1
+                seen.bursts.append((self.cycle, True, addr, beats))
                 seen.bus_asids.append(int(dut.asid.value))
             if s["axi_wvalid"] and s["axi_wready"]:
-                assert int(dut.axi_wlast.value) == 1, f"{at}: wlast low on a one-beat burst"
                 seen.wbeats.append((self.cycle, int(dut.axi_wdata.value),
-                                    int(dut.axi_wstrb.value)))
+                                    int(dut.axi_wstrb.value), bool(int(dut.axi_wlast.value))))
             if s["axi_bvalid"] and s["axi_bready"]:
                 seen.bresps.append((self.cycle, int(dut.axi_bresp.value)))
             # -- the outcome: one pulse, ending the request
@@ -410,20 +482,7 @@ class TB:
                 seen.fault_xlate = bool(s["fault_xlate"])
                 seen.fault_asid = int(dut.fault_asid.value)
                 seen.end = self.cycle
-                # rdata is valid from the next cycle
-                await FallingEdge(dut.clk)
-                self.cycle += 1
-                dut.req_valid.value = 0
-                dut.tr_req_ready.value, dut.tr_resp_valid.value = 0, 0
-                dut.flush.value = 0
-                await ReadOnly()
-                seen.rdata = int(dut.rdata.value).to_bytes(16, "little")
-                for n in ("done", "fault", "axi_arvalid", "axi_awvalid", "axi_wvalid",
-                          "axi_rready", "axi_bready", "tr_req_valid"):
-                    assert not int(getattr(dut, n).value), \
-                        f"{self.where}cycle {self.cycle}: {n} up the cycle after the outcome"
-                cur, idle = None, 1
-                ev.set()
+                ended, cur, idle = cur, None, 0
 
     def payload(self, ch: str) -> tuple[int, ...]:
         d = self.dut
@@ -444,19 +503,36 @@ class TB:
     # -- one request -----------------------------------------------------------------------
     async def request(self, it: Item) -> Seen:
         """Hand the item to the port, wait for its outcome, and judge it (module docstring)."""
-        ref = ItemRef(self.tlb, it, self.ram.bad, self.beat)
-        before = self.memory()
-        seen, ev = Seen(), Event()
-        self.pending.append((it, seen, ev))
-        await ev.wait()
-        self.judge(it, ref, seen, before)
-        return seen
+        return (await self.requests([it]))[0]
 
-    def judge(self, it: Item, ref: ItemRef, seen: Seen, before: bytes) -> None:
+    async def requests(self, items: list[Item]) -> list[Seen]:
+        """Hand the items to the port at once (those marked b2b follow their predecessor back
+        to back), wait for every outcome, and judge each."""
+        queued = [(it, Seen(), Event()) for it in items]
+        self.pending.extend(queued)
+        for it, seen, ev in queued:
+            await ev.wait()
+            self.judge(it, seen)
+        for (_, a, _), (it, b, _) in itertools.pairwise(queued):
+            at = f"{self.where}{it} (cycles {b.rise}..{b.end})"
+            if it.b2b:
+                self.stats["b2b"] += 1
+                assert b.rise == a.end + 1, \
+                    f"{at}: back to back after the outcome in cycle {a.end}, rose in {b.rise}"
+            early = [c for c in b.events() if c <= a.end]
+            assert not early, f"{at}: accesses in cycles {early}, before the outcome of the " \
+                              f"request before in cycle {a.end}"
+        return [seen for _, seen, _ in queued]
+
+    def judge(self, it: Item, seen: Seen) -> None:
         at = f"{self.where}{it} (cycles {seen.rise}..{seen.end})"
+        ref, before = seen.ref, seen.before
+        assert ref is not None
         st = self.stats
         st["requests"] += 1
         assert seen.outcomes == 1, f"{at}: {seen.outcomes} done/fault pulses"
+        early = [c for c in seen.events() if not seen.rise <= c <= seen.end]
+        assert not early, f"{at}: accesses in cycles {early}, outside the request"
         accessed = bool(seen.bursts or seen.wbeats or seen.first_bus >= 0)
         if ref.xlate_fault:
             assert seen.fault and seen.fault_xlate, f"{at}: untranslatable, got {seen}"
@@ -493,6 +569,8 @@ class TB:
         else:
             assert seen.done and not seen.fault, f"{at}: done expected, got {seen}"
             st["done"] += 1
+            st["write8"] += int(it.write and it.n == 8)
+            st["long_read"] += int(not it.write and it.n > 16)
         assert accessed, f"{at}: no bus access"
         assert all(a == ref.asid for a in seen.bus_asids), \
             f"{at}: asid {seen.bus_asids} on the bus, the group's is {ref.asid}"
@@ -521,7 +599,8 @@ class TB:
 
     def check_bursts(self, it: Item, ref: ItemRef, seen: Seen, at: str) -> None:
         """Bursts aligned, inside 4 KiB, every beat holding item bytes; reads take every beat
-        of each burst; nothing on the bus after a failing burst."""
+        of each burst, writes give every beat of each with wlast on its last; nothing on the
+        bus after a failing burst."""
         beat = self.beat
         item_beats = {p // beat * beat for p in ref.pas if p is not None}
         for _, _, addr, beats in seen.bursts:
@@ -545,42 +624,67 @@ class TB:
             elif not ref.eio:
                 assert item_beats <= taken, f"{at}: item beats {item_beats} not all read"
         else:
-            assert len(seen.bresps) == len(seen.bursts) == len(seen.wbeats), \
-                f"{at}: AW {seen.bursts}, W {seen.wbeats}, B {seen.bresps}"
+            assert len(seen.bresps) == len(seen.bursts), \
+                f"{at}: AW {seen.bursts}, B {seen.bresps}"
+            assert len(seen.wbeats) == sum(b for *_, b in seen.bursts), \
+                f"{at}: {len(seen.wbeats)} W beats for AW {seen.bursts}"
+            ends = list(itertools.accumulate(b for *_, b in seen.bursts))
+            lasts = [i + 1 for i, (*_, last) in enumerate(seen.wbeats) if last]
+            assert lasts == ends, \
+                f"{at}: wlast on W beats {lasts} (from 1), the bursts {seen.bursts} end on {ends}"
             errs = [c for c, r in seen.bresps if r != OKAY]
             if errs:
                 assert not any(c > errs[0] for c, *_ in seen.bursts), \
                     f"{at}: a write after the error response"
 
     def check_write(self, it: Item, ref: ItemRef, seen: Seen, before: bytes, at: str) -> None:
-        """Each strobed byte is an item byte with its value, each item byte strobed once (up
-        to the failing piece), and memory changed at those bytes only."""
+        """Each burst is one piece: its strobed bytes are the next bytes of the item in order,
+        pa-contiguous, with their values, each strobed once, inside one IOTLB answer, and its
+        beats exactly those they span; every byte of the item is written (up to the failing
+        burst); memory changed at the strobed bytes only (and not on a failing beat)."""
         beat = self.beat
-        want = {p: (it.wdata >> (8 * k)) & 0xFF for k, p in enumerate(ref.pas)}
+        k = k_last = 0                             # item bytes written by the bursts before
         landed: dict[int, int] = {}
-        for (_, _, addr, _), (_, data, strb) in zip(seen.bursts, seen.wbeats, strict=True):
-            for j in range(beat):
-                if strb >> j & 1:
-                    pa = addr + j
-                    assert pa in want, f"{at}: strobe on {pa:#x}, not a byte of the item"
-                    assert pa not in landed, f"{at}: byte {pa:#x} written twice"
-                    assert (data >> (8 * j)) & 0xFF == want[pa], \
-                        f"{at}: byte {pa:#x} written {(data >> (8 * j)) & 0xFF:#x}, not {want[pa]:#x}"
-                    landed[pa] = want[pa]
-        # a write piece lies in one beat: the bytes before the first in a failing beat are
-        # the earlier pieces', and land; that piece and the later ones do not
-        upto = ref.fail_at if ref.eio and ref.fail_at is not None else it.n
-        expect = bytearray(before)
-        for p in ref.pas[:upto]:
-            assert p is not None
-            expect[p] = want[p]
+        beats = iter(seen.wbeats)
+        for (_, _, addr, nbeats) in seen.bursts:
+            piece: list[tuple[int, int]] = []      # pa, value
+            for j in range(nbeats):
+                _, data, strb, _ = next(beats)
+                piece += [(addr + j * beat + lane, (data >> (8 * lane)) & 0xFF)
+                          for lane in range(beat) if strb >> lane & 1]
+            assert piece, f"{at}: a write burst at {addr:#x} strobes no byte"
+            first, m = piece[0][0], len(piece)
+            want = [(ref.pas[i], (it.wdata >> (8 * i)) & 0xFF) for i in range(k, min(k + m, it.n))]
+            assert piece == want, \
+                f"{at}: burst at {addr:#x} writes {[(hex(a), hex(v)) for a, v in piece]}, the " \
+                f"item's bytes {k}.. are {[(hex(a), hex(v)) for a, v in want]}"
+            assert addr == first // beat * beat and nbeats == (first + m - 1) // beat - first // beat + 1, \
+                f"{at}: burst at {addr:#x} of {nbeats} beats for bytes {first:#x}..+{m}"
+            # a piece ends where its translation does: one range, one page on either side
+            iovas = (it.iova + k, it.iova + k + m - 1)
+            rs = [ref.tlb.find(it.group, True, v) for v in iovas]
+            assert rs[0] is rs[1] and iovas[0] // PAGE == iovas[1] // PAGE and \
+                first // PAGE == (first + m - 1) // PAGE, \
+                f"{at}: a write burst over item bytes {k}..{k + m - 1} crosses a translation"
+            landed.update(piece)
+            k_last, k = k, k + m
         if not ref.eio:
-            assert set(landed) == set(want), f"{at}: strobed {sorted(landed)}, item {sorted(want)}"
+            assert k == it.n, f"{at}: {k} of the item's {it.n} bytes written"
+        else:
+            # the failing burst (the last) holds the first byte on a failing beat; the pieces
+            # before it landed, and of it the beats the memory took
+            assert ref.fail_at is not None and k_last <= ref.fail_at < k, \
+                f"{at}: the failing burst writes item bytes {k_last}..{k - 1}, not the first " \
+                f"on a failing beat, {ref.fail_at}"
+        expect = bytearray(before)
+        for pa, v in landed.items():
+            if pa // beat * beat not in ref.bad:
+                expect[pa] = v
         after = self.memory()
         if after != bytes(expect):
             diff = [i for i in range(MEM_SIZE) if after[i] != expect[i]][:8]
             raise AssertionError(f"{at}: memory differs from the reference at {diff} "
-                                 f"(pieces before the failing one only)")
+                                 f"(the strobed bytes, not on a failing beat, only)")
 
 
 async def start(dut: Any, seed: int = 0) -> TB:
@@ -605,20 +709,23 @@ def whole(pa_base: int = 0x8000) -> list[Range]:
 @cocotb.test()
 async def test_port_read_write_probe(dut):
     """Every item length read, written and probed at every offset in a beat of the first
-    page: reads equal memory, writes change exactly the item, probes touch nothing; under
+    page (up to 34; writes at every lane of the widest beat too): reads equal memory, writes
+    change exactly the item in one burst over the beats it spans, probes touch nothing; under
     random AXI stalls and IOTLB latency."""
     tb = await start(dut, 11)
     tb.tlb = Iotlb({0: 5, 1: 6, 2: 7}, whole())
     tb.ram.stall(random.Random(1), 0.3)
     tb.latency = (1, 4)
     base = 0x1_0000_0000 + 0x100
-    for off in range(min(tb.beat, 32) + 2):
-        for n in READ_LENS:
-            await tb.request(Item(off % 3, base + off, n, gap=1 + off % 3))
-            await tb.request(Item(off % 3, base + off, n, probe=True, write=bool(off % 2)))
+    for off in range(tb.beat + 2):
+        if off < min(tb.beat, 32) + 2:
+            for n in tb.read_lens:
+                await tb.request(Item(off % 3, base + off, n, gap=1 + off % 3))
+                await tb.request(Item(off % 3, base + off, n, probe=True, write=bool(off % 2)))
         for n in WRITE_LENS:
-            await tb.request(Item(2, base + off, n, write=True, wdata=0xA1B2C3D4 ^ off))
-    assert tb.stats["done"] > 0 and tb.stats["probe"] > 0
+            await tb.request(Item(2, base + off, n, write=True,
+                                  wdata=0x0102030405060708 * (off + 1) ^ 0xA1B2C3D4))
+    assert tb.stats["done"] > 0 and tb.stats["probe"] > 0 and tb.stats["write8"] >= tb.beat
 
 
 def split_table(iova: int, cuts: list[int], pas: list[int], group: int = 0,
@@ -656,11 +763,11 @@ async def test_port_split_items(dut):
     for cuts, pas in shapes:
         tb.tlb = Iotlb({0: 9, 1: 9, 2: 9}, split_table(iova, cuts, pas))
         tb.flush_req = 1
-        for n in READ_LENS + WRITE_LENS:
+        for n in tb.read_lens + WRITE_LENS:
             if n <= cuts[0]:
                 continue
-            write = n in WRITE_LENS and n != 16 and tb.rng.random() < 0.5
-            seen = await tb.request(Item(0, iova, n, write=write, wdata=0x11223344))
+            write = n in WRITE_LENS and tb.rng.random() < 0.5
+            seen = await tb.request(Item(0, iova, n, write=write, wdata=0x99AABBCC11223344))
             # one translation a piece before the first bus access (the port translates each
             # piece again as it moves it; from the cache when the answer holds the rest)
             want = 1 + sum(c < n for c in cuts)
@@ -668,9 +775,99 @@ async def test_port_split_items(dut):
             assert before >= want, \
                 f"{cuts}: {before} translations before the bus access, {want} pieces"
             tb.flush_req = 1
-            await tb.request(Item(0, iova, n, write=not write and n <= 4, wdata=0x55667788))
+            await tb.request(Item(0, iova, n, write=not write and n in WRITE_LENS,
+                                  wdata=0x55667788DDEEFF00))
             tb.flush_req = 1
     assert tb.stats["split2"] > 0 and tb.stats["split3"] > 0
+
+
+@cocotb.test()
+async def test_port_write_bursts(dut):
+    """Writes of 2, 4 and 8 bytes at every lane of a beat the ring allows them (2-aligned
+    u16, 4-aligned 4 and 8-byte fields: the used element at 4 mod 8 spans beats at DATA_W 32
+    and 64), whole and split in 2 by the translation at every byte inside, the second piece
+    at a distant pa or adjacent (a short answer: the piece still ends there); one burst a
+    piece over the beats it spans, wlast on its last beat, each item byte strobed once."""
+    tb = await start(dut, 16)
+    tb.ram.stall(random.Random(6), 0.3)
+    tb.latency = (1, 3)
+    beat = tb.beat
+    iova = 0x5_0000_0000
+    for n in WRITE_LENS:
+        align = 2 if n == 2 else 4
+        for lane in range(0, beat, align):
+            pa0 = 0x3000 + lane
+            wdata = int.from_bytes(bytes((lane * 8 + k + 1) & 0xFF for k in range(8)), "little")
+            tb.tlb = Iotlb({0: 4, 1: 5, 2: 6}, split_table(iova + lane, [], [pa0]))
+            tb.flush_req = 1
+            await tb.request(Item(0, iova + lane, n, write=True, wdata=wdata))
+            for cut in range(1, n):
+                for pa1 in (0x5000 + beat - 1 - lane % 3, pa0 + cut):
+                    tb.tlb = Iotlb({0: 4, 1: 5, 2: 6},
+                                   split_table(iova + lane, [cut], [pa0, pa1]))
+                    tb.flush_req = 1
+                    seen = await tb.request(Item(0, iova + lane, n, write=True,
+                                                 wdata=wdata ^ (cut << 60)))
+                    assert len(seen.bursts) == 2, \
+                        f"a write split at byte {cut} of {n} in {len(seen.bursts)} bursts"
+    assert tb.stats["write8"] >= beat // 4 * 15 and tb.stats["split2"] > 0
+
+
+@cocotb.test()
+async def test_port_back_to_back(dut):
+    """The owner keeps req_valid high and presents the next item in the cycle after done or
+    fault: a sequence of reads (up to ITEM_BYTES), writes of 2, 4 and 8 bytes, probes,
+    split items, cache hits (a probe hitting is done in the cycle it rises), a refused
+    translation and SLVERR on a read and a write, run once with a gap before each item and
+    once back to back from the same memory and an empty cache: every item does the same
+    (IOTLB requests, bursts, beats, strobes, responses, outcome, rdata), and no access of an
+    item comes before the outcome of the one before."""
+    tb = await start(dut, 17)
+    tb.latency = (1, 3)
+    beat = tb.beat
+    tb.ram.stall(random.Random(7), 0.25)
+    iova = 0x6_0000_0000
+    ranges = [Range(g, w, iova, 0x1000, 0x8000 + 0x1000 * g) for g in GROUPS
+              for w in (False, True)]
+    # group 1: the page split at +0x105 (distant pa) and refused from +0x800
+    ranges = [r for r in ranges if r.group != 1] + [
+        Range(1, w, iova + a, b - a, pa) for w in (False, True)
+        for a, b, pa in ((0, 0x105, 0x4000), (0x105, 0x800, 0xC105))]
+    tb.tlb = Iotlb({0: 0x10, 1: 0x11, 2: 0x12}, ranges)
+    top = max(tb.read_lens)
+    items = [
+        Item(0, iova + 0x40, 16),
+        Item(0, iova + 0x50, 16),                                  # the next descriptor: a hit
+        Item(0, iova + 0x60, top),
+        Item(0, iova + 0x14, 8, write=True, wdata=0x1111_2222_3333_4444),  # used element
+        Item(0, iova + 0x12, 2, write=True, wdata=0xBEEF),
+        Item(0, iova + 0x40, 4, probe=True),                       # done as it rises
+        Item(0, iova + 0x44, 4, probe=True, write=True),
+        Item(1, iova + 0x100, 8, write=True, wdata=0x5555_6666_7777_8888),  # split 5 + 3
+        Item(1, iova + 0x100, top),                                # split read
+        Item(1, iova + 0x7FC, 8, write=True, wdata=1),             # refused second piece
+        Item(2, iova + beat - 2, 4, write=True, wdata=0xA5A5_5A5A),  # across a beat
+        Item(2, iova + 0x200, 2),
+        Item(2, iova + 0x300, top),                                # SLVERR (planted below)
+        Item(2, iova + 0x404, 8, write=True, wdata=0x0123_4567_89AB_CDEF),  # SLVERR
+        Item(2, iova + 0x500, 8, write=True, wdata=0xFEDC_BA98_7654_3210),
+        Item(0, iova + 0x14, 8),                                   # reads back the element
+    ]
+    tb.ram.bad = {(0xA000 + 0x300 + top - 1) // beat * beat, (0xA000 + 0x404) // beat * beat}
+    memory = tb.memory()
+    runs = []
+    for b2b in (False, True):
+        tb.ram.write(0, memory)
+        tb.flush_req = 1
+        run = [replace(it, b2b=b2b and k > 0, gap=1 + k % 2) for k, it in enumerate(items)]
+        runs.append([seen.shape(it) for it, seen in zip(run, await tb.requests(run),
+                                                          strict=True)])
+        runs[-1].append(tb.memory())
+    alone, together = runs
+    for it, a, b in zip([*items, "memory after"], alone, together, strict=True):
+        assert a == b, f"{it}: back to back {b}, alone {a}"
+    assert tb.stats["b2b"] == len(items) - 1 and tb.stats["eio_read"] == 2 and \
+        tb.stats["eio_write"] == 2 and tb.stats["xlate_refused"] == 2
 
 
 @cocotb.test()
@@ -813,12 +1010,14 @@ def draw_table(rng: random.Random, beat: int) -> Iotlb:
     return Iotlb(asid, ranges)
 
 
-def draw_item(rng: random.Random, tlb: Iotlb, nsets: int) -> Item:
-    """An item near a range edge (so it splits or faults often), a page edge, or anywhere."""
+def draw_item(rng: random.Random, tlb: Iotlb, nsets: int, lens: tuple[int, ...]) -> Item:
+    """An item near a range edge (so it splits or faults often), a page edge, or anywhere;
+    reads of ``lens``, those longer than a descriptor or between the ring's item sizes at the
+    alignment the ring gives them (ring_align)."""
     g = rng.choice(GROUPS)
     probe = rng.random() < 0.12
     write = rng.random() < 0.4
-    n = rng.choice(WRITE_LENS if write and not probe else READ_LENS)
+    n = rng.choice(WRITE_LENS if write and not probe else lens)
     mine = [r for r in tlb.ranges if r.group == g and r.write == write]
     if mine and rng.random() < 0.8:
         r = rng.choice(mine)
@@ -827,11 +1026,16 @@ def draw_item(rng: random.Random, tlb: Iotlb, nsets: int) -> Item:
     else:
         base = 0x10_0000_0000 * (g + 1) + (0x1000 if write else 0)
         iova = base + rng.choice([PAGE - rng.randrange(1, n + 1), rng.randrange(3 * PAGE)])
-    return Item(g, iova, n, write, probe, rng.getrandbits(32), rng.randrange(min(nsets, 3)),
+    if n not in READ_LENS:
+        iova -= iova % ring_align(n)
+    return Item(g, iova, n, write, probe, rng.getrandbits(64), rng.randrange(min(nsets, 3)),
                 rng.choice([1, 1, 1, 2, 4]))
 
 
-async def run_stream(tb: TB, seed: int, requests: int) -> dict[str, int]:
+async def run_stream(tb: TB, seed: int, requests: int, b2b: float = 0.0) -> dict[str, int]:
+    """``requests`` items judged one by one; with chance ``b2b`` an item starts a run of 2 to
+    4 the owner presents back to back (req_valid held from one to the next), over the same
+    table and failing beat."""
     rng = random.Random(seed)
     tb.rng.seed(seed ^ 0x5EED)   # the IOTLB's latencies and stalls: from the stream's seed too
     tb.where = f"stream seed {seed}: "
@@ -843,16 +1047,23 @@ async def run_stream(tb: TB, seed: int, requests: int) -> dict[str, int]:
     tb.flush_req = 1
     tb.ram.bad = set()
     last: Item | None = None
-    for _ in range(requests):
+    left = requests
+    while left > 0:
         if rng.random() < 0.04:
             # an IOTLB command changed the translations: the IOTLB flushes the cache
             tb.tlb = draw_table(rng, tb.beat)
             tb.flush_req = rng.randint(1, 3)
-        if last is not None and rng.random() < 0.3:
-            # the next entry of the same ring, as the engine reads them: often a cache hit
-            it = replace(last, iova=last.iova + last.n, wdata=rng.getrandbits(32))
-        else:
-            it = draw_item(rng, tb.tlb, tb.nsets)
+        batch: list[Item] = []
+        for k in range(min(left, rng.randint(2, 4) if rng.random() < b2b else 1)):
+            if last is not None and rng.random() < 0.3:
+                # the next entry of the same ring, as the engine reads them: often a cache hit
+                it = replace(last, iova=last.iova + last.n, wdata=rng.getrandbits(64))
+            else:
+                it = draw_item(rng, tb.tlb, tb.nsets, tb.read_lens)
+            batch.append(replace(it, b2b=k > 0))
+            last = it
+        left -= len(batch)
+        it = batch[0]
         # a beat of the item fails: of a later piece's when the item splits (the earlier
         # pieces must not be moved, or for a write must have landed)
         pas = [tb.tlb.pa_of(it.group, it.write, it.iova + k) for k in range(it.n)]
@@ -863,8 +1074,7 @@ async def run_stream(tb: TB, seed: int, requests: int) -> dict[str, int]:
             tb.ram.bad = {pa // tb.beat * tb.beat}
         elif rng.random() < 0.1:
             tb.ram.bad = set()
-        await tb.request(it)
-        last = it
+        await tb.requests(batch)
     return dict(tb.stats)
 
 
@@ -875,15 +1085,17 @@ async def test_port_random_streams(dut):
     latency 1..12 and stalls, spurious flushes and table changes with their flush, each request
     judged against the reference; the streams together must have split items in 2 and 3
     pieces, refused and zero-length translations on later pieces, read and write errors on
-    later pieces, probes and cache hits."""
+    later pieces, probes and cache hits; the second and third stream present runs of items
+    back to back; with ITEM_BYTES 64, reads longer than a descriptor."""
     base = random.getrandbits(32)
     tb = await start(dut, base)
-    for i in range(3):
+    for i, b2b in enumerate((0.0, 0.3, 0.7)):
         seed = base + i
-        dut._log.info("ring port stream %d: seed %d", i, seed)
-        await run_stream(tb, seed, 250)
+        dut._log.info("ring port stream %d: seed %d, back to back %.1f", i, seed, b2b)
+        await run_stream(tb, seed, 250, b2b)
     dut._log.info("ring port streams %d..%d: %s", base, base + 2, tb.stats)
     need = ("split2", "split3", "xlate_refused", "xlate_zero", "xlate_later_piece", "eio_read",
-            "eio_write", "eio_later_piece", "probe", "hit", "done", "flushes")
+            "eio_write", "eio_later_piece", "probe", "hit", "done", "flushes", "b2b",
+            "write8") + (("long_read",) if tb.item_bytes > 16 else ())
     thin = [k for k in need if tb.stats[k] < 3]
     assert not thin, f"stream seeds {base}..{base + 2}: too few {thin} ({tb.stats})"
