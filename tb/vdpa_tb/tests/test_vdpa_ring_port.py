@@ -352,6 +352,7 @@ class TB:
         cur: tuple[Item, Seen, Event] | None = None
         ended: tuple[Item, Seen, Event] | None = None   # the request whose outcome was last cycle
         idle = 0                                  # cycles req_valid has been low
+        wbeat = 0                                 # W beats of the burst taken so far
         resp: tuple[int, Answer] | None = None    # the IOTLB's answer and its cycle
         asked: tuple[int, int, bool] | None = None
         prev_valid = {"ar": None, "aw": None, "w": None}
@@ -469,8 +470,15 @@ class TB:
                 seen.bursts.append((self.cycle, True, addr, beats))
                 seen.bus_asids.append(int(dut.asid.value))
             if s["axi_wvalid"] and s["axi_wready"]:
+                last = bool(int(dut.axi_wlast.value))
                 seen.wbeats.append((self.cycle, int(dut.axi_wdata.value),
-                                    int(dut.axi_wstrb.value), bool(int(dut.axi_wlast.value))))
+                                    int(dut.axi_wstrb.value), last))
+                # judged here too, before the memory takes the beat: awlen is held through
+                # the burst (its W beats may go before its AW)
+                beats = int(dut.axi_awlen.value) + 1
+                assert last == (wbeat + 1 == beats), \
+                    f"{at}: wlast {int(last)} on W beat {wbeat + 1} of a {beats}-beat burst"
+                wbeat = 0 if last else wbeat + 1
             if s["axi_bvalid"] and s["axi_bready"]:
                 seen.bresps.append((self.cycle, int(dut.axi_bresp.value)))
             # -- the outcome: one pulse, ending the request
