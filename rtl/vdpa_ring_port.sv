@@ -54,7 +54,7 @@ module vdpa_ring_port
     parameter int CACHE_SETS = 8,
     parameter int CACHE_ENTRIES = 4,
     // Largest item in bytes (16, or 64: the walker reads up to four descriptors at once);
-    // writes are at most 4 bytes of req_wdata
+    // writes are at most the 8 bytes of req_wdata
     parameter int ITEM_BYTES = 16,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE

@@ -942,8 +942,18 @@ async def test_random_traffic_reordering_memory(dut):
     tb = await start(dut, "reorder")
     assert tb.slave is not None
     rng = random.Random(tb.seed ^ 0x5A5A)
-    phases, slow_seen = 6, False
-    for phase in range(phases):
+    need = ["ar", "aw", "w", "r", "b", "ar_held", "w_before_aw"]
+    if tb.nm > 1:
+        need += ["contended_ar", "contended_aw", "aw_waits_w", "r_interleaved",
+                 "r_out_of_order", "b_out_of_order"]
+    if tb.slave.unknown_ids:
+        need += ["stray_r", "stray_b"]
+    # six phases, then more (up to six) while a case the run must have met is still rare: the
+    # traffic is random, and a seed that meets one of them twice only is not a failure of the
+    # arbiter (seed 3842567406 reordered only two write responses in six phases)
+    phases, slow_seen, phase = 6, False, 0
+    st = tb.ref.stats
+    while phase < phases or (phase < 2 * phases and any(st[k] < 3 for k in need)):
         # at least one phase with a reluctant memory, or no AR grant need ever be held (with
         # an eager one in every phase, one seed in 32 held none: a seed-dependent failure)
         how = shape(tb, rng, False if phase == phases - 1 and not slow_seen else None)
@@ -952,15 +962,9 @@ async def test_random_traffic_reordering_memory(dut):
         draw_traffic(tb, 25)
         dut._log.info("phase %d: %s, stray %.2f", phase, how, tb.slave.stray)
         await tb.run()
+        phase += 1
     tb.check_image()
-    st = tb.ref.stats
-    dut._log.info("axi arb reorder: %d cycles, %s", tb.cycles, st)
-    need = ["ar", "aw", "w", "r", "b", "ar_held", "w_before_aw"]
-    if tb.nm > 1:
-        need += ["contended_ar", "contended_aw", "aw_waits_w", "r_interleaved",
-                 "r_out_of_order", "b_out_of_order"]
-    if tb.slave.unknown_ids:
-        need += ["stray_r", "stray_b"]
+    dut._log.info("axi arb reorder: %d cycles, %d phases, %s", tb.cycles, phase, st)
     thin = [k for k in need if st[k] < 3]
     assert not thin, f"{tb.where}too few {thin} to mean anything ({st})"
     if tb.nm > 1:
