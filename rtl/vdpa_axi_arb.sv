@@ -24,11 +24,20 @@
  * A master alone on a channel goes through with no added cycle: the grant is combinational,
  * so with one master asking, every handshake is as if it held the port itself.
  *
+ * Reset: `rst` drops every grant (the registers hold grants, never transactions); the channels
+ * are combinational paths, so the arbiter is idle once its masters' valids and the slave's
+ * RVALID/BVALID are low, as AXI4 §A3.1.2 has them in reset. The slave must be reset with it,
+ * as in the device: a response to a transaction from before the reset would go by its ID to
+ * whichever master now issues that ID.
+ *
  * Each master keeps AXI's rules on its own side: once it raises a valid it holds it and the
  * payload until the handshake. Size, burst type and protection are the same for every master
  * (full-width INCR bursts, unprivileged data) and set here.
  */
-module vdpa_axi_arb #(
+module vdpa_axi_arb
+    import vdpa_axi_pkg::*;
+    import vdpa_mutants_pkg::*;
+#(
     // Masters sharing the port (master m issues ID m)
     parameter int NM = 3,
     // AXI data width in bits
@@ -38,7 +47,9 @@ module vdpa_axi_arb #(
     // AXI ID width (at least $clog2(NM))
     parameter int ID_W = 4,
     // AxUSER width
-    parameter int USER_W = 24
+    parameter int USER_W = 24,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
+    parameter int MUTANT = MUT_NONE
 ) (
     input  wire logic                    clk,
     input  wire logic                    rst,
@@ -139,8 +150,8 @@ assign m_axi_araddr = s_araddr[32'(ar_owner)*ADDR_W +: ADDR_W];
 assign m_axi_arlen = s_arlen[32'(ar_owner)*8 +: 8];
 assign m_axi_aruser = s_aruser[32'(ar_owner)*USER_W +: USER_W];
 assign m_axi_arsize = 3'($clog2(BYTES));
-assign m_axi_arburst = 2'b01;
-assign m_axi_arprot = 3'b010;
+assign m_axi_arburst = AXI_BURST_INCR;
+assign m_axi_arprot = AXI_PROT_DATA;
 assign m_axi_arvalid = ar_any;
 assign s_arready = NM'(ar_any && m_axi_arready) << ar_owner;
 
@@ -148,7 +159,8 @@ assign s_arready = NM'(ar_any && m_axi_arready) << ar_owner;
 logic [NM-1:0] r_to, b_to;
 always_comb begin
     for (int m = 0; m < NM; m++) begin
-        r_to[m] = m_axi_rvalid && 32'(m_axi_rid) == m;
+        r_to[m] = m_axi_rvalid && ((MUTANT != MUT_R_ROUTED_BY_GRANT && 32'(m_axi_rid) == m) ||
+                                   (MUTANT == MUT_R_ROUTED_BY_GRANT && 32'(ar_last_reg) == m));  // mutant MUT_R_ROUTED_BY_GRANT
         b_to[m] = m_axi_bvalid && 32'(m_axi_bid) == m;
     end
 end
@@ -188,8 +200,8 @@ assign m_axi_awaddr = s_awaddr[32'(w_owner)*ADDR_W +: ADDR_W];
 assign m_axi_awlen = s_awlen[32'(w_owner)*8 +: 8];
 assign m_axi_awuser = s_awuser[32'(w_owner)*USER_W +: USER_W];
 assign m_axi_awsize = 3'($clog2(BYTES));
-assign m_axi_awburst = 2'b01;
-assign m_axi_awprot = 3'b010;
+assign m_axi_awburst = AXI_BURST_INCR;
+assign m_axi_awprot = AXI_PROT_DATA;
 assign m_axi_awvalid = w_active && !aw_done_reg && s_awvalid[w_owner];
 assign m_axi_wdata = s_wdata[32'(w_owner)*DATA_W +: DATA_W];
 assign m_axi_wstrb = s_wstrb[32'(w_owner)*BYTES +: BYTES];

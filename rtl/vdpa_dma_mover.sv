@@ -45,7 +45,9 @@
  *             every valid and ready of the bus is low while it is not busy). The AXI-Stream
  *             TX port is this block's own.
  */
-module vdpa_dma_mover #(
+module vdpa_dma_mover
+    import vdpa_axi_pkg::*;
+#(
     // AXI data width in bits (32, 64, 128, 256 or 512)
     parameter int DATA_W = 64,
     // AXI address width in bits
@@ -118,14 +120,15 @@ localparam int BYTES = DATA_W / 8;
 localparam int BW = $clog2(BYTES);
 localparam int SW = $clog2(MAX_SEGS);
 // bursts stay inside a BLOCK-aligned block: MAX_BURST beats, at most 4 KiB (AXI's boundary)
-localparam logic [63:0] BLOCK = (MAX_BURST * BYTES > 4096) ? 64'd4096 : 64'(MAX_BURST * BYTES);
+localparam logic [63:0] BLOCK = (MAX_BURST * BYTES > AXI_BOUNDARY) ? 64'(AXI_BOUNDARY) :
+                                 64'(MAX_BURST * BYTES);
 
 initial begin
     if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) begin
         $error("Error: DATA_W must be 32, 64, 128, 256 or 512 (instance %m)");
         $finish;
     end
-    if (MAX_BURST < 1 || MAX_BURST > 256 || (MAX_BURST & (MAX_BURST - 1)) != 0) begin
+    if (MAX_BURST < 1 || MAX_BURST > AXI_MAX_BEATS || (MAX_BURST & (MAX_BURST - 1)) != 0) begin
         $error("Error: MAX_BURST must be a power of two in 1..256 (instance %m)");
         $finish;
     end
@@ -207,11 +210,6 @@ function automatic logic [31:0] burst_bytes(input logic [63:0] pa, input logic [
     room = BLOCK - (pa & (BLOCK - 64'd1));
     return (64'(left) < room) ? left : room[31:0];
 endfunction
-function automatic logic [7:0] burst_beats(input logic [63:0] pa, input logic [31:0] nbytes);
-    logic [63:0] span;
-    span = (pa & 64'(BYTES - 1)) + 64'(nbytes) + 64'(BYTES - 1);
-    return 8'(span >> BW);
-endfunction
 
 // RX: the bytes of this burst, at most the segment's rest and the transfer's rest
 wire logic [31:0]  rx_left = (seg_left_reg < xfer_total_reg - moved_reg) ? seg_left_reg : xfer_total_reg - moved_reg;
@@ -219,8 +217,8 @@ wire logic [31:0]  rx_left = (seg_left_reg < xfer_total_reg - moved_reg) ? seg_l
 // the next burst from cur_pa, one shape for both directions: TX reads the segment's rest, RX
 // writes at most the segment's and the transfer's rest
 wire logic [31:0]       next_burst_bytes = burst_bytes(cur_pa_reg, x_state_reg == X_RX_BURST ? rx_left : seg_left_reg);
-wire logic [ADDR_W-1:0] next_burst_addr = ADDR_W'(cur_pa_reg & ~64'(BYTES - 1));
-wire logic [7:0]        next_burst_len = burst_beats(cur_pa_reg, next_burst_bytes) - 8'd1;
+wire logic [ADDR_W-1:0] next_burst_addr = ADDR_W'(beat_addr(cur_pa_reg, 3'(BW)));
+wire logic [7:0]        next_burst_len = burst_beats(cur_pa_reg, next_burst_bytes, 3'(BW)) - 8'd1;
 
 // a transmitted frame has left once its last stream beat is accepted
 wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tready;
@@ -228,18 +226,18 @@ assign done_valid = moved_reg == xfer_total_reg &&
                     ((x_state_reg == X_TX_BURST && tx_last_taken) || x_state_reg == X_RX_BURST);
 
 // an error response: the read beat's (sticky over the burst) or the write response's
-wire logic r_err = axi_rresp != 2'b00 || err_reg;
+wire logic r_err = axi_rresp != AXI_RESP_OKAY || err_reg;
 // a bus beat moves this cycle: a read beat straight onto a free stream or a held beat once
 // the stream frees (TX); a write beat filled or the next one after an accepted beat (RX)
 wire logic tx_free = !tx_tvalid_reg || m_axis_tready;
 wire logic tx_push = (x_state_reg == X_TX_R && axi_rvalid && !r_err && tx_free) ||
                      (x_state_reg == X_TX_BEAT && tx_free);
 wire logic rx_push = x_state_reg == X_RX_FILL || (x_state_reg == X_RX_W && axi_wready && !wlast_reg);
-assign err_set = (x_state_reg == X_TX_R && axi_rvalid && axi_rresp != 2'b00) ||
-                 (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != 2'b00);
+assign err_set = (x_state_reg == X_TX_R && axi_rvalid && axi_rresp != AXI_RESP_OKAY) ||
+                 (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != AXI_RESP_OKAY);
 assign fault = (x_state_reg == X_TX_R && axi_rvalid && r_err && axi_rlast && moved_reg == 0) ||
                (x_state_reg == X_TX_ABORT && tx_last_taken && tx_tvalid_reg && tx_tlast_reg) ||
-               (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != 2'b00);
+               (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != AXI_RESP_OKAY);
 
 always_ff @(posedge clk) begin
     case (x_state_reg)
@@ -385,7 +383,7 @@ always_ff @(posedge clk) begin
         X_RX_B: begin
             if (axi_bvalid) begin
                 bready_reg <= 1'b0;
-                x_state_reg <= (axi_bresp != 2'b00) ? X_IDLE : X_RX_BURST;
+                x_state_reg <= (axi_bresp != AXI_RESP_OKAY) ? X_IDLE : X_RX_BURST;
             end
         end
         default: begin

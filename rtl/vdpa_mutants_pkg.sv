@@ -8,8 +8,8 @@
 /*
  * Mutant ids: deliberate bugs of the kind a vendor's device could have, each selected by the
  * MUTANT parameter of vdpa_nic_top (and vdpa_nic_pair, vdpa_iotlb, vdpa_cmd_proc,
- * vdpa_vq_engine, vdpa_used_writer, vdpa_ring_port), so the regression can prove it catches each one (`make mutate`,
- * docs/mutation.md). MUTANT = MUT_NONE (0), the default, is the correct device: every hook is
+ * vdpa_vq_engine, vdpa_used_writer, vdpa_ring_port, vdpa_axi_arb), so the regression can
+ * prove it catches each one (`make mutate`, docs/mutation.md). MUTANT = MUT_NONE (0), the default, is the correct device: every hook is
  * a comparison of two constants that the tools fold away.
  *
  * This package is the one list of ids. Each hook in the RTL is a `MUTANT == MUT_<NAME>` (or
@@ -39,6 +39,7 @@ localparam int MUT_RESET_MAP_NO_IDENTITY = 11;
 localparam int MUT_STALE_TABLE_HIT = 12;
 localparam int MUT_RESET_NOT_BARRIER = 13;
 localparam int MUT_USED_IDX_EARLY = 14;
+localparam int MUT_R_ROUTED_BY_GRANT = 15;
 /* verilator lint_on UNUSEDPARAM */
 
 endpackage

@@ -1,6 +1,7 @@
 vdpa_regs_pkg.sv
 vdpa_mutants_pkg.sv
 vdpa_split_ring_pkg.sv
+vdpa_axi_pkg.sv
 vdpa_fifo.sv
 vdpa_iotlb.sv
 vdpa_rx_buffer.sv

@@ -40,6 +40,7 @@
  *             and the user sideband are the arbiter's and the owner's (vdpa_axi_arb).
  */
 module vdpa_ring_port
+    import vdpa_axi_pkg::*;
     import vdpa_mutants_pkg::*;
 #(
     // AXI data width in bits (32, 64, 128, 256 or 512)
@@ -146,13 +147,6 @@ assign axi_arlen = arlen_reg;
 assign axi_arvalid = arvalid_reg;
 assign axi_rready = rready_reg;
 
-// a read burst: the beats from pa's beat to the one holding byte pa + nbytes - 1
-function automatic logic [7:0] burst_beats(input logic [63:0] pa, input logic [31:0] nbytes);
-    logic [63:0] span;
-    span = (pa & 64'(BYTES - 1)) + 64'(nbytes) + 64'(BYTES - 1);
-    return 8'(span >> BW);
-endfunction
-
 // the remaining bytes of the item, and where they start
 wire logic [4:0]  rem = req_len - done_reg;
 wire logic [63:0] cur_iova = req_iova + 64'(done_reg);
@@ -184,13 +178,13 @@ wire logic        x_translate_only = req_probe || check_reg || (xl_piece != rem 
 wire logic        last_piece = done_reg + piece_reg == req_len;
 
 wire logic r_end = p_state_reg == P_R && axi_rvalid && axi_rlast;
-wire logic r_err = axi_rresp != 2'b00 || eio_reg;
+wire logic r_err = axi_rresp != AXI_RESP_OKAY || eio_reg;
 wire logic b_end = p_state_reg == P_B && axi_bvalid;
-assign fault = (x_valid && x_fault) || (r_end && r_err) || (b_end && axi_bresp != 2'b00);
+assign fault = (x_valid && x_fault) || (r_end && r_err) || (b_end && axi_bresp != AXI_RESP_OKAY);
 assign fault_xlate = x_valid && x_fault;
 assign fault_asid = x_asid;
 assign done = (x_valid && !x_fault && x_translate_only && xl_piece == rem && !check_reg) ||
-              (r_end && !r_err && last_piece) || (b_end && axi_bresp == 2'b00 && last_piece);
+              (r_end && !r_err && last_piece) || (b_end && axi_bresp == AXI_RESP_OKAY && last_piece);
 
 // a request goes out in the cycle the item is looked up and missed, held until taken; it
 // asks for the rest of the page, so the answer serves the next items of the ring from the
@@ -258,7 +252,7 @@ always_ff @(posedge clk) begin
                     asid_reg <= x_asid;
                     if (req_write) begin
                         piece_reg <= w_piece;
-                        awaddr_reg <= ADDR_W'(x_pa & ~64'(BYTES - 1));
+                        awaddr_reg <= ADDR_W'(beat_addr(x_pa, 3'(BW)));
                         awvalid_reg <= 1'b1;
                         wdata_reg <= DATA_W'(req_wdata >> (8 * done_reg)) << (8 * x_pa[BW-1:0]);
                         wstrb_reg <= BYTES'(BYTES'(20'((20'd1 << w_piece) - 20'd1)) << x_pa[BW-1:0]);
@@ -267,8 +261,8 @@ always_ff @(posedge clk) begin
                     end else begin
                         piece_reg <= xl_piece;
                         beat_off_reg <= -32'(x_pa[BW-1:0]);
-                        araddr_reg <= ADDR_W'(x_pa & ~64'(BYTES - 1));
-                        arlen_reg <= burst_beats(x_pa, 32'(xl_piece)) - 8'd1;
+                        araddr_reg <= ADDR_W'(beat_addr(x_pa, 3'(BW)));
+                        arlen_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
                         arvalid_reg <= 1'b1;
                         eio_reg <= 1'b0;
                         p_state_reg <= P_AR;
@@ -292,7 +286,7 @@ always_ff @(posedge clk) begin
                     end
                 end
                 beat_off_reg <= beat_off_reg + 32'(BYTES);
-                if (axi_rresp != 2'b00) begin
+                if (axi_rresp != AXI_RESP_OKAY) begin
                     eio_reg <= 1'b1;
                 end
                 if (axi_rlast) begin
@@ -323,7 +317,7 @@ always_ff @(posedge clk) begin
             if (axi_bvalid) begin
                 bready_reg <= 1'b0;
                 p_state_reg <= P_XL;
-                if (axi_bresp != 2'b00 || last_piece) begin
+                if (axi_bresp != AXI_RESP_OKAY || last_piece) begin
                     done_reg <= '0;
                     checked_reg <= 1'b0;
                 end else begin

@@ -508,7 +508,8 @@ vdpa_axi_arb #(
     .DATA_W(DATA_W),
     .ADDR_W(ADDR_W),
     .ID_W(ID_W),
-    .USER_W(24)
+    .USER_W(24),
+    .MUTANT(MUTANT)
 ) axi_arb_inst (
     .clk(clk),
     .rst(rst),

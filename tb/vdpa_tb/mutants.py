@@ -154,6 +154,17 @@ CATALOGUE: tuple[Mutant, ...] = (
            "drivers/vhost/vdpa.c: vhost_vdpa_process_iotlb_msg / vhost_vdpa_unmap (once unmapped "
            "the device must not reach it); ASID isolation (include/linux/vdpa.h: set_map per asid)",
            ("test_iotlb_translation_and_faults",), "vdpa_iotlb"),
+    Mutant("r_routed_by_grant",
+           "the AXI arbiter sends each read-data beat to the master whose AR it took last "
+           "instead of the one its RID names: right while one master at a time has reads "
+           "outstanding, wrong once the walker's, the completion writer's and the mover's "
+           "reads overlap (their data go to each other). The test host's memory takes one "
+           "read burst at a time, so on the device only a last beat held by backpressure "
+           "while the next AR is taken overlaps: the stall-crossed sequences reach it",
+           "AXI4 (ARM IHI 0022) §A5.3: RID names the transaction a read beat belongs to, "
+           "responses of different IDs may come in any order; docs/rtl-interface.md (the "
+           "arbiter's contract: R and B back by RID/BID)",
+           ("StallCrossTest", "uvm"), "vdpa_axi_arb"),
     Mutant("reset_not_barrier",
            "RESET is dispatched beside the commands still in flight instead of after them",
            "mlx5_vnet.c: mlx5_vdpa_reset runs under reslock after the queue commands; "

@@ -56,6 +56,14 @@ def test_verilator_lint_wall_ring_port(params: dict[str, int]) -> None:
     lint_wall("vdpa_ring_port", params)
 
 
+@pytest.mark.parametrize("params", [{"DATA_W": 32, "MAX_BURST": 1},
+                                    {"DATA_W": 512, "MAX_BURST": 256, "MAX_SEGS": 64}])
+def test_verilator_lint_wall_dma_mover(params: dict[str, int]) -> None:
+    """The DMA mover alone (its own file list, with the AXI package): the narrowest bus with
+    single-beat bursts, and the widest with AXI's longest INCR burst (capped at 4 KiB)."""
+    lint_wall("vdpa_dma_mover", params)
+
+
 @pytest.mark.parametrize("params", [{"NM": 1, "ID_W": 1, "DATA_W": 32}, {"NM": 3},
                                     {"NM": 4, "ID_W": 2, "DATA_W": 512},
                                     {"NM": 5, "ID_W": 3, "DATA_W": 128}])

@@ -498,8 +498,9 @@ class World:
                         continue
                     off = rng.choice([0, rng.randrange(0x3000), rng.randrange(0x1000) * 4])
                     top = 0x4000 - off
-                    length = rng.choice([rng.randrange(1, 32), 0x1000 - off % 0x1000,
-                                         rng.randrange(1, top + 1), top])
+                    # never past the window: the top one ends at 2^64
+                    length = min(top, rng.choice([rng.randrange(1, 32), 0x1000 - off % 0x1000,
+                                                  rng.randrange(1, top + 1), top]))
                     pa = rng.choice([rng.randrange(1 << 64), U64 - rng.randrange(0x4000)])
                     self.ranges.append(Answer(g, w, base + off, length, pa, self.asid[g]))
         if not self.ranges:
