@@ -19,10 +19,22 @@ are stated by hand. The events the contexts see are checked per chain: one consu
 avail.idx seen, the head into flight once and never given back (a chain handed over or a
 fault keeps it: the completion or a reset frees it).
 
-What it does not cover (the device's benches do: lockstep, ring cases, UVM): the avail entries
-read ahead across chains, EVENT_IDX's avail_event write, E2BIG beyond MAX_SEGS, bus errors on
-the ring port, receive frames too big for a chain, a queue that went to ERR while its chain
-waited (w_abandon), flushes. The pytest entry is tests/rtl/test_vdpa_split_ring_walker.py.
+Across chains (the walker's per-VQ state, docs/rtl-interface.md "Chains in flight"), chains are
+walked one after another with the context carried and no drop between them unless a test
+gives one; every bus read is counted by its access kind (AXI user sideband) and every IOTLB
+request recorded. Avail entries and head descriptors read ahead serve the next chains with no
+avail-ring read and one descriptor read for up to four heads in table order; a read ahead
+that faults (unmapped page, SLVERR) is retried as the one item, so only the chain that needs
+it faults (a bus error: EIO, stated by hand, the model knowing no bus errors; its IOVA is not
+checked, the docs promise none); tr_flush and ctx_change drop all three; the completion
+check's IOTLB requests come only for an element in a new page or straddling one.
+
+What it does not cover (the device's benches do: lockstep, ring cases, UVM): EVENT_IDX's
+avail_event write, E2BIG beyond MAX_SEGS, receive frames too big for a chain, a queue that
+went to ERR while its chain waited (w_abandon), chains the later stages still hold (`ahead`
+is always 0 here: each chain is taken as completed before the next starts), read-ahead
+across the ring's or the table's end, several VQs interleaved. The pytest entry is
+tests/rtl/test_vdpa_split_ring_walker.py.
 """
 
 from __future__ import annotations
