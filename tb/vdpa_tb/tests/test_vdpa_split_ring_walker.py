@@ -22,7 +22,8 @@ fault keeps it: the completion or a reset frees it).
 Across chains (the walker's per-VQ state, docs/rtl-interface.md "Chains in flight"), chains are
 walked one after another with the context carried and no drop between them unless a test
 gives one; every bus read is counted by its access kind (AXI user sideband) and every IOTLB
-request recorded. Avail entries and head descriptors read ahead serve the next chains with no
+request recorded (up to three earlier chains still held by the later stages: ``ahead``).
+Avail entries and head descriptors read ahead serve the next chains with no
 avail-ring read and one descriptor read for up to four heads in table order; a read ahead
 that faults (unmapped page, SLVERR) is retried as the one item, so only the chain that needs
 it faults (a bus error: EIO, stated by hand, the model knowing no bus errors; its IOVA is not
@@ -31,9 +32,8 @@ check's IOTLB requests come only for an element in a new page or straddling one.
 
 What it does not cover (the device's benches do: lockstep, ring cases, UVM): EVENT_IDX's
 avail_event write, E2BIG beyond MAX_SEGS, receive frames too big for a chain, a queue that
-went to ERR while its chain waited (w_abandon), chains the later stages still hold (`ahead`
-is always 0 here: each chain is taken as completed before the next starts), read-ahead
-across the ring's or the table's end, several VQs interleaved. The pytest entry is
+went to ERR while its chain waited (w_abandon), read-ahead across the ring's or the table's
+end, several VQs interleaved. The pytest entry is
 tests/rtl/test_vdpa_split_ring_walker.py.
 """
 
@@ -181,20 +181,23 @@ class TB:
         return SplitRing(ring, data, *self.areas, size, False)
 
     async def walk(self, size: int, last_avail: int, rx: bool, limit: int = 3000,
-                   drop: tuple[str, ...] = DROP_ALL, used: int = 0, seen: int | None = None
-                   ) -> dict[str, Any]:
+                   drop: tuple[str, ...] = DROP_ALL, used: int = 0, seen: int | None = None,
+                   ahead: int = 0) -> dict[str, Any]:
         """One chain: the context held (last_avail, used index, and avail.idx as last seen,
         or None), one start, the walker run back to idle, every event, every AXI access by
         kind (``ar``/``aw``: (kind, address, beats)), every IOTLB request (``tr``: (group,
         write, iova, length)), the fault or the hand-off, and the handed-over segment list
         read back. ``drop`` names the pulses (ctx_change, tr_flush) given in the start cycle:
         by default both, as the engine's commands give them when the ring was rewritten since
-        the last chain; none lets the walker keep what it read ahead."""
+        the last chain; none lets the walker keep what it read ahead. ``ahead`` of the
+        chains before this one are still held by the later stages: the context's last_avail
+        and used index are that many behind the walker's."""
         d = self.dut
         await FallingEdge(d.clk)
         d.ctx_state.value, d.ctx_size.value = S.RDY, size
         d.ctx_desc.value, d.ctx_drv.value, d.ctx_dev.value = self.areas
-        d.ctx_avail.value, d.ctx_used.value = last_avail, used
+        d.ctx_avail.value = (last_avail - ahead) & 0xFFFF
+        d.ctx_used.value, d.ahead.value = (used - ahead) & 0xFFFF, ahead
         d.ctx_seen.value, d.ctx_seen_ok.value = (0, 0) if seen is None else (seen, 1)
         d.ctx_dgroup.value, d.ctx_rgroup.value = DGROUP, self.rgroup
         d.back_idle.value, d.h_ready.value, d.tr_req_ready.value = 1, 1, 1
@@ -461,14 +464,15 @@ async def run_chains(tb: TB, size: int, last: int, rx: bool, n: int, what: str,
     queue: the first on a freshly written ring (both drops), each later one with only the
     pulses ``drops`` names for it, the context carried (last_avail and the used index one
     further per chain handed over, as if each were completed at once; avail.idx as last
-    seen). Each is compared with the model; stops at the first fault. Returns each chain's
-    outcome and record."""
+    seen; up to three of the chains before it still held by the later stages, at random).
+    Each is compared with the model; stops at the first fault. Returns each chain's outcome
+    and record."""
     out: list[tuple[str, Any]] = []
     seen: int | None = None
     for k in range(n):
         drop = DROP_ALL if k == 0 else (drops or {}).get(k, ())
         o = await check_chain(tb, size, (last + k) & 0xFFFF, rx, f"{what} chain {k}",
-                              drop=drop, used=k, seen=seen)
+                              drop=drop, used=k, seen=seen, ahead=random.randrange(min(k, 3) + 1))
         seen = tb.got.get("last_seen", seen)
         out.append((o, tb.got))
         if o == "fault":
