@@ -19,10 +19,22 @@ are stated by hand. The events the contexts see are checked per chain: one consu
 avail.idx seen, the head into flight once and never given back (a chain handed over or a
 fault keeps it: the completion or a reset frees it).
 
-What it does not cover (the device's benches do: lockstep, ring cases, UVM): the avail entries
-read ahead across chains, EVENT_IDX's avail_event write, E2BIG beyond MAX_SEGS, bus errors on
-the ring port, receive frames too big for a chain, a queue that went to ERR while its chain
-waited (w_abandon), flushes. The pytest entry is tests/rtl/test_vdpa_split_ring_walker.py.
+Across chains (the walker's per-VQ state, docs/rtl-interface.md "Chains in flight"), chains are
+walked one after another with the context carried and no drop between them unless a test
+gives one; every bus read is counted by its access kind (AXI user sideband) and every IOTLB
+request recorded (up to three earlier chains still held by the later stages: ``ahead``).
+Avail entries and head descriptors read ahead serve the next chains with no
+avail-ring read and one descriptor read for up to four heads in table order; a read ahead
+that faults (unmapped page, SLVERR) is retried as the one item, so only the chain that needs
+it faults (a bus error: EIO, stated by hand, the model knowing no bus errors; its IOVA is not
+checked, the docs promise none); tr_flush and ctx_change drop all three; the completion
+check's IOTLB requests come only for an element in a new page or straddling one.
+
+What it does not cover (the device's benches do: lockstep, ring cases, UVM): EVENT_IDX's
+avail_event write, E2BIG beyond MAX_SEGS, receive frames too big for a chain, a queue that
+went to ERR while its chain waited (w_abandon), read-ahead across the ring's or the table's
+end, several VQs interleaved. The pytest entry is
+tests/rtl/test_vdpa_split_ring_walker.py.
 """
 
 from __future__ import annotations
@@ -35,14 +47,16 @@ from typing import Any
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
-from cocotbext.axi import AxiRam
 
 from vdpa_model.datapath import RingError, SplitRing
 from vdpa_model.dma import AccessLog, DmaPort
 from vdpa_model.iotlb import AddressSpace
 from vdpa_model.memory import GuestMemory
+from vdpa_model.ops import IotlbRange
 from vdpa_model.ops import VqObjectState as S
 from vdpa_model.spec import (
+    VHOST_ACCESS_RO,
+    VHOST_ACCESS_RW,
     VRING_AVAIL_IDX_OFF,
     VRING_AVAIL_RING_OFF,
     VRING_DESC_F_INDIRECT,
@@ -50,11 +64,13 @@ from vdpa_model.spec import (
     VRING_DESC_F_WRITE,
     VRING_DESC_SIZE,
     VRING_DESC_STRUCT,
+    VRING_USED_ELEM_SIZE,
+    VRING_USED_RING_OFF,
 )
 from vdpa_tb.nic_tb import param
 from vdpa_tb.regmap import REGMAP as RM
 
-from .test_vdpa_ring_port import Iotlb, Range, port_axi_bus
+from .test_vdpa_ring_port import Iotlb, Range, SlverrRam, port_axi_bus
 
 #: why this bench wakes on clock edges (tests/rtl/test_tb_lint.py)
 PER_CYCLE_BLOCK_BENCH = (
@@ -74,6 +90,10 @@ ASID = {0: 1, 1: 0, 2: 0}
 DESC, DRV, DEV = 0x1000, 0x3000, 0x4000
 # indirect tables and buffers
 TABLES, BUFS = 0x8000, 0x10000
+# access kinds of the AXI user sideband (vdpa_model.dma.AccessKind)
+K_DESC, K_AVAIL, K_USED, K_INDIRECT = 0, 1, 2, 3
+# what the engine's commands drop in a chain's start cycle: a VQ command, an IOTLB command
+DROP_ALL = ("ctx_change", "tr_flush")
 
 
 def runs(pieces: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -102,10 +122,45 @@ class TB:
                      "tr_req_ready", "tr_resp_valid", "tr_resp_ok", "tr_resp_pa", "tr_resp_len",
                      "tr_resp_asid"):
             getattr(dut, name).value = 0
-        self.ram = AxiRam(port_axi_bus(dut, self.beat), dut.clk, dut.rst, size=MEM_SIZE)
+        self.ram = SlverrRam(port_axi_bus(dut, self.beat), dut.clk, dut.rst, MEM_SIZE, self.beat)
         self.ref = GuestMemory(MEM_SIZE)
         self.tlb = Iotlb(ASID, [Range(g, w, 0, MEM_SIZE, 0) for g in ASID for w in (False, True)])
+        # the queue's areas and ring group (tests that need rings across pages move them)
+        self.areas = (DESC, DRV, DEV)
+        self.rgroup = RGROUP
+        # the model's view of each group's table: None for identity (no hole planted)
+        self.model_ranges: dict[int, list[IotlbRange] | None] = {g: None for g in ASID}
         self.cycle = 0
+        self.got: dict[str, Any] = {}
+
+    def hole(self, group: int, at: int, length: int, writes_only: bool = False) -> None:
+        """IOVAs [at, at + length) of ``group`` refused (only for writing: ``writes_only``),
+        the rest mapped one to one, in the bench's IOTLB and the model's table alike."""
+        end = at + length
+        self.tlb.ranges = [r for r in self.tlb.ranges if r.group != group]
+        for w in (False, True):
+            self.tlb.ranges += [Range(group, w, 0, at, 0), Range(group, w, end, MEM_SIZE - end, end)]
+        rs = [IotlbRange(0, at, 0, VHOST_ACCESS_RW), IotlbRange(end, MEM_SIZE - end, end,
+                                                                VHOST_ACCESS_RW)]
+        if writes_only:
+            self.tlb.ranges.append(Range(group, False, at, length, at))
+            rs.append(IotlbRange(at, length, at, VHOST_ACCESS_RO))
+        self.model_ranges[group] = rs
+
+    def map_all(self, group: int) -> None:
+        """``group`` maps every IOVA one to one again (no hole)."""
+        self.tlb.ranges = [r for r in self.tlb.ranges if r.group != group] + [
+            Range(group, w, 0, MEM_SIZE, 0) for w in (False, True)]
+        self.model_ranges[group] = None
+
+    def space(self, group: int) -> AddressSpace:
+        s = AddressSpace(ASID[group])
+        rs = self.model_ranges[group]
+        if rs is not None:
+            s.leave_passthrough()
+            for r in rs:
+                s.table.add_range(r)
+        return s
 
     async def reset(self) -> None:
         self.dut.rst.value = 1
@@ -121,32 +176,41 @@ class TB:
 
     def model_ring(self, size: int) -> SplitRing:
         log = AccessLog()
-        ring = DmaPort(self.ref, AddressSpace(ASID[RGROUP]), 0, log)
-        data = DmaPort(self.ref, AddressSpace(ASID[DGROUP]), 0, log)
-        return SplitRing(ring, data, DESC, DRV, DEV, size, False)
+        ring = DmaPort(self.ref, self.space(self.rgroup), 0, log)
+        data = DmaPort(self.ref, self.space(DGROUP), 0, log)
+        return SplitRing(ring, data, *self.areas, size, False)
 
-    async def walk(self, size: int, last_avail: int, rx: bool, limit: int = 3000
-                   ) -> dict[str, Any]:
-        """One chain: the context held, one start, the walker run back to idle, every event,
-        the fault or the hand-off, and the handed-over segment list read back."""
+    async def walk(self, size: int, last_avail: int, rx: bool, limit: int = 3000,
+                   drop: tuple[str, ...] = DROP_ALL, used: int = 0, seen: int | None = None,
+                   ahead: int = 0) -> dict[str, Any]:
+        """One chain: the context held (last_avail, used index, and avail.idx as last seen,
+        or None), one start, the walker run back to idle, every event, every AXI access by
+        kind (``ar``/``aw``: (kind, address, beats)), every IOTLB request (``tr``: (group,
+        write, iova, length)), the fault or the hand-off, and the handed-over segment list
+        read back. ``drop`` names the pulses (ctx_change, tr_flush) given in the start cycle:
+        by default both, as the engine's commands give them when the ring was rewritten since
+        the last chain; none lets the walker keep what it read ahead. ``ahead`` of the
+        chains before this one are still held by the later stages: the context's last_avail
+        and used index are that many behind the walker's."""
         d = self.dut
         await FallingEdge(d.clk)
         d.ctx_state.value, d.ctx_size.value = S.RDY, size
-        d.ctx_desc.value, d.ctx_drv.value, d.ctx_dev.value = DESC, DRV, DEV
-        d.ctx_avail.value, d.ctx_used.value = last_avail, 0
-        d.ctx_dgroup.value, d.ctx_rgroup.value = DGROUP, RGROUP
+        d.ctx_desc.value, d.ctx_drv.value, d.ctx_dev.value = self.areas
+        d.ctx_avail.value = (last_avail - ahead) & 0xFFFF
+        d.ctx_used.value, d.ahead.value = (used - ahead) & 0xFFFF, ahead
+        d.ctx_seen.value, d.ctx_seen_ok.value = (0, 0) if seen is None else (seen, 1)
+        d.ctx_dgroup.value, d.ctx_rgroup.value = DGROUP, self.rgroup
         d.back_idle.value, d.h_ready.value, d.tr_req_ready.value = 1, 1, 1
         d.rx_need.value = 0
         got: dict[str, Any] = {"consume": 0, "seen": [], "ift_set": [], "ift_clr": [],
-                               "fault": None, "hand": None}
+                               "fault": None, "hand": None, "ar": [], "aw": [], "tr": []}
         pending = None
         started = False
         for _ in range(limit):
             await FallingEdge(d.clk)
-            # each chain is on a ring rewritten since the last: in the start cycle a VQ command
-            # and an IOTLB command drop the entries read ahead and the cached translations,
-            # as the engine's commands do
-            d.start_valid.value = d.ctx_change.value = d.tr_flush.value = int(not started)
+            d.start_valid.value = int(not started)
+            for name in DROP_ALL:
+                getattr(d, name).value = int(not started and name in drop)
             d.start_vq.value, d.start_rx.value = 0, int(rx)
             if pending is not None:
                 a = pending
@@ -164,7 +228,14 @@ class TB:
                 continue
             if not busy:
                 break
+            for ch in ("ar", "aw"):
+                if int(getattr(d, f"axi_{ch}valid").value) and int(getattr(d, f"axi_{ch}ready").value):
+                    got[ch].append((int(d.axi_user.value) >> 16 & 7,
+                                    int(getattr(d, f"axi_{ch}addr").value),
+                                    int(getattr(d, f"axi_{ch}len").value) + 1))
             if int(d.tr_req_valid.value):
+                got["tr"].append((int(d.tr_req_group.value), int(d.tr_req_write.value),
+                                  int(d.tr_req_iova.value), int(d.tr_req_len.value)))
                 pending = self.tlb.answer(int(d.tr_req_group.value), bool(int(d.tr_req_write.value)),
                                           int(d.tr_req_iova.value), int(d.tr_req_len.value))
             got["consume"] += int(d.ev_consume.value)
@@ -187,7 +258,14 @@ class TB:
             raise AssertionError(f"the walker did not return to idle in {limit} cycles")
         if got["hand"] is not None:
             got["segs"] = await self.segments(got["hand"]["bank"], got["hand"]["total"])
+        if got["seen"]:
+            got["last_seen"] = got["seen"][-1]
         return got
+
+    @staticmethod
+    def count(got: dict[str, Any], kind: int) -> int:
+        """Bus reads of one access kind the chain made."""
+        return sum(1 for k, _, _ in got["ar"] if k == kind)
 
     async def segments(self, bank: int, total: int) -> list[tuple[int, int]]:
         """The handed-over bank's segments, read through the mover's port, up to ``total``
@@ -211,9 +289,9 @@ class TB:
                 ) -> None:
         for k, h in enumerate(heads):
             slot = (last_avail + k) & (size - 1)
-            self.poke(DRV + VRING_AVAIL_RING_OFF + 2 * slot, struct.pack("<H", h))
+            self.poke(self.areas[1] + VRING_AVAIL_RING_OFF + 2 * slot, struct.pack("<H", h))
         new = (last_avail + len(heads)) & 0xFFFF if idx is None else idx
-        self.poke(DRV + VRING_AVAIL_IDX_OFF, struct.pack("<H", new))
+        self.poke(self.areas[1] + VRING_AVAIL_IDX_OFF, struct.pack("<H", new))
 
     def desc(self, table: int, i: int, addr: int, length: int, flags: int, nxt: int) -> None:
         self.poke(table + VRING_DESC_SIZE * i, VRING_DESC_STRUCT.pack(addr, length, flags, nxt))
@@ -238,20 +316,23 @@ def draw_chain(rng: random.Random, tb: TB, size: int, rx: bool) -> tuple[int, bo
             last = k == n - 1
             tb.desc(table, k, addrs[k], lens[k], flags | (0 if last else VRING_DESC_F_NEXT),
                     0 if last else k + 1)
-        tb.desc(DESC, head, table, 16 * n, VRING_DESC_F_INDIRECT, 0)
+        tb.desc(tb.areas[0], head, table, 16 * n, VRING_DESC_F_INDIRECT, 0)
         return head, True
     idx = [head, *rng.sample([i for i in range(size) if i != head], min(n, size) - 1)]
     for k, i in enumerate(idx):
         last = k == len(idx) - 1
-        tb.desc(DESC, i, addrs[k], lens[k], flags | (0 if last else VRING_DESC_F_NEXT),
+        tb.desc(tb.areas[0], i, addrs[k], lens[k], flags | (0 if last else VRING_DESC_F_NEXT),
                 0 if last else idx[k + 1])
     return head, False
 
 
-async def check_chain(tb: TB, size: int, last_avail: int, rx: bool, what: str) -> str:
-    """Walk the published chain on the DUT and on the model; compare. Returns the outcome."""
+async def check_chain(tb: TB, size: int, last_avail: int, rx: bool, what: str,
+                      **walk: Any) -> str:
+    """Walk the published chain on the DUT and on the model; compare. Returns the outcome
+    (the walk's record is in ``tb.got``); ``walk`` goes to :meth:`TB.walk`."""
     model = tb.model_ring(size)
     want_err: int | None = None
+    want_iova: int | None = None
     chain = None
     try:
         avail = model.avail_idx()
@@ -259,19 +340,26 @@ async def check_chain(tb: TB, size: int, last_avail: int, rx: bool, what: str) -
             want_err = errno.EFAULT    # vhost_get_vq_desc: "Guest moved avail index"
         else:
             chain = model.walk(model.head_at(last_avail), allow_read=not rx, allow_write=rx)
+            model.check_completion(walk.get("used", 0))
     except RingError as e:
         want_err = e.errno
-    got = await tb.walk(size, last_avail, rx)
+        if e.fault is not None:
+            want_iova = e.fault.iova
+    got = tb.got = await tb.walk(size, last_avail, rx, **walk)
     assert got["consume"] == 1, f"{what}: {got['consume']} kicks consumed"
     if want_err is not None:
         assert got["hand"] is None, f"{what}: a chain the model refuses ({want_err}) moved on"
         assert got["fault"] is not None and got["fault"]["errno"] == want_err, \
             f"{what}: fault {got['fault']}, the model's errno {want_err}"
+        if want_iova is not None:
+            # a translation fault names the item the model's TranslationFault names
+            assert (got["fault"]["iova"], got["fault"]["xlate"]) == (want_iova, 1), \
+                f"{what}: fault {got['fault']}, the model's iova {want_iova:#x}"
         assert len(got["ift_clr"]) == 0 and len(got["ift_set"]) <= 1
         return "fault"
     assert chain is not None and got["fault"] is None, f"{what}: fault {got['fault']}"
     hand = got["hand"]
-    assert hand is not None, f"{what}: nothing handed over"
+    assert hand is not None, f"{what}: nothing handed over: {got}"
     assert got["ift_set"] == [chain.head] and not got["ift_clr"], (what, got)
     assert (hand["head"], hand["rx"]) == (chain.head, int(rx)), (what, hand)
     segs = chain.writable if rx else chain.readable
@@ -354,3 +442,254 @@ async def test_bad_rings_fault_as_model(dut):
             "errno": RM.fault["EFAULT"], "iova": hole - 16, "xlate": 1, "write": int(rx),
             "asid": ASID[DGROUP]}, got["fault"]
     assert RM.fault["EFAULT"] == errno.EFAULT
+
+
+# -- across chains: what the walker reads ahead or knows, kept and dropped -------------------
+def used_area(tb: TB, size: int) -> tuple[int, int]:
+    """The used ring's IOVAs: flags, idx and the elements."""
+    dev = tb.areas[2]
+    return dev, dev + VRING_USED_RING_OFF + VRING_USED_ELEM_SIZE * size
+
+
+def probes(tb: TB, got: dict[str, Any], size: int) -> int:
+    """IOTLB requests the chain made for writing into the used ring (the completion check's
+    translate-only requests; the walker writes nothing else there with EVENT_IDX off)."""
+    lo, hi = used_area(tb, size)
+    return sum(1 for g, w, iova, _ in got["tr"] if w and g == tb.rgroup and lo <= iova < hi)
+
+
+async def run_chains(tb: TB, size: int, last: int, rx: bool, n: int, what: str,
+                     drops: dict[int, tuple[str, ...]] | None = None) -> list[tuple[str, Any]]:
+    """``n`` published chains from ``last`` walked one after another as the engine serves a
+    queue: the first on a freshly written ring (both drops), each later one with only the
+    pulses ``drops`` names for it, the context carried (last_avail and the used index one
+    further per chain handed over, as if each were completed at once; avail.idx as last
+    seen; up to three of the chains before it still held by the later stages, at random).
+    Each is compared with the model; stops at the first fault. Returns each chain's outcome
+    and record."""
+    out: list[tuple[str, Any]] = []
+    seen: int | None = None
+    for k in range(n):
+        drop = DROP_ALL if k == 0 else (drops or {}).get(k, ())
+        o = await check_chain(tb, size, (last + k) & 0xFFFF, rx, f"{what} chain {k}",
+                              drop=drop, used=k, seen=seen, ahead=random.randrange(min(k, 3) + 1))
+        seen = tb.got.get("last_seen", seen)
+        out.append((o, tb.got))
+        if o == "fault":
+            break
+    return out
+
+
+def one_buffer(tb: TB, rng: random.Random, i: int, rx: bool, nxt: int | None = None) -> None:
+    """Descriptor ``i`` of the queue's table: one buffer, chaining to ``nxt`` if given."""
+    tb.desc(tb.areas[0], i, BUFS + rng.randrange(0, MEM_SIZE - BUFS - 4 * PAGE),
+            rng.choice([1, 64, 1500, PAGE + 7]),
+            (VRING_DESC_F_WRITE if rx else 0) | (0 if nxt is None else VRING_DESC_F_NEXT),
+            nxt or 0)
+
+
+@cocotb.test()
+async def test_read_ahead_across_chains(dut):
+    """Avail entries and head descriptors read ahead serve the next chains of the queue.
+    Eight chains published at once: the first reads avail.idx and the entries, the seven
+    after it take their heads with no avail-ring access. Heads in table order (h, h+1, ...):
+    one descriptor read brings four heads, so eight chains make two; heads out of order: a
+    read of one descriptor each. Heads in order whose chains go on (NEXT) or are indirect
+    still read their next descriptors and their tables. Every chain is the model's."""
+    tb = TB(dut)
+    await tb.reset()
+    base = random.getrandbits(32)
+    dut._log.info("walker read-ahead: seed %d", base)
+    rng = random.Random(base)
+    size = 64
+    for rnd in range(6):
+        rx = rng.random() < 0.5
+        # eight entries from a slot that leaves them all before the ring's end
+        last = (rng.randrange(1 << 10) * size + rng.randrange(size - 7)) & 0xFFFF
+        what = f"seed {base} round {rnd} ({'RX' if rx else 'TX'})"
+        if rnd % 3 == 0:
+            h = rng.randrange(size - 7)
+            heads = [h + k for k in range(8)]
+            for i in heads:
+                one_buffer(tb, rng, i, rx)
+            tb.publish(size, last, heads)
+            res = await run_chains(tb, size, last, rx, 8, what + " in order")
+            assert [o for o, _ in res] == ["handed"] * 8, res
+            assert [tb.count(g, K_AVAIL) for _, g in res] == [2] + [0] * 7, \
+                (what, [g["ar"] for _, g in res])
+            assert [tb.count(g, K_DESC) for _, g in res] == [1, 0, 0, 0, 1, 0, 0, 0], \
+                (what, [g["ar"] for _, g in res])
+            for k in (0, 4):
+                (_, addr, beats), = [a for a in res[k][1]["ar"] if a[0] == K_DESC]
+                assert addr <= DESC + 16 * heads[k] and \
+                    addr + beats * tb.beat >= DESC + 16 * (heads[k] + 4), (what, k, addr, beats)
+        elif rnd % 3 == 1:
+            # no head follows the one before it in the table
+            heads = rng.sample(range(0, size, 2), 8)
+            for i in heads:
+                one_buffer(tb, rng, i, rx)
+            tb.publish(size, last, heads)
+            res = await run_chains(tb, size, last, rx, 8, what + " out of order")
+            assert [o for o, _ in res] == ["handed"] * 8, res
+            assert [tb.count(g, K_AVAIL) for _, g in res] == [2] + [0] * 7, what
+            descs = [[a for a in g["ar"] if a[0] == K_DESC] for _, g in res]
+            assert all(len(d) == 1 and d[0][1] <= DESC + 16 * h and
+                       d[0][1] + d[0][2] * tb.beat < DESC + 16 * h + 16 + tb.beat
+                       for d, h in zip(descs, heads, strict=True)), (what, heads, descs)
+        else:
+            # h, h+1, h+2, h+3 read ahead together; h+1 chains on to a descriptor outside
+            # them, h+2 is an indirect table of n
+            h = rng.randrange(size - 12)
+            j, n = h + 4 + rng.randrange(size - h - 4), rng.randrange(1, 5)
+            one_buffer(tb, rng, h, rx)
+            one_buffer(tb, rng, h + 1, rx, nxt=j)
+            one_buffer(tb, rng, j, rx)
+            table = TABLES + 16 * rng.randrange(64)
+            for k in range(n):
+                tb.desc(table, k, BUFS + rng.randrange(0, MEM_SIZE - BUFS - 4 * PAGE),
+                        rng.choice([1, 64, 1500]),
+                        (VRING_DESC_F_WRITE if rx else 0) |
+                        (VRING_DESC_F_NEXT if k < n - 1 else 0), k + 1 if k < n - 1 else 0)
+            tb.desc(DESC, h + 2, table, 16 * n, VRING_DESC_F_INDIRECT, 0)
+            one_buffer(tb, rng, h + 3, rx)
+            tb.publish(size, last, [h, h + 1, h + 2, h + 3])
+            res = await run_chains(tb, size, last, rx, 4, what + " chained on")
+            assert [o for o, _ in res] == ["handed"] * 4, res
+            assert [tb.count(g, K_DESC) for _, g in res] == [1, 1, 0, 0], \
+                (what, [g["ar"] for _, g in res])
+            assert next(a[1] for a in res[1][1]["ar"] if a[0] == K_DESC) <= DESC + 16 * j, what
+            assert [tb.count(g, K_INDIRECT) for _, g in res] == [0, 0, n, 0], \
+                (what, [g["ar"] for _, g in res])
+
+
+@cocotb.test()
+async def test_read_ahead_faults_retried(dut):
+    """A read ahead that faults is retried as the one item the chain needs: later avail
+    entries or head descriptors on an unmapped page, or on a beat that answers SLVERR, do not
+    fault the chains that do not need them (each is handed over as the model walks it); the
+    chain that needs the item faults (unmapped: EFAULT naming the item, as the model; SLVERR:
+    EIO, docs/rtl-interface.md "Ports")."""
+    tb = TB(dut)
+    await tb.reset()
+    rng = random.Random(random.getrandbits(32))
+    size = 8
+    # avail entries: the ring from slot 6 on is in the next page, which is not mapped
+    tb.areas = (DESC, 0x5FF0, DEV)
+    tb.hole(RGROUP, 0x6000, PAGE)
+    heads = rng.sample(range(size), size)
+    for i in heads:
+        one_buffer(tb, rng, i, False)
+    tb.publish(size, 0, heads)
+    res = await run_chains(tb, size, 0, False, size, "avail entries on an unmapped page")
+    assert [o for o, _ in res] == ["handed"] * 6 + ["fault"], res
+    assert res[-1][1]["fault"]["iova"] == 0x5FF4 + 2 * 6, res[-1][1]["fault"]
+    # head descriptors: the table from descriptor 4 on is in the next page, not mapped
+    tb.areas = (0x1FC0, DRV, DEV)
+    tb.hole(RGROUP, 0x2000, PAGE)
+    for i in range(size):
+        one_buffer(tb, rng, i, True)
+    tb.publish(size, 0, [1, 2, 3, 4, 5])
+    res = await run_chains(tb, size, 0, True, 5, "descriptors on an unmapped page")
+    assert [o for o, _ in res] == ["handed"] * 3 + ["fault"], res
+    assert res[-1][1]["fault"]["iova"] == 0x2000, res[-1][1]["fault"]
+    # the same on beats that answer SLVERR: the model knows no bus errors, so the chain that
+    # needs the bad beat is stated by hand (EIO, no hand-off)
+    tb.areas = (DESC, DRV, DEV)
+    tb.map_all(RGROUP)
+    eio = RM.fault["EIO"]
+    # head descriptors h..h+3, the beat of h+2 bad: h and h+1 in another beat at every width
+    h = 2 + 4 * rng.randrange(size // 4 - 1)
+    for i in range(size):
+        one_buffer(tb, rng, i, False)
+    tb.publish(size, 0, [h, h + 1, h + 2, h + 3])
+    bad = (DESC + 16 * (h + 2)) // tb.beat * tb.beat
+    tb.ram.bad = {bad}
+    res = await run_chains(tb, size, 0, False, 2, "descriptors, SLVERR on a later head's")
+    assert [o for o, _ in res] == ["handed"] * 2, res
+    got = await tb.walk(size, 2, False, drop=(), used=2, seen=res[-1][1].get("last_seen"))
+    assert got["hand"] is None and got["fault"] is not None and \
+        got["fault"]["errno"] == eio, got["fault"]
+    tb.ram.bad = set()
+    # avail entries 26..33 of a queue of 64, the beat from slot 30 on bad (64 bytes into the
+    # driver area: a beat boundary at every width)
+    size, last = 64, 26
+    for i in range(size):
+        one_buffer(tb, rng, i, False)
+    tb.publish(size, last, rng.sample(range(size), 8))
+    tb.ram.bad = {DRV + 64}
+    res = await run_chains(tb, size, last, False, 4, "avail entries, SLVERR on a later one")
+    assert [o for o, _ in res] == ["handed"] * 4, res
+    got = await tb.walk(size, last + 4, False, drop=(), used=4, seen=res[-1][1].get("last_seen"))
+    assert got["hand"] is None and got["fault"] is not None and \
+        got["fault"]["errno"] == eio, got["fault"]
+    tb.ram.bad = set()
+
+
+@cocotb.test()
+async def test_flush_and_ctx_change_drop(dut):
+    """What is read ahead or known is dropped by an IOTLB command (tr_flush) and by a VQ
+    command (ctx_change) between chains: the next chain reads its avail entry and its head
+    descriptor again and checks the completion's items again (IOTLB requests for writing the
+    used ring); the chain after it is served from what that one read."""
+    tb = TB(dut)
+    await tb.reset()
+    rng = random.Random(random.getrandbits(32))
+    size, last = 64, 0
+    h = rng.randrange(size - 8)
+    heads = [h + k for k in range(8)]
+    for i in heads:
+        one_buffer(tb, rng, i, False)
+    tb.publish(size, last, heads)
+    # a second ring group bound to another ASID, the same memory: the VQ command of chain 3
+    # moves the rings to it, so the completion check must ask the IOTLB again
+    tb.tlb.asid = {**ASID, 3: 5}
+    tb.tlb.ranges += [Range(3, w, 0, MEM_SIZE, 0) for w in (False, True)]
+    seen: int | None = None
+    counts = []
+    for k, drop in enumerate([DROP_ALL, ("tr_flush",), (), ("ctx_change",), ()]):
+        if k == 3:
+            tb.rgroup = 3
+        got = await tb.walk(size, last + k, False, drop=drop, used=k, seen=seen)
+        seen = got.get("last_seen", seen)
+        assert got["hand"] is not None and got["hand"]["head"] == heads[k], (k, got)
+        counts.append((tb.count(got, K_AVAIL), tb.count(got, K_DESC), probes(tb, got, size)))
+    avail, desc, probe = zip(*counts, strict=True)
+    assert avail[1] >= 1 and avail[3] >= 1 and avail[2] == avail[4] == 0, counts
+    assert desc[1] == desc[3] == 1 and desc[2] == desc[4] == 0, counts
+    assert probe[1] >= 1 and probe[3] >= 1 and probe[2] == probe[4] == 0, counts
+    tb.rgroup = RGROUP
+
+
+@cocotb.test()
+async def test_completion_check_skipped(dut):
+    """The completion check is skipped by the chains whose used element is in the page the
+    last checked one was in: no IOTLB request for them. An element in a new page, or one that
+    straddles a page end (offset 0xffc), is checked again; an element whose page refuses
+    writes faults the chain EFAULT naming the element, as the model's check_completion, and
+    nothing is handed over."""
+    tb = TB(dut)
+    await tb.reset()
+    rng = random.Random(random.getrandbits(32))
+    size = 8
+    for i in range(size):
+        one_buffer(tb, rng, i, False)
+    # elements at 0x...fe8, ff0, ff8, then 0x5000 (a new page), 0x5008 ...; then at 0x...fe4,
+    # fec, ff4, ffc (straddling), 0x5004
+    for dev, new_page in ((0x4FE4, 3), (0x4FE0, 3)):
+        tb.areas = (DESC, DRV, dev)
+        tb.publish(size, 0, rng.sample(range(size), 6))
+        res = await run_chains(tb, size, 0, False, 6, f"used ring at {dev:#x}")
+        assert [o for o, _ in res] == ["handed"] * 6, res
+        n = [probes(tb, g, size) for _, g in res]
+        assert n[0] >= 1 and n[1] == n[2] == 0 and n[new_page] >= 1, (hex(dev), n)
+        if dev == 0x4FE4:
+            assert n[4] == n[5] == 0, (hex(dev), n)
+    # the element's new page refuses writes (read-only): that chain faults, moves nothing
+    tb.areas = (DESC, DRV, 0x4FE4)
+    tb.hole(RGROUP, 0x5000, PAGE, writes_only=True)
+    tb.publish(size, 0, rng.sample(range(size), 6))
+    res = await run_chains(tb, size, 0, False, 6, "element on a read-only page")
+    assert [o for o, _ in res] == ["handed"] * 3 + ["fault"], res
+    f = res[-1][1]["fault"]
+    assert (f["errno"], f["iova"], f["write"], f["asid"]) == \
+        (errno.EFAULT, 0x5000, 1, ASID[RGROUP]), f
