@@ -13,7 +13,9 @@
  *  - AXI4 slave over guest memory: each read beat reads a whole bus word, each write beat
  *    writes its strobed bytes; every access is logged with the {kind, asid, vq} user sideband
  *    of its burst (captured with the address), poisoned or out-of-range accesses answer
- *    SLVERR. One burst per direction at a time, INCR and FIXED, as cocotbext-axi's AxiSlave.
+ *    SLVERR. INCR and FIXED. As cocotbext-axi's AxiSlave queues them, read addresses are
+ *    taken ahead (RD_QUEUE) and their bursts served in order, back to back, and a write's
+ *    response waits in a queue (WR_QUEUE) while the next write's address and beats are taken.
  *  - AXI-Stream sink of transmitted frames and source of received frames, whole frames
  *    exchanged with Python in bulk.
  *  - AXI-Lite master of the command path, fed from a queue Python fills; `axil_done` toggles
@@ -42,7 +44,11 @@ module tb_nic_host #(
     // AXI-Lite address width
     parameter int AXIL_ADDR_W = 16,
     // Quiet cycles in a row before `settled` rises
-    parameter int QUIET_CYCLES = 16
+    parameter int QUIET_CYCLES = 16,
+    // Read addresses the memory takes ahead of the burst it serves (a power of two)
+    parameter int RD_QUEUE = 8,
+    // Write responses that may wait to be sent (a power of two)
+    parameter int WR_QUEUE = 8
 ) (
     input  wire logic                    clk,
     input  wire logic                    rst,
@@ -256,22 +262,45 @@ always @(posedge clk) begin : axil_master
 end
 
 // ---------------------------------------------------------------------------------------
-// AXI4 slave, write: address, beats, response
+// AXI4 slave, write: address, beats, then the response queued (up to WR_QUEUE waiting), so
+// the next burst's address is taken once the last beat is, as cocotbext-axi's AxiSlaveWrite
+// takes it while its responses wait in their queue
 // ---------------------------------------------------------------------------------------
-typedef enum logic [1:0] {WR_IDLE, WR_DATA, WR_RESP} wr_state_t;
+typedef enum logic {WR_IDLE, WR_DATA} wr_state_t;
 wr_state_t       wr_state;
 logic [ADDR_W-1:0] wr_addr;
 logic [7:0]      wr_left;
 logic [2:0]      wr_size;
 logic [1:0]      wr_burst;
 logic [23:0]     wr_user;
+logic [ID_W-1:0] wr_id;
 logic            wr_err;
 
-assign m_axi_awready = !rst && wr_state == WR_IDLE && !stall[CH_AW];
+typedef struct packed {
+    logic [ID_W-1:0] id;
+    logic            err;
+} wr_resp_t;
+
+localparam int WR_PTR_W = $clog2(WR_QUEUE);
+
+wr_resp_t          wr_b_q [WR_QUEUE];
+logic [WR_PTR_W:0] wr_b_wr;
+logic [WR_PTR_W:0] wr_b_rd;
+wire logic         wr_b_empty = wr_b_wr == wr_b_rd;
+wire logic         wr_b_full = (wr_b_wr - wr_b_rd) == (WR_PTR_W+1)'(WR_QUEUE);
+
+assign m_axi_awready = !rst && wr_state == WR_IDLE && !wr_b_full && !stall[CH_AW];
 // the first beat may come with its address, as cocotbext's AxiSlave (which queues W apart
 // from AW) takes it; later beats follow in WR_DATA
 assign m_axi_wready = !stall[CH_W] && (wr_state == WR_DATA ||
                                        (wr_state == WR_IDLE && m_axi_awvalid && m_axi_awready));
+
+initial begin
+    if (WR_QUEUE < 1 || (WR_QUEUE & (WR_QUEUE - 1)) != 0) begin
+        $error("Error: WR_QUEUE %0d not a power of two (instance %m)", WR_QUEUE);
+        $finish;
+    end
+end
 
 // burst checks shared by both directions (cocotbext-axi asserts the same)
 function automatic string burst_problem(input logic [ADDR_W-1:0] addr, input logic [7:0] len,
@@ -293,19 +322,21 @@ always @(posedge clk) begin : axi_write
     logic [2:0]      size;
     logic [1:0]      burst;
     logic [23:0]     user;
+    logic [ID_W-1:0] id;
     logic            err;
     if (rst) begin
         wr_state <= WR_IDLE;
+        wr_b_wr <= '0;
+        wr_b_rd <= '0;
         m_axi_bvalid <= 1'b0;
     end else begin
         // the burst in progress, or the one whose address is taken this cycle
-        {addr, left, size, burst, user, err} = {wr_addr, wr_left, wr_size, wr_burst, wr_user, wr_err};
+        {addr, left, size, burst, user, id, err} = {wr_addr, wr_left, wr_size, wr_burst, wr_user, wr_id, wr_err};
         if (wr_state == WR_IDLE && m_axi_awvalid && m_axi_awready) begin
             problem = burst_problem(m_axi_awaddr, m_axi_awlen, m_axi_awsize, m_axi_awburst);
             if (problem != "") vtb_protocol_error(DEV, {"AXI4 write: ", problem});
             addr = (m_axi_awaddr >> m_axi_awsize) << m_axi_awsize;
-            {left, size, burst, user, err} = {m_axi_awlen, m_axi_awsize, m_axi_awburst, m_axi_awuser, 1'b0};
-            m_axi_bid <= m_axi_awid;
+            {left, size, burst, user, id, err} = {m_axi_awlen, m_axi_awsize, m_axi_awburst, m_axi_awuser, m_axi_awid, 1'b0};
             wr_state <= WR_DATA;
         end
         if (m_axi_wvalid && m_axi_wready) begin
@@ -316,41 +347,59 @@ always @(posedge clk) begin : axi_write
                                                   m_axi_wlast, left));
             end
             if (burst == BURST_INCR) addr = addr + (ADDR_W'(1) << size);
-            if (left == 0) wr_state <= WR_RESP;
+            if (left == 0) begin
+                // the burst is written: its response queues, the next address may come
+                wr_b_q[WR_PTR_W'(wr_b_wr)] <= '{id: id, err: err};
+                wr_b_wr <= wr_b_wr + 1'b1;
+                wr_state <= WR_IDLE;
+            end
             left = left - 8'd1;
         end
-        {wr_addr, wr_left, wr_size, wr_burst, wr_user, wr_err} <= {addr, left, size, burst, user, err};
-        case (wr_state)
-            WR_IDLE, WR_DATA: ;
-            WR_RESP: begin
-                if (!m_axi_bvalid) begin
-                    if (!stall[CH_B]) begin
-                        m_axi_bvalid <= 1'b1;
-                        m_axi_bresp <= wr_err ? RESP_SLVERR : RESP_OKAY;
-                    end
-                end else if (m_axi_bready) begin
-                    m_axi_bvalid <= 1'b0;
-                    wr_state <= WR_IDLE;
-                end
-            end
-            default: wr_state <= WR_IDLE;
-        endcase
+        {wr_addr, wr_left, wr_size, wr_burst, wr_user, wr_id, wr_err} <= {addr, left, size, burst, user, id, err};
+        // responses in order, the oldest first, one each cycle the channel is free
+        if (m_axi_bvalid && m_axi_bready) m_axi_bvalid <= 1'b0;
+        if ((!m_axi_bvalid || m_axi_bready) && !wr_b_empty && !stall[CH_B]) begin
+            m_axi_bid <= wr_b_q[WR_PTR_W'(wr_b_rd)].id;
+            m_axi_bresp <= wr_b_q[WR_PTR_W'(wr_b_rd)].err ? RESP_SLVERR : RESP_OKAY;
+            m_axi_bvalid <= 1'b1;
+            wr_b_rd <= wr_b_rd + 1'b1;
+        end
     end
 end
 
 // ---------------------------------------------------------------------------------------
-// AXI4 slave, read: address, then one beat per cycle the channel is free and not stalled
+// AXI4 slave, read: addresses queue (up to RD_QUEUE behind the burst being served, as
+// cocotbext-axi's AxiSlaveRead queues them), bursts are served in order, one beat per cycle the
+// channel is free and not stalled, the next burst's first beat right after the last one's
 // ---------------------------------------------------------------------------------------
-logic            rd_busy;
-logic [ADDR_W-1:0] rd_addr;
-logic [7:0]      rd_left;
-logic [2:0]      rd_size;
-logic [1:0]      rd_burst;
-logic [23:0]     rd_user;
-logic [ID_W-1:0] rd_id;          // the burst's ID: each beat carries it, so the last beat of
-                                 // one burst keeps its RID while the next burst's address is taken
+typedef struct packed {
+    logic [ADDR_W-1:0] addr;    // aligned to the beat size
+    logic [7:0]        len;
+    logic [2:0]        size;
+    logic [1:0]        burst;
+    logic [23:0]       user;
+    logic [ID_W-1:0]   id;      // each beat carries it, so the last beat of one burst keeps its
+                                // RID while the next burst is loaded
+} rd_burst_t;
 
-assign m_axi_arready = !rst && !rd_busy && !stall[CH_AR];
+localparam int RD_PTR_W = $clog2(RD_QUEUE);
+
+rd_burst_t       rd_cur;         // the burst being served
+logic            rd_busy;
+rd_burst_t       rd_q [RD_QUEUE];
+logic [RD_PTR_W:0] rd_q_wr;      // one bit wider than the index: full and empty differ
+logic [RD_PTR_W:0] rd_q_rd;
+wire logic       rd_q_empty = rd_q_wr == rd_q_rd;
+wire logic       rd_q_full = (rd_q_wr - rd_q_rd) == (RD_PTR_W+1)'(RD_QUEUE);
+
+assign m_axi_arready = !rst && !rd_q_full && !stall[CH_AR];
+
+initial begin
+    if (RD_QUEUE < 1 || (RD_QUEUE & (RD_QUEUE - 1)) != 0) begin
+        $error("Error: RD_QUEUE %0d not a power of two (instance %m)", RD_QUEUE);
+        $finish;
+    end
+end
 
 always @(posedge clk) begin : axi_read
     string problem;
@@ -358,35 +407,47 @@ always @(posedge clk) begin : axi_read
     /* verilator lint_off UNUSEDSIGNAL */
     bit [511:0] word;  // the DPI word is as wide as the widest bus
     /* verilator lint_on UNUSEDSIGNAL */
+    rd_burst_t taken;
+    bit free;          // no burst being served after this edge's beat
     if (rst) begin
         rd_busy <= 1'b0;
+        rd_q_wr <= '0;
+        rd_q_rd <= '0;
         m_axi_rvalid <= 1'b0;
     end else begin
+        free = !rd_busy;
         if (m_axi_rvalid && m_axi_rready) m_axi_rvalid <= 1'b0;
-        if (!rd_busy) begin
-            if (m_axi_arvalid && m_axi_arready) begin
-                problem = burst_problem(m_axi_araddr, m_axi_arlen, m_axi_arsize, m_axi_arburst);
-                if (problem != "") vtb_protocol_error(DEV, {"AXI4 read: ", problem});
-                rd_addr <= (m_axi_araddr >> m_axi_arsize) << m_axi_arsize;
-                rd_left <= m_axi_arlen;
-                rd_size <= m_axi_arsize;
-                rd_burst <= m_axi_arburst;
-                rd_user <= m_axi_aruser;
-                rd_id <= m_axi_arid;
-                rd_busy <= 1'b1;
-            end
-        end else if ((!m_axi_rvalid || m_axi_rready) && !stall[CH_R]) begin
-            err = vtb_mem_read(DEV, longint'(rd_addr >> LANE_BITS << LANE_BITS), BYTES,
-                               32'(rd_user), word);
+        if (rd_busy && (!m_axi_rvalid || m_axi_rready) && !stall[CH_R]) begin
+            err = vtb_mem_read(DEV, longint'(rd_cur.addr >> LANE_BITS << LANE_BITS), BYTES,
+                               32'(rd_cur.user), word);
             m_axi_rdata <= word[DATA_W-1:0];
-            m_axi_rid <= rd_id;
+            m_axi_rid <= rd_cur.id;
             m_axi_rresp <= err ? RESP_SLVERR : RESP_OKAY;
-            m_axi_rlast <= rd_left == 0;
+            m_axi_rlast <= rd_cur.len == 0;
             m_axi_rvalid <= 1'b1;
-            if (rd_burst == BURST_INCR) rd_addr <= rd_addr + (ADDR_W'(1) << rd_size);
-            rd_left <= rd_left - 8'd1;
-            if (rd_left == 0) rd_busy <= 1'b0;
+            if (rd_cur.burst == BURST_INCR) rd_cur.addr <= rd_cur.addr + (ADDR_W'(1) << rd_cur.size);
+            rd_cur.len <= rd_cur.len - 8'd1;
+            free = rd_cur.len == 0;
         end
+        // the next burst: the oldest queued, else the one whose address is taken this edge
+        if (free && !rd_q_empty) begin
+            rd_cur <= rd_q[RD_PTR_W'(rd_q_rd)];
+            rd_q_rd <= rd_q_rd + 1'b1;
+        end
+        if (m_axi_arvalid && m_axi_arready) begin
+            problem = burst_problem(m_axi_araddr, m_axi_arlen, m_axi_arsize, m_axi_arburst);
+            if (problem != "") vtb_protocol_error(DEV, {"AXI4 read: ", problem});
+            taken = '{addr: (m_axi_araddr >> m_axi_arsize) << m_axi_arsize, len: m_axi_arlen,
+                      size: m_axi_arsize, burst: m_axi_arburst, user: m_axi_aruser, id: m_axi_arid};
+            if (free && rd_q_empty) begin
+                rd_cur <= taken;
+            end else begin
+                rd_q[RD_PTR_W'(rd_q_wr)] <= taken;
+                rd_q_wr <= rd_q_wr + 1'b1;
+            end
+            free = 1'b0;
+        end
+        rd_busy <= !free || !rd_q_empty;
     end
 end
 
@@ -443,8 +504,8 @@ end
 // buffer, or the queue stopped); a frame queued but not yet presented will move
 wire logic rx_quiet = s_axis_rx_tvalid ? !s_axis_rx_tready : !rx_queued;
 wire logic quiet = dp_idle && !host_busy && !irq_fault && al_state == AL_IDLE &&
-                   wr_state == WR_IDLE && !rd_busy && !m_axi_rvalid && !m_axi_awvalid &&
-                   !m_axi_arvalid && rx_quiet && !tx_in_frame;
+                   wr_state == WR_IDLE && wr_b_empty && !m_axi_bvalid && !rd_busy &&
+                   !m_axi_rvalid && !m_axi_awvalid && !m_axi_arvalid && rx_quiet && !tx_in_frame;
 
 logic [$clog2(QUIET_CYCLES+1)-1:0] quiet_count;
 
