@@ -56,6 +56,11 @@ module vdpa_ring_port
     // Largest item in bytes (16, or 64: the walker reads up to four descriptors at once);
     // writes are at most the 8 bytes of req_wdata
     parameter int ITEM_BYTES = 16,
+    // 1: the owner may probe (req_probe). 0: it never does (req_probe tied low), and `done`
+    // then comes from the bus alone, never combinationally from the item's lookup (as `fault`
+    // always does), so an owner may derive its request from signals that depend on done and
+    // fault (the completion writer's first item)
+    parameter int PROBES = 1,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE
 ) (
@@ -171,12 +176,17 @@ logic [7:0]  xc_asid;
 wire logic        looking = p_state_reg == P_XL && req_valid;
 wire logic        x_cached = looking && xc_hit;
 wire logic        x_valid = x_cached || (p_state_reg == P_XLW && tr_resp_valid);
-wire logic        x_ok = x_cached || tr_resp_ok;
 wire logic [63:0] x_pa = x_cached ? xc_pa : tr_resp_pa;
 wire logic [31:0] x_len = x_cached ? 32'(rem) : tr_resp_len;
 wire logic [7:0]  x_asid = x_cached ? xc_asid : tr_resp_asid;
-wire logic        x_fault = !x_ok || x_len == 0 ||
-                            (MUTANT == MUT_STRADDLE_FAULTS && x_len < 32'(rem));  // mutant MUT_STRADDLE_FAULTS
+// the IOTLB refuses the item: no translation, or none of it (a cached answer never faults: the
+// cache keeps successes only, each for the whole rest of the item). So a fault comes from the
+// IOTLB's answer or the bus, never combinationally from the lookup, and an owner may derive
+// its request from `fault` as from `done` (PROBES)
+wire logic        tr_refused = !tr_resp_ok || tr_resp_len == 0 ||
+                               (MUTANT == MUT_STRADDLE_FAULTS && tr_resp_len < 32'(rem));  // mutant MUT_STRADDLE_FAULTS
+wire logic        x_fault = !x_cached && tr_refused;
+wire logic        tr_fault = p_state_reg == P_XLW && tr_resp_valid && tr_refused;
 
 // a piece ends where the answer ends, and at a 4 KiB boundary of its address, which no AXI
 // burst may cross (an answer that goes on past it, an identity translation, is used in two
@@ -193,10 +203,12 @@ wire logic        last_piece = done_reg + piece_reg == req_len;
 wire logic r_end = p_state_reg == P_R && axi_rvalid && axi_rlast;
 wire logic r_err = axi_rresp != AXI_RESP_OKAY || eio_reg;
 wire logic b_end = p_state_reg == P_B && axi_bvalid;
-assign fault = (x_valid && x_fault) || (r_end && r_err) || (b_end && axi_bresp != AXI_RESP_OKAY);
-assign fault_xlate = x_valid && x_fault;
-assign fault_asid = x_asid;
-assign done = (x_valid && !x_fault && x_translate_only && xl_piece == rem && !check_reg) ||
+assign fault = tr_fault || (r_end && r_err) || (b_end && axi_bresp != AXI_RESP_OKAY);
+assign fault_xlate = tr_fault;
+assign fault_asid = tr_resp_asid;
+// without probes the first term is never true (x_translate_only && xl_piece == rem needs
+// req_probe or check_reg), and PROBES 0 leaves it out of the logic as well
+assign done = (PROBES != 0 && x_valid && !x_fault && x_translate_only && xl_piece == rem && !check_reg) ||
               (r_end && !r_err && last_piece) || (b_end && axi_bresp == AXI_RESP_OKAY && last_piece);
 
 // a request goes out in the cycle the item is looked up and missed, held until taken; it

@@ -17,6 +17,9 @@
  *   3. used_event (EVENT_IDX) or avail.flags           (2-byte read, AVAIL)
  *   4. the notification decision (__vringh_need_notify): vring_need_event(used_event, new,
  *      new - 1) with EVENT_IDX, else !VRING_AVAIL_F_NO_INTERRUPT; an interrupt pulse if due.
+ *      A field that cannot be read means no notification, and the chain is complete all the
+ *      same (__vringh_need_notify returns the error; drivers/vdpa/vdpa_sim/vdpa_sim_net.c:
+ *      vdpasim_net_complete notifies only on a positive answer, and nothing stops the queue).
  * It also says where the used element and used.idx of the queue's next completion are
  * (elem_iova, idx_iova), so the walker's before-any-data check translates exactly the items
  * this block will write.
@@ -37,8 +40,11 @@
  *             offered in the cycle after the request, each next one in the cycle the port
  *             becomes free again, so a port that is free at once moves one item every cycle.
  *             item_rdata is the first two bytes of the last item read; the port holds it from
- *             the cycle after the read's end until it takes another read. A fault on an item is the port
- *             owner's to report; it then pulses `cancel` and this block returns to idle at once.
+ *             the cycle after the read's end until it takes another read. A fault on the used
+ *             element or used.idx is the port owner's to report; it then pulses `cancel` and
+ *             this block returns to idle at once. A fault on step 3's read is not a fault of
+ *             the queue: the owner frees the port as for the read's end, with item_error high,
+ *             and the completion ends without a notification.
  *   commit    one-cycle pulse in the cycle the port takes the read of step 3 (used.idx has been
  *             written): the owner stores new_used as the queue's used index, advances its
  *             last_avail and frees the head's in-flight bit.
@@ -88,6 +94,7 @@ module vdpa_used_writer
     output wire logic [63:0]   item_wdata,
     output wire logic [2:0]    item_kind,       // vdpa_model.dma.AccessKind: AVAIL 1, USED 2
     input  wire logic [15:0]   item_rdata,
+    input  wire logic          item_error,      // step 3's read failed (with done_ready)
     input  wire logic          cancel,
 
     /* Context update and completion */
@@ -186,7 +193,7 @@ always_ff @(posedge clk) begin
         U_NOTE: u_state_reg <= item_ready ? U_CHK : U_NOTE;
         U_CHK: begin
             if (done_ready) begin
-                note_reg <= 1'b1;
+                note_reg <= !item_error;
                 note_used_reg <= new_used_reg;
                 note_vq_reg <= vq_reg;
                 u_state_reg <= U_IDLE;

@@ -35,10 +35,11 @@
  *    completions are seen in the order of a serial device, one a cycle at most (the contexts
  *    have one fault port); a chain whose queue went to ERR meanwhile (a later stage faulted on
  *    the chain before it) is dropped without a trace (w_abandon in the walker, ms_drop here).
- *    What a chain does before the one ahead of it on its queue is complete must be undoable if
- *    that completion faults: a receive chain does not start writing then (rx_after_done), a
- *    transmitted frame's last beat waits (tx_hold) and leaves with the abort flag if it did,
- *    and the walker's one write (avail_event, EVENT_IDX) waits for idle later stages.
+ *    What a chain does before the one ahead of it on its queue has written its used.idx must
+ *    be undoable if that completion faults: a receive chain does not start writing then
+ *    (rx_after_done), a transmitted frame's last beat waits (tx_hold) and leaves with the abort
+ *    flag if it did, and the walker's one write (avail_event, EVENT_IDX) waits for idle later
+ *    stages. The notification read after used.idx cannot fault the queue (vdpa_used_writer).
  *  - Prefetch. The next chain's ring items may be read before this chain's data is written:
  *    a guest whose receive buffers alias its own rings sees the ring as it was (the driver must
  *    not touch what it made available, virtio 1.2 §2.7.13.1; prefetching devices do the same).
@@ -251,7 +252,7 @@ logic         cs_xlate_reg;
 logic [7:0]   cs_asid_reg;
 logic [63:0]  cs_iova_reg;
 logic         cs_write_reg;
-// the completion writer's ring item
+// the completion writer's ring item, latched as the port takes it
 logic [7:0]   c_group_reg;
 logic [63:0]  c_iova_reg;
 logic [4:0]   c_len_reg;
@@ -673,9 +674,10 @@ logic          mv_req_ready;
 logic          uw_req_ready;       // the completion writer is idle: it takes a moved chain
 logic [SW-1:0] mv_seg_idx;
 // a receive chain does not start writing while the completion of its queue's previous chain
-// may still fault: a one-chain-at-a-time device would never write it then (a transmit chain
-// only reads, and its frame's end waits instead: tx_hold)
-wire logic        rx_after_done = !(w_rx && cs_busy && cs_vq_reg == w_vq);
+// may still fault, until its used.idx is written (cs_committed_reg; the notification read
+// after it cannot fault the queue): a one-chain-at-a-time device would never write it then (a
+// transmit chain only reads, and its frame's end waits instead: tx_hold)
+wire logic        rx_after_done = !(w_rx && cs_busy && cs_vq_reg == w_vq && !cs_committed_reg);
 // the move stage takes the walker's chain when it is free
 wire logic        h_ready = ms_state_reg == MS_IDLE && mv_req_ready && rx_after_done;
 wire logic        hand_off = w_h_valid && h_ready;
@@ -791,9 +793,10 @@ wire logic [31:0] mv_req_len = w_rx ? rx_xfer_len : (tx_dropped ? 32'd0 : w_h_to
 wire logic        ms_drop = q_state(32'(ms_vq_reg)) == VQS_ERR;
 wire logic        mv_done_ready = ms_drop || uw_req_ready;
 // a transmitted frame's last beat waits while the completion of its queue's previous chain
-// may still fault, and leaves with the abort flag (the receiver discards it) if it did
+// may still fault (until its used.idx is written), and leaves with the abort flag (the
+// receiver discards it) if it did
 logic              mv_tvalid, mv_tready, mv_tlast, mv_tuser;
-wire logic         tx_hold = mv_tlast && cs_busy && cs_vq_reg == ms_vq_reg;
+wire logic         tx_hold = mv_tlast && cs_busy && cs_vq_reg == ms_vq_reg && !cs_committed_reg;
 assign m_axis_tx_tvalid = mv_tvalid && !tx_hold;
 assign mv_tready = m_axis_tx_tready && !tx_hold;
 assign m_axis_tx_tlast = mv_tlast;
@@ -859,10 +862,6 @@ vdpa_dma_mover #(
 // the data has moved (TX: the frame's last stream beat accepted)
 wire logic uw_req_valid = mv_done_valid && !ms_drop;
 assign uw_take = uw_req_valid && uw_req_ready;
-// the port is the writer's again in CS_USED (the chain's first item) and in the cycle it ends
-// an item, so the next item goes to the port at once, back to back; the writer's done is taken
-// as its last read ends, with the next chain's request if the move stage has one (uw_take)
-wire logic uw_port_free = cs_state_reg == CS_USED || (cs_state_reg == CS_PORT && cp_done);
 logic         uw_item_valid;
 logic [7:0]   uw_item_group;
 logic [63:0]  uw_item_iova;
@@ -874,6 +873,24 @@ logic         uw_done_valid;
 logic         cp_done, cp_fault, cp_fault_xlate;
 logic [7:0]   cp_fault_asid;
 logic [127:0] cp_rdata;
+// the port is the writer's again in CS_USED (the chain's first item) and in the cycle it ends
+// an item, so the next item goes to the port at once, back to back; the writer's done is taken
+// as its last read ends, with the next chain's request if the move stage has one (uw_take)
+// (a fault on the notification read ends it too: no notification, not a fault of the queue)
+wire logic uw_port_free = cs_state_reg == CS_USED ||
+                          (cs_state_reg == CS_PORT && (cp_done || (cp_fault && uw_done_valid)));
+// the port's request: a chain's first item goes to the port in CS_USED, the cycle the writer
+// offers it (the port is idle then, and the copy latched in that cycle holds the same item
+// from the next), later items from the copy (an item's request must not change before its
+// done, and the writer offers the next one in that cycle). The port cannot fault in CS_USED:
+// the cache holds only successes and an IOTLB answer comes a cycle later at the earliest.
+// c_user needs no bypass: the bus request goes out from the cycle after, from the copy.
+wire logic         c_first = cs_state_reg == CS_USED;
+wire logic [7:0]   c_req_group = c_first ? uw_item_group : c_group_reg;
+wire logic [63:0]  c_req_iova = c_first ? uw_item_iova : c_iova_reg;
+wire logic [4:0]   c_req_len = c_first ? uw_item_len : c_len_reg;
+wire logic         c_req_write = c_first ? uw_item_write : c_write_reg;
+wire logic [63:0]  c_req_wdata = c_first ? uw_item_wdata : c_wval_reg;
 // where the writer would complete into: the walker checks its own chain's items instead
 // (w_used), from the same layout (vdpa_split_ring_pkg)
 /* verilator lint_off UNUSEDSIGNAL */
@@ -909,6 +926,7 @@ vdpa_used_writer #(
     .item_wdata(uw_item_wdata),
     .item_kind(uw_item_kind),
     .item_rdata(cp_rdata[15:0]),
+    .item_error(cp_fault),
     .cancel(cs_state_reg == CS_FAULT),
     .commit(uw_commit),
     .new_used(uw_new_used),
@@ -924,18 +942,20 @@ vdpa_ring_port #(
     .CACHE_SETS(NVQ),
     // its device-area writes and driver-area (notification) reads
     .CACHE_ENTRIES(2),
+    // its first item comes straight from the writer (c_first)
+    .PROBES(0),
     .MUTANT(MUTANT)
 ) done_port_inst (
     .clk(clk),
     .rst(rst),
-    .req_valid(cs_state_reg == CS_PORT),
+    .req_valid(cs_state_reg == CS_PORT || (c_first && uw_item_valid)),
     .req_set(cs_vq_reg),
-    .req_group(c_group_reg),
-    .req_iova(c_iova_reg),
-    .req_len(c_len_reg),
-    .req_write(c_write_reg),
+    .req_group(c_req_group),
+    .req_iova(c_req_iova),
+    .req_len(c_req_len),
+    .req_write(c_req_write),
     .req_probe(1'b0),
-    .req_wdata(c_wval_reg),
+    .req_wdata(c_req_wdata),
     .done(cp_done),
     .fault(cp_fault),
     .fault_xlate(cp_fault_xlate),
@@ -1067,7 +1087,7 @@ always_ff @(posedge clk) begin
         CS_IDLE: begin
         end
         CS_USED, CS_PORT: begin
-            if (cs_state_reg == CS_PORT && cp_fault) begin
+            if (cs_state_reg == CS_PORT && cp_fault && !uw_done_valid) begin
                 cs_xlate_reg <= cp_fault_xlate;
                 cs_asid_reg <= cp_fault_asid;
                 cs_iova_reg <= c_iova_reg;

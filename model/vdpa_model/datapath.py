@@ -11,7 +11,8 @@ kernel's own device-side ring walker (vdpa-semantics.md §5):
   descriptors than the table holds is -ELOOP (per table, as fixed by "vringh: Fix loop
   descriptors check in the indirect cases");
 * ``__vringh_complete``: the used element is written before ``used.idx``;
-* ``__vringh_need_notify``: NO_INTERRUPT without EVENT_IDX, ``vring_need_event`` with it.
+* ``__vringh_need_notify``: NO_INTERRUPT without EVENT_IDX, ``vring_need_event`` with it; a
+  notification field that cannot be read means no notification, not a ring error.
 
 The ring-format boundary (the seam of the RTL engine, docs/rtl-interface.md "Data path
 blocks"): a ring walker reads a format's rings and hands on a :class:`Chain`, the translated
@@ -35,7 +36,7 @@ import dataclasses
 import errno
 import struct
 
-from .dma import AccessKind, DmaPort
+from .dma import AccessKind, BusError, DmaPort
 from .iotlb import TranslationFault
 from .spec import (
     U16_MASK,
@@ -252,11 +253,24 @@ class SplitRing:
         return new
 
     def need_notify(self, old_used: int, new_used: int) -> bool:
-        """__vringh_need_notify for completions ``old_used`` .. ``new_used``."""
-        if not self.event_idx:
-            flags = self._ring_u16(self.driver_area + VRING_AVAIL_FLAGS_OFF, _AVAIL)
-            return not flags & VRING_AVAIL_F_NO_INTERRUPT
-        used_event = self._ring_u16(self.driver_area + used_event_off(self.num), _AVAIL)
+        """__vringh_need_notify for completions ``old_used`` .. ``new_used``.
+
+        A notification field that cannot be read (avail.flags, or used_event with EVENT_IDX:
+        a translation fault or a bus error) means no notification, and the queue goes on:
+        drivers/vhost/vringh.c: __vringh_need_notify returns the error ("Failed to get used
+        event idx") and drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_complete notifies
+        only on a positive answer; nothing stops the queue. The chain is complete by then
+        (used.idx is written), so there is nothing to undo either. (drivers/vhost/vhost.c:
+        vhost_notify also goes on, but notifies.)"""
+        try:
+            if not self.event_idx:
+                flags = self.ring.unpack(_U16, self.driver_area + VRING_AVAIL_FLAGS_OFF,
+                                         _AVAIL)[0]
+                return not flags & VRING_AVAIL_F_NO_INTERRUPT
+            used_event = self.ring.unpack(_U16, self.driver_area + used_event_off(self.num),
+                                          _AVAIL)[0]
+        except (TranslationFault, BusError):
+            return False
         return vring_need_event(used_event, new_used, old_used)
 
     def publish_avail_event(self, last_avail: int) -> None:

@@ -1061,17 +1061,49 @@ async def test_bus_errors(dut):
 
 
 @cocotb.test(timeout_time=20000, timeout_unit=US)
+async def test_unreadable_notification_field(dut):
+    """Goal: a notification field the device cannot read costs that notification and nothing
+    else: no fault, the queue keeps running, the chain stays complete (drivers/vhost/vringh.c:
+    __vringh_need_notify returns the error; drivers/vdpa/vdpa_sim/vdpa_sim_net.c:
+    vdpasim_net_complete notifies only on a positive answer).
+    Stimulus: EVENT_IDX; the TX queue's used_event answers with a bus error, in the DUT's host
+    and the reference alike (a 256-entry ring, so no avail entry read shares its bus word);
+    frames sent in three kicks, with used chains reclaimed between.
+    Check: lockstep (memory, frames, no fault on either side), frames as sent, used.idx at the
+    frames sent, no notification on that queue on either side, the queue still RDY. An engine
+    that faults the queue on that read, or notifies without reading it, fails here."""
+    env = await make_env(dut)
+    rng = random.Random(11)
+    net = await bring_up(env, 1, queue_size=256)
+    assert net.event_idx, "the test needs used_event"
+    tx = net.tx_vq(0)
+    used_event = tx.avail_gpa + spec.used_event_off(tx.num)
+    env.tb.target.poison(used_event, used_event + 2)
+    env.lock.ref.poison(used_event, used_event + 2)
+    sent = 0
+    for n in (1, 3, 6):
+        fr = frames(n, rng)
+        await transmit(env, net, 0, fr)
+        sent += n
+    assert env.lock.take_faults() == []
+    assert tx.used_idx == sent
+    assert env.tb.irq_count.get(1, 0) == env.lock.ref.vqs[1].notifications == 0
+    assert (await env.drv.query_vq(1))["state"] == VqObjectState.RDY
+    env.tb.assert_dma_clean()
+
+
+@cocotb.test(timeout_time=20000, timeout_unit=US)
 async def test_completion_fault_undoes_the_next_chain(dut):
     """Goal: a chain that moves while the completion before it on its queue is still under way
     leaves no trace when that completion faults, as with a one-chain-at-a-time device.
     Stimulus: (RTL only: the reference has no bus) three TX chains (64, 64, 1500 bytes) kicked
-    together on a queue whose used_event (the completion's last item, read after used.idx)
-    answers SLVERR; then two frames for a receive queue with two buffers posted, whose used
-    ring answers SLVERR.
-    Check: one EIO on each queue; TX: the first frame delivered and completed (used.idx 1),
-    the second, moving meanwhile, closed with the abort flag and not delivered, the third never
-    sent; RX: the second buffer never written. A pipelined engine that let the second chain
-    finish (the frame's end not held, the receive chain started early) fails here."""
+    together on a queue whose first used element (the first completion's first item, after
+    its frame has left) answers SLVERR; then two frames for a receive queue with two buffers
+    posted, whose used ring answers SLVERR.
+    Check: one EIO on each queue; TX: the first frame delivered but not completed (used.idx
+    0), the second, moving meanwhile, closed with the abort flag and not delivered, the third
+    never sent; RX: the second buffer never written. A pipelined engine that let the second
+    chain finish (the frame's end not held, the receive chain started early) fails here."""
     tb = Tb(dut)
     drv = await tb.start()
     v = VhostVdpa(drv)
@@ -1079,10 +1111,9 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=2,
                          queue_size=16, features=drv.device_features)
     await flows.start_device(v, net.vqs, features=net.features)
-    assert net.features & (1 << spec.VIRTIO_RING_F_EVENT_IDX), "the test needs used_event"
     tx = net.tx_vq(0)
-    used_event = tx.avail_gpa + spec.used_event_off(tx.num)
-    tb.target.poison(used_event, used_event + 2)
+    elem0 = tx.used_gpa + spec.VRING_USED_RING_OFF
+    tb.target.poison(elem0, elem0 + spec.VRING_USED_ELEM_SIZE)
     frames = [bytes([k]) * n for k, n in enumerate((64, 64, 1500), 1)]
     for f in frames:
         net.send(0, f, kick=False)
@@ -1092,9 +1123,9 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     assert [(x.vq, x.errno) for x in f] == [(1, errno.EIO)], f
     assert [p.data for p in drv.take_tx()] == frames[:1]
     assert drv.tx_aborted <= 1, drv.tx_aborted
-    assert tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF) == 1
+    assert tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF) == 0
     q = await drv.query_vq(1)
-    assert q["state"] == VqObjectState.ERR and q["used"] == 1, q
+    assert q["state"] == VqObjectState.ERR and q["used"] == 0, q
 
     rx = net.rx_vq(0)
     tb.target.poison(rx.used_gpa, rx.used_gpa + spec.used_ring_size(rx.num))

@@ -10,7 +10,8 @@ memory: the bytes of the used element and used.idx, the kinds of the accesses, t
 written before used.idx and used_event / avail.flags read after it, the notification
 decision, the commit and the new used index. The block has no RTL parameter but MUTANT, so
 the sweep is over the ring: queue sizes 2..32768, EVENT_IDX on and off, used indices at the
-u16 wrap, TX and RX, port latency and done backpressure. The pytest entry is
+u16 wrap, TX and RX, port latency and done backpressure, and a notification field that answers
+with an error (the model's port poisoned there too). The pytest entry is
 tests/rtl/test_vdpa_used_writer.py.
 """
 
@@ -24,7 +25,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from vdpa_model.datapath import SplitRing
-from vdpa_model.dma import AccessKind, AccessLog, DmaPort
+from vdpa_model.dma import AccessKind, AccessLog, DmaPort, PoisonedDmaPort
 from vdpa_model.iotlb import AddressSpace
 from vdpa_model.memory import GuestMemory
 from vdpa_model.spec import (
@@ -54,7 +55,7 @@ class TB:
         Clock(dut.clk, CLK_NS, unit="ns").start()
         for name in ("req_valid", "req_head", "req_rx", "req_written", "req_vq", "ctx_drv",
                      "ctx_dev", "ctx_size", "ctx_used", "ctx_group", "event_idx", "item_ready",
-                     "item_rdata", "cancel", "done_ready"):
+                     "item_rdata", "item_error", "cancel", "done_ready"):
             getattr(dut, name).value = 0
         self.mem = GuestMemory(MEM_SIZE)
         self.log = AccessLog()
@@ -66,6 +67,8 @@ class TB:
         self.irqs: list[int] = []
         self.items = 0
         self.dones = 0
+        # the notification field answers with an error (the port's fault on the read)
+        self.note_error = False
 
     async def cycle_reset(self) -> None:
         self.dut.rst.value = 1
@@ -106,8 +109,14 @@ class TB:
                 assert (n, iova % min(n, 4)) in ((2, 0), (8, 0)), f"item of {n} bytes at {iova:#x}"
                 if write:
                     self.port.write(iova, wdata.to_bytes(8, "little")[:n], kind)
+                    dut.item_error.value = 0
+                elif self.note_error:
+                    # the read ends with an error (the owner frees the port as for its end)
+                    dut.item_rdata.value = 0
+                    dut.item_error.value = 1
                 else:
                     dut.item_rdata.value = int.from_bytes(self.port.read(iova, n, kind), "little")
+                    dut.item_error.value = 0
                 self.items += 1
                 busy = self.rng.choice(self.latency)
             else:
@@ -154,7 +163,15 @@ class TB:
         idx = c["dev"] + VRING_USED_IDX_OFF
         ref_mem = GuestMemory(MEM_SIZE)
         ref_log = AccessLog()
-        ref = DmaPort(ref_mem, AddressSpace(VQ_ASID), 0, ref_log)
+        self.note_error = c.get("note_error", False)
+        if self.note_error:
+            # both notification fields answer with a bus error in the model's memory
+            ref = PoisonedDmaPort(ref_mem, AddressSpace(VQ_ASID), 0, ref_log,
+                                  [(c["drv"], c["drv"] + 2),
+                                   (c["drv"] + used_event_off(c["size"]),
+                                    c["drv"] + used_event_off(c["size"]) + 2)])
+        else:
+            ref = DmaPort(ref_mem, AddressSpace(VQ_ASID), 0, ref_log)
         for a, n in ((c["drv"] + used_event_off(c["size"]), 2), (c["drv"], 2)):
             ref_mem.write(a, self.mem.read(a, n))
         ref_log.clear()
@@ -204,14 +221,19 @@ class TB:
         # the same ring areas, in the model's order: element, then used.idx, then the read
         dut_acc = [(e.write, e.kind, e.pa, e.length) for e in self.log.entries(start_log)]
         ref_acc = [(e.write, e.kind, e.pa, e.length) for e in ref_log.entries()]
-        assert [(w, k) for w, k, _, _ in dut_acc] == [(True, AccessKind.USED)] * 2 + \
-            [(False, AccessKind.AVAIL)], dut_acc
+        if self.note_error:
+            # the bench's port made no access for the failed read (nor did the model's)
+            assert [(w, k) for w, k, _, _ in dut_acc] == [(True, AccessKind.USED)] * 2, dut_acc
+        else:
+            assert [(w, k) for w, k, _, _ in dut_acc] == [(True, AccessKind.USED)] * 2 + \
+                [(False, AccessKind.AVAIL)], dut_acc
         # the element is one access of eight bytes, as the model writes it
         assert [a[2:] for a in dut_acc] == [a[2:] for a in ref_acc], (dut_acc, ref_acc)
 
 
 async def run_completions(dut: Any, seed: int, latency: list[int], done_hold: float,
-                          count: int, sizes: list[int] | None = None) -> None:
+                          count: int, sizes: list[int] | None = None,
+                          note_errors: float = 0.0) -> None:
     tb = TB(dut)
     tb.latency, tb.done_hold = latency, done_hold
     tb.rng = random.Random(seed + 1000)
@@ -220,7 +242,9 @@ async def run_completions(dut: Any, seed: int, latency: list[int], done_hold: fl
     rng = random.Random(seed)
     for i in range(count):
         size = sizes[i % len(sizes)] if sizes else None
-        await tb.complete(tb.draw(rng, size))
+        c = tb.draw(rng, size)
+        c["note_error"] = rng.random() < note_errors
+        await tb.complete(c)
 
 
 @cocotb.test()
@@ -235,6 +259,15 @@ async def test_completions_slow_port(dut):
     """The same against a port that takes 1 to 40 cycles an item and an owner that holds done
     off now and then: the writer waits, never offers the next item early, commits once."""
     await run_completions(dut, 2, [0, 1, 2, 7, 40], 0.3, 120)
+
+
+@cocotb.test()
+async def test_notification_read_error(dut):
+    """Completions whose notification read fails (item_error) half the time, against the model
+    with that field poisoned: the chain commits as usual, and there is no notification and no
+    cancel (__vringh_need_notify's error is not a fault of the queue); the next completion is
+    whole."""
+    await run_completions(dut, 3, [0, 1, 5], 0.2, 80, note_errors=0.5)
 
 
 @cocotb.test()
