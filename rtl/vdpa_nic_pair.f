@@ -7,6 +7,7 @@ vdpa_iotlb.sv
 vdpa_rx_buffer.sv
 vdpa_dma_mover.sv
 vdpa_used_writer.sv
+vdpa_notifier.sv
 vdpa_xlate_cache.sv
 vdpa_ring_port.sv
 vdpa_axi_arb.sv

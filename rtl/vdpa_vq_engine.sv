@@ -246,7 +246,6 @@ csstate_t     cs_state_reg;
 logic [QW-1:0] cs_vq_reg;
 logic         cs_rx_reg;
 logic [15:0]  cs_head_reg;
-logic         cs_committed_reg;    // its used.idx is written: the queue's context has advanced
 // fault record of the completion stage
 logic         cs_xlate_reg;
 logic [7:0]   cs_asid_reg;
@@ -262,9 +261,20 @@ logic [2:0]   c_kind_reg;
 
 wire logic ms_busy = ms_state_reg != MS_IDLE;
 wire logic cs_busy = cs_state_reg != CS_IDLE;
-// nothing after the walker holds a chain: the walker's fault and its one write wait for this,
-// so both come where a one-chain-at-a-time device would make them
-wire logic back_idle = !ms_busy && !cs_busy;
+// the notifier: a completion's notification check, handed over with its used.idx written
+// (vdpa_notifier; it holds checks of these queues, or any)
+logic [NVQ-1:0] nt_held;
+logic          nt_busy;
+logic          nt_note_valid;
+logic [1:0]    nt_note_room;
+logic [7:0]    nt_note_vq;
+logic [63:0]   nt_note_iova;
+logic [7:0]    nt_note_group;
+logic          nt_note_event_idx;
+logic [15:0]   nt_note_used;
+// nothing after the walker holds a chain or a check: the walker's fault and its one write
+// wait for this, so both come where a one-chain-at-a-time device would make them
+wire logic back_idle = !ms_busy && !cs_busy && !nt_busy;
 
 // ---------------------------------------------------------------------------------------
 // The walker's signals (vdpa_split_ring_walker below)
@@ -298,7 +308,7 @@ logic [NVQ-1:0] held;
 always_comb begin
     for (int q = 0; q < NVQ; q++) begin
         held[q] = (w_busy && 32'(w_vq) == q) || (ms_busy && 32'(ms_vq_reg) == q) ||
-                  (cs_busy && 32'(cs_vq_reg) == q);
+                  (cs_busy && 32'(cs_vq_reg) == q) || nt_held[q];
     end
 end
 logic [NVQ-1:0]   q_blocked;       // a command is about to take the VQ out of RDY
@@ -477,12 +487,14 @@ vdpa_rx_buffer #(
     .rd_data(rxb_rd_data)
 );
 // ---------------------------------------------------------------------------------------
-// The AXI master: walker port (ID 0), completion port (ID 1), DMA mover (ID 2)
+// The AXI master: walker port (ID 0), completion port (ID 1), DMA mover (ID 2), notifier
+// port (ID 3)
 // ---------------------------------------------------------------------------------------
-localparam int NM = 3;
+localparam int NM = 4;
 localparam int PM_WALK = 0;
 localparam int PM_DONE = 1;
 localparam int PM_MOVE = 2;
+localparam int PM_NOTE = 3;
 logic [NM*ADDR_W-1:0] am_araddr, am_awaddr;
 logic [NM*8-1:0]      am_arlen, am_awlen;
 logic [NM*24-1:0]     am_aruser, am_awuser;
@@ -499,12 +511,16 @@ logic                 am_rlast;
 // which ring area or buffer each access is (kind as vdpa_model.dma.AccessKind: DESC 0, AVAIL 1,
 // USED 2, INDIRECT 3, BUFFER 4). Not needed by memory; it lets a checker verify every access
 // against the ASID its group is bound to. The walker makes its own (w_user: the ring area).
+localparam logic [2:0] KIND_AVAIL = 3'd1;
 localparam logic [2:0] KIND_BUFFER = 3'd4;
 logic [7:0]   cp_asid;
+logic [7:0]   np_asid;
+logic [7:0]   np_vq;
+wire logic [23:0] n_user = {5'd0, KIND_AVAIL, np_asid, np_vq};
 wire logic [23:0] c_user = {5'd0, c_kind_reg, cp_asid, 8'(cs_vq_reg)};
 wire logic [23:0] mv_user = {5'd0, KIND_BUFFER, ms_asid_reg, 8'(ms_vq_reg)};
-assign am_aruser = {mv_user, c_user, w_user};
-assign am_awuser = {mv_user, c_user, w_user};
+assign am_aruser = {n_user, mv_user, c_user, w_user};
+assign am_awuser = {n_user, mv_user, c_user, w_user};
 
 vdpa_axi_arb #(
     .NM(NM),
@@ -614,10 +630,10 @@ wire logic start_valid = sched_go && (sched_rx || pick_found);
 wire logic [QW-1:0] start_vq = sched_rx ? rxb_vq[QW-1:0] : pick_vq;
 
 // the walker's last_avail and used index are the context's plus the chains of its queue the
-// later stages hold and have not committed (a one-chain-at-a-time device would have completed
-// them by now)
+// later stages hold (a one-chain-at-a-time device would have completed them by now; the
+// completion stage lets a chain go in the cycle its commit reaches the context)
 wire logic [15:0] w_ahead = 16'(ms_busy && ms_vq_reg == w_vq) +
-                            16'(cs_busy && cs_vq_reg == w_vq && !cs_committed_reg);
+                            16'(cs_busy && cs_vq_reg == w_vq);
 
 // RX byte stream: virtio-net header (zeros, num_buffers = 1 when 12 bytes) then the frame
 function automatic logic [7:0] rx_byte(input logic [31:0] p, input logic [4:0] hl, input logic [7:0] fb);
@@ -639,31 +655,44 @@ end
 
 // ---------------------------------------------------------------------------------------
 // Translation requests: the walker's buffer pages and ring items, the completion writer's
-// ring items; one request outstanding at the IOTLB, its answer goes back to who asked
+// and the notifier's ring items; one request outstanding at the IOTLB, its answer goes back
+// to who asked
 // ---------------------------------------------------------------------------------------
 logic        cp_tr_valid;
 logic [7:0]  cp_tr_group;
 logic [63:0] cp_tr_iova;
 logic [31:0] cp_tr_len;
 logic        cp_tr_write;
+logic        np_tr_valid;
+logic [7:0]  np_tr_group;
+logic [63:0] np_tr_iova;
+logic [31:0] np_tr_len;
+logic        np_tr_write;
 logic        tr_owner_c_reg;      // the answer awaited is the completion port's
-// the completion writer first: it holds a chain that has moved
+logic        tr_owner_n_reg;      // ... the notifier port's
+// the completion writer first (it holds a chain that has moved), then the notifier (its
+// checks wait behind it), then the walker
 wire logic tr_grant_c = cp_tr_valid;
-assign tr_req_valid = w_tr_valid || cp_tr_valid;
-assign tr_req_group = tr_grant_c ? cp_tr_group : w_tr_group;
-assign tr_req_iova = tr_grant_c ? cp_tr_iova : w_tr_iova;
-assign tr_req_len = tr_grant_c ? cp_tr_len : w_tr_len;
-assign tr_req_write = tr_grant_c ? cp_tr_write : w_tr_write;
-wire logic w_tr_ready = tr_req_ready && !tr_grant_c;
+wire logic tr_grant_n = !cp_tr_valid && np_tr_valid;
+assign tr_req_valid = w_tr_valid || cp_tr_valid || np_tr_valid;
+assign tr_req_group = tr_grant_c ? cp_tr_group : tr_grant_n ? np_tr_group : w_tr_group;
+assign tr_req_iova = tr_grant_c ? cp_tr_iova : tr_grant_n ? np_tr_iova : w_tr_iova;
+assign tr_req_len = tr_grant_c ? cp_tr_len : tr_grant_n ? np_tr_len : w_tr_len;
+assign tr_req_write = tr_grant_c ? cp_tr_write : tr_grant_n ? np_tr_write : w_tr_write;
+wire logic w_tr_ready = tr_req_ready && !tr_grant_c && !tr_grant_n;
 wire logic c_tr_ready = tr_req_ready && tr_grant_c;
-wire logic w_tr_resp = tr_resp_valid && !tr_owner_c_reg;
+wire logic n_tr_ready = tr_req_ready && tr_grant_n;
+wire logic w_tr_resp = tr_resp_valid && !tr_owner_c_reg && !tr_owner_n_reg;
 wire logic c_tr_resp = tr_resp_valid && tr_owner_c_reg;
+wire logic n_tr_resp = tr_resp_valid && tr_owner_n_reg;
 always_ff @(posedge clk) begin
     if (tr_req_valid && tr_req_ready) begin
         tr_owner_c_reg <= tr_grant_c;
+        tr_owner_n_reg <= tr_grant_n;
     end
     if (rst) begin
         tr_owner_c_reg <= 1'b0;
+        tr_owner_n_reg <= 1'b0;
     end
 end
 
@@ -674,10 +703,11 @@ logic          mv_req_ready;
 logic          uw_req_ready;       // the completion writer is idle: it takes a moved chain
 logic [SW-1:0] mv_seg_idx;
 // a receive chain does not start writing while the completion of its queue's previous chain
-// may still fault, until its used.idx is written (cs_committed_reg; the notification read
-// after it cannot fault the queue): a one-chain-at-a-time device would never write it then (a
-// transmit chain only reads, and its frame's end waits instead: tx_hold)
-wire logic        rx_after_done = !(w_rx && cs_busy && cs_vq_reg == w_vq && !cs_committed_reg);
+// may still fault, until its used.idx is written (the completion stage holds it until then;
+// the notification read after it cannot fault the queue): a one-chain-at-a-time device would
+// never write it then (a transmit chain only reads, and its frame's end waits instead:
+// tx_hold)
+wire logic        rx_after_done = !(w_rx && cs_busy && cs_vq_reg == w_vq);
 // the move stage takes the walker's chain when it is free
 wire logic        h_ready = ms_state_reg == MS_IDLE && mv_req_ready && rx_after_done;
 wire logic        hand_off = w_h_valid && h_ready;
@@ -796,7 +826,7 @@ wire logic        mv_done_ready = ms_drop || uw_req_ready;
 // may still fault (until its used.idx is written), and leaves with the abort flag (the
 // receiver discards it) if it did
 logic              mv_tvalid, mv_tready, mv_tlast, mv_tuser;
-wire logic         tx_hold = mv_tlast && cs_busy && cs_vq_reg == ms_vq_reg && !cs_committed_reg;
+wire logic         tx_hold = mv_tlast && cs_busy && cs_vq_reg == ms_vq_reg;
 assign m_axis_tx_tvalid = mv_tvalid && !tx_hold;
 assign mv_tready = m_axis_tx_tready && !tx_hold;
 assign m_axis_tx_tlast = mv_tlast;
@@ -876,9 +906,7 @@ logic [127:0] cp_rdata;
 // the port is the writer's again in CS_USED (the chain's first item) and in the cycle it ends
 // an item, so the next item goes to the port at once, back to back; the writer's done is taken
 // as its last read ends, with the next chain's request if the move stage has one (uw_take)
-// (a fault on the notification read ends it too: no notification, not a fault of the queue)
-wire logic uw_port_free = cs_state_reg == CS_USED ||
-                          (cs_state_reg == CS_PORT && (cp_done || (cp_fault && uw_done_valid)));
+wire logic uw_port_free = cs_state_reg == CS_USED || (cs_state_reg == CS_PORT && cp_done);
 // the port's request: a chain's first item goes to the port in CS_USED, the cycle the writer
 // offers it (the port is idle then, and the copy latched in that cycle holds the same item
 // from the next), later items from the copy (an item's request must not change before its
@@ -895,7 +923,7 @@ wire logic [63:0]  c_req_wdata = c_first ? uw_item_wdata : c_wval_reg;
 // (w_used), from the same layout (vdpa_split_ring_pkg)
 /* verilator lint_off UNUSEDSIGNAL */
 logic [63:0]  uw_elem_iova, uw_idx_iova;
-wire logic    unused_cp = ^cp_rdata[127:16];
+wire logic    unused_cp = ^cp_rdata;
 /* verilator lint_on UNUSEDSIGNAL */
 
 vdpa_used_writer #(
@@ -925,22 +953,25 @@ vdpa_used_writer #(
     .item_write(uw_item_write),
     .item_wdata(uw_item_wdata),
     .item_kind(uw_item_kind),
-    .item_rdata(cp_rdata[15:0]),
-    .item_error(cp_fault),
     .cancel(cs_state_reg == CS_FAULT),
     .commit(uw_commit),
     .new_used(uw_new_used),
     .done_valid(uw_done_valid),
     .done_ready(uw_port_free),
-    .irq_valid(irq_valid),
-    .irq_vq(irq_vq)
+    .note_valid(nt_note_valid),
+    .note_room(nt_note_room),
+    .note_vq(nt_note_vq),
+    .note_iova(nt_note_iova),
+    .note_group(nt_note_group),
+    .note_event_idx(nt_note_event_idx),
+    .note_used(nt_note_used)
 );
 
 vdpa_ring_port #(
     .DATA_W(DATA_W),
     .ADDR_W(ADDR_W),
     .CACHE_SETS(NVQ),
-    // its device-area writes and driver-area (notification) reads
+    // the used element's page and used.idx's
     .CACHE_ENTRIES(2),
     // its first item comes straight from the writer (c_first)
     .PROBES(0),
@@ -995,6 +1026,106 @@ vdpa_ring_port #(
     .axi_rlast(am_rlast),
     .axi_rvalid(am_rvalid[PM_DONE]),
     .axi_rready(am_rready[PM_DONE])
+);
+
+// ---------------------------------------------------------------------------------------
+// Notifier: each completion's notification check, over its own ring-item port, while the
+// completion stage goes on with the next chain
+// ---------------------------------------------------------------------------------------
+logic          np_req_valid;
+logic [7:0]    np_req_group;
+logic [63:0]   np_req_iova;
+logic          np_done, np_fault;
+logic [127:0]  np_rdata;
+/* verilator lint_off UNUSEDSIGNAL */
+logic          np_fault_xlate;
+logic [7:0]    np_fault_asid;
+wire logic     unused_np = ^{np_rdata[127:16], np_fault_xlate, np_fault_asid};
+/* verilator lint_on UNUSEDSIGNAL */
+
+vdpa_notifier #(
+    .NVQ(NVQ)
+) notifier_inst (
+    .clk(clk),
+    .rst(rst),
+    .note_valid(nt_note_valid),
+    .note_room(nt_note_room),
+    .note_vq(nt_note_vq),
+    .note_iova(nt_note_iova),
+    .note_group(nt_note_group),
+    .note_event_idx(nt_note_event_idx),
+    .note_used(nt_note_used),
+    .port_req_valid(np_req_valid),
+    .port_req_group(np_req_group),
+    .port_req_vq(np_vq),
+    .port_req_iova(np_req_iova),
+    .port_done(np_done),
+    .port_fault(np_fault),
+    .port_rdata(np_rdata[15:0]),
+    .irq_valid(irq_valid),
+    .irq_vq(irq_vq),
+    .held(nt_held),
+    .busy(nt_busy)
+);
+
+vdpa_ring_port #(
+    .DATA_W(DATA_W),
+    .ADDR_W(ADDR_W),
+    .CACHE_SETS(NVQ),
+    // the notification field's page
+    .CACHE_ENTRIES(1),
+    .PROBES(0),
+    .MUTANT(MUTANT)
+) note_port_inst (
+    .clk(clk),
+    .rst(rst),
+    .req_valid(np_req_valid),
+    .req_set(QW'(np_vq)),
+    .req_group(np_req_group),
+    .req_iova(np_req_iova),
+    .req_len(5'd2),
+    .req_write(1'b0),
+    .req_probe(1'b0),
+    .req_wdata(64'd0),
+    .done(np_done),
+    .fault(np_fault),
+    .fault_xlate(np_fault_xlate),
+    .fault_asid(np_fault_asid),
+    .rdata(np_rdata),
+    .asid(np_asid),
+    .tr_req_valid(np_tr_valid),
+    .tr_req_ready(n_tr_ready),
+    .tr_req_group(np_tr_group),
+    .tr_req_iova(np_tr_iova),
+    .tr_req_len(np_tr_len),
+    .tr_req_write(np_tr_write),
+    .tr_resp_valid(n_tr_resp),
+    .tr_resp_ok(tr_resp_ok),
+    .tr_resp_pa(tr_resp_pa),
+    .tr_resp_len(tr_resp_len),
+    .tr_resp_asid(tr_resp_asid),
+    .flush(tr_flush),
+    .axi_awaddr(am_awaddr[PM_NOTE*ADDR_W +: ADDR_W]),
+    .axi_awlen(am_awlen[PM_NOTE*8 +: 8]),
+    .axi_awvalid(am_awvalid[PM_NOTE]),
+    .axi_awready(am_awready[PM_NOTE]),
+    .axi_wdata(am_wdata[PM_NOTE*DATA_W +: DATA_W]),
+    .axi_wstrb(am_wstrb[PM_NOTE*BYTES +: BYTES]),
+    .axi_wlast(am_wlast[PM_NOTE]),
+    .axi_wvalid(am_wvalid[PM_NOTE]),
+    .axi_wready(am_wready[PM_NOTE]),
+    .axi_bresp(am_bresp),
+    .axi_bvalid(am_bvalid[PM_NOTE]),
+    .axi_bready(am_bready[PM_NOTE]),
+    .axi_araddr(am_araddr[PM_NOTE*ADDR_W +: ADDR_W]),
+    .axi_arlen(am_arlen[PM_NOTE*8 +: 8]),
+    .axi_arvalid(am_arvalid[PM_NOTE]),
+    .axi_arready(am_arready[PM_NOTE]),
+    .axi_rdata(am_rdata),
+    .axi_rresp(am_rresp),
+    .axi_rlast(am_rlast),
+    .axi_rvalid(am_rvalid[PM_NOTE]),
+    .axi_rready(am_rready[PM_NOTE])
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1060,7 +1191,6 @@ always_ff @(posedge clk) begin
                     cs_vq_reg <= ms_vq_reg;
                     cs_rx_reg <= ms_rx_reg;
                     cs_head_reg <= ms_head_reg;
-                    cs_committed_reg <= 1'b0;
                     cs_state_reg <= CS_USED;
                 end
                 ms_state_reg <= MS_IDLE;
@@ -1087,7 +1217,7 @@ always_ff @(posedge clk) begin
         CS_IDLE: begin
         end
         CS_USED, CS_PORT: begin
-            if (cs_state_reg == CS_PORT && cp_fault && !uw_done_valid) begin
+            if (cs_state_reg == CS_PORT && cp_fault) begin
                 cs_xlate_reg <= cp_fault_xlate;
                 cs_asid_reg <= cp_fault_asid;
                 cs_iova_reg <= c_iova_reg;
@@ -1104,12 +1234,9 @@ always_ff @(posedge clk) begin
                 end
                 // the writer offers an item or says it is done, never neither; done with the
                 // next chain taken (the move stage's hand-over in this cycle), on to that one
+                // (the done is the commit: used.idx is written, the queue's context advances and
+                // the head is free again, cs_commit)
                 cs_state_reg <= uw_done_valid ? (uw_take ? CS_USED : CS_IDLE) : CS_PORT;
-                if (uw_commit) begin
-                    // used.idx is written: the queue's context advances, the head is free
-                    // again (cs_commit)
-                    cs_committed_reg <= 1'b1;
-                end
             end
         end
         CS_FAULT: begin
@@ -1127,7 +1254,6 @@ always_ff @(posedge clk) begin
         ms_frame_reg <= 1'b0;
         cs_state_reg <= CS_IDLE;
         cs_vq_reg <= '0;
-        cs_committed_reg <= 1'b0;
     end
 end
 

@@ -1,0 +1,1 @@
+vdpa_notifier.sv
