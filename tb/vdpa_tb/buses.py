@@ -222,13 +222,15 @@ class CocotbextBus(BusModels):
         rst = getattr(dut, f"{prefix}rst")
         if start_clock:
             Clock(dut.clk, CLK_NS, unit="ns").start()
-        self._aruser = getattr(dut, f"{prefix}m_axi_aruser")
-        self._awuser = getattr(dut, f"{prefix}m_axi_awuser")
+        # the user sideband of the burst being served, per direction (_sideband)
+        self._burst_user = {False: 0, True: 0}
         super().__init__(HostMemoryTarget(mem if mem is not None else GuestMemory(guest_size),
                                           word_bytes, sideband=self._sideband))
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, f"{prefix}s_axil"), dut.clk, rst)
         self.axi = AxiSlave(AxiBus.from_prefix(dut, f"{prefix}m_axi"), dut.clk, rst,
                             target=self.target)
+        self._keep_burst_user(self.axi.read_if.ar_channel, "aruser", False)
+        self._keep_burst_user(self.axi.write_if.aw_channel, "awuser", True)
         self.tx_sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, f"{prefix}m_axis_tx"),
                                      dut.clk, rst)
         self.rx_source = AxiStreamSource(AxiStreamBus.from_prefix(dut, f"{prefix}s_axis_rx"),
@@ -239,8 +241,22 @@ class CocotbextBus(BusModels):
         self._irq_fault = getattr(dut, f"{prefix}irq_fault")
         self._monitor: Any = None
 
+    def _keep_burst_user(self, channel: Any, field: str, write: bool) -> None:
+        """The slave model takes an address from ``channel``, then serves that burst's beats
+        before it takes the next (cocotbext-axi's AxiSlaveRead/AxiSlaveWrite), while the
+        device may already present later addresses: so the burst's sideband is the one its
+        address carried, kept as the model takes it, not the bus's at the time of a beat."""
+        take = channel.recv
+
+        async def recv() -> Any:
+            t = await take()
+            self._burst_user[write] = int(getattr(t, field))
+            return t
+
+        channel.recv = recv
+
     def _sideband(self, write: bool) -> tuple[int, int, int]:
-        u = int((self._awuser if write else self._aruser).value)
+        u = self._burst_user[write]
         return u & 0xFF, (u >> 8) & 0xFF, (u >> 16) & 0x7
 
     async def access_many(self, ops: Sequence[tuple[bool, int, int]]) -> list[int]:

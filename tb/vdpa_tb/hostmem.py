@@ -231,9 +231,10 @@ class DmaTarget:
 class HostMemoryTarget(DmaTarget):
     """AXI slave target of cocotbext-axi over guest memory that logs every access.
 
-    The device keeps one AXI transaction outstanding and holds its user sideband
-    ({kind, asid, vq}) until the transaction's last beat or write response, so sampling the
-    sideband while the slave model performs the access names the right VQ, ASID and kind.
+    ``sideband(write)`` names the {kind, asid, vq} user sideband of the burst the slave model
+    is serving (the bus model keeps it from the burst's address, vdpa_tb.buses), so each
+    access is recorded with its own VQ, ASID and kind however many bursts the device has in
+    flight.
     """
 
     def __init__(self, mem: GuestMemory, word_bytes: int,
