@@ -25,11 +25,14 @@
  *
  * Interfaces and timing (one clock, synchronous active-high reset):
  *   request   req_valid/req_ready: req_rx and req_len are taken when both are high, with
- *             segment 0 from the segment port; req_ready is high while idle. req_len = 0
- *             moves nothing (a TX chain that is dropped completes at once).
+ *             segment 0 from the segment port; req_ready is high while idle and in the cycle a
+ *             TX transfer's done is taken (back to back: the next transfer's first read
+ *             address goes out in the next cycle). req_len = 0 moves nothing (a TX chain that
+ *             is dropped completes at once).
  *   segments  seg_idx out, seg_pa/seg_len in: the segment list, read in place (not latched)
- *             and stable from the request to done. seg_idx is 0 while idle; seg_pa/seg_len
- *             answer it in the same cycle. Segment lengths may be 0 (skipped).
+ *             and stable from the request to done. seg_idx is 0 while idle and once a TX
+ *             transfer has moved its last byte (so whenever req_ready may be high);
+ *             seg_pa/seg_len answer it in the same cycle. Segment lengths may be 0 (skipped).
  *   source    src_pos out, src_data in (RX): the byte at stream position src_pos + j belongs
  *             in lane j of src_data, answered in the same cycle; lanes the beat does not
  *             write are ignored (they go out as zeros).
@@ -182,11 +185,12 @@ assign m_axis_tvalid = tx_tvalid_reg;
 assign m_axis_tlast = tx_tlast_reg;
 assign m_axis_tuser = tx_tuser_reg;
 
-assign req_ready = x_state_reg == X_IDLE;
 assign busy = x_state_reg != X_IDLE;
 assign moved = moved_reg;
-// the segment after the current one (the first while idle, for the request)
-assign seg_idx = x_state_reg == X_IDLE ? '0 : SW'(seg_idx_reg[SW-1:0] + 1'b1);
+// the segment after the current one; the first while idle and once a TX transfer has moved
+// everything (its done may take the next request), from state alone
+assign seg_idx = (x_state_reg == X_IDLE || (x_state_reg == X_TX_BURST && moved_reg == xfer_total_reg))
+                 ? '0 : SW'(seg_idx_reg[SW-1:0] + 1'b1);
 
 // bytes of the current beat: from lane cur_pa % BYTES up to the end of the beat or burst
 wire logic [BW:0]  beat_lo = (BW+1)'(cur_pa_reg[BW-1:0]);
@@ -219,11 +223,18 @@ wire logic [31:0]  rx_left = (seg_left_reg < xfer_total_reg - moved_reg) ? seg_l
 wire logic [31:0]       next_burst_bytes = burst_bytes(cur_pa_reg, x_state_reg == X_RX_BURST ? rx_left : seg_left_reg);
 wire logic [ADDR_W-1:0] next_burst_addr = ADDR_W'(beat_addr(cur_pa_reg, 3'(BW)));
 wire logic [7:0]        next_burst_len = burst_beats(cur_pa_reg, next_burst_bytes, 3'(BW)) - 8'd1;
+// TX: the first burst straight from the request's segment 0, so its address goes out in the
+// cycle after the request (a chain of nothing, or an empty segment 0, goes through X_TX_BURST)
+wire logic              req_first = !req_rx && req_len != 0 && seg_len != 0;
+wire logic [31:0]       req_burst_bytes = burst_bytes(seg_pa, seg_len);
 
 // a transmitted frame has left once its last stream beat is accepted
 wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tready;
 assign done_valid = moved_reg == xfer_total_reg &&
                     ((x_state_reg == X_TX_BURST && tx_last_taken) || x_state_reg == X_RX_BURST);
+// idle, or a TX transfer's done taken: the next request may be taken in this cycle
+assign req_ready = x_state_reg == X_IDLE ||
+                   (x_state_reg == X_TX_BURST && done_valid && done_ready);
 
 // an error response: the read beat's (sticky over the burst) or the write response's
 wire logic r_err = axi_rresp != AXI_RESP_OKAY || err_reg;
@@ -242,15 +253,7 @@ assign fault = (x_state_reg == X_TX_R && axi_rvalid && r_err && axi_rlast && mov
 always_ff @(posedge clk) begin
     case (x_state_reg)
         X_IDLE: begin
-            if (req_valid) begin
-                err_reg <= 1'b0;
-                seg_idx_reg <= '0;
-                moved_reg <= '0;
-                xfer_total_reg <= req_len;
-                cur_pa_reg <= seg_pa;
-                seg_left_reg <= seg_len;
-                x_state_reg <= req_rx ? X_RX_BURST : X_TX_BURST;
-            end
+            // a request is taken below
         end
 
         // ---- TX: read bursts onto the stream ------------------------------------------
@@ -390,6 +393,24 @@ always_ff @(posedge clk) begin
             x_state_reg <= X_IDLE;
         end
     endcase
+
+    // a request: while idle, or with a TX transfer's done (back to back)
+    if (req_valid && req_ready) begin
+        err_reg <= 1'b0;
+        seg_idx_reg <= '0;
+        moved_reg <= '0;
+        xfer_total_reg <= req_len;
+        cur_pa_reg <= seg_pa;
+        seg_left_reg <= seg_len;
+        x_state_reg <= req_rx ? X_RX_BURST : X_TX_BURST;
+        if (req_first) begin
+            burst_left_reg <= req_burst_bytes;
+            araddr_reg <= ADDR_W'(beat_addr(seg_pa, 3'(BW)));
+            arlen_reg <= burst_beats(seg_pa, req_burst_bytes, 3'(BW)) - 8'd1;
+            arvalid_reg <= 1'b1;
+            x_state_reg <= X_TX_AR;
+        end
+    end
 
     // one bus beat moved: onto the stream (TX) or into the write channel (RX), and the
     // counters advanced past it; one place for the four arms that move a beat

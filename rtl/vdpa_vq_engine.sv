@@ -708,11 +708,16 @@ logic [SW-1:0] mv_seg_idx;
 // never write it then (a transmit chain only reads, and its frame's end waits instead:
 // tx_hold)
 wire logic        rx_after_done = !(w_rx && cs_busy && cs_vq_reg == w_vq);
-// the move stage takes the walker's chain when it is free
-wire logic        h_ready = ms_state_reg == MS_IDLE && mv_req_ready && rx_after_done;
+// the move stage's TX chain ends in this cycle (on to the completion stage, or dropped)
+logic             ms_tx_ends;
+// the move stage takes the walker's chain when it is free, or a TX chain in the cycle the
+// TX chain before it ends (the mover takes it with that done: back to back; a receive chain
+// waits a cycle, so the receive buffer frees one slot and claims another apart)
+wire logic        h_ready = (ms_state_reg == MS_IDLE || (ms_tx_ends && !w_rx)) && mv_req_ready &&
+                            rx_after_done;
 wire logic        hand_off = w_h_valid && h_ready;
 // the mover reads the bank it was handed: the walker's in the cycle of the hand-off
-wire logic        mv_bank = ms_busy ? ms_bank_reg : w_h_bank;
+wire logic        mv_bank = (ms_busy && !ms_tx_ends) ? ms_bank_reg : w_h_bank;
 // RX: the header and the frame
 wire logic [31:0] rx_xfer_len = 32'(hdr_len) + 32'(rxb_len);
 
@@ -1133,6 +1138,7 @@ vdpa_ring_port #(
 // ---------------------------------------------------------------------------------------
 // the move stage's chain ends: to the completion stage, or dropped (queue in ERR)
 wire logic ms_end = ms_state_reg == MS_XFER && !mv_fault && mv_done_valid && mv_done_ready;
+assign ms_tx_ends = ms_end && !ms_rx_reg;
 assign ms_ift_clr = ms_end && ms_drop;
 // a bus error on the data: reported once the completion before it is done (a serial device
 // completes that chain first), dropped if that completion put the queue in ERR
@@ -1155,20 +1161,6 @@ always_ff @(posedge clk) begin
     // the TX round robin moves on when the walker takes a kicked queue
     if (!w_busy && start_valid && !sched_rx) begin
         rr_reg <= pick_vq;
-    end
-
-    // ===================================================================================
-    // Hand-off: the walker's chain enters the move stage
-    // ===================================================================================
-    if (hand_off) begin
-        ms_vq_reg <= w_vq;
-        ms_rx_reg <= w_rx;
-        ms_head_reg <= w_head;
-        ms_bank_reg <= w_h_bank;
-        ms_asid_reg <= w_h_asid;
-        ms_frame_reg <= w_rx;
-        ms_slot_reg <= rxb_slot;
-        ms_state_reg <= MS_XFER;
     end
 
     // ===================================================================================
@@ -1208,6 +1200,21 @@ always_ff @(posedge clk) begin
             ms_state_reg <= MS_IDLE;
         end
     endcase
+
+    // ===================================================================================
+    // Hand-off: the walker's chain enters the move stage (after the move stage's own case:
+    // a TX chain handed over as the one before ends takes the stage over)
+    // ===================================================================================
+    if (hand_off) begin
+        ms_vq_reg <= w_vq;
+        ms_rx_reg <= w_rx;
+        ms_head_reg <= w_head;
+        ms_bank_reg <= w_h_bank;
+        ms_asid_reg <= w_h_asid;
+        ms_frame_reg <= w_rx;
+        ms_slot_reg <= rxb_slot;
+        ms_state_reg <= MS_XFER;
+    end
 
     // ===================================================================================
     // Completion stage: used element, used.idx, notification (vdpa_used_writer over the
