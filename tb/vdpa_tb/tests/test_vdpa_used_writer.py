@@ -24,7 +24,7 @@ from typing import Any
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
 from vdpa_model.datapath import SplitRing
 from vdpa_model.dma import AccessKind, AccessLog, DmaPort
@@ -157,6 +157,19 @@ class TB:
                                           rng.randrange(1 << 16)]),
                 "flags": rng.randrange(1 << 16)}
 
+    async def until_taken(self) -> bool:
+        """Hold the request raised until the writer takes it (it takes nothing while the
+        notifier has no room); at the falling edge after. True if it went with a done."""
+        dut = self.dut
+        for _ in range(2000):
+            await ReadOnly()
+            taken = dut.req_ready.value == 1
+            with_done = taken and dut.done_valid.value == 1
+            await FallingEdge(dut.clk)
+            if taken:
+                return bool(with_done)
+        raise AssertionError("request not taken in 2000 cycles")
+
     async def complete(self, c: dict[str, Any]) -> None:
         """One completion on the DUT and on the model; every observable compared."""
         dut = self.dut
@@ -200,22 +213,14 @@ class TB:
         dut.req_rx.value = int(c["rx"])
         dut.req_written.value = c["written"]
         dut.req_vq.value = c["vq"]
-        # held until taken: the writer takes nothing while the notifier has no room
-        for _ in range(2000):
-            await ReadOnly()
-            taken = dut.req_ready.value == 1
-            await FallingEdge(dut.clk)
-            if taken:
-                break
-        else:
-            raise AssertionError("request not taken in 2000 cycles")
+        await self.until_taken()
         dut.req_valid.value = 0
         for _ in range(2000):
             await FallingEdge(dut.clk)
             if self.dones > dones:
                 break
         else:
-            raise AssertionError(f"completion did not finish in 2000 cycles")
+            raise AssertionError("completion did not finish in 2000 cycles")
         # the monitor records the commit and the note at the falling edge of the done's cycle
         await FallingEdge(dut.clk)
 
@@ -301,15 +306,7 @@ async def test_back_to_back_same_queue(dut):
     for head, written in chains:
         dut.req_valid.value = 1
         dut.req_head.value, dut.req_written.value = head, written
-        for _ in range(2000):
-            await ReadOnly()
-            taken = dut.req_ready.value == 1
-            b2b += taken and dut.done_valid.value == 1
-            await FallingEdge(dut.clk)
-            if taken:
-                break
-        else:
-            raise AssertionError("request not taken in 2000 cycles")
+        b2b += await tb.until_taken()
     dut.req_valid.value = 0
     for _ in range(2000):
         await FallingEdge(dut.clk)
