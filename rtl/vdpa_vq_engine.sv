@@ -54,10 +54,12 @@
  *    ASID), is where a packed-ring walker (virtio 1.2 §2.8) plugs in as a sibling module.
  *  - vdpa_dma_mover: a chain's data over its translated segments (TX: read bursts onto the
  *    stream; RX: the header and held frame in write bursts), AXI ID 2.
- *  - vdpa_used_writer: the completion (used element, used.idx, notification) over its own
- *    vdpa_ring_port (AXI ID 1).
+ *  - vdpa_used_writer: the completion (used element, then used.idx) over its own
+ *    vdpa_ring_port (AXI ID 1); it hands each completed chain's notification check on.
+ *  - vdpa_notifier: those checks in order (used_event or avail.flags, the decision, the
+ *    interrupt) over its own vdpa_ring_port (AXI ID 3), behind the completion stage.
  *  - vdpa_rx_buffer: received frames (RX_SLOTS), offered one at a time.
- *  - vdpa_axi_arb: the one AXI master shared by the two ports and the mover.
+ *  - vdpa_axi_arb: the one AXI master shared by the three ports and the mover.
  * The scheduler stays here: it is a few lines of combinational choice (TX round robin over
  * kicked RDY queues, the RX buffer's offer, RX yielding to TX) that reads the contexts, the
  * command unit's blocks and the receive buffer and steers the walker, the receive buffer and
