@@ -37,7 +37,8 @@
  *   context   ctx_*: the VQ context of the queue being completed, read in place from the
  *             request to done (the owner switches it to the next request's queue in the cycle
  *             that request is taken). event_idx is the negotiated VIRTIO_F_EVENT_IDX.
- *   item port item_valid/item_ready: one ring item a handshake; `item_ready` means the port is
+ *   item port item_valid/item_ready: one ring item a handshake, always a write to the used ring
+ *             (the owner's port writes it with access kind USED); `item_ready` means the port is
  *             free: high in the cycle the port can take an item, low from the cycle after it
  *             takes one until that item has been written in full. The first item is offered
  *             in the cycle after the request, the next in the cycle the port becomes free
@@ -90,9 +91,7 @@ module vdpa_used_writer
     output wire logic [7:0]    item_group,
     output wire logic [63:0]   item_iova,
     output wire logic [4:0]    item_len,
-    output wire logic          item_write,
     output wire logic [63:0]   item_wdata,
-    output wire logic [2:0]    item_kind,       // vdpa_model.dma.AccessKind: USED 2
     input  wire logic          cancel,
 
     /* Context update and completion */
@@ -110,8 +109,6 @@ module vdpa_used_writer
     output wire logic          note_event_idx,
     output wire logic [15:0]   note_used
 );
-
-localparam logic [2:0] KIND_USED = 3'd2;
 
 // U_END: used.idx's write under way; done as it ends
 typedef enum logic [1:0] {U_IDLE, U_ELEM, U_IDX, U_END} ustate_t;
@@ -134,8 +131,6 @@ wire logic done_taken = done_valid && done_ready;
 assign req_ready = (u_state_reg == U_IDLE && note_room[0]) || (done_taken && note_room[1]);
 assign item_valid = u_state_reg == U_ELEM || u_state_reg == U_IDX;
 assign item_group = ctx_group;
-assign item_write = 1'b1;
-assign item_kind = KIND_USED;
 assign new_used = new_used_reg;
 assign commit = done_taken;
 assign note_valid = done_taken;

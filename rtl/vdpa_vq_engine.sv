@@ -252,14 +252,11 @@ logic [15:0]  cs_head_reg;
 logic         cs_xlate_reg;
 logic [7:0]   cs_asid_reg;
 logic [63:0]  cs_iova_reg;
-logic         cs_write_reg;
 // the completion writer's ring item, latched as the port takes it
 logic [7:0]   c_group_reg;
 logic [63:0]  c_iova_reg;
 logic [4:0]   c_len_reg;
-logic         c_write_reg;
 logic [63:0]  c_wval_reg;
-logic [2:0]   c_kind_reg;
 
 wire logic ms_busy = ms_state_reg != MS_IDLE;
 wire logic cs_busy = cs_state_reg != CS_IDLE;
@@ -333,7 +330,8 @@ wire logic [7:0] f_errno = cs_f_valid ? (cs_xlate_reg ? FAULT_EFAULT : FAULT_EIO
 wire logic [63:0] f_iova = cs_f_valid ? (cs_xlate_reg ? cs_iova_reg : '0) :
                            (ms_f_valid ? '0 : w_f_iova);
 wire logic       f_xlate = cs_f_valid ? cs_xlate_reg : (ms_f_valid ? 1'b0 : w_f_xlate);
-wire logic       f_write = cs_f_valid ? cs_xlate_reg && cs_write_reg :
+// (the completion stage only writes: its translation faults are write faults)
+wire logic       f_write = cs_f_valid ? cs_xlate_reg :
                            (ms_f_valid ? 1'b0 : w_f_write);
 wire logic [7:0] f_asid = cs_f_valid ? (cs_xlate_reg ? cs_asid_reg : 8'hff) :
                           (ms_f_valid ? 8'hff : w_f_asid);
@@ -514,12 +512,13 @@ logic                 am_rlast;
 // USED 2, INDIRECT 3, BUFFER 4). Not needed by memory; it lets a checker verify every access
 // against the ASID its group is bound to. The walker makes its own (w_user: the ring area).
 localparam logic [2:0] KIND_AVAIL = 3'd1;
+localparam logic [2:0] KIND_USED = 3'd2;
 localparam logic [2:0] KIND_BUFFER = 3'd4;
 logic [7:0]   cp_asid;
 logic [7:0]   np_asid;
 logic [7:0]   np_vq;
 wire logic [23:0] n_user = {5'd0, KIND_AVAIL, np_asid, np_vq};
-wire logic [23:0] c_user = {5'd0, c_kind_reg, cp_asid, 8'(cs_vq_reg)};
+wire logic [23:0] c_user = {5'd0, KIND_USED, cp_asid, 8'(cs_vq_reg)};
 wire logic [23:0] mv_user = {5'd0, KIND_BUFFER, ms_asid_reg, 8'(ms_vq_reg)};
 assign am_aruser = {n_user, mv_user, c_user, w_user};
 assign am_awuser = {n_user, mv_user, c_user, w_user};
@@ -903,9 +902,7 @@ logic         uw_item_valid;
 logic [7:0]   uw_item_group;
 logic [63:0]  uw_item_iova;
 logic [4:0]   uw_item_len;
-logic         uw_item_write;
 logic [63:0]  uw_item_wdata;
-logic [2:0]   uw_item_kind;
 logic         uw_done_valid;
 logic         cp_done, cp_fault, cp_fault_xlate;
 logic [7:0]   cp_fault_asid;
@@ -924,7 +921,6 @@ wire logic         c_first = cs_state_reg == CS_USED;
 wire logic [7:0]   c_req_group = c_first ? uw_item_group : c_group_reg;
 wire logic [63:0]  c_req_iova = c_first ? uw_item_iova : c_iova_reg;
 wire logic [4:0]   c_req_len = c_first ? uw_item_len : c_len_reg;
-wire logic         c_req_write = c_first ? uw_item_write : c_write_reg;
 wire logic [63:0]  c_req_wdata = c_first ? uw_item_wdata : c_wval_reg;
 // where the writer would complete into: the walker checks its own chain's items instead
 // (w_used), from the same layout (vdpa_split_ring_pkg)
@@ -957,9 +953,7 @@ vdpa_used_writer #(
     .item_group(uw_item_group),
     .item_iova(uw_item_iova),
     .item_len(uw_item_len),
-    .item_write(uw_item_write),
     .item_wdata(uw_item_wdata),
-    .item_kind(uw_item_kind),
     .cancel(cs_state_reg == CS_FAULT),
     .commit(uw_commit),
     .new_used(uw_new_used),
@@ -991,7 +985,7 @@ vdpa_ring_port #(
     .req_group(c_req_group),
     .req_iova(c_req_iova),
     .req_len(c_req_len),
-    .req_write(c_req_write),
+    .req_write(1'b1),
     .req_probe(1'b0),
     .req_wdata(c_req_wdata),
     .done(cp_done),
@@ -1230,16 +1224,13 @@ always_ff @(posedge clk) begin
                 cs_xlate_reg <= cp_fault_xlate;
                 cs_asid_reg <= cp_fault_asid;
                 cs_iova_reg <= c_iova_reg;
-                cs_write_reg <= c_write_reg;
                 cs_state_reg <= CS_FAULT;
             end else if (uw_port_free) begin
                 if (uw_item_valid) begin
                     c_group_reg <= uw_item_group;
                     c_iova_reg <= uw_item_iova;
                     c_len_reg <= uw_item_len;
-                    c_write_reg <= uw_item_write;
                     c_wval_reg <= uw_item_wdata;
-                    c_kind_reg <= uw_item_kind;
                 end
                 // the writer offers an item or says it is done, never neither; done with the
                 // next chain taken (the move stage's hand-over in this cycle), on to that one
