@@ -82,27 +82,29 @@ initial begin
     end
 end
 
+// a check but for its queue
 typedef struct packed {
-    logic [7:0]  vq;
     logic [63:0] iova;
     logic [7:0]  group;
     logic        event_idx;
     logic [15:0] used;
 } note_t;
 
-// waiting checks: a ring of DEPTH entries, pointers one bit wider than the index
+// waiting checks: a ring of DEPTH entries, pointers one bit wider than the index. The queues
+// are kept apart from the rest, since `held` reads every waiting one's (and Icarus cannot
+// select a member of an array element picked at run time)
+logic [7:0]  q_vq_reg [DEPTH];
 note_t       q_reg [DEPTH];
-logic [7:0]  q_vq_reg [DEPTH];     // each one's queue again, for `held`
 logic [PW:0] q_wr_reg, q_rd_reg;
 wire logic [PW:0] q_count = q_wr_reg - q_rd_reg;
 wire logic   q_empty = q_count == '0;
-wire note_t  q_head = q_reg[PW'(q_rd_reg)];
 
 // the check handed over (a packed struct, fields in declaration order from the top)
-wire note_t  note_in = {note_vq, note_iova, note_group, note_event_idx, note_used};
+wire note_t  note_in = {note_iova, note_group, note_event_idx, note_used};
 
 // the check under way: its read requested from the port until done or fault
 logic        n_port_reg;
+logic [7:0]  cur_vq_reg;
 note_t       cur_reg;
 // the decision is due in the next cycle (the field is in port_rdata then)
 logic        decide_reg;
@@ -115,7 +117,7 @@ logic [7:0]  irq_vq_reg;
 assign note_room = {32'(q_count) + 2 <= DEPTH, 32'(q_count) + 1 <= DEPTH};
 assign port_req_valid = n_port_reg;
 assign port_req_group = cur_reg.group;
-assign port_req_vq = cur_reg.vq;
+assign port_req_vq = cur_vq_reg;
 assign port_req_iova = cur_reg.iova;
 assign irq_valid = irq_valid_reg;
 assign irq_vq = irq_vq_reg;
@@ -137,7 +139,7 @@ always_comb begin
         end
     end
     if (n_port_reg) begin
-        held[32'(cur_reg.vq) % NVQ] = 1'b1;
+        held[32'(cur_vq_reg) % NVQ] = 1'b1;
     end
     if (decide_reg) begin
         held[32'(decide_vq_reg) % NVQ] = 1'b1;
@@ -156,13 +158,14 @@ always_ff @(posedge clk) begin
     if (read_end) begin
         // decided from the field in the next cycle, unless it could not be read
         decide_reg <= port_done;
-        decide_vq_reg <= cur_reg.vq;
+        decide_vq_reg <= cur_vq_reg;
         decide_event_idx_reg <= cur_reg.event_idx;
         decide_used_reg <= cur_reg.used;
         n_port_reg <= 1'b0;
     end
     // the next check: while idle, or as the read before it ends (back to back)
     if (bypass) begin
+        cur_vq_reg <= note_vq;
         cur_reg <= note_in;
         n_port_reg <= 1'b1;
     end else begin
@@ -172,7 +175,8 @@ always_ff @(posedge clk) begin
             q_wr_reg <= q_wr_reg + 1'b1;
         end
         if ((!n_port_reg || read_end) && !q_empty) begin
-            cur_reg <= q_head;
+            cur_vq_reg <= q_vq_reg[PW'(q_rd_reg)];
+            cur_reg <= q_reg[PW'(q_rd_reg)];
             q_rd_reg <= q_rd_reg + 1'b1;
             n_port_reg <= 1'b1;
         end
