@@ -218,15 +218,19 @@ endfunction
 // RX: the bytes of this burst, at most the segment's rest and the transfer's rest
 wire logic [31:0]  rx_left = (seg_left_reg < xfer_total_reg - moved_reg) ? seg_left_reg : xfer_total_reg - moved_reg;
 
-// the next burst from cur_pa, one shape for both directions: TX reads the segment's rest, RX
-// writes at most the segment's and the transfer's rest
-wire logic [31:0]       next_burst_bytes = burst_bytes(cur_pa_reg, x_state_reg == X_RX_BURST ? rx_left : seg_left_reg);
-wire logic [ADDR_W-1:0] next_burst_addr = ADDR_W'(beat_addr(cur_pa_reg, 3'(BW)));
-wire logic [7:0]        next_burst_len = burst_beats(cur_pa_reg, next_burst_bytes, 3'(BW)) - 8'd1;
 // TX: the first burst straight from the request's segment 0, so its address goes out in the
 // cycle after the request (a chain of nothing, or an empty segment 0, goes through X_TX_BURST)
 wire logic              req_first = !req_rx && req_len != 0 && seg_len != 0;
-wire logic [31:0]       req_burst_bytes = burst_bytes(seg_pa, seg_len);
+wire logic              take_first = req_valid && req_ready && req_first;
+
+// the next burst, one shape for both directions: from cur_pa, TX reading the segment's rest
+// and RX writing at most the segment's and the transfer's rest; or a request's first TX burst
+wire logic [63:0]       burst_pa = take_first ? seg_pa : cur_pa_reg;
+wire logic [31:0]       burst_left = take_first ? seg_len :
+                                     (x_state_reg == X_RX_BURST ? rx_left : seg_left_reg);
+wire logic [31:0]       next_burst_bytes = burst_bytes(burst_pa, burst_left);
+wire logic [ADDR_W-1:0] next_burst_addr = ADDR_W'(beat_addr(burst_pa, 3'(BW)));
+wire logic [7:0]        next_burst_len = burst_beats(burst_pa, next_burst_bytes, 3'(BW)) - 8'd1;
 
 // a transmitted frame has left once its last stream beat is accepted
 wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tready;
@@ -404,9 +408,9 @@ always_ff @(posedge clk) begin
         seg_left_reg <= seg_len;
         x_state_reg <= req_rx ? X_RX_BURST : X_TX_BURST;
         if (req_first) begin
-            burst_left_reg <= req_burst_bytes;
-            araddr_reg <= ADDR_W'(beat_addr(seg_pa, 3'(BW)));
-            arlen_reg <= burst_beats(seg_pa, req_burst_bytes, 3'(BW)) - 8'd1;
+            burst_left_reg <= next_burst_bytes;
+            araddr_reg <= next_burst_addr;
+            arlen_reg <= next_burst_len;
             arvalid_reg <= 1'b1;
             x_state_reg <= X_TX_AR;
         end
