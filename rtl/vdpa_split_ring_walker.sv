@@ -20,7 +20,9 @@
  * head descriptors of the next published heads when they follow the current one in the table,
  * and whether the completion's items translate (the used element's page, used.idx); each is
  * dropped on any VQ or IOTLB command and on a fault, and a read ahead that faults is retried
- * as the one item needed, so faults come where a serial device's come.
+ * as the one item needed, so faults come where a serial device's come. A TX chain waiting for
+ * a busy move stage refills them for the next chain of its queue in the background ("Background
+ * refill" below); meanwhile start_ready admits only that chain.
  *
  * The walker-to-mover seam (its output): h_valid/h_ready with the chain's VQ, direction, head,
  * segment bank, total length (TX: bytes to read; RX: capacity) and data ASID; the segment list
@@ -81,7 +83,8 @@ module vdpa_split_ring_walker
     input  wire logic                 start_valid,
     input  wire logic [QW-1:0]        start_vq,
     input  wire logic                 start_rx,     // serve the offered received frame
-    output wire logic                 busy,         // not in E_IDLE
+    output wire logic                 start_ready,  // takes start_valid in this cycle
+    output wire logic                 busy,         // walking, or refilling what it reads ahead
     output wire logic [QW-1:0]        vq,           // the VQ served (held until the next start)
     output wire logic                 rx,           // ... for a received frame
     output wire logic [15:0]          head,         // the chain's head (from E_HEAD_CHK on)
@@ -230,7 +233,23 @@ logic [7:0]   f_asid_reg;
 logic [63:0]  f_iova_reg;
 logic         f_write_reg;
 
-assign busy = e_state_reg != E_IDLE;
+// the background refill of what is read ahead (below): idle, its read at the port, its result
+// stored (the port's rdata is valid the cycle after done)
+typedef enum logic [1:0] {RF_IDLE, RF_PORT, RF_STORE} rfstate_t;
+rfstate_t     rf_state_reg;
+logic         rf_desc_reg;         // descriptors (else avail entries)
+logic [15:0]  rf_base_reg;         // avail position of the first item read
+logic [3:0]   rf_n_reg;            // items read
+logic         rf_stale_reg;        // a VQ or IOTLB command came while it was read: not kept
+logic [7:0]   rf_group_reg;        // its item for the port
+logic [63:0]  rf_iova_reg;
+logic [6:0]   rf_len_reg;
+wire logic    rf_at_port = rf_state_reg == RF_PORT;
+
+assign busy = e_state_reg != E_IDLE || rf_state_reg != RF_IDLE;
+assign start_ready = e_state_reg == E_IDLE &&
+                     (rf_state_reg == RF_IDLE ||
+                      (rf_desc_reg && !start_rx && start_vq == e_vq_reg));
 assign vq = e_vq_reg;
 assign rx = e_rx_reg;
 assign head = e_head_reg;
@@ -263,7 +282,9 @@ assign tr_req_write = w_tr_buf ? e_rx_reg : wp_tr_write;
 // access (kind as vdpa_model.dma.AccessKind: DESC 0, AVAIL 1, USED 2, INDIRECT 3)
 logic [2:0]   w_kind;
 always_comb begin
-    case (e_ret_reg)
+    if (rf_at_port) begin
+        w_kind = rf_desc_reg ? 3'd0 : 3'd1;
+    end else case (e_ret_reg)
         E_AVAIL_EVENT: w_kind = 3'd2;
         E_DESC_CHK: w_kind = e_ind_reg ? 3'd3 : 3'd0;
         default: w_kind = 3'd1;
@@ -292,13 +313,14 @@ vdpa_ring_port #(
 ) walk_port_inst (
     .clk(clk),
     .rst(rst),
-    .req_valid(e_state_reg == E_PORT),
+    // the refill's item first: the walk's waits in E_PORT until it is done
+    .req_valid(e_state_reg == E_PORT || rf_at_port),
     .req_set(e_vq_reg),
-    .req_group(m_group_reg),
-    .req_iova(m_iova_reg),
-    .req_len(m_len_reg),
-    .req_write(m_write_reg),
-    .req_probe(m_probe_reg),
+    .req_group(rf_at_port ? rf_group_reg : m_group_reg),
+    .req_iova(rf_at_port ? rf_iova_reg : m_iova_reg),
+    .req_len(rf_at_port ? rf_len_reg : m_len_reg),
+    .req_write(m_write_reg && !rf_at_port),
+    .req_probe(m_probe_reg && !rf_at_port),
     .req_wdata(m_wval_reg),
     .done(wp_done),
     .fault(wp_fault),
@@ -393,7 +415,7 @@ wire logic [15:0] avail_delta = m_rshift - w_avail;
 logic [NVQ-1:0] dpf_valid_reg;
 logic [15:0]  dpf_base_reg[NVQ];   // avail position of the first descriptor held
 logic [2:0]   dpf_cnt_reg[NVQ];    // descriptors held
-logic [128*(DPF_DESCS-1)-1:0] dpf_data_reg[NVQ];
+logic [8*WALK_ITEM-1:0] dpf_data_reg[NVQ];
 logic         e_dpf_reg;           // the descriptor being checked came from there
 logic [127:0] e_dpf_desc_reg;
 logic         e_dpf_rd_reg;        // the descriptor read is a head's, which may read ahead
@@ -403,24 +425,56 @@ wire logic        dpf_hit = dpf_valid_reg[e_vq_reg] && dpf_off < 16'(dpf_cnt_reg
 wire logic [127:0] dpf_desc = dpf_data_reg[e_vq_reg][128 * 32'(dpf_off[1:0]) +: 128];
 // the chain's head descriptor is being read (not one it chains to, nor an indirect table's)
 wire logic        e_at_head = !e_ind_reg && e_count_reg == 17'd0;
-// descriptors the head's read brings: the head's, then each next published entry's while its
-// head is the next in the table (the avail entries read ahead say which are published)
-logic [2:0]   dpf_span;
-always_comb begin
-    logic [15:0] off;
-    off = w_avail - pf_base_reg[e_vq_reg];
-    dpf_span = 3'd1;
+// descriptors one read brings from `head`, the head of the entry `off` places in the `cnt`
+// avail entries read ahead: the head's, then each next published entry's while its head is
+// the next in the table (the entries read ahead say which are published)
+function automatic logic [2:0] head_run(input logic [127:0] entries, input logic [3:0] cnt,
+                                        input logic [15:0] off, input logic [15:0] first,
+                                        input logic [16:0] size);
+    logic [2:0] n;
+    n = 3'd1;
     for (int k = 1; k < DPF_DESCS; k++) begin
-        if (32'(dpf_span) == k && pf_valid_reg[e_vq_reg] &&
-                off + 16'(k) < 16'(pf_cnt_reg[e_vq_reg]) &&
-                pf_data_reg[e_vq_reg][16 * 32'(3'(off + 16'(k))) +: 16] == e_head_reg + 16'(k) &&
-                17'(e_head_reg) + 17'(k) < e_size) begin
-            dpf_span = 3'(k + 1);
+        if (32'(n) == k && off + 16'(k) < 16'(cnt) &&
+                entries[16 * 32'(3'(off + 16'(k))) +: 16] == first + 16'(k) &&
+                17'(first) + 17'(k) < size) begin
+            n = 3'(k + 1);
         end
     end
-end
+    return n;
+endfunction
+wire logic [3:0]  pf_held = pf_valid_reg[e_vq_reg] ? pf_cnt_reg[e_vq_reg] : 4'd0;
+// the head's read in the walk
+wire logic [2:0]  dpf_span = head_run(pf_data_reg[e_vq_reg], pf_held,
+                                      w_avail - pf_base_reg[e_vq_reg], e_head_reg, e_size);
 // the descriptor being checked: read ahead, or just read
 wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : wp_rdata[127:0];
+
+// Background refill. A TX chain waiting to be handed over (E_MOVE while the move stage is
+// busy) reads, for the next chain of its queue, the first thing that chain would read: the
+// avail entries from its position (when published and not held), else, those held, the head
+// descriptors from its head (when not held). The walk of that chain then finds them read
+// ahead, so on one queue the reads of the next walk overlap the data of the chain before it
+// instead of following it. (With the move stage idle the walker is what it waits for, and the
+// chain goes on at once: the next walk reads for itself.) They are read ahead exactly as the
+// walk itself reads ahead (published items only, kept and dropped alike); one that faults is
+// forgotten, and the chain that needs the item reads it and faults where a serial device
+// would. While a refill runs (busy) the walker starts only the next TX chain of the same
+// queue (start_ready), and only after a descriptor refill, whose chain already holds its avail
+// entry: that chain waits for it in E_HEAD_CHK, before it looks for its head's descriptor, and
+// any item of the walk's waits for the port. So the queue (e_vq_reg) is the refill's
+// throughout. A receive chain does not refill: its walker hands the buffer's next frame on as
+// it returns to idle (vdpa_vq_engine: rxb_hold).
+wire logic [15:0] rf_pos = w_avail + 16'd1;
+wire logic        rf_published = ctx_seen_ok && 16'(ctx_seen - w_avail) > 16'd1;
+wire logic [15:0] rf_pf_off = rf_pos - pf_base_reg[e_vq_reg];
+wire logic        rf_pf_hit = rf_pf_off < 16'(pf_held);
+wire logic [15:0] rf_head = pf_data_reg[e_vq_reg][16 * 32'(rf_pf_off[2:0]) +: 16];
+wire logic [15:0] rf_dpf_off = rf_pos - dpf_base_reg[e_vq_reg];
+wire logic        rf_dpf_hit = dpf_valid_reg[e_vq_reg] && rf_dpf_off < 16'(dpf_cnt_reg[e_vq_reg]);
+wire logic [2:0]  rf_span = head_run(pf_data_reg[e_vq_reg], pf_held, rf_pf_off, rf_head, e_size);
+wire logic        rf_go = rf_state_reg == RF_IDLE && e_state_reg == E_MOVE && h_valid &&
+                          !h_ready && !e_rx_reg && !ctx_change && !tr_flush &&
+                          (rf_pf_hit ? !rf_dpf_hit && 17'(rf_head) < e_size : rf_published);
 
 // The completion's items known to translate for writing: per VQ, used.idx and the page the
 // last checked used element lies in. A chain whose element is in that page skips the
@@ -476,7 +530,7 @@ always_ff @(posedge clk) begin
     case (e_state_reg)
         E_IDLE: begin
             // the scheduler's choice (vdpa_vq_engine): a received frame's queue or a kicked one
-            if (start_valid) begin
+            if (start_valid && start_ready) begin
                 e_vq_reg <= start_vq;
                 e_rx_reg <= start_rx;
                 e_state_reg <= E_START;
@@ -562,7 +616,8 @@ always_ff @(posedge clk) begin
             e_ret_reg <= E_AVAIL_CHK;
             e_state_reg <= E_PORT;
         end
-        E_HEAD_CHK: begin
+        E_HEAD_CHK: if (rf_state_reg == RF_IDLE) begin
+            // (after the refill of this chain's head descriptors, if one runs)
             e_head_reg <= w_head;
             e_i_reg <= w_head;
             if (!e_pf_reg) begin
@@ -634,7 +689,7 @@ always_ff @(posedge clk) begin
                 dpf_valid_reg[e_vq_reg] <= e_dpf_n_reg > 3'd1;
                 dpf_base_reg[e_vq_reg] <= w_avail + 16'd1;
                 dpf_cnt_reg[e_vq_reg] <= e_dpf_n_reg - 3'd1;
-                dpf_data_reg[e_vq_reg] <= wp_rdata[8*WALK_ITEM-1:128];
+                dpf_data_reg[e_vq_reg] <= wp_rdata >> 128;
             end
             d_addr_reg <= w_desc[63:0];
             d_flags_reg <= w_desc[111:96];
@@ -786,8 +841,9 @@ always_ff @(posedge clk) begin
         E_DONE: begin
             e_state_reg <= E_IDLE;
         end
-        E_PORT: begin
-            // the walker's ring-item port reads, writes or checks the item in m_*
+        E_PORT: if (!rf_at_port) begin
+            // the walker's ring-item port reads, writes or checks the item in m_* (after the
+            // refill's, if one is at the port)
             if (wp_fault && e_ret_reg == E_HEAD_CHK && m_len_reg != 7'd2) begin
                 // a read ahead of avail entries faulted: read the one entry needed
                 m_len_reg <= 7'd2;
@@ -821,6 +877,56 @@ always_ff @(posedge clk) begin
         end
     endcase
 
+    // the background refill (rf_go)
+    case (rf_state_reg)
+        RF_IDLE: begin
+            rf_stale_reg <= 1'b0;
+            if (rf_go) begin
+                rf_desc_reg <= rf_pf_hit;
+                rf_base_reg <= rf_pos;
+                rf_group_reg <= ctx_rgroup;
+                if (rf_pf_hit) begin
+                    rf_n_reg <= 4'(rf_span);
+                    rf_iova_reg <= desc_iova(ctx_desc, rf_head);
+                    rf_len_reg <= 7'(16 * 32'(rf_span));
+                end else begin
+                    rf_n_reg <= pf_span(ctx_seen, rf_pos, e_size);
+                    rf_iova_reg <= avail_entry_iova(ctx_drv, e_size, rf_pos);
+                    rf_len_reg <= 7'({pf_span(ctx_seen, rf_pos, e_size), 1'b0});
+                end
+                rf_state_reg <= RF_PORT;
+            end
+        end
+        RF_PORT: begin
+            if (ctx_change || tr_flush) begin
+                rf_stale_reg <= 1'b1;
+            end
+            if (wp_fault) begin
+                // forgotten: the chain that needs the item reads it itself
+                rf_state_reg <= RF_IDLE;
+            end else if (wp_done) begin
+                rf_state_reg <= RF_STORE;
+            end
+        end
+        RF_STORE: begin
+            if (!rf_stale_reg && rf_desc_reg) begin
+                dpf_valid_reg[e_vq_reg] <= 1'b1;
+                dpf_base_reg[e_vq_reg] <= rf_base_reg;
+                dpf_cnt_reg[e_vq_reg] <= 3'(rf_n_reg);
+                dpf_data_reg[e_vq_reg] <= wp_rdata;
+            end else if (!rf_stale_reg) begin
+                pf_valid_reg[e_vq_reg] <= 1'b1;
+                pf_base_reg[e_vq_reg] <= rf_base_reg;
+                pf_cnt_reg[e_vq_reg] <= rf_n_reg;
+                pf_data_reg[e_vq_reg] <= wp_rdata[127:0];
+            end
+            rf_state_reg <= RF_IDLE;
+        end
+        default: begin
+            rf_state_reg <= RF_IDLE;
+        end
+    endcase
+
     // what is read ahead or known to translate is dropped on any VQ or IOTLB command and on a
     // walker fault
     if (ctx_change || tr_flush || e_state_reg == E_FAULT) begin
@@ -835,6 +941,7 @@ always_ff @(posedge clk) begin
         cpl_ok_reg <= '0;
         e_dpf_reg <= 1'b0;
         e_state_reg <= E_IDLE;
+        rf_state_reg <= RF_IDLE;
         e_vq_reg <= '0;
         e_rx_reg <= 1'b0;
         w_bank_reg <= 1'b0;

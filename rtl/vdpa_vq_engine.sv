@@ -278,7 +278,8 @@ wire logic back_idle = !ms_busy && !cs_busy && !nt_busy;
 // ---------------------------------------------------------------------------------------
 // The walker's signals (vdpa_split_ring_walker below)
 // ---------------------------------------------------------------------------------------
-logic          w_busy;             // not in E_IDLE
+logic          w_busy;             // walking or refilling
+logic          w_start_ready;      // takes start_valid
 logic [QW-1:0] w_vq;
 logic          w_rx;
 logic [15:0]   w_head;
@@ -738,6 +739,7 @@ vdpa_split_ring_walker #(
     .start_valid(start_valid),
     .start_vq(start_vq),
     .start_rx(sched_rx),
+    .start_ready(w_start_ready),
     .busy(w_busy),
     .vq(w_vq),
     .rx(w_rx),
@@ -1155,7 +1157,7 @@ always_ff @(posedge clk) begin
     rxb_free <= 1'b0;
 
     // the TX round robin moves on when the walker takes a kicked queue
-    if (!w_busy && start_valid && !sched_rx) begin
+    if (w_start_ready && start_valid && !sched_rx) begin
         rr_reg <= pick_vq;
     end
 

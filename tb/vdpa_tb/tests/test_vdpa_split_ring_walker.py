@@ -28,12 +28,15 @@ avail-ring read and one descriptor read for up to four heads in table order; a r
 that faults (unmapped page, SLVERR) is retried as the one item, so only the chain that needs
 it faults (a bus error: EIO, stated by hand, the model knowing no bus errors; its IOVA is not
 checked, the docs promise none); tr_flush and ctx_change drop all three; the completion
-check's IOTLB requests come only for an element in a new page or straddling one.
+check's IOTLB requests come only for an element in a new page or straddling one. With the
+move stage busy (``hold``) a TX chain refills them for the next chain while it waits, so that
+chain's reads are counted with the chain before it; ``start_ready`` is sampled while the
+refill outlives its chain.
 
 What it does not cover (the device's benches do: lockstep, ring cases, UVM): EVENT_IDX's
 avail_event write, E2BIG beyond MAX_SEGS, receive frames too big for a chain, a queue that
 went to ERR while its chain waited (w_abandon), read-ahead across the ring's or the table's
-end, several VQs interleaved. The pytest entry is
+end, several VQs interleaved, a chain started while a refill runs. The pytest entry is
 tests/rtl/test_vdpa_split_ring_walker.py.
 """
 
@@ -182,7 +185,8 @@ class TB:
 
     async def walk(self, size: int, last_avail: int, rx: bool, limit: int = 3000,
                    drop: tuple[str, ...] = DROP_ALL, used: int = 0, seen: int | None = None,
-                   ahead: int = 0) -> dict[str, Any]:
+                   ahead: int = 0, hold: int = 0, late_drop: tuple[str, ...] = (),
+                   ) -> dict[str, Any]:
         """One chain: the context held (last_avail, used index, and avail.idx as last seen,
         or None), one start, the walker run back to idle, every event, every AXI access by
         kind (``ar``/``aw``: (kind, address, beats)), every IOTLB request (``tr``: (group,
@@ -191,7 +195,13 @@ class TB:
         by default both, as the engine's commands give them when the ring was rewritten since
         the last chain; none lets the walker keep what it read ahead. ``ahead`` of the
         chains before this one are still held by the later stages: the context's last_avail
-        and used index are that many behind the walker's."""
+        and used index are that many behind the walker's. ``hold``: the move stage is busy
+        (h_ready low) for that many cycles after the chain is offered, so the walker refills
+        what it reads ahead meanwhile; ``late_drop`` names the pulses given in the cycle after
+        the offer, while that refill is at the port. Once the chain is handed over, the run
+        goes on while the walker is busy (a refill): each cycle ``start_ready`` is sampled for
+        one of this queue's TX chain, another queue's and a received frame, in turn
+        (``ready``: (vq, rx, start_ready); start_valid stays low)."""
         d = self.dut
         await FallingEdge(d.clk)
         d.ctx_state.value, d.ctx_size.value = S.RDY, size
@@ -200,18 +210,28 @@ class TB:
         d.ctx_used.value, d.ahead.value = (used - ahead) & 0xFFFF, ahead
         d.ctx_seen.value, d.ctx_seen_ok.value = (0, 0) if seen is None else (seen, 1)
         d.ctx_dgroup.value, d.ctx_rgroup.value = DGROUP, self.rgroup
-        d.back_idle.value, d.h_ready.value, d.tr_req_ready.value = 1, 1, 1
+        d.back_idle.value, d.h_ready.value, d.tr_req_ready.value = 1, int(hold == 0), 1
         d.rx_need.value = 0
         got: dict[str, Any] = {"consume": 0, "seen": [], "ift_set": [], "ift_clr": [],
-                               "fault": None, "hand": None, "ar": [], "aw": [], "tr": []}
+                               "fault": None, "hand": None, "ar": [], "aw": [], "tr": [],
+                               "ready": []}
         pending = None
         started = False
+        offered: int | None = None     # the cycle the chain was first offered (h_valid)
+        probe = [(0, 0), (1, 0), (0, 1)]
         for _ in range(limit):
             await FallingEdge(d.clk)
             d.start_valid.value = int(not started)
+            # (self.cycle is the cycle last sampled; these inputs are for the next)
+            late = offered is not None and self.cycle == offered
             for name in DROP_ALL:
-                getattr(d, name).value = int(not started and name in drop)
+                getattr(d, name).value = int((not started and name in drop) or
+                                             (late and name in late_drop))
+            d.h_ready.value = int(hold == 0 or (offered is not None and
+                                                self.cycle + 1 >= offered + hold))
             d.start_vq.value, d.start_rx.value = 0, int(rx)
+            if got["hand"] is not None:
+                d.start_vq.value, d.start_rx.value = probe[self.cycle % 3]
             if pending is not None:
                 a = pending
                 d.tr_resp_valid.value, d.tr_resp_ok.value = 1, int(a.ok)
@@ -249,7 +269,12 @@ class TB:
                 assert got["fault"] is None, "two faults for one chain"
                 got["fault"] = {k: int(getattr(d, f"f_{k}").value)
                                 for k in ("errno", "iova", "xlate", "write", "asid")}
-            if int(d.h_valid.value):
+            if got["hand"] is not None:
+                got["ready"].append((int(d.start_vq.value), int(d.start_rx.value),
+                                     int(d.start_ready.value)))
+            if int(d.h_valid.value) and offered is None:
+                offered = self.cycle
+            if int(d.h_valid.value) and int(d.h_ready.value):
                 assert got["hand"] is None, "the chain was handed over twice"
                 got["hand"] = {"head": int(d.head.value), "rx": int(d.rx.value),
                                "bank": int(d.h_bank.value), "total": int(d.h_total.value),
@@ -459,20 +484,23 @@ def probes(tb: TB, got: dict[str, Any], size: int) -> int:
 
 
 async def run_chains(tb: TB, size: int, last: int, rx: bool, n: int, what: str,
-                     drops: dict[int, tuple[str, ...]] | None = None) -> list[tuple[str, Any]]:
+                     drops: dict[int, tuple[str, ...]] | None = None, hold: int = 0,
+                     late_drops: dict[int, tuple[str, ...]] | None = None
+                     ) -> list[tuple[str, Any]]:
     """``n`` published chains from ``last`` walked one after another as the engine serves a
     queue: the first on a freshly written ring (both drops), each later one with only the
     pulses ``drops`` names for it, the context carried (last_avail and the used index one
     further per chain handed over, as if each were completed at once; avail.idx as last
     seen; up to three of the chains before it still held by the later stages, at random).
-    Each is compared with the model; stops at the first fault. Returns each chain's outcome
-    and record."""
+    ``hold`` and ``late_drops`` (by chain) go to :meth:`TB.walk`. Each is compared with the
+    model; stops at the first fault. Returns each chain's outcome and record."""
     out: list[tuple[str, Any]] = []
     seen: int | None = None
     for k in range(n):
         drop = DROP_ALL if k == 0 else (drops or {}).get(k, ())
         o = await check_chain(tb, size, (last + k) & 0xFFFF, rx, f"{what} chain {k}",
-                              drop=drop, used=k, seen=seen, ahead=random.randrange(min(k, 3) + 1))
+                              drop=drop, used=k, seen=seen, ahead=random.randrange(min(k, 3) + 1),
+                              hold=hold, late_drop=(late_drops or {}).get(k, ()))
         seen = tb.got.get("last_seen", seen)
         out.append((o, tb.got))
         if o == "fault":
@@ -563,15 +591,116 @@ async def test_read_ahead_across_chains(dut):
 
 
 @cocotb.test()
+async def test_refill_while_move_stage_busy(dut):
+    """A TX chain whose hand-off waits (the move stage busy) reads, for the next chain of its
+    queue, what that chain would read first, and that chain then reads nothing itself. Heads
+    in table order, twelve published: the descriptors of chains 4..7 are read with chain 3,
+    the avail entries and the descriptors of chains 8..11 with chain 7. Out of order: each
+    chain's 16-byte head descriptor is read with the chain before it. Every chain is the
+    model's. With the hand-off a cycle after the offer the refill outlives its chain: meanwhile
+    start_ready takes only this queue's next TX chain, and only after a descriptor refill
+    (never another queue's chain, never a received frame, never during an avail refill, whose
+    chain then reads its own descriptors). A tr_flush or ctx_change pulse while the refill is
+    at the port drops what it read: the next chain reads its entries and descriptors itself,
+    unless its chain still waits and refills again. A receive chain does not refill."""
+    tb = TB(dut)
+    await tb.reset()
+    base = random.getrandbits(32)
+    dut._log.info("walker refill: seed %d", base)
+    rng = random.Random(base)
+    size = 64
+
+    def fresh(n: int, in_order: bool, rx: bool = False) -> tuple[int, list[int]]:
+        """``n`` one-buffer chains published from a slot that leaves them all before the
+        ring's end; heads h, h+1, ... or all even (none follows another in the table)."""
+        last = (rng.randrange(1 << 10) * size + rng.randrange(size - n + 1)) & 0xFFFF
+        if in_order:
+            h = rng.randrange(size - n + 1)
+            heads = [h + k for k in range(n)]
+        else:
+            heads = rng.sample(range(0, size, 2), n)
+        for i in heads:
+            one_buffer(tb, rng, i, rx)
+        tb.publish(size, last, heads)
+        return last, heads
+
+    def reads(res: list[tuple[str, Any]], kind: int) -> list[int]:
+        assert [o for o, _ in res] == ["handed"] * len(res), res
+        return [tb.count(g, kind) for _, g in res]
+
+    def covers(got: dict[str, Any], first: int, n: int) -> bool:
+        """The chain's last descriptor read spans descriptors first..first+n-1, no more than
+        a beat beyond."""
+        _, addr, beats = [a for a in got["ar"] if a[0] == K_DESC][-1]
+        lo, hi = DESC + 16 * first, DESC + 16 * (first + n)
+        return addr <= lo and hi <= addr + beats * tb.beat < hi + tb.beat
+
+    last, heads = fresh(12, True)
+    res = await run_chains(tb, size, last, False, 12, f"seed {base} in order", hold=40)
+    want = [1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]
+    assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
+    assert reads(res, K_AVAIL) == [2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], [g["ar"] for _, g in res]
+    assert covers(res[3][1], heads[4], 4) and covers(res[7][1], heads[8], 4), \
+        [g["ar"] for _, g in res]
+
+    last, heads = fresh(8, False)
+    res = await run_chains(tb, size, last, False, 8, f"seed {base} out of order", hold=40)
+    assert reads(res, K_DESC) == [2, 1, 1, 1, 1, 1, 1, 0], [g["ar"] for _, g in res]
+    assert all(covers(res[k][1], heads[k + 1], 1) for k in range(7)), \
+        (heads, [g["ar"] for _, g in res])
+
+    # the hand-off a cycle after the offer: the refill outlives its chain
+    last, heads = fresh(12, True)
+    res = await run_chains(tb, size, last, False, 12, f"seed {base} quick hand-off", hold=1)
+    assert reads(res, K_DESC) == [1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0], [g["ar"] for _, g in res]
+    assert reads(res, K_AVAIL) == [2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], [g["ar"] for _, g in res]
+    for k, g in enumerate(g for _, g in res):
+        ready = g["ready"]
+        if k not in (3, 7):
+            assert not ready, (k, ready)
+            continue
+        same = [r for vq, rx, r in ready if (vq, rx) == (0, 0)]
+        assert same and all(r == int(k == 3) for r in same), (k, ready)
+        assert all(r == 0 for vq, rx, r in ready if (vq, rx) != (0, 0)), (k, ready)
+
+    # a command while chain 3's refill is at the port: with the hand-off a cycle later,
+    # chain 4 reads its entries and descriptors itself; with the move stage still busy,
+    # chain 3 refills again from the avail entries on
+    for pulse in DROP_ALL:
+        last, heads = fresh(8, True)
+        res = await run_chains(tb, size, last, False, 8, f"seed {base} {pulse} in the refill",
+                               hold=1, late_drops={3: (pulse,)})
+        assert reads(res, K_DESC) == [1, 0, 0, 1, 1, 0, 0, 0], [g["ar"] for _, g in res]
+        assert reads(res, K_AVAIL) == [2, 0, 0, 0, 1, 0, 0, 0], [g["ar"] for _, g in res]
+        last, heads = fresh(8, True)
+        res = await run_chains(tb, size, last, False, 8, f"seed {base} {pulse} in the refill",
+                               hold=40, late_drops={3: (pulse,)})
+        assert reads(res, K_DESC) == [1, 0, 0, 2, 0, 0, 0, 0], [g["ar"] for _, g in res]
+        assert reads(res, K_AVAIL) == [2, 0, 0, 1, 0, 0, 0, 0], [g["ar"] for _, g in res]
+
+    last, heads = fresh(8, True, rx=True)
+    res = await run_chains(tb, size, last, True, 8, f"seed {base} RX", hold=40)
+    assert reads(res, K_DESC) == [1, 0, 0, 0, 1, 0, 0, 0], [g["ar"] for _, g in res]
+
+
+@cocotb.test()
 async def test_read_ahead_faults_retried(dut):
     """A read ahead that faults is retried as the one item the chain needs: later avail
     entries or head descriptors on an unmapped page, or on a beat that answers SLVERR, do not
     fault the chains that do not need them (each is handed over as the model walks it); the
     chain that needs the item faults (unmapped: EFAULT naming the item, as the model; SLVERR:
-    EIO, docs/rtl-interface.md "Ports")."""
+    EIO, docs/rtl-interface.md "Ports"). Run with the move stage taking each chain at once and
+    busy for 40 cycles after the offer: a refill that faults (the walker's background read of
+    the next chain's items, E_MOVE) is forgotten, so the outcome is the same."""
     tb = TB(dut)
     await tb.reset()
     rng = random.Random(random.getrandbits(32))
+    for hold in (0, 40):
+        await faults_retried(tb, rng, hold)
+
+
+async def faults_retried(tb: TB, rng: random.Random, hold: int) -> None:
+    """test_read_ahead_faults_retried with the move stage busy ``hold`` cycles a chain."""
     size = 8
     # avail entries: the ring from slot 6 on is in the next page, which is not mapped
     tb.areas = (DESC, 0x5FF0, DEV)
@@ -580,16 +709,20 @@ async def test_read_ahead_faults_retried(dut):
     for i in heads:
         one_buffer(tb, rng, i, False)
     tb.publish(size, 0, heads)
-    res = await run_chains(tb, size, 0, False, size, "avail entries on an unmapped page")
+    res = await run_chains(tb, size, 0, False, size, "avail entries on an unmapped page",
+                           hold=hold)
     assert [o for o, _ in res] == ["handed"] * 6 + ["fault"], res
     assert res[-1][1]["fault"]["iova"] == 0x5FF4 + 2 * 6, res[-1][1]["fault"]
-    # head descriptors: the table from descriptor 4 on is in the next page, not mapped
+    # head descriptors: the table from descriptor 4 on is in the next page, not mapped (RX;
+    # TX with the move stage busy, so the refill reads them)
+    rx = hold == 0
     tb.areas = (0x1FC0, DRV, DEV)
     tb.hole(RGROUP, 0x2000, PAGE)
     for i in range(size):
-        one_buffer(tb, rng, i, True)
+        one_buffer(tb, rng, i, rx)
     tb.publish(size, 0, [1, 2, 3, 4, 5])
-    res = await run_chains(tb, size, 0, True, 5, "descriptors on an unmapped page")
+    res = await run_chains(tb, size, 0, rx, 5, "descriptors on an unmapped page",
+                           hold=hold)
     assert [o for o, _ in res] == ["handed"] * 3 + ["fault"], res
     assert res[-1][1]["fault"]["iova"] == 0x2000, res[-1][1]["fault"]
     # the same on beats that answer SLVERR: the model knows no bus errors, so the chain that
@@ -604,9 +737,11 @@ async def test_read_ahead_faults_retried(dut):
     tb.publish(size, 0, [h, h + 1, h + 2, h + 3])
     bad = (DESC + 16 * (h + 2)) // tb.beat * tb.beat
     tb.ram.bad = {bad}
-    res = await run_chains(tb, size, 0, False, 2, "descriptors, SLVERR on a later head's")
+    res = await run_chains(tb, size, 0, False, 2, "descriptors, SLVERR on a later head's",
+                           hold=hold)
     assert [o for o, _ in res] == ["handed"] * 2, res
-    got = await tb.walk(size, 2, False, drop=(), used=2, seen=res[-1][1].get("last_seen"))
+    got = await tb.walk(size, 2, False, drop=(), used=2, seen=res[-1][1].get("last_seen"),
+                        hold=hold)
     assert got["hand"] is None and got["fault"] is not None and \
         got["fault"]["errno"] == eio, got["fault"]
     tb.ram.bad = set()
@@ -617,9 +752,11 @@ async def test_read_ahead_faults_retried(dut):
         one_buffer(tb, rng, i, False)
     tb.publish(size, last, rng.sample(range(size), 8))
     tb.ram.bad = {DRV + 64}
-    res = await run_chains(tb, size, last, False, 4, "avail entries, SLVERR on a later one")
+    res = await run_chains(tb, size, last, False, 4, "avail entries, SLVERR on a later one",
+                           hold=hold)
     assert [o for o, _ in res] == ["handed"] * 4, res
-    got = await tb.walk(size, last + 4, False, drop=(), used=4, seen=res[-1][1].get("last_seen"))
+    got = await tb.walk(size, last + 4, False, drop=(), used=4,
+                        seen=res[-1][1].get("last_seen"), hold=hold)
     assert got["hand"] is None and got["fault"] is not None and \
         got["fault"]["errno"] == eio, got["fault"]
     tb.ram.bad = set()
