@@ -20,9 +20,9 @@
  * head descriptors of the next published heads when they follow the current one in the table,
  * and whether the completion's items translate (the used element's page, used.idx); each is
  * dropped on any VQ or IOTLB command and on a fault, and a read ahead that faults is retried
- * as the one item needed, so faults come where a serial device's come. A TX chain waiting for
+ * as the one item needed, so faults come where a serial device's come. A chain waiting for
  * a busy move stage refills them for the next chain of its queue in the background ("Background
- * refill" below); meanwhile start_ready admits only that chain.
+ * refill" below); meanwhile start_ready admits only that queue's next TX chain.
  *
  * The walker-to-mover seam (its output): h_valid/h_ready with the chain's VQ, direction, head,
  * segment bank, total length (TX: bytes to read; RX: capacity) and data ASID; the segment list
@@ -449,7 +449,7 @@ wire logic [2:0]  dpf_span = head_run(pf_data_reg[e_vq_reg], pf_held,
 // the descriptor being checked: read ahead, or just read
 wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : wp_rdata[127:0];
 
-// Background refill. A TX chain waiting to be handed over (E_MOVE while the move stage is
+// Background refill. A chain waiting to be handed over (E_MOVE while the move stage is
 // busy) reads, for the next chain of its queue, the first thing that chain would read: the
 // avail entries from its position (when published and not held), else, those held, the head
 // descriptors from its head (when not held). The walk of that chain then finds them read
@@ -462,8 +462,9 @@ wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : wp_rdata[127:0];
 // queue (start_ready), and only after a descriptor refill, whose chain already holds its avail
 // entry: that chain waits for it in E_HEAD_CHK, before it looks for its head's descriptor, and
 // any item of the walk's waits for the port. So the queue (e_vq_reg) is the refill's
-// throughout. A receive chain does not refill: its walker hands the buffer's next frame on as
-// it returns to idle (vdpa_vq_engine: rxb_hold).
+// throughout. After a receive chain the next received frame waits for the refill's end (busy
+// keeps vdpa_vq_engine's rxb_hold up, and the buffer offers no frame while a taken one is
+// held).
 wire logic [15:0] rf_pos = w_avail + 16'd1;
 wire logic        rf_published = ctx_seen_ok && 16'(ctx_seen - w_avail) > 16'd1;
 wire logic [15:0] rf_pf_off = rf_pos - pf_base_reg[e_vq_reg];
@@ -473,7 +474,7 @@ wire logic [15:0] rf_dpf_off = rf_pos - dpf_base_reg[e_vq_reg];
 wire logic        rf_dpf_hit = dpf_valid_reg[e_vq_reg] && rf_dpf_off < 16'(dpf_cnt_reg[e_vq_reg]);
 wire logic [2:0]  rf_span = head_run(pf_data_reg[e_vq_reg], pf_held, rf_pf_off, rf_head, e_size);
 wire logic        rf_go = rf_state_reg == RF_IDLE && e_state_reg == E_MOVE && h_valid &&
-                          !h_ready && !e_rx_reg && !ctx_change && !tr_flush &&
+                          !h_ready && !ctx_change && !tr_flush &&
                           (rf_pf_hit ? !rf_dpf_hit && 17'(rf_head) < e_size : rf_published);
 
 // The completion's items known to translate for writing: per VQ, used.idx and the page the

@@ -29,7 +29,7 @@ that faults (unmapped page, SLVERR) is retried as the one item, so only the chai
 it faults (a bus error: EIO, stated by hand, the model knowing no bus errors; its IOVA is not
 checked, the docs promise none); tr_flush and ctx_change drop all three; the completion
 check's IOTLB requests come only for an element in a new page or straddling one. With the
-move stage busy (``hold``) a TX chain refills them for the next chain while it waits, so that
+move stage busy (``hold``) a chain refills them for the next chain while it waits, so that
 chain's reads are counted with the chain before it; ``start_ready`` is sampled while the
 refill outlives its chain.
 
@@ -592,7 +592,7 @@ async def test_read_ahead_across_chains(dut):
 
 @cocotb.test()
 async def test_refill_while_move_stage_busy(dut):
-    """A TX chain whose hand-off waits (the move stage busy) reads, for the next chain of its
+    """A chain whose hand-off waits (the move stage busy) reads, for the next chain of its
     queue, what that chain would read first, and that chain then reads nothing itself. Heads
     in table order, twelve published: the descriptors of chains 4..7 are read with chain 3,
     the avail entries and the descriptors of chains 8..11 with chain 7. Out of order: each
@@ -602,7 +602,8 @@ async def test_refill_while_move_stage_busy(dut):
     (never another queue's chain, never a received frame, never during an avail refill, whose
     chain then reads its own descriptors). A tr_flush or ctx_change pulse while the refill is
     at the port drops what it read: the next chain reads its entries and descriptors itself,
-    unless its chain still waits and refills again. A receive chain does not refill."""
+    unless its chain still waits and refills again. A receive chain refills as a transmit one
+    does."""
     tb = TB(dut)
     await tb.reset()
     base = random.getrandbits(32)
@@ -678,9 +679,9 @@ async def test_refill_while_move_stage_busy(dut):
         assert reads(res, K_DESC) == [1, 0, 0, 2, 0, 0, 0, 0], [g["ar"] for _, g in res]
         assert reads(res, K_AVAIL) == [2, 0, 0, 1, 0, 0, 0, 0], [g["ar"] for _, g in res]
 
-    last, heads = fresh(8, True, rx=True)
-    res = await run_chains(tb, size, last, True, 8, f"seed {base} RX", hold=40)
-    assert reads(res, K_DESC) == [1, 0, 0, 0, 1, 0, 0, 0], [g["ar"] for _, g in res]
+    last, heads = fresh(12, True, rx=True)
+    res = await run_chains(tb, size, last, True, 12, f"seed {base} RX", hold=40)
+    assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
 
 
 @cocotb.test()
