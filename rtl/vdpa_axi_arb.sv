@@ -16,7 +16,12 @@
  *        (the request must not change under a valid), released by the handshake.
  *   AW/W a write grant is held from its address until its last data beat has passed, so the
  *        W channel, which carries no ID, follows AW in grant order (AXI4 §A5.2). A master may
- *        present AW and W in the same cycle; W without AW waits for the grant.
+ *        present AW and W in the same cycle; W without AW waits for the grant. Round robin,
+ *        except that master AW_FIRST, when it asks, gets the next write grant: the engine
+ *        gives its completion writer (one-beat writes, two round trips in order per chain)
+ *        precedence over the mover's bursts, which would otherwise hold the W channel ahead
+ *        of each of them. It issues at most two writes per chain the mover has moved, so it
+ *        cannot starve the mover.
  *   R/B  RVALID/BVALID go to the master the ID names; a response with an ID no master issued
  *        (a memory error) is taken and dropped rather than left to block the channel. RREADY
  *        and BREADY are raised only under RVALID/BVALID (AXI4 §A3.3.1 allows a ready to wait
@@ -48,6 +53,8 @@ module vdpa_axi_arb
     parameter int ID_W = 4,
     // AxUSER width
     parameter int USER_W = 24,
+    // the master whose write address goes first when it asks (-1: none, round robin only)
+    parameter int AW_FIRST = -1,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE
 ) (
@@ -123,6 +130,10 @@ initial begin
         $error("Error: NM must be at least 1 and ID_W at least $clog2(NM) (instance %m)");
         $finish;
     end
+    if (AW_FIRST < -1 || AW_FIRST >= NM) begin
+        $error("Error: AW_FIRST must be -1 or a master, 0..NM-1 (instance %m)");
+        $finish;
+    end
 end
 
 // the master after `last` in round-robin order among those in `req` (last itself comes last)
@@ -192,7 +203,10 @@ logic          w_lock_reg;         // a write under way: its master keeps AW and
 logic [MW-1:0] w_owner_reg, w_last_reg;
 logic          aw_done_reg;        // its address has been taken
 logic          w_done_reg;         // its last data beat has been taken
-wire logic [MW-1:0] w_owner = w_lock_reg ? w_owner_reg : rr_pick(s_awvalid, w_last_reg);
+wire logic          w_first = AW_FIRST >= 0 && s_awvalid[AW_FIRST >= 0 ? AW_FIRST : 0];
+wire logic [MW-1:0] w_owner = w_lock_reg ? w_owner_reg :
+                              w_first ? MW'(AW_FIRST >= 0 ? AW_FIRST : 0) :
+                              rr_pick(s_awvalid, w_last_reg);
 wire logic          w_active = w_lock_reg || |s_awvalid;
 
 assign m_axi_awid = ID_W'(w_owner);
@@ -223,7 +237,10 @@ always_ff @(posedge clk) begin
             w_lock_reg <= 1'b0;
             aw_done_reg <= 1'b0;
             w_done_reg <= 1'b0;
-            w_last_reg <= w_owner;
+            // (a first grant leaves the round robin where it was, or each would pull it back)
+            if (32'(w_owner) != AW_FIRST) begin
+                w_last_reg <= w_owner;
+            end
         end else begin
             w_lock_reg <= 1'b1;
             w_owner_reg <= w_owner;

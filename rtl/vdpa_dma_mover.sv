@@ -26,9 +26,10 @@
  * Interfaces and timing (one clock, synchronous active-high reset):
  *   request   req_valid/req_ready: req_rx and req_len are taken when both are high, with
  *             segment 0 from the segment port; req_ready is high while idle and in the cycle a
- *             TX transfer's done is taken (back to back: the next transfer's first read
- *             address goes out in the next cycle). req_len = 0 moves nothing (a TX chain that
- *             is dropped completes at once).
+ *             TX transfer's done is taken (back to back); a transfer's first burst address
+ *             (read or write) goes out in the cycle after its request, and an RX burst's
+ *             first beat in the cycle after its address is accepted. req_len = 0 moves
+ *             nothing (a TX chain that is dropped completes at once).
  *   segments  seg_idx out, seg_pa/seg_len in: the segment list, read in place (not latched)
  *             and stable from the request to done. seg_idx is 0 while idle and once a TX
  *             transfer has moved its last byte (so whenever req_ready may be high);
@@ -36,7 +37,8 @@
  *   source    src_pos out, src_data in (RX): the byte at stream position src_pos + j belongs
  *             in lane j of src_data, answered in the same cycle; lanes the beat does not
  *             write are ignored (they go out as zeros).
- *   done      done_valid/done_ready: all bytes moved (TX: the last stream beat accepted);
+ *   done      done_valid/done_ready: all bytes moved (TX: the last stream beat accepted;
+ *             RX: the last burst's write response taken, OKAY, or any cycle after);
  *             moved = bytes moved. Mealy: done_valid rises in the cycle the condition holds;
  *             the block is idle in the cycle after done_ready.
  *   fault     a bus error (RRESP/BRESP not OKAY): err_set pulses in the cycle the first error
@@ -144,7 +146,7 @@ end
 typedef enum logic [3:0] {
     X_IDLE,
     X_TX_BURST, X_TX_AR, X_TX_R, X_TX_BEAT, X_TX_ABORT,
-    X_RX_BURST, X_RX_AW, X_RX_FILL, X_RX_W, X_RX_B
+    X_RX_BURST, X_RX_AW, X_RX_W, X_RX_B
 } xstate_t;
 
 xstate_t      x_state_reg;
@@ -218,24 +220,27 @@ endfunction
 // RX: the bytes of this burst, at most the segment's rest and the transfer's rest
 wire logic [31:0]  rx_left = (seg_left_reg < xfer_total_reg - moved_reg) ? seg_left_reg : xfer_total_reg - moved_reg;
 
-// TX: the first burst straight from the request's segment 0, so its address goes out in the
-// cycle after the request (a chain of nothing, or an empty segment 0, goes through X_TX_BURST)
-wire logic              req_first = !req_rx && req_len != 0 && seg_len != 0;
+// the first burst straight from the request's segment 0, so its address goes out in the
+// cycle after the request (a chain of nothing, or an empty segment 0, goes through
+// X_TX_BURST / X_RX_BURST)
+wire logic              req_first = req_len != 0 && seg_len != 0;
 wire logic              take_first = req_valid && req_ready && req_first;
 
 // the next burst, one shape for both directions: from cur_pa, TX reading the segment's rest
-// and RX writing at most the segment's and the transfer's rest; or a request's first TX burst
+// and RX writing at most the segment's and the transfer's rest; or a request's first burst
 wire logic [63:0]       burst_pa = take_first ? seg_pa : cur_pa_reg;
-wire logic [31:0]       burst_left = take_first ? seg_len :
+wire logic [31:0]       burst_left = take_first ? (req_rx && req_len < seg_len ? req_len : seg_len) :
                                      (x_state_reg == X_RX_BURST ? rx_left : seg_left_reg);
 wire logic [31:0]       next_burst_bytes = burst_bytes(burst_pa, burst_left);
 wire logic [ADDR_W-1:0] next_burst_addr = ADDR_W'(beat_addr(burst_pa, 3'(BW)));
 wire logic [7:0]        next_burst_len = burst_beats(burst_pa, next_burst_bytes, 3'(BW)) - 8'd1;
 
-// a transmitted frame has left once its last stream beat is accepted
+// a transmitted frame has left once its last stream beat is accepted; a received one is in
+// memory with the last burst's good write response
 wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tready;
 assign done_valid = moved_reg == xfer_total_reg &&
-                    ((x_state_reg == X_TX_BURST && tx_last_taken) || x_state_reg == X_RX_BURST);
+                    ((x_state_reg == X_TX_BURST && tx_last_taken) || x_state_reg == X_RX_BURST ||
+                     (x_state_reg == X_RX_B && axi_bvalid && axi_bresp == AXI_RESP_OKAY));
 // idle, or a TX transfer's done taken: the next request may be taken in this cycle
 assign req_ready = x_state_reg == X_IDLE ||
                    (x_state_reg == X_TX_BURST && done_valid && done_ready);
@@ -243,11 +248,13 @@ assign req_ready = x_state_reg == X_IDLE ||
 // an error response: the read beat's (sticky over the burst) or the write response's
 wire logic r_err = axi_rresp != AXI_RESP_OKAY || err_reg;
 // a bus beat moves this cycle: a read beat straight onto a free stream or a held beat once
-// the stream frees (TX); a write beat filled or the next one after an accepted beat (RX)
+// the stream frees (TX); a burst's first write beat as its address is accepted, or the next
+// one after an accepted beat (RX)
 wire logic tx_free = !tx_tvalid_reg || m_axis_tready;
 wire logic tx_push = (x_state_reg == X_TX_R && axi_rvalid && !r_err && tx_free) ||
                      (x_state_reg == X_TX_BEAT && tx_free);
-wire logic rx_push = x_state_reg == X_RX_FILL || (x_state_reg == X_RX_W && axi_wready && !wlast_reg);
+wire logic rx_push = (x_state_reg == X_RX_AW && axi_awready) ||
+                     (x_state_reg == X_RX_W && axi_wready && !wlast_reg);
 assign err_set = (x_state_reg == X_TX_R && axi_rvalid && axi_rresp != AXI_RESP_OKAY) ||
                  (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != AXI_RESP_OKAY);
 assign fault = (x_state_reg == X_TX_R && axi_rvalid && r_err && axi_rlast && moved_reg == 0) ||
@@ -362,17 +369,12 @@ always_ff @(posedge clk) begin
             end
         end
         X_RX_AW: begin
+            // the first beat with the address taken (rx_push): the source bytes for its lanes
             if (axi_awready) begin
                 awvalid_reg <= 1'b0;
-                wstrb_reg <= '0;
-                wdata_reg <= '0;
-                x_state_reg <= X_RX_FILL;
+                wvalid_reg <= 1'b1;
+                x_state_reg <= X_RX_W;
             end
-        end
-        X_RX_FILL: begin
-            // one bus beat: the source bytes for this beat's lanes of the segment
-            wvalid_reg <= 1'b1;
-            x_state_reg <= X_RX_W;
         end
         X_RX_W: begin
             if (axi_wready) begin
@@ -388,9 +390,11 @@ always_ff @(posedge clk) begin
             end
         end
         X_RX_B: begin
+            // the transfer's done may be taken with its last write response (done_valid)
             if (axi_bvalid) begin
                 bready_reg <= 1'b0;
-                x_state_reg <= (axi_bresp != AXI_RESP_OKAY) ? X_IDLE : X_RX_BURST;
+                x_state_reg <= (axi_bresp != AXI_RESP_OKAY || (done_valid && done_ready)) ?
+                               X_IDLE : X_RX_BURST;
             end
         end
         default: begin
@@ -407,7 +411,13 @@ always_ff @(posedge clk) begin
         cur_pa_reg <= seg_pa;
         seg_left_reg <= seg_len;
         x_state_reg <= req_rx ? X_RX_BURST : X_TX_BURST;
-        if (req_first) begin
+        if (req_first && req_rx) begin
+            burst_left_reg <= next_burst_bytes;
+            awaddr_reg <= next_burst_addr;
+            awlen_reg <= next_burst_len;
+            awvalid_reg <= 1'b1;
+            x_state_reg <= X_RX_AW;
+        end else if (req_first) begin
             burst_left_reg <= next_burst_bytes;
             araddr_reg <= next_burst_addr;
             arlen_reg <= next_burst_len;

@@ -530,6 +530,8 @@ vdpa_axi_arb #(
     .ADDR_W(ADDR_W),
     .ID_W(ID_W),
     .USER_W(24),
+    // the completion writer's one-beat writes before the mover's bursts (vdpa_axi_arb)
+    .AW_FIRST(PM_DONE),
     .MUTANT(MUTANT)
 ) axi_arb_inst (
     .clk(clk),
