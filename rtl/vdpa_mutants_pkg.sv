@@ -40,6 +40,7 @@ localparam int MUT_STALE_TABLE_HIT = 12;
 localparam int MUT_RESET_NOT_BARRIER = 13;
 localparam int MUT_USED_IDX_EARLY = 14;
 localparam int MUT_R_ROUTED_BY_GRANT = 15;
+localparam int MUT_REFILL_KEEPS_STALE = 16;
 /* verilator lint_on UNUSEDPARAM */
 
 endpackage

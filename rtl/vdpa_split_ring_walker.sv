@@ -473,6 +473,8 @@ wire logic [15:0] rf_head = pf_data_reg[e_vq_reg][16 * 32'(rf_pf_off[2:0]) +: 16
 wire logic [15:0] rf_dpf_off = rf_pos - dpf_base_reg[e_vq_reg];
 wire logic        rf_dpf_hit = dpf_valid_reg[e_vq_reg] && rf_dpf_off < 16'(dpf_cnt_reg[e_vq_reg]);
 wire logic [2:0]  rf_span = head_run(pf_data_reg[e_vq_reg], pf_held, rf_pf_off, rf_head, e_size);
+// what the refill read is kept unless a command came while it was read
+wire logic        rf_keep = !rf_stale_reg || MUTANT == MUT_REFILL_KEEPS_STALE;  // mutant MUT_REFILL_KEEPS_STALE
 wire logic        rf_go = rf_state_reg == RF_IDLE && e_state_reg == E_MOVE && h_valid &&
                           !h_ready && !ctx_change && !tr_flush &&
                           (rf_pf_hit ? !rf_dpf_hit && 17'(rf_head) < e_size : rf_published);
@@ -910,12 +912,12 @@ always_ff @(posedge clk) begin
             end
         end
         RF_STORE: begin
-            if (!rf_stale_reg && rf_desc_reg) begin
+            if (rf_keep && rf_desc_reg) begin
                 dpf_valid_reg[e_vq_reg] <= 1'b1;
                 dpf_base_reg[e_vq_reg] <= rf_base_reg;
                 dpf_cnt_reg[e_vq_reg] <= 3'(rf_n_reg);
                 dpf_data_reg[e_vq_reg] <= wp_rdata;
-            end else if (!rf_stale_reg) begin
+            end else if (rf_keep) begin
                 pf_valid_reg[e_vq_reg] <= 1'b1;
                 pf_base_reg[e_vq_reg] <= rf_base_reg;
                 pf_cnt_reg[e_vq_reg] <= rf_n_reg;

@@ -170,6 +170,17 @@ CATALOGUE: tuple[Mutant, ...] = (
            "mlx5_vnet.c: mlx5_vdpa_reset runs under reslock after the queue commands; "
            "docs/rtl-interface.md (RESET orders after every command before it)",
            ("test_reset_barrier",), "vdpa_cmd_proc", base="cmd_proc-slots3"),
+    Mutant("refill_keeps_stale",
+           "the walker keeps what its background refill read although a VQ or IOTLB command "
+           "came while it was being read (the read-ahead is dropped at the command, then "
+           "refilled from before it). On the device the refill ends before an IOTLB command "
+           "runs and a VQ command of its queue waits for it, so only the walker's bench, "
+           "which pulses a command into the refill, sees the stale descriptors served",
+           "virtio 1.2 §2.7.13 (only published, unchanged items may be read ahead); "
+           "docs/rtl-interface.md (what the walker reads ahead is dropped on any VQ or IOTLB "
+           "command)",
+           ("test_refill_while_move_stage_busy",), "vdpa_split_ring_walker",
+           base="walker-w64"),
 )
 
 IDS: dict[str, int] = read_ids()

@@ -39,12 +39,12 @@ from .simcfg import Build, Item, SimCfg, SimCfgError
 #: what runs on every build: tests and groups of the regression configuration
 #: what runs on every build: tests and groups of the regression configuration (each on the
 #: builds of those whose base build it runs on: the device's tests on the device, the command
-#: processor's block bench on its mutants)
+#: processor's and the walker's block benches on their mutants)
 KILL_SET = ("test_traffic_lockstep", "test_iotlb_translation_and_faults", "test_ring_case",
             "test_suspend_resume_state", "test_suspend_waits_for_chain_in_flight",
             "test_suspend_with_work_in_flight",
             "test_reset_keeps_or_cleans_maps", "test_unmap_races_traffic", "uvm",
-            "test_reset_barrier")
+            "test_reset_barrier", "test_refill_while_move_stage_busy")
 #: runs of each seeded item, with seeds fixed by :data:`BASE_SEED` and the same on every build
 SEEDS = 2
 BASE_SEED = 20260
