@@ -864,7 +864,9 @@ always_ff @(posedge clk) begin
                     f_iova_reg <= m_iova_reg;
                     f_write_reg <= m_write_reg;
                 end else begin
+                    // a bus error names no IOVA, as the move and completion stages' do
                     f_errno_reg <= FAULT_EIO;
+                    f_iova_reg <= '0;
                 end
                 e_state_reg <= E_FAULT;
             end else if (wp_done) begin
