@@ -24,9 +24,10 @@ address with the memory's response, in order per master; every write response is
 memory's for that write, in order per master; after the run every written byte is in memory
 (strobes honoured) and nothing else changed. The waits are bounded (NM - 1 other grants before
 a master asking gets its own, grants to AW_FIRST not counted) and, with one master asking,
-its handshakes on every channel are the shared port's in the same cycle: no added latency. A reset with reads and writes in flight
-(the masters and the memory reset with the arbiter, as in the device) leaves nothing valid
-and no grant, and the traffic after it passes the same checks from a fresh start.
+its handshakes on every channel are the shared port's in the same cycle: no added latency. A
+reset with reads and writes in flight (the masters and the memory reset with the arbiter, as
+in the device) leaves nothing valid and no grant, and the traffic after it passes the same
+checks from a fresh start.
 
 Stimulus is seeded from cocotb's per-test random (COCOTB_RANDOM_SEED reproduces a run); each
 stream logs its seed and any failure names it (AXI_ARB_SEED=<seed> replays that stream). The pytest entry is
