@@ -470,6 +470,16 @@ async def test_bad_rings_fault_as_model(dut):
 
 
 # -- across chains: what the walker reads ahead or knows, kept and dropped -------------------
+async def seeded(dut: Any, what: str) -> tuple[TB, random.Random, int]:
+    """A bench out of reset and a random stream seeded from cocotb's (the seed logged as
+    ``what``, so a failure names it)."""
+    tb = TB(dut)
+    await tb.reset()
+    base = random.getrandbits(32)
+    dut._log.info("%s: seed %d", what, base)
+    return tb, random.Random(base), base
+
+
 def used_area(tb: TB, size: int) -> tuple[int, int]:
     """The used ring's IOVAs: flags, idx and the elements."""
     dev = tb.areas[2]
@@ -524,11 +534,7 @@ async def test_read_ahead_across_chains(dut):
     one descriptor read brings four heads, so eight chains make two; heads out of order: a
     read of one descriptor each. Heads in order whose chains go on (NEXT) or are indirect
     still read their next descriptors and their tables. Every chain is the model's."""
-    tb = TB(dut)
-    await tb.reset()
-    base = random.getrandbits(32)
-    dut._log.info("walker read-ahead: seed %d", base)
-    rng = random.Random(base)
+    tb, rng, base = await seeded(dut, "walker read-ahead")
     size = 64
     for rnd in range(6):
         rx = rng.random() < 0.5
@@ -604,11 +610,7 @@ async def test_refill_while_move_stage_busy(dut):
     at the port drops what it read: the next chain reads its entries and descriptors itself,
     unless its chain still waits and refills again. A receive chain refills as a transmit one
     does."""
-    tb = TB(dut)
-    await tb.reset()
-    base = random.getrandbits(32)
-    dut._log.info("walker refill: seed %d", base)
-    rng = random.Random(base)
+    tb, rng, base = await seeded(dut, "walker refill")
     size = 64
 
     def fresh(n: int, in_order: bool, rx: bool = False) -> tuple[int, list[int]]:
