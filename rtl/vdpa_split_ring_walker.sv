@@ -12,8 +12,8 @@
  * (or serves an entry known from the last read), the avail entry (with up to 8 published
  * entries after it read ahead and kept per VQ), the head; walks and validates the whole
  * descriptor chain, indirect tables included (drivers/vhost/vringh.c: __vringh_iov,
- * __vringh_get_head, move_to_indirect); translates every buffer page through the IOTLB into a
- * segment list; and translates for writing the used element and used.idx the chain will
+ * __vringh_get_head, move_to_indirect); translates every buffer page through the IOTLB (or its
+ * buffer translation cache) into a segment list; and translates for writing the used element and used.idx the chain will
  * complete into (E_PROBE_IDX), so a malformed ring or a translation fault makes no data access.
  * Then it hands the chain on. What it reads ahead or already knows, so a queue's next chains
  * walk without waiting for the bus: the published avail entries after the one it needs, the
@@ -271,11 +271,17 @@ logic [7:0]  wp_tr_group;
 logic [63:0] wp_tr_iova;
 logic [31:0] wp_tr_len;
 logic        wp_tr_write;
-wire logic w_tr_buf = e_state_reg == E_BUF_XL;
+logic        bc_hit;
+logic [63:0] bc_pa;
+logic [7:0]  bc_asid;
+// a buffer page not in the buffer translation cache (below) asks the IOTLB for the rest of
+// its 4 KiB page, so the next chain's buffer in the same page finds it there
+wire logic w_tr_buf = e_state_reg == E_BUF_XL && !bc_hit;
+wire logic [31:0] bx_page_rest = 32'd4096 - 32'(x_iova_reg[11:0]);
 assign tr_req_valid = w_tr_buf || wp_tr_valid;
 assign tr_req_group = w_tr_buf ? ctx_dgroup : wp_tr_group;
 assign tr_req_iova = w_tr_buf ? x_iova_reg : wp_tr_iova;
-assign tr_req_len = w_tr_buf ? x_left_reg : wp_tr_len;
+assign tr_req_len = w_tr_buf ? bx_page_rest : wp_tr_len;
 assign tr_req_write = w_tr_buf ? e_rx_reg : wp_tr_write;
 
 // AXI user sideband {kind[2:0], asid[7:0], vq[7:0]} (vdpa_vq_engine): the ring area of each
@@ -362,6 +368,46 @@ vdpa_ring_port #(
     .axi_rvalid(axi_rvalid),
     .axi_rready(axi_rready)
 );
+
+// Buffer translation cache: the last IOTLB answers for buffer pages, per VQ (a queue's small
+// buffers share pages: a driver allocates them one after another), so such a chain's buffer
+// is translated without an IOTLB round trip. The same cache as the ring ports' and the same
+// coherence: every entry is dropped whenever the IOTLB takes or runs a command (tr_flush),
+// only successful answers are kept, and a buffer is served from it only when the whole rest
+// of the buffer lies in one entry.
+vdpa_xlate_cache #(
+    .SETS(NVQ),
+    .ENTRIES(2)
+) buf_cache_inst (
+    .clk(clk),
+    .rst(rst),
+    .lk_set(e_vq_reg),
+    .lk_group(ctx_dgroup),
+    .lk_iova(x_iova_reg),
+    .lk_len(x_left_reg),
+    .lk_write(e_rx_reg),
+    .hit(bc_hit),
+    .hit_pa(bc_pa),
+    .hit_asid(bc_asid),
+    .req_taken(w_tr_buf && tr_req_ready),
+    .fill_valid(e_state_reg == E_BUF_XLW && tr_resp_valid && tr_resp_ok),
+    .fill_set(e_vq_reg),
+    .fill_group(ctx_dgroup),
+    .fill_iova(x_iova_reg),
+    .fill_len(tr_resp_len),
+    .fill_write(e_rx_reg),
+    .fill_pa(tr_resp_pa),
+    .fill_asid(tr_resp_asid),
+    .flush(tr_flush)
+);
+// a translated piece of the buffer: the whole rest from the cache (E_BUF_XL), or the IOTLB's
+// answer up to the buffer's end (E_BUF_XLW)
+wire logic        bp_valid = (e_state_reg == E_BUF_XL && bc_hit) ||
+                             (e_state_reg == E_BUF_XLW && tr_resp_valid && tr_resp_ok);
+wire logic [63:0] bp_pa = e_state_reg == E_BUF_XL ? bc_pa : tr_resp_pa;
+wire logic [31:0] bp_len = (e_state_reg == E_BUF_XL || tr_resp_len > x_left_reg) ? x_left_reg :
+                           tr_resp_len;
+wire logic [7:0]  bp_asid = e_state_reg == E_BUF_XL ? bc_asid : tr_resp_asid;
 
 // avail.ring[last_avail % size]
 wire logic [63:0] avail_entry = avail_entry_iova(ctx_drv, e_size, w_avail);
@@ -738,35 +784,20 @@ always_ff @(posedge clk) begin
             end
         end
         E_BUF_XL: begin
-            if (tr_req_ready) begin
+            // (a piece from the cache: bp_valid below)
+            if (w_tr_buf && tr_req_ready) begin
                 e_state_reg <= E_BUF_XLW;
             end
         end
         E_BUF_XLW: begin
-            if (tr_resp_valid) begin
-                if (!tr_resp_ok) begin
-                    f_errno_reg <= FAULT_EFAULT;
-                    f_xlate_reg <= 1'b1;
-                    f_asid_reg <= tr_resp_asid;
-                    // the fault names the whole buffer, as the model's TranslationFault does
-                    f_iova_reg <= d_addr_reg;
-                    f_write_reg <= e_rx_reg;
-                    e_state_reg <= E_FAULT;
-                end else begin
-                    // past MAX_SEGS the walk goes on validating; E2BIG is reported only
-                    // for a chain that is otherwise well formed
-                    if (32'(seg_cnt_reg) == MAX_SEGS) begin
-                        seg_over_reg <= 1'b1;
-                    end else begin
-                        data_asid_reg <= tr_resp_asid;
-                        seg_pa[{w_bank_reg, seg_cnt_reg[SW-1:0]}] <= tr_resp_pa;
-                        seg_len[{w_bank_reg, seg_cnt_reg[SW-1:0]}] <= tr_resp_len;
-                        seg_cnt_reg <= seg_cnt_reg + 1'b1;
-                    end
-                    x_iova_reg <= x_iova_reg + 64'(tr_resp_len);
-                    x_left_reg <= x_left_reg - tr_resp_len;
-                    e_state_reg <= (x_left_reg == tr_resp_len) ? E_NEXT : E_BUF_XL;
-                end
+            if (tr_resp_valid && !tr_resp_ok) begin
+                f_errno_reg <= FAULT_EFAULT;
+                f_xlate_reg <= 1'b1;
+                f_asid_reg <= tr_resp_asid;
+                // the fault names the whole buffer, as the model's TranslationFault does
+                f_iova_reg <= d_addr_reg;
+                f_write_reg <= e_rx_reg;
+                e_state_reg <= E_FAULT;
             end
         end
         E_NEXT: begin
@@ -881,6 +912,22 @@ always_ff @(posedge clk) begin
             e_state_reg <= E_IDLE;
         end
     endcase
+
+    // a translated piece of the buffer into the segment list; past MAX_SEGS the walk goes on
+    // validating (E2BIG is reported only for a chain that is otherwise well formed)
+    if (bp_valid) begin
+        if (32'(seg_cnt_reg) == MAX_SEGS) begin
+            seg_over_reg <= 1'b1;
+        end else begin
+            data_asid_reg <= bp_asid;
+            seg_pa[{w_bank_reg, seg_cnt_reg[SW-1:0]}] <= bp_pa;
+            seg_len[{w_bank_reg, seg_cnt_reg[SW-1:0]}] <= bp_len;
+            seg_cnt_reg <= seg_cnt_reg + 1'b1;
+        end
+        x_iova_reg <= x_iova_reg + 64'(bp_len);
+        x_left_reg <= x_left_reg - bp_len;
+        e_state_reg <= (x_left_reg == bp_len) ? E_NEXT : E_BUF_XL;
+    end
 
     // the background refill (rf_go)
     case (rf_state_reg)

@@ -6,17 +6,18 @@
 `default_nettype none
 
 /*
- * Ring-item translation cache of the virtqueue engine: the last few IOTLB answers for ring
- * items, so the avail entry, descriptor, used element, used.idx and notification accesses of a
- * chain do not each wait for a translation (the rings of a queue sit in one or two pages that
- * every chain touches again).
+ * Translation cache of the virtqueue engine: the last few IOTLB answers for ring items, so the
+ * avail entry, descriptor, used element, used.idx and notification accesses of a chain do not
+ * each wait for a translation (the rings of a queue sit in one or two pages that every chain
+ * touches again); the walker keeps one for buffer pages too (a queue's small buffers share
+ * pages).
  *
  * An entry is one IOTLB answer: for (group, direction) the IOVA range [lo, lo + len) is
  * contiguous at host-physical pa, with the ASID the group was bound to. A lookup hits when an
  * entry of the same group and direction holds the whole item; it answers in the same cycle
  * (combinational), so the engine goes from the item's address straight to the bus. Items
- * across two ranges, faults and buffer pages always go to the IOTLB; only successful answers
- * are kept (no negative caching: a MAP may make a refused IOVA valid).
+ * across two ranges and faults always go to the IOTLB; only successful answers are kept (no
+ * negative caching: a MAP may make a refused IOVA valid).
  *
  * Coherence: the IOTLB raises `flush` while it is taking or running any command (MAP may end
  * an ASID's identity default, UNMAP / RESET_MAP / SET_GROUP_ASID / TABLE_SWITCH / RESET change

@@ -687,6 +687,32 @@ async def test_refill_while_move_stage_busy(dut):
 
 
 @cocotb.test()
+async def test_buffer_translation_cache(dut):
+    """A buffer whose rest lies in a page the walker translated for an earlier chain of its
+    queue is translated from its cache, with no IOTLB request, and every segment list is
+    still the model's. A miss asks the IOTLB for the rest of the page, so later buffers in it
+    hit; a buffer running past the cached page asks for each page it is in; a tr_flush drops
+    what it knows, and the next buffer there asks again."""
+    tb, rng, base = await seeded(dut, "walker buffer cache")
+    size = 16
+    page = BUFS + PAGE * rng.randrange(64)
+    # (offset from `page`, length): two in the page, one running into the next page, then
+    # three further on in the next page (the fifth chain after a tr_flush)
+    bufs = [(0x10, 64), (0x200, 76), (PAGE - 50, 150), (PAGE + 0x300, 64),
+            (PAGE + 0x500, 1500), (PAGE + 0xB00, 12)]
+    for i, (off, n) in enumerate(bufs):
+        tb.desc(tb.areas[0], i, page + off, n, 0, 0)
+    tb.publish(size, 0, list(range(len(bufs))))
+    res = await run_chains(tb, size, 0, False, len(bufs), f"seed {base} buffers in two pages",
+                           drops={4: ("tr_flush",)})
+    assert [o for o, _ in res] == ["handed"] * len(bufs), res
+    asks = [[t for t in g["tr"] if t[0] == DGROUP] for _, g in res]
+    assert [len(a) for a in asks] == [1, 0, 2, 0, 1, 0], (base, asks)
+    # a miss asks for the rest of its page
+    assert all(iova % PAGE + n == PAGE for a in asks for _, _, iova, n in a), (base, asks)
+
+
+@cocotb.test()
 async def test_read_ahead_faults_retried(dut):
     """A read ahead that faults is retried as the one item the chain needs: later avail
     entries or head descriptors on an unmapped page, or on a beat that answers SLVERR, do not
