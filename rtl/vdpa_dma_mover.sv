@@ -234,6 +234,12 @@ wire logic [31:0]       burst_left = take_first ? (req_rx && req_len < seg_len ?
 wire logic [31:0]       next_burst_bytes = burst_bytes(burst_pa, burst_left);
 wire logic [ADDR_W-1:0] next_burst_addr = ADDR_W'(beat_addr(burst_pa, 3'(BW)));
 wire logic [7:0]        next_burst_len = burst_beats(burst_pa, next_burst_bytes, 3'(BW)) - 8'd1;
+// the next burst's address goes out: a request's first, or the next of the transfer once the
+// one before it is over (bytes left, in a segment with bytes left); a write for RX
+wire logic              burst_go = take_first ||
+                                   ((x_state_reg == X_TX_BURST || x_state_reg == X_RX_BURST) &&
+                                    moved_reg != xfer_total_reg && seg_left_reg != 0);
+wire logic              burst_write = take_first ? req_rx : x_state_reg == X_RX_BURST;
 
 // a transmitted frame has left once its last stream beat is accepted; a received one is in
 // memory with the last burst's good write response
@@ -278,13 +284,8 @@ always_ff @(posedge clk) begin
                 seg_idx_reg <= seg_idx_reg + 1'b1;
                 cur_pa_reg <= seg_pa;
                 seg_left_reg <= seg_len;
-            end else begin
-                burst_left_reg <= next_burst_bytes;
-                araddr_reg <= next_burst_addr;
-                arlen_reg <= next_burst_len;
-                arvalid_reg <= 1'b1;
-                x_state_reg <= X_TX_AR;
             end
+            // else the next burst (burst_go below)
         end
         X_TX_AR: begin
             if (axi_arready) begin
@@ -360,13 +361,8 @@ always_ff @(posedge clk) begin
                 seg_idx_reg <= seg_idx_reg + 1'b1;
                 cur_pa_reg <= seg_pa;
                 seg_left_reg <= seg_len;
-            end else begin
-                burst_left_reg <= next_burst_bytes;
-                awaddr_reg <= next_burst_addr;
-                awlen_reg <= next_burst_len;
-                awvalid_reg <= 1'b1;
-                x_state_reg <= X_RX_AW;
             end
+            // else the next burst (burst_go below)
         end
         X_RX_AW: begin
             // the first beat with the address taken (rx_push): the source bytes for its lanes
@@ -411,14 +407,17 @@ always_ff @(posedge clk) begin
         cur_pa_reg <= seg_pa;
         seg_left_reg <= seg_len;
         x_state_reg <= req_rx ? X_RX_BURST : X_TX_BURST;
-        if (req_first && req_rx) begin
-            burst_left_reg <= next_burst_bytes;
+    end
+
+    // a burst's address: one place for the request's first and the transfer's later ones
+    if (burst_go) begin
+        burst_left_reg <= next_burst_bytes;
+        if (burst_write) begin
             awaddr_reg <= next_burst_addr;
             awlen_reg <= next_burst_len;
             awvalid_reg <= 1'b1;
             x_state_reg <= X_RX_AW;
-        end else if (req_first) begin
-            burst_left_reg <= next_burst_bytes;
+        end else begin
             araddr_reg <= next_burst_addr;
             arlen_reg <= next_burst_len;
             arvalid_reg <= 1'b1;
