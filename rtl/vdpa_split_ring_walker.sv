@@ -240,6 +240,7 @@ rfstate_t     rf_state_reg;
 logic         rf_desc_reg;         // descriptors (else avail entries)
 logic [15:0]  rf_base_reg;         // avail position of the first item read
 logic [3:0]   rf_n_reg;            // items read
+logic         rf_down_reg;         // descriptors in descending table order (head_run)
 logic         rf_stale_reg;        // a VQ or IOTLB command came while it was read: not kept
 logic [7:0]   rf_group_reg;        // its item for the port
 logic [63:0]  rf_iova_reg;
@@ -450,9 +451,12 @@ endfunction
 wire logic [15:0] avail_delta = m_rshift - w_avail;
 
 // Descriptors read ahead: the read of a chain's head descriptor brings with it the head
-// descriptors of the next published entries when those heads follow it in the table (head+1,
-// head+2, ...: how a driver that fills its ring in order lays it out), up to DPF_DESCS, not
-// past the table's end. They are kept by avail position, not by descriptor index: a published
+// descriptors of the next published entries when those heads follow it in the table, up to
+// DPF_DESCS, not past the table's ends, in either direction: head+1, head+2, ... (a driver's
+// first pass over a fresh table) or head-1, head-2, ... (a driver that reuses its free list
+// last in, first out, as drivers/virtio/virtio_ring.c: detach_buf_split does: the heads the
+// device returned in order come back in descending order). A descending run is read from its
+// lowest descriptor and kept in avail order. They are kept by avail position, not by descriptor index: a published
 // chain does not change until the device uses it (virtio 1.2 §2.7.13), and a position is
 // walked once, so the driver's later reuse of a descriptor is never served from here. Dropped
 // with the avail entries (any VQ or IOTLB command, a fault) and by the next head read that
@@ -466,34 +470,60 @@ logic         e_dpf_reg;           // the descriptor being checked came from the
 logic [127:0] e_dpf_desc_reg;
 logic         e_dpf_rd_reg;        // the descriptor read is a head's, which may read ahead
 logic [2:0]   e_dpf_n_reg;         // descriptors that read asks for
+logic         e_dpf_down_reg;      // in descending table order, ending at the head
 wire logic [15:0] dpf_off = w_avail - dpf_base_reg[e_vq_reg];
 wire logic        dpf_hit = dpf_valid_reg[e_vq_reg] && dpf_off < 16'(dpf_cnt_reg[e_vq_reg]);
 wire logic [127:0] dpf_desc = dpf_data_reg[e_vq_reg][128 * 32'(dpf_off[1:0]) +: 128];
 // the chain's head descriptor is being read (not one it chains to, nor an indirect table's)
 wire logic        e_at_head = !e_ind_reg && e_count_reg == 17'd0;
-// descriptors one read brings from `head`, the head of the entry `off` places in the `cnt`
-// avail entries read ahead: the head's, then each next published entry's while its head is
-// the next in the table (the entries read ahead say which are published)
-function automatic logic [2:0] head_run(input logic [127:0] entries, input logic [3:0] cnt,
+// descriptors one read brings from `first`, the head of the entry `off` places in the `cnt`
+// avail entries read ahead, and their direction ({down, n}): the head's, then each next
+// published entry's while its head is the next in the table (up), or the one before (down);
+// the entries read ahead say which are published
+function automatic logic [3:0] head_run(input logic [127:0] entries, input logic [3:0] cnt,
                                         input logic [15:0] off, input logic [15:0] first,
                                         input logic [16:0] size);
-    logic [2:0] n;
-    n = 3'd1;
+    logic [2:0] up, down;
+    logic [15:0] h;
+    up = 3'd1;
+    down = 3'd1;
     for (int k = 1; k < DPF_DESCS; k++) begin
-        if (32'(n) == k && off + 16'(k) < 16'(cnt) &&
-                entries[16 * 32'(3'(off + 16'(k))) +: 16] == first + 16'(k) &&
-                17'(first) + 17'(k) < size) begin
-            n = 3'(k + 1);
+        h = entries[16 * 32'(3'(off + 16'(k))) +: 16];
+        if (off + 16'(k) < 16'(cnt)) begin
+            if (32'(up) == k && h == first + 16'(k) && 17'(first) + 17'(k) < size) begin
+                up = 3'(k + 1);
+            end
+            if (32'(down) == k && h == first - 16'(k) && first >= 16'(k)) begin
+                down = 3'(k + 1);
+            end
         end
     end
-    return n;
+    return down > up ? {1'b1, down} : {1'b0, up};
+endfunction
+// the `n` descriptors one read brought, in avail order: as read (up), or reversed (down)
+function automatic logic [8*WALK_ITEM-1:0] run_in_avail_order(
+        input logic [8*WALK_ITEM-1:0] data, input logic [2:0] n, input logic down);
+    logic [8*WALK_ITEM-1:0] ordered;
+    ordered = data;
+    if (down) begin
+        for (int k = 0; k < DPF_DESCS; k++) begin
+            if (k < 32'(n)) begin
+                ordered[128 * k +: 128] = data[128 * 32'(3'(32'(n) - 1 - k)) +: 128];
+            end
+        end
+    end
+    return ordered;
 endfunction
 wire logic [3:0]  pf_held = pf_valid_reg[e_vq_reg] ? pf_cnt_reg[e_vq_reg] : 4'd0;
 // the head's read in the walk
-wire logic [2:0]  dpf_span = head_run(pf_data_reg[e_vq_reg], pf_held,
-                                      w_avail - pf_base_reg[e_vq_reg], e_head_reg, e_size);
+wire logic [3:0]  dpf_run = head_run(pf_data_reg[e_vq_reg], pf_held,
+                                     w_avail - pf_base_reg[e_vq_reg], e_head_reg, e_size);
+wire logic [2:0]  dpf_span = dpf_run[2:0];
+// what the walk's read brought, the head first
+wire logic [8*WALK_ITEM-1:0] w_rd_desc = run_in_avail_order(wp_rdata, e_dpf_n_reg,
+                                                            e_dpf_down_reg);
 // the descriptor being checked: read ahead, or just read
-wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : wp_rdata[127:0];
+wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : w_rd_desc[127:0];
 
 // Background refill. A chain waiting to be handed over (E_MOVE while the move stage is
 // busy) reads, for the next chain of its queue, the first thing that chain would read: the
@@ -518,7 +548,8 @@ wire logic        rf_pf_hit = rf_pf_off < 16'(pf_held);
 wire logic [15:0] rf_head = pf_data_reg[e_vq_reg][16 * 32'(rf_pf_off[2:0]) +: 16];
 wire logic [15:0] rf_dpf_off = rf_pos - dpf_base_reg[e_vq_reg];
 wire logic        rf_dpf_hit = dpf_valid_reg[e_vq_reg] && rf_dpf_off < 16'(dpf_cnt_reg[e_vq_reg]);
-wire logic [2:0]  rf_span = head_run(pf_data_reg[e_vq_reg], pf_held, rf_pf_off, rf_head, e_size);
+wire logic [3:0]  rf_run = head_run(pf_data_reg[e_vq_reg], pf_held, rf_pf_off, rf_head, e_size);
+wire logic [2:0]  rf_span = rf_run[2:0];
 // what the refill read is kept unless a command came while it was read
 wire logic        rf_keep = !rf_stale_reg || MUTANT == MUT_REFILL_KEEPS_STALE;  // mutant MUT_REFILL_KEEPS_STALE
 wire logic        rf_go = rf_state_reg == RF_IDLE && e_state_reg == E_MOVE && h_valid &&
@@ -723,10 +754,15 @@ always_ff @(posedge clk) begin
             e_dpf_reg <= 1'b0;
             e_dpf_rd_reg <= e_at_head;
             e_dpf_n_reg <= 3'd1;
+            e_dpf_down_reg <= 1'b0;
             if (e_at_head) begin
-                // the head's read brings the next heads' descriptors that follow it
+                // the head's read brings the next heads' descriptors that follow it, from
+                // the lowest of them
+                m_iova_reg <= desc_iova(ctx_desc, dpf_run[3] ? e_i_reg - 16'(dpf_span - 3'd1)
+                                                             : e_i_reg);
                 m_len_reg <= 7'(16 * 32'(dpf_span));
                 e_dpf_n_reg <= dpf_span;
+                e_dpf_down_reg <= dpf_run[3];
             end
             if (e_count_reg != (e_ind_reg ? e_ind_max_reg : e_size)) begin
                 e_state_reg <= E_PORT;
@@ -738,7 +774,7 @@ always_ff @(posedge clk) begin
                 dpf_valid_reg[e_vq_reg] <= e_dpf_n_reg > 3'd1;
                 dpf_base_reg[e_vq_reg] <= w_avail + 16'd1;
                 dpf_cnt_reg[e_vq_reg] <= e_dpf_n_reg - 3'd1;
-                dpf_data_reg[e_vq_reg] <= wp_rdata >> 128;
+                dpf_data_reg[e_vq_reg] <= w_rd_desc >> 128;
             end
             d_addr_reg <= w_desc[63:0];
             d_flags_reg <= w_desc[111:96];
@@ -884,8 +920,10 @@ always_ff @(posedge clk) begin
                 e_pf_n_reg <= 4'd1;
             end else if (wp_fault && e_ret_reg == E_DESC_CHK && m_len_reg > 7'd16) begin
                 // a read ahead of descriptors faulted: read the one descriptor needed
+                m_iova_reg <= desc_iova(ctx_desc, e_i_reg);
                 m_len_reg <= 7'd16;
                 e_dpf_n_reg <= 3'd1;
+                e_dpf_down_reg <= 1'b0;
             end else if (wp_fault) begin
                 if (wp_fault_xlate) begin
                     // the fault names the whole item, as the model's TranslationFault does
@@ -939,7 +977,9 @@ always_ff @(posedge clk) begin
                 rf_group_reg <= ctx_rgroup;
                 if (rf_pf_hit) begin
                     rf_n_reg <= 4'(rf_span);
-                    rf_iova_reg <= desc_iova(ctx_desc, rf_head);
+                    rf_down_reg <= rf_run[3];
+                    rf_iova_reg <= desc_iova(ctx_desc, rf_run[3] ? rf_head - 16'(rf_span - 3'd1)
+                                                                 : rf_head);
                     rf_len_reg <= 7'(16 * 32'(rf_span));
                 end else begin
                     rf_n_reg <= pf_span(ctx_seen, rf_pos, e_size);
@@ -965,7 +1005,7 @@ always_ff @(posedge clk) begin
                 dpf_valid_reg[e_vq_reg] <= 1'b1;
                 dpf_base_reg[e_vq_reg] <= rf_base_reg;
                 dpf_cnt_reg[e_vq_reg] <= 3'(rf_n_reg);
-                dpf_data_reg[e_vq_reg] <= wp_rdata;
+                dpf_data_reg[e_vq_reg] <= run_in_avail_order(wp_rdata, 3'(rf_n_reg), rf_down_reg);
             end else if (rf_keep) begin
                 pf_valid_reg[e_vq_reg] <= 1'b1;
                 pf_base_reg[e_vq_reg] <= rf_base_reg;

@@ -24,7 +24,8 @@ walked one after another with the context carried and no drop between them unles
 gives one; every bus read is counted by its access kind (AXI user sideband) and every IOTLB
 request recorded (up to three earlier chains still held by the later stages: ``ahead``).
 Avail entries and head descriptors read ahead serve the next chains with no
-avail-ring read and one descriptor read for up to four heads in table order; a read ahead
+avail-ring read and one descriptor read for up to four heads in table order, ascending or
+descending (a driver's last-in first-out free list hands heads out downwards); a read ahead
 that faults (unmapped page, SLVERR) is retried as the one item, so only the chain that needs
 it faults (a bus error: EIO with IOVA 0, as the engine's other stages report it, stated by
 hand, the model knowing no bus errors); tr_flush and ctx_change drop all three; the completion
@@ -530,9 +531,9 @@ def one_buffer(tb: TB, rng: random.Random, i: int, rx: bool, nxt: int | None = N
 async def test_read_ahead_across_chains(dut):
     """Avail entries and head descriptors read ahead serve the next chains of the queue.
     Eight chains published at once: the first reads avail.idx and the entries, the seven
-    after it take their heads with no avail-ring access. Heads in table order (h, h+1, ...):
-    one descriptor read brings four heads, so eight chains make two; heads out of order: a
-    read of one descriptor each. Heads in order whose chains go on (NEXT) or are indirect
+    after it take their heads with no avail-ring access. Heads in table order (h, h+1, ...,
+    or h+7, h+6, ..., h): one descriptor read brings four heads, so eight chains make two;
+    heads out of order: a read of one descriptor each. Heads in order whose chains go on (NEXT) or are indirect
     still read their next descriptors and their tables. Every chain is the model's."""
     tb, rng, base = await seeded(dut, "walker read-ahead")
     size = 64
@@ -542,8 +543,9 @@ async def test_read_ahead_across_chains(dut):
         last = (rng.randrange(1 << 10) * size + rng.randrange(size - 7)) & 0xFFFF
         what = f"seed {base} round {rnd} ({'RX' if rx else 'TX'})"
         if rnd % 3 == 0:
+            # round 0 ascending, round 3 descending
             h = rng.randrange(size - 7)
-            heads = [h + k for k in range(8)]
+            heads = [h + k for k in range(8)][::-1 if rnd else 1]
             for i in heads:
                 one_buffer(tb, rng, i, rx)
             tb.publish(size, last, heads)
@@ -555,8 +557,9 @@ async def test_read_ahead_across_chains(dut):
                 (what, [g["ar"] for _, g in res])
             for k in (0, 4):
                 (_, addr, beats), = [a for a in res[k][1]["ar"] if a[0] == K_DESC]
-                assert addr <= DESC + 16 * heads[k] and \
-                    addr + beats * tb.beat >= DESC + 16 * (heads[k] + 4), (what, k, addr, beats)
+                lo = min(heads[k:k + 4])
+                assert addr <= DESC + 16 * lo and \
+                    addr + beats * tb.beat >= DESC + 16 * (lo + 4), (what, k, addr, beats)
         elif rnd % 3 == 1:
             # no head follows the one before it in the table
             heads = rng.sample(range(0, size, 2), 8)
@@ -613,13 +616,15 @@ async def test_refill_while_move_stage_busy(dut):
     tb, rng, base = await seeded(dut, "walker refill")
     size = 64
 
-    def fresh(n: int, in_order: bool, rx: bool = False) -> tuple[int, list[int]]:
+    def fresh(n: int, in_order: bool, rx: bool = False, down: bool = False
+              ) -> tuple[int, list[int]]:
         """``n`` one-buffer chains published from a slot that leaves them all before the
-        ring's end; heads h, h+1, ... or all even (none follows another in the table)."""
+        ring's end; heads h, h+1, ... (h+n-1, h+n-2, ... if ``down``) or all even (none
+        follows another in the table)."""
         last = (rng.randrange(1 << 10) * size + rng.randrange(size - n + 1)) & 0xFFFF
         if in_order:
             h = rng.randrange(size - n + 1)
-            heads = [h + k for k in range(n)]
+            heads = [h + k for k in range(n)][::-1 if down else 1]
         else:
             heads = rng.sample(range(0, size, 2), n)
         for i in heads:
@@ -632,8 +637,8 @@ async def test_refill_while_move_stage_busy(dut):
         return [tb.count(g, kind) for _, g in res]
 
     def covers(got: dict[str, Any], first: int, n: int) -> bool:
-        """The chain's last descriptor read spans descriptors first..first+n-1, no more than
-        a beat beyond."""
+        """The chain's last descriptor read spans descriptors first..first+n-1 (table order),
+        no more than a beat beyond."""
         _, addr, beats = [a for a in got["ar"] if a[0] == K_DESC][-1]
         lo, hi = DESC + 16 * first, DESC + 16 * (first + n)
         return addr <= lo and hi <= addr + beats * tb.beat < hi + tb.beat
@@ -644,6 +649,13 @@ async def test_refill_while_move_stage_busy(dut):
     assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
     assert reads(res, K_AVAIL) == [2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], [g["ar"] for _, g in res]
     assert covers(res[3][1], heads[4], 4) and covers(res[7][1], heads[8], 4), \
+        [g["ar"] for _, g in res]
+
+    # the same heads handed out downwards: each refill reads its four from the lowest
+    last, heads = fresh(12, True, down=True)
+    res = await run_chains(tb, size, last, False, 12, f"seed {base} descending", hold=40)
+    assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
+    assert covers(res[3][1], heads[7], 4) and covers(res[7][1], heads[11], 4), \
         [g["ar"] for _, g in res]
 
     last, heads = fresh(8, False)
