@@ -533,8 +533,9 @@ async def test_read_ahead_across_chains(dut):
     Eight chains published at once: the first reads avail.idx and the entries, the seven
     after it take their heads with no avail-ring access. Heads in table order (h, h+1, ...,
     or h+7, h+6, ..., h): one descriptor read brings four heads, so eight chains make two;
-    heads out of order: a read of one descriptor each. Heads in order whose chains go on (NEXT) or are indirect
-    still read their next descriptors and their tables. Every chain is the model's."""
+    heads out of order: a read of one descriptor each. Heads in order whose chains go on
+    (NEXT) or are indirect still read their next descriptors and their tables. Every chain is
+    the model's."""
     tb, rng, base = await seeded(dut, "walker read-ahead")
     size = 64
     for rnd in range(6):
