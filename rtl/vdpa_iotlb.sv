@@ -482,7 +482,8 @@ always_ff @(posedge clk) begin
         end
         C_DRAIN: begin
             // the arguments stay on cmd_args until this command completes
-            if (!eng_busy) begin
+            if (!eng_busy ||
+                    (MUTANT == MUT_UNMAP_NO_DRAIN && cmd_op == OP_UNMAP)) begin  // mutant MUT_UNMAP_NO_DRAIN
                 c_state_reg <= C_DONE;
                 case (cmd_op)
                     OP_UNMAP: begin

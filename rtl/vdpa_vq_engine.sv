@@ -36,10 +36,14 @@
  *    have one fault port); a chain whose queue went to ERR meanwhile (a later stage faulted on
  *    the chain before it) is dropped without a trace (w_abandon in the walker, ms_drop here).
  *    What a chain does before the one ahead of it on its queue has written its used.idx must
- *    be undoable if that completion faults: a receive chain does not start writing then
- *    (rx_after_done), a transmitted frame's last beat waits (tx_hold) and leaves with the abort
- *    flag if it did, and the walker's one write (avail_event, EVENT_IDX) waits for idle later
- *    stages. The notification read after used.idx cannot fault the queue (vdpa_used_writer).
+ *    be undoable if that completion faults: a transmitted frame's last beat waits (tx_hold)
+ *    and leaves with the abort flag if it did, and the walker's one write (avail_event,
+ *    EVENT_IDX) waits for idle later stages. A receive chain need not wait: that completion
+ *    cannot fail translation (the walker translated its items before any data moved, and the
+ *    IOTLB changes a translation only between chains: vdpa_iotlb's drain; a simulation check
+ *    below says so), and a bus error, which it can meet, leaves the receive chain's buffers
+ *    holding at most its frame, never used (docs/rtl-interface.md). The notification read
+ *    after used.idx cannot fault the queue (vdpa_used_writer).
  *  - Prefetch. The next chain's ring items may be read before this chain's data is written:
  *    a guest whose receive buffers alias its own rings sees the ring as it was (the driver must
  *    not touch what it made available, virtio 1.2 §2.7.13.1; prefetching devices do the same).
@@ -706,19 +710,12 @@ end
 logic          mv_req_ready;
 logic          uw_req_ready;       // the completion writer is idle: it takes a moved chain
 logic [SW-1:0] mv_seg_idx;
-// a receive chain does not start writing while the completion of its queue's previous chain
-// may still fault, until its used.idx is written (the completion stage holds it until then;
-// the notification read after it cannot fault the queue): a one-chain-at-a-time device would
-// never write it then (a transmit chain only reads, and its frame's end waits instead:
-// tx_hold)
-wire logic        rx_after_done = !(w_rx && cs_busy && cs_vq_reg == w_vq);
 // the move stage's TX chain ends in this cycle (on to the completion stage, or dropped)
 logic             ms_tx_ends;
 // the move stage takes the walker's chain when it is free, or a TX chain in the cycle the
 // TX chain before it ends (the mover takes it with that done: back to back; a receive chain
 // waits a cycle, so the receive buffer frees one slot and claims another apart)
-wire logic        h_ready = (ms_state_reg == MS_IDLE || (ms_tx_ends && !w_rx)) && mv_req_ready &&
-                            rx_after_done;
+wire logic        h_ready = (ms_state_reg == MS_IDLE || (ms_tx_ends && !w_rx)) && mv_req_ready;
 wire logic        hand_off = w_h_valid && h_ready;
 // the mover reads the bank it was handed: the walker's in the cycle of the hand-off
 wire logic        mv_bank = (ms_busy && !ms_tx_ends) ? ms_bank_reg : w_h_bank;
@@ -1145,6 +1142,18 @@ assign ms_ift_clr = ms_end && ms_drop;
 wire logic ms_fault_end = ms_state_reg == MS_FAULT && !cs_busy;
 assign ms_f_valid = ms_fault_end && !ms_drop;
 assign cs_f_valid = cs_state_reg == CS_FAULT;
+`ifndef SYNTHESIS
+// What lets a receive chain write beside the completion before it (the header): a completion
+// never fails translation. The walker translated its used element and used.idx before any
+// data moved (or knew them translated, with no command since), and vdpa_iotlb removes,
+// rebinds or switches a mapping only while no chain is in flight (a simulation check, not
+// logic).
+always @(posedge clk) begin
+    if (!rst && cs_state_reg == CS_PORT && cp_fault && cp_fault_xlate) begin
+        $error("Error: a completion failed translation after its chain's check (instance %m)");
+    end
+end
+`endif
 // received frames dropped: by the walker (a frame for no queue that could take it, too big for
 // its chain, a fault), with the move stage's chain (dropped or faulted) and on a completion
 // fault (the frame was delivered but its completion is lost)

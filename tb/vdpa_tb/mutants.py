@@ -181,6 +181,16 @@ CATALOGUE: tuple[Mutant, ...] = (
            "command)",
            ("test_refill_while_move_stage_busy",), "vdpa_split_ring_walker",
            base="walker-w64"),
+    Mutant("unmap_no_drain",
+           "UNMAP removes its ranges at once instead of waiting until no chain is in flight: "
+           "a chain whose items and buffers were translated and checked meets the unmap "
+           "halfway (its completion fails translation after its data moved, and a receive "
+           "chain writing beside it leaves a frame in a buffer never used). Only an unmap "
+           "racing the traffic shows it; lockstep runs unmap at settle points",
+           "drivers/vdpa/mlx5/core/mr.c and mlx5_vnet.c: a mapping change goes through the "
+           "queues' suspend (the firmware finishes the descriptors in flight); "
+           "docs/rtl-interface.md (a mapping is removed only between chains)",
+           ("test_unmap_lands_between_receive_chains",), "vdpa_iotlb"),
 )
 
 IDS: dict[str, int] = read_ids()

@@ -136,7 +136,8 @@ class Tb:
         if self.target.check is not None:
             self.target.check.invalidate()
 
-    def _engine(self) -> Any:
+    def engine(self) -> Any:
+        """The device's vdpa_vq_engine instance (its signals the testbench may read: tb_public.vlt)."""
         inst = {"": None, "d0_": "dev0_inst", "d1_": "dev1_inst"}[self.prefix]
         # the fast path's testbench tops hold the device as dut_inst
         root = self.dut.dut_inst if self.bus.name == "hdl" else self.dut
@@ -150,7 +151,7 @@ class Tb:
         must not all stand still while the engine is busy. A device that hangs on bad input
         trips this even when the test itself would only time out.
         """
-        eng = self._engine()
+        eng = self.engine()
         last = None
         while True:
             await Timer(period * CLK_NS, "ns")

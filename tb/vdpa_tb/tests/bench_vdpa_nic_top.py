@@ -73,7 +73,7 @@ async def translation_latency(tb: Tb, count: int) -> list[int]:
     """Cycles from an accepted translation request to its response (first ``count``), timed by
     simulation time between the two edges, not by counting cycles in Python."""
     out = []
-    eng = tb._engine()
+    eng = tb.engine()
     while len(out) < count:
         await RisingEdge(eng.tr_req_valid)
         t0 = cycles_now()
