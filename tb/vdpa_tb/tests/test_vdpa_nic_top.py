@@ -1170,8 +1170,8 @@ async def test_unmap_lands_between_receive_chains(dut):
     mapped again between tries).
     Check: each try ends in one EFAULT on the queue or in both chains used; a buffer holds
     data only if its chain was used; the sweep issued the unmap while a chain's data was
-    moving at least three times (the unmap then waits for it). An IOTLB that unmaps mid-chain (mutant unmap_no_drain)
-    fails here."""
+    moving at least three times (the unmap then waits for it). An IOTLB that unmaps mid-chain
+    (mutant unmap_no_drain) fails here."""
     tb = Tb(dut)
     drv = await tb.start()
     v = VhostVdpa(drv)
