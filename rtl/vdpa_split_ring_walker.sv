@@ -456,9 +456,10 @@ wire logic [15:0] avail_delta = m_rshift - w_avail;
 // first pass over a fresh table) or head-1, head-2, ... (a driver that reuses its free list
 // last in, first out, as drivers/virtio/virtio_ring.c: detach_buf_split does: the heads the
 // device returned in order come back in descending order). A descending run is read from its
-// lowest descriptor and kept in avail order. They are kept by avail position, not by descriptor index: a published
-// chain does not change until the device uses it (virtio 1.2 §2.7.13), and a position is
-// walked once, so the driver's later reuse of a descriptor is never served from here. Dropped
+// lowest descriptor and kept in avail order. They are kept by avail position, not by
+// descriptor index: a published chain does not change until the device uses it (virtio 1.2
+// §2.7.13), and a position is walked once, so the driver's later reuse of a descriptor is
+// never served from here. Dropped
 // with the avail entries (any VQ or IOTLB command, a fault) and by the next head read that
 // brings none; a read ahead that faults is retried as the one descriptor, so a fault is
 // reported where a serial device reports it.
@@ -499,6 +500,10 @@ function automatic logic [3:0] head_run(input logic [127:0] entries, input logic
         end
     end
     return down > up ? {1'b1, down} : {1'b0, up};
+endfunction
+// the table index a run ({down, n}, head_run's) from head `first` is read from: its lowest
+function automatic logic [15:0] run_start(input logic [15:0] first, input logic [3:0] run);
+    return run[3] ? first - 16'(run[2:0] - 3'd1) : first;
 endfunction
 // the `n` descriptors one read brought, in avail order: as read (up), or reversed (down)
 function automatic logic [8*WALK_ITEM-1:0] run_in_avail_order(
@@ -758,8 +763,7 @@ always_ff @(posedge clk) begin
             if (e_at_head) begin
                 // the head's read brings the next heads' descriptors that follow it, from
                 // the lowest of them
-                m_iova_reg <= desc_iova(ctx_desc, dpf_run[3] ? e_i_reg - 16'(dpf_span - 3'd1)
-                                                             : e_i_reg);
+                m_iova_reg <= desc_iova(ctx_desc, run_start(e_i_reg, dpf_run));
                 m_len_reg <= 7'(16 * 32'(dpf_span));
                 e_dpf_n_reg <= dpf_span;
                 e_dpf_down_reg <= dpf_run[3];
@@ -978,8 +982,7 @@ always_ff @(posedge clk) begin
                 if (rf_pf_hit) begin
                     rf_n_reg <= 4'(rf_span);
                     rf_down_reg <= rf_run[3];
-                    rf_iova_reg <= desc_iova(ctx_desc, rf_run[3] ? rf_head - 16'(rf_span - 3'd1)
-                                                                 : rf_head);
+                    rf_iova_reg <= desc_iova(ctx_desc, run_start(rf_head, rf_run));
                     rf_len_reg <= 7'(16 * 32'(rf_span));
                 end else begin
                     rf_n_reg <= pf_span(ctx_seen, rf_pos, e_size);
