@@ -33,7 +33,13 @@ from vdpa_model import flows
 from vdpa_model.guest import GuestNetDriver
 from vdpa_model.memory import Allocator
 from vdpa_model.ops import IotlbRange
-from vdpa_model.spec import VHOST_ACCESS_RW, VRING_DESC_SIZE
+from vdpa_model.spec import (
+    VHOST_ACCESS_RW,
+    VRING_DESC_SIZE,
+    VRING_USED_ELEM_SIZE,
+    VRING_USED_IDX_OFF,
+    VRING_USED_RING_OFF,
+)
 from vdpa_model.vhost import VhostVdpa
 from vdpa_tb.nic_tb import Tb, param
 
@@ -48,12 +54,9 @@ ACTIVE_QUEUES = (1, 2, 8)
 PER_QUEUE = int(os.environ.get("BENCH_DESCRIPTORS_PER_QUEUE", "64"))
 RX_BUF = 2048
 QUEUE_SIZE = 256
-# used element (virtio 1.2 §2.7.8: le32 id, le32 len) and the u16 ring items
-USED_ELEM_BYTES = 8
+# the u16 ring items (avail entry, used.idx); the used element's size and the used ring's
+# layout are vdpa_model.spec's (virtio 1.2 §2.7.8)
 RING_IDX_BYTES = 2
-# where they sit in the used ring (virtio 1.2 §2.7.8: le16 flags, le16 idx, then the ring)
-USED_ELEM_OFFSET = 4
-USED_IDX_OFFSET = 2
 
 
 def beats(nbytes: int, lanes: int, offset: int = 0) -> int:
@@ -65,16 +68,16 @@ def used_elem_beats(lanes: int, used_ring: int) -> float:
     """Beats a used element occupies, averaged over the ring's slots: element i sits at
     ``used_ring`` + 4 + 8 i, so with the ring on 8 bytes every one spans two beats at DATA_W 64,
     every second one at 128, one in eight at 512 (the ring need only be 4-aligned, §2.7)."""
-    slots = max(1, lanes // USED_ELEM_BYTES)
-    return sum(beats(USED_ELEM_BYTES, lanes,
-                     used_ring + USED_ELEM_OFFSET + USED_ELEM_BYTES * i)
+    slots = max(1, lanes // VRING_USED_ELEM_SIZE)
+    return sum(beats(VRING_USED_ELEM_SIZE, lanes,
+                     used_ring + VRING_USED_RING_OFF + VRING_USED_ELEM_SIZE * i)
                for i in range(slots)) / slots
 
 
 def completion_beats(lanes: int, used_rings: list[int]) -> float:
     """Beats of one completion (used element and used.idx), averaged over the queues' used
     rings (``used_rings``, their addresses)."""
-    return sum(used_elem_beats(lanes, r) + beats(RING_IDX_BYTES, lanes, r + USED_IDX_OFFSET)
+    return sum(used_elem_beats(lanes, r) + beats(RING_IDX_BYTES, lanes, r + VRING_USED_IDX_OFF)
                for r in used_rings) / len(used_rings)
 
 
@@ -123,10 +126,9 @@ async def idle_settle(tb: Tb) -> int:
 async def measure_tx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queues: int,
                      settle: int) -> float:
     rng = random.Random(size * 31 + queues)
-    per_q = PER_QUEUE
     sent: dict[int, list[bytes]] = {}
     for qp in range(queues):
-        sent[qp] = [rng.randbytes(size) for _ in range(per_q)]
+        sent[qp] = [rng.randbytes(size) for _ in range(PER_QUEUE)]
         for f in sent[qp]:
             net.send(qp, f, kick=False)
         net.tx_vq(qp).publish()
@@ -141,29 +143,28 @@ async def measure_tx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queue
     # in order per queue; queues interleave as the device serves them
     assert got == sent, f"TX {size} B on {queues} queues: frames lost, reordered or corrupted"
     for qp in range(queues):
-        assert len(net.reap_tx(qp)) == per_q
-    return dt / (per_q * queues)
+        assert len(net.reap_tx(qp)) == PER_QUEUE
+    return dt / (PER_QUEUE * queues)
 
 
 async def measure_rx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queues: int,
                      settle: int) -> float:
     rng = random.Random(size * 37 + queues)
-    per_q = PER_QUEUE
     for qp in range(queues):
-        net.post_rx(qp, per_q, RX_BUF, kick=False)
+        net.post_rx(qp, PER_QUEUE, RX_BUF, kick=False)
         await flows.kick_if_needed(v, net.rx_vq(qp))
     await tb.drv.settle()
-    frames = {qp: [rng.randbytes(size) for _ in range(per_q)] for qp in range(queues)}
+    frames = {qp: [rng.randbytes(size) for _ in range(PER_QUEUE)] for qp in range(queues)}
     t0 = cycles_now()
     # interleaved over the queues, as a NIC's RSS spreads flows
-    for i in range(per_q):
+    for i in range(PER_QUEUE):
         for qp in range(queues):
             await tb.drv.inject_rx(net.rx_vq(qp).index, frames[qp][i])
     await tb.drv.settle()
     dt = cycles_now() - t0 - settle
     for qp in range(queues):
         assert net.reap_rx(qp) == frames[qp], f"RX {size} B on {queues} queues, queue {qp}"
-    return dt / (per_q * queues)
+    return dt / (PER_QUEUE * queues)
 
 
 @cocotb.test(timeout_time=200, timeout_unit="ms")
@@ -176,7 +177,7 @@ async def bench_engine_throughput(dut):
     data_w = param("DATA_W", 64)
     pairs = param("NVQ", 8) // 2
     res: dict[str, object] = {"clock_ns": CLK_NS, "data_w": data_w, "nvq": 2 * pairs,
-                              "descriptors_per_queue": PER_QUEUE}
+                              "descriptors_PER_QUEUEueue": PER_QUEUE}
     v = VhostVdpa(drv)
     await flows.open_device(v)
     await v.map(0, [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, VHOST_ACCESS_RW)], batch=True)
