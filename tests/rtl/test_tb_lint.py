@@ -11,6 +11,8 @@ clock"). Waits belong on a ``Timer``, on an edge of a rare signal, or in the HDL
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 import re
 import subprocess
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import vdpa_tb
 from vdpa_tb import sim
 
 TB_PY = sim.TB_DIR / "vdpa_tb"
@@ -142,6 +145,20 @@ def test_lint_waiver_is_read_from_the_module_only(code: str, waived: bool) -> No
 def test_lint_per_cycle_check_catches_what_it_should(code: str, caught: bool) -> None:
     """The check itself: per-cycle loops are reported, rare edges and long timers are not."""
     assert bool(list(findings(code))) == caught
+
+
+#: every module of the Python testbench; the simulator imports a cocotb module only when a run starts,
+#: so a broken import would otherwise surface as "results file not found" minutes into ``make test``;
+#: a package's ``__main__`` runs its command line when imported, and its own tests run it
+TB_MODULES = sorted(m.name for m in pkgutil.walk_packages(vdpa_tb.__path__, "vdpa_tb.")
+                    if not m.name.endswith(".__main__"))
+
+
+@pytest.mark.parametrize("module", TB_MODULES)
+def test_lint_testbench_module_imports(module: str) -> None:
+    """Each testbench module imports outside the simulator: every name it takes from another
+    module exists there (ruff does not resolve imported names, and mypy covers the model only)."""
+    importlib.import_module(module)
 
 
 @pytest.mark.parametrize("top", ["vdpa_nic_top", "vdpa_nic_pair"])

@@ -33,7 +33,7 @@ from vdpa_model.vhost import VhostVdpa
 from vdpa_tb.nic_tb import Tb, param
 
 from .bench_commands import write_figures
-from .bench_engine_throughput import USED_ELEM_BYTES, beats
+from .bench_engine_throughput import beats
 
 RAM_BASE = 0x10_0000
 RAM_SIZE = 0x40_0000
@@ -57,7 +57,7 @@ def drain_limit(drained_bytes: int, drained_chains: int, data_w: int) -> int:
     read and write channels one after the other (a chain completes after its last beat)."""
     lanes = data_w // 8
     return (beats(drained_bytes, lanes)
-            + drained_chains * (beats(USED_ELEM_BYTES, lanes) + beats(2, lanes)))
+            + drained_chains * (beats(spec.VRING_USED_ELEM_SIZE, lanes) + beats(2, lanes)))
 
 
 @cocotb.test(timeout_time=200, timeout_unit="ms")
