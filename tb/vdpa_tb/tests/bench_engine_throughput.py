@@ -177,7 +177,7 @@ async def bench_engine_throughput(dut):
     data_w = param("DATA_W", 64)
     pairs = param("NVQ", 8) // 2
     res: dict[str, object] = {"clock_ns": CLK_NS, "data_w": data_w, "nvq": 2 * pairs,
-                              "descriptors_PER_QUEUEueue": PER_QUEUE}
+                              "descriptors_per_queue": PER_QUEUE}
     v = VhostVdpa(drv)
     await flows.open_device(v)
     await v.map(0, [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, VHOST_ACCESS_RW)], batch=True)
