@@ -42,6 +42,7 @@ localparam int MUT_USED_IDX_EARLY = 14;
 localparam int MUT_R_ROUTED_BY_GRANT = 15;
 localparam int MUT_REFILL_KEEPS_STALE = 16;
 localparam int MUT_UNMAP_NO_DRAIN = 17;
+localparam int MUT_BATCH_FAULT_WHOLE = 18;
 /* verilator lint_on UNUSEDPARAM */
 
 endpackage

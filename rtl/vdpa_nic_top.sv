@@ -46,6 +46,9 @@ module vdpa_nic_top
     // Chains in flight: 1 walks a chain while the one before moves and the one before that
     // completes; 0 serves one chain at a time (for comparison)
     parameter int PIPELINE = 1,
+    // Chains of one receive queue completed under one used.idx write at most (1..4; 1: each
+    // chain on its own)
+    parameter int COMPLETION_BATCH = 4,
     // Command execution slots: commands the device runs at once (1..64; mlx5's firmware
     // command throttle, calibration C10)
     parameter int CMD_SLOTS = 8,
@@ -256,6 +259,7 @@ vdpa_iotlb #(
 vdpa_vq_engine #(
     .NVQ(NVQ), .MAX_QSIZE(MAX_QSIZE), .NGROUPS(NGROUPS), .DATA_W(DATA_W), .ADDR_W(ADDR_W),
     .ID_W(ID_W), .MAX_SEGS(MAX_SEGS), .MAX_FRAME(MAX_FRAME), .RX_SLOTS(RX_SLOTS), .PIPELINE(PIPELINE),
+    .COMPLETION_BATCH(COMPLETION_BATCH),
     .NARGS(NARGS), .MUTANT(MUTANT)
 ) vq_inst (
     .clk(clk), .rst(rst),

@@ -7,10 +7,12 @@
 
 /*
  * Used-buffer notifier of the split-ring data path (virtio 1.2 §2.7.10): for each completion
- * whose used.idx is written, reads the driver's notification field and decides whether to
- * notify (drivers/vhost/vringh.c: __vringh_need_notify):
+ * (one chain, or a batch of one queue's chains under one used.idx write) whose used.idx is
+ * written, reads the driver's notification field and decides whether to notify
+ * (drivers/vhost/vringh.c: __vringh_need_notify; for a batch, drivers/vhost/vhost.c:
+ * vhost_notify after vhost_add_used_n, one decision over the old and new index):
  *   - with EVENT_IDX: used_event, after the avail ring; notify if
- *     vring_need_event(used_event, new, new - 1), i.e. used_event == new - 1;
+ *     vring_need_event(used_event, new, old), i.e. used_event in [old, new - 1];
  *   - without: avail.flags; notify unless VRING_AVAIL_F_NO_INTERRUPT.
  * A field that cannot be read (the port's fault: a refused translation or a bus error) means
  * no notification and nothing else: __vringh_need_notify returns the error and
@@ -26,8 +28,8 @@
  * after the index it publishes, vhost_notify's smp_mb()).
  *
  * Interfaces and timing (one clock, synchronous active-high reset):
- *   note      note_valid: one check (queue, field address and ring group, event_idx and the new
- *             used index), taken whenever it is high; the one producer (vdpa_used_writer) looks
+ *   note      note_valid: one check (queue, field address and ring group, event_idx, the used
+ *             index before the completion and the new one), taken whenever it is high; the one producer (vdpa_used_writer) looks
  *             at note_room first (bit 0: room for one more, bit 1: for two). Up to DEPTH wait
  *             behind the one under way. A check taken while none is waiting or under way has
  *             its read requested in the next cycle.
@@ -55,6 +57,7 @@ module vdpa_notifier #(
     input  wire logic [63:0]   note_iova,       // used_event (EVENT_IDX) or avail.flags
     input  wire logic [7:0]    note_group,      // the ring group (descriptor group's ASID)
     input  wire logic          note_event_idx,
+    input  wire logic [15:0]   note_old,        // the used index before the completion
     input  wire logic [15:0]   note_used,       // the used index just published
 
     /* Its ring-item port: the field's read */
@@ -87,6 +90,7 @@ typedef struct packed {
     logic [63:0] iova;
     logic [7:0]  group;
     logic        event_idx;
+    logic [15:0] old;
     logic [15:0] used;
 } note_t;
 
@@ -100,7 +104,7 @@ wire logic [PW:0] q_count = q_wr_reg - q_rd_reg;
 wire logic   q_empty = q_count == '0;
 
 // the check handed over (a packed struct, fields in declaration order from the top)
-wire note_t  note_in = {note_iova, note_group, note_event_idx, note_used};
+wire note_t  note_in = {note_iova, note_group, note_event_idx, note_old, note_used};
 
 // the check under way: its read requested from the port until done or fault
 logic        n_port_reg;
@@ -110,6 +114,7 @@ note_t       cur_reg;
 logic        decide_reg;
 logic [7:0]  decide_vq_reg;
 logic        decide_event_idx_reg;
+logic [15:0] decide_old_reg;
 logic [15:0] decide_used_reg;
 logic        irq_valid_reg;
 logic [7:0]  irq_vq_reg;
@@ -127,9 +132,11 @@ wire logic read_end = n_port_reg && (port_done || port_fault);
 // a check taken with none waiting or under way goes to the port at once
 wire logic bypass = note_valid && q_empty && (!n_port_reg || read_end);
 
-// vring_need_event(used_event, new, new - 1), or !NO_INTERRUPT
-wire logic need_notify = decide_event_idx_reg ? port_rdata == decide_used_reg - 1'b1
-                                             : port_rdata[0] == 1'b0;
+// vring_need_event(used_event, new, old): (u16)(new - used_event - 1) < (u16)(new - old);
+// or !NO_INTERRUPT
+wire logic need_notify = decide_event_idx_reg
+        ? 16'(decide_used_reg - port_rdata - 1'b1) < 16'(decide_used_reg - decide_old_reg)
+        : port_rdata[0] == 1'b0;
 
 always_comb begin
     held = '0;
@@ -160,6 +167,7 @@ always_ff @(posedge clk) begin
         decide_reg <= port_done;
         decide_vq_reg <= cur_vq_reg;
         decide_event_idx_reg <= cur_reg.event_idx;
+        decide_old_reg <= cur_reg.old;
         decide_used_reg <= cur_reg.used;
         n_port_reg <= 1'b0;
     end

@@ -48,9 +48,9 @@
  *    completion stage faults on that VQ leaves it in ERR with its kick cleared, never RDY with
  *    an errno; a RESET's NEEDS_RESET clear loses to a fault in its cycle (a device reset does
  *    not happen while a stage holds a chain, so that cycle has none today);
- *  - a commit (new used index, last_avail + 1, head freed) wins over the walker's read of the
- *    same context in that cycle: the walker adds the chains still ahead of it (`ahead` in the
- *    engine), which drops by one in the same edge;
+ *  - a commit (new used index, last_avail + the chains it completes, last head freed) wins
+ *    over the walker's read of the same context in that cycle: the walker adds the chains
+ *    still ahead of it (`ahead` in the engine), which drops by as many in the same edge;
  *  - the in-flight table: a CREATE's clearing of a word loses to a head set or freed in it (a
  *    stage holds no chain of a VQ without an object, so today they never meet).
  */
@@ -112,11 +112,16 @@ module vdpa_vq_ctx
     input  wire logic [QW-1:0]        m_vq,
     input  wire logic [15:0]          m_head,
 
-    /* Completion stage event: used.idx written, the queue's context advances */
+    /* Completion stage events: used.idx written for c_chains chains, the queue's context
+       advances (and the last chain's head is free with c_commit_free); a chain's element
+       written as the next chain joins its batch, its head free (c_free) */
     input  wire logic                 c_commit,
+    input  wire logic                 c_free,
     input  wire logic [QW-1:0]        c_vq,
     input  wire logic [15:0]          c_head,
     input  wire logic [15:0]          c_new_used,
+    input  wire logic [2:0]           c_chains,
+    input  wire logic                 c_commit_free,
 
     /* Fault: one stage's (at most one a cycle, see header); the VQ goes to ERR */
     input  wire logic                 f_valid,
@@ -531,11 +536,14 @@ always_ff @(posedge clk) begin
     end
 
     // ===================================================================================
-    // Completion stage event: used.idx is written, the head is free again
+    // Completion stage events: used.idx is written (last_avail moves past the chains it
+    // completes); a head is free again (its element written, or with the commit)
     // ===================================================================================
     if (c_commit) begin
         q_used[c_vq] <= c_new_used;
-        q_avail[c_vq] <= q_avail[c_vq] + 1'b1;
+        q_avail[c_vq] <= q_avail[c_vq] + 16'(c_chains);
+    end
+    if ((c_commit && c_commit_free) || c_free) begin
         ift[ift_word(c_vq, c_head)][c_head[5:0]] <= 1'b0;
     end
 

@@ -31,6 +31,13 @@
  *  - Suspend and state. last_avail and used_idx advance only when a chain's used.idx is
  *    written; a suspend or destroy waits for every stage to leave the queue (a chain walked is
  *    moved and completed: `held`), so get_vq_state after it is exact.
+ *  - Batches. The completion stage may hold up to COMPLETION_BATCH chains of one receive
+ *    queue under one used.idx write (vdpa_used_writer; drivers/vhost/vhost.c:
+ *    vhost_add_used_n): it holds used.idx back while the move stage writes the next receive
+ *    chain of its queue (uw_more). The walker counts every chain the stage holds (w_ahead), a
+ *    commit advances the context by the batch, and a refused element past a batch's first
+ *    cuts the batch there (uw_refuse), so the queue faults after the chains a one-chain
+ *    device completes.
  *  - Faults. A stage reports a fault only once the stages after it are idle, so faults and
  *    completions are seen in the order of a serial device, one a cycle at most (the contexts
  *    have one fault port); a chain whose queue went to ERR meanwhile (a later stage faulted on
@@ -58,8 +65,9 @@
  *    ASID), is where a packed-ring walker (virtio 1.2 §2.8) plugs in as a sibling module.
  *  - vdpa_dma_mover: a chain's data over its translated segments (TX: read bursts onto the
  *    stream; RX: the header and held frame in write bursts), AXI ID 2.
- *  - vdpa_used_writer: the completion (used element, then used.idx) over its own
- *    vdpa_ring_port (AXI ID 1); it hands each completed chain's notification check on.
+ *  - vdpa_used_writer: the completion (used elements, then used.idx) of a chain or a batch
+ *    over its own vdpa_ring_port (AXI ID 1); it hands each completion's notification check
+ *    on.
  *  - vdpa_notifier: those checks in order (used_event or avail.flags, the decision, the
  *    interrupt) over its own vdpa_ring_port (AXI ID 3), behind the completion stage.
  *  - vdpa_rx_buffer: received frames (RX_SLOTS), offered one at a time.
@@ -97,6 +105,9 @@ module vdpa_vq_engine
     // Chains in flight: 1 walks one chain while the previous moves and the one before completes;
     // 0 serves one chain at a time (the engine before the pipeline, for comparison)
     parameter int PIPELINE = 1,
+    // Chains of one receive queue completed under one used.idx write at most (1 .. 4;
+    // vdpa_used_writer BATCH); 1 with PIPELINE 0
+    parameter int COMPLETION_BATCH = 4,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE
 ) (
@@ -274,7 +285,7 @@ logic [7:0]    nt_note_vq;
 logic [63:0]   nt_note_iova;
 logic [7:0]    nt_note_group;
 logic          nt_note_event_idx;
-logic [15:0]   nt_note_used;
+logic [15:0]   nt_note_old, nt_note_used;
 // nothing after the walker holds a chain or a check: the walker's fault and its one write
 // wait for this, so both come where a one-chain-at-a-time device would make them
 wire logic back_idle = !ms_busy && !cs_busy && !nt_busy;
@@ -348,16 +359,23 @@ always @(posedge clk) begin
     end
 end
 `endif
-// the completion stage commits: used.idx written
+// the completion stage commits: used.idx written for uw_commit_chains chains (the last one's
+// head freed with uw_commit_free); a chain joins the writer's batch (uw_absorb: the one before
+// it is written, its head free); the chains the writer holds
 logic         uw_commit;
 logic [15:0]  uw_new_used;
+logic [2:0]   uw_commit_chains;
+logic         uw_commit_free;
+logic         uw_absorb;
+logic [2:0]   uw_chains;
 wire logic    cs_commit = uw_commit;
 // the move stage's chain is dropped: its queue went to ERR
 logic         ms_ift_clr;
 // received frames dropped this cycle: by the buffer (too long, empty) and each stage
 logic         rxb_drop_now;
-logic         drop_walk, drop_move, drop_done;
-wire logic [2:0] rx_dropped = 3'(rxb_drop_now) + 3'(drop_walk) + 3'(drop_move) + 3'(drop_done);
+logic         drop_walk, drop_move;
+logic [2:0]   drop_done;
+wire logic [2:0] rx_dropped = 3'(rxb_drop_now) + 3'(drop_walk) + 3'(drop_move) + drop_done;
 // the queue the completion writer reads (the move stage's at the request, then its own); the
 // request may come with the previous chain's done (uw_take)
 logic         uw_take;
@@ -396,9 +414,12 @@ vdpa_vq_ctx #(
     .m_vq(ms_vq_reg),
     .m_head(ms_head_reg),
     .c_commit(cs_commit),
+    .c_free(uw_absorb),
     .c_vq(cs_vq_reg),
     .c_head(cs_head_reg),
     .c_new_used(uw_new_used),
+    .c_chains(uw_commit_chains),
+    .c_commit_free(uw_commit_free),
     .f_valid(f_valid),
     .f_vq(f_vq),
     .f_errno(f_errno),
@@ -639,9 +660,9 @@ wire logic [QW-1:0] start_vq = sched_rx ? rxb_vq[QW-1:0] : pick_vq;
 
 // the walker's last_avail and used index are the context's plus the chains of its queue the
 // later stages hold (a one-chain-at-a-time device would have completed them by now; the
-// completion stage lets a chain go in the cycle its commit reaches the context)
+// completion stage lets its chains go in the cycle their commit reaches the context)
 wire logic [15:0] w_ahead = 16'(ms_busy && ms_vq_reg == w_vq) +
-                            16'(cs_busy && cs_vq_reg == w_vq);
+                            ((cs_busy && cs_vq_reg == w_vq) ? 16'(uw_chains) : 16'd0);
 
 // RX byte stream: virtio-net header (zeros, num_buffers = 1 when 12 bytes) then the frame
 function automatic logic [7:0] rx_byte(input logic [31:0] p, input logic [4:0] hl, input logic [7:0] fb);
@@ -908,10 +929,21 @@ logic         uw_done_valid;
 logic         cp_done, cp_fault, cp_fault_xlate;
 logic [7:0]   cp_fault_asid;
 logic [127:0] cp_rdata;
-// the port is the writer's again in CS_USED (the chain's first item) and in the cycle it ends
-// an item, so the next item goes to the port at once, back to back; the writer's done is taken
-// as its last read ends, with the next chain's request if the move stage has one (uw_take)
+// the port is the writer's again in CS_USED (the chain's first item, or the writer holding
+// used.idx back for the next chain of its batch) and in the cycle it ends an item, so the next
+// item goes to the port at once, back to back; the writer's done is taken as its last read
+// ends, with the next chain's request if the move stage has one (uw_take)
 wire logic uw_port_free = cs_state_reg == CS_USED || (cs_state_reg == CS_PORT && cp_done);
+// a receive chain of the completion stage's queue is moving: the writer may hold used.idx
+// for it (its batch); a TX chain never comes while the stage holds its queue (tx_hold)
+wire logic uw_more = ms_state_reg == MS_XFER && !mv_fault && ms_rx_reg && cs_busy &&
+                     ms_vq_reg == cs_vq_reg;
+// the port refused an element of a chain after the batch's first: the batch ends before it
+// and that chain is completed again alone (a fault, if any, comes then, as a one-chain
+// device's would)
+logic         uw_retry_ok, uw_keep;
+wire logic    uw_refuse = cs_state_reg == CS_PORT && cp_fault && uw_retry_ok &&
+                          MUTANT != MUT_BATCH_FAULT_WHOLE;  // mutant MUT_BATCH_FAULT_WHOLE
 // the port's request: a chain's first item goes to the port in CS_USED, the cycle the writer
 // offers it (the port is idle then, and the copy latched in that cycle holds the same item
 // from the next), later items from the copy (an item's request must not change before its
@@ -931,6 +963,7 @@ wire logic    unused_cp = ^cp_rdata;
 /* verilator lint_on UNUSEDSIGNAL */
 
 vdpa_used_writer #(
+    .BATCH(PIPELINE != 0 ? COMPLETION_BATCH : 1),
     .MUTANT(MUTANT)
 ) used_writer_inst (
     .clk(clk),
@@ -941,6 +974,7 @@ vdpa_used_writer #(
     .req_rx(ms_rx_reg),
     .req_written(mv_moved),
     .req_vq(8'(ms_vq_reg)),
+    .more(uw_more),
     .ctx_drv(cc_drv),
     .ctx_dev(cc_dev),
     .ctx_size(cc_size),
@@ -956,16 +990,24 @@ vdpa_used_writer #(
     .item_len(uw_item_len),
     .item_wdata(uw_item_wdata),
     .cancel(cs_state_reg == CS_FAULT),
+    .retry_ok(uw_retry_ok),
+    .refuse(uw_refuse),
+    .absorb(uw_absorb),
+    .chains(uw_chains),
     .commit(uw_commit),
     .new_used(uw_new_used),
+    .commit_chains(uw_commit_chains),
+    .commit_free(uw_commit_free),
     .done_valid(uw_done_valid),
     .done_ready(uw_port_free),
+    .keep(uw_keep),
     .note_valid(nt_note_valid),
     .note_room(nt_note_room),
     .note_vq(nt_note_vq),
     .note_iova(nt_note_iova),
     .note_group(nt_note_group),
     .note_event_idx(nt_note_event_idx),
+    .note_old(nt_note_old),
     .note_used(nt_note_used)
 );
 
@@ -1056,6 +1098,7 @@ vdpa_notifier #(
     .note_iova(nt_note_iova),
     .note_group(nt_note_group),
     .note_event_idx(nt_note_event_idx),
+    .note_old(nt_note_old),
     .note_used(nt_note_used),
     .port_req_valid(np_req_valid),
     .port_req_group(np_req_group),
@@ -1159,7 +1202,7 @@ end
 // fault (the frame was delivered but its completion is lost)
 assign drop_walk = (!w_busy && sched_drop) || w_rx_take;
 assign drop_move = (ms_end && ms_drop && ms_rx_reg) || (ms_fault_end && ms_rx_reg);
-assign drop_done = cs_f_valid && cs_rx_reg;
+assign drop_done = (cs_f_valid && cs_rx_reg) ? uw_chains : 3'd0;
 
 always_ff @(posedge clk) begin
     rxb_take <= drop_walk;
@@ -1233,7 +1276,10 @@ always_ff @(posedge clk) begin
         CS_IDLE: begin
         end
         CS_USED, CS_PORT: begin
-            if (cs_state_reg == CS_PORT && cp_fault) begin
+            if (uw_refuse) begin
+                // the writer offers used.idx for the chains before the refused one
+                cs_state_reg <= CS_USED;
+            end else if (cs_state_reg == CS_PORT && cp_fault) begin
                 cs_xlate_reg <= cp_fault_xlate;
                 cs_asid_reg <= cp_fault_asid;
                 cs_iova_reg <= c_iova_reg;
@@ -1245,11 +1291,14 @@ always_ff @(posedge clk) begin
                     c_len_reg <= uw_item_len;
                     c_wval_reg <= uw_item_wdata;
                 end
-                // the writer offers an item or says it is done, never neither; done with the
-                // next chain taken (the move stage's hand-over in this cycle), on to that one
-                // (the done is the commit: used.idx is written, the queue's context advances and
-                // the head is free again, cs_commit)
-                cs_state_reg <= uw_done_valid ? (uw_take ? CS_USED : CS_IDLE) : CS_PORT;
+                // the writer offers an item, says it is done, or holds used.idx back for
+                // its batch's next chain (the port stays the writer's, CS_USED); done with
+                // the next chain taken (the move stage's hand-over in this cycle) or a
+                // refused chain kept to complete again, on to that one (the done is the
+                // commit: used.idx is written, the queue's context advances and the heads
+                // are free again, cs_commit)
+                cs_state_reg <= uw_done_valid ? ((uw_take || uw_keep) ? CS_USED : CS_IDLE)
+                              : uw_item_valid ? CS_PORT : CS_USED;
             end
         end
         CS_FAULT: begin

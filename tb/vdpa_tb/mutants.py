@@ -191,6 +191,15 @@ CATALOGUE: tuple[Mutant, ...] = (
            "queues' suspend (the firmware finishes the descriptors in flight); "
            "docs/rtl-interface.md (a mapping is removed only between chains)",
            ("test_unmap_lands_between_receive_chains",), "vdpa_iotlb"),
+    Mutant("batch_fault_whole",
+           "a bus error on a used element inside a batch of completions faults the whole "
+           "batch: the chains before it, whose elements are written and whose frames are in "
+           "their buffers, are never used (used.idx stays before the batch), where a "
+           "one-chain-at-a-time device has completed them. Only a used ring that refuses an "
+           "element past a batch's first shows it",
+           "drivers/vhost/vringh.c: __vringh_complete (each completion stands on its own); "
+           "docs/rtl-interface.md (a batch keeps a one-chain device's order, state and faults)",
+           ("test_batched_completion_cut_at_a_refused_element",), "vdpa_vq_engine"),
 )
 
 IDS: dict[str, int] = read_ids()

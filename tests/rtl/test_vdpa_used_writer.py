@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Build vdpa_used_writer alone and run its block-level cocotb tests
 (tb/vdpa_tb/tests/test_vdpa_used_writer.py): the completion writer against the model's
-SplitRing.complete / need_notify. The block has no parameter but MUTANT; the builds are those
-of the regression configuration (testplan/vdpa_nic_sim.yaml)."""
+SplitRing.complete / need_notify, one chain a used.idx and in batches (BATCH); the builds are
+those of the regression configuration (testplan/vdpa_nic_sim.yaml)."""
 
 from __future__ import annotations
 

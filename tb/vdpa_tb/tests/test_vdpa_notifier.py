@@ -2,17 +2,19 @@
 """cocotb tests of vdpa_notifier alone (the virtqueue engine's used-buffer notifier).
 
 The bench plays the completion writer and the notifier's ring-item port. As the writer, it
-hands over notes (queue, field address, group, EVENT_IDX, new used index) the way
-vdpa_used_writer does: only with room (note_room), at random gaps or back to back. As the
-port, it answers each request after a latency drawn per request, from the next cycle to tens
-of cycles, with the field read from the model's guest memory, or refuses it (the port's fault:
-a refused translation or a bus error). Each note is drawn as a completion of a ring of its own
-(queue sizes 2..32768, EVENT_IDX on and off, used_event at, before and after the new index,
-NO_INTERRUPT on and off, indices at the u16 wrap), and the notifications are checked against
-the model's vdpa_model.datapath.SplitRing.need_notify on a copy of the memory, poisoned where
-the bench refuses: the queues notified, in the order of the notes, and none for a refused
-read. Every cycle `held` and `busy` are checked against the notes the bench has handed over and
-not yet seen decided. The pytest entry is tests/rtl/test_vdpa_notifier.py.
+hands over notes (queue, field address, group, EVENT_IDX, the used index before and after the
+completion: one chain, or a batch of up to four) the way vdpa_used_writer does: only with
+room (note_room), at random gaps or back to back. As the port, it answers each request after
+a latency drawn per request, from the next cycle to tens of cycles, with the field read from
+the model's guest memory, or refuses it (the port's fault: a refused translation or a bus
+error). Each note is drawn as a completion of a ring of its own (queue sizes 2..32768,
+EVENT_IDX on and off, used_event at, before and after the new index and at both ends of and
+just before a batch's range, NO_INTERRUPT on and off, indices at the u16 wrap), and the
+notifications are checked against the model's vdpa_model.datapath.SplitRing.need_notify on a
+copy of the memory, poisoned where the bench refuses: the queues notified, in the order of the
+notes, and none for a refused read. Every cycle `held` and `busy` are checked against the
+notes the bench has handed over and not yet seen decided. The pytest entry is
+tests/rtl/test_vdpa_notifier.py.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class TB:
         self.nvq = param("NVQ", 8)
         Clock(dut.clk, CLK_NS, unit="ns").start()
         for name in ("note_valid", "note_vq", "note_iova", "note_group", "note_event_idx",
-                     "note_used", "port_done", "port_fault", "port_rdata"):
+                     "note_old", "note_used", "port_done", "port_fault", "port_rdata"):
             getattr(dut, name).value = 0
         self.rng = random.Random(seed)
         self.mem = GuestMemory(MEM_SIZE)
@@ -130,9 +132,13 @@ class TB:
         used = rng.choice([1, 0, 0xFFFF, size, rng.randrange(1 << 16)])
         drv = rng.randrange(0, (MEM_SIZE - used_event_off(size) - 64) // 2) * 2
         event_idx = rng.random() < 0.5
-        return {"size": size, "used": used, "drv": drv, "event_idx": event_idx,
+        # chains completed under this used.idx: one, or a batch (vdpa_used_writer BATCH <= 7)
+        chains = rng.choice([1, 1, 2, 3, 4])
+        old = (used - chains) & 0xFFFF
+        return {"size": size, "used": used, "old": old, "drv": drv, "event_idx": event_idx,
                 "vq": rng.randrange(256), "group": rng.randrange(256),
-                "used_event": rng.choice([(used - 1) & 0xFFFF, used, (used - 2) & 0xFFFF,
+                # the ends of [old, used - 1] and the indices just outside it
+                "used_event": rng.choice([(used - 1) & 0xFFFF, used, old, (old - 1) & 0xFFFF,
                                           rng.randrange(1 << 16)]),
                 "flags": rng.randrange(1 << 16), "refused": rng.random() < self.refuse}
 
@@ -153,7 +159,7 @@ class TB:
         else:
             ref = DmaPort(ref_mem, AddressSpace(VQ_ASID), 0, log)
         ring = SplitRing(ref, ref, 0, c["drv"], 0, c["size"], c["event_idx"])
-        notify = ring.need_notify((c["used"] - 1) & 0xFFFF, c["used"])
+        notify = ring.need_notify(c["old"], c["used"])
         field = field_ue if c["event_idx"] else field_fl
         return field, notify
 
@@ -181,6 +187,7 @@ class TB:
             dut.note_iova.value = field
             dut.note_group.value = c["group"]
             dut.note_event_idx.value = int(c["event_idx"])
+            dut.note_old.value = c["old"]
             dut.note_used.value = c["used"]
             self.pending.append((c["vq"], field, c["group"], c["refused"]))
             out.append((c["vq"], notify))

@@ -11,9 +11,14 @@ the bytes of the used element and used.idx, the kinds and order of the accesses 
 written before used.idx), the commit and the new used index, and the note: where the
 notification field the model's need_notify reads is (used_event or avail.flags, virtio 1.2
 §2.7.10), with the queue, group and new index. The notification decision itself is the
-notifier's (test_vdpa_notifier). The block has no RTL parameter but MUTANT, so the sweep is
-over the ring: queue sizes 2..32768, EVENT_IDX on and off, used indices at the u16 wrap, TX
-and RX, port latency, done backpressure and a notifier short of room. The pytest entry is
+notifier's (test_vdpa_notifier). Batches (BATCH chains under one used.idx write) are checked
+the same way against the model completing the same chains one at a time: the used ring and
+used.idx as the model leaves them, each commit's index and chain count, one note per batch
+naming its old and new index, used.idx held back exactly while the bench says more is coming,
+and a refused element ending the batch before its chain, which is then completed alone. The
+builds sweep BATCH (1: one chain at a time, and the engine's 4); the tests sweep the ring:
+queue sizes 2..32768, EVENT_IDX on and off, used indices at the u16 wrap, TX and RX, port
+latency, done backpressure and a notifier short of room. The pytest entry is
 tests/rtl/test_vdpa_used_writer.py.
 """
 
@@ -38,6 +43,7 @@ from vdpa_model.spec import (
     used_event_off,
     used_ring_size,
 )
+from vdpa_tb.nic_tb import param
 
 #: why this bench wakes on clock edges (tests/rtl/test_tb_lint.py)
 PER_CYCLE_BLOCK_BENCH = (
@@ -60,7 +66,7 @@ class TB:
         Clock(dut.clk, CLK_NS, unit="ns").start()
         for name in ("req_valid", "req_head", "req_rx", "req_written", "req_vq", "ctx_drv",
                      "ctx_dev", "ctx_size", "ctx_used", "ctx_group", "event_idx", "item_ready",
-                     "cancel", "done_ready", "note_room"):
+                     "cancel", "done_ready", "note_room", "more", "refuse"):
             getattr(dut, name).value = 0
         self.mem = GuestMemory(MEM_SIZE)
         self.log = AccessLog()
@@ -68,8 +74,20 @@ class TB:
         self.latency: list[int] = [0]
         self.done_hold = 0.0
         self.rng = random.Random(0)
+        self.batch = param("BATCH", 4)
         self.commits: list[int] = []
+        #: (chains, head freed) of each commit, beside its index in `commits`
+        self.commit_chains: list[tuple[int, bool]] = []
         self.notes: list[tuple[int, int, int, bool, int]] = []
+        #: (old, new) used index of each note
+        self.note_range: list[tuple[int, int]] = []
+        self.absorbs = 0
+        # chance that the port refuses an element of a batch's later chain (the engine's
+        # `refuse`), and the refusals made
+        self.refuse_p = 0.0
+        self.refusals = 0
+        # used.idx writes taken while `more` was high and the batch not full (must be none)
+        self.idx_while_more = 0
         self.items = 0
         self.dones = 0
         # how often the notifier leaves a note it holds undrained for a cycle
@@ -89,6 +107,7 @@ class TB:
         busy = 0
         occupancy = 0
         commit_used: int | None = None
+        refusing = False
         while True:
             await FallingEdge(dut.clk)
             if commit_used is not None:
@@ -97,6 +116,14 @@ class TB:
                 commit_used = None
             busy = max(0, busy - 1)
             ready = int(busy == 0)
+            # a refused element ends with the refusal instead of a done: the port is free
+            # from the next cycle
+            dut.refuse.value = int(refusing and ready)
+            if refusing and ready:
+                ready, refusing = 0, False
+                refused_now = True
+            else:
+                refused_now = False
             dut.item_ready.value = ready
             # the owner holds done off now and then (done_ready is the port being free)
             dut.done_ready.value = ready and int(self.rng.random() >= self.done_hold)
@@ -113,6 +140,17 @@ class TB:
             taken = bool(dut.req_valid.value) and bool(dut.req_ready.value)
             assert commit == done, "commit must pulse exactly when the done is taken"
             assert bool(dut.note_valid.value) == done, "the note goes with the done"
+            if refused_now:
+                assert dut.retry_ok.value == 1, "refused an item the writer cannot retry"
+                self.refusals += 1
+            absorbed = bool(dut.absorb.value)
+            if absorbed:
+                assert taken, "absorb without the request taken"
+                self.absorbs += 1
+            n_held = int(dut.chains.value)
+            if took and int(dut.item_len.value) == 2 and bool(dut.more.value) \
+                    and n_held < self.batch and not bool(dut.keep.value):
+                self.idx_while_more += 1
             if taken:
                 assert room == 3 or (room == 1 and not done), \
                     f"request taken with note room {room:02b}: its note might find none"
@@ -123,9 +161,13 @@ class TB:
                 self.notes.append((int(dut.note_vq.value), int(dut.note_iova.value),
                                    int(dut.note_group.value), bool(int(dut.note_event_idx.value)),
                                    int(dut.note_used.value)))
+                self.note_range.append((int(dut.note_old.value), int(dut.note_used.value)))
             if commit:
                 commit_used = int(dut.new_used.value)
                 self.commits.append(commit_used)
+                self.commit_chains.append((int(dut.commit_chains.value),
+                                           bool(dut.commit_free.value)))
+                assert 1 <= self.commit_chains[-1][0] <= self.batch, self.commit_chains[-1]
             if took:
                 iova, n = int(dut.item_iova.value), int(dut.item_len.value)
                 wdata, group = int(dut.item_wdata.value), int(dut.item_group.value)
@@ -133,11 +175,15 @@ class TB:
                 # u16 ring indices, and the used element (le32 id, le32 len) whole, 4-aligned
                 # as the used ring is (virtio 1.2 §2.7)
                 assert (n, iova % min(n, 4)) in ((2, 0), (8, 0)), f"item of {n} bytes at {iova:#x}"
-                # every item is a write to the used ring (the engine's port writes it so)
-                self.port.write(iova, wdata.to_bytes(8, "little")[:n], AccessKind.USED)
-                self.items += 1
                 # the port is busy from the next cycle for the item's latency
                 busy = 1 + self.rng.choice(self.latency)
+                self.items += 1
+                # an element of a batch's later chain may be refused (written nowhere)
+                if n == 8 and n_held > 1 and self.rng.random() < self.refuse_p:
+                    refusing = True
+                    continue
+                # every item is a write to the used ring (the engine's port writes it so)
+                self.port.write(iova, wdata.to_bytes(8, "little")[:n], AccessKind.USED)
 
     def ring(self, mem_port: DmaPort, c: dict[str, Any]) -> SplitRing:
         return SplitRing(mem_port, mem_port, 0, c["drv"], c["dev"], c["size"], c["event_idx"])
@@ -224,6 +270,8 @@ class TB:
         await FallingEdge(dut.clk)
 
         assert self.commits[commits:] == [new], (self.commits[commits:], new)
+        assert self.commit_chains[commits:] == [(1, True)], self.commit_chains[commits:]
+        assert self.note_range[notes:] == [(c["used"], new)], self.note_range[notes:]
         assert self.notes[notes:] == [(c["vq"], field, c["group"], c["event_idx"], new)], \
             f"note {self.notes[notes:]}: the model reads {field:#x} for index {new} ({c})"
         for a, n, what in ((elem, 8, "used element"), (idx, 2, "used.idx")):
@@ -273,23 +321,19 @@ async def test_notifier_short_of_room(dut):
     await run_completions(dut, 3, [0, 1, 5], 0.2, 80, short_room=0.9)
 
 
-@cocotb.test()
-async def test_back_to_back_same_queue(dut):
-    """Requests of one queue held ready, so each is taken in the cycle the one before is done
-    (as the engine's move stage hands chains over): each new used index follows the one just
-    committed, whose commit reaches the context at that same edge; a notifier short of room
-    holds the next request back rather than lose a note; the used ring ends as the model's
-    after the same completions, with one note per completion in order."""
-    tb = TB(dut)
-    tb.rng = random.Random(11)
-    tb.latency, tb.done_hold, tb.short_room = [0, 0, 1, 3], 0.2, 0.6
-    await tb.cycle_reset()
-    cocotb.start_soon(tb.port_and_owner())
-    rng = random.Random(5)
+async def run_stream(tb: TB, seed: int, count: int, gap: list[int] | None = None,
+                     more: bool = False) -> dict[str, Any]:
+    """``count`` chains of one queue (used index across the u16 wrap) requested in order: held
+    ready one after the other (``gap`` None), or each after a gap of cycles drawn from ``gap``
+    with ``more`` high from each request to the next (the engine's move stage writing the
+    next chain). Checks every batch: the chains of the commits add up, each commit's index
+    follows the one before by its chains, its note names both indices, and the used ring and
+    used.idx end as the model's after the same chains completed one at a time."""
+    dut = tb.dut
+    rng = random.Random(seed)
     c = tb.draw(rng, 64)
-    c["used"] = 0xFFF0  # across the u16 wrap
+    c["used"] = 0xFFF0
     tb.group = c["group"]
-    count = 40
     chains = [(rng.randrange(c["size"]), rng.randrange(1 << 32)) for _ in range(count)]
     ref_mem = GuestMemory(MEM_SIZE)
     model = tb.ring(DmaPort(ref_mem, AddressSpace(VQ_ASID), 0, AccessLog()), c)
@@ -301,25 +345,100 @@ async def test_back_to_back_same_queue(dut):
     dut.ctx_size.value, dut.ctx_used.value = c["size"], c["used"]
     dut.ctx_group.value, dut.event_idx.value = c["group"], int(c["event_idx"])
     dut.req_rx.value, dut.req_vq.value = int(c["rx"]), c["vq"]
-    commits, notes, b2b = len(tb.commits), len(tb.notes), 0
-    for head, written in chains:
+    commits, notes, b2b, absorbs = len(tb.commits), len(tb.notes), 0, tb.absorbs
+    for k, (head, written) in enumerate(chains):
+        if gap is not None:
+            for _ in range(rng.choice(gap)):
+                await FallingEdge(dut.clk)
         dut.req_valid.value = 1
         dut.req_head.value, dut.req_written.value = head, written
         b2b += await tb.until_taken()
+        if gap is not None:
+            dut.req_valid.value = 0
+            dut.more.value = int(more and k + 1 < count)
     dut.req_valid.value = 0
-    for _ in range(2000):
+    dut.more.value = 0
+    for _ in range(4000):
         await FallingEdge(dut.clk)
-        if len(tb.commits) - commits == count:
+        if sum(n for n, _ in tb.commit_chains[commits:]) >= count:
             break
     await ClockCycles(dut.clk, 2)
-    want = [(c["used"] + k) & 0xFFFF for k in range(1, count + 1)]
-    assert tb.commits[commits:] == want, (tb.commits[commits:], want)
-    assert [n[4] for n in tb.notes[notes:]] == want
-    assert b2b > count // 4, f"only {b2b} of {count} requests taken with a done"
+    got = list(zip(tb.commits[commits:], tb.commit_chains[commits:], strict=True))
+    assert sum(n for _, (n, _) in got) == count, got
+    prev = c["used"]
+    for (new, (n, _)), rng_note in zip(got, tb.note_range[notes:], strict=True):
+        assert new == (prev + n) & 0xFFFF, f"commit {new} after {prev} with {n} chains"
+        assert rng_note == (prev, new), f"note {rng_note}, batch {prev}..{new}"
+        prev = new
     ring = c["dev"] + VRING_USED_RING_OFF
     for a, n, what in ((ring, VRING_USED_ELEM_SIZE * c["size"], "used ring"),
                        (c["dev"] + VRING_USED_IDX_OFF, 2, "used.idx")):
         assert tb.mem.read(a, n) == ref_mem.read(a, n), f"{what} differs from the model's"
+    return {"batches": [n for _, (n, _) in got], "free": [f for _, (_, f) in got],
+            "b2b": b2b, "absorbs": tb.absorbs - absorbs}
+
+
+@cocotb.test()
+async def test_back_to_back_same_queue(dut):
+    """Requests of one queue held ready (as the engine's move stage hands chains over): with
+    BATCH 1 each is taken in the cycle the one before is done, its used index following the
+    one just committed (whose commit reaches the context at that same edge); with a larger
+    BATCH each joins the open batch as the element before it is written, up to BATCH a
+    used.idx. A notifier short of room holds the next batch back rather than lose a note;
+    the used ring ends as the model's, with one note per batch in order."""
+    tb = TB(dut)
+    tb.rng = random.Random(11)
+    tb.latency, tb.done_hold, tb.short_room = [0, 0, 1, 3], 0.2, 0.6
+    await tb.cycle_reset()
+    cocotb.start_soon(tb.port_and_owner())
+    count = 40
+    r = await run_stream(tb, 5, count)
+    if tb.batch == 1:
+        assert r["absorbs"] == 0 and set(r["batches"]) == {1}, r
+        assert r["b2b"] > count // 4, f"only {r['b2b']} of {count} requests taken with a done"
+    else:
+        assert max(r["batches"]) == tb.batch and r["absorbs"] == count - len(r["batches"]), r
+    assert all(r["free"]), "a commit kept its head with nothing refused"
+
+
+@cocotb.test()
+async def test_more_holds_used_idx(dut):
+    """Chains of one queue arrive with gaps of up to 30 cycles while `more` says the next is
+    on its way: the writer holds used.idx for it, so every batch but the last is BATCH chains
+    and no used.idx is written while more is high and the batch has room; the last goes out
+    when more falls."""
+    tb = TB(dut)
+    tb.rng = random.Random(13)
+    tb.latency = [0, 1, 4]
+    await tb.cycle_reset()
+    cocotb.start_soon(tb.port_and_owner())
+    count = 4 * tb.batch + 1
+    r = await run_stream(tb, 6, count, gap=[0, 1, 3, 30], more=True)
+    assert tb.idx_while_more == 0, f"{tb.idx_while_more} used.idx writes while more was high"
+    assert r["batches"][:-1] == [tb.batch] * (len(r["batches"]) - 1), r
+    # without more the same arrivals are completed as they come, mostly alone
+    r = await run_stream(tb, 7, count, gap=[3, 30], more=False)
+    assert r["batches"].count(1) > count // 2, r
+
+
+@cocotb.test()
+async def test_refused_element_ends_the_batch(dut):
+    """The port refuses elements of chains after a batch's first, at random: the batch's
+    used.idx covers the chains before the refused one, that commit keeps the refused chain's
+    head in flight, and the refused chain is completed again on its own; the used ring ends
+    as the model's (a refusal writes nothing). With BATCH 1 there is nothing to refuse."""
+    tb = TB(dut)
+    tb.rng = random.Random(17)
+    tb.latency, tb.refuse_p = [0, 2, 5], 0.5
+    await tb.cycle_reset()
+    cocotb.start_soon(tb.port_and_owner())
+    r = await run_stream(tb, 8, 40)
+    kept = r["free"].count(False)
+    assert kept == tb.refusals, (kept, tb.refusals)
+    if tb.batch > 1:
+        assert tb.refusals > 3, f"only {tb.refusals} refusals drawn"
+    else:
+        assert tb.refusals == 0
 
 
 @cocotb.test()

@@ -73,10 +73,14 @@ BAD_OPCODE = 0x3F
 #: every input of the block and its idle value; a step drives each of them
 INPUTS = ("rst", "cmd_valid", "cmd_op", "cmd_args", "held", "db_valid", "db_vq", "w_vq", "w_head",
           "w_consume", "w_rearm", "w_seen", "w_seen_idx", "w_ift_set", "w_ift_clr", "m_ift_clr",
-          "m_vq", "m_head", "c_commit", "c_vq", "c_head", "c_new_used", "f_valid", "f_vq",
+          "m_vq", "m_head", "c_commit", "c_free", "c_vq", "c_head", "c_new_used", "c_chains",
+          "c_commit_free", "f_valid", "f_vq",
           "f_errno", "f_iova", "f_xlate", "f_write", "f_asid", "rx_dropped", "c_rd_vq")
 #: inputs that keep their value from one step to the next (levels, not pulses)
 LEVELS = ("held", "w_vq", "w_head", "c_rd_vq", "cmd_args")
+#: pulse fields whose idle value is not 0: a commit completes one chain and frees its head
+#: unless a step says otherwise (the completion writer's batches, vdpa_used_writer)
+PULSE_DEFAULTS = {"c_chains": 1, "c_commit_free": 1}
 
 
 @dataclass
@@ -314,8 +318,9 @@ class CtxRef:
         if i["c_commit"]:
             c = i["c_vq"]
             new.vq[c].used = i["c_new_used"]
-            new.vq[c].avail = (old.vq[c].avail + 1) & 0xFFFF
-            self._set_ift(old, new, c, i["c_head"], False)
+            new.vq[c].avail = (old.vq[c].avail + i["c_chains"]) & 0xFFFF
+        if (i["c_commit"] and i["c_commit_free"]) or i["c_free"]:
+            self._set_ift(old, new, i["c_vq"], i["c_head"], False)
         if i["f_valid"]:
             f = new.vq[i["f_vq"]]
             f.state, f.errno, f.pending, f.seen_ok = S.ERR, i["f_errno"], False, False
@@ -353,7 +358,7 @@ class TB:
         seen in the cycle."""
         for k in INPUTS:
             if k not in LEVELS:
-                self.inputs[k] = 0
+                self.inputs[k] = PULSE_DEFAULTS.get(k, 0)
         self.inputs.update(drive)
         await FallingEdge(self.dut.clk)
         for k, v in self.inputs.items():
@@ -553,9 +558,16 @@ async def test_create_cost_and_in_flight_table(dut):
     # given back by each stage in turn
     for k, h in enumerate(heads):
         ev = ({"w_ift_clr": 1}, {"m_ift_clr": 1, "m_vq": q, "m_head": h},
-              {"c_commit": 1, "c_vq": q, "c_head": h, "c_new_used": 1})[k % 3]
+              {"c_commit": 1, "c_vq": q, "c_head": h, "c_new_used": 1},
+              {"c_free": 1, "c_vq": q, "c_head": h})[k % 4]
         await tb.step(w_head=h, **ev)
         assert (await tb.look())["w_in_flight"] == 0, (h, ev)
+    # a commit that keeps its last head (a refused chain, completed again) leaves it in flight
+    await tb.step(w_head=0, w_ift_set=1)
+    await tb.step(c_commit=1, c_vq=q, c_head=0, c_new_used=2, c_chains=2, c_commit_free=0)
+    assert (await tb.look())["w_in_flight"] == 1
+    await tb.step(c_free=1, c_vq=q, c_head=0)
+    assert (await tb.look())["w_in_flight"] == 0
     # left in flight, destroyed, created again: free
     await tb.step(w_head=qmax - 1, w_ift_set=1)
     assert (await tb.look())["w_in_flight"] == 1
@@ -865,9 +877,16 @@ async def run_stream(tb: TB, seed: int, cycles: int) -> dict[str, int]:
             drive.update(m_ift_clr=1, m_vq=q, m_head=rng.randrange(max(tb.ref.vq[q].size, 1)))
         if live and rng.random() < 0.25:
             q = rng.choice(live)
-            drive.update(c_commit=1, c_vq=q, c_head=rng.randrange(max(tb.ref.vq[q].size, 1)),
-                         c_new_used=rng.getrandbits(16))
-            stats["commits"] += 1
+            # a commit of one chain or of a batch, the last head freed with it or kept (a
+            # refused chain, vdpa_used_writer); or a batched chain's head freed alone
+            if rng.random() < 0.8:
+                drive.update(c_commit=1, c_new_used=rng.getrandbits(16),
+                             c_chains=rng.choice([1, 1, 2, 3, 4]),
+                             c_commit_free=int(rng.random() < 0.8))
+                stats["commits"] += 1
+            else:
+                drive["c_free"] = 1
+            drive.update(c_vq=q, c_head=rng.randrange(max(tb.ref.vq[q].size, 1)))
         if live and rng.random() < 0.006:
             drive.update(f_valid=1, f_vq=rng.choice(live), f_errno=rng.choice(list(FAULT.values())),
                          f_iova=rng.getrandbits(64), f_xlate=rng.getrandbits(1),
