@@ -93,6 +93,16 @@ async def transmit(env: Env, net: GuestNetDriver, qp: int, fr: list[bytes], **po
 
 
 # =========================================================================================
+async def receive_into_bus_error(drv: RtlParentDriver, rx_frames: list[bytes]) -> None:
+    """Offer ``rx_frames`` to receive queue 0 and settle: the queue meets a bus error, so the
+    one fault is EIO on VQ 0."""
+    for fr in rx_frames:
+        await drv.inject_rx(0, fr)
+    await drv.settle()
+    f = drv.take_faults()
+    assert [(x.vq, x.errno) for x in f] == [(0, errno.EIO)], f
+
+
 async def dut_alone(dut: object, queue_pairs: int = 1, stall: bool = False, asid: int = 0
                     ) -> tuple[Tb, RtlParentDriver, VhostVdpa, GuestNetDriver]:
     """The DUT without the reference, for races the reference cannot take part in (it works
@@ -1114,11 +1124,7 @@ async def test_batched_completion_cut_at_a_refused_element(dut):
     await flows.kick_if_needed(v, rx)
     log_start = len(tb.target.log)
     rx_frames = [bytes([0x20 + k]) * 300 for k in range(8)]
-    for fr in rx_frames:
-        await drv.inject_rx(0, fr)
-    await drv.settle()
-    f = drv.take_faults()
-    assert [(x.vq, x.errno) for x in f] == [(0, errno.EIO)], f
+    await receive_into_bus_error(drv, rx_frames)
     assert tb.mem.read_u16(rx.used_gpa + spec.VRING_USED_IDX_OFF) == 2
     q = await drv.query_vq(0)
     assert q["state"] == VqObjectState.ERR and q["used"] == 2, q
@@ -1216,11 +1222,7 @@ async def test_completion_fault_undoes_the_next_chain(dut):
         rx.post_iova_chain([(b, 2048, True)])
     await flows.kick_if_needed(v, rx)
     rx_frames = [bytes([0x10 + k]) * 300 for k in range(2)]
-    for fr in rx_frames:
-        await drv.inject_rx(0, fr)
-    await drv.settle()
-    f = drv.take_faults()
-    assert [(x.vq, x.errno) for x in f] == [(0, errno.EIO)], f
+    await receive_into_bus_error(drv, rx_frames)
     second = tb.mem.read(bufs[1], 2048)
     untouched = bytes([0xA5]) * 2048
     hdr = net.hdr_len
