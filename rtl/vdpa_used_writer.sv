@@ -73,8 +73,8 @@
  *   done      done_valid/done_ready: high from the cycle after used.idx's write is taken; taken
  *             with done_ready, which the owner raises when the port is free again (the write
  *             has ended). In that cycle `commit` pulses (the owner stores new_used as the
- *             queue's used index, advances its last_avail by commit_chains and, with
- *             commit_free, frees the last head's in-flight bit) and the note goes to the
+ *             queue's used index, advances its last_avail by `chains` and, unless `keep`,
+ *             frees the last head's in-flight bit) and the note goes to the
  *             notifier (note_valid with note_*; its room was checked at the request). The
  *             block is idle in the next cycle, or completing the next request taken with the
  *             done, or (`keep`, with a refused chain) starting that chain again once the
@@ -133,8 +133,6 @@ module vdpa_used_writer
     output wire logic [2:0]    chains,
     output wire logic          commit,
     output wire logic [15:0]   new_used,
-    output wire logic [2:0]    commit_chains,
-    output wire logic          commit_free,
     output wire logic          done_valid,
     input  wire logic          done_ready,
     output wire logic          keep,
@@ -192,8 +190,6 @@ assign retry_ok = u_state_reg == U_IDX && n_reg > 3'd1;
 assign chains = n_reg;
 assign new_used = new_used_reg;
 assign commit = done_taken;
-assign commit_chains = n_reg;
-assign commit_free = !retry_reg;
 assign keep = retry_reg;
 assign note_valid = done_taken;
 assign note_vq = vq_reg;
@@ -241,9 +237,11 @@ always_ff @(posedge clk) begin
         U_END: begin
             if (done_taken) begin
                 u_state_reg <= retry_reg ? U_RETRY : U_IDLE;
-                // the refused chain alone, after the index just committed
-                n_reg <= 3'd1;
-                new_used_reg <= new_used_reg + 1'b1;
+                if (retry_reg) begin
+                    // the refused chain alone, after the index just committed
+                    n_reg <= 3'd1;
+                    new_used_reg <= new_used_reg + 1'b1;
+                end
             end
         end
         U_RETRY: begin

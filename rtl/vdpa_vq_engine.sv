@@ -359,15 +359,14 @@ always @(posedge clk) begin
     end
 end
 `endif
-// the completion stage commits: used.idx written for uw_commit_chains chains (the last one's
-// head freed with uw_commit_free); a chain joins the writer's batch (uw_absorb: the one before
-// it is written, its head free); the chains the writer holds
+// the completion stage commits: used.idx written for the uw_chains chains the writer holds
+// (the last one's head freed unless the writer keeps that chain to complete again, uw_keep); a
+// chain joins the writer's batch (uw_absorb: the one before it is written, its head free)
 logic         uw_commit;
 logic [15:0]  uw_new_used;
-logic [2:0]   uw_commit_chains;
-logic         uw_commit_free;
 logic         uw_absorb;
 logic [2:0]   uw_chains;
+logic         uw_keep;
 wire logic    cs_commit = uw_commit;
 // the move stage's chain is dropped: its queue went to ERR
 logic         ms_ift_clr;
@@ -418,8 +417,8 @@ vdpa_vq_ctx #(
     .c_vq(cs_vq_reg),
     .c_head(cs_head_reg),
     .c_new_used(uw_new_used),
-    .c_chains(uw_commit_chains),
-    .c_commit_free(uw_commit_free),
+    .c_chains(uw_chains),
+    .c_commit_free(!uw_keep),
     .f_valid(f_valid),
     .f_vq(f_vq),
     .f_errno(f_errno),
@@ -941,7 +940,7 @@ wire logic uw_more = ms_state_reg == MS_XFER && !mv_fault && ms_rx_reg && cs_bus
 // the port refused an element of a chain after the batch's first: the batch ends before it
 // and that chain is completed again alone (a fault, if any, comes then, as a one-chain
 // device's would)
-logic         uw_retry_ok, uw_keep;
+logic         uw_retry_ok;
 wire logic    uw_refuse = cs_state_reg == CS_PORT && cp_fault && uw_retry_ok &&
                           MUTANT != MUT_BATCH_FAULT_WHOLE;  // mutant MUT_BATCH_FAULT_WHOLE
 // the port's request: a chain's first item goes to the port in CS_USED, the cycle the writer
@@ -996,8 +995,6 @@ vdpa_used_writer #(
     .chains(uw_chains),
     .commit(uw_commit),
     .new_used(uw_new_used),
-    .commit_chains(uw_commit_chains),
-    .commit_free(uw_commit_free),
     .done_valid(uw_done_valid),
     .done_ready(uw_port_free),
     .keep(uw_keep),

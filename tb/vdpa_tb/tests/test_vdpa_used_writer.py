@@ -165,8 +165,8 @@ class TB:
             if commit:
                 commit_used = int(dut.new_used.value)
                 self.commits.append(commit_used)
-                self.commit_chains.append((int(dut.commit_chains.value),
-                                           bool(dut.commit_free.value)))
+                # the chains it covers, and whether the last one's head leaves flight with it
+                self.commit_chains.append((int(dut.chains.value), not bool(dut.keep.value)))
                 assert 1 <= self.commit_chains[-1][0] <= self.batch, self.commit_chains[-1]
             if took:
                 iova, n = int(dut.item_iova.value), int(dut.item_len.value)
