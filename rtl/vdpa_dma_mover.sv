@@ -28,7 +28,8 @@
  *             segment 0 from the segment port; req_ready is high while idle and in the cycle a
  *             TX transfer's done is taken (back to back); a transfer's first burst address
  *             (read or write) goes out in the cycle after its request, and an RX burst's
- *             first beat in the cycle after its address is accepted. req_len = 0 moves
+ *             first beat with its address (the source is read for it in the cycle before, from
+ *             the request's own segment 0 for the first burst). req_len = 0 moves
  *             nothing (a TX chain that is dropped completes at once).
  *   segments  seg_idx out, seg_pa/seg_len in: the segment list, read in place (not latched)
  *             and stable from the request to done. seg_idx is 0 while idle and once a TX
@@ -194,14 +195,23 @@ assign moved = moved_reg;
 assign seg_idx = (x_state_reg == X_IDLE || (x_state_reg == X_TX_BURST && moved_reg == xfer_total_reg))
                  ? '0 : SW'(seg_idx_reg[SW-1:0] + 1'b1);
 
-// bytes of the current beat: from lane cur_pa % BYTES up to the end of the beat or burst
-wire logic [BW:0]  beat_lo = (BW+1)'(cur_pa_reg[BW-1:0]);
+// An RX burst's first beat is read from the source as its address is set up, so the two go
+// out together and the write channel loses no cycle per burst; in that cycle the beat's place
+// is the burst's own (a request's first burst: segment 0 at stream position 0), not yet in the
+// registers. Every other beat is read from the registers.
+wire logic         w_first;
+wire logic [63:0]  beat_pa = (w_first && take_first) ? seg_pa : cur_pa_reg;
+wire logic [31:0]  beat_pos = (w_first && take_first) ? 32'd0 : moved_reg;
+wire logic [31:0]  beat_seg_left = (w_first && take_first) ? seg_len : seg_left_reg;
+wire logic [31:0]  beat_burst_left;
+// bytes of the current beat: from lane pa % BYTES up to the end of the beat or burst
+wire logic [BW:0]  beat_lo = (BW+1)'(beat_pa[BW-1:0]);
 wire logic [BW:0]  beat_room = (BW+1)'(BYTES) - beat_lo;
-wire logic [BW:0]  beat_n = (32'(beat_room) < burst_left_reg) ? beat_room : (BW+1)'(burst_left_reg);
+wire logic [BW:0]  beat_n = (32'(beat_room) < beat_burst_left) ? beat_room : (BW+1)'(beat_burst_left);
 logic [BYTES-1:0]  beat_keep;
 logic [DATA_W-1:0] rx_beat;
 // stream position under lane 0 of the beat
-assign src_pos = moved_reg - 32'(beat_lo);
+assign src_pos = beat_pos - 32'(beat_lo);
 always_comb begin
     for (int j = 0; j < BYTES; j++) begin
         beat_keep[j] = 32'(j) >= 32'(beat_lo) && 32'(j) < 32'(beat_lo) + 32'(beat_n);
@@ -240,6 +250,8 @@ wire logic              burst_go = take_first ||
                                    ((x_state_reg == X_TX_BURST || x_state_reg == X_RX_BURST) &&
                                     moved_reg != xfer_total_reg && seg_left_reg != 0);
 wire logic              burst_write = take_first ? req_rx : x_state_reg == X_RX_BURST;
+assign w_first = burst_go && burst_write;
+assign beat_burst_left = w_first ? next_burst_bytes : burst_left_reg;
 
 // a transmitted frame has left once its last stream beat is accepted; a received one is in
 // memory with the last burst's good write response
@@ -254,13 +266,12 @@ assign req_ready = x_state_reg == X_IDLE ||
 // an error response: the read beat's (sticky over the burst) or the write response's
 wire logic r_err = axi_rresp != AXI_RESP_OKAY || err_reg;
 // a bus beat moves this cycle: a read beat straight onto a free stream or a held beat once
-// the stream frees (TX); a burst's first write beat as its address is accepted, or the next
+// the stream frees (TX); a burst's first write beat as its address is set up, or the next
 // one after an accepted beat (RX)
 wire logic tx_free = !tx_tvalid_reg || m_axis_tready;
 wire logic tx_push = (x_state_reg == X_TX_R && axi_rvalid && !r_err && tx_free) ||
                      (x_state_reg == X_TX_BEAT && tx_free);
-wire logic rx_push = (x_state_reg == X_RX_AW && axi_awready) ||
-                     (x_state_reg == X_RX_W && axi_wready && !wlast_reg);
+wire logic rx_push = w_first || (x_state_reg == X_RX_W && axi_wready && !wlast_reg);
 assign err_set = (x_state_reg == X_TX_R && axi_rvalid && axi_rresp != AXI_RESP_OKAY) ||
                  (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != AXI_RESP_OKAY);
 assign fault = (x_state_reg == X_TX_R && axi_rvalid && r_err && axi_rlast && moved_reg == 0) ||
@@ -364,25 +375,33 @@ always_ff @(posedge clk) begin
             end
             // else the next burst (burst_go below)
         end
-        X_RX_AW: begin
-            // the first beat with the address taken (rx_push): the source bytes for its lanes
+        X_RX_W: begin
+            // address and data go out together; a slave may take them in either order
             if (axi_awready) begin
                 awvalid_reg <= 1'b0;
-                wvalid_reg <= 1'b1;
-                x_state_reg <= X_RX_W;
             end
-        end
-        X_RX_W: begin
             if (axi_wready) begin
                 if (wlast_reg) begin
                     wvalid_reg <= 1'b0;
                     wstrb_reg <= '0;
                     wdata_reg <= '0;
-                    bready_reg <= 1'b1;
-                    x_state_reg <= X_RX_B;
+                    if (!awvalid_reg || axi_awready) begin
+                        bready_reg <= 1'b1;
+                        x_state_reg <= X_RX_B;
+                    end else begin
+                        x_state_reg <= X_RX_AW;
+                    end
                 end
                 // else the next beat of the burst at once (rx_push below): one beat per cycle
                 // while accepted
+            end
+        end
+        X_RX_AW: begin
+            // the data is all taken, the address not yet
+            if (axi_awready) begin
+                awvalid_reg <= 1'b0;
+                bready_reg <= 1'b1;
+                x_state_reg <= X_RX_B;
             end
         end
         X_RX_B: begin
@@ -416,7 +435,8 @@ always_ff @(posedge clk) begin
             awaddr_reg <= next_burst_addr;
             awlen_reg <= next_burst_len;
             awvalid_reg <= 1'b1;
-            x_state_reg <= X_RX_AW;
+            wvalid_reg <= 1'b1;
+            x_state_reg <= X_RX_W;
         end else begin
             araddr_reg <= next_burst_addr;
             arlen_reg <= next_burst_len;
@@ -437,13 +457,13 @@ always_ff @(posedge clk) begin
     if (rx_push) begin
         wdata_reg <= rx_beat;
         wstrb_reg <= beat_keep;
-        wlast_reg <= burst_left_reg == 32'(beat_n);
+        wlast_reg <= beat_burst_left == 32'(beat_n);
     end
     if (tx_push || rx_push) begin
-        moved_reg <= moved_reg + 32'(beat_n);
-        burst_left_reg <= burst_left_reg - 32'(beat_n);
-        seg_left_reg <= seg_left_reg - 32'(beat_n);
-        cur_pa_reg <= cur_pa_reg + 64'(beat_n);
+        moved_reg <= beat_pos + 32'(beat_n);
+        burst_left_reg <= beat_burst_left - 32'(beat_n);
+        seg_left_reg <= beat_seg_left - 32'(beat_n);
+        cur_pa_reg <= beat_pa + 64'(beat_n);
     end
 
     // a stream beat taken while the mover is not driving the stream

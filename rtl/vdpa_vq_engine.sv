@@ -507,7 +507,8 @@ vdpa_rx_buffer #(
     .free(rxb_free),
     .free_slot(ms_slot_reg),
     .rd_claimed(1'b1),
-    .rd_slot(ms_slot_reg),
+    // the mover reads a chain's first beat in the cycle it is handed over
+    .rd_slot(hand_off ? rxb_slot : ms_slot_reg),
     .rd_base(rxb_rd_base),
     .rd_data(rxb_rd_data)
 );
