@@ -28,7 +28,12 @@
  *             cycle of done or fault (inclusive); in the cycle after, req_valid drops, or
  *             stays high with the next item's req_* (back to back: the port is ready for it). The port
  *             looks the item up in the cycle req_valid rises and, on a cache hit, has the bus
- *             request out in the next.
+ *             request out in the next. In a cycle of done from the bus (a read's last beat or
+ *             a write's response, not a probe's answer) the owner may instead present the next
+ *             item already, with req_next high: the port looks it up in that cycle, so on a
+ *             hit its bus request follows the last response with no idle cycle between (the
+ *             done does not depend on req_* in that cycle). req_next is ignored in any other
+ *             cycle.
  *   done      one-cycle pulse (combinational: the cycle the read's last beat or the write's
  *             response is taken, or, translating only, the answer). rdata (byte k of the item
  *             in bits [8k +: 8]) is valid from the next cycle until the port takes another
@@ -76,6 +81,7 @@ module vdpa_ring_port
     input  wire logic                 req_write,
     input  wire logic                 req_probe,    // translate only, no bus access
     input  wire logic [63:0]          req_wdata,    // a write's bytes (at most 8), byte k in [8k +: 8]
+    input  wire logic                 req_next,     // in a cycle of done: req_* is the next item
 
     /* Outcome */
     output wire logic                 done,
@@ -135,6 +141,7 @@ logic [LW-1:0] done_reg;      // bytes of the item accessed (or checked) so far
 logic [LW-1:0] piece_reg;     // bytes of the piece being accessed
 logic         check_reg;      // a split item: translating its remaining pieces first
 logic         checked_reg;    // every piece of this item translated
+logic         last_reg;       // the piece on the bus is the item's last
 logic [31:0]  beat_off_reg;   // byte offset of the current read beat from the piece
 logic [8*ITEM_BYTES-1:0] item_reg;
 logic         eio_reg;        // a read beat of this burst had an error response
@@ -164,16 +171,28 @@ assign axi_arlen = arlen_reg;
 assign axi_arvalid = arvalid_reg;
 assign axi_rready = rready_reg;
 
+// the item's last response, from the bus alone (a probe's done is not: PROBES)
+wire logic r_end = p_state_reg == P_R && axi_rvalid && axi_rlast;
+wire logic r_err = axi_rresp != AXI_RESP_OKAY || eio_reg;
+wire logic b_end = p_state_reg == P_B && axi_bvalid;
+wire logic bus_done = (r_end && !r_err && last_reg) || (b_end && axi_bresp == AXI_RESP_OKAY && last_reg);
+// the owner presents the next item in that cycle (req_next): it is looked up at once, from its
+// start, while the item before ends on the bus
+wire logic fresh = req_next && bus_done;
+wire logic [LW-1:0] done_at = fresh ? '0 : done_reg;
+wire logic check_at = !fresh && check_reg;
+wire logic checked_at = !fresh && checked_reg;
+
 // the remaining bytes of the item, and where they start
-wire logic [LW-1:0] rem = req_len - done_reg;
-wire logic [63:0] cur_iova = req_iova + 64'(done_reg);
+wire logic [LW-1:0] rem = req_len - done_at;
+wire logic [63:0] cur_iova = req_iova + 64'(done_at);
 
 // the answer to the item's translation: from the cache in P_XL when it holds the whole rest
 // of the item (no IOTLB request then), else from the IOTLB in P_XLW
 logic        xc_hit;
 logic [63:0] xc_pa;
 logic [7:0]  xc_asid;
-wire logic        looking = p_state_reg == P_XL && req_valid;
+wire logic        looking = (p_state_reg == P_XL || fresh) && req_valid;
 wire logic        x_cached = looking && xc_hit;
 wire logic        x_valid = x_cached || (p_state_reg == P_XLW && tr_resp_valid);
 wire logic [63:0] x_pa = x_cached ? xc_pa : tr_resp_pa;
@@ -196,20 +215,14 @@ wire logic [31:0] x_room = x_len < x_to_boundary ? x_len : x_to_boundary;
 wire logic [LW-1:0] xl_piece = (x_room < 32'(rem)) ? LW'(x_room) : rem;
 // translate only: a probe, the pieces of a split item before its first access, or the piece
 // just answered is not the last and the item is not yet checked
-wire logic        x_translate_only = req_probe || check_reg || (xl_piece != rem && !checked_reg);
-// the piece on the bus is the item's last
-wire logic        last_piece = done_reg + piece_reg == req_len;
-
-wire logic r_end = p_state_reg == P_R && axi_rvalid && axi_rlast;
-wire logic r_err = axi_rresp != AXI_RESP_OKAY || eio_reg;
-wire logic b_end = p_state_reg == P_B && axi_bvalid;
+wire logic        x_translate_only = req_probe || check_at || (xl_piece != rem && !checked_at);
 assign fault = tr_fault || (r_end && r_err) || (b_end && axi_bresp != AXI_RESP_OKAY);
 assign fault_xlate = tr_fault;
 assign fault_asid = tr_resp_asid;
 // without probes the first term is never true (x_translate_only && xl_piece == rem needs
 // req_probe or check_reg), and PROBES 0 leaves it out of the logic as well
 assign done = (PROBES != 0 && x_valid && !x_fault && x_translate_only && xl_piece == rem && !check_reg) ||
-              (r_end && !r_err && last_piece) || (b_end && axi_bresp == AXI_RESP_OKAY && last_piece);
+              bus_done;
 
 // a request goes out in the cycle the item is looked up and missed, held until taken; it
 // asks for the rest of the page, so the answer serves the next items of the ring from the
@@ -250,53 +263,8 @@ vdpa_xlate_cache #(
 always_ff @(posedge clk) begin
     case (p_state_reg)
         P_XL, P_XLW: begin
-            if (looking && !xc_hit) begin
-                if (tr_req_ready) begin
-                    p_state_reg <= P_XLW;
-                end
-            end else if (x_valid) begin
-                p_state_reg <= P_XL;
-                if (x_fault) begin
-                    done_reg <= '0;
-                    check_reg <= 1'b0;
-                    checked_reg <= 1'b0;
-                end else if (x_translate_only) begin
-                    // the next piece, or (all translated) back to the start of a split item
-                    // to access it, or the item checked
-                    if (xl_piece != rem) begin
-                        done_reg <= done_reg + xl_piece;
-                        check_reg <= !req_probe;
-                    end else if (check_reg) begin
-                        done_reg <= '0;
-                        check_reg <= 1'b0;
-                        checked_reg <= 1'b1;
-                    end else begin
-                        done_reg <= '0;
-                    end
-                end else begin
-                    asid_reg <= x_asid;
-                    if (req_write) begin
-                        // one burst over the beats the piece spans
-                        piece_reg <= xl_piece;
-                        awaddr_reg <= ADDR_W'(beat_addr(x_pa, 3'(BW)));
-                        awlen_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
-                        awvalid_reg <= 1'b1;
-                        wline_reg <= (WBEATS*DATA_W)'(req_wdata >> (8 * done_reg)) << (8 * x_pa[BW-1:0]);
-                        wsline_reg <= (WBEATS*BYTES)'(16'((17'd1 << xl_piece) - 17'd1)) << x_pa[BW-1:0];
-                        wleft_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
-                        wvalid_reg <= 1'b1;
-                        p_state_reg <= P_AW;
-                    end else begin
-                        piece_reg <= xl_piece;
-                        beat_off_reg <= -32'(x_pa[BW-1:0]);
-                        araddr_reg <= ADDR_W'(beat_addr(x_pa, 3'(BW)));
-                        arlen_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
-                        arvalid_reg <= 1'b1;
-                        eio_reg <= 1'b0;
-                        p_state_reg <= P_AR;
-                    end
-                end
-            end
+            // the lookup and the translation's answer (below: also in a cycle of done with
+            // the next item, req_next)
         end
         P_AR: begin
             if (axi_arready) begin
@@ -320,7 +288,7 @@ always_ff @(posedge clk) begin
                 if (axi_rlast) begin
                     rready_reg <= 1'b0;
                     p_state_reg <= P_XL;
-                    if (r_err || last_piece) begin
+                    if (r_err || last_reg) begin
                         done_reg <= '0;
                         checked_reg <= 1'b0;
                     end else begin
@@ -352,7 +320,7 @@ always_ff @(posedge clk) begin
             if (axi_bvalid) begin
                 bready_reg <= 1'b0;
                 p_state_reg <= P_XL;
-                if (axi_bresp != AXI_RESP_OKAY || last_piece) begin
+                if (axi_bresp != AXI_RESP_OKAY || last_reg) begin
                     done_reg <= '0;
                     checked_reg <= 1'b0;
                 end else begin
@@ -365,11 +333,66 @@ always_ff @(posedge clk) begin
         end
     endcase
 
+    // an item looked up (in P_XL, or as the one before ends: fresh) or its answer (P_XLW);
+    // after the case, so a lookup in a cycle of done overrides that item's return to P_XL
+    if (p_state_reg == P_XL || p_state_reg == P_XLW || fresh) begin
+        if (looking && !xc_hit) begin
+            if (tr_req_ready) begin
+                p_state_reg <= P_XLW;
+            end
+        end else if (x_valid) begin
+            p_state_reg <= P_XL;
+            if (x_fault) begin
+                done_reg <= '0;
+                check_reg <= 1'b0;
+                checked_reg <= 1'b0;
+            end else if (x_translate_only) begin
+                // the next piece, or (all translated) back to the start of a split item
+                // to access it, or the item checked
+                if (xl_piece != rem) begin
+                    done_reg <= done_at + xl_piece;
+                    check_reg <= !req_probe;
+                end else if (check_at) begin
+                    done_reg <= '0;
+                    check_reg <= 1'b0;
+                    checked_reg <= 1'b1;
+                end else begin
+                    done_reg <= '0;
+                end
+            end else begin
+                asid_reg <= x_asid;
+                if (req_write) begin
+                    // one burst over the beats the piece spans
+                    piece_reg <= xl_piece;
+                    last_reg <= done_at + xl_piece == req_len;
+                    awaddr_reg <= ADDR_W'(beat_addr(x_pa, 3'(BW)));
+                    awlen_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
+                    awvalid_reg <= 1'b1;
+                    wline_reg <= (WBEATS*DATA_W)'(req_wdata >> (8 * done_at)) << (8 * x_pa[BW-1:0]);
+                    wsline_reg <= (WBEATS*BYTES)'(16'((17'd1 << xl_piece) - 17'd1)) << x_pa[BW-1:0];
+                    wleft_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
+                    wvalid_reg <= 1'b1;
+                    p_state_reg <= P_AW;
+                end else begin
+                    piece_reg <= xl_piece;
+                    last_reg <= done_at + xl_piece == req_len;
+                    beat_off_reg <= -32'(x_pa[BW-1:0]);
+                    araddr_reg <= ADDR_W'(beat_addr(x_pa, 3'(BW)));
+                    arlen_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
+                    arvalid_reg <= 1'b1;
+                    eio_reg <= 1'b0;
+                    p_state_reg <= P_AR;
+                end
+            end
+        end
+    end
+
     if (rst) begin
         p_state_reg <= P_XL;
         done_reg <= '0;
         check_reg <= 1'b0;
         checked_reg <= 1'b0;
+        last_reg <= 1'b0;
         eio_reg <= 1'b0;
         asid_reg <= '0;
         awvalid_reg <= 1'b0;

@@ -329,6 +329,7 @@ vdpa_ring_port #(
     .req_write(m_write_reg && !rf_at_port),
     .req_probe(m_probe_reg && !rf_at_port),
     .req_wdata(m_wval_reg),
+    .req_next(1'b0),
     .done(wp_done),
     .fault(wp_fault),
     .fault_xlate(wp_fault_xlate),

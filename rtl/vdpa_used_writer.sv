@@ -64,9 +64,12 @@
  *   item port item_valid/item_ready: one ring item a handshake, always a write to the used ring
  *             (the owner's port writes it with access kind USED); `item_ready` means the port is
  *             free: high in the cycle the port can take an item, low from the cycle after it
- *             takes one until that item has been written in full. The first item is offered
- *             in the cycle after the request, the next in the cycle the port becomes free
- *             again, so a port that is free at once moves one item every cycle. A fault on an
+ *             takes one until that item has been written in full. A chain's element is
+ *             offered in the cycle its request is taken when the port is free then (the done
+ *             before it, or into the open batch), else in the cycle after; the next item in
+ *             the cycle the port becomes free again, so a port that is free at once moves one
+ *             item every cycle. The item's fields follow the request and the context in that
+ *             cycle (combinational). A fault on an
  *             item is the port owner's: if `retry_ok` (the item is an element of a chain after
  *             the batch's first) it may pulse `refuse` instead, and the batch is cut before
  *             that chain; else it pulses `cancel` and this block returns to idle at once.
@@ -184,7 +187,11 @@ wire logic done_taken = done_valid && done_ready;
 // room for this chain's note, and for the done one's handed over in the same cycle
 assign req_ready = (u_state_reg == U_IDLE && note_room[0]) ||
                    (done_taken && !retry_reg && note_room[1]) || absorb;
-assign item_valid = u_state_reg == U_ELEM || (u_state_reg == U_IDX && !hold_idx);
+// a request taken while the port is free (with the done before it, or into the open batch):
+// its element is offered in that same cycle, so it follows the port's last item back to back
+// (the mutant that writes used.idx first keeps the step order it swaps)
+wire logic    elem_now = req_valid && req_ready && item_ready && MUTANT != MUT_USED_IDX_EARLY;  // mutant MUT_USED_IDX_EARLY
+assign item_valid = u_state_reg == U_ELEM || (u_state_reg == U_IDX && !hold_idx) || elem_now;
 assign item_group = ctx_group;
 assign retry_ok = u_state_reg == U_IDX && n_reg > 3'd1;
 assign chains = n_reg;
@@ -202,10 +209,19 @@ assign note_used = new_used_reg;
 // the step whose item is offered: the state, but for a mutant that trades steps 1 and 2
 // (U_ELEM and U_IDX)
 wire logic    swap_elem_idx = MUTANT == MUT_USED_IDX_EARLY && (u_state_reg == U_ELEM || u_state_reg == U_IDX);  // mutant MUT_USED_IDX_EARLY
-wire ustate_t  step = swap_elem_idx ? (u_state_reg == U_ELEM ? U_IDX : U_ELEM) : u_state_reg;
+wire ustate_t  step = elem_now ? U_ELEM : swap_elem_idx ? (u_state_reg == U_ELEM ? U_IDX : U_ELEM) : u_state_reg;
+
+// the chain whose element is offered: the request's in the cycle it is taken, else the last
+// taken
+wire logic [15:0] e_head = elem_now ? req_head : head_reg;
+wire logic        e_rx = elem_now ? req_rx : rx_reg;
+wire logic [31:0] e_written = elem_now ? req_written : written_reg;
+// its used slot: the batch's or queue's used index before it (as new_used_reg is set below)
+wire logic [15:0] e_slot = !elem_now ? new_used_reg - 1'b1 :
+                           (absorb || (done_taken && req_vq == vq_reg)) ? new_used_reg : ctx_used;
 
 // TX reports 0 written bytes (vdpasim_net_work), RX the bytes written
-wire logic [31:0] used_len = (rx_reg || MUTANT == MUT_TX_USED_LEN_NONZERO) ? written_reg : 32'd0;  // mutant MUT_TX_USED_LEN_NONZERO
+wire logic [31:0] used_len = (e_rx || MUTANT == MUT_TX_USED_LEN_NONZERO) ? e_written : 32'd0;  // mutant MUT_TX_USED_LEN_NONZERO
 
 // the item of the current step
 logic [63:0]  iova_c;
@@ -219,10 +235,10 @@ always_comb begin
             wdata_c = {48'd0, new_used_reg};
         end
         default: begin
-            // struct vring_used_elem: le32 id, le32 len; the slot of the last chain taken
-            iova_c = used_elem_iova(ctx_dev, ctx_size, new_used_reg - 1'b1);
+            // struct vring_used_elem: le32 id, le32 len
+            iova_c = used_elem_iova(ctx_dev, ctx_size, e_slot);
             len_c = 5'd8;
-            wdata_c = {used_len, 32'(head_reg)};
+            wdata_c = {used_len, 32'(e_head)};
         end
     endcase
 end
@@ -271,7 +287,7 @@ always_ff @(posedge clk) begin
         // used_event sits after the avail ring (virtio 1.2 §2.7.6), avail.flags at its start
         note_iova_reg <= event_idx ? used_event_iova(ctx_drv, ctx_size) : ctx_drv;
         note_group_reg <= ctx_group;
-        u_state_reg <= U_ELEM;
+        u_state_reg <= elem_now ? U_IDX : U_ELEM;
     end
     // ... or into the open batch: its element next
     if (absorb) begin
@@ -280,7 +296,7 @@ always_ff @(posedge clk) begin
         written_reg <= req_written;
         n_reg <= n_reg + 1'b1;
         new_used_reg <= new_used_reg + 1'b1;
-        u_state_reg <= U_ELEM;
+        u_state_reg <= elem_now ? U_IDX : U_ELEM;
     end
 
     if (cancel) begin

@@ -944,13 +944,16 @@ wire logic uw_more = ms_state_reg == MS_XFER && !mv_fault && ms_rx_reg && cs_bus
 logic         uw_retry_ok;
 wire logic    uw_refuse = cs_state_reg == CS_PORT && cp_fault && uw_retry_ok &&
                           MUTANT != MUT_BATCH_FAULT_WHOLE;  // mutant MUT_BATCH_FAULT_WHOLE
-// the port's request: a chain's first item goes to the port in CS_USED, the cycle the writer
-// offers it (the port is idle then, and the copy latched in that cycle holds the same item
-// from the next), later items from the copy (an item's request must not change before its
-// done, and the writer offers the next one in that cycle). The port cannot fault in CS_USED:
-// the cache holds only successes and an IOTLB answer comes a cycle later at the earliest.
-// c_user needs no bypass: the bus request goes out from the cycle after, from the copy.
-wire logic         c_first = cs_state_reg == CS_USED;
+// the port's request: an item the writer offers while the port is free goes to the port in
+// that same cycle: in CS_USED (the port idle), or in the cycle the port ends the item before
+// (CS_PORT with cp_done), as req_next, so the port looks it up at once and one item follows
+// another on the bus with no idle cycle. From the next cycle it comes from the copy latched
+// then (an item's request must not change before its done). The port cannot fault in the
+// cycle it takes an item: the cache holds only successes and an IOTLB answer comes a cycle
+// later at the earliest. c_user needs no bypass: the bus request goes out from the cycle
+// after, from the copy.
+wire logic         c_first = uw_port_free && uw_item_valid;
+wire logic         c_next = cs_state_reg == CS_PORT && cp_done && uw_item_valid;
 wire logic [7:0]   c_req_group = c_first ? uw_item_group : c_group_reg;
 wire logic [63:0]  c_req_iova = c_first ? uw_item_iova : c_iova_reg;
 wire logic [4:0]   c_req_len = c_first ? uw_item_len : c_len_reg;
@@ -1021,14 +1024,16 @@ vdpa_ring_port #(
 ) done_port_inst (
     .clk(clk),
     .rst(rst),
-    .req_valid(cs_state_reg == CS_PORT || (c_first && uw_item_valid)),
-    .req_set(cs_vq_reg),
+    .req_valid(cs_state_reg == CS_PORT || c_first),
+    // the queue the writer completes: the next chain's in the cycle it is taken
+    .req_set(uw_vq),
     .req_group(c_req_group),
     .req_iova(c_req_iova),
     .req_len(c_req_len),
     .req_write(1'b1),
     .req_probe(1'b0),
     .req_wdata(c_req_wdata),
+    .req_next(c_next),
     .done(cp_done),
     .fault(cp_fault),
     .fault_xlate(cp_fault_xlate),
@@ -1130,6 +1135,7 @@ vdpa_ring_port #(
     .req_write(1'b0),
     .req_probe(1'b0),
     .req_wdata(64'd0),
+    .req_next(1'b0),
     .done(np_done),
     .fault(np_fault),
     .fault_xlate(np_fault_xlate),
@@ -1295,8 +1301,9 @@ always_ff @(posedge clk) begin
                 // refused chain kept to complete again, on to that one (the done is the
                 // commit: used.idx is written, the queue's context advances and the heads
                 // are free again, cs_commit)
-                cs_state_reg <= uw_done_valid ? ((uw_take || uw_keep) ? CS_USED : CS_IDLE)
-                              : uw_item_valid ? CS_PORT : CS_USED;
+                cs_state_reg <= uw_item_valid ? CS_PORT :
+                                uw_done_valid ? ((uw_take || uw_keep) ? CS_USED : CS_IDLE) :
+                                CS_USED;
             end
         end
         CS_FAULT: begin

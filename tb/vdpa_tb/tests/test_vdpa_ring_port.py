@@ -39,7 +39,10 @@ each request's outcome from the IOTLB table and the memory alone, byte by byte:
   the item;
 - back to back, the next item is served exactly as it is alone (test_port_back_to_back runs
   the same items both ways and compares every bus access, answer and outcome), and nothing of
-  it (IOTLB request, bus access) comes before the previous item's done or fault.
+  it (IOTLB request, bus access) comes before the previous item's done or fault;
+- presented with req_next in the cycle of the previous item's done (the random streams do
+  it for half the items that follow a read or write), the next item rises in that cycle, may
+  ask the IOTLB in it, and is otherwise served as back to back.
 
 Item lengths follow the builds' ITEM_BYTES: reads of 2, 4, 8 and 16 bytes in every build, and
 with ITEM_BYTES 64 (the walker's instance) up to eight avail entries (2 to 16 bytes, 2-aligned)
@@ -65,7 +68,7 @@ from typing import Any
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge, Timer
 from cocotb.types import LogicArray
 from cocotbext.axi import AxiBus, AxiRam
 
@@ -242,6 +245,9 @@ class Item:
     set: int = 0
     gap: int = 1       # idle cycles before req_valid rises
     b2b: bool = False  # presented in the cycle after the previous item's outcome, req_valid held
+    # presented in the cycle of the previous item's done (req_next), or, if that one faults,
+    # in the cycle after as b2b
+    nxt: bool = False
 
 
 @dataclass
@@ -313,7 +319,8 @@ class TB:
         self.nsets = param("CACHE_SETS", 8)
         Clock(dut.clk, CLK_NS, unit="ns").start()
         for name in ("rst", "req_valid", "req_set", "req_group", "req_iova", "req_len",
-                     "req_write", "req_probe", "req_wdata", "tr_req_ready", "tr_resp_valid",
+                     "req_write", "req_probe", "req_wdata", "req_next", "tr_req_ready",
+                     "tr_resp_valid",
                      "tr_resp_ok", "tr_resp_pa", "tr_resp_len", "tr_resp_asid", "flush"):
             getattr(dut, name).value = 0
         self.ram = SlverrRam(port_axi_bus(dut, self.beat), dut.clk, dut.rst, MEM_SIZE,
@@ -330,7 +337,7 @@ class TB:
         self.answered: set[tuple[int, int, int, bool]] = set()  # since the last flush
         self.stats: dict[str, int] = dict.fromkeys(
             ("requests", "done", "split2", "split3", "xlate_refused", "xlate_zero",
-             "xlate_later_piece", "eio_read", "eio_write", "eio_later_piece", "probe",
+             "xlate_later_piece", "eio_read", "eio_write", "eio_later_piece", "probe", "next",
              "hit", "flushes", "b2b", "write8", "long_read"), 0)
 
     async def reset(self) -> None:
@@ -351,6 +358,7 @@ class TB:
         dut, rng = self.dut, self.rng
         cur: tuple[Item, Seen, Event] | None = None
         ended: tuple[Item, Seen, Event] | None = None   # the request whose outcome was last cycle
+        next_up = False                           # the next item rose with that outcome
         idle = 0                                  # cycles req_valid has been low
         wbeat = 0                                 # W beats of the burst taken so far
         resp: tuple[int, Answer] | None = None    # the IOTLB's answer and its cycle
@@ -364,18 +372,12 @@ class TB:
             # before the next request rises (a lookup in the flush's own cycle still sees the
             # answers), unless that one is back to back
             if cur is None and self.pending and (
-                    (ended is not None and self.pending[0][0].b2b) or
+                    (ended is not None and (self.pending[0][0].b2b or self.pending[0][0].nxt)) or
                     (idle >= self.pending[0][0].gap and self.flush_req == 0)):
                 cur = self.pending.popleft()
-                it, seen, _ = cur
-                seen.rise = self.cycle
-                seen.ref = ItemRef(self.tlb, it, set(self.ram.bad), self.beat)
-                seen.before = self.memory()
-                dut.req_set.value, dut.req_group.value = it.set, it.group
-                dut.req_iova.value, dut.req_len.value = it.iova, it.n
-                dut.req_write.value, dut.req_probe.value = int(it.write), int(it.probe)
-                dut.req_wdata.value = it.wdata
+                self.present(cur)
             dut.req_valid.value = int(cur is not None)
+            dut.req_next.value = 0
             # -- IOTLB: the answer in its cycle, junk otherwise (the port must not look)
             if resp is not None and resp[0] == self.cycle:
                 a = resp[1]
@@ -390,6 +392,15 @@ class TB:
             flush = self.flush_req > 0 or rng.random() < self.flush_chance
             self.flush_req = max(0, self.flush_req - 1)
             dut.flush.value = int(flush)
+            # the next item in the cycle of this one's done (req_next): done is from the bus,
+            # so it is known once the inputs above are in
+            nxt: tuple[Item, Seen, Event] | None = None
+            if cur is not None and not cur[0].probe and self.pending and self.pending[0][0].nxt:
+                await Timer(1, "ns")
+                if int(dut.done.value):
+                    nxt = self.pending.popleft()
+                    self.present(nxt)
+                    dut.req_next.value = 1
             await ReadOnly()
             s = {n: int(getattr(dut, n).value) for n in (
                 "done", "fault", "fault_xlate", "tr_req_valid", "tr_req_ready", "axi_arvalid",
@@ -398,14 +409,19 @@ class TB:
             at = f"{self.where}cycle {self.cycle}"
             if ended is not None:
                 # rdata is valid from the cycle after the outcome; nothing of the finished
-                # request is left on the bus (a request back to back is only being looked up)
+                # request is left on the bus (a request back to back is only being looked up;
+                # one presented with req_next may have its bus request out already)
                 e_seen = ended[1]
                 e_seen.rdata = int(dut.rdata.value).to_bytes(self.item_bytes, "little")
-                for n in ("axi_arvalid", "axi_awvalid", "axi_wvalid", "axi_rready",
-                          "axi_bready"):
-                    assert not s[n], f"{at}: {n} up the cycle after the outcome"
+                if not next_up:
+                    for n in ("axi_arvalid", "axi_awvalid", "axi_wvalid", "axi_rready",
+                              "axi_bready"):
+                        assert not s[n], f"{at}: {n} up the cycle after the outcome"
                 ended[2].set()
                 ended = None
+            next_up = False
+            if nxt is not None:
+                nxt[1].maybe_cached |= self.answered
             if cur is not None:
                 # what the cache may hold for this request's lookups: a lookup in a flush's
                 # own cycle still sees the answers the flush drops
@@ -431,18 +447,20 @@ class TB:
                 continue
             it, seen, _ = cur
             # -- IOTLB request: one outstanding, for this item's group, direction and rest
+            # (in a cycle of done with req_next, the next item's)
+            t_it, t_seen = (nxt[0], nxt[1]) if nxt is not None else (it, seen)
             if s["tr_req_valid"]:
                 assert resp is None, f"{at}: an IOTLB request while one is outstanding"
                 iova, n = int(dut.tr_req_iova.value), int(dut.tr_req_len.value)
                 grp, wr = int(dut.tr_req_group.value), bool(int(dut.tr_req_write.value))
-                off = iova - it.iova
-                assert (grp, wr) == (it.group, it.write) and 0 <= off < it.n, \
-                    f"{at}: IOTLB request group {grp} write {wr} iova {iova:#x} for {it}"
+                off = iova - t_it.iova
+                assert (grp, wr) == (t_it.group, t_it.write) and 0 <= off < t_it.n, \
+                    f"{at}: IOTLB request group {grp} write {wr} iova {iova:#x} for {t_it}"
                 # the rest of the page, or of the item when it runs past the page
-                want = max(PAGE - iova % PAGE, it.n - off)
+                want = max(PAGE - iova % PAGE, t_it.n - off)
                 assert n == want, f"{at}: IOTLB request of {n} bytes at {iova:#x}, not {want}"
                 if s["tr_req_ready"]:
-                    seen.tr_reqs.append((self.cycle, grp, iova, wr, n))
+                    t_seen.tr_reqs.append((self.cycle, grp, iova, wr, n))
                     lat = rng.randint(*self.latency)
                     resp = (self.cycle + lat, self.tlb.answer(grp, wr, iova, n))
                     asked = (grp, iova, wr)
@@ -491,6 +509,24 @@ class TB:
                 seen.fault_asid = int(dut.fault_asid.value)
                 seen.end = self.cycle
                 ended, cur, idle = cur, None, 0
+                if nxt is not None:
+                    assert seen.done, f"{at}: req_next taken in a cycle of fault"
+                    self.stats["next"] += 1
+                    cur, next_up = nxt, True
+            else:
+                assert nxt is None, f"{at}: an item presented with req_next without a done"
+
+    def present(self, req: tuple[Item, Seen, Event]) -> None:
+        """Drive an item's request (req_valid is the caller's)."""
+        dut = self.dut
+        it, seen, _ = req
+        seen.rise = self.cycle
+        seen.ref = ItemRef(self.tlb, it, set(self.ram.bad), self.beat)
+        seen.before = self.memory()
+        dut.req_set.value, dut.req_group.value = it.set, it.group
+        dut.req_iova.value, dut.req_len.value = it.iova, it.n
+        dut.req_write.value, dut.req_probe.value = int(it.write), int(it.probe)
+        dut.req_wdata.value = it.wdata
 
     def payload(self, ch: str) -> tuple[int, ...]:
         d = self.dut
@@ -527,7 +563,13 @@ class TB:
                 self.stats["b2b"] += 1
                 assert b.rise == a.end + 1, \
                     f"{at}: back to back after the outcome in cycle {a.end}, rose in {b.rise}"
-            early = [c for c in b.events() if c <= a.end]
+            if it.nxt:
+                # with the done before it (a fault: the cycle after, as back to back)
+                want = a.end if a.done else a.end + 1
+                assert b.rise == want, \
+                    f"{at}: req_next after the outcome in cycle {a.end}, rose in {b.rise}"
+            # presented with the done before it, it may ask the IOTLB in that cycle
+            early = [c for c in b.events() if c < a.end or (c == a.end and b.rise > a.end)]
             assert not early, f"{at}: accesses in cycles {early}, before the outcome of the " \
                               f"request before in cycle {a.end}"
         return [seen for _, seen, _ in queued]
@@ -1068,7 +1110,9 @@ async def run_stream(tb: TB, seed: int, requests: int, b2b: float = 0.0) -> dict
                 it = replace(last, iova=last.iova + last.n, wdata=rng.getrandbits(64))
             else:
                 it = draw_item(rng, tb.tlb, tb.nsets, tb.read_lens)
-            batch.append(replace(it, b2b=k > 0))
+            # after a read or write (whose done is from the bus) half of them with req_next
+            nxt = k > 0 and not batch[-1].probe and rng.random() < 0.5
+            batch.append(replace(it, b2b=k > 0 and not nxt, nxt=nxt))
             last = it
         left -= len(batch)
         it = batch[0]
@@ -1094,7 +1138,8 @@ async def test_port_random_streams(dut):
     judged against the reference; the streams together must have split items in 2 and 3
     pieces, refused and zero-length translations on later pieces, read and write errors on
     later pieces, probes and cache hits; the second and third stream present runs of items
-    back to back; with ITEM_BYTES 64, reads longer than a descriptor."""
+    back to back, half of them with req_next in the cycle of the done before; with ITEM_BYTES
+    64, reads longer than a descriptor."""
     base = random.getrandbits(32)
     tb = await start(dut, base)
     for i, b2b in enumerate((0.0, 0.3, 0.7)):
@@ -1103,7 +1148,7 @@ async def test_port_random_streams(dut):
         await run_stream(tb, seed, 250, b2b)
     dut._log.info("ring port streams %d..%d: %s", base, base + 2, tb.stats)
     need = ("split2", "split3", "xlate_refused", "xlate_zero", "xlate_later_piece", "eio_read",
-            "eio_write", "eio_later_piece", "probe", "hit", "done", "flushes", "b2b",
+            "eio_write", "eio_later_piece", "probe", "hit", "done", "flushes", "b2b", "next",
             "write8") + (("long_read",) if tb.item_bytes > 16 else ())
     thin = [k for k in need if tb.stats[k] < 3]
     assert not thin, f"stream seeds {base}..{base + 2}: too few {thin} ({tb.stats})"

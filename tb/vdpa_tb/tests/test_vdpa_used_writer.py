@@ -82,6 +82,7 @@ class TB:
         #: (old, new) used index of each note
         self.note_range: list[tuple[int, int]] = []
         self.absorbs = 0
+        self.elems_at_request = 0   # elements the port took in their request's cycle
         # chance that the port refuses an element of a batch's later chain (the engine's
         # `refuse`), and the refusals made
         self.refuse_p = 0.0
@@ -154,6 +155,10 @@ class TB:
             if taken:
                 assert room == 3 or (room == 1 and not done), \
                     f"request taken with note room {room:02b}: its note might find none"
+                # a free port takes the chain's element in the request's own cycle
+                assert took or not ready, "request taken with the port free, its element not"
+                if took:
+                    self.elems_at_request += 1
             if done:
                 assert room & 1, "a note handed to a notifier without room"
                 occupancy += 1
@@ -384,8 +389,10 @@ async def test_back_to_back_same_queue(dut):
     BATCH 1 each is taken in the cycle the one before is done, its used index following the
     one just committed (whose commit reaches the context at that same edge); with a larger
     BATCH each joins the open batch as the element before it is written, up to BATCH a
-    used.idx. A notifier short of room holds the next batch back rather than lose a note;
-    the used ring ends as the model's, with one note per batch in order."""
+    used.idx. Every element whose request is taken while the port is free goes to the port in
+    that cycle (no idle cycle after the item before). A notifier short of room holds the next
+    batch back rather than lose a note; the used ring ends as the model's, with one note per
+    batch in order."""
     tb = TB(dut)
     tb.rng = random.Random(11)
     tb.latency, tb.done_hold, tb.short_room = [0, 0, 1, 3], 0.2, 0.6
@@ -399,6 +406,8 @@ async def test_back_to_back_same_queue(dut):
     else:
         assert max(r["batches"]) == tb.batch and r["absorbs"] == count - len(r["batches"]), r
     assert all(r["free"]), "a commit kept its head with nothing refused"
+    assert tb.elems_at_request > count // 4, \
+        f"only {tb.elems_at_request} of {count} elements taken in their request's cycle"
 
 
 @cocotb.test()
@@ -441,7 +450,7 @@ async def test_refused_element_ends_the_batch(dut):
         assert tb.refusals == 0
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=2, timeout_unit="ms")
 async def test_cancel_mid_completion(dut):
     """A cancel (the engine's fault on an item) while either item moves returns the writer to
     idle at once, with no commit and no note; the next completion is whole."""
@@ -459,12 +468,13 @@ async def test_cancel_mid_completion(dut):
         dut.ctx_drv.value, dut.ctx_dev.value = c["drv"], c["dev"]
         dut.ctx_size.value, dut.ctx_used.value = c["size"], c["used"]
         dut.ctx_group.value, dut.event_idx.value = c["group"], int(c["event_idx"])
+        # counted from before the request: a free port takes the element in its cycle
+        commits, notes, items = len(tb.commits), len(tb.notes), tb.items
         dut.req_valid.value = 1
         dut.req_head.value, dut.req_rx.value = c["head"], int(c["rx"])
         dut.req_written.value, dut.req_vq.value = c["written"], c["vq"]
         await FallingEdge(dut.clk)
         dut.req_valid.value = 0
-        commits, notes, items = len(tb.commits), len(tb.notes), tb.items
         # the engine cancels only while the port is moving an item (its fault on it)
         while tb.items - items < after_items or dut.item_ready.value == 1:
             await FallingEdge(dut.clk)
