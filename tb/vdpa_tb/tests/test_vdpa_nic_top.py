@@ -82,6 +82,19 @@ async def bring_up(env: Env, qps: int, queue_size: int = 64, map_ram: bool = Tru
     return net
 
 
+async def bring_up_without_event_idx(env: Env, queue_size: int) -> GuestNetDriver:
+    """One queue pair started with every offered feature but EVENT_IDX: notifications then
+    follow NO_INTERRUPT in avail.flags (virtio 1.2 §2.7.7)."""
+    await flows.open_device(env.v)
+    await flows.map_guest_memory(env.v, [flows.MemoryRegion(RAM_BASE, RAM_SIZE)])
+    feats = env.features & ~spec.bit(spec.VIRTIO_RING_F_EVENT_IDX)
+    net = GuestNetDriver(env.mem, env.alloc, queue_pairs=1, queue_size=queue_size,
+                         features=feats)
+    await flows.start_device(env.v, net.vqs, features=feats)
+    assert not net.event_idx, "EVENT_IDX still negotiated"
+    return net
+
+
 def frames(n: int, rng: random.Random, lo: int = 60, hi: int = 1514) -> list[bytes]:
     return [rng.randbytes(rng.randint(lo, hi)) for _ in range(n)]
 
@@ -655,11 +668,7 @@ async def test_no_interrupt_without_event_idx(dut):
     Check: lockstep; notification pulses equal the reference's and stop while disabled."""
     env = await make_env(dut)
     rng = random.Random(17)
-    await flows.open_device(env.v)
-    await flows.map_guest_memory(env.v, [flows.MemoryRegion(RAM_BASE, RAM_SIZE)])
-    feats = env.features & ~spec.bit(spec.VIRTIO_RING_F_EVENT_IDX)
-    net = GuestNetDriver(env.mem, env.alloc, queue_pairs=1, queue_size=32, features=feats)
-    await flows.start_device(env.v, net.vqs, features=feats)
+    net = await bring_up_without_event_idx(env, 32)
     await transmit(env, net, 0, frames(3, rng))
     on = env.tb.irq_count.get(1, 0)
     assert on == env.lock.ref.vqs[1].notifications == 3
@@ -1121,12 +1130,7 @@ async def test_batched_receive_notifications_without_event_idx(dut):
     round, as the reference."""
     env = await make_env(dut)
     rng = random.Random(29)
-    await flows.open_device(env.v)
-    await flows.map_guest_memory(env.v, [flows.MemoryRegion(RAM_BASE, RAM_SIZE)])
-    feats = env.features & ~spec.bit(spec.VIRTIO_RING_F_EVENT_IDX)
-    net = GuestNetDriver(env.mem, env.alloc, queue_pairs=1, queue_size=64, features=feats)
-    await flows.start_device(env.v, net.vqs, features=feats)
-    assert not net.event_idx, "the test needs avail.flags, not used_event"
+    net = await bring_up_without_event_idx(env, 64)
     rx = net.rx_vq(0)
     idx = rx.used_gpa + spec.VRING_USED_IDX_OFF
     batched = False
