@@ -279,6 +279,11 @@ logic [7:0]  bc_asid;
 // its 4 KiB page, so the next chain's buffer in the same page finds it there
 wire logic w_tr_buf = e_state_reg == E_BUF_XL && !bc_hit;
 wire logic [31:0] bx_page_rest = 32'd4096 - 32'(x_iova_reg[11:0]);
+// the buffer's piece in that page: what one IOTLB answer can cover at most (it never crosses
+// a 4 KiB page, vdpa_iotlb), so what the cache is asked for too. A buffer across a page
+// boundary then takes its first piece from the page the queue's buffer before it ended in,
+// and only its new page goes to the IOTLB
+wire logic [31:0] bx_piece = x_left_reg < bx_page_rest ? x_left_reg : bx_page_rest;
 assign tr_req_valid = w_tr_buf || wp_tr_valid;
 assign tr_req_group = w_tr_buf ? ctx_dgroup : wp_tr_group;
 assign tr_req_iova = w_tr_buf ? x_iova_reg : wp_tr_iova;
@@ -375,8 +380,8 @@ vdpa_ring_port #(
 // buffers share pages: a driver allocates them one after another), so such a chain's buffer
 // is translated without an IOTLB round trip. The same cache as the ring ports' and the same
 // coherence: every entry is dropped whenever the IOTLB takes or runs a command (tr_flush),
-// only successful answers are kept, and a buffer is served from it only when the whole rest
-// of the buffer lies in one entry.
+// only successful answers are kept, and a buffer is served from it one page piece at a time
+// (bx_piece), as the IOTLB answers, so the segment list is the same whichever answered.
 vdpa_xlate_cache #(
     .SETS(NVQ),
     .ENTRIES(2)
@@ -386,7 +391,7 @@ vdpa_xlate_cache #(
     .lk_set(e_vq_reg),
     .lk_group(ctx_dgroup),
     .lk_iova(x_iova_reg),
-    .lk_len(x_left_reg),
+    .lk_len(bx_piece),
     .lk_write(e_rx_reg),
     .hit(bc_hit),
     .hit_pa(bc_pa),
@@ -402,13 +407,13 @@ vdpa_xlate_cache #(
     .fill_asid(tr_resp_asid),
     .flush(tr_flush)
 );
-// a translated piece of the buffer: the whole rest from the cache (E_BUF_XL), or the IOTLB's
-// answer up to the buffer's end (E_BUF_XLW)
+// a translated piece of the buffer: the rest of its page from the cache (E_BUF_XL), or the
+// IOTLB's answer up to the buffer's end (E_BUF_XLW)
 wire logic        bp_valid = (e_state_reg == E_BUF_XL && bc_hit) ||
                              (e_state_reg == E_BUF_XLW && tr_resp_valid && tr_resp_ok);
 wire logic [63:0] bp_pa = e_state_reg == E_BUF_XL ? bc_pa : tr_resp_pa;
-wire logic [31:0] bp_len = (e_state_reg == E_BUF_XL || tr_resp_len > x_left_reg) ? x_left_reg :
-                           tr_resp_len;
+wire logic [31:0] bp_len = e_state_reg == E_BUF_XL ? bx_piece :
+                           tr_resp_len > x_left_reg ? x_left_reg : tr_resp_len;
 wire logic [7:0]  bp_asid = e_state_reg == E_BUF_XL ? bc_asid : tr_resp_asid;
 
 // avail.ring[last_avail % size]
