@@ -26,13 +26,13 @@
  * Interfaces and timing (one clock, synchronous active-high reset):
  *   request   req_valid/req_ready: req_rx and req_len are taken when both are high, with
  *             segment 0 from the segment port; req_ready is high while idle and in the cycle a
- *             TX transfer's done is taken (back to back); a transfer's first burst address
+ *             transfer's done is taken (back to back); a transfer's first burst address
  *             (read or write) goes out in the cycle after its request, and an RX burst's
  *             first beat with its address (the source is read for it in the cycle before, from
  *             the request's own segment 0 for the first burst). req_len = 0 moves
  *             nothing (a TX chain that is dropped completes at once).
  *   segments  seg_idx out, seg_pa/seg_len in: the segment list, read in place (not latched)
- *             and stable from the request to done. seg_idx is 0 while idle and once a TX
+ *             and stable from the request to done. seg_idx is 0 while idle and once a
  *             transfer has moved its last byte (so whenever req_ready may be high);
  *             seg_pa/seg_len answer it in the same cycle. Segment lengths may be 0 (skipped).
  *   source    src_pos out, src_data in (RX): the byte at stream position src_pos + j belongs
@@ -190,9 +190,10 @@ assign m_axis_tuser = tx_tuser_reg;
 
 assign busy = x_state_reg != X_IDLE;
 assign moved = moved_reg;
-// the segment after the current one; the first while idle and once a TX transfer has moved
-// everything (its done may take the next request), from state alone
-assign seg_idx = (x_state_reg == X_IDLE || (x_state_reg == X_TX_BURST && moved_reg == xfer_total_reg))
+// the segment after the current one; the first while idle and once a transfer has moved
+// everything (no segment is read after that, and its done may take the next request), from
+// state alone
+assign seg_idx = (x_state_reg == X_IDLE || moved_reg == xfer_total_reg)
                  ? '0 : SW'(seg_idx_reg[SW-1:0] + 1'b1);
 
 // An RX burst's first beat is read from the source as its address is set up, so the two go
@@ -259,9 +260,10 @@ wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tready;
 assign done_valid = moved_reg == xfer_total_reg &&
                     ((x_state_reg == X_TX_BURST && tx_last_taken) || x_state_reg == X_RX_BURST ||
                      (x_state_reg == X_RX_B && axi_bvalid && axi_bresp == AXI_RESP_OKAY));
-// idle, or a TX transfer's done taken: the next request may be taken in this cycle
-assign req_ready = x_state_reg == X_IDLE ||
-                   (x_state_reg == X_TX_BURST && done_valid && done_ready);
+// idle, or a transfer's done taken: the next request may be taken in this cycle (an RX
+// transfer's with its last write response), so one transfer's first burst follows the last
+// one's end with no idle cycle
+assign req_ready = x_state_reg == X_IDLE || (done_valid && done_ready);
 
 // an error response: the read beat's (sticky over the burst) or the write response's
 wire logic r_err = axi_rresp != AXI_RESP_OKAY || err_reg;
@@ -417,7 +419,7 @@ always_ff @(posedge clk) begin
         end
     endcase
 
-    // a request: while idle, or with a TX transfer's done (back to back)
+    // a request: while idle, or with a transfer's done (back to back)
     if (req_valid && req_ready) begin
         err_reg <= 1'b0;
         seg_idx_reg <= '0;

@@ -475,6 +475,7 @@ logic         rxb_hold;      // the engine works on the offered frame
 logic         rxb_claim;     // the walker hands the offered frame to the move stage
 logic [RSW-1:0] rxb_slot;    // where the offered frame is
 logic         rxb_free;   // the move stage has written its frame: the slot is free
+logic [RSW-1:0] rxb_free_slot;  // ... this one (ms_slot_reg may already hold the next frame's)
 
 vdpa_rx_buffer #(
     .DATA_W(DATA_W),
@@ -505,7 +506,7 @@ vdpa_rx_buffer #(
     .flush(rxb_flush),
     .slot(rxb_slot),
     .free(rxb_free),
-    .free_slot(ms_slot_reg),
+    .free_slot(rxb_free_slot),
     .rd_claimed(1'b1),
     // the mover reads a chain's first beat in the cycle it is handed over
     .rd_slot(hand_off ? rxb_slot : ms_slot_reg),
@@ -731,15 +732,15 @@ end
 logic          mv_req_ready;
 logic          uw_req_ready;       // the completion writer is idle: it takes a moved chain
 logic [SW-1:0] mv_seg_idx;
-// the move stage's TX chain ends in this cycle (on to the completion stage, or dropped)
-logic             ms_tx_ends;
-// the move stage takes the walker's chain when it is free, or a TX chain in the cycle the
-// TX chain before it ends (the mover takes it with that done: back to back; a receive chain
-// waits a cycle, so the receive buffer frees one slot and claims another apart)
-wire logic        h_ready = (ms_state_reg == MS_IDLE || (ms_tx_ends && !w_rx)) && mv_req_ready;
+// the move stage's chain ends in this cycle (on to the completion stage, or dropped)
+logic             ms_end;
+// the move stage takes the walker's chain when it is free, or in the cycle the chain before
+// it ends (the mover takes it with that done: back to back; the receive buffer's free of the
+// old frame's slot and claim of the new frame then come in the same cycle, for two slots)
+wire logic        h_ready = (ms_state_reg == MS_IDLE || ms_end) && mv_req_ready;
 wire logic        hand_off = w_h_valid && h_ready;
 // the mover reads the bank it was handed: the walker's in the cycle of the hand-off
-wire logic        mv_bank = (ms_busy && !ms_tx_ends) ? ms_bank_reg : w_h_bank;
+wire logic        mv_bank = (ms_busy && !ms_end) ? ms_bank_reg : w_h_bank;
 // RX: the header and the frame
 wire logic [31:0] rx_xfer_len = 32'(hdr_len) + 32'(rxb_len);
 
@@ -1181,8 +1182,7 @@ vdpa_ring_port #(
 // Stage events for the contexts
 // ---------------------------------------------------------------------------------------
 // the move stage's chain ends: to the completion stage, or dropped (queue in ERR)
-wire logic ms_end = ms_state_reg == MS_XFER && !mv_fault && mv_done_valid && mv_done_ready;
-assign ms_tx_ends = ms_end && !ms_rx_reg;
+assign ms_end = ms_state_reg == MS_XFER && !mv_fault && mv_done_valid && mv_done_ready;
 assign ms_ift_clr = ms_end && ms_drop;
 // a bus error on the data: reported once the completion before it is done (a serial device
 // completes that chain first), dropped if that completion put the queue in ERR
@@ -1232,6 +1232,7 @@ always_ff @(posedge clk) begin
                 ms_state_reg <= MS_FAULT;
             end else if (mv_done_valid && mv_done_ready) begin
                 rxb_free <= ms_frame_reg;
+                rxb_free_slot <= ms_slot_reg;
                 ms_frame_reg <= 1'b0;
                 // dropped (its queue went to ERR on the chain before it: ms_ift_clr), or on
                 // to the completion stage
@@ -1248,6 +1249,7 @@ always_ff @(posedge clk) begin
             // the VQ stops in ERR (ms_f_valid); a received frame being written is dropped
             if (!cs_busy) begin
                 rxb_free <= ms_frame_reg;
+                rxb_free_slot <= ms_slot_reg;
                 ms_frame_reg <= 1'b0;
                 ms_state_reg <= MS_IDLE;
             end

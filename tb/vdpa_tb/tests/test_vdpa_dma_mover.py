@@ -405,54 +405,71 @@ async def test_bus_error_mid_transfer(dut):
 
 
 @cocotb.test()
-async def test_tx_back_to_back(dut):
-    """TX requests held ready, so each after the first is taken in the cycle the one before is
-    done (req_ready is high then, and seg_idx 0 for the new request's first segment), on a bus
-    and stream that never stall and on one that stalls: every frame whole, in order, as the
-    model's SegmentMover pulls it, and every later request taken with the done before it."""
+async def test_back_to_back(dut):
+    """Requests held ready, TX then RX, so each after the first is taken in the cycle the one
+    before is done (req_ready is high then, and seg_idx 0 for the new request's first segment;
+    an RX transfer's done comes with its last write response), on a bus and stream that never
+    stall and on one that stalls. TX: every frame whole, in order, as the model's SegmentMover
+    pulls it. RX: each transfer writes a new frame, from stream position 0 (the source changes
+    as each request is taken), and memory ends as SegmentMover.push of the last. Every later
+    request taken with the done before it."""
     tb = TB(dut)
     tb.rng = random.Random(77)
     await tb.cycle_reset()
     cocotb.start_soon(tb.world())
     rng = random.Random(7)
     frames = 6
-    for stall in (0.0, 0.3):
-        tb.stall = stall
-        total = rng.choice([1, 64, 76, 200, 1514])
-        segs = tb.draw_segs(rng, total)
-        ref_mem = GuestMemory(MEM_SIZE)
-        tb.fill(segs, [tb.mem, ref_mem], rng)
-        want = SegmentMover(DmaPort(ref_mem, AddressSpace(0), 0, AccessLog())).pull(
-            tb.chain(segs, False))
-        tb.segs, tb.stream, tb.err_at = segs, [], None
-        dones = tb.dones
-        taken = with_done = 0
-        await FallingEdge(dut.clk)
-        dut.req_valid.value, dut.req_rx.value, dut.req_len.value = 1, 0, total
-        for _ in range(200000):
-            await Timer(CLK_NS // 4, "ns")
-            await ReadOnly()
-            if int(dut.req_valid.value) and int(dut.req_ready.value):
-                taken += 1
-                with_done += int(dut.done_valid.value) and int(dut.done_ready.value)
+    for rx in (False, True):
+        for stall in (0.0, 0.3):
+            tb.stall = stall
+            total = rng.choice([1, 64, 76, 200, 1514])
+            segs = tb.draw_segs(rng, total)
+            ref_mem = GuestMemory(MEM_SIZE)
+            spans = tb.fill(segs, [tb.mem, ref_mem], rng)
+            ref = SegmentMover(DmaPort(ref_mem, AddressSpace(0), 0, AccessLog()))
+            srcs = [rng.randbytes(total) for _ in range(frames)]
+            tb.segs, tb.stream, tb.err_at = segs, [], None
+            dones = tb.dones
+            taken = with_done = cur = 0
             await FallingEdge(dut.clk)
-            if taken == frames:
-                dut.req_valid.value = 0
-            if tb.dones - dones == frames:
-                break
-        else:
-            raise AssertionError(f"{frames} transfers of {total} bytes did not end")
-        assert with_done == frames - 1, \
-            f"{with_done} of {frames - 1} later requests taken with the done before them"
-        got, frame = [], bytearray()
-        for data, keep, last, user in tb.stream:
-            assert user == 0, "tuser on a good beat"
-            frame += bytes(data[j] for j in range(tb.nbytes) if keep >> j & 1)
-            if last:
-                got.append(bytes(frame))
-                frame = bytearray()
-        assert not frame and got == [want] * frames, \
-            f"{len(got)} frames, {sum(g == want for g in got)} as the model's ({total} bytes)"
+            tb.src = srcs[0]
+            dut.req_valid.value, dut.req_rx.value, dut.req_len.value = 1, int(rx), total
+            for _ in range(200000):
+                await Timer(CLK_NS // 4, "ns")
+                await ReadOnly()
+                if int(dut.req_valid.value) and int(dut.req_ready.value):
+                    taken += 1
+                    with_done += int(dut.done_valid.value) and int(dut.done_ready.value)
+                await FallingEdge(dut.clk)
+                if taken == frames:
+                    dut.req_valid.value = 0
+                if cur < taken < frames and int(dut.moved.value) == total:
+                    # the transfer under way has read its last byte from the source: the next
+                    # one reads the next frame's, from its request's cycle on
+                    cur = taken
+                    tb.src = srcs[cur]
+                if tb.dones - dones == frames:
+                    break
+            else:
+                raise AssertionError(f"{frames} transfers of {total} bytes did not end")
+            what = f"{'RX' if rx else 'TX'} {total} B, stall {stall}"
+            assert with_done == frames - 1, \
+                f"{what}: {with_done} of {frames - 1} later requests taken with the done before them"
+            if rx:
+                ref.push(tb.chain(segs, True), srcs[-1])
+                assert all(tb.mem.read(a, n) == ref_mem.read(a, n) for a, n in spans), \
+                    f"{what}: memory is not SegmentMover.push of the last frame"
+                continue
+            want = ref.pull(tb.chain(segs, False))
+            got, frame = [], bytearray()
+            for data, keep, last, user in tb.stream:
+                assert user == 0, "tuser on a good beat"
+                frame += bytes(data[j] for j in range(tb.nbytes) if keep >> j & 1)
+                if last:
+                    got.append(bytes(frame))
+                    frame = bytearray()
+            assert not frame and got == [want] * frames, \
+                f"{what}: {len(got)} frames, {sum(g == want for g in got)} as the model's"
 
 
 @cocotb.test()
