@@ -561,11 +561,23 @@ wire logic [15:0] rf_dpf_off = rf_pos - dpf_base_reg[e_vq_reg];
 wire logic        rf_dpf_hit = dpf_valid_reg[e_vq_reg] && rf_dpf_off < 16'(dpf_cnt_reg[e_vq_reg]);
 wire logic [3:0]  rf_run = head_run(pf_data_reg[e_vq_reg], pf_held, rf_pf_off, rf_head, e_size);
 wire logic [2:0]  rf_span = rf_run[2:0];
+// Both held for the next chain, the entries held may still run out before the next run of
+// descriptors could be read whole (fewer than DPF_DESCS entries held past the descriptors
+// held): the entries are then read again from the next chain's, with those published since,
+// so that run's read finds its heads held and neither read waits in a walk. Only if the read
+// would bring more than is held (not at the ring's end, where it could not).
+wire logic [15:0] rf_pf_end = pf_base_reg[e_vq_reg] + 16'(pf_held);
+wire logic [15:0] rf_dpf_end = dpf_base_reg[e_vq_reg] + 16'(dpf_cnt_reg[e_vq_reg]);
+wire logic        rf_pf_short = rf_pf_hit && rf_dpf_hit && ctx_seen_ok &&
+                                16'(rf_pf_end - rf_dpf_end) < 16'(DPF_DESCS) &&
+                                16'(pf_span(ctx_seen, rf_pos, e_size)) > 16'(rf_pf_end - rf_pos);
+// what the refill reads: the next chain's head descriptors, else avail entries
+wire logic        rf_desc_go = rf_pf_hit && !rf_dpf_hit && 17'(rf_head) < e_size;
+wire logic        rf_avail_go = rf_pf_hit ? rf_pf_short : rf_published;
 // what the refill read is kept unless a command came while it was read
 wire logic        rf_keep = !rf_stale_reg || MUTANT == MUT_REFILL_KEEPS_STALE;  // mutant MUT_REFILL_KEEPS_STALE
 wire logic        rf_go = rf_state_reg == RF_IDLE && e_state_reg == E_MOVE && h_valid &&
-                          !h_ready && !ctx_change && !tr_flush &&
-                          (rf_pf_hit ? !rf_dpf_hit && 17'(rf_head) < e_size : rf_published);
+                          !h_ready && !ctx_change && !tr_flush && (rf_desc_go || rf_avail_go);
 
 // The completion's items known to translate for writing: per VQ, used.idx and the page the
 // last checked used element lies in. A chain whose element is in that page skips the
@@ -982,10 +994,10 @@ always_ff @(posedge clk) begin
         RF_IDLE: begin
             rf_stale_reg <= 1'b0;
             if (rf_go) begin
-                rf_desc_reg <= rf_pf_hit;
+                rf_desc_reg <= rf_desc_go;
                 rf_base_reg <= rf_pos;
                 rf_group_reg <= ctx_rgroup;
-                if (rf_pf_hit) begin
+                if (rf_desc_go) begin
                     rf_n_reg <= 4'(rf_span);
                     rf_down_reg <= rf_run[3];
                     rf_iova_reg <= desc_iova(ctx_desc, run_start(rf_head, rf_run));

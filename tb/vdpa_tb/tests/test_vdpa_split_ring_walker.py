@@ -603,14 +603,18 @@ async def test_read_ahead_across_chains(dut):
 @cocotb.test()
 async def test_refill_while_move_stage_busy(dut):
     """A chain whose hand-off waits (the move stage busy) reads, for the next chain of its
-    queue, what that chain would read first, and that chain then reads nothing itself. Heads
-    in table order, twelve published: the descriptors of chains 4..7 are read with chain 3,
-    the avail entries and the descriptors of chains 8..11 with chain 7. Out of order: each
-    chain's 16-byte head descriptor is read with the chain before it. Every chain is the
-    model's. With the hand-off a cycle after the offer the refill outlives its chain: meanwhile
-    start_ready takes only this queue's next TX chain, and only after a descriptor refill
-    (never another queue's chain, never a received frame, never during an avail refill, whose
-    chain then reads its own descriptors). A tr_flush or ctx_change pulse while the refill is
+    queue, what that chain would read first, and that chain then reads nothing itself; with
+    both held, the avail entries again from the next chain's when those held would run out
+    before the next run of four descriptors. Heads in table order, twelve published: the
+    descriptors of chains 4..7 are read with chain 3, then the avail entries from chain 4's
+    (eight held, 0..7, end four past them), and the descriptors of chains 8..11 with chain 7
+    (their heads held). Out of order: each chain's 16-byte head descriptor is read with the
+    chain before it. Every chain is the model's. With the hand-off a cycle after the offer
+    the refill outlives its chain: meanwhile start_ready takes only this queue's next TX
+    chain, and only after a descriptor refill (never another queue's chain, never a received
+    frame, never during an avail refill); so one refill a chain: chain 3 the descriptors,
+    chain 4 the entries from chain 5's, chain 7 the descriptors of 8..11. A tr_flush or
+    ctx_change pulse while the refill is
     at the port drops what it read: the next chain reads its entries and descriptors itself,
     unless its chain still waits and refills again. A receive chain refills as a transmit one
     does."""
@@ -648,7 +652,9 @@ async def test_refill_while_move_stage_busy(dut):
     res = await run_chains(tb, size, last, False, 12, f"seed {base} in order", hold=40)
     want = [1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]
     assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
-    assert reads(res, K_AVAIL) == [2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], [g["ar"] for _, g in res]
+    assert reads(res, K_AVAIL) == [2, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], [g["ar"] for _, g in res]
+    # chain 3's entry read comes after its descriptor read, from chain 4's entry
+    assert [a[0] for a in res[3][1]["ar"]] == [K_DESC, K_AVAIL], res[3][1]["ar"]
     assert covers(res[3][1], heads[4], 4) and covers(res[7][1], heads[8], 4), \
         [g["ar"] for _, g in res]
 
@@ -668,15 +674,17 @@ async def test_refill_while_move_stage_busy(dut):
     # the hand-off a cycle after the offer: the refill outlives its chain
     last, heads = fresh(12, True)
     res = await run_chains(tb, size, last, False, 12, f"seed {base} quick hand-off", hold=1)
-    assert reads(res, K_DESC) == [1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0], [g["ar"] for _, g in res]
-    assert reads(res, K_AVAIL) == [2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], [g["ar"] for _, g in res]
+    assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
+    assert reads(res, K_AVAIL) == [2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [g["ar"] for _, g in res]
     for k, g in enumerate(g for _, g in res):
         ready = g["ready"]
-        if k not in (3, 7):
+        if k not in (3, 4, 7):
             assert not ready, (k, ready)
             continue
+        # a descriptor refill (chains 3 and 7) admits the queue's next TX chain, an avail
+        # refill (chain 4) nothing
         same = [r for vq, rx, r in ready if (vq, rx) == (0, 0)]
-        assert same and all(r == int(k == 3) for r in same), (k, ready)
+        assert same and all(r == int(k != 4) for r in same), (k, ready)
         assert all(r == 0 for vq, rx, r in ready if (vq, rx) != (0, 0)), (k, ready)
 
     # a command while chain 3's refill is at the port: with the hand-off a cycle later,
