@@ -200,10 +200,16 @@ assign seg_idx = (x_state_reg == X_IDLE || moved_reg == xfer_total_reg)
 // out together and the write channel loses no cycle per burst; in that cycle the beat's place
 // is the burst's own (a request's first burst: segment 0 at stream position 0), not yet in the
 // registers. Every other beat is read from the registers.
+// The first burst straight from the request's segment 0, so its address goes out in the
+// cycle after the request (a chain of nothing, or an empty segment 0, goes through
+// X_TX_BURST / X_RX_BURST); for RX its first beat is read in the request's cycle (rx_first).
+wire logic         req_first = req_len != 0 && seg_len != 0;
+wire logic         take_first = req_valid && req_ready && req_first;
+wire logic         rx_first = take_first && req_rx;
 wire logic         w_first;
-wire logic [63:0]  beat_pa = (w_first && take_first) ? seg_pa : cur_pa_reg;
-wire logic [31:0]  beat_pos = (w_first && take_first) ? 32'd0 : moved_reg;
-wire logic [31:0]  beat_seg_left = (w_first && take_first) ? seg_len : seg_left_reg;
+wire logic [63:0]  beat_pa = rx_first ? seg_pa : cur_pa_reg;
+wire logic [31:0]  beat_pos = rx_first ? 32'd0 : moved_reg;
+wire logic [31:0]  beat_seg_left = rx_first ? seg_len : seg_left_reg;
 wire logic [31:0]  beat_burst_left;
 // bytes of the current beat: from lane pa % BYTES up to the end of the beat or burst
 wire logic [BW:0]  beat_lo = (BW+1)'(beat_pa[BW-1:0]);
@@ -230,12 +236,6 @@ endfunction
 
 // RX: the bytes of this burst, at most the segment's rest and the transfer's rest
 wire logic [31:0]  rx_left = (seg_left_reg < xfer_total_reg - moved_reg) ? seg_left_reg : xfer_total_reg - moved_reg;
-
-// the first burst straight from the request's segment 0, so its address goes out in the
-// cycle after the request (a chain of nothing, or an empty segment 0, goes through
-// X_TX_BURST / X_RX_BURST)
-wire logic              req_first = req_len != 0 && seg_len != 0;
-wire logic              take_first = req_valid && req_ready && req_first;
 
 // the next burst, one shape for both directions: from cur_pa, TX reading the segment's rest
 // and RX writing at most the segment's and the transfer's rest; or a request's first burst

@@ -216,9 +216,11 @@ wire ustate_t  step = elem_now ? U_ELEM : swap_elem_idx ? (u_state_reg == U_ELEM
 wire logic [15:0] e_head = elem_now ? req_head : head_reg;
 wire logic        e_rx = elem_now ? req_rx : rx_reg;
 wire logic [31:0] e_written = elem_now ? req_written : written_reg;
-// its used slot: the batch's or queue's used index before it (as new_used_reg is set below)
-wire logic [15:0] e_slot = !elem_now ? new_used_reg - 1'b1 :
-                           (absorb || (done_taken && req_vq == vq_reg)) ? new_used_reg : ctx_used;
+// the used slot of a chain taken this cycle: after the open batch's last, or the completion
+// just done's of the same queue, else the queue's used index (new_used_reg is set past it)
+wire logic [15:0] req_slot = (absorb || (done_taken && req_vq == vq_reg)) ? new_used_reg : ctx_used;
+// the element's used slot
+wire logic [15:0] e_slot = elem_now ? req_slot : new_used_reg - 1'b1;
 
 // TX reports 0 written bytes (vdpasim_net_work), RX the bytes written
 wire logic [31:0] used_len = (e_rx || MUTANT == MUT_TX_USED_LEN_NONZERO) ? e_written : 32'd0;  // mutant MUT_TX_USED_LEN_NONZERO
@@ -283,7 +285,7 @@ always_ff @(posedge clk) begin
         written_reg <= req_written;
         vq_reg <= req_vq;
         n_reg <= 3'd1;
-        new_used_reg <= (done_taken && req_vq == vq_reg ? new_used_reg : ctx_used) + 1'b1;
+        new_used_reg <= req_slot + 1'b1;
         // used_event sits after the avail ring (virtio 1.2 §2.7.6), avail.flags at its start
         note_iova_reg <= event_idx ? used_event_iova(ctx_drv, ctx_size) : ctx_drv;
         note_group_reg <= ctx_group;
@@ -295,7 +297,7 @@ always_ff @(posedge clk) begin
         rx_reg <= req_rx;
         written_reg <= req_written;
         n_reg <= n_reg + 1'b1;
-        new_used_reg <= new_used_reg + 1'b1;
+        new_used_reg <= req_slot + 1'b1;
         u_state_reg <= elem_now ? U_IDX : U_ELEM;
     end
 

@@ -954,7 +954,8 @@ wire logic    uw_refuse = cs_state_reg == CS_PORT && cp_fault && uw_retry_ok &&
 // later at the earliest. c_user needs no bypass: the bus request goes out from the cycle
 // after, from the copy.
 wire logic         c_first = uw_port_free && uw_item_valid;
-wire logic         c_next = cs_state_reg == CS_PORT && cp_done && uw_item_valid;
+// (in CS_PORT the port is free only with cp_done: the item follows the one ending)
+wire logic         c_next = c_first && cs_state_reg == CS_PORT;
 wire logic [7:0]   c_req_group = c_first ? uw_item_group : c_group_reg;
 wire logic [63:0]  c_req_iova = c_first ? uw_item_iova : c_iova_reg;
 wire logic [4:0]   c_req_len = c_first ? uw_item_len : c_len_reg;
