@@ -440,8 +440,9 @@ logic [3:0]   e_pf_n_reg;          // entries the head's read asks for
 wire logic [15:0] pf_off = w_avail - pf_base_reg[e_vq_reg];
 wire logic        pf_hit = pf_valid_reg[e_vq_reg] && pf_off < 16'(pf_cnt_reg[e_vq_reg]);
 wire logic [15:0] pf_head = pf_data_reg[e_vq_reg][16 * pf_off[2:0] +: 16];
-// the head of the chain being walked: read ahead, or just read
-wire logic [15:0] w_head = e_pf_reg ? e_pf_head_reg : m_rshift;
+// the head of the chain being walked: read ahead (in E_START, or latched there), or just read
+wire logic [15:0] w_head = e_state_reg == E_START ? pf_head :
+                           e_pf_reg ? e_pf_head_reg : m_rshift;
 // entries to read from w_avail when the driver has published up to `seen`
 function automatic logic [3:0] pf_span(input logic [15:0] seen, input logic [15:0] from,
                                       input logic [16:0] size);
@@ -591,6 +592,16 @@ wire logic        w_elem_in_page = w_elem[11:0] <= 12'hff8;
 wire logic        cpl_known = cpl_ok_reg[e_vq_reg] && w_elem_in_page &&
                               w_elem[63:12] == cpl_page_reg[e_vq_reg];
 
+// The walk's steps that need no cycle of their own when everything they look at is at hand:
+// a head whose entry was read ahead is checked in E_START (no refill of head descriptors
+// running, which E_HEAD_CHK waits for), and a chain whose last buffer's last piece is in
+// and whose completion is known to translate (cpl_known) is handed over without E_NEXT, which
+// would find no NEXT flag and no E2BIG (this piece the last segment that fits)
+wire logic head_chk_now = rf_state_reg == RF_IDLE && (e_state_reg == E_HEAD_CHK ||
+                                                      (e_state_reg == E_START && e_known && pf_hit));
+wire logic bp_ends_chain = (d_flags_reg & DESC_F_NEXT) == 0 && cpl_known && !seg_over_reg &&
+                           32'(seg_cnt_reg) != MAX_SEGS;
+
 // ---------------------------------------------------------------------------------------
 // Events and the seam
 // ---------------------------------------------------------------------------------------
@@ -719,25 +730,13 @@ always_ff @(posedge clk) begin
             e_ret_reg <= E_AVAIL_CHK;
             e_state_reg <= E_PORT;
         end
-        E_HEAD_CHK: if (rf_state_reg == RF_IDLE) begin
-            // (after the refill of this chain's head descriptors, if one runs)
-            e_head_reg <= w_head;
-            e_i_reg <= w_head;
-            if (!e_pf_reg) begin
-                // the entries read with this one are kept for the next chains
-                pf_valid_reg[e_vq_reg] <= 1'b1;
-                pf_base_reg[e_vq_reg] <= w_avail;
-                pf_cnt_reg[e_vq_reg] <= e_pf_n_reg;
-                pf_data_reg[e_vq_reg] <= wp_rdata[127:0];
-            end
-            if (17'(w_head) >= e_size) begin
-                // __vringh_get_head: "Guest says index %u > %u is available"
-                f_errno_reg <= FAULT_EINVAL;
-                f_iova_reg <= 64'(w_head);
-                e_state_reg <= E_FAULT;
-            end else begin
-                e_state_reg <= E_HEAD;
-            end
+        E_HEAD_CHK: if (rf_state_reg == RF_IDLE && !e_pf_reg) begin
+            // (the head checked below: head_chk_now) the entries read with this one are kept
+            // for the next chains
+            pf_valid_reg[e_vq_reg] <= 1'b1;
+            pf_base_reg[e_vq_reg] <= w_avail;
+            pf_cnt_reg[e_vq_reg] <= e_pf_n_reg;
+            pf_data_reg[e_vq_reg] <= wp_rdata[127:0];
         end
         E_HEAD: begin
             if (ctx_in_flight) begin
@@ -910,10 +909,10 @@ always_ff @(posedge clk) begin
                 e_state_reg <= E_RX_DROP;
             end else if (h_ready) begin
                 // the move stage takes the chain and this bank; the next chain fills the other.
-                // A received frame's claim takes a cycle to leave the buffer's offer (E_DONE);
-                // a transmit chain's walker is free at once
+                // A received frame is claimed in this cycle (vdpa_vq_engine), so the buffer
+                // offers the next one from the next: the walker is free at once
                 w_bank_reg <= !w_bank_reg;
-                e_state_reg <= e_rx_reg ? E_DONE : E_IDLE;
+                e_state_reg <= E_IDLE;
             end
         end
         E_RX_DROP: begin
@@ -973,6 +972,21 @@ always_ff @(posedge clk) begin
         end
     endcase
 
+    // the chain's head checked, once no refill of its head descriptors runs: in E_HEAD_CHK,
+    // or in E_START already when its entry was read ahead (head_chk_now)
+    if (head_chk_now) begin
+        e_head_reg <= w_head;
+        e_i_reg <= w_head;
+        if (17'(w_head) >= e_size) begin
+            // __vringh_get_head: "Guest says index %u > %u is available"
+            f_errno_reg <= FAULT_EINVAL;
+            f_iova_reg <= 64'(w_head);
+            e_state_reg <= E_FAULT;
+        end else begin
+            e_state_reg <= E_HEAD;
+        end
+    end
+
     // a translated piece of the buffer into the segment list; past MAX_SEGS the walk goes on
     // validating (E2BIG is reported only for a chain that is otherwise well formed)
     if (bp_valid) begin
@@ -986,7 +1000,7 @@ always_ff @(posedge clk) begin
         end
         x_iova_reg <= x_iova_reg + 64'(bp_len);
         x_left_reg <= x_left_reg - bp_len;
-        e_state_reg <= (x_left_reg == bp_len) ? E_NEXT : E_BUF_XL;
+        e_state_reg <= (x_left_reg != bp_len) ? E_BUF_XL : bp_ends_chain ? E_MOVE : E_NEXT;
     end
 
     // the background refill (rf_go)

@@ -472,7 +472,9 @@ logic [NVQ-1:0] rxb_q_wake;  // ... on a parked one
 logic [31:0]  rxb_rd_base;
 logic [DATA_W-1:0] rxb_rd_data;
 logic         rxb_hold;      // the engine works on the offered frame
-logic         rxb_claim;     // the walker hands the offered frame to the move stage
+// the walker hands the offered frame to the move stage: claimed in the hand-off's cycle, so
+// the buffer offers the next frame from the next cycle, when the walker is idle again
+wire logic    rxb_claim;
 logic [RSW-1:0] rxb_slot;    // where the offered frame is
 logic         rxb_free;   // the move stage has written its frame: the slot is free
 logic [RSW-1:0] rxb_free_slot;  // ... this one (ms_slot_reg may already hold the next frame's)
@@ -739,6 +741,7 @@ logic             ms_end;
 // old frame's slot and claim of the new frame then come in the same cycle, for two slots)
 wire logic        h_ready = (ms_state_reg == MS_IDLE || ms_end) && mv_req_ready;
 wire logic        hand_off = w_h_valid && h_ready;
+assign rxb_claim = hand_off && w_rx;
 // the mover reads the bank it was handed: the walker's in the cycle of the hand-off
 wire logic        mv_bank = (ms_busy && !ms_end) ? ms_bank_reg : w_h_bank;
 // RX: the header and the frame
@@ -1212,7 +1215,6 @@ assign drop_done = (cs_f_valid && cs_rx_reg) ? uw_chains : 3'd0;
 always_ff @(posedge clk) begin
     rxb_take <= drop_walk;
     rxb_tried <= w_rx_tried;
-    rxb_claim <= hand_off && w_rx;
     rxb_free <= 1'b0;
 
     // the TX round robin moves on when the walker takes a kicked queue
