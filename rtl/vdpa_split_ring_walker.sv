@@ -569,7 +569,8 @@ wire logic [2:0]  rf_span = rf_run[2:0];
 // would bring more than is held (not at the ring's end, where it could not).
 wire logic [15:0] rf_pf_end = pf_base_reg[e_vq_reg] + 16'(pf_held);
 wire logic [15:0] rf_dpf_end = dpf_base_reg[e_vq_reg] + 16'(dpf_cnt_reg[e_vq_reg]);
-wire logic        rf_pf_short = rf_pf_hit && rf_dpf_hit && ctx_seen_ok &&
+// (read only where rf_pf_hit holds: rf_avail_go)
+wire logic        rf_pf_short = rf_dpf_hit && ctx_seen_ok &&
                                 16'(rf_pf_end - rf_dpf_end) < 16'(DPF_DESCS) &&
                                 16'(pf_span(ctx_seen, rf_pos, e_size)) > 16'(rf_pf_end - rf_pos);
 // what the refill reads: the next chain's head descriptors, else avail entries

@@ -411,8 +411,9 @@ async def test_back_to_back(dut):
     an RX transfer's done comes with its last write response), on a bus and stream that never
     stall and on one that stalls. TX: every frame whole, in order, as the model's SegmentMover
     pulls it. RX: each transfer writes a new frame, from stream position 0 (the source changes
-    as each request is taken), and memory ends as SegmentMover.push of the last. Every later
-    request taken with the done before it."""
+    as each request is taken): at each done (before the next transfer's first beat) memory is
+    SegmentMover.push of that transfer's frame, so a middle transfer that wrote stale bytes is
+    seen before the next overwrites them. Every later request taken with the done before it."""
     tb = TB(dut)
     tb.rng = random.Random(77)
     await tb.cycle_reset()
@@ -431,6 +432,7 @@ async def test_back_to_back(dut):
             tb.segs, tb.stream, tb.err_at = segs, [], None
             dones = tb.dones
             taken = with_done = cur = 0
+            at_done: list[list[bytes]] = []   # the spans as each transfer's done saw them
             await FallingEdge(dut.clk)
             tb.src = srcs[0]
             dut.req_valid.value, dut.req_rx.value, dut.req_len.value = 1, int(rx), total
@@ -440,6 +442,8 @@ async def test_back_to_back(dut):
                 if int(dut.req_valid.value) and int(dut.req_ready.value):
                     taken += 1
                     with_done += int(dut.done_valid.value) and int(dut.done_ready.value)
+                if int(dut.done_valid.value) and int(dut.done_ready.value):
+                    at_done.append([tb.mem.read(a, n) for a, n in spans])
                 await FallingEdge(dut.clk)
                 if taken == frames:
                     dut.req_valid.value = 0
@@ -456,9 +460,11 @@ async def test_back_to_back(dut):
             assert with_done == frames - 1, \
                 f"{what}: {with_done} of {frames - 1} later requests taken with the done before them"
             if rx:
-                ref.push(tb.chain(segs, True), srcs[-1])
-                assert all(tb.mem.read(a, n) == ref_mem.read(a, n) for a, n in spans), \
-                    f"{what}: memory is not SegmentMover.push of the last frame"
+                assert len(at_done) == frames, f"{what}: {len(at_done)} dones for {frames}"
+                for k, seen in enumerate(at_done):
+                    ref.push(tb.chain(segs, True), srcs[k])
+                    assert seen == [ref_mem.read(a, n) for a, n in spans], \
+                        f"{what}: memory at transfer {k}'s done is not SegmentMover.push of its frame"
                 continue
             want = ref.pull(tb.chain(segs, False))
             got, frame = [], bytearray()

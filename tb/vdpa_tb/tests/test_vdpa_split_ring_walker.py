@@ -202,7 +202,8 @@ class TB:
         the offer, while that refill is at the port. Once the chain is handed over, the run
         goes on while the walker is busy (a refill): each cycle ``start_ready`` is sampled for
         one of this queue's TX chain, another queue's and a received frame, in turn
-        (``ready``: (vq, rx, start_ready); start_valid stays low)."""
+        (``ready``: (vq, rx, start_ready); start_valid stays low). ``offer_after``: cycles
+        from the start taken to the chain's first offer (h_valid)."""
         d = self.dut
         await FallingEdge(d.clk)
         d.ctx_state.value, d.ctx_size.value = S.RDY, size
@@ -246,6 +247,7 @@ class TB:
             busy = int(d.busy.value)
             if not started:
                 started = True
+                start_cycle = self.cycle
                 continue
             if not busy:
                 break
@@ -282,6 +284,8 @@ class TB:
                                "asid": int(d.h_asid.value)}
         else:
             raise AssertionError(f"the walker did not return to idle in {limit} cycles")
+        if offered is not None:
+            got["offer_after"] = offered - start_cycle
         if got["hand"] is not None:
             got["segs"] = await self.segments(got["hand"]["bank"], got["hand"]["total"])
         if got["seen"]:
@@ -607,7 +611,8 @@ async def test_refill_while_move_stage_busy(dut):
     both held, the avail entries again from the next chain's when those held would run out
     before the next run of four descriptors. Heads in table order, twelve published: the
     descriptors of chains 4..7 are read with chain 3, then the avail entries from chain 4's
-    (eight held, 0..7, end four past them), and the descriptors of chains 8..11 with chain 7
+    (the entries held, 0..7, end where the descriptors held, 4..7, end: the next run of
+    four could not be read whole), and the descriptors of chains 8..11 with chain 7
     (their heads held). Out of order: each chain's 16-byte head descriptor is read with the
     chain before it. Every chain is the model's. With the hand-off a cycle after the offer
     the refill outlives its chain: meanwhile start_ready takes only this queue's next TX
@@ -734,6 +739,35 @@ async def test_buffer_translation_cache(dut):
     # page only
     assert all(iova % PAGE + n == PAGE for a in asks for _, _, iova, n in a), (base, asks)
     assert [iova - page for _, _, iova, _ in asks[2]] == [PAGE], (base, asks)
+
+
+@cocotb.test()
+async def test_read_ahead_chain_walk_cycles(dut):
+    """A chain that needs no bus read and no translation (its avail entry and head descriptor
+    read ahead, its one buffer in a page the buffer cache holds, its used element in the page
+    last checked) is offered to the move stage five cycles after its start is taken: one
+    cycle each in E_START (its head, read ahead, checked there), E_HEAD (into flight),
+    E_DESC_CHK and E_BUF_XL (the cached piece, the buffer's last: handed over from there,
+    with no E_NEXT), then E_MOVE. A chain that reads or translates takes longer. TX and RX,
+    eight chains with heads in table order and their buffers in one page, so most need
+    nothing; every chain is the model's."""
+    tb, rng, base = await seeded(dut, "read-ahead walk cycles")
+    size = 16
+    for rx in (False, True):
+        page = BUFS + PAGE * rng.randrange(64)
+        first = rng.randrange(size - 8)
+        for k in range(8):
+            tb.desc(tb.areas[0], first + k, page + 0x200 * k + rng.randrange(0x80),
+                    rng.choice([1, 64, 76, 0x100]), VRING_DESC_F_WRITE if rx else 0, 0)
+        tb.publish(size, 0, [first + k for k in range(8)])
+        res = await run_chains(tb, size, 0, rx, 8, f"seed {base} rx={rx} in one page")
+        assert [o for o, _ in res] == ["handed"] * 8, res
+        quiet = [not g["ar"] and not g["tr"] for _, g in res]
+        after = [g["offer_after"] for _, g in res]
+        # chain 0 reads everything; the chain whose heads' read brings the next four reads them
+        assert sum(quiet) >= 5, (base, rx, quiet, after)
+        assert all(a == 5 for a, q in zip(after, quiet) if q), (base, rx, quiet, after)
+        assert all(a > 5 for a, q in zip(after, quiet) if not q), (base, rx, quiet, after)
 
 
 @cocotb.test()
