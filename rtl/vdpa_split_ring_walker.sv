@@ -253,7 +253,8 @@ assign start_ready = e_state_reg == E_IDLE &&
                       (rf_desc_reg && !start_rx && start_vq == e_vq_reg));
 assign vq = e_vq_reg;
 assign rx = e_rx_reg;
-assign head = e_head_reg;
+// (in E_START the head read ahead, which head_now takes into flight there)
+assign head = e_state_reg == E_START ? pf_head : e_head_reg;
 
 wire logic [16:0] e_size = ctx_size;
 // the walker's last_avail and used index: the context's, plus the chains of its queue the
@@ -284,11 +285,33 @@ wire logic [31:0] bx_page_rest = 32'd4096 - 32'(x_iova_reg[11:0]);
 // boundary then takes its first piece from the page the queue's buffer before it ended in,
 // and only its new page goes to the IOTLB
 wire logic [31:0] bx_piece = x_left_reg < bx_page_rest ? x_left_reg : bx_page_rest;
-assign tr_req_valid = w_tr_buf || wp_tr_valid;
-assign tr_req_group = w_tr_buf ? ctx_dgroup : wp_tr_group;
-assign tr_req_iova = w_tr_buf ? x_iova_reg : wp_tr_iova;
-assign tr_req_len = w_tr_buf ? bx_page_rest : wp_tr_len;
-assign tr_req_write = w_tr_buf ? e_rx_reg : wp_tr_write;
+
+// The buffer page after the chain's: translated ahead into the buffer cache as the chain is
+// offered to the move stage, so the queue's next buffer, which a driver puts where this one
+// ended, finds the page it runs into there instead of waiting for the IOTLB in its walk. The
+// page is the first one past the chain's last buffer byte that this buffer did not touch
+// (x_iova_reg is the buffer's end once its last piece is in). Asked only when the cache does
+// not hold it, when the walker's own translations do not ask in that cycle, and never twice
+// at once; the answer only fills the cache (a refusal is dropped: it reports nothing, and
+// the chain that needs the page asks again and faults in its own walk). The walker's other
+// requests wait while it is out (the IOTLB has one translation outstanding at a time).
+logic          bt_wait_reg;        // its request taken, the answer awaited
+logic [QW-1:0] bt_vq_reg;
+logic [7:0]    bt_group_reg;
+logic          bt_write_reg;
+logic [63:0]   bt_iova_reg;
+wire logic [63:0] bt_page = {x_iova_reg[63:12] + 52'(x_iova_reg[11:0] != 12'd0), 12'd0};
+// the buffer cache's lookup port is free in E_MOVE: it is asked for that page then
+wire logic        bt_go = e_state_reg == E_MOVE && h_valid && !bc_hit && !bt_wait_reg &&
+                          !wp_tr_valid;
+// the walker's other requests held back while the answer is out (taken from its cycle on)
+wire logic        tr_free = !bt_wait_reg || tr_resp_valid;
+wire logic        w_tr_ready = tr_req_ready && tr_free;
+assign tr_req_valid = tr_free && (w_tr_buf || wp_tr_valid || bt_go);
+assign tr_req_group = (w_tr_buf || !wp_tr_valid) ? ctx_dgroup : wp_tr_group;
+assign tr_req_iova = w_tr_buf ? x_iova_reg : wp_tr_valid ? wp_tr_iova : bt_page;
+assign tr_req_len = w_tr_buf ? bx_page_rest : wp_tr_valid ? wp_tr_len : 32'd4096;
+assign tr_req_write = (w_tr_buf || !wp_tr_valid) ? e_rx_reg : wp_tr_write;
 
 // AXI user sideband {kind[2:0], asid[7:0], vq[7:0]} (vdpa_vq_engine): the ring area of each
 // access (kind as vdpa_model.dma.AccessKind: DESC 0, AVAIL 1, USED 2, INDIRECT 3)
@@ -342,7 +365,7 @@ vdpa_ring_port #(
     .rdata(wp_rdata),
     .asid(wp_asid),
     .tr_req_valid(wp_tr_valid),
-    .tr_req_ready(tr_req_ready),
+    .tr_req_ready(w_tr_ready),
     .tr_req_group(wp_tr_group),
     .tr_req_iova(wp_tr_iova),
     .tr_req_len(wp_tr_len),
@@ -390,19 +413,19 @@ vdpa_xlate_cache #(
     .rst(rst),
     .lk_set(e_vq_reg),
     .lk_group(ctx_dgroup),
-    .lk_iova(x_iova_reg),
-    .lk_len(bx_piece),
+    .lk_iova(e_state_reg == E_MOVE ? bt_page : x_iova_reg),
+    .lk_len(e_state_reg == E_MOVE ? 32'd1 : bx_piece),
     .lk_write(e_rx_reg),
     .hit(bc_hit),
     .hit_pa(bc_pa),
     .hit_asid(bc_asid),
-    .req_taken(w_tr_buf && tr_req_ready),
-    .fill_valid(e_state_reg == E_BUF_XLW && tr_resp_valid && tr_resp_ok),
-    .fill_set(e_vq_reg),
-    .fill_group(ctx_dgroup),
-    .fill_iova(x_iova_reg),
+    .req_taken((w_tr_buf || (bt_go && !wp_tr_valid)) && w_tr_ready),
+    .fill_valid((e_state_reg == E_BUF_XLW || bt_wait_reg) && tr_resp_valid && tr_resp_ok),
+    .fill_set(bt_wait_reg ? bt_vq_reg : e_vq_reg),
+    .fill_group(bt_wait_reg ? bt_group_reg : ctx_dgroup),
+    .fill_iova(bt_wait_reg ? bt_iova_reg : x_iova_reg),
     .fill_len(tr_resp_len),
-    .fill_write(e_rx_reg),
+    .fill_write(bt_wait_reg ? bt_write_reg : e_rx_reg),
     .fill_pa(tr_resp_pa),
     .fill_asid(tr_resp_asid),
     .flush(tr_flush)
@@ -594,12 +617,15 @@ wire logic        cpl_known = cpl_ok_reg[e_vq_reg] && w_elem_in_page &&
                               w_elem[63:12] == cpl_page_reg[e_vq_reg];
 
 // The walk's steps that need no cycle of their own when everything they look at is at hand:
-// a head whose entry was read ahead is checked in E_START (no refill of head descriptors
-// running, which E_HEAD_CHK waits for), and a chain whose last buffer's last piece is in
-// and whose completion is known to translate (cpl_known) is handed over without E_NEXT, which
-// would find no NEXT flag and no E2BIG (this piece the last segment that fits)
-wire logic head_chk_now = rf_state_reg == RF_IDLE && (e_state_reg == E_HEAD_CHK ||
-                                                      (e_state_reg == E_START && e_known && pf_hit));
+// a head whose entry was read ahead is checked and taken into flight in E_START (no refill
+// of head descriptors running, which E_HEAD_CHK waits for; the context answers whether it is
+// in flight for `head`, which is that entry's then), and a chain whose last buffer's last
+// piece is in and whose completion is known to translate (cpl_known) is handed over without
+// E_NEXT, which would find no NEXT flag and no E2BIG (this piece the last segment that fits)
+wire logic start_fast = e_state_reg == E_START && e_known && pf_hit && rf_state_reg == RF_IDLE;
+wire logic head_chk_now = start_fast || (e_state_reg == E_HEAD_CHK && rf_state_reg == RF_IDLE);
+wire logic head_bad = 17'(w_head) >= e_size;
+wire logic head_now = e_state_reg == E_HEAD || (start_fast && !head_bad);
 wire logic bp_ends_chain = (d_flags_reg & DESC_F_NEXT) == 0 && cpl_known && !seg_over_reg &&
                            32'(seg_cnt_reg) != MAX_SEGS;
 
@@ -619,7 +645,7 @@ assign ev_rearm = !e_rx_reg && ((e_state_reg == E_START && e_known) ||
                                 (e_state_reg == E_AVAIL_CHK && avail_new));
 assign ev_seen = e_state_reg == E_AVAIL_CHK && avail_new;
 assign ev_seen_idx = m_rshift;
-assign ev_ift_set = e_state_reg == E_HEAD && !ctx_in_flight;
+assign ev_ift_set = head_now && !ctx_in_flight;
 assign ev_ift_clr = (e_state_reg == E_MOVE && w_abandon) || e_state_reg == E_RX_DROP ||
                     (fault_now && w_abandon);
 // the record: the ASID and direction only for a translation fault (0xff and 0 otherwise)
@@ -740,23 +766,7 @@ always_ff @(posedge clk) begin
             pf_data_reg[e_vq_reg] <= wp_rdata[127:0];
         end
         E_HEAD: begin
-            if (ctx_in_flight) begin
-                // the driver exposed a head that is still in flight
-                f_errno_reg <= FAULT_EINVAL;
-                f_iova_reg <= 64'(e_head_reg);
-                e_state_reg <= E_FAULT;
-            end else if (dpf_hit) begin
-                // taken into flight (ev_ift_set); its descriptor was read ahead: checked at
-                // once, as E_DESC_RD would have it read
-                e_count_reg <= 17'd1;
-                e_dpf_reg <= 1'b1;
-                e_dpf_desc_reg <= dpf_desc;
-                e_dpf_rd_reg <= 1'b1;
-                e_state_reg <= E_DESC_CHK;
-            end else begin
-                // taken into flight (ev_ift_set)
-                e_state_reg <= E_DESC_RD;
-            end
+            // (head_now below)
         end
         E_DESC_RD: begin
             if (e_count_reg == (e_ind_reg ? e_ind_max_reg : e_size)) begin
@@ -843,7 +853,7 @@ always_ff @(posedge clk) begin
         end
         E_BUF_XL: begin
             // (a piece from the cache: bp_valid below)
-            if (w_tr_buf && tr_req_ready) begin
+            if (w_tr_buf && w_tr_ready) begin
                 e_state_reg <= E_BUF_XLW;
             end
         end
@@ -978,13 +988,33 @@ always_ff @(posedge clk) begin
     if (head_chk_now) begin
         e_head_reg <= w_head;
         e_i_reg <= w_head;
-        if (17'(w_head) >= e_size) begin
+        if (head_bad) begin
             // __vringh_get_head: "Guest says index %u > %u is available"
             f_errno_reg <= FAULT_EINVAL;
             f_iova_reg <= 64'(w_head);
             e_state_reg <= E_FAULT;
         end else begin
             e_state_reg <= E_HEAD;
+        end
+    end
+    // the head taken into flight: in E_HEAD, or in E_START with its check (head_now)
+    if (head_now) begin
+        if (ctx_in_flight) begin
+            // the driver exposed a head that is still in flight
+            f_errno_reg <= FAULT_EINVAL;
+            f_iova_reg <= 64'(head);
+            e_state_reg <= E_FAULT;
+        end else if (dpf_hit) begin
+            // taken into flight (ev_ift_set); its descriptor was read ahead: checked at
+            // once, as E_DESC_RD would have it read
+            e_count_reg <= 17'd1;
+            e_dpf_reg <= 1'b1;
+            e_dpf_desc_reg <= dpf_desc;
+            e_dpf_rd_reg <= 1'b1;
+            e_state_reg <= E_DESC_CHK;
+        end else begin
+            // taken into flight (ev_ift_set)
+            e_state_reg <= E_DESC_RD;
         end
     end
 
@@ -1002,6 +1032,18 @@ always_ff @(posedge clk) begin
         x_iova_reg <= x_iova_reg + 64'(bp_len);
         x_left_reg <= x_left_reg - bp_len;
         e_state_reg <= (x_left_reg != bp_len) ? E_BUF_XL : bp_ends_chain ? E_MOVE : E_NEXT;
+    end
+
+    // the next buffer page translated ahead (bt_go)
+    if (bt_wait_reg && tr_resp_valid) begin
+        bt_wait_reg <= 1'b0;
+    end
+    if (bt_go && w_tr_ready) begin
+        bt_wait_reg <= 1'b1;
+        bt_vq_reg <= e_vq_reg;
+        bt_group_reg <= ctx_dgroup;
+        bt_write_reg <= e_rx_reg;
+        bt_iova_reg <= bt_page;
     end
 
     // the background refill (rf_go)
@@ -1070,6 +1112,7 @@ always_ff @(posedge clk) begin
         e_dpf_reg <= 1'b0;
         e_state_reg <= E_IDLE;
         rf_state_reg <= RF_IDLE;
+        bt_wait_reg <= 1'b0;
         e_vq_reg <= '0;
         e_rx_reg <= 1'b0;
         w_bank_reg <= 1'b0;
