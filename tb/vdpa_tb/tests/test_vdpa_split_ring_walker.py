@@ -770,10 +770,12 @@ async def test_read_ahead_chain_walk_cycles(dut):
         assert [o for o, _ in res] == ["handed"] * 8, res
         quiet = [not g["ar"] and not g["tr"] for _, g in res]
         after = [g["offer_after"] for _, g in res]
-        # chain 0 reads everything; the chain whose heads' read brings the next four reads them
+        # chain 0 reads and translates everything, and chain 4 reads the descriptors of 4..7;
+        # the others need nothing (at least five of eight, whatever the random ahead)
         assert sum(quiet) >= 5, (base, rx, quiet, after)
-        assert all(a == 4 for a, q in zip(after, quiet) if q), (base, rx, quiet, after)
-        assert all(a > 4 for a, q in zip(after, quiet) if not q), (base, rx, quiet, after)
+        assert all(a == 4 for a, q in zip(after, quiet, strict=True) if q), (base, rx, quiet, after)
+        assert all(a > 4 for a, q in zip(after, quiet, strict=True) if not q), \
+            (base, rx, quiet, after)
 
 
 @cocotb.test()
