@@ -419,7 +419,7 @@ vdpa_xlate_cache #(
     .hit(bc_hit),
     .hit_pa(bc_pa),
     .hit_asid(bc_asid),
-    .req_taken((w_tr_buf || (bt_go && !wp_tr_valid)) && w_tr_ready),
+    .req_taken((w_tr_buf || bt_go) && w_tr_ready),
     .fill_valid((e_state_reg == E_BUF_XLW || bt_wait_reg) && tr_resp_valid && tr_resp_ok),
     .fill_set(bt_wait_reg ? bt_vq_reg : e_vq_reg),
     .fill_group(bt_wait_reg ? bt_group_reg : ctx_dgroup),

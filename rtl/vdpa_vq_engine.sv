@@ -737,8 +737,8 @@ logic [SW-1:0] mv_seg_idx;
 // the move stage's chain ends in this cycle (on to the completion stage, or dropped)
 logic             ms_end;
 // the move stage takes the walker's chain when it is free, or in the cycle the chain before
-// it ends (the mover takes it with that done: back to back; the receive buffer's free of the
-// old frame's slot and claim of the new frame then come in the same cycle, for two slots)
+// it ends (the mover takes it with that done: back to back; the receive buffer's claim of the
+// new frame comes in that cycle, the free of the old frame's slot in the next: two slots)
 wire logic        h_ready = (ms_state_reg == MS_IDLE || ms_end) && mv_req_ready;
 wire logic        hand_off = w_h_valid && h_ready;
 assign rxb_claim = hand_off && w_rx;

@@ -442,7 +442,7 @@ async def test_back_to_back(dut):
                 if int(dut.req_valid.value) and int(dut.req_ready.value):
                     taken += 1
                     with_done += int(dut.done_valid.value) and int(dut.done_ready.value)
-                if int(dut.done_valid.value) and int(dut.done_ready.value):
+                if rx and int(dut.done_valid.value) and int(dut.done_ready.value):
                     at_done.append([tb.mem.read(a, n) for a, n in spans])
                 await FallingEdge(dut.clk)
                 if taken == frames:
