@@ -114,6 +114,9 @@ module vdpa_nic_pair #(
     output wire logic d0_irq_config,
     output wire logic d0_irq_cpl,
     output wire logic d0_irq_fault,
+    output wire logic d0_rx_evict,
+    output wire logic [7:0] d0_rx_evict_vq,
+    output wire logic [15:0] d0_rx_evict_seq,
     input  wire logic d1_rst,
     input  wire logic [AXIL_ADDR_W-1:0] d1_s_axil_awaddr,
     input  wire logic [2:0] d1_s_axil_awprot,
@@ -184,7 +187,10 @@ module vdpa_nic_pair #(
     output wire logic [7:0] d1_irq_vq,
     output wire logic d1_irq_config,
     output wire logic d1_irq_cpl,
-    output wire logic d1_irq_fault
+    output wire logic d1_irq_fault,
+    output wire logic d1_rx_evict,
+    output wire logic [7:0] d1_rx_evict_vq,
+    output wire logic [15:0] d1_rx_evict_seq
 );
 
 vdpa_nic_top #(
@@ -289,7 +295,10 @@ vdpa_nic_top #(
     .irq_vq(d0_irq_vq),
     .irq_config(d0_irq_config),
     .irq_cpl(d0_irq_cpl),
-    .irq_fault(d0_irq_fault)
+    .irq_fault(d0_irq_fault),
+    .rx_evict(d0_rx_evict),
+    .rx_evict_vq(d0_rx_evict_vq),
+    .rx_evict_seq(d0_rx_evict_seq)
 );
 
 vdpa_nic_top #(
@@ -394,7 +403,10 @@ vdpa_nic_top #(
     .irq_vq(d1_irq_vq),
     .irq_config(d1_irq_config),
     .irq_cpl(d1_irq_cpl),
-    .irq_fault(d1_irq_fault)
+    .irq_fault(d1_irq_fault),
+    .rx_evict(d1_rx_evict),
+    .rx_evict_vq(d1_rx_evict_vq),
+    .rx_evict_seq(d1_rx_evict_seq)
 );
 
 endmodule

@@ -155,7 +155,13 @@ module vdpa_nic_top
     output wire logic [7:0]              irq_vq,          // ... for this VQ
     output wire logic                    irq_config,      // config change (NEEDS_RESET), pulse
     output wire logic                    irq_cpl,         // a command completion is waiting (level)
-    output wire logic                    irq_fault        // a fault record is waiting (level)
+    output wire logic                    irq_fault,       // a fault record is waiting (level)
+
+    /* Received frames the device dropped to make room (a testbench's view, not a host's): a
+     * frame parked for a queue with no buffer, dropped when another waited at the wire */
+    output wire logic                    rx_evict,        // pulse
+    output wire logic [7:0]              rx_evict_vq,     // ... the frame's receive VQ (tdest)
+    output wire logic [15:0]             rx_evict_seq     // ... its arrival number mod 2^16
 );
 
 localparam int NARGS = 12;
@@ -265,6 +271,7 @@ vdpa_vq_engine #(
     .clk(clk), .rst(rst),
     .driver_ok(dev_status[2]), .drv_features(drv_features),
     .needs_reset(needs_reset), .rx_drops(rx_drops), .dp_idle(dp_idle),
+    .rx_evict(rx_evict), .rx_evict_vq(rx_evict_vq), .rx_evict_seq(rx_evict_seq),
     .iotlb_hold(eng_hold), .eng_busy(eng_busy),
     .cmd_valid(vq_cmd_valid), .cmd_op(vq_cmd_op), .cmd_args(vq_cmd_args), .cmd_busy(vq_busy),
     .done_valid(vq_done_valid), .done_status(vq_done_status), .done_data(vq_done_data),

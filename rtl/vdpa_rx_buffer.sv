@@ -23,8 +23,20 @@
  * offered frame is the oldest held frame that is the oldest of its tdest (frames of one tdest
  * leave in arrival order, as the model's per-queue deque) and is fresh with q_ready or parked
  * with q_wake: a parked frame never holds up a frame for another tdest. It keeps its slot, and
- * later frames for its tdest wait behind it in theirs; only if they fill every slot does the
- * wire wait (the model's per-queue deque has no bound; a NIC would drop them).
+ * later frames for its tdest wait behind it in theirs.
+ *
+ * A queue with no buffers never holds up the wire either. When a frame waits at the wire, every
+ * slot is full and the engine is not at work on a frame (no hold, no pulse), the oldest parked
+ * frame whose tdest has no q_wake is dropped to make room (`evict` pulses with its tdest and
+ * arrival number). That is the drop both kernel parents make for a receive queue with no
+ * buffer (drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work counts it in rx_drops; mlx5
+ * hardware discards it), made only when the room is needed, so a queue whose buffers come soon
+ * loses nothing. The frame dropped is always the oldest its tdest holds, and one never offered
+ * or still woken is never dropped. A frame for a queue the engine will not act on at all
+ * (stopped: fresh with no q_ready) is not parked and is kept: the wire waits behind a stopped
+ * device as the kernel's suspend wants. The arrival number (`evict_seq`) counts every frame
+ * that finished at the wire since reset, kept or dropped, from 0 mod 2^16: the testbench tells
+ * the reference model which frame went (model/vdpa_model/device.py: rx_evicted).
  *
  * The engine looks at `full` (a frame is offered), `len`, `vq`, `fresh`, reads the bytes it
  * needs through the read port, and pulses `take` when it is done with the frame (delivered or
@@ -50,6 +62,9 @@
  *   fresh         the offered frame has not been offered to its queue yet
  *   receiving     part of a frame has been taken in (not quiescent)
  *   drop          one-cycle pulse: a frame was dropped at its tlast (too long or empty)
+ *   evict,        one-cycle pulse: a parked frame was dropped to let the wire in; its tdest
+ *   evict_vq,     and its arrival number
+ *   evict_seq
  *   q_ready,      per tdest 0..NVQ-1, from the engine: it would act now on a fresh frame,
  *   q_wake        on a parked frame for that tdest
  *   hold          from the engine: it is working on the offered frame
@@ -64,8 +79,9 @@
  *   rd_data       (one bus beat of the frame at any byte offset; bytes past len are whatever
  *                 the buffer holds)
  *
- * SLOTS = 1 is the buffer before issue 10 cycle for cycle: one frame, the wire held off while it
- * is held, offered whenever the engine would act on it.
+ * SLOTS = 1 is the buffer before issue 10 cycle for cycle (one frame, the wire held off while it
+ * is held, offered whenever the engine would act on it), except that a parked frame now makes
+ * room for one waiting at the wire.
  */
 module vdpa_rx_buffer #(
     // AXI-Stream data width in bits (32, 64, 128, 256 or 512)
@@ -95,6 +111,9 @@ module vdpa_rx_buffer #(
     output wire logic                 fresh,
     output wire logic                 receiving,
     output wire logic                 drop,
+    output wire logic                 evict,
+    output wire logic [7:0]           evict_vq,
+    output wire logic [15:0]          evict_seq,
 
     /* From the engine */
     input  wire logic [NVQ-1:0]       q_ready,
@@ -159,6 +178,11 @@ logic [7:0]   vq_reg[SLOTS];
 logic [SLOTS-1:0] older_reg[SLOTS];
 logic [SLOTS-1:0] new_reg;      // the slot filled at the last edge (not flushed with the rest)
 logic [SW-1:0] lock_reg;        // the slot offered in the cycle before (frozen while hold)
+logic [15:0]  arrived_reg;      // frames finished at the wire since reset, kept or dropped
+logic [15:0]  seq_reg[SLOTS];   // each held frame's arrival number
+logic         evict_reg;
+logic [7:0]   evict_vq_reg;
+logic [15:0]  evict_seq_reg;
 logic         taken_reg;        // the engine has taken the frame it holds (its slot may refill)
 
 // ---- where the wire writes: the slot of the frame under way, else the lowest free one ----
@@ -188,6 +212,8 @@ endfunction
 logic [SLOTS-1:0] eligible;     // oldest of its tdest, and the engine would act on it now
 logic [SLOTS-1:0] first;        // the oldest eligible frame (at most one bit)
 logic [SW-1:0]    first_idx;
+logic [SLOTS-1:0] evictable;    // oldest of its tdest, parked, and its tdest not woken
+logic [SW-1:0]    victim_idx;   // the oldest evictable frame
 always_comb begin
     for (int s = 0; s < SLOTS; s++) begin
         logic behind;
@@ -199,16 +225,26 @@ always_comb begin
         end
         eligible[s] = full_reg[s] && !claimed_reg[s] && !behind &&
                       tdest_woken(vq_reg[s], fresh_reg[s]);
+        evictable[s] = full_reg[s] && !claimed_reg[s] && !behind && !fresh_reg[s] &&
+                       !tdest_woken(vq_reg[s], 1'b0);
     end
     first_idx = '0;
+    victim_idx = '0;
     for (int s = 0; s < SLOTS; s++) begin
         first[s] = eligible[s] && (older_reg[s] & eligible) == '0;
         if (first[s]) begin
             first_idx = SW'(s);
         end
+        if (evictable[s] && (older_reg[s] & evictable) == '0) begin
+            victim_idx = SW'(s);
+        end
     end
 end
 wire logic [SW-1:0] sel = hold ? lock_reg : first_idx;
+// room for the frame at the wire: only when nothing else will free a slot (no frame under
+// way, no slot free, the engine neither holding a frame nor pulsing at this edge)
+wire logic evict_go = s_axis_rx_tvalid && !started_reg && !free_found && !hold &&
+                      !take && !tried && !claim && !free && !flush && |evictable;
 
 assign s_axis_rx_tready = in_ready;
 assign full = hold ? full_reg[lock_reg] && !taken_reg : |eligible;
@@ -218,6 +254,9 @@ assign vq = vq_reg[sel];
 assign fresh = fresh_reg[sel];
 assign receiving = wptr_reg != 0;
 assign drop = drop_reg;
+assign evict = evict_reg;
+assign evict_vq = evict_vq_reg;
+assign evict_seq = evict_seq_reg;
 
 // position of each kept byte of the input beat in the frame (tkeep may have null bytes)
 logic [BW:0] in_pos[BYTES];
@@ -235,6 +274,7 @@ wire logic [FW+1:0] wend = (FW+2)'(wptr_reg) + (FW+2)'(in_cnt);
 
 always_ff @(posedge clk) begin
     drop_reg <= 1'b0;
+    evict_reg <= 1'b0;
     new_reg <= '0;
     if (!hold) begin
         lock_reg <= sel;
@@ -259,6 +299,7 @@ always_ff @(posedge clk) begin
         started_reg <= 1'b1;
         wslot_reg <= wslot;
         if (s_axis_rx_tlast) begin
+            arrived_reg <= arrived_reg + 16'd1;
             started_reg <= 1'b0;
             wptr_reg <= '0;
             over_reg <= 1'b0;
@@ -269,6 +310,7 @@ always_ff @(posedge clk) begin
                 fresh_reg[wslot] <= 1'b1;
                 len_reg[wslot] <= wend[FW:0];
                 vq_reg[wslot] <= s_axis_rx_tdest;
+                seq_reg[wslot] <= arrived_reg;
                 for (int s = 0; s < SLOTS; s++) begin
                     older_reg[s][wslot] <= 1'b0;
                 end
@@ -292,6 +334,12 @@ always_ff @(posedge clk) begin
         full_reg[free_slot] <= 1'b0;
         claimed_reg[free_slot] <= 1'b0;
     end
+    if (evict_go) begin
+        full_reg[victim_idx] <= 1'b0;
+        evict_reg <= 1'b1;
+        evict_vq_reg <= vq_reg[victim_idx];
+        evict_seq_reg <= seq_reg[victim_idx];
+    end
     if (rst) begin
         fresh_reg <= '0;
         wptr_reg <= '0;
@@ -300,6 +348,8 @@ always_ff @(posedge clk) begin
         full_reg <= '0;
         claimed_reg <= '0;
         drop_reg <= 1'b0;
+        evict_reg <= 1'b0;
+        arrived_reg <= '0;
         new_reg <= '0;
         lock_reg <= '0;
         taken_reg <= 1'b0;

@@ -133,7 +133,7 @@ module vdpa_vq_ctx
     input  wire logic [7:0]           f_asid,
 
     /* Received frames dropped this cycle (buffer, walker, move and completion stages) */
-    input  wire logic [2:0]           rx_dropped,
+    input  wire logic [3:0]           rx_dropped,
 
     /* Device state */
     output wire logic                 needs_reset,

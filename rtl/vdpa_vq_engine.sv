@@ -121,6 +121,11 @@ module vdpa_vq_engine
     output wire logic [31:0]          rx_drops,
     output wire logic                 dp_idle,
 
+    /* A parked received frame dropped to let the wire in: pulse, its VQ, its arrival number */
+    output wire logic                 rx_evict,
+    output wire logic [7:0]           rx_evict_vq,
+    output wire logic [15:0]          rx_evict_seq,
+
     /* IOTLB handshake: hold new chains while a mapping change waits; busy while in a chain */
     input  wire logic                 iotlb_hold,
     output wire logic                 eng_busy,
@@ -370,11 +375,15 @@ logic         uw_keep;
 wire logic    cs_commit = uw_commit;
 // the move stage's chain is dropped: its queue went to ERR
 logic         ms_ift_clr;
-// received frames dropped this cycle: by the buffer (too long, empty) and each stage
+// received frames dropped this cycle: by the buffer (too long, empty, or parked and evicted
+// to let the wire in) and each stage
 logic         rxb_drop_now;
+logic         rxb_evict;
 logic         drop_walk, drop_move;
 logic [2:0]   drop_done;
-wire logic [2:0] rx_dropped = 3'(rxb_drop_now) + 3'(drop_walk) + 3'(drop_move) + drop_done;
+assign rx_evict = rxb_evict;
+wire logic [3:0] rx_dropped = 4'(rxb_drop_now) + 4'(rxb_evict) + 4'(drop_walk) + 4'(drop_move) +
+                              4'(drop_done);
 // the queue the completion writer reads (the move stage's at the request, then its own); the
 // request may come with the previous chain's done (uw_take)
 logic         uw_take;
@@ -499,6 +508,9 @@ vdpa_rx_buffer #(
     .fresh(rxb_fresh),
     .receiving(rxb_receiving),
     .drop(rxb_drop_now),
+    .evict(rxb_evict),
+    .evict_vq(rx_evict_vq),
+    .evict_seq(rx_evict_seq),
     .q_ready(rxb_q_ready),
     .q_wake(rxb_q_wake),
     .hold(rxb_hold),

@@ -102,7 +102,9 @@ class Virtqueue:
     completed: int = 0
     rx_dropped: int = 0
     tx_dropped: int = 0
-    rx_frames: collections.deque[bytes] = dataclasses.field(default_factory=collections.deque)
+    #: frames from the wire waiting for a buffer, oldest first: (arrival number, frame)
+    rx_frames: collections.deque[tuple[int, bytes]] = dataclasses.field(
+        default_factory=collections.deque)
 
 
 class ReferenceDevice(VdpaOps, DeviceHarness):
@@ -131,6 +133,8 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self.vlans: set[int] = set()
         self._tx: list[TxPacket] = []
         self._faults: list[DeviceFault] = []
+        #: frames offered by the wire so far, mod 2^16: the next frame's arrival number
+        self._rx_arrivals = 0
         #: host-physical ranges that answer DMA with an error (:meth:`poison`)
         self.bus_errors: list[tuple[int, int]] = []
         #: the parent's firmware-work model; ``backing`` is the host memory behind the
@@ -685,7 +689,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
     def _receive(self, vq: Virtqueue, mover: SegmentMover, chain: Chain) -> int:
         """RX: write a header (num_buffers = 1 where present) and the frame. A frame larger than
         the buffer is dropped and the buffer left for the next one (-1)."""
-        frame = vq.rx_frames[0]
+        frame = vq.rx_frames[0][1]
         hdr_len = net_hdr_len(self.features)
         total = hdr_len + len(frame)
         if total > chain.write_len:
@@ -722,10 +726,31 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         queue set up drops it, rather than kept for a later driver (virtio 1.2 §2.1)."""
         if not 0 <= vq < self.nvqs or vq % 2 or self.is_cvq(vq):
             raise ValueError(f"vq {vq} is not a receive queue")
+        arrival, self._rx_arrivals = self._rx_arrivals, (self._rx_arrivals + 1) & 0xFFFF
         if not self.driver_ok:
             self.vqs[vq].rx_dropped += 1
             return
-        self.vqs[vq].rx_frames.append(bytes(frame))
+        self.vqs[vq].rx_frames.append((arrival, bytes(frame)))
+
+    def rx_evicted(self, vq: int, arrival: int) -> bool:
+        """The device under test dropped the frame that arrived ``arrival``-th (mod 2^16, every
+        frame offered by :meth:`inject_rx` counted, from 0) for receive queue ``vq`` while it
+        waited for a buffer, to make room for another frame: this reference forgets it too and
+        counts it in ``rx_dropped``. Both kernel parents drop a frame for a receive queue with
+        no buffer (drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work, ``rx_drops``); this
+        model keeps such frames without bound instead, so the two agree on which frames arrive
+        only if it is told which ones the device dropped (DeviceHarness.take_rx_evicted). False
+        if this queue holds no such frame (the device dropped one it had delivered, or never
+        had): the caller reports the divergence."""
+        if not 0 <= vq < self.nvqs:
+            return False
+        frames = self.vqs[vq].rx_frames
+        for i, (seq, _) in enumerate(frames):
+            if seq == arrival & 0xFFFF:
+                del frames[i]
+                self.vqs[vq].rx_dropped += 1
+                return True
+        return False
 
     def take_tx(self) -> list[TxPacket]:
         out, self._tx = self._tx, []

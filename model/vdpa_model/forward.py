@@ -165,6 +165,9 @@ class ForwardingOps(VdpaOps, DeviceHarness):
     def take_faults(self) -> list[DeviceFault]:
         return cast(list[DeviceFault], self.inner.take_faults())
 
+    def take_rx_evicted(self) -> list[tuple[int, int]]:
+        return cast(list[tuple[int, int]], self.inner.take_rx_evicted())
+
 
 #: Every op name of the contract, in ``struct vdpa_config_ops`` order (for tests and recorders).
 OP_NAMES: tuple[str, ...] = (

@@ -161,6 +161,7 @@ class Lockstep(ForwardingOps):
             except VdpaError as e:
                 results.append(("err", e))
             if dev is self.dut and catch_up is not None:
+                self._forget_rx_evicted()
                 await catch_up()
         if catch_up is not None:
             results.reverse()
@@ -175,12 +176,25 @@ class Lockstep(ForwardingOps):
         return rv
 
     # -- DeviceHarness ------------------------------------------------------------------------
+    def _forget_rx_evicted(self) -> None:
+        """Tell the reference which received frames the DUT dropped to make room
+        (DeviceHarness.take_rx_evicted), before the reference serves its receive queues:
+        such a frame must be one the reference still holds for that queue."""
+        for vq, arrival in self.dut.take_rx_evicted():
+            if not self.ref.rx_evicted(vq, arrival):
+                raise Divergence(f"the dut dropped received frame #{arrival} of vq {vq} to make "
+                                 f"room, a frame the reference does not hold there (delivered "
+                                 f"already, or never sent to that queue)")
+
     async def settle(self) -> None:
         """Let both run dry, then compare memory, frames on the wire and faults. Every effect
         is taken from both devices before anything is judged, so a :class:`Divergence` names
-        all that differed and hands over what each device reported."""
-        await self.ref.settle()
+        all that differed and hands over what each device reported. The DUT runs dry first:
+        the received frames it dropped to make room are dropped from the reference before the
+        reference serves its queues."""
         await self.dut.settle()
+        self._forget_rx_evicted()
+        await self.ref.settle()
         self.settles_compared += 1
         ref_tx, dut_tx = self.ref.take_tx(), self.dut.take_tx()
         ref_f, dut_f = self.ref.take_faults(), self.dut.take_faults()

@@ -263,3 +263,12 @@ class DeviceHarness(abc.ABC):
     @abc.abstractmethod
     def take_faults(self) -> list[DeviceFault]:
         """Faults reported since the last call."""
+
+    def take_rx_evicted(self) -> list[tuple[int, int]]:
+        """Received frames the device dropped on its own since the last call, to make room: a
+        frame held for a receive queue with no buffer, dropped when another frame needed its
+        place (both kernel parents drop such frames: drivers/vdpa/vdpa_sim/vdpa_sim_net.c:
+        vdpasim_net_work). Each is (receive VQ, arrival number mod 2^16), the arrival number
+        counting every frame offered by :meth:`inject_rx` from 0; oldest first. A device that
+        keeps such frames without bound, as the reference model does, returns none."""
+        return []

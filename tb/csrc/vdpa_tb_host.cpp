@@ -100,6 +100,7 @@ struct Device {
     uint64_t axil_results[kAxilResults] = {};
 
     uint32_t irq[256] = {};
+    std::vector<uint32_t> rx_evicted;  // (vq << 16) | arrival number, in the order dropped
     Stall stall[VTB_NUM_CH];
     bool any_stall = false;
     bool settle_arm = false;
@@ -342,6 +343,21 @@ void vtb_irq(int dev, int vq) { ++dev_of(dev).irq[vq & 0xFF]; }
 
 void vtb_irq_counts(int dev, uint32_t* out256) {
     std::memcpy(out256, dev_of(dev).irq, sizeof(dev_of(dev).irq));
+}
+
+void vtb_rx_evicted(int dev, int vq, int seq) {
+    dev_of(dev).rx_evicted.push_back((static_cast<uint32_t>(vq & 0xFF) << 16) |
+                                     static_cast<uint32_t>(seq & 0xFFFF));
+}
+
+size_t vtb_rx_evicted_count(int dev) { return dev_of(dev).rx_evicted.size(); }
+
+size_t vtb_rx_evicted_take(int dev, uint32_t* out, size_t cap) {
+    auto& log = dev_of(dev).rx_evicted;
+    const size_t n = std::min(cap, log.size());
+    std::copy(log.begin(), log.begin() + static_cast<std::ptrdiff_t>(n), out);
+    log.erase(log.begin(), log.begin() + static_cast<std::ptrdiff_t>(n));
+    return n;
 }
 
 void vtb_set_stall(int dev, int chan, uint32_t pattern, int len) {

@@ -119,6 +119,10 @@ uint64_t vtb_axil_result(int dev, uint64_t ticket);
 void vtb_axil_restart(int dev);
 
 void vtb_irq_counts(int dev, uint32_t* out256);
+// Received frames the device dropped to make room (its rx_evict port), oldest first: up to
+// `cap` records ((vq << 16) | arrival number) moved into `out`; returns how many.
+size_t vtb_rx_evicted_count(int dev);
+size_t vtb_rx_evicted_take(int dev, uint32_t* out, size_t cap);
 // Stall `chan` on cycle k of every `len` cycles when bit k of `pattern` is set; len 0 = never.
 void vtb_set_stall(int dev, int chan, uint32_t pattern, int len);
 void vtb_settle_arm(int dev);
@@ -140,6 +144,7 @@ svBit vtb_rx_beat(int dev, int nbytes, svBitVecVal* data, long long* keep, svBit
 svBit vtb_axil_next(int dev, svBit* write, int* addr, int* data);
 svBit vtb_axil_complete(int dev, int rdata, int resp);
 void vtb_irq(int dev, int vq);
+void vtb_rx_evicted(int dev, int vq, int seq);
 void vtb_protocol_error(int dev, const char* what);
 
 #ifdef __cplusplus

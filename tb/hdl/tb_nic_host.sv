@@ -131,6 +131,9 @@ module tb_nic_host #(
     input  wire logic [7:0]              irq_vq,
     input  wire logic                    irq_fault,       // fault records wait to be read
     input  wire logic                    dp_idle,         // the device's own quiescence
+    input  wire logic                    rx_evict,        // a parked received frame dropped
+    input  wire logic [7:0]              rx_evict_vq,
+    input  wire logic [15:0]             rx_evict_seq,
 
     /* To Python */
     output      logic                    axil_done,       // toggles when the queue runs dry
@@ -168,6 +171,7 @@ import "DPI-C" function bit vtb_axil_next(input int dev, output bit write, outpu
                                           output int data);
 import "DPI-C" function bit vtb_axil_complete(input int dev, input int rdata, input int resp);
 import "DPI-C" function void vtb_irq(input int dev, input int vq);
+import "DPI-C" function void vtb_rx_evicted(input int dev, input int vq, input int seq);
 import "DPI-C" function void vtb_protocol_error(input int dev, input string what);
 
 initial begin
@@ -497,6 +501,11 @@ end
 // ---------------------------------------------------------------------------------------
 always @(posedge clk) begin : irq_counter
     if (!rst && irq_vq_valid) vtb_irq(DEV, 32'(irq_vq));
+end
+
+// received frames the device dropped to make room, for the reference model (rx_evicted)
+always @(posedge clk) begin : evict_log
+    if (!rst && rx_evict) vtb_rx_evicted(DEV, 32'(rx_evict_vq), 32'(rx_evict_seq));
 end
 
 // received frames are quiet once none is queued, or when the idle device refuses the next one

@@ -87,6 +87,9 @@ wire logic [7:0] P``m_axis_tx_tdest, P``s_axis_rx_tdest, P``irq_vq; \
 wire logic P``m_axis_tx_tvalid, P``m_axis_tx_tready, P``m_axis_tx_tlast, P``m_axis_tx_tuser; \
 wire logic P``s_axis_rx_tvalid, P``s_axis_rx_tready, P``s_axis_rx_tlast; \
 wire logic P``irq_vq_valid, P``irq_config, P``irq_cpl, P``irq_fault; \
+wire logic P``rx_evict; \
+wire logic [7:0] P``rx_evict_vq; \
+wire logic [15:0] P``rx_evict_seq; \
 wire logic P``axil_done, P``settled;
 
 `define NIC_HOST(P, INDEX, IDLE) \
@@ -127,6 +130,7 @@ tb_nic_host #( \
     .s_axis_rx_tvalid(P``s_axis_rx_tvalid), .s_axis_rx_tready(P``s_axis_rx_tready), \
     .s_axis_rx_tlast(P``s_axis_rx_tlast), .s_axis_rx_tdest(P``s_axis_rx_tdest), \
     .irq_vq_valid(P``irq_vq_valid), .irq_vq(P``irq_vq), .irq_fault(P``irq_fault), \
+    .rx_evict(P``rx_evict), .rx_evict_vq(P``rx_evict_vq), .rx_evict_seq(P``rx_evict_seq), \
     .dp_idle(IDLE), .axil_done(P``axil_done), .settled(P``settled) \
 );
 

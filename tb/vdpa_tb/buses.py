@@ -95,6 +95,11 @@ class BusModels(abc.ABC):
         """Transmitted frames so far: (tdest, aborted, bytes, the simulation time in ps its
         last beat left the device, or None where the bus model cannot tell) each."""
 
+    @abc.abstractmethod
+    def take_rx_evicted(self) -> list[tuple[int, int]]:
+        """(receive VQ, arrival number) of each pulse of the device's rx_evict port since the
+        last call, oldest first (DeviceHarness.take_rx_evicted)."""
+
     @property
     @abc.abstractmethod
     def irq_count(self) -> dict[int, int]: ...
@@ -162,6 +167,9 @@ class HdlBus(BusModels):
         count = self.dev.cycles()
         return [(dest, aborted, data, now_ps - (count - cycle) * CLK_NS * 1000)
                 for dest, aborted, data, cycle in self.dev.take_tx()]
+
+    def take_rx_evicted(self) -> list[tuple[int, int]]:
+        return self.dev.take_rx_evicted()
 
     @property
     def irq_count(self) -> dict[int, int]:
@@ -239,7 +247,9 @@ class CocotbextBus(BusModels):
             logging.getLogger(f"cocotb.{dut._name}.{prefix}{bus}").setLevel(logging.WARNING)
         self._irq_count: dict[int, int] = {}
         self._irq_fault = getattr(dut, f"{prefix}irq_fault")
+        self._rx_evicted: list[tuple[int, int]] = []
         self._monitor: Any = None
+        self._evict_monitor: Any = None
 
     def _keep_burst_user(self, channel: Any, field: str, write: bool) -> None:
         """The slave model takes an address from ``channel``, then serves that burst's beats
@@ -281,6 +291,10 @@ class CocotbextBus(BusModels):
             out.append((int(tdest), bool(user and user[-1]), bytes(f.tdata), None))
         return out
 
+    def take_rx_evicted(self) -> list[tuple[int, int]]:
+        out, self._rx_evicted = self._rx_evicted, []
+        return out
+
     @property
     def irq_count(self) -> dict[int, int]:
         return dict(self._irq_count)
@@ -298,6 +312,19 @@ class CocotbextBus(BusModels):
     def start(self) -> None:
         if self._monitor is None:
             self._monitor = cocotb.start_soon(self._run_irq_monitor())
+        if self._evict_monitor is None:
+            self._evict_monitor = cocotb.start_soon(self._run_evict_monitor())
+
+    async def _run_evict_monitor(self) -> None:
+        """Log rx_evict pulses (never two in consecutive cycles: the frame let in takes one)."""
+        valid = getattr(self.dut, f"{self.prefix}rx_evict")
+        vq_sig = getattr(self.dut, f"{self.prefix}rx_evict_vq")
+        seq_sig = getattr(self.dut, f"{self.prefix}rx_evict_seq")
+        while True:
+            await RisingEdge(valid)
+            if not (vq_sig.value.is_resolvable and seq_sig.value.is_resolvable):
+                raise BusError("rx_evict rose with an unknown rx_evict_vq or rx_evict_seq")
+            self._rx_evicted.append((int(vq_sig.value), int(seq_sig.value)))
 
     async def _run_irq_monitor(self) -> None:
         """Count notification pulses (the NOTIFY_COUNT registers count the same)."""

@@ -59,6 +59,10 @@ class RtlHarness(DeviceHarness):
         out, self._faults = self._faults, []
         return out
 
+    def take_rx_evicted(self) -> list[tuple[int, int]]:
+        """The device's rx_evict port, logged by the bus model (DeviceHarness.take_rx_evicted)."""
+        return self.bus.take_rx_evicted() if self.bus is not None else []
+
     async def read_faults(self) -> None:
         """Pop every waiting fault record (the testbench calls this when irq_fault rises)."""
         while True:

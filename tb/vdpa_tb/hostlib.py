@@ -61,6 +61,8 @@ _SIG: dict[str, tuple[Any, list[Any]]] = {
     "vtb_axil_result": (ctypes.c_uint64, [ctypes.c_int, ctypes.c_uint64]),
     "vtb_axil_restart": (None, [ctypes.c_int]),
     "vtb_irq_counts": (None, [ctypes.c_int, ctypes.c_void_p]),
+    "vtb_rx_evicted_count": (ctypes.c_size_t, [ctypes.c_int]),
+    "vtb_rx_evicted_take": (ctypes.c_size_t, [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]),
     "vtb_set_stall": (None, [ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.c_int]),
     "vtb_settle_arm": (None, [ctypes.c_int]),
     "vtb_protocol_error_count": (ctypes.c_size_t, [ctypes.c_int]),
@@ -79,6 +81,7 @@ _SIG: dict[str, tuple[Any, list[Any]]] = {
                                        ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]),
     "vtb_axil_complete": (ctypes.c_uint8, [ctypes.c_int, ctypes.c_int, ctypes.c_int]),
     "vtb_irq": (None, [ctypes.c_int, ctypes.c_int]),
+    "vtb_rx_evicted": (None, [ctypes.c_int, ctypes.c_int, ctypes.c_int]),
     "vtb_cycle": (ctypes.c_int, [ctypes.c_int]),
     "vtb_protocol_error": (None, [ctypes.c_int, ctypes.c_char_p]),
 }
@@ -211,6 +214,16 @@ class HostDevice:
         """Used-buffer notifications so far, per VQ (only VQs that had some)."""
         self.c.vtb_irq_counts(self.index, self._irq.ctypes.data)
         return {int(v): int(self._irq[v]) for v in np.flatnonzero(self._irq)}
+
+    def take_rx_evicted(self) -> list[tuple[int, int]]:
+        """(receive VQ, arrival number mod 2^16) of each received frame the device dropped to
+        make room since the last call, oldest first."""
+        n = int(self.c.vtb_rx_evicted_count(self.index))
+        if not n:
+            return []
+        out = np.zeros(n, dtype=np.uint32)
+        got = int(self.c.vtb_rx_evicted_take(self.index, out.ctypes.data, n))
+        return [(int(r) >> 16, int(r) & 0xFFFF) for r in out[:got]]
 
     def set_stall(self, channel: str, pattern: Sequence[int] | None) -> None:
         """Hold ``channel`` off on cycle k of every ``len(pattern)`` when ``pattern[k]`` is set;

@@ -20,7 +20,7 @@ import pytest
 
 from vdpa_model.device import ReferenceDevice
 from vdpa_model.dma import AccessKind, AccessLog
-from vdpa_model.flows import open_device, receive, start_device
+from vdpa_model.flows import kick_if_needed, open_device, receive, start_device
 from vdpa_model.guest import GuestNetDriver, GuestVirtqueue
 from vdpa_model.memory import Allocator, GiB, GuestMemory, MiB
 from vdpa_model.ops import VqObjectState
@@ -442,6 +442,32 @@ def test_rx_frame_without_driver_ok_dropped() -> None:
     drv = GuestNetDriver(b.mem, b.alloc, queue_pairs=1, queue_size=QSIZE, features=b.features)
     run(start_device(b.v, drv.vqs, features=b.features))
     assert run(receive(b.v, b.dev, drv, 0, [b"new" * 30])) == [b"new" * 30]
+
+
+def test_rx_frame_the_device_dropped_is_forgotten() -> None:
+    """DeviceHarness.take_rx_evicted: a device under test may drop a frame it holds for a
+    receive queue with no buffer (vdpa_sim_net.c: vdpasim_net_work counts it in rx_drops).
+    Told which one by its arrival number (every frame offered counted from 0, a frame dropped
+    for DRIVER_OK clear too), the reference forgets exactly that frame, counts it, and
+    delivers the others in order; a frame it does not hold on that queue is refused."""
+    b = Bench()
+    run(b.v.set_status(0))
+    run(b.dev.inject_rx(0, b"stale" * 30))          # arrival 0, DRIVER_OK clear: dropped
+    run(start_device(b.v, b.driver.vqs, features=b.features))
+    frames = [bytes([i]) * (60 + 10 * i) for i in range(4)]
+    for f in frames:                                 # arrivals 1..4, no buffer posted yet
+        run(b.dev.inject_rx(0, f))
+    assert b.dev.rx_evicted(0, 2)
+    assert not b.dev.rx_evicted(0, 2), "the same frame forgotten twice"
+    assert not b.dev.rx_evicted(0, 0), "a frame never queued (dropped at arrival) forgotten"
+    assert not b.dev.rx_evicted(0, 9), "a frame never offered forgotten"
+    assert b.dev.vqs[0].rx_dropped == 2
+    assert run(receive(b.v, b.dev, b.driver, 0, [])) == []
+    b.driver.post_rx(0, 3, 2048, kick=False)
+    run(kick_if_needed(b.v, b.driver.rx_vq(0)))
+    run(b.dev.settle())
+    assert b.driver.reap_rx(0) == [frames[0], frames[2], frames[3]]
+    assert not b.dev.rx_evicted(0, 1), "a frame already delivered forgotten"
 
 
 @pytest.mark.parametrize("layout", [{"split_header": True}, {"indirect": True}])

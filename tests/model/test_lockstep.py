@@ -261,3 +261,20 @@ def test_bus_error_is_eio_and_keeps_what_moved_before() -> None:
     assert mem.read(hdr, 12) == bytes(10) + b"\x01\x00"       # written before the error
     assert mem.read(bad + 0x800, 64) == bytes(64)              # nothing past it
     assert net.tx_vq(0).used_idx == 0 and net.rx_vq(1).used_idx == 0
+
+
+class DropsUnknownFrame(ReferenceDevice):
+    """Reports dropping received frame #5 of receiveq0, which never arrived."""
+
+    def take_rx_evicted(self) -> list[tuple[int, int]]:
+        return [(0, 5)]
+
+
+def test_dut_dropping_a_frame_the_reference_does_not_hold_is_a_divergence() -> None:
+    """A DUT may drop a received frame held for a queue with no buffer (take_rx_evicted), and
+    the reference forgets it; a frame the reference does not hold on that queue is a loss the
+    contract does not allow, named at the settle."""
+    mems = GuestMemory(), GuestMemory()
+    lock = Lockstep(DropsUnknownFrame(mems[0]), ReferenceDevice(mems[1]), *mems)
+    with pytest.raises(Divergence, match="frame #5 of vq 0"):
+        run(lock.settle())

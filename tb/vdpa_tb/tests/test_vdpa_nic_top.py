@@ -924,6 +924,50 @@ async def test_rx_queue_without_buffers_does_not_hold_up_others(dut):
 
 
 @cocotb.test(timeout_time=40000, timeout_unit=US)
+async def test_rx_queue_without_buffers_drops_its_oldest_when_the_wire_waits(dut):
+    """Goal: a ready receive queue with no buffer posted never holds up the wire, even with
+    more frames for it than the receive buffer has slots (issue 10): once every slot is full
+    and a frame waits at the wire, the device drops that queue's oldest frame, as both kernel
+    parents drop a frame for a receive queue with no buffer (vdpa_sim_net.c:
+    vdpasim_net_work counts it in rx_drops).
+    Stimulus: receiveq0 and receiveq1 RDY, buffers posted on receiveq1 only; 2*RX_SLOTS+1
+    frames for receiveq0, then 2*RX_SLOTS for receiveq1; later buffers posted and kicked on
+    receiveq0.
+    Check: lockstep at both settles, the reference told which frames the device dropped
+    (take_rx_evicted, else the two diverge at the first settle); receiveq1 has all its frames
+    at the first settle; at least the frames past RX_SLOTS of receiveq0 are dropped, counted in
+    RX_DROPS and by the reference; after its kick receiveq0 gets exactly the rest, the newest,
+    in order."""
+    env = await make_env(dut)
+    rng = random.Random(61)
+    net = await bring_up(env, 2)
+    drops = await env.tb.port.read("RX_DROPS")
+    slots = param("RX_SLOTS", 4)
+    rq_a, rq_b = net.rx_index(0), net.rx_index(1)
+    fa = frames(2 * slots + 1, rng)
+    fb = frames(2 * slots, rng)
+    net.post_rx(1, len(fb), 2048, kick=False)
+    await flows.kick_if_needed(env.v, net.rx_vq(1))
+    for f in fa:
+        await env.lock.inject_rx(rq_a, f)
+    for f in fb:
+        await env.lock.inject_rx(rq_b, f)
+    await env.lock.settle()
+    assert net.reap_rx(1) == fb, "receiveq1's frames held up behind receiveq0's"
+    assert net.reap_rx(0) == []
+    lost = await env.tb.port.read("RX_DROPS") - drops
+    assert len(fa) - slots <= lost <= len(fa), f"{lost} of {len(fa)} frames dropped"
+    assert env.lock.ref.vqs[rq_a].rx_dropped == lost
+    assert env.lock.ref.vqs[rq_b].rx_dropped == 0
+    net.post_rx(0, len(fa), 2048, kick=False)
+    assert await flows.kick_if_needed(env.v, net.rx_vq(0)), "no kick: the test proves nothing"
+    await env.lock.settle()
+    assert net.reap_rx(0) == fa[lost:], "receiveq0 must keep its newest frames, in order"
+    assert await env.tb.port.read("RX_DROPS") == drops + lost
+    env.tb.assert_dma_clean()
+
+
+@cocotb.test(timeout_time=40000, timeout_unit=US)
 async def test_tx_not_starved_by_rx_at_line_rate(dut):
     """Goal: received frames arriving back to back (a frame always waiting in a receive slot)
     do not starve a kicked transmit queue.

@@ -368,6 +368,71 @@ async def test_parked_frame_does_not_hold_up_another_tdest(dut):
     assert tb.drops == 0
 
 
+@cocotb.test()
+async def test_parked_frame_evicted_when_the_wire_waits(dut):
+    """A queue with no buffer never holds up the wire. With every slot full and a frame waiting
+    at the wire, the oldest parked frame whose tdest has no q_wake is dropped to let it in:
+    `evict` pulses once with its tdest and arrival number. Not while that tdest is woken (its
+    buffers came), and never a fresh frame: frames of a stopped queue (no q_ready) keep their
+    slots and the wire waits."""
+    tb = TB(dut)
+    await tb.cycle_reset()
+    rng = random.Random(9)
+    qa, qs = 2, 4  # qa: ready with no buffer; qs: stopped
+    evicts: list[tuple[int, int]] = []
+
+    async def log_evicts() -> None:
+        while True:
+            await RisingEdge(dut.clk)
+            await ReadOnly()
+            if dut.evict.value:
+                evicts.append((int(dut.evict_vq.value), int(dut.evict_seq.value)))
+
+    cocotb.start_soon(log_evicts())
+
+    def frame() -> bytes:
+        return rng.randbytes(rng.randint(1, 3 * tb.lanes))
+
+    await tb.set_queues(tb.q_bit(qa), 0)
+    a0 = frame()
+    await tb.send(tb.beats(a0, rng, True), qa, rng, idle=0.1)  # arrival 0
+    await tb.check_offered(a0, qa)
+    await FallingEdge(dut.clk)
+    dut.hold.value = 1
+    await tb.pulse("tried")
+    await FallingEdge(dut.clk)
+    dut.hold.value = 0
+    for _ in range(tb.slots - 1):  # arrivals 1 .. SLOTS-1, for the stopped queue
+        await tb.send(tb.beats(frame(), rng, False), qs, rng, idle=0.0)
+    await ReadOnly()
+    assert dut.s_axis_rx_tready.value == 0, "every slot full: the wire must wait"
+    # a frame waits at the wire while qa is woken: nothing is dropped, a0 is offered again
+    await tb.set_queues(tb.q_bit(qa), tb.q_bit(qa))
+    waiting = cocotb.start_soon(tb.send(tb.beats(frame(), rng, False), qs, rng, idle=0.0))
+    await ClockCycles(dut.clk, 12)
+    await tb.check_offered(a0, qa, fresh=0)
+    assert dut.s_axis_rx_tready.value == 0 and evicts == [], \
+        f"a frame of a woken queue dropped: {evicts}"
+    # the wake goes (the kick was for nothing): a0 makes room
+    await tb.set_queues(tb.q_bit(qa), 0)
+    await waiting  # arrival SLOTS
+    await ClockCycles(dut.clk, 2)
+    assert evicts == [(qa, 0)], f"evictions {evicts}, a0's (tdest {qa}, arrival 0) expected"
+    # every slot holds a fresh frame of the stopped queue: the wire waits, nothing is dropped
+    blocked = cocotb.start_soon(tb.send(tb.beats(frame(), rng, False), qa, rng, idle=0.0))
+    await ClockCycles(dut.clk, 20)
+    await ReadOnly()
+    assert dut.s_axis_rx_tready.value == 0 and evicts == [(qa, 0)], \
+        f"a fresh frame was dropped or let the wire in: {evicts}"
+    # the stopped queue starts: its oldest is offered, taken, and the wire goes on
+    await tb.set_queues(tb.q_bit(qa) | tb.q_bit(qs), 0)
+    offered = await tb.offered()
+    assert offered is not None and offered[0] == qs
+    await tb.pulse("take")
+    await blocked
+    assert tb.drops == 0 and evicts == [(qa, 0)]
+
+
 async def read_claimed(tb: TB, slot: int, frame: bytes) -> None:
     """Every byte of ``frame``, claimed in ``slot``, through the read port (rd_claimed)."""
     dut = tb.dut
@@ -474,6 +539,7 @@ class Frame:
     data: bytes
     done_edge: int = -1
     fresh: bool = True
+    seq: int = -1  # arrival number: frames finished at the wire before it, kept or dropped
 
 
 @dataclass
@@ -502,6 +568,19 @@ class RefBuffer:
     def tready(self) -> bool:
         return self.under_way or len(self.held) < self.slots
 
+    def victim(self, valid: bool, hold: bool, pulses: bool, wake: int) -> Frame | None:
+        """The frame dropped at this edge to let the wire in: a frame waits at the wire, none
+        is under way, every slot is full and the engine neither holds nor pulses; then the
+        oldest frame that is the oldest of its tdest, parked, and whose tdest has no q_wake."""
+        if not valid or self.under_way or len(self.held) < self.slots or hold or pulses:
+            return None
+        seen: set[int] = set()
+        for f in self.held:
+            if f.dest not in seen and not f.fresh and not self.woken(f, 0, wake):
+                return f
+            seen.add(f.dest)
+        return None
+
 
 @cocotb.test()
 async def test_random_against_reference(dut):
@@ -517,7 +596,7 @@ async def test_random_against_reference(dut):
     dests = [0, 2, 3, tb.nvq + 1, 6 % tb.nvq]
     small = min(tb.max_frame, 8 * tb.lanes)
     todo: list[tuple[int, bytes, list[Beat], bool]] = []
-    for _ in range(30 * tb.slots):
+    for _ in range(30 * max(2, tb.slots)):
         d = rng.choice(dests)
         r = rng.random()
         n = (0 if r < 0.03 else tb.max_frame + rng.randint(1, tb.lanes) if r < 0.06
@@ -527,6 +606,9 @@ async def test_random_against_reference(dut):
         todo.append((d, data, beats, 1 <= n <= tb.max_frame))
     left: list[Frame] = []  # in the order frames left the buffer
     flushed: set[int] = set()
+    evicted: list[Frame] = []
+    arrivals = 0
+    evict_due: Frame | None = None  # dropped at the last edge: its evict pulse is now
     sent: list[Frame] = []
     expect_drops = sum(1 for t in todo if not t[3])
     ready = wake = 0
@@ -577,6 +659,12 @@ async def test_random_against_reference(dut):
         assert int(dut.s_axis_rx_tready.value) == int(ref.tready()), (
             f"cycle {t}: tready {int(dut.s_axis_rx_tready.value)}, {len(ref.held)} of "
             f"{tb.slots} slots held, frame under way {ref.under_way}")
+        got_evict = (int(dut.evict.value), int(dut.evict_vq.value) if dut.evict.value else 0,
+                     int(dut.evict_seq.value) if dut.evict.value else 0)
+        want_evict = ((1, evict_due.dest, evict_due.seq & 0xFFFF) if evict_due is not None
+                      else (0, 0, 0))
+        assert got_evict == want_evict, \
+            f"cycle {t}: evict (pulse, tdest, arrival) {got_evict}, {want_evict} expected"
         if offer is None or offer not in ref.held:
             assert dut.full.value == 0, f"cycle {t}: a frame offered, none expected"
         else:
@@ -591,6 +679,11 @@ async def test_random_against_reference(dut):
                     assert rd[j] == offer.data[p], f"cycle {t}: byte {p} of the offered frame"
         # ---- the edge: the reference steps as the documented behaviour says ----
         accepted = valid and ref.tready()
+        evict_due = ref.victim(valid, hold, take or tried or flush, wake)
+        if evict_due is not None:
+            ref.held.remove(evict_due)
+            left.append(evict_due)
+            evicted.append(evict_due)
         if flush:
             for f in [f for f in ref.held if f.done_edge != t - 1]:
                 ref.held.remove(f)
@@ -602,9 +695,10 @@ async def test_random_against_reference(dut):
             beat_i += 1
             if beat_i == len(cur[2]):
                 if cur[3]:
-                    f = Frame(cur[0], cur[1], done_edge=t)
+                    f = Frame(cur[0], cur[1], done_edge=t, seq=arrivals)
                     ref.held.append(f)
                     sent.append(f)
+                arrivals += 1
                 cur = None
         if tried:
             assert ref.lock is not None
@@ -646,7 +740,8 @@ async def test_random_against_reference(dut):
     for d in set(dests):
         assert [f for f in left if f.dest == d] == [f for f in sent if f.dest == d], \
             f"frames to tdest {d} left out of order"
-    tb.dut._log.info("%d frames: %d delivered or dropped, %d flushed, %d parked at least once",
-                     len(sent), len(sent) - len(flushed), len(flushed),
-                     sum(1 for f in sent if not f.fresh))
+    tb.dut._log.info("%d frames: %d delivered or dropped, %d flushed, %d parked at least once, "
+                     "%d evicted", len(sent), len(sent) - len(flushed) - len(evicted),
+                     len(flushed), sum(1 for f in sent if not f.fresh), len(evicted))
     assert len(flushed) < len(sent), "the flush took every frame: the test proves little"
+    assert evicted, "no frame was evicted: the test proves nothing of the eviction"
