@@ -147,6 +147,7 @@ class Lockstep(ForwardingOps):
 
     async def _through(self, name: str, args: tuple[Any, ...], call: OpCall) -> Any:
         """Call ``name`` on both devices; same result or same errno, else :class:`Divergence`."""
+        self._forget_rx_evicted()
         results: list[tuple[str, Any]] = []
         order: tuple[Any, ...] = (self.ref, self.dut)
         catch_up = None
@@ -178,13 +179,13 @@ class Lockstep(ForwardingOps):
     # -- DeviceHarness ------------------------------------------------------------------------
     def _forget_rx_evicted(self) -> None:
         """Tell the reference which received frames the DUT dropped to make room
-        (DeviceHarness.take_rx_evicted), before the reference serves its receive queues:
-        such a frame must be one the reference still holds for that queue."""
+        (DeviceHarness.take_rx_evicted), before the reference serves its receive queues or
+        runs an op (a reset drops what it holds): such a frame must be one the reference
+        has not delivered."""
         for vq, arrival in self.dut.take_rx_evicted():
             if not self.ref.rx_evicted(vq, arrival):
                 raise Divergence(f"the dut dropped received frame #{arrival} of vq {vq} to make "
-                                 f"room, a frame the reference does not hold there (delivered "
-                                 f"already, or never sent to that queue)")
+                                 f"room, a frame the reference delivered or never had there")
 
     async def settle(self) -> None:
         """Let both run dry, then compare memory, frames on the wire and faults. Every effect
