@@ -8,7 +8,7 @@
 /*
  * Mutant ids: deliberate bugs of the kind a vendor's device could have, each selected by the
  * MUTANT parameter of vdpa_nic_top (and vdpa_nic_pair, vdpa_iotlb, vdpa_cmd_proc,
- * vdpa_vq_engine, vdpa_used_writer, vdpa_ring_port, vdpa_axi_arb), so the regression can
+ * vdpa_vq_engine, vdpa_used_writer, vdpa_ring_port, vdpa_axi_arb, vdpa_rx_buffer), so the regression can
  * prove it catches each one (`make mutate`, docs/mutation.md). MUTANT = MUT_NONE (0), the default, is the correct device: every hook is
  * a comparison of two constants that the tools fold away.
  *
@@ -43,6 +43,7 @@ localparam int MUT_R_ROUTED_BY_GRANT = 15;
 localparam int MUT_REFILL_KEEPS_STALE = 16;
 localparam int MUT_UNMAP_NO_DRAIN = 17;
 localparam int MUT_BATCH_FAULT_WHOLE = 18;
+localparam int MUT_EVICT_WOKEN = 19;
 /* verilator lint_on UNUSEDPARAM */
 
 endpackage

@@ -83,7 +83,9 @@
  * is held, offered whenever the engine would act on it), except that a parked frame now makes
  * room for one waiting at the wire.
  */
-module vdpa_rx_buffer #(
+module vdpa_rx_buffer
+    import vdpa_mutants_pkg::*;
+#(
     // AXI-Stream data width in bits (32, 64, 128, 256 or 512)
     parameter int DATA_W = 64,
     // Largest received frame kept (bytes)
@@ -91,7 +93,9 @@ module vdpa_rx_buffer #(
     // Frames held at once, a power of two >= 1
     parameter int SLOTS = 4,
     // tdests the engine says q_ready / q_wake for (its VQs); a frame for any other is offered
-    parameter int NVQ = 8
+    parameter int NVQ = 8,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
+    parameter int MUTANT = MUT_NONE
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
@@ -226,7 +230,7 @@ always_comb begin
         eligible[s] = full_reg[s] && !claimed_reg[s] && !behind &&
                       tdest_woken(vq_reg[s], fresh_reg[s]);
         evictable[s] = full_reg[s] && !claimed_reg[s] && !behind && !fresh_reg[s] &&
-                       !tdest_woken(vq_reg[s], 1'b0);
+                       (!tdest_woken(vq_reg[s], 1'b0) || MUTANT == MUT_EVICT_WOKEN);  // mutant MUT_EVICT_WOKEN
     end
     first_idx = '0;
     victim_idx = '0;

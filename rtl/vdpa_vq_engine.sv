@@ -492,7 +492,8 @@ vdpa_rx_buffer #(
     .DATA_W(DATA_W),
     .MAX_FRAME(MAX_FRAME),
     .SLOTS(RX_SLOTS),
-    .NVQ(NVQ)
+    .NVQ(NVQ),
+    .MUTANT(MUTANT)
 ) rx_buffer_inst (
     .clk(clk),
     .rst(rst),

@@ -200,6 +200,17 @@ CATALOGUE: tuple[Mutant, ...] = (
            "drivers/vhost/vringh.c: __vringh_complete (each completion stands on its own); "
            "docs/rtl-interface.md (a batch keeps a one-chain device's order, state and faults)",
            ("test_batched_completion_cut_at_a_refused_element",), "vdpa_vq_engine"),
+    Mutant("evict_woken",
+           "the receive buffer makes room for a frame at the wire by dropping a parked frame "
+           "of a queue that has just been woken (its buffers posted and kicked): the frame "
+           "those buffers were for is lost although the queue no longer lacks a buffer. Only "
+           "a wake that comes while every slot is full and the wire waits shows it; on the "
+           "device the engine serves a woken queue within cycles",
+           "drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work (a frame is dropped only "
+           "for a receive queue with no buffer); docs/rtl-interface.md (the receive buffer "
+           "drops only a parked frame of a queue still without buffers)",
+           ("test_parked_frame_evicted_when_the_wire_waits",), "vdpa_rx_buffer",
+           base="rx_buffer-s4-w64-f9216"),
 )
 
 IDS: dict[str, int] = read_ids()
