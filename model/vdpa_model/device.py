@@ -102,8 +102,9 @@ class Virtqueue:
     completed: int = 0
     rx_dropped: int = 0
     tx_dropped: int = 0
-    #: frames from the wire waiting for a buffer, oldest first: (arrival number, frame)
-    rx_frames: collections.deque[tuple[int, bytes]] = dataclasses.field(
+    #: frames from the wire waiting for a buffer, oldest first: (arrival number, frame), the
+    #: frame None where the device under test dropped it (ReferenceDevice.rx_evicted)
+    rx_frames: collections.deque[tuple[int, bytes | None]] = dataclasses.field(
         default_factory=collections.deque)
 
 
@@ -590,6 +591,8 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
                 vq.doorbell = False  # RX runs on frames; a kick only says buffers were added
                 if not vq.rx_frames:
                     return False
+                if vq.rx_frames[0][1] is None:
+                    return self._evicted(vq)
             elif not vq.doorbell:
                 return False
             if vq.avail_seen == vq.last_avail:
@@ -680,6 +683,19 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         self._faults.append(DeviceFault(vq.index, e.errno, e.reason, e.asid,
                                         f.iova if f else None, f.write if f else None))
 
+    def _evicted(self, vq: Virtqueue) -> bool:
+        """The oldest frame of receive queue ``vq`` is one the device under test dropped
+        (rx_evicted). It dropped only a frame it had tried and found no buffer for, with
+        every older frame of the queue handled as here: so at this point it read the avail
+        ring empty and, with EVENT_IDX, asked for a kick at the next buffer (avail_event =
+        last_avail, as :meth:`find_empty`), whatever the guest has posted since. The frame
+        goes, counted in ``rx_dropped``."""
+        assert vq.ring is not None
+        vq.rx_frames.popleft()
+        vq.rx_dropped += 1
+        vq.ring.publish_avail_event(vq.last_avail)
+        return True
+
     def _transmit(self, vq: Virtqueue, mover: SegmentMover, chain: Chain) -> int:
         """TX: the readable bytes are header + frame; the frame leaves on the wire. A chain too
         short for the header or too long for a frame is dropped and still completed."""
@@ -695,6 +711,7 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
         """RX: write a header (num_buffers = 1 where present) and the frame. A frame larger than
         the buffer is dropped and the buffer left for the next one (-1)."""
         frame = vq.rx_frames[0][1]
+        assert frame is not None, "a frame the device dropped is served by _evicted"
         hdr_len = net_hdr_len(self.features)
         total = hdr_len + len(frame)
         if total > chain.write_len:
@@ -741,22 +758,23 @@ class ReferenceDevice(VdpaOps, DeviceHarness):
     def rx_evicted(self, vq: int, arrival: int) -> bool:
         """The device under test dropped the frame that arrived ``arrival``-th (mod 2^16, every
         frame offered by :meth:`inject_rx` counted, from 0) for receive queue ``vq`` while it
-        waited for a buffer, to make room for another frame: this reference forgets it too and
-        counts it in ``rx_dropped``. Both kernel parents drop a frame for a receive queue with
-        no buffer (drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work, ``rx_drops``); this
-        model keeps such frames without bound instead, so the two agree on which frames arrive
-        only if it is told which ones the device dropped (DeviceHarness.take_rx_evicted). A
-        frame this reference dropped undelivered itself meanwhile (a reset, say, that came
-        before it was told) agrees and changes nothing. False if it delivered the frame or
-        never had it: the caller reports the divergence."""
+        waited for a buffer, to make room for another frame. Both kernel parents drop a frame
+        for a receive queue with no buffer (drivers/vdpa/vdpa_sim/vdpa_sim_net.c:
+        vdpasim_net_work, ``rx_drops``); this model keeps such frames without bound instead,
+        so the two agree on which frames arrive only if it is told which ones the device
+        dropped (DeviceHarness.take_rx_evicted). The frame keeps its place in the queue, marked
+        dropped: served in its turn, it does what the device did with it (:meth:`_evicted`),
+        so the frames before it still take the buffers they took on the device. A frame this
+        reference dropped undelivered itself meanwhile (a reset, say, that came before it was
+        told) agrees and changes nothing. False if it delivered the frame or never had it:
+        the caller reports the divergence."""
         if not 0 <= vq < self.nvqs:
             return False
         arrival &= 0xFFFF
         frames = self.vqs[vq].rx_frames
         for i, (seq, _) in enumerate(frames):
             if seq == arrival:
-                del frames[i]
-                self.vqs[vq].rx_dropped += 1
+                frames[i] = (seq, None)
                 self._rx_gone.append(arrival)
                 return True
         return arrival in self._rx_gone

@@ -191,8 +191,8 @@ class Lockstep(ForwardingOps):
         """Let both run dry, then compare memory, frames on the wire and faults. Every effect
         is taken from both devices before anything is judged, so a :class:`Divergence` names
         all that differed and hands over what each device reported. The DUT runs dry first:
-        the received frames it dropped to make room are dropped from the reference before the
-        reference serves its queues."""
+        the received frames it dropped to make room are marked dropped in the reference before
+        the reference serves its queues."""
         await self.dut.settle()
         self._forget_rx_evicted()
         await self.ref.settle()

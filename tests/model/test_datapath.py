@@ -448,8 +448,8 @@ def test_rx_frame_the_device_dropped_is_forgotten() -> None:
     """DeviceHarness.take_rx_evicted: a device under test may drop a frame it holds for a
     receive queue with no buffer (vdpa_sim_net.c: vdpasim_net_work counts it in rx_drops).
     Told which one by its arrival number (every frame offered counted from 0, a frame dropped
-    for DRIVER_OK clear too), the reference forgets exactly that frame, counts it once, and
-    delivers the others in order. A frame the reference dropped itself (at arrival, at a
+    for DRIVER_OK clear too), the reference drops exactly that frame in its turn, counts it
+    once, and delivers the others in order. A frame the reference dropped itself (at arrival, at a
     reset) agrees; one it delivered, or never had, is refused."""
     b = Bench()
     run(b.v.set_status(0))
@@ -462,12 +462,14 @@ def test_rx_frame_the_device_dropped_is_forgotten() -> None:
     assert b.dev.rx_evicted(0, 2), "a frame dropped already: the drops agree"
     assert b.dev.rx_evicted(0, 0), "a frame dropped at arrival: the drops agree"
     assert not b.dev.rx_evicted(0, 9), "a frame never offered forgotten"
-    assert b.dev.vqs[0].rx_dropped == 2, "a frame counted twice"
+    assert b.dev.vqs[0].rx_dropped == 1, "a dropped frame counted before its turn"
     assert run(receive(b.v, b.dev, b.driver, 0, [])) == []
+    assert b.dev.vqs[0].rx_dropped == 1, "a dropped frame served ahead of an older one"
     b.driver.post_rx(0, 3, 2048, kick=False)
     run(kick_if_needed(b.v, b.driver.rx_vq(0)))
     run(b.dev.settle())
     assert b.driver.reap_rx(0) == [frames[0], frames[2], frames[3]]
+    assert b.dev.vqs[0].rx_dropped == 2, "a dropped frame not counted once in its turn"
     assert not b.dev.rx_evicted(0, 1), "a frame already delivered forgotten"
     run(b.dev.inject_rx(0, b"held" * 20))           # arrival 5, held at the reset below
     run(b.v.set_status(0))

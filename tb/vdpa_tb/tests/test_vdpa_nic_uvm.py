@@ -306,6 +306,18 @@ class StallCrossTest(VdpaBaseTest):
 
 
 @pyuvm.test(**HOSTILE_TIMEOUT)
+class RxFloodTest(VdpaBaseTest):
+    """Goal: a receive queue with no buffer never holds up the others, and loses only its own
+    oldest frames. Stimulus: RxFloodSeq: up to 14 frames for a queue with no buffer, beside
+    other queues' frames or not, then its buffers. Check: the other queues get every frame
+    at once; the starved queue the newest of its frames, in order, then new frames exactly;
+    lockstep with the reference told which frames the DUT dropped; rx_flood_cg covered."""
+
+    seq_cls = H.RxFloodSeq
+    required = bins("rx_flood_cg", ["*"])
+
+
+@pyuvm.test(**HOSTILE_TIMEOUT)
 class HostileMixTest(VdpaBaseTest):
     """Goal: the hostile sequences mixed on one device life never make the DUT and the
     reference disagree, break isolation or hang. Stimulus: HostileMixSeq (the virtual

@@ -29,7 +29,7 @@ from vdpa_model.spec import bit
 
 from . import config as K
 from .coverage import IN_FLIGHT, RACE_PROGRESS, CoverageModel, size_bucket
-from .items import BusErrorItem, OpItem, RingFaultItem, TrafficItem, VdpaItem
+from .items import BusErrorItem, OpItem, RingFaultItem, RxFloodItem, TrafficItem, VdpaItem
 
 #: where a per-test scoreboard record goes when set (``make regress`` sets it per run and adds
 #: the records up in its summary)
@@ -153,6 +153,9 @@ class VdpaCoverage(uvm_subscriber):
         elif isinstance(item, BusErrorItem):
             m["bus_error_cg"].sample(f"{item.target}:"
                                      f"{'beside_traffic' if item.alongside else 'alone'}")
+        elif isinstance(item, RxFloodItem) and item.dropped >= 0:
+            m["rx_flood_cg"].sample(f"{'some' if item.dropped else 'none'}_dropped:"
+                                    f"{'beside_traffic' if item.beside else 'alone'}")
 
     def report_phase(self) -> None:
         name = ConfigDB().get(self, "", K.COVERAGE_NAME)

@@ -100,7 +100,7 @@ LAYOUTS = ("simple", "split", "indirect")
 #: reports their closure on their own)
 HOSTILE_GROUPS = ("illegal_op_cg", "ring_mix_cg", "ring_straddle_cg", "suspend_race_cg",
                   "reset_mix_cg", "rebind_cg",
-                  "map_churn_cg", "unmap_race_cg", "bus_error_cg", "stall_cg")
+                  "map_churn_cg", "unmap_race_cg", "bus_error_cg", "stall_cg", "rx_flood_cg")
 SIZE_BUCKETS = ("small", "medium", "large")
 DIRECTIONS = ("tx", "rx")
 
@@ -203,6 +203,10 @@ class CoverageModel:
             Covergroup("stall_cg", _cross(("idle_off", "idle_on"), ("bp_off", "bp_on"),
                                           DIRECTIONS),
                        "traffic completed under AXI idle x backpressure, per direction"),
+            Covergroup("rx_flood_cg", _cross(("none_dropped", "some_dropped"),
+                                             ("alone", "beside_traffic")),
+                       "frames for a receive queue with no buffer: the device kept them all "
+                       "or dropped its oldest x other receive queues busy or not"),
         ):
             self.groups[cg.name] = cg
 

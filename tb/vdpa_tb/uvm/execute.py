@@ -30,7 +30,7 @@ from vdpa_model.ops import VqObjectState
 
 from .context import WINDOW_IOVA, WINDOW_PA, WINDOW_SIZE, WINDOW_STRIDE, DeviceContext
 from .coverage import errno_name
-from .items import BusErrorItem, OpItem, RingFaultItem, StallItem, TrafficItem, VdpaItem
+from .items import BusErrorItem, OpItem, RingFaultItem, RxFloodItem, StallItem, TrafficItem, VdpaItem
 
 
 async def execute(ctx: DeviceContext, item: VdpaItem) -> None:
@@ -51,6 +51,8 @@ async def execute(ctx: DeviceContext, item: VdpaItem) -> None:
             await run_ring_fault(ctx, item)
         elif isinstance(item, BusErrorItem):
             await run_bus_error(ctx, item)
+        elif isinstance(item, RxFloodItem):
+            await run_rx_flood(ctx, item)
         elif isinstance(item, StallItem):
             ctx.set_stalls(item.idle, item.backpressure)
             ctx.stalls = (item.idle, item.backpressure)
@@ -381,6 +383,55 @@ async def run_ring_fault(ctx: DeviceContext, item: RingFaultItem) -> None:
 
 
 # -- bus errors ---------------------------------------------------------------------------------
+async def run_rx_flood(ctx: DeviceContext, item: RxFloodItem) -> None:
+    """Offer the flood for receive queue pair ``item.qp``, which has no buffer, interleaved
+    with frames for the other queue pairs, each posted a buffer per frame; settle. Then post a
+    buffer per flood frame on ``item.qp``, settle, and fill the buffers the dropped frames
+    left with new frames, settle. The contract: every other queue gets all its frames in
+    order at the first settle; ``item.qp`` gets the newest of its frames, in order, and then
+    exactly the fillers; the lockstep, told by the DUT which frames it dropped
+    (DeviceHarness.take_rx_evicted), compares memory and faults at each settle."""
+    net = ctx.net
+    assert net is not None, "rx flood before bring-up"
+    rng = random.Random(item.seed)
+    flood = [rng.randbytes(n) for n in item.sizes]
+    side = {qp: [rng.randbytes(n) for n in item.beside]
+            for qp in range(net.queue_pairs) if qp != item.qp}
+    for qp, fr in side.items():
+        if fr:
+            net.post_rx(qp, len(fr), 2048, kick=False)
+            await kick(ctx, net.rx_vq(qp))
+    # each queue's frames in order, the queues interleaved at random
+    order = [item.qp] * len(flood) + [qp for qp, fr in side.items() for _ in fr]
+    rng.shuffle(order)
+    left = {item.qp: list(flood), **{qp: list(fr) for qp, fr in side.items()}}
+    for qp in order:
+        await ctx.lock.inject_rx(net.rx_index(qp), left[qp].pop(0))
+    await ctx.lock.settle()
+    for qp, fr in side.items():
+        if net.reap_rx(qp) != fr:
+            item.problems.append(f"queue pair {qp} beside the flood lost or reordered frames")
+    if net.reap_rx(item.qp):
+        item.problems.append("the starved queue delivered a frame with no buffer posted")
+    net.post_rx(item.qp, len(flood), 2048, kick=False)
+    await kick(ctx, net.rx_vq(item.qp))
+    await ctx.lock.settle()
+    got = net.reap_rx(item.qp)
+    item.dropped = len(flood) - len(got)
+    item.delivered = [len(f) for f in got]
+    if got != flood[item.dropped:]:
+        item.problems.append(f"the starved queue got {len(got)} frames that are not the newest "
+                             f"of its {len(flood)}, in order")
+    fillers = [rng.randbytes(rng.randint(60, 200)) for _ in range(item.dropped)]
+    for f in fillers:
+        await ctx.lock.inject_rx(net.rx_index(item.qp), f)
+    await ctx.lock.settle()
+    if net.reap_rx(item.qp) != fillers:
+        item.problems.append("after the flood the starved queue's buffers did not take the "
+                             "next frames in order")
+    item.outcome = "MISMATCH" if item.problems else "ok"
+
+
 async def run_bus_error(ctx: DeviceContext, item: BusErrorItem) -> None:
     """Poison the target (in the DUT's host and the reference alike), make queue pair
     ``item.qp`` meet it beside healthy traffic on the others, settle: EIO on that VQ, nothing

@@ -22,6 +22,8 @@ sequence                   attacks with
 :class:`UnmapRaceSeq`      an unmap racing TX whose buffers it removes
 :class:`BusErrorSeq`       host error responses on buffers, used rings, descriptor tables
 :class:`StallCrossSeq`     AXI idle x backpressure, 2 x 2, under traffic
+:class:`RxFloodSeq`        frames for a receive queue with no buffer, more than a device
+                           holds, beside the other queues' traffic
 =========================  ==============================================================
 
 Covergroups: coverage.HOSTILE_GROUPS, each crossed with the device state an item met.
@@ -40,7 +42,7 @@ from vdpa_model.spec import bit
 
 from .context import RAM_BASE, RAM_SIZE, WINDOW_SIZE, WINDOW_SLOTS, window
 from .coverage import BUS_TARGETS, OP_STATES, RESET_KINDS, RING_CASES
-from .items import BusErrorItem, OpItem, RingFaultItem, StallItem
+from .items import BusErrorItem, OpItem, RingFaultItem, RxFloodItem, StallItem
 from .sequences import VdpaBaseSeq
 
 T = TypeVar("T")
@@ -575,10 +577,34 @@ class StallCrossSeq(HostileSeq):
                                    self.rng.choice(("simple", "split", "indirect")))
 
 
+class RxFloodSeq(HostileSeq):
+    """A receive queue with no buffer posted flooded with frames (a few, or more than any
+    receive buffer holds), beside frames for the other queue pairs half of the time; then its
+    buffers. A device that keeps such frames only while it has room drops the oldest, never
+    another queue's; whatever it drops, the other queues get every frame at once."""
+
+    FLOODS = (2, 4)
+    #: frames for the starved queue, a few or well past a device's receive slots, half and half
+    FLOOD_FRAMES: ClassVar[Mapping[tuple[int, int], int]] = {(1, 3): 1, (6, 14): 1}
+    #: frames for each other queue pair alongside, and the chance of any
+    BESIDE_FRAMES = (1, 4)
+    BESIDE = 0.5
+
+    async def body(self) -> None:
+        await self.running(64)
+        for _ in range(self.between(self.FLOODS)):
+            beside = (self.sizes(self.between(self.BESIDE_FRAMES), 60, 600)
+                      if self.qps > 1 and self.rng.random() < self.BESIDE else ())
+            await self.send(RxFloodItem("rx_flood", self.rng.randrange(self.qps),
+                                        self.sizes(self.between(self.pick(self.FLOOD_FRAMES)),
+                                                   60, 600),
+                                        beside, self.rng.getrandbits(32)))
+
+
 #: the hostile sequences the virtual sequence mixes, and how often each is picked
 HOSTILE_WEIGHTS: dict[type[HostileSeq], int] = {
     IllegalOpsSeq: 2, RingMixSeq: 2, SuspendStormSeq: 3, ResetMixSeq: 2, RebindSeq: 2,
-    MapChurnSeq: 2, UnmapRaceSeq: 2, BusErrorSeq: 2, StallCrossSeq: 1,
+    MapChurnSeq: 2, UnmapRaceSeq: 2, BusErrorSeq: 2, StallCrossSeq: 1, RxFloodSeq: 1,
 }
 
 

@@ -144,6 +144,30 @@ class BusErrorItem(VdpaItem):
         return f"#{self.uid} bus error at {self.target} qp{self.qp} -> {self.outcome} {self.detail}"
 
 
+class RxFloodItem(VdpaItem):
+    """More frames for receive queue pair ``qp`` than a device may hold while it has no buffer
+    (``sizes``), interleaved with frames for the other queue pairs, which have a buffer for
+    each (``beside`` sizes per other queue pair); then buffers on ``qp``. A device may drop
+    the starved queue's oldest frames to make room (both kernel parents drop a frame for a
+    queue with no buffer: vdpa_sim_net.c: vdpasim_net_work), never another queue's. The
+    driver fills ``dropped`` (frames of ``qp`` that never arrived)."""
+
+    def __init__(self, name: str = "rx_flood", qp: int = 0, sizes: tuple[int, ...] = (),
+                 beside: tuple[int, ...] = (), seed: int = 0) -> None:
+        super().__init__(name)
+        self.qp = qp
+        self.sizes = sizes
+        self.beside = beside
+        self.seed = seed
+        self.dropped = -1
+        self.delivered: list[int] = []
+
+    def __str__(self) -> str:
+        return (f"#{self.uid} rx flood qp{self.qp} {len(self.sizes)} frames, "
+                f"{len(self.beside)} beside each other queue pair -> {self.outcome} "
+                f"(dropped {self.dropped}) {self.detail}")
+
+
 class StallItem(VdpaItem):
     """Turn AXI / AXI-Stream idle cycles (the valids the testbench sources) and backpressure
     (the readies it sinks) on or off for what follows."""
