@@ -868,10 +868,12 @@ wire logic [31:0] mv_req_len = w_rx ? rx_xfer_len : (tx_dropped ? 32'd0 : w_h_to
 wire logic        ms_drop = q_state(32'(ms_vq_reg)) == VQS_ERR;
 wire logic        mv_done_ready = ms_drop || uw_req_ready;
 // a transmitted frame's last beat waits while the completion of its queue's previous chain
-// may still fault (until its used.idx is written), and leaves with the abort flag (the
-// receiver discards it) if it did
+// may still fault (until its used.idx is written: it may leave in the cycle that write's
+// response commits the completion), and leaves with the abort flag (the receiver discards
+// it) if it did
 logic              mv_tvalid, mv_tready, mv_tlast, mv_tuser;
-wire logic         tx_hold = mv_tlast && cs_busy && cs_vq_reg == ms_vq_reg;
+wire logic         tx_hold = mv_tlast && cs_busy && cs_vq_reg == ms_vq_reg &&
+                             !(cs_commit && !uw_keep);
 assign m_axis_tx_tvalid = mv_tvalid && !tx_hold;
 assign mv_tready = m_axis_tx_tready && !tx_hold;
 assign m_axis_tx_tlast = mv_tlast;
