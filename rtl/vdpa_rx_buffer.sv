@@ -26,10 +26,10 @@
  * later frames for its tdest wait behind it in theirs.
  *
  * A queue with no buffers never holds up the wire either. When a frame waits at the wire, every
- * slot is full and the engine is not at work on a frame (no hold, no pulse), the oldest parked
- * frame whose tdest has no q_wake is dropped to make room (`evict` pulses with its tdest and
- * arrival number). That is the drop both kernel parents make for a receive queue with no
- * buffer (drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work counts it in rx_drops; mlx5
+ * slot is full and the engine is not at work on a frame (no hold, no pulse, none claimed and
+ * being written out), the oldest parked frame whose tdest has no q_wake is dropped to make room
+ * (`evict` pulses with its tdest and arrival number). That is the drop both kernel parents
+ * make for a receive queue with no buffer (drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work counts it in rx_drops; mlx5
  * hardware discards it), made only when the room is needed, so a queue whose buffers come soon
  * loses nothing. The frame dropped is always the oldest its tdest holds, and one never offered
  * or still woken is never dropped. A frame for a queue the engine will not act on at all
@@ -246,9 +246,10 @@ always_comb begin
 end
 wire logic [SW-1:0] sel = hold ? lock_reg : first_idx;
 // room for the frame at the wire: only when nothing else will free a slot (no frame under
-// way, no slot free, the engine neither holding a frame nor pulsing at this edge)
-wire logic evict_go = s_axis_rx_tvalid && !started_reg && !free_found && !hold &&
-                      !take && !tried && !claim && !free && !flush && |evictable;
+// way, no slot free, none claimed and being written out, the engine neither holding a frame
+// nor pulsing at this edge)
+wire logic evict_go = s_axis_rx_tvalid && !started_reg && !free_found && claimed_reg == '0 &&
+                      !hold && !take && !tried && !claim && !free && !flush && |evictable;
 
 assign s_axis_rx_tready = in_ready;
 assign full = hold ? full_reg[lock_reg] && !taken_reg : |eligible;

@@ -570,8 +570,9 @@ class RefBuffer:
 
     def victim(self, valid: bool, hold: bool, pulses: bool, wake: int) -> Frame | None:
         """The frame dropped at this edge to let the wire in: a frame waits at the wire, none
-        is under way, every slot is full and the engine neither holds nor pulses; then the
-        oldest frame that is the oldest of its tdest, parked, and whose tdest has no q_wake."""
+        is under way, every slot is full and the engine neither holds nor pulses (this bench
+        claims no frame: none is being written out); then the oldest frame that is the oldest
+        of its tdest, parked, and whose tdest has no q_wake."""
         if not valid or self.under_way or len(self.held) < self.slots or hold or pulses:
             return None
         seen: set[int] = set()
