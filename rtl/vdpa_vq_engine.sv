@@ -636,7 +636,9 @@ assign dp_idle = !w_busy && back_idle &&
 // a received frame waits in the buffer until its queue is RDY and has a buffer; it is offered
 // on arrival and, once parked (no buffer: tried), again after each kick of that queue, while
 // frames for other queues pass it (the buffer offers the oldest frame the engine would act on,
-// per queue in order); the wire waits only when every slot holds a frame.
+// per queue in order). When every slot holds a frame, the buffer drops the oldest parked
+// frame of a queue not woken to take the next (vdpa_rx_buffer: evict), so the wire waits only
+// for frames of stopped queues or while the engine works on a frame.
 // A frame for a queue that cannot take it without a reset (not a receive queue, in ERR, or
 // without an object) is dropped at once, so it cannot hold a slot for the other queues; so is
 // every frame while DRIVER_OK is clear (before the first DRIVER_OK and after a reset there is

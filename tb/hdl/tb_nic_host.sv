@@ -509,8 +509,8 @@ always @(posedge clk) begin : evict_log
 end
 
 // received frames are quiet once none is queued, or when the idle device refuses the next one
-// (its receive buffer holds a frame for a queue that cannot take it until the driver acts: no
-// buffer, or the queue stopped); a frame queued but not yet presented will move
+// (every receive slot holds a frame of a stopped queue; a frame parked for want of a buffer
+// would have been dropped to take it: rx_evict); a frame queued but not yet presented will move
 wire logic rx_quiet = s_axis_rx_tvalid ? !s_axis_rx_tready : !rx_queued;
 wire logic quiet = dp_idle && !host_busy && !irq_fault && al_state == AL_IDLE &&
                    wr_state == WR_IDLE && wr_b_empty && !m_axi_bvalid && !rd_busy &&
