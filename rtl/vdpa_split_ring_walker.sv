@@ -22,7 +22,8 @@
  * dropped on any VQ or IOTLB command and on a fault, and a read ahead that faults is retried
  * as the one item needed, so faults come where a serial device's come. A chain waiting for
  * a busy move stage refills them for the next chain of its queue in the background ("Background
- * refill" below); meanwhile start_ready admits only that queue's next TX chain.
+ * refill" below); meanwhile start_ready admits that queue's next TX chain after a descriptor
+ * refill, and after a TX chain's refill another queue's TX chain.
  *
  * The walker-to-mover seam (its output): h_valid/h_ready with the chain's VQ, direction, head,
  * segment bank, total length (TX: bytes to read; RX: capacity) and data ASID; the segment list
@@ -85,6 +86,8 @@ module vdpa_split_ring_walker
     input  wire logic                 start_rx,     // serve the offered received frame
     output wire logic                 start_ready,  // takes start_valid in this cycle
     output wire logic                 busy,         // walking, or refilling what it reads ahead
+    output wire logic                 refilling,    // refilling what it reads ahead ...
+    output wire logic [QW-1:0]        refill_vq,    // ... for this VQ (held until the next refill)
     output wire logic [QW-1:0]        vq,           // the VQ served (held until the next start)
     output wire logic                 rx,           // ... for a received frame
     output wire logic [15:0]          head,         // the chain's head (from E_HEAD_CHK on)
@@ -237,6 +240,7 @@ logic         f_write_reg;
 // stored (the port's rdata is valid the cycle after done)
 typedef enum logic [1:0] {RF_IDLE, RF_PORT, RF_STORE} rfstate_t;
 rfstate_t     rf_state_reg;
+logic [QW-1:0] rf_vq_reg;          // the VQ it reads for (e_vq_reg at its start)
 logic         rf_desc_reg;         // descriptors (else avail entries)
 logic [15:0]  rf_base_reg;         // avail position of the first item read
 logic [3:0]   rf_n_reg;            // items read
@@ -248,9 +252,13 @@ logic [6:0]   rf_len_reg;
 wire logic    rf_at_port = rf_state_reg == RF_PORT;
 
 assign busy = e_state_reg != E_IDLE || rf_state_reg != RF_IDLE;
+assign refilling = rf_state_reg != RF_IDLE;
+assign refill_vq = rf_vq_reg;
+// (a refill of the walk's own queue: what the walk looks for may be on its way)
+wire logic rf_own = rf_state_reg != RF_IDLE && rf_vq_reg == e_vq_reg;
 assign start_ready = e_state_reg == E_IDLE &&
                      (rf_state_reg == RF_IDLE ||
-                      (rf_desc_reg && !start_rx && start_vq == e_vq_reg));
+                      (!start_rx && (start_vq == rf_vq_reg ? rf_desc_reg : !e_rx_reg)));
 assign vq = e_vq_reg;
 assign rx = e_rx_reg;
 // (in E_START the head read ahead, which head_now takes into flight there)
@@ -326,7 +334,7 @@ always_comb begin
     endcase
 end
 logic [7:0]   wp_asid;
-assign axi_user = {5'd0, w_kind, wp_asid, 8'(e_vq_reg)};
+assign axi_user = {5'd0, w_kind, wp_asid, 8'(rf_at_port ? rf_vq_reg : e_vq_reg)};
 
 // ---------------------------------------------------------------------------------------
 // The walker's ring-item port: avail index and entries, descriptors, avail_event, and the
@@ -350,7 +358,7 @@ vdpa_ring_port #(
     .rst(rst),
     // the refill's item first: the walk's waits in E_PORT until it is done
     .req_valid(e_state_reg == E_PORT || rf_at_port),
-    .req_set(e_vq_reg),
+    .req_set(rf_at_port ? rf_vq_reg : e_vq_reg),
     .req_group(rf_at_port ? rf_group_reg : m_group_reg),
     .req_iova(rf_at_port ? rf_iova_reg : m_iova_reg),
     .req_len(rf_at_port ? rf_len_reg : m_len_reg),
@@ -569,13 +577,17 @@ wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : w_rd_desc[127:0];
 // chain goes on at once: the next walk reads for itself.) They are read ahead exactly as the
 // walk itself reads ahead (published items only, kept and dropped alike); one that faults is
 // forgotten, and the chain that needs the item reads it and faults where a serial device
-// would. While a refill runs (busy) the walker starts only the next TX chain of the same
-// queue (start_ready), and only after a descriptor refill, whose chain already holds its avail
-// entry: that chain waits for it in E_HEAD_CHK, before it looks for its head's descriptor, and
-// any item of the walk's waits for the port. So the queue (e_vq_reg) is the refill's
-// throughout. After a receive chain the next received frame waits for the refill's end (busy
-// keeps vdpa_vq_engine's rxb_hold up, and the buffer offers no frame while a taken one is
-// held).
+// would. A TX chain handed over at once refills too when the scheduler asks for another
+// queue's TX chain next (rf_beside): that walk goes on beside the refill, so on several queues
+// the reads of one queue's next walk overlap the walks of the others. The refill keeps its
+// queue (rf_vq_reg; its reads carry that VQ, its port cache set is that VQ's). While a refill
+// runs (busy) the walker starts the next TX chain of the refill's queue only after a
+// descriptor refill, whose chain already holds its avail entry: that chain waits for it in
+// E_HEAD_CHK (rf_own), before it looks for its head's descriptor; after a TX chain's refill it
+// starts another queue's TX chain, whose walk needs nothing of it; any item of a walk's waits
+// for the port. After a receive chain nothing starts until the refill's end, and the next
+// received frame waits for it (busy keeps vdpa_vq_engine's rxb_hold up, and the buffer
+// offers no frame while a taken one is held).
 wire logic [15:0] rf_pos = w_avail + 16'd1;
 wire logic        rf_published = ctx_seen_ok && 16'(ctx_seen - w_avail) > 16'd1;
 wire logic [15:0] rf_pf_off = rf_pos - pf_base_reg[e_vq_reg];
@@ -601,8 +613,10 @@ wire logic        rf_desc_go = rf_pf_hit && !rf_dpf_hit && 17'(rf_head) < e_size
 wire logic        rf_avail_go = rf_pf_hit ? rf_pf_short : rf_published;
 // what the refill read is kept unless a command came while it was read
 wire logic        rf_keep = !rf_stale_reg || MUTANT == MUT_REFILL_KEEPS_STALE;  // mutant MUT_REFILL_KEEPS_STALE
+wire logic        rf_beside = !e_rx_reg && start_valid && !start_rx && start_vq != e_vq_reg;
 wire logic        rf_go = rf_state_reg == RF_IDLE && e_state_reg == E_MOVE && h_valid &&
-                          !h_ready && !ctx_change && !tr_flush && (rf_desc_go || rf_avail_go);
+                          !ctx_change && !tr_flush &&
+                          (!h_ready || rf_beside) && (rf_desc_go || rf_avail_go);
 
 // The completion's items known to translate for writing: per VQ, used.idx and the page the
 // last checked used element lies in. A chain whose element is in that page skips the
@@ -622,8 +636,8 @@ wire logic        cpl_known = cpl_ok_reg[e_vq_reg] && w_elem_in_page &&
 // in flight for `head`, which is that entry's then), and a chain whose last buffer's last
 // piece is in and whose completion is known to translate (cpl_known) is handed over without
 // E_NEXT, which would find no NEXT flag and no E2BIG (this piece the last segment that fits)
-wire logic start_fast = e_state_reg == E_START && e_known && pf_hit && rf_state_reg == RF_IDLE;
-wire logic head_chk_now = start_fast || (e_state_reg == E_HEAD_CHK && rf_state_reg == RF_IDLE);
+wire logic start_fast = e_state_reg == E_START && e_known && pf_hit && !rf_own;
+wire logic head_chk_now = start_fast || (e_state_reg == E_HEAD_CHK && !rf_own);
 wire logic head_bad = 17'(w_head) >= e_size;
 wire logic head_now = e_state_reg == E_HEAD || (start_fast && !head_bad);
 wire logic bp_ends_chain = (d_flags_reg & DESC_F_NEXT) == 0 && cpl_known && !seg_over_reg &&
@@ -757,7 +771,7 @@ always_ff @(posedge clk) begin
             e_ret_reg <= E_AVAIL_CHK;
             e_state_reg <= E_PORT;
         end
-        E_HEAD_CHK: if (rf_state_reg == RF_IDLE && !e_pf_reg) begin
+        E_HEAD_CHK: if (!rf_own && !e_pf_reg) begin
             // (the head checked below: head_chk_now) the entries read with this one are kept
             // for the next chains
             pf_valid_reg[e_vq_reg] <= 1'b1;
@@ -1051,6 +1065,7 @@ always_ff @(posedge clk) begin
         RF_IDLE: begin
             rf_stale_reg <= 1'b0;
             if (rf_go) begin
+                rf_vq_reg <= e_vq_reg;
                 rf_desc_reg <= rf_desc_go;
                 rf_base_reg <= rf_pos;
                 rf_group_reg <= ctx_rgroup;
@@ -1068,7 +1083,7 @@ always_ff @(posedge clk) begin
             end
         end
         RF_PORT: begin
-            if (ctx_change || tr_flush) begin
+            if (ctx_change || tr_flush || e_state_reg == E_FAULT) begin
                 rf_stale_reg <= 1'b1;
             end
             if (wp_fault) begin
@@ -1080,15 +1095,15 @@ always_ff @(posedge clk) begin
         end
         RF_STORE: begin
             if (rf_keep && rf_desc_reg) begin
-                dpf_valid_reg[e_vq_reg] <= 1'b1;
-                dpf_base_reg[e_vq_reg] <= rf_base_reg;
-                dpf_cnt_reg[e_vq_reg] <= 3'(rf_n_reg);
-                dpf_data_reg[e_vq_reg] <= run_in_avail_order(wp_rdata, 3'(rf_n_reg), rf_down_reg);
+                dpf_valid_reg[rf_vq_reg] <= 1'b1;
+                dpf_base_reg[rf_vq_reg] <= rf_base_reg;
+                dpf_cnt_reg[rf_vq_reg] <= 3'(rf_n_reg);
+                dpf_data_reg[rf_vq_reg] <= run_in_avail_order(wp_rdata, 3'(rf_n_reg), rf_down_reg);
             end else if (rf_keep) begin
-                pf_valid_reg[e_vq_reg] <= 1'b1;
-                pf_base_reg[e_vq_reg] <= rf_base_reg;
-                pf_cnt_reg[e_vq_reg] <= rf_n_reg;
-                pf_data_reg[e_vq_reg] <= wp_rdata[127:0];
+                pf_valid_reg[rf_vq_reg] <= 1'b1;
+                pf_base_reg[rf_vq_reg] <= rf_base_reg;
+                pf_cnt_reg[rf_vq_reg] <= rf_n_reg;
+                pf_data_reg[rf_vq_reg] <= wp_rdata[127:0];
             end
             rf_state_reg <= RF_IDLE;
         end
@@ -1114,6 +1129,7 @@ always_ff @(posedge clk) begin
         rf_state_reg <= RF_IDLE;
         bt_wait_reg <= 1'b0;
         e_vq_reg <= '0;
+        rf_vq_reg <= '0;
         e_rx_reg <= 1'b0;
         w_bank_reg <= 1'b0;
         f_errno_reg <= '0;

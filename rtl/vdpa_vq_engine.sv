@@ -299,8 +299,10 @@ wire logic back_idle = !ms_busy && !cs_busy && !nt_busy;
 // The walker's signals (vdpa_split_ring_walker below)
 // ---------------------------------------------------------------------------------------
 logic          w_busy;             // walking or refilling
+logic          w_refilling;        // refilling what it reads ahead for w_refill_vq
 logic          w_start_ready;      // takes start_valid
 logic [QW-1:0] w_vq;
+logic [QW-1:0] w_refill_vq;
 logic          w_rx;
 logic [15:0]   w_head;
 logic          w_ev_consume, w_ev_rearm, w_ev_seen, w_ev_ift_set, w_ev_ift_clr;
@@ -327,7 +329,8 @@ logic [31:0]   w_tr_len;
 logic [NVQ-1:0] held;
 always_comb begin
     for (int q = 0; q < NVQ; q++) begin
-        held[q] = (w_busy && 32'(w_vq) == q) || (ms_busy && 32'(ms_vq_reg) == q) ||
+        held[q] = (w_busy && 32'(w_vq) == q) || (w_refilling && 32'(w_refill_vq) == q) ||
+                  (ms_busy && 32'(ms_vq_reg) == q) ||
                   (cs_busy && 32'(cs_vq_reg) == q) || nt_held[q];
     end
 end
@@ -780,6 +783,8 @@ vdpa_split_ring_walker #(
     .start_rx(sched_rx),
     .start_ready(w_start_ready),
     .busy(w_busy),
+    .refilling(w_refilling),
+    .refill_vq(w_refill_vq),
     .vq(w_vq),
     .rx(w_rx),
     .head(w_head),

@@ -193,7 +193,7 @@ class TB:
     async def walk(self, size: int, last_avail: int, rx: bool, limit: int = 3000,
                    drop: tuple[str, ...] = DROP_ALL, used: int = 0, seen: int | None = None,
                    ahead: int = 0, hold: int = 0, late_drop: tuple[str, ...] = (),
-                   ) -> dict[str, Any]:
+                   beside: bool = False) -> dict[str, Any]:
         """One chain: the context held (last_avail, used index, and avail.idx as last seen,
         or None), one start, the walker run back to idle, every event, every AXI access by
         kind (``ar``/``aw``: (kind, address, beats)), every IOTLB request (``tr``: (group,
@@ -209,7 +209,10 @@ class TB:
         goes on while the walker is busy (a refill): each cycle ``start_ready`` is sampled for
         one of this queue's TX chain, another queue's and a received frame, in turn
         (``ready``: (vq, rx, start_ready); start_valid stays low). ``offer_after``: cycles
-        from the start taken to the chain's first offer (h_valid)."""
+        from the start taken to the chain's first offer (h_valid). ``beside``: until the
+        hand-off the scheduler asks for another queue's TX chain (start_valid high, VQ 1;
+        the walker, busy, takes nothing), so the walker refills at the hand-off for the
+        walk that would follow beside it."""
         d = self.dut
         await FallingEdge(d.clk)
         d.ctx_state.value, d.ctx_size.value = S.RDY, size
@@ -228,7 +231,7 @@ class TB:
         probe = [(0, 0), (1, 0), (0, 1)]
         for _ in range(limit):
             await FallingEdge(d.clk)
-            d.start_valid.value = int(not started)
+            d.start_valid.value = int(not started or (beside and got["hand"] is None))
             # (self.cycle is the cycle last sampled; these inputs are for the next)
             late = offered is not None and self.cycle == offered
             for name in DROP_ALL:
@@ -236,7 +239,8 @@ class TB:
                                              (late and name in late_drop))
             d.h_ready.value = int(hold == 0 or (offered is not None and
                                                 self.cycle + 1 >= offered + hold))
-            d.start_vq.value, d.start_rx.value = 0, int(rx)
+            d.start_vq.value = int(beside and started)
+            d.start_rx.value = int(rx and not (beside and started))
             if got["hand"] is not None:
                 d.start_vq.value, d.start_rx.value = probe[self.cycle % 3]
             if self.pending is not None:
@@ -505,14 +509,14 @@ def probes(tb: TB, got: dict[str, Any], size: int) -> int:
 
 async def run_chains(tb: TB, size: int, last: int, rx: bool, n: int, what: str,
                      drops: dict[int, tuple[str, ...]] | None = None, hold: int = 0,
-                     late_drops: dict[int, tuple[str, ...]] | None = None
-                     ) -> list[tuple[str, Any]]:
+                     late_drops: dict[int, tuple[str, ...]] | None = None,
+                     beside: bool = False) -> list[tuple[str, Any]]:
     """``n`` published chains from ``last`` walked one after another as the engine serves a
     queue: the first on a freshly written ring (both drops), each later one with only the
     pulses ``drops`` names for it, the context carried (last_avail and the used index one
     further per chain handed over, as if each were completed at once; avail.idx as last
     seen; up to three of the chains before it still held by the later stages, at random).
-    ``hold`` and ``late_drops`` (by chain) go to :meth:`TB.walk`. Each is compared with the
+    ``hold``, ``beside`` and ``late_drops`` (by chain) go to :meth:`TB.walk`. Each is compared with the
     model; stops at the first fault. Returns each chain's outcome and record."""
     out: list[tuple[str, Any]] = []
     seen: int | None = None
@@ -520,7 +524,8 @@ async def run_chains(tb: TB, size: int, last: int, rx: bool, n: int, what: str,
         drop = DROP_ALL if k == 0 else (drops or {}).get(k, ())
         o = await check_chain(tb, size, (last + k) & 0xFFFF, rx, f"{what} chain {k}",
                               drop=drop, used=k, seen=seen, ahead=random.randrange(min(k, 3) + 1),
-                              hold=hold, late_drop=(late_drops or {}).get(k, ()))
+                              hold=hold, late_drop=(late_drops or {}).get(k, ()),
+                              beside=beside)
         seen = tb.got.get("last_seen", seen)
         out.append((o, tb.got))
         if o == "fault":
@@ -620,14 +625,16 @@ async def test_refill_while_move_stage_busy(dut):
     four could not be read whole), and the descriptors of chains 8..11 with chain 7
     (their heads held). Out of order: each chain's 16-byte head descriptor is read with the
     chain before it. Every chain is the model's. With the hand-off a cycle after the offer
-    the refill outlives its chain: meanwhile start_ready takes only this queue's next TX
-    chain, and only after a descriptor refill (never another queue's chain, never a received
-    frame, never during an avail refill); so one refill a chain: chain 3 the descriptors,
+    the refill outlives its chain: meanwhile start_ready takes this queue's next TX chain
+    only after a descriptor refill (not during an avail refill), another queue's TX chain
+    after either, a received frame never; so one refill a chain: chain 3 the descriptors,
     chain 4 the entries from chain 5's, chain 7 the descriptors of 8..11. A tr_flush or
     ctx_change pulse while the refill is
     at the port drops what it read: the next chain reads its entries and descriptors itself,
     unless its chain still waits and refills again. A receive chain refills as a transmit one
-    does."""
+    does. With the move stage never busy, a TX chain refills at its hand-off only while the
+    scheduler asks for another queue's TX chain (whose walk would go on beside the refill);
+    else the next walk reads for itself."""
     tb, rng, base = await seeded(dut, "walker refill")
     size = 64
 
@@ -692,10 +699,13 @@ async def test_refill_while_move_stage_busy(dut):
             assert not ready, (k, ready)
             continue
         # a descriptor refill (chains 3 and 7) admits the queue's next TX chain, an avail
-        # refill (chain 4) nothing
+        # refill (chain 4) not; either admits another queue's TX chain (its walk goes on
+        # beside the refill), never a received frame
         same = [r for vq, rx, r in ready if (vq, rx) == (0, 0)]
+        other = [r for vq, rx, r in ready if (vq, rx) == (1, 0)]
         assert same and all(r == int(k != 4) for r in same), (k, ready)
-        assert all(r == 0 for vq, rx, r in ready if (vq, rx) != (0, 0)), (k, ready)
+        assert other and all(r == 1 for r in other), (k, ready)
+        assert all(r == 0 for vq, rx, r in ready if rx), (k, ready)
 
     # a command while chain 3's refill is at the port: with the hand-off a cycle later,
     # chain 4 reads its entries and descriptors itself; with the move stage still busy,
@@ -715,6 +725,21 @@ async def test_refill_while_move_stage_busy(dut):
     last, heads = fresh(12, True, rx=True)
     res = await run_chains(tb, size, last, True, 12, f"seed {base} RX", hold=40)
     assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
+
+    # the move stage never busy: with the scheduler asking for this queue next (or for
+    # nothing) a walk reads its own descriptors; asking for another queue's TX chain, the
+    # chain refills at its hand-off as one that waits does (the descriptors of chains 4..7
+    # with chain 3, of 8..11 with chain 7), and the entries from chain 5's with chain 4
+    last, heads = fresh(12, True)
+    res = await run_chains(tb, size, last, False, 12, f"seed {base} alone")
+    assert reads(res, K_DESC) == [1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0], \
+        [g["ar"] for _, g in res]
+    last, heads = fresh(12, True)
+    res = await run_chains(tb, size, last, False, 12, f"seed {base} beside", beside=True)
+    assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
+    assert reads(res, K_AVAIL) == [2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [g["ar"] for _, g in res]
+    assert covers(res[3][1], heads[4], 4) and covers(res[7][1], heads[8], 4), \
+        [g["ar"] for _, g in res]
 
 
 @cocotb.test()
