@@ -250,12 +250,14 @@ logic [7:0]   rf_group_reg;        // its item for the port
 logic [63:0]  rf_iova_reg;
 logic [6:0]   rf_len_reg;
 wire logic    rf_at_port = rf_state_reg == RF_PORT;
+// the VQ of the item at the walker's port: the refill's while it is there, else the walk's
+wire logic [QW-1:0] wp_vq = rf_at_port ? rf_vq_reg : e_vq_reg;
 
 assign busy = e_state_reg != E_IDLE || rf_state_reg != RF_IDLE;
 assign refilling = rf_state_reg != RF_IDLE;
 assign refill_vq = rf_vq_reg;
 // (a refill of the walk's own queue: what the walk looks for may be on its way)
-wire logic rf_own = rf_state_reg != RF_IDLE && rf_vq_reg == e_vq_reg;
+wire logic rf_own = refilling && rf_vq_reg == e_vq_reg;
 assign start_ready = e_state_reg == E_IDLE &&
                      (rf_state_reg == RF_IDLE ||
                       (!start_rx && (start_vq == rf_vq_reg ? rf_desc_reg : !e_rx_reg)));
@@ -334,7 +336,7 @@ always_comb begin
     endcase
 end
 logic [7:0]   wp_asid;
-assign axi_user = {5'd0, w_kind, wp_asid, 8'(rf_at_port ? rf_vq_reg : e_vq_reg)};
+assign axi_user = {5'd0, w_kind, wp_asid, 8'(wp_vq)};
 
 // ---------------------------------------------------------------------------------------
 // The walker's ring-item port: avail index and entries, descriptors, avail_event, and the
@@ -358,7 +360,7 @@ vdpa_ring_port #(
     .rst(rst),
     // the refill's item first: the walk's waits in E_PORT until it is done
     .req_valid(e_state_reg == E_PORT || rf_at_port),
-    .req_set(rf_at_port ? rf_vq_reg : e_vq_reg),
+    .req_set(wp_vq),
     .req_group(rf_at_port ? rf_group_reg : m_group_reg),
     .req_iova(rf_at_port ? rf_iova_reg : m_iova_reg),
     .req_len(rf_at_port ? rf_len_reg : m_len_reg),

@@ -193,7 +193,7 @@ class TB:
     async def walk(self, size: int, last_avail: int, rx: bool, limit: int = 3000,
                    drop: tuple[str, ...] = DROP_ALL, used: int = 0, seen: int | None = None,
                    ahead: int = 0, hold: int = 0, late_drop: tuple[str, ...] = (),
-                   beside: bool = False) -> dict[str, Any]:
+                   asks: int | None = None) -> dict[str, Any]:
         """One chain: the context held (last_avail, used index, and avail.idx as last seen,
         or None), one start, the walker run back to idle, every event, every AXI access by
         kind (``ar``/``aw``: (kind, address, beats)), every IOTLB request (``tr``: (group,
@@ -209,10 +209,10 @@ class TB:
         goes on while the walker is busy (a refill): each cycle ``start_ready`` is sampled for
         one of this queue's TX chain, another queue's and a received frame, in turn
         (``ready``: (vq, rx, start_ready); start_valid stays low). ``offer_after``: cycles
-        from the start taken to the chain's first offer (h_valid). ``beside``: until the
-        hand-off the scheduler asks for another queue's TX chain (start_valid high, VQ 1;
-        the walker, busy, takes nothing), so the walker refills at the hand-off for the
-        walk that would follow beside it."""
+        from the start taken to the chain's first offer (h_valid). ``asks``: until the
+        hand-off the scheduler asks for that VQ's TX chain (start_valid high; the walker,
+        busy, takes nothing): another queue's makes the walker refill at the hand-off for
+        the walk that would follow beside it, this queue's (0) does not."""
         d = self.dut
         await FallingEdge(d.clk)
         d.ctx_state.value, d.ctx_size.value = S.RDY, size
@@ -231,7 +231,8 @@ class TB:
         probe = [(0, 0), (1, 0), (0, 1)]
         for _ in range(limit):
             await FallingEdge(d.clk)
-            d.start_valid.value = int(not started or (beside and got["hand"] is None))
+            asking = asks is not None and started
+            d.start_valid.value = int(not started or (asking and got["hand"] is None))
             # (self.cycle is the cycle last sampled; these inputs are for the next)
             late = offered is not None and self.cycle == offered
             for name in DROP_ALL:
@@ -239,8 +240,7 @@ class TB:
                                              (late and name in late_drop))
             d.h_ready.value = int(hold == 0 or (offered is not None and
                                                 self.cycle + 1 >= offered + hold))
-            d.start_vq.value = int(beside and started)
-            d.start_rx.value = int(rx and not (beside and started))
+            d.start_vq.value, d.start_rx.value = (asks, 0) if asking else (0, int(rx))
             if got["hand"] is not None:
                 d.start_vq.value, d.start_rx.value = probe[self.cycle % 3]
             if self.pending is not None:
@@ -510,13 +510,13 @@ def probes(tb: TB, got: dict[str, Any], size: int) -> int:
 async def run_chains(tb: TB, size: int, last: int, rx: bool, n: int, what: str,
                      drops: dict[int, tuple[str, ...]] | None = None, hold: int = 0,
                      late_drops: dict[int, tuple[str, ...]] | None = None,
-                     beside: bool = False) -> list[tuple[str, Any]]:
+                     asks: int | None = None) -> list[tuple[str, Any]]:
     """``n`` published chains from ``last`` walked one after another as the engine serves a
     queue: the first on a freshly written ring (both drops), each later one with only the
     pulses ``drops`` names for it, the context carried (last_avail and the used index one
     further per chain handed over, as if each were completed at once; avail.idx as last
     seen; up to three of the chains before it still held by the later stages, at random).
-    ``hold``, ``beside`` and ``late_drops`` (by chain) go to :meth:`TB.walk`. Each is compared with the
+    ``hold``, ``asks`` and ``late_drops`` (by chain) go to :meth:`TB.walk`. Each is compared with the
     model; stops at the first fault. Returns each chain's outcome and record."""
     out: list[tuple[str, Any]] = []
     seen: int | None = None
@@ -525,7 +525,7 @@ async def run_chains(tb: TB, size: int, last: int, rx: bool, n: int, what: str,
         o = await check_chain(tb, size, (last + k) & 0xFFFF, rx, f"{what} chain {k}",
                               drop=drop, used=k, seen=seen, ahead=random.randrange(min(k, 3) + 1),
                               hold=hold, late_drop=(late_drops or {}).get(k, ()),
-                              beside=beside)
+                              asks=asks)
         seen = tb.got.get("last_seen", seen)
         out.append((o, tb.got))
         if o == "fault":
@@ -726,16 +726,18 @@ async def test_refill_while_move_stage_busy(dut):
     res = await run_chains(tb, size, last, True, 12, f"seed {base} RX", hold=40)
     assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
 
-    # the move stage never busy: with the scheduler asking for this queue next (or for
-    # nothing) a walk reads its own descriptors; asking for another queue's TX chain, the
-    # chain refills at its hand-off as one that waits does (the descriptors of chains 4..7
-    # with chain 3, of 8..11 with chain 7), and the entries from chain 5's with chain 4
+    # the move stage never busy: with the scheduler asking for nothing or for this queue's
+    # next chain, each walk reads its own descriptors, four heads a read; asking for another
+    # queue's TX chain, the chain refills at its hand-off as one that waits does (the
+    # descriptors of chains 4..7 with chain 3, of 8..11 with chain 7), and the entries from
+    # chain 5's with chain 4
+    for asks in (None, 0):
+        last, heads = fresh(12, True)
+        res = await run_chains(tb, size, last, False, 12, f"seed {base} asks {asks}", asks=asks)
+        assert reads(res, K_DESC) == [1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0], \
+            (asks, [g["ar"] for _, g in res])
     last, heads = fresh(12, True)
-    res = await run_chains(tb, size, last, False, 12, f"seed {base} alone")
-    assert reads(res, K_DESC) == [1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0], \
-        [g["ar"] for _, g in res]
-    last, heads = fresh(12, True)
-    res = await run_chains(tb, size, last, False, 12, f"seed {base} beside", beside=True)
+    res = await run_chains(tb, size, last, False, 12, f"seed {base} asks 1", asks=1)
     assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
     assert reads(res, K_AVAIL) == [2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [g["ar"] for _, g in res]
     assert covers(res[3][1], heads[4], 4) and covers(res[7][1], heads[8], 4), \
