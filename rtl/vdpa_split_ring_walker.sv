@@ -615,6 +615,8 @@ wire logic        rf_desc_go = rf_pf_hit && !rf_dpf_hit && 17'(rf_head) < e_size
 wire logic        rf_avail_go = rf_pf_hit ? rf_pf_short : rf_published;
 // what the refill read is kept unless a command came while it was read
 wire logic        rf_keep = !rf_stale_reg || MUTANT == MUT_REFILL_KEEPS_STALE;  // mutant MUT_REFILL_KEEPS_STALE
+// the queue whose read-ahead the refill's result goes to: its own, not the walk's beside it
+wire logic [QW-1:0] rf_store_vq = (MUTANT == MUT_REFILL_WRONG_QUEUE) ? e_vq_reg : rf_vq_reg;  // mutant MUT_REFILL_WRONG_QUEUE
 wire logic        rf_beside = !e_rx_reg && start_valid && !start_rx && start_vq != e_vq_reg;
 wire logic        rf_go = rf_state_reg == RF_IDLE && e_state_reg == E_MOVE && h_valid &&
                           !ctx_change && !tr_flush &&
@@ -1097,15 +1099,15 @@ always_ff @(posedge clk) begin
         end
         RF_STORE: begin
             if (rf_keep && rf_desc_reg) begin
-                dpf_valid_reg[rf_vq_reg] <= 1'b1;
-                dpf_base_reg[rf_vq_reg] <= rf_base_reg;
-                dpf_cnt_reg[rf_vq_reg] <= 3'(rf_n_reg);
-                dpf_data_reg[rf_vq_reg] <= run_in_avail_order(wp_rdata, 3'(rf_n_reg), rf_down_reg);
+                dpf_valid_reg[rf_store_vq] <= 1'b1;
+                dpf_base_reg[rf_store_vq] <= rf_base_reg;
+                dpf_cnt_reg[rf_store_vq] <= 3'(rf_n_reg);
+                dpf_data_reg[rf_store_vq] <= run_in_avail_order(wp_rdata, 3'(rf_n_reg), rf_down_reg);
             end else if (rf_keep) begin
-                pf_valid_reg[rf_vq_reg] <= 1'b1;
-                pf_base_reg[rf_vq_reg] <= rf_base_reg;
-                pf_cnt_reg[rf_vq_reg] <= rf_n_reg;
-                pf_data_reg[rf_vq_reg] <= wp_rdata[127:0];
+                pf_valid_reg[rf_store_vq] <= 1'b1;
+                pf_base_reg[rf_store_vq] <= rf_base_reg;
+                pf_cnt_reg[rf_store_vq] <= rf_n_reg;
+                pf_data_reg[rf_store_vq] <= wp_rdata[127:0];
             end
             rf_state_reg <= RF_IDLE;
         end

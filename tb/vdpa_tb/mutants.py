@@ -211,6 +211,17 @@ CATALOGUE: tuple[Mutant, ...] = (
            "drops only a parked frame of a queue still without buffers)",
            ("test_parked_frame_evicted_when_the_wire_waits",), "vdpa_rx_buffer",
            base="rx_buffer-s4-w64-f9216"),
+    Mutant("refill_wrong_queue",
+           "the walker's background refill stores what it read for one queue into the "
+           "read-ahead of the queue whose walk runs beside it: that queue then serves another "
+           "queue's avail entries or descriptors as its own (a chain built from the wrong "
+           "ring), and the refill's own queue reads again what it had read. Only a TX refill "
+           "with another queue's TX walk beside it shows it: transmit traffic on several "
+           "queues at once, which the walker's bench (one ring) cannot make and the pyuvm "
+           "mixes do",
+           "virtio 1.2 §2.7.13 (a driver's ring is read only at its own addresses, and only "
+           "published items); docs/rtl-interface.md (the refill keeps its queue)",
+           ("uvm",), "vdpa_split_ring_walker"),
 )
 
 IDS: dict[str, int] = read_ids()
