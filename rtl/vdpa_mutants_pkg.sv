@@ -45,6 +45,7 @@ localparam int MUT_UNMAP_NO_DRAIN = 17;
 localparam int MUT_BATCH_FAULT_WHOLE = 18;
 localparam int MUT_EVICT_WOKEN = 19;
 localparam int MUT_REFILL_WRONG_QUEUE = 20;
+localparam int MUT_TX_NO_HOLD = 21;
 /* verilator lint_on UNUSEDPARAM */
 
 endpackage

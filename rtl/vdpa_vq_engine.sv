@@ -880,7 +880,7 @@ wire logic        mv_done_ready = ms_drop || uw_req_ready;
 // it) if it did
 logic              mv_tvalid, mv_tready, mv_tlast, mv_tuser;
 wire logic         tx_hold = mv_tlast && cs_busy && cs_vq_reg == ms_vq_reg &&
-                             !(cs_commit && !uw_keep);
+                             !(cs_commit && !uw_keep) && MUTANT != MUT_TX_NO_HOLD;  // mutant MUT_TX_NO_HOLD
 assign m_axis_tx_tvalid = mv_tvalid && !tx_hold;
 assign mv_tready = m_axis_tx_tready && !tx_hold;
 assign m_axis_tx_tlast = mv_tlast;

@@ -105,10 +105,18 @@ class BusModels(abc.ABC):
     def irq_count(self) -> dict[int, int]: ...
 
     @abc.abstractmethod
-    def set_idle(self, pattern: Sequence[int] | None) -> None: ...
+    def set_stall(self, channel: str, pattern: Sequence[int] | None) -> None:
+        """Hold ``channel`` off on the cycles ``pattern`` marks, repeated (None or empty: never).
+        Channels: rx, b, r (their valid, IDLE_CHANNELS); tx, aw, w, ar (their ready,
+        BACKPRESSURE_CHANNELS); a ValueError names any other."""
 
-    @abc.abstractmethod
-    def set_backpressure(self, pattern: Sequence[int] | None) -> None: ...
+    def set_idle(self, pattern: Sequence[int] | None) -> None:
+        for ch in IDLE_CHANNELS:
+            self.set_stall(ch, pattern)
+
+    def set_backpressure(self, pattern: Sequence[int] | None) -> None:
+        for ch in BACKPRESSURE_CHANNELS:
+            self.set_stall(ch, pattern)
 
     @abc.abstractmethod
     def start(self) -> None:
@@ -175,13 +183,8 @@ class HdlBus(BusModels):
     def irq_count(self) -> dict[int, int]:
         return self.dev.irq_counts()
 
-    def set_idle(self, pattern: Sequence[int] | None) -> None:
-        for ch in IDLE_CHANNELS:
-            self.dev.set_stall(ch, pattern)
-
-    def set_backpressure(self, pattern: Sequence[int] | None) -> None:
-        for ch in BACKPRESSURE_CHANNELS:
-            self.dev.set_stall(ch, pattern)
+    def set_stall(self, channel: str, pattern: Sequence[int] | None) -> None:
+        self.dev.set_stall(channel, pattern)
 
     def start(self) -> None:
         """Nothing runs in Python between events: interrupts are counted in the HDL."""
@@ -299,15 +302,14 @@ class CocotbextBus(BusModels):
     def irq_count(self) -> dict[int, int]:
         return dict(self._irq_count)
 
-    def set_idle(self, pattern: Sequence[int] | None) -> None:
-        """None (or empty) turns the stalls off again."""
-        for ch in (self.rx_source, self.axi.write_if.b_channel, self.axi.read_if.r_channel):
-            ch.set_pause_generator(itertools.cycle(pattern) if pattern else None)
-
-    def set_backpressure(self, pattern: Sequence[int] | None) -> None:
-        for ch in (self.tx_sink, self.axi.write_if.aw_channel, self.axi.write_if.w_channel,
-                   self.axi.read_if.ar_channel):
-            ch.set_pause_generator(itertools.cycle(pattern) if pattern else None)
+    def set_stall(self, channel: str, pattern: Sequence[int] | None) -> None:
+        models = {"rx": self.rx_source, "b": self.axi.write_if.b_channel,
+                  "r": self.axi.read_if.r_channel, "tx": self.tx_sink,
+                  "aw": self.axi.write_if.aw_channel, "w": self.axi.write_if.w_channel,
+                  "ar": self.axi.read_if.ar_channel}
+        if channel not in models:
+            raise ValueError(f"unknown stall channel {channel!r}; known: {sorted(models)}")
+        models[channel].set_pause_generator(itertools.cycle(pattern) if pattern else None)
 
     def start(self) -> None:
         if self._monitor is None:

@@ -222,6 +222,17 @@ CATALOGUE: tuple[Mutant, ...] = (
            "virtio 1.2 §2.7.13 (a driver's ring is read only at its own addresses, and only "
            "published items); docs/rtl-interface.md (the refill keeps its queue)",
            ("uvm",), "vdpa_split_ring_walker"),
+    Mutant("tx_no_hold",
+           "a transmitted frame's last beat leaves while the completion of its queue's chain "
+           "before it may still fault: when that used ring write fails, the frame is on the "
+           "wire whole (no abort flag) although a one-chain device, its queue in error, never "
+           "sends it. Only a used ring that refuses a TX completion once the next frame of "
+           "that queue has reached its last beat shows it (the write responses held back so "
+           "that it has, on any bus width)",
+           "virtio 1.2 §2.1.2 (a device that has failed stops processing the queue: "
+           "DEVICE_NEEDS_RESET); docs/rtl-interface.md (a frame's last beat waits for the "
+           "completion ahead of it, tx_hold)",
+           ("test_completion_fault_undoes_the_next_chain",), "vdpa_vq_engine"),
 )
 
 IDS: dict[str, int] = read_ids()

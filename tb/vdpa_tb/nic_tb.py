@@ -99,6 +99,11 @@ class Tb:
         addresses and write data) on the cycles ``pattern`` marks, repeated."""
         self.bus.set_backpressure(pattern)
 
+    def set_stall(self, channel: str, pattern: Sequence[int] | None = None) -> None:
+        """Hold off one channel on the cycles ``pattern`` marks, repeated: a source's valid
+        (rx, b, r) or a sink's ready (tx, aw, w, ar), the others left as they are."""
+        self.bus.set_stall(channel, pattern)
+
     async def cycles(self, n: int) -> None:
         """Let ``n`` clock cycles pass (on a timer: Python does not wake per edge)."""
         await Timer(n * CLK_NS, "ns")

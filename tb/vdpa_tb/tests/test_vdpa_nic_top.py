@@ -1287,15 +1287,18 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     error, as with a one-chain-at-a-time device.
     Stimulus: (RTL only: the reference has no bus) three TX chains (64, 64, 1500 bytes) kicked
     together on a queue whose first used element (the first completion's first item, after
-    its frame has left) answers SLVERR; then two frames for a receive queue with two buffers
-    posted, whose used ring answers SLVERR.
+    its frame has left) answers SLVERR, the write responses held 31 cycles of 32 meanwhile
+    so that the second frame has reached its last beat before that answer comes, on any bus
+    width; then two frames for a receive queue with two buffers posted, whose used ring
+    answers SLVERR.
     Check: one EIO on each queue; TX: the first frame delivered but not completed (used.idx
-    0), the second, moving meanwhile, closed with the abort flag and not delivered, the third
-    never sent; RX: nothing used, and the second buffer either untouched or holding exactly
+    0), the second, moving meanwhile, closed with the abort flag and not delivered (with
+    PIPELINE 0 it never starts), the third never sent; RX: nothing used, and the second
+    buffer either untouched or holding exactly
     its frame (a receive chain does not wait for the completion before it, which can fail only
     on a bus error: docs/rtl-interface.md "Chains in flight"; that it cannot fail translation
     is test_unmap_lands_between_receive_chains'). A pipelined engine that let the second TX
-    chain finish (the frame's end not held) fails here."""
+    chain finish (the frame's end not held: mutant tx_no_hold) fails here."""
     tb = Tb(dut)
     drv = await tb.start()
     v = VhostVdpa(drv)
@@ -1309,12 +1312,14 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     frames = [bytes([k]) * n for k, n in enumerate((64, 64, 1500), 1)]
     for f in frames:
         net.send(0, f, kick=False)
+    tb.set_stall("b", [1] * 31 + [0])
     await flows.kick_if_needed(v, tx)
     await drv.settle()
+    tb.set_stall("b", None)
     f = drv.take_faults()
     assert [(x.vq, x.errno) for x in f] == [(1, errno.EIO)], f
     assert [p.data for p in drv.take_tx()] == frames[:1]
-    assert drv.tx_aborted <= 1, drv.tx_aborted
+    assert drv.tx_aborted == (1 if param("PIPELINE", 1) else 0), drv.tx_aborted
     assert tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF) == 0
     q = await drv.query_vq(1)
     assert q["state"] == VqObjectState.ERR and q["used"] == 0, q
