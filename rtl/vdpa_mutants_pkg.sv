@@ -46,6 +46,9 @@ localparam int MUT_BATCH_FAULT_WHOLE = 18;
 localparam int MUT_EVICT_WOKEN = 19;
 localparam int MUT_REFILL_WRONG_QUEUE = 20;
 localparam int MUT_TX_NO_HOLD = 21;
+localparam int MUT_FAULT_BEFORE_COMPLETION = 22;
+localparam int MUT_AVAIL_EVENT_EARLY = 23;
+localparam int MUT_COMPLETE_AFTER_ERROR = 24;
 /* verilator lint_on UNUSEDPARAM */
 
 endpackage

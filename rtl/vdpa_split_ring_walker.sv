@@ -656,7 +656,7 @@ wire logic e_known = ctx_seen_ok && ctx_seen != w_avail;
 wire logic avail_new = m_rshift[15:0] != w_avail && !(17'(avail_delta) > e_size);
 // E_MOVE / E_RX_DROP: the frame is larger than the chain's capacity
 wire logic rx_too_big = rx_need > total_reg;
-wire logic fault_now = e_state_reg == E_FAULT && back_idle;
+wire logic fault_now = e_state_reg == E_FAULT && (back_idle || MUTANT == MUT_FAULT_BEFORE_COMPLETION);  // mutant MUT_FAULT_BEFORE_COMPLETION
 
 assign ev_consume = e_state_reg == E_START;
 assign ev_rearm = !e_rx_reg && ((e_state_reg == E_START && e_known) ||
@@ -736,7 +736,7 @@ always_ff @(posedge clk) begin
                     // publish avail_event = last_avail, then look once more (virtio 1.2
                     // §2.7.10); the walker's only write waits until the later stages are idle,
                     // so it is made only where a one-chain-at-a-time device would make it
-                    if (back_idle) begin
+                    if (back_idle || MUTANT == MUT_AVAIL_EVENT_EARLY) begin  // mutant MUT_AVAIL_EVENT_EARLY
                         e_rechecked_reg <= 1'b1;
                         m_group_reg <= ctx_rgroup;
                         m_iova_reg <= avail_event_iova(ctx_dev, e_size);

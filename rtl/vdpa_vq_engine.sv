@@ -872,7 +872,7 @@ wire logic        tx_dropped = w_h_total < 32'(hdr_len) || w_h_total - 32'(hdr_l
 wire logic [31:0] mv_req_len = w_rx ? rx_xfer_len : (tx_dropped ? 32'd0 : w_h_total);
 // the moved chain goes to the completion stage, or is dropped if its queue went to ERR while
 // it moved (the completion of the chain before it faulted)
-wire logic        ms_drop = q_state(32'(ms_vq_reg)) == VQS_ERR;
+wire logic        ms_drop = q_state(32'(ms_vq_reg)) == VQS_ERR && MUTANT != MUT_COMPLETE_AFTER_ERROR;  // mutant MUT_COMPLETE_AFTER_ERROR
 wire logic        mv_done_ready = ms_drop || uw_req_ready;
 // a transmitted frame's last beat waits while the completion of its queue's previous chain
 // may still fault (until its used.idx is written: it may leave in the cycle that write's

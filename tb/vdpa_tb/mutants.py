@@ -233,6 +233,32 @@ CATALOGUE: tuple[Mutant, ...] = (
            "DEVICE_NEEDS_RESET); docs/rtl-interface.md (a frame's last beat waits for the "
            "completion ahead of it, tx_hold)",
            ("test_completion_fault_undoes_the_next_chain",), "vdpa_vq_engine"),
+    Mutant("fault_before_completion",
+           "the walker reports a malformed chain's fault at once instead of once the later "
+           "stages are idle: the chain before it on its queue, moved but not yet completed, "
+           "is then dropped with the queue in error, where a one-chain device completed it "
+           "before it met the bad chain (used.idx one short)",
+           "drivers/vhost/vringh.c: vringh_getdesc_kern returns the error for the chain it "
+           "walks, after __vringh_complete of the one before; docs/rtl-interface.md (faults "
+           "and completions in a serial device's order)",
+           ("uvm",), "vdpa_split_ring_walker"),
+    Mutant("avail_event_early",
+           "the walker publishes avail_event (EVENT_IDX) on finding the ring empty while the "
+           "completion ahead of it may still fault: a one-chain device finds the ring empty "
+           "only after that completion, and if it failed, never looks again. Only a refused "
+           "completion whose write response comes after the walker found the ring empty "
+           "shows it",
+           "virtio 1.2 §2.7.10 (avail_event) and §2.1.2 (a failed device stops processing); "
+           "docs/rtl-interface.md (the walker's one write waits for idle later stages)",
+           ("test_no_avail_event_behind_a_failing_completion",), "vdpa_split_ring_walker"),
+    Mutant("complete_after_error",
+           "a chain that moved while the completion before it on its queue failed is "
+           "completed anyway (its used element and used.idx written after the queue went to "
+           "error) instead of dropped without a trace",
+           "virtio 1.2 §2.1.2 (a device that set DEVICE_NEEDS_RESET stops using the queue); "
+           "docs/rtl-interface.md (a chain whose queue went to ERR meanwhile is dropped: "
+           "ms_drop)",
+           ("test_completion_fault_undoes_the_next_chain",), "vdpa_vq_engine"),
 )
 
 IDS: dict[str, int] = read_ids()

@@ -1345,6 +1345,46 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     assert [p.data for p in got] == [bytes(range(100))]
 
 
+@cocotb.test(timeout_time=20000, timeout_unit=US)
+async def test_no_avail_event_behind_a_failing_completion(dut):
+    """Goal: the walker's one write, avail_event (EVENT_IDX), is made only where a
+    one-chain-at-a-time device would make it: not while the completion ahead of it may still
+    fault. Such a device finds the ring empty, and publishes avail_event, only after that
+    completion; if the completion fails, the queue stops first (virtio 1.2 §2.7.10 and
+    §2.1.2; drivers/vhost/vringh.c: vringh_notify_enable_kern after the ring ran dry).
+    Stimulus: (RTL only: the reference has no bus timing) EVENT_IDX; one TX chain on a queue
+    whose first used element answers SLVERR, the write responses held 31 cycles of 32 so that
+    the walker finds the ring empty while that answer is still to come.
+    Check: the kick was made (avail_event allowed it); one EIO on the queue, used.idx 0, and
+    avail_event as it was before the kick. A
+    walker that publishes avail_event beside the completion (mutant avail_event_early) fails
+    here."""
+    tb = Tb(dut)
+    drv = await tb.start()
+    v = VhostVdpa(drv)
+    await flows.open_device(v)
+    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
+                         queue_size=16, features=drv.device_features)
+    await flows.start_device(v, net.vqs, features=net.features)
+    assert net.event_idx, "the test needs avail_event"
+    tx = net.tx_vq(0)
+    elem0 = tx.used_gpa + spec.VRING_USED_RING_OFF
+    tb.target.poison(elem0, elem0 + spec.VRING_USED_ELEM_SIZE)
+    avail_event = tx.used_gpa + spec.avail_event_off(tx.num)
+    before = tb.mem.read_u16(avail_event)
+    net.send(0, bytes(range(64)), kick=False)
+    tb.set_stall("b", [1] * 31 + [0])
+    assert await flows.kick_if_needed(v, tx), "no kick"
+    await drv.settle()
+    tb.set_stall("b", None)
+    f = drv.take_faults()
+    assert [(x.vq, x.errno) for x in f] == [(1, errno.EIO)], f
+    assert tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF) == 0
+    assert tb.mem.read_u16(avail_event) == before, \
+        f"avail_event {tb.mem.read_u16(avail_event)} (was {before}) published behind a " \
+        "failing completion"
+
+
 @cocotb.test(timeout_time=60000, timeout_unit=US)
 async def test_unmap_lands_between_receive_chains(dut):
     """Goal: an unmap racing receive traffic takes effect between chains, so a chain's
