@@ -49,6 +49,7 @@ localparam int MUT_TX_NO_HOLD = 21;
 localparam int MUT_FAULT_BEFORE_COMPLETION = 22;
 localparam int MUT_AVAIL_EVENT_EARLY = 23;
 localparam int MUT_COMPLETE_AFTER_ERROR = 24;
+localparam int MUT_WALK_ON_ERROR = 25;
 /* verilator lint_on UNUSEDPARAM */
 
 endpackage

@@ -273,7 +273,7 @@ wire logic [16:0] e_size = ctx_size;
 wire logic [15:0] w_avail = ctx_avail + ahead;
 wire logic [15:0] w_used = ctx_used + ahead;
 // the chain's queue went to ERR while it waited (a later stage faulted on the chain before it)
-wire logic        w_abandon = ctx_state == VQS_ERR;
+wire logic        w_abandon = ctx_state == VQS_ERR && MUTANT != MUT_WALK_ON_ERROR;  // mutant MUT_WALK_ON_ERROR
 
 // ---------------------------------------------------------------------------------------
 // Translation requests: a buffer page in E_BUF_XL, else the port's ring item

@@ -259,6 +259,15 @@ CATALOGUE: tuple[Mutant, ...] = (
            "docs/rtl-interface.md (a chain whose queue went to ERR meanwhile is dropped: "
            "ms_drop)",
            ("test_completion_fault_undoes_the_next_chain",), "vdpa_vq_engine"),
+    Mutant("walk_on_error",
+           "the walker goes on with a chain whose queue went to error while it walked it (a "
+           "later stage's fault on the chain before): the chain is handed over or its fault "
+           "reported, where a one-chain device, its queue stopped, never walks it: a second "
+           "fault on the queue, or a frame moved for a queue in error",
+           "virtio 1.2 §2.1.2 (a device that set DEVICE_NEEDS_RESET stops using the queue); "
+           "docs/rtl-interface.md (a chain whose queue went to ERR meanwhile is dropped "
+           "without a trace: w_abandon)",
+           ("uvm",), "vdpa_split_ring_walker"),
 )
 
 IDS: dict[str, int] = read_ids()
