@@ -8,7 +8,8 @@
 /*
  * Mutant ids: deliberate bugs of the kind a vendor's device could have, each selected by the
  * MUTANT parameter of vdpa_nic_top (and vdpa_nic_pair, vdpa_iotlb, vdpa_cmd_proc,
- * vdpa_vq_engine, vdpa_used_writer, vdpa_ring_port, vdpa_axi_arb, vdpa_rx_buffer), so the regression can
+ * vdpa_vq_engine, vdpa_used_writer, vdpa_ring_port, vdpa_xlate_cache, vdpa_axi_arb,
+ * vdpa_rx_buffer), so the regression can
  * prove it catches each one (`make mutate`, docs/mutation.md). MUTANT = MUT_NONE (0), the default, is the correct device: every hook is
  * a comparison of two constants that the tools fold away.
  *
@@ -50,6 +51,8 @@ localparam int MUT_FAULT_BEFORE_COMPLETION = 22;
 localparam int MUT_AVAIL_EVENT_EARLY = 23;
 localparam int MUT_COMPLETE_AFTER_ERROR = 24;
 localparam int MUT_WALK_ON_ERROR = 25;
+localparam int MUT_CACHE_KEEPS_ON_FLUSH = 26;
+localparam int MUT_USED_PAGE_KEPT = 27;
 /* verilator lint_on UNUSEDPARAM */
 
 endpackage

@@ -236,7 +236,8 @@ assign tr_req_write = req_write;
 
 vdpa_xlate_cache #(
     .SETS(CACHE_SETS),
-    .ENTRIES(CACHE_ENTRIES)
+    .ENTRIES(CACHE_ENTRIES),
+    .MUTANT(MUTANT)
 ) xlate_cache_inst (
     .clk(clk),
     .rst(rst),

@@ -417,7 +417,8 @@ vdpa_ring_port #(
 // (bx_piece), as the IOTLB answers, so the segment list is the same whichever answered.
 vdpa_xlate_cache #(
     .SETS(NVQ),
-    .ENTRIES(2)
+    .ENTRIES(2),
+    .MUTANT(MUTANT)
 ) buf_cache_inst (
     .clk(clk),
     .rst(rst),
@@ -1121,6 +1122,9 @@ always_ff @(posedge clk) begin
     if (ctx_change || tr_flush || e_state_reg == E_FAULT) begin
         pf_valid_reg <= '0;
         dpf_valid_reg <= '0;
+    end
+    if (ctx_change || (tr_flush && MUTANT != MUT_USED_PAGE_KEPT) ||  // mutant MUT_USED_PAGE_KEPT
+            e_state_reg == E_FAULT) begin
         cpl_ok_reg <= '0;
     end
 

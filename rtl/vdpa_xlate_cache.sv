@@ -38,11 +38,15 @@
  *   fill      fill_valid with fill_*: a successful IOTLB answer for the request just made
  *   flush     from the IOTLB: translations may change (drops every entry, disarms the fill)
  */
-module vdpa_xlate_cache #(
+module vdpa_xlate_cache
+    import vdpa_mutants_pkg::*;
+#(
     // Sets (the engine: one per VQ); 1: fully associative
     parameter int SETS = 1,
     // Entries per set
-    parameter int ENTRIES = 8
+    parameter int ENTRIES = 8,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
+    parameter int MUTANT = MUT_NONE
 ) (
     input  wire logic          clk,
     input  wire logic          rst,
@@ -148,7 +152,7 @@ always_ff @(posedge clk) begin
         c_asid[fill_idx] <= fill_asid;
         victim_reg[fill_s] <= EW'(32'(victim_reg[fill_s]) + 1 == ENTRIES ? 0 : 32'(victim_reg[fill_s]) + 1);
     end
-    if (flush || rst) begin
+    if ((flush && MUTANT != MUT_CACHE_KEEPS_ON_FLUSH) || rst) begin  // mutant MUT_CACHE_KEEPS_ON_FLUSH
         for (int i = 0; i < N; i++) begin
             c_valid[i] <= 1'b0;
         end

@@ -268,6 +268,24 @@ CATALOGUE: tuple[Mutant, ...] = (
            "docs/rtl-interface.md (a chain whose queue went to ERR meanwhile is dropped "
            "without a trace: w_abandon)",
            ("uvm",), "vdpa_split_ring_walker"),
+    Mutant("cache_keeps_on_flush",
+           "the ring-item and buffer translation caches keep their answers across IOTLB "
+           "commands: after an unmap (or a remap) items and buffers still translate through "
+           "the old range, so the device reads and writes memory no mapping allows",
+           "drivers/vhost/vdpa.c: vhost_vdpa_unmap (no access through a range once its unmap "
+           "returned); docs/rtl-interface.md (every cached answer dropped at any IOTLB "
+           "command: tr_flush)",
+           ("test_unmap_races_traffic",), "vdpa_xlate_cache"),
+    Mutant("used_page_kept",
+           "the walker keeps, across IOTLB commands, what it knew of the completion's "
+           "translations (the used ring page and used.idx writable), so a chain skips the "
+           "before-any-data check after the used ring was unmapped or made read-only: its "
+           "frame moves and its completion fails translation afterwards, where the check "
+           "faults the chain before its data",
+           "drivers/vhost/iotlb.c (a new range replaces the old); docs/rtl-interface.md "
+           "(the completion's items translated before any data moves; what the walker knows "
+           "dropped on any IOTLB command)",
+           ("test_used_ring_made_read_only_between_chains",), "vdpa_split_ring_walker"),
 )
 
 IDS: dict[str, int] = read_ids()

@@ -1385,6 +1385,53 @@ async def test_no_avail_event_behind_a_failing_completion(dut):
         "failing completion"
 
 
+@cocotb.test(timeout_time=20000, timeout_unit=US)
+async def test_used_ring_made_read_only_between_chains(dut):
+    """Goal: what the walker knows of the completion's translations (the used ring page and
+    used.idx translate for writing, so a chain there skips the before-any-data check) is
+    forgotten at every IOTLB command, so a used ring remapped read-only between two chains
+    faults the second before its frame moves, as the first chain's check would have
+    (drivers/vhost/iotlb.c: the new range replaces the old; docs/rtl-interface.md "Chains in
+    flight": the completion's items translated before any data moves).
+    Stimulus: (RTL only) the rings mapped as a range of their own; one frame sent on a
+    transmit queue (its completion's page now known); that range unmapped and mapped again
+    read-only (the avail and descriptor reads still translate); one more frame sent.
+    Check: the first frame out and used; then one EFAULT on the queue, nothing more on the
+    wire, used.idx still 1. A walker that keeps what it knew across the IOTLB commands
+    (mutant used_page_kept) sends the second frame and faults only at its completion."""
+    tb = Tb(dut)
+    drv = await tb.start()
+    v = VhostVdpa(drv)
+    await flows.open_device(v)
+    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
+                         queue_size=64, features=drv.device_features)
+    tx = net.tx_vq(0)
+    ring_lo = min(tx.desc_gpa, tx.avail_gpa, tx.used_gpa) & ~0xFFF
+    ring_hi = (tx.used_gpa + spec.used_ring_size(tx.num) + 0xFFF) & ~0xFFF
+    # the rings' own range, a page left out on each side (as test_unmap_lands_between_
+    # receive_chains): the unmap takes exactly it
+    ranges = [IotlbRange(lo, hi - lo, lo, spec.VHOST_ACCESS_RW)
+              for lo, hi in ((RAM_BASE, ring_lo - 0x1000), (ring_lo, ring_hi),
+                             (ring_hi + 0x1000, RAM_BASE + RAM_SIZE))
+              if hi > lo]
+    await v.map(0, ranges, batch=True)
+    await flows.start_device(v, net.vqs, features=net.features)
+    first, second = bytes([0x41]) * 64, bytes([0x42]) * 64
+    got = await flows.transmit(v, drv, net, 0, [first])
+    assert [p.data for p in got] == [first]
+    assert tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF) == 1
+    await drv.dma_unmap(0, ring_lo, ring_hi - ring_lo)
+    await drv.dma_map(0, ring_lo, ring_hi - ring_lo, ring_lo, spec.VHOST_ACCESS_RO)
+    net.send(0, second, kick=False)
+    await flows.kick_if_needed(v, tx)
+    await drv.settle()
+    faults = [(f.vq, f.errno) for f in drv.take_faults()]
+    assert faults == [(1, errno.EFAULT)], faults
+    out = [p.data for p in drv.take_tx()]
+    assert out == [], f"{len(out)} frame(s) left after the used ring became read-only"
+    assert tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF) == 1
+
+
 @cocotb.test(timeout_time=60000, timeout_unit=US)
 async def test_unmap_lands_between_receive_chains(dut):
     """Goal: an unmap racing receive traffic takes effect between chains, so a chain's
