@@ -8,8 +8,8 @@
 /*
  * Mutant ids: deliberate bugs of the kind a vendor's device could have, each selected by the
  * MUTANT parameter of vdpa_nic_top (and vdpa_nic_pair, vdpa_iotlb, vdpa_cmd_proc,
- * vdpa_vq_engine, vdpa_used_writer, vdpa_ring_port, vdpa_xlate_cache, vdpa_axi_arb,
- * vdpa_rx_buffer), so the regression can
+ * vdpa_vq_engine, vdpa_used_writer, vdpa_notifier, vdpa_ring_port, vdpa_xlate_cache,
+ * vdpa_axi_arb, vdpa_rx_buffer), so the regression can
  * prove it catches each one (`make mutate`, docs/mutation.md). MUTANT = MUT_NONE (0), the default, is the correct device: every hook is
  * a comparison of two constants that the tools fold away.
  *
@@ -53,6 +53,9 @@ localparam int MUT_COMPLETE_AFTER_ERROR = 24;
 localparam int MUT_WALK_ON_ERROR = 25;
 localparam int MUT_CACHE_KEEPS_ON_FLUSH = 26;
 localparam int MUT_USED_PAGE_KEPT = 27;
+localparam int MUT_NOTIFY_PAST_EVENT = 28;
+localparam int MUT_CACHE_IGNORES_GROUP = 29;
+localparam int MUT_READAHEAD_KEPT = 30;
 /* verilator lint_on UNUSEDPARAM */
 
 endpackage

@@ -1,1 +1,2 @@
+vdpa_mutants_pkg.sv
 vdpa_notifier.sv

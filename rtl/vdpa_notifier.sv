@@ -41,11 +41,15 @@
  *   held      per VQ: a check of the queue is waiting, under way or being decided (SUSPEND and
  *             DESTROY wait for it, as for the other stages); busy: any is.
  */
-module vdpa_notifier #(
+module vdpa_notifier
+    import vdpa_mutants_pkg::*;
+#(
     // Number of hardware VQs (the width of `held`)
     parameter int NVQ = 8,
     // Checks that may wait behind the one under way (a power of two, at least 2)
-    parameter int DEPTH = 4
+    parameter int DEPTH = 4,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
+    parameter int MUTANT = MUT_NONE
 ) (
     input  wire logic          clk,
     input  wire logic          rst,
@@ -135,7 +139,9 @@ wire logic bypass = note_valid && q_empty && (!n_port_reg || read_end);
 // vring_need_event(used_event, new, old): (u16)(new - used_event - 1) < (u16)(new - old);
 // or !NO_INTERRUPT
 wire logic need_notify = decide_event_idx_reg
-        ? 16'(decide_used_reg - port_rdata - 1'b1) < 16'(decide_used_reg - decide_old_reg)
+        ? 16'(decide_used_reg - port_rdata - 1'b1) < 16'(decide_used_reg - decide_old_reg) ||
+          (MUTANT == MUT_NOTIFY_PAST_EVENT &&  // mutant MUT_NOTIFY_PAST_EVENT
+           16'(decide_used_reg - port_rdata - 1'b1) == 16'(decide_used_reg - decide_old_reg))
         : port_rdata[0] == 1'b0;
 
 always_comb begin

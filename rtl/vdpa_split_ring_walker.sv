@@ -1119,7 +1119,8 @@ always_ff @(posedge clk) begin
 
     // what is read ahead or known to translate is dropped on any VQ or IOTLB command and on a
     // walker fault
-    if (ctx_change || tr_flush || e_state_reg == E_FAULT) begin
+    if ((ctx_change && MUTANT != MUT_READAHEAD_KEPT) ||  // mutant MUT_READAHEAD_KEPT
+            tr_flush || e_state_reg == E_FAULT) begin
         pf_valid_reg <= '0;
         dpf_valid_reg <= '0;
     end

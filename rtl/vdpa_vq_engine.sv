@@ -1118,7 +1118,8 @@ wire logic     unused_np = ^{np_rdata[127:16], np_fault_xlate, np_fault_asid};
 /* verilator lint_on UNUSEDSIGNAL */
 
 vdpa_notifier #(
-    .NVQ(NVQ)
+    .NVQ(NVQ),
+    .MUTANT(MUTANT)
 ) notifier_inst (
     .clk(clk),
     .rst(rst),

@@ -114,7 +114,9 @@ always_comb begin
     hit_c = 1'b0;
     hit_idx = NW'(lk_base);
     for (int k = ENTRIES - 1; k >= 0; k--) begin
-        if (c_valid[NW'(lk_base + 32'(k))] && c_group[NW'(lk_base + 32'(k))] == lk_group &&
+        if (c_valid[NW'(lk_base + 32'(k))] &&
+                (c_group[NW'(lk_base + 32'(k))] == lk_group ||
+                 MUTANT == MUT_CACHE_IGNORES_GROUP) &&  // mutant MUT_CACHE_IGNORES_GROUP
                 c_write[NW'(lk_base + 32'(k))] == lk_write &&
                 lk_iova >= c_lo[NW'(lk_base + 32'(k))] &&
                 lk_iova - c_lo[NW'(lk_base + 32'(k))] < 64'(c_len[NW'(lk_base + 32'(k))]) &&

@@ -286,6 +286,31 @@ CATALOGUE: tuple[Mutant, ...] = (
            "(the completion's items translated before any data moves; what the walker knows "
            "dropped on any IOTLB command)",
            ("test_used_ring_made_read_only_between_chains",), "vdpa_split_ring_walker"),
+    Mutant("notify_past_event",
+           "the used-buffer notifier (EVENT_IDX) also notifies when used_event is one before "
+           "the completion's old used index, a used_event the driver has already been "
+           "notified past: an interrupt the driver did not ask for. The device's tests never "
+           "leave used_event there; the notifier's bench draws it just before a batch's "
+           "range",
+           "virtio 1.2 §2.7.10 and drivers/vhost/vringh.c: __vringh_need_notify "
+           "(vring_need_event(used_event, new, old): used_event in [old, new - 1])",
+           ("test_notes_against_model",), "vdpa_notifier", base="notifier-n8-d4"),
+    Mutant("cache_ignores_group",
+           "a translation cache answers a lookup from an entry filled for another group "
+           "(another ASID): a descriptor table or buffer of one group translated through "
+           "the other's mapping",
+           "drivers/vhost/vdpa.c: each ASID its own IOTLB (vhost_vdpa_find_alloc_as); "
+           "vdpa.h: get_vq_desc_group (the descriptor group's own address space)",
+           ("uvm",), "vdpa_xlate_cache"),
+    Mutant("readahead_kept",
+           "the walker keeps what it read ahead (avail entries, head descriptors) across a "
+           "VQ command: a queue destroyed and created again would be served the old ring's "
+           "heads. On the device every RESET is also an IOTLB command, whose flush drops "
+           "them anyway, so only the walker's bench, which pulses ctx_change alone, sees it",
+           "virtio 1.2 §2.7.13 (only published items of the ring in use may be read ahead); "
+           "docs/rtl-interface.md (the read-ahead dropped on any VQ or IOTLB command)",
+           ("test_flush_and_ctx_change_drop",), "vdpa_split_ring_walker",
+           base="walker-w64"),
 )
 
 IDS: dict[str, int] = read_ids()

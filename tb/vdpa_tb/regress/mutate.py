@@ -45,6 +45,7 @@ KILL_SET = ("test_traffic_lockstep", "test_iotlb_translation_and_faults", "test_
             "test_suspend_with_work_in_flight",
             "test_reset_keeps_or_cleans_maps", "test_unmap_races_traffic", "uvm",
             "test_reset_barrier", "test_refill_while_move_stage_busy",
+            "test_flush_and_ctx_change_drop", "test_notes_against_model",
             "test_unmap_lands_between_receive_chains",
             "test_batched_completion_cut_at_a_refused_element",
             "test_completion_fault_undoes_the_next_chain",
