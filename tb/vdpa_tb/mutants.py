@@ -228,7 +228,7 @@ CATALOGUE: tuple[Mutant, ...] = (
            "wire whole (no abort flag) although a one-chain device, its queue in error, never "
            "sends it. Only a used ring that refuses a TX completion once the next frame of "
            "that queue has reached its last beat shows it (the write responses held back so "
-           "that it has, on any bus width)",
+           "that it has; the test checks the frame's abort, so it knows it did)",
            "virtio 1.2 §2.1.2 (a device that has failed stops processing the queue: "
            "DEVICE_NEEDS_RESET); docs/rtl-interface.md (a frame's last beat waits for the "
            "completion ahead of it, tx_hold)",
@@ -269,9 +269,10 @@ CATALOGUE: tuple[Mutant, ...] = (
            "without a trace: w_abandon)",
            ("uvm",), "vdpa_split_ring_walker"),
     Mutant("cache_keeps_on_flush",
-           "the ring-item and buffer translation caches keep their answers across IOTLB "
-           "commands: after an unmap (or a remap) items and buffers still translate through "
-           "the old range, so the device reads and writes memory no mapping allows",
+           "the ring-item and buffer translation caches keep their answers (and a fill armed "
+           "before) across IOTLB commands: after an unmap (or a remap) items and buffers "
+           "still translate through the old range, so the device reads and writes memory no "
+           "mapping allows",
            "drivers/vhost/vdpa.c: vhost_vdpa_unmap (no access through a range once its unmap "
            "returned); docs/rtl-interface.md (every cached answer dropped at any IOTLB "
            "command: tr_flush)",

@@ -36,10 +36,10 @@ from .execute import ERROR, Result
 from .jobs import CLI, Job, derive_seed, interleave, job_for
 from .simcfg import Build, Item, SimCfg, SimCfgError
 
-#: what runs on every build: tests and groups of the regression configuration
 #: what runs on every build: tests and groups of the regression configuration (each on the
-#: builds of those whose base build it runs on: the device's tests on the device, the command
-#: processor's and the walker's block benches on their mutants)
+#: builds of those whose base build it runs on: the device's tests on the device; the command
+#: processor's, the walker's, the notifier's and the receive buffer's block benches on their
+#: mutants)
 KILL_SET = ("test_traffic_lockstep", "test_iotlb_translation_and_faults", "test_ring_case",
             "test_suspend_resume_state", "test_suspend_waits_for_chain_in_flight",
             "test_suspend_with_work_in_flight",

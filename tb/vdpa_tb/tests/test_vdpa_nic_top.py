@@ -56,6 +56,16 @@ class Env:
         return self.drv.device_features  # type: ignore[union-attr]
 
 
+#: write responses held 31 cycles of 32 (tests of a completion that fails while the next chain
+#: moves), so the refused write's answer comes late. (Held for good, or the write address
+#: instead, the next chain's frame does not reach its last beat either on this test host, and
+#: the window never opens; released one cycle in 32, it does.) Deterministic on each build;
+#: test_completion_fault_undoes_the_next_chain checks by the abort count that its window was
+#: reached, so a change of timing that closes it fails the test instead of leaving it
+#: toothless
+B_HELD = (1,) * 31 + (0,)
+
+
 async def make_env(dut: object, stall: bool = False, incremental_map: bool = True) -> Env:
     tb = Tb(dut)
     if stall:
@@ -1067,7 +1077,7 @@ async def test_read_ahead_forgotten_at_reset(dut):
     items may be read ahead; §2.4: a reset returns the device to its initial state).
     Stimulus: four frames sent together on one transmit queue, each as a two-descriptor chain
     (heads 0, 2, 4, 6: read ahead as one run of avail entries); a reset that keeps the maps
-    (no CLEAN_MAP: no IOTLB command comes between); a new bring-up with the same queue size,
+    (no CLEAN_MAP, no map or unmap between); a new bring-up with the same queue size,
     four frames sent together as one-descriptor chains (heads 0, 1, 2, 3 at the same avail
     positions).
     Check: lockstep; the second driver's frames out in order. A device that keeps its
@@ -1313,10 +1323,10 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     error, as with a one-chain-at-a-time device.
     Stimulus: (RTL only: the reference has no bus) three TX chains (64, 64, 1500 bytes) kicked
     together on a queue whose first used element (the first completion's first item, after
-    its frame has left) answers SLVERR, the write responses held 31 cycles of 32 meanwhile
-    so that the second frame has reached its last beat before that answer comes, on any bus
-    width; then two frames for a receive queue with two buffers posted, whose used ring
-    answers SLVERR.
+    its frame has left) answers SLVERR, the write responses held back (B_HELD) so that the
+    second frame has reached its last beat before that answer comes (the abort count
+    checks that it has); then two frames for a receive queue with two buffers posted, whose
+    used ring answers SLVERR.
     Check: one EIO on each queue; TX: the first frame delivered but not completed (used.idx
     0), the second, moving meanwhile, closed with the abort flag and not delivered (with
     PIPELINE 0 it never starts), the third never sent; RX: nothing used, and the second
@@ -1338,7 +1348,7 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     frames = [bytes([k]) * n for k, n in enumerate((64, 64, 1500), 1)]
     for f in frames:
         net.send(0, f, kick=False)
-    tb.set_stall("b", [1] * 31 + [0])
+    tb.set_stall("b", B_HELD)
     await flows.kick_if_needed(v, tx)
     await drv.settle()
     tb.set_stall("b", None)
@@ -1379,7 +1389,7 @@ async def test_no_avail_event_behind_a_failing_completion(dut):
     completion; if the completion fails, the queue stops first (virtio 1.2 §2.7.10 and
     §2.1.2; drivers/vhost/vringh.c: vringh_notify_enable_kern after the ring ran dry).
     Stimulus: (RTL only: the reference has no bus timing) EVENT_IDX; one TX chain on a queue
-    whose first used element answers SLVERR, the write responses held 31 cycles of 32 so that
+    whose first used element answers SLVERR, the write responses held back (B_HELD) so that
     the walker finds the ring empty while that answer is still to come.
     Check: the kick was made (avail_event allowed it); one EIO on the queue, used.idx 0, and
     avail_event as it was before the kick. A
@@ -1399,7 +1409,7 @@ async def test_no_avail_event_behind_a_failing_completion(dut):
     avail_event = tx.used_gpa + spec.avail_event_off(tx.num)
     before = tb.mem.read_u16(avail_event)
     net.send(0, bytes(range(64)), kick=False)
-    tb.set_stall("b", [1] * 31 + [0])
+    tb.set_stall("b", B_HELD)
     assert await flows.kick_if_needed(v, tx), "no kick"
     await drv.settle()
     tb.set_stall("b", None)
@@ -1409,6 +1419,20 @@ async def test_no_avail_event_behind_a_failing_completion(dut):
     assert tb.mem.read_u16(avail_event) == before, \
         f"avail_event {tb.mem.read_u16(avail_event)} (was {before}) published behind a " \
         "failing completion"
+
+
+def rings_own_range(vq: GuestVirtqueue) -> tuple[int, int, list[IotlbRange]]:
+    """Guest RAM mapped IOVA = GPA as ranges, the pages of ``vq``'s rings ``[lo, hi)`` one of
+    them: (lo, hi, the ranges). An unmap removes every range it overlaps (drivers/vhost/
+    iotlb.c: vhost_iotlb_del_range), so the rings get a range of their own, with a page left
+    out on each side where there is room (a parent may merge ranges that run on, as mlx5's
+    direct MRs do); whatever else the allocator put in those pages goes with them."""
+    lo = min(vq.desc_gpa, vq.avail_gpa, vq.used_gpa) & ~0xFFF
+    hi = (vq.used_gpa + spec.used_ring_size(vq.num) + 0xFFF) & ~0xFFF
+    ranges = [IotlbRange(a, b - a, a, spec.VHOST_ACCESS_RW)
+              for a, b in ((RAM_BASE, lo - 0x1000), (lo, hi), (hi + 0x1000, RAM_BASE + RAM_SIZE))
+              if b > a]
+    return lo, hi, ranges
 
 
 @cocotb.test(timeout_time=20000, timeout_unit=US)
@@ -1432,14 +1456,9 @@ async def test_used_ring_made_read_only_between_chains(dut):
     net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
                          queue_size=64, features=drv.device_features)
     tx = net.tx_vq(0)
-    ring_lo = min(tx.desc_gpa, tx.avail_gpa, tx.used_gpa) & ~0xFFF
-    ring_hi = (tx.used_gpa + spec.used_ring_size(tx.num) + 0xFFF) & ~0xFFF
-    # the rings' own range, a page left out on each side (as test_unmap_lands_between_
-    # receive_chains): the unmap takes exactly it
-    ranges = [IotlbRange(lo, hi - lo, lo, spec.VHOST_ACCESS_RW)
-              for lo, hi in ((RAM_BASE, ring_lo - 0x1000), (ring_lo, ring_hi),
-                             (ring_hi + 0x1000, RAM_BASE + RAM_SIZE))
-              if hi > lo]
+    # (the allocator puts the receive rings and the first frames' buffers in the transmit
+    # rings' pages too, which read-only still lets the device read)
+    ring_lo, ring_hi, ranges = rings_own_range(tx)
     await v.map(0, ranges, batch=True)
     await flows.start_device(v, net.vqs, features=net.features)
     first, second = bytes([0x41]) * 64, bytes([0x42]) * 64
@@ -1486,15 +1505,7 @@ async def test_unmap_lands_between_receive_chains(dut):
 
     net = guest()
     rx = net.rx_vq(0)
-    ring_lo = min(rx.desc_gpa, rx.avail_gpa, rx.used_gpa) & ~0xFFF
-    ring_hi = (rx.used_gpa + spec.used_ring_size(rx.num) + 0xFFF) & ~0xFFF
-    # an unmap removes every range it overlaps (drivers/vhost/iotlb.c: vhost_iotlb_del_range),
-    # so the rings get a range of their own, with a page left out on each side (a parent may
-    # merge ranges that run on, as mlx5's direct MRs do); only the other queues' rings lie there
-    ranges = [IotlbRange(lo, hi - lo, lo, spec.VHOST_ACCESS_RW)
-              for lo, hi in ((RAM_BASE, ring_lo - 0x1000), (ring_lo, ring_hi),
-                             (ring_hi + 0x1000, RAM_BASE + RAM_SIZE))
-              if hi > lo]
+    ring_lo, ring_hi, ranges = rings_own_range(rx)
     await v.map(0, ranges, batch=True)
     await flows.start_device(v, net.vqs, features=net.features)
     eng = tb.engine()
