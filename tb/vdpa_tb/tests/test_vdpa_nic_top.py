@@ -1395,13 +1395,7 @@ async def test_no_avail_event_behind_a_failing_completion(dut):
     avail_event as it was before the kick. A
     walker that publishes avail_event beside the completion (mutant avail_event_early) fails
     here."""
-    tb = Tb(dut)
-    drv = await tb.start()
-    v = VhostVdpa(drv)
-    await flows.open_device(v)
-    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
-                         queue_size=16, features=drv.device_features)
-    await flows.start_device(v, net.vqs, features=net.features)
+    tb, drv, v, net = await dut_alone(dut)
     assert net.event_idx, "the test needs avail_event"
     tx = net.tx_vq(0)
     elem0 = tx.used_gpa + spec.VRING_USED_RING_OFF
