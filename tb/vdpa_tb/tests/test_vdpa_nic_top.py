@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import random
+from collections.abc import Callable
 
 import cocotb
 
@@ -126,12 +127,16 @@ async def receive_into_bus_error(drv: RtlParentDriver, rx_frames: list[bytes]) -
     assert [(x.vq, x.errno) for x in f] == [(0, errno.EIO)], f
 
 
-async def dut_alone(dut: object, queue_pairs: int = 1, stall: bool = False, asid: int = 0
+async def dut_alone(dut: object, queue_pairs: int = 1, stall: bool = False, asid: int = 0,
+                    queue_size: int = 64,
+                    ranges: Callable[[GuestNetDriver], list[IotlbRange]] | None = None
                     ) -> tuple[Tb, RtlParentDriver, VhostVdpa, GuestNetDriver]:
     """The DUT without the reference, for races the reference cannot take part in (it works
     only at settle points): opened, guest RAM mapped IOVA = GPA in ``asid`` (every group bound
-    to it first when it is not ASID 0), ``queue_pairs`` queue pairs of 64 entries started;
-    with ``stall``, AXI/AXI-Stream idle and backpressure (test_traffic_lockstep's)."""
+    to it first when it is not ASID 0), ``queue_pairs`` queue pairs of ``queue_size`` entries
+    started; with ``stall``, AXI/AXI-Stream idle and backpressure (test_traffic_lockstep's).
+    ``ranges``, given the guest driver (its rings placed, not yet started), returns the
+    ranges to map instead of guest RAM as one."""
     tb = Tb(dut)
     if stall:
         tb.set_idle_generator(STALL_PATTERN)
@@ -142,10 +147,12 @@ async def dut_alone(dut: object, queue_pairs: int = 1, stall: bool = False, asid
     if asid:
         for group in range(drv.ngroups):
             await v.set_group_asid(group, asid)
-    await v.map(asid, [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)],
-                batch=True)
     net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE),
-                         queue_pairs=queue_pairs, queue_size=64, features=drv.device_features)
+                         queue_pairs=queue_pairs, queue_size=queue_size,
+                         features=drv.device_features)
+    mapped = (ranges(net) if ranges is not None else
+              [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)])
+    await v.map(asid, mapped, batch=True)
     await flows.start_device(v, net.vqs, features=net.features)
     return tb, drv, v, net
 
@@ -1080,18 +1087,26 @@ async def test_read_ahead_forgotten_at_reset(dut):
     (no CLEAN_MAP, no map or unmap between); a new bring-up with the same queue size,
     four frames sent together as one-descriptor chains (heads 0, 1, 2, 3 at the same avail
     positions).
-    Check: lockstep; the second driver's frames out in order. A device that keeps its
-    read-ahead across the reset serves position 1's old head (2). (Here RESET is also an IOTLB
-    command, whose flush drops the read-ahead too, so mutant readahead_kept, which keeps it
-    across VQ commands only, passes; the walker's bench, which pulses ctx_change alone, kills
-    it.)"""
+    Check: the heads are the ones above (else the test proves nothing); lockstep; the second
+    driver's frames out in order. A device that keeps its read-ahead across the reset serves
+    position 1's old head (2). (Here RESET is also an IOTLB command, whose flush drops the
+    read-ahead too, so mutant readahead_kept, which keeps it across VQ commands only, passes;
+    the walker's bench, which pulses ctx_change alone, kills it.)"""
     env = await make_env(dut)
     rng = random.Random(53)
+
+    async def send_together(net: GuestNetDriver, heads: list[int], **post: bool) -> None:
+        fr = frames(len(heads), rng, hi=300)
+        got_heads = [net.send(0, f, kick=False, **post) for f in fr]
+        assert got_heads == heads, f"heads {got_heads}, the test needs {heads}"
+        got = await flows.transmit(env.v, env.lock, net, 0, [])
+        assert [p.data for p in got] == fr, "transmitted frames are not the frames sent"
+
     net = await bring_up(env, 1)
-    await transmit(env, net, 0, frames(4, rng, hi=300), split_header=True)
+    await send_together(net, [0, 2, 4, 6], split_header=True)
     await env.lock.compat_reset(0)
     net = await bring_up(env, 1, map_ram=False)
-    await transmit(env, net, 0, frames(4, rng, hi=300))
+    await send_together(net, [0, 1, 2, 3])
     env.tb.assert_dma_clean()
 
 
@@ -1101,13 +1116,7 @@ async def test_segment_limit(dut):
     Stimulus: a TX chain of 40 8-byte descriptors (RTL only: the reference device has no such
     limit). Check: E2BIG fault on that VQ, ERR, NEEDS_RESET, no buffer byte read, and the other
     transmit queue keeps working."""
-    tb = Tb(dut)
-    drv = await tb.start()
-    v = VhostVdpa(drv)
-    await flows.open_device(v)
-    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=2,
-                         queue_size=64, features=drv.device_features)
-    await flows.start_device(v, net.vqs, features=net.features)
+    tb, drv, v, net = await dut_alone(dut, queue_pairs=2)
     buf = RAM_BASE + 0x18_0000
     tx = net.tx_vq(0)
     tx.post_iova_chain([(buf + 8 * k, 8, False) for k in range(40)])
@@ -1335,13 +1344,7 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     on a bus error: docs/rtl-interface.md "Chains in flight"; that it cannot fail translation
     is test_unmap_lands_between_receive_chains'). A pipelined engine that let the second TX
     chain finish (the frame's end not held: mutant tx_no_hold) fails here."""
-    tb = Tb(dut)
-    drv = await tb.start()
-    v = VhostVdpa(drv)
-    await flows.open_device(v)
-    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=2,
-                         queue_size=16, features=drv.device_features)
-    await flows.start_device(v, net.vqs, features=net.features)
+    tb, drv, v, net = await dut_alone(dut, queue_pairs=2, queue_size=16)
     tx = net.tx_vq(0)
     elem0 = tx.used_gpa + spec.VRING_USED_RING_OFF
     tb.target.poison(elem0, elem0 + spec.VRING_USED_ELEM_SIZE)
@@ -1443,18 +1446,11 @@ async def test_used_ring_made_read_only_between_chains(dut):
     Check: the first frame out and used; then one EFAULT on the queue, nothing more on the
     wire, used.idx still 1. A walker that keeps what it knew across the IOTLB commands
     (mutant used_page_kept) sends the second frame and faults only at its completion."""
-    tb = Tb(dut)
-    drv = await tb.start()
-    v = VhostVdpa(drv)
-    await flows.open_device(v)
-    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=1,
-                         queue_size=64, features=drv.device_features)
-    tx = net.tx_vq(0)
     # (the allocator puts the receive rings and the first frames' buffers in the transmit
     # rings' pages too, which read-only still lets the device read)
-    ring_lo, ring_hi, ranges = rings_own_range(tx)
-    await v.map(0, ranges, batch=True)
-    await flows.start_device(v, net.vqs, features=net.features)
+    tb, drv, v, net = await dut_alone(dut, ranges=lambda n: rings_own_range(n.tx_vq(0))[2])
+    tx = net.tx_vq(0)
+    ring_lo, ring_hi, _ = rings_own_range(tx)
     first, second = bytes([0x41]) * 64, bytes([0x42]) * 64
     got = await flows.transmit(v, drv, net, 0, [first])
     assert [p.data for p in got] == [first]
