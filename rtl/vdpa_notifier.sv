@@ -136,12 +136,14 @@ wire logic read_end = n_port_reg && (port_done || port_fault);
 // a check taken with none waiting or under way goes to the port at once
 wire logic bypass = note_valid && q_empty && (!n_port_reg || read_end);
 
-// vring_need_event(used_event, new, old): (u16)(new - used_event - 1) < (u16)(new - old);
-// or !NO_INTERRUPT
+// vring_need_event(used_event, new, old): (u16)(new - used_event - 1) < (u16)(new - old),
+// i.e. how far used_event lies behind new, less one, within the span this completion added
+wire logic [15:0] event_behind = 16'(decide_used_reg - port_rdata - 1'b1);
+wire logic [15:0] added_span = 16'(decide_used_reg - decide_old_reg);
+// or, without EVENT_IDX, !NO_INTERRUPT
 wire logic need_notify = decide_event_idx_reg
-        ? 16'(decide_used_reg - port_rdata - 1'b1) < 16'(decide_used_reg - decide_old_reg) ||
-          (MUTANT == MUT_NOTIFY_PAST_EVENT &&  // mutant MUT_NOTIFY_PAST_EVENT
-           16'(decide_used_reg - port_rdata - 1'b1) == 16'(decide_used_reg - decide_old_reg))
+        ? event_behind < added_span ||
+          (MUTANT == MUT_NOTIFY_PAST_EVENT && event_behind == added_span)  // mutant MUT_NOTIFY_PAST_EVENT
         : port_rdata[0] == 1'b0;
 
 always_comb begin
