@@ -6,6 +6,8 @@ Run from the repository root (``make bench`` does)::
 
     python bench/bench_engine_throughput.py            # update the "current" figures
     python bench/bench_engine_throughput.py --baseline # also record them as the baseline
+    python bench/bench_engine_throughput.py --what-if MUTANT=21 --width 512
+                                                       # another build beside the kept figures
 
 It runs tb/vdpa_tb/tests/bench_engine_throughput.py on vdpa_nic_top with eight queue pairs
 (NVQ 16) at every width in WIDTHS, pipelined and with PIPELINE=0 (one chain at a time, the
@@ -52,15 +54,48 @@ BASELINE_NOTE = (
     "its figures hardly depend on the depth.")
 
 
-def measure(data_w: int, pipeline: int = 1) -> dict[str, Any]:
+def measure(data_w: int, pipeline: int = 1, extra: dict[str, int] | None = None
+            ) -> dict[str, Any]:
     """The figures of one build; ``pipeline`` 0 is the same RTL serving one chain at a time
-    (vdpa_vq_engine PIPELINE), measured in the same run as the pipelined engine."""
-    params = {"NVQ": 16, "DATA_W": data_w}
+    (vdpa_vq_engine PIPELINE), measured in the same run as the pipelined engine; ``extra``,
+    more parameters (a what-if build)."""
+    params: dict[str, int] = {"NVQ": 16, "DATA_W": data_w, **(extra or {})}
     if not pipeline:
         params["PIPELINE"] = 0
-    return run_bench_module("vdpa_tb.tests.bench_engine_throughput", params,
-                            name=f"w{data_w}" + ("" if pipeline else "-serial"),
+    name = f"w{data_w}" + ("" if pipeline else "-serial") + "".join(
+        f"-{k}{v}" for k, v in sorted((extra or {}).items()))
+    return run_bench_module("vdpa_tb.tests.bench_engine_throughput", params, name=name,
                             env={"BENCH_DESCRIPTORS_PER_QUEUE": str(PER_QUEUE)})
+
+
+def parse_param(text: str) -> tuple[str, int]:
+    """``NAME=VALUE`` of --what-if, VALUE an integer (RTL parameters are)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"--what-if wants NAME=VALUE, got {text!r}")
+    try:
+        return name, int(value, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--what-if {name}: {value!r} is not an integer") from None
+
+
+def what_if(params: dict[str, int], widths: list[int]) -> int:
+    """Measure the engine built with ``params`` at ``widths`` and print it beside the figures
+    kept in the results file, writing nothing: the figures of another build are not the
+    device's (for instance a mutant's build, MUTANT=21, which lets a frame leave before the
+    completion ahead of it: what that rule costs)."""
+    kept = json.loads(OUT.read_text()).get("current", {}) if OUT.exists() else {}
+    print(f"\n{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'kept':>8}{'what-if':>9}{'limit':>7}")
+    for w in widths:
+        was = {(r["dir"], r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
+               for r in kept.get(str(w), {}).get("rows", [])}
+        for r in measure(w, extra=params)["rows"]:
+            key = (r["dir"], r["frame_bytes"], r["queues"])
+            print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
+                  f"{was.get(key, float('nan')):>8.2f}{r['cycles_per_desc']:>9.2f}"
+                  f"{r['limit_cycles']:>7g}")
+    return 0
 
 
 def chart(results: dict[str, Any], path: Path) -> None:
@@ -106,7 +141,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", action="store_true",
                     help="record this run as the baseline too")
+    ap.add_argument("--what-if", metavar="NAME=VALUE", type=parse_param, action="append",
+                    default=[], help="measure the engine with this parameter too (repeatable) "
+                    "and print it beside the kept figures; writes nothing")
+    ap.add_argument("--width", type=int, action="append", choices=WIDTHS,
+                    help="with --what-if: only this DATA_W (repeatable; default all)")
     args = ap.parse_args()
+    if args.width and not args.what_if:
+        ap.error("--width goes with --what-if (the kept figures are measured at every width)")
+    if args.what_if:
+        if args.baseline:
+            ap.error("--what-if writes nothing, so it cannot record a baseline")
+        return what_if(dict(args.what_if), args.width or list(WIDTHS))
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     current = {str(w): measure(w) for w in WIDTHS}
     serial = {str(w): measure(w, pipeline=0) for w in WIDTHS}
@@ -123,8 +169,11 @@ def main() -> int:
         "serial_note": "the same RTL with PIPELINE=0 (one chain at a time), same run",
         "serial": serial,
     }
+    # beside each figure: the read and write beats the device spent per descriptor (DMA log)
+    # and the ones the limit counts, so a figure far above a limit whose channels are not
+    # busy shows time lost waiting, not beats
     print(f"\n{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'baseline':>10}{'serial':>8}{'current':>10}"
-          f"{'limit':>7}{'ratio':>7}")
+          f"{'limit':>7}{'ratio':>7}{'rd spent/limit':>16}{'wr spent/limit':>16}")
     for w, fig in current.items():
         base = {(r["dir"], r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
                 for r in res["baseline"].get(w, {}).get("rows", [])}
@@ -132,9 +181,12 @@ def main() -> int:
                for r in serial[w]["rows"]}
         for r in fig["rows"]:
             key = (r["dir"], r["frame_bytes"], r["queues"])
+            spent = {ch: sum(r["beats_per_desc"][ch].values()) for ch in ("read", "write")}
             print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
                   f"{base.get(key, float('nan')):>10.1f}{ser.get(key, float('nan')):>8.1f}"
-                  f"{r['cycles_per_desc']:>10.1f}{r['limit_cycles']:>7g}{r['ratio']:>7}")
+                  f"{r['cycles_per_desc']:>10.1f}{r['limit_cycles']:>7g}{r['ratio']:>7}"
+                  f"{spent['read']:>9.2f}/{r['read_beats']:<6g}"
+                  f"{spent['write']:>9.2f}/{r['write_beats']:<6g}")
     write_results(res, OUT)
     chart(res, PNG)
     return 0

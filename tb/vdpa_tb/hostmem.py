@@ -80,6 +80,18 @@ class DmaLog:
         for r, a in zip(recs.tolist(), ok.tolist(), strict=True):
             yield _record(r, a)
 
+    def by_kind(self, start: int = 0) -> dict[tuple[bool, AccessKind], int]:
+        """Records from position ``start`` on (``len(log)`` as a bookmark), counted by
+        (write, kind); kinds with none are left out. A record is one bus beat of a read, or
+        one run of strobed bytes of a written beat."""
+        recs = self.columns()[0][start:]
+        write = (recs["flags"] & DMA_WRITE) != 0
+        counts: dict[tuple[bool, AccessKind], int] = {}
+        for w in (False, True):
+            kinds, n = np.unique(recs["kind"][write == w], return_counts=True)
+            counts.update({(w, AccessKind(int(k))): int(c) for k, c in zip(kinds, n, strict=True)})
+        return counts
+
     def touching(self, lo: int, hi: int, write: bool | None = None) -> int:
         """How many records share a byte with guest-physical ``[lo, hi)`` (only writes or only
         reads if ``write`` says so)."""
