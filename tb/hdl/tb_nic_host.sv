@@ -23,6 +23,7 @@
  *  - Used-buffer notifications counted per VQ.
  *  - Stall patterns per channel (valid or ready held off on chosen cycles), the idle and
  *    backpressure inserters of the cocotbext models.
+ *  - Read and write latency (RD_LATENCY, WR_LATENCY), a host farther away than this model.
  *  - `settled`: the device reports itself idle and nothing is moving or queued on any bus for
  *    QUIET_CYCLES cycles in a row since Python last asked (vtb_settle_arm), the edge settle
  *    waits on instead of polling a register. A received frame the idle device refuses (it
@@ -48,7 +49,14 @@ module tb_nic_host #(
     // Read addresses the memory takes ahead of the burst it serves (a power of two)
     parameter int RD_QUEUE = 8,
     // Write responses that may wait to be sent (a power of two)
-    parameter int WR_QUEUE = 8
+    parameter int WR_QUEUE = 8,
+    // Cycles a read burst's first beat waits after its address is taken, and a write's
+    // response after its last beat, beyond the model's own (0: the fastest this model answers,
+    // one cycle for a read, two for a write). A host's memory or PCIe round trip, to measure a
+    // device against: bursts queued behind one another wait out their latency together, so a
+    // master with several transactions in flight hides it and one with a single one does not
+    parameter int RD_LATENCY = 0,
+    parameter int WR_LATENCY = 0
 ) (
     input  wire logic                    clk,
     input  wire logic                    rst,
@@ -189,6 +197,13 @@ logic       settle_arm;
 logic       host_busy;   // AXI-Lite accesses queued
 logic       rx_queued;   // received frames queued
 
+// cycles since reset: when a delayed read beat or write response is due (RD/WR_LATENCY)
+logic [63:0] now;
+
+always @(posedge clk) begin : cycle_counter
+    now <= rst ? '0 : now + 64'd1;
+end
+
 always @(posedge clk) begin : control
     int bits;
     bits = vtb_cycle(DEV);
@@ -283,6 +298,7 @@ logic            wr_err;
 typedef struct packed {
     logic [ID_W-1:0] id;
     logic            err;
+    logic [63:0]     due;      // the cycle after which it may be sent (WR_LATENCY)
 } wr_resp_t;
 
 localparam int WR_PTR_W = $clog2(WR_QUEUE);
@@ -353,7 +369,7 @@ always @(posedge clk) begin : axi_write
             if (burst == BURST_INCR) addr = addr + (ADDR_W'(1) << size);
             if (left == 0) begin
                 // the burst is written: its response queues, the next address may come
-                wr_b_q[WR_PTR_W'(wr_b_wr)] <= '{id: id, err: err};
+                wr_b_q[WR_PTR_W'(wr_b_wr)] <= '{id: id, err: err, due: now + 64'(WR_LATENCY)};
                 wr_b_wr <= wr_b_wr + 1'b1;
                 wr_state <= WR_IDLE;
             end
@@ -362,7 +378,8 @@ always @(posedge clk) begin : axi_write
         {wr_addr, wr_left, wr_size, wr_burst, wr_user, wr_id, wr_err} <= {addr, left, size, burst, user, id, err};
         // responses in order, the oldest first, one each cycle the channel is free
         if (m_axi_bvalid && m_axi_bready) m_axi_bvalid <= 1'b0;
-        if ((!m_axi_bvalid || m_axi_bready) && !wr_b_empty && !stall[CH_B]) begin
+        if ((!m_axi_bvalid || m_axi_bready) && !wr_b_empty && !stall[CH_B] &&
+                now > wr_b_q[WR_PTR_W'(wr_b_rd)].due) begin
             m_axi_bid <= wr_b_q[WR_PTR_W'(wr_b_rd)].id;
             m_axi_bresp <= wr_b_q[WR_PTR_W'(wr_b_rd)].err ? RESP_SLVERR : RESP_OKAY;
             m_axi_bvalid <= 1'b1;
@@ -384,6 +401,7 @@ typedef struct packed {
     logic [23:0]       user;
     logic [ID_W-1:0]   id;      // each beat carries it, so the last beat of one burst keeps its
                                 // RID while the next burst is loaded
+    logic [63:0]       due;     // the cycle after which its first beat may go (RD_LATENCY)
 } rd_burst_t;
 
 localparam int RD_PTR_W = $clog2(RD_QUEUE);
@@ -421,7 +439,7 @@ always @(posedge clk) begin : axi_read
     end else begin
         free = !rd_busy;
         if (m_axi_rvalid && m_axi_rready) m_axi_rvalid <= 1'b0;
-        if (rd_busy && (!m_axi_rvalid || m_axi_rready) && !stall[CH_R]) begin
+        if (rd_busy && (!m_axi_rvalid || m_axi_rready) && !stall[CH_R] && now > rd_cur.due) begin
             err = vtb_mem_read(DEV, longint'(rd_cur.addr >> LANE_BITS << LANE_BITS), BYTES,
                                32'(rd_cur.user), word);
             m_axi_rdata <= word[DATA_W-1:0];
@@ -442,7 +460,8 @@ always @(posedge clk) begin : axi_read
             problem = burst_problem(m_axi_araddr, m_axi_arlen, m_axi_arsize, m_axi_arburst);
             if (problem != "") vtb_protocol_error(DEV, {"AXI4 read: ", problem});
             taken = '{addr: (m_axi_araddr >> m_axi_arsize) << m_axi_arsize, len: m_axi_arlen,
-                      size: m_axi_arsize, burst: m_axi_arburst, user: m_axi_aruser, id: m_axi_arid};
+                      size: m_axi_arsize, burst: m_axi_arburst, user: m_axi_aruser, id: m_axi_arid,
+                      due: now + 64'(RD_LATENCY)};
             if (free && rd_q_empty) begin
                 rd_cur <= taken;
             end else begin

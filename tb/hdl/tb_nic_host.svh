@@ -2,6 +2,8 @@
 // What every fast-path testbench top of a vdpa_nic_top-style device writes alike, once:
 //  - NIC_PARAMETERS / NIC_PARAMETER_MAP: vdpa_nic_top's parameters (same names and defaults),
 //    declared by the top and passed on to the device;
+//  - HOST_PARAMETERS: the host's own (tb_nic_host's memory latency), declared by the top and
+//    passed on by NIC_HOST;
 //  - TB_CLOCK(PERIOD): the clock, an HDL process (Verilator --timing), so no Python wakes on
 //    its edges;
 //  - NIC_WIRES(P): the nets of one device's ports with prefix P (empty for a single device,
@@ -42,6 +44,11 @@
     parameter int FW_LAT_OTHER = 0, \
     parameter logic [63:0] DEV_FEATURES = 64'h0000_0003_3043_8028, \
     parameter int MUTANT = 0
+
+// MEM_RD_LATENCY / MEM_WR_LATENCY: tb_nic_host RD_LATENCY / WR_LATENCY
+`define HOST_PARAMETERS \
+    parameter int MEM_RD_LATENCY = 0, \
+    parameter int MEM_WR_LATENCY = 0
 
 `define NIC_PARAMETER_MAP \
     .NVQ(NVQ), .MAX_QSIZE(MAX_QSIZE), .IOTLB_ENTRIES(IOTLB_ENTRIES), .MTT_DEPTH(MTT_DEPTH), \
@@ -94,7 +101,8 @@ wire logic P``axil_done, P``settled;
 
 `define NIC_HOST(P, INDEX, IDLE) \
 tb_nic_host #( \
-    .DEV(INDEX), .DATA_W(DATA_W), .ADDR_W(ADDR_W), .ID_W(ID_W), .AXIL_ADDR_W(AXIL_ADDR_W) \
+    .DEV(INDEX), .DATA_W(DATA_W), .ADDR_W(ADDR_W), .ID_W(ID_W), .AXIL_ADDR_W(AXIL_ADDR_W), \
+    .RD_LATENCY(MEM_RD_LATENCY), .WR_LATENCY(MEM_WR_LATENCY) \
 ) P``host ( \
     .clk(clk), .rst(P``rst), \
     .s_axil_awaddr(P``s_axil_awaddr), .s_axil_awprot(P``s_axil_awprot), \

@@ -14,6 +14,7 @@
  */
 module tb_vdpa_nic_pair #(
     `NIC_PARAMETERS,
+    `HOST_PARAMETERS,
     // Clock period in ns (vdpa_tb.buses.CLK_NS)
     parameter int CLK_PERIOD = 10
 ) ();

@@ -16,6 +16,7 @@
  */
 module tb_vdpa_nic_top #(
     `NIC_PARAMETERS,
+    `HOST_PARAMETERS,
     // Clock period in ns (vdpa_tb.buses.CLK_NS)
     parameter int CLK_PERIOD = 10
 ) ();

@@ -22,19 +22,26 @@ PARAMS = {"NVQ": 16}
 
 
 def run_bench(params: dict[str, object], out, per_queue: int) -> dict:
-    sim.run(TOP, MODULE, params, name=f"w{params.get('DATA_W', 64)}",
+    sim.run(TOP, MODULE, params, name="".join(f"{k}{v}" for k, v in params.items()),
             extra_env={"BENCH_OUT": str(out), "BENCH_DESCRIPTORS_PER_QUEUE": str(per_queue)})
     return json.loads(out.read_text())
 
 
 @pytest.mark.sim
 # the widest bus too: a ring item written at the start of a 64-byte beat once hung the engine
-# there (the room left in the beat was computed as 0), and nothing else runs the device at 512
-@pytest.mark.parametrize("data_w", [64, 512])
-def test_bench_engine_throughput(tmp_path, data_w: int) -> None:
-    res = run_bench({**PARAMS, "DATA_W": data_w}, tmp_path / "bench.json", per_queue=16)
+# there (the room left in the beat was computed as 0), and nothing else runs the device at 512;
+# and a host that answers late (tb_nic_host RD_LATENCY / WR_LATENCY), where every response the
+# engine waits for comes long after its request and the device must stay as correct
+@pytest.mark.parametrize(("data_w", "latency"), [(64, (0, 0)), (512, (0, 0)), (64, (40, 10))],
+                         ids=["w64", "w512", "w64-rd40-wr10"])
+def test_bench_engine_throughput(tmp_path, data_w: int, latency: tuple[int, int]) -> None:
+    params = {**PARAMS, "DATA_W": data_w}
+    if any(latency):
+        params |= {"MEM_RD_LATENCY": latency[0], "MEM_WR_LATENCY": latency[1]}
+    res = run_bench(params, tmp_path / "bench.json", per_queue=16)
     assert res["data_w"] == data_w
-    print(f"\nengine throughput, DATA_W {res['data_w']} (cycles per descriptor, bus limit)")
+    print(f"\nengine throughput, DATA_W {res['data_w']}, host latency {latency} "
+          "(cycles per descriptor, bus limit)")
     for r in res["rows"]:
         print(f"  {r['dir']} {r['frame_bytes']:>5} B {r['queues']} q: {r['cycles_per_desc']:>8} "
               f"limit {r['limit_cycles']:>6g} ({r['ratio']}x)")
