@@ -167,6 +167,13 @@ class SimCfg:
         return {b: self.builds[b] for b in sorted({x for t in self.tests.values()
                                                    if t.module == module for x in t.builds})}
 
+    def tests_on(self, module: str, build: str) -> list[str]:
+        """The tests of ``module`` that run on ``build``: those whose builds name it (a test's
+        own ``builds`` over its module's) and that the build allows (``only``)."""
+        b = self.builds[build]
+        return [t.name for t in self.tests.values()
+                if t.module == module and build in t.builds and b.allows(t.name)]
+
     def testpoints(self) -> list[dict[str, Any]]:
         """The testplan's testpoints (name, stage, tests, ...)."""
         return list(yaml.safe_load(self.testplan.read_text())["testpoints"])

@@ -314,6 +314,11 @@ async def run_ring_fault(ctx: DeviceContext, item: RingFaultItem) -> None:
         # device wrong)
         raise AssertionError(f"bench: ring case {case.name} posted without the catalogue's "
                              f"mappings in force in ASID 0 (bindings {ctx.shadow.group2asid})")
+    # the entry is built on a device at rest: one just started or resumed may still be reading
+    # its rings (behind a host that answers late), and would serve the healthy chains posted
+    # below unkicked, on rings the entry is about to move (virtio 1.2 §2.7.13: a notification
+    # is a hint), where the reference serves them only at the kick
+    await ctx.lock.settle()
     rng = random.Random(item.uid)
     q = net.tx_vq(0) if case.queue == "tx" else net.rx_vq(0)
     head_frames = [rng.randbytes(rng.randint(60, 1514)) for _ in range(item.before)]
@@ -438,6 +443,9 @@ async def run_bus_error(ctx: DeviceContext, item: BusErrorItem) -> None:
     else harmed (the lockstep compares memory, frames and faults)."""
     net = ctx.net
     assert net is not None, "bus error before bring-up"
+    # at rest first, as run_ring_fault: the chain posted before a ring moves must not be met
+    # by a read still under way from an earlier start or resume
+    await ctx.lock.settle()
     rng = random.Random(item.uid)
     hdr = net.hdr_len
     t = item.target
