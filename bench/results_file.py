@@ -24,10 +24,14 @@ def machine() -> dict[str, Any]:
 
 
 def commit() -> str:
-    """The checkout's short commit id."""
+    """The checkout's short commit id, with "+changes" when the tree differs from it (what was
+    measured is then not that commit: the figures are committed after the change they
+    measure)."""
     r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                        text=True)
-    return r.stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return r.stdout.strip() + ("+changes" if dirty else "")
 
 
 def run_bench_module(module: str, params: Mapping[str, object], name: str | None = None,

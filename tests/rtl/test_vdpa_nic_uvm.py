@@ -38,7 +38,9 @@ if os.environ.get(devices.DEVICE_ENV):
 @pytest.mark.parametrize("name", list(DEVICES))
 def test_vdpa_nic_uvm(name: str) -> None:
     device = DEVICES[name]
-    func_dir = FUNC_DIR / device.name
+    # one directory per build: two builds may share a device file (late-host is the default
+    # device against a slower host) and run at once under pytest-xdist
+    func_dir = FUNC_DIR / name
     func_dir.mkdir(parents=True, exist_ok=True)
     for old in func_dir.glob("*.json"):
         old.unlink()

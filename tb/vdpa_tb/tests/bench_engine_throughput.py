@@ -27,9 +27,11 @@ import os
 import random
 
 import cocotb
+import numpy as np
 from cocotb.utils import get_sim_time
 
 from vdpa_model import flows
+from vdpa_model.dma import AccessKind
 from vdpa_model.guest import GuestNetDriver
 from vdpa_model.memory import Allocator
 from vdpa_model.ops import IotlbRange
@@ -39,8 +41,10 @@ from vdpa_model.spec import (
     VRING_USED_ELEM_SIZE,
     VRING_USED_IDX_OFF,
     VRING_USED_RING_OFF,
+    avail_event_off,
 )
 from vdpa_model.vhost import VhostVdpa
+from vdpa_tb.hostlib import DMA_WRITE
 from vdpa_tb.nic_tb import Tb, param
 
 from .bench_commands import write_figures
@@ -72,6 +76,11 @@ def used_elem_beats(lanes: int, used_ring: int) -> float:
     return sum(beats(VRING_USED_ELEM_SIZE, lanes,
                      used_ring + VRING_USED_RING_OFF + VRING_USED_ELEM_SIZE * i)
                for i in range(slots)) / slots
+
+
+def used_elem_beats_of(lanes: int, used_rings: list[int]) -> float:
+    """Beats of one used element, averaged over the queues' used rings (their addresses)."""
+    return sum(used_elem_beats(lanes, r) for r in used_rings) / len(used_rings)
 
 
 def completion_beats(lanes: int, used_rings: list[int]) -> float:
@@ -111,14 +120,28 @@ def bus_limit(direction: str, frame: int, hdr_len: int, data_w: int, used_rings:
             "limit_cycles": max(read, write, stream)}
 
 
-def beats_per_desc(tb: Tb, start: int, descriptors: int) -> dict[str, dict[str, float]]:
+def beats_per_desc(tb: Tb, start: int, descriptors: int, used_rings: list[tuple[int, int]]
+                   ) -> dict[str, dict[str, float]]:
     """The bus beats the device spent per descriptor since DMA log position ``start``, by
     channel and what they carried (the log's kinds: avail, desc, used, buffer, indirect):
-    what the engine did against what ``bus_limit`` counts. A written beat holding two
-    separate runs of bytes counts twice."""
+    what the engine did against what ``bus_limit`` counts. The used ring's writes are told
+    apart by address over the measured queues' ``used_rings`` (address, size): used.idx,
+    avail_event, and the rest, the used elements. A written beat holding two separate runs
+    of bytes counts twice."""
     out: dict[str, dict[str, float]] = {"read": {}, "write": {}}
     for (write, kind), n in tb.target.log.by_kind(start).items():
-        out["write" if write else "read"][kind.name.lower()] = round(n / descriptors, 3)
+        if not (write and kind == AccessKind.USED):
+            out["write" if write else "read"][kind.name.lower()] = round(n / descriptors, 3)
+    recs = tb.target.log.columns()[0][start:]
+    pa = recs["pa"][(recs["kind"] == AccessKind.USED) & ((recs["flags"] & DMA_WRITE) != 0)]
+    idx = np.zeros(len(pa), dtype=bool)
+    event = np.zeros(len(pa), dtype=bool)
+    for used, num in used_rings:
+        idx |= (pa >= used + VRING_USED_IDX_OFF) & (pa < used + VRING_USED_RING_OFF)
+        ev = used + avail_event_off(num)
+        event |= (pa >= ev) & (pa < ev + RING_IDX_BYTES)
+    for name, hit in (("used_idx", idx), ("avail_event", event), ("used_elem", ~(idx | event))):
+        out["write"][name] = round(int(np.count_nonzero(hit)) / descriptors, 3)
     return out
 
 
@@ -156,7 +179,9 @@ async def measure_tx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queue
     assert got == sent, f"TX {size} B on {queues} queues: frames lost, reordered or corrupted"
     for qp in range(queues):
         assert len(net.reap_tx(qp)) == PER_QUEUE
-    return dt / (PER_QUEUE * queues), beats_per_desc(tb, mark, PER_QUEUE * queues)
+    return dt / (PER_QUEUE * queues), beats_per_desc(
+        tb, mark, PER_QUEUE * queues, [(net.tx_vq(qp).used_gpa, net.tx_vq(qp).num)
+                                       for qp in range(queues)])
 
 
 async def measure_rx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queues: int,
@@ -177,7 +202,9 @@ async def measure_rx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queue
     dt = cycles_now() - t0 - settle
     for qp in range(queues):
         assert net.reap_rx(qp) == frames[qp], f"RX {size} B on {queues} queues, queue {qp}"
-    return dt / (PER_QUEUE * queues), beats_per_desc(tb, mark, PER_QUEUE * queues)
+    return dt / (PER_QUEUE * queues), beats_per_desc(
+        tb, mark, PER_QUEUE * queues, [(net.rx_vq(qp).used_gpa, net.rx_vq(qp).num)
+                                       for qp in range(queues)])
 
 
 @cocotb.test(timeout_time=200, timeout_unit="ms")
@@ -197,6 +224,9 @@ async def bench_engine_throughput(dut):
     net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=pairs,
                          queue_size=QUEUE_SIZE, features=drv.device_features)
     await flows.start_device(v, net.vqs, features=net.features)
+    # the device reads the rings it has just started; the idle settle is measured once that
+    # is over (behind a host that answers late it is not, at once)
+    await tb.drv.settle()
     settle = await idle_settle(tb)
     res["idle_settle_cycles"] = settle
     res["hdr_len"] = net.hdr_len
@@ -213,7 +243,8 @@ async def bench_engine_throughput(dut):
                 lim = bus_limit(direction, size, net.hdr_len, data_w, rings)
                 row = {"dir": direction, "frame_bytes": size, "queues": queues,
                        "cycles_per_desc": round(cyc, 2), **lim,
-                       "ratio": round(cyc / lim["limit_cycles"], 2), "beats_per_desc": spent}
+                       "ratio": round(cyc / lim["limit_cycles"], 2), "beats_per_desc": spent,
+                       "used_elem_beats": round(used_elem_beats_of(data_w // 8, rings), 3)}
                 tb.log.info("%s %5d B %d queues: %7.2f cycles/desc, limit %g (%.2fx)",
                             direction.upper(), size, queues, cyc, lim["limit_cycles"],
                             row["ratio"])

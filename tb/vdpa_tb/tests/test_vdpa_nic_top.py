@@ -129,13 +129,13 @@ async def receive_into_bus_error(drv: RtlParentDriver, rx_frames: list[bytes]) -
 
 async def dut_alone(dut: object, queue_pairs: int = 1, stall: bool = False, asid: int = 0,
                     queue_size: int = 64,
-                    ranges: Callable[[GuestNetDriver], list[IotlbRange]] | None = None
+                    ranges_of: Callable[[GuestNetDriver], list[IotlbRange]] | None = None
                     ) -> tuple[Tb, RtlParentDriver, VhostVdpa, GuestNetDriver]:
     """The DUT without the reference, for races the reference cannot take part in (it works
     only at settle points): opened, guest RAM mapped IOVA = GPA in ``asid`` (every group bound
     to it first when it is not ASID 0), ``queue_pairs`` queue pairs of ``queue_size`` entries
     started; with ``stall``, AXI/AXI-Stream idle and backpressure (test_traffic_lockstep's).
-    ``ranges``, given the guest driver (its rings placed, not yet started), returns the
+    ``ranges_of``, given the guest driver (its rings placed, not yet started), returns the
     ranges to map instead of guest RAM as one."""
     tb = Tb(dut)
     if stall:
@@ -150,7 +150,7 @@ async def dut_alone(dut: object, queue_pairs: int = 1, stall: bool = False, asid
     net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE),
                          queue_pairs=queue_pairs, queue_size=queue_size,
                          features=drv.device_features)
-    mapped = (ranges(net) if ranges is not None else
+    mapped = (ranges_of(net) if ranges_of is not None else
               [IotlbRange(RAM_BASE, RAM_SIZE, RAM_BASE, spec.VHOST_ACCESS_RW)])
     await v.map(asid, mapped, batch=True)
     await flows.start_device(v, net.vqs, features=net.features)
@@ -1453,7 +1453,7 @@ async def test_used_ring_made_read_only_between_chains(dut):
     (mutant used_page_kept) sends the second frame and faults only at its completion."""
     # (the allocator puts the receive rings and the first frames' buffers in the transmit
     # rings' pages too, which read-only still lets the device read)
-    tb, drv, v, net = await dut_alone(dut, ranges=lambda n: rings_own_range(n.tx_vq(0))[2])
+    tb, drv, v, net = await dut_alone(dut, ranges_of=lambda n: rings_own_range(n.tx_vq(0))[2])
     tx = net.tx_vq(0)
     ring_lo, ring_hi, _ = rings_own_range(tx)
     first, second = bytes([0x41]) * 64, bytes([0x42]) * 64
