@@ -13,11 +13,13 @@ It runs tb/vdpa_tb/tests/bench_engine_throughput.py on vdpa_nic_top with eight q
 (NVQ 16) at every width in WIDTHS, pipelined and with PIPELINE=0 (one chain at a time, the
 same RTL, same run), and pipelined against a host that answers later (HOST_LATENCIES), and
 writes bench/results/engine_throughput.json, engine_throughput.png (cycles per descriptor
-against the limit, one panel per width and direction) and engine_throughput_latency.png (the
-same over the limit, as the host answers later). The baseline kept in the file is the engine
-before issue 10 (one chain at a time), so every later change is read against it; how the
-limit is counted is in the bench module's ``bus_limit``. This is a script, not a test: nothing
-here asserts a speed.
+against the limit, one panel per width and direction), engine_throughput_latency.png (the
+same over the limit, as the host answers later) and engine_throughput_stages.png (the cycles
+each stage of the engine held work, at the widest bus: which stage sets the pace; counted in
+the simulator by tb/hdl/tb_engine_occupancy.sv, printed with the walker's cycles by state).
+The baseline kept in the file is the engine before issue 10 (one chain at a time), so every
+later change is read against it; how the limit is counted is in the bench module's
+``bus_limit``. This is a script, not a test: nothing here asserts a speed.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from results_file import commit, machine, run_bench_module, write_results  # noq
 OUT = ROOT / "bench" / "results" / "engine_throughput.json"
 PNG = OUT.with_suffix(".png")
 LATENCY_PNG = OUT.with_name("engine_throughput_latency.png")
+STAGES_PNG = OUT.with_name("engine_throughput_stages.png")
 # DATA_W 64, 128 (the widest before issue 10, so the baseline has it) and 512, the widest the
 # engine and the testbench host accept
 WIDTHS = (64, 128, 512)
@@ -96,15 +99,53 @@ def what_if(params: dict[str, int], widths: list[int]) -> int:
     completion ahead of it: what that rule costs)."""
     kept = json.loads(OUT.read_text()).get("current", {}) if OUT.exists() else {}
     print(f"\n{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'kept':>8}{'what-if':>9}{'limit':>7}")
+    figures: dict[str, Any] = {}
     for w in widths:
         was = {(r["dir"], r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
                for r in kept.get(str(w), {}).get("rows", [])}
-        for r in measure(w, extra=params)["rows"]:
+        got = measure(w, extra=params)
+        for r in got["rows"]:
             key = (r["dir"], r["frame_bytes"], r["queues"])
             print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
                   f"{was.get(key, float('nan')):>8.2f}{r['cycles_per_desc']:>9.2f}"
                   f"{r['limit_cycles']:>7g}")
+        figures[str(w)] = got
+    print_stages(figures, "what-if")
     return 0
+
+
+#: tb_engine_occupancy's counters as the tables and the breakdown chart name them: a stage's
+#: busy cycles, then the part of them it spent unable to pass its chain on
+STAGE_COLUMNS = (("walk", "walk"), ("walk_blocked", " of which to mover"), ("refill", "refill"),
+                 ("move", "move"), ("move_tx_held", " tx_hold"),
+                 ("move_blocked", " to completion"), ("complete", "complete"),
+                 ("notify", "notify"))
+
+
+def print_stages(figures: dict[str, Any], title: str) -> None:
+    """The stage breakdown of one set of figures (``{width: {"rows": ...}}``): cycles each
+    stage of the engine held work per descriptor, beside the descriptor's cycles. The stage
+    near the descriptor's own figure sets the pace; one far below it waits for others."""
+    print(f"\n{title}: cycles each engine stage held work, per descriptor "
+          "(tb_engine_occupancy)")
+    print(f"{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'cycles':>8}"
+          + "".join(f"{name.strip()[:9]:>10}" for _, name in STAGE_COLUMNS))
+    for w, fig in figures.items():
+        for r in fig["rows"]:
+            st = r.get("stage_cycles_per_desc")
+            if st is None:
+                continue
+            print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
+                  f"{r['cycles_per_desc']:>8.2f}"
+                  + "".join(f"{st[k]:>10.2f}" for k, _ in STAGE_COLUMNS))
+    print(f"\n{title}: the walker's cycles per descriptor by state (E_IDLE: waiting for work)")
+    for w, fig in figures.items():
+        for r in fig["rows"]:
+            ws = (r.get("stage_cycles_per_desc") or {}).get("walk_states")
+            if ws:
+                print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}  "
+                      + " ".join(f"{k[2:]} {v:.2f}" for k, v in
+                                 sorted(ws.items(), key=lambda kv: -kv[1]) if v >= 0.05))
 
 
 def chart(results: dict[str, Any], path: Path) -> None:
@@ -140,6 +181,64 @@ def chart(results: dict[str, Any], path: Path) -> None:
             ax.set_ylabel("cycles per descriptor")
             ax.set_title(f"{direction.upper()}, DATA_W {w}")
             ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def stages_chart(results: dict[str, Any], path: Path) -> None:
+    """Where a descriptor's cycles go at the widest bus, where the goal is not met: for each
+    row, the share of the measured cycles each stage held work (1: busy every cycle, the stage
+    sets the pace), and the limit's share (what a device at the bus limit would take). The
+    walker's bar is split into walking and waiting for the move stage, the move stage's into
+    moving, its frame's last beat held (tx_hold) and waiting for the completion stage."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    w = str(max(int(k) for k in results["current"]))
+    fig, axes = plt.subplots(2, 1, figsize=(12, 8), squeeze=False)
+    for ax, direction in zip((a[0] for a in axes), ("tx", "rx"), strict=True):
+        rows = [r for r in results["current"][w]["rows"]
+                if r["dir"] == direction and "stage_cycles_per_desc" in r]
+        xs = list(range(len(rows)))
+        bw = 0.2
+        cyc = [r["cycles_per_desc"] for r in rows]
+
+        def share(key: str, rows: list[dict[str, Any]] = rows, cyc: list[float] = cyc
+                  ) -> list[float]:
+            return [r["stage_cycles_per_desc"][key] / c for r, c in zip(rows, cyc, strict=True)]
+
+        walk, walk_blocked = share("walk"), share("walk_blocked")
+        walking = [a - b for a, b in zip(walk, walk_blocked, strict=True)]
+        ax.bar([x - 1.5 * bw for x in xs], walking, bw, color="tab:blue", label="walk")
+        ax.bar([x - 1.5 * bw for x in xs], walk_blocked, bw, bottom=walking, color="tab:blue",
+               alpha=0.35, label="walk: waits for the move stage")
+        move, held, blocked = share("move"), share("move_tx_held"), share("move_blocked")
+        moving = [m - h - b for m, h, b in zip(move, held, blocked, strict=True)]
+        ax.bar([x - 0.5 * bw for x in xs], moving, bw, color="tab:orange", label="move")
+        ax.bar([x - 0.5 * bw for x in xs], held, bw, bottom=moving, color="tab:red",
+               label="move: tx_hold")
+        ax.bar([x - 0.5 * bw for x in xs], blocked, bw,
+               bottom=[m + h for m, h in zip(moving, held, strict=True)], color="tab:orange",
+               alpha=0.35, label="move: waits for the completion stage")
+        ax.bar([x + 0.5 * bw for x in xs], share("complete"), bw, color="tab:green",
+               label="complete")
+        ax.bar([x + 1.5 * bw for x in xs], share("notify"), bw, color="tab:purple",
+               label="notify")
+        ax.hlines([r["limit_cycles"] / c for r, c in zip(rows, cyc, strict=True)],
+                  [x - 2 * bw for x in xs], [x + 2 * bw for x in xs], colors="k",
+                  label="bus limit / cycles (1: at the limit)")
+        ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+        ax.set_xticks(xs, [f"{r['frame_bytes']} B, {r['queues']} q\n{c:.1f} cycles"
+                           for r, c in zip(rows, cyc, strict=True)], fontsize=7)
+        ax.set_ylim(0, 1.45)
+        ax.set_ylabel("share of the descriptor's cycles")
+        ax.set_title(f"{direction.upper()}, DATA_W {w}: the share of the cycles each engine "
+                     "stage held work")
+        ax.legend(fontsize=7, ncol=4, loc="upper center")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -251,9 +350,11 @@ def main() -> int:
             print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
                   f"{r['limit_cycles']:>7g}{r['cycles_per_desc']:>9.1f}"
                   + "".join(f"{rows[n].get(key, float('nan')):>12.1f}" for n in names))
+    print_stages(current, "current")
     write_results(res, OUT)
     chart(res, PNG)
     latency_chart(res, LATENCY_PNG)
+    stages_chart(res, STAGES_PNG)
     return 0
 
 

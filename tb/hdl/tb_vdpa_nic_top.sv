@@ -32,6 +32,21 @@ vdpa_nic_top #(`NIC_PARAMETER_MAP) dut_inst (.*);
 
 `NIC_HOST(, 0, dut_inst.dp_idle)
 
+// what each stage of the engine is doing, counted for the throughput bench (the enum states'
+// idle value is their first, 0)
+tb_engine_occupancy occupancy_inst (
+    .clk(clk),
+    .walk(dut_inst.vq_inst.walker_inst.e_state_reg != '0),
+    .walk_blocked(dut_inst.vq_inst.w_h_valid && !dut_inst.vq_inst.h_ready),
+    .refill(dut_inst.vq_inst.w_refilling),
+    .move(dut_inst.vq_inst.ms_busy),
+    .move_tx_held(dut_inst.vq_inst.tx_hold && dut_inst.vq_inst.mv_tvalid),
+    .move_blocked(dut_inst.vq_inst.mv_done_valid && !dut_inst.vq_inst.mv_done_ready),
+    .complete(dut_inst.vq_inst.cs_busy),
+    .notify(dut_inst.vq_inst.nt_busy),
+    .walk_state(5'(dut_inst.vq_inst.walker_inst.e_state_reg))
+);
+
 // read by Python through VPI; nothing consumes the config-change pulse (NEEDS_RESET is read
 // from DEV_STATUS)
 /* verilator lint_off UNUSEDSIGNAL */

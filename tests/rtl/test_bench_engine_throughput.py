@@ -4,8 +4,10 @@ default and the widest bus width on a build with eight queue pairs, print the ta
 against its bus limit: the limit counts only beats the descriptor cannot do without, so a figure
 below it means the count or the measurement is wrong. The beats the device spent (from the DMA
 log) are checked against the same count where the engine has no choice: each frame's beats
-exactly once, every used element, used.idx at most once a chain. `bench/bench_engine_throughput.py` runs
-every width and keeps the figures in bench/results/engine_throughput.json."""
+exactly once, every used element, used.idx at most once a chain; the stage occupancy counters
+(tb/hdl/tb_engine_occupancy.sv) against each other and the measured window.
+`bench/bench_engine_throughput.py` runs every width and keeps the figures in
+bench/results/engine_throughput.json."""
 
 from __future__ import annotations
 
@@ -64,3 +66,20 @@ def test_bench_engine_throughput(tmp_path, data_w: int, latency: tuple[int, int]
         batch = int(res["params"].get("COMPLETION_BATCH", 4))  # vdpa_nic_top's default
         assert 1 / batch - 0.002 <= spent["used_idx"] <= 1 + 0.002, r
         assert spent["avail_event"] <= 2 / res["descriptors_per_queue"] + 0.002, r
+        # the stage occupancy counters (tb_engine_occupancy): the walker is in exactly one
+        # state each cycle of the measured window (the figure plus the idle settle taken off
+        # it), its busy cycles are its states but E_IDLE, and no stage is busy longer than
+        # the window or blocked longer than busy
+        st = r["stage_cycles_per_desc"]
+        window = r["cycles_per_desc"] + res["idle_settle_cycles"] / (
+            r["queues"] * res["descriptors_per_queue"])
+        states = st["walk_states"]
+        slack = 0.01 * (len(states) + 1)  # each figure is rounded to 0.01
+        assert abs(sum(states.values()) - window) <= slack, r
+        assert abs(st["walk"] - (sum(states.values()) - states.get("E_IDLE", 0))) <= slack, r
+        assert st["walk_blocked"] <= states.get("E_MOVE", 0) + 0.01, r
+        for stage in ("walk", "refill", "move", "complete", "notify"):
+            assert 0 <= st[stage] <= window + 0.01, (stage, r)
+        assert st["move_tx_held"] + st["move_blocked"] <= st["move"] + 0.02, r
+        if r["dir"] == "rx":
+            assert st["move_tx_held"] == 0, r

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import os
 import random
+import re
+from pathlib import Path
+from typing import Any
 
 import cocotb
 import numpy as np
@@ -149,6 +152,48 @@ def cycles_now() -> int:
     return int(get_sim_time("ns")) // CLK_NS
 
 
+#: tb_engine_occupancy's counters, in the order the bench reports them
+STAGES = ("walk", "walk_blocked", "refill", "move", "move_tx_held", "move_blocked", "complete",
+          "notify")
+
+
+def walker_states() -> list[str]:
+    """The walker's state names in encoding order, from its ``estate_t`` (the RTL is the one
+    place they are written)."""
+    src = (Path(__file__).resolve().parents[3] / "rtl" / "vdpa_split_ring_walker.sv").read_text()
+    body = re.search(r"typedef enum logic \[\d+:0\] \{(.*?)\} estate_t;", src, re.S)
+    assert body, "vdpa_split_ring_walker.sv: estate_t not found"
+    text = re.sub(r"//[^\n]*", "", body.group(1))
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def occupancy(tb: Tb) -> dict[str, Any] | None:
+    """The stage occupancy counters of the reference engine's testbench top
+    (tb/hdl/tb_engine_occupancy.sv), or None for a top without them."""
+    probe = getattr(tb.dut, "occupancy_inst", None)
+    if probe is None:
+        return None
+    counts: dict[str, Any] = {s: int(getattr(probe, f"{s}_cycles").value) for s in STAGES}
+    counts["walk_states"] = {name: int(probe.walk_state_cycles[i].value)
+                             for i, name in enumerate(walker_states())}
+    return counts
+
+
+def stages_per_desc(before: dict[str, Any] | None, tb: Tb, descriptors: int
+                    ) -> dict[str, Any] | None:
+    """Cycles each stage held work per descriptor since ``before`` (``occupancy``): the stage
+    whose figure is the descriptor's own cycles sets the pace. ``walk_states`` splits the
+    walker's cycles by its state (E_IDLE included: the walker waiting for work)."""
+    after = occupancy(tb)
+    if before is None or after is None:
+        return None
+    out: dict[str, Any] = {s: round((after[s] - before[s]) / descriptors, 2) for s in STAGES}
+    out["walk_states"] = {
+        name: round((n - before["walk_states"][name]) / descriptors, 2)
+        for name, n in after["walk_states"].items() if n != before["walk_states"][name]}
+    return out
+
+
 async def idle_settle(tb: Tb) -> int:
     """Cycles a settle takes on a quiet device: what each measurement has on top of the work."""
     t0 = cycles_now()
@@ -158,7 +203,8 @@ async def idle_settle(tb: Tb) -> int:
 
 
 async def measure_tx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queues: int,
-                     settle: int) -> tuple[float, dict[str, dict[str, float]]]:
+                     settle: int
+                     ) -> tuple[float, dict[str, dict[str, float]], dict[str, float] | None]:
     rng = random.Random(size * 31 + queues)
     sent: dict[int, list[bytes]] = {}
     for qp in range(queues):
@@ -167,6 +213,7 @@ async def measure_tx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queue
             net.send(qp, f, kick=False)
         net.tx_vq(qp).publish()
     mark = len(tb.target.log)
+    busy = occupancy(tb)
     t0 = cycles_now()
     for qp in range(queues):
         await v.kick(net.tx_vq(qp).index)
@@ -181,11 +228,13 @@ async def measure_tx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queue
         assert len(net.reap_tx(qp)) == PER_QUEUE
     return dt / (PER_QUEUE * queues), beats_per_desc(
         tb, mark, PER_QUEUE * queues, [(net.tx_vq(qp).used_gpa, net.tx_vq(qp).num)
-                                       for qp in range(queues)])
+                                       for qp in range(queues)]), stages_per_desc(
+        busy, tb, PER_QUEUE * queues)
 
 
 async def measure_rx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queues: int,
-                     settle: int) -> tuple[float, dict[str, dict[str, float]]]:
+                     settle: int
+                     ) -> tuple[float, dict[str, dict[str, float]], dict[str, float] | None]:
     rng = random.Random(size * 37 + queues)
     for qp in range(queues):
         net.post_rx(qp, PER_QUEUE, RX_BUF, kick=False)
@@ -193,6 +242,7 @@ async def measure_rx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queue
     await tb.drv.settle()
     frames = {qp: [rng.randbytes(size) for _ in range(PER_QUEUE)] for qp in range(queues)}
     mark = len(tb.target.log)
+    busy = occupancy(tb)
     t0 = cycles_now()
     # interleaved over the queues, as a NIC's RSS spreads flows
     for i in range(PER_QUEUE):
@@ -204,7 +254,8 @@ async def measure_rx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queue
         assert net.reap_rx(qp) == frames[qp], f"RX {size} B on {queues} queues, queue {qp}"
     return dt / (PER_QUEUE * queues), beats_per_desc(
         tb, mark, PER_QUEUE * queues, [(net.rx_vq(qp).used_gpa, net.rx_vq(qp).num)
-                                       for qp in range(queues)])
+                                       for qp in range(queues)]), stages_per_desc(
+        busy, tb, PER_QUEUE * queues)
 
 
 @cocotb.test(timeout_time=200, timeout_unit="ms")
@@ -237,7 +288,7 @@ async def bench_engine_throughput(dut):
                 if queues > pairs:
                     tb.log.warning("%d active queues need NVQ >= %d; skipped", queues, 2 * queues)
                     continue
-                cyc, spent = await measure(tb, v, net, size, queues, settle)
+                cyc, spent, stages = await measure(tb, v, net, size, queues, settle)
                 rings = [(net.tx_vq(qp) if direction == "tx" else net.rx_vq(qp)).used_gpa
                          for qp in range(queues)]
                 lim = bus_limit(direction, size, net.hdr_len, data_w, rings)
@@ -245,6 +296,8 @@ async def bench_engine_throughput(dut):
                        "cycles_per_desc": round(cyc, 2), **lim,
                        "ratio": round(cyc / lim["limit_cycles"], 2), "beats_per_desc": spent,
                        "used_elem_beats": round(used_elem_beats_of(data_w // 8, rings), 3)}
+                if stages is not None:
+                    row["stage_cycles_per_desc"] = stages
                 tb.log.info("%s %5d B %d queues: %7.2f cycles/desc, limit %g (%.2fx)",
                             direction.upper(), size, queues, cyc, lim["limit_cycles"],
                             row["ratio"])
