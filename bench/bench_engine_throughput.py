@@ -138,14 +138,16 @@ def print_stages(figures: dict[str, Any], title: str) -> None:
             print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
                   f"{r['cycles_per_desc']:>8.2f}"
                   + "".join(f"{st[k]:>10.2f}" for k, _ in STAGE_COLUMNS))
-    print(f"\n{title}: the walker's cycles per descriptor by state (E_IDLE: waiting for work)")
-    for w, fig in figures.items():
-        for r in fig["rows"]:
-            ws = (r.get("stage_cycles_per_desc") or {}).get("walk_states")
-            if ws:
-                print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}  "
-                      + " ".join(f"{k[2:]} {v:.2f}" for k, v in
-                                 sorted(ws.items(), key=lambda kv: -kv[1]) if v >= 0.05))
+    for key, who in (("walk_states", "walker"), ("move_states", "mover")):
+        print(f"\n{title}: the {who}'s cycles per descriptor by state (idle: waiting for work)")
+        for w, fig in figures.items():
+            for r in fig["rows"]:
+                states = (r.get("stage_cycles_per_desc") or {}).get(key)
+                if states:
+                    print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}  "
+                          + " ".join(f"{k[2:]} {v:.2f}" for k, v in
+                                     sorted(states.items(), key=lambda kv: -kv[1])
+                                     if v >= 0.05))
 
 
 def chart(results: dict[str, Any], path: Path) -> None:

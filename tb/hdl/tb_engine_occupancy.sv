@@ -36,14 +36,18 @@ module tb_engine_occupancy (
     // the notifier holds a check
     input  wire logic notify,
     // the walker's state (vdpa_split_ring_walker estate_t), for the cycles spent in each
-    input  wire logic [4:0] walk_state
+    input  wire logic [4:0] walk_state,
+    // the DMA mover's state (vdpa_dma_mover xstate_t)
+    input  wire logic [3:0] move_state
 );
 
 // 64 bits: a counter never wraps within a run
 logic [63:0] walk_cycles, walk_blocked_cycles, refill_cycles, move_cycles, move_tx_held_cycles;
 logic [63:0] move_blocked_cycles, complete_cycles, notify_cycles;
-// indexed by the walker's state encoding; the bench names them from the RTL's enum
+// indexed by the walker's and the mover's state encodings; the bench names them from the
+// RTL's enums
 logic [63:0] walk_state_cycles [32];
+logic [63:0] move_state_cycles [16];
 initial begin
     walk_cycles = '0;
     walk_blocked_cycles = '0;
@@ -55,6 +59,9 @@ initial begin
     notify_cycles = '0;
     for (int i = 0; i < 32; i++) begin
         walk_state_cycles[i] = '0;
+    end
+    for (int i = 0; i < 16; i++) begin
+        move_state_cycles[i] = '0;
     end
 end
 
@@ -68,6 +75,7 @@ always_ff @(posedge clk) begin
     complete_cycles <= complete_cycles + 64'(complete);
     notify_cycles <= notify_cycles + 64'(notify);
     walk_state_cycles[walk_state] <= walk_state_cycles[walk_state] + 1'b1;
+    move_state_cycles[move_state] <= move_state_cycles[move_state] + 1'b1;
 end
 
 endmodule

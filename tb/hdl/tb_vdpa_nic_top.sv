@@ -44,7 +44,8 @@ tb_engine_occupancy occupancy_inst (
     .move_blocked(dut_inst.vq_inst.mv_done_valid && !dut_inst.vq_inst.mv_done_ready),
     .complete(dut_inst.vq_inst.cs_busy),
     .notify(dut_inst.vq_inst.nt_busy),
-    .walk_state(5'(dut_inst.vq_inst.walker_inst.e_state_reg))
+    .walk_state(5'(dut_inst.vq_inst.walker_inst.e_state_reg)),
+    .move_state(4'(dut_inst.vq_inst.mover_inst.x_state_reg))
 );
 
 // read by Python through VPI; nothing consumes the config-change pulse (NEEDS_RESET is read

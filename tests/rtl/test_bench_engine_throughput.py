@@ -83,3 +83,11 @@ def test_bench_engine_throughput(tmp_path, data_w: int, latency: tuple[int, int]
         assert st["move_tx_held"] + st["move_blocked"] <= st["move"] + 0.02, r
         if r["dir"] == "rx":
             assert st["move_tx_held"] == 0, r
+        # the mover is in one state each cycle too, and a row's direction names its states
+        # (the names come from the RTL's enum, in encoding order: a wrong order shows here)
+        moves = st["move_states"]
+        assert abs(sum(moves.values()) - window) <= 0.01 * (len(moves) + 1), r
+        other = "X_RX_" if r["dir"] == "tx" else "X_TX_"
+        assert not any(k.startswith(other) for k in moves), (other, r)
+        assert any(k.startswith(other.replace("RX" if r["dir"] == "tx" else "TX",
+                                              r["dir"].upper())) for k in moves), r

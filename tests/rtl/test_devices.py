@@ -51,7 +51,9 @@ def test_project_devices_are_the_builds_the_tests_use() -> None:
 def test_good_file_relative_paths_and_parameters(tmp_path: Path) -> None:
     d = parse(write(tmp_path, GOOD))
     assert d.name == "acme_nic" and d.parameters == {"NVQ": 4}
-    assert [p.name for p in d.tb_sources] == ["tb_nic_host.sv", "tb_vdpa_nic_top.sv"]
+    # the filelist expanded in its order
+    assert [p.name for p in d.tb_sources] == ["tb_nic_host.sv", "tb_engine_occupancy.sv",
+                                              "tb_vdpa_nic_top.sv"]
     assert d.sources[0].name == "vdpa_regs_pkg.sv"
 
 

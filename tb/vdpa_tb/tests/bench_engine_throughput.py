@@ -157,12 +157,17 @@ STAGES = ("walk", "walk_blocked", "refill", "move", "move_tx_held", "move_blocke
           "notify")
 
 
-def walker_states() -> list[str]:
-    """The walker's state names in encoding order, from its ``estate_t`` (the RTL is the one
-    place they are written)."""
-    src = (Path(__file__).resolve().parents[3] / "rtl" / "vdpa_split_ring_walker.sv").read_text()
-    body = re.search(r"typedef enum logic \[\d+:0\] \{(.*?)\} estate_t;", src, re.S)
-    assert body, "vdpa_split_ring_walker.sv: estate_t not found"
+#: the state machines counted state by state: (key, RTL file, enum type, counter array)
+STATE_MACHINES = (("walk_states", "vdpa_split_ring_walker.sv", "estate_t", "walk_state_cycles"),
+                  ("move_states", "vdpa_dma_mover.sv", "xstate_t", "move_state_cycles"))
+
+
+def enum_names(rtl_file: str, enum: str) -> list[str]:
+    """A state enum's names in encoding order, read from the RTL (the one place they are
+    written)."""
+    src = (Path(__file__).resolve().parents[3] / "rtl" / rtl_file).read_text()
+    body = re.search(r"typedef enum logic \[\d+:0\] \{(.*?)\} " + enum + ";", src, re.S)
+    assert body, f"rtl/{rtl_file}: {enum} not found"
     text = re.sub(r"//[^\n]*", "", body.group(1))
     return [n.strip() for n in text.split(",") if n.strip()]
 
@@ -174,23 +179,26 @@ def occupancy(tb: Tb) -> dict[str, Any] | None:
     if probe is None:
         return None
     counts: dict[str, Any] = {s: int(getattr(probe, f"{s}_cycles").value) for s in STAGES}
-    counts["walk_states"] = {name: int(probe.walk_state_cycles[i].value)
-                             for i, name in enumerate(walker_states())}
+    for key, rtl_file, enum, array in STATE_MACHINES:
+        cells = getattr(probe, array)
+        counts[key] = {name: int(cells[i].value)
+                       for i, name in enumerate(enum_names(rtl_file, enum))}
     return counts
 
 
 def stages_per_desc(before: dict[str, Any] | None, tb: Tb, descriptors: int
                     ) -> dict[str, Any] | None:
     """Cycles each stage held work per descriptor since ``before`` (``occupancy``): the stage
-    whose figure is the descriptor's own cycles sets the pace. ``walk_states`` splits the
-    walker's cycles by its state (E_IDLE included: the walker waiting for work)."""
+    whose figure is the descriptor's own cycles sets the pace. ``walk_states`` and
+    ``move_states`` split the walker's and the mover's cycles by state (E_IDLE and X_IDLE
+    included: waiting for work)."""
     after = occupancy(tb)
     if before is None or after is None:
         return None
     out: dict[str, Any] = {s: round((after[s] - before[s]) / descriptors, 2) for s in STAGES}
-    out["walk_states"] = {
-        name: round((n - before["walk_states"][name]) / descriptors, 2)
-        for name, n in after["walk_states"].items() if n != before["walk_states"][name]}
+    for key, *_ in STATE_MACHINES:
+        out[key] = {name: round((n - before[key][name]) / descriptors, 2)
+                    for name, n in after[key].items() if n != before[key][name]}
     return out
 
 
