@@ -19,9 +19,7 @@
  */
 module tb_engine_occupancy (
     input  wire logic clk,
-    // the walker walks a chain (its state is not idle)
-    input  wire logic walk,
-    // ... a walked chain waits for the move stage (offered, not taken)
+    // a chain the walker has walked waits for the move stage (offered, not taken)
     input  wire logic walk_blocked,
     // the walker reads ahead in the background (its refill is not idle)
     input  wire logic refill,
@@ -36,20 +34,20 @@ module tb_engine_occupancy (
     // the notifier holds a check
     input  wire logic notify,
     // the walker's state (vdpa_split_ring_walker estate_t), for the cycles spent in each
+    // (the cycles it walks are those outside E_IDLE)
     input  wire logic [4:0] walk_state,
     // the DMA mover's state (vdpa_dma_mover xstate_t)
     input  wire logic [3:0] move_state
 );
 
 // 64 bits: a counter never wraps within a run
-logic [63:0] walk_cycles, walk_blocked_cycles, refill_cycles, move_cycles, move_tx_held_cycles;
+logic [63:0] walk_blocked_cycles, refill_cycles, move_cycles, move_tx_held_cycles;
 logic [63:0] move_blocked_cycles, complete_cycles, notify_cycles;
 // indexed by the walker's and the mover's state encodings; the bench names them from the
 // RTL's enums
 logic [63:0] walk_state_cycles [32];
 logic [63:0] move_state_cycles [16];
 initial begin
-    walk_cycles = '0;
     walk_blocked_cycles = '0;
     refill_cycles = '0;
     move_cycles = '0;
@@ -66,7 +64,6 @@ initial begin
 end
 
 always_ff @(posedge clk) begin
-    walk_cycles <= walk_cycles + 64'(walk);
     walk_blocked_cycles <= walk_blocked_cycles + 64'(walk_blocked);
     refill_cycles <= refill_cycles + 64'(refill);
     move_cycles <= move_cycles + 64'(move);

@@ -32,11 +32,9 @@ vdpa_nic_top #(`NIC_PARAMETER_MAP) dut_inst (.*);
 
 `NIC_HOST(, 0, dut_inst.dp_idle)
 
-// what each stage of the engine is doing, counted for the throughput bench (the enum states'
-// idle value is their first, 0)
+// what each stage of the engine is doing, counted for the throughput bench
 tb_engine_occupancy occupancy_inst (
     .clk(clk),
-    .walk(dut_inst.vq_inst.walker_inst.e_state_reg != '0),
     .walk_blocked(dut_inst.vq_inst.w_h_valid && !dut_inst.vq_inst.h_ready),
     .refill(dut_inst.vq_inst.w_refilling),
     .move(dut_inst.vq_inst.ms_busy),

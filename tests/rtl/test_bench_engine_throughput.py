@@ -68,7 +68,7 @@ def test_bench_engine_throughput(tmp_path, data_w: int, latency: tuple[int, int]
         assert spent["avail_event"] <= 2 / res["descriptors_per_queue"] + 0.002, r
         # the stage occupancy counters (tb_engine_occupancy): the walker is in exactly one
         # state each cycle of the measured window (the figure plus the idle settle taken off
-        # it), its busy cycles are its states but E_IDLE, and no stage is busy longer than
+        # it), it waits for the move stage only in E_MOVE, and no stage is busy longer than
         # the window or blocked longer than busy
         st = r["stage_cycles_per_desc"]
         window = r["cycles_per_desc"] + res["idle_settle_cycles"] / (
@@ -76,7 +76,6 @@ def test_bench_engine_throughput(tmp_path, data_w: int, latency: tuple[int, int]
         states = st["walk_states"]
         slack = 0.01 * (len(states) + 1)  # each figure is rounded to 0.01
         assert abs(sum(states.values()) - window) <= slack, r
-        assert abs(st["walk"] - (sum(states.values()) - states.get("E_IDLE", 0))) <= slack, r
         assert st["walk_blocked"] <= states.get("E_MOVE", 0) + 0.01, r
         for stage in ("walk", "refill", "move", "complete", "notify"):
             assert 0 <= st[stage] <= window + 0.01, (stage, r)
@@ -87,7 +86,6 @@ def test_bench_engine_throughput(tmp_path, data_w: int, latency: tuple[int, int]
         # (the names come from the RTL's enum, in encoding order: a wrong order shows here)
         moves = st["move_states"]
         assert abs(sum(moves.values()) - window) <= 0.01 * (len(moves) + 1), r
-        other = "X_RX_" if r["dir"] == "tx" else "X_TX_"
+        own, other = ("X_TX_", "X_RX_") if r["dir"] == "tx" else ("X_RX_", "X_TX_")
+        assert any(k.startswith(own) for k in moves), (own, r)
         assert not any(k.startswith(other) for k in moves), (other, r)
-        assert any(k.startswith(other.replace("RX" if r["dir"] == "tx" else "TX",
-                                              r["dir"].upper())) for k in moves), r
