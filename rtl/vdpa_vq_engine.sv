@@ -51,6 +51,13 @@
  *    below says so), and a bus error, which it can meet, leaves the receive chain's buffers
  *    holding at most its frame, never used (docs/rtl-interface.md). The notification read
  *    after used.idx cannot fault the queue (vdpa_used_writer).
+ *  - Read-ahead of data. The walker offers its chain to the mover as soon as it is walked
+ *    (h_valid, held back by mv_req_hold while the move stage holds the chain before), and the
+ *    mover reads that chain's first TX burst while the one before ends (vdpa_dma_mover). A
+ *    read has no effect the guest can see, the chain was translated before it was offered,
+ *    and a chain offered is either handed over or abandoned with its queue in ERR (its burst
+ *    then dropped); the mover counts busy until it is, so eng_busy keeps IOTLB commands off
+ *    it.
  *  - Prefetch. The next chain's ring items may be read before this chain's data is written:
  *    a guest whose receive buffers alias its own rings sees the ring as it was (the driver must
  *    not touch what it made available, virtio 1.2 §2.7.13.1; prefetching devices do the same).
