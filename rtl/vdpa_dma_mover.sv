@@ -16,19 +16,7 @@
  *   RX: writes `len` bytes of a source byte stream into the segments in order (AXI write
  *       bursts), one beat per cycle while the bus accepts them.
  * Bursts stay inside a MAX_BURST-beat aligned block (at most 4 KiB, so never across a 4 KiB
- * boundary) and end at a segment's end. A transfer has one transaction outstanding at a time;
- * the one exception is the read-ahead below, which overlaps the next transfer's first read
- * with this transfer's last.
- *
- * Read-ahead (TX). A request may be offered before the mover's owner can hand it over
- * (req_valid with req_hold: the owner's stage still holds the transfer before it). Once the
- * transfer under way has issued its last read burst, the mover issues the offered TX
- * request's first read burst, so its data is on the way while this transfer's last beats
- * stream out and its done waits; when the request is taken, it goes straight to that burst's
- * data. At most one burst is read ahead. An offer is either taken or withdrawn (req_valid low
- * for a cycle); it does not change under req_valid. A withdrawn offer's burst is taken off the
- * bus and dropped (its error response too: no transfer asked for it), and no request is taken
- * until it is.
+ * boundary), end at a segment's end, and one transaction is outstanding at a time.
  *
  * This is the seam between a ring walker and the data movement. The split-ring walker in
  * vdpa_vq_engine produces the segment list (walked, validated and translated before any data
@@ -36,18 +24,17 @@
  * unchanged: it hands over the same (segment list, length) request and takes the same done.
  *
  * Interfaces and timing (one clock, synchronous active-high reset):
- *   request   req_valid/req_ready/req_hold: req_rx, req_len, req_user and the request's first
- *             segment (req_seg_pa/req_seg_len) are taken when req_valid and req_ready are high
- *             and req_hold is low; they are stable while req_valid is high. req_ready is high
- *             while idle and in the cycle a transfer's done is taken (back to back), and low
- *             while a withdrawn offer's read-ahead is still on the bus. A transfer's first
- *             burst address (read or write) goes out in the cycle after its request (or went
- *             out before it, read ahead), and an RX burst's first beat with its address (the
- *             source is read for it in the cycle before, for the first burst in the request's
- *             cycle). req_len = 0 moves nothing (a TX chain that is dropped completes at once).
- *   segments  seg_idx out, seg_pa/seg_len in: the transfer's later segments (1 on), read in
- *             place (not latched) and stable from the request to done; seg_pa/seg_len answer
- *             seg_idx in the same cycle. Segment lengths may be 0 (skipped).
+ *   request   req_valid/req_ready: req_rx and req_len are taken when both are high, with
+ *             segment 0 from the segment port; req_ready is high while idle and in the cycle a
+ *             transfer's done is taken (back to back); a transfer's first burst address
+ *             (read or write) goes out in the cycle after its request, and an RX burst's
+ *             first beat with its address (the source is read for it in the cycle before, from
+ *             the request's own segment 0 for the first burst). req_len = 0 moves
+ *             nothing (a TX chain that is dropped completes at once).
+ *   segments  seg_idx out, seg_pa/seg_len in: the segment list, read in place (not latched)
+ *             and stable from the request to done. seg_idx is 0 while idle and once a
+ *             transfer has moved its last byte (so whenever req_ready may be high);
+ *             seg_pa/seg_len answer it in the same cycle. Segment lengths may be 0 (skipped).
  *   source    src_pos out, src_data in (RX): the byte at stream position src_pos + j belongs
  *             in lane j of src_data, answered in the same cycle; lanes the beat does not
  *             write are ignored (they go out as zeros).
@@ -60,14 +47,12 @@
  *             burst is over (TX: and a frame already under way has been closed). The port's
  *             owner records the fault; the mover reports only what the bus said.
  *   AXI       the master's address and data registers, to be muxed with other masters by
- *             `busy` (high from the cycle after the request to the cycle of done or fault,
- *             and while a read-ahead burst is on the bus; every valid and ready of the bus is
- *             low while it is not busy). AxUSER is the request's req_user, for the transfer's
- *             every burst. The AXI-Stream TX port is this block's own.
+ *             `busy` (high from the cycle after the request to the cycle of done or fault;
+ *             every valid and ready of the bus is low while it is not busy). The AXI-Stream
+ *             TX port is this block's own.
  */
 module vdpa_dma_mover
     import vdpa_axi_pkg::*;
-    import vdpa_mutants_pkg::*;
 #(
     // AXI data width in bits (32, 64, 128, 256 or 512)
     parameter int DATA_W = 64,
@@ -77,24 +62,16 @@ module vdpa_dma_mover
     parameter int MAX_SEGS = 32,
     // Longest burst in beats (power of two, 1..256): 256 is AXI4's INCR limit, 16 suits an
     // AXI3 interconnect; bursts are also kept inside 4 KiB
-    parameter int MAX_BURST = 256,
-    // AxUSER width (the owner's sideband, carried per transfer)
-    parameter int USER_W = 24,
-    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
-    parameter int MUTANT = MUT_NONE
+    parameter int MAX_BURST = 256
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
 
     /* Request from the walker: move req_len bytes over the segment list */
     input  wire logic                 req_valid,
-    input  wire logic                 req_hold,    // offered, not to be taken yet
     output wire logic                 req_ready,
     input  wire logic                 req_rx,      // RX: source stream into memory
     input  wire logic [31:0]          req_len,
-    input  wire logic [63:0]          req_seg_pa,  // the request's segment 0
-    input  wire logic [31:0]          req_seg_len,
-    input  wire logic [USER_W-1:0]    req_user,
 
     /* Segment list (translated physical address and length of each) */
     output wire logic [$clog2(MAX_SEGS)-1:0] seg_idx,
@@ -116,7 +93,6 @@ module vdpa_dma_mover
     /* AXI4 master registers (address, burst length, data; size, burst type set by the owner) */
     output wire logic [ADDR_W-1:0]    axi_awaddr,
     output wire logic [7:0]           axi_awlen,
-    output wire logic [USER_W-1:0]    axi_awuser,
     output wire logic                 axi_awvalid,
     input  wire logic                 axi_awready,
     output wire logic [DATA_W-1:0]    axi_wdata,
@@ -129,7 +105,6 @@ module vdpa_dma_mover
     output wire logic                 axi_bready,
     output wire logic [ADDR_W-1:0]    axi_araddr,
     output wire logic [7:0]           axi_arlen,
-    output wire logic [USER_W-1:0]    axi_aruser,
     output wire logic                 axi_arvalid,
     input  wire logic                 axi_arready,
     input  wire logic [DATA_W-1:0]    axi_rdata,
@@ -184,15 +159,9 @@ logic [63:0]  cur_pa_reg;
 logic [31:0]  seg_left_reg;
 logic [31:0]  burst_left_reg;
 logic [DATA_W-1:0] beat_reg;
-logic [USER_W-1:0] user_reg;       // the transfer's AxUSER
-// the read-ahead: one burst of the offered request, issued before it is taken
-logic         ra_reg;              // on the bus (its address pending or taken, data to come)
-logic         ra_stale_reg;        // its offer was withdrawn: drop its data
-logic [31:0]  ra_bytes_reg;        // its bytes (the request's first burst)
 
 logic [ADDR_W-1:0] awaddr_reg, araddr_reg;
 logic [7:0]   awlen_reg, arlen_reg;
-logic [USER_W-1:0] awuser_reg, aruser_reg;
 logic         awvalid_reg, wvalid_reg, wlast_reg, arvalid_reg, rready_reg, bready_reg;
 logic [DATA_W-1:0] wdata_reg;
 logic [BYTES-1:0]  wstrb_reg;
@@ -202,7 +171,6 @@ logic         tx_tvalid_reg, tx_tlast_reg, tx_tuser_reg;
 
 assign axi_awaddr = awaddr_reg;
 assign axi_awlen = awlen_reg;
-assign axi_awuser = awuser_reg;
 assign axi_awvalid = awvalid_reg;
 assign axi_wdata = wdata_reg;
 assign axi_wstrb = wstrb_reg;
@@ -211,8 +179,8 @@ assign axi_wvalid = wvalid_reg;
 assign axi_bready = bready_reg;
 assign axi_araddr = araddr_reg;
 assign axi_arlen = arlen_reg;
-assign axi_aruser = aruser_reg;
 assign axi_arvalid = arvalid_reg;
+assign axi_rready = rready_reg;
 
 assign m_axis_tdata = tx_tdata_reg;
 assign m_axis_tkeep = tx_tkeep_reg;
@@ -220,7 +188,7 @@ assign m_axis_tvalid = tx_tvalid_reg;
 assign m_axis_tlast = tx_tlast_reg;
 assign m_axis_tuser = tx_tuser_reg;
 
-assign busy = x_state_reg != X_IDLE || ra_reg;
+assign busy = x_state_reg != X_IDLE;
 assign moved = moved_reg;
 // the segment after the current one; the first while idle and once a transfer has moved
 // everything (no segment is read after that, and its done may take the next request), from
@@ -235,15 +203,13 @@ assign seg_idx = (x_state_reg == X_IDLE || moved_reg == xfer_total_reg)
 // The first burst straight from the request's segment 0, so its address goes out in the
 // cycle after the request (a chain of nothing, or an empty segment 0, goes through
 // X_TX_BURST / X_RX_BURST); for RX its first beat is read in the request's cycle (rx_first).
-// A request whose first burst was read ahead goes straight to its data instead.
-wire logic         take = req_valid && req_ready && !req_hold;
-wire logic         req_first = req_len != 0 && req_seg_len != 0;
-wire logic         take_first = take && req_first && !ra_reg;
+wire logic         req_first = req_len != 0 && seg_len != 0;
+wire logic         take_first = req_valid && req_ready && req_first;
 wire logic         rx_first = take_first && req_rx;
 wire logic         w_first;
-wire logic [63:0]  beat_pa = rx_first ? req_seg_pa : cur_pa_reg;
+wire logic [63:0]  beat_pa = rx_first ? seg_pa : cur_pa_reg;
 wire logic [31:0]  beat_pos = rx_first ? 32'd0 : moved_reg;
-wire logic [31:0]  beat_seg_left = rx_first ? req_seg_len : seg_left_reg;
+wire logic [31:0]  beat_seg_left = rx_first ? seg_len : seg_left_reg;
 wire logic [31:0]  beat_burst_left;
 // bytes of the current beat: from lane pa % BYTES up to the end of the beat or burst
 wire logic [BW:0]  beat_lo = (BW+1)'(beat_pa[BW-1:0]);
@@ -273,11 +239,8 @@ wire logic [31:0]  rx_left = (seg_left_reg < xfer_total_reg - moved_reg) ? seg_l
 
 // the next burst, one shape for both directions: from cur_pa, TX reading the segment's rest
 // and RX writing at most the segment's and the transfer's rest; or a request's first burst
-// (taken now, or read ahead: ra_go below)
-wire logic              ra_go;
-wire logic              first_burst = take_first || ra_go;
-wire logic [63:0]       burst_pa = first_burst ? req_seg_pa : cur_pa_reg;
-wire logic [31:0]       burst_left = first_burst ? (req_rx && req_len < req_seg_len ? req_len : req_seg_len) :
+wire logic [63:0]       burst_pa = take_first ? seg_pa : cur_pa_reg;
+wire logic [31:0]       burst_left = take_first ? (req_rx && req_len < seg_len ? req_len : seg_len) :
                                      (x_state_reg == X_RX_BURST ? rx_left : seg_left_reg);
 wire logic [31:0]       next_burst_bytes = burst_bytes(burst_pa, burst_left);
 wire logic [ADDR_W-1:0] next_burst_addr = ADDR_W'(beat_addr(burst_pa, 3'(BW)));
@@ -291,25 +254,6 @@ wire logic              burst_write = take_first ? req_rx : x_state_reg == X_RX_
 assign w_first = burst_go && burst_write;
 assign beat_burst_left = w_first ? next_burst_bytes : burst_left_reg;
 
-// Read-ahead: the offered TX request's first burst goes out once the transfer under way will
-// issue no more reads (idle or writing; or its last read burst taken: its bytes left are that
-// burst's) and the read address channel is free. The request takes it over when it is taken;
-// a withdrawn offer's burst is drained (its beats taken and dropped, once no beat of this
-// transfer is still to come) before another request is taken.
-wire logic ra_room = x_state_reg == X_IDLE || x_state_reg == X_RX_BURST || x_state_reg == X_RX_W ||
-                     x_state_reg == X_RX_AW || x_state_reg == X_RX_B ||
-                     ((x_state_reg == X_TX_R || x_state_reg == X_TX_BEAT) && !err_reg &&
-                      xfer_total_reg - moved_reg == burst_left_reg) ||
-                     (x_state_reg == X_TX_BURST && moved_reg == xfer_total_reg);
-assign ra_go = req_valid && !take && !req_rx && req_first && !ra_reg && !arvalid_reg && ra_room &&
-               !burst_go;
-// the current transfer's read beats are all in: a drained burst's beats come after them
-wire logic ra_drain = ra_reg && ra_stale_reg && !arvalid_reg && x_state_reg != X_TX_AR &&
-                      x_state_reg != X_TX_R && x_state_reg != X_TX_BEAT;
-assign axi_rready = rready_reg || ra_drain;
-// the offer read ahead is withdrawn (it is either taken or withdrawn, never changed)
-wire logic ra_withdrawn = ra_reg && !req_valid && MUTANT != MUT_MOVER_STALE_BURST;  // mutant MUT_MOVER_STALE_BURST
-
 // a transmitted frame has left once its last stream beat is accepted; a received one is in
 // memory with the last burst's good write response
 wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tready;
@@ -319,7 +263,7 @@ assign done_valid = moved_reg == xfer_total_reg &&
 // idle, or a transfer's done taken: the next request may be taken in this cycle (an RX
 // transfer's with its last write response), so one transfer's first burst follows the last
 // one's end with no idle cycle
-assign req_ready = !ra_stale_reg && (x_state_reg == X_IDLE || (done_valid && done_ready));
+assign req_ready = x_state_reg == X_IDLE || (done_valid && done_ready);
 
 // an error response: the read beat's (sticky over the burst) or the write response's
 wire logic r_err = axi_rresp != AXI_RESP_OKAY || err_reg;
@@ -475,48 +419,15 @@ always_ff @(posedge clk) begin
         end
     endcase
 
-    // the read-ahead burst's address taken (the transfer under way has none pending then)
-    if (arvalid_reg && axi_arready && x_state_reg != X_TX_AR) begin
-        arvalid_reg <= 1'b0;
-    end
-    if (ra_withdrawn) begin
-        ra_stale_reg <= 1'b1;
-    end
-    if (ra_drain && axi_rvalid && axi_rlast) begin
-        ra_reg <= 1'b0;
-        ra_stale_reg <= 1'b0;
-    end
-
     // a request: while idle, or with a transfer's done (back to back)
-    if (take) begin
+    if (req_valid && req_ready) begin
         err_reg <= 1'b0;
         seg_idx_reg <= '0;
         moved_reg <= '0;
         xfer_total_reg <= req_len;
-        cur_pa_reg <= req_seg_pa;
-        seg_left_reg <= req_seg_len;
-        user_reg <= req_user;
+        cur_pa_reg <= seg_pa;
+        seg_left_reg <= seg_len;
         x_state_reg <= req_rx ? X_RX_BURST : X_TX_BURST;
-        if (ra_reg) begin
-            // its first burst is on the bus: on to its data (or to its address's handshake)
-            ra_reg <= 1'b0;
-            burst_left_reg <= ra_bytes_reg;
-            if (arvalid_reg && !axi_arready) begin
-                x_state_reg <= X_TX_AR;
-            end else begin
-                rready_reg <= 1'b1;
-                x_state_reg <= X_TX_R;
-            end
-        end
-    end
-
-    if (ra_go) begin
-        ra_reg <= 1'b1;
-        ra_bytes_reg <= next_burst_bytes;
-        araddr_reg <= next_burst_addr;
-        arlen_reg <= next_burst_len;
-        aruser_reg <= req_user;
-        arvalid_reg <= 1'b1;
     end
 
     // a burst's address: one place for the request's first and the transfer's later ones
@@ -525,14 +436,12 @@ always_ff @(posedge clk) begin
         if (burst_write) begin
             awaddr_reg <= next_burst_addr;
             awlen_reg <= next_burst_len;
-            awuser_reg <= take_first ? req_user : user_reg;
             awvalid_reg <= 1'b1;
             wvalid_reg <= 1'b1;
             x_state_reg <= X_RX_W;
         end else begin
             araddr_reg <= next_burst_addr;
             arlen_reg <= next_burst_len;
-            aruser_reg <= take_first ? req_user : user_reg;
             arvalid_reg <= 1'b1;
             x_state_reg <= X_TX_AR;
         end
@@ -576,8 +485,6 @@ always_ff @(posedge clk) begin
         rready_reg <= 1'b0;
         bready_reg <= 1'b0;
         tx_tvalid_reg <= 1'b0;
-        ra_reg <= 1'b0;
-        ra_stale_reg <= 1'b0;
     end
 end
 
