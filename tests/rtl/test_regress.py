@@ -84,6 +84,17 @@ def test_settings_inherit_module_then_test(tmp_path: Path) -> None:
     assert u.group and u.tests == ("AlphaTest", "BetaTest") and u.timeout == 100.0
 
 
+def test_skip_builds_leaves_out_only_what_it_names(tmp_path: Path) -> None:
+    cfg = load_small(tmp_path, **{"tests/test_rand/skip_builds": ["b1"]})
+    assert cfg.tests["test_rand"].builds == ("b0",)
+    assert cfg.tests["test_fixed"].builds == ("b0", "b1"), "another test keeps the module's"
+    # a build added to the module later runs the test, which a test's own list would not do
+    cfg = load_small(tmp_path, **{"tests/test_rand/skip_builds": ["b1"],
+                                  "builds/b2": {"top": "vdpa_nic_top", "params": {"NVQ": 2}},
+                                  "modules/vdpa_tb.tests.test_a/builds": ["b0", "b1", "b2"]})
+    assert cfg.tests["test_rand"].builds == ("b0", "b2")
+
+
 def test_selection_by_regression_group_test_and_glob(tmp_path: Path) -> None:
     cfg = load_small(tmp_path)
     names = lambda toks: [i.name for i in cfg.select(toks)[0]]  # noqa: E731
@@ -109,6 +120,11 @@ def test_selection_by_regression_group_test_and_glob(tmp_path: Path) -> None:
     ({"groups/u/tests": ["Gamma*"]}, r"groups\.u\.tests: \['Gamma\*'\] matches no test"),
     ({"regressions/smoke/seeds": 0}, r"regressions\.smoke\.seeds: expected an integer >= 1"),
     ({"regressions/smoke/items": ["nope"]}, r"regressions\.smoke\.items: .*'nope'"),
+    ({"tests/test_rand/skip_builds": ["b9"]}, r"test_rand\.skip_builds: unknown build 'b9'"),
+    ({"tests/test_rand/skip_builds": ["ref"], "modules/vdpa_tb.tests.test_a/builds": ["b0", "ref"]},
+     r"test_rand\.skip_builds: \['ref'\] not among the builds the test runs on \(b0\)"),
+    ({"tests/test_rand/skip_builds": ["b1"], "tests/test_rand/builds": ["b0"]},
+     r"tests\.test_rand: give builds or skip_builds, not both"),
 ])
 def test_configuration_errors_name_file_key_and_value(tmp_path: Path, change: dict[str, Any],
                                                       message: str) -> None:

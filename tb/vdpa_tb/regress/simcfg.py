@@ -299,12 +299,15 @@ def load(path: Path = SIM_CFG, discovered: Mapping[str, list[str]] | None = None
     for m in modules:
         for t in found[m]:
             d = _mapping(path, f"tests.{t}", per_test.get(t))
-            _check_keys(path, f"tests.{t}", d, ("builds", "seeded", "timeout", "env"))
+            _check_keys(path, f"tests.{t}", d, ("builds", "skip_builds", "seeded", "timeout",
+                                                 "env"))
             s = _settings(path, f"tests.{t}", d, module_settings[m])
             b = _builds(path, f"tests.{t}.builds", d["builds"], builds) if "builds" in d \
                 else module_builds[m]
-            tests[t] = TestSpec(t, m, tuple(x for x in b if builds[x].allows(t)), s["seeded"],
-                                s["timeout"], s["env"])
+            b = tuple(x for x in b if builds[x].allows(t))
+            if "skip_builds" in d:
+                b = _skip(path, f"tests.{t}", d, b, builds)
+            tests[t] = TestSpec(t, m, b, s["seeded"], s["timeout"], s["env"])
     for t in per_test:
         if t not in tests:
             raise _err(path, f"tests.{t}", "no such cocotb test in a regressed module")
@@ -360,6 +363,22 @@ def load(path: Path = SIM_CFG, discovered: Mapping[str, list[str]] | None = None
         except SimCfgError as e:
             raise _err(path, f"regressions.{r.name}.items", str(e)) from None
     return cfg
+
+
+def _skip(path: Path, key: str, d: Mapping[str, Any], chosen: tuple[str, ...],
+          builds: Mapping[str, Build]) -> tuple[str, ...]:
+    """A test's builds without its ``skip_builds``: the module's list minus the builds the
+    test cannot run on, so a build added to the module later runs the test too (a test's own
+    ``builds`` would silently leave it out). Each skipped build must be one the test would run
+    on, or the entry would hide nothing and go stale unseen."""
+    if "builds" in d:
+        raise _err(path, key, "give builds or skip_builds, not both")
+    skip = _builds(path, f"{key}.skip_builds", d["skip_builds"], builds)
+    stray = [b for b in skip if b not in chosen]
+    if stray:
+        raise _err(path, f"{key}.skip_builds",
+                   f"{stray} not among the builds the test runs on ({', '.join(chosen)})")
+    return tuple(b for b in chosen if b not in skip)
 
 
 def _builds(path: Path, key: str, value: object, builds: Mapping[str, Build]) -> tuple[str, ...]:
