@@ -1,2 +1,3 @@
 vdpa_axi_pkg.sv
+vdpa_mutants_pkg.sv
 vdpa_dma_mover.sv

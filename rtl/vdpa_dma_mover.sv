@@ -16,7 +16,22 @@
  *   RX: writes `len` bytes of a source byte stream into the segments in order (AXI write
  *       bursts), one beat per cycle while the bus accepts them.
  * Bursts stay inside a MAX_BURST-beat aligned block (at most 4 KiB, so never across a 4 KiB
- * boundary), end at a segment's end, and one transaction is outstanding at a time.
+ * boundary) and end at a segment's end. A transfer has one transaction outstanding at a time;
+ * the one exception is the read-ahead below, which overlaps the next transfer's first read
+ * with this transfer's last.
+ *
+ * Read-ahead (TX). A request may be offered before the mover's owner can hand it over
+ * (req_valid with req_hold: the owner's stage still holds the transfer before it). Once the
+ * transfer under way has issued its last read burst, the mover reads the start of the offered
+ * TX request (its first burst, cut to RA_BYTES) into a landing buffer, so that data is on the
+ * way while this transfer's last beats stream out and its done waits; when the request is
+ * taken, its first beats go to the stream from the buffer (X_TX_RA). The buffer takes every
+ * beat as it arrives, whatever the stream or the owner do: a master sharing the R channel must
+ * not hold a beat at its head while it waits for a later stage (an in-order slave would hold
+ * every other master's read behind it, and the owner's later stage may be waiting for one).
+ * An offer is either taken or withdrawn (req_valid low for a cycle); it does not change under
+ * req_valid. A withdrawn offer's beats are dropped as they land (an error response too: no
+ * transfer asked for them), and no request is taken until the last has.
  *
  * This is the seam between a ring walker and the data movement. The split-ring walker in
  * vdpa_vq_engine produces the segment list (walked, validated and translated before any data
@@ -24,17 +39,18 @@
  * unchanged: it hands over the same (segment list, length) request and takes the same done.
  *
  * Interfaces and timing (one clock, synchronous active-high reset):
- *   request   req_valid/req_ready: req_rx and req_len are taken when both are high, with
- *             segment 0 from the segment port; req_ready is high while idle and in the cycle a
- *             transfer's done is taken (back to back); a transfer's first burst address
- *             (read or write) goes out in the cycle after its request, and an RX burst's
- *             first beat with its address (the source is read for it in the cycle before, from
- *             the request's own segment 0 for the first burst). req_len = 0 moves
- *             nothing (a TX chain that is dropped completes at once).
- *   segments  seg_idx out, seg_pa/seg_len in: the segment list, read in place (not latched)
- *             and stable from the request to done. seg_idx is 0 while idle and once a
- *             transfer has moved its last byte (so whenever req_ready may be high);
- *             seg_pa/seg_len answer it in the same cycle. Segment lengths may be 0 (skipped).
+ *   request   req_valid/req_ready/req_hold: req_rx, req_len, req_user and the request's first
+ *             segment (req_seg_pa/req_seg_len) are taken when req_valid and req_ready are high
+ *             and req_hold is low; they are stable while req_valid is high. req_ready is high
+ *             while idle and in the cycle a transfer's done is taken (back to back), and low
+ *             while a withdrawn offer's read-ahead beats are still to land. A transfer's first
+ *             burst address (read or write) goes out in the cycle after its request (or went
+ *             out before it, read ahead), and an RX burst's first beat with its address (the
+ *             source is read for it in the cycle before, for the first burst in the request's
+ *             cycle). req_len = 0 moves nothing (a TX chain that is dropped completes at once).
+ *   segments  seg_idx out, seg_pa/seg_len in: the transfer's later segments (1 on), read in
+ *             place (not latched) and stable from the request to done; seg_pa/seg_len answer
+ *             seg_idx in the same cycle. Segment lengths may be 0 (skipped).
  *   source    src_pos out, src_data in (RX): the byte at stream position src_pos + j belongs
  *             in lane j of src_data, answered in the same cycle; lanes the beat does not
  *             write are ignored (they go out as zeros).
@@ -47,12 +63,14 @@
  *             burst is over (TX: and a frame already under way has been closed). The port's
  *             owner records the fault; the mover reports only what the bus said.
  *   AXI       the master's address and data registers, to be muxed with other masters by
- *             `busy` (high from the cycle after the request to the cycle of done or fault;
- *             every valid and ready of the bus is low while it is not busy). The AXI-Stream
- *             TX port is this block's own.
+ *             `busy` (high from the cycle after the request to the cycle of done or fault,
+ *             and while a read-ahead burst is on the bus; every valid and ready of the bus is
+ *             low while it is not busy). AxUSER is the request's req_user, for the transfer's
+ *             every burst. The AXI-Stream TX port is this block's own.
  */
 module vdpa_dma_mover
     import vdpa_axi_pkg::*;
+    import vdpa_mutants_pkg::*;
 #(
     // AXI data width in bits (32, 64, 128, 256 or 512)
     parameter int DATA_W = 64,
@@ -62,16 +80,27 @@ module vdpa_dma_mover
     parameter int MAX_SEGS = 32,
     // Longest burst in beats (power of two, 1..256): 256 is AXI4's INCR limit, 16 suits an
     // AXI3 interconnect; bursts are also kept inside 4 KiB
-    parameter int MAX_BURST = 256
+    parameter int MAX_BURST = 256,
+    // AxUSER width (the owner's sideband, carried per transfer)
+    parameter int USER_W = 24,
+    // Bytes of an offered TX request read ahead into the landing buffer (at least one beat's
+    // worth, a multiple of DATA_W/8); 0: no read-ahead
+    parameter int RA_BYTES = 256,
+    // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
+    parameter int MUTANT = MUT_NONE
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
 
     /* Request from the walker: move req_len bytes over the segment list */
     input  wire logic                 req_valid,
+    input  wire logic                 req_hold,    // offered, not to be taken yet
     output wire logic                 req_ready,
     input  wire logic                 req_rx,      // RX: source stream into memory
     input  wire logic [31:0]          req_len,
+    input  wire logic [63:0]          req_seg_pa,  // the request's segment 0
+    input  wire logic [31:0]          req_seg_len,
+    input  wire logic [USER_W-1:0]    req_user,
 
     /* Segment list (translated physical address and length of each) */
     output wire logic [$clog2(MAX_SEGS)-1:0] seg_idx,
@@ -93,6 +122,7 @@ module vdpa_dma_mover
     /* AXI4 master registers (address, burst length, data; size, burst type set by the owner) */
     output wire logic [ADDR_W-1:0]    axi_awaddr,
     output wire logic [7:0]           axi_awlen,
+    output wire logic [USER_W-1:0]    axi_awuser,
     output wire logic                 axi_awvalid,
     input  wire logic                 axi_awready,
     output wire logic [DATA_W-1:0]    axi_wdata,
@@ -105,6 +135,7 @@ module vdpa_dma_mover
     output wire logic                 axi_bready,
     output wire logic [ADDR_W-1:0]    axi_araddr,
     output wire logic [7:0]           axi_arlen,
+    output wire logic [USER_W-1:0]    axi_aruser,
     output wire logic                 axi_arvalid,
     input  wire logic                 axi_arready,
     input  wire logic [DATA_W-1:0]    axi_rdata,
@@ -138,6 +169,10 @@ initial begin
         $error("Error: MAX_BURST must be a power of two in 1..256 (instance %m)");
         $finish;
     end
+    if (RA_BYTES != 0 && (RA_BYTES < DATA_W / 8 || RA_BYTES % (DATA_W / 8) != 0)) begin
+        $error("Error: RA_BYTES must be 0 or a multiple of DATA_W/8 (instance %m)");
+        $finish;
+    end
     if (MAX_SEGS < 2 || (1 << SW) != MAX_SEGS) begin
         $error("Error: MAX_SEGS must be a power of two, at least 2 (instance %m)");
         $finish;
@@ -146,7 +181,7 @@ end
 
 typedef enum logic [3:0] {
     X_IDLE,
-    X_TX_BURST, X_TX_AR, X_TX_R, X_TX_BEAT, X_TX_ABORT,
+    X_TX_BURST, X_TX_AR, X_TX_R, X_TX_BEAT, X_TX_RA, X_TX_ABORT,
     X_RX_BURST, X_RX_AW, X_RX_W, X_RX_B
 } xstate_t;
 
@@ -159,9 +194,24 @@ logic [63:0]  cur_pa_reg;
 logic [31:0]  seg_left_reg;
 logic [31:0]  burst_left_reg;
 logic [DATA_W-1:0] beat_reg;
+logic [USER_W-1:0] user_reg;       // the transfer's AxUSER
+// the read-ahead: one burst at the start of the offered request, landing in ra_data
+localparam int RA_BEATS = RA_BYTES > 0 ? RA_BYTES / BYTES : 1;
+localparam int RW = $clog2(RA_BEATS + 1);
+localparam int RIW = RA_BEATS > 1 ? $clog2(RA_BEATS) : 1;
+logic         ra_reg;              // read ahead for the offer, not taken yet
+logic         ra_stale_reg;        // its offer was withdrawn: its beats are dropped
+logic         ra_fill_reg;         // beats of it still to land
+logic [31:0]  ra_bytes_reg;        // its bytes
+logic [RW-1:0] ra_beats_reg;       // its beats
+logic [RW-1:0] ra_got_reg;         // beats landed
+logic [RW-1:0] ra_rd_reg;          // beats gone to the stream (X_TX_RA)
+logic [DATA_W-1:0] ra_data [RA_BEATS];
+logic [RA_BEATS-1:0] ra_bad_reg;   // beats that came with an error response
 
 logic [ADDR_W-1:0] awaddr_reg, araddr_reg;
 logic [7:0]   awlen_reg, arlen_reg;
+logic [USER_W-1:0] awuser_reg, aruser_reg;
 logic         awvalid_reg, wvalid_reg, wlast_reg, arvalid_reg, rready_reg, bready_reg;
 logic [DATA_W-1:0] wdata_reg;
 logic [BYTES-1:0]  wstrb_reg;
@@ -171,6 +221,7 @@ logic         tx_tvalid_reg, tx_tlast_reg, tx_tuser_reg;
 
 assign axi_awaddr = awaddr_reg;
 assign axi_awlen = awlen_reg;
+assign axi_awuser = awuser_reg;
 assign axi_awvalid = awvalid_reg;
 assign axi_wdata = wdata_reg;
 assign axi_wstrb = wstrb_reg;
@@ -179,8 +230,8 @@ assign axi_wvalid = wvalid_reg;
 assign axi_bready = bready_reg;
 assign axi_araddr = araddr_reg;
 assign axi_arlen = arlen_reg;
+assign axi_aruser = aruser_reg;
 assign axi_arvalid = arvalid_reg;
-assign axi_rready = rready_reg;
 
 assign m_axis_tdata = tx_tdata_reg;
 assign m_axis_tkeep = tx_tkeep_reg;
@@ -188,7 +239,7 @@ assign m_axis_tvalid = tx_tvalid_reg;
 assign m_axis_tlast = tx_tlast_reg;
 assign m_axis_tuser = tx_tuser_reg;
 
-assign busy = x_state_reg != X_IDLE;
+assign busy = x_state_reg != X_IDLE || ra_reg || ra_fill_reg;
 assign moved = moved_reg;
 // the segment after the current one; the first while idle and once a transfer has moved
 // everything (no segment is read after that, and its done may take the next request), from
@@ -203,13 +254,15 @@ assign seg_idx = (x_state_reg == X_IDLE || moved_reg == xfer_total_reg)
 // The first burst straight from the request's segment 0, so its address goes out in the
 // cycle after the request (a chain of nothing, or an empty segment 0, goes through
 // X_TX_BURST / X_RX_BURST); for RX its first beat is read in the request's cycle (rx_first).
-wire logic         req_first = req_len != 0 && seg_len != 0;
-wire logic         take_first = req_valid && req_ready && req_first;
+// A request whose first burst was read ahead goes straight to its data instead.
+wire logic         take = req_valid && req_ready && !req_hold;
+wire logic         req_first = req_len != 0 && req_seg_len != 0;
+wire logic         take_first = take && req_first && !ra_reg;
 wire logic         rx_first = take_first && req_rx;
 wire logic         w_first;
-wire logic [63:0]  beat_pa = rx_first ? seg_pa : cur_pa_reg;
+wire logic [63:0]  beat_pa = rx_first ? req_seg_pa : cur_pa_reg;
 wire logic [31:0]  beat_pos = rx_first ? 32'd0 : moved_reg;
-wire logic [31:0]  beat_seg_left = rx_first ? seg_len : seg_left_reg;
+wire logic [31:0]  beat_seg_left = rx_first ? req_seg_len : seg_left_reg;
 wire logic [31:0]  beat_burst_left;
 // bytes of the current beat: from lane pa % BYTES up to the end of the beat or burst
 wire logic [BW:0]  beat_lo = (BW+1)'(beat_pa[BW-1:0]);
@@ -239,8 +292,14 @@ wire logic [31:0]  rx_left = (seg_left_reg < xfer_total_reg - moved_reg) ? seg_l
 
 // the next burst, one shape for both directions: from cur_pa, TX reading the segment's rest
 // and RX writing at most the segment's and the transfer's rest; or a request's first burst
-wire logic [63:0]       burst_pa = take_first ? seg_pa : cur_pa_reg;
-wire logic [31:0]       burst_left = take_first ? (req_rx && req_len < seg_len ? req_len : seg_len) :
+// (taken now, or read ahead: ra_go below, at most the buffer's bytes from the request's lane)
+wire logic              ra_go;
+wire logic              first_burst = take_first || ra_go;
+wire logic [31:0]       ra_room_bytes = 32'(RA_BEATS * BYTES) - 32'(req_seg_pa[BW-1:0]);
+wire logic [31:0]       first_left = req_rx && req_len < req_seg_len ? req_len : req_seg_len;
+wire logic [63:0]       burst_pa = first_burst ? req_seg_pa : cur_pa_reg;
+wire logic [31:0]       burst_left = ra_go ? (first_left < ra_room_bytes ? first_left : ra_room_bytes) :
+                                     take_first ? first_left :
                                      (x_state_reg == X_RX_BURST ? rx_left : seg_left_reg);
 wire logic [31:0]       next_burst_bytes = burst_bytes(burst_pa, burst_left);
 wire logic [ADDR_W-1:0] next_burst_addr = ADDR_W'(beat_addr(burst_pa, 3'(BW)));
@@ -254,6 +313,34 @@ wire logic              burst_write = take_first ? req_rx : x_state_reg == X_RX_
 assign w_first = burst_go && burst_write;
 assign beat_burst_left = w_first ? next_burst_bytes : burst_left_reg;
 
+// Read-ahead: the offered TX request's first burst (cut to the buffer) goes out once the
+// transfer under way will issue no more reads (idle or writing; or its last read burst taken:
+// its bytes left are that burst's), the read address channel is free and the buffer is empty.
+wire logic ra_room = x_state_reg == X_IDLE || x_state_reg == X_RX_BURST || x_state_reg == X_RX_W ||
+                     x_state_reg == X_RX_AW || x_state_reg == X_RX_B ||
+                     ((x_state_reg == X_TX_R || x_state_reg == X_TX_BEAT) && !err_reg &&
+                      xfer_total_reg - moved_reg == burst_left_reg) ||
+                     (x_state_reg == X_TX_BURST && moved_reg == xfer_total_reg);
+assign ra_go = RA_BYTES != 0 && req_valid && !take && !req_rx && req_first && !ra_reg &&
+               !ra_fill_reg && !arvalid_reg && ra_room && !burst_go;
+// its beats land as they come, once the transfer under way has none still to come (they
+// follow its beats in the R channel: same ID, in order)
+wire logic ra_land = ra_fill_reg && !arvalid_reg && x_state_reg != X_TX_AR &&
+                     x_state_reg != X_TX_R && x_state_reg != X_TX_BEAT;
+assign axi_rready = rready_reg || ra_land;
+wire logic ra_landed = ra_land && axi_rvalid;
+wire logic ra_last_lands = ra_landed && ra_got_reg + 1'b1 == ra_beats_reg;
+// the offer read ahead is withdrawn (it is either taken or withdrawn, never changed)
+wire logic ra_withdrawn = ra_reg && !req_valid && MUTANT != MUT_MOVER_STALE_BURST;  // mutant MUT_MOVER_STALE_BURST
+// X_TX_RA: the taken request's beats from the buffer, one a cycle as they have landed
+// (an index past the buffer is never used: ra_have is low then)
+wire logic [RIW-1:0] ra_rd_idx = RIW'(ra_rd_reg);
+wire logic [RIW-1:0] ra_got_idx = RIW'(ra_got_reg);
+wire logic ra_have = x_state_reg == X_TX_RA && ra_rd_reg < ra_got_reg;
+wire logic ra_bad = ra_bad_reg[ra_rd_idx] || err_reg;
+wire logic [DATA_W-1:0] ra_beat = ra_data[ra_rd_idx];
+wire logic ra_rd_last = ra_rd_reg + 1'b1 == ra_beats_reg;
+
 // a transmitted frame has left once its last stream beat is accepted; a received one is in
 // memory with the last burst's good write response
 wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tready;
@@ -263,7 +350,7 @@ assign done_valid = moved_reg == xfer_total_reg &&
 // idle, or a transfer's done taken: the next request may be taken in this cycle (an RX
 // transfer's with its last write response), so one transfer's first burst follows the last
 // one's end with no idle cycle
-assign req_ready = x_state_reg == X_IDLE || (done_valid && done_ready);
+assign req_ready = !ra_stale_reg && (x_state_reg == X_IDLE || (done_valid && done_ready));
 
 // an error response: the read beat's (sticky over the burst) or the write response's
 wire logic r_err = axi_rresp != AXI_RESP_OKAY || err_reg;
@@ -272,11 +359,14 @@ wire logic r_err = axi_rresp != AXI_RESP_OKAY || err_reg;
 // one after an accepted beat (RX)
 wire logic tx_free = !tx_tvalid_reg || m_axis_tready;
 wire logic tx_push = (x_state_reg == X_TX_R && axi_rvalid && !r_err && tx_free) ||
+                     (ra_have && !ra_bad && tx_free) ||
                      (x_state_reg == X_TX_BEAT && tx_free);
 wire logic rx_push = w_first || (x_state_reg == X_RX_W && axi_wready && !wlast_reg);
 assign err_set = (x_state_reg == X_TX_R && axi_rvalid && axi_rresp != AXI_RESP_OKAY) ||
+                 (ra_have && ra_bad && !err_reg) ||
                  (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != AXI_RESP_OKAY);
 assign fault = (x_state_reg == X_TX_R && axi_rvalid && r_err && axi_rlast && moved_reg == 0) ||
+               (ra_have && ra_bad && ra_rd_last && moved_reg == 0) ||
                (x_state_reg == X_TX_ABORT && tx_last_taken && tx_tvalid_reg && tx_tlast_reg) ||
                (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != AXI_RESP_OKAY);
 
@@ -345,6 +435,25 @@ always_ff @(posedge clk) begin
                 end else begin
                     rready_reg <= 1'b1;
                     x_state_reg <= X_TX_R;
+                end
+            end
+        end
+        X_TX_RA: begin
+            // the request's first beats, read ahead, from the buffer as they land; an error
+            // response among them ends the transfer as one on the bus does (the burst's
+            // beats have all landed by its last)
+            if (tx_tvalid_reg && m_axis_tready) begin
+                tx_tvalid_reg <= 1'b0;
+            end
+            if (ra_have && (ra_bad || tx_free)) begin
+                ra_rd_reg <= ra_rd_reg + 1'b1;
+                if (ra_bad) begin
+                    err_reg <= 1'b1;
+                    if (ra_rd_last) begin
+                        x_state_reg <= (moved_reg != 0) ? X_TX_ABORT : X_IDLE;
+                    end
+                end else if (burst_left_reg == 32'(beat_n)) begin
+                    x_state_reg <= X_TX_BURST;
                 end
             end
         end
@@ -419,15 +528,61 @@ always_ff @(posedge clk) begin
         end
     endcase
 
+    // the read-ahead burst's address taken (the transfer under way has none pending then)
+    if (arvalid_reg && axi_arready && x_state_reg != X_TX_AR) begin
+        arvalid_reg <= 1'b0;
+    end
+    // a beat read ahead lands; a withdrawn offer's are dropped, and its read-ahead is over
+    // once the last has landed
+    if (ra_landed) begin
+        ra_data[ra_got_idx] <= axi_rdata;
+        ra_bad_reg[ra_got_idx] <= axi_rresp != AXI_RESP_OKAY;
+        ra_got_reg <= ra_got_reg + 1'b1;
+    end
+    if (ra_last_lands) begin
+        ra_fill_reg <= 1'b0;
+    end
+    if (ra_withdrawn) begin
+        if (ra_fill_reg && !ra_last_lands) begin
+            ra_stale_reg <= 1'b1;
+        end else begin
+            ra_reg <= 1'b0;
+        end
+    end
+    if (ra_stale_reg && ra_last_lands) begin
+        ra_reg <= 1'b0;
+        ra_stale_reg <= 1'b0;
+    end
+
     // a request: while idle, or with a transfer's done (back to back)
-    if (req_valid && req_ready) begin
+    if (take) begin
         err_reg <= 1'b0;
         seg_idx_reg <= '0;
         moved_reg <= '0;
         xfer_total_reg <= req_len;
-        cur_pa_reg <= seg_pa;
-        seg_left_reg <= seg_len;
+        cur_pa_reg <= req_seg_pa;
+        seg_left_reg <= req_seg_len;
+        user_reg <= req_user;
         x_state_reg <= req_rx ? X_RX_BURST : X_TX_BURST;
+        if (ra_reg) begin
+            // its first beats are read ahead: on to them (they may still be landing)
+            ra_reg <= 1'b0;
+            ra_rd_reg <= '0;
+            burst_left_reg <= ra_bytes_reg;
+            x_state_reg <= X_TX_RA;
+        end
+    end
+
+    if (ra_go) begin
+        ra_reg <= 1'b1;
+        ra_fill_reg <= 1'b1;
+        ra_got_reg <= '0;
+        ra_beats_reg <= RW'(next_burst_len) + 1'b1;
+        ra_bytes_reg <= next_burst_bytes;
+        araddr_reg <= next_burst_addr;
+        arlen_reg <= next_burst_len;
+        aruser_reg <= req_user;
+        arvalid_reg <= 1'b1;
     end
 
     // a burst's address: one place for the request's first and the transfer's later ones
@@ -436,12 +591,14 @@ always_ff @(posedge clk) begin
         if (burst_write) begin
             awaddr_reg <= next_burst_addr;
             awlen_reg <= next_burst_len;
+            awuser_reg <= take_first ? req_user : user_reg;
             awvalid_reg <= 1'b1;
             wvalid_reg <= 1'b1;
             x_state_reg <= X_RX_W;
         end else begin
             araddr_reg <= next_burst_addr;
             arlen_reg <= next_burst_len;
+            aruser_reg <= take_first ? req_user : user_reg;
             arvalid_reg <= 1'b1;
             x_state_reg <= X_TX_AR;
         end
@@ -451,7 +608,7 @@ always_ff @(posedge clk) begin
     // counters advanced past it; one place for the four arms that move a beat
     if (tx_push) begin
         tx_tvalid_reg <= 1'b1;
-        tx_tdata_reg <= x_state_reg == X_TX_R ? axi_rdata : beat_reg;
+        tx_tdata_reg <= x_state_reg == X_TX_R ? axi_rdata : x_state_reg == X_TX_RA ? ra_beat : beat_reg;
         tx_tkeep_reg <= beat_keep;
         tx_tuser_reg <= 1'b0;
         tx_tlast_reg <= moved_reg + 32'(beat_n) == xfer_total_reg;
@@ -470,6 +627,7 @@ always_ff @(posedge clk) begin
 
     // a stream beat taken while the mover is not driving the stream
     if (x_state_reg != X_TX_BEAT && x_state_reg != X_TX_ABORT && x_state_reg != X_TX_R &&
+            x_state_reg != X_TX_RA &&
             tx_tvalid_reg && m_axis_tready) begin
         tx_tvalid_reg <= 1'b0;
     end
@@ -485,6 +643,9 @@ always_ff @(posedge clk) begin
         rready_reg <= 1'b0;
         bready_reg <= 1'b0;
         tx_tvalid_reg <= 1'b0;
+        ra_reg <= 1'b0;
+        ra_stale_reg <= 1'b0;
+        ra_fill_reg <= 1'b0;
     end
 end
 

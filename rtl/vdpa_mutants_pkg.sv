@@ -9,7 +9,7 @@
  * Mutant ids: deliberate bugs of the kind a vendor's device could have, each selected by the
  * MUTANT parameter of vdpa_nic_top (and vdpa_nic_pair, vdpa_iotlb, vdpa_cmd_proc,
  * vdpa_vq_engine, vdpa_vq_ctx, vdpa_split_ring_walker, vdpa_used_writer, vdpa_notifier,
- * vdpa_ring_port, vdpa_xlate_cache, vdpa_axi_arb, vdpa_rx_buffer), so the regression can
+ * vdpa_ring_port, vdpa_xlate_cache, vdpa_axi_arb, vdpa_rx_buffer, vdpa_dma_mover), so the regression can
  * prove it catches each one (`make mutate`, docs/mutation.md). MUTANT = MUT_NONE (0), the default, is the correct device: every hook is
  * a comparison of two constants that the tools fold away.
  *
@@ -56,6 +56,7 @@ localparam int MUT_USED_PAGE_KEPT = 27;
 localparam int MUT_NOTIFY_PAST_EVENT = 28;
 localparam int MUT_CACHE_IGNORES_GROUP = 29;
 localparam int MUT_READAHEAD_KEPT = 30;
+localparam int MUT_MOVER_STALE_BURST = 31;
 /* verilator lint_on UNUSEDPARAM */
 
 endpackage

@@ -26,9 +26,10 @@
  * refill, and after a TX chain's refill another queue's TX chain.
  *
  * The walker-to-mover seam (its output): h_valid/h_ready with the chain's VQ, direction, head,
- * segment bank, total length (TX: bytes to read; RX: capacity) and data ASID; the segment list
- * is read by the mover through seg_rd_* from the bank handed over (two banks: the walker fills
- * one while the mover reads the other). Nothing in it is ring-format specific: a packed-ring
+ * segment bank, total length (TX: bytes to read; RX: capacity), data ASID and first segment
+ * (h_seg_pa/h_seg_len, so the mover may read ahead an offered chain's first burst while it
+ * reads the chain before it); the later segments are read by the mover through seg_rd_* from
+ * the bank handed over (two banks: the walker fills one while the mover reads the other). Nothing in it is ring-format specific: a packed-ring
  * walker (virtio 1.2 §2.8) is a sibling module that plugs into the same seam, with the same
  * context read port and event ports, for the same mover and completion writer
  * (docs/rtl-interface.md "Data path blocks").
@@ -132,6 +133,8 @@ module vdpa_split_ring_walker
     output wire logic                 h_bank,       // the segment bank the chain's list is in
     output wire logic [31:0]          h_total,      // TX: bytes of the chain; RX: its capacity
     output wire logic [7:0]           h_asid,       // the data group's ASID
+    output wire logic [63:0]          h_seg_pa,     // the chain's segment 0
+    output wire logic [31:0]          h_seg_len,
     input  wire logic [SW:0]          seg_rd,       // {bank, index}
     output wire logic [63:0]          seg_rd_pa,
     output wire logic [31:0]          seg_rd_len,
@@ -683,6 +686,8 @@ assign h_valid = e_state_reg == E_MOVE && !(e_rx_reg && rx_too_big) && !w_abando
 assign h_bank = w_bank_reg;
 assign h_total = total_reg;
 assign h_asid = data_asid_reg;
+assign h_seg_pa = seg_pa[{w_bank_reg, SW'(0)}];
+assign h_seg_len = seg_len[{w_bank_reg, SW'(0)}];
 assign seg_rd_pa = seg_pa[seg_rd];
 assign seg_rd_len = seg_len[seg_rd];
 

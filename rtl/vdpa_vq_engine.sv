@@ -51,6 +51,13 @@
  *    below says so), and a bus error, which it can meet, leaves the receive chain's buffers
  *    holding at most its frame, never used (docs/rtl-interface.md). The notification read
  *    after used.idx cannot fault the queue (vdpa_used_writer).
+ *  - Read-ahead of data. The walker offers its chain to the mover as soon as it is walked
+ *    (h_valid, held back by mv_req_hold while the move stage holds the chain before), and the
+ *    mover reads that chain's first TX burst while the one before ends (vdpa_dma_mover). A
+ *    read has no effect the guest can see, the chain was translated before it was offered,
+ *    and a chain offered is either handed over or abandoned with its queue in ERR (its burst
+ *    then dropped); the mover counts busy until it is, so eng_busy keeps IOTLB commands off
+ *    it.
  *  - Prefetch. The next chain's ring items may be read before this chain's data is written:
  *    a guest whose receive buffers alias its own rings sees the ring as it was (the driver must
  *    not touch what it made available, virtio 1.2 §2.7.13.1; prefetching devices do the same).
@@ -258,7 +265,6 @@ logic [QW-1:0] ms_vq_reg;
 logic         ms_rx_reg;
 logic [15:0]  ms_head_reg;
 logic         ms_bank_reg;
-logic [7:0]   ms_asid_reg;         // the data group's ASID (AXI user)
 logic         ms_frame_reg;        // RX: the received frame it writes is claimed in the buffer
 logic [RSW-1:0] ms_slot_reg;       // ... in this slot
 
@@ -279,6 +285,9 @@ logic [4:0]   c_len_reg;
 logic [63:0]  c_wval_reg;
 
 wire logic ms_busy = ms_state_reg != MS_IDLE;
+// the mover has a transaction on the bus (a burst read ahead for a chain the walker withdrew
+// may outlive every stage's chain)
+logic          mv_busy;
 wire logic cs_busy = cs_state_reg != CS_IDLE;
 // the notifier: a completion's notification check, handed over with its used.idx written
 // (vdpa_notifier; it holds checks of these queues, or any)
@@ -564,9 +573,12 @@ logic [7:0]   np_asid;
 logic [7:0]   np_vq;
 wire logic [23:0] n_user = {5'd0, KIND_AVAIL, np_asid, np_vq};
 wire logic [23:0] c_user = {5'd0, KIND_USED, cp_asid, 8'(cs_vq_reg)};
-wire logic [23:0] mv_user = {5'd0, KIND_BUFFER, ms_asid_reg, 8'(ms_vq_reg)};
-assign am_aruser = {n_user, mv_user, c_user, w_user};
-assign am_awuser = {n_user, mv_user, c_user, w_user};
+// the mover carries its transfer's own (the walker's chain, taken with the request: a burst
+// read ahead goes out before the move stage holds that chain)
+wire logic [23:0] mv_req_user = {5'd0, KIND_BUFFER, w_h_asid, 8'(w_vq)};
+logic [23:0]      mv_aruser, mv_awuser;
+assign am_aruser = {n_user, mv_aruser, c_user, w_user};
+assign am_awuser = {n_user, mv_awuser, c_user, w_user};
 
 vdpa_axi_arb #(
     .NM(NM),
@@ -625,14 +637,14 @@ always_comb begin
     end
 end
 
-assign eng_busy = w_busy || !back_idle;
+assign eng_busy = w_busy || !back_idle || mv_busy;
 
 // the walker may start a chain: PIPELINE lets it start while later stages hold chains
 wire logic walk_free = PIPELINE != 0 || back_idle;
 
 // quiescent: nothing in flight, no held frame the engine would act on (the buffer offers one
 // if there is any), no kick the scheduler would act on
-assign dp_idle = !w_busy && back_idle &&
+assign dp_idle = !w_busy && back_idle && !mv_busy &&
                  !(rxb_full && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
                  !(driver_ok && pick_found) && !rxb_receiving;
 
@@ -760,8 +772,14 @@ logic             ms_end;
 wire logic        h_ready = (ms_state_reg == MS_IDLE || ms_end) && mv_req_ready;
 wire logic        hand_off = w_h_valid && h_ready;
 assign rxb_claim = hand_off && w_rx;
-// the mover reads the bank it was handed: the walker's in the cycle of the hand-off
-wire logic        mv_bank = (ms_busy && !ms_end) ? ms_bank_reg : w_h_bank;
+// the mover reads a chain's later segments from the bank it was handed (its first comes with
+// the request: h_seg_pa/h_seg_len)
+wire logic        mv_bank = ms_bank_reg;
+// the walker's chain is offered to the mover while the move stage still holds the one before
+// (req_hold): the mover may read its first burst ahead
+wire logic        mv_req_hold = !(ms_state_reg == MS_IDLE || ms_end);
+logic [63:0]      w_h_seg_pa;
+logic [31:0]      w_h_seg_len;
 // RX: the header and the frame
 wire logic [31:0] rx_xfer_len = 32'(hdr_len) + 32'(rxb_len);
 
@@ -821,6 +839,8 @@ vdpa_split_ring_walker #(
     .h_bank(w_h_bank),
     .h_total(w_h_total),
     .h_asid(w_h_asid),
+    .h_seg_pa(w_h_seg_pa),
+    .h_seg_len(w_h_seg_len),
     .seg_rd({mv_bank, mv_seg_idx}),
     .seg_rd_pa(w_seg_pa),
     .seg_rd_len(w_seg_len),
@@ -887,20 +907,26 @@ assign m_axis_tx_tlast = mv_tlast;
 assign m_axis_tx_tuser = mv_tuser || (mv_tlast && ms_drop);
 // the mover's bus-error flag: every mover fault is EIO, reported from its fault pulse
 /* verilator lint_off UNUSEDSIGNAL */
-logic          mv_busy, mv_err_set;
+logic          mv_err_set;
 /* verilator lint_on UNUSEDSIGNAL */
 
 vdpa_dma_mover #(
     .DATA_W(DATA_W),
     .ADDR_W(ADDR_W),
-    .MAX_SEGS(MAX_SEGS)
+    .MAX_SEGS(MAX_SEGS),
+    .USER_W(24),
+    .MUTANT(MUTANT)
 ) mover_inst (
     .clk(clk),
     .rst(rst),
-    .req_valid(hand_off),
+    .req_valid(w_h_valid),
+    .req_hold(mv_req_hold),
     .req_ready(mv_req_ready),
     .req_rx(w_rx),
     .req_len(mv_req_len),
+    .req_seg_pa(w_h_seg_pa),
+    .req_seg_len(w_h_seg_len),
+    .req_user(mv_req_user),
     .seg_idx(mv_seg_idx),
     .seg_pa(w_seg_pa),
     .seg_len(w_seg_len),
@@ -914,6 +940,7 @@ vdpa_dma_mover #(
     .busy(mv_busy),
     .axi_awaddr(am_awaddr[PM_MOVE*ADDR_W +: ADDR_W]),
     .axi_awlen(am_awlen[PM_MOVE*8 +: 8]),
+    .axi_awuser(mv_awuser),
     .axi_awvalid(am_awvalid[PM_MOVE]),
     .axi_awready(am_awready[PM_MOVE]),
     .axi_wdata(am_wdata[PM_MOVE*DATA_W +: DATA_W]),
@@ -926,6 +953,7 @@ vdpa_dma_mover #(
     .axi_bready(am_bready[PM_MOVE]),
     .axi_araddr(am_araddr[PM_MOVE*ADDR_W +: ADDR_W]),
     .axi_arlen(am_arlen[PM_MOVE*8 +: 8]),
+    .axi_aruser(mv_aruser),
     .axi_arvalid(am_arvalid[PM_MOVE]),
     .axi_arready(am_arready[PM_MOVE]),
     .axi_rdata(am_rdata),
@@ -1294,7 +1322,6 @@ always_ff @(posedge clk) begin
         ms_rx_reg <= w_rx;
         ms_head_reg <= w_head;
         ms_bank_reg <= w_h_bank;
-        ms_asid_reg <= w_h_asid;
         ms_frame_reg <= w_rx;
         ms_slot_reg <= rxb_slot;
         ms_state_reg <= MS_XFER;

@@ -312,6 +312,17 @@ CATALOGUE: tuple[Mutant, ...] = (
            "docs/rtl-interface.md (the read-ahead dropped on any VQ or IOTLB command)",
            ("test_flush_and_ctx_change_drop",), "vdpa_split_ring_walker",
            base="walker-w64"),
+    Mutant("mover_stale_burst",
+           "the DMA mover keeps a burst it read ahead for an offered TX chain after the offer "
+           "is withdrawn (the walker abandons a chain whose queue went to ERR), and serves it "
+           "as the first burst of the next request taken: that frame goes out with another "
+           "chain's bytes. The engine withdraws an offer only after a completion fault on its "
+           "queue, which the device's tests do not time against a read-ahead; the mover's "
+           "bench withdraws offers on purpose",
+           "virtio 1.2 §2.7.13 (a buffer's data is the driver's until the device uses it); "
+           "rtl/vdpa_dma_mover.sv (an offer read ahead is taken or withdrawn, and a "
+           "withdrawn one's data dropped)",
+           ("test_read_ahead",), "vdpa_dma_mover", base="dma_mover-w64-s4"),
 )
 
 IDS: dict[str, int] = read_ids()

@@ -38,8 +38,8 @@ from .simcfg import Build, Item, SimCfg, SimCfgError
 
 #: what runs on every build: tests and groups of the regression configuration (each on the
 #: builds of those whose base build it runs on: the device's tests on the device; the command
-#: processor's, the walker's, the notifier's and the receive buffer's block benches on their
-#: mutants)
+#: processor's, the walker's, the notifier's, the receive buffer's and the DMA mover's block
+#: benches on their mutants)
 KILL_SET = ("test_traffic_lockstep", "test_iotlb_translation_and_faults", "test_ring_case",
             "test_suspend_resume_state", "test_suspend_waits_for_chain_in_flight",
             "test_suspend_with_work_in_flight",
@@ -51,7 +51,7 @@ KILL_SET = ("test_traffic_lockstep", "test_iotlb_translation_and_faults", "test_
             "test_completion_fault_undoes_the_next_chain",
             "test_no_avail_event_behind_a_failing_completion",
             "test_used_ring_made_read_only_between_chains",
-            "test_parked_frame_evicted_when_the_wire_waits")
+            "test_parked_frame_evicted_when_the_wire_waits", "test_read_ahead")
 #: runs of each seeded item, with seeds fixed by :data:`BASE_SEED` and the same on every build
 SEEDS = 2
 BASE_SEED = 20260

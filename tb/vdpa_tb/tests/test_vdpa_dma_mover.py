@@ -13,8 +13,11 @@ not from the RTL: TX delivers the bytes before the failing beat, closes a frame 
 way with one byte carrying tlast and tuser, and reports one fault; RX has written every burst
 up to and including the failing one and nothing after it. Each AR/AW burst is checked against
 the rule (aligned, at most MAX_BURST beats, inside one MAX_BURST-beat block of at most 4 KiB,
-inside one segment), and the bus is quiet whenever the mover is not busy (the engine's mux relies
-on it). The pytest entry is tests/rtl/test_vdpa_dma_mover.py; the builds (DATA_W 32, 64 with
+inside one segment) and to carry the AxUSER of the request whose segments it reads or writes,
+and the bus is quiet whenever the mover is not busy (the engine's mux relies on it). The
+read-ahead (a TX request offered while the mover is busy or the owner holds it back has its
+first burst read early) is checked for its outcome: a request taken after it streams its own
+bytes, and one withdrawn after it leaves nothing on the stream. The pytest entry is tests/rtl/test_vdpa_dma_mover.py; the builds (DATA_W 32, 64 with
 AXI3's 16-beat bursts, 512) are in testplan/vdpa_nic_sim.yaml.
 """
 
@@ -64,7 +67,8 @@ class TB:
         self.block = min(self.max_burst * self.nbytes, AXI_BOUNDARY)
         self.max_segs = 1 << len(dut.seg_idx)
         Clock(dut.clk, CLK_NS, unit="ns").start()
-        for name in ("req_valid", "req_rx", "req_len", "seg_pa", "seg_len", "src_data",
+        for name in ("req_valid", "req_hold", "req_rx", "req_len", "req_seg_pa", "req_seg_len",
+                     "req_user", "seg_pa", "seg_len", "src_data",
                      "done_ready", "axi_awready", "axi_wready", "axi_bresp", "axi_bvalid",
                      "axi_arready", "axi_rdata", "axi_rresp", "axi_rlast", "axi_rvalid",
                      "m_axis_tready"):
@@ -74,12 +78,17 @@ class TB:
         self.stall = 0.0           # chance a channel (or the stream) is not ready in a cycle
         self.done_hold = 0.0
         self.segs: list[tuple[int, int]] = [(0, 0)]
+        # the request offered: its segment 0 answers req_seg_pa/req_seg_len
+        self.req_segs: list[tuple[int, int]] = [(0, 0)]
+        # the AxUSER each segment list's bursts must carry (the request's req_user)
+        self.users: list[tuple[list[tuple[int, int]], int]] = []
         self.src = b""
         self.err_at: int | None = None
         self.stream: list[tuple[bytes, int, int, int]] = []  # (data, keep, last, user)
         self.dones = self.faults = self.err_sets = 0
         self.w_before_aw = 0       # write beats taken before their burst's address
         self.bursts: list[tuple[bool, int, int]] = []        # (write, address, beats)
+        self.next_user = 0x100
 
     async def cycle_reset(self) -> None:
         self.dut.rst.value = 1
@@ -106,9 +115,9 @@ class TB:
         w_early: list[tuple[int, int, int]] = []
         b_due: list[bool] = []           # write responses owed: error?
         r_on = b_on = False              # a read beat / write response presented
-        names = ("arvalid", "arready", "araddr", "arlen", "rvalid", "rready", "awvalid",
-                 "awready", "awaddr", "awlen", "wvalid", "wready", "wdata", "wstrb", "wlast",
-                 "bvalid", "bready")
+        names = ("arvalid", "arready", "araddr", "arlen", "aruser", "rvalid", "rready",
+                 "awvalid", "awready", "awaddr", "awlen", "awuser", "wvalid", "wready", "wdata",
+                 "wstrb", "wlast", "bvalid", "bready")
         await FallingEdge(dut.clk)
         while True:
             self.answer_ports()
@@ -155,13 +164,13 @@ class TB:
             await RisingEdge(dut.clk)
             await FallingEdge(dut.clk)
             if s["arvalid"] and s["arready"]:
-                self.check_burst(False, s["araddr"], s["arlen"] + 1)
+                self.check_burst(False, s["araddr"], s["arlen"] + 1, s["aruser"])
                 rd += [(s["araddr"] + k * nb, int(k == s["arlen"])) for k in range(s["arlen"] + 1)]
             if s["rvalid"] and s["rready"]:
                 rd.pop(0)
                 r_on = False
             if s["awvalid"] and s["awready"]:
-                self.check_burst(True, s["awaddr"], s["awlen"] + 1)
+                self.check_burst(True, s["awaddr"], s["awlen"] + 1, s["awuser"])
                 wr.append([s["awaddr"], s["awlen"] + 1, False])
             if s["wvalid"] and s["wready"]:
                 self.w_before_aw += not wr
@@ -194,20 +203,35 @@ class TB:
         pa, n = self.segs[seg_idx] if seg_idx < len(self.segs) else (0xDEAD0000, 0x5A5A)
         dut.seg_pa.value = pa
         dut.seg_len.value = n
+        dut.req_seg_pa.value, dut.req_seg_len.value = self.req_segs[0]
         # lanes beyond the stream carry junk: the mover must not write them
         dut.src_data.value = int.from_bytes(bytes(
             self.src[p] if 0 <= p < len(self.src) else 0xA5
             for p in range(src_pos, src_pos + nb)), "little")
 
-    def check_burst(self, write: bool, addr: int, beats: int) -> None:
+    def check_burst(self, write: bool, addr: int, beats: int, user: int) -> None:
         assert addr % self.nbytes == 0, f"burst address {addr:#x} not beat aligned"
         assert 1 <= beats <= self.max_burst, f"burst of {beats} beats"
         assert addr // self.block == (addr + beats * self.nbytes - 1) // self.block, \
             f"burst at {addr:#x} of {beats} beats crosses a {self.block}-byte block"
-        assert any(pa // self.nbytes * self.nbytes <= addr and
-                   addr + beats * self.nbytes <= -(-(pa + n) // self.nbytes) * self.nbytes
-                   for pa, n in self.segs if n), f"burst at {addr:#x} outside every segment"
+        owners = [u for segs, u in self.users
+                  if any(pa // self.nbytes * self.nbytes <= addr and
+                         addr + beats * self.nbytes <= -(-(pa + n) // self.nbytes) * self.nbytes
+                         for pa, n in segs if n)]
+        assert owners, f"burst at {addr:#x} outside every segment"
+        assert user in owners, \
+            f"burst at {addr:#x} carries AxUSER {user:#x}, its request's is {owners[0]:#x}"
         self.bursts.append((write, addr, beats))
+
+    def offer(self, rx: bool, length: int, segs: list[tuple[int, int]]) -> None:
+        """Drive a request's fields (the next AxUSER) for ``segs``; req_valid is the caller's."""
+        dut = self.dut
+        self.next_user += 1
+        self.users = [*self.users[-3:], (segs, self.next_user)]
+        self.req_segs = segs
+        dut.req_rx.value = int(rx)
+        dut.req_len.value = length
+        dut.req_user.value = self.next_user
 
     # -- stimulus --------------------------------------------------------------------------
     def draw_segs(self, rng: random.Random, total: int) -> list[tuple[int, int]]:
@@ -254,8 +278,7 @@ class TB:
         assert int(dut.req_ready.value) == 1, "mover not idle between transfers"
         await FallingEdge(dut.clk)
         dut.req_valid.value = 1
-        dut.req_rx.value = int(rx)
-        dut.req_len.value = length
+        self.offer(rx, length, segs)
         await FallingEdge(dut.clk)
         dut.req_valid.value = 0
         for _ in range(limit):
@@ -435,7 +458,8 @@ async def test_back_to_back(dut):
             at_done: list[list[bytes]] = []   # the spans as each transfer's done saw them
             await FallingEdge(dut.clk)
             tb.src = srcs[0]
-            dut.req_valid.value, dut.req_rx.value, dut.req_len.value = 1, int(rx), total
+            tb.offer(rx, total, segs)
+            dut.req_valid.value = 1
             for _ in range(200000):
                 await Timer(CLK_NS // 4, "ns")
                 await ReadOnly()
@@ -519,3 +543,120 @@ async def test_rx_pace(dut):
             assert c in at["w"], f"{total} B: AW at cycle {c}, no W beat with it ({at})"
         assert at["done"][0] == at["b"][-1], \
             f"{total} B: done at {at['done']}, the last write response at {at['b'][-1:]}"
+
+
+@cocotb.test()
+async def test_read_ahead(dut):
+    """A TX request offered while the mover moves the one before it and held back by its owner
+    (req_hold, as the engine holds a chain while the move stage is busy) has its first burst
+    read ahead: its address goes out before the request is taken. Taken, it streams its own
+    bytes after the frame before it; withdrawn (req_valid low for a cycle), its burst is taken
+    off the bus and dropped, and the request offered after it streams its own bytes, not the
+    withdrawn one's. Each frame is checked against the model's SegmentMover, with and without
+    stalls, and each burst carries its own request's AxUSER. Every third round the read-ahead
+    request's data has an error response on one beat (its first, or one further on): taken,
+    it ends as a bus error on a transfer's own read does (the bytes before the failing beat,
+    a frame under way closed with one tlast + tuser byte, one fault, no done); withdrawn, it
+    is dropped without a fault and the next request is whole."""
+    tb = TB(dut)
+    tb.rng = random.Random(91)
+    await tb.cycle_reset()
+    cocotb.start_soon(tb.world())
+    rng = random.Random(9)
+    seen_ahead = {False: 0, True: 0}          # withdrawn? -> rounds with a read ahead seen
+    ahead_faults = 0
+
+    def frame(total: int) -> tuple[list[tuple[int, int]], bytes]:
+        # segment 0 not empty, as a walker hands over (an empty one is skipped, not read ahead)
+        segs = tb.draw_segs(rng, total)
+        while not segs[0][1]:
+            segs = tb.draw_segs(rng, total)
+        ref_mem = GuestMemory(MEM_SIZE)
+        tb.fill(segs, [tb.mem, ref_mem], rng)
+        ref = SegmentMover(DmaPort(ref_mem, AddressSpace(0), 0, AccessLog()))
+        return segs, ref.pull(tb.chain(segs, False))
+
+    async def until(cond: Any, what: str, limit: int = 100000) -> None:
+        for _ in range(limit):
+            await ReadOnly()
+            if cond():
+                return
+            await FallingEdge(dut.clk)
+        raise AssertionError(f"{what} not within {limit} cycles")
+
+    for i in range(24):
+        tb.stall = (0.0, 0.3)[i % 2]
+        withdraw = bool(i & 2)
+        (segs_a, want_a), (segs_b, want_b) = frame(rng.choice([1, 64, 76, 300, 1514])), \
+            frame(rng.choice([1, 64, 76, 300, 1514]))
+        segs_c, want_c = frame(rng.choice([1, 64, 76, 300])) if withdraw else (segs_b, want_b)
+        tb.stream, tb.err_at = [], None
+        pos = None                            # B's first byte in its failing beat
+        if i % 3 == 2:
+            # a byte of B: its first, or one a few beats on (past the landing buffer, often)
+            k = rng.choice([0, min(len(want_b) - 1, rng.randrange(4 * tb.nbytes))])
+            where = [(pa + j) for pa, n in segs_b for j in range(n)]
+            tb.err_at = where[k]
+            beat = tb.err_at // tb.nbytes * tb.nbytes
+            pos = next(p for p, pa in enumerate(where) if beat <= pa < beat + tb.nbytes)
+        dones, faults = tb.dones, tb.faults
+        # A, taken at once
+        await FallingEdge(dut.clk)
+        tb.segs = segs_a
+        tb.offer(False, len(want_a), segs_a)
+        dut.req_valid.value, dut.req_hold.value = 1, 0
+        await until(lambda: int(dut.req_ready.value), "request A taken")
+        await FallingEdge(dut.clk)
+        # B offered and held back while A moves (and after: the owner's stage still busy)
+        tb.offer(False, len(want_b), segs_b)
+        dut.req_hold.value = 1
+        n_bursts = len(tb.bursts)
+
+        def b_read() -> bool:
+            return any(not w and any(pa // tb.nbytes * tb.nbytes <= a < pa + n
+                                     for pa, n in segs_b if n)
+                       for w, a, _ in tb.bursts[n_bursts:])
+
+        await until(lambda: tb.dones - dones == 1 and b_read(), "A done and B's burst read ahead")
+        seen_ahead[withdraw] += 1
+        await FallingEdge(dut.clk)
+        if withdraw:
+            dut.req_valid.value = 0
+            await FallingEdge(dut.clk)
+            await FallingEdge(dut.clk)
+            tb.offer(False, len(want_c), segs_c)
+            dut.req_valid.value = 1
+        tb.segs = segs_c
+        dut.req_hold.value = 0
+        await until(lambda: int(dut.req_ready.value), "request after A taken")
+        await FallingEdge(dut.clk)
+        dut.req_valid.value = 0
+        await until(lambda: tb.dones + tb.faults - dones - faults == 2 and
+                    not int(dut.busy.value), "the second request ended and the mover at rest")
+        b_failed = pos is not None and not withdraw
+        assert tb.faults - faults == int(b_failed), \
+            f"round {i}: {tb.faults - faults} faults; B's data {'had' if pos is not None else 'had no'} " \
+            f"error response and was {'withdrawn' if withdraw else 'taken'}"
+        ahead_faults += b_failed
+        frames = [want_a, want_c]
+        if b_failed:
+            frames = [want_a] + ([want_b[:pos]] if pos else [])
+        got, cur = [], bytearray()
+        for data, keep, last, user in tb.stream:
+            if user:
+                # a frame cut by the bus error: one byte with tlast and tuser closes it
+                assert b_failed and last and keep == 1 and data[0] == 0, \
+                    f"round {i}: tuser on a beat that does not close a cut frame"
+                got.append(bytes(cur))
+                cur = bytearray()
+                continue
+            cur += bytes(data[j] for j in range(tb.nbytes) if keep >> j & 1)
+            if last:
+                got.append(bytes(cur))
+                cur = bytearray()
+        what = f"round {i} ({'withdrawn' if withdraw else 'taken'}, stall {tb.stall})"
+        assert not cur and got == frames, \
+            f"{what}: frames of {[len(g) for g in got]} bytes, want {[len(f) for f in frames]}; " \
+            f"as the model's: {[g == w for g, w in zip(got, frames)]}"
+    assert all(seen_ahead.values()), f"read-ahead not exercised both ways: {seen_ahead}"
+    assert ahead_faults, "no bus error on data read ahead: that path untested"
