@@ -49,6 +49,10 @@ module vdpa_nic_top
     // Chains of one receive queue completed under one used.idx write at most (1..4; 1: each
     // chain on its own)
     parameter int COMPLETION_BATCH = 4,
+    // Bytes of the next TX chain the DMA mover reads ahead into its landing buffer while the
+    // chain before it ends (a multiple of DATA_W/8; 0: none, the default: see
+    // docs/rtl-interface.md "Engine throughput against the bus limit" for why)
+    parameter int MOVER_READ_AHEAD = 0,
     // Command execution slots: commands the device runs at once (1..64; mlx5's firmware
     // command throttle, calibration C10)
     parameter int CMD_SLOTS = 8,
@@ -266,6 +270,7 @@ vdpa_vq_engine #(
     .NVQ(NVQ), .MAX_QSIZE(MAX_QSIZE), .NGROUPS(NGROUPS), .DATA_W(DATA_W), .ADDR_W(ADDR_W),
     .ID_W(ID_W), .MAX_SEGS(MAX_SEGS), .MAX_FRAME(MAX_FRAME), .RX_SLOTS(RX_SLOTS), .PIPELINE(PIPELINE),
     .COMPLETION_BATCH(COMPLETION_BATCH),
+    .MOVER_READ_AHEAD(MOVER_READ_AHEAD),
     .NARGS(NARGS), .MUTANT(MUTANT)
 ) vq_inst (
     .clk(clk), .rst(rst),

@@ -115,6 +115,8 @@ module vdpa_vq_engine
     // Chains of one receive queue completed under one used.idx write at most (1 .. 4;
     // vdpa_used_writer BATCH); 1 with PIPELINE 0
     parameter int COMPLETION_BATCH = 4,
+    // Bytes of the next TX chain the mover reads ahead (vdpa_dma_mover RA_BYTES; 0: none)
+    parameter int MOVER_READ_AHEAD = 0,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE
 ) (
@@ -915,6 +917,7 @@ vdpa_dma_mover #(
     .ADDR_W(ADDR_W),
     .MAX_SEGS(MAX_SEGS),
     .USER_W(24),
+    .RA_BYTES(MOVER_READ_AHEAD),
     .MUTANT(MUTANT)
 ) mover_inst (
     .clk(clk),
