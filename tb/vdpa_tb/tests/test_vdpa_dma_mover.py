@@ -17,8 +17,9 @@ inside one segment) and to carry the AxUSER of the request whose segments it rea
 and the bus is quiet whenever the mover is not busy (the engine's mux relies on it). The
 read-ahead (a TX request offered while the mover is busy or the owner holds it back has its
 first burst read early) is checked for its outcome: a request taken after it streams its own
-bytes, and one withdrawn after it leaves nothing on the stream. The pytest entry is tests/rtl/test_vdpa_dma_mover.py; the builds (DATA_W 32, 64 with
-AXI3's 16-beat bursts, 512) are in testplan/vdpa_nic_sim.yaml.
+bytes, and one withdrawn after it leaves nothing on the stream. The pytest entry is
+tests/rtl/test_vdpa_dma_mover.py; the builds (DATA_W 32, 64 with AXI3's 16-beat bursts, 512)
+are in testplan/vdpa_nic_sim.yaml.
 """
 
 from __future__ import annotations
@@ -612,12 +613,13 @@ async def test_read_ahead(dut):
         dut.req_hold.value = 1
         n_bursts = len(tb.bursts)
 
-        def b_read() -> bool:
+        def b_read(segs: list[tuple[int, int]], since: int) -> bool:
             return any(not w and any(pa // tb.nbytes * tb.nbytes <= a < pa + n
-                                     for pa, n in segs_b if n)
-                       for w, a, _ in tb.bursts[n_bursts:])
+                                     for pa, n in segs if n)
+                       for w, a, _ in tb.bursts[since:])
 
-        await until(lambda: tb.dones - dones == 1 and b_read(), "A done and B's burst read ahead")
+        await until(lambda d=dones, sb=segs_b, n=n_bursts: tb.dones - d == 1 and b_read(sb, n),
+                    "A done and B's burst read ahead")
         seen_ahead[withdraw] += 1
         await FallingEdge(dut.clk)
         if withdraw:
@@ -631,8 +633,9 @@ async def test_read_ahead(dut):
         await until(lambda: int(dut.req_ready.value), "request after A taken")
         await FallingEdge(dut.clk)
         dut.req_valid.value = 0
-        await until(lambda: tb.dones + tb.faults - dones - faults == 2 and
-                    not int(dut.busy.value), "the second request ended and the mover at rest")
+        ended = dones + faults + 2
+        await until(lambda e=ended: tb.dones + tb.faults == e and not int(dut.busy.value),
+                    "the second request ended and the mover at rest")
         b_failed = pos is not None and not withdraw
         assert tb.faults - faults == int(b_failed), \
             f"round {i}: {tb.faults - faults} faults; B's data {'had' if pos is not None else 'had no'} " \
@@ -657,6 +660,6 @@ async def test_read_ahead(dut):
         what = f"round {i} ({'withdrawn' if withdraw else 'taken'}, stall {tb.stall})"
         assert not cur and got == frames, \
             f"{what}: frames of {[len(g) for g in got]} bytes, want {[len(f) for f in frames]}; " \
-            f"as the model's: {[g == w for g, w in zip(got, frames)]}"
+            f"as the model's: {[g == w for g, w in zip(got, frames, strict=False)]}"
     assert all(seen_ahead.values()), f"read-ahead not exercised both ways: {seen_ahead}"
     assert ahead_faults, "no bus error on data read ahead: that path untested"
