@@ -95,6 +95,19 @@ def test_skip_builds_leaves_out_only_what_it_names(tmp_path: Path) -> None:
     assert cfg.tests["test_rand"].builds == ("b0", "b2")
 
 
+def test_a_groups_job_leaves_out_members_that_skip_its_build(tmp_path: Path) -> None:
+    cfg = load_small(tmp_path, **{"modules/vdpa_tb.tests.test_u/builds": ["b0", "b1"],
+                                  "tests/AlphaTest": {"skip_builds": ["b1"]}})
+    u = cfg.items["u"]
+    on = {b: jobs.job_for(cfg, u, b, 1) for b in ("b0", "b1")}
+    assert on["b0"] is not None and on["b0"].tests == ("AlphaTest", "BetaTest")
+    assert on["b1"] is not None and on["b1"].tests == ("BetaTest",)
+    # a member that skips every build of the group leaves the job with nothing to run
+    cfg = load_small(tmp_path, **{"tests/AlphaTest": {"skip_builds": ["b0"]},
+                                  "tests/BetaTest": {"builds": ["b1"]}})
+    assert jobs.job_for(cfg, cfg.items["u"], "b0", 1) is None
+
+
 def test_selection_by_regression_group_test_and_glob(tmp_path: Path) -> None:
     cfg = load_small(tmp_path)
     names = lambda toks: [i.name for i in cfg.select(toks)[0]]  # noqa: E731

@@ -90,10 +90,12 @@ class Job:
 def job_for(cfg: SimCfg, item: Item, build: str, seed: int, index: int = 0, *,
             cov: bool = False, waves: bool = False,
             runs_dir: str = "build/regress/runs") -> Job | None:
-    """The job of ``item`` on ``build`` with ``seed``; None if the build allows none of its
-    tests (a build's ``only`` list)."""
+    """The job of ``item`` on ``build`` with ``seed``; None if it runs none of its tests there
+    (a build's ``only`` list, a test's own ``builds`` or ``skip_builds``: a group's job leaves
+    out the members that do not run on its build)."""
     b = cfg.builds[build]
-    tests = tuple(t for t in item.tests if b.allows(t))
+    tests = tuple(t for t in item.tests
+                  if b.allows(t) and (t not in cfg.tests or build not in cfg.tests[t].skipped))
     if not tests:
         return None
     return Job(item.name, item.module, tests, build, b.top, dict(b.params), b.bus, seed, index,

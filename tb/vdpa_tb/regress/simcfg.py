@@ -97,6 +97,9 @@ class TestSpec:
     seeded: bool
     timeout: float
     env: Mapping[str, str] = field(default_factory=dict)
+    #: the module's builds its own ``builds`` or ``skip_builds`` leave out: a group it belongs
+    #: to does not run it there either
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -307,7 +310,9 @@ def load(path: Path = SIM_CFG, discovered: Mapping[str, list[str]] | None = None
             b = tuple(x for x in b if builds[x].allows(t))
             if "skip_builds" in d:
                 b = _skip(path, f"tests.{t}", d, b, builds)
-            tests[t] = TestSpec(t, m, b, s["seeded"], s["timeout"], s["env"])
+            own = "builds" in d or "skip_builds" in d
+            skipped = tuple(x for x in module_builds[m] if x not in b) if own else ()
+            tests[t] = TestSpec(t, m, b, s["seeded"], s["timeout"], s["env"], skipped)
     for t in per_test:
         if t not in tests:
             raise _err(path, f"tests.{t}", "no such cocotb test in a regressed module")
