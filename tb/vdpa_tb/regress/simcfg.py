@@ -311,7 +311,8 @@ def load(path: Path = SIM_CFG, discovered: Mapping[str, list[str]] | None = None
             if "skip_builds" in d:
                 b = _skip(path, f"tests.{t}", d, b, builds)
             own = "builds" in d or "skip_builds" in d
-            skipped = tuple(x for x in module_builds[m] if x not in b) if own else ()
+            skipped = tuple(x for x in module_builds[m]
+                            if x not in b and builds[x].allows(t)) if own else ()
             tests[t] = TestSpec(t, m, b, s["seeded"], s["timeout"], s["env"], skipped)
     for t in per_test:
         if t not in tests:
