@@ -201,10 +201,9 @@ localparam int RW = $clog2(RA_BEATS + 1);
 localparam int RIW = RA_BEATS > 1 ? $clog2(RA_BEATS) : 1;
 logic         ra_reg;              // read ahead for the offer, not taken yet
 logic         ra_stale_reg;        // its offer was withdrawn: its beats are dropped
-logic         ra_fill_reg;         // beats of it still to land
 logic [31:0]  ra_bytes_reg;        // its bytes
 logic [RW-1:0] ra_beats_reg;       // its beats
-logic [RW-1:0] ra_got_reg;         // beats landed
+logic [RW-1:0] ra_got_reg;         // beats landed (beats of it still to land: ra_fill)
 logic [RW-1:0] ra_rd_reg;          // beats gone to the stream (X_TX_RA)
 logic [DATA_W-1:0] ra_data [RA_BEATS];
 logic [RA_BEATS-1:0] ra_bad_reg;   // beats that came with an error response
@@ -239,7 +238,8 @@ assign m_axis_tvalid = tx_tvalid_reg;
 assign m_axis_tlast = tx_tlast_reg;
 assign m_axis_tuser = tx_tuser_reg;
 
-assign busy = x_state_reg != X_IDLE || ra_reg || ra_fill_reg;
+wire logic   ra_fill = ra_got_reg != ra_beats_reg;
+assign busy = x_state_reg != X_IDLE || ra_reg || ra_fill;
 assign moved = moved_reg;
 // the segment after the current one; the first while idle and once a transfer has moved
 // everything (no segment is read after that, and its done may take the next request), from
@@ -322,10 +322,10 @@ wire logic ra_room = x_state_reg == X_IDLE || x_state_reg == X_RX_BURST || x_sta
                       xfer_total_reg - moved_reg == burst_left_reg) ||
                      (x_state_reg == X_TX_BURST && moved_reg == xfer_total_reg);
 assign ra_go = RA_BYTES != 0 && req_valid && !take && !req_rx && req_first && !ra_reg &&
-               !ra_fill_reg && !arvalid_reg && ra_room && !burst_go;
+               !ra_fill && !arvalid_reg && ra_room && !burst_go;
 // its beats land as they come, once the transfer under way has none still to come (they
 // follow its beats in the R channel: same ID, in order)
-wire logic ra_land = ra_fill_reg && !arvalid_reg && x_state_reg != X_TX_AR &&
+wire logic ra_land = ra_fill && !arvalid_reg && x_state_reg != X_TX_AR &&
                      x_state_reg != X_TX_R && x_state_reg != X_TX_BEAT;
 assign axi_rready = rready_reg || ra_land;
 wire logic ra_landed = ra_land && axi_rvalid;
@@ -539,11 +539,8 @@ always_ff @(posedge clk) begin
         ra_bad_reg[ra_got_idx] <= axi_rresp != AXI_RESP_OKAY;
         ra_got_reg <= ra_got_reg + 1'b1;
     end
-    if (ra_last_lands) begin
-        ra_fill_reg <= 1'b0;
-    end
     if (ra_withdrawn) begin
-        if (ra_fill_reg && !ra_last_lands) begin
+        if (ra_fill && !ra_last_lands) begin
             ra_stale_reg <= 1'b1;
         end else begin
             ra_reg <= 1'b0;
@@ -575,7 +572,6 @@ always_ff @(posedge clk) begin
 
     if (ra_go) begin
         ra_reg <= 1'b1;
-        ra_fill_reg <= 1'b1;
         ra_got_reg <= '0;
         ra_beats_reg <= RW'(next_burst_len) + 1'b1;
         ra_bytes_reg <= next_burst_bytes;
@@ -645,7 +641,8 @@ always_ff @(posedge clk) begin
         tx_tvalid_reg <= 1'b0;
         ra_reg <= 1'b0;
         ra_stale_reg <= 1'b0;
-        ra_fill_reg <= 1'b0;
+        ra_got_reg <= '0;
+        ra_beats_reg <= '0;
     end
 end
 

@@ -29,7 +29,8 @@
  * segment bank, total length (TX: bytes to read; RX: capacity), data ASID and first segment
  * (h_seg_pa/h_seg_len, so the mover may read ahead an offered chain's first burst while it
  * reads the chain before it); the later segments are read by the mover through seg_rd_* from
- * the bank handed over (two banks: the walker fills one while the mover reads the other). Nothing in it is ring-format specific: a packed-ring
+ * the bank handed over (two banks: the walker fills one while the mover reads the other).
+ * Nothing in it is ring-format specific: a packed-ring
  * walker (virtio 1.2 §2.8) is a sibling module that plugs into the same seam, with the same
  * context read port and event ports, for the same mover and completion writer
  * (docs/rtl-interface.md "Data path blocks").

@@ -51,13 +51,13 @@
  *    below says so), and a bus error, which it can meet, leaves the receive chain's buffers
  *    holding at most its frame, never used (docs/rtl-interface.md). The notification read
  *    after used.idx cannot fault the queue (vdpa_used_writer).
- *  - Read-ahead of data. The walker offers its chain to the mover as soon as it is walked
- *    (h_valid, held back by mv_req_hold while the move stage holds the chain before), and the
- *    mover reads that chain's first TX burst while the one before ends (vdpa_dma_mover). A
- *    read has no effect the guest can see, the chain was translated before it was offered,
- *    and a chain offered is either handed over or abandoned with its queue in ERR (its burst
- *    then dropped); the mover counts busy until it is, so eng_busy keeps IOTLB commands off
- *    it.
+ *  - Read-ahead of data (MOVER_READ_AHEAD, off by default). The walker offers its chain to the
+ *    mover as soon as it is walked (h_valid, held back while the move stage holds the chain
+ *    before: !ms_free), and the mover reads the start of that TX chain into its landing
+ *    buffer while the one before ends (vdpa_dma_mover). A read has no effect the guest can
+ *    see, the chain was translated before it was offered, and a chain offered is either
+ *    handed over or abandoned with its queue in ERR (its beats then dropped as they land);
+ *    the mover counts busy until they have, so eng_busy keeps IOTLB commands off them.
  *  - Prefetch. The next chain's ring items may be read before this chain's data is written:
  *    a guest whose receive buffers alias its own rings sees the ring as it was (the driver must
  *    not touch what it made available, virtio 1.2 §2.7.13.1; prefetching devices do the same).
@@ -770,16 +770,13 @@ logic [SW-1:0] mv_seg_idx;
 logic             ms_end;
 // the move stage takes the walker's chain when it is free, or in the cycle the chain before
 // it ends (the mover takes it with that done: back to back; the receive buffer's claim of the
-// new frame comes in that cycle, the free of the old frame's slot in the next: two slots)
-wire logic        h_ready = (ms_state_reg == MS_IDLE || ms_end) && mv_req_ready;
+// new frame comes in that cycle, the free of the old frame's slot in the next: two slots);
+// until then the chain is offered to the mover held back (req_hold), so a mover built with
+// MOVER_READ_AHEAD may read its first burst ahead
+wire logic        ms_free = ms_state_reg == MS_IDLE || ms_end;
+wire logic        h_ready = ms_free && mv_req_ready;
 wire logic        hand_off = w_h_valid && h_ready;
 assign rxb_claim = hand_off && w_rx;
-// the mover reads a chain's later segments from the bank it was handed (its first comes with
-// the request: h_seg_pa/h_seg_len)
-wire logic        mv_bank = ms_bank_reg;
-// the walker's chain is offered to the mover while the move stage still holds the one before
-// (req_hold): the mover may read its first burst ahead
-wire logic        mv_req_hold = !(ms_state_reg == MS_IDLE || ms_end);
 logic [63:0]      w_h_seg_pa;
 logic [31:0]      w_h_seg_len;
 // RX: the header and the frame
@@ -843,7 +840,9 @@ vdpa_split_ring_walker #(
     .h_asid(w_h_asid),
     .h_seg_pa(w_h_seg_pa),
     .h_seg_len(w_h_seg_len),
-    .seg_rd({mv_bank, mv_seg_idx}),
+    // the mover reads a chain's later segments from the bank it was handed (its first comes
+    // with the request: h_seg_pa/h_seg_len)
+    .seg_rd({ms_bank_reg, mv_seg_idx}),
     .seg_rd_pa(w_seg_pa),
     .seg_rd_len(w_seg_len),
     .tr_req_valid(w_tr_valid),
@@ -923,7 +922,7 @@ vdpa_dma_mover #(
     .clk(clk),
     .rst(rst),
     .req_valid(w_h_valid),
-    .req_hold(mv_req_hold),
+    .req_hold(!ms_free),
     .req_ready(mv_req_ready),
     .req_rx(w_rx),
     .req_len(mv_req_len),

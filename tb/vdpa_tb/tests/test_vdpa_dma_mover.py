@@ -564,8 +564,6 @@ async def test_read_ahead(dut):
     await tb.cycle_reset()
     cocotb.start_soon(tb.world())
     rng = random.Random(9)
-    seen_ahead = {False: 0, True: 0}          # withdrawn? -> rounds with a read ahead seen
-    ahead_faults = 0
 
     def frame(total: int) -> tuple[list[tuple[int, int]], bytes]:
         # segment 0 not empty, as a walker hands over (an empty one is skipped, not read ahead)
@@ -585,6 +583,9 @@ async def test_read_ahead(dut):
             await FallingEdge(dut.clk)
         raise AssertionError(f"{what} not within {limit} cycles")
 
+    # rounds by i: stalls on odd ones, withdrawn when bit 1 is set, an error response every
+    # third, so every pairing of the three comes up (a taken failing one at i = 5, 8, 17, 20;
+    # a withdrawn failing one at 2, 11, 14, 23)
     for i in range(24):
         tb.stall = (0.0, 0.3)[i % 2]
         withdraw = bool(i & 2)
@@ -620,7 +621,6 @@ async def test_read_ahead(dut):
 
         await until(lambda d=dones, sb=segs_b, n=n_bursts: tb.dones - d == 1 and b_read(sb, n),
                     "A done and B's burst read ahead")
-        seen_ahead[withdraw] += 1
         await FallingEdge(dut.clk)
         if withdraw:
             dut.req_valid.value = 0
@@ -640,7 +640,6 @@ async def test_read_ahead(dut):
         assert tb.faults - faults == int(b_failed), \
             f"round {i}: {tb.faults - faults} faults; B's data {'had' if pos is not None else 'had no'} " \
             f"error response and was {'withdrawn' if withdraw else 'taken'}"
-        ahead_faults += b_failed
         frames = [want_a, want_c]
         if b_failed:
             frames = [want_a] + ([want_b[:pos]] if pos else [])
@@ -661,5 +660,3 @@ async def test_read_ahead(dut):
         assert not cur and got == frames, \
             f"{what}: frames of {[len(g) for g in got]} bytes, want {[len(f) for f in frames]}; " \
             f"as the model's: {[g == w for g, w in zip(got, frames, strict=False)]}"
-    assert all(seen_ahead.values()), f"read-ahead not exercised both ways: {seen_ahead}"
-    assert ahead_faults, "no bus error on data read ahead: that path untested"
