@@ -235,11 +235,14 @@ async def measure_tx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queue
     for p in tb.drv.take_tx():
         got[(p.vq - 1) // 2].append(p.data)
     # in order per queue; queues interleave as the device serves them
-    bad = [(qp, k, len(g), bytes(g[:16]).hex(), sent[qp].index(g) if g in sent[qp] else None)
-           for qp in sent for k, g in enumerate(got[qp]) if k >= len(sent[qp]) or g != sent[qp][k]]
-    assert got == sent, (f"TX {size} B on {queues} queues: frames lost, reordered or corrupted: "
-                         f"{[len(got[qp]) for qp in sent]} frames of {PER_QUEUE} a queue; "
-                         f"(queue, index, bytes, first bytes, index sent) first wrong: {bad[:4]}")
+    if got != sent:
+        bad = [(qp, k, len(g), bytes(g[:16]).hex(), sent[qp].index(g) if g in sent[qp] else None)
+               for qp in sent for k, g in enumerate(got[qp])
+               if k >= len(sent[qp]) or g != sent[qp][k]]
+        raise AssertionError(
+            f"TX {size} B on {queues} queues: frames lost, reordered or corrupted: "
+            f"{[len(got[qp]) for qp in sent]} frames of {PER_QUEUE} a queue; "
+            f"(queue, index, bytes, first bytes, index sent) first wrong: {bad[:4]}")
     for qp in range(queues):
         assert len(net.reap_tx(qp)) == PER_QUEUE
     return dt / (PER_QUEUE * queues), beats_per_desc(
