@@ -300,21 +300,41 @@ wire logic [31:0] bx_page_rest = 32'd4096 - 32'(x_iova_reg[11:0]);
 // and only its new page goes to the IOTLB
 wire logic [31:0] bx_piece = x_left_reg < bx_page_rest ? x_left_reg : bx_page_rest;
 
-// The buffer page after the chain's: translated ahead into the buffer cache as the chain is
-// offered to the move stage, so the queue's next buffer, which a driver puts where this one
-// ended, finds the page it runs into there instead of waiting for the IOTLB in its walk. The
-// page is the first one past the chain's last buffer byte that this buffer did not touch
-// (x_iova_reg is the buffer's end once its last piece is in). Asked only when the cache does
-// not hold it, when the walker's own translations do not ask in that cycle, and never twice
-// at once; the answer only fills the cache (a refusal is dropped: it reports nothing, and
-// the chain that needs the page asks again and faults in its own walk). The walker's other
-// requests wait while it is out (the IOTLB has one translation outstanding at a time).
+// The buffer page the queue's next chain will need: translated ahead into the buffer cache,
+// whole, as the chain is offered to the move stage, so that chain finds it there instead of
+// waiting for the IOTLB in its walk. Which page depends on the order the driver posts its
+// buffers in, which the walker learns per queue from the step between the first buffer bytes
+// of the queue's last two chains (the stride):
+//  - upward (or unknown): the next buffer starts where this one ended, so the page is the
+//    first one past the chain's last buffer byte that this buffer did not touch (x_iova_reg
+//    is the buffer's end once its last piece is in);
+//  - downward (a driver that recycles buffers last in, first out, or carves them from the
+//    top of a page down, as the bench's guest does): the next buffer starts one stride below
+//    this one, so the page is the one that start is in. Its end lies in this buffer's first
+//    page, which the chain before asked for whole in the same way.
+// Asked only when the cache does not hold the page's first byte, when the walker's own
+// translations do not ask in that cycle, and never twice at once; the answer only fills the
+// cache (a refusal is dropped: it reports nothing, and the chain that needs the page asks
+// again and faults in its own walk). A wrong guess costs an IOTLB round trip in the next
+// chain's walk, never a wrong translation. The walker's other requests wait while it is out
+// (the IOTLB has one translation outstanding at a time).
 logic          bt_wait_reg;        // its request taken, the answer awaited
 logic [QW-1:0] bt_vq_reg;
 logic [7:0]    bt_group_reg;
 logic          bt_write_reg;
 logic [63:0]   bt_iova_reg;
-wire logic [63:0] bt_page = {x_iova_reg[63:12] + 52'(x_iova_reg[11:0] != 12'd0), 12'd0};
+// the stride is kept in its low STRIDE_W bits (a guess, so wider buffers' steps need not be
+// exact: a step of 8 MiB or more reads as a wrong direction at worst); it is learnt again
+// after any VQ command
+localparam int STRIDE_W = 24;
+logic [STRIDE_W-1:0] q_start_reg [NVQ];   // per VQ: its last chain's first buffer byte ...
+logic [NVQ-1:0]      q_known_reg;         // ... once it has walked one
+logic [63:0]         c_start_reg;         // this chain's first buffer byte
+logic [STRIDE_W-1:0] c_stride_reg;        // ... less the queue's chain before's
+// (the page the next chain's first buffer byte is in, going down)
+wire logic [63:0] bt_down_page = (c_start_reg + 64'($signed(c_stride_reg))) & ~64'hfff;
+wire logic [63:0] bt_page = c_stride_reg[STRIDE_W-1] ? bt_down_page :
+                            {x_iova_reg[63:12] + 52'(x_iova_reg[11:0] != 12'd0), 12'd0};
 // the buffer cache's lookup port is free in E_MOVE: it is asked for that page then
 wire logic        bt_go = e_state_reg == E_MOVE && h_valid && !bc_hit && !bt_wait_reg &&
                           !wp_tr_valid;
@@ -419,9 +439,14 @@ vdpa_ring_port #(
 // coherence: every entry is dropped whenever the IOTLB takes or runs a command (tr_flush),
 // only successful answers are kept, and a buffer is served from it one page piece at a time
 // (bx_piece), as the IOTLB answers, so the segment list is the same whichever answered.
+// Three entries a queue: the two pages a buffer may straddle and the one translated ahead
+// for the next chain. With two, an answer filled out of turn (a chain's own miss, at a queue's
+// start or after a wrong guess) leaves round robin replacement evicting, at every translation
+// ahead, the page the next chain straddles into, and every chain of a queue whose buffers go
+// down misses from then on.
 vdpa_xlate_cache #(
     .SETS(NVQ),
-    .ENTRIES(2),
+    .ENTRIES(3),
     .MUTANT(MUTANT)
 ) buf_cache_inst (
     .clk(clk),
@@ -1054,6 +1079,13 @@ always_ff @(posedge clk) begin
             seg_len[{w_bank_reg, seg_cnt_reg[SW-1:0]}] <= bp_len;
             seg_cnt_reg <= seg_cnt_reg + 1'b1;
         end
+        // the chain's first piece: where its buffers start, against the queue's chain before
+        if (seg_cnt_reg == '0) begin
+            c_start_reg <= x_iova_reg;
+            c_stride_reg <= q_known_reg[e_vq_reg] ? x_iova_reg[STRIDE_W-1:0] - q_start_reg[e_vq_reg] : '0;
+            q_start_reg[e_vq_reg] <= x_iova_reg[STRIDE_W-1:0];
+            q_known_reg[e_vq_reg] <= 1'b1;
+        end
         x_iova_reg <= x_iova_reg + 64'(bp_len);
         x_left_reg <= x_left_reg - bp_len;
         e_state_reg <= (x_left_reg != bp_len) ? E_BUF_XL : bp_ends_chain ? E_MOVE : E_NEXT;
@@ -1134,6 +1166,10 @@ always_ff @(posedge clk) begin
             e_state_reg == E_FAULT) begin
         cpl_ok_reg <= '0;
     end
+    // a VQ command may give a queue new rings and buffers: the strides are learnt again
+    if (ctx_change) begin
+        q_known_reg <= '0;
+    end
 
     if (rst) begin
         pf_valid_reg <= '0;
@@ -1143,6 +1179,10 @@ always_ff @(posedge clk) begin
         e_state_reg <= E_IDLE;
         rf_state_reg <= RF_IDLE;
         bt_wait_reg <= 1'b0;
+        // (no stride known: the page after the chain's end, as for a queue going up)
+        c_start_reg <= '0;
+        c_stride_reg <= '0;
+        q_known_reg <= '0;
         e_vq_reg <= '0;
         rf_vq_reg <= '0;
         e_rx_reg <= 1'b0;

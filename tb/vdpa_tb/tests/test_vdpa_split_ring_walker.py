@@ -775,6 +775,36 @@ async def test_buffer_translation_cache(dut):
 
 
 @cocotb.test()
+async def test_buffers_posted_downward(dut):
+    """A queue whose driver posts its buffers downward (each chain's buffer one step below the
+    one before, as a driver recycling them last in, first out does) has the page its next
+    buffer starts in translated ahead, whole, as each chain is offered, once the walker has
+    seen the step: from the third chain on, no chain asks the IOTLB for its own buffer, even
+    the ones that straddle two pages, and every request is a whole page ahead, the one the
+    next chain starts in. A walker that only looks upward (past the chain's end) misses on
+    every page here. TX and RX, 2 KiB buffers at a random offset in the page, so every other
+    one straddles a page boundary; every chain is the model's."""
+    tb, rng, base = await seeded(dut, "walker buffers downward")
+    size, n, step = 16, 10, 0x800
+    for rx in (False, True):
+        top = BUFS + PAGE * rng.randrange(n, 64) + 0x10 * rng.randrange(1, step // 0x10)
+        starts = [top - step * k for k in range(n)]
+        for k, at in enumerate(starts):
+            tb.desc(tb.areas[0], k, at, step, VRING_DESC_F_WRITE if rx else 0, 0)
+        tb.publish(size, 0, list(range(n)))
+        res = await run_chains(tb, size, 0, rx, n, f"seed {base} rx={rx} downward")
+        assert [o for o, _ in res] == ["handed"] * n, res
+        asks = [[(iova, length) for g, _, iova, length in got["tr"] if g == DGROUP]
+                for _, got in res]
+        for k in range(2, n):
+            ahead = (starts[k] - step) & ~(PAGE - 1)
+            assert asks[k] in ([], [(ahead, PAGE)]), (base, rx, k, hex(starts[k]), asks)
+        # each page the later chains start in was asked for ahead by the chain before them
+        # (or was already held): at least one ahead request per two chains
+        assert sum(len(a) for a in asks[2:]) >= (n - 2) // 2 - 1, (base, rx, asks)
+
+
+@cocotb.test()
 async def test_read_ahead_chain_walk_cycles(dut):
     """A chain that needs no bus read and no translation (its avail entry and head descriptor
     read ahead, its one buffer in a page the buffer cache holds, its used element in the page
