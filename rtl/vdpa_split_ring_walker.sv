@@ -246,6 +246,7 @@ typedef enum logic [1:0] {RF_IDLE, RF_PORT, RF_STORE} rfstate_t;
 rfstate_t     rf_state_reg;
 logic [QW-1:0] rf_vq_reg;          // the VQ it reads for (e_vq_reg at its start)
 logic         rf_desc_reg;         // descriptors (else avail entries)
+logic         rf_held_reg;         // avail entries read again from one already held
 logic [15:0]  rf_base_reg;         // avail position of the first item read
 logic [3:0]   rf_n_reg;            // items read
 logic         rf_down_reg;         // descriptors in descending table order (head_run)
@@ -260,11 +261,12 @@ wire logic [QW-1:0] wp_vq = rf_at_port ? rf_vq_reg : e_vq_reg;
 assign busy = e_state_reg != E_IDLE || rf_state_reg != RF_IDLE;
 assign refilling = rf_state_reg != RF_IDLE;
 assign refill_vq = rf_vq_reg;
-// (a refill of the walk's own queue: what the walk looks for may be on its way)
-wire logic rf_own = refilling && rf_vq_reg == e_vq_reg;
+// (a refill of the walk's own queue: what the walk looks for may be on its way; not so for
+// entries read again from one held, where the walk's own entry is at hand)
+wire logic rf_own = refilling && rf_vq_reg == e_vq_reg && !rf_held_reg;
 assign start_ready = e_state_reg == E_IDLE &&
                      (rf_state_reg == RF_IDLE ||
-                      (!start_rx && (start_vq == rf_vq_reg ? rf_desc_reg : !e_rx_reg)));
+                      (!start_rx && (start_vq == rf_vq_reg ? rf_desc_reg || rf_held_reg : !e_rx_reg)));
 assign vq = e_vq_reg;
 assign rx = e_rx_reg;
 // (in E_START the head read ahead, which head_now takes into flight there)
@@ -615,9 +617,11 @@ wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : w_rd_desc[127:0];
 // queue (rf_vq_reg; its reads carry that VQ, its port cache set is that VQ's). While a refill
 // runs (busy) the walker starts the next TX chain of the refill's queue only after a
 // descriptor refill, whose chain already holds its avail entry: that chain waits for it in
-// E_HEAD_CHK (rf_own), before it looks for its head's descriptor; after a TX chain's refill it
-// starts another queue's TX chain, whose walk needs nothing of it; any item of a walk's waits
-// for the port. After a receive chain nothing starts until the refill's end, and the next
+// E_HEAD_CHK (rf_own), before it looks for its head's descriptor; or beside a refill of avail
+// entries read again from the next chain's, already held (rf_held_reg: its head is at hand,
+// and the entries read are the same published ones, whichever store comes last); after a
+// TX chain's refill it starts another queue's TX chain, whose walk needs nothing of it; any
+// item of a walk's waits for the port. After a receive chain nothing starts until the refill's end, and the next
 // received frame waits for it (busy keeps vdpa_vq_engine's rxb_hold up, and the buffer
 // offers no frame while a taken one is held).
 wire logic [15:0] rf_pos = w_avail + 16'd1;
@@ -1110,6 +1114,7 @@ always_ff @(posedge clk) begin
             if (rf_go) begin
                 rf_vq_reg <= e_vq_reg;
                 rf_desc_reg <= rf_desc_go;
+                rf_held_reg <= !rf_desc_go && rf_pf_hit;
                 rf_base_reg <= rf_pos;
                 rf_group_reg <= ctx_rgroup;
                 if (rf_desc_go) begin
@@ -1178,6 +1183,7 @@ always_ff @(posedge clk) begin
         e_dpf_reg <= 1'b0;
         e_state_reg <= E_IDLE;
         rf_state_reg <= RF_IDLE;
+        rf_held_reg <= 1'b0;
         bt_wait_reg <= 1'b0;
         // (no stride known: the page after the chain's end, as for a queue going up)
         c_start_reg <= '0;
