@@ -23,7 +23,9 @@
  * as the one item needed, so faults come where a serial device's come. A chain waiting for
  * a busy move stage refills them for the next chain of its queue in the background ("Background
  * refill" below); meanwhile start_ready admits that queue's next TX chain after a descriptor
- * refill, and after a TX chain's refill another queue's TX chain.
+ * refill or beside a re-read of avail entries it already holds, and after a TX chain's refill
+ * another queue's TX chain. The page a queue's next buffer will need is translated ahead as
+ * each chain is offered, upward or downward as the queue's buffers go.
  *
  * The walker-to-mover seam (its output): h_valid/h_ready with the chain's VQ, direction, head,
  * segment bank, total length (TX: bytes to read; RX: capacity), data ASID and first segment
@@ -326,8 +328,8 @@ logic [7:0]    bt_group_reg;
 logic          bt_write_reg;
 logic [63:0]   bt_iova_reg;
 // the stride is kept in its low STRIDE_W bits (a guess, so wider buffers' steps need not be
-// exact: a step of 8 MiB or more reads as a wrong direction at worst); it is learnt again
-// after any VQ command
+// exact: a step of 8 MiB or more makes a wrong guess at worst); it is learnt again after any
+// VQ command, and a chain with no buffer byte guesses upward
 localparam int STRIDE_W = 24;
 logic [STRIDE_W-1:0] q_start_reg [NVQ];   // per VQ: its last chain's first buffer byte ...
 logic [NVQ-1:0]      q_known_reg;         // ... once it has walked one
@@ -401,7 +403,9 @@ vdpa_ring_port #(
     .rdata(wp_rdata),
     .asid(wp_asid),
     .tr_req_valid(wp_tr_valid),
-    .tr_req_ready(w_tr_ready),
+    // a buffer page's request goes first (the mux above): the port's waits, or both would take
+    // the one answer
+    .tr_req_ready(w_tr_ready && !w_tr_buf),
     .tr_req_group(wp_tr_group),
     .tr_req_iova(wp_tr_iova),
     .tr_req_len(wp_tr_len),
@@ -749,6 +753,7 @@ always_ff @(posedge clk) begin
             m_write_reg <= 1'b0;
             e_pf_reg <= 1'b0;
             e_dpf_reg <= 1'b0;
+            c_stride_reg <= '0;
             if (e_known) begin
                 // an entry known from the last avail.idx read: straight to it (as E_AVAIL_CHK),
                 // already read ahead or read now with the published ones after it

@@ -626,7 +626,8 @@ async def test_refill_while_move_stage_busy(dut):
     (their heads held). Out of order: each chain's 16-byte head descriptor is read with the
     chain before it. Every chain is the model's. With the hand-off a cycle after the offer
     the refill outlives its chain: meanwhile start_ready takes this queue's next TX chain
-    only after a descriptor refill (not during an avail refill), another queue's TX chain
+    only after a descriptor refill or beside a re-read of avail entries it holds (not during
+    an avail refill of entries not held), another queue's TX chain
     after either, a received frame never; so one refill a chain: chain 3 the descriptors,
     chain 4 the entries from chain 5's, chain 7 the descriptors of 8..11. A tr_flush or
     ctx_change pulse while the refill is
@@ -781,29 +782,34 @@ async def test_buffers_posted_downward(dut):
     """A queue whose driver posts its buffers downward (each chain's buffer one step below the
     one before, as a driver recycling them last in, first out does) has the page its next
     buffer starts in translated ahead, whole, as each chain is offered, once the walker has
-    seen the step: from the third chain on, no chain asks the IOTLB for its own buffer, even
+    seen the step: from the fourth chain on, no chain asks the IOTLB for its own buffer, even
     the ones that straddle two pages, and every request is a whole page ahead, the one the
-    next chain starts in. A walker that only looks upward (past the chain's end) misses on
-    every page here. TX and RX, 2 KiB buffers at a random offset in the page, so every other
-    one straddles a page boundary; every chain is the model's."""
+    next chain starts in. 2 KiB buffers, the first at a random offset in either half of its
+    page, so every other one straddles a page boundary (the first too, with the upper half),
+    TX and RX; every chain is the model's. A walker that only looks upward (past the chain's
+    end) misses on every page here, and one whose buffer cache keeps two answers a queue
+    misses on every straddled page once the first buffer straddled."""
     tb, rng, base = await seeded(dut, "walker buffers downward")
     size, n, step = 16, 10, 0x800
     for rx in (False, True):
-        top = BUFS + PAGE * rng.randrange(n, 64) + 0x10 * rng.randrange(1, step // 0x10)
-        starts = [top - step * k for k in range(n)]
-        for k, at in enumerate(starts):
-            tb.desc(tb.areas[0], k, at, step, VRING_DESC_F_WRITE if rx else 0, 0)
-        tb.publish(size, 0, list(range(n)))
-        res = await run_chains(tb, size, 0, rx, n, f"seed {base} rx={rx} downward")
-        assert [o for o, _ in res] == ["handed"] * n, res
-        asks = [[(iova, length) for g, _, iova, length in got["tr"] if g == DGROUP]
-                for _, got in res]
-        for k in range(2, n):
-            ahead = (starts[k] - step) & ~(PAGE - 1)
-            assert asks[k] in ([], [(ahead, PAGE)]), (base, rx, k, hex(starts[k]), asks)
-        # each page the later chains start in was asked for ahead by the chain before them
-        # (or was already held): at least one ahead request per two chains
-        assert sum(len(a) for a in asks[2:]) >= (n - 2) // 2 - 1, (base, rx, asks)
+        for half in (0, 1):
+            top = (BUFS + PAGE * rng.randrange(n, 64) + step * half +
+                   0x10 * rng.randrange(1, step // 0x10))
+            starts = [top - step * k for k in range(n)]
+            for k, at in enumerate(starts):
+                tb.desc(tb.areas[0], k, at, step, VRING_DESC_F_WRITE if rx else 0, 0)
+            tb.publish(size, 0, list(range(n)))
+            what = f"seed {base} rx={rx} first at {top % PAGE:#x} downward"
+            res = await run_chains(tb, size, 0, rx, n, what)
+            assert [o for o, _ in res] == ["handed"] * n, res
+            asks = [[(iova, length) for g, _, iova, length in got["tr"] if g == DGROUP]
+                    for _, got in res]
+            for k in range(3, n):
+                ahead = (starts[k] - step) & ~(PAGE - 1)
+                assert asks[k] in ([], [(ahead, PAGE)]), (what, k, hex(starts[k]), asks)
+            # each page the later chains start in was asked for ahead by the chain before them
+            # (or was already held): at least one ahead request per two chains
+            assert sum(len(a) for a in asks[3:]) >= (n - 3) // 2 - 1, (what, asks)
 
 
 @cocotb.test()
