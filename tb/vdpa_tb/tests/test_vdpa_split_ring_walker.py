@@ -140,6 +140,8 @@ class TB:
         # as the walker's translation of the next buffer page ahead may be out when its chain
         # ends (answered in the next chain's first cycle)
         self.pending: Any = None
+        # the IOTLB's stalls (walk's tr_stall), apart from the stimulus streams
+        self.stall_rng = random.Random(0x7E57)
 
     def hole(self, group: int, at: int, length: int, writes_only: bool = False) -> None:
         """IOVAs [at, at + length) of ``group`` refused (only for writing: ``writes_only``),
@@ -193,7 +195,8 @@ class TB:
     async def walk(self, size: int, last_avail: int, rx: bool, limit: int = 3000,
                    drop: tuple[str, ...] = DROP_ALL, used: int = 0, seen: int | None = None,
                    ahead: int = 0, hold: int = 0, late_drop: tuple[str, ...] = (),
-                   asks: int | None = None) -> dict[str, Any]:
+                   asks: int | None = None, beside: bool = False,
+                   tr_stall: float = 0.0) -> dict[str, Any]:
         """One chain: the context held (last_avail, used index, and avail.idx as last seen,
         or None), one start, the walker run back to idle, every event, every AXI access by
         kind (``ar``/``aw``: (kind, address, beats)), every IOTLB request (``tr``: (group,
@@ -212,7 +215,11 @@ class TB:
         from the start taken to the chain's first offer (h_valid). ``asks``: until the
         hand-off the scheduler asks for that VQ's TX chain (start_valid high; the walker,
         busy, takes nothing): another queue's makes the walker refill at the hand-off for
-        the walk that would follow beside it, this queue's (0) does not."""
+        the walk that would follow beside it, this queue's (0) does not. ``beside``: return
+        as soon as the chain is handed over while a refill runs that admits this queue's next
+        TX chain (``beside`` in the record), so the next walk starts beside it. ``tr_stall``:
+        the IOTLB takes a request only in that share of cycles (at random), so a request may
+        wait while another asks."""
         d = self.dut
         await FallingEdge(d.clk)
         d.ctx_state.value, d.ctx_size.value = S.RDY, size
@@ -228,6 +235,7 @@ class TB:
                                "ready": []}
         started = False
         offered: int | None = None     # the cycle the chain was first offered (h_valid)
+        got["beside"] = False
         probe = [(0, 0), (1, 0), (0, 1)]
         for _ in range(limit):
             await FallingEdge(d.clk)
@@ -243,6 +251,7 @@ class TB:
             d.start_vq.value, d.start_rx.value = (asks, 0) if asking else (0, int(rx))
             if got["hand"] is not None:
                 d.start_vq.value, d.start_rx.value = probe[self.cycle % 3]
+            d.tr_req_ready.value = int(self.stall_rng.random() >= tr_stall)
             if self.pending is not None:
                 a = self.pending
                 d.tr_resp_valid.value, d.tr_resp_ok.value = 1, int(a.ok)
@@ -254,6 +263,12 @@ class TB:
             await ReadOnly()
             self.cycle += 1
             busy = int(d.busy.value)
+            # (in the start cycle too: a refill beside this walk may ask then)
+            if int(d.tr_req_valid.value) and int(d.tr_req_ready.value):
+                got["tr"].append((int(d.tr_req_group.value), int(d.tr_req_write.value),
+                                  int(d.tr_req_iova.value), int(d.tr_req_len.value)))
+                self.pending = self.tlb.answer(int(d.tr_req_group.value), bool(int(d.tr_req_write.value)),
+                                          int(d.tr_req_iova.value), int(d.tr_req_len.value))
             if not started:
                 started = True
                 start_cycle = self.cycle
@@ -265,11 +280,6 @@ class TB:
                     got[ch].append((int(d.axi_user.value) >> 16 & 7,
                                     int(getattr(d, f"axi_{ch}addr").value),
                                     int(getattr(d, f"axi_{ch}len").value) + 1))
-            if int(d.tr_req_valid.value):
-                got["tr"].append((int(d.tr_req_group.value), int(d.tr_req_write.value),
-                                  int(d.tr_req_iova.value), int(d.tr_req_len.value)))
-                self.pending = self.tlb.answer(int(d.tr_req_group.value), bool(int(d.tr_req_write.value)),
-                                          int(d.tr_req_iova.value), int(d.tr_req_len.value))
             got["consume"] += int(d.ev_consume.value)
             if int(d.ev_seen.value):
                 got["seen"].append(int(d.ev_seen_idx.value))
@@ -284,6 +294,10 @@ class TB:
             if got["hand"] is not None:
                 got["ready"].append((int(d.start_vq.value), int(d.start_rx.value),
                                      int(d.start_ready.value)))
+                if (beside and int(d.refilling.value) and int(d.start_ready.value) and
+                        (int(d.start_vq.value), int(d.start_rx.value)) == (0, 0)):
+                    got["beside"] = True
+                    break
             if int(d.h_valid.value) and offered is None:
                 offered = self.cycle
             if int(d.h_valid.value) and int(d.h_ready.value):
@@ -293,6 +307,12 @@ class TB:
                                "asid": int(d.h_asid.value)}
         else:
             raise AssertionError(f"the walker did not return to idle in {limit} cycles")
+        if got["beside"]:
+            # the refill goes on: nothing is answered or taken while the segments are read
+            # back (an answer due is given in the next walk's first cycle)
+            await FallingEdge(d.clk)
+            d.tr_resp_valid.value, d.tr_req_ready.value = 0, 0
+            d.start_valid.value = 0
         if offered is not None:
             got["offer_after"] = offered - start_cycle
         if got["hand"] is not None:
@@ -510,13 +530,13 @@ def probes(tb: TB, got: dict[str, Any], size: int) -> int:
 async def run_chains(tb: TB, size: int, last: int, rx: bool, n: int, what: str,
                      drops: dict[int, tuple[str, ...]] | None = None, hold: int = 0,
                      late_drops: dict[int, tuple[str, ...]] | None = None,
-                     asks: int | None = None) -> list[tuple[str, Any]]:
+                     asks: int | None = None, **walk: Any) -> list[tuple[str, Any]]:
     """``n`` published chains from ``last`` walked one after another as the engine serves a
     queue: the first on a freshly written ring (both drops), each later one with only the
     pulses ``drops`` names for it, the context carried (last_avail and the used index one
     further per chain handed over, as if each were completed at once; avail.idx as last
     seen; up to three of the chains before it still held by the later stages, at random).
-    ``hold``, ``asks`` and ``late_drops`` (by chain) go to :meth:`TB.walk`. Each is compared with the
+    ``hold``, ``asks``, ``late_drops`` (by chain) and ``walk`` go to :meth:`TB.walk`. Each is compared with the
     model; stops at the first fault. Returns each chain's outcome and record."""
     out: list[tuple[str, Any]] = []
     seen: int | None = None
@@ -525,7 +545,7 @@ async def run_chains(tb: TB, size: int, last: int, rx: bool, n: int, what: str,
         o = await check_chain(tb, size, (last + k) & 0xFFFF, rx, f"{what} chain {k}",
                               drop=drop, used=k, seen=seen, ahead=random.randrange(min(k, 3) + 1),
                               hold=hold, late_drop=(late_drops or {}).get(k, ()),
-                              asks=asks)
+                              asks=asks, **walk)
         seen = tb.got.get("last_seen", seen)
         out.append((o, tb.got))
         if o == "fault":
@@ -745,6 +765,37 @@ async def test_refill_while_move_stage_busy(dut):
     assert reads(res, K_AVAIL) == [2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [g["ar"] for _, g in res]
     assert covers(res[3][1], heads[4], 4) and covers(res[7][1], heads[8], 4), \
         [g["ar"] for _, g in res]
+
+
+@cocotb.test()
+async def test_walks_beside_a_refill(dut):
+    """A TX chain started while the background refill of its own queue is still at the port
+    (after a descriptor refill, or beside a re-read of avail entries it already holds) walks
+    exactly as the model's, with the IOTLB taking a request only now and then, so that the
+    refill's translation may wait while the walk's buffer page asks. Rounds of twelve
+    chains, heads in table order, each buffer on a page no chain used before (every walk
+    misses in the buffer cache), a tr_flush at the fourth and eighth (the port's cache is
+    emptied, so the refill after it translates too); the move stage takes each chain a cycle
+    after its offer, and the next walk starts as soon as the refill admits it. At least one
+    chain a round starts beside a refill. A walk whose item did not wait for the refill's to
+    leave the shared port (E_PORT taking the refill's done as its own) fails here and nowhere
+    else in this bench. (Whether a starting walk waits for a refill at all is a matter of
+    pace, not of what it reads: an item a walk needs that is not held yet it reads itself.)"""
+    tb, rng, base = await seeded(dut, "walk beside a refill")
+    size, n = 16, 12
+    for rnd in range(6):
+        last = (rng.randrange(1 << 10) * size + rng.randrange(size - n + 1)) & 0xFFFF
+        h = rng.randrange(size - n + 1)
+        heads = [h + k for k in range(n)]
+        for k, i in enumerate(heads):
+            tb.desc(tb.areas[0], i, BUFS + PAGE * (n * rnd + k) + rng.randrange(PAGE - 0x40),
+                    rng.choice([64, 76, 1500]), 0, 0)
+        tb.publish(size, last, heads)
+        res = await run_chains(tb, size, last, False, n, f"seed {base} round {rnd}", hold=1,
+                               drops={4: ("tr_flush",), 8: ("tr_flush",)}, beside=True,
+                               tr_stall=0.5)
+        assert [o for o, _ in res] == ["handed"] * n, (base, rnd, res)
+        assert any(g["beside"] for _, g in res), (base, rnd)
 
 
 @cocotb.test()
