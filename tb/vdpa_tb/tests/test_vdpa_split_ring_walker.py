@@ -536,8 +536,8 @@ async def run_chains(tb: TB, size: int, last: int, rx: bool, n: int, what: str,
     pulses ``drops`` names for it, the context carried (last_avail and the used index one
     further per chain handed over, as if each were completed at once; avail.idx as last
     seen; up to three of the chains before it still held by the later stages, at random).
-    ``hold``, ``asks``, ``late_drops`` (by chain) and ``walk`` go to :meth:`TB.walk`. Each is compared with the
-    model; stops at the first fault. Returns each chain's outcome and record."""
+    ``hold``, ``asks``, ``late_drops`` (by chain) and ``walk`` go to :meth:`TB.walk`. Each
+    is compared with the model; stops at the first fault. Returns each chain's outcome and record."""
     out: list[tuple[str, Any]] = []
     seen: int | None = None
     for k in range(n):
