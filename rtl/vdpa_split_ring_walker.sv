@@ -333,11 +333,12 @@ logic [63:0]   bt_iova_reg;
 localparam int STRIDE_W = 24;
 logic [STRIDE_W-1:0] q_start_reg [NVQ];   // per VQ: its last chain's first buffer byte ...
 logic [NVQ-1:0]      q_known_reg;         // ... once it has walked one
-logic [63:0]         c_start_reg;         // this chain's first buffer byte
-logic [STRIDE_W-1:0] c_stride_reg;        // ... less the queue's chain before's
-// (the page the next chain's first buffer byte is in, going down)
-wire logic [63:0] bt_down_page = (c_start_reg + 64'($signed(c_stride_reg))) & ~64'hfff;
-wire logic [63:0] bt_page = c_stride_reg[STRIDE_W-1] ? bt_down_page :
+logic                c_down_reg;          // this chain's queue goes down ...
+logic [63:0]         c_down_page_reg;     // ... and its next chain starts in this page
+// at the chain's first piece (x_iova_reg its first buffer byte): the step from the queue's
+// chain before, and where the next chain starts if the queue keeps it
+wire logic [STRIDE_W-1:0] x_stride = x_iova_reg[STRIDE_W-1:0] - q_start_reg[e_vq_reg];
+wire logic [63:0] bt_page = c_down_reg ? c_down_page_reg :
                             {x_iova_reg[63:12] + 52'(x_iova_reg[11:0] != 12'd0), 12'd0};
 // the buffer cache's lookup port is free in E_MOVE: it is asked for that page then
 wire logic        bt_go = e_state_reg == E_MOVE && h_valid && !bc_hit && !bt_wait_reg &&
@@ -625,9 +626,9 @@ wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : w_rd_desc[127:0];
 // entries read again from the next chain's, already held (rf_held_reg: its head is at hand,
 // and the entries read are the same published ones, whichever store comes last); after a
 // TX chain's refill it starts another queue's TX chain, whose walk needs nothing of it; any
-// item of a walk's waits for the port. After a receive chain nothing starts until the refill's end, and the next
-// received frame waits for it (busy keeps vdpa_vq_engine's rxb_hold up, and the buffer
-// offers no frame while a taken one is held).
+// item of a walk's waits for the port. After a receive chain nothing starts until the
+// refill's end, and the next received frame waits for it (busy keeps vdpa_vq_engine's
+// rxb_hold up, and the buffer offers no frame while a taken one is held).
 wire logic [15:0] rf_pos = w_avail + 16'd1;
 wire logic        rf_published = ctx_seen_ok && 16'(ctx_seen - w_avail) > 16'd1;
 wire logic [15:0] rf_pf_off = rf_pos - pf_base_reg[e_vq_reg];
@@ -753,7 +754,7 @@ always_ff @(posedge clk) begin
             m_write_reg <= 1'b0;
             e_pf_reg <= 1'b0;
             e_dpf_reg <= 1'b0;
-            c_stride_reg <= '0;
+            c_down_reg <= 1'b0;
             if (e_known) begin
                 // an entry known from the last avail.idx read: straight to it (as E_AVAIL_CHK),
                 // already read ahead or read now with the published ones after it
@@ -1090,8 +1091,8 @@ always_ff @(posedge clk) begin
         end
         // the chain's first piece: where its buffers start, against the queue's chain before
         if (seg_cnt_reg == '0) begin
-            c_start_reg <= x_iova_reg;
-            c_stride_reg <= q_known_reg[e_vq_reg] ? x_iova_reg[STRIDE_W-1:0] - q_start_reg[e_vq_reg] : '0;
+            c_down_reg <= q_known_reg[e_vq_reg] && x_stride[STRIDE_W-1];
+            c_down_page_reg <= (x_iova_reg + 64'($signed(x_stride))) & ~64'hfff;
             q_start_reg[e_vq_reg] <= x_iova_reg[STRIDE_W-1:0];
             q_known_reg[e_vq_reg] <= 1'b1;
         end
@@ -1191,8 +1192,8 @@ always_ff @(posedge clk) begin
         rf_held_reg <= 1'b0;
         bt_wait_reg <= 1'b0;
         // (no stride known: the page after the chain's end, as for a queue going up)
-        c_start_reg <= '0;
-        c_stride_reg <= '0;
+        c_down_reg <= 1'b0;
+        c_down_page_reg <= '0;
         q_known_reg <= '0;
         e_vq_reg <= '0;
         rf_vq_reg <= '0;
