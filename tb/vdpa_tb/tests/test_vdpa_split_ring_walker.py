@@ -647,15 +647,14 @@ async def test_refill_while_move_stage_busy(dut):
     chain before it. Every chain is the model's. With the hand-off a cycle after the offer
     the refill outlives its chain: meanwhile start_ready takes this queue's next TX chain
     only after a descriptor refill or beside a re-read of avail entries it holds (not during
-    an avail refill of entries not held), another queue's TX chain
-    after either, a received frame never; so one refill a chain: chain 3 the descriptors,
-    chain 4 the entries from chain 5's, chain 7 the descriptors of 8..11. A tr_flush or
-    ctx_change pulse while the refill is
-    at the port drops what it read: the next chain reads its entries and descriptors itself,
-    unless its chain still waits and refills again. A receive chain refills as a transmit one
-    does. With the move stage never busy, a TX chain refills at its hand-off only while the
-    scheduler asks for another queue's TX chain (whose walk would go on beside the refill);
-    else the next walk reads for itself."""
+    an avail refill of entries not held), another queue's TX chain after either, a received
+    frame never; so one refill a chain: chain 3 the descriptors, chain 4 the entries from
+    chain 5's, chain 7 the descriptors of 8..11. A tr_flush or ctx_change pulse while the
+    refill is at the port drops what it read: the next chain reads its entries and
+    descriptors itself, unless its chain still waits and refills again. A receive chain
+    refills as a transmit one does. With the move stage never busy, a TX chain refills at
+    its hand-off only while the scheduler asks for another queue's TX chain (whose walk
+    would go on beside the refill); else the next walk reads for itself."""
     tb, rng, base = await seeded(dut, "walker refill")
     size = 64
 
