@@ -21,11 +21,11 @@
  * and whether the completion's items translate (the used element's page, used.idx); each is
  * dropped on any VQ or IOTLB command and on a fault, and a read ahead that faults is retried
  * as the one item needed, so faults come where a serial device's come. A chain waiting for
- * a busy move stage refills them for the next chain of its queue in the background ("Background
- * refill" below); meanwhile start_ready admits that queue's next TX chain after a descriptor
- * refill or beside a re-read of avail entries it already holds, and after a TX chain's refill
- * another queue's TX chain. The page a queue's next buffer will need is translated ahead as
- * each chain is offered, upward or downward as the queue's buffers go.
+ * a busy move stage, and a receive chain handed over at once, refill them for the next chain
+ * of its queue in the background ("Background refill" below); meanwhile start_ready admits
+ * that queue's next chain after a descriptor refill or beside a re-read of items it already
+ * holds, and another queue's chain at once. The page a queue's next buffer will need is
+ * translated ahead as each chain is offered, upward or downward as the queue's buffers go.
  *
  * The walker-to-mover seam (its output): h_valid/h_ready with the chain's VQ, direction, head,
  * segment bank, total length (TX: bytes to read; RX: capacity), data ASID and first segment
@@ -90,6 +90,7 @@ module vdpa_split_ring_walker
     input  wire logic                 start_rx,     // serve the offered received frame
     output wire logic                 start_ready,  // takes start_valid in this cycle
     output wire logic                 busy,         // walking, or refilling what it reads ahead
+    output wire logic                 walking,      // walking a chain (not in E_IDLE)
     output wire logic                 refilling,    // refilling what it reads ahead ...
     output wire logic [QW-1:0]        refill_vq,    // ... for this VQ (held until the next refill)
     output wire logic [QW-1:0]        vq,           // the VQ served (held until the next start)
@@ -248,7 +249,7 @@ typedef enum logic [1:0] {RF_IDLE, RF_PORT, RF_STORE} rfstate_t;
 rfstate_t     rf_state_reg;
 logic [QW-1:0] rf_vq_reg;          // the VQ it reads for (e_vq_reg at its start)
 logic         rf_desc_reg;         // descriptors (else avail entries)
-logic         rf_held_reg;         // avail entries read again from one already held
+logic         rf_held_reg;         // read again from the next chain's item, already held
 logic [15:0]  rf_base_reg;         // avail position of the first item read
 logic [3:0]   rf_n_reg;            // items read
 logic         rf_down_reg;         // descriptors in descending table order (head_run)
@@ -260,15 +261,16 @@ wire logic    rf_at_port = rf_state_reg == RF_PORT;
 // the VQ of the item at the walker's port: the refill's while it is there, else the walk's
 wire logic [QW-1:0] wp_vq = rf_at_port ? rf_vq_reg : e_vq_reg;
 
-assign busy = e_state_reg != E_IDLE || rf_state_reg != RF_IDLE;
+assign walking = e_state_reg != E_IDLE;
+assign busy = walking || rf_state_reg != RF_IDLE;
 assign refilling = rf_state_reg != RF_IDLE;
 assign refill_vq = rf_vq_reg;
 // (a refill of the walk's own queue: what the walk looks for may be on its way; not so for
 // entries read again from one held, where the walk's own entry is at hand)
 wire logic rf_own = refilling && rf_vq_reg == e_vq_reg && !rf_held_reg;
 assign start_ready = e_state_reg == E_IDLE &&
-                     (rf_state_reg == RF_IDLE ||
-                      (!start_rx && (start_vq == rf_vq_reg ? rf_desc_reg || rf_held_reg : !e_rx_reg)));
+                     (rf_state_reg == RF_IDLE || start_vq != rf_vq_reg || rf_desc_reg ||
+                      rf_held_reg);
 assign vq = e_vq_reg;
 assign rx = e_rx_reg;
 // (in E_START the head read ahead, which head_now takes into flight there)
@@ -610,25 +612,26 @@ wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : w_rd_desc[127:0];
 // Background refill. A chain waiting to be handed over (E_MOVE while the move stage is
 // busy) reads, for the next chain of its queue, the first thing that chain would read: the
 // avail entries from its position (when published and not held), else, those held, the head
-// descriptors from its head (when not held). The walk of that chain then finds them read
-// ahead, so on one queue the reads of the next walk overlap the data of the chain before it
-// instead of following it. (With the move stage idle the walker is what it waits for, and the
-// chain goes on at once: the next walk reads for itself.) They are read ahead exactly as the
-// walk itself reads ahead (published items only, kept and dropped alike); one that faults is
-// forgotten, and the chain that needs the item reads it and faults where a serial device
-// would. A TX chain handed over at once refills too when the scheduler asks for another
-// queue's TX chain next (rf_beside): that walk goes on beside the refill, so on several queues
-// the reads of one queue's next walk overlap the walks of the others. The refill keeps its
-// queue (rf_vq_reg; its reads carry that VQ, its port cache set is that VQ's). While a refill
-// runs (busy) the walker starts the next TX chain of the refill's queue only after a
-// descriptor refill, whose chain already holds its avail entry: that chain waits for it in
-// E_HEAD_CHK (rf_own), before it looks for its head's descriptor; or beside a refill of avail
-// entries read again from the next chain's, already held (rf_held_reg: its head is at hand,
-// and the entries read are the same published ones, whichever store comes last); after a
-// TX chain's refill it starts another queue's TX chain, whose walk needs nothing of it; any
-// item of a walk's waits for the port. After a receive chain nothing starts until the
-// refill's end, and the next received frame waits for it (busy keeps vdpa_vq_engine's
-// rxb_hold up, and the buffer offers no frame while a taken one is held).
+// descriptors from its head (when not held), else what would run out first (rf_pf_short,
+// rf_dpf_short below). The walk of that chain then finds them read ahead, so on one queue
+// the reads of the next walk overlap the data of the chain before it instead of following
+// it. They are read ahead exactly as the walk itself reads ahead (published items only, kept
+// and dropped alike); one that faults is forgotten, and the chain that needs the item reads
+// it and faults where a serial device would. A chain handed over at once refills too
+// (rf_beside) when it is a receive chain (the receive buffer offers the next frame as the
+// walk ends: vdpa_vq_engine's rxb_hold follows `walking`, not `busy`), or when the scheduler
+// asks for another queue's TX chain next: that walk goes on beside the refill, so the reads
+// of a queue's next walk overlap the walk before it, of the same queue or another. (A TX chain of the same queue handed over at once reads
+// for itself: its move stage is the pace there, and a refill at once measured no faster.)
+// The refill keeps its queue (rf_vq_reg; its reads carry that VQ, its port cache set is that
+// VQ's). While a refill runs (busy) the walker starts the next chain of the refill's queue
+// only after a descriptor refill, whose chain already holds its avail entry: that chain
+// waits for it in E_HEAD_CHK (rf_own), before it looks for its head's descriptor; or beside a
+// refill that reads again from the next chain's items, already held (rf_held_reg: avail
+// entries, its head at hand; or the run of head descriptors from its own, its descriptor at
+// hand; what is read is the same published items, whichever store comes last); a chain of
+// another queue it starts at once, whose walk needs nothing of the refill. Any item of a
+// walk's waits for the port.
 wire logic [15:0] rf_pos = w_avail + 16'd1;
 wire logic        rf_published = ctx_seen_ok && 16'(ctx_seen - w_avail) > 16'd1;
 wire logic [15:0] rf_pf_off = rf_pos - pf_base_reg[e_vq_reg];
@@ -649,14 +652,22 @@ wire logic [15:0] rf_dpf_end = dpf_base_reg[e_vq_reg] + 16'(dpf_cnt_reg[e_vq_reg
 wire logic        rf_pf_short = rf_dpf_hit && ctx_seen_ok &&
                                 16'(rf_pf_end - rf_dpf_end) < 16'(DPF_DESCS) &&
                                 16'(pf_span(ctx_seen, rf_pos, e_size)) > 16'(rf_pf_end - rf_pos);
-// what the refill reads: the next chain's head descriptors, else avail entries
-wire logic        rf_desc_go = rf_pf_hit && !rf_dpf_hit && 17'(rf_head) < e_size;
+// Both held, the next chain's head descriptor may be the last of the run held: the run is
+// then read again from it, with the heads after it, so the chain after the next finds its
+// descriptor held too and neither read waits in a walk (only if the run read would be longer
+// than that one descriptor). The avail entries' re-read comes first when both are short: the
+// run read after it may then be a whole one.
+wire logic        rf_dpf_short = rf_dpf_hit && 16'(rf_dpf_end - rf_pos) == 16'd1 && rf_span > 3'd1;
+// what the refill reads: the next chain's head descriptors (not held, or held and short), else
+// avail entries
 wire logic        rf_avail_go = rf_pf_hit ? rf_pf_short : rf_published;
+wire logic        rf_desc_go = rf_pf_hit && (!rf_dpf_hit || (rf_dpf_short && !rf_pf_short)) &&
+                               17'(rf_head) < e_size;
 // what the refill read is kept unless a command came while it was read
 wire logic        rf_keep = !rf_stale_reg || MUTANT == MUT_REFILL_KEEPS_STALE;  // mutant MUT_REFILL_KEEPS_STALE
 // the queue whose read-ahead the refill's result goes to: its own, not the walk's beside it
 wire logic [QW-1:0] rf_store_vq = (MUTANT == MUT_REFILL_WRONG_QUEUE) ? e_vq_reg : rf_vq_reg;  // mutant MUT_REFILL_WRONG_QUEUE
-wire logic        rf_beside = !e_rx_reg && start_valid && !start_rx && start_vq != e_vq_reg;
+wire logic        rf_beside = e_rx_reg || (start_valid && !start_rx && start_vq != e_vq_reg);
 wire logic        rf_go = rf_state_reg == RF_IDLE && e_state_reg == E_MOVE && h_valid &&
                           !ctx_change && !tr_flush &&
                           (!h_ready || rf_beside) && (rf_desc_go || rf_avail_go);
@@ -1120,7 +1131,7 @@ always_ff @(posedge clk) begin
             if (rf_go) begin
                 rf_vq_reg <= e_vq_reg;
                 rf_desc_reg <= rf_desc_go;
-                rf_held_reg <= !rf_desc_go && rf_pf_hit;
+                rf_held_reg <= rf_pf_hit && (rf_desc_go ? rf_dpf_hit : 1'b1);
                 rf_base_reg <= rf_pos;
                 rf_group_reg <= ctx_rgroup;
                 if (rf_desc_go) begin

@@ -310,6 +310,7 @@ wire logic back_idle = !ms_busy && !cs_busy && !nt_busy;
 // The walker's signals (vdpa_split_ring_walker below)
 // ---------------------------------------------------------------------------------------
 logic          w_busy;             // walking or refilling
+logic          w_walking;          // walking a chain
 logic          w_refilling;        // refilling what it reads ahead for w_refill_vq
 logic          w_start_ready;      // takes start_valid
 logic [QW-1:0] w_vq;
@@ -673,8 +674,10 @@ always_comb begin
     end
 end
 // the offered frame is the walker's from E_START until it is back in E_IDLE; the walker then
-// claims it for the move stage (which releases its slot once written) or takes it (dropped)
-assign rxb_hold = w_rx && w_busy;
+// claims it for the move stage (which releases its slot once written) or takes it (dropped).
+// A refill the walker goes on with after it (vdpa_split_ring_walker) does not hold the next
+// frame back: the walk of that frame starts beside the refill.
+assign rxb_hold = w_rx && w_walking;
 wire logic rx_vq_bad = 32'(rxb_vq) >= NVQ || rxq_bad[rxb_vq[QW-1:0]];
 wire logic rx_vq_ok = !rx_vq_bad && rxq_open[rxb_vq[QW-1:0]] &&
                       (rxb_fresh || q_pending[rxb_vq[QW-1:0]]);
@@ -800,6 +803,7 @@ vdpa_split_ring_walker #(
     .start_rx(sched_rx),
     .start_ready(w_start_ready),
     .busy(w_busy),
+    .walking(w_walking),
     .refilling(w_refilling),
     .refill_vq(w_refill_vq),
     .vq(w_vq),

@@ -212,12 +212,14 @@ class TB:
         goes on while the walker is busy (a refill): each cycle ``start_ready`` is sampled for
         one of this queue's TX chain, another queue's and a received frame, in turn
         (``ready``: (vq, rx, start_ready); start_valid stays low). ``offer_after``: cycles
-        from the start taken to the chain's first offer (h_valid). ``asks``: until the
+        from the start taken to the chain's first offer (h_valid); ``walk_reads``: the reads
+        the walk itself made, up to that offer (a refill's come after it). ``asks``: until the
         hand-off the scheduler asks for that VQ's TX chain (start_valid high; the walker,
         busy, takes nothing): another queue's makes the walker refill at the hand-off for
         the walk that would follow beside it, this queue's (0) does not. ``beside``: return
         as soon as the chain is handed over while a refill runs that admits this queue's next
-        TX chain (``beside`` in the record), so the next walk starts beside it. ``tr_stall``:
+        chain in the same direction (``beside`` in the record), so the next walk starts beside
+        it. ``tr_stall``:
         the IOTLB takes a request only in that share of cycles (at random), so a request may
         wait while another asks."""
         d = self.dut
@@ -295,11 +297,12 @@ class TB:
                 got["ready"].append((int(d.start_vq.value), int(d.start_rx.value),
                                      int(d.start_ready.value)))
                 if (beside and int(d.refilling.value) and int(d.start_ready.value) and
-                        (int(d.start_vq.value), int(d.start_rx.value)) == (0, 0)):
+                        (int(d.start_vq.value), int(d.start_rx.value)) == (0, int(rx))):
                     got["beside"] = True
                     break
             if int(d.h_valid.value) and offered is None:
                 offered = self.cycle
+                got["walk_reads"] = len(got["ar"])
             if int(d.h_valid.value) and int(d.h_ready.value):
                 assert got["hand"] is None, "the chain was handed over twice"
                 got["hand"] = {"head": int(d.head.value), "rx": int(d.rx.value),
@@ -568,8 +571,12 @@ async def test_read_ahead_across_chains(dut):
     after it take their heads with no avail-ring access. Heads in table order (h, h+1, ...,
     or h+7, h+6, ..., h): one descriptor read brings four heads, so eight chains make two;
     heads out of order: a read of one descriptor each. Heads in order whose chains go on
-    (NEXT) or are indirect still read their next descriptors and their tables. Every chain is
-    the model's."""
+    (NEXT) or are indirect still read their next descriptors and their tables. A receive
+    chain refills at its hand-off (test_refill_while_move_stage_busy), so its reads move to
+    the chain before: in table order, chain 2 reads the run again from chain 3's head, the
+    last held, with the three after it, and chain 5 from chain 6's with chain 7's, the last
+    published; out of order, each chain reads the next one's head. Every chain is the
+    model's."""
     tb, rng, base = await seeded(dut, "walker read-ahead")
     size = 64
     for rnd in range(6):
@@ -588,13 +595,18 @@ async def test_read_ahead_across_chains(dut):
             assert [o for o, _ in res] == ["handed"] * 8, res
             assert [tb.count(g, K_AVAIL) for _, g in res] == [2] + [0] * 7, \
                 (what, [g["ar"] for _, g in res])
-            assert [tb.count(g, K_DESC) for _, g in res] == [1, 0, 0, 0, 1, 0, 0, 0], \
+            # (chain, the first of the heads its read brings, how many)
+            runs_read = [(0, 0, 4), (2, 3, 4), (5, 6, 2)] if rx else [(0, 0, 4), (4, 4, 4)]
+            want = [0] * 8
+            for k, _, _ in runs_read:
+                want[k] = 1
+            assert [tb.count(g, K_DESC) for _, g in res] == want, \
                 (what, [g["ar"] for _, g in res])
-            for k in (0, 4):
+            for k, first, n in runs_read:
                 (_, addr, beats), = [a for a in res[k][1]["ar"] if a[0] == K_DESC]
-                lo = min(heads[k:k + 4])
+                lo = min(heads[first:first + n])
                 assert addr <= DESC + 16 * lo and \
-                    addr + beats * tb.beat >= DESC + 16 * (lo + 4), (what, k, addr, beats)
+                    addr + beats * tb.beat >= DESC + 16 * (lo + n), (what, k, addr, beats)
         elif rnd % 3 == 1:
             # no head follows the one before it in the table
             heads = rng.sample(range(0, size, 2), 8)
@@ -605,9 +617,13 @@ async def test_read_ahead_across_chains(dut):
             assert [o for o, _ in res] == ["handed"] * 8, res
             assert [tb.count(g, K_AVAIL) for _, g in res] == [2] + [0] * 7, what
             descs = [[a for a in g["ar"] if a[0] == K_DESC] for _, g in res]
-            assert all(len(d) == 1 and d[0][1] <= DESC + 16 * h and
-                       d[0][1] + d[0][2] * tb.beat < DESC + 16 * h + 16 + tb.beat
-                       for d, h in zip(descs, heads, strict=True)), (what, heads, descs)
+            # the heads whose descriptor each chain reads: its own, or (RX) the next one's
+            want_heads = [heads[0:2] if k == 0 else heads[k + 1:k + 2]
+                          for k in range(8)] if rx else [[h] for h in heads]
+            assert all(len(d) == len(hs) and all(
+                a <= DESC + 16 * h and a + beats * tb.beat < DESC + 16 * h + 16 + tb.beat
+                for (_, a, beats), h in zip(d, hs, strict=True))
+                for d, hs in zip(descs, want_heads, strict=True)), (what, heads, descs)
         else:
             # h, h+1, h+2, h+3 read ahead together; h+1 chains on to a descriptor outside
             # them, h+2 is an indirect table of n
@@ -637,24 +653,26 @@ async def test_read_ahead_across_chains(dut):
 @cocotb.test()
 async def test_refill_while_move_stage_busy(dut):
     """A chain whose hand-off waits (the move stage busy) reads, for the next chain of its
-    queue, what that chain would read first, and that chain then reads nothing itself; with
-    both held, the avail entries again from the next chain's when those held would run out
-    before the next run of four descriptors. Heads in table order, twelve published: the
-    descriptors of chains 4..7 are read with chain 3, then the avail entries from chain 4's
-    (the entries held, 0..7, end where the descriptors held, 4..7, end: the next run of
-    four could not be read whole), and the descriptors of chains 8..11 with chain 7
-    (their heads held). Out of order: each chain's 16-byte head descriptor is read with the
-    chain before it. Every chain is the model's. With the hand-off a cycle after the offer
-    the refill outlives its chain: meanwhile start_ready takes this queue's next TX chain
-    only after a descriptor refill or beside a re-read of avail entries it holds (not during
-    an avail refill of entries not held), another queue's TX chain after either, a received
-    frame never; so one refill a chain: chain 3 the descriptors, chain 4 the entries from
-    chain 5's, chain 7 the descriptors of 8..11. A tr_flush or ctx_change pulse while the
-    refill is at the port drops what it read: the next chain reads its entries and
+    queue, what that chain would read first, and that chain then reads nothing itself. With
+    both held it reads again, from the next chain's, what would otherwise run out: the avail
+    entries when those held end less than a run of four descriptors after the descriptors
+    held (and more are published), else the head descriptors when the next chain's is the
+    last of the run held (and its run is longer than that one). Heads in table order, twelve
+    published: chain 2 reads the run again from chain 3's head (3..6) and then the entries
+    from chain 3's (3..10), chain 5 the run from chain 6's and the entries from chain 6's (to
+    11, the last published), chain 8 the run from chain 9's (9..11). Out of order: each
+    chain's 16-byte head descriptor is read with the chain before it. Every chain is the
+    model's. With the hand-off a cycle after the offer the refill outlives its chain, one
+    refill a chain: chain 2 the run from chain 3's, chain 3 the entries from chain 4's, chain
+    5 the run from chain 6's, chain 8 from chain 9's; each reads again what is held, so it
+    admits the next chain of its queue (which finds its own items held), another queue's,
+    and a received frame, whose walks go on beside it. A tr_flush or ctx_change pulse while
+    the refill is at the port drops what it read: the next chain reads its entries and
     descriptors itself, unless its chain still waits and refills again. A receive chain
-    refills as a transmit one does. With the move stage never busy, a TX chain refills at
-    its hand-off only while the scheduler asks for another queue's TX chain (whose walk
-    would go on beside the refill); else the next walk reads for itself."""
+    refills as a transmit one does, and also at a hand-off at once. With the move stage never
+    busy, a TX chain refills at its hand-off only while the scheduler asks for another
+    queue's TX chain (whose walk would go on beside the refill); else the next walk reads for
+    itself."""
     tb, rng, base = await seeded(dut, "walker refill")
     size = 64
 
@@ -685,22 +703,26 @@ async def test_refill_while_move_stage_busy(dut):
         lo, hi = DESC + 16 * first, DESC + 16 * (first + n)
         return addr <= lo and hi <= addr + beats * tb.beat < hi + tb.beat
 
+    # reads of each kind by chain, with the move stage holding every chain (held) or taking
+    # it a cycle after its offer (one refill a chain)
+    want_desc = [1, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0]
+    want_avail_held = [2, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    want_avail_quick = [2, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
     last, heads = fresh(12, True)
     res = await run_chains(tb, size, last, False, 12, f"seed {base} in order", hold=40)
-    want = [1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]
-    assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
-    assert reads(res, K_AVAIL) == [2, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], [g["ar"] for _, g in res]
-    # chain 3's entry read comes after its descriptor read, from chain 4's entry
-    assert [a[0] for a in res[3][1]["ar"]] == [K_DESC, K_AVAIL], res[3][1]["ar"]
-    assert covers(res[3][1], heads[4], 4) and covers(res[7][1], heads[8], 4), \
-        [g["ar"] for _, g in res]
+    assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
+    assert reads(res, K_AVAIL) == want_avail_held, [g["ar"] for _, g in res]
+    # chain 2's entry read comes after its run's, from chain 3's entry
+    assert [a[0] for a in res[2][1]["ar"]] == [K_DESC, K_AVAIL], res[2][1]["ar"]
+    assert covers(res[2][1], heads[3], 4) and covers(res[5][1], heads[6], 4) and \
+        covers(res[8][1], heads[9], 3), [g["ar"] for _, g in res]
 
-    # the same heads handed out downwards: each refill reads its four from the lowest
+    # the same heads handed out downwards: each refill reads its run from the lowest
     last, heads = fresh(12, True, down=True)
     res = await run_chains(tb, size, last, False, 12, f"seed {base} descending", hold=40)
-    assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
-    assert covers(res[3][1], heads[7], 4) and covers(res[7][1], heads[11], 4), \
-        [g["ar"] for _, g in res]
+    assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
+    assert covers(res[2][1], heads[6], 4) and covers(res[5][1], heads[9], 4) and \
+        covers(res[8][1], heads[11], 3), [g["ar"] for _, g in res]
 
     last, heads = fresh(8, False)
     res = await run_chains(tb, size, last, False, 8, f"seed {base} out of order", hold=40)
@@ -711,48 +733,50 @@ async def test_refill_while_move_stage_busy(dut):
     # the hand-off a cycle after the offer: the refill outlives its chain
     last, heads = fresh(12, True)
     res = await run_chains(tb, size, last, False, 12, f"seed {base} quick hand-off", hold=1)
-    assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
-    assert reads(res, K_AVAIL) == [2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [g["ar"] for _, g in res]
+    assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
+    assert reads(res, K_AVAIL) == want_avail_quick, [g["ar"] for _, g in res]
     for k, g in enumerate(g for _, g in res):
         ready = g["ready"]
-        if k not in (3, 4, 7):
+        if k not in (2, 3, 5, 8):
             assert not ready, (k, ready)
             continue
-        # a descriptor refill (chains 3 and 7) admits the queue's next TX chain, and so does
-        # chain 4's avail refill: it reads the entries again from chain 5's, which chain 0's
-        # read already holds, so chain 5's head is at hand (a refill of an entry not held
-        # would admit it only at its end); either admits another queue's TX chain (its walk
-        # goes on beside the refill), never a received frame
-        same = [r for vq, rx, r in ready if (vq, rx) == (0, 0)]
-        other = [r for vq, rx, r in ready if (vq, rx) == (1, 0)]
-        assert same and all(r == 1 for r in same), (k, ready)
-        assert other and all(r == 1 for r in other), (k, ready)
-        assert all(r == 0 for vq, rx, r in ready if rx), (k, ready)
+        # every refill here reads again from the next chain's item, held: its head (chain 3's
+        # re-read of the entries) or its head descriptor (the others' runs) is at hand, so
+        # the walk beside the refill needs nothing of it, and any queue's chain is admitted
+        for probe in ((0, 0), (1, 0), (0, 1)):
+            seen = [r for vq, rx, r in ready if (vq, rx) == probe]
+            assert seen and all(r == 1 for r in seen), (k, probe, ready)
 
-    # a command while chain 3's refill is at the port: with the hand-off a cycle later,
-    # chain 4 reads its entries and descriptors itself; with the move stage still busy,
-    # chain 3 refills again from the avail entries on
+    # a command while chain 2's refill is at the port: with the hand-off a cycle later,
+    # chain 3 reads its entries and descriptors itself (3..6) and chain 5 reads the run
+    # again from chain 6's; with the move stage still busy, chain 2 refills again, the
+    # entries from chain 3's (not held now), then their run
     for pulse in DROP_ALL:
         last, heads = fresh(8, True)
         res = await run_chains(tb, size, last, False, 8, f"seed {base} {pulse} in the refill",
-                               hold=1, late_drops={3: (pulse,)})
-        assert reads(res, K_DESC) == [1, 0, 0, 1, 1, 0, 0, 0], [g["ar"] for _, g in res]
-        assert reads(res, K_AVAIL) == [2, 0, 0, 0, 1, 0, 0, 0], [g["ar"] for _, g in res]
+                               hold=1, late_drops={2: (pulse,)})
+        assert reads(res, K_DESC) == [1, 0, 1, 1, 0, 1, 0, 0], [g["ar"] for _, g in res]
+        assert reads(res, K_AVAIL) == [2, 0, 0, 1, 0, 0, 0, 0], [g["ar"] for _, g in res]
         last, heads = fresh(8, True)
         res = await run_chains(tb, size, last, False, 8, f"seed {base} {pulse} in the refill",
-                               hold=40, late_drops={3: (pulse,)})
-        assert reads(res, K_DESC) == [1, 0, 0, 2, 0, 0, 0, 0], [g["ar"] for _, g in res]
-        assert reads(res, K_AVAIL) == [2, 0, 0, 1, 0, 0, 0, 0], [g["ar"] for _, g in res]
+                               hold=40, late_drops={2: (pulse,)})
+        assert reads(res, K_DESC) == [1, 0, 2, 0, 0, 1, 0, 0], [g["ar"] for _, g in res]
+        assert reads(res, K_AVAIL) == [2, 0, 1, 0, 0, 0, 0, 0], [g["ar"] for _, g in res]
 
     last, heads = fresh(12, True, rx=True)
     res = await run_chains(tb, size, last, True, 12, f"seed {base} RX", hold=40)
-    assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
+    assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
+    assert reads(res, K_AVAIL) == want_avail_held, [g["ar"] for _, g in res]
 
-    # the move stage never busy: with the scheduler asking for nothing or for this queue's
-    # next chain, each walk reads its own descriptors, four heads a read; asking for another
-    # queue's TX chain, the chain refills at its hand-off as one that waits does (the
-    # descriptors of chains 4..7 with chain 3, of 8..11 with chain 7), and the entries from
-    # chain 5's with chain 4
+    # the move stage never busy: a receive chain refills at its hand-off all the same (the
+    # next received frame's walk goes on beside it), one refill a chain as with the hand-off
+    # a cycle late; a TX chain, with the scheduler asking for nothing or for this queue's
+    # next chain, does not: each walk reads its own descriptors, four heads a read; asking
+    # for another queue's TX chain, it refills as a receive chain does
+    last, heads = fresh(12, True, rx=True)
+    res = await run_chains(tb, size, last, True, 12, f"seed {base} RX at once")
+    assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
+    assert reads(res, K_AVAIL) == want_avail_quick, [g["ar"] for _, g in res]
     for asks in (None, 0):
         last, heads = fresh(12, True)
         res = await run_chains(tb, size, last, False, 12, f"seed {base} asks {asks}", asks=asks)
@@ -760,37 +784,40 @@ async def test_refill_while_move_stage_busy(dut):
             (asks, [g["ar"] for _, g in res])
     last, heads = fresh(12, True)
     res = await run_chains(tb, size, last, False, 12, f"seed {base} asks 1", asks=1)
-    assert reads(res, K_DESC) == want, [g["ar"] for _, g in res]
-    assert reads(res, K_AVAIL) == [2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [g["ar"] for _, g in res]
-    assert covers(res[3][1], heads[4], 4) and covers(res[7][1], heads[8], 4), \
-        [g["ar"] for _, g in res]
+    assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
+    assert reads(res, K_AVAIL) == want_avail_quick, [g["ar"] for _, g in res]
+    assert covers(res[2][1], heads[3], 4) and covers(res[5][1], heads[6], 4) and \
+        covers(res[8][1], heads[9], 3), [g["ar"] for _, g in res]
 
 
 @cocotb.test()
 async def test_walks_beside_a_refill(dut):
-    """A TX chain started while the background refill of its own queue is still at the port
-    (after a descriptor refill, or beside a re-read of avail entries it already holds) walks
-    exactly as the model's, with the IOTLB taking a request only now and then, so that the
-    refill's translation may wait while the walk's buffer page asks. Rounds of twelve
-    chains, heads in table order, each buffer on a page no chain used before (every walk
-    misses in the buffer cache), a tr_flush at the fourth and eighth (the port's cache is
-    emptied, so the refill after it translates too); the move stage takes each chain a cycle
-    after its offer, and the next walk starts as soon as the refill admits it. At least one
-    chain a round starts beside a refill. A walk whose item did not wait for the refill's to
+    """A chain started while the background refill of its own queue is still at the port
+    (after a descriptor refill, or beside a re-read of avail entries or head descriptors it
+    already holds) walks exactly as the model's, with the IOTLB taking a request only now and
+    then, so that the refill's translation may wait while the walk's buffer page asks.
+    Rounds of twelve chains, TX and RX in turn, heads in table order, each buffer on a page
+    no chain used before (every walk misses in the buffer cache), a tr_flush at the fourth
+    and eighth (the port's cache is emptied, so the refill after it translates too); the
+    move stage takes each TX chain a cycle after its offer and each receive chain at once
+    (it refills all the same), and the next walk starts as soon as the refill admits it. At
+    least one chain a round starts beside a refill. A walk whose item did not wait for the refill's to
     leave the shared port (E_PORT taking the refill's done as its own) fails here and nowhere
     else in this bench. (Whether a starting walk waits for a refill at all is a matter of
     pace, not of what it reads: an item a walk needs that is not held yet it reads itself.)"""
     tb, rng, base = await seeded(dut, "walk beside a refill")
     size, n = 16, 12
-    for rnd in range(6):
+    for rnd in range(8):
+        rx = rnd % 2 == 1
         last = (rng.randrange(1 << 10) * size + rng.randrange(size - n + 1)) & 0xFFFF
         h = rng.randrange(size - n + 1)
         heads = [h + k for k in range(n)]
         for k, i in enumerate(heads):
             tb.desc(tb.areas[0], i, BUFS + PAGE * (n * rnd + k) + rng.randrange(PAGE - 0x40),
-                    rng.choice([64, 76, 1500]), 0, 0)
+                    rng.choice([64, 76, 1500]), VRING_DESC_F_WRITE if rx else 0, 0)
         tb.publish(size, last, heads)
-        res = await run_chains(tb, size, last, False, n, f"seed {base} round {rnd}", hold=1,
+        res = await run_chains(tb, size, last, rx, n, f"seed {base} round {rnd}",
+                               hold=0 if rx else 1,
                                drops={4: ("tr_flush",), 8: ("tr_flush",)}, beside=True,
                                tr_stall=0.5)
         assert [o for o, _ in res] == ["handed"] * n, (base, rnd, res)
@@ -869,9 +896,10 @@ async def test_read_ahead_chain_walk_cycles(dut):
     last checked) is offered to the move stage four cycles after its start is taken: one
     cycle each in E_START (its head, read ahead, checked and taken into flight there),
     E_DESC_CHK and E_BUF_XL (the cached piece, the buffer's last: handed over from there,
-    with no E_NEXT), then E_MOVE. A chain that reads or translates takes longer. TX and RX,
-    eight chains with heads in table order and their buffers in one page, so most need
-    nothing; every chain is the model's."""
+    with no E_NEXT), then E_MOVE. A chain that reads or translates takes longer (the reads
+    counted are the walk's own, up to its offer: a receive chain's refill at its hand-off is
+    not). TX and RX, eight chains with heads in table order and their buffers in one page,
+    so most need nothing; every chain is the model's."""
     tb, rng, base = await seeded(dut, "read-ahead walk cycles")
     size = 16
     for rx in (False, True):
@@ -883,10 +911,11 @@ async def test_read_ahead_chain_walk_cycles(dut):
         tb.publish(size, 0, [first + k for k in range(8)])
         res = await run_chains(tb, size, 0, rx, 8, f"seed {base} rx={rx} in one page")
         assert [o for o, _ in res] == ["handed"] * 8, res
-        quiet = [not g["ar"] and not g["tr"] for _, g in res]
+        quiet = [not g["walk_reads"] and not g["tr"] for _, g in res]
         after = [g["offer_after"] for _, g in res]
-        # chain 0 reads and translates everything, and chain 4 reads the descriptors of 4..7;
-        # the others need nothing (at least five of eight, whatever the random ahead)
+        # chain 0 reads and translates everything, and TX chain 4 reads the descriptors of
+        # 4..7 (RX chain 2 refills them behind it); the others need nothing (at least five of
+        # eight, whatever the random ahead)
         assert sum(quiet) >= 5, (base, rx, quiet, after)
         assert all(a == 4 for a, q in zip(after, quiet, strict=True) if q), (base, rx, quiet, after)
         assert all(a > 4 for a, q in zip(after, quiet, strict=True) if not q), \
