@@ -632,8 +632,16 @@ wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : w_rd_desc[127:0];
 // hand; what is read is the same published items, whichever store comes last); a chain of
 // another queue it starts at once, whose walk needs nothing of the refill. Any item of a
 // walk's waits for the port.
-wire logic [15:0] rf_pos = w_avail + 16'd1;
-wire logic        rf_published = ctx_seen_ok && 16'(ctx_seen - w_avail) > 16'd1;
+// A refill the hand-off's cycle could not start (the one before still storing) starts in the
+// E_IDLE cycles after it instead, for the same next chain (rf_late_reg, rf_late_pos_reg),
+// once the refill before it has stored what it read: on one receive queue the refill takes
+// about as long as a walk, and one missed would leave the chain after it to read for itself.
+logic         rf_late_reg;
+logic [15:0]  rf_late_pos_reg;
+wire logic    rf_late = rf_late_reg && e_state_reg == E_IDLE;
+// the next chain's avail position (ctx_seen covers it or it is not published yet)
+wire logic [15:0] rf_pos = rf_late ? rf_late_pos_reg : w_avail + 16'd1;
+wire logic        rf_published = ctx_seen_ok && ctx_seen != rf_pos;
 wire logic [15:0] rf_pf_off = rf_pos - pf_base_reg[e_vq_reg];
 wire logic        rf_pf_hit = rf_pf_off < 16'(pf_held);
 wire logic [15:0] rf_head = pf_data_reg[e_vq_reg][16 * 32'(rf_pf_off[2:0]) +: 16];
@@ -668,9 +676,10 @@ wire logic        rf_keep = !rf_stale_reg || MUTANT == MUT_REFILL_KEEPS_STALE;  
 // the queue whose read-ahead the refill's result goes to: its own, not the walk's beside it
 wire logic [QW-1:0] rf_store_vq = (MUTANT == MUT_REFILL_WRONG_QUEUE) ? e_vq_reg : rf_vq_reg;  // mutant MUT_REFILL_WRONG_QUEUE
 wire logic        rf_beside = e_rx_reg || (start_valid && !start_rx && start_vq != e_vq_reg);
-wire logic        rf_go = rf_state_reg == RF_IDLE && e_state_reg == E_MOVE && h_valid &&
-                          !ctx_change && !tr_flush &&
-                          (!h_ready || rf_beside) && (rf_desc_go || rf_avail_go);
+wire logic        rf_want = !ctx_change && !tr_flush && (rf_desc_go || rf_avail_go);
+wire logic        rf_go = rf_state_reg == RF_IDLE && rf_want &&
+                          ((e_state_reg == E_MOVE && h_valid && (!h_ready || rf_beside)) ||
+                           (rf_late && !w_abandon));
 
 // The completion's items known to translate for writing: per VQ, used.idx and the page the
 // last checked used element lies in. A chain whose element is in that page skips the
@@ -1125,6 +1134,15 @@ always_ff @(posedge clk) begin
     end
 
     // the background refill (rf_go)
+    // a chain handed over at once whose refill waits for the one before to end; dropped as the
+    // next walk starts, and by any command (what it would read is then read by the walk)
+    if (e_state_reg == E_MOVE && h_valid && h_ready && rf_beside &&
+            rf_state_reg != RF_IDLE) begin
+        rf_late_reg <= 1'b1;
+        rf_late_pos_reg <= w_avail + 16'd1;
+    end else if (e_state_reg != E_IDLE || rf_go || ctx_change || tr_flush) begin
+        rf_late_reg <= 1'b0;
+    end
     case (rf_state_reg)
         RF_IDLE: begin
             rf_stale_reg <= 1'b0;
@@ -1201,6 +1219,7 @@ always_ff @(posedge clk) begin
         e_state_reg <= E_IDLE;
         rf_state_reg <= RF_IDLE;
         rf_held_reg <= 1'b0;
+        rf_late_reg <= 1'b0;
         bt_wait_reg <= 1'b0;
         // (no stride known: the page after the chain's end, as for a queue going up)
         c_down_reg <= 1'b0;
