@@ -200,7 +200,9 @@ typedef enum logic [4:0] {
     E_PROBE_IDX, E_MOVE,
     E_DONE, E_FAULT, E_RX_DROP,
     // the walker's ring-item port reads, writes or checks one item; back to e_ret_reg
-    E_PORT
+    E_PORT,
+    // the chain's avail entry is not held, and a refill of its queue that may bring it runs
+    E_AVAIL_WAIT
 } estate_t;
 
 estate_t      e_state_reg, e_ret_reg;
@@ -265,9 +267,6 @@ assign walking = e_state_reg != E_IDLE;
 assign busy = walking || rf_state_reg != RF_IDLE;
 assign refilling = rf_state_reg != RF_IDLE;
 assign refill_vq = rf_vq_reg;
-// (a refill of the walk's own queue: what the walk looks for may be on its way; not so for
-// entries read again from one held, where the walk's own entry is at hand)
-wire logic rf_own = refilling && rf_vq_reg == e_vq_reg && !rf_held_reg;
 assign start_ready = e_state_reg == E_IDLE &&
                      (rf_state_reg == RF_IDLE || start_vq != rf_vq_reg || rf_desc_reg ||
                       rf_held_reg);
@@ -631,7 +630,11 @@ wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : w_rd_desc[127:0];
 // entries, its head at hand; or the run of head descriptors from its own, its descriptor at
 // hand; what is read is the same published items, whichever store comes last); a chain of
 // another queue it starts at once, whose walk needs nothing of the refill. Any item of a
-// walk's waits for the port.
+// walk's waits for the port. A walk of the refill's queue that needs an item it does not
+// hold, of the kind the refill reads, waits for the refill's end (rf_own for a head
+// descriptor, E_AVAIL_WAIT for an avail entry) and then takes it held or reads it: reading it
+// at once would only queue behind the refill at the port and read it twice (behind a host
+// that answers reads 100 cycles late that cost a receive chain up to 200 cycles).
 // A refill the hand-off's cycle could not start (the one before still storing) starts in the
 // E_IDLE cycles after it instead, for the same next chain (rf_late_reg, rf_late_pos_reg),
 // once the refill before it has stored what it read: on one receive queue the refill takes
@@ -699,6 +702,13 @@ wire logic        cpl_known = cpl_ok_reg[e_vq_reg] && w_elem_in_page &&
 // in flight for `head`, which is that entry's then), and a chain whose last buffer's last
 // piece is in and whose completion is known to translate (cpl_known) is handed over without
 // E_NEXT, which would find no NEXT flag and no E2BIG (this piece the last segment that fits)
+// A refill of the walk's own queue may bring what the walk looks for next and does not hold:
+// the walk waits for it then (rf_own: a descriptor refill, the head's descriptor not held;
+// rf_own_avail: an avail refill, the chain's entry not held) rather than read it again itself
+// once the port is free. What it holds it takes at once, beside any refill.
+wire logic rf_mine = refilling && rf_vq_reg == e_vq_reg;
+wire logic rf_own = rf_mine && rf_desc_reg && !dpf_hit;
+wire logic rf_own_avail = rf_mine && !rf_desc_reg;
 wire logic start_fast = e_state_reg == E_START && e_known && pf_hit && !rf_own;
 wire logic head_chk_now = start_fast || (e_state_reg == E_HEAD_CHK && !rf_own);
 wire logic head_bad = 17'(w_head) >= e_size;
@@ -784,7 +794,7 @@ always_ff @(posedge clk) begin
                 m_iova_reg <= avail_entry;
                 m_len_reg <= 7'({pf_span(ctx_seen, w_avail, e_size), 1'b0});
                 e_ret_reg <= E_HEAD_CHK;
-                e_state_reg <= pf_hit ? E_HEAD_CHK : E_PORT;
+                e_state_reg <= pf_hit ? E_HEAD_CHK : rf_own_avail ? E_AVAIL_WAIT : E_PORT;
             end else begin
                 // avail.idx (virtio 1.2 §2.7.6)
                 m_iova_reg <= avail_idx_iova(ctx_drv);
@@ -826,6 +836,14 @@ always_ff @(posedge clk) begin
                 e_pf_head_reg <= pf_head;
                 e_pf_n_reg <= pf_span(m_rshift, w_avail, e_size);
                 e_ret_reg <= E_HEAD_CHK;
+                e_state_reg <= pf_hit ? E_HEAD_CHK : E_PORT;
+            end
+        end
+        E_AVAIL_WAIT: begin
+            // its queue's refill has ended: the entry read ahead, or read now (as E_START)
+            if (!rf_own_avail) begin
+                e_pf_reg <= pf_hit;
+                e_pf_head_reg <= pf_head;
                 e_state_reg <= pf_hit ? E_HEAD_CHK : E_PORT;
             end
         end
