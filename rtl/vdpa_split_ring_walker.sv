@@ -620,8 +620,9 @@ wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : w_rd_desc[127:0];
 // (rf_beside) when it is a receive chain (the receive buffer offers the next frame as the
 // walk ends: vdpa_vq_engine's rxb_hold follows `walking`, not `busy`), or when the scheduler
 // asks for another queue's TX chain next: that walk goes on beside the refill, so the reads
-// of a queue's next walk overlap the walk before it, of the same queue or another. (A TX chain of the same queue handed over at once reads
-// for itself: its move stage is the pace there, and a refill at once measured no faster.)
+// of a queue's next walk overlap the walk before it, of the same queue or another. (A TX
+// chain of the same queue handed over at once reads for itself: its move stage is the pace
+// there, and a refill at once measured no faster.)
 // The refill keeps its queue (rf_vq_reg; its reads carry that VQ, its port cache set is that
 // VQ's). While a refill runs (busy) the walker starts the next chain of the refill's queue
 // only after a descriptor refill, whose chain already holds its avail entry: that chain
