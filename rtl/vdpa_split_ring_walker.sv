@@ -259,6 +259,7 @@ logic         rf_stale_reg;        // a VQ or IOTLB command came while it was re
 logic [7:0]   rf_group_reg;        // its item for the port
 logic [63:0]  rf_iova_reg;
 logic [6:0]   rf_len_reg;
+logic [127:0] rf_kept_reg;         // a run read on: the held descriptor it is stored behind
 wire logic    rf_at_port = rf_state_reg == RF_PORT;
 // the VQ of the item at the walker's port: the refill's while it is there, else the walk's
 wire logic [QW-1:0] wp_vq = rf_at_port ? rf_vq_reg : e_vq_reg;
@@ -665,10 +666,15 @@ wire logic        rf_pf_short = rf_dpf_hit && ctx_seen_ok &&
                                 16'(rf_pf_end - rf_dpf_end) < 16'(DPF_DESCS) &&
                                 16'(pf_span(ctx_seen, rf_pos, e_size)) > 16'(rf_pf_end - rf_pos);
 // Both held, the next chain's head descriptor may be the last of the run held: the run is
-// then read again from it, with the heads after it, so the chain after the next finds its
-// descriptor held too and neither read waits in a walk (only if the run read would be longer
-// than that one descriptor). The avail entries' re-read comes first when both are short: the
+// then read on from the heads after it and stored behind that descriptor, kept (rf_kept_reg),
+// as a run from the next chain's, so the chain after the next finds its descriptor held too
+// and neither read waits in a walk (only if the next heads follow it in the table). No byte
+// is read twice: on a bus the descriptors fill (TX at DATA_W 64) reading the held one again
+// cost half a cycle a chain. The avail entries' re-read comes first when both are short: the
 // run read after it may then be a whole one.
+// what a descriptor refill read, in avail order (read on: all but the kept one)
+wire logic [8*WALK_ITEM-1:0] rf_rd_desc =
+    run_in_avail_order(wp_rdata, 3'(rf_n_reg) - 3'(rf_held_reg), rf_down_reg);
 wire logic        rf_dpf_short = rf_dpf_hit && 16'(rf_dpf_end - rf_pos) == 16'd1 && rf_span > 3'd1;
 // what the refill reads: the next chain's head descriptors (not held, or held and short), else
 // avail entries
@@ -1176,6 +1182,14 @@ always_ff @(posedge clk) begin
                     rf_down_reg <= rf_run[3];
                     rf_iova_reg <= desc_iova(ctx_desc, run_start(rf_head, rf_run));
                     rf_len_reg <= 7'(16 * 32'(rf_span));
+                    if (rf_dpf_hit) begin
+                        // read on from the head after the held one (its table neighbour: the
+                        // run's lowest when it goes down)
+                        rf_kept_reg <= dpf_data_reg[e_vq_reg][128 * 32'(rf_dpf_off[1:0]) +: 128];
+                        rf_iova_reg <= desc_iova(ctx_desc, rf_run[3] ? run_start(rf_head, rf_run) :
+                                                                       rf_head + 16'd1);
+                        rf_len_reg <= 7'(16 * (32'(rf_span) - 1));
+                    end
                 end else begin
                     rf_n_reg <= pf_span(ctx_seen, rf_pos, e_size);
                     rf_iova_reg <= avail_entry_iova(ctx_drv, e_size, rf_pos);
@@ -1200,7 +1214,9 @@ always_ff @(posedge clk) begin
                 dpf_valid_reg[rf_store_vq] <= 1'b1;
                 dpf_base_reg[rf_store_vq] <= rf_base_reg;
                 dpf_cnt_reg[rf_store_vq] <= 3'(rf_n_reg);
-                dpf_data_reg[rf_store_vq] <= run_in_avail_order(wp_rdata, 3'(rf_n_reg), rf_down_reg);
+                dpf_data_reg[rf_store_vq] <= rf_held_reg ?
+                                             {rf_rd_desc[8*WALK_ITEM-129:0], rf_kept_reg} :
+                                             rf_rd_desc;
             end else if (rf_keep) begin
                 pf_valid_reg[rf_store_vq] <= 1'b1;
                 pf_base_reg[rf_store_vq] <= rf_base_reg;

@@ -573,10 +573,9 @@ async def test_read_ahead_across_chains(dut):
     heads out of order: a read of one descriptor each. Heads in order whose chains go on
     (NEXT) or are indirect still read their next descriptors and their tables. A receive
     chain refills at its hand-off (test_refill_while_move_stage_busy), so its reads move to
-    the chain before: in table order, chain 2 reads the run again from chain 3's head, the
-    last held, with the three after it, and chain 5 from chain 6's with chain 7's, the last
-    published; out of order, each chain reads the next one's head. Every chain is the
-    model's."""
+    the chain before: in table order, chain 2 reads on past chain 3's head, the last held,
+    the three after it, and chain 5 reads chain 7's, the last published; out of order, each
+    chain reads the next one's head. Every chain is the model's."""
     tb, rng, base = await seeded(dut, "walker read-ahead")
     size = 64
     for rnd in range(6):
@@ -596,7 +595,7 @@ async def test_read_ahead_across_chains(dut):
             assert [tb.count(g, K_AVAIL) for _, g in res] == [2] + [0] * 7, \
                 (what, [g["ar"] for _, g in res])
             # (chain, the first of the heads its read brings, how many)
-            runs_read = [(0, 0, 4), (2, 3, 4), (5, 6, 2)] if rx else [(0, 0, 4), (4, 4, 4)]
+            runs_read = [(0, 0, 4), (2, 4, 3), (5, 7, 1)] if rx else [(0, 0, 4), (4, 4, 4)]
             want = [0] * 8
             for k, _, _ in runs_read:
                 want[k] = 1
@@ -656,15 +655,16 @@ async def test_refill_while_move_stage_busy(dut):
     queue, what that chain would read first, and that chain then reads nothing itself. With
     both held it reads again, from the next chain's, what would otherwise run out: the avail
     entries when those held end less than a run of four descriptors after the descriptors
-    held (and more are published), else the head descriptors when the next chain's is the
-    last of the run held (and its run is longer than that one). Heads in table order, twelve
-    published: chain 2 reads the run again from chain 3's head (3..6) and then the entries
-    from chain 3's (3..10), chain 5 the run from chain 6's and the entries from chain 6's (to
-    11, the last published), chain 8 the run from chain 9's (9..11). Out of order: each
+    held (and more are published), else the head descriptors after the next chain's when
+    its is the last of the run held (and the next heads follow it in the table: that one is
+    kept, not read again). Heads in table order, twelve published: chain 2 reads the run on
+    past chain 3's head (4..6) and then the entries from chain 3's (3..10), chain 5 the run
+    past chain 6's (7..9) and the entries from chain 6's (to 11, the last published), chain
+    8 the run past chain 9's (10, 11). Out of order: each
     chain's 16-byte head descriptor is read with the chain before it. Every chain is the
     model's. With the hand-off a cycle after the offer the refill outlives its chain, one
-    refill a chain: chain 2 the run from chain 3's, chain 3 the entries from chain 4's, chain
-    5 the run from chain 6's, chain 8 from chain 9's; each reads again what is held, so it
+    refill a chain: chain 2 the run past chain 3's, chain 3 the entries from chain 4's, chain
+    5 the run past chain 6's, chain 8 past chain 9's; each reads again what is held, so it
     admits the next chain of its queue (which finds its own items held), another queue's,
     and a received frame, whose walks go on beside it. A tr_flush or ctx_change pulse while
     the refill is at the port drops what it read: the next chain reads its entries and
@@ -712,17 +712,18 @@ async def test_refill_while_move_stage_busy(dut):
     res = await run_chains(tb, size, last, False, 12, f"seed {base} in order", hold=40)
     assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
     assert reads(res, K_AVAIL) == want_avail_held, [g["ar"] for _, g in res]
-    # chain 2's entry read comes after its run's, from chain 3's entry
+    # chain 2's entry read comes after its run's, from chain 3's entry; each run read on
+    # past the next chain's head, held, brings only the heads after it
     assert [a[0] for a in res[2][1]["ar"]] == [K_DESC, K_AVAIL], res[2][1]["ar"]
-    assert covers(res[2][1], heads[3], 4) and covers(res[5][1], heads[6], 4) and \
-        covers(res[8][1], heads[9], 3), [g["ar"] for _, g in res]
+    assert covers(res[2][1], heads[4], 3) and covers(res[5][1], heads[7], 3) and \
+        covers(res[8][1], heads[10], 2), [g["ar"] for _, g in res]
 
     # the same heads handed out downwards: each refill reads its run from the lowest
     last, heads = fresh(12, True, down=True)
     res = await run_chains(tb, size, last, False, 12, f"seed {base} descending", hold=40)
     assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
-    assert covers(res[2][1], heads[6], 4) and covers(res[5][1], heads[9], 4) and \
-        covers(res[8][1], heads[11], 3), [g["ar"] for _, g in res]
+    assert covers(res[2][1], heads[6], 3) and covers(res[5][1], heads[9], 3) and \
+        covers(res[8][1], heads[11], 2), [g["ar"] for _, g in res]
 
     last, heads = fresh(8, False)
     res = await run_chains(tb, size, last, False, 8, f"seed {base} out of order", hold=40)
@@ -786,8 +787,8 @@ async def test_refill_while_move_stage_busy(dut):
     res = await run_chains(tb, size, last, False, 12, f"seed {base} asks 1", asks=1)
     assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
     assert reads(res, K_AVAIL) == want_avail_quick, [g["ar"] for _, g in res]
-    assert covers(res[2][1], heads[3], 4) and covers(res[5][1], heads[6], 4) and \
-        covers(res[8][1], heads[9], 3), [g["ar"] for _, g in res]
+    assert covers(res[2][1], heads[4], 3) and covers(res[5][1], heads[7], 3) and \
+        covers(res[8][1], heads[10], 2), [g["ar"] for _, g in res]
 
 
 @cocotb.test()
