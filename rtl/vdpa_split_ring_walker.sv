@@ -672,9 +672,6 @@ wire logic        rf_pf_short = rf_dpf_hit && ctx_seen_ok &&
 // is read twice: on a bus the descriptors fill (TX at DATA_W 64) reading the held one again
 // cost half a cycle a chain. The avail entries' re-read comes first when both are short: the
 // run read after it may then be a whole one.
-// what a descriptor refill read, in avail order (read on: all but the kept one)
-wire logic [8*WALK_ITEM-1:0] rf_rd_desc =
-    run_in_avail_order(wp_rdata, 3'(rf_n_reg) - 3'(rf_held_reg), rf_down_reg);
 wire logic        rf_dpf_short = rf_dpf_hit && 16'(rf_dpf_end - rf_pos) == 16'd1 && rf_span > 3'd1;
 // what the refill reads: the next chain's head descriptors (not held, or held and short), else
 // avail entries
@@ -685,6 +682,9 @@ wire logic        rf_desc_go = rf_pf_hit && (!rf_dpf_hit || (rf_dpf_short && !rf
 wire logic        rf_keep = !rf_stale_reg || MUTANT == MUT_REFILL_KEEPS_STALE;  // mutant MUT_REFILL_KEEPS_STALE
 // the queue whose read-ahead the refill's result goes to: its own, not the walk's beside it
 wire logic [QW-1:0] rf_store_vq = (MUTANT == MUT_REFILL_WRONG_QUEUE) ? e_vq_reg : rf_vq_reg;  // mutant MUT_REFILL_WRONG_QUEUE
+// what a descriptor refill read, in avail order (read on: all but the kept one)
+wire logic [8*WALK_ITEM-1:0] rf_rd_desc =
+    run_in_avail_order(wp_rdata, 3'(rf_n_reg) - 3'(rf_held_reg), rf_down_reg);
 wire logic        rf_beside = e_rx_reg || (start_valid && !start_rx && start_vq != e_vq_reg);
 wire logic        rf_want = !ctx_change && !tr_flush && (rf_desc_go || rf_avail_go);
 wire logic        rf_go = rf_state_reg == RF_IDLE && rf_want &&
@@ -703,12 +703,6 @@ wire logic        w_elem_in_page = w_elem[11:0] <= 12'hff8;
 wire logic        cpl_known = cpl_ok_reg[e_vq_reg] && w_elem_in_page &&
                               w_elem[63:12] == cpl_page_reg[e_vq_reg];
 
-// The walk's steps that need no cycle of their own when everything they look at is at hand:
-// a head whose entry was read ahead is checked and taken into flight in E_START (no refill
-// of head descriptors running, which E_HEAD_CHK waits for; the context answers whether it is
-// in flight for `head`, which is that entry's then), and a chain whose last buffer's last
-// piece is in and whose completion is known to translate (cpl_known) is handed over without
-// E_NEXT, which would find no NEXT flag and no E2BIG (this piece the last segment that fits)
 // A refill of the walk's own queue may bring what the walk looks for next and does not hold:
 // the walk waits for it then (rf_own: a descriptor refill, the head's descriptor not held;
 // rf_own_avail: an avail refill, the chain's entry not held) rather than read it again itself
@@ -716,6 +710,13 @@ wire logic        cpl_known = cpl_ok_reg[e_vq_reg] && w_elem_in_page &&
 wire logic rf_mine = refilling && rf_vq_reg == e_vq_reg;
 wire logic rf_own = rf_mine && rf_desc_reg && !dpf_hit;
 wire logic rf_own_avail = rf_mine && !rf_desc_reg;
+
+// The walk's steps that need no cycle of their own when everything they look at is at hand:
+// a head whose entry was read ahead is checked and taken into flight in E_START (no refill
+// of head descriptors running, which E_HEAD_CHK waits for; the context answers whether it is
+// in flight for `head`, which is that entry's then), and a chain whose last buffer's last
+// piece is in and whose completion is known to translate (cpl_known) is handed over without
+// E_NEXT, which would find no NEXT flag and no E2BIG (this piece the last segment that fits)
 wire logic start_fast = e_state_reg == E_START && e_known && pf_hit && !rf_own;
 wire logic head_chk_now = start_fast || (e_state_reg == E_HEAD_CHK && !rf_own);
 wire logic head_bad = 17'(w_head) >= e_size;
@@ -1164,7 +1165,7 @@ always_ff @(posedge clk) begin
     if (e_state_reg == E_MOVE && h_valid && h_ready && rf_beside &&
             rf_state_reg != RF_IDLE) begin
         rf_late_reg <= 1'b1;
-        rf_late_pos_reg <= w_avail + 16'd1;
+        rf_late_pos_reg <= rf_pos;
     end else if (e_state_reg != E_IDLE || rf_go || ctx_change || tr_flush) begin
         rf_late_reg <= 1'b0;
     end

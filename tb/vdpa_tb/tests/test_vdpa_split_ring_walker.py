@@ -213,7 +213,8 @@ class TB:
         one of this queue's TX chain, another queue's and a received frame, in turn
         (``ready``: (vq, rx, start_ready); start_valid stays low). ``offer_after``: cycles
         from the start taken to the chain's first offer (h_valid); ``walk_reads``: the reads
-        the walk itself made, up to that offer (a refill's come after it). ``asks``: until the
+        from the start up to that offer, the walk's own (a refill this chain starts comes
+        after it; one started before it has ended, unless the walk went on ``beside`` it). ``asks``: until the
         hand-off the scheduler asks for that VQ's TX chain (start_valid high; the walker,
         busy, takes nothing): another queue's makes the walker refill at the hand-off for
         the walk that would follow beside it, this queue's (0) does not. ``beside``: return
