@@ -228,6 +228,12 @@ logic [SW:0]  seg_cnt_reg;
 logic         seg_over_reg;
 logic [63:0]  x_iova_reg;
 logic [31:0]  x_left_reg;
+// the buffer bytes looked up in the buffer cache and their descriptor's flags: the descriptor
+// being checked in E_DESC_CHK (its first piece is taken there when the cache holds it), else
+// where its buffer goes on (x_*_reg, d_flags_reg)
+logic [63:0]  x_iova;
+logic [31:0]  x_left;
+logic [15:0]  d_flags;
 logic [31:0]  total_reg;           // bytes of the chain (TX) / capacity (RX)
 logic [7:0]   data_asid_reg;
 // the walker's ring item
@@ -299,12 +305,12 @@ logic [7:0]  bc_asid;
 // a buffer page not in the buffer translation cache (below) asks the IOTLB for the rest of
 // its 4 KiB page, so the next chain's buffer in the same page finds it there
 wire logic w_tr_buf = e_state_reg == E_BUF_XL && !bc_hit;
-wire logic [31:0] bx_page_rest = 32'd4096 - 32'(x_iova_reg[11:0]);
+wire logic [31:0] bx_page_rest = 32'd4096 - 32'(x_iova[11:0]);
 // the buffer's piece in that page: what one IOTLB answer can cover at most (it never crosses
 // a 4 KiB page, vdpa_iotlb), so what the cache is asked for too. A buffer across a page
 // boundary then takes its first piece from the page the queue's buffer before it ended in,
 // and only its new page goes to the IOTLB
-wire logic [31:0] bx_piece = x_left_reg < bx_page_rest ? x_left_reg : bx_page_rest;
+wire logic [31:0] bx_piece = x_left < bx_page_rest ? x_left : bx_page_rest;
 
 // The buffer page the queue's next chain will need: translated ahead into the buffer cache,
 // whole, as the chain is offered to the move stage, so that chain finds it there instead of
@@ -337,9 +343,9 @@ logic [STRIDE_W-1:0] q_start_reg [NVQ];   // per VQ: its last chain's first buff
 logic [NVQ-1:0]      q_known_reg;         // ... once it has walked one
 logic                c_down_reg;          // this chain's queue goes down ...
 logic [63:0]         c_down_page_reg;     // ... and its next chain starts in this page
-// at the chain's first piece (x_iova_reg its first buffer byte): the step from the queue's
+// at the chain's first piece (x_iova its first buffer byte): the step from the queue's
 // chain before, and where the next chain starts if the queue keeps it
-wire logic [STRIDE_W-1:0] x_stride = x_iova_reg[STRIDE_W-1:0] - q_start_reg[e_vq_reg];
+wire logic [STRIDE_W-1:0] x_stride = x_iova[STRIDE_W-1:0] - q_start_reg[e_vq_reg];
 wire logic [63:0] bt_page = c_down_reg ? c_down_page_reg :
                             {x_iova_reg[63:12] + 52'(x_iova_reg[11:0] != 12'd0), 12'd0};
 // the buffer cache's lookup port is free in E_MOVE: it is asked for that page then
@@ -462,7 +468,7 @@ vdpa_xlate_cache #(
     .rst(rst),
     .lk_set(e_vq_reg),
     .lk_group(ctx_dgroup),
-    .lk_iova(e_state_reg == E_MOVE ? bt_page : x_iova_reg),
+    .lk_iova(e_state_reg == E_MOVE ? bt_page : x_iova),
     .lk_len(e_state_reg == E_MOVE ? 32'd1 : bx_piece),
     .lk_write(e_rx_reg),
     .hit(bc_hit),
@@ -479,14 +485,18 @@ vdpa_xlate_cache #(
     .fill_asid(tr_resp_asid),
     .flush(tr_flush)
 );
-// a translated piece of the buffer: the rest of its page from the cache (E_BUF_XL), or the
-// IOTLB's answer up to the buffer's end (E_BUF_XLW)
-wire logic        bp_valid = (e_state_reg == E_BUF_XL && bc_hit) ||
+// a translated piece of the buffer: the rest of its page from the cache (E_BUF_XL, or
+// E_DESC_CHK for a descriptor that passes its checks: d_buffer_ok), or the IOTLB's answer up
+// to the buffer's end (E_BUF_XLW)
+logic             d_buffer_ok;
+wire logic        bp_cached = e_state_reg == E_BUF_XL ||
+                              (e_state_reg == E_DESC_CHK && d_buffer_ok && x_left != 32'd0);
+wire logic        bp_valid = (bp_cached && bc_hit) ||
                              (e_state_reg == E_BUF_XLW && tr_resp_valid && tr_resp_ok);
-wire logic [63:0] bp_pa = e_state_reg == E_BUF_XL ? bc_pa : tr_resp_pa;
-wire logic [31:0] bp_len = e_state_reg == E_BUF_XL ? bx_piece :
+wire logic [63:0] bp_pa = bp_cached ? bc_pa : tr_resp_pa;
+wire logic [31:0] bp_len = bp_cached ? bx_piece :
                            tr_resp_len > x_left_reg ? x_left_reg : tr_resp_len;
-wire logic [7:0]  bp_asid = e_state_reg == E_BUF_XL ? bc_asid : tr_resp_asid;
+wire logic [7:0]  bp_asid = bp_cached ? bc_asid : tr_resp_asid;
 
 // avail.ring[last_avail % size]
 wire logic [63:0] avail_entry = avail_entry_iova(ctx_drv, e_size, w_avail);
@@ -608,6 +618,19 @@ wire logic [8*WALK_ITEM-1:0] w_rd_desc = run_in_avail_order(wp_rdata, e_dpf_n_re
                                                             e_dpf_down_reg);
 // the descriptor being checked: read ahead, or just read
 wire logic [127:0] w_desc = e_dpf_reg ? e_dpf_desc_reg : w_rd_desc[127:0];
+wire logic [15:0]  wd_flags = w_desc[111:96];
+wire logic [63:0]  wd_end = w_desc[63:0] + 64'(w_desc[95:64]);
+// its checks (E_DESC_CHK): indirect, writable on a transmit queue, readable on a receive
+// queue, a buffer that wraps the address space; a plain buffer that passes them all
+wire logic         d_indirect = (wd_flags & DESC_F_INDIRECT) != 0;
+wire logic         d_tx_writable = (wd_flags & DESC_F_WRITE) != 0 && !e_rx_reg;
+wire logic         d_rx_readable = (wd_flags & DESC_F_WRITE) == 0 && e_rx_reg;
+wire logic         d_wraps = wd_end < w_desc[63:0] && wd_end != 64'd0;
+assign d_buffer_ok = !d_indirect && !d_tx_writable && !d_rx_readable && !d_wraps;
+wire logic         x_at_desc = e_state_reg == E_DESC_CHK;
+assign x_iova = x_at_desc ? w_desc[63:0] : x_iova_reg;
+assign x_left = x_at_desc ? w_desc[95:64] : x_left_reg;
+assign d_flags = x_at_desc ? wd_flags : d_flags_reg;
 
 // Background refill. A chain waiting to be handed over (E_MOVE while the move stage is
 // busy) reads, for the next chain of its queue, the first thing that chain would read: the
@@ -714,14 +737,17 @@ wire logic rf_own_avail = rf_mine && !rf_desc_reg;
 // The walk's steps that need no cycle of their own when everything they look at is at hand:
 // a head whose entry was read ahead is checked and taken into flight in E_START (no refill
 // of head descriptors running, which E_HEAD_CHK waits for; the context answers whether it is
-// in flight for `head`, which is that entry's then), and a chain whose last buffer's last
-// piece is in and whose completion is known to translate (cpl_known) is handed over without
-// E_NEXT, which would find no NEXT flag and no E2BIG (this piece the last segment that fits)
+// in flight for `head`, which is that entry's then); a descriptor that passes its checks has
+// its buffer's first piece taken from the buffer cache in E_DESC_CHK, beside the checks,
+// when the cache holds it (bp_cached: a one-page buffer then needs no E_BUF_XL); and a chain
+// whose last buffer's last piece is in and whose completion is known to translate
+// (cpl_known) is handed over without E_NEXT, which would find no NEXT flag and no E2BIG
+// (this piece the last segment that fits)
 wire logic start_fast = e_state_reg == E_START && e_known && pf_hit && !rf_own;
 wire logic head_chk_now = start_fast || (e_state_reg == E_HEAD_CHK && !rf_own);
 wire logic head_bad = 17'(w_head) >= e_size;
 wire logic head_now = e_state_reg == E_HEAD || (start_fast && !head_bad);
-wire logic bp_ends_chain = (d_flags_reg & DESC_F_NEXT) == 0 && cpl_known && !seg_over_reg &&
+wire logic bp_ends_chain = (d_flags & DESC_F_NEXT) == 0 && cpl_known && !seg_over_reg &&
                            32'(seg_cnt_reg) != MAX_SEGS;
 
 // ---------------------------------------------------------------------------------------
@@ -920,8 +946,8 @@ always_ff @(posedge clk) begin
             f_iova_reg <= 64'(e_i_reg);
             x_iova_reg <= w_desc[63:0];
             x_left_reg <= w_desc[95:64];
-            if ((w_desc[111:96] & DESC_F_INDIRECT) != 0) begin
-                if (e_ind_reg || (w_desc[111:96] & DESC_F_NEXT) != 0 ||
+            if (d_indirect) begin
+                if (e_ind_reg || (wd_flags & DESC_F_NEXT) != 0 ||
                         (w_desc[67:64] != 4'd0 && MUTANT != MUT_INDIRECT_LEN_UNCHECKED) ||  // mutant MUT_INDIRECT_LEN_UNCHECKED
                         w_desc[95:64] == 32'd0 || w_desc[95:68] > 28'd65535) begin
                     // indirect in indirect, INDIRECT with NEXT (virtio 1.2 §2.7.5.3.1), length
@@ -936,24 +962,25 @@ always_ff @(posedge clk) begin
                     e_count_reg <= '0;
                     e_state_reg <= E_DESC_RD;
                 end
-            end else if ((w_desc[111:96] & DESC_F_WRITE) != 0 && !e_rx_reg) begin
+            end else if (d_tx_writable) begin
                 // __vringh_iov: writable descriptor with no write iov (TX)
                 f_errno_reg <= FAULT_EPROTO;
                 e_state_reg <= E_FAULT;
-            end else if ((w_desc[111:96] & DESC_F_WRITE) == 0 && e_rx_reg) begin
+            end else if (d_rx_readable) begin
                 // readable after writable is EINVAL, readable on a receive queue EPROTO
                 f_errno_reg <= e_seen_write_reg ? FAULT_EINVAL : FAULT_EPROTO;
                 e_state_reg <= E_FAULT;
-            end else if (w_desc[63:0] + 64'(w_desc[95:64]) < w_desc[63:0] &&
-                    w_desc[63:0] + 64'(w_desc[95:64]) != 64'd0) begin
+            end else if (d_wraps) begin
                 // buffer wraps the address space
                 f_errno_reg <= FAULT_EINVAL;
                 e_state_reg <= E_FAULT;
             end else begin
-                if ((w_desc[111:96] & DESC_F_WRITE) != 0) begin
+                if ((wd_flags & DESC_F_WRITE) != 0) begin
                     e_seen_write_reg <= 1'b1;
                 end
                 total_reg <= total_reg + w_desc[95:64];
+                // the buffer's pieces (E_BUF_XL), unless the cache holds its first one: taken
+                // here then (bp_valid below)
                 e_state_reg <= (w_desc[95:64] == 0) ? E_NEXT : E_BUF_XL;
             end
         end
@@ -1138,13 +1165,13 @@ always_ff @(posedge clk) begin
         // the chain's first piece: where its buffers start, against the queue's chain before
         if (seg_cnt_reg == '0) begin
             c_down_reg <= q_known_reg[e_vq_reg] && x_stride[STRIDE_W-1];
-            c_down_page_reg <= (x_iova_reg + 64'($signed(x_stride))) & ~64'hfff;
-            q_start_reg[e_vq_reg] <= x_iova_reg[STRIDE_W-1:0];
+            c_down_page_reg <= (x_iova + 64'($signed(x_stride))) & ~64'hfff;
+            q_start_reg[e_vq_reg] <= x_iova[STRIDE_W-1:0];
             q_known_reg[e_vq_reg] <= 1'b1;
         end
-        x_iova_reg <= x_iova_reg + 64'(bp_len);
-        x_left_reg <= x_left_reg - bp_len;
-        e_state_reg <= (x_left_reg != bp_len) ? E_BUF_XL : bp_ends_chain ? E_MOVE : E_NEXT;
+        x_iova_reg <= x_iova + 64'(bp_len);
+        x_left_reg <= x_left - bp_len;
+        e_state_reg <= (x_left != bp_len) ? E_BUF_XL : bp_ends_chain ? E_MOVE : E_NEXT;
     end
 
     // the next buffer page translated ahead (bt_go)
