@@ -28,12 +28,14 @@
  *             cycle of done or fault (inclusive); in the cycle after, req_valid drops, or
  *             stays high with the next item's req_* (back to back: the port is ready for it). The port
  *             looks the item up in the cycle req_valid rises and, on a cache hit, has the bus
- *             request out in the next. In a cycle of done from the bus (a read's last beat or
- *             a write's response, not a probe's answer) the owner may instead present the next
- *             item already, with req_next high: the port looks it up in that cycle, so on a
- *             hit its bus request follows the last response with no idle cycle between (the
- *             done does not depend on req_* in that cycle). req_next is ignored in any other
- *             cycle.
+ *             request out in the next (ISSUE_AT_HIT 0) or in that same cycle (1: the address,
+ *             a write's first beat and `asid` then follow req_* combinationally). In a cycle
+ *             of done from the bus (a read's last beat or a write's response, not a probe's
+ *             answer) the owner may instead present the next item already, with req_next
+ *             high: the port looks it up in that cycle, so on a hit its bus request follows
+ *             the last response with no idle cycle between, or (ISSUE_AT_HIT) goes out with
+ *             it (the done does not depend on req_* in that cycle). req_next is ignored in any
+ *             other cycle.
  *   done      one-cycle pulse (combinational: the cycle the read's last beat or the write's
  *             response is taken, or, translating only, the answer). rdata (byte k of the item
  *             in bits [8k +: 8]) is valid from the next cycle until the port takes another
@@ -66,6 +68,11 @@ module vdpa_ring_port
     // always does), so an owner may derive its request from signals that depend on done and
     // fault (the completion writer's first item)
     parameter int PROBES = 1,
+    // 1: an item the translation cache holds has its bus request out in the cycle it is looked
+    // up (address, length, first write beat and `asid` combinational from the cache's
+    // answer), so its round trip is a cycle shorter; 0: from the next cycle, from registers
+    // only (a shorter path from the owner's request to the bus)
+    parameter int ISSUE_AT_HIT = 0,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE
 ) (
@@ -157,18 +164,7 @@ logic [WBEATS*BYTES-1:0]  wsline_reg;
 logic [7:0]   wleft_reg;      // W beats after the one offered
 
 assign rdata = item_reg;
-assign asid = asid_reg;
-assign axi_awaddr = awaddr_reg;
-assign axi_awlen = awlen_reg;
-assign axi_awvalid = awvalid_reg;
-assign axi_wdata = wline_reg[DATA_W-1:0];
-assign axi_wstrb = wsline_reg[BYTES-1:0];
-assign axi_wlast = wleft_reg == 8'd0;
-assign axi_wvalid = wvalid_reg;
 assign axi_bready = bready_reg;
-assign axi_araddr = araddr_reg;
-assign axi_arlen = arlen_reg;
-assign axi_arvalid = arvalid_reg;
 assign axi_rready = rready_reg;
 
 // the item's last response, from the bus alone (a probe's done is not: PROBES)
@@ -224,6 +220,34 @@ assign fault_asid = tr_resp_asid;
 assign done = (PROBES != 0 && x_valid && !x_fault && x_translate_only && xl_piece == rem && !check_reg) ||
               bus_done;
 
+// The piece's bus request, from the translation's answer: one burst over the beats it spans
+wire logic [ADDR_W-1:0] x_addr = ADDR_W'(beat_addr(x_pa, 3'(BW)));
+wire logic [7:0]  x_beats_m1 = burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
+wire logic [WBEATS*DATA_W-1:0] x_wline = (WBEATS*DATA_W)'(req_wdata >> (8 * done_at)) <<
+                                         (8 * x_pa[BW-1:0]);
+wire logic [WBEATS*BYTES-1:0]  x_wsline = (WBEATS*BYTES)'(16'((17'd1 << xl_piece) - 17'd1)) <<
+                                          x_pa[BW-1:0];
+// ... out in the cycle of a cache hit (ISSUE_AT_HIT), else from the registers it is latched
+// into, from the next cycle. In that cycle the registers take it as well, so a request the
+// bus does not take at once stays out unchanged (the AXI rule for VALID)
+wire logic        issue_now = ISSUE_AT_HIT != 0 && x_cached && !x_translate_only;
+wire logic        issue_w = issue_now && req_write;
+wire logic        issue_r = issue_now && !req_write;
+wire logic [WBEATS*DATA_W-1:0] wline = issue_w ? x_wline : wline_reg;
+wire logic [WBEATS*BYTES-1:0]  wsline = issue_w ? x_wsline : wsline_reg;
+wire logic [7:0]  wleft = issue_w ? x_beats_m1 : wleft_reg;
+assign asid = issue_now ? x_asid : asid_reg;
+assign axi_awaddr = issue_w ? x_addr : awaddr_reg;
+assign axi_awlen = issue_w ? x_beats_m1 : awlen_reg;
+assign axi_awvalid = awvalid_reg || issue_w;
+assign axi_wdata = wline[DATA_W-1:0];
+assign axi_wstrb = wsline[BYTES-1:0];
+assign axi_wlast = wleft == 8'd0;
+assign axi_wvalid = wvalid_reg || issue_w;
+assign axi_araddr = issue_r ? x_addr : araddr_reg;
+assign axi_arlen = issue_r ? x_beats_m1 : arlen_reg;
+assign axi_arvalid = arvalid_reg || issue_r;
+
 // a request goes out in the cycle the item is looked up and missed, held until taken; it
 // asks for the rest of the page, so the answer serves the next items of the ring from the
 // cache (the item itself is min(answer, rest))
@@ -267,12 +291,9 @@ always_ff @(posedge clk) begin
             // the lookup and the translation's answer (below: also in a cycle of done with
             // the next item, req_next)
         end
-        P_AR: begin
-            if (axi_arready) begin
-                arvalid_reg <= 1'b0;
-                rready_reg <= 1'b1;
-                p_state_reg <= P_R;
-            end
+        P_AR, P_AW: begin
+            // the address (and a write's data) on the bus: below, with a request issued at a
+            // cache hit
         end
         P_R: begin
             if (axi_rvalid) begin
@@ -296,25 +317,6 @@ always_ff @(posedge clk) begin
                         done_reg <= done_reg + piece_reg;
                     end
                 end
-            end
-        end
-        P_AW: begin
-            if (axi_awready) begin
-                awvalid_reg <= 1'b0;
-            end
-            if (wvalid_reg && axi_wready) begin
-                if (wleft_reg == 8'd0) begin
-                    wvalid_reg <= 1'b0;
-                end else begin
-                    wline_reg <= wline_reg >> DATA_W;
-                    wsline_reg <= wsline_reg >> BYTES;
-                    wleft_reg <= wleft_reg - 8'd1;
-                end
-            end
-            if ((axi_awready || !awvalid_reg) &&
-                    ((axi_wready && wleft_reg == 8'd0) || !wvalid_reg)) begin
-                bready_reg <= 1'b1;
-                p_state_reg <= P_B;
             end
         end
         P_B: begin
@@ -362,29 +364,54 @@ always_ff @(posedge clk) begin
                 end
             end else begin
                 asid_reg <= x_asid;
+                piece_reg <= xl_piece;
+                last_reg <= done_at + xl_piece == req_len;
                 if (req_write) begin
-                    // one burst over the beats the piece spans
-                    piece_reg <= xl_piece;
-                    last_reg <= done_at + xl_piece == req_len;
-                    awaddr_reg <= ADDR_W'(beat_addr(x_pa, 3'(BW)));
-                    awlen_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
+                    awaddr_reg <= x_addr;
+                    awlen_reg <= x_beats_m1;
                     awvalid_reg <= 1'b1;
-                    wline_reg <= (WBEATS*DATA_W)'(req_wdata >> (8 * done_at)) << (8 * x_pa[BW-1:0]);
-                    wsline_reg <= (WBEATS*BYTES)'(16'((17'd1 << xl_piece) - 17'd1)) << x_pa[BW-1:0];
-                    wleft_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
+                    wline_reg <= x_wline;
+                    wsline_reg <= x_wsline;
+                    wleft_reg <= x_beats_m1;
                     wvalid_reg <= 1'b1;
                     p_state_reg <= P_AW;
                 end else begin
-                    piece_reg <= xl_piece;
-                    last_reg <= done_at + xl_piece == req_len;
                     beat_off_reg <= -32'(x_pa[BW-1:0]);
-                    araddr_reg <= ADDR_W'(beat_addr(x_pa, 3'(BW)));
-                    arlen_reg <= burst_beats(x_pa, 32'(xl_piece), 3'(BW)) - 8'd1;
+                    araddr_reg <= x_addr;
+                    arlen_reg <= x_beats_m1;
                     arvalid_reg <= 1'b1;
                     eio_reg <= 1'b0;
                     p_state_reg <= P_AR;
                 end
             end
+        end
+    end
+
+    // the address and data on the bus: from P_AR / P_AW, or from the cycle a cache hit issues
+    // them (after the lookup above, whose latched request they advance)
+    if (p_state_reg == P_AR || issue_r) begin
+        if (axi_arready) begin
+            arvalid_reg <= 1'b0;
+            rready_reg <= 1'b1;
+            p_state_reg <= P_R;
+        end
+    end
+    if (p_state_reg == P_AW || issue_w) begin
+        if (axi_awready) begin
+            awvalid_reg <= 1'b0;
+        end
+        if (axi_wvalid && axi_wready) begin
+            if (wleft == 8'd0) begin
+                wvalid_reg <= 1'b0;
+            end else begin
+                wline_reg <= wline >> DATA_W;
+                wsline_reg <= wsline >> BYTES;
+                wleft_reg <= wleft - 8'd1;
+            end
+        end
+        if ((axi_awready || !axi_awvalid) && ((axi_wready && wleft == 8'd0) || !axi_wvalid)) begin
+            bready_reg <= 1'b1;
+            p_state_reg <= P_B;
         end
     end
 

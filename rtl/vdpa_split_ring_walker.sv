@@ -391,6 +391,9 @@ vdpa_ring_port #(
     // its driver-area reads, descriptor table, device-area probes and writes, an indirect table
     .CACHE_ENTRIES(4),
     .ITEM_BYTES(WALK_ITEM),
+    // a ring item in a page the port holds is read in the cycle it is asked for (the walk's
+    // in E_PORT, a refill's as it starts)
+    .ISSUE_AT_HIT(1),
     .MUTANT(MUTANT)
 ) walk_port_inst (
     .clk(clk),

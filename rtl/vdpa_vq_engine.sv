@@ -575,7 +575,9 @@ logic [7:0]   cp_asid;
 logic [7:0]   np_asid;
 logic [7:0]   np_vq;
 wire logic [23:0] n_user = {5'd0, KIND_AVAIL, np_asid, np_vq};
-wire logic [23:0] c_user = {5'd0, KIND_USED, cp_asid, 8'(cs_vq_reg)};
+// (the queue the completion writer completes: the next chain's in the cycle it is taken, when
+// the port may already issue its first item, ISSUE_AT_HIT)
+wire logic [23:0] c_user = {5'd0, KIND_USED, cp_asid, 8'(uw_vq)};
 // the mover carries its transfer's own (the walker's chain, taken with the request: a burst
 // read ahead goes out before the move stage holds that chain)
 wire logic [23:0] mv_req_user = {5'd0, KIND_BUFFER, w_h_asid, 8'(w_vq)};
@@ -1010,8 +1012,8 @@ wire logic    uw_refuse = cs_state_reg == CS_PORT && cp_fault && uw_retry_ok &&
 // another on the bus with no idle cycle. From the next cycle it comes from the copy latched
 // then (an item's request must not change before its done). The port cannot fault in the
 // cycle it takes an item: the cache holds only successes and an IOTLB answer comes a cycle
-// later at the earliest. c_user needs no bypass: the bus request goes out from the cycle
-// after, from the copy.
+// later at the earliest. On a cache hit the port has the item on the bus in that same cycle
+// (ISSUE_AT_HIT), so c_user names the queue the writer completes then (uw_vq), not the copy.
 wire logic         c_first = uw_port_free && uw_item_valid;
 // (in CS_PORT the port is free only with cp_done: the item follows the one ending)
 wire logic         c_next = c_first && cs_state_reg == CS_PORT;
@@ -1081,6 +1083,9 @@ vdpa_ring_port #(
     .CACHE_ENTRIES(2),
     // its first item comes straight from the writer (c_first)
     .PROBES(0),
+    // a used element or used.idx in a page the port holds goes to the bus in the cycle the
+    // writer offers it: each of a completion's two ordered round trips a cycle shorter
+    .ISSUE_AT_HIT(1),
     .MUTANT(MUTANT)
 ) done_port_inst (
     .clk(clk),
@@ -1185,6 +1190,8 @@ vdpa_ring_port #(
     // the notification field's page
     .CACHE_ENTRIES(1),
     .PROBES(0),
+    // a notification field in a page the port holds is read in the cycle its check starts
+    .ISSUE_AT_HIT(1),
     .MUTANT(MUTANT)
 ) note_port_inst (
     .clk(clk),

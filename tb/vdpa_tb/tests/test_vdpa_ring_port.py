@@ -51,11 +51,13 @@ bytes (used.idx, avail_event; the used element, le32 id + le32 len, at 4 mod 8).
 
 The translation cache inside is its own block's (test_vdpa_xlate_cache); here it is checked
 through the port: a request in a page answered before hits (no IOTLB request, the bus
-request out the cycle after req_valid rises), a flush between makes it miss. Random streams
+request out the cycle after req_valid rises, or in that cycle with ISSUE_AT_HIT), a flush
+between makes it miss. Random streams
 draw their seed from cocotb's (COCOTB_RANDOM_SEED reproduces a run); each stream's seed is
 logged and named in any failure. The pytest entry is tests/rtl/test_vdpa_ring_port.py; the
 builds (DATA_W 32, 64, 512 x CACHE_ENTRIES 1, 4 with ITEM_BYTES 16; DATA_W 32, 64, 512 with
-CACHE_ENTRIES 4 and ITEM_BYTES 64) are in testplan/vdpa_nic_sim.yaml.
+CACHE_ENTRIES 4 and ITEM_BYTES 64; each shape the engine builds with ISSUE_AT_HIT 1 as well)
+are in testplan/vdpa_nic_sim.yaml.
 """
 
 from __future__ import annotations
@@ -276,6 +278,9 @@ class Seen:
     # predecessor's writes)
     ref: ItemRef | None = None
     before: bytes = b""
+    # ... and as it ended: taken in the cycle of its outcome, before a next item's write that
+    # issues in that cycle (req_next with ISSUE_AT_HIT) lands
+    after: bytes = b""
 
     def events(self) -> list[int]:
         """The cycles of everything the request did on the IOTLB port and the bus."""
@@ -317,6 +322,8 @@ class TB:
         self.read_lens = read_lens(self.item_bytes)
         self.entries = param("CACHE_ENTRIES", 4)
         self.nsets = param("CACHE_SETS", 8)
+        # a cache hit's bus request in the cycle of its lookup, not the one after
+        self.issue_at_hit = param("ISSUE_AT_HIT", 0) != 0
         Clock(dut.clk, CLK_NS, unit="ns").start()
         for name in ("rst", "req_valid", "req_set", "req_group", "req_iova", "req_len",
                      "req_write", "req_probe", "req_wdata", "req_next", "tr_req_ready",
@@ -409,14 +416,17 @@ class TB:
             at = f"{self.where}cycle {self.cycle}"
             if ended is not None:
                 # rdata is valid from the cycle after the outcome; nothing of the finished
-                # request is left on the bus (a request back to back is only being looked up;
-                # one presented with req_next may have its bus request out already)
+                # request is left on the bus (a request back to back is only being looked up,
+                # or with ISSUE_AT_HIT may have its bus request out as it rises on a hit; one
+                # presented with req_next may have its bus request out already)
                 e_seen = ended[1]
                 e_seen.rdata = int(dut.rdata.value).to_bytes(self.item_bytes, "little")
                 if not next_up:
+                    issued = self.issue_at_hit and cur is not None and cur[1].rise == self.cycle
                     for n in ("axi_arvalid", "axi_awvalid", "axi_wvalid", "axi_rready",
                               "axi_bready"):
-                        assert not s[n], f"{at}: {n} up the cycle after the outcome"
+                        assert not s[n] or (issued and n.endswith("valid")), \
+                            f"{at}: {n} up the cycle after the outcome"
                 ended[2].set()
                 ended = None
             next_up = False
@@ -464,10 +474,12 @@ class TB:
                     lat = rng.randint(*self.latency)
                     resp = (self.cycle + lat, self.tlb.answer(grp, wr, iova, n))
                     asked = (grp, iova, wr)
-            # -- the bus
-            if bus_valid and seen.first_bus < 0:
-                seen.first_bus = self.cycle
-                seen.first_bus_covered = self.covered(it, seen)
+            # -- the bus: R and B are this item's; in a cycle of done with req_next, AR, AW and
+            # W are the next item's (with ISSUE_AT_HIT it may issue in that cycle; this one's
+            # address and data are all taken by then)
+            if bus_valid and t_seen.first_bus < 0:
+                t_seen.first_bus = self.cycle
+                t_seen.first_bus_covered = self.covered(t_it, t_seen)
             for ch in ("ar", "aw", "w"):
                 if s[f"axi_{ch}valid"]:
                     pay = self.payload(ch)
@@ -478,18 +490,18 @@ class TB:
                     assert prev_valid[ch] is None, f"{at}: {ch}valid dropped before ready"
             if s["axi_arvalid"] and s["axi_arready"]:
                 addr, beats = int(dut.axi_araddr.value), int(dut.axi_arlen.value) + 1
-                seen.bursts.append((self.cycle, False, addr, beats))
-                seen.bus_asids.append(int(dut.asid.value))
+                t_seen.bursts.append((self.cycle, False, addr, beats))
+                t_seen.bus_asids.append(int(dut.asid.value))
             if s["axi_rvalid"] and s["axi_rready"]:
                 seen.rbeats.append((self.cycle, int(dut.axi_rdata.value),
                                     int(dut.axi_rresp.value), bool(int(dut.axi_rlast.value))))
             if s["axi_awvalid"] and s["axi_awready"]:
                 addr, beats = int(dut.axi_awaddr.value), int(dut.axi_awlen.value) + 1
-                seen.bursts.append((self.cycle, True, addr, beats))
-                seen.bus_asids.append(int(dut.asid.value))
+                t_seen.bursts.append((self.cycle, True, addr, beats))
+                t_seen.bus_asids.append(int(dut.asid.value))
             if s["axi_wvalid"] and s["axi_wready"]:
                 last = bool(int(dut.axi_wlast.value))
-                seen.wbeats.append((self.cycle, int(dut.axi_wdata.value),
+                t_seen.wbeats.append((self.cycle, int(dut.axi_wdata.value),
                                     int(dut.axi_wstrb.value), last))
                 # judged here too, before the memory takes the beat: awlen is held through
                 # the burst (its W beats may go before its AW)
@@ -508,6 +520,7 @@ class TB:
                 seen.fault_xlate = bool(s["fault_xlate"])
                 seen.fault_asid = int(dut.fault_asid.value)
                 seen.end = self.cycle
+                seen.after = self.memory()
                 ended, cur, idle = cur, None, 0
                 if nxt is not None:
                     assert seen.done, f"{at}: req_next taken in a cycle of fault"
@@ -588,7 +601,7 @@ class TB:
             assert seen.fault and seen.fault_xlate, f"{at}: untranslatable, got {seen}"
             assert seen.fault_asid == ref.asid, f"{at}: fault_asid {seen.fault_asid}, not {ref.asid}"
             assert not accessed, f"{at}: a bus access for an item that does not translate"
-            assert self.memory() == before, f"{at}: memory changed"
+            assert seen.after == before, f"{at}: memory changed"
             k = ref.pas.index(None)
             r = self.tlb.find(it.group, it.write, it.iova + k)
             st["xlate_zero" if r is not None else "xlate_refused"] += 1
@@ -628,7 +641,7 @@ class TB:
         if it.write:
             self.check_write(it, ref, seen, before, at)
         else:
-            assert self.memory() == before, f"{at}: a read changed memory"
+            assert seen.after == before, f"{at}: a read changed memory"
             if not ref.eio:
                 want = b"".join(before[p:p + 1] for p in ref.pas if p is not None)
                 assert seen.rdata[:it.n] == want, \
@@ -730,7 +743,7 @@ class TB:
         for pa, v in landed.items():
             if pa // beat * beat not in ref.bad:
                 expect[pa] = v
-        after = self.memory()
+        after = seen.after
         if after != bytes(expect):
             diff = [i for i in range(MEM_SIZE) if after[i] != expect[i]][:8]
             raise AssertionError(f"{at}: memory differs from the reference at {diff} "
@@ -985,7 +998,8 @@ async def test_port_bus_errors(dut):
 @cocotb.test()
 async def test_port_translation_cache(dut):
     """A second item in a page answered before hits: no IOTLB request, and the bus request is
-    out the cycle after req_valid rises; a flush between makes it miss; another set (the
+    out the cycle after req_valid rises (with ISSUE_AT_HIT, in that cycle); a flush between
+    makes it miss; another set (the
     engine: another VQ), group or direction misses; ENTRIES pages are held per set and one
     more replaces the oldest."""
     tb = await start(dut, 15)
@@ -997,7 +1011,7 @@ async def test_port_translation_cache(dut):
     assert len(s1.tr_reqs) == 1
     s2 = await tb.request(Item(0, base + 0x80, 16, gap=2))
     assert not s2.tr_reqs, "a second item in an answered page asked the IOTLB"
-    assert s2.first_bus == s2.rise + 1, \
+    assert s2.first_bus == s2.rise + (0 if tb.issue_at_hit else 1), \
         f"on a hit the bus request is out in cycle {s2.first_bus}, req_valid rose in {s2.rise}"
     tb.flush_req = 1
     s3 = await tb.request(Item(0, base + 0x80, 16, gap=3))
