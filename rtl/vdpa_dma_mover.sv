@@ -45,7 +45,8 @@
  *             while idle and in the cycle a transfer's done is taken (back to back), and low
  *             while a withdrawn offer's read-ahead beats are still to land. A transfer's first
  *             burst address (read or write) goes out in the cycle after its request (or went
- *             out before it, read ahead), and an RX burst's first beat with its address (the
+ *             out before it, read ahead; with ISSUE_AT_TAKE a TX request's goes out in the
+ *             cycle it is taken), and an RX burst's first beat with its address (the
  *             source is read for it in the cycle before, for the first burst in the request's
  *             cycle). req_len = 0 moves nothing (a TX chain that is dropped completes at once).
  *   segments  seg_idx out, seg_pa/seg_len in: the transfer's later segments (1 on), read in
@@ -64,8 +65,9 @@
  *             owner records the fault; the mover reports only what the bus said.
  *   AXI       the master's address and data registers, to be muxed with other masters by
  *             `busy` (high from the cycle after the request to the cycle of done or fault,
- *             and while a read-ahead burst is on the bus; every valid and ready of the bus is
- *             low while it is not busy). AxUSER is the request's req_user, for the transfer's
+ *             and while a read-ahead burst is on the bus; with ISSUE_AT_TAKE also in the
+ *             cycle a TX request is taken with its first read's address out; every valid and
+ *             ready of the bus is low while it is not busy). AxUSER is the request's req_user, for the transfer's
  *             every burst. The AXI-Stream TX port is this block's own.
  */
 module vdpa_dma_mover
@@ -86,6 +88,10 @@ module vdpa_dma_mover
     // Bytes of an offered TX request read ahead into the landing buffer (at least one beat's
     // worth, a multiple of DATA_W/8); 0: no read-ahead
     parameter int RA_BYTES = 256,
+    // 1: a TX request's first read burst (not read ahead) has its address out in the cycle the
+    // request is taken (combinational from the request's segment 0), so a transmitted chain's
+    // data comes a cycle sooner; 0: from the next cycle, from registers only
+    parameter int ISSUE_AT_TAKE = 0,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE
 ) (
@@ -227,10 +233,6 @@ assign axi_wstrb = wstrb_reg;
 assign axi_wlast = wlast_reg;
 assign axi_wvalid = wvalid_reg;
 assign axi_bready = bready_reg;
-assign axi_araddr = araddr_reg;
-assign axi_arlen = arlen_reg;
-assign axi_aruser = aruser_reg;
-assign axi_arvalid = arvalid_reg;
 
 assign m_axis_tdata = tx_tdata_reg;
 assign m_axis_tkeep = tx_tkeep_reg;
@@ -239,7 +241,8 @@ assign m_axis_tlast = tx_tlast_reg;
 assign m_axis_tuser = tx_tuser_reg;
 
 wire logic   ra_fill = ra_got_reg != ra_beats_reg;
-assign busy = x_state_reg != X_IDLE || ra_reg || ra_fill;
+wire logic   ar_at_take;
+assign busy = x_state_reg != X_IDLE || ra_reg || ra_fill || ar_at_take;
 assign moved = moved_reg;
 // the segment after the current one; the first while idle and once a transfer has moved
 // everything (no segment is read after that, and its done may take the next request), from
@@ -304,6 +307,15 @@ wire logic [31:0]       burst_left = ra_go ? (first_left < ra_room_bytes ? first
 wire logic [31:0]       next_burst_bytes = burst_bytes(burst_pa, burst_left);
 wire logic [ADDR_W-1:0] next_burst_addr = ADDR_W'(beat_addr(burst_pa, 3'(BW)));
 wire logic [7:0]        next_burst_len = burst_beats(burst_pa, next_burst_bytes, 3'(BW)) - 8'd1;
+// a TX request's first read burst on the bus in the cycle it is taken (ISSUE_AT_TAKE); the
+// registers take it too (burst_go below), so an address the bus does not take at once stays
+// out unchanged. The read-ahead's address is never out then (a request is not taken while
+// one is under way: ra_stale_reg, or it is this request's, ra_reg)
+assign ar_at_take = ISSUE_AT_TAKE != 0 && take_first && !req_rx;
+assign axi_araddr = ar_at_take ? next_burst_addr : araddr_reg;
+assign axi_arlen = ar_at_take ? next_burst_len : arlen_reg;
+assign axi_aruser = ar_at_take ? req_user : aruser_reg;
+assign axi_arvalid = arvalid_reg || ar_at_take;
 // the next burst's address goes out: a request's first, or the next of the transfer once the
 // one before it is over (bytes left, in a segment with bytes left); a write for RX
 wire logic              burst_go = take_first ||
@@ -598,6 +610,12 @@ always_ff @(posedge clk) begin
             arvalid_reg <= 1'b1;
             x_state_reg <= X_TX_AR;
         end
+    end
+    // ... taken in the request's cycle (ISSUE_AT_TAKE): on to its data, as X_TX_AR would go
+    if (ar_at_take && axi_arready) begin
+        arvalid_reg <= 1'b0;
+        rready_reg <= 1'b1;
+        x_state_reg <= X_TX_R;
     end
 
     // one bus beat moved: onto the stream (TX) or into the write channel (RX), and the

@@ -923,6 +923,8 @@ vdpa_dma_mover #(
     .MAX_SEGS(MAX_SEGS),
     .USER_W(24),
     .RA_BYTES(MOVER_READ_AHEAD),
+    // a transmitted chain's first read goes to the bus in its hand-off cycle
+    .ISSUE_AT_TAKE(1),
     .MUTANT(MUTANT)
 ) mover_inst (
     .clk(clk),

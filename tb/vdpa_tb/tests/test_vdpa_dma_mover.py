@@ -18,8 +18,8 @@ and the bus is quiet whenever the mover is not busy (the engine's mux relies on 
 read-ahead (a TX request offered while the mover is busy or the owner holds it back has its
 first burst read early) is checked for its outcome: a request taken after it streams its own
 bytes, and one withdrawn after it leaves nothing on the stream. The pytest entry is
-tests/rtl/test_vdpa_dma_mover.py; the builds (DATA_W 32, 64 with AXI3's 16-beat bursts, 512)
-are in testplan/vdpa_nic_sim.yaml.
+tests/rtl/test_vdpa_dma_mover.py; the builds (DATA_W 32, 64 with AXI3's 16-beat bursts, 512;
+64 and 512 with ISSUE_AT_TAKE, the engine's) are in testplan/vdpa_nic_sim.yaml.
 """
 
 from __future__ import annotations
@@ -544,6 +544,45 @@ async def test_rx_pace(dut):
             assert c in at["w"], f"{total} B: AW at cycle {c}, no W beat with it ({at})"
         assert at["done"][0] == at["b"][-1], \
             f"{total} B: done at {at['done']}, the last write response at {at['b'][-1:]}"
+
+
+@cocotb.test()
+async def test_tx_first_read(dut):
+    """On a bus that never stalls, a TX transfer's first read address goes out in the cycle
+    after the request is taken, or (ISSUE_AT_TAKE) in that same cycle, carrying the request's
+    AxUSER either way. Transfers of one to several bursts, each also checked against
+    SegmentMover.pull."""
+    tb = TB(dut)
+    tb.rng = random.Random(7)
+    await tb.cycle_reset()
+    cocotb.start_soon(tb.world())
+    at_take = param("ISSUE_AT_TAKE", 0) != 0
+    events: list[tuple[int, str, int]] = []
+
+    async def watch() -> None:
+        cyc = 0
+        while True:
+            await FallingEdge(dut.clk)
+            await Timer(CLK_NS // 4, "ns")
+            await ReadOnly()
+            if int(dut.req_valid.value) and int(dut.req_ready.value):
+                events.append((cyc, "req", int(dut.req_user.value)))
+            if int(dut.axi_arvalid.value) and int(dut.axi_arready.value):
+                events.append((cyc, "ar", int(dut.axi_aruser.value)))
+            cyc += 1
+
+    cocotb.start_soon(watch())
+    rng = random.Random(13)
+    for total in (1, 64, 76, 1500, 4097):
+        events.clear()
+        await tb.one(rng, rx=False, total=total)
+        req = [(c, u) for c, n, u in events if n == "req"]
+        ar = [(c, u) for c, n, u in events if n == "ar"]
+        assert len(req) == 1 and ar, (total, events)
+        want = req[0][0] + (0 if at_take else 1)
+        assert ar[0] == (want, req[0][1]), \
+            f"{total} B: first AR (cycle, user) {ar[0]}, the request taken at {req[0]}: " \
+            f"want cycle {want} (ISSUE_AT_TAKE {int(at_take)})"
 
 
 @cocotb.test()
