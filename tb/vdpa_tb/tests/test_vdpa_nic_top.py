@@ -60,10 +60,14 @@ class Env:
 #: write responses held 31 cycles of 32 (tests of a completion that fails while the next chain
 #: moves), so the refused write's answer comes late. (Held for good, or the write address
 #: instead, the next chain's frame does not reach its last beat either on this test host, and
-#: the window never opens; released one cycle in 32, it does.) Deterministic on each build;
-#: test_completion_fault_undoes_the_next_chain checks by the abort count that its window was
-#: reached, so a change of timing that closes it fails the test instead of leaving it
-#: toothless
+#: the window never opens; released one cycle in 32, it does.) Deterministic on each build.
+#: An earlier write's answer sets the phase of the release: a walk's avail_event write before
+#: the first chain left the refused element a 5-cycle wait once the engine got faster, too
+#: short for the next frame (the tx_no_hold mutant then survived), so
+#: test_completion_fault_undoes_the_next_chain lets those walks end first, and checks by the
+#: abort count and by the cycles the next frame's last beat was held (where the testbench top
+#: counts them) that its window was reached: a change of timing that closes it fails the test
+#: instead of leaving it toothless
 B_HELD = (1,) * 31 + (0,)
 
 
@@ -1337,9 +1341,11 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     error, as with a one-chain-at-a-time device.
     Stimulus: (RTL only: the reference has no bus) three TX chains (64, 64, 1500 bytes) kicked
     together on a queue whose first used element (the first completion's first item, after
-    its frame has left) answers SLVERR, the write responses held back (B_HELD) so that the
-    second frame has reached its last beat before that answer comes (the abort count
-    checks that it has); then two frames for a receive queue with two buffers posted, whose
+    its frame has left) answers SLVERR, the write responses held back (B_HELD, after the
+    walks bring-up left pending have ended) so that the second frame has reached its last
+    beat before that answer comes (the abort count checks that it moved, and on the
+    testbench top with the occupancy counters the cycles its last beat waited check that it
+    reached it); then two frames for a receive queue with two buffers posted, whose
     used ring answers SLVERR.
     Check: one EIO on each queue; TX: the first frame delivered but not completed (used.idx
     0), the second, moving meanwhile, closed with the abort flag and not delivered (with
@@ -1356,6 +1362,12 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     frames = [bytes([k]) * n for k, n in enumerate((64, 64, 1500), 1)]
     for f in frames:
         net.send(0, f, kick=False)
+    # the walks bring-up left pending (each finds its ring empty and writes avail_event) end
+    # first: their write responses would otherwise set the phase of the one release of
+    # B_HELD the refused element's answer waits for (B_HELD)
+    await drv.settle()
+    probe = getattr(dut, "occupancy_inst", None)
+    held = int(probe.move_tx_held_cycles.value) if probe is not None else 0
     tb.set_stall("b", B_HELD)
     await flows.kick_if_needed(v, tx)
     await drv.settle()
@@ -1364,6 +1376,11 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     assert [(x.vq, x.errno) for x in f] == [(1, errno.EIO)], f
     assert [p.data for p in drv.take_tx()] == frames[:1]
     assert drv.tx_aborted == (1 if param("PIPELINE", 1) else 0), drv.tx_aborted
+    if probe is not None and param("PIPELINE", 1):
+        # the window was reached: the second frame's last beat waited for the failing
+        # completion (the reference engine's testbench top counts those cycles)
+        held = int(probe.move_tx_held_cycles.value) - held
+        assert held > 0, "the second frame never reached its last beat before the fault"
     assert tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF) == 0
     q = await drv.query_vq(1)
     assert q["state"] == VqObjectState.ERR and q["used"] == 0, q
