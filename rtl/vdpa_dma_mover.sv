@@ -67,8 +67,9 @@
  *             `busy` (high from the cycle after the request to the cycle of done or fault,
  *             and while a read-ahead burst is on the bus; with ISSUE_AT_TAKE also in the
  *             cycle a TX request is taken with its first read's address out; every valid and
- *             ready of the bus is low while it is not busy). AxUSER is the request's req_user, for the transfer's
- *             every burst. The AXI-Stream TX port is this block's own.
+ *             ready of the bus is low while it is not busy). AxUSER is the request's
+ *             req_user, for the transfer's every burst. The AXI-Stream TX port is this
+ *             block's own.
  */
 module vdpa_dma_mover
     import vdpa_axi_pkg::*;

@@ -367,6 +367,29 @@ LENGTHS = [1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 255, 256, 1023, 1500, 1514,
            9000]
 
 
+def watch_handshakes(dut: Any, channels: dict[str, tuple[str, str, str | None]]
+                     ) -> list[tuple[int, str, int | None]]:
+    """Record every handshake of ``channels`` (name: (valid, ready, payload signal or None)) as
+    (cycle, name, payload), counting cycles from the call; the list fills in the background
+    (the caller clears it between transfers)."""
+    events: list[tuple[int, str, int | None]] = []
+
+    async def watch() -> None:
+        cyc = 0
+        while True:
+            await FallingEdge(dut.clk)
+            await Timer(CLK_NS // 4, "ns")
+            await ReadOnly()
+            for name, (valid, ready, payload) in channels.items():
+                if int(getattr(dut, valid).value) and int(getattr(dut, ready).value):
+                    events.append((cyc, name, None if payload is None
+                                   else int(getattr(dut, payload).value)))
+            cyc += 1
+
+    cocotb.start_soon(watch())
+    return events
+
+
 async def run_sweep(dut: Any, seed: int, stall: float, done_hold: float, count: int,
                     err: bool = False) -> TB:
     tb = TB(dut)
@@ -514,29 +537,15 @@ async def test_rx_pace(dut):
     tb.rng = random.Random(5)
     await tb.cycle_reset()
     cocotb.start_soon(tb.world())
-    events: list[tuple[int, str]] = []
-
-    async def watch() -> None:
-        cyc = 0
-        names = ("req", "aw", "w", "b", "done")
-        while True:
-            await FallingEdge(dut.clk)
-            await Timer(CLK_NS // 4, "ns")
-            await ReadOnly()
-            hs = (int(dut.req_valid.value) and int(dut.req_ready.value),
-                  int(dut.axi_awvalid.value) and int(dut.axi_awready.value),
-                  int(dut.axi_wvalid.value) and int(dut.axi_wready.value),
-                  int(dut.axi_bvalid.value) and int(dut.axi_bready.value),
-                  int(dut.done_valid.value) and int(dut.done_ready.value))
-            events.extend((cyc, n) for n, h in zip(names, hs, strict=True) if h)
-            cyc += 1
-
-    cocotb.start_soon(watch())
+    events = watch_handshakes(dut, {
+        "req": ("req_valid", "req_ready", None), "aw": ("axi_awvalid", "axi_awready", None),
+        "w": ("axi_wvalid", "axi_wready", None), "b": ("axi_bvalid", "axi_bready", None),
+        "done": ("done_valid", "done_ready", None)})
     rng = random.Random(11)
     for total in (1, 64, 76, 1500, 4097, 9000):
         events.clear()
         await tb.one(rng, rx=True, total=total)
-        at = {n: [c for c, m in events if m == n] for n in ("req", "aw", "w", "b", "done")}
+        at = {n: [c for c, m, _ in events if m == n] for n in ("req", "aw", "w", "b", "done")}
         assert len(at["req"]) == 1 and len(at["done"]) == 1, (total, at)
         assert at["aw"] and at["aw"][0] == at["req"][0] + 1, \
             f"{total} B: first AW at {at['aw'][:1]}, the request taken at {at['req']}"
@@ -557,21 +566,8 @@ async def test_tx_first_read(dut):
     await tb.cycle_reset()
     cocotb.start_soon(tb.world())
     at_take = param("ISSUE_AT_TAKE", 0) != 0
-    events: list[tuple[int, str, int]] = []
-
-    async def watch() -> None:
-        cyc = 0
-        while True:
-            await FallingEdge(dut.clk)
-            await Timer(CLK_NS // 4, "ns")
-            await ReadOnly()
-            if int(dut.req_valid.value) and int(dut.req_ready.value):
-                events.append((cyc, "req", int(dut.req_user.value)))
-            if int(dut.axi_arvalid.value) and int(dut.axi_arready.value):
-                events.append((cyc, "ar", int(dut.axi_aruser.value)))
-            cyc += 1
-
-    cocotb.start_soon(watch())
+    events = watch_handshakes(dut, {"req": ("req_valid", "req_ready", "req_user"),
+                                    "ar": ("axi_arvalid", "axi_arready", "axi_aruser")})
     rng = random.Random(13)
     for total in (1, 64, 76, 1500, 4097):
         events.clear()

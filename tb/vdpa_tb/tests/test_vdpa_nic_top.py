@@ -1367,7 +1367,7 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     # B_HELD the refused element's answer waits for (B_HELD)
     await drv.settle()
     probe = getattr(dut, "occupancy_inst", None)
-    held = int(probe.move_tx_held_cycles.value) if probe is not None else 0
+    held_before = int(probe.move_tx_held_cycles.value) if probe is not None else 0
     tb.set_stall("b", B_HELD)
     await flows.kick_if_needed(v, tx)
     await drv.settle()
@@ -1379,8 +1379,8 @@ async def test_completion_fault_undoes_the_next_chain(dut):
     if probe is not None and param("PIPELINE", 1):
         # the window was reached: the second frame's last beat waited for the failing
         # completion (the reference engine's testbench top counts those cycles)
-        held = int(probe.move_tx_held_cycles.value) - held
-        assert held > 0, "the second frame never reached its last beat before the fault"
+        assert int(probe.move_tx_held_cycles.value) > held_before, \
+            "the second frame never reached its last beat before the fault"
     assert tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF) == 0
     q = await drv.query_vq(1)
     assert q["state"] == VqObjectState.ERR and q["used"] == 0, q

@@ -52,12 +52,11 @@ bytes (used.idx, avail_event; the used element, le32 id + le32 len, at 4 mod 8).
 The translation cache inside is its own block's (test_vdpa_xlate_cache); here it is checked
 through the port: a request in a page answered before hits (no IOTLB request, the bus
 request out the cycle after req_valid rises, or in that cycle with ISSUE_AT_HIT), a flush
-between makes it miss. Random streams
-draw their seed from cocotb's (COCOTB_RANDOM_SEED reproduces a run); each stream's seed is
-logged and named in any failure. The pytest entry is tests/rtl/test_vdpa_ring_port.py; the
-builds (DATA_W 32, 64, 512 x CACHE_ENTRIES 1, 4 with ITEM_BYTES 16; DATA_W 32, 64, 512 with
-CACHE_ENTRIES 4 and ITEM_BYTES 64; each shape the engine builds with ISSUE_AT_HIT 1 as well)
-are in testplan/vdpa_nic_sim.yaml.
+between makes it miss. Random streams draw their seed from cocotb's (COCOTB_RANDOM_SEED
+reproduces a run); each stream's seed is logged and named in any failure. The pytest entry
+is tests/rtl/test_vdpa_ring_port.py; the builds (DATA_W 32, 64, 512 x CACHE_ENTRIES 1, 4
+with ITEM_BYTES 16; DATA_W 32, 64, 512 with CACHE_ENTRIES 4 and ITEM_BYTES 64; each shape
+the engine builds with ISSUE_AT_HIT 1 as well) are in testplan/vdpa_nic_sim.yaml.
 """
 
 from __future__ import annotations
@@ -999,9 +998,8 @@ async def test_port_bus_errors(dut):
 async def test_port_translation_cache(dut):
     """A second item in a page answered before hits: no IOTLB request, and the bus request is
     out the cycle after req_valid rises (with ISSUE_AT_HIT, in that cycle); a flush between
-    makes it miss; another set (the
-    engine: another VQ), group or direction misses; ENTRIES pages are held per set and one
-    more replaces the oldest."""
+    makes it miss; another set (the engine: another VQ), group or direction misses; ENTRIES
+    pages are held per set and one more replaces the oldest."""
     tb = await start(dut, 15)
     tb.tlb = Iotlb({0: 1, 1: 2, 2: 3}, whole())
     tb.latency = (3, 3)
