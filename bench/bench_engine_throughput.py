@@ -45,8 +45,11 @@ STAGES_PNG = OUT.with_name("engine_throughput_stages.png")
 # engine and the testbench host accept
 WIDTHS = (64, 128, 512)
 # on each active queue: a queue keeps the same depth at every queue count, so each queue's
-# first (cold) chain weighs the same in the 1-, 2- and 8-queue figures
+# first (cold) chain weighs the same in the 1-, 2- and 8-queue figures; each row is measured
+# again with STEADY_PER_QUEUE a queue, and the difference is the steady rate (the bench
+# module's docstring)
 PER_QUEUE = 64
+STEADY_PER_QUEUE = 192
 # the host answering late (tb_nic_host RD_LATENCY / WR_LATENCY: cycles before a read's first
 # beat, before a write's response), at the default and the widest bus: this bench's memory
 # answers in one or two cycles, which no host does; a PCIe read round trip is 0.5 to 1 us,
@@ -77,7 +80,16 @@ def measure(data_w: int, pipeline: int = 1, extra: dict[str, int] | None = None
     name = f"w{data_w}" + ("" if pipeline else "-serial") + "".join(
         f"-{k}{v}" for k, v in sorted((extra or {}).items()))
     return run_bench_module("vdpa_tb.tests.bench_engine_throughput", params, name=name,
-                            env={"BENCH_DESCRIPTORS_PER_QUEUE": str(PER_QUEUE)})
+                            env={"BENCH_DESCRIPTORS_PER_QUEUE": str(PER_QUEUE),
+                                 "BENCH_STEADY_DESCRIPTORS_PER_QUEUE": str(STEADY_PER_QUEUE)})
+
+
+def pace(row: dict[str, Any]) -> tuple[float, dict[str, Any] | None]:
+    """A row's steady cycles per descriptor and the stage counts behind them; a row kept
+    before the bench measured a steady rate has only its full-burst figures."""
+    if "steady_cycles_per_desc" in row:
+        return row["steady_cycles_per_desc"], row.get("steady_stage_cycles_per_desc")
+    return row["cycles_per_desc"], row.get("stage_cycles_per_desc")
 
 
 def parse_param(text: str) -> tuple[str, int]:
@@ -98,16 +110,19 @@ def what_if(params: dict[str, int], widths: list[int]) -> int:
     device's (for instance a mutant's build, MUTANT=21, which lets a frame leave before the
     completion ahead of it: what that rule costs)."""
     kept = json.loads(OUT.read_text()).get("current", {}) if OUT.exists() else {}
-    print(f"\n{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'kept':>8}{'what-if':>9}{'limit':>7}")
+    print(f"\n{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'burst: kept':>12}{'what-if':>9}"
+          f"{'steady: kept':>14}{'what-if':>9}{'limit':>7}")
     figures: dict[str, Any] = {}
     for w in widths:
-        was = {(r["dir"], r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
+        was = {(r["dir"], r["frame_bytes"], r["queues"]): r
                for r in kept.get(str(w), {}).get("rows", [])}
         got = measure(w, extra=params)
         for r in got["rows"]:
-            key = (r["dir"], r["frame_bytes"], r["queues"])
+            old = was.get((r["dir"], r["frame_bytes"], r["queues"]))
             print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
-                  f"{was.get(key, float('nan')):>8.2f}{r['cycles_per_desc']:>9.2f}"
+                  f"{old['cycles_per_desc'] if old else float('nan'):>12.2f}"
+                  f"{r['cycles_per_desc']:>9.2f}"
+                  f"{pace(old)[0] if old else float('nan'):>14.2f}{pace(r)[0]:>9.2f}"
                   f"{r['limit_cycles']:>7g}")
         figures[str(w)] = got
     print_stages(figures, "what-if")
@@ -124,25 +139,25 @@ STAGE_COLUMNS = (("walk", "walk"), ("walk_blocked", " of which to mover"), ("ref
 
 def print_stages(figures: dict[str, Any], title: str) -> None:
     """The stage breakdown of one set of figures (``{width: {"rows": ...}}``): cycles each
-    stage of the engine held work per descriptor, beside the descriptor's cycles. The stage
-    near the descriptor's own figure sets the pace; one far below it waits for others."""
-    print(f"\n{title}: cycles each engine stage held work, per descriptor "
+    stage of the engine held work per descriptor in the steady state, beside the descriptor's
+    steady cycles (``pace``). The stage near the descriptor's own figure sets the pace; one far
+    below it waits for others."""
+    print(f"\n{title}: cycles each engine stage held work, per descriptor, steady "
           "(tb_engine_occupancy)")
     print(f"{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'cycles':>8}"
           + "".join(f"{name.strip()[:9]:>10}" for _, name in STAGE_COLUMNS))
     for w, fig in figures.items():
         for r in fig["rows"]:
-            st = r.get("stage_cycles_per_desc")
+            cyc, st = pace(r)
             if st is None:
                 continue
-            print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
-                  f"{r['cycles_per_desc']:>8.2f}"
+            print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}{cyc:>8.2f}"
                   + "".join(f"{st[k]:>10.2f}" for k, _ in STAGE_COLUMNS))
     for key, who in (("walk_states", "walker"), ("move_states", "mover")):
         print(f"\n{title}: the {who}'s cycles per descriptor by state (idle: waiting for work)")
         for w, fig in figures.items():
             for r in fig["rows"]:
-                states = (r.get("stage_cycles_per_desc") or {}).get(key)
+                states = (pace(r)[1] or {}).get(key)
                 if states:
                     print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}  "
                           + " ".join(f"{k[2:]} {v:.2f}" for k, v in
@@ -176,7 +191,9 @@ def chart(results: dict[str, Any], path: Path) -> None:
             ax.bar([x - 0.5 * bw for x in xs], [serial.get((r["frame_bytes"], r["queues"]), 0)
                                                 for r in rows], bw, label="one chain at a time")
             ax.bar([x + 0.5 * bw for x in xs], [r["cycles_per_desc"] for r in rows], bw,
-                   label="current (pipelined)")
+                   label=f"current (pipelined), {PER_QUEUE} a queue")
+            ax.scatter([x + 0.5 * bw for x in xs], [pace(r)[0] for r in rows], marker="_",
+                       s=120, color="k", zorder=3, label="current, steady")
             ax.bar([x + 1.5 * bw for x in xs], [r["limit_cycles"] for r in rows], bw,
                    label="bus limit")
             ax.set_xticks(list(xs), labels, fontsize=7)
@@ -191,7 +208,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
 def stages_chart(results: dict[str, Any], path: Path) -> None:
     """Where a descriptor's cycles go at the widest bus, where the goal is not met: for each
-    row, the share of the measured cycles each stage held work (1: busy every cycle, the stage
+    row, the share of the steady cycles (``pace``) each stage held work (1: busy every cycle, the stage
     sets the pace), and the limit's share (what a device at the bus limit would take). The
     walker's bar is split into walking and waiting for the move stage, the move stage's into
     moving, its frame's last beat held (tx_hold) and waiting for the completion stage."""
@@ -204,14 +221,15 @@ def stages_chart(results: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(2, 1, figsize=(12, 8), squeeze=False)
     for ax, direction in zip((a[0] for a in axes), ("tx", "rx"), strict=True):
         rows = [r for r in results["current"][w]["rows"]
-                if r["dir"] == direction and "stage_cycles_per_desc" in r]
+                if r["dir"] == direction and pace(r)[1] is not None]
         xs = list(range(len(rows)))
         bw = 0.2
-        cyc = [r["cycles_per_desc"] for r in rows]
+        cyc = [pace(r)[0] for r in rows]
+        stages = [pace(r)[1] or {} for r in rows]
 
-        def share(key: str, rows: list[dict[str, Any]] = rows, cyc: list[float] = cyc
+        def share(key: str, stages: list[dict[str, Any]] = stages, cyc: list[float] = cyc
                   ) -> list[float]:
-            return [r["stage_cycles_per_desc"][key] / c for r, c in zip(rows, cyc, strict=True)]
+            return [st[key] / c for st, c in zip(stages, cyc, strict=True)]
 
         walk, walk_blocked = share("walk"), share("walk_blocked")
         walking = [a - b for a, b in zip(walk, walk_blocked, strict=True)]
@@ -234,7 +252,7 @@ def stages_chart(results: dict[str, Any], path: Path) -> None:
                   [x - 2 * bw for x in xs], [x + 2 * bw for x in xs], colors="k",
                   label="bus limit / cycles (1: at the limit)")
         ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
-        ax.set_xticks(xs, [f"{r['frame_bytes']} B, {r['queues']} q\n{c:.1f} cycles"
+        ax.set_xticks(xs, [f"{r['frame_bytes']} B, {r['queues']} q\n{c:.1f} cycles steady"
                            for r, c in zip(rows, cyc, strict=True)], fontsize=7)
         ax.set_ylim(0, 1.45)
         ax.set_ylabel("share of the descriptor's cycles")
@@ -265,7 +283,7 @@ def latency_chart(results: dict[str, Any], path: Path) -> None:
             ax = axes[i][j]
             for r in (r for r in runs[0]["rows"] if r["dir"] == direction):
                 key = (r["frame_bytes"], r["queues"])
-                ys = [next(x["ratio"] for x in run["rows"]
+                ys = [next(pace(x)[0] / x["limit_cycles"] for x in run["rows"]
                            if x["dir"] == direction and (x["frame_bytes"], x["queues"]) == key)
                       for run in runs]
                 ax.plot(xs, ys, marker="o", label=f"{key[0]} B, {key[1]} q")
@@ -273,7 +291,7 @@ def latency_chart(results: dict[str, Any], path: Path) -> None:
                                for k, (x, n) in enumerate(zip(xs, ["rd0-wr0", *names],
                                                               strict=True))])
             ax.set_yscale("log")
-            ax.set_ylabel("cycles per descriptor / bus limit")
+            ax.set_ylabel("steady cycles per descriptor / bus limit")
             ax.set_title(f"{direction.upper()}, DATA_W {w}: host latency (cycles)")
             ax.legend(fontsize=6, ncol=3)
     fig.tight_layout()
@@ -325,8 +343,11 @@ def main() -> int:
     # beside each figure: the read and write beats the device spent per descriptor (DMA log)
     # and the ones the limit counts, so a figure far above a limit whose channels are not
     # busy shows time lost waiting, not beats
+    # (the baseline and the serial build beside the burst figure, as the baseline was
+    # measured; the steady rate beside the limit, and the burst's fixed cost on top of it)
     print(f"\n{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'baseline':>10}{'serial':>8}{'current':>10}"
-          f"{'limit':>7}{'ratio':>7}{'rd spent/limit':>16}{'wr spent/limit':>16}")
+          f"{'steady':>8}{'limit':>7}{'ratio':>7}{'fixed':>7}"
+          f"{'rd spent/limit':>16}{'wr spent/limit':>16}")
     for w, fig in current.items():
         base = {(r["dir"], r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
                 for r in res["baseline"].get(w, {}).get("rows", [])}
@@ -337,20 +358,22 @@ def main() -> int:
             spent = {ch: sum(r["beats_per_desc"][ch].values()) for ch in ("read", "write")}
             print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
                   f"{base.get(key, float('nan')):>10.1f}{ser.get(key, float('nan')):>8.1f}"
-                  f"{r['cycles_per_desc']:>10.1f}{r['limit_cycles']:>7g}{r['ratio']:>7}"
+                  f"{r['cycles_per_desc']:>10.1f}{r['steady_cycles_per_desc']:>8.2f}"
+                  f"{r['limit_cycles']:>7g}{r['steady_ratio']:>7}{r['fixed_cycles']:>7.0f}"
                   f"{spent['read']:>9.2f}/{r['read_beats']:<6g}"
                   f"{spent['write']:>9.2f}/{r['write_beats']:<6g}")
-    print("\ncycles per descriptor as the host answers later (read/write latency in cycles)")
+    print("\nsteady cycles per descriptor as the host answers later (read/write latency in "
+          "cycles)")
     names = list(late)
     print(f"{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'limit':>7}{'rd0-wr0':>9}"
           + "".join(f"{n:>12}" for n in names))
     for w in map(str, LATENCY_WIDTHS):
-        rows = {n: {(r["dir"], r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
+        rows = {n: {(r["dir"], r["frame_bytes"], r["queues"]): r["steady_cycles_per_desc"]
                     for r in late[n][w]["rows"]} for n in names}
         for r in current[w]["rows"]:
             key = (r["dir"], r["frame_bytes"], r["queues"])
             print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
-                  f"{r['limit_cycles']:>7g}{r['cycles_per_desc']:>9.1f}"
+                  f"{r['limit_cycles']:>7g}{r['steady_cycles_per_desc']:>9.1f}"
                   + "".join(f"{rows[n].get(key, float('nan')):>12.1f}" for n in names))
     print_stages(current, "current")
     write_results(res, OUT)
