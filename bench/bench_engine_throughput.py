@@ -46,8 +46,8 @@ STAGES_PNG = OUT.with_name("engine_throughput_stages.png")
 WIDTHS = (64, 128, 512)
 # on each active queue: a queue keeps the same depth at every queue count, so each queue's
 # first (cold) chain weighs the same in the 1-, 2- and 8-queue figures; each row is measured
-# again with STEADY_PER_QUEUE a queue, and the difference is the steady rate (the bench
-# module's docstring)
+# again with STEADY_PER_QUEUE a queue, and the difference is the steady rate, a diagnostic
+# (the bench module's docstring)
 PER_QUEUE = 64
 STEADY_PER_QUEUE = 192
 # the host answering late (tb_nic_host RD_LATENCY / WR_LATENCY: cycles before a read's first
@@ -84,12 +84,9 @@ def measure(data_w: int, pipeline: int = 1, extra: dict[str, int] | None = None
                                  "BENCH_STEADY_DESCRIPTORS_PER_QUEUE": str(STEADY_PER_QUEUE)})
 
 
-def pace(row: dict[str, Any]) -> tuple[float, dict[str, Any] | None]:
-    """A row's steady cycles per descriptor and the stage counts behind them; a row kept
-    before the bench measured a steady rate has only its full-burst figures."""
-    if "steady_cycles_per_desc" in row:
-        return row["steady_cycles_per_desc"], row.get("steady_stage_cycles_per_desc")
-    return row["cycles_per_desc"], row.get("stage_cycles_per_desc")
+def steady(row: dict[str, Any] | None) -> float:
+    """A row's steady rate (nan for none, or a row kept before the bench measured one)."""
+    return (row or {}).get("steady_cycles_per_desc", float("nan"))
 
 
 def parse_param(text: str) -> tuple[str, int]:
@@ -122,7 +119,7 @@ def what_if(params: dict[str, int], widths: list[int]) -> int:
             print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
                   f"{old['cycles_per_desc'] if old else float('nan'):>12.2f}"
                   f"{r['cycles_per_desc']:>9.2f}"
-                  f"{pace(old)[0] if old else float('nan'):>14.2f}{pace(r)[0]:>9.2f}"
+                  f"{steady(old):>14.2f}{steady(r):>9.2f}"
                   f"{r['limit_cycles']:>7g}")
         figures[str(w)] = got
     print_stages(figures, "what-if")
@@ -139,25 +136,25 @@ STAGE_COLUMNS = (("walk", "walk"), ("walk_blocked", " of which to mover"), ("ref
 
 def print_stages(figures: dict[str, Any], title: str) -> None:
     """The stage breakdown of one set of figures (``{width: {"rows": ...}}``): cycles each
-    stage of the engine held work per descriptor in the steady state, beside the descriptor's
-    steady cycles (``pace``). The stage near the descriptor's own figure sets the pace; one far
-    below it waits for others."""
-    print(f"\n{title}: cycles each engine stage held work, per descriptor, steady "
+    stage of the engine held work per descriptor, beside the descriptor's cycles. The stage
+    near the descriptor's own figure sets the pace; one far below it waits for others."""
+    print(f"\n{title}: cycles each engine stage held work, per descriptor "
           "(tb_engine_occupancy)")
     print(f"{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'cycles':>8}"
           + "".join(f"{name.strip()[:9]:>10}" for _, name in STAGE_COLUMNS))
     for w, fig in figures.items():
         for r in fig["rows"]:
-            cyc, st = pace(r)
+            st = r.get("stage_cycles_per_desc")
             if st is None:
                 continue
-            print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}{cyc:>8.2f}"
+            print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
+                  f"{r['cycles_per_desc']:>8.2f}"
                   + "".join(f"{st[k]:>10.2f}" for k, _ in STAGE_COLUMNS))
     for key, who in (("walk_states", "walker"), ("move_states", "mover")):
         print(f"\n{title}: the {who}'s cycles per descriptor by state (idle: waiting for work)")
         for w, fig in figures.items():
             for r in fig["rows"]:
-                states = (pace(r)[1] or {}).get(key)
+                states = (r.get("stage_cycles_per_desc") or {}).get(key)
                 if states:
                     print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}  "
                           + " ".join(f"{k[2:]} {v:.2f}" for k, v in
@@ -192,7 +189,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
                                                 for r in rows], bw, label="one chain at a time")
             ax.bar([x + 0.5 * bw for x in xs], [r["cycles_per_desc"] for r in rows], bw,
                    label=f"current (pipelined), {PER_QUEUE} a queue")
-            ax.scatter([x + 0.5 * bw for x in xs], [pace(r)[0] for r in rows], marker="_",
+            ax.scatter([x + 0.5 * bw for x in xs], [steady(r) for r in rows], marker="_",
                        s=120, color="k", zorder=3, label="current, steady")
             ax.bar([x + 1.5 * bw for x in xs], [r["limit_cycles"] for r in rows], bw,
                    label="bus limit")
@@ -208,7 +205,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
 def stages_chart(results: dict[str, Any], path: Path) -> None:
     """Where a descriptor's cycles go at the widest bus, where the goal is not met: for each
-    row, the share of the steady cycles (``pace``) each stage held work (1: busy every cycle, the stage
+    row, the share of the measured cycles each stage held work (1: busy every cycle, the stage
     sets the pace), and the limit's share (what a device at the bus limit would take). The
     walker's bar is split into walking and waiting for the move stage, the move stage's into
     moving, its frame's last beat held (tx_hold) and waiting for the completion stage."""
@@ -221,15 +218,14 @@ def stages_chart(results: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(2, 1, figsize=(12, 8), squeeze=False)
     for ax, direction in zip((a[0] for a in axes), ("tx", "rx"), strict=True):
         rows = [r for r in results["current"][w]["rows"]
-                if r["dir"] == direction and pace(r)[1] is not None]
+                if r["dir"] == direction and "stage_cycles_per_desc" in r]
         xs = list(range(len(rows)))
         bw = 0.2
-        cyc = [pace(r)[0] for r in rows]
-        stages = [pace(r)[1] or {} for r in rows]
+        cyc = [r["cycles_per_desc"] for r in rows]
 
-        def share(key: str, stages: list[dict[str, Any]] = stages, cyc: list[float] = cyc
+        def share(key: str, rows: list[dict[str, Any]] = rows, cyc: list[float] = cyc
                   ) -> list[float]:
-            return [st[key] / c for st, c in zip(stages, cyc, strict=True)]
+            return [r["stage_cycles_per_desc"][key] / c for r, c in zip(rows, cyc, strict=True)]
 
         walk, walk_blocked = share("walk"), share("walk_blocked")
         walking = [a - b for a, b in zip(walk, walk_blocked, strict=True)]
@@ -252,7 +248,7 @@ def stages_chart(results: dict[str, Any], path: Path) -> None:
                   [x - 2 * bw for x in xs], [x + 2 * bw for x in xs], colors="k",
                   label="bus limit / cycles (1: at the limit)")
         ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
-        ax.set_xticks(xs, [f"{r['frame_bytes']} B, {r['queues']} q\n{c:.1f} cycles steady"
+        ax.set_xticks(xs, [f"{r['frame_bytes']} B, {r['queues']} q\n{c:.1f} cycles"
                            for r, c in zip(rows, cyc, strict=True)], fontsize=7)
         ax.set_ylim(0, 1.45)
         ax.set_ylabel("share of the descriptor's cycles")
@@ -283,7 +279,7 @@ def latency_chart(results: dict[str, Any], path: Path) -> None:
             ax = axes[i][j]
             for r in (r for r in runs[0]["rows"] if r["dir"] == direction):
                 key = (r["frame_bytes"], r["queues"])
-                ys = [next(pace(x)[0] / x["limit_cycles"] for x in run["rows"]
+                ys = [next(x["ratio"] for x in run["rows"]
                            if x["dir"] == direction and (x["frame_bytes"], x["queues"]) == key)
                       for run in runs]
                 ax.plot(xs, ys, marker="o", label=f"{key[0]} B, {key[1]} q")
@@ -291,7 +287,7 @@ def latency_chart(results: dict[str, Any], path: Path) -> None:
                                for k, (x, n) in enumerate(zip(xs, ["rd0-wr0", *names],
                                                               strict=True))])
             ax.set_yscale("log")
-            ax.set_ylabel("steady cycles per descriptor / bus limit")
+            ax.set_ylabel("cycles per descriptor / bus limit")
             ax.set_title(f"{direction.upper()}, DATA_W {w}: host latency (cycles)")
             ax.legend(fontsize=6, ncol=3)
     fig.tight_layout()
@@ -342,11 +338,10 @@ def main() -> int:
     }
     # beside each figure: the read and write beats the device spent per descriptor (DMA log)
     # and the ones the limit counts, so a figure far above a limit whose channels are not
-    # busy shows time lost waiting, not beats
-    # (the baseline and the serial build beside the burst figure, as the baseline was
-    # measured; the steady rate beside the limit, and the burst's fixed cost on top of it)
+    # busy shows time lost waiting, not beats; and the steady rate with the burst's fixed cost
+    # on top of it (a diagnostic: the bench module's docstring)
     print(f"\n{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'baseline':>10}{'serial':>8}{'current':>10}"
-          f"{'steady':>8}{'limit':>7}{'ratio':>7}{'fixed':>7}"
+          f"{'limit':>7}{'ratio':>7}{'steady':>8}{'fixed':>7}"
           f"{'rd spent/limit':>16}{'wr spent/limit':>16}")
     for w, fig in current.items():
         base = {(r["dir"], r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
@@ -358,22 +353,21 @@ def main() -> int:
             spent = {ch: sum(r["beats_per_desc"][ch].values()) for ch in ("read", "write")}
             print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
                   f"{base.get(key, float('nan')):>10.1f}{ser.get(key, float('nan')):>8.1f}"
-                  f"{r['cycles_per_desc']:>10.1f}{r['steady_cycles_per_desc']:>8.2f}"
-                  f"{r['limit_cycles']:>7g}{r['steady_ratio']:>7}{r['fixed_cycles']:>7.0f}"
+                  f"{r['cycles_per_desc']:>10.1f}{r['limit_cycles']:>7g}{r['ratio']:>7}"
+                  f"{r['steady_cycles_per_desc']:>8.2f}{r['fixed_cycles']:>7.0f}"
                   f"{spent['read']:>9.2f}/{r['read_beats']:<6g}"
                   f"{spent['write']:>9.2f}/{r['write_beats']:<6g}")
-    print("\nsteady cycles per descriptor as the host answers later (read/write latency in "
-          "cycles)")
+    print("\ncycles per descriptor as the host answers later (read/write latency in cycles)")
     names = list(late)
     print(f"{'':<4}{'dir':<4}{'bytes':>6}{'q':>3}{'limit':>7}{'rd0-wr0':>9}"
           + "".join(f"{n:>12}" for n in names))
     for w in map(str, LATENCY_WIDTHS):
-        rows = {n: {(r["dir"], r["frame_bytes"], r["queues"]): r["steady_cycles_per_desc"]
+        rows = {n: {(r["dir"], r["frame_bytes"], r["queues"]): r["cycles_per_desc"]
                     for r in late[n][w]["rows"]} for n in names}
         for r in current[w]["rows"]:
             key = (r["dir"], r["frame_bytes"], r["queues"])
             print(f"{w:<4}{r['dir']:<4}{r['frame_bytes']:>6}{r['queues']:>3}"
-                  f"{r['limit_cycles']:>7g}{r['steady_cycles_per_desc']:>9.1f}"
+                  f"{r['limit_cycles']:>7g}{r['cycles_per_desc']:>9.1f}"
                   + "".join(f"{rows[n].get(key, float('nan')):>12.1f}" for n in names))
     print_stages(current, "current")
     write_results(res, OUT)
