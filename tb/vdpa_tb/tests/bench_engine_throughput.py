@@ -23,10 +23,10 @@ steady rate: what the long burst's extra chains cost, with the fill and drain bo
 what the short burst costs on top of it is ``fixed_cycles``. It is a diagnostic, not the
 figure set beside the limit: it assumes the extra chains cost what the short burst's did, and
 they need not. The guest driver hands out heads last in, first out, so the two bursts meet
-the descriptor table in different orders, which the walker's descriptor read-ahead serves
-differently: ``fixed_cycles`` below zero (TX, one queue, DATA_W 512) means the long burst's
-chains were the slower ones, and at 16 and 32 a queue a steady rate came out below its limit
-(TX 1500 B on two queues at DATA_W 512, 25.78 against 26).
+the descriptor table in different orders and runs: ``fixed_cycles`` below zero (TX 64 B on
+one and two queues at DATA_W 512) means the long burst's chains were the slower ones, and at
+16 and 32 a queue a steady rate came out below its limit (TX 1500 B on two queues at
+DATA_W 512, 25.78 against 26).
 
 The guest driver reuses descriptors as Linux does (last in, first out), so the rows after the
 first meet heads handed out in descending or mixed table order, as a long-running driver's
@@ -344,9 +344,9 @@ async def bench_engine_throughput(dut):
     res["hdr_len"] = net.hdr_len
     # one long burst on every queue first, not measured: the guest driver hands out heads
     # last in, first out, so a queue's first burst meets its table in order and every later
-    # one in descending or mixed order, which the walker's descriptor read-ahead serves less
-    # well. Without this, the first row's long burst (TX, one queue) met the descending
-    # order its short burst had not, and its steady rate read slower than its burst figure.
+    # one in descending runs or broken ones. Without this, the rows that first used a queue
+    # (TX and RX on one, two and eight queues at 64 B) met it fresh and every later row did
+    # not; now every row meets the table as a long-running driver leaves it.
     for measure in (measure_tx, measure_rx):
         await measure(tb, v, net, min(FRAME_SIZES), pairs, STEADY_PER_QUEUE, settle)
     rows = []
@@ -376,9 +376,9 @@ async def bench_engine_throughput(dut):
                     row["stage_cycles_per_desc"] = stages_per_desc(short.counts, n_short)
                     row["steady_stage_cycles_per_desc"] = stages_per_desc(
                         counts_minus(long.counts, short.counts), n_long - n_short)
-                tb.log.info("%s %5d B %d queues: %7.2f cycles/desc, steady %.2f, limit %g "
-                            "(%.2fx)", direction.upper(), size, queues, cyc, steady,
-                            lim["limit_cycles"], row["steady_ratio"])
+                tb.log.info("%s %5d B %d queues: %7.2f cycles/desc, limit %g (%.2fx), steady "
+                            "%.2f", direction.upper(), size, queues, cyc, lim["limit_cycles"],
+                            row["ratio"], steady)
                 rows.append(row)
     res["rows"] = rows
     write_figures(tb, res)
