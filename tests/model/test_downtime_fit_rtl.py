@@ -227,11 +227,10 @@ def test_a_suspend_costs_what_the_bench_measured_for_the_work_it_waited_for(
     idle_cycles = min(r["suspend_cycles"] for r in rows if not r["drained_chains"])
     idle = priced(rtl, suspend_trace(None, parallel))
     assert priced(rtl, suspend_trace({}, parallel)) == idle
-    # the fit is measured = fit.fixed + rates x drain + residual, and the profile prices
-    # idle + rates x drain (it keeps the idle MODIFY as the fixed part): the two differ by the
-    # fit's residual plus the gap between its intercept and the idle suspend
+    # the fit runs through the idle suspend (fit_drain), as the profile prices it
     fit = fit_rtl.fit_drain(DRAIN)
-    tol = fit.max_residual + abs(fit.fixed - idle_cycles)
+    assert fit.fixed == idle_cycles
+    tol = fit.max_residual
     for r in rows:
         d = {1: Drain(r["drained_bytes"], r["drained_chains"])}
         t = suspend_trace(d, parallel)

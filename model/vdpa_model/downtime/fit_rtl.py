@@ -210,7 +210,11 @@ def fit_all(bench: Mapping[str, Any], sweeps: Mapping[str, Any]) -> dict[str, Fi
 @dataclasses.dataclass
 class DrainFit:
     """SUSPEND device cycles = ``fixed + per_byte * drained bytes + per_chain * drained chains``
-    over the suspend bench's points (least squares), and how well it reproduces them."""
+    over the suspend bench's points, and how well it reproduces them. ``fixed`` is the idle
+    suspend as measured (the least of the points with nothing in flight), not fitted: the
+    profile prices a suspend as its idle MODIFY plus the two rates, so the rates are fitted
+    (least squares) to what each point costs beyond the idle suspend, and the residuals are
+    the profile's own errors."""
 
     fixed: float
     per_byte: float
@@ -233,18 +237,19 @@ def fit_drain(drain: Mapping[str, Any]) -> DrainFit:
     if not any(r["drained_chains"] for r in rows) or all(r["drained_chains"] for r in rows):
         raise InputError(f"{DRAIN}: the fit needs idle points and points with a chain in flight: "
                          "rerun `python bench/bench_suspend_inflight.py`")
-    xs = [[1.0, float(r["drained_bytes"]), float(r["drained_chains"])] for r in rows]
-    (fixed, per_byte, per_chain), _ = _lstsq(xs, [float(r["suspend_cycles"]) for r in rows])
-    fitted = [fixed + per_byte * x[1] + per_chain * x[2] for x in xs]
+    fixed = float(min(r["suspend_cycles"] for r in rows if not r["drained_chains"]))
+    xs = [[float(r["drained_bytes"]), float(r["drained_chains"])] for r in rows]
+    (per_byte, per_chain), _ = _lstsq(xs, [float(r["suspend_cycles"]) - fixed for r in rows])
+    fitted = [fixed + per_byte * x[0] + per_chain * x[1] for x in xs]
     return DrainFit(fixed, per_byte, per_chain, rows, fitted)
 
 
 def _drain_lines(d: DrainFit) -> list[str]:
     """``fw.vq_modify``'s drain terms: what a suspend's MODIFY adds for the work it waits for
     (the idle part is the MODIFY's own fixed cost)."""
-    src = (f"{DRAIN}: least-squares fit of SUSPEND device cycles = {_g(d.fixed)} + per byte x "
-           f"drained bytes + per chain x drained chains over {len(d.rows)} points, largest "
-           f"residual {_g(d.max_residual)} cycles")
+    src = (f"{DRAIN}: least-squares fit of SUSPEND device cycles = {_g(d.fixed)} (the idle "
+           f"suspend) + per byte x drained bytes + per chain x drained chains over "
+           f"{len(d.rows)} points, largest residual {_g(d.max_residual)} cycles")
     return [f'per.drain_bytes = {{ value = {_g(d.per_byte)}, source = "{src}" }}',
             f'per.drain_chains = {{ value = {_g(d.per_chain)}, source = "{src}" }}']
 
