@@ -205,10 +205,11 @@ def occupancy(tb: Tb) -> dict[str, Any] | None:
     return counts
 
 
-def counts_since(before: dict[str, Any] | None, tb: Tb) -> dict[str, Any] | None:
-    """The occupancy counts (``occupancy``) the device has added since ``before``."""
-    after = occupancy(tb)
-    if before is None or after is None:
+def counts_minus(after: dict[str, Any] | None, before: dict[str, Any] | None
+                 ) -> dict[str, Any] | None:
+    """Occupancy counts (``occupancy``) of ``after`` beyond ``before``: what the device added
+    since a snapshot, or what a long burst took beyond a short one."""
+    if after is None or before is None:
         return None
     out: dict[str, Any] = {s: after[s] - before[s] for s in STAGES}
     for key, *_ in STATE_MACHINES:
@@ -216,19 +217,8 @@ def counts_since(before: dict[str, Any] | None, tb: Tb) -> dict[str, Any] | None
     return out
 
 
-def counts_minus(long: dict[str, Any] | None, short: dict[str, Any] | None
-                 ) -> dict[str, Any] | None:
-    """The counts of the long burst beyond the short one's: what the extra descriptors took."""
-    if long is None or short is None:
-        return None
-    out: dict[str, Any] = {s: long[s] - short[s] for s in STAGES}
-    for key, *_ in STATE_MACHINES:
-        out[key] = {name: n - short[key][name] for name, n in long[key].items()}
-    return out
-
-
 def stages_per_desc(counts: dict[str, Any] | None, descriptors: int) -> dict[str, Any] | None:
-    """Cycles each stage held work per descriptor (``counts``, from ``counts_since``): the
+    """Cycles each stage held work per descriptor (``counts``, from ``counts_minus``): the
     stage whose figure is the descriptor's own cycles sets the pace. ``walk_states`` and
     ``move_states`` split the walker's and the mover's cycles by state (E_IDLE and X_IDLE
     included: waiting for work)."""
@@ -245,7 +235,7 @@ def stages_per_desc(counts: dict[str, Any] | None, descriptors: int) -> dict[str
 @dataclasses.dataclass(frozen=True)
 class Burst:
     """One measured burst: its cycles (the settle window taken off), the bus beats it spent
-    per descriptor (``beats_per_desc``) and the occupancy counts it added (``counts_since``)."""
+    per descriptor (``beats_per_desc``) and the occupancy counts it added (``counts_minus``)."""
     cycles: int
     beats: dict[str, dict[str, float]]
     counts: dict[str, Any] | None
@@ -291,7 +281,7 @@ async def measure_tx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queue
         assert len(net.reap_tx(qp)) == per_queue
     return Burst(dt, beats_per_desc(tb, mark, per_queue * queues,
                                     [(net.tx_vq(qp).used_gpa, net.tx_vq(qp).num)
-                                     for qp in range(queues)]), counts_since(busy, tb))
+                                     for qp in range(queues)]), counts_minus(occupancy(tb), busy))
 
 
 async def measure_rx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queues: int,
@@ -315,7 +305,7 @@ async def measure_rx(tb: Tb, v: VhostVdpa, net: GuestNetDriver, size: int, queue
         assert net.reap_rx(qp) == frames[qp], f"RX {size} B on {queues} queues, queue {qp}"
     return Burst(dt, beats_per_desc(tb, mark, per_queue * queues,
                                     [(net.rx_vq(qp).used_gpa, net.rx_vq(qp).num)
-                                     for qp in range(queues)]), counts_since(busy, tb))
+                                     for qp in range(queues)]), counts_minus(occupancy(tb), busy))
 
 
 @cocotb.test(timeout_time=200, timeout_unit="ms")
