@@ -644,8 +644,10 @@ end
 
 assign eng_busy = w_busy || !back_idle || mv_busy;
 
-// the walker may start a chain: PIPELINE lets it start while later stages hold chains
-wire logic walk_free = PIPELINE != 0 || back_idle;
+// the walker may start a chain: PIPELINE lets it start while later stages hold chains (the
+// serial build not in the cycle the walker hands one over, which it may start the next in)
+wire logic hand_off;
+wire logic walk_free = PIPELINE != 0 || (back_idle && !hand_off);
 
 // quiescent: nothing in flight, no held frame the engine would act on (the buffer offers one
 // if there is any), no kick the scheduler would act on
@@ -780,7 +782,7 @@ logic             ms_end;
 // MOVER_READ_AHEAD may read its first burst ahead
 wire logic        ms_free = ms_state_reg == MS_IDLE || ms_end;
 wire logic        h_ready = ms_free && mv_req_ready;
-wire logic        hand_off = w_h_valid && h_ready;
+assign hand_off = w_h_valid && h_ready;
 assign rxb_claim = hand_off && w_rx;
 logic [63:0]      w_h_seg_pa;
 logic [31:0]      w_h_seg_len;

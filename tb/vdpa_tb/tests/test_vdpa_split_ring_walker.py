@@ -195,8 +195,8 @@ class TB:
     async def walk(self, size: int, last_avail: int, rx: bool, limit: int = 3000,
                    drop: tuple[str, ...] = DROP_ALL, used: int = 0, seen: int | None = None,
                    ahead: int = 0, hold: int = 0, late_drop: tuple[str, ...] = (),
-                   asks: int | None = None, beside: bool = False,
-                   tr_stall: float = 0.0) -> dict[str, Any]:
+                   asks: int | None = None, take_at_hand: bool = False,
+                   beside: bool = False, tr_stall: float = 0.0) -> dict[str, Any]:
         """One chain: the context held (last_avail, used index, and avail.idx as last seen,
         or None), one start, the walker run back to idle, every event, every AXI access by
         kind (``ar``/``aw``: (kind, address, beats)), every IOTLB request (``tr``: (group,
@@ -216,7 +216,11 @@ class TB:
         from the start up to that offer, the walk's own (a refill this chain starts comes
         after it; one started before it has ended, unless the walk went on ``beside`` it).
         ``asks``: until the hand-off the scheduler asks for that VQ's TX chain (start_valid
-        high; the walker, busy, takes nothing). ``beside``: return
+        high; the walker, busy, takes nothing), and in the hand-off's cycle it only looks:
+        ``ready_at_hand`` is start_ready for that chain then, with start_valid low (whether
+        the walker would start it with no E_IDLE between; ``take_at_hand``: it does, and the
+        run ends in the next cycle, the walker in E_START; ``next_started`` says whether it
+        did). ``beside``: return
         as soon as the chain is handed over while a refill runs that admits this queue's next
         chain in the same direction (``beside`` in the record), so the next walk starts beside
         it. ``tr_stall``:
@@ -234,15 +238,25 @@ class TB:
         d.rx_need.value = 0
         got: dict[str, Any] = {"consume": 0, "seen": [], "ift_set": [], "ift_clr": [],
                                "fault": None, "hand": None, "ar": [], "aw": [], "tr": [],
-                               "ready": []}
+                               "ready": [], "ready_at_hand": None, "next_started": False}
         started = False
         offered: int | None = None     # the cycle the chain was first offered (h_valid)
         got["beside"] = False
         probe = [(0, 0), (1, 0), (0, 1)]
         for _ in range(limit):
             await FallingEdge(d.clk)
+            if got["hand"] is not None and take_at_hand and got["ready_at_hand"]:
+                # the walker took the next chain at the hand-off: it is in E_START now
+                got["next_started"] = int(d.ev_consume.value) == 1
+                d.start_valid.value = 0
+                break
             asking = asks is not None and started
-            d.start_valid.value = int(not started or (asking and got["hand"] is None))
+            # the hand-off's cycle (the walker offers and the move stage takes): the start is
+            # only looked at there, unless it is to be taken
+            handing = (asking and got["hand"] is None and int(d.h_valid.value) == 1 and
+                       (hold == 0 or (offered is not None and self.cycle + 1 >= offered + hold)))
+            d.start_valid.value = int(not started or (asking and got["hand"] is None and
+                                                      (take_at_hand or not handing)))
             # (self.cycle is the cycle last sampled; these inputs are for the next)
             late = offered is not None and self.cycle == offered
             for name in DROP_ALL:
@@ -305,6 +319,8 @@ class TB:
                 got["walk_reads"] = len(got["ar"])
             if int(d.h_valid.value) and int(d.h_ready.value):
                 assert got["hand"] is None, "the chain was handed over twice"
+                if asks is not None:
+                    got["ready_at_hand"] = int(d.start_ready.value)
                 got["hand"] = {"head": int(d.head.value), "rx": int(d.rx.value),
                                "bank": int(d.h_bank.value), "total": int(d.h_total.value),
                                "asid": int(d.h_asid.value)}
@@ -774,10 +790,13 @@ async def test_refill_while_move_stage_busy(dut):
     # chain as with the hand-off a cycle late, a receive chain (the next received frame's
     # walk goes on beside it) and a TX chain whatever the scheduler asks for meanwhile
     # (nothing, this queue's next chain or another queue's)
+    # (the scheduler asking for a TX chain meanwhile: a receive chain's hand-off never starts
+    # the next walk in its own cycle)
     last, heads = fresh(12, True, rx=True)
-    res = await run_chains(tb, size, last, True, 12, f"seed {base} RX at once")
+    res = await run_chains(tb, size, last, True, 12, f"seed {base} RX at once", asks=0)
     assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
     assert reads(res, K_AVAIL) == want_avail_quick, [g["ar"] for _, g in res]
+    assert [g["ready_at_hand"] for _, g in res] == [0] * 12, [g["ready_at_hand"] for _, g in res]
     for asks in (None, 0, 1):
         last, heads = fresh(12, True)
         res = await run_chains(tb, size, last, False, 12, f"seed {base} asks {asks}", asks=asks)
@@ -785,6 +804,54 @@ async def test_refill_while_move_stage_busy(dut):
         assert reads(res, K_AVAIL) == want_avail_quick, (asks, [g["ar"] for _, g in res])
         assert covers(res[2][1], heads[4], 3) and covers(res[5][1], heads[7], 3) and \
             covers(res[8][1], heads[10], 2), (asks, [g["ar"] for _, g in res])
+        # the next TX chain would start in the hand-off's cycle: another queue's always, this
+        # queue's unless the refill that starts there reads avail entries the walker does not
+        # hold (the next walk needs them; here every refill reads what is held or descriptors)
+        at_hand = [g["ready_at_hand"] for _, g in res]
+        assert at_hand == ([None] * 12 if asks is None else [1] * 12), (asks, at_hand)
+
+
+@cocotb.test()
+async def test_start_at_handoff(dut):
+    """A TX chain handed over starts the next TX chain the scheduler asks for in the same
+    cycle, with no E_IDLE between: another queue's always; its own queue's unless the refill
+    that starts there reads avail entries the walker does not hold, which that chain's walk
+    would need (E_IDLE's rule for a walk beside a refill). A receive chain's hand-off never
+    starts one (the frame offered then is the one handed over). Heads out of table order,
+    twelve published: every hand-off refills the next chain's head descriptor, but chain 7's
+    refills the entries after the eight the first walk read, so chain 7 alone does not admit
+    its queue's next chain. Each chain is the model's; taken, the next walk starts at once
+    and is walked to its hand-off in turn."""
+    tb, rng, base = await seeded(dut, "start at the hand-off")
+    size = 64
+
+    def fresh(rx: bool) -> int:
+        last = (rng.randrange(1 << 10) * size + rng.randrange(size - 12 + 1)) & 0xFFFF
+        heads = rng.sample(range(0, size, 2), 12)
+        for i in heads:
+            one_buffer(tb, rng, i, rx)
+        tb.publish(size, last, heads)
+        return last
+
+    for asks, want in ((1, [1] * 12), (0, [1] * 7 + [0] + [1] * 4)):
+        last = fresh(False)
+        res = await run_chains(tb, size, last, False, 12, f"seed {base} asks {asks}", asks=asks)
+        assert [o for o, _ in res] == ["handed"] * 12, (asks, res)
+        assert [g["ready_at_hand"] for _, g in res] == want, \
+            (asks, [g["ready_at_hand"] for _, g in res])
+    # taken: the walker is in E_START (the kick consumed) the cycle after the hand-off
+    for asks in (1, 0):
+        last = fresh(False)
+        assert await check_chain(tb, size, last, False, f"seed {base} take {asks}",
+                                 asks=asks, take_at_hand=True) == "handed"
+        assert tb.got["ready_at_hand"] == 1 and tb.got["next_started"], (asks, tb.got)
+        # the chain it started (the context unchanged: the same avail position) is walked
+        # and handed over in turn
+        assert (await tb.walk(size, last, False, drop=()))["hand"] is not None, asks
+    last = fresh(True)
+    assert await check_chain(tb, size, last, True, f"seed {base} take after RX",
+                             asks=0, take_at_hand=True) == "handed"
+    assert tb.got["ready_at_hand"] == 0 and not tb.got["next_started"], tb.got
 
 
 @cocotb.test()
