@@ -302,9 +302,22 @@ logic [63:0]   nt_note_iova;
 logic [7:0]    nt_note_group;
 logic          nt_note_event_idx;
 logic [15:0]   nt_note_old, nt_note_used;
+// The done queue: one moved chain waiting for the completion stage, so the mover takes the
+// next chain instead of holding its done until the completion stage is free. Only a chain of
+// another queue than the one the completion stage holds waits there: its queue cannot go to
+// ERR while it waits (the completion stage takes it next, and no other stage reports a fault
+// before it), so it is never dropped there. A chain of the completion stage's queue waits in
+// the mover as before (a TX one with its last beat held, tx_hold). On two and eight TX queues
+// the mover's and the completion's rounds (four cycles each at the bench's host) no longer
+// have to meet.
+logic         dq_valid_reg;
+logic [QW-1:0] dq_vq_reg;
+logic         dq_rx_reg;
+logic [15:0]  dq_head_reg;
+logic [31:0]  dq_written_reg;
 // nothing after the walker holds a chain or a check: the walker's fault and its one write
 // wait for this, so both come where a one-chain-at-a-time device would make them
-wire logic back_idle = !ms_busy && !cs_busy && !nt_busy;
+wire logic back_idle = !ms_busy && !dq_valid_reg && !cs_busy && !nt_busy;
 
 // ---------------------------------------------------------------------------------------
 // The walker's signals (vdpa_split_ring_walker below)
@@ -342,7 +355,7 @@ logic [NVQ-1:0] held;
 always_comb begin
     for (int q = 0; q < NVQ; q++) begin
         held[q] = (w_busy && 32'(w_vq) == q) || (w_refilling && 32'(w_refill_vq) == q) ||
-                  (ms_busy && 32'(ms_vq_reg) == q) ||
+                  (ms_busy && 32'(ms_vq_reg) == q) || (dq_valid_reg && 32'(dq_vq_reg) == q) ||
                   (cs_busy && 32'(cs_vq_reg) == q) || nt_held[q];
     end
 end
@@ -402,7 +415,9 @@ wire logic [3:0] rx_dropped = 4'(rxb_drop_now) + 4'(rxb_evict) + 4'(drop_walk) +
 // the queue the completion writer reads (the move stage's at the request, then its own); the
 // request may come with the previous chain's done (uw_take)
 logic         uw_take;
-wire logic [QW-1:0] uw_vq = (cs_busy && !uw_take) ? cs_vq_reg : ms_vq_reg;
+// (the done queue's chain first: it moved before the mover's)
+wire logic [QW-1:0] uw_req_vq = dq_valid_reg ? dq_vq_reg : ms_vq_reg;
+wire logic [QW-1:0] uw_vq = (cs_busy && !uw_take) ? cs_vq_reg : uw_req_vq;
 
 vdpa_vq_ctx #(
     .NVQ(NVQ),
@@ -704,6 +719,7 @@ wire logic [QW-1:0] start_vq = sched_rx ? rxb_vq[QW-1:0] : pick_vq;
 // later stages hold (a one-chain-at-a-time device would have completed them by now; the
 // completion stage lets its chains go in the cycle their commit reaches the context)
 wire logic [15:0] w_ahead = 16'(ms_busy && ms_vq_reg == w_vq) +
+                            16'(dq_valid_reg && dq_vq_reg == w_vq) +
                             ((cs_busy && cs_vq_reg == w_vq) ? 16'(uw_chains) : 16'd0);
 
 // RX byte stream: virtio-net header (zeros, num_buffers = 1 when 12 bytes) then the frame
@@ -902,14 +918,22 @@ wire logic [31:0] mv_req_len = w_rx ? rx_xfer_len : (tx_dropped ? 32'd0 : w_h_to
 // the moved chain goes to the completion stage, or is dropped if its queue went to ERR while
 // it moved (the completion of the chain before it faulted)
 wire logic        ms_drop = q_state(32'(ms_vq_reg)) == VQS_ERR && MUTANT != MUT_COMPLETE_AFTER_ERROR;  // mutant MUT_COMPLETE_AFTER_ERROR
-wire logic        mv_done_ready = ms_drop || uw_req_ready;
+// the moved chain's done is taken when it is dropped, goes to the completion stage, or goes to
+// the done queue: empty (the completion stage busy, not with its queue), or emptied into the
+// completion stage in this cycle (and not of the queue that one is of)
+wire logic        dq_room = dq_valid_reg ? (uw_take && dq_vq_reg != ms_vq_reg) :
+                                           (!uw_req_ready && !(cs_busy && cs_vq_reg == ms_vq_reg));
+wire logic        mv_done_ready = ms_drop || (!dq_valid_reg && uw_req_ready) || dq_room;
+wire logic        dq_in = ms_state_reg == MS_XFER && !mv_fault && mv_done_valid && !ms_drop &&
+                          dq_room;
 // a transmitted frame's last beat waits while the completion of its queue's previous chain
 // may still fault (until its used.idx is written: it may leave in the cycle that write's
 // response commits the completion), and leaves with the abort flag (the receiver discards
 // it) if it did
 logic              mv_tvalid, mv_tready, mv_tlast, mv_tuser;
-wire logic         tx_hold = mv_tlast && cs_busy && cs_vq_reg == ms_vq_reg &&
-                             !(cs_commit && !uw_keep) && MUTANT != MUT_TX_NO_HOLD;  // mutant MUT_TX_NO_HOLD
+wire logic         tx_hold = mv_tlast && MUTANT != MUT_TX_NO_HOLD &&  // mutant MUT_TX_NO_HOLD
+                             ((cs_busy && cs_vq_reg == ms_vq_reg && !(cs_commit && !uw_keep)) ||
+                              (dq_valid_reg && dq_vq_reg == ms_vq_reg));
 assign m_axis_tx_tvalid = mv_tvalid && !tx_hold;
 assign mv_tready = m_axis_tx_tready && !tx_hold;
 assign m_axis_tx_tlast = mv_tlast;
@@ -984,7 +1008,7 @@ vdpa_dma_mover #(
 // Completion writer: used element, used.idx, notification, over its own ring-item port
 // ---------------------------------------------------------------------------------------
 // the data has moved (TX: the frame's last stream beat accepted)
-wire logic uw_req_valid = mv_done_valid && !ms_drop;
+wire logic uw_req_valid = dq_valid_reg || (mv_done_valid && !ms_drop);
 assign uw_take = uw_req_valid && uw_req_ready;
 logic         uw_item_valid;
 logic [7:0]   uw_item_group;
@@ -1002,8 +1026,10 @@ logic [127:0] cp_rdata;
 wire logic uw_port_free = cs_state_reg == CS_USED || (cs_state_reg == CS_PORT && cp_done);
 // a receive chain of the completion stage's queue is moving: the writer may hold used.idx
 // for it (its batch); a TX chain never comes while the stage holds its queue (tx_hold)
+// (not while a chain of another queue waits in the done queue: the batch closes for it, else
+// the mover's chain, waiting behind it, would never come)
 wire logic uw_more = ms_state_reg == MS_XFER && !mv_fault && ms_rx_reg && cs_busy &&
-                     ms_vq_reg == cs_vq_reg;
+                     ms_vq_reg == cs_vq_reg && !dq_valid_reg;
 // the port refused an element of a chain after the batch's first: the batch ends before it
 // and that chain is completed again alone (a fault, if any, comes then, as a one-chain
 // device's would)
@@ -1040,10 +1066,10 @@ vdpa_used_writer #(
     .rst(rst),
     .req_valid(uw_req_valid),
     .req_ready(uw_req_ready),
-    .req_head(ms_head_reg),
-    .req_rx(ms_rx_reg),
-    .req_written(mv_moved),
-    .req_vq(8'(ms_vq_reg)),
+    .req_head(dq_valid_reg ? dq_head_reg : ms_head_reg),
+    .req_rx(dq_valid_reg ? dq_rx_reg : ms_rx_reg),
+    .req_written(dq_valid_reg ? dq_written_reg : mv_moved),
+    .req_vq(8'(uw_req_vq)),
     .more(uw_more),
     .ctx_drv(cc_drv),
     .ctx_dev(cc_dev),
@@ -1258,7 +1284,7 @@ assign ms_end = ms_state_reg == MS_XFER && !mv_fault && mv_done_valid && mv_done
 assign ms_ift_clr = ms_end && ms_drop;
 // a bus error on the data: reported once the completion before it is done (a serial device
 // completes that chain first), dropped if that completion put the queue in ERR
-wire logic ms_fault_end = ms_state_reg == MS_FAULT && !cs_busy;
+wire logic ms_fault_end = ms_state_reg == MS_FAULT && !cs_busy && !dq_valid_reg;
 assign ms_f_valid = ms_fault_end && !ms_drop;
 assign cs_f_valid = cs_state_reg == CS_FAULT;
 `ifndef SYNTHESIS
@@ -1270,6 +1296,10 @@ assign cs_f_valid = cs_state_reg == CS_FAULT;
 always @(posedge clk) begin
     if (!rst && cs_state_reg == CS_PORT && cp_fault && cp_fault_xlate) begin
         $error("Error: a completion failed translation after its chain's check (instance %m)");
+    end
+    // what lets the done queue drop nothing: its chain's queue never goes to ERR under it
+    if (!rst && dq_valid_reg && q_state(32'(dq_vq_reg)) == VQS_ERR) begin
+        $error("Error: the done queue's chain is of a queue in ERR (instance %m)");
     end
 end
 `endif
@@ -1306,19 +1336,13 @@ always_ff @(posedge clk) begin
                 rxb_free_slot <= ms_slot_reg;
                 ms_frame_reg <= 1'b0;
                 // dropped (its queue went to ERR on the chain before it: ms_ift_clr), or on
-                // to the completion stage
-                if (!ms_drop) begin
-                    cs_vq_reg <= ms_vq_reg;
-                    cs_rx_reg <= ms_rx_reg;
-                    cs_head_reg <= ms_head_reg;
-                    cs_state_reg <= CS_USED;
-                end
+                // to the completion stage (uw_take below) or the done queue
                 ms_state_reg <= MS_IDLE;
             end
         end
         MS_FAULT: begin
             // the VQ stops in ERR (ms_f_valid); a received frame being written is dropped
-            if (!cs_busy) begin
+            if (ms_fault_end) begin
                 rxb_free <= ms_frame_reg;
                 rxb_free_slot <= ms_slot_reg;
                 ms_frame_reg <= 1'b0;
@@ -1329,6 +1353,24 @@ always_ff @(posedge clk) begin
             ms_state_reg <= MS_IDLE;
         end
     endcase
+
+    // the completion stage takes the done queue's chain, else the mover's; the done queue
+    // takes the mover's when the completion stage does not
+    if (uw_take) begin
+        cs_vq_reg <= uw_req_vq;
+        cs_rx_reg <= dq_valid_reg ? dq_rx_reg : ms_rx_reg;
+        cs_head_reg <= dq_valid_reg ? dq_head_reg : ms_head_reg;
+        cs_state_reg <= CS_USED;
+    end
+    if (dq_in) begin
+        dq_valid_reg <= 1'b1;
+        dq_vq_reg <= ms_vq_reg;
+        dq_rx_reg <= ms_rx_reg;
+        dq_head_reg <= ms_head_reg;
+        dq_written_reg <= mv_moved;
+    end else if (uw_take) begin
+        dq_valid_reg <= 1'b0;
+    end
 
     // ===================================================================================
     // Hand-off: the walker's chain enters the move stage (after the move stage's own case:
@@ -1391,6 +1433,7 @@ always_ff @(posedge clk) begin
         ms_vq_reg <= '0;
         ms_rx_reg <= 1'b0;
         ms_frame_reg <= 1'b0;
+        dq_valid_reg <= 1'b0;
         cs_state_reg <= CS_IDLE;
         cs_vq_reg <= '0;
     end
