@@ -28,6 +28,11 @@
  *    stage), so the used ring is as a one-chain-at-a-time device writes it. The walker's index
  *    is the queue's last_avail plus the chains of that queue the later stages hold and have
  *    not committed (w_ahead).
+ *  - The done queue. One moved chain of another queue than the completion stage's waits
+ *    between the move and completion stages, so the mover takes the next chain; it counts in
+ *    `held`, w_ahead and back_idle, holds a TX chain of its queue's last beat (tx_hold), and
+ *    its chain's queue never goes to ERR under it (it drops nothing; a simulation check says
+ *    so). docs/rtl-interface.md "Chains in flight".
  *  - Suspend and state. last_avail and used_idx advance only when a chain's used.idx is
  *    written; a suspend or destroy waits for every stage to leave the queue (a chain walked is
  *    moved and completed: `held`), so get_vq_state after it is exact.

@@ -1177,6 +1177,51 @@ async def test_bus_errors(dut):
     assert [p.data for p in got] == [bytes(range(100))]
 
 
+@cocotb.test(timeout_time=20000, timeout_unit=US)
+async def test_bus_error_behind_another_queue(dut):
+    """Goal: a bus error on a chain's data while a moved chain of another queue waits for the
+    completion stage (the engine's done queue) is reported after that chain completes, and
+    costs the other queue nothing.
+    Stimulus: (RTL only: the reference has no bus) two transmit queues, sixteen 6-byte frames
+    each posted before one kick of each, so the engine alternates them; queue 1's ninth chain
+    reads a buffer that answers SLVERR, and seven more frames follow it. Behind a host whose
+    write responses come late (the late-writes build) the completion stage is the slowest,
+    so queue 0's chain moved before the bad one waits in the done queue when the fault comes
+    (a trace of that build shows it there); at the bench's host it does now and then.
+    Check: one fault, EIO, on queue 1's VQ; queue 0's sixteen frames leave in order and its
+    used.idx is 16; queue 1's first eight leave in order, nothing of the ninth (no frame
+    started: its first read failed), its used.idx is 8 and its VQ in ERR."""
+    tb = Tb(dut)
+    drv = await tb.start()
+    v = VhostVdpa(drv)
+    await flows.open_device(v)
+    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=2,
+                         queue_size=32, features=drv.device_features)
+    await flows.start_device(v, net.vqs, features=net.features)
+    bad = RAM_BASE + RAM_SIZE
+    tb.target.poison(bad, bad + 0x1000)
+    frames = {qp: [bytes([qp, k]) + bytes(range(4)) for k in range(16)] for qp in (0, 1)}
+    for k in range(16):
+        for qp in (0, 1):
+            if qp == 1 and k == 8:
+                net.tx_vq(1).post_iova_chain([(bad, net.hdr_len + 6, False)])
+                net.tx_vq(1).publish()
+            else:
+                net.send(qp, frames[qp][k], kick=False)
+    for qp in (0, 1):
+        await flows.kick_if_needed(v, net.tx_vq(qp))
+    await drv.settle()
+    f = drv.take_faults()
+    assert [(x.vq, x.errno) for x in f] == [(net.tx_vq(1).index, errno.EIO)], f
+    got = drv.take_tx()
+    assert [p.data for p in got if p.vq == net.tx_vq(0).index] == frames[0], got
+    assert [p.data for p in got if p.vq == net.tx_vq(1).index] == frames[1][:8], got
+    assert drv.tx_aborted == 0
+    assert net.tx_vq(0).used_idx == 16 and net.tx_vq(1).used_idx == 8
+    assert (await drv.query_vq(net.tx_vq(1).index))["state"] == VqObjectState.ERR
+    assert (await drv.query_vq(net.tx_vq(0).index))["state"] == VqObjectState.RDY
+
+
 @cocotb.test(timeout_time=40000, timeout_unit=US)
 async def test_batched_receive_notifications(dut):
     """Goal: receive completions batched under one used.idx write notify as a one-chain device
