@@ -1141,6 +1141,23 @@ async def test_segment_limit(dut):
     assert [p.data for p in got] == [bytes(range(200))]
 
 
+async def started_with_bad_page(dut: object, queue_size: int
+                                ) -> tuple[Tb, RtlParentDriver, VhostVdpa, GuestNetDriver, int]:
+    """The device started with two queue pairs of ``queue_size`` and no mapping (the DMA
+    addresses are the guest's), and the page just past guest RAM answering SLVERR: returns
+    the bench, the driver, vhost-vdpa, the guest driver and that page's address."""
+    tb = Tb(dut)
+    drv = await tb.start()
+    v = VhostVdpa(drv)
+    await flows.open_device(v)
+    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=2,
+                         queue_size=queue_size, features=drv.device_features)
+    await flows.start_device(v, net.vqs, features=net.features)
+    bad = RAM_BASE + RAM_SIZE
+    tb.target.poison(bad, bad + 0x1000)
+    return tb, drv, v, net, bad
+
+
 @cocotb.test(timeout_time=20000, timeout_unit=US)
 async def test_bus_errors(dut):
     """Goal: a bus error response is a reported fault that hangs nothing.
@@ -1148,15 +1165,7 @@ async def test_bus_errors(dut):
     SLVERR after the first has streamed, then an RX queue whose used ring answers SLVERR.
     Check: EIO faults on those VQs, the started frame is closed with the abort flag and not
     delivered, both VQs in ERR, the other transmit queue still works."""
-    tb = Tb(dut)
-    drv = await tb.start()
-    v = VhostVdpa(drv)
-    await flows.open_device(v)
-    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=2,
-                         queue_size=16, features=drv.device_features)
-    await flows.start_device(v, net.vqs, features=net.features)
-    bad = RAM_BASE + RAM_SIZE
-    tb.target.poison(bad, bad + 0x1000)
+    tb, drv, v, net, bad = await started_with_bad_page(dut, 16)
     good = RAM_BASE + 0x18_0000
     tx = net.tx_vq(0)
     tx.post_iova_chain([(good, 1000, False), (bad, 500, False)])
@@ -1191,15 +1200,7 @@ async def test_bus_error_behind_another_queue(dut):
     Check: one fault, EIO, on queue 1's VQ; queue 0's sixteen frames leave in order and its
     used.idx is 16; queue 1's first eight leave in order, nothing of the ninth (no frame
     started: its first read failed), its used.idx is 8 and its VQ in ERR."""
-    tb = Tb(dut)
-    drv = await tb.start()
-    v = VhostVdpa(drv)
-    await flows.open_device(v)
-    net = GuestNetDriver(tb.mem, Allocator(RAM_BASE, RAM_BASE + RAM_SIZE), queue_pairs=2,
-                         queue_size=32, features=drv.device_features)
-    await flows.start_device(v, net.vqs, features=net.features)
-    bad = RAM_BASE + RAM_SIZE
-    tb.target.poison(bad, bad + 0x1000)
+    _, drv, v, net, bad = await started_with_bad_page(dut, 32)
     frames = {qp: [bytes([qp, k]) + bytes(range(4)) for k in range(16)] for qp in (0, 1)}
     for k in range(16):
         for qp in (0, 1):
