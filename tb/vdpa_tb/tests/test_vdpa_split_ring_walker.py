@@ -789,9 +789,8 @@ async def test_refill_while_move_stage_busy(dut):
     # the move stage never busy: a chain refills at its hand-off all the same, one refill a
     # chain as with the hand-off a cycle late, a receive chain (the next received frame's
     # walk goes on beside it) and a TX chain whatever the scheduler asks for meanwhile
-    # (nothing, this queue's next chain or another queue's)
-    # (the scheduler asking for a TX chain meanwhile: a receive chain's hand-off never starts
-    # the next walk in its own cycle)
+    # (nothing, this queue's next chain or another queue's); a receive chain's hand-off never
+    # starts the next walk in its own cycle, whatever is asked
     last, heads = fresh(12, True, rx=True)
     res = await run_chains(tb, size, last, True, 12, f"seed {base} RX at once", asks=0)
     assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
