@@ -274,11 +274,11 @@ wire logic [QW-1:0] wp_vq = rf_at_port ? rf_vq_reg : e_vq_reg;
 assign walking = e_state_reg != E_IDLE;
 assign refilling = rf_state_reg != RF_IDLE;
 assign refill_vq = rf_vq_reg;
+// the refill under way (if any) admits the scheduler's chain beside it (below)
+wire logic rf_admits = rf_state_reg == RF_IDLE || start_vq != rf_vq_reg || rf_desc_reg ||
+                       rf_held_reg;
 wire logic start_at_handoff;
-assign start_ready = start_at_handoff ||
-                     (e_state_reg == E_IDLE &&
-                      (rf_state_reg == RF_IDLE || start_vq != rf_vq_reg || rf_desc_reg ||
-                       rf_held_reg));
+assign start_ready = start_at_handoff || (e_state_reg == E_IDLE && rf_admits);
 assign vq = e_vq_reg;
 assign rx = e_rx_reg;
 // (in E_START the head read ahead, which head_now takes into flight there)
@@ -795,19 +795,19 @@ assign h_valid = e_state_reg == E_MOVE && !(e_rx_reg && rx_too_big) && !w_abando
 // both are TX chains: on one 64-byte TX chain at DATA_W 512 the walk takes four cycles
 // (E_START, E_DESC_CHK, E_MOVE and E_IDLE) beside the mover's four, so a cycle less keeps the
 // walker ahead of the mover (64-byte TX at DATA_W 512: 5.67 to 5.44 cycles a chain on one
-// queue). The refill rules are E_IDLE's (start_ready), applied to the refill that starts in
-// this cycle (rf_go: its rf_desc_reg and rf_held_reg) or to the one under way; a refill the
-// hand-off could not start is then not made up (rf_late: the walk reads for itself). A
-// receive chain is not started here, nor one after it: the frame handed over is claimed in
-// this cycle and the buffer offers the next from the next (vdpa_vq_engine), so the offer seen
-// now is the old one. The scheduler's choice is the one it makes for E_IDLE, so nothing that
-// waits for the walker is kept waiting: a VQ command waits only for the stages to leave its
-// own queue (`held`), which it takes out of the scheduler's choice (q_blocked), and a mapping
-// change holds the scheduler (iotlb_hold), so the walker goes to E_IDLE then.
+// queue). The refill rules are E_IDLE's (rf_admits) for the one under way, and the same
+// applied to the refill that starts in this cycle (rf_go: its rf_desc_reg and rf_held_reg to
+// be); a refill the hand-off could not start is then not made up (rf_late: the walk reads
+// for itself). A receive chain is not started here, nor one after it: the frame handed over
+// is claimed in this cycle and the buffer offers the next from the next (vdpa_vq_engine), so
+// the offer seen now is the old one. The scheduler's choice is the one it makes for E_IDLE,
+// so nothing that waits for the walker is kept waiting: a VQ command waits only for the
+// stages to leave its own queue (`held`), which it takes out of the scheduler's choice
+// (q_blocked), and a mapping change holds the scheduler (iotlb_hold), so the walker goes to
+// E_IDLE then.
 assign start_at_handoff = h_valid && h_ready && !e_rx_reg && !start_rx &&
-                          (rf_state_reg == RF_IDLE ?
-                           (!rf_go || start_vq != e_vq_reg || rf_desc_go || rf_pf_hit) :
-                           (start_vq != rf_vq_reg || rf_desc_reg || rf_held_reg));
+                          (rf_go ? (start_vq != e_vq_reg || rf_desc_go || rf_pf_hit) :
+                                   rf_admits);
 assign h_bank = w_bank_reg;
 assign h_total = total_reg;
 assign h_asid = data_asid_reg;

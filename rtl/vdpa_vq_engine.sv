@@ -420,8 +420,11 @@ wire logic [3:0] rx_dropped = 4'(rxb_drop_now) + 4'(rxb_evict) + 4'(drop_walk) +
 // the queue the completion writer reads (the move stage's at the request, then its own); the
 // request may come with the previous chain's done (uw_take)
 logic         uw_take;
-// (the done queue's chain first: it moved before the mover's)
+// the completion writer's request: the done queue's chain first (it moved before the
+// mover's), else the mover's
 wire logic [QW-1:0] uw_req_vq = dq_valid_reg ? dq_vq_reg : ms_vq_reg;
+wire logic          uw_req_rx = dq_valid_reg ? dq_rx_reg : ms_rx_reg;
+wire logic [15:0]   uw_req_head = dq_valid_reg ? dq_head_reg : ms_head_reg;
 wire logic [QW-1:0] uw_vq = (cs_busy && !uw_take) ? cs_vq_reg : uw_req_vq;
 
 vdpa_vq_ctx #(
@@ -929,8 +932,7 @@ wire logic        ms_drop = q_state(32'(ms_vq_reg)) == VQS_ERR && MUTANT != MUT_
 wire logic        dq_room = dq_valid_reg ? (uw_take && dq_vq_reg != ms_vq_reg) :
                                            (!uw_req_ready && !(cs_busy && cs_vq_reg == ms_vq_reg));
 wire logic        mv_done_ready = ms_drop || (!dq_valid_reg && uw_req_ready) || dq_room;
-wire logic        dq_in = ms_state_reg == MS_XFER && !mv_fault && mv_done_valid && !ms_drop &&
-                          dq_room;
+wire logic        dq_in = ms_end && !ms_drop && dq_room;
 // a transmitted frame's last beat waits while the completion of its queue's previous chain
 // may still fault (until its used.idx is written: it may leave in the cycle that write's
 // response commits the completion), and leaves with the abort flag (the receiver discards
@@ -1071,8 +1073,8 @@ vdpa_used_writer #(
     .rst(rst),
     .req_valid(uw_req_valid),
     .req_ready(uw_req_ready),
-    .req_head(dq_valid_reg ? dq_head_reg : ms_head_reg),
-    .req_rx(dq_valid_reg ? dq_rx_reg : ms_rx_reg),
+    .req_head(uw_req_head),
+    .req_rx(uw_req_rx),
     .req_written(dq_valid_reg ? dq_written_reg : mv_moved),
     .req_vq(8'(uw_req_vq)),
     .more(uw_more),
@@ -1363,8 +1365,8 @@ always_ff @(posedge clk) begin
     // takes the mover's when the completion stage does not
     if (uw_take) begin
         cs_vq_reg <= uw_req_vq;
-        cs_rx_reg <= dq_valid_reg ? dq_rx_reg : ms_rx_reg;
-        cs_head_reg <= dq_valid_reg ? dq_head_reg : ms_head_reg;
+        cs_rx_reg <= uw_req_rx;
+        cs_head_reg <= uw_req_head;
         cs_state_reg <= CS_USED;
     end
     if (dq_in) begin

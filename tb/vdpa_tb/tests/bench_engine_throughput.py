@@ -23,10 +23,10 @@ steady rate: what the long burst's extra chains cost, with the fill and drain bo
 what the short burst costs on top of it is ``fixed_cycles``. It is a diagnostic, not the
 figure set beside the limit: it assumes the extra chains cost what the short burst's did, and
 they need not. The guest driver hands out heads last in, first out, so the two bursts meet
-the descriptor table in different orders and runs: ``fixed_cycles`` below zero (TX 64 B on
-one and two queues at DATA_W 512) means the long burst's chains were the slower ones, and at
-16 and 32 a queue a steady rate came out below its limit (TX 1500 B on two queues at
-DATA_W 512, 25.78 against 26).
+the descriptor table in different orders and runs: ``fixed_cycles`` below zero (in the kept
+results, TX 64 B on one queue at DATA_W 128 and 512) means the long burst's chains were the
+slower ones, and at 16 and 32 a queue a steady rate came out below its limit (TX 1500 B on
+two queues at DATA_W 512, 25.78 against 26).
 
 The guest driver reuses descriptors as Linux does (last in, first out), so the rows after the
 first meet heads handed out in descending or mixed table order, as a long-running driver's
