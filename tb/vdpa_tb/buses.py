@@ -310,6 +310,10 @@ class CocotbextBus(BusModels):
         if channel not in models:
             raise ValueError(f"unknown stall channel {channel!r}; known: {sorted(models)}")
         models[channel].set_pause_generator(itertools.cycle(pattern) if pattern else None)
+        if not pattern:
+            # cocotbext-axi keeps the last value a cleared generator gave (StreamPause
+            # set_pause_generator): a stall ended in a held cycle would hold the channel for good
+            models[channel].pause = False
 
     def start(self) -> None:
         if self._monitor is None:
