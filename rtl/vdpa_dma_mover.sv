@@ -55,21 +55,26 @@
  *   source    src_pos out, src_data in (RX): the byte at stream position src_pos + j belongs
  *             in lane j of src_data, answered in the same cycle; lanes the beat does not
  *             write are ignored (they go out as zeros).
- *   done      done_valid/done_ready: all bytes moved (TX: the last stream beat accepted;
- *             RX: the last burst's write response taken, OKAY, or any cycle after);
- *             moved = bytes moved. Mealy: done_valid rises in the cycle the condition holds;
- *             the block is idle in the cycle after done_ready.
+ *   done      done_valid/done_ready: all bytes moved (TX: the last stream beat accepted, or
+ *             with TX_DONE_AT_READ put in the stream register, done then in the cycle that
+ *             beat is read; RX: the last burst's write response taken, OKAY, or any cycle
+ *             after); moved = bytes moved. Mealy: done_valid rises in the cycle the
+ *             condition holds; the block is idle in the cycle after done_ready, but for a TX
+ *             transfer's last beat still on the stream (tx_tail).
+ *   tail      tx_tail: the stream register holds a done transfer's last beat (tlast), which
+ *             leaves when the stream takes it, while the next transfer may be under way; the
+ *             owner decides that beat's fate at the done (it may flag the frame bad).
  *   fault     a bus error (RRESP/BRESP not OKAY): err_set pulses in the cycle the first error
  *             response is taken; fault pulses (the block idle in the next cycle) once the
  *             burst is over (TX: and a frame already under way has been closed). The port's
  *             owner records the fault; the mover reports only what the bus said.
  *   AXI       the master's address and data registers, to be muxed with other masters by
  *             `busy` (high from the cycle after the request to the cycle of done or fault,
- *             and while a read-ahead burst is on the bus; with ISSUE_AT_TAKE also in the
- *             cycle a TX request is taken with its first read's address out; every valid and
- *             ready of the bus is low while it is not busy). AxUSER is the request's
- *             req_user, for the transfer's every burst. The AXI-Stream TX port is this
- *             block's own.
+ *             and while a read-ahead burst is on the bus or tx_tail is high; with
+ *             ISSUE_AT_TAKE also in the cycle a TX request is taken with its first read's
+ *             address out; every valid and ready of the bus is low while it is not busy).
+ *             AxUSER is the request's req_user, for the transfer's every burst. The
+ *             AXI-Stream TX port is this block's own.
  */
 module vdpa_dma_mover
     import vdpa_axi_pkg::*;
@@ -93,6 +98,10 @@ module vdpa_dma_mover
     // request is taken (combinational from the request's segment 0), so a transmitted chain's
     // data comes a cycle sooner; 0: from the next cycle, from registers only
     parameter int ISSUE_AT_TAKE = 0,
+    // 1: a TX transfer is done once its last beat is in the stream register (it leaves after,
+    // tx_tail high until then), Mealy in the cycle that beat is read, so the next request's
+    // first read goes out while this one's last beat leaves; 0: once that beat has left
+    parameter int TX_DONE_AT_READ = 0,
     // Deliberate bug to build in (vdpa_mutants_pkg, docs/mutation.md); MUT_NONE: none
     parameter int MUTANT = MUT_NONE
 ) (
@@ -125,6 +134,7 @@ module vdpa_dma_mover
     output wire logic                 err_set,
     output wire logic                 fault,
     output wire logic                 busy,
+    output wire logic                 tx_tail,
 
     /* AXI4 master registers (address, burst length, data; size, burst type set by the owner) */
     output wire logic [ADDR_W-1:0]    axi_awaddr,
@@ -243,7 +253,7 @@ assign m_axis_tuser = tx_tuser_reg;
 
 wire logic   ra_fill = ra_got_reg != ra_beats_reg;
 wire logic   ar_at_take;
-assign busy = x_state_reg != X_IDLE || ra_reg || ra_fill || ar_at_take;
+assign busy = x_state_reg != X_IDLE || ra_reg || ra_fill || ar_at_take || tail_reg;
 assign moved = moved_reg;
 // the segment after the current one; the first while idle and once a transfer has moved
 // everything (no segment is read after that, and its done may take the next request), from
@@ -268,10 +278,18 @@ wire logic [63:0]  beat_pa = rx_first ? req_seg_pa : cur_pa_reg;
 wire logic [31:0]  beat_pos = rx_first ? 32'd0 : moved_reg;
 wire logic [31:0]  beat_seg_left = rx_first ? req_seg_len : seg_left_reg;
 wire logic [31:0]  beat_burst_left;
-// bytes of the current beat: from lane pa % BYTES up to the end of the beat or burst
+// bytes of a beat from lane (its address mod BYTES) with `left` bytes of its burst to go: up
+// to the end of the beat or the burst
+function automatic logic [BW:0] beat_bytes(input logic [BW-1:0] lane, input logic [31:0] left);
+    logic [BW:0] room;
+    room = (BW+1)'(BYTES) - (BW+1)'(lane);
+    return (32'(room) < left) ? room : (BW+1)'(left);
+endfunction
 wire logic [BW:0]  beat_lo = (BW+1)'(beat_pa[BW-1:0]);
-wire logic [BW:0]  beat_room = (BW+1)'(BYTES) - beat_lo;
-wire logic [BW:0]  beat_n = (32'(beat_room) < beat_burst_left) ? beat_room : (BW+1)'(beat_burst_left);
+wire logic [BW:0]  beat_n = beat_bytes(beat_pa[BW-1:0], beat_burst_left);
+// a TX beat's, from the registers alone: tx_last_push takes part in req_ready, so it must not
+// depend on a request taken in its cycle (as beat_n does, for an RX request's first beat)
+wire logic [BW:0]  tx_beat_n = beat_bytes(cur_pa_reg[BW-1:0], burst_left_reg);
 logic [BYTES-1:0]  beat_keep;
 logic [DATA_W-1:0] rx_beat;
 // stream position under lane 0 of the beat
@@ -354,16 +372,24 @@ wire logic ra_bad = ra_bad_reg[ra_rd_idx] || err_reg;
 wire logic [DATA_W-1:0] ra_beat = ra_data[ra_rd_idx];
 wire logic ra_rd_last = ra_rd_reg + 1'b1 == ra_beats_reg;
 
-// a transmitted frame has left once its last stream beat is accepted; a received one is in
-// memory with the last burst's good write response
+// a transmitted frame has left once its last stream beat is accepted (or, TX_DONE_AT_READ, it
+// is all read: that beat is in the stream register); a received one is in memory with the
+// last burst's good write response
 wire logic tx_last_taken = !tx_tvalid_reg || m_axis_tready;
-assign done_valid = moved_reg == xfer_total_reg &&
-                    ((x_state_reg == X_TX_BURST && tx_last_taken) || x_state_reg == X_RX_BURST ||
-                     (x_state_reg == X_RX_B && axi_bvalid && axi_bresp == AXI_RESP_OKAY));
+// (TX_DONE_AT_READ) the transfer's last beat goes into the stream register in this cycle
+wire logic tx_last_push;
+assign done_valid = tx_last_push ||
+                    (moved_reg == xfer_total_reg &&
+                     ((x_state_reg == X_TX_BURST && (tx_last_taken || TX_DONE_AT_READ != 0)) ||
+                      x_state_reg == X_RX_BURST ||
+                      (x_state_reg == X_RX_B && axi_bvalid && axi_bresp == AXI_RESP_OKAY)));
+wire logic done_take = done_valid && done_ready;
 // idle, or a transfer's done taken: the next request may be taken in this cycle (an RX
 // transfer's with its last write response), so one transfer's first burst follows the last
-// one's end with no idle cycle
-assign req_ready = !ra_stale_reg && (x_state_reg == X_IDLE || (done_valid && done_ready));
+// one's end with no idle cycle; not an RX request as a TX transfer's last beat is pushed (the
+// two would share the beat's place: an RX request's first beat is pushed as it is taken)
+assign req_ready = !ra_stale_reg && (x_state_reg == X_IDLE ||
+                                     (done_take && !(tx_last_push && req_rx)));
 
 // an error response: the read beat's (sticky over the burst) or the write response's
 wire logic r_err = axi_rresp != AXI_RESP_OKAY || err_reg;
@@ -375,6 +401,13 @@ wire logic tx_push = (x_state_reg == X_TX_R && axi_rvalid && !r_err && tx_free) 
                      (ra_have && !ra_bad && tx_free) ||
                      (x_state_reg == X_TX_BEAT && tx_free);
 wire logic rx_push = w_first || (x_state_reg == X_RX_W && axi_wready && !wlast_reg);
+assign tx_last_push = TX_DONE_AT_READ != 0 && tx_push &&
+                      moved_reg + 32'(tx_beat_n) == xfer_total_reg;
+// the stream register holds a transfer's last beat, its done taken: it leaves at the stream's
+// pace while the next transfer is under way (TX_DONE_AT_READ)
+logic      tail_reg;
+wire logic tx_last_out = tx_tvalid_reg && tx_tlast_reg;
+assign tx_tail = tail_reg;
 assign err_set = (x_state_reg == X_TX_R && axi_rvalid && axi_rresp != AXI_RESP_OKAY) ||
                  (ra_have && ra_bad && !err_reg) ||
                  (x_state_reg == X_RX_B && axi_bvalid && axi_bresp != AXI_RESP_OKAY);
@@ -392,8 +425,9 @@ always_ff @(posedge clk) begin
         // ---- TX: read bursts onto the stream ------------------------------------------
         X_TX_BURST: begin
             if (moved_reg == xfer_total_reg) begin
-                // the frame has left once its last beat is accepted
-                if (tx_last_taken && done_ready) begin
+                // the frame has left once its last beat is accepted (or, TX_DONE_AT_READ, it
+                // is in the stream register)
+                if ((tx_last_taken || TX_DONE_AT_READ != 0) && done_ready) begin
                     x_state_reg <= X_IDLE;
                 end
             end else if (seg_left_reg == 0) begin
@@ -564,6 +598,16 @@ always_ff @(posedge clk) begin
         ra_stale_reg <= 1'b0;
     end
 
+    // done as the transfer's last beat is read (TX_DONE_AT_READ): not on to X_TX_BURST
+    if (tx_last_push && done_ready) begin
+        x_state_reg <= X_IDLE;
+    end
+    if (done_take && (tx_last_push || (tx_last_out && !m_axis_tready))) begin
+        tail_reg <= 1'b1;
+    end else if (tx_last_out && m_axis_tready) begin
+        tail_reg <= 1'b0;
+    end
+
     // a request: while idle, or with a transfer's done (back to back)
     if (take) begin
         err_reg <= 1'b0;
@@ -633,7 +677,8 @@ always_ff @(posedge clk) begin
         wstrb_reg <= beat_keep;
         wlast_reg <= beat_burst_left == 32'(beat_n);
     end
-    if (tx_push || rx_push) begin
+    // (not a TX beat pushed as the next request is taken: the counters are the new one's)
+    if (rx_push || (tx_push && !take)) begin
         moved_reg <= beat_pos + 32'(beat_n);
         burst_left_reg <= beat_burst_left - 32'(beat_n);
         seg_left_reg <= beat_seg_left - 32'(beat_n);
@@ -662,6 +707,7 @@ always_ff @(posedge clk) begin
         ra_stale_reg <= 1'b0;
         ra_got_reg <= '0;
         ra_beats_reg <= '0;
+        tail_reg <= 1'b0;
     end
 end
 

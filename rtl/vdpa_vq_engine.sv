@@ -936,15 +936,17 @@ wire logic        dq_in = ms_end && !ms_drop && dq_room;
 // a transmitted frame's last beat waits while the completion of its queue's previous chain
 // may still fault (until its used.idx is written: it may leave in the cycle that write's
 // response commits the completion), and leaves with the abort flag (the receiver discards
-// it) if it did
-logic              mv_tvalid, mv_tready, mv_tlast, mv_tuser;
-wire logic         tx_hold = mv_tlast && MUTANT != MUT_TX_NO_HOLD &&  // mutant MUT_TX_NO_HOLD
+// it) if it did. A last beat still on the stream after its chain's done (mv_tail: the mover
+// is done as that beat is read) was decided at the done.
+logic              mv_tvalid, mv_tready, mv_tlast, mv_tuser, mv_tail;
+logic              tail_drop_reg;      // the chain of that beat was dropped
+wire logic         tx_hold = mv_tlast && !mv_tail && MUTANT != MUT_TX_NO_HOLD &&  // mutant MUT_TX_NO_HOLD
                              ((cs_busy && cs_vq_reg == ms_vq_reg && !(cs_commit && !uw_keep)) ||
                               (dq_valid_reg && dq_vq_reg == ms_vq_reg));
 assign m_axis_tx_tvalid = mv_tvalid && !tx_hold;
 assign mv_tready = m_axis_tx_tready && !tx_hold;
 assign m_axis_tx_tlast = mv_tlast;
-assign m_axis_tx_tuser = mv_tuser || (mv_tlast && ms_drop);
+assign m_axis_tx_tuser = mv_tuser || (mv_tlast && (mv_tail ? tail_drop_reg : ms_drop));
 // the mover's bus-error flag: every mover fault is EIO, reported from its fault pulse
 /* verilator lint_off UNUSEDSIGNAL */
 logic          mv_err_set;
@@ -958,6 +960,8 @@ vdpa_dma_mover #(
     .RA_BYTES(MOVER_READ_AHEAD),
     // a transmitted chain's first read goes to the bus in its hand-off cycle
     .ISSUE_AT_TAKE(1),
+    // and is done as its last beat is read: the next chain's read goes out then
+    .TX_DONE_AT_READ(1),
     .MUTANT(MUTANT)
 ) mover_inst (
     .clk(clk),
@@ -981,6 +985,7 @@ vdpa_dma_mover #(
     .err_set(mv_err_set),
     .fault(mv_fault),
     .busy(mv_busy),
+    .tx_tail(mv_tail),
     .axi_awaddr(am_awaddr[PM_MOVE*ADDR_W +: ADDR_W]),
     .axi_awlen(am_awlen[PM_MOVE*8 +: 8]),
     .axi_awuser(mv_awuser),
@@ -1014,7 +1019,7 @@ vdpa_dma_mover #(
 // ---------------------------------------------------------------------------------------
 // Completion writer: used element, used.idx, notification, over its own ring-item port
 // ---------------------------------------------------------------------------------------
-// the data has moved (TX: the frame's last stream beat accepted)
+// the data has moved (TX: the frame read, its last beat in the mover's stream register)
 wire logic uw_req_valid = dq_valid_reg || (mv_done_valid && !ms_drop);
 assign uw_take = uw_req_valid && uw_req_ready;
 logic         uw_item_valid;
@@ -1377,6 +1382,9 @@ always_ff @(posedge clk) begin
         dq_written_reg <= mv_moved;
     end else if (uw_take) begin
         dq_valid_reg <= 1'b0;
+    end
+    if (ms_end) begin
+        tail_drop_reg <= ms_drop;
     end
 
     // ===================================================================================

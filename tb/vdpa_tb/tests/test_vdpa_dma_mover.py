@@ -19,7 +19,8 @@ read-ahead (a TX request offered while the mover is busy or the owner holds it b
 first burst read early) is checked for its outcome: a request taken after it streams its own
 bytes, and one withdrawn after it leaves nothing on the stream. The pytest entry is
 tests/rtl/test_vdpa_dma_mover.py; the builds (DATA_W 32, 64 with AXI3's 16-beat bursts, 512;
-64 and 512 with ISSUE_AT_TAKE, the engine's) are in testplan/vdpa_nic_sim.yaml.
+64 and 512 with ISSUE_AT_TAKE, 64 with TX_DONE_AT_READ, 512 with both, the engine's) are in
+testplan/vdpa_nic_sim.yaml.
 """
 
 from __future__ import annotations
@@ -162,6 +163,9 @@ class TB:
                 quiet = not (s["arvalid"] or s["awvalid"] or s["wvalid"] or s["rready"] or
                              s["bready"])
                 assert quiet, f"the bus is driven while the mover is not busy: {s}"
+            if int(dut.tx_tail.value):
+                assert int(dut.m_axis_tvalid.value) and int(dut.m_axis_tlast.value), \
+                    "tx_tail high with no frame's last beat on the stream"
             await RisingEdge(dut.clk)
             await FallingEdge(dut.clk)
             if s["arvalid"] and s["arready"]:
@@ -288,8 +292,19 @@ class TB:
             await FallingEdge(dut.clk)
         else:
             raise AssertionError(f"transfer of {length} bytes did not end in {limit} cycles")
-        await ClockCycles(dut.clk, 2)
+        await self.at_rest()
         assert (self.dones - dones) + (self.faults - faults) == 1, "one done or one fault"
+
+    async def at_rest(self, limit: int = 1000) -> None:
+        """Wait until the mover is not busy: a TX transfer done as its last beat was read
+        (TX_DONE_AT_READ) still has that beat on the stream until the sink takes it."""
+        for _ in range(limit):
+            await FallingEdge(self.dut.clk)
+            await ReadOnly()
+            if not int(self.dut.busy.value):
+                await FallingEdge(self.dut.clk)
+                return
+        raise AssertionError(f"the mover still busy {limit} cycles after its transfer ended")
 
     async def one(self, rng: random.Random, rx: bool, total: int, err: bool = False) -> None:
         """One transfer on the DUT and on the model; every observable compared."""
@@ -504,6 +519,7 @@ async def test_back_to_back(dut):
                     break
             else:
                 raise AssertionError(f"{frames} transfers of {total} bytes did not end")
+            await tb.at_rest()
             what = f"{'RX' if rx else 'TX'} {total} B, stall {stall}"
             assert with_done == frames - 1, \
                 f"{what}: {with_done} of {frames - 1} later requests taken with the done before them"
@@ -579,6 +595,41 @@ async def test_tx_first_read(dut):
         assert ar[0] == (want, req[0][1]), \
             f"{total} B: first AR (cycle, user) {ar[0]}, the request taken at {req[0]}: " \
             f"want cycle {want} (ISSUE_AT_TAKE {int(at_take)})"
+
+
+@cocotb.test()
+async def test_tx_done(dut):
+    """When a TX transfer is done, on a bus and stream that never stall: with TX_DONE_AT_READ
+    in the cycle its last beat is read (that R handshake), the beat leaving on the stream in
+    the next cycle with tx_tail high until it has; without, in the cycle the stream takes that
+    beat (tlast), tx_tail never high. Transfers of one to several bursts, each also checked
+    against SegmentMover.pull (and, under stalls, by every sweep: tx_tail only ever over a
+    last beat on the stream, the bench's world checks)."""
+    tb = TB(dut)
+    tb.rng = random.Random(8)
+    await tb.cycle_reset()
+    cocotb.start_soon(tb.world())
+    at_read = param("TX_DONE_AT_READ", 0) != 0
+    events = watch_handshakes(dut, {"r": ("axi_rvalid", "axi_rready", None),
+                                    "last": ("m_axis_tvalid", "m_axis_tlast", "m_axis_tready"),
+                                    "tail": ("tx_tail", "tx_tail", None),
+                                    "done": ("done_valid", "done_ready", None)})
+    rng = random.Random(17)
+    for total in (1, 64, 76, 1500, 4097):
+        events.clear()
+        await tb.one(rng, rx=False, total=total)
+        at = {n: [c for c, m, _ in events if m == n] for n in ("r", "done", "tail")}
+        taken = [c for c, m, ready in events if m == "last" and ready]
+        assert len(at["done"]) == 1 and len(taken) == 1 and at["r"], (total, events)
+        done, last = at["done"][0], taken[0]
+        if at_read:
+            assert done == at["r"][-1] and last == done + 1 and at["tail"] == [last], \
+                f"{total} B: done at {done}, last read at {at['r'][-1]}, last beat taken at " \
+                f"{last}, tx_tail at {at['tail']} (want done at the last read, the beat " \
+                f"and tx_tail in the next cycle)"
+        else:
+            assert done == last and not at["tail"], \
+                f"{total} B: done at {done}, last beat taken at {last}, tx_tail at {at['tail']}"
 
 
 @cocotb.test()

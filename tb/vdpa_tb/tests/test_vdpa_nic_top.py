@@ -1453,6 +1453,42 @@ async def test_completion_fault_undoes_the_next_chain(dut):
 
 
 @cocotb.test(timeout_time=20000, timeout_unit=US)
+async def test_completion_fault_while_the_next_frame_is_read(dut):
+    """Goal: a TX chain whose queue goes to ERR while its frame is still being read (the
+    completion before it failed) leaves no trace on the wire, whenever the engine learns of
+    that fault: here before the frame's last beat is read, where the last beat
+    test_completion_fault_undoes_the_next_chain holds was already read.
+    Stimulus: (RTL only: the reference has no bus) two TX chains of 1500 bytes kicked
+    together on a queue whose first used element answers SLVERR at once: the first
+    completion fails one write round trip after the first frame is read, with the second
+    (188 beats at DATA_W 64, 375 at 32) still being read; long enough for the second's walk
+    to be done by then on a host that answers late too (one queue pair: on a late host a
+    second queue's walk, finding its ring empty, would wait for the failing completion with
+    its avail_event write and hold the walker).
+    Check: one EIO on the queue; the first frame delivered, not completed (used.idx 0); the
+    second closed with the abort flag and not delivered (with PIPELINE 0 it never starts);
+    the queue in ERR. An engine that lets the frame's last beat out unflagged because the
+    drop was decided at its done, before that beat left (`tail_drop_reg` in vdpa_vq_engine),
+    fails here."""
+    tb, drv, v, net = await dut_alone(dut, queue_size=16)
+    tx = net.tx_vq(0)
+    elem0 = tx.used_gpa + spec.VRING_USED_RING_OFF
+    tb.target.poison(elem0, elem0 + spec.VRING_USED_ELEM_SIZE)
+    frames = [bytes([k]) * 1500 for k in (1, 2)]
+    for f in frames:
+        net.send(0, f, kick=False)
+    await flows.kick_if_needed(v, tx)
+    await drv.settle()
+    f = drv.take_faults()
+    assert [(x.vq, x.errno) for x in f] == [(1, errno.EIO)], f
+    assert [p.data for p in drv.take_tx()] == frames[:1]
+    assert drv.tx_aborted == (1 if param("PIPELINE", 1) else 0), drv.tx_aborted
+    assert tb.mem.read_u16(tx.used_gpa + spec.VRING_USED_IDX_OFF) == 0
+    q = await drv.query_vq(1)
+    assert q["state"] == VqObjectState.ERR and q["used"] == 0, q
+
+
+@cocotb.test(timeout_time=20000, timeout_unit=US)
 async def test_no_avail_event_behind_a_failing_completion(dut):
     """Goal: the walker's one write, avail_event (EVENT_IDX), is made only where a
     one-chain-at-a-time device would make it: not while the completion ahead of it may still
