@@ -48,14 +48,15 @@
  *    have one fault port); a chain whose queue went to ERR meanwhile (a later stage faulted on
  *    the chain before it) is dropped without a trace (w_abandon in the walker, ms_drop here).
  *    What a chain does before the one ahead of it on its queue has written its used.idx must
- *    be undoable if that completion faults: a transmitted frame's last beat waits (tx_hold)
- *    and leaves with the abort flag if it did, and the walker's one write (avail_event,
- *    EVENT_IDX) waits for idle later stages. A receive chain need not wait: that completion
- *    cannot fail translation (the walker translated its items before any data moved, and the
- *    IOTLB changes a translation only between chains: vdpa_iotlb's drain; a simulation check
- *    below says so), and a bus error, which it can meet, leaves the receive chain's buffers
- *    holding at most its frame, never used (docs/rtl-interface.md). The notification read
- *    after used.idx cannot fault the queue (vdpa_used_writer).
+ *    be undoable if that completion faults: a transmitted frame's last beat waits (tx_hold;
+ *    the mover, done as it reads that beat, keeps it in its stream register until the done
+ *    is taken: mv_tail) and leaves with the abort flag if it did, and the walker's one write
+ *    (avail_event, EVENT_IDX) waits for idle later stages. A receive chain need not wait: that
+ *    completion cannot fail translation (the walker translated its items before any data
+ *    moved, and the IOTLB changes a translation only between chains: vdpa_iotlb's drain; a
+ *    simulation check below says so), and a bus error, which it can meet, leaves the receive
+ *    chain's buffers holding at most its frame, never used (docs/rtl-interface.md). The
+ *    notification read after used.idx cannot fault the queue (vdpa_used_writer).
  *  - Read-ahead of data (MOVER_READ_AHEAD, off by default). The walker offers its chain to the
  *    mover as soon as it is walked (h_valid, held back while the move stage holds the chain
  *    before: !ms_free), and the mover reads the start of that TX chain into its landing
@@ -940,7 +941,8 @@ wire logic        dq_in = ms_end && !ms_drop && dq_room;
 // is done as that beat is read) was decided at the done.
 logic              mv_tvalid, mv_tready, mv_tlast, mv_tuser, mv_tail;
 logic              tail_drop_reg;      // the chain of that beat was dropped
-wire logic         tx_hold = mv_tlast && !mv_tail && MUTANT != MUT_TX_NO_HOLD &&  // mutant MUT_TX_NO_HOLD
+wire logic         tx_hold = mv_tlast && !mv_tail &&
+                             MUTANT != MUT_TX_NO_HOLD &&  // mutant MUT_TX_NO_HOLD
                              ((cs_busy && cs_vq_reg == ms_vq_reg && !(cs_commit && !uw_keep)) ||
                               (dq_valid_reg && dq_vq_reg == ms_vq_reg));
 assign m_axis_tx_tvalid = mv_tvalid && !tx_hold;
