@@ -1386,7 +1386,7 @@ always_ff @(posedge clk) begin
         dq_valid_reg <= 1'b0;
     end
     if (ms_end) begin
-        tail_drop_reg <= ms_drop;
+        tail_drop_reg <= ms_drop && MUTANT != MUT_TAIL_UNFLAGGED;  // mutant MUT_TAIL_UNFLAGGED
     end
 
     // ===================================================================================

@@ -323,6 +323,16 @@ CATALOGUE: tuple[Mutant, ...] = (
            "rtl/vdpa_dma_mover.sv (an offer read ahead is taken or withdrawn, and a "
            "withdrawn one's data dropped)",
            ("test_read_ahead",), "vdpa_dma_mover", base="dma_mover-w64-s4"),
+    Mutant("tail_unflagged",
+           "a transmitted frame whose chain is dropped at its done (the completion before it on "
+           "its queue failed) leaves whole, without the abort flag, when its last beat is "
+           "still on the stream then: the mover is done as it reads that beat, so the drop is "
+           "decided before the beat leaves. Only a completion that fails while the next frame "
+           "of its queue is still being read shows it",
+           "virtio 1.2 §2.1.2 (a device that has failed stops processing the queue: "
+           "DEVICE_NEEDS_RESET); docs/rtl-interface.md (a last beat still on the stream after "
+           "its chain's done keeps the drop decided then, tail_drop_reg)",
+           ("test_completion_fault_while_the_next_frame_is_read",), "vdpa_vq_engine"),
 )
 
 IDS: dict[str, int] = read_ids()
