@@ -1461,7 +1461,7 @@ async def test_completion_fault_while_the_next_frame_is_read(dut):
     Stimulus: (RTL only: the reference has no bus) two TX chains of 1500 bytes kicked
     together on a queue whose first used element answers SLVERR at once: the first
     completion fails one write round trip after the first frame is read, with the second
-    (188 beats at DATA_W 64, 375 at 32) still being read; long enough for the second's walk
+    (about 190 beats at DATA_W 64, 380 at 32) still being read; long enough for the second's walk
     to be done by then on a host that answers late too (one queue pair: on a late host a
     second queue's walk, finding its ring empty, would wait for the failing completion with
     its avail_event write and hold the walker).
