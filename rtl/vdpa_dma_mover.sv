@@ -425,9 +425,9 @@ always_ff @(posedge clk) begin
         // ---- TX: read bursts onto the stream ------------------------------------------
         X_TX_BURST: begin
             if (moved_reg == xfer_total_reg) begin
-                // the frame has left once its last beat is accepted (or, TX_DONE_AT_READ, it
-                // is in the stream register)
-                if ((tx_last_taken || TX_DONE_AT_READ != 0) && done_ready) begin
+                // done (done_valid: the frame's last beat accepted, or TX_DONE_AT_READ in
+                // the stream register)
+                if (done_take) begin
                     x_state_reg <= X_IDLE;
                 end
             end else if (seg_left_reg == 0) begin
