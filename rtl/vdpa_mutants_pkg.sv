@@ -58,6 +58,7 @@ localparam int MUT_CACHE_IGNORES_GROUP = 29;
 localparam int MUT_READAHEAD_KEPT = 30;
 localparam int MUT_MOVER_STALE_BURST = 31;
 localparam int MUT_TAIL_UNFLAGGED = 32;
+localparam int MUT_NEXT_OFFER_UNORDERED = 33;
 /* verilator lint_on UNUSEDPARAM */
 
 endpackage

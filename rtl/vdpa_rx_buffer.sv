@@ -56,6 +56,14 @@
  * engine pulses `free` with `free_slot` once the frame is written. `slot` says which
  * slot the offered frame is in.
  *
+ * So that the engine can start on the next frame in the cycle it claims one, with no idle cycle
+ * between two walks, `next_full`, `next_vq` and `next_fresh` say, under `hold`, which frame
+ * would be offered once the held frame is claimed (the same rule, the held frame left out of
+ * the offers and of its tdest's order; a frame completing at the wire in this cycle is not
+ * among them). `claim_next` with `claim` takes that frame into the hold at once: the offer
+ * moves to it at the edge and stays there while `hold` stays high, as if `hold` had risen on
+ * it. Without `claim_next`, `hold` falls after a claim as before.
+ *
  * Interface
  *   s_axis_rx_*   the frame in (AXI-Stream, DATA_W wide, tdest = receive VQ)
  *   full, len, vq a frame is offered: its length in bytes and its tdest
@@ -70,6 +78,10 @@
  *   hold          from the engine: it is working on the offered frame
  *   take, tried,  from the engine (one-cycle pulses)
  *   claim, flush
+ *   next_full,    under hold: a frame would be offered once the held one is claimed, its
+ *   next_vq,      tdest and whether it is fresh
+ *   next_fresh
+ *   claim_next    with claim: the engine goes on at once with that frame (held from the edge)
  *   slot          the slot of the offered frame
  *   free,         from the engine: a claimed frame's slot is free again (one-cycle pulse)
  *   free_slot
@@ -126,7 +138,11 @@ module vdpa_rx_buffer
     input  wire logic                 take,
     input  wire logic                 tried,
     input  wire logic                 claim,
+    input  wire logic                 claim_next,
     input  wire logic                 flush,
+    output wire logic                 next_full,
+    output wire logic [7:0]           next_vq,
+    output wire logic                 next_fresh,
     output wire logic [(SLOTS > 1 ? $clog2(SLOTS) : 1)-1:0] slot,
     input  wire logic                 free,
     input  wire logic [(SLOTS > 1 ? $clog2(SLOTS) : 1)-1:0] free_slot,
@@ -245,6 +261,34 @@ always_comb begin
     end
 end
 wire logic [SW-1:0] sel = hold ? lock_reg : first_idx;
+
+// ---- the offer once the held frame is claimed: out of the offers and of its tdest's order --
+logic [SLOTS-1:0] eligible_next;
+logic [SW-1:0]    next_idx;
+always_comb begin
+    for (int s = 0; s < SLOTS; s++) begin
+        logic behind;
+        behind = 1'b0;
+        for (int j = 0; j < SLOTS; j++) begin
+            if (full_reg[j] && !claimed_reg[j] && SW'(j) != lock_reg && older_reg[s][j] &&
+                    vq_reg[j] == vq_reg[s] &&
+                    MUTANT != MUT_NEXT_OFFER_UNORDERED) begin  // mutant MUT_NEXT_OFFER_UNORDERED
+                behind = 1'b1;
+            end
+        end
+        eligible_next[s] = full_reg[s] && !claimed_reg[s] && SW'(s) != lock_reg && !behind &&
+                           tdest_woken(vq_reg[s], fresh_reg[s]);
+    end
+    next_idx = '0;
+    for (int s = 0; s < SLOTS; s++) begin
+        if (eligible_next[s] && (older_reg[s] & eligible_next) == '0) begin
+            next_idx = SW'(s);
+        end
+    end
+end
+assign next_full = hold && !flush && |eligible_next;
+assign next_vq = vq_reg[next_idx];
+assign next_fresh = fresh_reg[next_idx];
 // room for the frame at the wire: only when nothing else will free a slot (no frame under
 // way, no slot free, none claimed and being written out, the engine neither holding a frame
 // nor pulsing at this edge)
@@ -334,6 +378,10 @@ always_ff @(posedge clk) begin
     if (claim) begin
         claimed_reg[lock_reg] <= 1'b1;
         taken_reg <= hold;
+        if (claim_next && next_full) begin
+            lock_reg <= next_idx;
+            taken_reg <= 1'b0;
+        end
     end
     if (free && !flush) begin
         full_reg[free_slot] <= 1'b0;

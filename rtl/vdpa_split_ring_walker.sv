@@ -8,8 +8,8 @@
 /*
  * Split-ring walker (virtio 1.2 §2.7): the first stage of the virtqueue engine's data path.
  *
- * Given a queue by the scheduler (start_valid/start_vq/start_rx in E_IDLE, or for a TX chain
- * after a TX chain in the cycle the one before is handed over: start_at_handoff), it reads
+ * Given a queue by the scheduler (start_valid/start_vq/start_rx in E_IDLE, or in the cycle
+ * the chain before is handed over: start_at_handoff), it reads
  * avail.idx (or serves an entry known from the last read), the avail entry (with up to 8 published
  * entries after it read ahead and kept per VQ), the head; walks and validates the whole
  * descriptor chain, indirect tables included (drivers/vhost/vringh.c: __vringh_iov,
@@ -85,7 +85,7 @@ module vdpa_split_ring_walker
     // the IOTLB is running a command: translations may change, cached answers are dropped
     input  wire logic                 tr_flush,
 
-    /* Start: the scheduler's queue, taken in E_IDLE or at a TX hand-off (start_at_handoff) */
+    /* Start: the scheduler's queue, taken in E_IDLE or at a hand-off (start_at_handoff) */
     input  wire logic                 start_valid,
     input  wire logic [QW-1:0]        start_vq,
     input  wire logic                 start_rx,     // serve the offered received frame
@@ -791,21 +791,20 @@ assign rx_tried = e_state_reg == E_AVAIL_CHK && m_rshift[15:0] == w_avail &&
                   !(event_idx && !e_rechecked_reg) && e_rx_reg;
 
 assign h_valid = e_state_reg == E_MOVE && !(e_rx_reg && rx_too_big) && !w_abandon;
-// The next chain starts in the cycle this one is handed over, with no E_IDLE between, when
-// both are TX chains: on one 64-byte TX chain at DATA_W 512 the walk takes four cycles
-// (E_START, E_DESC_CHK, E_MOVE and E_IDLE) beside the mover's four, so a cycle less keeps the
-// walker ahead of the mover (64-byte TX at DATA_W 512: 5.67 to 5.44 cycles a chain on one
-// queue). The refill rules are E_IDLE's (rf_admits) for the one under way, and the same
-// applied to the refill that starts in this cycle (rf_go: its rf_desc_reg and rf_held_reg to
-// be); a refill the hand-off could not start is then not made up (rf_late: the walk reads
-// for itself). A receive chain is not started here, nor one after it: the frame handed over
-// is claimed in this cycle and the buffer offers the next from the next (vdpa_vq_engine), so
-// the offer seen now is the old one. The scheduler's choice is the one it makes for E_IDLE,
-// so nothing that waits for the walker is kept waiting: a VQ command waits only for the
-// stages to leave its own queue (`held`), which it takes out of the scheduler's choice
-// (q_blocked), and a mapping change holds the scheduler (iotlb_hold), so the walker goes to
-// E_IDLE then.
-assign start_at_handoff = h_valid && h_ready && !e_rx_reg && !start_rx &&
+// The next chain starts in the cycle this one is handed over, with no E_IDLE between: on one
+// 64-byte chain at DATA_W 512 the walk takes four cycles (E_START, E_DESC_CHK, E_MOVE and
+// E_IDLE) beside the mover's four, so a cycle less keeps the walker ahead of the mover
+// (64-byte TX at DATA_W 512: 5.67 to 5.44 cycles a chain on one queue). The refill rules are
+// E_IDLE's (rf_admits) for the one under way, and the same applied to the refill that starts
+// in this cycle (rf_go: its rf_desc_reg and rf_held_reg to be); a refill the hand-off could
+// not start is then not made up (rf_late: the walk reads for itself). A received frame handed
+// over is claimed in this cycle, and the scheduler then weighs the frame the buffer offers
+// next (vdpa_vq_engine: rx_full), so a receive chain may start here, and any chain after one.
+// The scheduler's choice is the one it makes for E_IDLE, so nothing that waits for the walker
+// is kept waiting: a VQ command waits only for the stages to leave its own queue (`held`),
+// which it takes out of the scheduler's choice (q_blocked), and a mapping change holds the
+// scheduler (iotlb_hold), so the walker goes to E_IDLE then.
+assign start_at_handoff = h_valid && h_ready &&
                           (rf_go ? (start_vq != e_vq_reg || rf_desc_go || rf_pf_hit) :
                                    rf_admits);
 assign h_bank = w_bank_reg;

@@ -520,9 +520,14 @@ logic [NVQ-1:0] rxb_q_wake;  // ... on a parked one
 logic [31:0]  rxb_rd_base;
 logic [DATA_W-1:0] rxb_rd_data;
 logic         rxb_hold;      // the engine works on the offered frame
-// the walker hands the offered frame to the move stage: claimed in the hand-off's cycle, so
-// the buffer offers the next frame from the next cycle, when the walker is idle again
+// the walker hands the offered frame to the move stage: claimed in the hand-off's cycle, in
+// which the buffer shows the frame it offers next (rxb_next_*), so the walker may start on it
+// at once (rxb_claim_next) with no idle cycle between the two walks
 wire logic    rxb_claim;
+wire logic    rxb_claim_next;
+logic         rxb_next_full;
+logic [7:0]   rxb_next_vq;
+logic         rxb_next_fresh;
 logic [RSW-1:0] rxb_slot;    // where the offered frame is
 logic         rxb_free;   // the move stage has written its frame: the slot is free
 logic [RSW-1:0] rxb_free_slot;  // ... this one (ms_slot_reg may already hold the next frame's)
@@ -557,7 +562,11 @@ vdpa_rx_buffer #(
     .take(rxb_take),
     .tried(rxb_tried),
     .claim(rxb_claim),
+    .claim_next(rxb_claim_next),
     .flush(rxb_flush),
+    .next_full(rxb_next_full),
+    .next_vq(rxb_next_vq),
+    .next_fresh(rxb_next_fresh),
     .slot(rxb_slot),
     .free(rxb_free),
     .free_slot(rxb_free_slot),
@@ -676,7 +685,7 @@ wire logic walk_free = PIPELINE != 0 || (back_idle && !hand_off);
 // quiescent: nothing in flight, no held frame the engine would act on (the buffer offers one
 // if there is any), no kick the scheduler would act on
 assign dp_idle = !w_busy && back_idle && !mv_busy &&
-                 !(rxb_full && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
+                 !(rx_full && (rx_vq_bad || (driver_ok && rx_vq_ok))) &&
                  !(driver_ok && pick_found) && !rxb_receiving;
 
 // a received frame waits in the buffer until its queue is RDY and has a buffer; it is offered
@@ -706,9 +715,15 @@ end
 // A refill the walker goes on with after it (vdpa_split_ring_walker) does not hold the next
 // frame back: the walk of that frame starts beside the refill.
 assign rxb_hold = w_rx && w_walking;
-wire logic rx_vq_bad = 32'(rxb_vq) >= NVQ || rxq_bad[rxb_vq[QW-1:0]];
-wire logic rx_vq_ok = !rx_vq_bad && rxq_open[rxb_vq[QW-1:0]] &&
-                      (rxb_fresh || q_pending[rxb_vq[QW-1:0]]);
+// the frame the scheduler weighs: the offered one, or in the cycle the walker hands a frame
+// over (claimed then, still shown as offered) the one the buffer offers next, which the walker
+// may start on in that cycle (vdpa_split_ring_walker: start_at_handoff)
+wire logic       rx_full = rxb_claim ? rxb_next_full : rxb_full;
+wire logic [7:0] rx_vq = rxb_claim ? rxb_next_vq : rxb_vq;
+wire logic       rx_fresh = rxb_claim ? rxb_next_fresh : rxb_fresh;
+wire logic rx_vq_bad = 32'(rx_vq) >= NVQ || rxq_bad[rx_vq[QW-1:0]];
+wire logic rx_vq_ok = !rx_vq_bad && rxq_open[rx_vq[QW-1:0]] &&
+                      (rx_fresh || q_pending[rx_vq[QW-1:0]]);
 // after an RX chain a kicked TX queue goes first: with several slots a frame is nearly always
 // ready, and line-rate RX would starve TX; the frame waits in its slot. With one slot a frame
 // that waits stalls the wire, so RX keeps its priority there
@@ -718,11 +733,11 @@ wire logic rx_yield = RX_SLOTS > 1 && w_rx && pick_found;
 // take it is dropped first (whatever else holds the walker back); no buffers are consumed
 // before DRIVER_OK (virtio 1.2 §2.1), nor while a mapping change waits for the data path to be
 // between chains; then the offered frame, then the next kicked TX queue
-wire logic sched_drop = rxb_full && !rxb_take && rx_vq_bad;
+wire logic sched_drop = rx_full && !rxb_take && rx_vq_bad;
 wire logic sched_go = !sched_drop && driver_ok && !iotlb_hold && walk_free;
-wire logic sched_rx = rxb_full && !rxb_take && rx_vq_ok && !rx_yield;
+wire logic sched_rx = rx_full && !rxb_take && rx_vq_ok && !rx_yield;
 wire logic start_valid = sched_go && (sched_rx || pick_found);
-wire logic [QW-1:0] start_vq = sched_rx ? rxb_vq[QW-1:0] : pick_vq;
+wire logic [QW-1:0] start_vq = sched_rx ? rx_vq[QW-1:0] : pick_vq;
 
 // the walker's last_avail and used index are the context's plus the chains of its queue the
 // later stages hold (a one-chain-at-a-time device would have completed them by now; the
@@ -809,6 +824,7 @@ wire logic        ms_free = ms_state_reg == MS_IDLE || ms_end;
 wire logic        h_ready = ms_free && mv_req_ready;
 assign hand_off = w_h_valid && h_ready;
 assign rxb_claim = hand_off && w_rx;
+assign rxb_claim_next = rxb_claim && start_valid && sched_rx && w_start_ready;
 logic [63:0]      w_h_seg_pa;
 logic [31:0]      w_h_seg_len;
 // RX: the header and the frame

@@ -333,6 +333,17 @@ CATALOGUE: tuple[Mutant, ...] = (
            "DEVICE_NEEDS_RESET); docs/rtl-interface.md (a last beat still on the stream after "
            "its chain's done keeps the drop decided then, tail_drop_reg)",
            ("test_completion_fault_while_the_next_frame_is_read",), "vdpa_vq_engine"),
+    Mutant("next_offer_unordered",
+           "the frame the receive buffer names for the engine to start on as it claims one "
+           "(next_*) is chosen without its tdest's order: a fresh frame behind a parked one of "
+           "its queue is named, and walked into the queue's buffers ahead of the older frame. "
+           "Only a queue whose buffers are posted but not yet kicked, with a frame parked, "
+           "shows it",
+           "drivers/vdpa/vdpa_sim/vdpa_sim_net.c: vdpasim_net_work (each frame goes to its "
+           "receive queue's next buffer in the order frames come); model/vdpa_model/device.py "
+           "(a queue's frames in a deque, in arrival order)",
+           ("test_next_offer_at_claim",), "vdpa_rx_buffer",
+           base="rx_buffer-s4-w64-f9216"),
 )
 
 IDS: dict[str, int] = read_ids()

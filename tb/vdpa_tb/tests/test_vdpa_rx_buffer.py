@@ -63,6 +63,7 @@ class TB:
         dut.tried.value = 0
         dut.flush.value = 0
         dut.claim.value = 0
+        dut.claim_next.value = 0
         dut.free.value = 0
         dut.free_slot.value = 0
         dut.rd_claimed.value = 0
@@ -500,6 +501,104 @@ async def test_claimed_frame_readable_until_freed(dut):
     await tb.pulse("flush")
     assert await tb.offered() is None
     assert dut.s_axis_rx_tready.value == 1
+    assert tb.drops == 0
+
+
+async def next_offer(tb: TB) -> tuple[int, int] | None:
+    """(tdest, fresh) of the frame the buffer says it offers once the held one is claimed
+    (next_*), or None when it says none."""
+    await ReadOnly()
+    if not tb.dut.next_full.value:
+        return None
+    return int(tb.dut.next_vq.value), int(tb.dut.next_fresh.value)
+
+
+async def claim_held(tb: TB, go_on: bool) -> None:
+    """Claim the held frame; ``go_on``: with claim_next, so the hold stays on the next offer,
+    else the hold falls after the claim."""
+    dut = tb.dut
+    await FallingEdge(dut.clk)
+    dut.claim.value = 1
+    dut.claim_next.value = int(go_on)
+    await FallingEdge(dut.clk)
+    dut.claim.value = 0
+    dut.claim_next.value = 0
+    if not go_on:
+        dut.hold.value = 0
+
+
+@cocotb.test()
+async def test_next_offer_at_claim(dut):
+    """The engine may start on the next frame in the cycle it claims one: under hold,
+    next_* name the frame offered once the held one is claimed, by the offer's own rule with
+    the held frame left out (oldest of its tdest, woken), and a claim with claim_next holds
+    that frame from the next cycle (offered, byte for byte, with nothing else pulsed). A
+    frame parked ahead of a fresh one of its tdest keeps that one out of next_* too, and once
+    woken and held, next_* name the fresh one behind it."""
+    tb = TB(dut)
+    await tb.cycle_reset()
+    rng = random.Random(11)
+    qa, qb = 2, 4
+    ready = tb.q_bit(qa) | tb.q_bit(qb)
+    await tb.set_queues(ready, 0)
+
+    def frame() -> bytes:
+        return rng.randbytes(rng.randint(1, tb.max_frame))
+
+    if tb.slots == 1:
+        b1 = frame()
+        await tb.send(tb.beats(b1, rng, True), qb, rng, idle=0.1)
+        await FallingEdge(dut.clk)
+        dut.hold.value = 1
+        assert await next_offer(tb) is None, "next_full with the one slot held"
+        await claim_held(tb, False)
+        return
+    parked = tb.slots >= 4
+    a1 = frame()
+    if parked:
+        # A's first frame parked (tried): not woken, it keeps A's later frames out
+        await tb.send(tb.beats(a1, rng, True), qa, rng, idle=0.1)
+        await FallingEdge(dut.clk)
+        dut.hold.value = 1
+        await tb.pulse("tried")
+        await FallingEdge(dut.clk)
+        dut.hold.value = 0
+    b1, a2, b2 = frame(), frame(), frame()
+    sent = [(b1, qb), (a2, qa), (b2, qb)] if parked else [(b1, qb), (b2, qb)]
+    for f, q in sent:
+        await tb.send(tb.beats(f, rng, True), q, rng, idle=0.1)
+    await tb.check_offered(b1, qb)
+    slot_b1 = int(dut.slot.value)
+    await FallingEdge(dut.clk)
+    dut.hold.value = 1
+    # B's second frame, not A's (behind A's parked one), though A's is older and fresh
+    named = await next_offer(tb)
+    assert named == (qb, 1), f"named next {named}, B's second frame (to {qb}, fresh) expected"
+    await claim_held(tb, True)
+    await tb.check_offered(b2, qb)
+    assert int(dut.slot.value) != slot_b1, "the claimed frame's slot offered again"
+    slot_b2 = int(dut.slot.value)
+    await FallingEdge(dut.clk)
+    assert await next_offer(tb) is None, "a frame named next behind its tdest's parked one"
+    await claim_held(tb, False)
+    assert await tb.offered() is None, "a frame offered with A's parked and B's claimed"
+    await read_claimed(tb, slot_b1, b1)
+    await read_claimed(tb, slot_b2, b2)
+    if not parked:
+        return
+    # A woken: its parked frame, then (named next while it is held) the fresh one behind it
+    await tb.set_queues(ready, tb.q_bit(qa))
+    await tb.check_offered(a1, qa, fresh=0)
+    await FallingEdge(dut.clk)
+    dut.hold.value = 1
+    named = await next_offer(tb)
+    assert named == (qa, 1), f"named next {named}, A's second frame (to {qa}, fresh) expected"
+    await claim_held(tb, True)
+    await tb.check_offered(a2, qa, fresh=1)
+    await FallingEdge(dut.clk)
+    assert await next_offer(tb) is None
+    await claim_held(tb, False)
+    assert await tb.offered() is None
     assert tb.drops == 0
 
 

@@ -789,13 +789,14 @@ async def test_refill_while_move_stage_busy(dut):
     # the move stage never busy: a chain refills at its hand-off all the same, one refill a
     # chain as with the hand-off a cycle late, a receive chain (the next received frame's
     # walk goes on beside it) and a TX chain whatever the scheduler asks for meanwhile
-    # (nothing, this queue's next chain or another queue's); a receive chain's hand-off never
-    # starts the next walk in its own cycle, whatever is asked
+    # (nothing, this queue's next chain or another queue's); a receive chain's hand-off starts
+    # the next walk in its own cycle by the TX chains' rule below (the engine's scheduler shows
+    # it the frame offered next then): every refill here reads what is held or descriptors
     last, heads = fresh(12, True, rx=True)
     res = await run_chains(tb, size, last, True, 12, f"seed {base} RX at once", asks=0)
     assert reads(res, K_DESC) == want_desc, [g["ar"] for _, g in res]
     assert reads(res, K_AVAIL) == want_avail_quick, [g["ar"] for _, g in res]
-    assert [g["ready_at_hand"] for _, g in res] == [0] * 12, [g["ready_at_hand"] for _, g in res]
+    assert [g["ready_at_hand"] for _, g in res] == [1] * 12, [g["ready_at_hand"] for _, g in res]
     for asks in (None, 0, 1):
         last, heads = fresh(12, True)
         res = await run_chains(tb, size, last, False, 12, f"seed {base} asks {asks}", asks=asks)
@@ -815,8 +816,9 @@ async def test_start_at_handoff(dut):
     """A TX chain handed over starts the next TX chain the scheduler asks for in the same
     cycle, with no E_IDLE between: another queue's always; its own queue's unless the refill
     that starts there reads avail entries the walker does not hold, which that chain's walk
-    would need (E_IDLE's rule for a walk beside a refill). A receive chain's hand-off never
-    starts one (the frame offered then is the one handed over). Heads out of table order,
+    would need (E_IDLE's rule for a walk beside a refill). A receive chain's hand-off starts
+    one by the same rule (the engine's scheduler weighs the frame offered next in that cycle,
+    not the one handed over). Heads out of table order,
     twelve published: every hand-off refills the next chain's head descriptor, but chain 7's
     refills the entries after the eight the first walk read, so chain 7 alone does not admit
     its queue's next chain. Each chain is the model's; taken, the next walk starts at once
@@ -850,7 +852,11 @@ async def test_start_at_handoff(dut):
     last = fresh(True)
     assert await check_chain(tb, size, last, True, f"seed {base} take after RX",
                              asks=0, take_at_hand=True) == "handed"
-    assert tb.got["ready_at_hand"] == 0 and not tb.got["next_started"], tb.got
+    assert tb.got["ready_at_hand"] == 1 and tb.got["next_started"], tb.got
+    # the TX chain it started meets the receive ring's device-writable buffer: it faults,
+    # hands nothing over, and the walker is idle again
+    after = await tb.walk(size, last, False, drop=())
+    assert after["hand"] is None and after["fault"] is not None, after
 
 
 @cocotb.test()
