@@ -322,17 +322,27 @@ async def test_backpressure_only_when_every_slot_is_full(dut):
     assert tb.drops == 0
 
 
+#: the two receive queues of the parking tests: A's frames park, B's pass them
+QA, QB = 2, 4
+
+
+async def two_queues(dut: Any, seed: int) -> tuple[TB, random.Random, int]:
+    """A reset bench with queues A and B ready for fresh frames and none woken; the bench, its
+    random source and that ready mask."""
+    tb = TB(dut)
+    await tb.cycle_reset()
+    ready = tb.q_bit(QA) | tb.q_bit(QB)
+    await tb.set_queues(ready, 0)
+    return tb, random.Random(seed), ready
+
+
 @cocotb.test()
 async def test_parked_frame_does_not_hold_up_another_tdest(dut):
     """A frame for queue A is offered and parked (no buffer); frames for B that come after it
     are offered and taken while it waits; a second frame for A waits behind the first; a wake
     of A offers the parked one again (not fresh), then the second, in order."""
-    tb = TB(dut)
-    await tb.cycle_reset()
-    rng = random.Random(5)
-    qa, qb = 2, 4
-    ready = tb.q_bit(qa) | tb.q_bit(qb)
-    await tb.set_queues(ready, 0)
+    tb, rng, ready = await two_queues(dut, 5)
+    qa, qb = QA, QB
     a1 = rng.randbytes(rng.randint(1, tb.max_frame))
     await tb.send(tb.beats(a1, rng, True), qa, rng, idle=0.1)
     await tb.check_offered(a1, qa)
@@ -535,12 +545,8 @@ async def test_next_offer_at_claim(dut):
     that frame from the next cycle (offered, byte for byte, with nothing else pulsed). A
     frame parked ahead of a fresh one of its tdest keeps that one out of next_* too, and once
     woken and held, next_* name the fresh one behind it."""
-    tb = TB(dut)
-    await tb.cycle_reset()
-    rng = random.Random(11)
-    qa, qb = 2, 4
-    ready = tb.q_bit(qa) | tb.q_bit(qb)
-    await tb.set_queues(ready, 0)
+    tb, rng, ready = await two_queues(dut, 11)
+    qa, qb = QA, QB
 
     def frame() -> bytes:
         return rng.randbytes(rng.randint(1, tb.max_frame))
