@@ -229,63 +229,46 @@ function automatic logic tdest_woken(input logic [7:0] d, input logic is_fresh);
     return is_fresh ? q_ready[QW'(d)] : q_wake[QW'(d)];
 endfunction
 
+// the frames in the offers and in their tdest's order (held, not claimed); under hold, the same
+// once the held frame is claimed
+wire logic [SLOTS-1:0] in_line = full_reg & ~claimed_reg;
+wire logic [SLOTS-1:0] next_line = in_line & ~(SLOTS'(1) << lock_reg);
+logic [SLOTS-1:0] ahead[SLOTS]; // per frame, the held frames of its tdest that came before it
 logic [SLOTS-1:0] eligible;     // oldest of its tdest, and the engine would act on it now
-logic [SLOTS-1:0] first;        // the oldest eligible frame (at most one bit)
-logic [SW-1:0]    first_idx;
+logic [SW-1:0]    first_idx;    // the oldest eligible frame
 logic [SLOTS-1:0] evictable;    // oldest of its tdest, parked, and its tdest not woken
 logic [SW-1:0]    victim_idx;   // the oldest evictable frame
+logic [SLOTS-1:0] eligible_next; // eligible once the held frame is claimed
+logic [SW-1:0]    next_idx;     // the oldest of those
 always_comb begin
     for (int s = 0; s < SLOTS; s++) begin
-        logic behind;
-        behind = 1'b0;
         for (int j = 0; j < SLOTS; j++) begin
-            if (full_reg[j] && !claimed_reg[j] && older_reg[s][j] && vq_reg[j] == vq_reg[s]) begin
-                behind = 1'b1;
-            end
+            ahead[s][j] = older_reg[s][j] && vq_reg[j] == vq_reg[s];
         end
-        eligible[s] = full_reg[s] && !claimed_reg[s] && !behind &&
+        eligible[s] = in_line[s] && (in_line & ahead[s]) == '0 &&
                       tdest_woken(vq_reg[s], fresh_reg[s]);
-        evictable[s] = full_reg[s] && !claimed_reg[s] && !behind && !fresh_reg[s] &&
+        evictable[s] = in_line[s] && (in_line & ahead[s]) == '0 && !fresh_reg[s] &&
                        (!tdest_woken(vq_reg[s], 1'b0) || MUTANT == MUT_EVICT_WOKEN);  // mutant MUT_EVICT_WOKEN
+        eligible_next[s] = next_line[s] && tdest_woken(vq_reg[s], fresh_reg[s]) &&
+            ((next_line & ahead[s]) == '0 || MUTANT == MUT_NEXT_OFFER_UNORDERED);  // mutant MUT_NEXT_OFFER_UNORDERED
     end
+    // the oldest of each set: the one none of the set came before
     first_idx = '0;
     victim_idx = '0;
+    next_idx = '0;
     for (int s = 0; s < SLOTS; s++) begin
-        first[s] = eligible[s] && (older_reg[s] & eligible) == '0;
-        if (first[s]) begin
+        if (eligible[s] && (older_reg[s] & eligible) == '0) begin
             first_idx = SW'(s);
         end
         if (evictable[s] && (older_reg[s] & evictable) == '0) begin
             victim_idx = SW'(s);
         end
-    end
-end
-wire logic [SW-1:0] sel = hold ? lock_reg : first_idx;
-
-// ---- the offer once the held frame is claimed: out of the offers and of its tdest's order --
-logic [SLOTS-1:0] eligible_next;
-logic [SW-1:0]    next_idx;
-always_comb begin
-    for (int s = 0; s < SLOTS; s++) begin
-        logic behind;
-        behind = 1'b0;
-        for (int j = 0; j < SLOTS; j++) begin
-            if (full_reg[j] && !claimed_reg[j] && SW'(j) != lock_reg && older_reg[s][j] &&
-                    vq_reg[j] == vq_reg[s] &&
-                    MUTANT != MUT_NEXT_OFFER_UNORDERED) begin  // mutant MUT_NEXT_OFFER_UNORDERED
-                behind = 1'b1;
-            end
-        end
-        eligible_next[s] = full_reg[s] && !claimed_reg[s] && SW'(s) != lock_reg && !behind &&
-                           tdest_woken(vq_reg[s], fresh_reg[s]);
-    end
-    next_idx = '0;
-    for (int s = 0; s < SLOTS; s++) begin
         if (eligible_next[s] && (older_reg[s] & eligible_next) == '0) begin
             next_idx = SW'(s);
         end
     end
 end
+wire logic [SW-1:0] sel = hold ? lock_reg : first_idx;
 assign next_full = hold && !flush && |eligible_next;
 assign next_vq = vq_reg[next_idx];
 assign next_fresh = fresh_reg[next_idx];

@@ -585,7 +585,8 @@ async def test_next_offer_at_claim(dut):
     assert int(dut.slot.value) != slot_b1, "the claimed frame's slot offered again"
     slot_b2 = int(dut.slot.value)
     await FallingEdge(dut.clk)
-    assert await next_offer(tb) is None, "a frame named next behind its tdest's parked one"
+    # left: A's frames, the older parked and not woken (none at all with two slots)
+    assert await next_offer(tb) is None, "a frame named next with only A's parked one ahead"
     await claim_held(tb, False)
     assert await tb.offered() is None, "a frame offered with A's parked and B's claimed"
     await read_claimed(tb, slot_b1, b1)
